@@ -1,0 +1,58 @@
+// Loads the built web bundle (wasm-bindgen --target web output) in node and exercises it on real recordings.
+// Run by `cargo xtask test`: REEL_BUNDLE is the bundle directory, REEL_RECORDINGS a directory of recordings
+// written by the Python examples through the wheel.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const bundle = process.env.REEL_BUNDLE;
+const recordings = process.env.REEL_RECORDINGS;
+assert.ok(bundle && recordings, "set REEL_BUNDLE and REEL_RECORDINGS (cargo xtask test does)");
+
+const viewer = await import(pathToFileURL(join(bundle, "reel_web.js")).href);
+await viewer.default({ module_or_path: readFileSync(join(bundle, "reel_web_bg.wasm")) });
+
+const files = readdirSync(recordings).filter((f) => f.endsWith(".reel")).sort();
+
+test("there are real recordings to show", () => {
+  assert.ok(files.length >= 2, `expected recordings in ${recordings}, found ${files}`);
+});
+
+test("the page and its script are in the bundle", () => {
+  const html = readFileSync(join(bundle, "index.html"), "utf8");
+  assert.match(html, /<script type="module" src="\.\/main\.js">/);
+  assert.match(readFileSync(join(bundle, "main.js"), "utf8"), /from "\.\/reel_web\.js"/);
+});
+
+for (const name of files) {
+  test(`renders ${name}`, () => {
+    const bytes = readFileSync(join(recordings, name));
+    const summary = JSON.parse(viewer.summaryJson(bytes));
+    assert.ok(summary.records > 0);
+    const html = viewer.render(bytes);
+    assert.match(html, new RegExp(`${summary.records} records, ${summary.entities.length} entities`));
+    for (const e of summary.entities) {
+      assert.ok(html.includes(`<h2>${e.entity}</h2>`), `no section for ${e.entity}`);
+    }
+    const plots = summary.entities.filter((e) => e.scalars > 0).length;
+    assert.equal((html.match(/<svg/g) || []).length, plots);
+  });
+
+  test(`refuses a truncated and a corrupted ${name}`, () => {
+    const bytes = readFileSync(join(recordings, name));
+    assert.throws(() => viewer.render(bytes.subarray(0, bytes.length - 3)), /truncated recording.*byte offset \d+/);
+    const bad = Uint8Array.from(bytes);
+    bad[bad.length - 1] ^= 0xff;
+    assert.throws(() => viewer.render(bad), /corrupted record at byte offset \d+/);
+  });
+}
+
+test("refuses a file that is not a recording", () => {
+  assert.throws(() => viewer.render(new TextEncoder().encode("<html></html>")), /not a reel recording/);
+});
+
+test("reports its version", () => {
+  assert.match(viewer.version(), /^\d+\.\d+\.\d+/);
+});
