@@ -1,1 +1,93 @@
-fn main() {}
+//! `cargo xtask`: the CI system of this repository. See `cargo xtask --help` and CONTRIBUTING.md.
+
+mod cli;
+mod config;
+mod doctor;
+mod lint;
+mod plan;
+mod repo;
+mod test;
+mod tools;
+mod wasm;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use crate::cli::{Global, Job};
+use crate::plan::{JobFailed, Plan, RunOpts};
+use crate::tools::Tools;
+
+/// What every job gets: the repository root, one shell rooted there, the tools, the global options.
+pub struct Ctx {
+    pub root: Utf8PathBuf,
+    pub sh: Shell,
+    pub tools: Tools,
+    pub global: Global,
+}
+
+impl Ctx {
+    fn new(global: Global) -> Result<Ctx> {
+        let root = project_root();
+        let sh = Shell::new().context("creating a shell")?;
+        sh.change_dir(&root);
+        let tools = Tools::new(&root, global.offline);
+        // Every step finds provisioned tools first.
+        sh.set_var("PATH", tools.path_env());
+        Ok(Ctx { root, sh, tools, global })
+    }
+
+    /// Provisions the plan's tools (unless only printing it), then runs it.
+    pub fn execute(&self, plan: &Plan) -> Result<()> {
+        if !(self.global.dry_run || self.global.json) {
+            self.tools.ensure(&self.sh, &plan.tools())?;
+        }
+        let opts = RunOpts {
+            dry_run: self.global.dry_run,
+            json: self.global.json,
+            keep_going: self.global.keep_going,
+            jobs: self.global.jobs,
+            reproduce: reproduce_command(),
+        };
+        plan::execute(&self.sh, &self.root, plan, &opts).map(drop)
+    }
+}
+
+/// The repository root: the parent of this crate's directory.
+pub fn project_root() -> Utf8PathBuf {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").to_owned()
+}
+
+/// This invocation as a command a person can paste.
+fn reproduce_command() -> String {
+    let args: Vec<String> = std::env::args().skip(1).map(|a| plan::quote(&a)).collect();
+    format!("cargo xtask {}", args.join(" "))
+}
+
+fn main() -> ExitCode {
+    let (global, job) = cli::parse();
+    match run(global, job) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(failed) = e.downcast_ref::<JobFailed>() {
+                eprintln!("error: {failed}");
+                ExitCode::from(1)
+            } else {
+                // `{:#}` prints the cause chain on one line, without a backtrace.
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+fn run(global: Global, job: Job) -> Result<()> {
+    let ctx = Ctx::new(global)?;
+    match job {
+        Job::Lint { fix } => lint::run(&ctx, fix),
+        Job::Test { parts, runner_args } => test::run(&ctx, &parts, &runner_args),
+        Job::Doctor { provision } => doctor::run(&ctx, provision),
+    }
+}

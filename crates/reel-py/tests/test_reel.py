@@ -5,7 +5,6 @@ import os
 import time
 
 import pytest
-
 import reel
 
 
@@ -37,10 +36,15 @@ def test_default_timestamp_is_now(tmp_path):
 
 def test_context_manager_closes_on_exception(tmp_path):
     path = tmp_path / "e.reel"
-    with pytest.raises(RuntimeError):
+
+    def write_then_fail():
         with reel.Recording(path) as rec:
             rec.log_scalar("a", 1.0, timestamp_ns=0)
-            raise RuntimeError("boom")
+            raise RuntimeError(rec)
+
+    with pytest.raises(RuntimeError) as raised:
+        write_then_fail()
+    rec = raised.value.args[0]
     assert rec.closed
     assert reel.read(path) == [reel.Record(0, "a", 1.0)]
 

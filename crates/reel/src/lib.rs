@@ -57,17 +57,35 @@ pub struct Record {
 pub enum Error {
     Io(io::Error),
     /// The file does not start with `REEL`.
-    BadMagic { found: Vec<u8> },
+    BadMagic {
+        found: Vec<u8>,
+    },
     /// The file was written by a format version this crate does not read.
-    UnsupportedVersion { found: u16 },
+    UnsupportedVersion {
+        found: u16,
+    },
     /// The file ends in the middle of the header or of a record.
-    Truncated { offset: u64, needed: u64, available: u64 },
+    Truncated {
+        offset: u64,
+        needed: u64,
+        available: u64,
+    },
     /// A record's bytes do not match its checksum.
-    ChecksumMismatch { offset: u64, expected: u32, actual: u32 },
+    ChecksumMismatch {
+        offset: u64,
+        expected: u32,
+        actual: u32,
+    },
     /// A record's structure is invalid (bad length, unknown kind, invalid UTF-8...).
-    Malformed { offset: u64, reason: String },
+    Malformed {
+        offset: u64,
+        reason: String,
+    },
     /// The writer was given an entity path it cannot store.
-    InvalidEntity { entity: String, reason: &'static str },
+    InvalidEntity {
+        entity: String,
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -87,10 +105,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::BadMagic { found } => write!(
-                f,
-                "not a reel recording: the file starts with {found:02x?}, expected \"REEL\" (byte offset 0)"
-            ),
+            Error::BadMagic { found } => {
+                write!(f, "not a reel recording: the file starts with {found:02x?}, expected \"REEL\" (byte offset 0)")
+            }
             Error::UnsupportedVersion { found } => write!(
                 f,
                 "unsupported reel format version {found} (this reader supports version {FORMAT_VERSION}) at byte offset 4"
@@ -181,15 +198,12 @@ impl<W: Write> Writer<W> {
                 body.extend_from_slice(t.as_bytes());
             }
         }
-        let len = u32::try_from(body.len())
-            .ok()
-            .filter(|&len| len <= MAX_RECORD_LEN)
-            .ok_or_else(|| {
-                Error::Io(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("record of {} bytes exceeds the {MAX_RECORD_LEN}-byte limit", body.len()),
-                ))
-            })?;
+        let len = u32::try_from(body.len()).ok().filter(|&len| len <= MAX_RECORD_LEN).ok_or_else(|| {
+            Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("record of {} bytes exceeds the {MAX_RECORD_LEN}-byte limit", body.len()),
+            ))
+        })?;
         self.out.write_all(&len.to_le_bytes())?;
         self.out.write_all(body)?;
         self.out.write_all(&crc32(body).to_le_bytes())?;
@@ -204,11 +218,7 @@ impl<W: Write> Writer<W> {
 
     /// Appends a text record.
     pub fn log_text(&mut self, timestamp_ns: i64, entity: &str, text: &str) -> Result<()> {
-        self.write(&Record {
-            timestamp_ns,
-            entity: entity.to_owned(),
-            payload: Payload::Text(text.to_owned()),
-        })
+        self.write(&Record { timestamp_ns, entity: entity.to_owned(), payload: Payload::Text(text.to_owned()) })
     }
 
     /// How many records were written so far.
@@ -269,20 +279,14 @@ impl<R: Read> Reader<R> {
         if len > MAX_RECORD_LEN || (len as usize) < FIXED_BODY_LEN {
             return Err(Error::Malformed {
                 offset: start,
-                reason: format!(
-                    "record length {len} is outside the valid range {FIXED_BODY_LEN}..={MAX_RECORD_LEN}"
-                ),
+                reason: format!("record length {len} is outside the valid range {FIXED_BODY_LEN}..={MAX_RECORD_LEN}"),
             });
         }
         let total = len as usize + 4;
         self.buf.resize(total, 0);
         let got = read_full(&mut self.input, &mut self.buf)?;
         if got < total {
-            return Err(Error::Truncated {
-                offset: start,
-                needed: 4 + total as u64,
-                available: 4 + got as u64,
-            });
+            return Err(Error::Truncated { offset: start, needed: 4 + total as u64, available: 4 + got as u64 });
         }
         let (body, crc) = self.buf.split_at(len as usize);
         let expected = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
@@ -318,16 +322,14 @@ fn decode_body(body: &[u8]) -> Result<Record, String> {
     if rest.len() < path_len + 1 {
         return Err(format!("entity path length {path_len} runs past the end of the record"));
     }
-    let entity = std::str::from_utf8(&rest[..path_len])
-        .map_err(|_| "entity path is not valid UTF-8".to_owned())?
-        .to_owned();
+    let entity =
+        std::str::from_utf8(&rest[..path_len]).map_err(|_| "entity path is not valid UTF-8".to_owned())?.to_owned();
     validate_entity(&entity).map_err(|e| e.to_string())?;
     let payload = &rest[path_len + 1..];
     let payload = match rest[path_len] {
         KIND_SCALAR => {
-            let bytes: [u8; 8] = payload
-                .try_into()
-                .map_err(|_| format!("a scalar needs 8 payload bytes, found {}", payload.len()))?;
+            let bytes: [u8; 8] =
+                payload.try_into().map_err(|_| format!("a scalar needs 8 payload bytes, found {}", payload.len()))?;
             Payload::Scalar(f64::from_le_bytes(bytes))
         }
         KIND_TEXT => Payload::Text(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import List, NamedTuple, Optional, Union
+from typing import NamedTuple
 
 from reel._native import ReelError, __version__
 from reel._native import Writer as _Writer
@@ -25,7 +25,7 @@ class Record(NamedTuple):
 
     timestamp_ns: int
     entity: str
-    value: Union[float, str]
+    value: float | str
 
 
 class Recording:
@@ -34,14 +34,14 @@ class Recording:
     Timestamps default to the current time (``time.time_ns()``).
     """
 
-    def __init__(self, path: Union[str, os.PathLike]) -> None:
+    def __init__(self, path: str | os.PathLike) -> None:
         self._writer = _Writer(os.fspath(path))
 
-    def log_scalar(self, entity: str, value: float, *, timestamp_ns: Optional[int] = None) -> None:
+    def log_scalar(self, entity: str, value: float, *, timestamp_ns: int | None = None) -> None:
         """Append a scalar value for ``entity`` (a path such as ``"sensor/temp"``)."""
         self._writer.log_scalar(_now(timestamp_ns), entity, float(value))
 
-    def log_text(self, entity: str, text: str, *, timestamp_ns: Optional[int] = None) -> None:
+    def log_text(self, entity: str, text: str, *, timestamp_ns: int | None = None) -> None:
         """Append a text value for ``entity``."""
         self._writer.log_text(_now(timestamp_ns), entity, text)
 
@@ -73,15 +73,15 @@ class Recording:
         return f"<reel.Recording {self.path!r} {state}, {self.records} records>"
 
 
-def read(path: Union[str, os.PathLike]) -> List[Record]:
+def read(path: str | os.PathLike) -> list[Record]:
     """Read every record; raises ReelError naming the byte offset if the file is truncated or corrupted."""
     return [Record(*r) for r in _read(os.fspath(path))]
 
 
-def verify(path: Union[str, os.PathLike]) -> int:
+def verify(path: str | os.PathLike) -> int:
     """Check every record of a recording and return how many there are; raises ReelError if it is invalid."""
     return len(_read(os.fspath(path)))
 
 
-def _now(timestamp_ns: Optional[int]) -> int:
+def _now(timestamp_ns: int | None) -> int:
     return time.time_ns() if timestamp_ns is None else int(timestamp_ns)

@@ -1,0 +1,178 @@
+//! Every flag of every job, declared in one place: `cargo xtask --help` is the whole manual.
+
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+
+/// Options every job shares.
+#[derive(Clone, Debug)]
+pub struct Global {
+    pub dry_run: bool,
+    pub json: bool,
+    pub keep_going: bool,
+    pub offline: bool,
+    pub jobs: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    Rust,
+    Python,
+    Wasm,
+}
+
+#[derive(Clone, Debug)]
+pub enum Job {
+    Lint { fix: bool },
+    Test { parts: Vec<Part>, runner_args: Vec<String> },
+    Doctor { provision: bool },
+}
+
+const ABOUT: &str = "The CI system of this repository: every CI job is a `cargo xtask` subcommand, \
+run the same way on a laptop and in CI.";
+
+const AFTER: &str = "\
+Exit status: 0 success; 1 the job ran and something failed (the failing step names the command that \
+reproduces it); 2 the job could not run (bad flags or input, a missing tool: the message says how to fix it).
+
+Every job builds a plan first: --dry-run prints it, --json emits it as JSON.";
+
+fn flag(name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name).long(name).action(ArgAction::SetTrue).help(help)
+}
+
+pub fn command() -> Command {
+    Command::new("xtask")
+        .bin_name("cargo xtask")
+        .about(ABOUT)
+        .after_help(AFTER)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .disable_version_flag(true)
+        .arg(flag("dry-run", "Print the plan (steps, commands, tools) and run nothing").global(true))
+        .arg(
+            flag("json", "Emit the plan (or the result, for jobs that report) as JSON and run nothing else")
+                .global(true),
+        )
+        .arg(flag("keep-going", "Run every step even after one fails; report all failures at the end").global(true))
+        .arg(flag("offline", "Never provision tools; stop with the command that installs a missing one").global(true))
+        .arg(
+            Arg::new("jobs")
+                .long("jobs")
+                .short('j')
+                .global(true)
+                .value_name("N")
+                .value_parser(value_parser!(u16).range(1..=64))
+                .help("How many independent steps run at once [default: the number of CPUs, at least 2]"),
+        )
+        .subcommand(
+            Command::new("lint")
+                .about("Check formatting and lints: rustfmt, clippy, ruff, taplo, typos")
+                .arg(flag("fix", "Apply the fixes the tools can make (cargo fmt, clippy --fix, ruff, taplo, typos)")),
+        )
+        .subcommand(
+            Command::new("test")
+                .about("Run the Rust tests, the Python tests on a freshly built wheel, and the wasm viewer in node")
+                .arg(
+                    Arg::new("part")
+                        .long("part")
+                        .value_name("PART")
+                        .action(ArgAction::Append)
+                        .value_delimiter(',')
+                        .value_parser(["rust", "python", "wasm"])
+                        .help("Run only these parts [default: all]"),
+                )
+                .arg(
+                    Arg::new("runner-args")
+                        .num_args(0..)
+                        .last(true)
+                        .value_name("ARGS")
+                        .help("Passed untouched to the Rust test runner (cargo nextest run / cargo test)"),
+                ),
+        )
+        .subcommand(
+            Command::new("doctor")
+                .about("Show every external tool: pinned version, found version and path, status, fix")
+                .arg(flag("provision", "Install every missing or wrong-version tool that can be installed")),
+        )
+}
+
+pub fn parse() -> (Global, Job) {
+    from_matches(&command().get_matches())
+}
+
+pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
+    let (name, sub) = m.subcommand().expect("subcommand_required");
+    let global = Global {
+        dry_run: sub.get_flag("dry-run"),
+        json: sub.get_flag("json"),
+        keep_going: sub.get_flag("keep-going"),
+        offline: sub.get_flag("offline"),
+        jobs: sub
+            .get_one::<u16>("jobs")
+            .map(|&j| usize::from(j))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().max(2))),
+    };
+    let strings =
+        |id: &str| -> Vec<String> { sub.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default() };
+    let job = match name {
+        "lint" => Job::Lint { fix: sub.get_flag("fix") },
+        "test" => {
+            let mut parts: Vec<Part> = strings("part")
+                .iter()
+                .map(|p| match p.as_str() {
+                    "rust" => Part::Rust,
+                    "python" => Part::Python,
+                    _ => Part::Wasm,
+                })
+                .collect();
+            if parts.is_empty() {
+                parts = vec![Part::Rust, Part::Python, Part::Wasm];
+            }
+            parts.sort();
+            parts.dedup();
+            Job::Test { parts, runner_args: strings("runner-args") }
+        }
+        "doctor" => Job::Doctor { provision: sub.get_flag("provision") },
+        other => unreachable!("unknown subcommand {other}"),
+    };
+    (global, job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<(Global, Job), clap::Error> {
+        let m = command().try_get_matches_from(std::iter::once("xtask").chain(args.iter().copied()))?;
+        Ok(from_matches(&m))
+    }
+
+    #[test]
+    fn the_cli_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let (g, job) = parse(&["lint", "--dry-run", "--jobs", "3"]).unwrap();
+        assert!(g.dry_run && !g.json);
+        assert_eq!(g.jobs, 3);
+        assert!(matches!(job, Job::Lint { fix: false }));
+        let (g, _) = parse(&["--keep-going", "test"]).unwrap();
+        assert!(g.keep_going);
+    }
+
+    #[test]
+    fn test_parts_and_runner_args() {
+        let (_, job) = parse(&["test", "--part", "wasm,rust", "--", "--no-capture"]).unwrap();
+        match job {
+            Job::Test { parts, runner_args } => {
+                assert_eq!(parts, vec![Part::Rust, Part::Wasm]);
+                assert_eq!(runner_args, vec!["--no-capture"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["test", "--part", "java"]).is_err());
+        assert!(parse(&["lint", "--jobs", "0"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+    }
+}

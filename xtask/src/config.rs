@@ -1,0 +1,142 @@
+//! The one declarative place: which external tools the jobs use and at which versions, what the repository
+//! contains (publishable crates, Python packages, wasm bundles) and the thresholds of the PR gates.
+//! Everything else reads from here; nothing else names a tool version.
+
+/// Where a tool comes from, and so how the xtask provisions it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A PyPI package installed into the project's tools virtualenv (`.tools/venv`).
+    Pip { package: &'static str },
+    /// A crates.io package installed with `cargo install --root .tools/cargo`.
+    Cargo { package: &'static str, locked: bool },
+    /// An npm package installed with `npm install --prefix .tools/npm`.
+    Npm { package: &'static str },
+    /// Provided by the machine (system packages, rustup); the xtask only checks it. `fix` installs it.
+    System { fix: &'static str },
+}
+
+/// Which version a tool must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// Exactly this version.
+    Exact(&'static str),
+    /// This version or newer (for tools the machine provides).
+    AtLeast(&'static str),
+    /// Exactly the version of this package in `Cargo.lock` (so the CLI and the library cannot drift).
+    CargoLock(&'static str),
+}
+
+/// An external program a job runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Tool {
+    /// What people call it; also the key jobs use.
+    pub name: &'static str,
+    /// The executable.
+    pub bin: &'static str,
+    /// Arguments that make it print its version.
+    pub version_args: &'static [&'static str],
+    pub pin: Pin,
+    pub source: Source,
+    /// Optional tools are used when present at the pinned version; otherwise the job falls back and says so.
+    pub optional: bool,
+    pub purpose: &'static str,
+}
+
+const fn tool(name: &'static str, pin: Pin, source: Source, purpose: &'static str) -> Tool {
+    Tool { name, bin: name, version_args: &["--version"], pin, source, optional: false, purpose }
+}
+
+/// Every external tool, pinned. Versions here are the only versions.
+pub const TOOLS: &[Tool] = &[
+    tool("cargo", Pin::AtLeast("1.85"), Source::System { fix: "rustup toolchain install 1.95.0" }, "Rust builds"),
+    tool("rustfmt", Pin::AtLeast("1.8"), Source::System { fix: "rustup component add rustfmt" }, "Rust formatting"),
+    Tool {
+        bin: "cargo-clippy",
+        ..tool("clippy", Pin::AtLeast("0.1.85"), Source::System { fix: "rustup component add clippy" }, "Rust lints")
+    },
+    tool("git", Pin::AtLeast("2.30"), Source::System { fix: "apt-get install git" }, "PR gates, commit facts"),
+    tool(
+        "python3",
+        Pin::AtLeast("3.9"),
+        Source::System { fix: "apt-get install python3 python3-venv" },
+        "virtualenvs for the Python tools and tests",
+    ),
+    tool("node", Pin::AtLeast("18"), Source::System { fix: "apt-get install nodejs npm" }, "wasm bundle tests"),
+    tool("npm", Pin::AtLeast("8"), Source::System { fix: "apt-get install npm" }, "provisions wasm-opt"),
+    Tool {
+        bin: "cargo-nextest",
+        optional: true,
+        ..tool(
+            "nextest",
+            Pin::Exact("0.9.143"),
+            Source::Cargo { package: "cargo-nextest", locked: true },
+            "Rust test runner (falls back to cargo test)",
+        )
+    },
+    tool("maturin", Pin::Exact("1.16.0"), Source::Pip { package: "maturin" }, "builds the Python wheels"),
+    tool("ruff", Pin::Exact("0.17.6"), Source::Pip { package: "ruff" }, "Python lint and format"),
+    tool("taplo", Pin::Exact("0.9.3"), Source::Pip { package: "taplo" }, "TOML format"),
+    tool("typos", Pin::Exact("1.52.0"), Source::Pip { package: "typos" }, "spell check"),
+    tool("twine", Pin::Exact("7.0.0"), Source::Pip { package: "twine" }, "checks wheels' metadata"),
+    Tool {
+        bin: "wasm-bindgen",
+        ..tool(
+            "wasm-bindgen",
+            Pin::CargoLock("wasm-bindgen"),
+            Source::Cargo { package: "wasm-bindgen-cli", locked: false },
+            "JS glue for the wasm viewer",
+        )
+    },
+    tool("wasm-opt", Pin::Exact("132"), Source::Npm { package: "binaryen" }, "optimizes the wasm bundle"),
+];
+
+/// Python packages installed into throwaway test virtualenvs (not tools with executables of their own).
+pub const PYTEST: &str = "pytest==8.4.2";
+
+pub fn tool_named(name: &str) -> &'static Tool {
+    TOOLS.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tool `{name}` in config::TOOLS"))
+}
+
+/// The project-local tools directory (relative to the repository root; ignored by git).
+pub const TOOLS_DIR: &str = ".tools";
+/// Where jobs put their intermediate outputs (relative to the repository root).
+pub const CI_DIR: &str = "target/ci";
+
+/// The Python package built as a wheel.
+pub struct PythonPackage {
+    /// The distribution name on PyPI.
+    pub dist: &'static str,
+    /// The import name.
+    pub module: &'static str,
+    /// The directory holding pyproject.toml and the crate.
+    pub dir: &'static str,
+    pub tests: &'static str,
+}
+
+pub const PYTHON_PACKAGES: &[PythonPackage] =
+    &[PythonPackage { dist: "reel-sdk", module: "reel", dir: "crates/reel-py", tests: "crates/reel-py/tests" }];
+
+/// The wasm crate bundled as a static web page.
+pub struct WasmBundle {
+    pub package: &'static str,
+    /// The `.wasm` file cargo produces (crate name with `_`).
+    pub artifact: &'static str,
+    /// The static files copied beside the generated JS.
+    pub www: &'static str,
+    pub node_tests: &'static str,
+}
+
+pub const WASM_BUNDLES: &[WasmBundle] = &[WasmBundle {
+    package: "reel-web",
+    artifact: "reel_web",
+    www: "crates/reel-web/www",
+    node_tests: "crates/reel-web/tests/bundle.test.mjs",
+}];
+
+/// Directory of the example scripts that write recordings.
+pub const EXAMPLES_DIR: &str = "examples/python";
+
+/// A rustup toolchain that builds std from source for wasm32 (Debian's `rustc-web`, linked by
+/// `scripts/bootstrap-debian.sh`), used when the default toolchain has no wasm32 target.
+pub const WASM_BUILD_STD_TOOLCHAIN: &str = "debian-web";
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";

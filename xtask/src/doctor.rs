@@ -1,0 +1,73 @@
+//! `cargo xtask doctor`: one table of every external tool, and the wasm toolchain.
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::{Ctx, config, wasm};
+
+pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
+    if provision {
+        let names: Vec<&str> = config::TOOLS.iter().map(|t| t.name).collect();
+        // Provisioning failures of some tools are reported in the table below, not fatal here.
+        if let Err(e) = ctx.tools.ensure(&ctx.sh, &names) {
+            eprintln!("{e:#}");
+        }
+    }
+    let mut rows = Vec::new();
+    for tool in config::TOOLS {
+        let p = ctx.tools.probe(&ctx.sh, tool)?;
+        let pin = match tool.pin {
+            config::Pin::Exact(_) => p.wanted.clone(),
+            config::Pin::AtLeast(_) => format!(">={}", p.wanted),
+            config::Pin::CargoLock(pkg) => format!("{} (Cargo.lock {pkg})", p.wanted),
+        };
+        let status = match (p.ok, tool.optional) {
+            (false, true) => format!("{} (optional)", p.status()),
+            _ => p.status().to_owned(),
+        };
+        let fix = if p.ok { String::new() } else { ctx.tools.fix_command(tool, &p.wanted) };
+        rows.push([
+            tool.name.to_owned(),
+            pin,
+            p.found.clone().unwrap_or_else(|| "-".into()),
+            p.path.as_ref().map_or_else(|| "-".into(), |p| p.to_string()),
+            status,
+            fix,
+        ]);
+    }
+    let wasm = wasm::detect(&ctx.sh);
+    if ctx.global.json {
+        let tools: Vec<_> = rows
+            .iter()
+            .map(|r| json!({"tool": r[0], "pinned": r[1], "found": r[2], "path": r[3], "status": r[4], "fix": r[5]}))
+            .collect();
+        let wasm = match &wasm {
+            Ok(t) => json!({"status": "ok", "toolchain": t.describe()}),
+            Err(e) => json!({"status": "missing", "fix": format!("{e:#}")}),
+        };
+        println!("{}", serde_json::to_string_pretty(&json!({"tools": tools, "wasm": wasm}))?);
+    } else {
+        let header = ["tool", "pinned", "found", "path", "status", "fix"].map(String::from);
+        let mut widths = header.clone().map(|h| h.len());
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.len());
+            }
+        }
+        for r in std::iter::once(&header).chain(&rows) {
+            let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            println!("{}", line.join("  ").trim_end());
+        }
+        match &wasm {
+            Ok(t) => println!("\nwasm32: ok, {}", t.describe()),
+            Err(e) => println!("\nwasm32: missing: {e:#}"),
+        }
+        println!("tools directory: {} (searched before PATH)", ctx.tools.dir());
+    }
+    let broken = rows.iter().zip(config::TOOLS).any(|(r, t)| r[4] != "ok" && !t.optional);
+    if broken && !ctx.global.json {
+        println!("\nSome tools are not ready: `cargo xtask doctor --provision` installs the provisionable ones;");
+        println!("jobs also provision what they need when they start (unless --offline).");
+    }
+    Ok(())
+}

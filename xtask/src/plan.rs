@@ -1,0 +1,591 @@
+//! Plans are data: a job first describes its steps, then the runner executes them.
+//!
+//! A step is a command (program, arguments, directory, environment) or a file copy, with a hint printed when
+//! it fails. The runner times every step, stops at the first failure unless `--keep-going`, prints the plan
+//! with `--dry-run` and emits it as JSON with `--json`. Steps marked `concurrent` that follow each other run
+//! at the same time (up to `--jobs`), their output captured and printed per step, in plan order.
+//! Under GitHub Actions each step's output is a `::group::`, failures are `::error` annotations and a summary
+//! table goes to `$GITHUB_STEP_SUMMARY`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+use serde_json::{Value, json};
+use xshell::Shell;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Run a program.
+    Run { program: String, args: Vec<String> },
+    /// Copy files (or every file in directories, recursively) into a directory, creating it.
+    Copy { from: Vec<String>, to: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub name: String,
+    pub action: Action,
+    /// Working directory relative to the repository root (`None`: the root).
+    pub dir: Option<String>,
+    pub env: Vec<(String, String)>,
+    /// Tools from `config::TOOLS` the step needs.
+    pub tools: Vec<&'static str>,
+    /// Printed when the step fails: what it means and how to fix it.
+    pub hint: String,
+    /// May run at the same time as the concurrent steps next to it.
+    pub concurrent: bool,
+}
+
+impl Step {
+    pub fn run(name: &str, program: &str, args: &[&str]) -> Step {
+        Step {
+            name: name.to_owned(),
+            action: Action::Run { program: program.to_owned(), args: args.iter().map(|a| (*a).to_owned()).collect() },
+            dir: None,
+            env: Vec::new(),
+            tools: Vec::new(),
+            hint: String::new(),
+            concurrent: false,
+        }
+    }
+
+    pub fn copy(name: &str, from: &[&str], to: &str) -> Step {
+        Step {
+            action: Action::Copy { from: from.iter().map(|s| (*s).to_owned()).collect(), to: to.to_owned() },
+            ..Step::run(name, "", &[])
+        }
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Step {
+        if let Action::Run { args, .. } = &mut self.action {
+            args.push(a.into());
+        }
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, more: I) -> Step {
+        if let Action::Run { args, .. } = &mut self.action {
+            args.extend(more.into_iter().map(Into::into));
+        }
+        self
+    }
+
+    pub fn dir(mut self, dir: &str) -> Step {
+        self.dir = Some(dir.to_owned());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Step {
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    pub fn tools(mut self, tools: &[&'static str]) -> Step {
+        self.tools.extend_from_slice(tools);
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Step {
+        self.hint = hint.into();
+        self
+    }
+
+    pub fn concurrent(mut self) -> Step {
+        self.concurrent = true;
+        self
+    }
+
+    /// The step as a shell command line a person can paste.
+    pub fn command_line(&self) -> String {
+        let mut s = String::new();
+        if let Some(dir) = &self.dir {
+            let _ = write!(s, "cd {} && ", quote(dir));
+        }
+        for (k, v) in &self.env {
+            let _ = write!(s, "{k}={} ", quote(v));
+        }
+        match &self.action {
+            Action::Run { program, args } => {
+                s.push_str(&quote(program));
+                for a in args {
+                    s.push(' ');
+                    s.push_str(&quote(a));
+                }
+            }
+            Action::Copy { from, to } => {
+                let _ =
+                    write!(s, "copy {} -> {}", from.iter().map(|f| quote(f)).collect::<Vec<_>>().join(" "), quote(to));
+            }
+        }
+        s
+    }
+
+    pub fn to_json(&self) -> Value {
+        let (kind, program, args) = match &self.action {
+            Action::Run { program, args } => ("run", json!(program), json!(args)),
+            Action::Copy { from, to } => ("copy", Value::Null, json!({ "from": from, "to": to })),
+        };
+        json!({
+            "name": self.name,
+            "kind": kind,
+            "program": program,
+            "args": args,
+            "dir": self.dir,
+            "env": self.env.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "tools": self.tools,
+            "hint": self.hint,
+            "concurrent": self.concurrent,
+            "command": self.command_line(),
+        })
+    }
+}
+
+/// Quotes `s` for a POSIX shell when it needs it.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// The job, e.g. `lint`.
+    pub job: String,
+    pub steps: Vec<Step>,
+    /// Why the plan looks the way it does (skipped parts, fallbacks), printed before it runs.
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn new(job: &str) -> Plan {
+        Plan { job: job.to_owned(), ..Plan::default() }
+    }
+
+    pub fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
+    pub fn tools(&self) -> Vec<&'static str> {
+        let mut t: Vec<_> = self.steps.iter().flat_map(|s| s.tools.iter().copied()).collect();
+        t.sort();
+        t.dedup();
+        t
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "job": self.job,
+            "notes": self.notes,
+            "tools": self.tools(),
+            "steps": self.steps.iter().map(Step::to_json).collect::<Vec<_>>(),
+        })
+    }
+
+    pub fn print(&self) {
+        println!("plan for `{}` ({} steps):", self.job, self.steps.len());
+        for n in &self.notes {
+            println!("  note: {n}");
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            let par = if s.concurrent { " [concurrent]" } else { "" };
+            println!("  {:>2}. {}{par}\n      {}", i + 1, s.name, s.command_line());
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RunOpts {
+    pub dry_run: bool,
+    pub json: bool,
+    pub keep_going: bool,
+    pub jobs: usize,
+    /// The command line that reproduces this job locally.
+    pub reproduce: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed(String),
+    NotRun,
+}
+
+#[derive(Clone, Debug)]
+pub struct StepResult {
+    pub name: String,
+    pub outcome: Outcome,
+    pub time: Duration,
+}
+
+/// Set when a job ran and something in it failed (exit code 1), as opposed to bad input (exit code 2).
+#[derive(Debug)]
+pub struct JobFailed(pub String);
+
+impl std::fmt::Display for JobFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JobFailed {}
+
+fn github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// Executes `plan` (or prints it, with `--dry-run` / `--json`). Fails with [`JobFailed`] if a step failed.
+pub fn execute(sh: &Shell, root: &Utf8Path, plan: &Plan, opts: &RunOpts) -> Result<Vec<StepResult>> {
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&plan.to_json())?);
+        return Ok(Vec::new());
+    }
+    if opts.dry_run {
+        plan.print();
+        return Ok(Vec::new());
+    }
+    for n in &plan.notes {
+        eprintln!("note: {n}");
+    }
+    let started = Instant::now();
+    let total = plan.steps.len();
+    let mut results: Vec<StepResult> = Vec::new();
+    let mut stop = false;
+    let mut i = 0;
+    while i < total {
+        let end = if plan.steps[i].concurrent && opts.jobs > 1 {
+            (i..total).find(|&j| !plan.steps[j].concurrent).unwrap_or(total)
+        } else {
+            i + 1
+        };
+        let batch = &plan.steps[i..end];
+        if stop {
+            results.extend(batch.iter().map(|s| StepResult {
+                name: s.name.clone(),
+                outcome: Outcome::NotRun,
+                time: Duration::ZERO,
+            }));
+            i = end;
+            continue;
+        }
+        if batch.len() == 1 {
+            let step = &batch[0];
+            header(i + 1, total, step);
+            let t = Instant::now();
+            let outcome = prepare(sh, root, step).run(root, false).1;
+            footer(step, &outcome, t.elapsed(), None);
+            results.push(StepResult { name: step.name.clone(), outcome, time: t.elapsed() });
+        } else {
+            results.extend(run_concurrent(sh, root, batch, i, total, opts.jobs));
+        }
+        if results.iter().any(|r| matches!(r.outcome, Outcome::Failed(_))) && !opts.keep_going {
+            stop = true;
+        }
+        i = end;
+    }
+    summarize(plan, &results, started.elapsed(), opts)?;
+    let failed: Vec<_> =
+        results.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_))).map(|r| r.name.as_str()).collect();
+    if !failed.is_empty() {
+        return Err(JobFailed(format!(
+            "{} failed: {}\nreproduce locally: {}",
+            plan.job,
+            failed.join(", "),
+            opts.reproduce
+        ))
+        .into());
+    }
+    Ok(results)
+}
+
+fn header(n: usize, total: usize, step: &Step) {
+    if github_actions() {
+        println!("::group::{} ({n}/{total})", step.name);
+    }
+    eprintln!("==> [{n}/{total}] {}\n    $ {}", step.name, step.command_line());
+}
+
+fn footer(step: &Step, outcome: &Outcome, time: Duration, _captured: Option<&str>) {
+    if github_actions() {
+        println!("::endgroup::");
+    }
+    match outcome {
+        Outcome::Passed => eprintln!("    ok: {} ({:.1}s)", step.name, time.as_secs_f64()),
+        Outcome::Failed(why) => {
+            eprintln!("    FAILED: {} ({:.1}s): {why}", step.name, time.as_secs_f64());
+            if !step.hint.is_empty() {
+                eprintln!("    hint: {}", step.hint);
+            }
+            if github_actions() {
+                println!("::error title={}::{why}. {}", escape_gh(&step.name), escape_gh(&step.hint));
+            }
+        }
+        Outcome::NotRun => {}
+    }
+}
+
+/// Runs a batch of concurrent steps with captured output; prints each step's output in plan order.
+fn run_concurrent(
+    sh: &Shell,
+    root: &Utf8Path,
+    batch: &[Step],
+    first: usize,
+    total: usize,
+    jobs: usize,
+) -> Vec<StepResult> {
+    let names: Vec<_> = batch.iter().map(|s| s.name.as_str()).collect();
+    eprintln!("==> running {} steps concurrently (--jobs {jobs}): {}", batch.len(), names.join(", "));
+    // Commands are built here: the shell is not shared with the worker threads.
+    let prepared: Vec<Mutex<Option<Prepared>>> = batch.iter().map(|s| Mutex::new(Some(prepare(sh, root, s)))).collect();
+    let next = Mutex::new(0usize);
+    let done: Mutex<Vec<Option<(String, Outcome, Duration)>>> = Mutex::new(vec![None; batch.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(batch.len()) {
+            scope.spawn(|| {
+                loop {
+                    let idx = {
+                        let mut n = next.lock().unwrap();
+                        let idx = *n;
+                        *n += 1;
+                        idx
+                    };
+                    let Some(slot) = prepared.get(idx) else { break };
+                    let work = slot.lock().unwrap().take().expect("each step runs once");
+                    let t = Instant::now();
+                    let (output, outcome) = work.run(root, true);
+                    done.lock().unwrap()[idx] = Some((output, outcome, t.elapsed()));
+                }
+            });
+        }
+    });
+    let done = done.into_inner().unwrap();
+    batch
+        .iter()
+        .zip(done)
+        .enumerate()
+        .map(|(k, (step, r))| {
+            let (output, outcome, time) = r.expect("every step ran");
+            header(first + k + 1, total, step);
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(output.as_bytes());
+            drop(err);
+            footer(step, &outcome, time, Some(&output));
+            StepResult { name: step.name.clone(), outcome, time }
+        })
+        .collect()
+}
+
+/// A step ready to run, independent of the shell.
+enum Prepared {
+    Command { program: String, cmd: std::process::Command },
+    Copy { from: Vec<String>, to: camino::Utf8PathBuf },
+}
+
+fn prepare(sh: &Shell, root: &Utf8Path, step: &Step) -> Prepared {
+    let dir = match &step.dir {
+        Some(d) => root.join(d),
+        None => root.to_owned(),
+    };
+    match &step.action {
+        Action::Copy { from, to } => Prepared::Copy { from: from.clone(), to: dir.join(to) },
+        Action::Run { program, args } => {
+            let mut cmd = sh.cmd(program).args(args).quiet().ignore_status();
+            for (k, v) in &step.env {
+                cmd = cmd.env(k, v);
+            }
+            let mut c = std::process::Command::from(cmd);
+            c.current_dir(&dir);
+            Prepared::Command { program: program.clone(), cmd: c }
+        }
+    }
+}
+
+impl Prepared {
+    /// Runs the step; with `capture`, returns its combined output instead of streaming it.
+    fn run(self, root: &Utf8Path, capture: bool) -> (String, Outcome) {
+        match self {
+            Prepared::Copy { from, to } => match copy(root, &from, &to) {
+                Ok(n) => (format!("    copied {n} files\n"), Outcome::Passed),
+                Err(e) => (String::new(), Outcome::Failed(format!("{e:#}"))),
+            },
+            Prepared::Command { program, mut cmd } if capture => {
+                cmd.stdin(std::process::Stdio::null());
+                match cmd.output() {
+                    Ok(out) => {
+                        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+                        text.push_str(&String::from_utf8_lossy(&out.stderr));
+                        (text, status_outcome(out.status))
+                    }
+                    Err(e) => (String::new(), Outcome::Failed(format!("cannot run `{program}`: {e}"))),
+                }
+            }
+            Prepared::Command { program, mut cmd } => match cmd.status() {
+                Ok(status) => (String::new(), status_outcome(status)),
+                Err(e) => (String::new(), Outcome::Failed(format!("cannot run `{program}`: {e}"))),
+            },
+        }
+    }
+}
+
+fn status_outcome(status: std::process::ExitStatus) -> Outcome {
+    if status.success() {
+        Outcome::Passed
+    } else {
+        Outcome::Failed(match status.code() {
+            Some(code) => format!("exit code {code}"),
+            None => "killed by a signal".to_owned(),
+        })
+    }
+}
+
+fn copy(root: &Utf8Path, from: &[String], to: &Utf8Path) -> Result<usize> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {to}"))?;
+    let mut n = 0;
+    for f in from {
+        let src = root.join(f);
+        let meta = std::fs::metadata(&src).with_context(|| format!("reading {src}"))?;
+        if meta.is_dir() {
+            n += copy_dir(&src, to)?;
+        } else {
+            let name = src.file_name().with_context(|| format!("{src} has no file name"))?;
+            std::fs::copy(&src, to.join(name)).with_context(|| format!("copying {src} to {to}"))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn copy_dir(src: &Utf8Path, to: &Utf8Path) -> Result<usize> {
+    let mut n = 0;
+    for entry in src.read_dir_utf8().with_context(|| format!("reading {src}"))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            n += copy_dir(entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| format!("copying {} to {target}", entry.path()))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn escape_gh(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn summarize(plan: &Plan, results: &[StepResult], total: Duration, opts: &RunOpts) -> Result<()> {
+    eprintln!("\n{} summary ({:.1}s):", plan.job, total.as_secs_f64());
+    let width = results.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    for r in results {
+        let (mark, status) = match &r.outcome {
+            Outcome::Passed => ("ok", String::new()),
+            Outcome::Failed(why) => ("FAILED", format!("  {why}")),
+            Outcome::NotRun => ("not run", String::new()),
+        };
+        eprintln!("  {:<width$}  {mark:<7} {:>6.1}s{status}", r.name, r.time.as_secs_f64());
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|_| github_actions()) {
+        let mut md = format!("### `cargo xtask {}`\n\n| step | status | time |\n|---|---|---|\n", plan.job);
+        for r in results {
+            let status = match &r.outcome {
+                Outcome::Passed => "✅ passed".to_owned(),
+                Outcome::Failed(why) => format!("❌ failed ({why})"),
+                Outcome::NotRun => "⏭ not run".to_owned(),
+            };
+            let _ = writeln!(md, "| {} | {status} | {:.1}s |", r.name, r.time.as_secs_f64());
+        }
+        if results.iter().any(|r| matches!(r.outcome, Outcome::Failed(_))) {
+            let _ = writeln!(md, "\nReproduce locally: `{}`", opts.reproduce);
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", path.to_string_lossy()))?;
+        f.write_all(md.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_are_pasteable() {
+        let s = Step::run("t", "cargo", &["clippy", "--", "-D", "warnings"])
+            .dir("crates/x")
+            .env("RUSTFLAGS", "-C opt-level=1");
+        assert_eq!(s.command_line(), "cd crates/x && RUSTFLAGS='-C opt-level=1' cargo clippy -- -D warnings");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn plan_json_is_data() {
+        let mut plan = Plan::new("lint");
+        plan.push(Step::run("fmt", "cargo", &["fmt"]).tools(&["cargo"]).concurrent());
+        plan.push(Step::copy("www", &["a/b"], "out"));
+        let v = plan.to_json();
+        assert_eq!(v["job"], "lint");
+        assert_eq!(v["steps"][0]["args"], json!(["fmt"]));
+        assert_eq!(v["steps"][0]["concurrent"], true);
+        assert_eq!(v["steps"][1]["kind"], "copy");
+        assert_eq!(v["tools"], json!(["cargo"]));
+    }
+
+    fn opts(keep_going: bool, jobs: usize) -> RunOpts {
+        RunOpts { dry_run: false, json: false, keep_going, jobs, reproduce: "cargo xtask t".into() }
+    }
+
+    fn run_plan(steps: Vec<Step>, o: &RunOpts) -> (Result<Vec<StepResult>>, Vec<StepResult>) {
+        let sh = Shell::new().unwrap();
+        let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plan = Plan { job: "t".into(), steps, notes: vec![] };
+        let r = execute(&sh, root, &plan, o);
+        let results = match &r {
+            Ok(v) => v.clone(),
+            Err(_) => vec![],
+        };
+        (r, results)
+    }
+
+    #[test]
+    fn stops_at_the_first_failure_unless_keep_going() {
+        let steps =
+            || vec![Step::run("ok", "true", &[]), Step::run("bad", "false", &[]), Step::run("after", "true", &[])];
+        let (r, _) = run_plan(steps(), &opts(false, 1));
+        let err = r.unwrap_err();
+        let failed = err.downcast_ref::<JobFailed>().expect("a JobFailed");
+        assert!(failed.0.contains("t failed: bad") && failed.0.contains("reproduce locally: cargo xtask t"));
+
+        let (ok, _) = run_plan(vec![Step::run("ok", "true", &[])], &opts(false, 1));
+        assert_eq!(ok.unwrap()[0].outcome, Outcome::Passed);
+    }
+
+    #[test]
+    fn keep_going_reports_every_failure_and_concurrency_keeps_the_order() {
+        for jobs in [1, 3] {
+            let steps: Vec<Step> = vec![
+                Step::run("a", "sh", &["-c", "sleep 0.2; exit 3"]).concurrent(),
+                Step::run("b", "true", &[]).concurrent(),
+                Step::run("c", "false", &[]).concurrent(),
+                Step::run("d", "no-such-program-xtask", &[]),
+            ];
+            let (r, _) = run_plan(steps, &opts(true, jobs));
+            let msg = r.unwrap_err().to_string();
+            assert!(msg.contains("t failed: a, c, d"), "jobs {jobs}: {msg}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `cargo xtask test`: the Rust tests, the Python tests against a freshly built wheel installed in a
+//! throwaway virtualenv, and the wasm bundle loaded and exercised in node on recordings the wheel wrote.
+
+use anyhow::Result;
+
+use crate::cli::Part;
+use crate::config::{self, CI_DIR};
+use crate::plan::{Plan, Step};
+use crate::{Ctx, repo, tools, wasm};
+
+pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String]) -> Result<()> {
+    let nextest = {
+        let probe = ctx.tools.probe(&ctx.sh, config::tool_named("nextest"))?;
+        if !probe.ok {
+            let fix = ctx.tools.fix_command(probe.tool, &probe.wanted);
+            eprintln!(
+                "note: nextest {} is not usable ({}); using cargo test. To use nextest: {fix}",
+                probe.wanted,
+                probe.status()
+            );
+        }
+        probe.ok
+    };
+    let toolchain = if parts.contains(&Part::Wasm) { Some(wasm::detect(&ctx.sh)?) } else { None };
+    let version = repo::workspace_version(&ctx.root)?;
+    let examples = example_scripts(&ctx.root)?;
+    let inputs = Inputs { parts, runner_args, nextest, toolchain, version: &version, examples: &examples };
+    ctx.execute(&plan(&inputs))
+}
+
+/// What the test plan depends on, gathered from the machine and the repository.
+pub struct Inputs<'a> {
+    pub parts: &'a [Part],
+    pub runner_args: &'a [String],
+    pub nextest: bool,
+    pub toolchain: Option<wasm::Toolchain>,
+    pub version: &'a str,
+    /// File stems of `examples/python/*.py`.
+    pub examples: &'a [String],
+}
+
+pub fn example_scripts(root: &camino::Utf8Path) -> Result<Vec<String>> {
+    let dir = root.join(config::EXAMPLES_DIR);
+    let mut out = Vec::new();
+    for e in dir.read_dir_utf8().map_err(|e| anyhow::anyhow!("reading {dir}: {e}"))? {
+        let e = e?;
+        if let Some(stem) = e.file_name().strip_suffix(".py") {
+            out.push(stem.to_owned());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub fn plan(i: &Inputs<'_>) -> Plan {
+    let mut plan = Plan::new("test");
+    if i.parts.contains(&Part::Rust) {
+        let step = if i.nextest {
+            Step::run("rust tests", "cargo", &["nextest", "run", "--workspace", "--locked", "--no-fail-fast"])
+                .tools(&["cargo", "nextest"])
+        } else {
+            Step::run("rust tests", "cargo", &["test", "--workspace", "--locked", "--no-fail-fast"]).tools(&["cargo"])
+        };
+        plan.push(step.args(i.runner_args.iter().cloned()));
+    }
+    let wants_python = i.parts.contains(&Part::Python);
+    let wants_wasm = i.parts.contains(&Part::Wasm);
+    if wants_python || wants_wasm {
+        let venv = format!("{CI_DIR}/venv");
+        let python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
+        let wheels = format!("{CI_DIR}/wheels");
+        for pkg in config::PYTHON_PACKAGES {
+            plan.push(
+                Step::run(&format!("wheel: {}", pkg.dist), "maturin", &["build", "--locked", "--out", &wheels])
+                    .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
+                    .tools(&["maturin", "cargo"]),
+            );
+        }
+        plan.push(Step::run("throwaway virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
+        if wants_python {
+            plan.push(Step::run("install pytest", &python, &["-m", "pip", "install", "--quiet", config::PYTEST]));
+        }
+        for pkg in config::PYTHON_PACKAGES {
+            plan.push(
+                Step::run(&format!("install the {} wheel", pkg.dist), &python, &["-m", "pip", "install", "--quiet"])
+                    .args(["--no-index", "--find-links", &wheels, "--force-reinstall"])
+                    .arg(format!("{}=={}", pkg.dist, i.version)),
+            );
+            plan.push(Step::run(&format!("import {}", pkg.module), &python, &["-c"]).arg(format!(
+                "import {m}; print({m}.__name__, {m}.__version__, 'from', {m}.__file__)",
+                m = pkg.module
+            )));
+            if wants_python {
+                // -p no:cacheprovider: no .pytest_cache in the source tree.
+                plan.push(
+                    Step::run(
+                        &format!("pytest: {}", pkg.dist),
+                        &python,
+                        &["-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                    )
+                    .arg(pkg.tests)
+                    .hint("the tests run against the installed wheel, not the source tree"),
+                );
+            }
+        }
+        let recordings = format!("{CI_DIR}/recordings");
+        let mut files = Vec::new();
+        for stem in i.examples {
+            let out = format!("{recordings}/{stem}.reel");
+            plan.push(
+                Step::run(&format!("example {stem}.py"), &python, &[&format!("{}/{stem}.py", config::EXAMPLES_DIR)])
+                    .arg(&out),
+            );
+            files.push(out);
+        }
+        if !files.is_empty() {
+            plan.push(
+                Step::run(
+                    "reel verify recordings",
+                    "cargo",
+                    &["run", "--quiet", "--locked", "--package", "reel-cli", "--"],
+                )
+                .arg("verify")
+                .args(files)
+                .tools(&["cargo"]),
+            );
+        }
+        if wants_wasm {
+            let toolchain = i.toolchain.clone().expect("the wasm part has a toolchain");
+            for b in config::WASM_BUNDLES {
+                let out = format!("{CI_DIR}/web/{}", b.package);
+                plan.steps.extend(wasm::bundle_steps(b, &toolchain, &out));
+                plan.push(
+                    Step::run(&format!("node: {}", b.package), "node", &["--test", b.node_tests])
+                        .env("REEL_BUNDLE", &out)
+                        .env("REEL_RECORDINGS", &recordings)
+                        .tools(&["node"]),
+                );
+            }
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(parts: &[Part]) -> Inputs<'_> {
+        Inputs {
+            parts,
+            runner_args: &[],
+            nextest: true,
+            toolchain: Some(wasm::Toolchain::BuildStd { toolchain: "debian-web".into() }),
+            version: "1.2.3",
+            examples: &[],
+        }
+    }
+
+    fn names(plan: &Plan) -> Vec<&str> {
+        plan.steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn full_plan_runs_rust_then_python_on_the_wheel_then_wasm_in_node() {
+        let examples = ["a".to_owned(), "b".to_owned()];
+        let plan = plan(&Inputs { examples: &examples, ..inputs(&[Part::Rust, Part::Python, Part::Wasm]) });
+        let n = names(&plan);
+        let pos = |name: &str| n.iter().position(|s| *s == name).unwrap_or_else(|| panic!("no step {name}: {n:?}"));
+        assert_eq!(pos("rust tests"), 0);
+        assert!(pos("wheel: reel-sdk") < pos("install the reel-sdk wheel"));
+        assert!(pos("install the reel-sdk wheel") < pos("pytest: reel-sdk"));
+        assert!(pos("example b.py") < pos("reel verify recordings"));
+        assert!(pos("reel verify recordings") < pos("node: reel-web"));
+        let install = &plan.steps[pos("install the reel-sdk wheel")].command_line();
+        assert!(install.contains("--no-index") && install.ends_with("reel-sdk==1.2.3"), "{install}");
+        let verify = plan.steps[pos("reel verify recordings")].command_line();
+        assert!(verify.ends_with("verify target/ci/recordings/a.reel target/ci/recordings/b.reel"), "{verify}");
+        let build = &plan.steps[pos("wasm: cargo build (build-std)")];
+        assert_eq!(build.env, [("RUSTC_BOOTSTRAP".to_owned(), "1".to_owned())]);
+        assert!(build.command_line().contains("+debian-web build"));
+    }
+
+    #[test]
+    fn python_only_skips_rust_and_wasm() {
+        let plan = plan(&inputs(&[Part::Python]));
+        let n = names(&plan);
+        assert!(!n.contains(&"rust tests") && !n.iter().any(|s| s.starts_with("wasm") || s.starts_with("node")));
+        assert!(n.contains(&"pytest: reel-sdk"));
+    }
+
+    #[test]
+    fn wasm_only_still_makes_recordings_but_skips_pytest() {
+        let examples = ["a".to_owned()];
+        let plan = plan(&Inputs { examples: &examples, ..inputs(&[Part::Wasm]) });
+        let n = names(&plan);
+        assert!(n.contains(&"example a.py") && n.contains(&"node: reel-web"));
+        assert!(!n.contains(&"pytest: reel-sdk") && !n.contains(&"install pytest"));
+    }
+
+    #[test]
+    fn falls_back_to_cargo_test_and_passes_runner_args() {
+        let args = ["--skip".to_owned(), "slow".to_owned()];
+        let plan = plan(&Inputs { nextest: false, runner_args: &args, ..inputs(&[Part::Rust]) });
+        assert_eq!(plan.steps[0].command_line(), "cargo test --workspace --locked --no-fail-fast --skip slow");
+    }
+
+    #[test]
+    fn the_repository_has_examples() {
+        let ex = example_scripts(&crate::project_root()).unwrap();
+        assert!(ex.len() >= 2, "{ex:?}");
+    }
+}

@@ -1,0 +1,363 @@
+//! Finding, checking and provisioning the external tools pinned in `config::TOOLS`.
+//!
+//! A tool is looked up first in the project's tools directory (`.tools/`), then on `PATH`, with `which`.
+//! A missing or wrong-version tool with a pip, cargo or npm source is installed into `.tools/` at the pinned
+//! version; with `--offline`, for system tools, or when installing fails, the job stops with the exact
+//! command that fixes it. A wrong version is never run silently.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+use crate::config::{self, Pin, Source, Tool};
+
+/// What was found for one tool.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub tool: &'static Tool,
+    /// The version the pin asks for (resolved for `Pin::CargoLock`).
+    pub wanted: String,
+    pub path: Option<Utf8PathBuf>,
+    pub found: Option<String>,
+    pub ok: bool,
+}
+
+impl Probe {
+    pub fn status(&self) -> &'static str {
+        match (&self.path, self.ok) {
+            (_, true) => "ok",
+            (None, _) => "missing",
+            (Some(_), false) if self.found.is_none() => "unknown version",
+            (Some(_), false) => "wrong version",
+        }
+    }
+}
+
+pub struct Tools {
+    root: Utf8PathBuf,
+    offline: bool,
+    cache: RefCell<BTreeMap<&'static str, Probe>>,
+}
+
+impl Tools {
+    pub fn new(root: &Utf8Path, offline: bool) -> Tools {
+        Tools { root: root.to_owned(), offline, cache: RefCell::new(BTreeMap::new()) }
+    }
+
+    pub fn dir(&self) -> Utf8PathBuf {
+        self.root.join(config::TOOLS_DIR)
+    }
+
+    fn venv(&self) -> Utf8PathBuf {
+        self.dir().join("venv")
+    }
+
+    /// The directories provisioned tools live in, searched before `PATH`.
+    pub fn bin_dirs(&self) -> Vec<Utf8PathBuf> {
+        let venv_bin = if cfg!(windows) { "Scripts" } else { "bin" };
+        vec![
+            self.venv().join(venv_bin),
+            self.dir().join("cargo").join("bin"),
+            self.dir().join("npm").join("node_modules").join(".bin"),
+        ]
+    }
+
+    /// `PATH` with the tools directories first: what every step runs with.
+    pub fn path_env(&self) -> OsString {
+        let mut dirs: Vec<std::path::PathBuf> = self.bin_dirs().into_iter().map(Into::into).collect();
+        if let Some(path) = std::env::var_os("PATH") {
+            dirs.extend(std::env::split_paths(&path));
+        }
+        std::env::join_paths(dirs).unwrap_or_default()
+    }
+
+    /// The version `tool` must have.
+    pub fn wanted(&self, tool: &Tool) -> Result<String> {
+        Ok(match tool.pin {
+            Pin::Exact(v) | Pin::AtLeast(v) => v.to_owned(),
+            Pin::CargoLock(package) => lock_version(&self.root, package)?,
+        })
+    }
+
+    /// Looks `tool` up and runs it for its version (cached for the process).
+    pub fn probe(&self, sh: &Shell, tool: &'static Tool) -> Result<Probe> {
+        if let Some(p) = self.cache.borrow().get(tool.name) {
+            return Ok(p.clone());
+        }
+        let wanted = self.wanted(tool)?;
+        let cwd = std::env::current_dir().unwrap_or_default();
+        // System tools come from the machine, never from the tools directory (whose venv has a python3 too).
+        let search = match tool.source {
+            Source::System { .. } => std::env::var_os("PATH").unwrap_or_default(),
+            _ => self.path_env(),
+        };
+        let path = which::which_in(tool.bin, Some(search), cwd).ok().and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
+        let found = path.as_ref().and_then(|p| {
+            let args = tool.version_args;
+            let out = cmd!(sh, "{p} {args...}").quiet().ignore_status().output().ok()?;
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            parse_version(&text)
+        });
+        let ok = match (&found, tool.pin) {
+            (Some(f), Pin::AtLeast(_)) => version_cmp(f, &wanted).is_ge(),
+            (Some(f), _) => version_cmp(f, &wanted).is_eq(),
+            (None, _) => false,
+        };
+        let probe = Probe { tool, wanted, path, found, ok };
+        self.cache.borrow_mut().insert(tool.name, probe.clone());
+        Ok(probe)
+    }
+
+    /// The exact command that installs `tool` at its pinned version.
+    pub fn fix_command(&self, tool: &Tool, wanted: &str) -> String {
+        let dir = config::TOOLS_DIR;
+        match tool.source {
+            Source::Pip { package } => {
+                let py = if cfg!(windows) { "Scripts/python" } else { "bin/python" };
+                format!("python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install {package}=={wanted}")
+            }
+            Source::Cargo { package, locked } => format!(
+                "cargo install {package} --version {wanted} --root {dir}/cargo{}",
+                if locked { " --locked" } else { "" }
+            ),
+            Source::Npm { package } => {
+                format!("npm install --prefix {dir}/npm --no-audit --no-fund {package}@{wanted}")
+            }
+            Source::System { fix } => fix.to_owned(),
+        }
+    }
+
+    /// Makes sure every named tool is there at its pinned version, provisioning what can be provisioned.
+    /// Returns the probes of optional tools that are not usable (so the caller can fall back).
+    pub fn ensure(&self, sh: &Shell, names: &[&str]) -> Result<Vec<Probe>> {
+        let mut missing = Vec::new();
+        let mut unusable_optional = Vec::new();
+        for name in names {
+            let p = self.probe(sh, config::tool_named(name))?;
+            if p.ok {
+                continue;
+            }
+            if p.tool.optional {
+                unusable_optional.push(p);
+            } else {
+                missing.push(p);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(unusable_optional);
+        }
+        let mut failures = Vec::new();
+        let mut pip = Vec::new();
+        for p in &missing {
+            let state = describe(p);
+            match p.tool.source {
+                Source::System { .. } => failures.push(format!(
+                    "{} {state}; the machine must provide it: {}",
+                    p.tool.name,
+                    self.fix_command(p.tool, &p.wanted)
+                )),
+                _ if self.offline => failures.push(format!(
+                    "{} {state}; --offline forbids provisioning: {}",
+                    p.tool.name,
+                    self.fix_command(p.tool, &p.wanted)
+                )),
+                Source::Pip { package } => pip.push(format!("{package}=={}", p.wanted)),
+                source => {
+                    eprintln!("provisioning {} {} into {} ({state})", p.tool.name, p.wanted, config::TOOLS_DIR);
+                    if let Err(e) = self.install(sh, source, &p.wanted) {
+                        failures.push(format!(
+                            "{} {state}, and installing it failed ({e:#}); fix: {}",
+                            p.tool.name,
+                            self.fix_command(p.tool, &p.wanted)
+                        ));
+                    }
+                }
+            }
+        }
+        if !pip.is_empty() {
+            eprintln!("provisioning {} into {}/venv", pip.join(" "), config::TOOLS_DIR);
+            if let Err(e) = self.pip_install(sh, &pip) {
+                failures.push(format!("installing {} failed ({e:#}); fix: {}", pip.join(" "), {
+                    let first = missing.iter().find(|p| matches!(p.tool.source, Source::Pip { .. })).unwrap();
+                    self.fix_command(first.tool, &first.wanted)
+                }));
+            }
+        }
+        // Check again: provisioning must have produced the pinned version.
+        for p in &missing {
+            if failures.iter().any(|f| f.starts_with(p.tool.name)) {
+                continue;
+            }
+            self.cache.borrow_mut().remove(p.tool.name);
+            let again = self.probe(sh, p.tool)?;
+            if !again.ok {
+                failures.push(format!(
+                    "{} is still {} after provisioning; fix: {}",
+                    p.tool.name,
+                    describe(&again),
+                    self.fix_command(p.tool, &p.wanted)
+                ));
+            }
+        }
+        if !failures.is_empty() {
+            bail!("required tools are not available:\n  {}", failures.join("\n  "));
+        }
+        Ok(unusable_optional)
+    }
+
+    fn pip_install(&self, sh: &Shell, requirements: &[String]) -> Result<()> {
+        let venv = self.venv();
+        let python = venv_python(&venv);
+        if !python.exists() {
+            let py = self.probe(sh, config::tool_named("python3"))?;
+            let py = py.path.context("python3 is not on PATH")?;
+            cmd!(sh, "{py} -m venv {venv}").run().with_context(|| format!("creating the virtualenv {venv}"))?;
+        }
+        cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet {requirements...}").run()?;
+        Ok(())
+    }
+
+    fn install(&self, sh: &Shell, source: Source, version: &str) -> Result<()> {
+        let dir = self.dir();
+        match source {
+            Source::Cargo { package, locked } => {
+                let root = dir.join("cargo");
+                let locked = locked.then_some("--locked");
+                cmd!(sh, "cargo install {package} --version {version} --root {root} {locked...}").run()?;
+            }
+            Source::Npm { package } => {
+                let prefix = dir.join("npm");
+                sh.create_dir(&prefix)?;
+                let spec = format!("{package}@{version}");
+                cmd!(sh, "npm install --prefix {prefix} --no-audit --no-fund --silent {spec}").run()?;
+            }
+            Source::Pip { .. } | Source::System { .. } => unreachable!("handled by the caller"),
+        }
+        Ok(())
+    }
+}
+
+fn describe(p: &Probe) -> String {
+    match (&p.path, &p.found) {
+        (None, _) => format!("is missing (pinned {})", p.wanted),
+        (Some(path), Some(found)) => format!("at {path} is version {found}, pinned {}", p.wanted),
+        (Some(path), None) => format!("at {path} did not report a version (pinned {})", p.wanted),
+    }
+}
+
+pub fn venv_python(venv: &Utf8Path) -> Utf8PathBuf {
+    if cfg!(windows) { venv.join("Scripts").join("python.exe") } else { venv.join("bin").join("python") }
+}
+
+/// The first version-looking token of a `--version` output: `typos-cli 1.52.0` -> `1.52.0`,
+/// `v20.1.0` -> `20.1.0`, `wasm-opt version 132 (version_132)` -> `132`, `rustfmt 1.8.0-stable` -> `1.8.0`.
+pub fn parse_version(text: &str) -> Option<String> {
+    text.split_whitespace().find_map(|token| {
+        let t = token.strip_prefix('v').unwrap_or(token);
+        if !t.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        let v: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        Some(v.trim_end_matches('.').to_owned())
+    })
+}
+
+/// Compares dotted versions numerically, missing components counting as 0.
+pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let parse = |s: &str| s.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    let (mut a, mut b) = (parse(a), parse(b));
+    let n = a.len().max(b.len());
+    a.resize(n, 0);
+    b.resize(n, 0);
+    a.cmp(&b)
+}
+
+/// The version of `package` recorded in the workspace's `Cargo.lock`.
+pub fn lock_version(root: &Utf8Path, package: &str) -> Result<String> {
+    let path = root.join("Cargo.lock");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    lock_version_in(&text, package)
+        .with_context(|| format!("{path} has no package `{package}`; fix: cargo generate-lockfile"))
+}
+
+fn lock_version_in(lock: &str, package: &str) -> Option<String> {
+    let name_line = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == name_line {
+            let v = lines.next()?.trim().strip_prefix("version = \"")?.strip_suffix('"')?;
+            return Some(v.to_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn parses_versions_of_real_tools() {
+        let cases = [
+            ("maturin 1.16.0", "1.16.0"),
+            ("typos-cli 1.52.0", "1.52.0"),
+            ("twine version 7.0.0 (readme-renderer: 46.0)", "7.0.0"),
+            ("cargo-nextest 0.9.143 (60fa45f63 2026-08-04)\nrelease: 0.9.143", "0.9.143"),
+            ("wasm-opt version 132 (version_132)", "132"),
+            ("v20.20.2", "20.20.2"),
+            ("Python 3.11.7", "3.11.7"),
+            ("rustfmt 1.8.0-stable (59807616e 2026-04-14)", "1.8.0"),
+            ("clippy 0.1.95 (59807616e 2026-04-14)", "0.1.95"),
+            ("git version 2.47.3", "2.47.3"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_version(text).as_deref(), Some(want), "{text}");
+        }
+        assert_eq!(parse_version("no version here"), None);
+    }
+
+    #[test]
+    fn compares_versions_numerically() {
+        assert_eq!(version_cmp("0.9.143", "0.9.99"), Greater);
+        assert_eq!(version_cmp("1.16", "1.16.0"), Equal);
+        assert_eq!(version_cmp("3.9", "3.11.7"), Less);
+        assert_eq!(version_cmp("20.20.2", "18"), Greater);
+    }
+
+    #[test]
+    fn reads_versions_from_a_lockfile() {
+        let lock = "[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n\n[[package]]\nname = \"wasm-bindgen-macro\"\nversion = \"0.2.130\"\n";
+        assert_eq!(lock_version_in(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(lock_version_in(lock, "wasm"), None);
+    }
+
+    #[test]
+    fn every_tool_is_pinned_once_and_fixable() {
+        let tools = Tools::new(Utf8Path::new("/repo"), true);
+        let mut names: Vec<_> = config::TOOLS.iter().map(|t| t.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), config::TOOLS.len(), "a tool is listed twice");
+        for t in config::TOOLS {
+            let fix = tools.fix_command(t, "1.2.3");
+            assert!(!fix.is_empty(), "{}", t.name);
+            if !matches!(t.source, Source::System { .. }) {
+                assert!(fix.contains("1.2.3") && fix.contains(config::TOOLS_DIR), "{fix}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_wasm_bindgen_pin_follows_cargo_lock() {
+        let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let tools = Tools::new(root, true);
+        let wanted = tools.wanted(config::tool_named("wasm-bindgen")).unwrap();
+        let manifest = std::fs::read_to_string(root.join("crates/reel-web/Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("\"={wanted}\"")), "reel-web must pin wasm-bindgen ={wanted}");
+    }
+}
