@@ -1,5 +1,6 @@
 """A robot's run: wheel speeds as scalars and state changes as text events."""
 
+import os
 import sys
 
 import reel
@@ -10,6 +11,7 @@ STATES = ["idle", "planning", "driving", "docking", "charging"]
 
 
 def main(out: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with reel.Recording(out) as rec:
         for step in range(250):
             t = START_NS + step * 20 * MS

@@ -1,6 +1,7 @@
 """Simulated sensor readings: a temperature and a humidity series, one sample a second for ten minutes."""
 
 import math
+import os
 import sys
 
 import reel
@@ -10,6 +11,7 @@ SECOND = 1_000_000_000
 
 
 def main(out: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with reel.Recording(out) as rec:
         for i in range(600):
             t = START_NS + i * SECOND
