@@ -24,6 +24,7 @@ pub enum Job {
     Lint { fix: bool },
     Test { parts: Vec<Part>, runner_args: Vec<String> },
     Doctor { provision: bool },
+    Gates(crate::gates::Args),
 }
 
 const ABOUT: &str = "The CI system of this repository: every CI job is a `cargo xtask` subcommand, \
@@ -89,6 +90,32 @@ pub fn command() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("gates")
+                .about("PR gates: labels, blocking keywords, large files, invalid file patterns")
+                .long_about(
+                    "PR gates: labels, blocking keywords, large files, invalid file patterns.\n\n\
+                     Compares HEAD with its merge-base with the base (default: origin/main, else main). \
+                     Under GitHub Actions the pull_request event ($GITHUB_EVENT_PATH) supplies labels, title, body \
+                     and the base; locally pass them with the flags. Thresholds and lists: xtask/src/config.rs (GATES).\n\n\
+                     Exit status: 0 every gate passed or was skipped; 1 a gate failed; 2 bad input (event file, base).",
+                )
+                .arg(Arg::new("base").long("base").value_name("REV").help("Compare with the merge-base of REV and HEAD"))
+                .arg(
+                    Arg::new("event")
+                        .long("event")
+                        .value_name("PATH")
+                        .help("A GitHub pull_request event JSON [default: $GITHUB_EVENT_PATH under GitHub Actions]"),
+                )
+                .arg(
+                    Arg::new("labels")
+                        .long("labels")
+                        .value_name("A,B")
+                        .help("The PR's labels, comma-separated (\"\" for none); overrides the event"),
+                )
+                .arg(Arg::new("title").long("title").value_name("TEXT").help("The PR title; overrides the event"))
+                .arg(Arg::new("body").long("body").value_name("TEXT").help("The PR body; overrides the event")),
+        )
+        .subcommand(
             Command::new("doctor")
                 .about("Show every external tool: pinned version, found version and path, status, fix")
                 .arg(flag("provision", "Install every missing or wrong-version tool that can be installed")),
@@ -132,6 +159,18 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             Job::Test { parts, runner_args: strings("runner-args") }
         }
         "doctor" => Job::Doctor { provision: sub.get_flag("provision") },
+        "gates" => {
+            let one = |id: &str| sub.get_one::<String>(id).cloned();
+            Job::Gates(crate::gates::Args {
+                base: one("base"),
+                event: one("event").map(Into::into),
+                labels: one("labels").map(|l| {
+                    l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+                }),
+                title: one("title"),
+                body: one("body"),
+            })
+        }
         other => unreachable!("unknown subcommand {other}"),
     };
     (global, job)
@@ -174,5 +213,16 @@ mod tests {
         assert!(parse(&["test", "--part", "java"]).is_err());
         assert!(parse(&["lint", "--jobs", "0"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
+        match parse(&["gates", "--labels", "kind: fix, wip", "--base", "main"]).unwrap().1 {
+            Job::Gates(a) => {
+                assert_eq!(a.labels, Some(vec!["kind: fix".to_owned(), "wip".to_owned()]));
+                assert_eq!(a.base.as_deref(), Some("main"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["gates", "--labels", ""]).unwrap().1 {
+            Job::Gates(a) => assert_eq!(a.labels, Some(vec![])),
+            other => panic!("{other:?}"),
+        }
     }
 }

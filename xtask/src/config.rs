@@ -140,3 +140,43 @@ pub const EXAMPLES_DIR: &str = "examples/python";
 /// `scripts/bootstrap-debian.sh`), used when the default toolchain has no wasm32 target.
 pub const WASM_BUILD_STD_TOOLCHAIN: &str = "debian-web";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// A rule about a pull request's labels.
+#[derive(Clone, Copy, Debug)]
+pub enum LabelRule {
+    /// Exactly one of these labels (e.g. the changelog category).
+    ExactlyOneOf(&'static [&'static str]),
+    /// None of these labels (e.g. "do not merge" markers).
+    NoneOf(&'static [&'static str]),
+}
+
+/// The PR gates' configuration (`cargo xtask gates`).
+pub struct Gates {
+    /// The branch pull requests merge into; the default base is the merge-base with it.
+    pub main_branch: &'static str,
+    pub label_rules: &'static [LabelRule],
+    /// Matched case-insensitively, as whole words, in the PR title and body, the commit messages since the
+    /// base and the lines the change adds.
+    pub keywords: &'static [&'static str],
+    /// Files whose added lines are not searched for keywords (globs): the files that define them.
+    pub keyword_exempt: &'static [&'static str],
+    /// Files added or grown above this size fail (Git LFS files count by their pointer).
+    pub max_file_bytes: u64,
+    /// Globs of files allowed to be larger.
+    pub large_file_allow: &'static [&'static str],
+    /// Globs no path may match. A glob without `/` matches the file name anywhere; `**` crosses directories.
+    pub forbidden_globs: &'static [&'static str],
+}
+
+pub const GATES: Gates = Gates {
+    main_branch: "main",
+    label_rules: &[
+        LabelRule::ExactlyOneOf(&["kind: feature", "kind: fix", "kind: docs", "kind: internal", "kind: breaking"]),
+        LabelRule::NoneOf(&["do-not-merge", "blocked", "wip"]),
+    ],
+    keywords: &["DO NOT MERGE", "DO-NOT-MERGE", "NOMERGE", "DONOTMERGE"],
+    keyword_exempt: &["xtask/src/config.rs"],
+    max_file_bytes: 100 * 1024,
+    large_file_allow: &["Cargo.lock", "examples/data/**"],
+    forbidden_globs: &["*.orig", "*.rej", "*.swp", ".DS_Store", "Thumbs.db", ".env", "*.pem", "*.reel"],
+};

@@ -3,6 +3,9 @@
 mod cli;
 mod config;
 mod doctor;
+mod gates;
+mod github;
+mod glob;
 mod lint;
 mod plan;
 mod repo;
@@ -89,5 +92,6 @@ fn run(global: Global, job: Job) -> Result<()> {
         Job::Lint { fix } => lint::run(&ctx, fix),
         Job::Test { parts, runner_args } => test::run(&ctx, &parts, &runner_args),
         Job::Doctor { provision } => doctor::run(&ctx, provision),
+        Job::Gates(args) => gates::run(&ctx, &args),
     }
 }

@@ -17,6 +17,8 @@ use camino::Utf8Path;
 use serde_json::{Value, json};
 use xshell::Shell;
 
+use crate::github;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Run a program.
@@ -239,10 +241,6 @@ impl std::fmt::Display for JobFailed {
 
 impl std::error::Error for JobFailed {}
 
-fn github_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
-
 /// Executes `plan` (or prints it, with `--dry-run` / `--json`). Fails with [`JobFailed`] if a step failed.
 pub fn execute(sh: &Shell, root: &Utf8Path, plan: &Plan, opts: &RunOpts) -> Result<Vec<StepResult>> {
     if opts.json {
@@ -308,14 +306,14 @@ pub fn execute(sh: &Shell, root: &Utf8Path, plan: &Plan, opts: &RunOpts) -> Resu
 }
 
 fn header(n: usize, total: usize, step: &Step) {
-    if github_actions() {
+    if github::actions() {
         println!("::group::{} ({n}/{total})", step.name);
     }
     eprintln!("==> [{n}/{total}] {}\n    $ {}", step.name, step.command_line());
 }
 
 fn footer(step: &Step, outcome: &Outcome, time: Duration, _captured: Option<&str>) {
-    if github_actions() {
+    if github::actions() {
         println!("::endgroup::");
     }
     match outcome {
@@ -325,8 +323,8 @@ fn footer(step: &Step, outcome: &Outcome, time: Duration, _captured: Option<&str
             if !step.hint.is_empty() {
                 eprintln!("    hint: {}", step.hint);
             }
-            if github_actions() {
-                println!("::error title={}::{why}. {}", escape_gh(&step.name), escape_gh(&step.hint));
+            if github::actions() {
+                github::error(None, None, &step.name, &format!("{why}. {}", step.hint));
             }
         }
         Outcome::NotRun => {}
@@ -480,10 +478,6 @@ fn copy_dir(src: &Utf8Path, to: &Utf8Path) -> Result<usize> {
     Ok(n)
 }
 
-fn escape_gh(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
-}
-
 fn summarize(plan: &Plan, results: &[StepResult], total: Duration, opts: &RunOpts) -> Result<()> {
     eprintln!("\n{} summary ({:.1}s):", plan.job, total.as_secs_f64());
     let width = results.iter().map(|r| r.name.len()).max().unwrap_or(0);
@@ -495,7 +489,7 @@ fn summarize(plan: &Plan, results: &[StepResult], total: Duration, opts: &RunOpt
         };
         eprintln!("  {:<width$}  {mark:<7} {:>6.1}s{status}", r.name, r.time.as_secs_f64());
     }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|_| github_actions()) {
+    if github::actions() {
         let mut md = format!("### `cargo xtask {}`\n\n| step | status | time |\n|---|---|---|\n", plan.job);
         for r in results {
             let status = match &r.outcome {
@@ -508,12 +502,7 @@ fn summarize(plan: &Plan, results: &[StepResult], total: Duration, opts: &RunOpt
         if results.iter().any(|r| matches!(r.outcome, Outcome::Failed(_))) {
             let _ = writeln!(md, "\nReproduce locally: `{}`", opts.reproduce);
         }
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
-            .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", path.to_string_lossy()))?;
-        f.write_all(md.as_bytes())?;
+        github::summary(&md)?;
     }
     Ok(())
 }

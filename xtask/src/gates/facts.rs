@@ -1,0 +1,487 @@
+//! Everything the gates look at, gathered with a handful of git processes (independent of repository size
+//! but for `ls-tree`), and the pull request's facts from a GitHub event or from flags.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::Value;
+use xshell::{Shell, cmd};
+
+/// Labels, title and body of the pull request; `None` where unknown (locally, without flags).
+#[derive(Clone, Debug, Default)]
+pub struct Pr {
+    pub labels: Option<Vec<String>>,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    /// Base and head commits named by the event.
+    pub base_sha: Option<String>,
+    pub head_sha: Option<String>,
+    /// Where the facts came from, for the report.
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileChange {
+    pub path: String,
+    /// git's status letter: A added, M modified, T type changed, D deleted.
+    pub status: char,
+    pub old_mode: u32,
+    pub new_mode: u32,
+    pub old_blob: String,
+    pub new_blob: String,
+    pub old_size: Option<u64>,
+    pub new_size: Option<u64>,
+    /// The new content is a Git LFS pointer.
+    pub lfs_pointer: bool,
+}
+
+pub const MODE_SYMLINK: u32 = 0o120000;
+pub const MODE_GITLINK: u32 = 0o160000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AddedLine {
+    pub path: String,
+    pub line: u32,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Commit {
+    pub sha: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// How the base was chosen, for the report.
+    pub base_desc: String,
+    pub merge_base: String,
+    pub head: String,
+    pub files: Vec<FileChange>,
+    pub added: Vec<AddedLine>,
+    pub commits: Vec<Commit>,
+    /// Every path in the head tree (for case clashes).
+    pub tree: Vec<String>,
+    /// Time spent waiting for git.
+    pub git_time: Duration,
+}
+
+/// A bad-input error: what is wrong, and what to do.
+pub fn input_error(cause: impl std::fmt::Display, fix: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("{cause}\nfix: {fix}")
+}
+
+/// Reads a GitHub `pull_request` event.
+pub fn read_event(path: &Utf8Path) -> Result<Pr> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        input_error(
+            format!("cannot read the event file {path}: {e}"),
+            "pass --event with the path of a pull_request event JSON, or run without --event",
+        )
+    })?;
+    parse_event(&text).map_err(|e| {
+        let msg = format!("{e:#}");
+        let (cause, fix) = msg.split_once("\nfix: ").unwrap_or((&msg, ""));
+        input_error(format!("event file {path}: {cause}"), fix)
+    })
+}
+
+pub fn parse_event(text: &str) -> Result<Pr> {
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        input_error(
+            format!("not valid JSON ({e})"),
+            "pass the event JSON GitHub writes to $GITHUB_EVENT_PATH, unmodified",
+        )
+    })?;
+    let Some(pr) = v.get("pull_request").filter(|p| p.is_object()) else {
+        let kind = if v.get("head_commit").is_some() || v.get("pusher").is_some() {
+            "a push event"
+        } else if v.get("issue").is_some() {
+            "an issue event"
+        } else {
+            "not a pull_request event"
+        };
+        bail!(input_error(
+            format!("it is {kind}: it has no `pull_request` object"),
+            "run gates on pull_request events only, or pass the PR facts with --labels/--title/--body"
+        ));
+    };
+    let str_at = |v: &Value, ptr: &str| v.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
+    let labels = match pr.get("labels") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|l| {
+                l.get("name").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+                    input_error("a label in `pull_request.labels` has no `name`", "pass an unmodified event file")
+                })
+            })
+            .collect::<Result<_>>()?,
+        Some(_) => bail!(input_error("`pull_request.labels` is not an array", "pass an unmodified event file")),
+    };
+    Ok(Pr {
+        labels: Some(labels),
+        title: Some(str_at(pr, "/title").unwrap_or_default()),
+        body: Some(str_at(pr, "/body").unwrap_or_default()),
+        base_sha: str_at(pr, "/base/sha"),
+        head_sha: str_at(pr, "/head/sha"),
+        source: "event".to_owned(),
+    })
+}
+
+/// Runs git in one repository and keeps count of the time it takes.
+pub struct Git<'a> {
+    sh: &'a Shell,
+    repo: Utf8PathBuf,
+    pub time: Duration,
+}
+
+impl<'a> Git<'a> {
+    pub fn new(sh: &'a Shell, repo: &Utf8Path) -> Git<'a> {
+        Git { sh, repo: repo.to_owned(), time: Duration::ZERO }
+    }
+
+    fn run(&mut self, args: &[&str], stdin: Option<&[u8]>) -> Result<Result<Vec<u8>, String>> {
+        let repo = &self.repo;
+        let t = Instant::now();
+        let mut c = cmd!(self.sh, "git -C {repo} -c core.quotePath=false {args...}").quiet().ignore_status();
+        if let Some(input) = stdin {
+            c = c.stdin(input);
+        }
+        let out = c.output().with_context(|| format!("running git {} in {repo}", args.join(" ")))?;
+        self.time += t.elapsed();
+        Ok(if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        })
+    }
+
+    /// Runs git; a failure is an error naming the command.
+    pub fn out(&mut self, args: &[&str]) -> Result<Vec<u8>> {
+        self.run(args, None)?.map_err(|e| anyhow!("git {} failed: {e}", args.join(" ")))
+    }
+
+    fn text(&mut self, args: &[&str]) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.out(args)?).trim().to_owned())
+    }
+
+    /// The commit `rev` names, if it exists here.
+    pub fn commit(&mut self, rev: &str) -> Result<Option<String>> {
+        let spec = format!("{rev}^{{commit}}");
+        Ok(self.run(&["rev-parse", "--verify", "--quiet", &spec], None)?.ok().map(|o| {
+            String::from_utf8_lossy(&o).trim().to_owned()
+        }))
+    }
+
+    fn shallow(&mut self) -> Result<bool> {
+        Ok(self.text(&["rev-parse", "--is-shallow-repository"])? == "true")
+    }
+}
+
+const FETCH_FIX: &str = "fetch the history: `git fetch --unshallow` (or `git fetch --deepen=N origin`); in GitHub \
+Actions give actions/checkout `fetch-depth: 0`";
+
+/// Finds the base and head, then collects the change between their merge-base and head.
+pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, main_branch: &str) -> Result<Facts> {
+    let mut git = Git::new(sh, repo);
+    if git.run(&["rev-parse", "--git-dir"], None)?.is_err() {
+        bail!(input_error(format!("{repo} is not a git repository"), "run gates inside a clone of the repository"));
+    }
+    let head = match pr.head_sha.as_deref() {
+        Some(sha) => match git.commit(sha)? {
+            Some(c) => c,
+            None => git.commit("HEAD")?.context("HEAD does not name a commit")?,
+        },
+        None => git
+            .commit("HEAD")?
+            .ok_or_else(|| input_error("the repository has no commits", "commit the change, then run gates"))?,
+    };
+    let (base_rev, base_desc) = match (base, pr.base_sha.as_deref()) {
+        (Some(b), _) => (b.to_owned(), format!("--base {b}")),
+        (None, Some(sha)) => (sha.to_owned(), "the event's base".to_owned()),
+        (None, None) => {
+            let origin = format!("origin/{main_branch}");
+            let found = [origin.as_str(), main_branch].into_iter().find(|r| matches!(git.commit(r), Ok(Some(_))));
+            match found {
+                Some(r) => (r.to_owned(), r.to_owned()),
+                None => bail!(input_error(
+                    format!("no base to compare with: neither {origin} nor {main_branch} exists"),
+                    format!("pass --base REV, or `git fetch origin {main_branch}`")
+                )),
+            }
+        }
+    };
+    let Some(base_commit) = git.commit(&base_rev)? else {
+        if git.shallow()? {
+            bail!(input_error(format!("the base {base_rev} is not in this shallow clone"), FETCH_FIX));
+        }
+        bail!(input_error(
+            format!("unknown base `{base_rev}`: no such commit, branch or tag"),
+            format!("pass an existing revision, e.g. --base origin/{main_branch} after `git fetch origin {main_branch}`")
+        ));
+    };
+    let merge_base = match git.run(&["merge-base", &base_commit, &head], None)? {
+        Ok(out) => String::from_utf8_lossy(&out).trim().to_owned(),
+        Err(_) if git.shallow()? => bail!(input_error(
+            format!("{base_rev} and HEAD have no common history in this shallow clone"),
+            FETCH_FIX
+        )),
+        Err(e) => bail!(input_error(
+            format!("{base_rev} and HEAD have no common ancestor ({e})"),
+            "pass a --base that HEAD was branched from"
+        )),
+    };
+    let range = format!("{merge_base}..{head}");
+    let log = git.out(&["log", "--format=%H%x1f%B%x1e", &range])?;
+    let commits = parse_log(&String::from_utf8_lossy(&log));
+    let raw = git.out(&["diff", "--raw", "-z", "--no-abbrev", "--no-renames", &merge_base, &head])?;
+    let mut files = parse_raw(&raw)?;
+    fill_sizes(&mut git, &mut files)?;
+    let patch = git.out(&[
+        "diff",
+        "-U0",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-renames",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        &merge_base,
+        &head,
+    ])?;
+    let added = parse_added_lines(&String::from_utf8_lossy(&patch));
+    let tree = git.out(&["ls-tree", "-r", "-z", "--name-only", &head])?;
+    let tree = tree.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+    Ok(Facts { base_desc, merge_base, head, files, added, commits, tree, git_time: git.time })
+}
+
+fn parse_log(log: &str) -> Vec<Commit> {
+    log.split('\x1e')
+        .filter_map(|entry| {
+            let (sha, message) = entry.trim_start_matches('\n').split_once('\x1f')?;
+            Some(Commit { sha: sha.to_owned(), message: message.trim_end().to_owned() })
+        })
+        .collect()
+}
+
+/// Parses `git diff --raw -z --no-abbrev --no-renames`.
+pub fn parse_raw(raw: &[u8]) -> Result<Vec<FileChange>> {
+    let mut out = Vec::new();
+    let mut fields = raw.split(|&b| b == 0).filter(|f| !f.is_empty());
+    while let Some(header) = fields.next() {
+        let header = String::from_utf8_lossy(header);
+        let path = fields.next().context("git diff --raw: a record without a path")?;
+        let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
+        let [old_mode, new_mode, old_sha, new_sha, status] = parts[..] else {
+            bail!("git diff --raw: unexpected record {header:?}");
+        };
+        let mode = |m: &str| u32::from_str_radix(m, 8).with_context(|| format!("bad mode {m}"));
+        out.push(FileChange {
+            path: String::from_utf8_lossy(path).into_owned(),
+            status: status.chars().next().unwrap_or('?'),
+            old_mode: mode(old_mode)?,
+            new_mode: mode(new_mode)?,
+            old_blob: old_sha.to_owned(),
+            new_blob: new_sha.to_owned(),
+            old_size: None,
+            new_size: None,
+            lfs_pointer: false,
+        });
+    }
+    Ok(out)
+}
+
+const LFS_SPEC: &str = "version https://git-lfs.github.com/spec/v1";
+
+/// Looks up the old and new blob sizes with one `git cat-file --batch-check`, and reads the small new blobs
+/// with one `git cat-file --batch` to recognise Git LFS pointers.
+fn fill_sizes(git: &mut Git<'_>, files: &mut [FileChange]) -> Result<()> {
+    let shas: Vec<(String, String)> = files.iter().map(|f| (f.old_blob.clone(), f.new_blob.clone())).collect();
+    let null = "0".repeat(40);
+    let is_blob = |sha: &str, mode: u32| sha != null && mode != MODE_GITLINK && mode != 0;
+    let mut query = String::new();
+    for (f, (old, new)) in files.iter().zip(&shas) {
+        for (sha, mode) in [(old, f.old_mode), (new, f.new_mode)] {
+            if is_blob(sha, mode) {
+                query.push_str(sha);
+                query.push('\n');
+            }
+        }
+    }
+    if query.is_empty() {
+        return Ok(());
+    }
+    let out = git.run(&["cat-file", "--batch-check=%(objectname) %(objectsize)"], Some(query.as_bytes()))?;
+    let out = out.map_err(|e| anyhow!("git cat-file --batch-check failed: {e}"))?;
+    let sizes: std::collections::HashMap<String, u64> = String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| {
+            let (sha, size) = l.split_once(' ')?;
+            Some((sha.to_owned(), size.parse().ok()?))
+        })
+        .collect();
+    let mut small = String::new();
+    for (f, (old, new)) in files.iter_mut().zip(&shas) {
+        if is_blob(old, f.old_mode) {
+            f.old_size = sizes.get(old).copied();
+        }
+        if is_blob(new, f.new_mode) {
+            f.new_size = sizes.get(new).copied();
+            if f.new_size.is_some_and(|s| s < 512) {
+                small.push_str(new);
+                small.push('\n');
+            }
+        }
+    }
+    if small.is_empty() {
+        return Ok(());
+    }
+    let out = git.run(&["cat-file", "--batch"], Some(small.as_bytes()))?;
+    let out = out.map_err(|e| anyhow!("git cat-file --batch failed: {e}"))?;
+    let mut pointers = std::collections::HashSet::new();
+    let mut rest = &out[..];
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
+        let mut parts = header.split(' ');
+        let (Some(sha), Some(_), Some(size)) = (parts.next(), parts.next(), parts.next()) else { break };
+        let size: usize = size.parse().unwrap_or(0);
+        let body = &rest[nl + 1..(nl + 1 + size).min(rest.len())];
+        if body.starts_with(LFS_SPEC.as_bytes()) {
+            pointers.insert(sha.to_owned());
+        }
+        rest = &rest[(nl + 2 + size).min(rest.len())..];
+    }
+    for (f, (_, new)) in files.iter_mut().zip(&shas) {
+        f.lfs_pointer = pointers.contains(new);
+    }
+    Ok(())
+}
+
+/// The lines a `git diff -U0` patch adds, with their line numbers in the new file.
+pub fn parse_added_lines(patch: &str) -> Vec<AddedLine> {
+    let mut out = Vec::new();
+    let mut path: Option<String> = None;
+    let mut lines = patch.lines();
+    while let Some(line) = lines.next() {
+        if let Some(rest) = line.strip_prefix("+++ ") {
+            path = if rest == "/dev/null" { None } else { Some(unquote(rest).trim_start_matches("b/").to_owned()) };
+        } else if line.starts_with("diff --git ") {
+            path = None;
+        } else if let Some(hunk) = line.strip_prefix("@@ ") {
+            let Some((old, new)) = hunk_counts(hunk) else { continue };
+            let (mut to_remove, (mut lineno, mut to_add)) = (old, new);
+            while to_remove + to_add > 0 {
+                let Some(l) = lines.next() else { break };
+                if l.starts_with('\\') {
+                    continue; // "\ No newline at end of file"
+                }
+                if let Some(text) = l.strip_prefix('+') {
+                    if let Some(p) = &path {
+                        out.push(AddedLine { path: p.clone(), line: lineno, text: text.to_owned() });
+                    }
+                    lineno += 1;
+                    to_add = to_add.saturating_sub(1);
+                } else {
+                    to_remove = to_remove.saturating_sub(1);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `-a,b +c,d @@` -> (b, (c, d)); a missing count is 1.
+fn hunk_counts(hunk: &str) -> Option<(u32, (u32, u32))> {
+    let mut parts = hunk.split(' ');
+    let old = parts.next()?.strip_prefix('-')?;
+    let new = parts.next()?.strip_prefix('+')?;
+    let count = |s: &str| -> Option<(u32, u32)> {
+        match s.split_once(',') {
+            Some((start, n)) => Some((start.parse().ok()?, n.parse().ok()?)),
+            None => Some((s.parse().ok()?, 1)),
+        }
+    };
+    Some((count(old)?.1, count(new)?))
+}
+
+/// Undoes git's C-style quoting of unusual paths (`"b/a\"b"`).
+fn unquote(s: &str) -> String {
+    let Some(inner) = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else { return s.to_owned() };
+    let mut bytes = Vec::new();
+    let mut chars = inner.bytes().peekable();
+    while let Some(c) = chars.next() {
+        if c != b'\\' {
+            bytes.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(b'n') => bytes.push(b'\n'),
+            Some(b't') => bytes.push(b'\t'),
+            Some(d @ b'0'..=b'7') => {
+                let mut v = u32::from(d - b'0');
+                for _ in 0..2 {
+                    if let Some(&d @ b'0'..=b'7') = chars.peek() {
+                        v = v * 8 + u32::from(d - b'0');
+                        chars.next();
+                    }
+                }
+                bytes.push(v as u8);
+            }
+            Some(other) => bytes.push(other),
+            None => {}
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_lines_with_line_numbers() {
+        let patch = "diff --git a/x.txt b/x.txt\n--- a/x.txt\n+++ b/x.txt\n@@ -2,0 +3,2 @@ ctx\n+one\n++++ looks like a header\n@@ -10 +11 @@\n-old\n+new\ndiff --git a/gone b/gone\n--- a/gone\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\ndiff --git \"a/q\\\"x\" \"b/q\\\"x\"\n--- /dev/null\n+++ \"b/q\\\"x\"\n@@ -0,0 +1 @@\n+quoted\n\\ No newline at end of file\n";
+        let added = parse_added_lines(patch);
+        let got: Vec<_> = added.iter().map(|a| (a.path.as_str(), a.line, a.text.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("x.txt", 3, "one"),
+                ("x.txt", 4, "+++ looks like a header"),
+                ("x.txt", 11, "new"),
+                ("q\"x", 1, "quoted")
+            ]
+        );
+    }
+
+    #[test]
+    fn events() {
+        let pr = parse_event(
+            r#"{"action":"opened","pull_request":{"title":"T","body":null,"labels":[{"name":"kind: fix"}],"base":{"sha":"abc"},"head":{"sha":"def"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(pr.labels, Some(vec!["kind: fix".to_owned()]));
+        assert_eq!((pr.title.as_deref(), pr.body.as_deref()), (Some("T"), Some("")));
+        assert_eq!((pr.base_sha.as_deref(), pr.head_sha.as_deref()), (Some("abc"), Some("def")));
+
+        let err = format!("{:#}", parse_event("{\"pull_request\": ").unwrap_err());
+        assert!(err.starts_with("not valid JSON") && err.contains("\nfix: "), "{err}");
+        let err = format!("{:#}", parse_event(r#"{"ref":"refs/heads/main","head_commit":{}}"#).unwrap_err());
+        assert!(err.contains("a push event") && err.contains("--labels"), "{err}");
+        let err = format!("{:#}", parse_event(r#"{"pull_request":{"labels":{}}}"#).unwrap_err());
+        assert!(err.contains("not an array"), "{err}");
+        let err = format!("{:#}", parse_event("[]").unwrap_err());
+        assert!(err.contains("not a pull_request event"), "{err}");
+    }
+
+    #[test]
+    fn raw_records() {
+        let z = ":000000 120000 0000000000000000000000000000000000000000 1111111111111111111111111111111111111111 A\0link\0:100644 100644 2222222222222222222222222222222222222222 3333333333333333333333333333333333333333 M\0dir/a b.txt\0";
+        let files = parse_raw(z.as_bytes()).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!((files[0].status, files[0].new_mode), ('A', MODE_SYMLINK));
+        assert_eq!(files[1].path, "dir/a b.txt");
+        assert!(parse_raw(b":bad\0p\0").is_err());
+    }
+}

@@ -1,0 +1,265 @@
+//! The gates on real temporary git repositories: a `main` branch, then a change on a branch.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+use super::*;
+use crate::config::GATES;
+
+/// Spelled from parts so this file does not trip the keyword gate on its own pull request.
+fn kw() -> String {
+    ["DO", "NOT", "MERGE"].join(" ")
+}
+
+pub struct TempRepo {
+    pub dir: Utf8PathBuf,
+    pub sh: Shell,
+}
+
+impl TempRepo {
+    pub fn new(name: &str) -> TempRepo {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-gates-{}-{n}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sh = Shell::new().unwrap();
+        sh.change_dir(&dir);
+        for (k, v) in [
+            ("GIT_AUTHOR_NAME", "t"),
+            ("GIT_AUTHOR_EMAIL", "t@example.com"),
+            ("GIT_COMMITTER_NAME", "t"),
+            ("GIT_COMMITTER_EMAIL", "t@example.com"),
+            ("GIT_CONFIG_NOSYSTEM", "1"),
+        ] {
+            sh.set_var(k, v);
+        }
+        cmd!(sh, "git init -q -b main").run().unwrap();
+        cmd!(sh, "git config core.autocrlf false").run().unwrap();
+        let repo = TempRepo { dir, sh };
+        repo.write("README.md", "# test\n");
+        repo.write("src/lib.rs", &format!("// {}: an old line already on main\nfn a() {{}}\n", kw()));
+        repo.write("Old.txt", "x");
+        repo.commit("initial");
+        cmd!(repo.sh, "git checkout -q -b pr").run().unwrap();
+        repo
+    }
+
+    pub fn write(&self, path: &str, content: &str) {
+        self.write_bytes(path, content.as_bytes());
+    }
+
+    pub fn write_bytes(&self, path: &str, content: &[u8]) {
+        let p = self.dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn commit(&self, message: &str) {
+        let sh = &self.sh;
+        cmd!(sh, "git add -A").run().unwrap();
+        cmd!(sh, "git commit -q --allow-empty -m {message}").quiet().run().unwrap();
+    }
+
+    pub fn evaluate(&self, args: &Args, pr: &Pr) -> Result<Report> {
+        evaluate(&self.sh, &self.dir, args, pr, &GATES)
+    }
+}
+
+impl Drop for TempRepo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn base_main() -> Args {
+    Args { base: Some("main".into()), ..Args::default() }
+}
+
+fn status_of(r: &Report, gate: &str) -> Status {
+    r.results.iter().find(|g| g.name == gate).unwrap().status
+}
+
+fn findings_of(r: &Report, gate: &str) -> Vec<String> {
+    let g = r.results.iter().find(|g| g.name == gate).unwrap();
+    g.findings.iter().map(|f| format!("{}: {}", f.location(), f.message)).collect()
+}
+
+type Setup = fn(&TempRepo);
+
+#[test]
+fn gates_on_real_repositories() {
+    let cases: Vec<(&str, Setup, &str, Status, &str)> = vec![
+        ("clean", |r| r.write("src/new.rs", "fn b() {}\n"), "", Status::Pass, ""),
+        ("two-mib", |r| r.write_bytes("data/big.bin", &vec![7u8; 2 << 20]), "large-files", Status::Fail, "data/big.bin: is 2.0 MiB"),
+        ("allowlisted", |r| r.write_bytes("Cargo.lock", &vec![b'x'; 2 << 20]), "large-files", Status::Pass, ""),
+        (
+            "lfs-pointer",
+            |r| {
+                r.write(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n");
+                r.write(
+                    "model.bin",
+                    "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 2097152\n",
+                );
+            },
+            "large-files",
+            Status::Pass,
+            "",
+        ),
+        ("case-clash", |r| r.write("old.txt", "y"), "file-patterns", Status::Fail, "old.txt: differs only by case from Old.txt"),
+        ("windows-name", |r| r.write("docs/aux.md", "x\n"), "file-patterns", Status::Fail, "docs/aux.md: cannot be checked out on Windows"),
+        (
+            "conflict-marker",
+            |r| r.write("src/lib.rs", "<<<<<<< HEAD\nfn a() {}\n=======\nfn a2() {}\n>>>>>>> other\n"),
+            "file-patterns",
+            Status::Fail,
+            "src/lib.rs:1: leftover merge-conflict marker",
+        ),
+        ("forbidden-glob", |r| r.write("src/lib.rs.orig", "x\n"), "file-patterns", Status::Fail, "src/lib.rs.orig: matches the forbidden pattern"),
+        (
+            "keyword-added",
+            |r| r.write("src/new.rs", &format!("fn b() {{}}\n// {}\n", kw().to_lowercase())),
+            "keywords",
+            Status::Fail,
+            "src/new.rs:2: added line contains",
+        ),
+        (
+            // The keyword line is already on main; the change edits another line of the same file.
+            "keyword-on-main",
+            |r| r.write("src/lib.rs", &format!("// {}: an old line already on main\nfn a() {{ 1; }}\n", kw())),
+            "keywords",
+            Status::Pass,
+            "",
+        ),
+    ];
+    for (name, setup, gate, want, finding) in cases {
+        let repo = TempRepo::new(name);
+        setup(&repo);
+        repo.commit(&format!("change: {name}"));
+        let r = repo.evaluate(&base_main(), &Pr::default()).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(r.facts.commits.len(), 1, "{name}");
+        if gate.is_empty() {
+            let failed: Vec<_> = r.results.iter().filter(|g| g.status == Status::Fail).map(|g| g.name).collect();
+            assert!(failed.is_empty(), "{name}: {failed:?}\n{}", render(&r));
+            assert_eq!(status_of(&r, "labels"), Status::Skipped, "{name}");
+            continue;
+        }
+        assert_eq!(status_of(&r, gate), want, "{name}:\n{}", render(&r));
+        if !finding.is_empty() {
+            let f = findings_of(&r, gate);
+            assert!(f.iter().any(|l| l.starts_with(finding)), "{name}: {f:?}");
+        }
+        // Only the gate under test fails.
+        for g in r.results.iter().filter(|g| g.name != gate) {
+            assert_ne!(g.status, Status::Fail, "{name}: {} failed too:\n{}", g.name, render(&r));
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_fails_the_file_patterns_gate() {
+    let repo = TempRepo::new("symlink");
+    std::os::unix::fs::symlink("README.md", repo.dir.join("link.md")).unwrap();
+    repo.commit("add a link");
+    let r = repo.evaluate(&base_main(), &Pr::default()).unwrap();
+    assert_eq!(findings_of(&r, "file-patterns"), ["link.md: is a symlink; symlinks do not check out on Windows: commit the file itself"]);
+}
+
+#[test]
+fn keyword_in_a_commit_message() {
+    let repo = TempRepo::new("commit-msg");
+    repo.write("x.txt", "x\n");
+    repo.commit(&format!("wip\n\n{}: needs review", kw()));
+    let r = repo.evaluate(&base_main(), &Pr::default()).unwrap();
+    let f = findings_of(&r, "keywords");
+    assert_eq!(f.len(), 1);
+    assert!(f[0].starts_with("commit ") && f[0].contains("commit message contains"), "{f:?}");
+}
+
+/// The done-when of the issue: symlink, 1 MiB file and a keyword line all named; with an event lacking
+/// labels the label gate fails too.
+#[test]
+fn a_bad_branch_names_everything_and_an_event_adds_the_label_gate() {
+    let repo = TempRepo::new("bad-branch");
+    repo.write_bytes("assets/blob.bin", &vec![1u8; 1 << 20]);
+    repo.write("notes.txt", &format!("{}\n", kw()));
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("notes.txt", repo.dir.join("notes-link")).unwrap();
+    repo.commit("bad things");
+    let r = repo.evaluate(&base_main(), &Pr::default()).unwrap();
+    let text = render(&r);
+    assert!(text.contains("assets/blob.bin: is 1.0 MiB"), "{text}");
+    assert!(text.contains("notes.txt:1: added line contains"), "{text}");
+    #[cfg(unix)]
+    assert!(text.contains("notes-link: is a symlink"), "{text}");
+
+    let event = repo.dir.join("event.json");
+    std::fs::write(&event, r#"{"pull_request":{"title":"Add things","body":"","labels":[]}}"#).unwrap();
+    let args = Args { event: Some(event.clone()), ..base_main() };
+    let pr = pr_facts(&args).unwrap();
+    let r = repo.evaluate(&args, &pr).unwrap();
+    assert_eq!(status_of(&r, "labels"), Status::Fail);
+    assert!(findings_of(&r, "labels")[0].contains("needs exactly one of"));
+
+    std::fs::write(&event, r#"{"pull_request":{"title":"Add things","body":null,"labels":[{"name":"kind: feature"}]}}"#).unwrap();
+    let pr = pr_facts(&args).unwrap();
+    let r = repo.evaluate(&args, &pr).unwrap();
+    assert_eq!(status_of(&r, "labels"), Status::Pass);
+    // Flags override the event.
+    let pr = pr_facts(&Args { labels: Some(vec!["wip".into()]), ..args }).unwrap();
+    assert_eq!(status_of(&repo.evaluate(&base_main(), &pr).unwrap(), "labels"), Status::Fail);
+}
+
+#[test]
+fn bad_input_is_one_clear_error() {
+    let repo = TempRepo::new("bad-input");
+    repo.write("x.txt", "x\n");
+    repo.commit("x");
+    let dir = &repo.dir;
+    std::fs::write(dir.join("broken.json"), "{\"pull_request\": {").unwrap();
+    std::fs::write(dir.join("push.json"), r#"{"ref":"refs/heads/main","head_commit":{"id":"1"}}"#).unwrap();
+    let cases: Vec<(Args, &str)> = vec![
+        (Args { event: Some(dir.join("missing.json")), ..Args::default() }, "cannot read the event file"),
+        (Args { event: Some(dir.join("broken.json")), ..Args::default() }, "not valid JSON"),
+        (Args { event: Some(dir.join("push.json")), ..Args::default() }, "it is a push event"),
+    ];
+    for (args, want) in cases {
+        let err = format!("{:#}", pr_facts(&args).unwrap_err());
+        assert!(err.contains(want) && err.contains("\nfix: "), "{err}");
+    }
+    let err = format!("{:#}", repo.evaluate(&Args { base: Some("nope".into()), ..Args::default() }, &Pr::default()).err().unwrap());
+    assert!(err.contains("unknown base `nope`") && err.contains("fix: "), "{err}");
+    let err = format!("{:#}", evaluate(&repo.sh, Utf8Path::new("/"), &base_main(), &Pr::default(), &GATES).err().unwrap());
+    assert!(err.contains("not a git repository"), "{err}");
+}
+
+#[test]
+fn a_shallow_clone_without_the_base_says_to_fetch() {
+    let repo = TempRepo::new("shallow-src");
+    repo.write("x.txt", "x\n");
+    repo.commit("x");
+    let base = cmd!(repo.sh, "git rev-parse main").read().unwrap();
+    let clone = repo.dir.join("clone");
+    let url = format!("file://{}", repo.dir);
+    cmd!(repo.sh, "git clone -q --depth 1 --branch pr {url} {clone}").run().unwrap();
+    let sh = Shell::new().unwrap();
+    let err = evaluate(&sh, &clone, &Args { base: Some(base), ..Args::default() }, &Pr::default(), &GATES).err().unwrap();
+    let err = format!("{err:#}");
+    assert!(err.contains("shallow clone") && err.contains("fetch-depth: 0"), "{err}");
+}
+
+#[test]
+fn default_base_is_main_and_json_is_machine_readable() {
+    let repo = TempRepo::new("default-base");
+    repo.write("x.txt", "x\n");
+    repo.commit("x");
+    let r = repo.evaluate(&Args::default(), &Pr::default()).unwrap();
+    assert_eq!(r.facts.base_desc, "main");
+    let v = to_json(&r);
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["gates"].as_array().unwrap().len(), 4);
+    assert_eq!(v["gates"][0]["status"], "skipped");
+}

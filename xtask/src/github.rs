@@ -1,0 +1,52 @@
+//! GitHub Actions output: annotations and the step summary. Everything here is a no-op outside Actions.
+
+use std::io::Write as _;
+
+use anyhow::{Context, Result};
+
+/// Running under GitHub Actions.
+pub fn actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `::error file=..,line=..,title=..::message`
+pub fn error(file: Option<&str>, line: Option<u32>, title: &str, message: &str) {
+    let mut props = Vec::new();
+    if let Some(f) = file {
+        props.push(format!("file={}", escape_property(f)));
+    }
+    if let Some(l) = line {
+        props.push(format!("line={l}"));
+    }
+    props.push(format!("title={}", escape_property(title)));
+    println!("::error {}::{}", props.join(","), escape_data(message));
+}
+
+/// Appends markdown to `$GITHUB_STEP_SUMMARY`.
+pub fn summary(markdown: &str) -> Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(()) };
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", path.to_string_lossy()))?;
+    f.write_all(markdown.as_bytes()).context("writing $GITHUB_STEP_SUMMARY")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn annotation_properties_are_escaped() {
+        assert_eq!(super::escape_property("a,b:c\n"), "a%2Cb%3Ac%0A");
+        assert_eq!(super::escape_data("50% done\n"), "50%25 done%0A");
+    }
+}
