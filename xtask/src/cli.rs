@@ -164,9 +164,8 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             Job::Gates(crate::gates::Args {
                 base: one("base"),
                 event: one("event").map(Into::into),
-                labels: one("labels").map(|l| {
-                    l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
-                }),
+                labels: one("labels")
+                    .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()),
                 title: one("title"),
                 body: one("body"),
             })

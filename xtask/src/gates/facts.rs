@@ -170,9 +170,10 @@ impl<'a> Git<'a> {
     /// The commit `rev` names, if it exists here.
     pub fn commit(&mut self, rev: &str) -> Result<Option<String>> {
         let spec = format!("{rev}^{{commit}}");
-        Ok(self.run(&["rev-parse", "--verify", "--quiet", &spec], None)?.ok().map(|o| {
-            String::from_utf8_lossy(&o).trim().to_owned()
-        }))
+        Ok(self
+            .run(&["rev-parse", "--verify", "--quiet", &spec], None)?
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o).trim().to_owned()))
     }
 
     fn shallow(&mut self) -> Result<bool> {
@@ -219,15 +220,16 @@ pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, main_br
         }
         bail!(input_error(
             format!("unknown base `{base_rev}`: no such commit, branch or tag"),
-            format!("pass an existing revision, e.g. --base origin/{main_branch} after `git fetch origin {main_branch}`")
+            format!(
+                "pass an existing revision, e.g. --base origin/{main_branch} after `git fetch origin {main_branch}`"
+            )
         ));
     };
     let merge_base = match git.run(&["merge-base", &base_commit, &head], None)? {
         Ok(out) => String::from_utf8_lossy(&out).trim().to_owned(),
-        Err(_) if git.shallow()? => bail!(input_error(
-            format!("{base_rev} and HEAD have no common history in this shallow clone"),
-            FETCH_FIX
-        )),
+        Err(_) if git.shallow()? => {
+            bail!(input_error(format!("{base_rev} and HEAD have no common history in this shallow clone"), FETCH_FIX))
+        }
         Err(e) => bail!(input_error(
             format!("{base_rev} and HEAD have no common ancestor ({e})"),
             "pass a --base that HEAD was branched from"
@@ -252,7 +254,8 @@ pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, main_br
     ])?;
     let added = parse_added_lines(&String::from_utf8_lossy(&patch));
     let tree = git.out(&["ls-tree", "-r", "-z", "--name-only", &head])?;
-    let tree = tree.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+    let tree =
+        tree.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
     Ok(Facts { base_desc, merge_base, head, files, added, commits, tree, git_time: git.time })
 }
 
@@ -446,12 +449,7 @@ mod tests {
         let got: Vec<_> = added.iter().map(|a| (a.path.as_str(), a.line, a.text.as_str())).collect();
         assert_eq!(
             got,
-            [
-                ("x.txt", 3, "one"),
-                ("x.txt", 4, "+++ looks like a header"),
-                ("x.txt", 11, "new"),
-                ("q\"x", 1, "quoted")
-            ]
+            [("x.txt", 3, "one"), ("x.txt", 4, "+++ looks like a header"), ("x.txt", 11, "new"), ("q\"x", 1, "quoted")]
         );
     }
 

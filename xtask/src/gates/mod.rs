@@ -34,9 +34,10 @@ pub struct Args {
 /// which override it.
 pub fn pr_facts(args: &Args) -> Result<Pr> {
     let in_actions = github::actions();
-    let event_path = args.event.clone().or_else(|| {
-        in_actions.then(|| std::env::var("GITHUB_EVENT_PATH").ok().map(Utf8PathBuf::from)).flatten()
-    });
+    let event_path = args
+        .event
+        .clone()
+        .or_else(|| in_actions.then(|| std::env::var("GITHUB_EVENT_PATH").ok().map(Utf8PathBuf::from)).flatten());
     if args.event.is_none() && in_actions {
         if let Ok(name) = std::env::var("GITHUB_EVENT_NAME") {
             if !name.starts_with("pull_request") {
@@ -83,7 +84,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let pr = pr_facts(args)?;
     let cfg = &config::GATES;
     if ctx.global.dry_run {
-        println!("gates would compare HEAD with {}", args.base.as_deref().unwrap_or("the merge-base with origin/main (or main)"));
+        println!(
+            "gates would compare HEAD with {}",
+            args.base.as_deref().unwrap_or("the merge-base with origin/main (or main)")
+        );
         println!("PR facts from {}: labels {:?}, title {:?}", pr.source, pr.labels, pr.title);
         println!("labels: {:?}", cfg.label_rules);
         println!("keywords: {:?} (exempt: {:?})", cfg.keywords, cfg.keyword_exempt);
@@ -153,7 +157,8 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
-    let _ = writeln!(out, "gates' own time: {:.0} ms (git: {:.0} ms)", r.own_secs * 1e3, f.git_time.as_secs_f64() * 1e3);
+    let _ =
+        writeln!(out, "gates' own time: {:.0} ms (git: {:.0} ms)", r.own_secs * 1e3, f.git_time.as_secs_f64() * 1e3);
     out
 }
 

@@ -93,7 +93,13 @@ type Setup = fn(&TempRepo);
 fn gates_on_real_repositories() {
     let cases: Vec<(&str, Setup, &str, Status, &str)> = vec![
         ("clean", |r| r.write("src/new.rs", "fn b() {}\n"), "", Status::Pass, ""),
-        ("two-mib", |r| r.write_bytes("data/big.bin", &vec![7u8; 2 << 20]), "large-files", Status::Fail, "data/big.bin: is 2.0 MiB"),
+        (
+            "two-mib",
+            |r| r.write_bytes("data/big.bin", &vec![7u8; 2 << 20]),
+            "large-files",
+            Status::Fail,
+            "data/big.bin: is 2.0 MiB",
+        ),
         ("allowlisted", |r| r.write_bytes("Cargo.lock", &vec![b'x'; 2 << 20]), "large-files", Status::Pass, ""),
         (
             "lfs-pointer",
@@ -108,8 +114,20 @@ fn gates_on_real_repositories() {
             Status::Pass,
             "",
         ),
-        ("case-clash", |r| r.write("old.txt", "y"), "file-patterns", Status::Fail, "old.txt: differs only by case from Old.txt"),
-        ("windows-name", |r| r.write("docs/aux.md", "x\n"), "file-patterns", Status::Fail, "docs/aux.md: cannot be checked out on Windows"),
+        (
+            "case-clash",
+            |r| r.write("old.txt", "y"),
+            "file-patterns",
+            Status::Fail,
+            "old.txt: differs only by case from Old.txt",
+        ),
+        (
+            "windows-name",
+            |r| r.write("docs/aux.md", "x\n"),
+            "file-patterns",
+            Status::Fail,
+            "docs/aux.md: cannot be checked out on Windows",
+        ),
         (
             "conflict-marker",
             |r| r.write("src/lib.rs", "<<<<<<< HEAD\nfn a() {}\n=======\nfn a2() {}\n>>>>>>> other\n"),
@@ -117,7 +135,13 @@ fn gates_on_real_repositories() {
             Status::Fail,
             "src/lib.rs:1: leftover merge-conflict marker",
         ),
-        ("forbidden-glob", |r| r.write("src/lib.rs.orig", "x\n"), "file-patterns", Status::Fail, "src/lib.rs.orig: matches the forbidden pattern"),
+        (
+            "forbidden-glob",
+            |r| r.write("src/lib.rs.orig", "x\n"),
+            "file-patterns",
+            Status::Fail,
+            "src/lib.rs.orig: matches the forbidden pattern",
+        ),
         (
             "keyword-added",
             |r| r.write("src/new.rs", &format!("fn b() {{}}\n// {}\n", kw().to_lowercase())),
@@ -165,7 +189,10 @@ fn a_symlink_fails_the_file_patterns_gate() {
     std::os::unix::fs::symlink("README.md", repo.dir.join("link.md")).unwrap();
     repo.commit("add a link");
     let r = repo.evaluate(&base_main(), &Pr::default()).unwrap();
-    assert_eq!(findings_of(&r, "file-patterns"), ["link.md: is a symlink; symlinks do not check out on Windows: commit the file itself"]);
+    assert_eq!(
+        findings_of(&r, "file-patterns"),
+        ["link.md: is a symlink; symlinks do not check out on Windows: commit the file itself"]
+    );
 }
 
 #[test]
@@ -204,7 +231,11 @@ fn a_bad_branch_names_everything_and_an_event_adds_the_label_gate() {
     assert_eq!(status_of(&r, "labels"), Status::Fail);
     assert!(findings_of(&r, "labels")[0].contains("needs exactly one of"));
 
-    std::fs::write(&event, r#"{"pull_request":{"title":"Add things","body":null,"labels":[{"name":"kind: feature"}]}}"#).unwrap();
+    std::fs::write(
+        &event,
+        r#"{"pull_request":{"title":"Add things","body":null,"labels":[{"name":"kind: feature"}]}}"#,
+    )
+    .unwrap();
     let pr = pr_facts(&args).unwrap();
     let r = repo.evaluate(&args, &pr).unwrap();
     assert_eq!(status_of(&r, "labels"), Status::Pass);
@@ -230,9 +261,13 @@ fn bad_input_is_one_clear_error() {
         let err = format!("{:#}", pr_facts(&args).unwrap_err());
         assert!(err.contains(want) && err.contains("\nfix: "), "{err}");
     }
-    let err = format!("{:#}", repo.evaluate(&Args { base: Some("nope".into()), ..Args::default() }, &Pr::default()).err().unwrap());
+    let err = format!(
+        "{:#}",
+        repo.evaluate(&Args { base: Some("nope".into()), ..Args::default() }, &Pr::default()).err().unwrap()
+    );
     assert!(err.contains("unknown base `nope`") && err.contains("fix: "), "{err}");
-    let err = format!("{:#}", evaluate(&repo.sh, Utf8Path::new("/"), &base_main(), &Pr::default(), &GATES).err().unwrap());
+    let err =
+        format!("{:#}", evaluate(&repo.sh, Utf8Path::new("/"), &base_main(), &Pr::default(), &GATES).err().unwrap());
     assert!(err.contains("not a git repository"), "{err}");
 }
 
@@ -246,7 +281,8 @@ fn a_shallow_clone_without_the_base_says_to_fetch() {
     let url = format!("file://{}", repo.dir);
     cmd!(repo.sh, "git clone -q --depth 1 --branch pr {url} {clone}").run().unwrap();
     let sh = Shell::new().unwrap();
-    let err = evaluate(&sh, &clone, &Args { base: Some(base), ..Args::default() }, &Pr::default(), &GATES).err().unwrap();
+    let err =
+        evaluate(&sh, &clone, &Args { base: Some(base), ..Args::default() }, &Pr::default(), &GATES).err().unwrap();
     let err = format!("{err:#}");
     assert!(err.contains("shallow clone") && err.contains("fetch-depth: 0"), "{err}");
 }
