@@ -25,6 +25,7 @@ pub enum Job {
     Test { parts: Vec<Part>, runner_args: Vec<String> },
     Doctor { provision: bool },
     Gates(crate::gates::Args),
+    Bench { cases: Vec<String>, runs: usize },
 }
 
 const ABOUT: &str = "The CI system of this repository: every CI job is a `cargo xtask` subcommand, \
@@ -116,6 +117,25 @@ pub fn command() -> Command {
                 .arg(Arg::new("body").long("body").value_name("TEXT").help("The PR body; overrides the event")),
         )
         .subcommand(
+            Command::new("bench")
+                .about("Measure the CI system: medians over several runs (a benchmark, not a test)")
+                .arg(
+                    Arg::new("case")
+                        .value_name("CASE")
+                        .num_args(0..)
+                        .value_parser(["gates"])
+                        .help("Which benchmarks [default: all]"),
+                )
+                .arg(
+                    Arg::new("runs")
+                        .long("runs")
+                        .value_name("N")
+                        .default_value("5")
+                        .value_parser(value_parser!(u16).range(1..=100))
+                        .help("Runs per measurement; the median is reported"),
+                ),
+        )
+        .subcommand(
             Command::new("doctor")
                 .about("Show every external tool: pinned version, found version and path, status, fix")
                 .arg(flag("provision", "Install every missing or wrong-version tool that can be installed")),
@@ -159,6 +179,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             Job::Test { parts, runner_args: strings("runner-args") }
         }
         "doctor" => Job::Doctor { provision: sub.get_flag("provision") },
+        "bench" => Job::Bench { cases: strings("case"), runs: usize::from(*sub.get_one::<u16>("runs").unwrap()) },
         "gates" => {
             let one = |id: &str| sub.get_one::<String>(id).cloned();
             Job::Gates(crate::gates::Args {

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the CI system of this repository. See `cargo xtask --help` and CONTRIBUTING.md.
 
+mod bench;
 mod cli;
 mod config;
 mod doctor;
@@ -93,5 +94,6 @@ fn run(global: Global, job: Job) -> Result<()> {
         Job::Test { parts, runner_args } => test::run(&ctx, &parts, &runner_args),
         Job::Doctor { provision } => doctor::run(&ctx, provision),
         Job::Gates(args) => gates::run(&ctx, &args),
+        Job::Bench { cases, runs } => bench::run(&ctx, &cases, runs),
     }
 }
