@@ -360,4 +360,27 @@ mod tests {
         let manifest = std::fs::read_to_string(root.join("crates/reel-web/Cargo.toml")).unwrap();
         assert!(manifest.contains(&format!("\"={wanted}\"")), "reel-web must pin wasm-bindgen ={wanted}");
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_wrong_version_is_refused_with_the_fix_not_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-tools-{}", std::process::id()));
+        let bin = root.join(".tools/venv/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("maturin");
+        std::fs::write(&fake, "#!/bin/sh\necho 'maturin 0.1.0'\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let sh = Shell::new().unwrap();
+        let tools = Tools::new(&root, true);
+        let p = tools.probe(&sh, config::tool_named("maturin")).unwrap();
+        assert_eq!((p.found.as_deref(), p.ok, p.status()), (Some("0.1.0"), false, "wrong version"));
+        assert_eq!(p.path.as_deref(), Some(fake.as_path()));
+        let err = format!("{:#}", tools.ensure(&sh, &["maturin"]).unwrap_err());
+        assert!(err.contains("is version 0.1.0, pinned 1.16.0"), "{err}");
+        assert!(err.contains("--offline forbids provisioning: python3 -m venv .tools/venv"), "{err}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
