@@ -25,6 +25,7 @@ pub enum Job {
     Test { parts: Vec<Part>, runner_args: Vec<String> },
     Doctor { provision: bool },
     Gates(crate::gates::Args),
+    Package(crate::package::Args),
     Bench { cases: Vec<String>, runs: usize },
 }
 
@@ -117,6 +118,30 @@ pub fn command() -> Command {
                 .arg(Arg::new("body").long("body").value_name("TEXT").help("The PR body; overrides the event")),
         )
         .subcommand(
+            Command::new("package")
+                .about("Build the commit's artifacts (.crate, wheels, wasm bundle, recordings) with a manifest.json")
+                .long_about(
+                    "Build the commit's artifacts into target/packages/<commit>/ with a manifest.json (kind, path, size, \
+                     sha256, version, platform, command, tool versions; commit, dirty, source date).\n\n\
+                     Without kind flags every kind is built. A kind whose artifacts and tool versions are unchanged on a \
+                     clean tree is reported up to date and skipped; a kind built later merges into the same manifest. \
+                     A dirty tree is allowed but marks the manifest dirty.",
+                )
+                .arg(flag("crates", "Build the .crate packages of every publishable crate"))
+                .arg(flag("wheels", "Build the Python wheels (maturin, abi3) and check them with twine"))
+                .arg(flag("wasm", "Build the wasm viewer bundle (a static directory)"))
+                .arg(flag("recordings", "Run the example scripts on the host wheel; verify the recordings"))
+                .arg(flag("all", "Build every kind (the default when no kind is given)"))
+                .arg(Arg::new("target").long("target").value_name("TRIPLE").help("Build wheels for this target [default: the host]"))
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .value_name("DIR")
+                        .help("Directory holding one directory per commit [default: target/packages]"),
+                )
+                .arg(flag("force", "Rebuild even what is up to date")),
+        )
+        .subcommand(
             Command::new("bench")
                 .about("Measure the CI system: medians over several runs (a benchmark, not a test)")
                 .arg(
@@ -180,6 +205,21 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
         }
         "doctor" => Job::Doctor { provision: sub.get_flag("provision") },
         "bench" => Job::Bench { cases: strings("case"), runs: usize::from(*sub.get_one::<u16>("runs").unwrap()) },
+        "package" => {
+            use crate::manifest::Kind;
+            let mut kinds: Vec<Kind> = [("crates", Kind::Crate), ("wheels", Kind::Wheel), ("wasm", Kind::Wasm), ("recordings", Kind::Recording)]
+                .into_iter()
+                .filter(|(flag, _)| sub.get_flag(flag) || sub.get_flag("all"))
+                .map(|(_, k)| k)
+                .collect();
+            kinds.sort();
+            Job::Package(crate::package::Args {
+                kinds,
+                target: sub.get_one::<String>("target").cloned(),
+                out: sub.get_one::<String>("out").map(Into::into),
+                force: sub.get_flag("force"),
+            })
+        }
         "gates" => {
             let one = |id: &str| sub.get_one::<String>(id).cloned();
             Job::Gates(crate::gates::Args {

@@ -133,6 +133,9 @@ pub const WASM_BUNDLES: &[WasmBundle] = &[WasmBundle {
     node_tests: "crates/reel-web/tests/bundle.test.mjs",
 }];
 
+/// Workspace packages that do not carry the one version (they are never shipped).
+pub const UNVERSIONED: &[&str] = &["xtask"];
+
 /// Directory of the example scripts that write recordings.
 pub const EXAMPLES_DIR: &str = "examples/python";
 

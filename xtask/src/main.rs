@@ -8,8 +8,11 @@ mod gates;
 mod github;
 mod glob;
 mod lint;
+mod manifest;
+mod package;
 mod plan;
 mod repo;
+mod sha256;
 mod test;
 mod tools;
 mod wasm;
@@ -59,9 +62,13 @@ impl Ctx {
     }
 }
 
-/// The repository root: the parent of this crate's directory.
+/// The repository root: the parent of this crate's directory, or `$XTASK_ROOT` (used to run a job on
+/// another checkout, e.g. a fresh clone in the reproducibility check).
 pub fn project_root() -> Utf8PathBuf {
-    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").to_owned()
+    match std::env::var("XTASK_ROOT") {
+        Ok(root) if !root.is_empty() => Utf8PathBuf::from(root),
+        _ => Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").to_owned(),
+    }
 }
 
 /// This invocation as a command a person can paste.
@@ -94,6 +101,7 @@ fn run(global: Global, job: Job) -> Result<()> {
         Job::Test { parts, runner_args } => test::run(&ctx, &parts, &runner_args),
         Job::Doctor { provision } => doctor::run(&ctx, provision),
         Job::Gates(args) => gates::run(&ctx, &args),
+        Job::Package(args) => package::run(&ctx, &args),
         Job::Bench { cases, runs } => bench::run(&ctx, &cases, runs),
     }
 }

@@ -129,7 +129,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             let toolchain = i.toolchain.clone().expect("the wasm part has a toolchain");
             for b in config::WASM_BUNDLES {
                 let out = format!("{CI_DIR}/web/{}", b.package);
-                plan.steps.extend(wasm::bundle_steps(b, &toolchain, &out));
+                plan.steps.extend(wasm::bundle_steps(b, &toolchain, &out, wasm::TARGET_DIR));
                 plan.push(
                     Step::run(&format!("node: {}", b.package), "node", &["--test", b.node_tests])
                         .env("REEL_BUNDLE", &out)

@@ -71,7 +71,7 @@ pub fn detect(sh: &Shell) -> Result<Toolchain> {
 pub const TARGET_DIR: &str = "target/wasm";
 
 /// The steps that turn `bundle` into a static directory `out` (relative to the root) that can be served as is.
-pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str) -> Vec<Step> {
+pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, target_dir: &str) -> Vec<Step> {
     let build_args = ["build", "--locked", "--release", "--target", WASM_TARGET, "--package", bundle.package];
     let mut build = match toolchain {
         Toolchain::Target { toolchain: None } => Step::run("wasm: cargo build", "cargo", &[]),
@@ -80,11 +80,11 @@ pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str) -> Ve
             .arg(format!("+{toolchain}"))
             .env("RUSTC_BOOTSTRAP", "1"),
     };
-    build = build.args(build_args).args(["--target-dir", TARGET_DIR]);
+    build = build.args(build_args).args(["--target-dir", target_dir]);
     if matches!(toolchain, Toolchain::BuildStd { .. }) {
         build = build.arg("-Zbuild-std=std,panic_abort");
     }
-    let wasm = format!("{TARGET_DIR}/{WASM_TARGET}/release/{}.wasm", bundle.artifact);
+    let wasm = format!("{target_dir}/{WASM_TARGET}/release/{}.wasm", bundle.artifact);
     let bg = format!("{out}/{}_bg.wasm", bundle.artifact);
     vec![
         build.tools(&["cargo"]).hint(FIX),

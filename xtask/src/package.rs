@@ -1,0 +1,579 @@
+//! `cargo xtask package`: builds every artifact of the current commit into `target/packages/<commit>/` with a
+//! `manifest.json`, the contract for `upload` and `release`.
+//!
+//! Kinds are built into a staging directory first; only when every step passed are they moved into the
+//! commit directory and the manifest rewritten (atomically, last). A kind whose recorded artifacts and tool
+//! versions still match, on a clean tree, is reported as up to date and not rebuilt.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::Value;
+use xshell::cmd;
+
+use crate::config::{self, PYTHON_PACKAGES, WASM_BUNDLES};
+use crate::manifest::{self, Artifact, Kind, Manifest};
+use crate::plan::{Plan, Step};
+use crate::{Ctx, repo, sha256, test, tools, wasm};
+
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    pub kinds: Vec<Kind>,
+    pub target: Option<String>,
+    pub out: Option<Utf8PathBuf>,
+    pub force: bool,
+}
+
+/// Facts about the commit being packaged.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    pub sha: String,
+    pub dirty: bool,
+    pub source_date_epoch: u64,
+}
+
+pub fn commit_facts(ctx: &Ctx) -> Result<Commit> {
+    let sh = &ctx.sh;
+    let sha = cmd!(sh, "git rev-parse HEAD").quiet().read().context("git rev-parse HEAD: packaging needs a commit")?;
+    let status = cmd!(sh, "git status --porcelain --untracked-files=normal").quiet().read()?;
+    let date = cmd!(sh, "git log -1 --format=%ct HEAD").quiet().read()?;
+    Ok(Commit {
+        sha: sha.trim().to_owned(),
+        dirty: !status.trim().is_empty(),
+        source_date_epoch: date.trim().parse().with_context(|| format!("commit time {date:?}"))?,
+    })
+}
+
+/// A workspace package as `cargo metadata` describes it.
+#[derive(Clone, Debug)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub publishable: bool,
+    /// (name, version requirement, is a path dependency, kind: normal/build/dev)
+    pub deps: Vec<(String, String, bool, String)>,
+}
+
+pub fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
+    let sh = &ctx.sh;
+    let out = cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().context("cargo metadata")?;
+    parse_metadata(&out)
+}
+
+pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
+    let v: Value = serde_json::from_str(json).context("cargo metadata printed invalid JSON")?;
+    let mut out = Vec::new();
+    for p in v["packages"].as_array().context("cargo metadata: no packages")? {
+        let s = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+        let publishable = match &p["publish"] {
+            Value::Null => true,
+            Value::Array(regs) => !regs.is_empty(),
+            _ => false,
+        };
+        let deps = p["dependencies"]
+            .as_array()
+            .map(|deps| {
+                deps.iter()
+                    .map(|d| {
+                        (
+                            d["name"].as_str().unwrap_or_default().to_owned(),
+                            d["req"].as_str().unwrap_or("*").to_owned(),
+                            d.get("path").is_some_and(|p| !p.is_null()),
+                            d["kind"].as_str().unwrap_or("normal").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Package { name: s("name"), version: s("version"), publishable, deps });
+    }
+    Ok(out)
+}
+
+/// Refuses a workspace whose shipped versions disagree or whose publishable crates depend on something
+/// that cannot be published with them.
+pub fn check_workspace(packages: &[Package], version: &str, pyprojects: &[(String, String)]) -> Result<()> {
+    let mut problems = Vec::new();
+    for p in packages.iter().filter(|p| !config::UNVERSIONED.contains(&p.name.as_str())) {
+        if p.version != version {
+            problems.push(format!("{} has version {}, the workspace has {version}: use `version.workspace = true`", p.name, p.version));
+        }
+    }
+    for p in packages.iter().filter(|p| p.publishable) {
+        for (dep, req, is_path, kind) in &p.deps {
+            if kind == "dev" || !is_path {
+                continue;
+            }
+            if req == "*" {
+                problems.push(format!(
+                    "{} depends on {dep} by path without a version: add `version = \"={version}\"` to the dependency",
+                    p.name
+                ));
+            }
+            match packages.iter().find(|q| &q.name == dep) {
+                Some(q) if !q.publishable => problems.push(format!(
+                    "publishable crate {} depends on {dep}, which is not publishable (publish = false)",
+                    p.name
+                )),
+                _ => {}
+            }
+        }
+    }
+    for (path, text) in pyprojects {
+        match pyproject_version(text) {
+            PyVersion::Dynamic => {}
+            PyVersion::Static(v) if v == version => {}
+            PyVersion::Static(v) => {
+                problems.push(format!("{path} has version {v}, the workspace has {version}: use dynamic = [\"version\"]"))
+            }
+            PyVersion::Missing => problems.push(format!("{path} declares no version: add dynamic = [\"version\"]")),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("the workspace cannot be packaged:\n  {}", problems.join("\n  "));
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq)]
+pub enum PyVersion {
+    Dynamic,
+    Static(String),
+    Missing,
+}
+
+fn pyproject_version(text: &str) -> PyVersion {
+    let mut in_project = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_project = line == "[project]";
+        } else if in_project {
+            if line.starts_with("dynamic") && line.contains("\"version\"") {
+                return PyVersion::Dynamic;
+            }
+            if let Some(v) = line.strip_prefix("version").and_then(|r| r.trim_start().strip_prefix('=')) {
+                return PyVersion::Static(v.trim().trim_matches('"').to_owned());
+            }
+        }
+    }
+    PyVersion::Missing
+}
+
+fn host_triple(ctx: &Ctx) -> Result<String> {
+    let sh = &ctx.sh;
+    let out = cmd!(sh, "rustc -vV").quiet().read().context("rustc -vV")?;
+    out.lines().find_map(|l| l.strip_prefix("host: ")).map(str::to_owned).context("rustc -vV printed no host")
+}
+
+fn check_target(ctx: &Ctx, target: &str) -> Result<()> {
+    let sh = &ctx.sh;
+    let list = cmd!(sh, "rustc --print target-list").quiet().read().context("rustc --print target-list")?;
+    if !list.lines().any(|l| l == target) {
+        bail!(
+            "unknown target `{target}`: rustc does not know it\nfix: pass a triple from `rustc --print target-list`, e.g. x86_64-unknown-linux-gnu"
+        );
+    }
+    Ok(())
+}
+
+/// The tool versions each kind records, to tell whether a rebuild is needed.
+fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>) -> Result<Vec<(String, String)>> {
+    let names: &[&str] = match kind {
+        Kind::Crate => &["cargo"],
+        Kind::Wheel => &["cargo", "maturin", "twine"],
+        Kind::Wasm => &["cargo", "wasm-bindgen", "wasm-opt"],
+        Kind::Recording => &["python3"],
+    };
+    let mut out = Vec::new();
+    for n in names {
+        let p = ctx.tools.probe(&ctx.sh, config::tool_named(n))?;
+        out.push(((*n).to_owned(), p.found.unwrap_or_else(|| "missing".into())));
+    }
+    if let Some(t) = wasm_toolchain.filter(|_| kind == Kind::Wasm) {
+        out.push(("wasm-toolchain".into(), t.describe()));
+    }
+    Ok(out)
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    let kinds = if args.kinds.is_empty() { Kind::ALL.to_vec() } else { args.kinds.clone() };
+    let commit = commit_facts(ctx)?;
+    let version = repo::workspace_version(&ctx.root)?;
+    let packages = workspace_packages(ctx)?;
+    let pyprojects = PYTHON_PACKAGES
+        .iter()
+        .map(|p| {
+            let path = ctx.root.join(p.dir).join("pyproject.toml");
+            std::fs::read_to_string(&path).map(|t| (path.to_string(), t)).with_context(|| format!("reading {path}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    check_workspace(&packages, &version, &pyprojects)?;
+    let host = host_triple(ctx)?;
+    let target = args.target.clone().unwrap_or_else(|| host.clone());
+    check_target(ctx, &target)?;
+    let out_root = args.out.clone().unwrap_or_else(|| ctx.root.join("target/packages"));
+    let out_root = if out_root.is_absolute() { out_root } else { ctx.root.join(out_root) };
+    let commit_dir = out_root.join(&commit.sha);
+    let manifest_path = commit_dir.join(manifest::FILE);
+    let existing = if manifest_path.exists() {
+        Some(Manifest::read(&manifest_path).map_err(|e| {
+            anyhow::anyhow!("{e:#}\nfix: delete {manifest_path} or run with --force")
+        })?)
+    } else {
+        None
+    };
+    let toolchain = if kinds.contains(&Kind::Wasm) { Some(wasm::detect(&ctx.sh)?) } else { None };
+
+    // Which kinds are already up to date?
+    let mut stale = Vec::new();
+    for &kind in &kinds {
+        let why = match (&existing, args.force, commit.dirty) {
+            (_, true, _) => Some("--force".to_owned()),
+            (_, _, true) => Some("the tree is dirty".to_owned()),
+            (None, ..) => Some("no manifest yet".to_owned()),
+            (Some(m), ..) => up_to_date(ctx, m, &commit_dir, kind, &target, toolchain.as_ref())?.err(),
+        };
+        match why {
+            None => println!("{:<10} up to date ({})", kind.as_str(), commit_dir),
+            Some(why) => {
+                eprintln!("{:<10} building: {why}", kind.as_str());
+                stale.push(kind);
+            }
+        }
+    }
+    if stale.is_empty() {
+        return Ok(());
+    }
+
+    let staging = out_root.join(".staging").join(&commit.sha);
+    let host_wheels = if stale.contains(&Kind::Wheel) && target == host {
+        Some(staging.join("wheels"))
+    } else if existing.as_ref().is_some_and(|m| m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(&host))) {
+        Some(commit_dir.join("wheels"))
+    } else {
+        None
+    };
+    if stale.contains(&Kind::Recording) && host_wheels.is_none() {
+        bail!("recordings need a wheel for this machine ({host})\nfix: add --wheels (without --target, or with --target {host})");
+    }
+    let inputs = Inputs {
+        root: ctx.root.clone(),
+        staging: staging.clone(),
+        commit: commit.clone(),
+        version: version.clone(),
+        target: target.clone(),
+        host_target: target == host,
+        kinds: stale.clone(),
+        publishable: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
+        toolchain: toolchain.clone(),
+        host_wheels,
+        examples: test::example_scripts(&ctx.root)?,
+        cargo_home: std::env::var("CARGO_HOME").ok().or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
+    };
+    let build = plan(&inputs);
+    if ctx.global.dry_run || ctx.global.json {
+        return ctx.execute(&build);
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).with_context(|| format!("creating {staging}"))?;
+    ctx.execute(&build)?;
+    // Checks on what was built, whose file names are known only now.
+    let wheels = list(&staging.join("wheels"), ".whl")?;
+    if !wheels.is_empty() {
+        let mut check = Plan::new("package: check wheels");
+        check.push(
+            Step::run("twine check", "twine", &["check", "--strict"])
+                .args(wheels.iter().map(|w| w.to_string()))
+                .tools(&["twine"])
+                .hint("the wheel's metadata would be rejected by PyPI"),
+        );
+        ctx.execute(&check)?;
+    }
+
+    // Describe what was built.
+    let mut built = Vec::new();
+    for &kind in &stale {
+        let tools = tool_versions(ctx, kind, toolchain.as_ref())?;
+        let command = build
+            .steps
+            .iter()
+            .filter(|s| s.name.starts_with(&format!("{}:", kind.as_str())))
+            .map(Step::command_line)
+            .collect::<Vec<_>>()
+            .join(" && ");
+        built.extend(describe(&staging, kind, &version, &target, &command, &tools)?);
+    }
+    // Move into the commit directory, then write the manifest last.
+    std::fs::create_dir_all(&commit_dir).with_context(|| format!("creating {commit_dir}"))?;
+    let mut kept: Vec<Artifact> = existing.as_ref().map(|m| m.artifacts.clone()).unwrap_or_default();
+    for &kind in &stale {
+        let replaced = |a: &Artifact| a.kind == kind && (kind != Kind::Wheel || a.platform.as_deref() == Some(&target));
+        for a in kept.iter().filter(|a| replaced(a)) {
+            let _ = std::fs::remove_file(commit_dir.join(&a.path));
+        }
+        kept.retain(|a| !replaced(a));
+        let from = staging.join(kind.dir());
+        let to = commit_dir.join(kind.dir());
+        if kind != Kind::Wheel {
+            let _ = std::fs::remove_dir_all(&to);
+        }
+        move_tree(&from, &to)?;
+    }
+    let dirty = commit.dirty || (existing.as_ref().is_some_and(|m| m.dirty) && !kept.is_empty());
+    kept.extend(built);
+    kept.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    let m = Manifest {
+        commit: commit.sha.clone(),
+        dirty,
+        source_date_epoch: commit.source_date_epoch,
+        xtask_version: env!("CARGO_PKG_VERSION").to_owned(),
+        version,
+        artifacts: kept,
+    };
+    let bad = m.mismatches(&commit_dir, &m.artifacts);
+    if !bad.is_empty() {
+        bail!("the commit directory does not match the new manifest:\n  {}", bad.join("\n  "));
+    }
+    m.write_atomic(&manifest_path)?;
+    let _ = std::fs::remove_dir_all(&staging);
+    print_table(&m, &commit_dir);
+    if m.dirty {
+        eprintln!("note: the tree is dirty, so the manifest is marked dirty: upload and release refuse it unless told");
+    }
+    Ok(())
+}
+
+/// `Ok(())` when `kind` is up to date in `m`, else why not.
+fn up_to_date(
+    ctx: &Ctx,
+    m: &Manifest,
+    dir: &Utf8Path,
+    kind: Kind,
+    target: &str,
+    toolchain: Option<&wasm::Toolchain>,
+) -> Result<Result<(), String>> {
+    if m.dirty {
+        return Ok(Err("the manifest was made from a dirty tree".into()));
+    }
+    if m.xtask_version != env!("CARGO_PKG_VERSION") {
+        return Ok(Err(format!("made by xtask {}", m.xtask_version)));
+    }
+    let mine: Vec<&Artifact> =
+        m.artifacts.iter().filter(|a| a.kind == kind && (kind != Kind::Wheel || a.platform.as_deref() == Some(target))).collect();
+    if mine.is_empty() {
+        return Ok(Err("not built yet".into()));
+    }
+    let now = tool_versions(ctx, kind, toolchain)?;
+    if let Some(a) = mine.iter().find(|a| a.tools != now) {
+        return Ok(Err(format!("tool versions changed: {:?} -> {:?}", a.tools, now)));
+    }
+    let bad = m.mismatches(dir, mine.iter().copied());
+    if let Some(first) = bad.first() {
+        return Ok(Err(format!("{} changed on disk ({first})", bad.len())));
+    }
+    Ok(Ok(()))
+}
+
+/// What the build plan depends on.
+pub struct Inputs {
+    pub root: Utf8PathBuf,
+    pub staging: Utf8PathBuf,
+    pub commit: Commit,
+    pub version: String,
+    pub target: String,
+    pub host_target: bool,
+    pub kinds: Vec<Kind>,
+    pub publishable: Vec<String>,
+    pub toolchain: Option<wasm::Toolchain>,
+    pub host_wheels: Option<Utf8PathBuf>,
+    pub examples: Vec<String>,
+    pub cargo_home: Option<String>,
+}
+
+/// Where package builds put their cargo output: apart from the dev builds, which use other flags.
+pub const BUILD_DIR: &str = "target/package-build";
+
+/// The build plan: one group of steps per kind, each named `<kind>: ...`, all writing into the staging dir.
+pub fn plan(i: &Inputs) -> Plan {
+    let mut plan = Plan::new("package");
+    let staging = i.staging.as_str();
+    // Reproducible builds: timestamps from the commit, no absolute paths of this clone in the binaries.
+    let mut rustflags = format!("--remap-path-prefix={}=/reel", i.root);
+    if let Some(home) = &i.cargo_home {
+        rustflags.push_str(&format!("\x1f--remap-path-prefix={home}=/cargo"));
+    }
+    let with_env = |s: Step| {
+        s.env("SOURCE_DATE_EPOCH", i.commit.source_date_epoch.to_string()).env("CARGO_ENCODED_RUSTFLAGS", rustflags.clone())
+    };
+    let dirty = i.commit.dirty.then_some("--allow-dirty");
+    if i.kinds.contains(&Kind::Crate) {
+        let mut step = Step::run("crate: cargo package", "cargo", &["package", "--locked", "--target-dir", BUILD_DIR]).args(dirty);
+        for p in &i.publishable {
+            step = step.args(["--package", p.as_str()]);
+        }
+        plan.push(with_env(step).tools(&["cargo"]).hint("cargo package verifies that each crate builds from its .crate alone"));
+        let files: Vec<String> = i.publishable.iter().map(|p| format!("{BUILD_DIR}/package/{p}-{}.crate", i.version)).collect();
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        plan.push(Step::copy("crate: collect", &files, &format!("{staging}/crates")));
+    }
+    if i.kinds.contains(&Kind::Wheel) {
+        for pkg in PYTHON_PACKAGES {
+            let mut step = Step::run(&format!("wheel: maturin build {}", pkg.dist), "maturin", &["build", "--release", "--locked"])
+                .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
+                .args(["--out".to_owned(), format!("{staging}/wheels")])
+                .args(["--target-dir", BUILD_DIR]);
+            if !i.host_target {
+                step = step.args(["--target", i.target.as_str()]);
+            }
+            plan.push(with_env(step).tools(&["maturin", "cargo"]));
+        }
+    }
+    if i.kinds.contains(&Kind::Wasm) {
+        let toolchain = i.toolchain.clone().expect("wasm has a toolchain");
+        for b in WASM_BUNDLES {
+            let out = format!("{staging}/web/{}", b.package);
+            for s in wasm::bundle_steps(b, &toolchain, &out, &format!("{BUILD_DIR}/wasm")) {
+                plan.push(with_env(s));
+            }
+        }
+    }
+    if i.kinds.contains(&Kind::Recording) {
+        let venv = format!("{staging}/venv");
+        let python = tools::venv_python(Utf8Path::new(&venv)).to_string();
+        let wheels = i.host_wheels.clone().expect("checked by the caller");
+        plan.push(Step::run("recording: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
+        for pkg in PYTHON_PACKAGES {
+            plan.push(
+                Step::run(&format!("recording: install {}", pkg.dist), &python, &["-m", "pip", "install", "--quiet", "--no-index"])
+                    .args(["--find-links", wheels.as_str()])
+                    .arg(format!("{}=={}", pkg.dist, i.version)),
+            );
+        }
+        let mut files = Vec::new();
+        for stem in &i.examples {
+            let out = format!("{staging}/recordings/{stem}.reel");
+            plan.push(
+                Step::run(&format!("recording: {stem}.py"), &python, &[&format!("{}/{stem}.py", config::EXAMPLES_DIR), &out])
+                    .hint("an example script failed: run it by hand with the installed wheel to see why"),
+            );
+            files.push(out);
+        }
+        plan.push(
+            // Its own target dir: a `cargo test` running this job holds the lock on target/.
+            Step::run("recording: reel verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
+                .args(["--package", "reel-cli", "--", "verify"])
+                .args(files)
+                .tools(&["cargo"]),
+        );
+    }
+    plan
+}
+
+fn list(dir: &Utf8Path, suffix: &str) -> Result<Vec<Utf8PathBuf>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for e in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+        let e = e?;
+        if e.file_name().ends_with(suffix) {
+            out.push(e.path().to_owned());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
+    for e in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            walk(e.path(), out)?;
+        } else {
+            out.push(e.path().to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// Manifest entries for what the staging dir holds of `kind`.
+fn describe(staging: &Utf8Path, kind: Kind, version: &str, target: &str, command: &str, tools: &[(String, String)]) -> Result<Vec<Artifact>> {
+    let dir = staging.join(kind.dir());
+    let mut files = Vec::new();
+    if dir.exists() {
+        walk(&dir, &mut files)?;
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!("building {} produced no files in {dir}", kind.as_str());
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(staging).expect("under staging").as_str().replace('\\', "/");
+        manifest::check_path(&rel)?;
+        let file_name = f.file_name().unwrap_or_default();
+        let (sha256, size) = sha256::file(&f)?;
+        let (name, platform, tag) = match kind {
+            Kind::Crate => (file_name.trim_end_matches(".crate").trim_end_matches(&format!("-{version}")).to_owned(), None, None),
+            Kind::Wheel => {
+                // {dist}-{version}-{python}-{abi}-{platform}.whl
+                let stem = file_name.trim_end_matches(".whl");
+                let parts: Vec<&str> = stem.split('-').collect();
+                if parts.len() < 5 {
+                    bail!("unexpected wheel file name {file_name}");
+                }
+                let tag = parts[parts.len() - 3..].join("-");
+                (parts[0].replace('_', "-"), Some(target.to_owned()), Some(tag))
+            }
+            Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
+            Kind::Recording => (file_name.trim_end_matches(".reel").to_owned(), None, None),
+        };
+        out.push(Artifact {
+            kind,
+            name,
+            path: rel,
+            size,
+            sha256,
+            version: version.to_owned(),
+            platform,
+            tag,
+            command: command.to_owned(),
+            tools: tools.to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// Moves every file under `from` into `to`, keeping the relative layout.
+fn move_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+    let mut files = Vec::new();
+    walk(from, &mut files)?;
+    for f in files {
+        let dest = to.join(f.strip_prefix(from).expect("under from"));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
+        }
+        std::fs::rename(&f, &dest).with_context(|| format!("moving {f} to {dest}"))?;
+    }
+    Ok(())
+}
+
+fn print_table(m: &Manifest, dir: &Utf8Path) {
+    println!("\n{} artifacts of {} (version {}) in {dir}:", m.artifacts.len(), &m.commit[..12], m.version);
+    let mut by_kind: BTreeMap<Kind, (usize, u64)> = BTreeMap::new();
+    for a in &m.artifacts {
+        let e = by_kind.entry(a.kind).or_default();
+        e.0 += 1;
+        e.1 += a.size;
+        if a.kind != Kind::Wasm || a.path.ends_with(".wasm") {
+            println!("  {:<10} {:<70} {:>9}  {}", a.kind.as_str(), a.path, a.size, &a.sha256[..16]);
+        }
+    }
+    for (k, (n, size)) in by_kind {
+        println!("  {:<10} {n} files, {size} bytes", k.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests;
