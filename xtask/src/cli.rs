@@ -139,7 +139,11 @@ pub fn command() -> Command {
                         .value_name("DIR")
                         .help("Directory holding one directory per commit [default: target/packages]"),
                 )
-                .arg(flag("force", "Rebuild even what is up to date")),
+                .arg(flag("force", "Rebuild even what is up to date"))
+                .arg(flag(
+                    "check-reproducible",
+                    "Package HEAD in two fresh clones in different directories and compare every sha256",
+                )),
         )
         .subcommand(
             Command::new("bench")
@@ -218,6 +222,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 target: sub.get_one::<String>("target").cloned(),
                 out: sub.get_one::<String>("out").map(Into::into),
                 force: sub.get_flag("force"),
+                check_reproducible: sub.get_flag("check-reproducible"),
             })
         }
         "gates" => {

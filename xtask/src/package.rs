@@ -23,6 +23,7 @@ pub struct Args {
     pub target: Option<String>,
     pub out: Option<Utf8PathBuf>,
     pub force: bool,
+    pub check_reproducible: bool,
 }
 
 /// Facts about the commit being packaged.
@@ -197,6 +198,9 @@ fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    if args.check_reproducible {
+        return check_reproducible(ctx, args);
+    }
     let kinds = if args.kinds.is_empty() { Kind::ALL.to_vec() } else { args.kinds.clone() };
     let commit = commit_facts(ctx)?;
     let version = repo::workspace_version(&ctx.root)?;
@@ -342,6 +346,66 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         eprintln!("note: the tree is dirty, so the manifest is marked dirty: upload and release refuse it unless told");
     }
     Ok(())
+}
+
+/// Packages HEAD in two fresh clones in two different directories and compares every artifact's sha256.
+fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
+    let sh = &ctx.sh;
+    let commit = commit_facts(ctx)?;
+    if commit.dirty {
+        eprintln!("note: the tree is dirty; the check builds the committed HEAD {}", &commit.sha[..12]);
+    }
+    let base = ctx.root.join("target/reproducible");
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    let tools_dir = ctx.tools.dir();
+    let mut manifests = Vec::new();
+    for name in ["first", "second-build"] {
+        let clone = base.join(name).join("reel");
+        let _ = std::fs::remove_dir_all(&clone);
+        let root = &ctx.root;
+        cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}").run().with_context(|| format!("cloning into {clone}"))?;
+        let out = base.join(name).join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let kinds: Vec<&str> =
+            if args.kinds.is_empty() { vec!["--all"] } else { args.kinds.iter().map(|k| kind_flag(*k)).collect() };
+        let offline = ctx.global.offline.then_some("--offline");
+        eprintln!("==> packaging a clone of {} in {clone}", &commit.sha[..12]);
+        cmd!(sh, "{exe} package {kinds...} {offline...} --out {out}")
+            .env("XTASK_ROOT", &clone)
+            .env("XTASK_TOOLS_DIR", &tools_dir)
+            .run()
+            .with_context(|| format!("packaging the clone in {clone}"))?;
+        manifests.push(Manifest::read(&out.join(&commit.sha).join(manifest::FILE))?);
+    }
+    let (a, b) = (&manifests[0], &manifests[1]);
+    let mut differ = Vec::new();
+    println!("\n{:<10} {:<64} {}", "kind", "artifact", "reproducible");
+    for x in &a.artifacts {
+        let same = b.artifacts.iter().find(|y| y.path == x.path).is_some_and(|y| y.sha256 == x.sha256);
+        println!("{:<10} {:<64} {}", x.kind.as_str(), x.path, if same { "yes" } else { "NO" });
+        if !same {
+            differ.push(x.path.clone());
+        }
+    }
+    for y in b.artifacts.iter().filter(|y| !a.artifacts.iter().any(|x| x.path == y.path)) {
+        println!("{:<10} {:<64} NO (only in the second build)", y.kind.as_str(), y.path);
+        differ.push(y.path.clone());
+    }
+    if differ.is_empty() {
+        println!("\nall {} artifacts are bit-for-bit identical across the two builds", a.artifacts.len());
+        Ok(())
+    } else {
+        Err(crate::plan::JobFailed(format!("not reproducible: {}", differ.join(", "))).into())
+    }
+}
+
+fn kind_flag(k: Kind) -> &'static str {
+    match k {
+        Kind::Crate => "--crates",
+        Kind::Wheel => "--wheels",
+        Kind::Wasm => "--wasm",
+        Kind::Recording => "--recordings",
+    }
 }
 
 /// `Ok(())` when `kind` is up to date in `m`, else why not.

@@ -48,8 +48,12 @@ impl Tools {
         Tools { root: root.to_owned(), offline, cache: RefCell::new(BTreeMap::new()) }
     }
 
+    /// `.tools/` in the repository, or `$XTASK_TOOLS_DIR` (to share one tools directory between clones).
     pub fn dir(&self) -> Utf8PathBuf {
-        self.root.join(config::TOOLS_DIR)
+        match std::env::var("XTASK_TOOLS_DIR") {
+            Ok(dir) if !dir.is_empty() => Utf8PathBuf::from(dir),
+            _ => self.root.join(config::TOOLS_DIR),
+        }
     }
 
     fn venv(&self) -> Utf8PathBuf {
