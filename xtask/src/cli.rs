@@ -211,11 +211,16 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
         "bench" => Job::Bench { cases: strings("case"), runs: usize::from(*sub.get_one::<u16>("runs").unwrap()) },
         "package" => {
             use crate::manifest::Kind;
-            let mut kinds: Vec<Kind> = [("crates", Kind::Crate), ("wheels", Kind::Wheel), ("wasm", Kind::Wasm), ("recordings", Kind::Recording)]
-                .into_iter()
-                .filter(|(flag, _)| sub.get_flag(flag) || sub.get_flag("all"))
-                .map(|(_, k)| k)
-                .collect();
+            let mut kinds: Vec<Kind> = [
+                ("crates", Kind::Crate),
+                ("wheels", Kind::Wheel),
+                ("wasm", Kind::Wasm),
+                ("recordings", Kind::Recording),
+            ]
+            .into_iter()
+            .filter(|(flag, _)| sub.get_flag(flag) || sub.get_flag("all"))
+            .map(|(_, k)| k)
+            .collect();
             kinds.sort();
             Job::Package(crate::package::Args {
                 kinds,

@@ -110,7 +110,7 @@ impl Manifest {
         })
     }
 
-    pub fn to_string(&self) -> String {
+    pub fn to_text(&self) -> String {
         let mut s = serde_json::to_string_pretty(&self.to_json()).expect("JSON");
         s.push('\n');
         s
@@ -182,7 +182,9 @@ impl Manifest {
         Ok(Manifest {
             commit,
             dirty: field(&v, "dirty")?.as_bool().context("field `dirty` is not a boolean")?,
-            source_date_epoch: field(&v, "source_date_epoch")?.as_u64().context("field `source_date_epoch` is not a number")?,
+            source_date_epoch: field(&v, "source_date_epoch")?
+                .as_u64()
+                .context("field `source_date_epoch` is not a number")?,
             xtask_version: string(&v, "xtask_version")?,
             version: string(&v, "version")?,
             artifacts,
@@ -197,7 +199,7 @@ impl Manifest {
     /// Writes next to `path` and renames over it, so a reader sees the old or the new manifest, never half.
     pub fn write_atomic(&self, path: &Utf8Path) -> Result<()> {
         let tmp = path.with_extension(format!("json.tmp.{}", std::process::id()));
-        std::fs::write(&tmp, self.to_string()).with_context(|| format!("writing {tmp}"))?;
+        std::fs::write(&tmp, self.to_text()).with_context(|| format!("writing {tmp}"))?;
         std::fs::rename(&tmp, path).with_context(|| format!("renaming {tmp} to {path}"))?;
         Ok(())
     }
@@ -209,7 +211,10 @@ impl Manifest {
             match crate::sha256::file(&dir.join(&a.path)) {
                 Ok((sha, size)) if sha == a.sha256 && size == a.size => {}
                 Ok((sha, size)) => {
-                    out.push(format!("{}: sha256 {sha} ({size} bytes), manifest says {} ({} bytes)", a.path, a.sha256, a.size));
+                    out.push(format!(
+                        "{}: sha256 {sha} ({size} bytes), manifest says {} ({} bytes)",
+                        a.path, a.sha256, a.size
+                    ));
                 }
                 Err(_) => out.push(format!("{}: missing", a.path)),
             }
@@ -247,7 +252,7 @@ mod tests {
     #[test]
     fn round_trips() {
         let m = sample();
-        assert_eq!(Manifest::parse(&m.to_string()).unwrap(), m);
+        assert_eq!(Manifest::parse(&m.to_text()).unwrap(), m);
     }
 
     #[test]
@@ -258,7 +263,7 @@ mod tests {
         check_path("web/reel-web/index.html").unwrap();
         let mut m = sample();
         m.artifacts[0].path = "../../escape".into();
-        let err = format!("{:#}", Manifest::parse(&m.to_string()).unwrap_err());
+        let err = format!("{:#}", Manifest::parse(&m.to_text()).unwrap_err());
         assert!(err.contains("artifact 0") && err.contains("would leave the commit directory"), "{err}");
     }
 
@@ -284,7 +289,9 @@ mod tests {
 
     #[test]
     fn atomic_write_and_mismatch_detection() {
-        let dir = camino::Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap().join(format!("xtask-manifest-{}", std::process::id()));
+        let dir = camino::Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-manifest-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("wheels")).unwrap();
         let m = sample();
         let path = dir.join(FILE);
@@ -293,7 +300,7 @@ mod tests {
         assert_eq!(m.mismatches(&dir, &m.artifacts), [format!("{}: missing", m.artifacts[0].path)]);
         std::fs::write(dir.join(&m.artifacts[0].path), b"abc").unwrap();
         assert!(m.mismatches(&dir, &m.artifacts).is_empty());
-        std::fs::write(dir.join(&m.artifacts[0].path), b"abd").unwrap();
+        std::fs::write(dir.join(&m.artifacts[0].path), b"abX").unwrap();
         assert!(m.mismatches(&dir, &m.artifacts)[0].contains("manifest says"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -58,7 +58,8 @@ pub struct Package {
 
 pub fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
     let sh = &ctx.sh;
-    let out = cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().context("cargo metadata")?;
+    let out =
+        cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().context("cargo metadata")?;
     parse_metadata(&out)
 }
 
@@ -98,7 +99,10 @@ pub fn check_workspace(packages: &[Package], version: &str, pyprojects: &[(Strin
     let mut problems = Vec::new();
     for p in packages.iter().filter(|p| !config::UNVERSIONED.contains(&p.name.as_str())) {
         if p.version != version {
-            problems.push(format!("{} has version {}, the workspace has {version}: use `version.workspace = true`", p.name, p.version));
+            problems.push(format!(
+                "{} has version {}, the workspace has {version}: use `version.workspace = true`",
+                p.name, p.version
+            ));
         }
     }
     for p in packages.iter().filter(|p| p.publishable) {
@@ -125,9 +129,8 @@ pub fn check_workspace(packages: &[Package], version: &str, pyprojects: &[(Strin
         match pyproject_version(text) {
             PyVersion::Dynamic => {}
             PyVersion::Static(v) if v == version => {}
-            PyVersion::Static(v) => {
-                problems.push(format!("{path} has version {v}, the workspace has {version}: use dynamic = [\"version\"]"))
-            }
+            PyVersion::Static(v) => problems
+                .push(format!("{path} has version {v}, the workspace has {version}: use dynamic = [\"version\"]")),
             PyVersion::Missing => problems.push(format!("{path} declares no version: add dynamic = [\"version\"]")),
         }
     }
@@ -221,9 +224,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let commit_dir = out_root.join(&commit.sha);
     let manifest_path = commit_dir.join(manifest::FILE);
     let existing = if manifest_path.exists() {
-        Some(Manifest::read(&manifest_path).map_err(|e| {
-            anyhow::anyhow!("{e:#}\nfix: delete {manifest_path} or run with --force")
-        })?)
+        Some(
+            Manifest::read(&manifest_path)
+                .map_err(|e| anyhow::anyhow!("{e:#}\nfix: delete {manifest_path} or run with --force"))?,
+        )
     } else {
         None
     };
@@ -253,13 +257,18 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let staging = out_root.join(".staging").join(&commit.sha);
     let host_wheels = if stale.contains(&Kind::Wheel) && target == host {
         Some(staging.join("wheels"))
-    } else if existing.as_ref().is_some_and(|m| m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(&host))) {
+    } else if existing
+        .as_ref()
+        .is_some_and(|m| m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(&host)))
+    {
         Some(commit_dir.join("wheels"))
     } else {
         None
     };
     if stale.contains(&Kind::Recording) && host_wheels.is_none() {
-        bail!("recordings need a wheel for this machine ({host})\nfix: add --wheels (without --target, or with --target {host})");
+        bail!(
+            "recordings need a wheel for this machine ({host})\nfix: add --wheels (without --target, or with --target {host})"
+        );
     }
     let inputs = Inputs {
         root: ctx.root.clone(),
@@ -273,7 +282,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         toolchain: toolchain.clone(),
         host_wheels,
         examples: test::example_scripts(&ctx.root)?,
-        cargo_home: std::env::var("CARGO_HOME").ok().or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
+        cargo_home: std::env::var("CARGO_HOME")
+            .ok()
+            .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
     };
     let build = plan(&inputs);
     if ctx.global.dry_run || ctx.global.json {
@@ -363,7 +374,9 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
         let clone = base.join(name).join("reel");
         let _ = std::fs::remove_dir_all(&clone);
         let root = &ctx.root;
-        cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}").run().with_context(|| format!("cloning into {clone}"))?;
+        cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}")
+            .run()
+            .with_context(|| format!("cloning into {clone}"))?;
         let out = base.join(name).join("out");
         let _ = std::fs::remove_dir_all(&out);
         let kinds: Vec<&str> =
@@ -379,7 +392,7 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
     }
     let (a, b) = (&manifests[0], &manifests[1]);
     let mut differ = Vec::new();
-    println!("\n{:<10} {:<64} {}", "kind", "artifact", "reproducible");
+    println!("\n{:<10} {:<64} reproducible", "kind", "artifact");
     for x in &a.artifacts {
         let same = b.artifacts.iter().find(|y| y.path == x.path).is_some_and(|y| y.sha256 == x.sha256);
         println!("{:<10} {:<64} {}", x.kind.as_str(), x.path, if same { "yes" } else { "NO" });
@@ -423,8 +436,11 @@ fn up_to_date(
     if m.xtask_version != env!("CARGO_PKG_VERSION") {
         return Ok(Err(format!("made by xtask {}", m.xtask_version)));
     }
-    let mine: Vec<&Artifact> =
-        m.artifacts.iter().filter(|a| a.kind == kind && (kind != Kind::Wheel || a.platform.as_deref() == Some(target))).collect();
+    let mine: Vec<&Artifact> = m
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == kind && (kind != Kind::Wheel || a.platform.as_deref() == Some(target)))
+        .collect();
     if mine.is_empty() {
         return Ok(Err("not built yet".into()));
     }
@@ -468,25 +484,36 @@ pub fn plan(i: &Inputs) -> Plan {
         rustflags.push_str(&format!("\x1f--remap-path-prefix={home}=/cargo"));
     }
     let with_env = |s: Step| {
-        s.env("SOURCE_DATE_EPOCH", i.commit.source_date_epoch.to_string()).env("CARGO_ENCODED_RUSTFLAGS", rustflags.clone())
+        s.env("SOURCE_DATE_EPOCH", i.commit.source_date_epoch.to_string())
+            .env("CARGO_ENCODED_RUSTFLAGS", rustflags.clone())
     };
     let dirty = i.commit.dirty.then_some("--allow-dirty");
     if i.kinds.contains(&Kind::Crate) {
-        let mut step = Step::run("crate: cargo package", "cargo", &["package", "--locked", "--target-dir", BUILD_DIR]).args(dirty);
+        let mut step =
+            Step::run("crate: cargo package", "cargo", &["package", "--locked", "--target-dir", BUILD_DIR]).args(dirty);
         for p in &i.publishable {
             step = step.args(["--package", p.as_str()]);
         }
-        plan.push(with_env(step).tools(&["cargo"]).hint("cargo package verifies that each crate builds from its .crate alone"));
-        let files: Vec<String> = i.publishable.iter().map(|p| format!("{BUILD_DIR}/package/{p}-{}.crate", i.version)).collect();
+        plan.push(
+            with_env(step)
+                .tools(&["cargo"])
+                .hint("cargo package verifies that each crate builds from its .crate alone"),
+        );
+        let files: Vec<String> =
+            i.publishable.iter().map(|p| format!("{BUILD_DIR}/package/{p}-{}.crate", i.version)).collect();
         let files: Vec<&str> = files.iter().map(String::as_str).collect();
         plan.push(Step::copy("crate: collect", &files, &format!("{staging}/crates")));
     }
     if i.kinds.contains(&Kind::Wheel) {
         for pkg in PYTHON_PACKAGES {
-            let mut step = Step::run(&format!("wheel: maturin build {}", pkg.dist), "maturin", &["build", "--release", "--locked"])
-                .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
-                .args(["--out".to_owned(), format!("{staging}/wheels")])
-                .args(["--target-dir", BUILD_DIR]);
+            let mut step = Step::run(
+                &format!("wheel: maturin build {}", pkg.dist),
+                "maturin",
+                &["build", "--release", "--locked"],
+            )
+            .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
+            .args(["--out".to_owned(), format!("{staging}/wheels")])
+            .args(["--target-dir", BUILD_DIR]);
             if !i.host_target {
                 step = step.args(["--target", i.target.as_str()]);
             }
@@ -509,17 +536,25 @@ pub fn plan(i: &Inputs) -> Plan {
         plan.push(Step::run("recording: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
         for pkg in PYTHON_PACKAGES {
             plan.push(
-                Step::run(&format!("recording: install {}", pkg.dist), &python, &["-m", "pip", "install", "--quiet", "--no-index"])
-                    .args(["--find-links", wheels.as_str()])
-                    .arg(format!("{}=={}", pkg.dist, i.version)),
+                Step::run(
+                    &format!("recording: install {}", pkg.dist),
+                    &python,
+                    &["-m", "pip", "install", "--quiet", "--no-index"],
+                )
+                .args(["--find-links", wheels.as_str()])
+                .arg(format!("{}=={}", pkg.dist, i.version)),
             );
         }
         let mut files = Vec::new();
         for stem in &i.examples {
             let out = format!("{staging}/recordings/{stem}.reel");
             plan.push(
-                Step::run(&format!("recording: {stem}.py"), &python, &[&format!("{}/{stem}.py", config::EXAMPLES_DIR), &out])
-                    .hint("an example script failed: run it by hand with the installed wheel to see why"),
+                Step::run(
+                    &format!("recording: {stem}.py"),
+                    &python,
+                    &[&format!("{}/{stem}.py", config::EXAMPLES_DIR), &out],
+                )
+                .hint("an example script failed: run it by hand with the installed wheel to see why"),
             );
             files.push(out);
         }
@@ -562,7 +597,14 @@ fn walk(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
 }
 
 /// Manifest entries for what the staging dir holds of `kind`.
-fn describe(staging: &Utf8Path, kind: Kind, version: &str, target: &str, command: &str, tools: &[(String, String)]) -> Result<Vec<Artifact>> {
+fn describe(
+    staging: &Utf8Path,
+    kind: Kind,
+    version: &str,
+    target: &str,
+    command: &str,
+    tools: &[(String, String)],
+) -> Result<Vec<Artifact>> {
     let dir = staging.join(kind.dir());
     let mut files = Vec::new();
     if dir.exists() {
@@ -579,7 +621,9 @@ fn describe(staging: &Utf8Path, kind: Kind, version: &str, target: &str, command
         let file_name = f.file_name().unwrap_or_default();
         let (sha256, size) = sha256::file(&f)?;
         let (name, platform, tag) = match kind {
-            Kind::Crate => (file_name.trim_end_matches(".crate").trim_end_matches(&format!("-{version}")).to_owned(), None, None),
+            Kind::Crate => {
+                (file_name.trim_end_matches(".crate").trim_end_matches(&format!("-{version}")).to_owned(), None, None)
+            }
             Kind::Wheel => {
                 // {dist}-{version}-{python}-{abi}-{platform}.whl
                 let stem = file_name.trim_end_matches(".whl");

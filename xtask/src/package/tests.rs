@@ -1,0 +1,132 @@
+use super::*;
+
+fn pkg(name: &str, version: &str, publishable: bool, deps: &[(&str, &str, bool, &str)]) -> Package {
+    Package {
+        name: name.into(),
+        version: version.into(),
+        publishable,
+        deps: deps.iter().map(|(n, r, p, k)| ((*n).into(), (*r).into(), *p, (*k).into())).collect(),
+    }
+}
+
+type PyProjects = Vec<(String, String)>;
+
+const PY_DYNAMIC: &str = "[project]\nname = \"reel-sdk\"\ndynamic = [\"version\"]\n";
+
+#[test]
+fn workspace_rules() {
+    let good = vec![
+        pkg("reel", "1.0.0", true, &[]),
+        pkg("reel-cli", "1.0.0", true, &[("reel", "=1.0.0", true, "normal"), ("tempdir", "*", true, "dev")]),
+        pkg("reel-py", "1.0.0", false, &[("reel", "*", true, "normal")]),
+        pkg("xtask", "0.0.1", false, &[]),
+    ];
+    let py = vec![("pyproject.toml".to_owned(), PY_DYNAMIC.to_owned())];
+    check_workspace(&good, "1.0.0", &py).unwrap();
+
+    let cases: Vec<(Vec<Package>, PyProjects, &str)> = vec![
+        (vec![pkg("reel", "1.0.1", true, &[])], py.clone(), "reel has version 1.0.1, the workspace has 1.0.0"),
+        (
+            vec![pkg("reel-cli", "1.0.0", true, &[("reel", "*", true, "normal")]), pkg("reel", "1.0.0", true, &[])],
+            py.clone(),
+            "depends on reel by path without a version",
+        ),
+        (
+            vec![
+                pkg("reel-cli", "1.0.0", true, &[("internal", "=1.0.0", true, "build")]),
+                pkg("internal", "1.0.0", false, &[]),
+            ],
+            py.clone(),
+            "depends on internal, which is not publishable",
+        ),
+        (vec![], vec![("p.toml".into(), "[project]\nversion = \"0.9\"\n".into())], "p.toml has version 0.9"),
+        (vec![], vec![("p.toml".into(), "[project]\nname = \"x\"\n".into())], "declares no version"),
+    ];
+    for (packages, py, want) in cases {
+        let err = format!("{:#}", check_workspace(&packages, "1.0.0", &py).unwrap_err());
+        assert!(err.contains(want), "want {want:?} in {err}");
+    }
+}
+
+#[test]
+fn the_repository_itself_is_packageable() {
+    let root = crate::project_root();
+    let version = repo::workspace_version(&root).unwrap();
+    let sh = xshell::Shell::new().unwrap();
+    sh.change_dir(&root);
+    let meta = cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().unwrap();
+    let packages = parse_metadata(&meta).unwrap();
+    let publishable: Vec<_> = packages.iter().filter(|p| p.publishable).map(|p| p.name.as_str()).collect();
+    assert_eq!(publishable, ["reel", "reel-cli"]);
+    let py: Vec<_> = PYTHON_PACKAGES
+        .iter()
+        .map(|p| {
+            let path = root.join(p.dir).join("pyproject.toml");
+            (path.to_string(), std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    check_workspace(&packages, &version, &py).unwrap();
+}
+
+fn inputs(kinds: &[Kind], dirty: bool, host_target: bool) -> Inputs {
+    Inputs {
+        root: "/repo".into(),
+        staging: "/repo/target/packages/.staging/abc".into(),
+        commit: Commit { sha: "a".repeat(40), dirty, source_date_epoch: 1_700_000_000 },
+        version: "1.2.3".into(),
+        target: if host_target { "x86_64-unknown-linux-gnu".into() } else { "aarch64-unknown-linux-gnu".into() },
+        host_target,
+        kinds: kinds.to_vec(),
+        publishable: vec!["reel".into(), "reel-cli".into()],
+        toolchain: Some(wasm::Toolchain::Target { toolchain: None }),
+        host_wheels: Some("/repo/target/packages/.staging/abc/wheels".into()),
+        examples: vec!["sensors".into()],
+        cargo_home: Some("/home/u/.cargo".into()),
+    }
+}
+
+#[test]
+fn plan_is_reproducible_and_kind_named() {
+    let plan = plan(&inputs(&Kind::ALL, false, true));
+    for s in &plan.steps {
+        let kind = s.name.split(':').next().unwrap();
+        assert!(Kind::parse(kind).is_some(), "step {} is not named after its kind", s.name);
+    }
+    let cargo_package = &plan.steps[0];
+    assert_eq!(
+        cargo_package.command_line().split(' ').skip(2).collect::<Vec<_>>().join(" "),
+        "cargo package --locked --target-dir target/package-build --package reel --package reel-cli"
+    );
+    assert!(cargo_package.env.contains(&("SOURCE_DATE_EPOCH".into(), "1700000000".into())));
+    let flags = &cargo_package.env.iter().find(|(k, _)| k == "CARGO_ENCODED_RUSTFLAGS").unwrap().1;
+    assert_eq!(flags, "--remap-path-prefix=/repo=/reel\x1f--remap-path-prefix=/home/u/.cargo=/cargo");
+    let names: Vec<_> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"recording: sensors.py") && names.contains(&"wasm: wasm-opt"), "{names:?}");
+    assert!(!cargo_package.command_line().contains("--allow-dirty"));
+}
+
+#[test]
+fn dirty_trees_and_cross_targets() {
+    let plan = plan(&inputs(&[Kind::Crate, Kind::Wheel], true, false));
+    assert!(plan.steps[0].command_line().contains("--allow-dirty"));
+    let wheel = plan.steps.iter().find(|s| s.name.starts_with("wheel:")).unwrap();
+    assert!(wheel.command_line().ends_with("--target aarch64-unknown-linux-gnu"), "{}", wheel.command_line());
+    assert_eq!(plan.steps.len(), 3, "only the requested kinds");
+}
+
+#[test]
+fn describes_wheels_by_their_tag() {
+    let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+        .unwrap()
+        .join(format!("xtask-describe-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("wheels")).unwrap();
+    std::fs::write(dir.join("wheels/reel_sdk-1.2.3-cp39-abi3-manylinux_2_34_x86_64.whl"), b"zip").unwrap();
+    let a = describe(&dir, Kind::Wheel, "1.2.3", "x86_64-unknown-linux-gnu", "maturin build", &[]).unwrap();
+    assert_eq!(a[0].name, "reel-sdk");
+    assert_eq!(a[0].tag.as_deref(), Some("cp39-abi3-manylinux_2_34_x86_64"));
+    assert_eq!(a[0].path, "wheels/reel_sdk-1.2.3-cp39-abi3-manylinux_2_34_x86_64.whl");
+    assert_eq!((a[0].size, a[0].sha256.len()), (3, 64));
+    let err = describe(&dir, Kind::Crate, "1.2.3", "t", "", &[]).unwrap_err();
+    assert!(err.to_string().contains("produced no files"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
