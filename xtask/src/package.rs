@@ -231,7 +231,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     } else {
         None
     };
-    let toolchain = if kinds.contains(&Kind::Wasm) { Some(wasm::detect(&ctx.sh)?) } else { None };
+    let toolchain =
+        if kinds.contains(&Kind::Wasm) { Some(wasm::provision(&ctx.sh, ctx.global.offline)?) } else { None };
 
     // Which kinds are already up to date?
     let mut stale = Vec::new();

@@ -21,7 +21,8 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String]) -> Result<()> {
         }
         probe.ok
     };
-    let toolchain = if parts.contains(&Part::Wasm) { Some(wasm::detect(&ctx.sh)?) } else { None };
+    let toolchain =
+        if parts.contains(&Part::Wasm) { Some(wasm::provision(&ctx.sh, ctx.global.offline)?) } else { None };
     let version = repo::workspace_version(&ctx.root)?;
     let examples = example_scripts(&ctx.root)?;
     let inputs = Inputs { parts, runner_args, nextest, toolchain, version: &version, examples: &examples };

@@ -47,11 +47,28 @@ fn has_std_source(sysroot: &Utf8PathBuf) -> bool {
     sysroot.join("lib/rustlib/src/rust/library/std").is_dir()
 }
 
-/// Finds a toolchain that can build for wasm32.
+/// Finds a toolchain that can build for wasm32 (without installing anything).
 pub fn detect(sh: &Shell) -> Result<Toolchain> {
+    find(sh, false)
+}
+
+/// Like [`detect`], but first tries `rustup target add wasm32-unknown-unknown` when the active toolchain
+/// lacks the target (unless `offline`): that is how GitHub's runners get it.
+pub fn provision(sh: &Shell, offline: bool) -> Result<Toolchain> {
+    find(sh, !offline)
+}
+
+fn find(sh: &Shell, provision: bool) -> Result<Toolchain> {
     let configured = std::env::var("XTASK_WASM_TOOLCHAIN").ok().filter(|s| !s.is_empty());
     if configured.is_none() && sysroot(sh, None).is_some_and(|s| has_target(&s)) {
         return Ok(Toolchain::Target { toolchain: None });
+    }
+    if configured.is_none() && provision {
+        let added = cmd!(sh, "rustup target add {WASM_TARGET}").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+        if added && sysroot(sh, None).is_some_and(|s| has_target(&s)) {
+            eprintln!("provisioned the {WASM_TARGET} target with rustup");
+            return Ok(Toolchain::Target { toolchain: None });
+        }
     }
     let name = configured.clone().unwrap_or_else(|| config::WASM_BUILD_STD_TOOLCHAIN.to_owned());
     match sysroot(sh, Some(&name)) {
