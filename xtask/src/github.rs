@@ -30,6 +30,21 @@ pub fn error(file: Option<&str>, line: Option<u32>, title: &str, message: &str) 
     println!("::error {}::{}", props.join(","), escape_data(message));
 }
 
+/// Sets a step output (`$GITHUB_OUTPUT`); outside Actions, says where it would have gone.
+pub fn output(name: &str, value: &str) -> Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_OUTPUT") else {
+        eprintln!("note: $GITHUB_OUTPUT is not set (not in GitHub Actions): output `{name}` printed above only");
+        return Ok(());
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .with_context(|| format!("opening $GITHUB_OUTPUT ({})", path.to_string_lossy()))?;
+    writeln!(f, "{name}={value}").context("writing $GITHUB_OUTPUT")?;
+    Ok(())
+}
+
 /// Appends markdown to `$GITHUB_STEP_SUMMARY`.
 pub fn summary(markdown: &str) -> Result<()> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(()) };

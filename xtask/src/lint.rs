@@ -1,55 +1,140 @@
-//! `cargo xtask lint`: formatting and lints of every language in the repository.
+//! `cargo xtask lint`: formatting and lints of every language in the repository, and the workflows.
 
 use anyhow::Result;
 
-use crate::Ctx;
+use crate::affected::{self, Affected};
 use crate::plan::{Plan, Step};
+use crate::{Ctx, workflows};
 
-pub fn run(ctx: &Ctx, fix: bool) -> Result<()> {
-    ctx.execute(&plan(fix))
+pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
+    let affected = affected::for_flag(ctx, changed_since)?;
+    let existing: Vec<String> = affected.files.iter().filter(|f| ctx.root.join(f).exists()).cloned().collect();
+    ctx.execute(&plan(fix, &Affected { files: existing, ..affected }))
 }
 
-/// The lint plan. Independent checks are marked concurrent; with `fix`, the fixers run one after another
-/// (they write files) and the checks that have no fixer still run.
-pub fn plan(fix: bool) -> Plan {
-    let mut plan = Plan::new(if fix { "lint --fix" } else { "lint" });
-    let steps = if fix {
-        vec![
-            Step::run("rustfmt", "cargo", &["fmt", "--all"]).tools(&["cargo", "rustfmt"]),
-            Step::run("clippy --fix", "cargo", &["clippy", "--fix", "--allow-dirty", "--allow-staged"])
-                .args(["--workspace", "--all-targets", "--locked"])
-                .tools(&["cargo", "clippy"]),
-            Step::run("ruff check --fix", "ruff", &["check", "--fix", "."]).tools(&["ruff"]),
-            Step::run("ruff format", "ruff", &["format", "."]).tools(&["ruff"]),
-            Step::run("taplo fmt", "taplo", &["fmt"]).tools(&["taplo"]),
-            Step::run("typos --write-changes", "typos", &["--write-changes"]).tools(&["typos"]),
-        ]
+fn crate_args(a: &Affected) -> Vec<String> {
+    if a.everything.is_some() {
+        vec!["--workspace".into()]
     } else {
-        vec![
-            Step::run("clippy", "cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
-                .tools(&["cargo", "clippy"])
-                .hint("fix the warnings above; `cargo xtask lint --fix` applies clippy's suggestions"),
-            Step::run("rustfmt", "cargo", &["fmt", "--all", "--check"])
-                .tools(&["cargo", "rustfmt"])
-                .hint("run `cargo fmt --all` (or `cargo xtask lint --fix`)"),
-            Step::run("ruff check", "ruff", &["check", "--output-format", "concise", "."])
-                .tools(&["ruff"])
-                .hint("run `cargo xtask lint --fix` for the fixable ones"),
-            Step::run("ruff format", "ruff", &["format", "--diff", "."])
-                .tools(&["ruff"])
-                .hint("run `cargo xtask lint --fix` (ruff format)"),
-            Step::run("taplo fmt", "taplo", &["fmt", "--colors", "never", "--check", "--diff"])
-                .env("RUST_LOG", "warn")
-                .tools(&["taplo"])
-                .hint("run `cargo xtask lint --fix` (taplo fmt)"),
-            Step::run("typos", "typos", &["--format", "brief"])
-                .tools(&["typos"])
-                .hint("fix the spelling, or allow the word in _typos.toml; `cargo xtask lint --fix` applies typos' corrections"),
-        ]
-    };
+        a.crates.iter().flat_map(|c| ["--package".to_owned(), c.clone()]).collect()
+    }
+}
+
+/// The lint plan. In check mode nothing writes, so every step may run at once; fixers write files, so they
+/// run one after another. With `--changed-since`, only the linters of what changed run.
+pub fn plan(fix: bool, a: &Affected) -> Plan {
+    let mut plan = Plan::new(if fix { "lint --fix" } else { "lint" });
+    for n in a.summary() {
+        plan.note(n);
+    }
+    let rust = a.any_rust();
+    let rs_files = a.has_ext(&[".rs"]);
+    let python = a.has_ext(&[".py", "ruff.toml", "pyproject.toml"]);
+    let toml = a.has_ext(&[".toml"]);
+    let workflow_files: Vec<String> =
+        workflows::all().iter().map(|w| format!("{}/{}", workflows::DIR, w.file)).collect();
+    let gh = a.everything.is_some() || a.workflows;
+    let typos_files: Vec<String> = if a.everything.is_some() { vec![] } else { a.files.clone() };
+    let typos = a.everything.is_some() || !typos_files.is_empty();
+    let mut steps = Vec::new();
+    if fix {
+        if rs_files {
+            steps.push(Step::run("rustfmt", "cargo", &["fmt", "--all"]).tools(&["cargo", "rustfmt"]));
+        }
+        if rust {
+            steps.push(
+                Step::run(
+                    "clippy --fix",
+                    "cargo",
+                    &["clippy", "--fix", "--allow-dirty", "--allow-staged", "--all-targets", "--locked"],
+                )
+                .args(crate_args(a))
+                .tools(&["cargo", "clippy"]),
+            );
+        }
+        if python {
+            steps.push(Step::run("ruff check --fix", "ruff", &["check", "--fix", "."]).tools(&["ruff"]));
+            steps.push(Step::run("ruff format", "ruff", &["format", "."]).tools(&["ruff"]));
+        }
+        if toml {
+            steps.push(Step::run("taplo fmt", "taplo", &["fmt"]).env("RUST_LOG", "warn").tools(&["taplo"]));
+        }
+        if typos {
+            steps.push(
+                Step::run("typos --write-changes", "typos", &["--write-changes"]).args(typos_files).tools(&["typos"]),
+            );
+        }
+        if gh {
+            steps.push(Step::run("workflows", "cargo", &["xtask", "workflows"]).tools(&["cargo"]));
+        }
+    } else {
+        if rust {
+            steps.push(
+                Step::run("clippy", "cargo", &["clippy", "--all-targets", "--locked"])
+                    .args(crate_args(a))
+                    .args(["--", "-D", "warnings"])
+                    .tools(&["cargo", "clippy"])
+                    .hint("fix the warnings above; `cargo xtask lint --fix` applies clippy's suggestions"),
+            );
+        }
+        if rs_files {
+            steps.push(
+                Step::run("rustfmt", "cargo", &["fmt", "--all", "--check"])
+                    .tools(&["cargo", "rustfmt"])
+                    .hint("run `cargo fmt --all` (or `cargo xtask lint --fix`)"),
+            );
+        }
+        if python {
+            steps.push(
+                Step::run("ruff check", "ruff", &["check", "--output-format", "concise", "."])
+                    .tools(&["ruff"])
+                    .hint("run `cargo xtask lint --fix` for the fixable ones"),
+            );
+            steps.push(
+                Step::run("ruff format", "ruff", &["format", "--diff", "."])
+                    .tools(&["ruff"])
+                    .hint("run `cargo xtask lint --fix` (ruff format)"),
+            );
+        }
+        if toml {
+            steps.push(
+                Step::run("taplo fmt", "taplo", &["fmt", "--colors", "never", "--check", "--diff"])
+                    .env("RUST_LOG", "warn")
+                    .tools(&["taplo"])
+                    .hint("run `cargo xtask lint --fix` (taplo fmt)"),
+            );
+        }
+        if typos {
+            steps.push(
+                Step::run("typos", "typos", &["--format", "brief"])
+                    .args(typos_files)
+                    .tools(&["typos"])
+                    .hint("fix the spelling, or allow the word in _typos.toml; `cargo xtask lint --fix` applies typos' corrections"),
+            );
+        }
+        if gh {
+            steps.push(
+                Step::run("workflows: generated and rules", "cargo", &["xtask", "workflows", "--check"])
+                    .tools(&["cargo"])
+                    .hint("edit xtask/src/workflows.rs, then run `cargo xtask workflows`"),
+            );
+            steps.push(
+                Step::run("workflows: actionlint", "actionlint", &["-no-color"])
+                    .args(workflow_files.clone())
+                    .tools(&["actionlint"]),
+            );
+            steps.push(
+                Step::run("workflows: schema", "check-jsonschema", &["--builtin-schema", "vendor.github-workflows"])
+                    .args(workflow_files)
+                    .tools(&["check-jsonschema"]),
+            );
+        }
+    }
     for s in steps {
-        // In check mode nothing writes, so everything may run at once; fixers write files, so they do not.
         plan.push(if fix { s } else { s.concurrent() });
+    }
+    if plan.steps.is_empty() {
+        plan.note("nothing to lint for this change");
     }
     plan
 }
@@ -57,23 +142,65 @@ pub fn plan(fix: bool) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    fn names(p: &Plan) -> Vec<&str> {
+        p.steps.iter().map(|s| s.name.as_str()).collect()
+    }
 
     #[test]
     fn check_plan_runs_every_linter_concurrently() {
-        let plan = plan(false);
-        let names: Vec<_> = plan.steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["clippy", "rustfmt", "ruff check", "ruff format", "taplo fmt", "typos"]);
+        let plan = plan(false, &Affected::all("test"));
+        assert_eq!(
+            names(&plan),
+            [
+                "clippy",
+                "rustfmt",
+                "ruff check",
+                "ruff format",
+                "taplo fmt",
+                "typos",
+                "workflows: generated and rules",
+                "workflows: actionlint",
+                "workflows: schema"
+            ]
+        );
         assert!(plan.steps.iter().all(|s| s.concurrent));
-        let clippy = plan.steps[0].command_line();
-        assert_eq!(clippy, "cargo clippy --workspace --all-targets --locked -- -D warnings");
-        assert_eq!(plan.tools(), ["cargo", "clippy", "ruff", "rustfmt", "taplo", "typos"]);
+        assert_eq!(plan.steps[0].command_line(), "cargo clippy --all-targets --locked --workspace -- -D warnings");
+        assert!(
+            plan.steps[7]
+                .command_line()
+                .ends_with(".github/workflows/pr-gates.yml .github/workflows/lint-build-test.yml")
+        );
     }
 
     #[test]
     fn fix_plan_writes_one_step_at_a_time() {
-        let plan = plan(true);
+        let plan = plan(true, &Affected::all("test"));
         assert!(plan.steps.iter().all(|s| !s.concurrent));
         assert_eq!(plan.steps[0].command_line(), "cargo fmt --all");
         assert!(plan.steps.iter().any(|s| s.command_line() == "typos --write-changes"));
+    }
+
+    #[test]
+    fn changed_since_runs_only_what_the_change_needs() {
+        let py_only = Affected {
+            python: true,
+            examples: true,
+            files: vec!["examples/python/a.py".into()],
+            ..Affected::default()
+        };
+        let p = plan(false, &py_only);
+        assert_eq!(names(&p), ["ruff check", "ruff format", "typos"]);
+        assert_eq!(p.steps[2].command_line(), "typos --format brief examples/python/a.py");
+
+        let leaf = Affected {
+            crates: BTreeSet::from(["reel-cli".to_owned()]),
+            files: vec!["crates/reel-cli/src/main.rs".into()],
+            ..Affected::default()
+        };
+        let p = plan(false, &leaf);
+        assert_eq!(names(&p), ["clippy", "rustfmt", "typos"]);
+        assert_eq!(p.steps[0].command_line(), "cargo clippy --all-targets --locked --package reel-cli -- -D warnings");
     }
 }

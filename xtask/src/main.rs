@@ -1,6 +1,8 @@
 //! `cargo xtask`: the CI system of this repository. See `cargo xtask --help` and CONTRIBUTING.md.
 
+mod affected;
 mod bench;
+mod ci;
 mod cli;
 mod config;
 mod doctor;
@@ -16,6 +18,7 @@ mod sha256;
 mod test;
 mod tools;
 mod wasm;
+mod workflows;
 
 use std::process::ExitCode;
 
@@ -97,11 +100,20 @@ fn main() -> ExitCode {
 fn run(global: Global, job: Job) -> Result<()> {
     let ctx = Ctx::new(global)?;
     match job {
-        Job::Lint { fix } => lint::run(&ctx, fix),
-        Job::Test { parts, runner_args } => test::run(&ctx, &parts, &runner_args),
+        Job::Lint { fix, changed_since } => lint::run(&ctx, fix, changed_since.as_deref()),
+        Job::Test { parts, runner_args, changed_since } => {
+            test::run(&ctx, &parts, &runner_args, changed_since.as_deref())
+        }
         Job::Doctor { provision } => doctor::run(&ctx, provision),
         Job::Gates(args) => gates::run(&ctx, &args),
         Job::Package(args) => package::run(&ctx, &args),
+        Job::Workflows { check } => workflows::run(&ctx, check),
+        Job::CiList => {
+            ci::list();
+            Ok(())
+        }
+        Job::CiMatrix { platforms, github_output } => ci::matrix(&platforms, github_output),
+        Job::Ci { job } => ci::run(&ctx, job.as_deref()),
         Job::Bench { cases, runs } => bench::run(&ctx, &cases, runs),
     }
 }

@@ -52,6 +52,8 @@ pub struct Package {
     pub name: String,
     pub version: String,
     pub publishable: bool,
+    /// The directory of its Cargo.toml.
+    pub dir: Utf8PathBuf,
     /// (name, version requirement, is a path dependency, kind: normal/build/dev)
     pub deps: Vec<(String, String, bool, String)>,
 }
@@ -88,7 +90,9 @@ pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
                     .collect()
             })
             .unwrap_or_default();
-        out.push(Package { name: s("name"), version: s("version"), publishable, deps });
+        let manifest_path = Utf8PathBuf::from(s("manifest_path"));
+        let dir = manifest_path.parent().map(Utf8Path::to_owned).unwrap_or_default();
+        out.push(Package { name: s("name"), version: s("version"), publishable, dir, deps });
     }
     Ok(out)
 }

@@ -3,12 +3,15 @@
 
 use anyhow::Result;
 
+use crate::affected::{self, Affected};
 use crate::cli::Part;
 use crate::config::{self, CI_DIR};
 use crate::plan::{Plan, Step};
 use crate::{Ctx, repo, tools, wasm};
 
-pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String]) -> Result<()> {
+pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
+    let affected = affected::for_flag(ctx, changed_since)?;
+    let parts = select(parts, &affected);
     let nextest = {
         let probe = ctx.tools.probe(&ctx.sh, config::tool_named("nextest"))?;
         if !probe.ok {
@@ -25,8 +28,31 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String]) -> Result<()> {
         if parts.contains(&Part::Wasm) { Some(wasm::provision(&ctx.sh, ctx.global.offline)?) } else { None };
     let version = repo::workspace_version(&ctx.root)?;
     let examples = example_scripts(&ctx.root)?;
-    let inputs = Inputs { parts, runner_args, nextest, toolchain, version: &version, examples: &examples };
+    let inputs = Inputs {
+        parts: &parts,
+        runner_args,
+        nextest,
+        toolchain,
+        version: &version,
+        examples: &examples,
+        affected: &affected,
+    };
     ctx.execute(&plan(&inputs))
+}
+
+/// The parts a change needs, among those asked for.
+pub fn select(parts: &[Part], a: &Affected) -> Vec<Part> {
+    let web = a.crate_affected("reel-web");
+    parts
+        .iter()
+        .filter(|p| match p {
+            Part::Rust => a.any_rust(),
+            Part::Python => a.everything.is_some() || a.python || a.examples,
+            // The node tests load recordings the wheel writes: the wheel and the examples are inputs too.
+            Part::Wasm => a.everything.is_some() || web || a.python || a.examples,
+        })
+        .cloned()
+        .collect()
 }
 
 /// What the test plan depends on, gathered from the machine and the repository.
@@ -38,6 +64,7 @@ pub struct Inputs<'a> {
     pub version: &'a str,
     /// File stems of `examples/python/*.py`.
     pub examples: &'a [String],
+    pub affected: &'a Affected,
 }
 
 pub fn example_scripts(root: &camino::Utf8Path) -> Result<Vec<String>> {
@@ -55,14 +82,25 @@ pub fn example_scripts(root: &camino::Utf8Path) -> Result<Vec<String>> {
 
 pub fn plan(i: &Inputs<'_>) -> Plan {
     let mut plan = Plan::new("test");
+    for n in i.affected.summary() {
+        plan.note(n);
+    }
+    if i.parts.is_empty() {
+        plan.note("no test part is affected by this change");
+    }
     if i.parts.contains(&Part::Rust) {
         let step = if i.nextest {
-            Step::run("rust tests", "cargo", &["nextest", "run", "--workspace", "--locked", "--no-fail-fast"])
+            Step::run("rust tests", "cargo", &["nextest", "run", "--locked", "--no-fail-fast"])
                 .tools(&["cargo", "nextest"])
         } else {
-            Step::run("rust tests", "cargo", &["test", "--workspace", "--locked", "--no-fail-fast"]).tools(&["cargo"])
+            Step::run("rust tests", "cargo", &["test", "--locked", "--no-fail-fast"]).tools(&["cargo"])
         };
-        plan.push(step.args(i.runner_args.iter().cloned()));
+        let packages: Vec<String> = if i.affected.everything.is_some() {
+            vec!["--workspace".into()]
+        } else {
+            i.affected.crates.iter().flat_map(|c| ["--package".to_owned(), c.clone()]).collect()
+        };
+        plan.push(step.args(packages).args(i.runner_args.iter().cloned()));
     }
     let wants_python = i.parts.contains(&Part::Python);
     let wants_wasm = i.parts.contains(&Part::Wasm);
@@ -147,8 +185,11 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
 mod tests {
     use super::*;
 
+    static ALL: std::sync::LazyLock<Affected> = std::sync::LazyLock::new(|| Affected::all("test"));
+
     fn inputs(parts: &[Part]) -> Inputs<'_> {
         Inputs {
+            affected: &ALL,
             parts,
             runner_args: &[],
             nextest: true,
@@ -203,7 +244,26 @@ mod tests {
     fn falls_back_to_cargo_test_and_passes_runner_args() {
         let args = ["--skip".to_owned(), "slow".to_owned()];
         let plan = plan(&Inputs { nextest: false, runner_args: &args, ..inputs(&[Part::Rust]) });
-        assert_eq!(plan.steps[0].command_line(), "cargo test --workspace --locked --no-fail-fast --skip slow");
+        assert_eq!(plan.steps[0].command_line(), "cargo test --locked --no-fail-fast --workspace --skip slow");
+    }
+
+    #[test]
+    fn changed_since_selects_parts_and_crates() {
+        use std::collections::BTreeSet;
+        let all = [Part::Rust, Part::Python, Part::Wasm];
+        let examples = Affected { examples: true, python: true, ..Affected::default() };
+        assert_eq!(select(&all, &examples), [Part::Python, Part::Wasm], "examples only: no Rust tests");
+        let core = Affected {
+            crates: ["reel", "reel-cli", "reel-py", "reel-web"].map(String::from).into(),
+            python: true,
+            ..Affected::default()
+        };
+        assert_eq!(select(&all, &core), all);
+        let leaf = Affected { crates: BTreeSet::from(["reel-cli".to_owned()]), ..Affected::default() };
+        assert_eq!(select(&all, &leaf), [Part::Rust]);
+        let plan = plan(&Inputs { affected: &leaf, ..inputs(&[Part::Rust]) });
+        assert_eq!(plan.steps[0].command_line(), "cargo nextest run --locked --no-fail-fast --package reel-cli");
+        assert_eq!(select(&[Part::Python], &leaf), [], "asking for python on a Rust-only change runs nothing");
     }
 
     #[test]

@@ -5,6 +5,7 @@ fn pkg(name: &str, version: &str, publishable: bool, deps: &[(&str, &str, bool, 
         name: name.into(),
         version: version.into(),
         publishable,
+        dir: Utf8PathBuf::from(format!("/repo/crates/{name}")),
         deps: deps.iter().map(|(n, r, p, k)| ((*n).into(), (*r).into(), *p, (*k).into())).collect(),
     }
 }

@@ -1,0 +1,79 @@
+//! `cargo xtask ci`: the workflow jobs as a person runs them. `ci list` shows every job and its commands,
+//! `ci <workflow>/<job>` runs one job's commands in order exactly as CI does (cloud auth and caches are CI-only
+//! `uses:` steps; the rest is identical), `ci` alone runs every job, the whole pipeline. `ci matrix` prints
+//! the platform matrix the workflows read with `fromJSON`.
+
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use crate::plan::{Plan, Step};
+use crate::{Ctx, config, github, workflows};
+
+pub fn list() {
+    for j in workflows::local_jobs() {
+        println!("{}", j.key);
+        for c in &j.commands {
+            println!("    {}", workflows::run_line(c));
+        }
+    }
+}
+
+/// The plan of one job (or all): each step one `cargo xtask` command.
+pub fn plan(job: Option<&str>) -> Result<Plan> {
+    let jobs = workflows::local_jobs();
+    let selected: Vec<_> = match job {
+        None => jobs.iter().collect(),
+        Some(key) => {
+            let found: Vec<_> = jobs.iter().filter(|j| j.key == key || j.key.ends_with(&format!("/{key}"))).collect();
+            if found.len() != 1 {
+                let known: Vec<_> = jobs.iter().map(|j| j.key.as_str()).collect();
+                bail!("no single CI job `{key}`\nfix: name one of: {}", known.join(", "));
+            }
+            found
+        }
+    };
+    let mut plan = Plan::new(&format!("ci {}", job.unwrap_or("(all jobs)")));
+    for j in selected {
+        for c in &j.commands {
+            let mut args = vec!["xtask".to_owned()];
+            args.extend(c.iter().cloned());
+            plan.push(
+                Step::run(&format!("{}: {}", j.key, c.first().map(String::as_str).unwrap_or("")), "cargo", &[])
+                    .args(args)
+                    .tools(&["cargo"]),
+            );
+        }
+    }
+    Ok(plan)
+}
+
+pub fn run(ctx: &Ctx, job: Option<&str>) -> Result<()> {
+    ctx.execute(&plan(job)?)
+}
+
+/// `{"include":[{"platform":..,"os":..,"target":..}]}` for the named platforms.
+pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
+    let mut include = Vec::new();
+    for name in platforms.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some(p) = config::PLATFORMS.iter().find(|p| p.name == name) else {
+            let known: Vec<_> = config::PLATFORMS.iter().map(|p| p.name).collect();
+            bail!("unknown platform `{name}`\nfix: choose from {}", known.join(", "));
+        };
+        if !include.iter().any(|i: &serde_json::Value| i["platform"] == p.name) {
+            include.push(json!({"platform": p.name, "os": p.os, "target": p.target}));
+        }
+    }
+    if include.is_empty() {
+        bail!("no platform given\nfix: pass --platforms linux (or windows, macos)");
+    }
+    Ok(json!({ "include": include }))
+}
+
+pub fn matrix(platforms: &str, github_output: bool) -> Result<()> {
+    let m = serde_json::to_string(&matrix_json(platforms)?)?;
+    println!("{m}");
+    if github_output {
+        github::output("matrix", &m)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+use super::*;
+
+#[test]
+fn committed_files_match_the_definitions() {
+    let root = crate::project_root();
+    let problems = drift(&root).unwrap();
+    assert!(problems.is_empty(), "{}\nfix: cargo xtask workflows", problems.join("\n"));
+}
+
+#[test]
+fn generated_workflows_follow_the_rules() {
+    for w in all() {
+        let text = render(&w);
+        assert_eq!(rules(w.file, &text), Vec::<String>::new(), "{}", w.file);
+        assert!(!text.contains("pull_request_target"), "fork PRs must never see secrets");
+    }
+}
+
+#[test]
+fn hand_edits_break_the_rules_with_file_and_line() {
+    let w = &all()[0];
+    let good = render(w);
+    let lines: Vec<&str> = good.lines().collect();
+    let run_at = lines.iter().position(|l| l.trim_start().starts_with("run: cargo xtask")).unwrap();
+    let indent = &lines[run_at][..lines[run_at].len() - lines[run_at].trim_start().len()];
+
+    let mut bad = lines.clone();
+    let make = format!("{indent}run: make foo");
+    bad.insert(run_at + 1, &make);
+    let problems = rules("w.yml", &bad.join("\n"));
+    assert_eq!(
+        problems,
+        [format!(
+            "w.yml:{}: `run: make foo` is not a `cargo xtask ...` command; move the logic into the xtask",
+            run_at + 2
+        )]
+    );
+
+    let tag = good.replace(&format!("@{} # {}", config::ACTION_CHECKOUT.sha, config::ACTION_CHECKOUT.version), "@v4");
+    let problems = rules("w.yml", &tag);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("`uses: actions/checkout@v4` is not pinned to a full commit SHA"), "{problems:?}");
+    let line = tag.lines().position(|l| l.contains("actions/checkout@v4")).unwrap() + 1;
+    assert!(problems[0].starts_with(&format!("w.yml:{line}:")), "{problems:?}");
+
+    let no_perms: String = good
+        .lines()
+        .filter(|l| !l.contains("permissions:") && !l.contains("contents: read"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let problems = rules("w.yml", &no_perms);
+    assert!(problems.iter().any(|p| p.contains("job `gates` declares no `permissions:`")), "{problems:?}");
+    assert!(problems.iter().any(|p| p == "w.yml:1: the workflow declares no top-level `permissions:`"), "{problems:?}");
+
+    let chained = good.replace("run: cargo xtask gates", "run: cargo xtask gates && curl x | sh");
+    assert!(rules("w.yml", &chained)[0].contains("chains commands"));
+    let multi = good.replace("run: cargo xtask gates", "run: |\n          cargo xtask gates");
+    assert!(rules("w.yml", &multi)[0].contains("multi-line `run:`"));
+}
+
+/// The `run:` lines of each job of a workflow file, read from the YAML text.
+fn runs_per_job(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_jobs = false;
+    for l in text.lines() {
+        let indent = l.len() - l.trim_start().len();
+        if indent == 0 && !l.is_empty() {
+            in_jobs = l == "jobs:";
+        } else if in_jobs && indent == 2 && l.trim_end().ends_with(':') {
+            out.push((l.trim().trim_end_matches(':').to_owned(), vec![]));
+        } else if let Some(run) = l.trim().strip_prefix("run: ") {
+            out.last_mut().unwrap().1.push(run.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn ci_runs_the_commands_the_yaml_contains() {
+    let root = crate::project_root();
+    let jobs = local_jobs();
+    for w in all() {
+        let text = std::fs::read_to_string(root.join(DIR).join(w.file)).unwrap();
+        for (job, runs) in runs_per_job(&text) {
+            let key = format!("{}/{job}", w.name);
+            let local = jobs.iter().find(|j| j.key == key).unwrap_or_else(|| panic!("ci knows no job {key}"));
+            assert_eq!(local.ci_commands, runs, "{key}");
+            // `cargo xtask ci <job> --dry-run` runs these, in this order.
+            let plan = crate::ci::plan(Some(&key)).unwrap();
+            let planned: Vec<String> = plan.steps.iter().map(|s| s.command_line()).collect();
+            let expected: Vec<String> = local.commands.iter().map(|c| run_line(c)).collect();
+            assert_eq!(planned, expected, "{key}");
+            // Identical to CI but where a step declares its local stand-in (the matrix step's input).
+            let same = local.commands.iter().zip(&runs).filter(|(l, r)| run_line(l) == **r).count();
+            assert!(same + 1 >= runs.len(), "{key}: local {expected:?} vs CI {runs:?}");
+        }
+    }
+    let all_plan = crate::ci::plan(None).unwrap();
+    assert_eq!(all_plan.steps.len(), jobs.iter().map(|j| j.commands.len()).sum::<usize>());
+    assert!(crate::ci::plan(Some("nope")).is_err());
+}
+
+#[test]
+fn matrix_is_json_with_the_platforms_asked_for() {
+    let m = crate::ci::matrix_json("linux, windows,linux").unwrap();
+    let text = serde_json::to_string(&m).unwrap();
+    let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let platforms: Vec<&str> =
+        back["include"].as_array().unwrap().iter().map(|i| i["platform"].as_str().unwrap()).collect();
+    assert_eq!(platforms, ["linux", "windows"]);
+    assert_eq!(back["include"][1]["os"], "windows-latest");
+    assert!(crate::ci::matrix_json("linux,beos").unwrap_err().to_string().contains("unknown platform `beos`"));
+    assert!(crate::ci::matrix_json("").is_err());
+}
+
+#[test]
+fn diff_names_lines() {
+    assert_eq!(diff("a\nb\nc\n", "a\nx\nc\n"), "line 2: - b\nline 2: + x\n");
+    assert_eq!(diff("a\n", "a\nb\n"), "line 2: + b\n");
+}
