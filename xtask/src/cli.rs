@@ -146,6 +146,15 @@ pub fn command() -> Command {
                 .arg(flag("wasm", "Build the wasm viewer bundle (a static directory)"))
                 .arg(flag("recordings", "Run the example scripts on the host wheel; verify the recordings"))
                 .arg(flag("all", "Build every kind (the default when no kind is given)"))
+                .arg(
+                    Arg::new("kinds")
+                        .long("kinds")
+                        .value_name("LIST")
+                        .value_delimiter(',')
+                        .action(ArgAction::Append)
+                        .value_parser(["crates", "wheels", "wasm", "recordings", "all"])
+                        .help("The kinds as a list (what workflows pass): crates,wheels,wasm,recordings or all"),
+                )
                 .arg(Arg::new("target").long("target").value_name("TRIPLE").help("Build wheels for this target [default: the host]"))
                 .arg(
                     Arg::new("out")
@@ -268,7 +277,10 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 ("recordings", Kind::Recording),
             ]
             .into_iter()
-            .filter(|(flag, _)| sub.get_flag(flag) || sub.get_flag("all"))
+            .filter(|(flag, _)| {
+                let listed = strings("kinds");
+                sub.get_flag(flag) || sub.get_flag("all") || listed.iter().any(|k| k == flag || k == "all")
+            })
             .map(|(_, k)| k)
             .collect();
             kinds.sort();
@@ -349,6 +361,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        match parse(&["package", "--kinds", "wasm,crates", "--wheels"]).unwrap().1 {
+            Job::Package(a) => {
+                use crate::manifest::Kind;
+                assert_eq!(a.kinds, [Kind::Crate, Kind::Wheel, Kind::Wasm]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["package", "--kinds", "all"]).unwrap().1 {
+            Job::Package(a) => assert_eq!(a.kinds.len(), 4),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["package", "--kinds", "debs"]).is_err());
         match parse(&["gates", "--labels", ""]).unwrap().1 {
             Job::Gates(a) => assert_eq!(a.labels, Some(vec![])),
             other => panic!("{other:?}"),

@@ -93,7 +93,61 @@ const READ: (&str, &str) = ("contents", "read");
 
 /// Every workflow, in pipeline order.
 pub fn all() -> Vec<Workflow> {
-    vec![pr_gates(), lint_build_test()]
+    vec![pr_gates(), lint_build_test(), create_packages()]
+}
+
+fn create_packages() -> Workflow {
+    let matrix_step = WStep::Xtask {
+        name: "platform matrix",
+        args: ["ci", "matrix", "--platforms", "$PLATFORMS", "--github-output"].map(String::from).to_vec(),
+        // Pushes build the wasm bundle on Linux; schedules build everything everywhere; dispatch chooses.
+        env: vec![(
+            "PLATFORMS",
+            "${{ inputs.platforms || (github.event_name == 'schedule' && 'linux,windows,macos') || 'linux' }}".into(),
+        )],
+        id: Some("matrix"),
+        local: Some(["ci", "matrix", "--platforms", "linux"].map(String::from).to_vec()),
+    };
+    let package_step = WStep::Xtask {
+        name: "package",
+        args: ["package", "--kinds", "$KINDS", "--target", "${{ matrix.target }}"].map(String::from).to_vec(),
+        env: vec![("KINDS", "${{ inputs.kinds || (github.event_name == 'push' && 'wasm') || 'all' }}".into())],
+        id: None,
+        local: Some(["package", "--kinds", "all", "--target", "${{ matrix.target }}"].map(String::from).to_vec()),
+    };
+    Workflow {
+        file: "create-packages.yml",
+        name: "create-packages",
+        on: "  push:\n    branches: [main]\n  schedule:\n    - cron: \"17 3 * * *\"\n  workflow_dispatch:\n    inputs:\n      kinds:\n        description: \"Artifact kinds: crates, wheels, wasm, recordings, or all (comma-separated)\"\n        type: string\n        default: all\n      platforms:\n        description: \"Platforms: linux, windows, macos (comma-separated)\"\n        type: string\n        default: linux\n",
+        permissions: vec![READ],
+        // One run per commit at a time; a second run of the same commit waits and then skips finished work.
+        concurrency_group: "create-packages-${{ github.sha }}".into(),
+        cancel_in_progress: "false".into(),
+        jobs: vec![
+            Job {
+                id: "plan",
+                name: "plan",
+                runs_on: "ubuntu-latest".into(),
+                needs: vec![],
+                permissions: vec![READ],
+                matrix: None,
+                outputs: vec![("matrix", "${{ steps.matrix.outputs.matrix }}".into())],
+                timeout_minutes: 10,
+                steps: vec![checkout(1), rust_cache("xtask"), matrix_step],
+            },
+            Job {
+                id: "package",
+                name: "package (${{ matrix.platform }})",
+                runs_on: "${{ matrix.os }}".into(),
+                needs: vec!["plan"],
+                permissions: vec![READ],
+                matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
+                outputs: vec![],
+                timeout_minutes: 60,
+                steps: vec![checkout(1), rust_cache("package-${{ matrix.platform }}"), tools_cache(), package_step],
+            },
+        ],
+    }
 }
 
 fn pr_gates() -> Workflow {
