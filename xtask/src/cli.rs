@@ -26,6 +26,8 @@ pub enum Job {
     Doctor { provision: bool },
     Gates(crate::gates::Args),
     Package(crate::package::Args),
+    Upload(crate::upload::UploadArgs),
+    Download(crate::upload::DownloadArgs),
     Workflows { check: bool },
     CiList,
     CiMatrix { platforms: String, github_output: bool },
@@ -44,6 +46,13 @@ Every job builds a plan first: --dry-run prints it, --json emits it as JSON.";
 
 fn flag(name: &'static str, help: &'static str) -> Arg {
     Arg::new(name).long(name).action(ArgAction::SetTrue).help(help)
+}
+
+fn store_arg() -> Arg {
+    Arg::new("store")
+        .long("store")
+        .value_name("URL")
+        .help("gs://BUCKET/PREFIX, file:///PATH or a directory [default: target/store]")
 }
 
 fn changed_since() -> Arg {
@@ -169,6 +178,48 @@ pub fn command() -> Command {
                 )),
         )
         .subcommand(
+            Command::new("upload")
+                .about("Upload the commit's packages to the artifact store (manifest last; finished objects skipped)")
+                .long_about(
+                    "Upload target/packages/<commit>/ to the store under commit/<commit>/: every artifact in parallel, \
+                     a PEP 503 simple index for the wheels, then the manifest last (a manifest in the store means \
+                     the set is complete). An object already there with the same sha256 is skipped; one with other \
+                     content is refused unless --overwrite.\n\nStores: gs://BUCKET/PREFIX (GCS JSON API; \
+                     $STORAGE_EMULATOR_HOST for a local server; token from $GOOGLE_OAUTH_ACCESS_TOKEN or gcloud), \
+                     file:///PATH or a directory [default: target/store].",
+                )
+                .arg(store_arg())
+                .arg(Arg::new("commit").long("commit").value_name("SHA").help("The commit to upload [default: HEAD]"))
+                .arg(Arg::new("from").long("from").value_name("DIR").help("Where `package` put it [default: target/packages]"))
+                .arg(flag("allow-dirty", "Upload a manifest made from a dirty tree"))
+                .arg(flag("overwrite", "Replace objects that exist with other content (a commit's artifacts are otherwise immutable)"))
+                .arg(
+                    Arg::new("alias")
+                        .long("alias")
+                        .value_name("NAME")
+                        .action(ArgAction::Append)
+                        .help("Also point this mutable name at the commit (no-cache), e.g. branch/main/latest"),
+                )
+                .arg(flag("check-index", "Change nothing; verify the store's simple index against the manifest")),
+        )
+        .subcommand(
+            Command::new("download")
+                .about("Download a commit's artifacts from the store, each verified against the manifest's sha256")
+                .arg(store_arg())
+                .arg(Arg::new("commit").long("commit").value_name("SHA").required(true).help("The full commit hash"))
+                .arg(
+                    Arg::new("kinds")
+                        .long("kinds")
+                        .value_name("LIST")
+                        .value_delimiter(',')
+                        .action(ArgAction::Append)
+                        .value_parser(["crate", "wheel", "wasm", "recording"])
+                        .help("Only these kinds [default: all]"),
+                )
+                .arg(Arg::new("out").long("out").value_name("DIR").help("Where to put them [default: target/downloads/<commit>]"))
+                .arg(flag("allow-dirty", "Download a manifest made from a dirty tree")),
+        )
+        .subcommand(
             Command::new("workflows")
                 .about("Generate .github/workflows/ and CONTRIBUTING.md's job table from xtask/src/workflows.rs")
                 .arg(flag("check", "Change nothing; fail with a diff if the committed files drift or break the rules")),
@@ -290,6 +341,28 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 out: sub.get_one::<String>("out").map(Into::into),
                 force: sub.get_flag("force"),
                 check_reproducible: sub.get_flag("check-reproducible"),
+            })
+        }
+        "upload" => {
+            let one = |id: &str| sub.get_one::<String>(id).cloned();
+            Job::Upload(crate::upload::UploadArgs {
+                store: one("store"),
+                commit: one("commit"),
+                from: one("from").map(Into::into),
+                allow_dirty: sub.get_flag("allow-dirty"),
+                overwrite: sub.get_flag("overwrite"),
+                aliases: strings("alias"),
+                check_index: sub.get_flag("check-index"),
+            })
+        }
+        "download" => {
+            let one = |id: &str| sub.get_one::<String>(id).cloned();
+            Job::Download(crate::upload::DownloadArgs {
+                store: one("store"),
+                commit: one("commit").unwrap_or_default(),
+                kinds: strings("kinds").iter().filter_map(|k| crate::manifest::Kind::parse(k)).collect(),
+                out: one("out").map(Into::into),
+                allow_dirty: sub.get_flag("allow-dirty"),
             })
         }
         "workflows" => Job::Workflows { check: sub.get_flag("check") },

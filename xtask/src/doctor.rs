@@ -12,6 +12,9 @@ pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
         if let Err(e) = ctx.tools.ensure(&ctx.sh, &names) {
             eprintln!("{e:#}");
         }
+        if let Err(e) = ctx.tools.ensure_python_packages(&ctx.sh, config::TEST_SERVERS) {
+            eprintln!("{e:#}");
+        }
     }
     let mut rows = Vec::new();
     for tool in config::TOOLS {

@@ -15,8 +15,10 @@ mod package;
 mod plan;
 mod repo;
 mod sha256;
+mod store;
 mod test;
 mod tools;
+mod upload;
 mod wasm;
 mod workflows;
 
@@ -107,6 +109,8 @@ fn run(global: Global, job: Job) -> Result<()> {
         Job::Doctor { provision } => doctor::run(&ctx, provision),
         Job::Gates(args) => gates::run(&ctx, &args),
         Job::Package(args) => package::run(&ctx, &args),
+        Job::Upload(args) => upload::upload(&ctx, &args).map(drop),
+        Job::Download(args) => upload::download(&ctx, &args),
         Job::Workflows { check } => workflows::run(&ctx, check),
         Job::CiList => {
             ci::list();

@@ -101,7 +101,6 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[cfg(test)]
 pub fn digest(data: &[u8]) -> String {
     let mut h = Sha256::default();
     h.update(data);

@@ -213,6 +213,34 @@ impl Tools {
         Ok(unusable_optional)
     }
 
+    /// Makes sure the pinned Python packages (e.g. `config::TEST_SERVERS`) are in the tools virtualenv;
+    /// returns the virtualenv's python.
+    pub fn ensure_python_packages(&self, sh: &Shell, packages: &[(&str, &str)]) -> Result<Utf8PathBuf> {
+        let python = venv_python(&self.venv());
+        let mut missing = Vec::new();
+        for (dist, version) in packages {
+            let probe = format!("import importlib.metadata as m; print(m.version('{dist}'))");
+            let found = if python.exists() {
+                cmd!(sh, "{python} -c {probe}").quiet().ignore_stderr().read().ok()
+            } else {
+                None
+            };
+            if found.as_deref().map(str::trim) != Some(*version) {
+                missing.push(format!("{dist}=={version}"));
+            }
+        }
+        if !missing.is_empty() {
+            if self.offline {
+                bail!("{} not in {}; --offline forbids provisioning: {}", missing.join(" "), self.venv(), {
+                    format!("{} -m pip install {}", python, missing.join(" "))
+                });
+            }
+            eprintln!("provisioning {} into {}", missing.join(" "), self.venv());
+            self.pip_install(sh, &missing)?;
+        }
+        Ok(python)
+    }
+
     fn pip_install(&self, sh: &Shell, requirements: &[String]) -> Result<()> {
         let venv = self.venv();
         let python = venv_python(&venv);

@@ -1,0 +1,448 @@
+//! The artifact store: one small interface, two backends.
+//!
+//! - `gs://BUCKET/PREFIX`: the Google Cloud Storage JSON API, spoken through `curl` (no HTTP or TLS crates
+//!   compiled into the xtask). The endpoint is `$STORAGE_EMULATOR_HOST` when set (as Google's own client
+//!   libraries do), else `https://storage.googleapis.com`. The token comes from `$GOOGLE_OAUTH_ACCESS_TOKEN`
+//!   (or `$CLOUDSDK_AUTH_ACCESS_TOKEN`), else `gcloud auth print-access-token`; it reaches curl on stdin, so
+//!   it is never in a process list, a log line or an error message.
+//! - `file:///PATH` or a plain path: the same layout in a directory; the default (`target/store`).
+//!
+//! Every object carries its sha256 (GCS custom metadata; the file backend hashes the file), so an upload can
+//! tell "already there" from "different content". Creating uses a create-only precondition.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::Value;
+use xshell::{Shell, cmd};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    File { root: Utf8PathBuf },
+    Gcs { endpoint: String, bucket: String, emulator: bool },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    pub size: u64,
+    pub sha256: Option<String>,
+    /// GCS generation (for conditional updates); `None` on the file backend.
+    pub generation: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Put {
+    Created,
+    /// A create-only put found the object already there.
+    Exists,
+}
+
+pub struct Store {
+    pub backend: Backend,
+    /// Key prefix inside the bucket or directory (no leading or trailing `/`; may be empty).
+    pub prefix: String,
+    token: std::sync::OnceLock<Option<String>>,
+    /// Where temporary files go.
+    tmp: Utf8PathBuf,
+}
+
+pub const TOKEN_FIX: &str = "export GOOGLE_OAUTH_ACCESS_TOKEN=\"$(gcloud auth print-access-token)\", or in GitHub \
+Actions use google-github-actions/auth with token_format: access_token and pass its access_token output in that \
+variable; for a local GCS emulator set STORAGE_EMULATOR_HOST=http://127.0.0.1:PORT";
+
+impl Store {
+    /// Parses `gs://bucket/prefix`, `file:///path` or a plain path (relative to `root`).
+    pub fn parse(url: &str, root: &Utf8Path) -> Result<Store> {
+        let tmp = root.join("target/store-tmp");
+        if let Some(rest) = url.strip_prefix("gs://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let valid = !bucket.is_empty()
+                && bucket.len() <= 222
+                && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+            if !valid {
+                bail!(
+                    "`{url}`: `{bucket}` is not a valid bucket name\nfix: use gs://BUCKET/PREFIX with a lower-case bucket name"
+                );
+            }
+            let (endpoint, emulator) = match std::env::var("STORAGE_EMULATOR_HOST") {
+                Ok(h) if !h.is_empty() => {
+                    let h = h.trim_end_matches('/');
+                    (if h.contains("://") { h.to_owned() } else { format!("http://{h}") }, true)
+                }
+                _ => ("https://storage.googleapis.com".to_owned(), false),
+            };
+            return Ok(Store {
+                backend: Backend::Gcs { endpoint, bucket: bucket.to_owned(), emulator },
+                prefix: prefix.trim_matches('/').to_owned(),
+                token: std::sync::OnceLock::new(),
+                tmp,
+            });
+        }
+        if url.contains("://") && !url.starts_with("file://") {
+            bail!("unsupported store `{url}`\nfix: use gs://BUCKET/PREFIX, file:///PATH or a directory path");
+        }
+        let path = Utf8PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+        let path = if path.is_absolute() { path } else { root.join(path) };
+        Ok(Store {
+            backend: Backend::File { root: path },
+            prefix: String::new(),
+            token: std::sync::OnceLock::new(),
+            tmp,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::File { root } => format!("file://{root}"),
+            Backend::Gcs { endpoint, bucket, emulator } => {
+                let via = if *emulator { format!(" via {endpoint}") } else { String::new() };
+                format!("gs://{bucket}/{}{via}", self.prefix)
+            }
+        }
+    }
+
+    /// The full object name of `key`.
+    pub fn name(&self, key: &str) -> String {
+        if self.prefix.is_empty() { key.to_owned() } else { format!("{}/{key}", self.prefix) }
+    }
+
+    /// The URL anyone can read `key` at (pip's index URL is built from it).
+    pub fn public_url(&self, key: &str) -> String {
+        match &self.backend {
+            Backend::File { root } => format!("file://{}", root.join(self.name(key))),
+            Backend::Gcs { endpoint, bucket, .. } => format!("{endpoint}/{bucket}/{}", self.name(key)),
+        }
+    }
+
+    fn file_path(root: &Utf8Path, name: &str) -> Utf8PathBuf {
+        // A name ending in `/` (a directory page for pip) is that directory's index.html on disk.
+        if name.ends_with('/') || name.is_empty() { root.join(name).join("index.html") } else { root.join(name) }
+    }
+
+    pub fn head(&self, sh: &Shell, key: &str) -> Result<Option<Object>> {
+        let name = self.name(key);
+        match &self.backend {
+            Backend::File { root } => {
+                let path = Self::file_path(root, &name);
+                if !path.is_file() {
+                    return Ok(None);
+                }
+                let (sha, size) = crate::sha256::file(&path)?;
+                Ok(Some(Object { size, sha256: Some(sha), generation: None }))
+            }
+            Backend::Gcs { endpoint, bucket, .. } => {
+                let url = format!("{endpoint}/storage/v1/b/{bucket}/o/{}", encode(&name));
+                let (status, body) = self.request(sh, "GET", &url, None, None)?;
+                match status {
+                    200 => {
+                        let v: Value =
+                            serde_json::from_slice(&body).with_context(|| format!("metadata of {name} is not JSON"))?;
+                        Ok(Some(Object {
+                            size: v["size"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
+                            sha256: v.pointer("/metadata/sha256").and_then(Value::as_str).map(str::to_owned),
+                            generation: v["generation"].as_str().map(str::to_owned),
+                        }))
+                    }
+                    404 => Ok(None),
+                    s => Err(self.status_error(s, &body, &format!("reading the metadata of {name}"))),
+                }
+            }
+        }
+    }
+
+    /// Uploads `file` as `key`. `generation`: `Some("0")` creates only (an existing object gives
+    /// [`Put::Exists`]); `Some(g)` replaces generation `g` only; `None` replaces whatever is there.
+    pub fn put(
+        &self,
+        sh: &Shell,
+        key: &str,
+        file: &Utf8Path,
+        sha256: &str,
+        meta: &PutMeta,
+        generation: Option<&str>,
+    ) -> Result<Put> {
+        let name = self.name(key);
+        match &self.backend {
+            Backend::File { root } => {
+                let dest = Self::file_path(root, &name);
+                let parent = dest.parent().context("object path has a parent")?;
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
+                let tmp = parent.join(format!(".{}.tmp.{}", dest.file_name().unwrap_or("x"), std::process::id()));
+                std::fs::copy(file, &tmp).with_context(|| format!("copying {file} to {tmp}"))?;
+                let result = if generation == Some("0") {
+                    // hard_link fails if the destination exists: an atomic create-only.
+                    match std::fs::hard_link(&tmp, &dest) {
+                        Ok(()) => Ok(Put::Created),
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Put::Exists),
+                        Err(e) => Err(anyhow!("creating {dest}: {e}")),
+                    }
+                } else {
+                    std::fs::rename(&tmp, &dest).map(|()| Put::Created).with_context(|| format!("replacing {dest}"))
+                };
+                let _ = std::fs::remove_file(&tmp);
+                result
+            }
+            Backend::Gcs { endpoint, bucket, .. } => {
+                let mut url = format!("{endpoint}/upload/storage/v1/b/{bucket}/o?uploadType=multipart");
+                if let Some(g) = generation {
+                    url.push_str(&format!("&ifGenerationMatch={g}"));
+                }
+                let boundary = format!("xtask-{}", &sha256[..16.min(sha256.len())]);
+                let metadata = serde_json::json!({
+                    "name": name,
+                    "contentType": meta.content_type,
+                    "cacheControl": meta.cache_control,
+                    "metadata": { "sha256": sha256 },
+                });
+                std::fs::create_dir_all(&self.tmp)?;
+                let body_path = self.tmp.join(format!("body-{}-{}", std::process::id(), unique()));
+                {
+                    let mut body =
+                        std::fs::File::create(&body_path).with_context(|| format!("creating {body_path}"))?;
+                    write!(
+                        body,
+                        "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{metadata}\r\n--{boundary}\r\nContent-Type: {}\r\n\r\n",
+                        meta.content_type
+                    )?;
+                    let mut f = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
+                    std::io::copy(&mut f, &mut body).with_context(|| format!("reading {file}"))?;
+                    write!(body, "\r\n--{boundary}--\r\n")?;
+                }
+                let ct = format!("multipart/related; boundary={boundary}");
+                let result = self.request(sh, "POST", &url, Some(&body_path), Some(&ct));
+                let _ = std::fs::remove_file(&body_path);
+                let (status, body) = result?;
+                match status {
+                    200 | 201 => Ok(Put::Created),
+                    412 if generation == Some("0") => Ok(Put::Exists),
+                    412 => bail!("{name} changed while this upload ran (generation precondition failed): run again"),
+                    s => Err(self.status_error(s, &body, &format!("uploading {name}"))),
+                }
+            }
+        }
+    }
+
+    /// Downloads `key` into `dest` (the caller verifies and renames).
+    pub fn get(&self, sh: &Shell, key: &str, dest: &Utf8Path) -> Result<bool> {
+        let name = self.name(key);
+        match &self.backend {
+            Backend::File { root } => {
+                let src = Self::file_path(root, &name);
+                if !src.is_file() {
+                    return Ok(false);
+                }
+                std::fs::copy(&src, dest).with_context(|| format!("copying {src} to {dest}"))?;
+                Ok(true)
+            }
+            Backend::Gcs { endpoint, bucket, .. } => {
+                let url = format!("{endpoint}/storage/v1/b/{bucket}/o/{}?alt=media", encode(&name));
+                let (status, body) = self.request_to(sh, "GET", &url, None, None, Some(dest))?;
+                match status {
+                    200 => Ok(true),
+                    404 => Ok(false),
+                    s => Err(self.status_error(s, &body, &format!("downloading {name}"))),
+                }
+            }
+        }
+    }
+
+    fn token(&self, sh: &Shell) -> Result<Option<String>> {
+        let Backend::Gcs { emulator, .. } = &self.backend else { return Ok(None) };
+        let found = self.token.get_or_init(|| {
+            for var in ["GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN"] {
+                if let Ok(t) = std::env::var(var) {
+                    if !t.trim().is_empty() {
+                        return Some(t.trim().to_owned());
+                    }
+                }
+            }
+            if *emulator {
+                return None;
+            }
+            which::which("gcloud").ok()?;
+            cmd!(sh, "gcloud auth print-access-token")
+                .quiet()
+                .ignore_stderr()
+                .read()
+                .ok()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+        });
+        match (found, emulator) {
+            (Some(t), _) => Ok(Some(t.clone())),
+            (None, true) => Ok(None),
+            (None, false) => bail!("no access token for Google Cloud Storage\nfix: {TOKEN_FIX}"),
+        }
+    }
+
+    fn request(
+        &self,
+        sh: &Shell,
+        method: &str,
+        url: &str,
+        body: Option<&Utf8Path>,
+        content_type: Option<&str>,
+    ) -> Result<(u16, Vec<u8>)> {
+        self.request_to(sh, method, url, body, content_type, None)
+    }
+
+    /// One HTTP request through curl, retried with back-off on connection failures, timeouts, 429 and 5xx.
+    /// With `to`, a 200 body goes to that file; otherwise it is returned.
+    fn request_to(
+        &self,
+        sh: &Shell,
+        method: &str,
+        url: &str,
+        body: Option<&Utf8Path>,
+        content_type: Option<&str>,
+        to: Option<&Utf8Path>,
+    ) -> Result<(u16, Vec<u8>)> {
+        let token = self.token(sh)?;
+        std::fs::create_dir_all(&self.tmp).with_context(|| format!("creating {}", self.tmp))?;
+        let out = self.tmp.join(format!("resp-{}-{}", std::process::id(), unique()));
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut args: Vec<String> = vec!["-sS".into(), "-X".into(), method.into(), "-o".into(), out.to_string()];
+            args.extend([
+                "-w".into(),
+                "%{http_code}".into(),
+                "--connect-timeout".into(),
+                "10".into(),
+                "--max-time".into(),
+                "900".into(),
+            ]);
+            if token.is_some() {
+                args.extend(["-H".into(), "@-".into()]);
+            }
+            if let Some(ct) = content_type {
+                args.extend(["-H".into(), format!("Content-Type: {ct}")]);
+            }
+            if let Some(b) = body {
+                args.extend(["--data-binary".into(), format!("@{b}")]);
+            }
+            args.push(url.to_owned());
+            let stdin = token.as_ref().map(|t| format!("Authorization: Bearer {t}\n")).unwrap_or_default();
+            let res =
+                cmd!(sh, "curl {args...}").quiet().ignore_status().stdin(stdin).output().context("running curl")?;
+            let status: u16 = String::from_utf8_lossy(&res.stdout).trim().parse().unwrap_or(0);
+            let transient = !res.status.success() || status == 0 || status == 408 || status == 429 || status >= 500;
+            if transient && attempt < 5 {
+                let wait = if status == 429 {
+                    Duration::from_secs(1 << attempt)
+                } else {
+                    Duration::from_millis(250 << attempt)
+                };
+                std::thread::sleep(wait);
+                continue;
+            }
+            if !res.status.success() || status == 0 {
+                let _ = std::fs::remove_file(&out);
+                let err = String::from_utf8_lossy(&res.stderr).trim().to_owned();
+                let endpoint = match &self.backend {
+                    Backend::Gcs { endpoint, .. } => endpoint.as_str(),
+                    Backend::File { .. } => "",
+                };
+                bail!(
+                    "cannot reach the store at {endpoint} after {attempt} attempts ({err})\nfix: check that the server is up and reachable, then run again: finished work is skipped"
+                );
+            }
+            let body = match (status, to) {
+                (200, Some(dest)) => {
+                    std::fs::rename(&out, dest).with_context(|| format!("moving the download to {dest}"))?;
+                    Vec::new()
+                }
+                _ => {
+                    let b = std::fs::read(&out).unwrap_or_default();
+                    let _ = std::fs::remove_file(&out);
+                    b
+                }
+            };
+            return Ok((status, body));
+        }
+    }
+
+    fn status_error(&self, status: u16, body: &[u8], what: &str) -> anyhow::Error {
+        let message = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+        match status {
+            401 | 403 => {
+                anyhow!("{what}: the store refused the access token (HTTP {status}: {message})\nfix: {TOKEN_FIX}")
+            }
+            404 => anyhow!(
+                "{what}: not found (HTTP 404: {message}); does the bucket exist?\nfix: create the bucket or correct --store"
+            ),
+            s => anyhow!("{what}: HTTP {s}: {message}"),
+        }
+    }
+}
+
+/// How an object is served.
+pub struct PutMeta {
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+}
+
+pub const IMMUTABLE: PutMeta =
+    PutMeta { content_type: "application/octet-stream", cache_control: "public, max-age=31536000, immutable" };
+
+pub fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or_default() {
+        "html" => "text/html",
+        "js" | "mjs" => "text/javascript",
+        "wasm" => "application/wasm",
+        "json" => "application/json",
+        "whl" => "application/zip",
+        "crate" => "application/gzip",
+        _ => "application/octet-stream",
+    }
+}
+
+fn unique() -> u64 {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Percent-encodes an object name for a URL path segment.
+pub fn encode(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_store_urls() {
+        let root = Utf8Path::new("/repo");
+        let s = Store::parse("gs://ci-artifacts/pre/fix/", root).unwrap();
+        assert!(matches!(&s.backend, Backend::Gcs { bucket, .. } if bucket == "ci-artifacts"));
+        assert_eq!(s.name("commit/a/x"), "pre/fix/commit/a/x");
+        let s = Store::parse("file:///tmp/store", root).unwrap();
+        assert_eq!(s.backend, Backend::File { root: "/tmp/store".into() });
+        let s = Store::parse("target/store", root).unwrap();
+        assert_eq!(s.backend, Backend::File { root: "/repo/target/store".into() });
+        assert_eq!(s.public_url("commit/a/simple/"), "file:///repo/target/store/commit/a/simple/");
+        for bad in ["gs://", "gs://Upper/x", "s3://b/x", "gs://a b"] {
+            assert!(Store::parse(bad, root).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn encodes_names() {
+        assert_eq!(encode("commit/ab/simple/reel-sdk/"), "commit%2Fab%2Fsimple%2Freel-sdk%2F");
+        assert_eq!(encode("a b+c"), "a%20b%2Bc");
+    }
+}

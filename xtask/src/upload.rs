@@ -1,0 +1,467 @@
+//! `cargo xtask upload` and `cargo xtask download`: a commit's artifacts in the store under
+//! `commit/<sha>/`, with the manifest written last (a manifest in the store means the set is complete), and a
+//! PEP 503 index so pip installs pre-release wheels straight from the bucket.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, anyhow, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::json;
+use xshell::Shell;
+
+use crate::manifest::{self, Artifact, Kind, Manifest};
+use crate::plan::JobFailed;
+use crate::store::{self, PutMeta, Store};
+use crate::{Ctx, config};
+
+#[derive(Clone, Debug, Default)]
+pub struct UploadArgs {
+    pub store: Option<String>,
+    pub commit: Option<String>,
+    pub from: Option<Utf8PathBuf>,
+    pub allow_dirty: bool,
+    pub overwrite: bool,
+    pub aliases: Vec<String>,
+    pub check_index: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DownloadArgs {
+    pub store: Option<String>,
+    pub commit: String,
+    pub kinds: Vec<Kind>,
+    pub out: Option<Utf8PathBuf>,
+    pub allow_dirty: bool,
+}
+
+pub fn open_store(ctx: &Ctx, url: Option<&str>) -> Result<Store> {
+    let url = url.filter(|u| !u.trim().is_empty()).unwrap_or(config::DEFAULT_STORE);
+    Store::parse(url, &ctx.root)
+}
+
+fn head_commit(ctx: &Ctx) -> Result<String> {
+    let sh = &ctx.sh;
+    Ok(xshell::cmd!(sh, "git rev-parse HEAD").quiet().read().context("git rev-parse HEAD")?.trim().to_owned())
+}
+
+/// The PEP 503 normalized project name.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The simple index pages for the manifest's wheels: (key relative to `commit/<sha>/`, HTML). Each page is
+/// written twice, as `.../index.html` and as the directory name ending in `/`, which is what pip requests and
+/// what a bucket serves without any website configuration.
+pub fn index_pages(m: &Manifest) -> Vec<(String, String)> {
+    let mut projects: std::collections::BTreeMap<String, Vec<&Artifact>> = Default::default();
+    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
+        projects.entry(normalize(&a.name)).or_default().push(a);
+    }
+    let page = |title: &str, body: String| {
+        format!(
+            "<!DOCTYPE html>\n<html>\n<head>\n<meta name=\"pypi:repository-version\" content=\"1.0\">\n<title>{}</title>\n</head>\n<body>\n{body}</body>\n</html>\n",
+            escape(title)
+        )
+    };
+    let mut pages = Vec::new();
+    let root_body: String = projects.keys().map(|p| format!("<a href=\"{p}/\">{p}</a>\n")).collect();
+    let root = page(&format!("Simple index of {}", &m.commit[..12]), root_body);
+    pages.push(("simple/index.html".to_owned(), root.clone()));
+    pages.push(("simple/".to_owned(), root));
+    for (project, wheels) in &projects {
+        let body: String = wheels
+            .iter()
+            .map(|a| {
+                let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+                format!("<a href=\"../../{}#sha256={}\">{}</a>\n", escape(&a.path), a.sha256, escape(file))
+            })
+            .collect();
+        let html = page(&format!("Links for {project}"), body);
+        pages.push((format!("simple/{project}/index.html"), html.clone()));
+        pages.push((format!("simple/{project}/"), html));
+    }
+    pages
+}
+
+/// `ours` plus what `remote` has that ours lacks (another platform's wheels); fails if one path has two hashes.
+pub fn merge(remote: &Manifest, ours: &Manifest) -> Result<Manifest> {
+    if remote.commit != ours.commit {
+        bail!("the store's manifest is for commit {}, not {}", remote.commit, ours.commit);
+    }
+    let mut merged = ours.clone();
+    for r in &remote.artifacts {
+        match ours.artifacts.iter().find(|a| a.path == r.path) {
+            Some(a) if a.sha256 == r.sha256 => {}
+            Some(a) => bail!(
+                "{} is already in the store with sha256 {} but this upload has {}: a commit's artifacts are immutable\nfix: --overwrite replaces it",
+                a.path,
+                r.sha256,
+                a.sha256
+            ),
+            None => merged.artifacts.push(r.clone()),
+        }
+    }
+    merged.dirty = remote.dirty || ours.dirty;
+    merged.artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    Ok(merged)
+}
+
+#[derive(Default)]
+pub struct Report {
+    pub uploaded: AtomicU64,
+    pub bytes: AtomicU64,
+    pub skipped: AtomicU64,
+}
+
+/// Uploads one immutable object: skipped when the same bytes are there, refused when others are.
+fn put_immutable(
+    sh: &Shell,
+    store: &Store,
+    key: &str,
+    file: &Utf8Path,
+    sha: &str,
+    size: u64,
+    overwrite: bool,
+    r: &Report,
+) -> Result<()> {
+    let meta = PutMeta { content_type: store::content_type(key), cache_control: store::IMMUTABLE.cache_control };
+    match store.head(sh, key)? {
+        Some(o) if o.sha256.as_deref() == Some(sha) => {
+            r.skipped.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        Some(o) if !overwrite => bail!(
+            "{key} is already in the store with other content (sha256 {}): a commit's artifacts are immutable\nfix: --overwrite replaces it",
+            o.sha256.as_deref().unwrap_or("unknown")
+        ),
+        Some(o) => {
+            store.put(sh, key, file, sha, &meta, o.generation.as_deref())?;
+        }
+        None => {
+            if store.put(sh, key, file, sha, &meta, Some("0"))? == store::Put::Exists {
+                // Another upload created it between our look and our write: same bytes are fine.
+                let o = store.head(sh, key)?;
+                if o.as_ref().and_then(|o| o.sha256.as_deref()) != Some(sha) {
+                    bail!("{key} was created concurrently with other content");
+                }
+                r.skipped.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+    }
+    r.uploaded.fetch_add(1, Ordering::Relaxed);
+    r.bytes.fetch_add(size, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Runs `work` over `items` on `jobs` threads, each with its own shell; collects errors.
+fn parallel<T: Sync>(items: &[T], jobs: usize, work: impl Fn(&Shell, &T) -> Result<()> + Sync) -> Vec<String> {
+    let next = AtomicU64::new(0);
+    let errors = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            s.spawn(|| {
+                let sh = match Shell::new() {
+                    Ok(sh) => sh,
+                    Err(e) => {
+                        errors.lock().unwrap().push(format!("{e:#}"));
+                        return;
+                    }
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(item) = items.get(i) else { break };
+                    if let Err(e) = work(&sh, item) {
+                        errors.lock().unwrap().push(format!("{e:#}"));
+                    }
+                }
+            });
+        }
+    });
+    errors.into_inner().unwrap()
+}
+
+fn write_temp(dir: &Utf8Path, name: &str, content: &[u8]) -> Result<Utf8PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+    let path = dir.join(format!("{name}.{}", std::process::id()));
+    std::fs::write(&path, content).with_context(|| format!("writing {path}"))?;
+    Ok(path)
+}
+
+/// What an upload did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub uploaded: u64,
+    pub bytes: u64,
+    pub skipped: u64,
+}
+
+pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
+    let store = open_store(ctx, args.store.as_deref())?;
+    let commit = match &args.commit {
+        Some(c) => c.clone(),
+        None => head_commit(ctx)?,
+    };
+    let from = args.from.clone().unwrap_or_else(|| ctx.root.join("target/packages"));
+    let dir = from.join(&commit);
+    let manifest_path = dir.join(manifest::FILE);
+    if !manifest_path.exists() {
+        bail!("no packages for commit {commit} in {from}\nfix: cargo xtask package (then upload again)");
+    }
+    let m = Manifest::read(&manifest_path)?;
+    if m.commit != commit {
+        bail!("{manifest_path} describes commit {}, not {commit}", m.commit);
+    }
+    if m.dirty && !args.allow_dirty {
+        bail!(
+            "the manifest of {commit} was made from a dirty tree\nfix: commit, run `cargo xtask package` again, or pass --allow-dirty to upload it anyway"
+        );
+    }
+    let prefix = format!("commit/{commit}");
+    if args.check_index {
+        return check_index(ctx, &store, &prefix, &m).map(|()| Summary::default());
+    }
+    let bad = m.mismatches(&dir, &m.artifacts);
+    if !bad.is_empty() {
+        bail!(
+            "local artifacts no longer match their manifest:\n  {}\nfix: cargo xtask package --force",
+            bad.join("\n  ")
+        );
+    }
+    if ctx.global.dry_run || ctx.global.json {
+        let plan = json!({
+            "store": store.describe(),
+            "commit": commit,
+            "objects": m.artifacts.iter().map(|a| json!({"key": format!("{prefix}/{}", a.path), "sha256": a.sha256, "size": a.size})).collect::<Vec<_>>(),
+            "then": ["simple index pages", format!("{prefix}/{} (last)", manifest::FILE)],
+            "aliases": args.aliases,
+        });
+        println!(
+            "{}",
+            if ctx.global.json { serde_json::to_string_pretty(&plan)? } else { format!("upload plan: {plan:#}") }
+        );
+        return Ok(Summary::default());
+    }
+    eprintln!("uploading {} artifacts of {} to {}", m.artifacts.len(), &commit[..12], store.describe());
+    let started = std::time::Instant::now();
+    let report = Report::default();
+    let jobs = ctx.global.jobs.max(8);
+    let errors = parallel(&m.artifacts, jobs, |sh, a| {
+        put_immutable(
+            sh,
+            &store,
+            &format!("{prefix}/{}", a.path),
+            &dir.join(&a.path),
+            &a.sha256,
+            a.size,
+            args.overwrite,
+            &report,
+        )
+    });
+    if !errors.is_empty() {
+        return Err(JobFailed(format!(
+            "{} objects failed; the manifest was not uploaded, so the commit is not marked complete:\n  {}\nrun the upload again: finished objects are skipped",
+            errors.len(),
+            errors.join("\n  ")
+        ))
+        .into());
+    }
+    // The manifest last: merged with what another platform's job may have uploaded, under a precondition.
+    let tmp = ctx.root.join("target/store-tmp");
+    let mut final_manifest = m.clone();
+    for attempt in 1..=5 {
+        let remote = fetch_manifest(&ctx.sh, &store, &prefix, &tmp)?;
+        let (merged, generation) = match &remote {
+            Some((r, generation)) => (if args.overwrite { m.clone() } else { merge(r, &m)? }, generation.clone()),
+            None => (m.clone(), Some("0".to_owned())),
+        };
+        // Index pages: derived from the merged manifest, so they are replaced, not immutable.
+        for (key, html) in index_pages(&merged) {
+            let path = write_temp(&tmp, "index", html.as_bytes())?;
+            let sha = crate::sha256::digest(html.as_bytes());
+            let same = store.head(&ctx.sh, &format!("{prefix}/{key}"))?.and_then(|o| o.sha256) == Some(sha.clone());
+            if !same {
+                let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
+                store.put(&ctx.sh, &format!("{prefix}/{key}"), &path, &sha, &meta, None)?;
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        let text = merged.to_text();
+        let sha = crate::sha256::digest(text.as_bytes());
+        if remote.as_ref().is_some_and(|(r, _)| r.to_text() == text) {
+            final_manifest = merged;
+            break;
+        }
+        let path = write_temp(&tmp, "manifest", text.as_bytes())?;
+        let meta = PutMeta { content_type: "application/json", cache_control: "no-cache" };
+        let key = format!("{prefix}/{}", manifest::FILE);
+        let put = store.put(&ctx.sh, &key, &path, &sha, &meta, generation.as_deref());
+        let _ = std::fs::remove_file(&path);
+        match put {
+            Ok(store::Put::Created) => {
+                final_manifest = merged;
+                break;
+            }
+            // Someone wrote the manifest meanwhile: merge again.
+            Ok(store::Put::Exists) | Err(_) if attempt < 5 => continue,
+            Ok(store::Put::Exists) => bail!("the manifest of {commit} kept changing during the upload: run again"),
+            Err(e) => return Err(e),
+        }
+    }
+    for alias in &args.aliases {
+        let body = serde_json::to_string_pretty(&json!({
+            "commit": commit,
+            "manifest": format!("{prefix}/{}", manifest::FILE),
+            "simple_index": store.public_url(&format!("{prefix}/simple/")),
+        }))? + "\n";
+        let path = write_temp(&tmp, "alias", body.as_bytes())?;
+        let meta = PutMeta { content_type: "application/json", cache_control: "no-cache, max-age=0" };
+        store.put(&ctx.sh, alias.trim_matches('/'), &path, &crate::sha256::digest(body.as_bytes()), &meta, None)?;
+        let _ = std::fs::remove_file(&path);
+        eprintln!("alias {} -> {}", alias, &commit[..12]);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let (n, bytes, skipped) = (
+        report.uploaded.load(Ordering::Relaxed),
+        report.bytes.load(Ordering::Relaxed),
+        report.skipped.load(Ordering::Relaxed),
+    );
+    println!(
+        "uploaded {n} objects ({bytes} bytes), skipped {skipped} already in the store, in {secs:.2}s; {} artifacts in the manifest",
+        final_manifest.artifacts.len()
+    );
+    if final_manifest.artifacts.iter().any(|a| a.kind == Kind::Wheel) {
+        println!("pip install --pre --index-url {} <package>", store.public_url(&format!("{prefix}/simple/")));
+    }
+    Ok(Summary { uploaded: n, bytes, skipped })
+}
+
+/// The store's manifest of `prefix`, with its generation (or `None` on the file backend), if there is one.
+fn fetch_manifest(
+    sh: &Shell,
+    store: &Store,
+    prefix: &str,
+    tmp: &Utf8Path,
+) -> Result<Option<(Manifest, Option<String>)>> {
+    let key = format!("{prefix}/{}", manifest::FILE);
+    let Some(head) = store.head(sh, &key)? else { return Ok(None) };
+    std::fs::create_dir_all(tmp)?;
+    let path = tmp.join(format!("remote-manifest.{}", std::process::id()));
+    if !store.get(sh, &key, &path)? {
+        return Ok(None);
+    }
+    let m = Manifest::read(&path).with_context(|| format!("the store's {key}"));
+    let _ = std::fs::remove_file(&path);
+    Ok(Some((m?, head.generation)))
+}
+
+fn check_index(ctx: &Ctx, store: &Store, prefix: &str, m: &Manifest) -> Result<()> {
+    let tmp = ctx.root.join("target/store-tmp");
+    let remote = fetch_manifest(&ctx.sh, store, prefix, &tmp)?.map(|(r, _)| r).unwrap_or_else(|| m.clone());
+    let mut problems = Vec::new();
+    for (key, want) in index_pages(&remote) {
+        let path = tmp.join(format!("check.{}", std::process::id()));
+        let have = if store.get(&ctx.sh, &format!("{prefix}/{key}"), &path)? {
+            std::fs::read_to_string(&path).ok()
+        } else {
+            None
+        };
+        let _ = std::fs::remove_file(&path);
+        match have {
+            Some(h) if h == want => {}
+            Some(_) => problems.push(format!("{prefix}/{key} differs from the manifest")),
+            None => problems.push(format!("{prefix}/{key} is missing")),
+        }
+    }
+    if problems.is_empty() {
+        println!("the simple index of {} matches its manifest", &m.commit[..12]);
+        Ok(())
+    } else {
+        Err(JobFailed(format!("the simple index is wrong:\n  {}\nfix: cargo xtask upload", problems.join("\n  ")))
+            .into())
+    }
+}
+
+pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
+    let store = open_store(ctx, args.store.as_deref())?;
+    let commit = &args.commit;
+    if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("--commit {commit:?} is not a full 40-digit commit hash\nfix: pass `git rev-parse <rev>`");
+    }
+    let prefix = format!("commit/{commit}");
+    let out = args.out.clone().unwrap_or_else(|| ctx.root.join("target/downloads").join(commit));
+    let tmp = ctx.root.join("target/store-tmp");
+    let Some((m, _)) = fetch_manifest(&ctx.sh, &store, &prefix, &tmp)? else {
+        bail!(
+            "{} has no manifest for commit {commit}: its upload never finished\nfix: cargo xtask upload --commit {commit}",
+            store.describe()
+        );
+    };
+    if m.dirty && !args.allow_dirty {
+        bail!(
+            "the store's manifest of {commit} was made from a dirty tree\nfix: pass --allow-dirty to download it anyway"
+        );
+    }
+    let wanted: Vec<&Artifact> =
+        m.artifacts.iter().filter(|a| args.kinds.is_empty() || args.kinds.contains(&a.kind)).collect();
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {out}"))?;
+    let fetched = AtomicU64::new(0);
+    let errors = parallel(&wanted, ctx.global.jobs.max(8), |sh, a| {
+        let dest = out.join(&a.path);
+        if crate::sha256::file(&dest).is_ok_and(|(sha, _)| sha == a.sha256) {
+            return Ok(());
+        }
+        let parent = dest.parent().context("artifact has a parent dir")?;
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
+        let part = parent.join(format!(".{}.part.{}", dest.file_name().unwrap_or("x"), std::process::id()));
+        if !store.get(sh, &format!("{prefix}/{}", a.path), &part)? {
+            bail!("{} is in the manifest but not in the store", a.path);
+        }
+        let (sha, size) = crate::sha256::file(&part)?;
+        if sha != a.sha256 || size != a.size {
+            let _ = std::fs::remove_file(&part);
+            return Err(anyhow!(
+                "{}: the store's bytes have sha256 {sha} ({size} bytes) but the manifest says {} ({} bytes): tampered or corrupted; nothing was kept",
+                a.path,
+                a.sha256,
+                a.size
+            ));
+        }
+        std::fs::rename(&part, &dest).with_context(|| format!("renaming {part} to {dest}"))?;
+        fetched.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    });
+    if !errors.is_empty() {
+        return Err(JobFailed(format!("download failed:\n  {}", errors.join("\n  "))).into());
+    }
+    let kept = Manifest { artifacts: wanted.into_iter().cloned().collect(), ..m };
+    kept.write_atomic(&out.join(manifest::FILE))?;
+    println!(
+        "downloaded {} of {} artifacts of {} into {out}, every one verified against the manifest's sha256",
+        fetched.load(Ordering::Relaxed),
+        kept.artifacts.len(),
+        &commit[..12]
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
