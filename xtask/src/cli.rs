@@ -55,6 +55,12 @@ fn store_arg() -> Arg {
         .help("gs://BUCKET/PREFIX, file:///PATH or a directory [default: target/store]")
 }
 
+fn endpoint_arg() -> Arg {
+    Arg::new("endpoint").long("endpoint").value_name("URL").help(
+        "The GCS API endpoint, e.g. a local server http://127.0.0.1:PORT [default: $STORAGE_EMULATOR_HOST, else Google's]",
+    )
+}
+
 fn changed_since() -> Arg {
     Arg::new("changed-since").long("changed-since").value_name("REV|auto").help(
         "Only what a change since REV affects: its crates and every crate depending on them, and the Python, \
@@ -189,6 +195,7 @@ pub fn command() -> Command {
                      file:///PATH or a directory [default: target/store].",
                 )
                 .arg(store_arg())
+                .arg(endpoint_arg())
                 .arg(Arg::new("commit").long("commit").value_name("SHA").help("The commit to upload [default: HEAD]"))
                 .arg(Arg::new("from").long("from").value_name("DIR").help("Where `package` put it [default: target/packages]"))
                 .arg(flag("allow-dirty", "Upload a manifest made from a dirty tree"))
@@ -206,6 +213,7 @@ pub fn command() -> Command {
             Command::new("download")
                 .about("Download a commit's artifacts from the store, each verified against the manifest's sha256")
                 .arg(store_arg())
+                .arg(endpoint_arg())
                 .arg(Arg::new("commit").long("commit").value_name("SHA").required(true).help("The full commit hash"))
                 .arg(
                     Arg::new("kinds")
@@ -347,6 +355,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             let one = |id: &str| sub.get_one::<String>(id).cloned();
             Job::Upload(crate::upload::UploadArgs {
                 store: one("store"),
+                endpoint: one("endpoint"),
                 commit: one("commit"),
                 from: one("from").map(Into::into),
                 allow_dirty: sub.get_flag("allow-dirty"),
@@ -359,6 +368,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             let one = |id: &str| sub.get_one::<String>(id).cloned();
             Job::Download(crate::upload::DownloadArgs {
                 store: one("store"),
+                endpoint: one("endpoint"),
                 commit: one("commit").unwrap_or_default(),
                 kinds: strings("kinds").iter().filter_map(|k| crate::manifest::Kind::parse(k)).collect(),
                 out: one("out").map(Into::into),

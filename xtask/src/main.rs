@@ -17,6 +17,8 @@ mod repo;
 mod sha256;
 mod store;
 mod test;
+#[cfg(test)]
+mod testutil;
 mod tools;
 mod upload;
 mod wasm;

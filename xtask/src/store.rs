@@ -53,8 +53,14 @@ Actions use google-github-actions/auth with token_format: access_token and pass 
 variable; for a local GCS emulator set STORAGE_EMULATOR_HOST=http://127.0.0.1:PORT";
 
 impl Store {
-    /// Parses `gs://bucket/prefix`, `file:///path` or a plain path (relative to `root`).
+    /// Parses `gs://bucket/prefix`, `file:///path` or a plain path (relative to `root`); the GCS endpoint is
+    /// `$STORAGE_EMULATOR_HOST` when set.
     pub fn parse(url: &str, root: &Utf8Path) -> Result<Store> {
+        Store::parse_with(url, root, std::env::var("STORAGE_EMULATOR_HOST").ok().as_deref())
+    }
+
+    /// Like [`Store::parse`] with an explicit GCS endpoint (a local server) instead of the environment's.
+    pub fn parse_with(url: &str, root: &Utf8Path, emulator_host: Option<&str>) -> Result<Store> {
         let tmp = root.join("target/store-tmp");
         if let Some(rest) = url.strip_prefix("gs://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -66,8 +72,8 @@ impl Store {
                     "`{url}`: `{bucket}` is not a valid bucket name\nfix: use gs://BUCKET/PREFIX with a lower-case bucket name"
                 );
             }
-            let (endpoint, emulator) = match std::env::var("STORAGE_EMULATOR_HOST") {
-                Ok(h) if !h.is_empty() => {
+            let (endpoint, emulator) = match emulator_host {
+                Some(h) if !h.is_empty() => {
                     let h = h.trim_end_matches('/');
                     (if h.contains("://") { h.to_owned() } else { format!("http://{h}") }, true)
                 }

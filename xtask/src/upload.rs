@@ -18,6 +18,7 @@ use crate::{Ctx, config};
 #[derive(Clone, Debug, Default)]
 pub struct UploadArgs {
     pub store: Option<String>,
+    pub endpoint: Option<String>,
     pub commit: Option<String>,
     pub from: Option<Utf8PathBuf>,
     pub allow_dirty: bool,
@@ -29,15 +30,19 @@ pub struct UploadArgs {
 #[derive(Clone, Debug, Default)]
 pub struct DownloadArgs {
     pub store: Option<String>,
+    pub endpoint: Option<String>,
     pub commit: String,
     pub kinds: Vec<Kind>,
     pub out: Option<Utf8PathBuf>,
     pub allow_dirty: bool,
 }
 
-pub fn open_store(ctx: &Ctx, url: Option<&str>) -> Result<Store> {
+pub fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Result<Store> {
     let url = url.filter(|u| !u.trim().is_empty()).unwrap_or(config::DEFAULT_STORE);
-    Store::parse(url, &ctx.root)
+    match endpoint.filter(|e| !e.is_empty()) {
+        Some(e) => Store::parse_with(url, &ctx.root, Some(e)),
+        None => Store::parse(url, &ctx.root),
+    }
 }
 
 fn head_commit(ctx: &Ctx) -> Result<String> {
@@ -135,13 +140,13 @@ pub struct Report {
 fn put_immutable(
     sh: &Shell,
     store: &Store,
-    key: &str,
-    file: &Utf8Path,
-    sha: &str,
-    size: u64,
+    prefix: &str,
+    dir: &Utf8Path,
+    a: &Artifact,
     overwrite: bool,
     r: &Report,
 ) -> Result<()> {
+    let (key, file, sha, size) = (&format!("{prefix}/{}", a.path), &dir.join(&a.path), a.sha256.as_str(), a.size);
     let meta = PutMeta { content_type: store::content_type(key), cache_control: store::IMMUTABLE.cache_control };
     match store.head(sh, key)? {
         Some(o) if o.sha256.as_deref() == Some(sha) => {
@@ -215,7 +220,7 @@ pub struct Summary {
 }
 
 pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
-    let store = open_store(ctx, args.store.as_deref())?;
+    let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = match &args.commit {
         Some(c) => c.clone(),
         None => head_commit(ctx)?,
@@ -226,7 +231,8 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     if !manifest_path.exists() {
         bail!("no packages for commit {commit} in {from}\nfix: cargo xtask package (then upload again)");
     }
-    let m = Manifest::read(&manifest_path)?;
+    let mut m = Manifest::read(&manifest_path)?;
+    m.artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
     if m.commit != commit {
         bail!("{manifest_path} describes commit {}, not {commit}", m.commit);
     }
@@ -401,7 +407,7 @@ fn check_index(ctx: &Ctx, store: &Store, prefix: &str, m: &Manifest) -> Result<(
 }
 
 pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
-    let store = open_store(ctx, args.store.as_deref())?;
+    let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = &args.commit;
     if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("--commit {commit:?} is not a full 40-digit commit hash\nfix: pass `git rev-parse <rev>`");

@@ -1,1 +1,242 @@
+use super::*;
+use crate::testutil::{self, FlakyProxy, GcsServer};
 
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A commit directory with a real (pure-Python) wheel, a crate-like file and a recording, and its manifest.
+fn fixture(root: &Utf8Path) -> Manifest {
+    let dir = root.join("target/packages").join(COMMIT);
+    std::fs::create_dir_all(dir.join("wheels")).unwrap();
+    std::fs::create_dir_all(dir.join("crates")).unwrap();
+    std::fs::create_dir_all(dir.join("recordings")).unwrap();
+    let wheel = dir.join("wheels/demo_pkg-1.0.0-py3-none-any.whl");
+    let script = r#"import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("demo_pkg/__init__.py", "VALUE = 42\n")
+    z.writestr("demo_pkg-1.0.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0.0\n")
+    z.writestr("demo_pkg-1.0.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr("demo_pkg-1.0.0.dist-info/RECORD", "")
+"#;
+    let sh = Shell::new().unwrap();
+    xshell::cmd!(sh, "python3 -c {script} {wheel}").run().unwrap();
+    std::fs::write(dir.join("crates/demo-1.0.0.crate"), vec![7u8; 300_000]).unwrap();
+    std::fs::write(dir.join("recordings/a.reel"), b"REEL\x01\x00\x00\x00").unwrap();
+    let mut artifacts = Vec::new();
+    for (kind, name, path) in [
+        (Kind::Wheel, "demo-pkg", "wheels/demo_pkg-1.0.0-py3-none-any.whl"),
+        (Kind::Crate, "demo", "crates/demo-1.0.0.crate"),
+        (Kind::Recording, "a", "recordings/a.reel"),
+    ] {
+        let (sha256, size) = crate::sha256::file(&dir.join(path)).unwrap();
+        artifacts.push(Artifact {
+            kind,
+            name: name.into(),
+            path: path.into(),
+            size,
+            sha256,
+            version: "1.0.0".into(),
+            platform: None,
+            tag: None,
+            command: String::new(),
+            tools: vec![],
+        });
+    }
+    artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    let m = Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 1,
+        xtask_version: "0".into(),
+        version: "1.0.0".into(),
+        artifacts,
+    };
+    m.write_atomic(&dir.join(manifest::FILE)).unwrap();
+    m
+}
+
+#[test]
+fn normalized_names_and_index_pages() {
+    for (name, want) in [("reel-sdk", "reel-sdk"), ("Reel_SDK", "reel-sdk"), ("a.b__c", "a-b-c")] {
+        assert_eq!(normalize(name), want);
+    }
+    let root = testutil::temp_dir("index");
+    let m = fixture(&root);
+    let pages = index_pages(&m);
+    let keys: Vec<&str> = pages.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["simple/index.html", "simple/", "simple/demo-pkg/index.html", "simple/demo-pkg/"]);
+    let wheel = m.artifacts.iter().find(|a| a.kind == Kind::Wheel).unwrap();
+    assert!(pages[2].1.contains(&format!("href=\"../../{}#sha256={}\"", wheel.path, wheel.sha256)), "{}", pages[2].1);
+    assert!(pages[0].1.contains("<a href=\"demo-pkg/\">demo-pkg</a>"));
+}
+
+#[test]
+fn merging_manifests_of_two_platforms() {
+    let root = testutil::temp_dir("merge");
+    let m = fixture(&root);
+    let mut other = m.clone();
+    other.artifacts.retain(|a| a.kind == Kind::Crate);
+    let wheel = m.artifacts.iter().find(|a| a.kind == Kind::Wheel).unwrap().clone();
+    other.artifacts.push(Artifact { path: "wheels/x-1.0.0-py3-none-macosx_11_0_arm64.whl".into(), ..wheel });
+    let merged = merge(&other, &m).unwrap();
+    assert_eq!(merged.artifacts.len(), 4);
+    let mut conflicting = other.clone();
+    conflicting.artifacts[0].sha256 = "f".repeat(64);
+    let err = merge(&conflicting, &m).unwrap_err().to_string();
+    assert!(err.contains("immutable") && err.contains("--overwrite"), "{err}");
+}
+
+fn args(store: &str, endpoint: Option<String>, root: &Utf8Path) -> UploadArgs {
+    UploadArgs {
+        store: Some(store.into()),
+        endpoint,
+        commit: Some(COMMIT.into()),
+        from: Some(root.join("target/packages")),
+        ..UploadArgs::default()
+    }
+}
+
+fn download_args(store: &str, endpoint: Option<String>, out: &Utf8Path) -> DownloadArgs {
+    DownloadArgs {
+        store: Some(store.into()),
+        endpoint,
+        commit: COMMIT.into(),
+        kinds: vec![],
+        out: Some(out.to_owned()),
+        allow_dirty: false,
+    }
+}
+
+/// Upload, skip on re-run, refuse on conflict, download with verification, detect tampering: the same
+/// behaviour on both backends.
+fn round_trip(root: &Utf8Path, store_url: &str, endpoint: Option<String>, tamper: impl Fn(&Store, &Shell, &str)) {
+    let ctx = testutil::ctx(root);
+    let m = fixture(root);
+    let total: u64 = m.artifacts.iter().map(|a| a.size).sum();
+    let first = upload(&ctx, &args(store_url, endpoint.clone(), root)).unwrap();
+    assert_eq!(first, Summary { uploaded: 3, bytes: total, skipped: 0 });
+    let again = upload(&ctx, &args(store_url, endpoint.clone(), root)).unwrap();
+    assert_eq!(again, Summary { uploaded: 0, bytes: 0, skipped: 3 }, "a re-run sends nothing");
+
+    // Same path, other content: refused, and the store keeps the original.
+    let dir = root.join("target/packages").join(COMMIT);
+    let crate_path = dir.join("crates/demo-1.0.0.crate");
+    let original = std::fs::read(&crate_path).unwrap();
+    std::fs::write(&crate_path, vec![8u8; 300_000]).unwrap();
+    let mut changed = m.clone();
+    let i = changed.artifacts.iter().position(|a| a.kind == Kind::Crate).unwrap();
+    changed.artifacts[i].sha256 = crate::sha256::file(&crate_path).unwrap().0;
+    changed.write_atomic(&dir.join(manifest::FILE)).unwrap();
+    let err = format!("{:#}", upload(&ctx, &args(store_url, endpoint.clone(), root)).unwrap_err());
+    assert!(err.contains("immutable") && err.contains("--overwrite"), "{err}");
+    std::fs::write(&crate_path, original).unwrap();
+    m.write_atomic(&dir.join(manifest::FILE)).unwrap();
+
+    // Download into another directory: identical files.
+    let out = root.join("downloaded");
+    download(&ctx, &download_args(store_url, endpoint.clone(), &out)).unwrap();
+    for a in &m.artifacts {
+        assert_eq!(std::fs::read(out.join(&a.path)).unwrap(), std::fs::read(dir.join(&a.path)).unwrap(), "{}", a.path);
+    }
+    assert_eq!(Manifest::read(&out.join(manifest::FILE)).unwrap().artifacts, m.artifacts);
+
+    // A tampered object is detected and nothing of it is kept.
+    let store = open_store(&ctx, Some(store_url), endpoint.as_deref()).unwrap();
+    tamper(&store, &ctx.sh, &format!("commit/{COMMIT}/recordings/a.reel"));
+    let out2 = root.join("downloaded-again");
+    let err = format!("{:#}", download(&ctx, &download_args(store_url, endpoint.clone(), &out2)).unwrap_err());
+    assert!(err.contains("recordings/a.reel") && err.contains("tampered or corrupted"), "{err}");
+    assert!(!out2.join("recordings/a.reel").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(out2.join("recordings")).unwrap().flatten().collect();
+    assert!(leftovers.is_empty(), "no partial download kept: {leftovers:?}");
+    assert!(!out2.join(manifest::FILE).exists(), "no manifest for an incomplete download");
+
+    // A dirty manifest is refused unless allowed.
+    let mut dirty = m.clone();
+    dirty.dirty = true;
+    dirty.write_atomic(&dir.join(manifest::FILE)).unwrap();
+    let err = format!("{:#}", upload(&ctx, &args(store_url, endpoint.clone(), root)).unwrap_err());
+    assert!(err.contains("dirty tree") && err.contains("--allow-dirty"), "{err}");
+    m.write_atomic(&dir.join(manifest::FILE)).unwrap();
+}
+
+#[test]
+fn file_backend() {
+    let root = testutil::temp_dir("store-file");
+    let store_dir = root.join("store");
+    round_trip(&root, store_dir.as_str(), None, |_, _, key| {
+        std::fs::write(store_dir.join(key), b"REEL tampered").unwrap();
+    });
+    assert!(store_dir.join(format!("commit/{COMMIT}/simple/demo-pkg/index.html")).is_file());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn gcs_backend_with_pip_install_from_the_bucket() {
+    let server = GcsServer::start("ci-artifacts");
+    let root = testutil::temp_dir("store-gcs");
+    round_trip(&root, "gs://ci-artifacts", Some(server.endpoint()), |store, sh, key| {
+        // Same claimed sha256, other bytes: only a download's own hashing can tell.
+        let fake = root.join("fake");
+        std::fs::write(&fake, b"REEL tampered").unwrap();
+        let meta = PutMeta { content_type: "application/octet-stream", cache_control: "no-cache" };
+        let sha = store.head(sh, key).unwrap().unwrap().sha256.unwrap();
+        store.put(sh, key, &fake, &sha, &meta, None).unwrap();
+    });
+    // pip installs the wheel from the bucket's public URL through the simple index.
+    let venv = root.join("venv");
+    let sh = Shell::new().unwrap();
+    xshell::cmd!(sh, "python3 -m venv {venv}").run().unwrap();
+    let python = crate::tools::venv_python(&venv);
+    let index = format!("{}/ci-artifacts/commit/{COMMIT}/simple/", server.endpoint());
+    xshell::cmd!(sh, "{python} -m pip install --quiet --index-url {index} demo-pkg").run().unwrap();
+    let value = xshell::cmd!(sh, "{python} -c 'import demo_pkg; print(demo_pkg.VALUE)'").read().unwrap();
+    assert_eq!(value.trim(), "42");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn an_interrupted_upload_resumes_without_duplicates_and_the_manifest_comes_last() {
+    let server = GcsServer::start("ci-artifacts");
+    let root = testutil::temp_dir("store-fault");
+    let ctx = testutil::ctx(&root);
+    let m = fixture(&root);
+    let store = open_store(&ctx, Some("gs://ci-artifacts"), Some(&server.endpoint())).unwrap();
+    let present = |store: &Store| {
+        m.artifacts
+            .iter()
+            .filter(|a| store.head(&ctx.sh, &format!("commit/{COMMIT}/{}", a.path)).unwrap().is_some())
+            .count() as u64
+    };
+    let manifest_key = format!("commit/{COMMIT}/{}", manifest::FILE);
+
+    // The server goes away after a few requests.
+    let proxy = FlakyProxy::start(server.port, 3);
+    let err = upload(&ctx, &args("gs://ci-artifacts", Some(proxy.endpoint()), &root)).unwrap_err();
+    let err = format!("{err:#}");
+    assert!(err.contains("the manifest was not uploaded"), "{err}");
+    assert!(store.head(&ctx.sh, &manifest_key).unwrap().is_none(), "no manifest after a failed upload");
+    let done_before = present(&store);
+    assert!(done_before < 3, "the fault must interrupt the upload");
+
+    // Run again against the healthy server: finishes, re-sending nothing that was already there.
+    let second = upload(&ctx, &args("gs://ci-artifacts", Some(server.endpoint()), &root)).unwrap();
+    assert_eq!(second.skipped, done_before);
+    assert_eq!(second.uploaded, 3 - done_before);
+    assert!(store.head(&ctx.sh, &manifest_key).unwrap().is_some());
+    assert_eq!(present(&store), 3);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_server_that_is_down_is_a_clear_error() {
+    let root = testutil::temp_dir("store-down");
+    let ctx = testutil::ctx(&root);
+    fixture(&root);
+    let port = testutil::free_port();
+    let err = format!(
+        "{:#}",
+        upload(&ctx, &args("gs://ci-artifacts", Some(format!("http://127.0.0.1:{port}")), &root)).unwrap_err()
+    );
+    assert!(err.contains("cannot reach the store") && err.contains("run again"), "{err}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

