@@ -270,18 +270,8 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let started = std::time::Instant::now();
     let report = Report::default();
     let jobs = ctx.global.jobs.max(8);
-    let errors = parallel(&m.artifacts, jobs, |sh, a| {
-        put_immutable(
-            sh,
-            &store,
-            &format!("{prefix}/{}", a.path),
-            &dir.join(&a.path),
-            &a.sha256,
-            a.size,
-            args.overwrite,
-            &report,
-        )
-    });
+    let errors =
+        parallel(&m.artifacts, jobs, |sh, a| put_immutable(sh, &store, &prefix, &dir, a, args.overwrite, &report));
     if !errors.is_empty() {
         return Err(JobFailed(format!(
             "{} objects failed; the manifest was not uploaded, so the commit is not marked complete:\n  {}\nrun the upload again: finished objects are skipped",
