@@ -223,6 +223,9 @@ pub const ACTION_CACHE: Action =
     Action { repo: "actions/cache", sha: "5a3ec84eff668545956fd18022155c47e93e2684", version: "v4.2.3" };
 pub const ACTION_RUST_CACHE: Action =
     Action { repo: "Swatinem/rust-cache", sha: "9d47c6ad4b02e050fd481d890b2ea34778fd09d6", version: "v2.7.8" };
+pub const ACTION_GCP_AUTH: Action =
+    Action { repo: "google-github-actions/auth", sha: "ba79af03959ebeac9769e648f473a284504d9193", version: "v2.1.10" };
+
 /// A platform the workflows can run on. The first is the default (and what local runs stand for).
 pub struct Platform {
     pub name: &'static str,
