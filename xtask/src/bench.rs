@@ -121,7 +121,13 @@ fn time_rows(
     eprintln!("bench: {name}");
     time_once(&ctx.sh, program, args, env)?;
     let times = (0..runs).map(|_| time_once(&ctx.sh, program, args, env)).collect::<Result<Vec<_>>>()?;
-    Ok(Row { name: name.into(), median: median(times), detail: detail.into() })
+    Ok(row(name, median(times), detail))
+}
+
+/// A row, also printed at once (a later case that fails does not lose it).
+fn row(name: &str, median: Duration, detail: &str) -> Row {
+    eprintln!("bench: {name}: {:.3} s {detail}", median.as_secs_f64());
+    Row { name: name.into(), median, detail: detail.into() }
 }
 
 fn bench_cold_build(ctx: &Ctx, runs: usize) -> Result<Row> {
@@ -250,7 +256,11 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
             anyhow::ensure!(Instant::now() < deadline, "fake-gcs-server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        cmd!(sh, "curl -sS -f -X POST {url}/storage/v1/b?project=p -H 'Content-Type: application/json' -d '{{\"name\":\"bench\"}}'").quiet().ignore_stdout().run()?;
+        let body = r#"{"name":"bench"}"#;
+        cmd!(sh, "curl -sS -f -X POST {url}/storage/v1/b?project=p -H 'Content-Type: application/json' -d {body}")
+            .quiet()
+            .ignore_stdout()
+            .run()?;
         let exe = std::env::current_exe()?;
         let exe = exe.to_str().context("exe path")?;
         let (mut ours, mut curl) = (Vec::new(), Vec::new());
@@ -361,12 +371,12 @@ fn bench_gates(root: &Utf8Path, runs: usize) -> Result<Vec<Row>> {
         files = r.facts.files.len();
     }
     Ok(vec![
-        Row {
-            name: "gates: own work (20k files, 500 changed)".into(),
-            median: median(own),
-            detail: format!("{files} changed files; goal: well under 1 s"),
-        },
-        Row { name: "gates: git's time".into(), median: median(git), detail: String::new() },
-        Row { name: "gates: total".into(), median: median(total), detail: String::new() },
+        row(
+            "gates: own work (20k files, 500 changed)",
+            median(own),
+            &format!("{files} changed files; goal: well under 1 s"),
+        ),
+        row("gates: git's time", median(git), ""),
+        row("gates: total", median(total), ""),
     ])
 }
