@@ -39,21 +39,27 @@ impl Probe {
 
 pub struct Tools {
     root: Utf8PathBuf,
+    dir: Utf8PathBuf,
     offline: bool,
     cache: RefCell<BTreeMap<&'static str, Probe>>,
 }
 
 impl Tools {
+    /// Tools in `.tools/` of `root`, or in `$XTASK_TOOLS_DIR` (to share one tools directory between clones).
     pub fn new(root: &Utf8Path, offline: bool) -> Tools {
-        Tools { root: root.to_owned(), offline, cache: RefCell::new(BTreeMap::new()) }
+        let dir = match std::env::var("XTASK_TOOLS_DIR") {
+            Ok(dir) if !dir.is_empty() => Utf8PathBuf::from(dir),
+            _ => root.join(config::TOOLS_DIR),
+        };
+        Tools::with_dir(root, &dir, offline)
     }
 
-    /// `.tools/` in the repository, or `$XTASK_TOOLS_DIR` (to share one tools directory between clones).
+    pub fn with_dir(root: &Utf8Path, dir: &Utf8Path, offline: bool) -> Tools {
+        Tools { root: root.to_owned(), dir: dir.to_owned(), offline, cache: RefCell::new(BTreeMap::new()) }
+    }
+
     pub fn dir(&self) -> Utf8PathBuf {
-        match std::env::var("XTASK_TOOLS_DIR") {
-            Ok(dir) if !dir.is_empty() => Utf8PathBuf::from(dir),
-            _ => self.root.join(config::TOOLS_DIR),
-        }
+        self.dir.clone()
     }
 
     fn venv(&self) -> Utf8PathBuf {
@@ -118,7 +124,7 @@ impl Tools {
 
     /// The exact command that installs `tool` at its pinned version.
     pub fn fix_command(&self, tool: &Tool, wanted: &str) -> String {
-        let dir = config::TOOLS_DIR;
+        let dir = self.dir.strip_prefix(&self.root).map_or_else(|_| self.dir.to_string(), |d| d.to_string());
         match tool.source {
             Source::Pip { package } => {
                 let py = if cfg!(windows) { "Scripts/python" } else { "bin/python" };
@@ -370,7 +376,7 @@ mod tests {
 
     #[test]
     fn every_tool_is_pinned_once_and_fixable() {
-        let tools = Tools::new(Utf8Path::new("/repo"), true);
+        let tools = Tools::with_dir(Utf8Path::new("/repo"), Utf8Path::new("/repo/.tools"), true);
         let mut names: Vec<_> = config::TOOLS.iter().map(|t| t.name).collect();
         names.sort();
         names.dedup();
@@ -406,7 +412,7 @@ mod tests {
         std::fs::write(&fake, "#!/bin/sh\necho 'maturin 0.1.0'\n").unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         let sh = Shell::new().unwrap();
-        let tools = Tools::new(&root, true);
+        let tools = Tools::with_dir(&root, &root.join(".tools"), true);
         let p = tools.probe(&sh, config::tool_named("maturin")).unwrap();
         assert_eq!((p.found.as_deref(), p.ok, p.status()), (Some("0.1.0"), false, "wrong version"));
         assert_eq!(p.path.as_deref(), Some(fake.as_path()));
