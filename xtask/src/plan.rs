@@ -312,7 +312,30 @@ fn header(n: usize, total: usize, step: &Step) {
     eprintln!("==> [{n}/{total}] {}\n    $ {}", step.name, step.command_line());
 }
 
-fn footer(step: &Step, outcome: &Outcome, time: Duration, _captured: Option<&str>) {
+/// `file:line` locations in a tool's output (clippy's `--> src/a.rs:3:5`, ruff's and typos' `a.py:3:5: ...`),
+/// with the message that follows on the same line, if any.
+pub fn locations(output: &str) -> Vec<(String, u32, String)> {
+    let mut out = Vec::new();
+    for line in output.lines() {
+        let t = line.trim_start();
+        let t = t.strip_prefix("--> ").unwrap_or(t);
+        let t = t.strip_prefix("./").unwrap_or(t);
+        let mut parts = t.splitn(4, ':');
+        let (Some(path), Some(lineno)) = (parts.next(), parts.next()) else { continue };
+        let plausible = !path.is_empty() && !path.contains(' ') && path.contains('.') && !path.contains("://");
+        let Ok(lineno) = lineno.trim().parse::<u32>() else { continue };
+        if !plausible {
+            continue;
+        }
+        let _col = parts.next();
+        let message = parts.next().unwrap_or_default().trim().to_owned();
+        out.push((path.to_owned(), lineno, message));
+    }
+    out.dedup();
+    out
+}
+
+fn footer(step: &Step, outcome: &Outcome, time: Duration, captured: Option<&str>) {
     if github::actions() {
         println!("::endgroup::");
     }
@@ -325,6 +348,11 @@ fn footer(step: &Step, outcome: &Outcome, time: Duration, _captured: Option<&str
             }
             if github::actions() {
                 github::error(None, None, &step.name, &format!("{why}. {}", step.hint));
+                // Point at the lines the tool named, so they show up in the pull request's diff.
+                for (file, line, message) in captured.map(locations).unwrap_or_default().into_iter().take(50) {
+                    let message = if message.is_empty() { format!("{} failed here", step.name) } else { message };
+                    github::error(Some(&file), Some(line), &step.name, &message);
+                }
             }
         }
         Outcome::NotRun => {}
@@ -519,6 +547,19 @@ mod tests {
         assert_eq!(s.command_line(), "cd crates/x && RUSTFLAGS='-C opt-level=1' cargo clippy -- -D warnings");
         assert_eq!(quote("it's"), "'it'\\''s'");
         assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn tool_output_locations() {
+        let out = "error: unused variable: `x`\n  --> crates/reel/src/summary.rs:59:4\n./README.md:8:7: error: a spelling finding\nexamples/a.py:1:2: F401 unused import\nFinished in 1.2s: ok\nhttp://x:80/y\n";
+        assert_eq!(
+            locations(out),
+            [
+                ("crates/reel/src/summary.rs".to_owned(), 59, String::new()),
+                ("README.md".to_owned(), 8, "error: a spelling finding".to_owned()),
+                ("examples/a.py".to_owned(), 1, "F401 unused import".to_owned()),
+            ]
+        );
     }
 
     #[test]
