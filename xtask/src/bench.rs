@@ -149,14 +149,9 @@ fn bench_cold_build(ctx: &Ctx, runs: usize) -> Result<Row> {
         tree.lines().map(|l| l.split(' ').next().unwrap_or(l)).filter(|c| *c != "xtask").collect();
     crates.sort();
     crates.dedup();
-    Ok(Row {
-        name: "cold build of the xtask".into(),
-        median: median(times),
-        detail: format!(
-            "{} dependencies (normal + build, deduplicated); rust-analyzer's xtask: about 8 s here",
-            crates.len()
-        ),
-    })
+    let detail =
+        format!("{} dependencies (normal + build, deduplicated); rust-analyzer's xtask: about 8 s here", crates.len());
+    Ok(row("cold build of the xtask", median(times), &detail))
 }
 
 /// The lint plan's commands run one after another, as a person would by hand.
@@ -177,11 +172,7 @@ fn bench_lint_by_hand(ctx: &Ctx, runs: usize) -> Result<Row> {
     eprintln!("bench: the lint tools by hand, one after another");
     run_all()?;
     let times = (0..runs).map(|_| run_all()).collect::<Result<Vec<_>>>()?;
-    Ok(Row {
-        name: "lint tools by hand, sequentially".into(),
-        median: median(times),
-        detail: format!("{} commands", plan.steps.len()),
-    })
+    Ok(row("lint tools by hand, sequentially", median(times), &format!("{} commands", plan.steps.len())))
 }
 
 fn bench_package_rerun(ctx: &Ctx, runs: usize) -> Result<Row> {
@@ -304,16 +295,12 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
         )?;
         let mib = |d: Duration| bytes as f64 / 1048576.0 / d.as_secs_f64();
         Ok((
-            Row {
-                name: "cargo xtask upload (local GCS server)".into(),
-                median: ours,
-                detail: format!("{} objects, {bytes} bytes, {:.1} MiB/s", m.artifacts.len(), mib(ours)),
-            },
-            Row {
-                name: "plain parallel curl upload, same files".into(),
-                median: curl,
-                detail: format!("{:.1} MiB/s", mib(curl)),
-            },
+            row(
+                "cargo xtask upload (local GCS server)",
+                ours,
+                &format!("{} objects, {bytes} bytes, {:.1} MiB/s", m.artifacts.len(), mib(ours)),
+            ),
+            row("plain parallel curl upload, same files", curl, &format!("{:.1} MiB/s", mib(curl))),
             again,
         ))
     })();
