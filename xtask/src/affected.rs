@@ -142,10 +142,13 @@ pub fn compute(root: &Utf8Path, files: &[String], packages: &[Package]) -> Affec
 /// The files changed since the merge-base of `rev` and HEAD, plus uncommitted and untracked ones.
 fn changed_files(ctx: &Ctx, rev: &str) -> Result<Vec<String>> {
     let sh = &ctx.sh;
-    let base = cmd!(sh, "git merge-base {rev} HEAD")
-        .quiet()
-        .read()
-        .with_context(|| format!("--changed-since {rev}: no merge-base with HEAD\nfix: pass a revision HEAD was branched from (after `git fetch`)"))?;
+    let out = cmd!(sh, "git merge-base {rev} HEAD").quiet().ignore_status().ignore_stderr().output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "--changed-since {rev}: no such revision, or no common history with HEAD\nfix: pass a revision HEAD was branched from (after `git fetch`; in a shallow clone, fetch the history)"
+        );
+    }
+    let base = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let mut files = BTreeSet::new();
     for out in [
         cmd!(sh, "git diff --name-only --no-renames {base}").quiet().read()?,
