@@ -100,23 +100,36 @@ fn tools_cache() -> WStep {
 
 const READ: (&str, &str) = ("contents", "read");
 
+/// The job that prints the platform matrix for the jobs that `need` it (`fromJSON(needs.plan.outputs.matrix)`).
+fn plan_job(platforms: &str) -> Job {
+    let matrix_step = WStep::Xtask {
+        name: "platform matrix",
+        args: ["ci", "matrix", "--platforms", "$PLATFORMS", "--github-output"].map(String::from).to_vec(),
+        env: vec![("PLATFORMS", platforms.to_owned())],
+        id: Some("matrix"),
+        local: Some(["ci", "matrix", "--platforms", "linux"].map(String::from).to_vec()),
+    };
+    Job {
+        id: "plan",
+        name: "plan",
+        runs_on: "ubuntu-latest".into(),
+        needs: vec![],
+        permissions: vec![READ],
+        matrix: None,
+        outputs: vec![("matrix", "${{ steps.matrix.outputs.matrix }}".into())],
+        timeout_minutes: 10,
+        steps: vec![checkout(1), rust_cache("xtask"), matrix_step],
+    }
+}
+
 /// Every workflow, in pipeline order.
 pub fn all() -> Vec<Workflow> {
     vec![pr_gates(), lint_build_test(), create_packages()]
 }
 
 fn create_packages() -> Workflow {
-    let matrix_step = WStep::Xtask {
-        name: "platform matrix",
-        args: ["ci", "matrix", "--platforms", "$PLATFORMS", "--github-output"].map(String::from).to_vec(),
-        // Pushes build the wasm bundle on Linux; schedules build everything everywhere; dispatch chooses.
-        env: vec![(
-            "PLATFORMS",
-            "${{ inputs.platforms || (github.event_name == 'schedule' && 'linux,windows,macos') || 'linux' }}".into(),
-        )],
-        id: Some("matrix"),
-        local: Some(["ci", "matrix", "--platforms", "linux"].map(String::from).to_vec()),
-    };
+    // Pushes build the wasm bundle on Linux; schedules build everything everywhere; dispatch chooses.
+    let platforms = "${{ inputs.platforms || (github.event_name == 'schedule' && 'linux,windows,macos') || 'linux' }}";
     let package_step = WStep::Xtask {
         name: "package",
         args: ["package", "--kinds", "$KINDS", "--target", "${{ matrix.target }}"].map(String::from).to_vec(),
@@ -155,17 +168,7 @@ fn create_packages() -> Workflow {
         concurrency_group: "create-packages-${{ github.sha }}".into(),
         cancel_in_progress: "false".into(),
         jobs: vec![
-            Job {
-                id: "plan",
-                name: "plan",
-                runs_on: "ubuntu-latest".into(),
-                needs: vec![],
-                permissions: vec![READ],
-                matrix: None,
-                outputs: vec![("matrix", "${{ steps.matrix.outputs.matrix }}".into())],
-                timeout_minutes: 10,
-                steps: vec![checkout(1), rust_cache("xtask"), matrix_step],
-            },
+            plan_job(platforms),
             Job {
                 id: "package",
                 name: "package (${{ matrix.platform }})",
@@ -217,13 +220,7 @@ fn pr_gates() -> Workflow {
 }
 
 fn lint_build_test() -> Workflow {
-    let matrix_step = WStep::Xtask {
-        name: "platform matrix",
-        args: ["ci", "matrix", "--platforms", "$PLATFORMS", "--github-output"].map(String::from).to_vec(),
-        env: vec![("PLATFORMS", "${{ inputs.platforms || 'linux' }}".into())],
-        id: Some("matrix"),
-        local: Some(["ci", "matrix", "--platforms", "linux"].map(String::from).to_vec()),
-    };
+    let platforms = "${{ inputs.platforms || 'linux' }}";
     Workflow {
         file: "lint-build-test.yml",
         name: "lint-build-test",
@@ -232,17 +229,7 @@ fn lint_build_test() -> Workflow {
         concurrency_group: "lint-build-test-${{ github.event.pull_request.number || github.sha }}".into(),
         cancel_in_progress: "${{ github.event_name == 'pull_request' }}".into(),
         jobs: vec![
-            Job {
-                id: "plan",
-                name: "plan",
-                runs_on: "ubuntu-latest".into(),
-                needs: vec![],
-                permissions: vec![READ],
-                matrix: None,
-                outputs: vec![("matrix", "${{ steps.matrix.outputs.matrix }}".into())],
-                timeout_minutes: 10,
-                steps: vec![checkout(1), rust_cache("xtask"), matrix_step],
-            },
+            plan_job(platforms),
             Job {
                 id: "lint",
                 name: "lint",
