@@ -28,6 +28,8 @@ pub enum Job {
     Package(crate::package::Args),
     Upload(crate::upload::UploadArgs),
     Download(crate::upload::DownloadArgs),
+    Sign { store: Option<String>, endpoint: Option<String>, commit: Option<String> },
+    Release(crate::release::Args),
     Workflows { check: bool },
     CiList,
     CiMatrix { platforms: String, github_output: bool },
@@ -228,6 +230,43 @@ pub fn command() -> Command {
                 .arg(flag("allow-dirty", "Download a manifest made from a dirty tree")),
         )
         .subcommand(
+            Command::new("sign")
+                .about("Sign the store's manifest of a commit (minisign format) and upload the signature beside it")
+                .long_about(
+                    "Sign the store's manifest of a commit with the minisign key in $XTASK_SIGNING_KEY (the contents of a \
+                     key file from `minisign -G -W`) and upload manifest.json.minisig beside it. The release job checks \
+                     the signature against release/minisign.pub; `minisign -V -p release/minisign.pub -m manifest.json` \
+                     checks it too.",
+                )
+                .arg(store_arg())
+                .arg(endpoint_arg())
+                .arg(Arg::new("commit").long("commit").value_name("SHA").help("The commit [default: HEAD]")),
+        )
+        .subcommand(
+            Command::new("release")
+                .about("Publish a commit's uploaded artifacts (verified, signed) to the crate registry and PyPI; builds nothing")
+                .long_about(
+                    "Publish one commit's pre-built artifacts from the store, building nothing. First everything is \
+                     downloaded and checked: the manifest's signature against release/minisign.pub, every sha256, the \
+                     set is complete, every version is the release version, the manifest is clean. Then crates go to \
+                     the registry's web API in dependency order, wheels to the package index (twine), the web bundle to \
+                     version/<V>/ and latest/; whatever is already there is skipped, so a re-run finishes an \
+                     interrupted release.\n\nWithout --execute this is a dry run that prints the plan and changes \
+                     nothing. Tokens: CARGO_REGISTRY_TOKEN, PYPI_TOKEN (never printed).",
+                )
+                .arg(Arg::new("commit").long("commit").value_name("SHA").required(true).help("The full commit hash"))
+                .arg(store_arg())
+                .arg(endpoint_arg())
+                .arg(Arg::new("version").long("version").value_name("V").help("The release version [default: the vX.Y.Z tag being built, else the workspace's]"))
+                .arg(flag("execute", "Publish for real (otherwise: a dry run)"))
+                .arg(Arg::new("registry-api").long("registry-api").value_name("URL").help("The crate registry's API [default: crates.io; $XTASK_REGISTRY_API]"))
+                .arg(Arg::new("registry-index").long("registry-index").value_name("URL").help("Its index: sparse+https://... or a git URL [default: crates.io's; $XTASK_REGISTRY_INDEX]"))
+                .arg(Arg::new("pypi-upload").long("pypi-upload").value_name("URL").help("The package index's upload URL [default: PyPI; $XTASK_PYPI_UPLOAD]"))
+                .arg(Arg::new("pypi-simple").long("pypi-simple").value_name("URL").help("Its simple index [default: PyPI's; $XTASK_PYPI_SIMPLE]"))
+                .arg(Arg::new("web-store").long("web-store").value_name("URL").help("Where the web bundle goes [default: target/web-store; $XTASK_WEB_STORE]"))
+                .arg(Arg::new("public-key").long("public-key").value_name("PATH").help("The minisign public key [default: release/minisign.pub]")),
+        )
+        .subcommand(
             Command::new("workflows")
                 .about("Generate .github/workflows/ and CONTRIBUTING.md's job table from xtask/src/workflows.rs")
                 .arg(flag("check", "Change nothing; fail with a diff if the committed files drift or break the rules")),
@@ -373,6 +412,27 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 kinds: strings("kinds").iter().filter_map(|k| crate::manifest::Kind::parse(k)).collect(),
                 out: one("out").map(Into::into),
                 allow_dirty: sub.get_flag("allow-dirty"),
+            })
+        }
+        "sign" => Job::Sign {
+            store: sub.get_one::<String>("store").cloned(),
+            endpoint: sub.get_one::<String>("endpoint").cloned(),
+            commit: sub.get_one::<String>("commit").cloned(),
+        },
+        "release" => {
+            let one = |id: &str| sub.get_one::<String>(id).cloned();
+            Job::Release(crate::release::Args {
+                commit: one("commit").unwrap_or_default(),
+                store: one("store"),
+                endpoint: one("endpoint"),
+                version: one("version"),
+                execute: sub.get_flag("execute"),
+                registry_api: one("registry-api"),
+                registry_index: one("registry-index"),
+                pypi_upload: one("pypi-upload"),
+                pypi_simple: one("pypi-simple"),
+                web_store: one("web-store"),
+                public_key: one("public-key").map(Into::into),
             })
         }
         "workflows" => Job::Workflows { check: sub.get_flag("check") },

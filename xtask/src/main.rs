@@ -13,8 +13,10 @@ mod lint;
 mod manifest;
 mod package;
 mod plan;
+mod release;
 mod repo;
 mod sha256;
+mod sign;
 mod store;
 mod test;
 #[cfg(test)]
@@ -113,6 +115,10 @@ fn run(global: Global, job: Job) -> Result<()> {
         Job::Package(args) => package::run(&ctx, &args),
         Job::Upload(args) => upload::upload(&ctx, &args).map(drop),
         Job::Download(args) => upload::download(&ctx, &args),
+        Job::Release(args) => release::run(&ctx, &args),
+        Job::Sign { store, endpoint, commit } => {
+            sign::run(&ctx, store.as_deref(), endpoint.as_deref(), commit.as_deref())
+        }
         Job::Workflows { check } => workflows::run(&ctx, check),
         Job::CiList => {
             ci::list();

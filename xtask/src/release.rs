@@ -1,0 +1,545 @@
+//! `cargo xtask release`: publishes one commit's pre-built, uploaded artifacts, building nothing.
+//!
+//! 1. Download the commit's artifacts from the store (every sha256 verified) and its manifest signature;
+//!    check the signature against the committed public key, that the set is complete, that every version is
+//!    the release version and that the manifest is clean. Any failure stops before anything is published.
+//! 2. Crates through the registry's web API, in dependency order; the index is read first and versions
+//!    already there are skipped; after each upload the index is polled until it shows the version.
+//! 3. Wheels to the package index with twine, skipping files the index already lists.
+//! 4. The web bundle to `version/<V>/` of the web store, and `latest/`.
+//!
+//! Without `--execute` it is a dry run that prints this plan and changes nothing. Tokens come from the
+//! environment (`CARGO_REGISTRY_TOKEN`, `PYPI_TOKEN`) and are never printed.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::{Value, json};
+use xshell::{Shell, cmd};
+
+use crate::manifest::{Artifact, Kind, Manifest};
+use crate::store::{PutMeta, Store};
+use crate::upload::{self, DownloadArgs};
+use crate::{Ctx, config, sign};
+
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    pub commit: String,
+    pub store: Option<String>,
+    pub endpoint: Option<String>,
+    pub version: Option<String>,
+    pub execute: bool,
+    pub registry_api: Option<String>,
+    pub registry_index: Option<String>,
+    pub pypi_upload: Option<String>,
+    pub pypi_simple: Option<String>,
+    pub web_store: Option<String>,
+    pub public_key: Option<Utf8PathBuf>,
+}
+
+/// What a complete release has: checked before anything is published.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    pub crates: Vec<String>,
+    pub wheel_platforms: Vec<String>,
+    pub bundles: Vec<String>,
+}
+
+/// curl's `-w`: the HTTP status on a line of its own after the body.
+const STATUS: &str = "\n%{http_code}";
+
+/// Where things are published.
+pub struct Targets {
+    pub registry_api: String,
+    pub registry_index: String,
+    pub pypi_upload: String,
+    pub pypi_simple: String,
+    pub web: Store,
+    /// From `CARGO_REGISTRY_TOKEN` and `PYPI_TOKEN`; never printed.
+    pub registry_token: Option<String>,
+    pub pypi_token: Option<String>,
+}
+
+/// One line of the plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Action {
+    pub what: String,
+    pub skip: Option<String>,
+}
+
+/// The release version: `--version`, else a `vX.Y.Z` tag being built, else the workspace's.
+pub fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
+    if let Some(v) = flag {
+        return Ok(v.trim_start_matches('v').to_owned());
+    }
+    if std::env::var("GITHUB_REF_TYPE").is_ok_and(|t| t == "tag") {
+        if let Ok(name) = std::env::var("GITHUB_REF_NAME") {
+            return Ok(name.trim_start_matches('v').to_owned());
+        }
+    }
+    crate::repo::workspace_version(root)
+}
+
+/// The checks of step 1, on a downloaded manifest.
+pub fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<()> {
+    let mut problems = Vec::new();
+    if m.dirty {
+        problems.push("the manifest was made from a dirty tree".to_owned());
+    }
+    if m.version != version {
+        problems.push(format!("the manifest's version is {}, the release is {version}", m.version));
+    }
+    for a in m.artifacts.iter().filter(|a| a.version != version) {
+        problems.push(format!("{} has version {}, the release is {version}", a.path, a.version));
+    }
+    for c in &expected.crates {
+        if !m.artifacts.iter().any(|a| a.kind == Kind::Crate && &a.name == c) {
+            problems.push(format!("the crate {c} is missing"));
+        }
+    }
+    for p in &expected.wheel_platforms {
+        if !m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(p)) {
+            problems.push(format!("no wheel for {p}"));
+        }
+    }
+    for b in &expected.bundles {
+        if !m.artifacts.iter().any(|a| a.kind == Kind::Wasm && &a.name == b) {
+            problems.push(format!("the web bundle {b} is missing"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("commit {} cannot be released:\n  {}\nnothing was published", m.commit, problems.join("\n  "))
+    }
+}
+
+/// The path of a crate in a cargo index.
+pub fn index_path(name: &str) -> String {
+    let n = name.to_lowercase();
+    match n.len() {
+        1 => format!("1/{n}"),
+        2 => format!("2/{n}"),
+        3 => format!("3/{}/{n}", &n[..1]),
+        _ => format!("{}/{}/{n}", &n[..2], &n[2..4]),
+    }
+}
+
+/// Versions of `name` the index lists.
+fn index_versions(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<String>> {
+    let path = index_path(name);
+    let text = if let Some(sparse) = index.strip_prefix("sparse+") {
+        let url = format!("{}/{path}", sparse.trim_end_matches('/'));
+        let out = cmd!(sh, "curl -sS -L -w {STATUS} {url}").quiet().ignore_status().output()?;
+        let body = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = body.rsplit_once('\n').unwrap_or(("", "0"));
+        match code.trim() {
+            "200" => body.to_owned(),
+            "404" | "410" => String::new(),
+            c => bail!("reading the index {url}: HTTP {c}\nfix: check the registry is up, then run again"),
+        }
+    } else {
+        if !cache.join(".git").exists() {
+            std::fs::create_dir_all(cache)?;
+            cmd!(sh, "git -C {cache} init --quiet").run()?;
+        }
+        let out = cmd!(sh, "git -C {cache} fetch --quiet --depth 1 {index} HEAD").quiet().ignore_status().output()?;
+        if !out.status.success() {
+            bail!(
+                "reading the index {index}: {}\nfix: check the registry is up, then run again",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let spec = format!("FETCH_HEAD:{path}");
+        cmd!(sh, "git -C {cache} show {spec}").quiet().ignore_stderr().read().unwrap_or_default()
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["vers"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// The registry API's metadata for a `.crate`, from its normalized Cargo.toml (read by cargo itself).
+pub fn crate_metadata(sh: &Shell, crate_file: &Utf8Path, name: &str, version: &str) -> Result<Value> {
+    let tmp = Utf8PathBuf::from_path_buf(std::env::temp_dir()).map_err(|_| anyhow!("temp dir is not UTF-8"))?;
+    let dir = tmp.join(format!("xtask-release-{}-{name}-{version}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    cmd!(sh, "tar -xzf {crate_file} -C {dir}").quiet().run().with_context(|| format!("unpacking {crate_file}"))?;
+    let manifest = dir.join(format!("{name}-{version}/Cargo.toml"));
+    let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}").quiet().read();
+    let _ = std::fs::remove_dir_all(&dir);
+    let meta: Value = serde_json::from_str(&meta.with_context(|| format!("reading {name} {version}'s Cargo.toml"))?)?;
+    let p = &meta["packages"][0];
+    if p["name"] != name || p["version"] != version {
+        bail!("{crate_file} contains {} {}, not {name} {version}", p["name"], p["version"]);
+    }
+    let deps: Vec<Value> = p["dependencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            json!({
+                "name": d["name"],
+                "version_req": d["req"],
+                "features": d["features"],
+                "optional": d["optional"],
+                "default_features": d["uses_default_features"],
+                "target": d["target"],
+                "kind": d["kind"].as_str().unwrap_or("normal"),
+                "registry": d["registry"],
+                "explicit_name_in_toml": d["rename"],
+            })
+        })
+        .collect();
+    Ok(json!({
+        "name": name,
+        "vers": version,
+        "deps": deps,
+        "features": p["features"],
+        "authors": p["authors"],
+        "description": p["description"],
+        "documentation": p["documentation"],
+        "homepage": p["homepage"],
+        "readme": Value::Null,
+        "readme_file": p["readme"],
+        "keywords": p["keywords"],
+        "categories": p["categories"],
+        "license": p["license"],
+        "license_file": p["license_file"],
+        "repository": p["repository"],
+        "badges": {},
+        "links": p["links"],
+        "rust_version": p["rust_version"],
+    }))
+}
+
+/// Crates ordered so that every crate comes after the release's crates it depends on.
+pub fn publish_order(crates: &[(String, Vec<String>)]) -> Result<Vec<String>> {
+    let mut order: Vec<String> = Vec::new();
+    let mut left: Vec<&(String, Vec<String>)> = crates.iter().collect();
+    while !left.is_empty() {
+        let ready: Vec<String> = left
+            .iter()
+            .filter(|(_, deps)| deps.iter().all(|d| order.contains(d) || !crates.iter().any(|(n, _)| n == d)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if ready.is_empty() {
+            bail!("the crates depend on each other in a cycle: {:?}", left.iter().map(|(n, _)| n).collect::<Vec<_>>());
+        }
+        left.retain(|(n, _)| !ready.contains(n));
+        order.extend(ready);
+    }
+    Ok(order)
+}
+
+/// `PUT /api/v1/crates/new`, retried on 5xx and waiting as told on 429.
+fn publish_crate(
+    sh: &Shell,
+    api: &str,
+    token: &str,
+    metadata: &Value,
+    crate_file: &Utf8Path,
+    tmp: &Utf8Path,
+) -> Result<()> {
+    let json = serde_json::to_vec(metadata)?;
+    let bytes = std::fs::read(crate_file).with_context(|| format!("reading {crate_file}"))?;
+    let mut body = Vec::with_capacity(json.len() + bytes.len() + 8);
+    body.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    body.extend_from_slice(&json);
+    body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    body.extend_from_slice(&bytes);
+    std::fs::create_dir_all(tmp)?;
+    let body_path = tmp.join(format!("publish.{}", std::process::id()));
+    std::fs::write(&body_path, body)?;
+    let url = format!("{}/api/v1/crates/new", api.trim_end_matches('/'));
+    let data = format!("@{body_path}");
+    let stdin = format!("Authorization: {token}\n");
+    let result = (|| {
+        for attempt in 1..=5u32 {
+            let out = cmd!(sh, "curl -sS -X PUT -H @- -H 'Content-Type: application/octet-stream' --data-binary {data} -D - -w {STATUS} {url}")
+                .quiet()
+                .ignore_status()
+                .stdin(stdin.as_bytes())
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (head_body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+            let code: u16 = code.trim().parse().unwrap_or(0);
+            let retry_after = head_body.lines().find_map(|l| {
+                l.to_ascii_lowercase().strip_prefix("retry-after:").and_then(|v| v.trim().parse::<u64>().ok())
+            });
+            match code {
+                200..=299 => {
+                    if let Some(errors) = head_body
+                        .split("\r\n\r\n")
+                        .last()
+                        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                        .and_then(|v| v.get("errors").cloned())
+                    {
+                        bail!("the registry refused {}: {errors}", metadata["name"]);
+                    }
+                    return Ok(());
+                }
+                429 if attempt < 5 => std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(5).min(120))),
+                0 | 500..=599 if attempt < 5 => std::thread::sleep(Duration::from_millis(500 << attempt)),
+                0 => bail!(
+                    "cannot reach the registry at {api}: {}\nfix: check it is up, then run again: published crates are skipped",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+                401 | 403 => bail!(
+                    "the registry refused the token (HTTP {code})\nfix: set CARGO_REGISTRY_TOKEN to a token with publish rights"
+                ),
+                c => bail!(
+                    "publishing {} failed: HTTP {c}: {}",
+                    metadata["name"],
+                    head_body.split("\r\n\r\n").last().unwrap_or_default()
+                ),
+            }
+        }
+        bail!("publishing {} kept failing", metadata["name"])
+    })();
+    let _ = std::fs::remove_file(&body_path);
+    result
+}
+
+fn pypi_has(sh: &Shell, simple: &str, project: &str, file: &str) -> Result<bool> {
+    let url = format!("{}/{}/", simple.trim_end_matches('/'), upload::normalize(project));
+    let out = cmd!(sh, "curl -sS -L -w {STATUS} {url}").quiet().ignore_status().output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    match code.trim() {
+        "200" => Ok(body.contains(file)),
+        "404" => Ok(false),
+        c => bail!("reading the package index {url}: HTTP {c}\nfix: check it is up, then run again"),
+    }
+}
+
+pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let web = args
+        .web_store
+        .clone()
+        .or_else(|| env("XTASK_WEB_STORE"))
+        .unwrap_or_else(|| config::DEFAULT_WEB_STORE.to_owned());
+    Ok(Targets {
+        registry_api: args
+            .registry_api
+            .clone()
+            .or_else(|| env("XTASK_REGISTRY_API"))
+            .unwrap_or_else(|| config::REGISTRY_API.into()),
+        registry_index: args
+            .registry_index
+            .clone()
+            .or_else(|| env("XTASK_REGISTRY_INDEX"))
+            .unwrap_or_else(|| config::REGISTRY_INDEX.into()),
+        pypi_upload: args
+            .pypi_upload
+            .clone()
+            .or_else(|| env("XTASK_PYPI_UPLOAD"))
+            .unwrap_or_else(|| config::PYPI_UPLOAD.into()),
+        pypi_simple: args
+            .pypi_simple
+            .clone()
+            .or_else(|| env("XTASK_PYPI_SIMPLE"))
+            .unwrap_or_else(|| config::PYPI_SIMPLE.into()),
+        web: upload::open_store(ctx, Some(&web), args.endpoint.as_deref())?,
+        registry_token: env("CARGO_REGISTRY_TOKEN"),
+        pypi_token: env("PYPI_TOKEN"),
+    })
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    let sh = &ctx.sh;
+    let packages = crate::package::workspace_packages(ctx)?;
+    let expected = Expected {
+        crates: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
+        wheel_platforms: config::RELEASE_WHEEL_TARGETS.iter().map(|s| (*s).to_owned()).collect(),
+        bundles: config::WASM_BUNDLES.iter().map(|b| b.package.to_owned()).collect(),
+    };
+    let targets = targets(ctx, args)?;
+    release(ctx, sh, args, &expected, &targets).map(drop)
+}
+
+/// Verifies and (with `--execute`) publishes; returns the plan with what was skipped.
+pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
+    let version = release_version(args.version.as_deref(), &ctx.root)?;
+    let commit = &args.commit;
+    let dir = ctx.root.join("target/release").join(commit);
+    // 1. Download (every sha256 checked) and verify.
+    upload::download(
+        ctx,
+        &DownloadArgs {
+            store: args.store.clone(),
+            endpoint: args.endpoint.clone(),
+            commit: commit.clone(),
+            kinds: vec![],
+            out: Some(dir.clone()),
+            allow_dirty: true, // refused below, with the other checks, in one message
+        },
+    )
+    .map_err(|e| anyhow!("{e:#}\nnothing was published"))?;
+    let store = upload::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
+    let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
+    let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;
+    // The signature covers the store's manifest as uploaded (the downloaded copy may be a subset).
+    let tmp = ctx.root.join("target/store-tmp");
+    std::fs::create_dir_all(&tmp)?;
+    let remote_manifest = tmp.join(format!("release-manifest.{}", std::process::id()));
+    let remote_sig = tmp.join(format!("release-sig.{}", std::process::id()));
+    let key = format!("commit/{commit}/{}", crate::manifest::FILE);
+    store.get(sh, &key, &remote_manifest)?;
+    if !store.get(sh, &format!("{key}{}", sign::SIGNATURE_SUFFIX), &remote_sig)? {
+        bail!(
+            "the manifest of {commit} is not signed\nfix: cargo xtask sign --commit {commit} (with the release key)\nnothing was published"
+        );
+    }
+    let public = match &args.public_key {
+        Some(p) => sign::parse_public(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)?,
+        None => sign::committed_public(&ctx.root)?,
+    };
+    let signed = std::fs::read(&remote_manifest)?;
+    let signature = std::fs::read_to_string(&remote_sig)?;
+    let _ = (std::fs::remove_file(&remote_manifest), std::fs::remove_file(&remote_sig));
+    sign::verify(&public, &signed, &signature, commit)
+        .map_err(|e| anyhow!("signature check failed: {e:#}\nnothing was published"))?;
+    if signed != manifest_bytes && Manifest::parse(&String::from_utf8_lossy(&signed))?.artifacts != m.artifacts {
+        bail!("the downloaded manifest differs from the signed one\nnothing was published");
+    }
+    check(&m, &version, expected)?;
+    eprintln!(
+        "verified {} artifacts of {} (signature, sha256, completeness, version {version})",
+        m.artifacts.len(),
+        &commit[..12]
+    );
+
+    // 2-4. The plan: what is already there is skipped.
+    let cache = ctx.root.join("target/release-index");
+    let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
+    let mut deps = Vec::new();
+    let mut metadata = BTreeMap::new();
+    for a in &crates {
+        let meta = crate_metadata(sh, &dir.join(&a.path), &a.name, &a.version)?;
+        let names: Vec<String> = meta["deps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["kind"] != "dev")
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .collect();
+        deps.push((a.name.clone(), names));
+        metadata.insert(a.name.clone(), meta);
+    }
+    let order = publish_order(&deps)?;
+    let mut actions = Vec::new();
+    for name in &order {
+        let a = crates.iter().find(|a| &a.name == name).expect("ordered from these");
+        let there = index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version);
+        actions.push(Action {
+            what: format!("crate {name} {}", a.version),
+            skip: there.then(|| "already in the index".into()),
+        });
+    }
+    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
+        let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+        let there = pypi_has(sh, &t.pypi_simple, &a.name, file)?;
+        actions.push(Action { what: format!("wheel {file}"), skip: there.then(|| "already on the index".into()) });
+    }
+    let web: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wasm).collect();
+    actions.push(Action {
+        what: format!("web bundle: {} files to version/{version}/ and latest/ of {}", web.len(), t.web.describe()),
+        skip: None,
+    });
+    let mode = if args.execute { "release" } else { "dry run (pass --execute to publish)" };
+    println!("release {version} of {}: {mode}", &commit[..12]);
+    println!("  registry {} (index {}), package index {}", t.registry_api, t.registry_index, t.pypi_upload);
+    for (i, a) in actions.iter().enumerate() {
+        match &a.skip {
+            Some(why) => println!("  {:>2}. skip     {} ({why})", i + 1, a.what),
+            None => println!("  {:>2}. publish  {}", i + 1, a.what),
+        }
+    }
+    if ctx.global.json {
+        let plan: Vec<Value> = actions.iter().map(|a| json!({"what": a.what, "skip": a.skip})).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"version": version, "commit": commit, "execute": args.execute, "actions": plan})
+            )?
+        );
+    }
+    if !args.execute {
+        return Ok(actions);
+    }
+
+    // Crates, in order, each confirmed in the index before its dependents.
+    for name in &order {
+        let a = crates.iter().find(|a| &a.name == name).expect("ordered");
+        if index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version) {
+            continue;
+        }
+        let token =
+            t.registry_token.as_deref().context("CARGO_REGISTRY_TOKEN is not set\nfix: export it (in CI: a secret)")?;
+        eprintln!("publishing {name} {}", a.version);
+        publish_crate(sh, &t.registry_api, token, &metadata[name], &dir.join(&a.path), &tmp)
+            .with_context(|| format!("publishing {name} {}", a.version))?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version) {
+            if Instant::now() > deadline {
+                bail!(
+                    "{name} {} was uploaded but the index does not show it after 2 minutes; run again once it does",
+                    a.version
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    // Wheels.
+    let wheels: Vec<String> = m
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == Kind::Wheel)
+        .filter(|a| {
+            !pypi_has(sh, &t.pypi_simple, &a.name, a.path.rsplit('/').next().unwrap_or(&a.path)).unwrap_or(false)
+        })
+        .map(|a| dir.join(&a.path).to_string())
+        .collect();
+    if !wheels.is_empty() {
+        ctx.tools.ensure(sh, &["twine"])?;
+        let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+        let token = t.pypi_token.as_deref().context("PYPI_TOKEN is not set\nfix: export it (in CI: a secret)")?;
+        let url = &t.pypi_upload;
+        let _env = [
+            sh.push_env("TWINE_USERNAME", "__token__"),
+            sh.push_env("TWINE_PASSWORD", token),
+            sh.push_env("TWINE_NON_INTERACTIVE", "1"),
+        ];
+        cmd!(sh, "{twine} upload --disable-progress-bar --repository-url {url} {wheels...}").run().map_err(|e| {
+            anyhow!(
+                "twine upload to {url} failed ({e}; its output is above)\nfix: run again: published files are skipped"
+            )
+        })?;
+    }
+    // The web bundle.
+    for a in &web {
+        let rel = a.path.splitn(3, '/').nth(2).unwrap_or(&a.path);
+        let file = dir.join(&a.path);
+        let immutable = PutMeta {
+            content_type: crate::store::content_type(rel),
+            cache_control: crate::store::IMMUTABLE.cache_control,
+        };
+        let versioned = format!("version/{version}/{rel}");
+        if t.web.head(sh, &versioned)?.and_then(|o| o.sha256).as_deref() != Some(&a.sha256) {
+            t.web.put(sh, &versioned, &file, &a.sha256, &immutable, None)?;
+        }
+        let latest = PutMeta { content_type: crate::store::content_type(rel), cache_control: "no-cache" };
+        t.web.put(sh, &format!("latest/{rel}"), &file, &a.sha256, &latest, None)?;
+    }
+    println!("released {version} of {}", &commit[..12]);
+    Ok(actions)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,347 @@
+use std::process::{Child, Command, Stdio};
+
+use super::*;
+use crate::testutil::{self, FlakyProxy};
+use crate::upload::UploadArgs;
+
+#[test]
+fn index_paths() {
+    for (name, want) in [("a", "1/a"), ("ab", "2/ab"), ("abc", "3/a/abc"), ("Reel-CLI", "re/el/reel-cli")] {
+        assert_eq!(index_path(name), want);
+    }
+}
+
+#[test]
+fn dependencies_first() {
+    let crates = vec![
+        ("reel-cli".to_owned(), vec!["reel".to_owned(), "anyhow".to_owned()]),
+        ("reel".to_owned(), vec![]),
+        ("reel-extra".to_owned(), vec!["reel-cli".to_owned()]),
+    ];
+    assert_eq!(publish_order(&crates).unwrap(), ["reel", "reel-cli", "reel-extra"]);
+    let cycle = vec![("a".to_owned(), vec!["b".to_owned()]), ("b".to_owned(), vec!["a".to_owned()])];
+    assert!(publish_order(&cycle).unwrap_err().to_string().contains("cycle"));
+}
+
+fn artifact(kind: Kind, name: &str, path: &str, platform: Option<&str>) -> Artifact {
+    Artifact {
+        kind,
+        name: name.into(),
+        path: path.into(),
+        size: 1,
+        sha256: "0".repeat(64),
+        version: "1.0.0".into(),
+        platform: platform.map(Into::into),
+        tag: None,
+        command: String::new(),
+        tools: vec![],
+    }
+}
+
+#[test]
+fn incomplete_or_mismatched_sets_are_refused() {
+    let expected = Expected {
+        crates: vec!["a".into(), "b".into()],
+        wheel_platforms: vec!["x86_64-unknown-linux-gnu".into(), "aarch64-apple-darwin".into()],
+        bundles: vec!["web".into()],
+    };
+    let m = Manifest {
+        commit: "a".repeat(40),
+        dirty: true,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "1.0.0".into(),
+        artifacts: vec![
+            artifact(Kind::Crate, "a", "crates/a-1.0.0.crate", None),
+            artifact(Kind::Wheel, "w", "wheels/w.whl", Some("x86_64-unknown-linux-gnu")),
+        ],
+    };
+    let err = check(&m, "1.0.0", &expected).unwrap_err().to_string();
+    for want in [
+        "dirty tree",
+        "the crate b is missing",
+        "no wheel for aarch64-apple-darwin",
+        "the web bundle web is missing",
+        "nothing was published",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    let err = check(&m, "2.0.0", &expected).unwrap_err().to_string();
+    assert!(err.contains("crates/a-1.0.0.crate has version 1.0.0, the release is 2.0.0"), "{err}");
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on 127.0.0.1:{port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const COMMIT: &str = "fedcba9876543210fedcba9876543210fedcba98";
+
+/// Two real crates (b depends on a) made by `cargo package`, a pure-Python wheel, a web bundle; uploaded to a
+/// file store and signed with a fresh minisign key.
+fn commit_in_store(root: &Utf8Path, sh: &Shell) {
+    let ws = root.join("ws");
+    let files = [
+        ("Cargo.toml", "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n".to_owned()),
+        ("a/Cargo.toml", "[package]\nname = \"xtask-demo-a\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\n".to_owned()),
+        ("a/src/lib.rs", "pub fn answer() -> u32 { 42 }\n".to_owned()),
+        ("b/Cargo.toml", "[package]\nname = \"xtask-demo-b\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\n\n[dependencies]\nxtask-demo-a = { path = \"../a\", version = \"=0.1.0\" }\n".to_owned()),
+        ("b/src/lib.rs", "pub fn answer() -> u32 { xtask_demo_a::answer() }\n".to_owned()),
+    ];
+    for (p, text) in files {
+        std::fs::create_dir_all(ws.join(p).parent().unwrap()).unwrap();
+        std::fs::write(ws.join(p), text).unwrap();
+    }
+    let manifest_path = ws.join("Cargo.toml");
+    cmd!(sh, "cargo package --quiet --offline --allow-dirty --workspace --manifest-path {manifest_path}")
+        .run()
+        .unwrap();
+    let dir = root.join("packages").join(COMMIT);
+    let mut artifacts = Vec::new();
+    let mut add = |kind: Kind, name: &str, rel: &str, bytes: Vec<u8>, platform: Option<&str>| {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        artifacts.push(Artifact {
+            sha256: crate::sha256::digest(&bytes),
+            size: bytes.len() as u64,
+            version: "0.1.0".into(),
+            ..artifact(kind, name, rel, platform)
+        });
+    };
+    for c in ["xtask-demo-a", "xtask-demo-b"] {
+        let bytes = std::fs::read(ws.join(format!("target/package/{c}-0.1.0.crate"))).unwrap();
+        add(Kind::Crate, c, &format!("crates/{c}-0.1.0.crate"), bytes, None);
+    }
+    let wheel = root.join("demo.whl");
+    let script = r#"import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("xtask_demo_pkg/__init__.py", "VALUE = 7\n")
+    z.writestr("xtask_demo_pkg-0.1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: xtask-demo-pkg\nVersion: 0.1.0\n")
+    z.writestr("xtask_demo_pkg-0.1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr("xtask_demo_pkg-0.1.0.dist-info/RECORD", "")
+"#;
+    cmd!(sh, "python3 -c {script} {wheel}").run().unwrap();
+    let wheel_bytes = std::fs::read(&wheel).unwrap();
+    add(
+        Kind::Wheel,
+        "xtask-demo-pkg",
+        "wheels/xtask_demo_pkg-0.1.0-py3-none-any.whl",
+        wheel_bytes,
+        Some("x86_64-unknown-linux-gnu"),
+    );
+    add(Kind::Wasm, "demo-web", "web/demo-web/index.html", b"<html>demo</html>\n".to_vec(), None);
+    add(Kind::Wasm, "demo-web", "web/demo-web/app.wasm", vec![0, 97, 115, 109], None);
+    artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 1,
+        xtask_version: "0".into(),
+        version: "0.1.0".into(),
+        artifacts,
+    }
+    .write_atomic(&dir.join(crate::manifest::FILE))
+    .unwrap();
+}
+
+fn sign_in_store(sh: &Shell, root: &Utf8Path, store: &Utf8Path, key_name: &str) -> Utf8PathBuf {
+    sh.change_dir(root);
+    let (pubkey, seckey) = (root.join(format!("{key_name}.pub")), root.join(format!("{key_name}.key")));
+    if !pubkey.exists() {
+        cmd!(sh, "minisign -G -W -p {pubkey} -s {seckey}").quiet().ignore_stdout().ignore_stderr().run().unwrap();
+    }
+    let secret = sign::parse_secret(&std::fs::read_to_string(&seckey).unwrap()).unwrap();
+    let manifest = store.join(format!("commit/{COMMIT}/manifest.json"));
+    let sig = sign::sign_with(&secret, &std::fs::read(&manifest).unwrap(), COMMIT);
+    std::fs::write(format!("{manifest}.minisig"), sig).unwrap();
+    pubkey
+}
+
+fn index_lines(registry: &Utf8Path, name: &str) -> Vec<String> {
+    let sh = Shell::new().unwrap();
+    let spec = format!("HEAD:{}", index_path(name));
+    let text = cmd!(sh, "git -C {registry} show {spec}").quiet().ignore_stderr().read().unwrap_or_default();
+    text.lines().map(str::to_owned).collect()
+}
+
+/// From a commit in the store to a cargo registry and a PyPI server (both real, on 127.0.0.1): the dry run
+/// changes nothing; tampering and a wrong signature are refused before anything is published; a registry
+/// failing after the first crate is finished by a re-run with no version published twice; a third run skips
+/// everything; a fresh cargo project builds against the published crate and pip installs the wheel.
+#[test]
+fn release_end_to_end_against_real_servers() {
+    let root = testutil::temp_dir("release");
+    let ctx = testutil::ctx(&root);
+    let sh = Shell::new().unwrap();
+    ctx.tools.ensure(&sh, &["cargo-http-registry", "twine"]).expect("provision the registry and twine");
+    let python = ctx.tools.ensure_python_packages(&sh, config::TEST_SERVERS).unwrap();
+    commit_in_store(&root, &sh);
+    let store = root.join("store");
+    upload::upload(
+        &ctx,
+        &UploadArgs {
+            store: Some(store.to_string()),
+            commit: Some(COMMIT.into()),
+            from: Some(root.join("packages")),
+            ..UploadArgs::default()
+        },
+    )
+    .unwrap();
+    let pubkey = sign_in_store(&sh, &root, &store, "release");
+
+    // The servers.
+    let registry = root.join("registry");
+    let reg_port = testutil::free_port();
+    let chr = ctx.tools.probe(&sh, config::tool_named("cargo-http-registry")).unwrap().path.unwrap();
+    let _registry = Server(
+        Command::new(chr.as_str())
+            .args(["--addr", &format!("127.0.0.1:{reg_port}"), registry.as_str()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pypi_dir = root.join("pypi");
+    std::fs::create_dir_all(&pypi_dir).unwrap();
+    let pypi_port = testutil::free_port();
+    let pypi_server = python.parent().unwrap().join("pypi-server");
+    let _pypi = Server(
+        Command::new(pypi_server.as_str())
+            .args(["run", "-i", "127.0.0.1", "-p", &pypi_port.to_string(), "-P", ".", "-a", ".", pypi_dir.as_str()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_port(reg_port);
+    wait_port(pypi_port);
+
+    let expected = Expected {
+        crates: vec!["xtask-demo-a".into(), "xtask-demo-b".into()],
+        wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()],
+        bundles: vec!["demo-web".into()],
+    };
+    let (registry_token, pypi_token) = ("secret-registry-token-123", "secret-pypi-token-456");
+    let targets = |api: String| Targets {
+        registry_token: Some(registry_token.into()),
+        pypi_token: Some(pypi_token.into()),
+        registry_api: api,
+        registry_index: format!("file://{registry}"),
+        pypi_upload: format!("http://127.0.0.1:{pypi_port}/"),
+        pypi_simple: format!("http://127.0.0.1:{pypi_port}/simple/"),
+        web: crate::store::Store::parse(root.join("web").as_str(), &root).unwrap(),
+    };
+    let direct = format!("http://127.0.0.1:{reg_port}");
+    let args = |execute: bool| Args {
+        commit: COMMIT.into(),
+        store: Some(store.to_string()),
+        version: Some("0.1.0".into()),
+        execute,
+        public_key: Some(pubkey.clone()),
+        ..Args::default()
+    };
+    let actions = release(&ctx, &sh, &args(false), &expected, &targets(direct.clone())).unwrap();
+    let what: Vec<String> = actions.iter().map(|a| format!("{} {:?}", a.what, a.skip)).collect();
+    assert_eq!(what[0], "crate xtask-demo-a 0.1.0 None");
+    assert_eq!(what[1], "crate xtask-demo-b 0.1.0 None");
+    assert!(what[2].starts_with("wheel xtask_demo_pkg-0.1.0-py3-none-any.whl None"), "{what:?}");
+    assert!(index_lines(&registry, "xtask-demo-a").is_empty(), "a dry run publishes nothing");
+
+    // Tampered bytes in the store: refused before anything is published.
+    let victim = store.join(format!("commit/{COMMIT}/wheels/xtask_demo_pkg-0.1.0-py3-none-any.whl"));
+    let good = std::fs::read(&victim).unwrap();
+    let mut bad = good.clone();
+    bad[10] ^= 1;
+    std::fs::write(&victim, &bad).unwrap();
+    let _ = std::fs::remove_dir_all(root.join("target/release"));
+    let err = format!("{:#}", release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err());
+    assert!(err.contains("tampered or corrupted") && err.contains("nothing was published"), "{err}");
+    std::fs::write(&victim, &good).unwrap();
+    // Signed by another key: refused.
+    sign_in_store(&sh, &root, &store, "other");
+    let err = format!("{:#}", release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err());
+    assert!(err.contains("not by the committed key") && err.contains("nothing was published"), "{err}");
+    sign_in_store(&sh, &root, &store, "release");
+    // A version that is not the release's: refused.
+    let err = format!(
+        "{:#}",
+        release(&ctx, &sh, &Args { version: Some("0.2.0".into()), ..args(true) }, &expected, &targets(direct.clone()))
+            .unwrap_err()
+    );
+    assert!(err.contains("the release is 0.2.0"), "{err}");
+    assert!(
+        index_lines(&registry, "xtask-demo-a").is_empty() && std::fs::read_dir(&pypi_dir).unwrap().next().is_none()
+    );
+
+    // --execute; the registry fails after one request (the first crate's upload).
+    let no_token = |e: &anyhow::Error| {
+        let text = format!("{e:#}");
+        assert!(!text.contains(registry_token) && !text.contains(pypi_token), "a token was printed: {text}");
+        text
+    };
+    let proxy = FlakyProxy::start(reg_port, 1);
+    let err = release(&ctx, &sh, &args(true), &expected, &targets(proxy.endpoint())).unwrap_err();
+    let text = no_token(&err);
+    assert!(text.contains("xtask-demo-b"), "the second crate fails: {text}");
+    assert_eq!(index_lines(&registry, "xtask-demo-a").len(), 1);
+    assert!(index_lines(&registry, "xtask-demo-b").is_empty());
+
+    // Run again: finishes, skipping what was published.
+    let actions = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap();
+    assert_eq!(actions[0].skip.as_deref(), Some("already in the index"));
+    assert_eq!(actions[1].skip, None);
+    // And again: everything is skipped, nothing is published twice.
+    let actions = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap();
+    assert_eq!(actions.iter().filter(|a| a.skip.is_some()).count(), 3, "{actions:?}");
+    for c in ["xtask-demo-a", "xtask-demo-b"] {
+        let lines = index_lines(&registry, c);
+        assert_eq!(lines.len(), 1, "exactly one index line per version: {lines:?}");
+    }
+    let err = release(
+        &ctx,
+        &sh,
+        &args(true),
+        &expected,
+        &Targets { registry_token: None, ..targets("http://127.0.0.1:1".into()) },
+    );
+    assert!(err.is_ok(), "nothing left to publish needs no token");
+    assert_eq!(std::fs::read(root.join("web/version/0.1.0/index.html")).unwrap(), b"<html>demo</html>\n");
+    assert!(root.join("web/latest/app.wasm").is_file());
+
+    // A fresh cargo project builds against the published crate.
+    let consumer = root.join("consumer");
+    std::fs::create_dir_all(consumer.join("src")).unwrap();
+    std::fs::create_dir_all(consumer.join(".cargo")).unwrap();
+    std::fs::write(consumer.join("Cargo.toml"), "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nxtask-demo-b = { version = \"0.1.0\", registry = \"local\" }\n").unwrap();
+    std::fs::write(consumer.join("src/main.rs"), "fn main() { assert_eq!(xtask_demo_b::answer(), 42); }\n").unwrap();
+    std::fs::write(consumer.join(".cargo/config.toml"), format!("[registries.local]\nindex = \"file://{registry}\"\n"))
+        .unwrap();
+    let cargo_home = root.join("cargo-home");
+    {
+        // cargo reads .cargo/config.toml from the directory it runs in.
+        let _dir = sh.push_dir(&consumer);
+        cmd!(sh, "cargo run --quiet").env("CARGO_HOME", &cargo_home).run().unwrap();
+    }
+
+    // pip installs the wheel from the package index.
+    let venv = root.join("venv");
+    cmd!(sh, "python3 -m venv {venv}").run().unwrap();
+    let py = crate::tools::venv_python(&venv);
+    let index = format!("http://127.0.0.1:{pypi_port}/simple/");
+    cmd!(sh, "{py} -m pip install --quiet --index-url {index} xtask-demo-pkg").run().unwrap();
+    assert_eq!(cmd!(sh, "{py} -c 'import xtask_demo_pkg; print(xtask_demo_pkg.VALUE)'").read().unwrap().trim(), "7");
+    std::fs::remove_dir_all(&root).unwrap();
+}

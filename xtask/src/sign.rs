@@ -1,0 +1,275 @@
+//! Minisign-compatible signatures of a commit's manifest, so the standard `minisign` tool can verify what the
+//! release job checks.
+//!
+//! Keys are ordinary minisign keys made without a password: `minisign -G -W -p release/minisign.pub -s KEY`.
+//! The public key is committed (`config::SIGNING_PUBLIC_KEY`); the secret key file's contents go into the CI
+//! secret `XTASK_SIGNING_KEY`. Signatures use Ed25519 over the manifest's bytes (minisign's `Ed` algorithm),
+//! with a trusted comment naming the commit; they are deterministic, so signing again gives the same file.
+
+use anyhow::{Context, Result, bail};
+use camino::Utf8Path;
+use ed25519_compact::{PublicKey, SecretKey, Signature};
+
+pub const SIGNATURE_SUFFIX: &str = ".minisig";
+pub const KEY_ENV: &str = "XTASK_SIGNING_KEY";
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+pub fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn base64_decode(text: &str) -> Result<Vec<u8>> {
+    let text = text.trim().trim_end_matches('=');
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes() {
+        let v = B64.iter().position(|&b| b == c).with_context(|| format!("{:?} is not base64", c as char))? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The base64 line of a minisign file (the line after `untrusted comment:`).
+fn payload(text: &str, what: &str) -> Result<Vec<u8>> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+        .with_context(|| format!("{what} has no key or signature line"))?;
+    base64_decode(line).with_context(|| format!("{what} is not a minisign file"))
+}
+
+/// A minisign public key: key id and Ed25519 key.
+pub struct Public {
+    pub key_id: [u8; 8],
+    key: PublicKey,
+}
+
+pub fn parse_public(text: &str) -> Result<Public> {
+    let b = payload(text, "the public key")?;
+    if b.len() != 42 || &b[..2] != b"Ed" {
+        bail!("the public key is not a minisign Ed25519 public key");
+    }
+    Ok(Public { key_id: b[2..10].try_into()?, key: PublicKey::from_slice(&b[10..42]).context("bad public key")? })
+}
+
+pub(crate) struct Secret {
+    key_id: [u8; 8],
+    key: SecretKey,
+}
+
+pub(crate) fn parse_secret(text: &str) -> Result<Secret> {
+    let b = payload(text, "the signing key")?;
+    if b.len() != 158 || &b[..2] != b"Ed" {
+        bail!(
+            "{KEY_ENV} is not a minisign secret key\nfix: create one with `minisign -G -W` and store the key file's contents"
+        );
+    }
+    if b[2..4] != [0, 0] {
+        bail!(
+            "{KEY_ENV} holds a password-protected minisign key\nfix: create one without a password: `minisign -G -W`"
+        );
+    }
+    Ok(Secret { key_id: b[54..62].try_into()?, key: SecretKey::from_slice(&b[62..126]).context("bad secret key")? })
+}
+
+fn trusted_comment(commit: &str) -> String {
+    format!("file:manifest.json\tcommit:{commit}")
+}
+
+/// A minisign signature file for `message`.
+pub(crate) fn sign_with(secret: &Secret, message: &[u8], commit: &str) -> String {
+    let sig = secret.key.sign(message, None);
+    let mut line = b"Ed".to_vec();
+    line.extend_from_slice(&secret.key_id);
+    line.extend_from_slice(sig.as_ref());
+    let trusted = trusted_comment(commit);
+    let mut global = sig.as_ref().to_vec();
+    global.extend_from_slice(trusted.as_bytes());
+    let global = secret.key.sign(&global, None);
+    format!(
+        "untrusted comment: signature of the manifest of {commit} (cargo xtask sign)\n{}\ntrusted comment: {trusted}\n{}\n",
+        base64_encode(&line),
+        base64_encode(global.as_ref())
+    )
+}
+
+/// Signs `message` with the key in `$XTASK_SIGNING_KEY`.
+pub fn sign(message: &[u8], commit: &str) -> Result<String> {
+    let key = std::env::var(KEY_ENV).map_err(|_| {
+        anyhow::anyhow!("{KEY_ENV} is not set\nfix: export {KEY_ENV}=\"$(cat KEY)\" with a key from `minisign -G -W` (in CI: a secret)")
+    })?;
+    Ok(sign_with(&parse_secret(&key)?, message, commit))
+}
+
+/// Verifies a minisign signature of `message` with `public`, and that its trusted comment names `commit`.
+pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) -> Result<()> {
+    let lines: Vec<&str> = signature.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let [_, sig_line, trusted_line, global_line] = lines[..] else {
+        bail!("the signature file does not have minisign's four lines");
+    };
+    let sig = base64_decode(sig_line)?;
+    if sig.len() != 74 || &sig[..2] != b"Ed" {
+        bail!("the signature is not a minisign Ed25519 signature");
+    }
+    if sig[2..10] != public.key_id {
+        bail!(
+            "the manifest was signed by key {}, not by the committed key {}",
+            hex_id(&sig[2..10]),
+            hex_id(&public.key_id)
+        );
+    }
+    let ed = Signature::from_slice(&sig[10..74]).context("malformed signature")?;
+    public
+        .key
+        .verify(message, &ed)
+        .map_err(|_| anyhow::anyhow!("the signature does not match the manifest: it was changed after signing"))?;
+    let trusted = trusted_line.strip_prefix("trusted comment: ").context("no trusted comment")?;
+    let mut global = sig[10..74].to_vec();
+    global.extend_from_slice(trusted.as_bytes());
+    let g = Signature::from_slice(&base64_decode(global_line)?).context("malformed comment signature")?;
+    public
+        .key
+        .verify(&global, &g)
+        .map_err(|_| anyhow::anyhow!("the signature's trusted comment was changed after signing"))?;
+    if trusted != trusted_comment(commit) {
+        bail!("the signature is for another commit ({trusted})");
+    }
+    Ok(())
+}
+
+fn hex_id(id: &[u8]) -> String {
+    id.iter().rev().map(|b| format!("{b:02X}")).collect()
+}
+
+/// The committed public key.
+pub fn committed_public(root: &Utf8Path) -> Result<Public> {
+    let path = root.join(crate::config::SIGNING_PUBLIC_KEY);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading the release public key {path}"))?;
+    parse_public(&text).with_context(|| format!("{path}"))
+}
+
+/// `cargo xtask sign`: signs the store's manifest of `commit` and uploads the signature beside it.
+pub fn run(ctx: &crate::Ctx, store_url: Option<&str>, endpoint: Option<&str>, commit: Option<&str>) -> Result<()> {
+    let store = crate::upload::open_store(ctx, store_url, endpoint)?;
+    let commit = match commit {
+        Some(c) => c.to_owned(),
+        None => xshell::cmd!(ctx.sh, "git rev-parse HEAD").quiet().read()?.trim().to_owned(),
+    };
+    let key = format!("commit/{commit}/{}", crate::manifest::FILE);
+    let tmp = ctx.root.join("target/store-tmp");
+    std::fs::create_dir_all(&tmp)?;
+    let local = tmp.join(format!("sign-manifest.{}", std::process::id()));
+    if !store.get(&ctx.sh, &key, &local)? {
+        bail!("{} has no manifest for {commit}\nfix: cargo xtask upload --commit {commit} first", store.describe());
+    }
+    let message = std::fs::read(&local)?;
+    let _ = std::fs::remove_file(&local);
+    crate::manifest::Manifest::parse(&String::from_utf8_lossy(&message)).context("the store's manifest")?;
+    let signature = sign(&message, &commit)?;
+    let sig_path = tmp.join(format!("sign-signature.{}", std::process::id()));
+    std::fs::write(&sig_path, &signature)?;
+    let meta = crate::store::PutMeta { content_type: "text/plain", cache_control: "no-cache" };
+    let sha = crate::sha256::digest(signature.as_bytes());
+    let put = store.put(&ctx.sh, &format!("{key}{SIGNATURE_SUFFIX}"), &sig_path, &sha, &meta, None);
+    let _ = std::fs::remove_file(&sig_path);
+    put?;
+    println!(
+        "signed the manifest of {} in {}: {key}{SIGNATURE_SUFFIX}",
+        &commit[..12.min(commit.len())],
+        store.describe()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
+            assert_eq!(base64_decode(&base64_encode(data)).unwrap(), data);
+        }
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert!(base64_decode("not*base64").is_err());
+    }
+
+    /// A key made by the real `minisign -G -W`, a signature made here, verified by the real `minisign -V` and
+    /// by `verify`; tampering is caught by both.
+    #[test]
+    fn minisign_verifies_our_signatures() {
+        let dir = crate::testutil::temp_dir("minisign");
+        let sh = xshell::Shell::new().unwrap();
+        sh.change_dir(&dir);
+        if xshell::cmd!(sh, "minisign -v").quiet().ignore_stderr().read().is_err() {
+            panic!("the minisign tool is needed: apt-get install minisign (scripts/bootstrap-debian.sh)");
+        }
+        xshell::cmd!(sh, "minisign -G -W -p k.pub -s k.key").quiet().ignore_stdout().ignore_stderr().run().unwrap();
+        let secret = parse_secret(&std::fs::read_to_string(dir.join("k.key")).unwrap()).unwrap();
+        let public = parse_public(&std::fs::read_to_string(dir.join("k.pub")).unwrap()).unwrap();
+        let commit = "ab".repeat(20);
+        let message = b"{\"commit\": \"abab\"}\n";
+        let sig = sign_with(&secret, message, &commit);
+        assert_eq!(sig, sign_with(&secret, message, &commit), "deterministic");
+        std::fs::write(dir.join("manifest.json"), message).unwrap();
+        std::fs::write(dir.join("manifest.json.minisig"), &sig).unwrap();
+        let out = xshell::cmd!(sh, "minisign -V -p k.pub -m manifest.json").read().unwrap();
+        assert!(out.contains(&format!("commit:{commit}")), "{out}");
+        verify(&public, message, &sig, &commit).unwrap();
+
+        std::fs::write(dir.join("manifest.json"), b"{\"commit\": \"abac\"}\n").unwrap();
+        assert!(xshell::cmd!(sh, "minisign -V -p k.pub -m manifest.json").quiet().ignore_stderr().run().is_err());
+        let err = verify(&public, b"{\"commit\": \"abac\"}\n", &sig, &commit).unwrap_err().to_string();
+        assert!(err.contains("changed after signing"), "{err}");
+        let err = verify(&public, message, &sig, &"cd".repeat(20)).unwrap_err().to_string();
+        assert!(err.contains("another commit"), "{err}");
+
+        xshell::cmd!(sh, "minisign -G -W -p other.pub -s other.key")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run()
+            .unwrap();
+        let other = parse_public(&std::fs::read_to_string(dir.join("other.pub")).unwrap()).unwrap();
+        let err = verify(&other, message, &sig, &commit).unwrap_err().to_string();
+        assert!(err.contains("not by the committed key"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn encrypted_or_foreign_keys_are_refused() {
+        let mut encrypted = b"Ed".to_vec();
+        encrypted.extend_from_slice(b"Sc");
+        encrypted.resize(158, 0);
+        let text = format!("untrusted comment: x\n{}\n", base64_encode(&encrypted));
+        assert!(parse_secret(&text).err().unwrap().to_string().contains("password-protected"));
+        assert!(
+            parse_secret("untrusted comment: x\nZm9v\n")
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("not a minisign secret key")
+        );
+    }
+}
