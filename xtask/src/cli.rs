@@ -28,7 +28,7 @@ pub enum Job {
     Package(crate::package::Args),
     Upload(crate::upload::UploadArgs),
     Download(crate::upload::DownloadArgs),
-    Sign { store: Option<String>, endpoint: Option<String>, commit: Option<String> },
+    Sign { store: Option<String>, endpoint: Option<String>, commit: Option<String>, local_key: bool },
     Release(crate::release::Args),
     Workflows { check: bool },
     CiList,
@@ -240,7 +240,11 @@ pub fn command() -> Command {
                 )
                 .arg(store_arg())
                 .arg(endpoint_arg())
-                .arg(Arg::new("commit").long("commit").value_name("SHA").help("The commit [default: HEAD]")),
+                .arg(Arg::new("commit").long("commit").value_name("SHA").help("The commit [default: HEAD]"))
+                .arg(flag(
+                    "local-key",
+                    "Sign with a throwaway key in target/local-signing/ (a laptop's stand-in for the release key)",
+                )),
         )
         .subcommand(
             Command::new("release")
@@ -418,6 +422,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             store: sub.get_one::<String>("store").cloned(),
             endpoint: sub.get_one::<String>("endpoint").cloned(),
             commit: sub.get_one::<String>("commit").cloned(),
+            local_key: sub.get_flag("local-key"),
         },
         "release" => {
             let one = |id: &str| sub.get_one::<String>(id).cloned();

@@ -116,8 +116,8 @@ fn run(global: Global, job: Job) -> Result<()> {
         Job::Upload(args) => upload::upload(&ctx, &args).map(drop),
         Job::Download(args) => upload::download(&ctx, &args),
         Job::Release(args) => release::run(&ctx, &args),
-        Job::Sign { store, endpoint, commit } => {
-            sign::run(&ctx, store.as_deref(), endpoint.as_deref(), commit.as_deref())
+        Job::Sign { store, endpoint, commit, local_key } => {
+            sign::run(&ctx, store.as_deref(), endpoint.as_deref(), commit.as_deref(), local_key)
         }
         Job::Workflows { check } => workflows::run(&ctx, check),
         Job::CiList => {

@@ -82,6 +82,19 @@ pub fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
     crate::repo::workspace_version(root)
 }
 
+/// A full commit hash for `rev` (a hash is taken as is; `HEAD`, tags and branches are resolved by git).
+fn resolve_commit(sh: &Shell, rev: &str) -> Result<String> {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(rev.to_ascii_lowercase());
+    }
+    let spec = format!("{rev}^{{commit}}");
+    cmd!(sh, "git rev-parse --verify --quiet {spec}").quiet().read().map(|s| s.trim().to_owned()).map_err(|_| {
+        anyhow!(
+            "--commit {rev:?} names no commit here\nfix: pass the full hash of the commit whose artifacts were uploaded"
+        )
+    })
+}
+
 /// The checks of step 1, on a downloaded manifest.
 pub fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<()> {
     let mut problems = Vec::new();
@@ -366,7 +379,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 /// Verifies and (with `--execute`) publishes; returns the plan with what was skipped.
 pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
-    let commit = &args.commit;
+    let commit = &resolve_commit(sh, &args.commit)?;
     let dir = ctx.root.join("target/release").join(commit);
     // 1. Download (every sha256 checked) and verify.
     upload::download(

@@ -168,8 +168,54 @@ pub fn committed_public(root: &Utf8Path) -> Result<Public> {
     parse_public(&text).with_context(|| format!("{path}"))
 }
 
+/// Where `--local-key` keeps a throwaway key pair, for running the pipeline on a laptop.
+pub const LOCAL_KEY_DIR: &str = "target/local-signing";
+
+/// A throwaway minisign key pair in `target/local-signing/` (made once): the secret key file's text.
+fn local_key(root: &Utf8Path) -> Result<String> {
+    let dir = root.join(LOCAL_KEY_DIR);
+    let secret_path = dir.join("minisign.key");
+    if let Ok(text) = std::fs::read_to_string(&secret_path) {
+        return Ok(text);
+    }
+    let mut seed = [0u8; 32];
+    let mut id = [0u8; 8];
+    let mut urandom = std::fs::File::open("/dev/urandom")
+        .context("no /dev/urandom for a local key\nfix: set XTASK_SIGNING_KEY to a key from `minisign -G -W`")?;
+    std::io::Read::read_exact(&mut urandom, &mut seed)?;
+    std::io::Read::read_exact(&mut urandom, &mut id)?;
+    let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(seed));
+    // minisign's unencrypted secret key layout (the checksum is not used by this tool).
+    let mut sk = b"Ed".to_vec();
+    sk.extend_from_slice(&[0, 0]);
+    sk.extend_from_slice(b"B2");
+    sk.extend_from_slice(&[0u8; 48]);
+    sk.extend_from_slice(&id);
+    sk.extend_from_slice(pair.sk.as_ref());
+    sk.extend_from_slice(&[0u8; 32]);
+    let mut pk = b"Ed".to_vec();
+    pk.extend_from_slice(&id);
+    pk.extend_from_slice(pair.pk.as_ref());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    let secret =
+        format!("untrusted comment: throwaway local key (cargo xtask sign --local-key)\n{}\n", base64_encode(&sk));
+    std::fs::write(
+        dir.join("minisign.pub"),
+        format!("untrusted comment: minisign public key {}\n{}\n", hex_id(&id), base64_encode(&pk)),
+    )?;
+    std::fs::write(&secret_path, &secret)?;
+    eprintln!("made a throwaway signing key in {dir} (for local runs only)");
+    Ok(secret)
+}
+
 /// `cargo xtask sign`: signs the store's manifest of `commit` and uploads the signature beside it.
-pub fn run(ctx: &crate::Ctx, store_url: Option<&str>, endpoint: Option<&str>, commit: Option<&str>) -> Result<()> {
+pub fn run(
+    ctx: &crate::Ctx,
+    store_url: Option<&str>,
+    endpoint: Option<&str>,
+    commit: Option<&str>,
+    use_local_key: bool,
+) -> Result<()> {
     let store = crate::upload::open_store(ctx, store_url, endpoint)?;
     let commit = match commit {
         Some(c) => c.to_owned(),
@@ -185,7 +231,11 @@ pub fn run(ctx: &crate::Ctx, store_url: Option<&str>, endpoint: Option<&str>, co
     let message = std::fs::read(&local)?;
     let _ = std::fs::remove_file(&local);
     crate::manifest::Manifest::parse(&String::from_utf8_lossy(&message)).context("the store's manifest")?;
-    let signature = sign(&message, &commit)?;
+    let signature = if use_local_key {
+        sign_with(&parse_secret(&local_key(&ctx.root)?)?, &message, &commit)
+    } else {
+        sign(&message, &commit)?
+    };
     let sig_path = tmp.join(format!("sign-signature.{}", std::process::id()));
     std::fs::write(&sig_path, &signature)?;
     let meta = crate::store::PutMeta { content_type: "text/plain", cache_control: "no-cache" };

@@ -39,6 +39,8 @@ pub enum WStep {
 pub struct Job {
     pub id: &'static str,
     pub name: &'static str,
+    /// `if:` of the job.
+    pub cond: Option<&'static str>,
     pub runs_on: String,
     pub needs: Vec<&'static str>,
     pub permissions: Vec<(&'static str, &'static str)>,
@@ -100,6 +102,29 @@ fn tools_cache() -> WStep {
 
 const READ: (&str, &str) = ("contents", "read");
 
+/// Cloud auth through workload identity (an OIDC token exchanged for a short-lived bucket token); skipped where
+/// the repository configures none, and always skipped locally (the store is then a directory).
+fn gcp_auth() -> WStep {
+    WStep::Uses {
+        name: "authenticate to Google Cloud (workload identity; skipped where the repository has none)",
+        action: &config::ACTION_GCP_AUTH,
+        with: vec![
+            ("workload_identity_provider", "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}".into()),
+            ("service_account", "${{ vars.GCP_SERVICE_ACCOUNT }}".into()),
+            ("token_format", "access_token".into()),
+        ],
+        cond: Some("vars.GCP_WORKLOAD_IDENTITY_PROVIDER != ''"),
+        id: Some("gcp"),
+    }
+}
+
+fn store_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("ARTIFACT_STORE", "${{ vars.ARTIFACT_STORE }}".into()),
+        ("GOOGLE_OAUTH_ACCESS_TOKEN", "${{ steps.gcp.outputs.access_token }}".into()),
+    ]
+}
+
 /// The job that prints the platform matrix for the jobs that `need` it (`fromJSON(needs.plan.outputs.matrix)`).
 fn plan_job(platforms: &str) -> Job {
     let matrix_step = WStep::Xtask {
@@ -112,6 +137,7 @@ fn plan_job(platforms: &str) -> Job {
     Job {
         id: "plan",
         name: "plan",
+        cond: None,
         runs_on: "ubuntu-latest".into(),
         needs: vec![],
         permissions: vec![READ],
@@ -124,7 +150,7 @@ fn plan_job(platforms: &str) -> Job {
 
 /// Every workflow, in pipeline order.
 pub fn all() -> Vec<Workflow> {
-    vec![pr_gates(), lint_build_test(), create_packages()]
+    vec![pr_gates(), lint_build_test(), create_packages(), release()]
 }
 
 fn create_packages() -> Workflow {
@@ -137,25 +163,11 @@ fn create_packages() -> Workflow {
         id: None,
         local: Some(["package", "--kinds", "all", "--target", "${{ matrix.target }}"].map(String::from).to_vec()),
     };
-    let auth = WStep::Uses {
-        name: "authenticate to Google Cloud (workload identity; skipped where the repository has none)",
-        action: &config::ACTION_GCP_AUTH,
-        with: vec![
-            ("workload_identity_provider", "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}".into()),
-            ("service_account", "${{ vars.GCP_SERVICE_ACCOUNT }}".into()),
-            ("token_format", "access_token".into()),
-        ],
-        cond: Some("vars.GCP_WORKLOAD_IDENTITY_PROVIDER != ''"),
-        id: Some("gcp"),
-    };
     // Without a configured bucket (forks, fresh repositories) the store is the default directory.
     let upload_step = WStep::Xtask {
         name: "upload",
         args: ["upload", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
-        env: vec![
-            ("ARTIFACT_STORE", "${{ vars.ARTIFACT_STORE }}".into()),
-            ("GOOGLE_OAUTH_ACCESS_TOKEN", "${{ steps.gcp.outputs.access_token }}".into()),
-        ],
+        env: store_env(),
         id: None,
         local: Some(vec!["upload".into()]),
     };
@@ -172,6 +184,7 @@ fn create_packages() -> Workflow {
             Job {
                 id: "package",
                 name: "package (${{ matrix.platform }})",
+                cond: None,
                 runs_on: "${{ matrix.os }}".into(),
                 needs: vec!["plan"],
                 // id-token: the OIDC token that workload identity exchanges for a short-lived bucket token.
@@ -184,11 +197,88 @@ fn create_packages() -> Workflow {
                     rust_cache("package-${{ matrix.platform }}"),
                     tools_cache(),
                     package_step,
-                    auth,
+                    gcp_auth(),
                     upload_step,
                 ],
             },
+            Job {
+                id: "sign",
+                name: "sign the manifest",
+                // Only where a bucket is configured: elsewhere there is nothing shared to sign.
+                cond: Some("vars.ARTIFACT_STORE != ''"),
+                runs_on: "ubuntu-latest".into(),
+                needs: vec!["package"],
+                permissions: vec![READ, ("id-token", "write")],
+                matrix: None,
+                outputs: vec![],
+                timeout_minutes: 10,
+                steps: vec![
+                    checkout(1),
+                    rust_cache("xtask"),
+                    gcp_auth(),
+                    WStep::Xtask {
+                        name: "sign",
+                        args: ["sign", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
+                        env: {
+                            let mut e = store_env();
+                            e.push(("XTASK_SIGNING_KEY", "${{ secrets.XTASK_SIGNING_KEY }}".into()));
+                            e
+                        },
+                        id: None,
+                        local: Some(["sign", "--local-key"].map(String::from).to_vec()),
+                    },
+                ],
+            },
         ],
+    }
+}
+
+fn release() -> Workflow {
+    let release_step = WStep::Xtask {
+        name: "release",
+        args: ["release", "--commit", "$COMMIT", "--version", "$VERSION", "--store", "$ARTIFACT_STORE", "--execute"]
+            .map(String::from)
+            .to_vec(),
+        env: {
+            let mut e = vec![
+                ("COMMIT", "${{ inputs.commit || github.sha }}".to_owned()),
+                ("VERSION", "${{ inputs.version || github.ref_name }}".to_owned()),
+            ];
+            e.extend(store_env());
+            e.extend([
+                ("XTASK_WEB_STORE", "${{ vars.WEB_STORE }}".to_owned()),
+                ("CARGO_REGISTRY_TOKEN", "${{ secrets.CARGO_REGISTRY_TOKEN }}".to_owned()),
+                ("PYPI_TOKEN", "${{ secrets.PYPI_TOKEN }}".to_owned()),
+            ]);
+            e
+        },
+        id: None,
+        // Locally: a dry run of HEAD's artifacts in the file store, against the throwaway key `sign --local-key` made.
+        local: Some(
+            ["release", "--commit", "HEAD", "--public-key", "target/local-signing/minisign.pub"]
+                .map(String::from)
+                .to_vec(),
+        ),
+    };
+    Workflow {
+        file: "release.yml",
+        name: "release",
+        on: "  push:\n    tags: [\"v*\"]\n  workflow_dispatch:\n    inputs:\n      commit:\n        description: \"The commit whose uploaded, signed artifacts to release (full hash)\"\n        type: string\n        required: true\n      version:\n        description: \"The version to release (every artifact must have it)\"\n        type: string\n        required: true\n",
+        permissions: vec![READ],
+        concurrency_group: "release".into(),
+        cancel_in_progress: "false".into(),
+        jobs: vec![Job {
+            id: "release",
+            name: "release (builds nothing)",
+            cond: None,
+            runs_on: "ubuntu-latest".into(),
+            needs: vec![],
+            permissions: vec![READ, ("id-token", "write")],
+            matrix: None,
+            outputs: vec![],
+            timeout_minutes: 60,
+            steps: vec![checkout(1), rust_cache("xtask"), tools_cache(), gcp_auth(), release_step],
+        }],
     }
 }
 
@@ -203,6 +293,7 @@ fn pr_gates() -> Workflow {
         jobs: vec![Job {
             id: "gates",
             name: "PR gates",
+            cond: None,
             runs_on: "ubuntu-latest".into(),
             needs: vec![],
             permissions: vec![READ],
@@ -233,6 +324,7 @@ fn lint_build_test() -> Workflow {
             Job {
                 id: "lint",
                 name: "lint",
+                cond: None,
                 runs_on: "ubuntu-latest".into(),
                 needs: vec![],
                 permissions: vec![READ],
@@ -249,6 +341,7 @@ fn lint_build_test() -> Workflow {
             Job {
                 id: "test",
                 name: "test (${{ matrix.platform }})",
+                cond: None,
                 runs_on: "${{ matrix.os }}".into(),
                 needs: vec!["plan"],
                 permissions: vec![READ],
@@ -314,6 +407,9 @@ pub fn render(w: &Workflow) -> String {
             y.push('\n');
         }
         let _ = writeln!(y, "  {}:\n    name: {}\n    runs-on: {}", j.id, yaml_scalar(j.name), j.runs_on);
+        if let Some(c) = j.cond {
+            let _ = writeln!(y, "    if: {c}");
+        }
         if !j.needs.is_empty() {
             let _ = writeln!(y, "    needs: [{}]", j.needs.join(", "));
         }
