@@ -280,10 +280,10 @@ pub fn execute(sh: &Shell, root: &Utf8Path, plan: &Plan, opts: &RunOpts) -> Resu
             header(i + 1, total, step);
             let t = Instant::now();
             let outcome = prepare(sh, root, step).run(root, false).1;
-            footer(step, &outcome, t.elapsed(), None);
+            footer(step, &outcome, t.elapsed(), None, &opts.reproduce);
             results.push(StepResult { name: step.name.clone(), outcome, time: t.elapsed() });
         } else {
-            results.extend(run_concurrent(sh, root, batch, i, total, opts.jobs));
+            results.extend(run_concurrent(sh, root, batch, i, total, opts));
         }
         if results.iter().any(|r| matches!(r.outcome, Outcome::Failed(_))) && !opts.keep_going {
             stop = true;
@@ -335,7 +335,7 @@ pub fn locations(output: &str) -> Vec<(String, u32, String)> {
     out
 }
 
-fn footer(step: &Step, outcome: &Outcome, time: Duration, captured: Option<&str>) {
+fn footer(step: &Step, outcome: &Outcome, time: Duration, captured: Option<&str>, reproduce: &str) {
     if github::actions() {
         println!("::endgroup::");
     }
@@ -343,11 +343,12 @@ fn footer(step: &Step, outcome: &Outcome, time: Duration, captured: Option<&str>
         Outcome::Passed => eprintln!("    ok: {} ({:.1}s)", step.name, time.as_secs_f64()),
         Outcome::Failed(why) => {
             eprintln!("    FAILED: {} ({:.1}s): {why}", step.name, time.as_secs_f64());
+            eprintln!("    reproduce locally: {reproduce}   (this step alone: {})", step.command_line());
             if !step.hint.is_empty() {
                 eprintln!("    hint: {}", step.hint);
             }
             if github::actions() {
-                github::error(None, None, &step.name, &format!("{why}. {}", step.hint));
+                github::error(None, None, &step.name, &format!("{why}. Reproduce locally: {reproduce}. {}", step.hint));
                 // Point at the lines the tool named, so they show up in the pull request's diff.
                 for (file, line, message) in captured.map(locations).unwrap_or_default().into_iter().take(50) {
                     let message = if message.is_empty() { format!("{} failed here", step.name) } else { message };
@@ -366,8 +367,9 @@ fn run_concurrent(
     batch: &[Step],
     first: usize,
     total: usize,
-    jobs: usize,
+    opts: &RunOpts,
 ) -> Vec<StepResult> {
+    let jobs = opts.jobs;
     let names: Vec<_> = batch.iter().map(|s| s.name.as_str()).collect();
     eprintln!("==> running {} steps concurrently (--jobs {jobs}): {}", batch.len(), names.join(", "));
     // Commands are built here: the shell is not shared with the worker threads.
@@ -404,7 +406,7 @@ fn run_concurrent(
             let mut err = std::io::stderr().lock();
             let _ = err.write_all(output.as_bytes());
             drop(err);
-            footer(step, &outcome, time, Some(&output));
+            footer(step, &outcome, time, Some(&output), &opts.reproduce);
             StepResult { name: step.name.clone(), outcome, time }
         })
         .collect()
