@@ -107,10 +107,31 @@ impl Tools {
         };
         let path = which::which_in(tool.bin, Some(search), cwd).ok().and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
         let found = path.as_ref().and_then(|p| {
+            // Provisioned tools' versions are cached by the binary's size and mtime (some are Python programs
+            // that take a third of a second to print a version). System tools are always asked: a rustup
+            // proxy's version follows the toolchain file, not the proxy binary.
+            let cacheable = !matches!(tool.source, Source::System { .. });
+            let stamp = std::fs::metadata(p).ok().map(|m| {
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                format!("{}:{mtime}", m.len())
+            });
+            if let (true, Some(stamp)) = (cacheable, &stamp) {
+                if let Some(v) = self.cached_version(p, stamp) {
+                    return Some(v);
+                }
+            }
             let args = tool.version_args;
             let out = cmd!(sh, "{p} {args...}").quiet().ignore_status().output().ok()?;
             let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            parse_version(&text)
+            let v = parse_version(&text);
+            if let (true, Some(stamp), Some(v)) = (cacheable, &stamp, &v) {
+                self.cache_version(p, stamp, v);
+            }
+            v
         });
         let ok = match (&found, tool.pin) {
             (Some(f), Pin::AtLeast(_)) => version_cmp(f, &wanted).is_ge(),
@@ -120,6 +141,32 @@ impl Tools {
         let probe = Probe { tool, wanted, path, found, ok };
         self.cache.borrow_mut().insert(tool.name, probe.clone());
         Ok(probe)
+    }
+
+    fn version_cache(&self) -> Utf8PathBuf {
+        self.dir.join("versions.json")
+    }
+
+    fn cached_version(&self, path: &Utf8Path, stamp: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.version_cache()).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let entry = v.get(path.as_str())?;
+        (entry["stamp"] == stamp).then(|| entry["version"].as_str().map(str::to_owned)).flatten()
+    }
+
+    /// Best effort: a cache that cannot be written only costs a `--version` run next time.
+    fn cache_version(&self, path: &Utf8Path, stamp: &str, version: &str) {
+        let file = self.version_cache();
+        let mut v: serde_json::Value = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({}));
+        v[path.as_str()] = serde_json::json!({ "stamp": stamp, "version": version });
+        let tmp = file.with_extension(format!("json.{}", std::process::id()));
+        if std::fs::create_dir_all(&self.dir).is_ok() && std::fs::write(&tmp, v.to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, &file);
+        }
     }
 
     /// The exact command that installs `tool` at its pinned version.
@@ -418,6 +465,11 @@ mod tests {
         assert_eq!(p.path.as_deref(), Some(fake.as_path()));
         let err = format!("{:#}", tools.ensure(&sh, &["maturin"]).unwrap_err());
         assert!(err.contains("is version 0.1.0, pinned 1.16.0"), "{err}");
+        // The version is cached by the binary's size and mtime; a replaced binary is asked again.
+        assert!(std::fs::read_to_string(root.join(".tools/versions.json")).unwrap().contains("0.1.0"));
+        std::fs::write(&fake, "#!/bin/sh\necho 'maturin 1.16.0'\n").unwrap();
+        let fresh = Tools::with_dir(&root, &root.join(".tools"), true);
+        assert!(fresh.probe(&sh, config::tool_named("maturin")).unwrap().ok, "a changed binary is probed again");
         assert!(err.contains("--offline forbids provisioning: python3 -m venv .tools/venv"), "{err}");
         std::fs::remove_dir_all(&root).unwrap();
     }
