@@ -158,6 +158,70 @@ impl Store {
         }
     }
 
+    /// Every object under `prefix` (a key prefix), keyed relative to the store's prefix: one listing request
+    /// per thousand objects instead of one metadata request per object.
+    pub fn list(&self, sh: &Shell, prefix: &str) -> Result<std::collections::HashMap<String, Object>> {
+        let mut out = std::collections::HashMap::new();
+        let strip = |name: &str| -> String {
+            if self.prefix.is_empty() {
+                name.to_owned()
+            } else {
+                name.strip_prefix(&format!("{}/", self.prefix)).unwrap_or(name).to_owned()
+            }
+        };
+        match &self.backend {
+            Backend::File { root } => {
+                fn walk(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
+                    let Ok(entries) = dir.read_dir_utf8() else { return };
+                    for e in entries.flatten() {
+                        match e.file_type() {
+                            Ok(t) if t.is_dir() => walk(e.path(), out),
+                            Ok(_) if !e.file_name().starts_with('.') => out.push(e.path().to_owned()),
+                            _ => {}
+                        }
+                    }
+                }
+                let mut files = Vec::new();
+                walk(&root.join(self.name(prefix)), &mut files);
+                for f in files {
+                    let (sha, size) = crate::sha256::file(&f)?;
+                    let key = f.strip_prefix(root).expect("under root").as_str().replace('\\', "/");
+                    out.insert(strip(&key), Object { size, sha256: Some(sha), generation: None });
+                }
+            }
+            Backend::Gcs { endpoint, bucket, .. } => {
+                let mut token: Option<String> = None;
+                loop {
+                    let mut url = format!("{endpoint}/storage/v1/b/{bucket}/o?prefix={}", encode(&self.name(prefix)));
+                    if let Some(t) = &token {
+                        url.push_str(&format!("&pageToken={}", encode(t)));
+                    }
+                    let (status, body) = self.request(sh, "GET", &url, None, None)?;
+                    if status != 200 {
+                        return Err(self.status_error(status, &body, &format!("listing {}", self.name(prefix))));
+                    }
+                    let v: Value = serde_json::from_slice(&body).context("the object listing is not JSON")?;
+                    for item in v["items"].as_array().into_iter().flatten() {
+                        let Some(name) = item["name"].as_str() else { continue };
+                        out.insert(
+                            strip(name),
+                            Object {
+                                size: item["size"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
+                                sha256: item.pointer("/metadata/sha256").and_then(Value::as_str).map(str::to_owned),
+                                generation: item["generation"].as_str().map(str::to_owned),
+                            },
+                        );
+                    }
+                    match v["nextPageToken"].as_str() {
+                        Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Uploads `file` as `key`. `generation`: `Some("0")` creates only (an existing object gives
     /// [`Put::Exists`]); `Some(g)` replaces generation `g` only; `None` replaces whatever is there.
     pub fn put(

@@ -136,45 +136,50 @@ pub struct Report {
     pub skipped: AtomicU64,
 }
 
-/// Uploads one immutable object: skipped when the same bytes are there, refused when others are.
-fn put_immutable(
-    sh: &Shell,
-    store: &Store,
-    prefix: &str,
-    dir: &Utf8Path,
-    a: &Artifact,
+/// What every object of one upload shares.
+struct Uploader<'a> {
+    store: &'a Store,
+    prefix: &'a str,
+    dir: &'a Utf8Path,
     overwrite: bool,
-    r: &Report,
-) -> Result<()> {
-    let (key, file, sha, size) = (&format!("{prefix}/{}", a.path), &dir.join(&a.path), a.sha256.as_str(), a.size);
-    let meta = PutMeta { content_type: store::content_type(key), cache_control: store::IMMUTABLE.cache_control };
-    match store.head(sh, key)? {
-        Some(o) if o.sha256.as_deref() == Some(sha) => {
-            r.skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        }
-        Some(o) if !overwrite => bail!(
-            "{key} is already in the store with other content (sha256 {}): a commit's artifacts are immutable\nfix: --overwrite replaces it",
-            o.sha256.as_deref().unwrap_or("unknown")
-        ),
-        Some(o) => {
-            store.put(sh, key, file, sha, &meta, o.generation.as_deref())?;
-        }
-        None => {
-            if store.put(sh, key, file, sha, &meta, Some("0"))? == store::Put::Exists {
-                // Another upload created it between our look and our write: same bytes are fine.
-                let o = store.head(sh, key)?;
-                if o.as_ref().and_then(|o| o.sha256.as_deref()) != Some(sha) {
-                    bail!("{key} was created concurrently with other content");
-                }
+    report: &'a Report,
+}
+
+impl Uploader<'_> {
+    /// Uploads one immutable artifact, `listed` being what the store's listing said of it: skipped when the
+    /// same bytes are there, refused when others are.
+    fn put(&self, sh: &Shell, a: &Artifact, listed: Option<&store::Object>) -> Result<()> {
+        let Uploader { store, prefix, dir, overwrite, report: r } = self;
+        let (key, file, sha, size) = (&format!("{prefix}/{}", a.path), &dir.join(&a.path), a.sha256.as_str(), a.size);
+        let meta = PutMeta { content_type: store::content_type(key), cache_control: store::IMMUTABLE.cache_control };
+        match listed.cloned() {
+            Some(o) if o.sha256.as_deref() == Some(sha) => {
                 r.skipped.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             }
+            Some(o) if !overwrite => bail!(
+                "{key} is already in the store with other content (sha256 {}): a commit's artifacts are immutable\nfix: --overwrite replaces it",
+                o.sha256.as_deref().unwrap_or("unknown")
+            ),
+            Some(o) => {
+                store.put(sh, key, file, sha, &meta, o.generation.as_deref())?;
+            }
+            None => {
+                if store.put(sh, key, file, sha, &meta, Some("0"))? == store::Put::Exists {
+                    // Another upload created it between our look and our write: same bytes are fine.
+                    let o = store.head(sh, key)?;
+                    if o.as_ref().and_then(|o| o.sha256.as_deref()) != Some(sha) {
+                        bail!("{key} was created concurrently with other content");
+                    }
+                    r.skipped.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+            }
         }
+        r.uploaded.fetch_add(1, Ordering::Relaxed);
+        r.bytes.fetch_add(size, Ordering::Relaxed);
+        Ok(())
     }
-    r.uploaded.fetch_add(1, Ordering::Relaxed);
-    r.bytes.fetch_add(size, Ordering::Relaxed);
-    Ok(())
 }
 
 /// Runs `work` over `items` on `jobs` threads, each with its own shell; collects errors.
@@ -270,8 +275,10 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let started = std::time::Instant::now();
     let report = Report::default();
     let jobs = ctx.global.jobs.max(8);
-    let errors =
-        parallel(&m.artifacts, jobs, |sh, a| put_immutable(sh, &store, &prefix, &dir, a, args.overwrite, &report));
+    // One listing tells what is already there; objects are then only written, never looked up one by one.
+    let listed = store.list(&ctx.sh, &format!("{prefix}/"))?;
+    let uploader = Uploader { store: &store, prefix: &prefix, dir: &dir, overwrite: args.overwrite, report: &report };
+    let errors = parallel(&m.artifacts, jobs, |sh, a| uploader.put(sh, a, listed.get(&format!("{prefix}/{}", a.path))));
     if !errors.is_empty() {
         return Err(JobFailed(format!(
             "{} objects failed; the manifest was not uploaded, so the commit is not marked complete:\n  {}\nrun the upload again: finished objects are skipped",
@@ -293,7 +300,12 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         for (key, html) in index_pages(&merged) {
             let path = write_temp(&tmp, "index", html.as_bytes())?;
             let sha = crate::sha256::digest(html.as_bytes());
-            let same = store.head(&ctx.sh, &format!("{prefix}/{key}"))?.and_then(|o| o.sha256) == Some(sha.clone());
+            let listed_key = format!("{prefix}/{key}");
+            // A directory page is index.html on the file backend: listed under that name.
+            let on_disk = if key.ends_with('/') { format!("{listed_key}index.html") } else { listed_key.clone() };
+            let same = [listed_key.as_str(), on_disk.as_str()]
+                .iter()
+                .any(|k| listed.get(*k).and_then(|o| o.sha256.as_deref()) == Some(sha.as_str()));
             if !same {
                 let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
                 store.put(&ctx.sh, &format!("{prefix}/{key}"), &path, &sha, &meta, None)?;
