@@ -239,7 +239,13 @@ impl Store {
                 let dest = Self::file_path(root, &name);
                 let parent = dest.parent().context("object path has a parent")?;
                 std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
-                let tmp = parent.join(format!(".{}.tmp.{}", dest.file_name().unwrap_or("x"), std::process::id()));
+                // Unique per write: two writers of one key (even in one process) must not share a temp file.
+                let tmp = parent.join(format!(
+                    ".{}.tmp.{}.{}",
+                    dest.file_name().unwrap_or("x"),
+                    std::process::id(),
+                    unique()
+                ));
                 std::fs::copy(file, &tmp).with_context(|| format!("copying {file} to {tmp}"))?;
                 let result = if generation == Some("0") {
                     // hard_link fails if the destination exists: an atomic create-only.

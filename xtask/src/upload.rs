@@ -209,9 +209,11 @@ fn parallel<T: Sync>(items: &[T], jobs: usize, work: impl Fn(&Shell, &T) -> Resu
     errors.into_inner().unwrap()
 }
 
+/// A temporary file with `content`, named uniquely (parallel writers of equal content must not share one).
 fn write_temp(dir: &Utf8Path, name: &str, content: &[u8]) -> Result<Utf8PathBuf> {
+    static N: AtomicU64 = AtomicU64::new(0);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
-    let path = dir.join(format!("{name}.{}", std::process::id()));
+    let path = dir.join(format!("{name}.{}.{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&path, content).with_context(|| format!("writing {path}"))?;
     Ok(path)
 }
@@ -290,15 +292,17 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     // The manifest last: merged with what another platform's job may have uploaded, under a precondition.
     let tmp = ctx.root.join("target/store-tmp");
     let mut final_manifest = m.clone();
+    let manifest_listed = listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
     for attempt in 1..=5 {
-        let remote = fetch_manifest(&ctx.sh, &store, &prefix, &tmp)?;
+        let remote =
+            if attempt == 1 && !manifest_listed { None } else { fetch_manifest(&ctx.sh, &store, &prefix, &tmp)? };
         let (merged, generation) = match &remote {
             Some((r, generation)) => (if args.overwrite { m.clone() } else { merge(r, &m)? }, generation.clone()),
             None => (m.clone(), Some("0".to_owned())),
         };
-        // Index pages: derived from the merged manifest, so they are replaced, not immutable.
-        for (key, html) in index_pages(&merged) {
-            let path = write_temp(&tmp, "index", html.as_bytes())?;
+        // Index pages: derived from the merged manifest, so they are replaced, not immutable; in parallel.
+        let pages = index_pages(&merged);
+        let errors = parallel(&pages, jobs, |sh, (key, html)| {
             let sha = crate::sha256::digest(html.as_bytes());
             let listed_key = format!("{prefix}/{key}");
             // A directory page is index.html on the file backend: listed under that name.
@@ -307,10 +311,16 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
                 .iter()
                 .any(|k| listed.get(*k).and_then(|o| o.sha256.as_deref()) == Some(sha.as_str()));
             if !same {
+                let path = write_temp(&tmp, &format!("index-{}", &sha[..16]), html.as_bytes())?;
                 let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
-                store.put(&ctx.sh, &format!("{prefix}/{key}"), &path, &sha, &meta, None)?;
+                let put = store.put(sh, &listed_key, &path, &sha, &meta, None);
+                let _ = std::fs::remove_file(&path);
+                put?;
             }
-            let _ = std::fs::remove_file(&path);
+            Ok(())
+        });
+        if let Some(e) = errors.first() {
+            bail!("writing the simple index: {e}\nthe manifest was not uploaded; run the upload again");
         }
         let text = merged.to_text();
         let sha = crate::sha256::digest(text.as_bytes());
