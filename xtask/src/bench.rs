@@ -284,6 +284,83 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
         }
         // The first of each is a warm-up.
         let (ours, curl) = (median(ours[1..].to_vec()), median(curl[1..].to_vec()));
+        // Bulk: 8 files of 4 MiB (what several platforms' wheels and bundles weigh), where throughput, not the
+        // per-request round trips of nine small files, decides.
+        let bulk_commit = "b".repeat(40);
+        let bulk_root = ctx.root.join("target/bench/bulk");
+        let bulk_dir = bulk_root.join(&bulk_commit);
+        let mut artifacts = Vec::new();
+        std::fs::create_dir_all(bulk_dir.join("wheels"))?;
+        for i in 0..8u8 {
+            let data: Vec<u8> = (0..4u32 << 20).map(|j| (j.wrapping_mul(2_654_435_761) >> 13) as u8 ^ i).collect();
+            let rel = format!("wheels/bulk-{i}.whl");
+            std::fs::write(bulk_dir.join(&rel), &data)?;
+            artifacts.push(manifest::Artifact {
+                kind: manifest::Kind::Wheel,
+                name: format!("bulk-{i}"),
+                path: rel,
+                size: data.len() as u64,
+                sha256: crate::sha256::digest(&data),
+                version: "0.0.0".into(),
+                platform: Some("bench".into()),
+                tag: None,
+                command: String::new(),
+                tools: vec![],
+            });
+        }
+        let bulk_bytes: u64 = artifacts.iter().map(|a| a.size).sum();
+        manifest::Manifest {
+            commit: bulk_commit.clone(),
+            dirty: false,
+            source_date_epoch: 0,
+            xtask_version: "0".into(),
+            version: "0.0.0".into(),
+            artifacts: artifacts.clone(),
+        }
+        .write_atomic(&bulk_dir.join(manifest::FILE))?;
+        let (mut bulk_ours, mut bulk_curl) = (Vec::new(), Vec::new());
+        for i in 0..runs + 1 {
+            let store = format!("gs://bench/bulk-xtask-{i}");
+            let t = Instant::now();
+            cmd!(sh, "{exe} upload --store {store} --endpoint {url} --commit {bulk_commit} --from {bulk_root}")
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()?;
+            bulk_ours.push(t.elapsed());
+            let t = Instant::now();
+            std::thread::scope(|s| -> Result<()> {
+                let handles: Vec<_> = artifacts
+                    .iter()
+                    .map(|a| {
+                        let sh = Shell::new().unwrap();
+                        let file = bulk_dir.join(&a.path);
+                        let target =
+                            format!("{url}/upload/storage/v1/b/bench/o?uploadType=media&name=bulk-curl-{i}/{}", a.path);
+                        s.spawn(move || {
+                            cmd!(sh, "curl -sS -f -o /dev/null -X POST --data-binary @{file} {target}").quiet().run()
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    h.join().map_err(|_| anyhow::anyhow!("curl thread panicked"))??;
+                }
+                Ok(())
+            })?;
+            bulk_curl.push(t.elapsed());
+        }
+        let (bulk_ours, bulk_curl) = (median(bulk_ours[1..].to_vec()), median(bulk_curl[1..].to_vec()));
+        let bmib = |d: Duration| bulk_bytes as f64 / 1048576.0 / d.as_secs_f64();
+        row("cargo xtask upload, bulk (8 x 4 MiB)", bulk_ours, &format!("{:.0} MiB/s", bmib(bulk_ours)));
+        row(
+            "plain parallel curl, bulk (8 x 4 MiB)",
+            bulk_curl,
+            &format!(
+                "{:.0} MiB/s; throughput ratio {:.2}",
+                bmib(bulk_curl),
+                bulk_curl.as_secs_f64() / bulk_ours.as_secs_f64()
+            ),
+        );
         let again = time_rows(
             ctx,
             "upload again (everything already there)",

@@ -16,6 +16,8 @@ pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
             eprintln!("{e:#}");
         }
     }
+    let names: Vec<&str> = config::TOOLS.iter().map(|t| t.name).collect();
+    ctx.tools.probe_all(&names);
     let mut rows = Vec::new();
     for tool in config::TOOLS {
         let p = ctx.tools.probe(&ctx.sh, tool)?;

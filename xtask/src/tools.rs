@@ -5,9 +5,9 @@
 //! version; with `--offline`, for system tools, or when installing fails, the job stops with the exact
 //! command that fixes it. A wrong version is never run silently.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -41,7 +41,7 @@ pub struct Tools {
     root: Utf8PathBuf,
     dir: Utf8PathBuf,
     offline: bool,
-    cache: RefCell<BTreeMap<&'static str, Probe>>,
+    cache: Mutex<BTreeMap<&'static str, Probe>>,
 }
 
 impl Tools {
@@ -55,7 +55,7 @@ impl Tools {
     }
 
     pub fn with_dir(root: &Utf8Path, dir: &Utf8Path, offline: bool) -> Tools {
-        Tools { root: root.to_owned(), dir: dir.to_owned(), offline, cache: RefCell::new(BTreeMap::new()) }
+        Tools { root: root.to_owned(), dir: dir.to_owned(), offline, cache: Mutex::new(BTreeMap::new()) }
     }
 
     pub fn dir(&self) -> Utf8PathBuf {
@@ -95,7 +95,7 @@ impl Tools {
 
     /// Looks `tool` up and runs it for its version (cached for the process).
     pub fn probe(&self, sh: &Shell, tool: &'static Tool) -> Result<Probe> {
-        if let Some(p) = self.cache.borrow().get(tool.name) {
+        if let Some(p) = self.cache.lock().unwrap().get(tool.name) {
             return Ok(p.clone());
         }
         let wanted = self.wanted(tool)?;
@@ -139,7 +139,7 @@ impl Tools {
             (None, _) => false,
         };
         let probe = Probe { tool, wanted, path, found, ok };
-        self.cache.borrow_mut().insert(tool.name, probe.clone());
+        self.cache.lock().unwrap().insert(tool.name, probe.clone());
         Ok(probe)
     }
 
@@ -163,7 +163,9 @@ impl Tools {
             .filter(serde_json::Value::is_object)
             .unwrap_or_else(|| serde_json::json!({}));
         v[path.as_str()] = serde_json::json!({ "stamp": stamp, "version": version });
-        let tmp = file.with_extension(format!("json.{}", std::process::id()));
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = file.with_extension(format!("json.{}.{n}", std::process::id()));
         if std::fs::create_dir_all(&self.dir).is_ok() && std::fs::write(&tmp, v.to_string()).is_ok() {
             let _ = std::fs::rename(&tmp, &file);
         }
@@ -188,9 +190,27 @@ impl Tools {
         }
     }
 
+    /// Probes the named tools at once (each `--version` in its own thread); later `probe`s hit the cache.
+    pub fn probe_all(&self, names: &[&str]) {
+        std::thread::scope(|s| {
+            for name in names {
+                let tool = config::tool_named(name);
+                if self.cache.lock().unwrap().contains_key(tool.name) {
+                    continue;
+                }
+                s.spawn(move || {
+                    if let Ok(sh) = Shell::new() {
+                        let _ = self.probe(&sh, tool);
+                    }
+                });
+            }
+        });
+    }
+
     /// Makes sure every named tool is there at its pinned version, provisioning what can be provisioned.
     /// Returns the probes of optional tools that are not usable (so the caller can fall back).
     pub fn ensure(&self, sh: &Shell, names: &[&str]) -> Result<Vec<Probe>> {
+        self.probe_all(names);
         let mut missing = Vec::new();
         let mut unusable_optional = Vec::new();
         for name in names {
@@ -249,7 +269,7 @@ impl Tools {
             if failures.iter().any(|f| f.starts_with(p.tool.name)) {
                 continue;
             }
-            self.cache.borrow_mut().remove(p.tool.name);
+            self.cache.lock().unwrap().remove(p.tool.name);
             let again = self.probe(sh, p.tool)?;
             if !again.ok {
                 failures.push(format!(
