@@ -180,7 +180,7 @@ pub const WASM_BUNDLES: &[WasmBundle] = &[WasmBundle {
 }];
 
 /// Workspace packages that do not carry the one version (they are never shipped).
-pub const UNVERSIONED: &[&str] = &["xtask"];
+pub const UNVERSIONED: &[&str] = &["xtask", "xtask-sha256"];
 
 /// Directory of the example scripts that write recordings.
 pub const EXAMPLES_DIR: &str = "examples/python";
