@@ -151,6 +151,13 @@ impl Uploader<'_> {
     fn put(&self, sh: &Shell, a: &Artifact, listed: Option<&store::Object>) -> Result<()> {
         let Uploader { store, prefix, dir, overwrite, report: r } = self;
         let (key, file, sha, size) = (&format!("{prefix}/{}", a.path), &dir.join(&a.path), a.sha256.as_str(), a.size);
+        let (local_sha, local_size) = crate::sha256::file(file)?;
+        if local_sha != sha || local_size != size {
+            bail!(
+                "{}: the local file (sha256 {local_sha}, {local_size} bytes) no longer matches the manifest ({sha}, {size} bytes)\nfix: cargo xtask package --force",
+                a.path
+            );
+        }
         let meta = PutMeta { content_type: store::content_type(key), cache_control: store::IMMUTABLE.cache_control };
         match listed.cloned() {
             Some(o) if o.sha256.as_deref() == Some(sha) => {
@@ -252,13 +259,8 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     if args.check_index {
         return check_index(ctx, &store, &prefix, &m).map(|()| Summary::default());
     }
-    let bad = m.mismatches(&dir, &m.artifacts);
-    if !bad.is_empty() {
-        bail!(
-            "local artifacts no longer match their manifest:\n  {}\nfix: cargo xtask package --force",
-            bad.join("\n  ")
-        );
-    }
+    // Every local file is checked against the manifest before it is sent: in the upload workers below, so
+    // the hashing overlaps the network; a mismatch fails the upload before the manifest is written.
     if ctx.global.dry_run || ctx.global.json {
         let plan = json!({
             "store": store.describe(),
