@@ -217,6 +217,54 @@ fn bench_changed_since(ctx: &Ctx, runs: usize) -> Result<(Row, Row)> {
     Ok((leaf_row, full))
 }
 
+/// Medians (after one warm-up) of `xtask upload` of `commit` from `from` versus one curl process per file, all
+/// at once, to the `bench` bucket at `url`; every run writes under fresh names.
+#[allow(clippy::too_many_arguments)]
+fn upload_vs_curl(
+    exe: &str,
+    url: &str,
+    label: &str,
+    commit: &str,
+    from: &Utf8Path,
+    dir: &Utf8Path,
+    artifacts: &[manifest::Artifact],
+    runs: usize,
+) -> Result<(Duration, Duration)> {
+    let sh = Shell::new()?;
+    let (mut ours, mut curl) = (Vec::new(), Vec::new());
+    for i in 0..runs + 1 {
+        let store = format!("gs://bench/{label}-xtask-{i}");
+        let t = Instant::now();
+        cmd!(sh, "{exe} upload --store {store} --endpoint {url} --commit {commit} --from {from}")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run()?;
+        ours.push(t.elapsed());
+        let t = Instant::now();
+        std::thread::scope(|s| -> Result<()> {
+            let handles: Vec<_> = artifacts
+                .iter()
+                .map(|a| {
+                    let sh = Shell::new().unwrap();
+                    let file = dir.join(&a.path);
+                    let target =
+                        format!("{url}/upload/storage/v1/b/bench/o?uploadType=media&name={label}-curl-{i}/{}", a.path);
+                    s.spawn(move || {
+                        cmd!(sh, "curl -sS -f -o /dev/null -X POST --data-binary @{file} {target}").quiet().run()
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().map_err(|_| anyhow::anyhow!("curl thread panicked"))??;
+            }
+            Ok(())
+        })?;
+        curl.push(t.elapsed());
+    }
+    Ok((median(ours[1..].to_vec()), median(curl[1..].to_vec())))
+}
+
 /// The commit's artifacts to a local GCS server: `cargo xtask upload` versus plain parallel curl.
 fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
     let sh = &ctx.sh;
@@ -254,36 +302,9 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
             .run()?;
         let exe = std::env::current_exe()?;
         let exe = exe.to_str().context("exe path")?;
-        let (mut ours, mut curl) = (Vec::new(), Vec::new());
-        for i in 0..runs + 1 {
-            let store = format!("gs://bench/xtask-{i}");
-            let t = Instant::now();
-            cmd!(sh, "{exe} upload --store {store} --endpoint {url}").quiet().ignore_stdout().ignore_stderr().run()?;
-            ours.push(t.elapsed());
-            let t = Instant::now();
-            std::thread::scope(|s| -> Result<()> {
-                let handles: Vec<_> = m
-                    .artifacts
-                    .iter()
-                    .map(|a| {
-                        let sh = Shell::new().unwrap();
-                        let file = dir.join(&a.path);
-                        let target =
-                            format!("{url}/upload/storage/v1/b/bench/o?uploadType=media&name=curl-{i}/{}", a.path);
-                        s.spawn(move || {
-                            cmd!(sh, "curl -sS -f -o /dev/null -X POST --data-binary @{file} {target}").quiet().run()
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.join().map_err(|_| anyhow::anyhow!("curl thread panicked"))??;
-                }
-                Ok(())
-            })?;
-            curl.push(t.elapsed());
-        }
-        // The first of each is a warm-up.
-        let (ours, curl) = (median(ours[1..].to_vec()), median(curl[1..].to_vec()));
+        let head = head.trim().to_owned();
+        let packages = ctx.root.join("target/packages");
+        let (ours, curl) = upload_vs_curl(exe, &url, "small", &head, &packages, &dir, &m.artifacts, runs)?;
         // Bulk: 8 files of 4 MiB (what several platforms' wheels and bundles weigh), where throughput, not the
         // per-request round trips of nine small files, decides.
         let bulk_commit = "b".repeat(40);
@@ -318,38 +339,8 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row)> {
             artifacts: artifacts.clone(),
         }
         .write_atomic(&bulk_dir.join(manifest::FILE))?;
-        let (mut bulk_ours, mut bulk_curl) = (Vec::new(), Vec::new());
-        for i in 0..runs + 1 {
-            let store = format!("gs://bench/bulk-xtask-{i}");
-            let t = Instant::now();
-            cmd!(sh, "{exe} upload --store {store} --endpoint {url} --commit {bulk_commit} --from {bulk_root}")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run()?;
-            bulk_ours.push(t.elapsed());
-            let t = Instant::now();
-            std::thread::scope(|s| -> Result<()> {
-                let handles: Vec<_> = artifacts
-                    .iter()
-                    .map(|a| {
-                        let sh = Shell::new().unwrap();
-                        let file = bulk_dir.join(&a.path);
-                        let target =
-                            format!("{url}/upload/storage/v1/b/bench/o?uploadType=media&name=bulk-curl-{i}/{}", a.path);
-                        s.spawn(move || {
-                            cmd!(sh, "curl -sS -f -o /dev/null -X POST --data-binary @{file} {target}").quiet().run()
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.join().map_err(|_| anyhow::anyhow!("curl thread panicked"))??;
-                }
-                Ok(())
-            })?;
-            bulk_curl.push(t.elapsed());
-        }
-        let (bulk_ours, bulk_curl) = (median(bulk_ours[1..].to_vec()), median(bulk_curl[1..].to_vec()));
+        let (bulk_ours, bulk_curl) =
+            upload_vs_curl(exe, &url, "bulk", &bulk_commit, &bulk_root, &bulk_dir, &artifacts, runs)?;
         let bmib = |d: Duration| bulk_bytes as f64 / 1048576.0 / d.as_secs_f64();
         row("cargo xtask upload, bulk (8 x 4 MiB)", bulk_ours, &format!("{:.0} MiB/s", bmib(bulk_ours)));
         row(

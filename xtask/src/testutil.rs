@@ -166,3 +166,21 @@ impl Drop for FlakyProxy {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// Writes a minimal pure-Python wheel of `dist` `version` (import name: `dist` with `_`) whose package has
+/// `VALUE = value`.
+pub fn make_wheel(path: &Utf8Path, dist: &str, version: &str, value: u32) {
+    let module = dist.replace('-', "_");
+    let script = r#"import sys, zipfile
+path, dist, module, version, value = sys.argv[1:]
+info = f"{module}-{version}.dist-info"
+with zipfile.ZipFile(path, "w") as z:
+    z.writestr(f"{module}/__init__.py", f"VALUE = {value}\n")
+    z.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    z.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr(f"{info}/RECORD", "")
+"#;
+    let sh = Shell::new().unwrap();
+    let value = value.to_string();
+    xshell::cmd!(sh, "python3 -c {script} {path} {dist} {module} {version} {value}").quiet().run().unwrap();
+}

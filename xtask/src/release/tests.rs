@@ -126,14 +126,7 @@ fn commit_in_store(root: &Utf8Path, sh: &Shell) {
         add(Kind::Crate, c, &format!("crates/{c}-0.1.0.crate"), bytes, None);
     }
     let wheel = root.join("demo.whl");
-    let script = r#"import sys, zipfile
-with zipfile.ZipFile(sys.argv[1], "w") as z:
-    z.writestr("xtask_demo_pkg/__init__.py", "VALUE = 7\n")
-    z.writestr("xtask_demo_pkg-0.1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: xtask-demo-pkg\nVersion: 0.1.0\n")
-    z.writestr("xtask_demo_pkg-0.1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-    z.writestr("xtask_demo_pkg-0.1.0.dist-info/RECORD", "")
-"#;
-    cmd!(sh, "python3 -c {script} {wheel}").run().unwrap();
+    testutil::make_wheel(&wheel, "xtask-demo-pkg", "0.1.0", 7);
     let wheel_bytes = std::fs::read(&wheel).unwrap();
     add(
         Kind::Wheel,

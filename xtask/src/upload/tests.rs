@@ -10,15 +10,7 @@ fn fixture(root: &Utf8Path) -> Manifest {
     std::fs::create_dir_all(dir.join("crates")).unwrap();
     std::fs::create_dir_all(dir.join("recordings")).unwrap();
     let wheel = dir.join("wheels/demo_pkg-1.0.0-py3-none-any.whl");
-    let script = r#"import sys, zipfile
-with zipfile.ZipFile(sys.argv[1], "w") as z:
-    z.writestr("demo_pkg/__init__.py", "VALUE = 42\n")
-    z.writestr("demo_pkg-1.0.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0.0\n")
-    z.writestr("demo_pkg-1.0.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-    z.writestr("demo_pkg-1.0.0.dist-info/RECORD", "")
-"#;
-    let sh = Shell::new().unwrap();
-    xshell::cmd!(sh, "python3 -c {script} {wheel}").run().unwrap();
+    testutil::make_wheel(&wheel, "demo-pkg", "1.0.0", 42);
     std::fs::write(dir.join("crates/demo-1.0.0.crate"), vec![7u8; 300_000]).unwrap();
     std::fs::write(dir.join("recordings/a.reel"), b"REEL\x01\x00\x00\x00").unwrap();
     let mut artifacts = Vec::new();
