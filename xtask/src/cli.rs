@@ -342,12 +342,11 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             .map(|&j| usize::from(j))
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().max(2))),
     };
+    let one = |id: &str| sub.get_one::<String>(id).cloned();
     let strings =
         |id: &str| -> Vec<String> { sub.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default() };
     let job = match name {
-        "lint" => {
-            Job::Lint { fix: sub.get_flag("fix"), changed_since: sub.get_one::<String>("changed-since").cloned() }
-        }
+        "lint" => Job::Lint { fix: sub.get_flag("fix"), changed_since: one("changed-since") },
         "test" => {
             let mut parts: Vec<Part> = strings("part")
                 .iter()
@@ -362,11 +361,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             }
             parts.sort();
             parts.dedup();
-            Job::Test {
-                parts,
-                runner_args: strings("runner-args"),
-                changed_since: sub.get_one::<String>("changed-since").cloned(),
-            }
+            Job::Test { parts, runner_args: strings("runner-args"), changed_since: one("changed-since") }
         }
         "doctor" => Job::Doctor { provision: sub.get_flag("provision") },
         "bench" => Job::Bench { cases: strings("case"), runs: usize::from(*sub.get_one::<u16>("runs").unwrap()) },
@@ -388,58 +383,49 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             kinds.sort();
             Job::Package(crate::package::Args {
                 kinds,
-                target: sub.get_one::<String>("target").cloned(),
+                target: one("target"),
                 out: sub.get_one::<String>("out").map(Into::into),
                 force: sub.get_flag("force"),
                 check_reproducible: sub.get_flag("check-reproducible"),
             })
         }
-        "upload" => {
-            let one = |id: &str| sub.get_one::<String>(id).cloned();
-            Job::Upload(crate::upload::UploadArgs {
-                store: one("store"),
-                endpoint: one("endpoint"),
-                commit: one("commit"),
-                from: one("from").map(Into::into),
-                allow_dirty: sub.get_flag("allow-dirty"),
-                overwrite: sub.get_flag("overwrite"),
-                aliases: strings("alias"),
-                check_index: sub.get_flag("check-index"),
-            })
-        }
-        "download" => {
-            let one = |id: &str| sub.get_one::<String>(id).cloned();
-            Job::Download(crate::upload::DownloadArgs {
-                store: one("store"),
-                endpoint: one("endpoint"),
-                commit: one("commit").unwrap_or_default(),
-                kinds: strings("kinds").iter().filter_map(|k| crate::manifest::Kind::parse(k)).collect(),
-                out: one("out").map(Into::into),
-                allow_dirty: sub.get_flag("allow-dirty"),
-            })
-        }
+        "upload" => Job::Upload(crate::upload::UploadArgs {
+            store: one("store"),
+            endpoint: one("endpoint"),
+            commit: one("commit"),
+            from: one("from").map(Into::into),
+            allow_dirty: sub.get_flag("allow-dirty"),
+            overwrite: sub.get_flag("overwrite"),
+            aliases: strings("alias"),
+            check_index: sub.get_flag("check-index"),
+        }),
+        "download" => Job::Download(crate::upload::DownloadArgs {
+            store: one("store"),
+            endpoint: one("endpoint"),
+            commit: one("commit").unwrap_or_default(),
+            kinds: strings("kinds").iter().filter_map(|k| crate::manifest::Kind::parse(k)).collect(),
+            out: one("out").map(Into::into),
+            allow_dirty: sub.get_flag("allow-dirty"),
+        }),
         "sign" => Job::Sign {
-            store: sub.get_one::<String>("store").cloned(),
-            endpoint: sub.get_one::<String>("endpoint").cloned(),
-            commit: sub.get_one::<String>("commit").cloned(),
+            store: one("store"),
+            endpoint: one("endpoint"),
+            commit: one("commit"),
             local_key: sub.get_flag("local-key"),
         },
-        "release" => {
-            let one = |id: &str| sub.get_one::<String>(id).cloned();
-            Job::Release(crate::release::Args {
-                commit: one("commit").unwrap_or_default(),
-                store: one("store"),
-                endpoint: one("endpoint"),
-                version: one("version"),
-                execute: sub.get_flag("execute"),
-                registry_api: one("registry-api"),
-                registry_index: one("registry-index"),
-                pypi_upload: one("pypi-upload"),
-                pypi_simple: one("pypi-simple"),
-                web_store: one("web-store"),
-                public_key: one("public-key").map(Into::into),
-            })
-        }
+        "release" => Job::Release(crate::release::Args {
+            commit: one("commit").unwrap_or_default(),
+            store: one("store"),
+            endpoint: one("endpoint"),
+            version: one("version"),
+            execute: sub.get_flag("execute"),
+            registry_api: one("registry-api"),
+            registry_index: one("registry-index"),
+            pypi_upload: one("pypi-upload"),
+            pypi_simple: one("pypi-simple"),
+            web_store: one("web-store"),
+            public_key: one("public-key").map(Into::into),
+        }),
         "workflows" => Job::Workflows { check: sub.get_flag("check") },
         "ci" => match sub.subcommand() {
             Some(("list", _)) => Job::CiList,
@@ -447,19 +433,16 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 platforms: m.get_one::<String>("platforms").cloned().unwrap_or_default(),
                 github_output: m.get_flag("github-output"),
             },
-            _ => Job::Ci { job: sub.get_one::<String>("job").cloned() },
+            _ => Job::Ci { job: one("job") },
         },
-        "gates" => {
-            let one = |id: &str| sub.get_one::<String>(id).cloned();
-            Job::Gates(crate::gates::Args {
-                base: one("base"),
-                event: one("event").map(Into::into),
-                labels: one("labels")
-                    .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()),
-                title: one("title"),
-                body: one("body"),
-            })
-        }
+        "gates" => Job::Gates(crate::gates::Args {
+            base: one("base"),
+            event: one("event").map(Into::into),
+            labels: one("labels")
+                .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()),
+            title: one("title"),
+            body: one("body"),
+        }),
         other => unreachable!("unknown subcommand {other}"),
     };
     (global, job)

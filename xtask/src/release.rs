@@ -145,13 +145,10 @@ fn index_versions(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Resu
     let path = index_path(name);
     let text = if let Some(sparse) = index.strip_prefix("sparse+") {
         let url = format!("{}/{path}", sparse.trim_end_matches('/'));
-        let out = cmd!(sh, "curl -sS -L -w {STATUS} {url}").quiet().ignore_status().output()?;
-        let body = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = body.rsplit_once('\n').unwrap_or(("", "0"));
-        match code.trim() {
-            "200" => body.to_owned(),
-            "404" | "410" => String::new(),
-            c => bail!("reading the index {url}: HTTP {c}\nfix: check the registry is up, then run again"),
+        match http_get(sh, &url)? {
+            (200, body) => body,
+            (404 | 410, _) => String::new(),
+            (c, _) => bail!("reading the index {url}: HTTP {c}\nfix: check the registry is up, then run again"),
         }
     } else {
         if !cache.join(".git").exists() {
@@ -320,14 +317,19 @@ fn publish_crate(
 
 fn pypi_has(sh: &Shell, simple: &str, project: &str, file: &str) -> Result<bool> {
     let url = format!("{}/{}/", simple.trim_end_matches('/'), upload::normalize(project));
+    match http_get(sh, &url)? {
+        (200, body) => Ok(body.contains(file)),
+        (404, _) => Ok(false),
+        (c, _) => bail!("reading the package index {url}: HTTP {c}\nfix: check it is up, then run again"),
+    }
+}
+
+/// GET `url` (following redirects): the HTTP status (0 when nothing answered) and the body.
+fn http_get(sh: &Shell, url: &str) -> Result<(u16, String)> {
     let out = cmd!(sh, "curl -sS -L -w {STATUS} {url}").quiet().ignore_status().output()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    match code.trim() {
-        "200" => Ok(body.contains(file)),
-        "404" => Ok(false),
-        c => bail!("reading the package index {url}: HTTP {c}\nfix: check it is up, then run again"),
-    }
+    Ok((code.trim().parse().unwrap_or(0), body.to_owned()))
 }
 
 pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
