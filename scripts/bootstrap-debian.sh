@@ -11,6 +11,10 @@
 #                                         toolchain `debian-web` (only when the default toolchain has no
 #                                         wasm32-unknown-unknown target, e.g. rustup cannot add targets here)
 #   minisign                              verifies release signatures independently of the xtask
+#   chromium                              the viewer page's tests in a real browser (headless)
+#   node 18, unpacked into the tools dir  the lowest node the pin allows (Debian 12's nodejs 18): the wasm tests
+#                                         run on it too. Unpacked from Debian's packages beside the system node,
+#                                         never installed over it (only its libraries and JS modules are)
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -27,6 +31,7 @@ need_cmd curl || want+=(curl)
 need_cmd node || want+=(nodejs)
 need_cmd npm || want+=(npm)
 need_cmd minisign || want+=(minisign)
+need_cmd chromium || need_cmd chromium-browser || want+=(chromium)
 python3 -c 'import venv, ensurepip' 2>/dev/null || want+=(python3-venv)
 
 wasm_target_installed() {
@@ -63,4 +68,45 @@ if [ "${need_debian_web:-0}" = 1 ]; then
     rustup toolchain link debian-web /usr
   fi
   echo "bootstrap: wasm32 builds use the rustup toolchain debian-web (rustc-web $rustc_v, std built from source)"
+fi
+
+# Node at the pin's lower bound, unpacked (not installed: it would replace the system node) into the tools
+# directory, where `cargo xtask test` finds it. Debian 12 ships it; elsewhere the test job says it skipped it.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+tools_dir=${XTASK_TOOLS_DIR:-$repo/.tools}
+node_min=18
+node_dir=$tools_dir/node-lower-bound
+if "$node_dir/bin/node" --version 2>/dev/null | grep -q "^v$node_min\."; then
+  echo "bootstrap: node $node_min (the pin's lower bound) already in $node_dir"
+else
+  [ ${#want[@]} -gt 0 ] || apt-get update -qq
+  node_v=$(apt-cache madison nodejs 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}' | grep "^$node_min\." | head -1 || true)
+  if [ -z "$node_v" ]; then
+    echo "bootstrap: no nodejs $node_min in this machine's package lists: the wasm tests on node $node_min will be skipped"
+  else
+    libnode=$(apt-cache show "nodejs=$node_v" | sed -n 's/^Depends:.*\(libnode[0-9]*\).*/\1/p' | head -1)
+    # What libnode needs: shared libraries, and the JS modules Debian's node loads from /usr/share/nodejs
+    # (acorn, cjs-module-lexer, undici). Both are co-installable with any system node (node-acorn's `nodejs:any`
+    # is satisfied by the node already there).
+    libs=$(apt-cache show "$libnode=$node_v" | sed -n 's/^Depends: //p' | head -1 | tr ',' '\n' \
+      | sed 's/([^)]*)//g; s/|.*//; s/ //g' | grep -E '^(lib|node-)' || true)
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $libs >/dev/null
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download -qq "nodejs=$node_v" "$libnode=$node_v" 2>/dev/null)
+    rm -rf "$node_dir"
+    mkdir -p "$node_dir/bin"
+    for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$node_dir/root"; done
+    rm -rf "$tmp"
+    libdir=$(dirname "$(find "$node_dir/root" -name 'libnode.so*' | head -1)")
+    {
+      echo '#!/bin/sh'
+      echo "# Debian's nodejs $node_v, unpacked by scripts/bootstrap-debian.sh."
+      echo "LD_LIBRARY_PATH=\"$libdir\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}\" exec \"$node_dir/root/usr/bin/node\" \"\$@\""
+    } > "$node_dir/bin/node"
+    chmod +x "$node_dir/bin/node"
+    if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$tools_dir"; fi
+    echo "bootstrap: node $("$node_dir/bin/node" --version) (the pin's lower bound) unpacked into $node_dir"
+  fi
 fi

@@ -169,7 +169,10 @@ pub struct WasmBundle {
     pub artifact: &'static str,
     /// The static files copied beside the generated JS.
     pub www: &'static str,
+    /// Node test files that load the bundle in node.
     pub node_tests: &'static str,
+    /// Node test files that drive the bundle's page in headless Chromium (skipped, with the reason, without one).
+    pub browser_tests: &'static str,
 }
 
 pub const WASM_BUNDLES: &[WasmBundle] = &[WasmBundle {
@@ -177,7 +180,12 @@ pub const WASM_BUNDLES: &[WasmBundle] = &[WasmBundle {
     artifact: "reel_web",
     www: "crates/reel-web/www",
     node_tests: "crates/reel-web/tests/bundle.test.mjs",
+    browser_tests: "crates/reel-web/tests/browser.test.mjs",
 }];
+
+/// Where `scripts/bootstrap-debian.sh` puts Debian 12's node 18, the lowest version the node pin allows, inside
+/// the tools directory: the wasm tests run on it too, so the pin's lower bound is one the jobs have run on.
+pub const NODE_LOWER_BOUND_DIR: &str = "node-lower-bound";
 
 /// Workspace packages that do not carry the one version (they are never shipped).
 pub const UNVERSIONED: &[&str] = &["xtask", "xtask-sha256"];

@@ -311,7 +311,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         ctx.execute(&check)?;
     }
 
-    // Describe what was built.
+    // Describe what was built, with the commands written relative to the repository, the output directory
+    // and the cargo home, so that two builds in two directories write the same manifest.
+    let places = Places::new(&ctx.root, &out_root, inputs.cargo_home.as_deref());
     let mut built = Vec::new();
     for &kind in &stale {
         let tools = tool_versions(ctx, kind, toolchain.as_ref())?;
@@ -319,7 +321,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             .steps
             .iter()
             .filter(|s| s.name.starts_with(&format!("{}:", kind.as_str())))
-            .map(Step::command_line)
+            .map(|s| portable(&s.command_line(), &places))
             .collect::<Vec<_>>()
             .join(" && ");
         built.extend(describe(&staging, kind, &version, &target, &command, &tools)?);
@@ -393,9 +395,11 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
             .env("XTASK_TOOLS_DIR", &tools_dir)
             .run()
             .with_context(|| format!("packaging the clone in {clone}"))?;
-        manifests.push(Manifest::read(&out.join(&commit.sha).join(manifest::FILE))?);
+        let path = out.join(&commit.sha).join(manifest::FILE);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+        manifests.push((Manifest::read(&path)?, bytes));
     }
-    let (a, b) = (&manifests[0], &manifests[1]);
+    let ((a, a_bytes), (b, b_bytes)) = (&manifests[0], &manifests[1]);
     let mut differ = Vec::new();
     println!("\n{:<10} {:<64} reproducible", "kind", "artifact");
     for x in &a.artifacts {
@@ -409,8 +413,21 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
         println!("{:<10} {:<64} NO (only in the second build)", y.kind.as_str(), y.path);
         differ.push(y.path.clone());
     }
+    // The manifest itself must be reproducible too: no absolute path of either clone in it.
+    let manifest_same = a_bytes == b_bytes;
+    println!("{:<10} {:<64} {}", "manifest", manifest::FILE, if manifest_same { "yes" } else { "NO" });
+    if !manifest_same {
+        let (ta, tb) = (String::from_utf8_lossy(a_bytes), String::from_utf8_lossy(b_bytes));
+        for (x, y) in ta.lines().zip(tb.lines()).filter(|(x, y)| x != y).take(5) {
+            println!("  first:  {}\n  second: {}", x.trim(), y.trim());
+        }
+        differ.push(manifest::FILE.to_owned());
+    }
     if differ.is_empty() {
-        println!("\nall {} artifacts are bit-for-bit identical across the two builds", a.artifacts.len());
+        println!(
+            "\nall {} artifacts and the manifest are bit-for-bit identical across the two builds",
+            a.artifacts.len()
+        );
         Ok(())
     } else {
         Err(crate::plan::JobFailed(format!("not reproducible: {}", differ.join(", "))).into())
@@ -458,6 +475,42 @@ fn up_to_date(
         return Ok(Err(format!("{} changed on disk ({first})", bad.len())));
     }
     Ok(Ok(()))
+}
+
+/// The machine-specific directories a recorded command may name, each with the placeholder written instead.
+pub struct Places(Vec<(String, &'static str)>);
+
+impl Places {
+    pub fn new(root: &Utf8Path, out_root: &Utf8Path, cargo_home: Option<&str>) -> Places {
+        let mut v = vec![(root.as_str().to_owned(), "$REPO"), (out_root.as_str().to_owned(), "$OUT")];
+        if let Some(home) = cargo_home.filter(|h| !h.is_empty()) {
+            v.push((home.trim_end_matches('/').to_owned(), "$CARGO_HOME"));
+        }
+        // The longest first: the output directory is usually inside the repository.
+        v.retain(|(p, _)| !p.is_empty() && p != "/");
+        v.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        Places(v)
+    }
+}
+
+/// `command` with every absolute directory of this machine replaced by its placeholder (only where the
+/// directory is a whole path component: `/repo` does not match inside `/repository`).
+pub fn portable(command: &str, places: &Places) -> String {
+    let mut out = command.to_owned();
+    for (dir, name) in &places.0 {
+        let mut result = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(i) = rest.find(dir.as_str()) {
+            let after = &rest[i + dir.len()..];
+            let whole = after.is_empty() || after.starts_with(['/', '=', '\'', ' ', '\x1f', '"']);
+            result.push_str(&rest[..i]);
+            result.push_str(if whole { name } else { dir });
+            rest = after;
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
 }
 
 /// What the build plan depends on.

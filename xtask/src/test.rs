@@ -36,6 +36,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         version: &version,
         examples: &examples,
         affected: &affected,
+        node_lower_bound: if parts.contains(&Part::Wasm) { node_lower_bound(ctx) } else { Err("not needed".into()) },
     };
     ctx.execute(&plan(&inputs))
 }
@@ -65,6 +66,26 @@ pub struct Inputs<'a> {
     /// File stems of `examples/python/*.py`.
     pub examples: &'a [String],
     pub affected: &'a Affected,
+    /// Node at the pin's lower bound (a program to run), or why there is none.
+    pub node_lower_bound: Result<String, String>,
+}
+
+/// The major version of node's pin (`>= 18`): the wasm tests also run on it.
+pub const NODE_LOWER_BOUND: &str = "18";
+
+/// Finds the node at the pin's lower bound that the bootstrap script unpacks into the tools directory, and
+/// checks that it is that version.
+pub fn node_lower_bound(ctx: &Ctx) -> Result<String, String> {
+    let node = ctx.tools.dir().join(config::NODE_LOWER_BOUND_DIR).join("bin/node");
+    if !node.exists() {
+        return Err(format!("{node} is missing; on Debian 12 `sudo scripts/bootstrap-debian.sh` unpacks it there"));
+    }
+    let sh = &ctx.sh;
+    match xshell::cmd!(sh, "{node} --version").quiet().ignore_stderr().read() {
+        Ok(v) if v.trim().starts_with(&format!("v{NODE_LOWER_BOUND}.")) => Ok(node.to_string()),
+        Ok(v) => Err(format!("{node} is {}, not node {NODE_LOWER_BOUND}", v.trim())),
+        Err(e) => Err(format!("{node} does not run: {e}")),
+    }
 }
 
 pub fn example_scripts(root: &camino::Utf8Path) -> Result<Vec<String>> {
@@ -175,6 +196,27 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                         .env("REEL_RECORDINGS", &recordings)
                         .tools(&["node"]),
                 );
+                match &i.node_lower_bound {
+                    Ok(node) => plan.push(
+                        Step::run(
+                            &format!("node {NODE_LOWER_BOUND} (the pin's lower bound): {}", b.package),
+                            node,
+                            &["--test", b.node_tests],
+                        )
+                        .env("REEL_BUNDLE", &out)
+                        .env("REEL_RECORDINGS", &recordings),
+                    ),
+                    Err(why) => plan.note(format!(
+                        "skipped: the wasm tests on node {NODE_LOWER_BOUND}, the pin's lower bound ({why})"
+                    )),
+                }
+                plan.push(
+                    Step::run(&format!("browser: {}", b.package), "node", &["--test", b.browser_tests])
+                        .env("REEL_BUNDLE", &out)
+                        .env("REEL_RECORDINGS", &recordings)
+                        .tools(&["node"])
+                        .hint("the page in headless Chromium; without Chromium these tests report as skipped"),
+                );
             }
         }
     }
@@ -196,6 +238,7 @@ mod tests {
             toolchain: Some(wasm::Toolchain::BuildStd { toolchain: "debian-web".into() }),
             version: "1.2.3",
             examples: &[],
+            node_lower_bound: Ok("/t/node-lower-bound/bin/node".into()),
         }
     }
 
@@ -221,6 +264,20 @@ mod tests {
         let build = &plan.steps[pos("wasm: cargo build (build-std)")];
         assert_eq!(build.env, [("RUSTC_BOOTSTRAP".to_owned(), "1".to_owned())]);
         assert!(build.command_line().contains("+debian-web build"));
+    }
+
+    #[test]
+    fn the_wasm_tests_run_on_node_the_pins_lower_bound_and_in_a_browser() {
+        let p = plan(&inputs(&[Part::Wasm]));
+        let lower = p.steps.iter().find(|s| s.name == "node 18 (the pin's lower bound): reel-web").unwrap();
+        assert!(lower.command_line().contains("/t/node-lower-bound/bin/node --test crates/reel-web/tests/bundle.test.mjs"));
+        assert!(names(&p).contains(&"browser: reel-web"));
+        let missing = plan(&Inputs { node_lower_bound: Err("not there".into()), ..inputs(&[Part::Wasm]) });
+        assert!(!names(&missing).iter().any(|n| n.starts_with("node 18")));
+        assert!(missing.notes.iter().any(|n| n.contains("skipped: the wasm tests on node 18") && n.contains("not there")));
+        // The pin and the lower bound agree.
+        let node = config::tool_named("node");
+        assert!(format!("{:?}", node.pin).contains(&format!("\"{NODE_LOWER_BOUND}\"")), "{:?}", node.pin);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! A browser viewer for `.reel` recordings: the page hands the file's bytes to [`render`], which returns the
 //! HTML to show (a summary table, an SVG plot per scalar entity, the text records) or an error message.
 //!
+//! A recording that is cut or corrupted part-way (a crashed writer, an interrupted download) is still shown:
+//! every record before the damage, under a warning that says at which byte offset reading stopped and why.
+//! A file that is not a recording at all (bad magic, unknown version, a cut header) is an error.
+//!
 //! The rendering is plain Rust ([`render_html`], [`summary_json`]) so it is tested natively; the
 //! `#[wasm_bindgen]` wrappers only convert errors into JavaScript exceptions.
 
@@ -32,14 +36,39 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-fn read(bytes: &[u8]) -> Result<Vec<Record>, String> {
-    reel::read_all(bytes).map_err(|e| e.to_string())
+/// What could be read of a recording: the records before the first bad one, and why reading stopped there.
+struct Read {
+    records: Vec<Record>,
+    /// The first error after the header (it names its byte offset), if the file is damaged.
+    stopped: Option<(u64, String)>,
 }
 
-/// See [`summary_json_js`].
+fn read(bytes: &[u8]) -> Result<Read, String> {
+    let reader = reel::Reader::new(bytes).map_err(|e| e.to_string())?;
+    let mut records = Vec::new();
+    for r in reader {
+        match r {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                let offset = e.offset().unwrap_or(0);
+                return Ok(Read { records, stopped: Some((offset, e.to_string())) });
+            }
+        }
+    }
+    Ok(Read { records, stopped: None })
+}
+
+/// See [`summary_json_js`]. A damaged recording has `"stopped":{"offset":N,"reason":"..."}`, else `null`.
 pub fn summary_json(bytes: &[u8]) -> Result<String, String> {
-    let records = read(bytes)?;
-    let mut out = format!("{{\"records\":{},\"entities\":[", records.len());
+    let Read { records, stopped } = read(bytes)?;
+    let mut out = format!("{{\"records\":{},", records.len());
+    match &stopped {
+        Some((offset, reason)) => {
+            let _ = write!(out, "\"stopped\":{{\"offset\":{offset},\"reason\":{}}},", json_string(reason));
+        }
+        None => out.push_str("\"stopped\":null,"),
+    }
+    out.push_str("\"entities\":[");
     for (i, s) in reel::summarize(&records).iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -59,9 +88,19 @@ pub fn summary_json(bytes: &[u8]) -> Result<String, String> {
 
 /// See [`render`].
 pub fn render_html(bytes: &[u8]) -> Result<String, String> {
-    let records = read(bytes)?;
+    let Read { records, stopped } = read(bytes)?;
     let summary = reel::summarize(&records);
     let mut html = String::new();
+    if let Some((offset, reason)) = &stopped {
+        let _ = write!(
+            html,
+            "<p class=\"reel-warning\" role=\"alert\">Incomplete recording: reading stopped at byte offset {offset} \
+             of {}: {}. Shown below: the {} records before that point.</p>",
+            bytes.len(),
+            escape(reason),
+            records.len()
+        );
+    }
     let _ = write!(
         html,
         "<p class=\"reel-summary\">{} records, {} entities, {} bytes</p>",
@@ -224,12 +263,36 @@ mod tests {
     }
 
     #[test]
-    fn bad_files_are_errors_naming_the_offset() {
+    fn a_damaged_recording_shows_what_was_read_and_where_it_stopped() {
         let bytes = sample();
-        let err = render_html(&bytes[..bytes.len() - 1]).unwrap_err();
-        assert!(err.contains("truncated") && err.contains("byte offset"), "{err}");
+        let whole = render_html(&bytes).unwrap();
+        assert!(!whole.contains("reel-warning"), "{whole}");
+        // Cut in the middle of the last record: the first ten are shown, with the offset of the eleventh.
+        let html = render_html(&bytes[..bytes.len() - 1]).unwrap();
+        let offset = whole_len_before_last(&bytes);
+        assert!(html.contains(&format!("reading stopped at byte offset {offset} of {}", bytes.len() - 1)), "{html}");
+        assert!(html.contains("truncated recording") && html.contains("10 records, 1 entities"), "{html}");
+        assert!(html.find("reel-warning").unwrap() < html.find("reel-summary").unwrap(), "the warning comes first");
+        // A flipped bit in the last record: a checksum error at the same offset.
+        let mut bad = bytes.clone();
+        *bad.last_mut().unwrap() ^= 0xff;
+        let html = render_html(&bad).unwrap();
+        assert!(html.contains(&format!("corrupted record at byte offset {offset}")), "{html}");
+        // Cut inside the header, or not a recording at all: nothing to show, an error.
+        let err = render_html(&bytes[..5]).unwrap_err();
+        assert!(err.contains("truncated") && err.contains("byte offset 0"), "{err}");
         let err = render_html(b"<html>").unwrap_err();
         assert!(err.contains("not a reel recording"), "{err}");
+    }
+
+    /// The byte offset of the sample's last record.
+    fn whole_len_before_last(bytes: &[u8]) -> u64 {
+        let mut r = reel::Reader::new(bytes).unwrap();
+        let mut starts = vec![r.offset()];
+        while r.next().transpose().unwrap().is_some() {
+            starts.push(r.offset());
+        }
+        starts[starts.len() - 2]
     }
 
     #[test]
@@ -237,7 +300,7 @@ mod tests {
         let json = summary_json(&sample()).unwrap();
         assert_eq!(
             json,
-            "{\"records\":11,\"entities\":[{\"entity\":\"sensor/temp\",\"records\":10,\"scalars\":10,\"texts\":0},\
+            "{\"records\":11,\"stopped\":null,\"entities\":[{\"entity\":\"sensor/temp\",\"records\":10,\"scalars\":10,\"texts\":0},\
              {\"entity\":\"log/<script>\",\"records\":1,\"scalars\":0,\"texts\":1}]}"
         );
         assert_eq!(json_string("a\"\\\n"), "\"a\\\"\\\\\\u000a\"");

@@ -40,12 +40,33 @@ for (const name of files) {
     assert.equal((html.match(/<svg/g) || []).length, plots);
   });
 
-  test(`refuses a truncated and a corrupted ${name}`, () => {
+  test(`shows a truncated and a corrupted ${name} up to where it stopped, and says so`, () => {
     const bytes = readFileSync(join(recordings, name));
-    assert.throws(() => viewer.render(bytes.subarray(0, bytes.length - 3)), /truncated recording.*byte offset \d+/);
+    const whole = JSON.parse(viewer.summaryJson(bytes));
+    assert.equal(whole.stopped, null);
+    assert.ok(!viewer.render(bytes).includes("reel-warning"));
+
+    const cut = bytes.subarray(0, bytes.length - 3);
+    const partial = JSON.parse(viewer.summaryJson(cut));
+    assert.equal(partial.records, whole.records - 1, "every record before the cut is read");
+    assert.match(partial.stopped.reason, /^truncated recording/);
+    const html = viewer.render(cut);
+    assert.match(
+      html,
+      new RegExp(`class="reel-warning" role="alert">Incomplete recording: reading stopped at byte offset ${partial.stopped.offset} of ${cut.length}: truncated recording`),
+    );
+    assert.match(html, new RegExp(`${partial.records} records`));
+
     const bad = Uint8Array.from(bytes);
     bad[bad.length - 1] ^= 0xff;
-    assert.throws(() => viewer.render(bad), /corrupted record at byte offset \d+/);
+    const corrupted = JSON.parse(viewer.summaryJson(bad));
+    assert.equal(corrupted.stopped.offset, partial.stopped.offset, "the same last record");
+    assert.match(viewer.render(bad), /reel-warning.*corrupted record at byte offset \d+/);
+  });
+
+  test(`refuses ${name} cut inside its header`, () => {
+    const bytes = readFileSync(join(recordings, name));
+    assert.throws(() => viewer.render(bytes.subarray(0, 6)), /truncated recording.*byte offset 0/);
   });
 }
 

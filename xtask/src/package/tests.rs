@@ -131,3 +131,21 @@ fn describes_wheels_by_their_tag() {
     assert!(err.to_string().contains("produced no files"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn recorded_commands_name_no_directory_of_this_machine() {
+    let places = Places::new(Utf8Path::new("/home/a/repo"), Utf8Path::new("/home/a/repo/target/packages"), Some("/home/a/.cargo/"));
+    let cmd = "SOURCE_DATE_EPOCH=1 CARGO_ENCODED_RUSTFLAGS='--remap-path-prefix=/home/a/repo=/reel\x1f--remap-path-prefix=/home/a/.cargo=/cargo' \
+               maturin build --out /home/a/repo/target/packages/.staging/abc/wheels --manifest-path crates/x/Cargo.toml \
+               /home/a/repository/keep";
+    let got = portable(cmd, &places);
+    assert_eq!(
+        got,
+        "SOURCE_DATE_EPOCH=1 CARGO_ENCODED_RUSTFLAGS='--remap-path-prefix=$REPO=/reel\x1f--remap-path-prefix=$CARGO_HOME=/cargo' \
+         maturin build --out $OUT/.staging/abc/wheels --manifest-path crates/x/Cargo.toml /home/a/repository/keep"
+    );
+    // Two clones in two directories write the same command.
+    let other = Places::new(Utf8Path::new("/tmp/b/reel"), Utf8Path::new("/tmp/b/out"), None);
+    let a = portable("cargo package --out /tmp/b/out/.staging/x && cd /tmp/b/reel/y", &other);
+    assert_eq!(a, "cargo package --out $OUT/.staging/x && cd $REPO/y");
+}
