@@ -326,6 +326,25 @@ pub fn command() -> Command {
         )
 }
 
+/// Refuses flags that contradict each other (exit 2, before anything runs). `--dry-run` and `--json` promise
+/// that nothing acts; a flag that asks to act (`release --execute`, `lint --fix`) cannot be combined with them.
+pub fn check_combination(g: &Global, job: &Job) -> anyhow::Result<()> {
+    let acting = match job {
+        Job::Release(a) if a.execute => Some("release --execute"),
+        Job::Lint { fix: true, .. } => Some("lint --fix"),
+        Job::Doctor { provision: true } => Some("doctor --provision"),
+        _ => None,
+    };
+    let mode = if g.dry_run { Some("--dry-run") } else if g.json { Some("--json") } else { None };
+    if let (Some(acting), Some(mode)) = (acting, mode) {
+        anyhow::bail!(
+            "`{acting}` acts and `{mode}` promises that nothing acts: they contradict each other\nfix: drop one of them \
+             (`{mode}` alone prints the plan)"
+        );
+    }
+    Ok(())
+}
+
 pub fn parse() -> (Global, Job) {
     from_matches(&command().get_matches())
 }

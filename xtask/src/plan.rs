@@ -205,6 +205,25 @@ impl Plan {
     }
 }
 
+/// Prints the plan of a job that is not a list of steps (sign, download, release, upload): as one JSON
+/// document on stdout with `--json`, else readably. Nothing else goes to stdout in either mode.
+pub fn print_static(plan: &Value, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(plan)?);
+    } else {
+        println!("plan (--dry-run: nothing is read from or written to any store, registry or index):");
+        if let Value::Object(fields) = plan {
+            for (k, v) in fields {
+                match v {
+                    Value::String(s) => println!("  {k}: {s}"),
+                    other => println!("  {k}: {other}"),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone, Debug)]
 pub struct RunOpts {
     pub dry_run: bool,

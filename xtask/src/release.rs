@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
 use crate::manifest::{Artifact, Kind, Manifest};
+use crate::plan::JobFailed;
 use crate::store::{PutMeta, Store};
 use crate::upload::{self, DownloadArgs};
 use crate::{Ctx, config, sign};
@@ -82,17 +83,14 @@ pub fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
     crate::repo::workspace_version(root)
 }
 
-/// A full commit hash for `rev` (a hash is taken as is; `HEAD`, tags and branches are resolved by git).
-fn resolve_commit(sh: &Shell, rev: &str) -> Result<String> {
-    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(rev.to_ascii_lowercase());
+/// A failed download or verification: a failed job (exit 1) when the store's content is wrong, bad input
+/// (exit 2) when the job could not run at all; either way nothing was published.
+fn verification_failed(e: anyhow::Error, what: &str) -> anyhow::Error {
+    if e.downcast_ref::<JobFailed>().is_some() {
+        JobFailed(format!("{what}{e:#}\nnothing was published")).into()
+    } else {
+        anyhow!("{what}{e:#}\nnothing was published")
     }
-    let spec = format!("{rev}^{{commit}}");
-    cmd!(sh, "git rev-parse --verify --quiet {spec}").quiet().read().map(|s| s.trim().to_owned()).map_err(|_| {
-        anyhow!(
-            "--commit {rev:?} names no commit here\nfix: pass the full hash of the commit whose artifacts were uploaded"
-        )
-    })
 }
 
 /// The checks of step 1, on a downloaded manifest.
@@ -125,7 +123,12 @@ pub fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
-        bail!("commit {} cannot be released:\n  {}\nnothing was published", m.commit, problems.join("\n  "))
+        return Err(JobFailed(format!(
+            "commit {} cannot be released:\n  {}\nnothing was published",
+            m.commit,
+            problems.join("\n  ")
+        ))
+        .into());
     }
 }
 
@@ -381,8 +384,30 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 /// Verifies and (with `--execute`) publishes; returns the plan with what was skipped.
 pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
-    let commit = &resolve_commit(sh, &args.commit)?;
+    let commit = &crate::repo::resolve_commit(sh, Some(&args.commit))?;
     let dir = ctx.root.join("target/release").join(commit);
+    if ctx.global.dry_run || ctx.global.json {
+        // Contacts nothing: not the store, not the registries (a git index is not even cloned).
+        let credential = |var: &str| {
+            if std::env::var_os(var).is_some_and(|v| !v.is_empty()) { format!("${var} (set)") } else { format!("${var} (not set)") }
+        };
+        let plan = json!({
+            "job": "release",
+            "version": version,
+            "commit": commit,
+            "execute": false,
+            "steps": [
+                format!("download commit/{commit}/ from {} into {dir}, verifying every sha256", args.store.as_deref().unwrap_or(config::DEFAULT_STORE)),
+                "verify the manifest's signature, completeness, versions and cleanliness",
+                format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, credential("CARGO_REGISTRY_TOKEN")),
+                format!("upload the wheels missing from {} to {}, with {}", t.pypi_simple, t.pypi_upload, credential("PYPI_TOKEN")),
+                format!("copy the web bundle to version/{version}/ and latest/ of {}", t.web.describe()),
+            ],
+            "expected": {"crates": expected.crates, "wheel_platforms": expected.wheel_platforms, "bundles": expected.bundles},
+        });
+        crate::plan::print_static(&plan, ctx.global.json)?;
+        return Ok(Vec::new());
+    }
     // 1. Download (every sha256 checked) and verify.
     upload::download(
         ctx,
@@ -395,7 +420,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             allow_dirty: true, // refused below, with the other checks, in one message
         },
     )
-    .map_err(|e| anyhow!("{e:#}\nnothing was published"))?;
+    .map_err(|e| verification_failed(e, ""))?;
     let store = upload::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
     let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;
@@ -407,21 +432,25 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let key = format!("commit/{commit}/{}", crate::manifest::FILE);
     store.get(sh, &key, &remote_manifest)?;
     if !store.get(sh, &format!("{key}{}", sign::SIGNATURE_SUFFIX), &remote_sig)? {
-        bail!(
+        return Err(JobFailed(format!(
             "the manifest of {commit} is not signed\nfix: cargo xtask sign --commit {commit} (with the release key)\nnothing was published"
-        );
+        ))
+        .into());
     }
     let public = match &args.public_key {
         Some(p) => sign::parse_public(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)?,
         None => sign::committed_public(&ctx.root)?,
     };
-    let signed = std::fs::read(&remote_manifest)?;
-    let signature = std::fs::read_to_string(&remote_sig)?;
+    let signed = std::fs::read(&remote_manifest);
+    let signature = std::fs::read(&remote_sig);
     let _ = (std::fs::remove_file(&remote_manifest), std::fs::remove_file(&remote_sig));
-    sign::verify(&public, &signed, &signature, commit)
-        .map_err(|e| anyhow!("signature check failed: {e:#}\nnothing was published"))?;
+    let (signed, signature) = (signed?, signature?);
+    let sig_key = format!("{key}{}", sign::SIGNATURE_SUFFIX);
+    sign::verify_bytes(&public, &signed, &signature, commit).map_err(|e| {
+        JobFailed(format!("signature check of {} {sig_key} failed: {e:#}\nnothing was published", store.describe()))
+    })?;
     if signed != manifest_bytes && Manifest::parse(&String::from_utf8_lossy(&signed))?.artifacts != m.artifacts {
-        bail!("the downloaded manifest differs from the signed one\nnothing was published");
+        return Err(JobFailed("the downloaded manifest differs from the signed one\nnothing was published".into()).into());
     }
     check(&m, &version, expected)?;
     eprintln!(
@@ -476,18 +505,11 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             None => println!("  {:>2}. publish  {}", i + 1, a.what),
         }
     }
-    if ctx.global.json {
-        let plan: Vec<Value> = actions.iter().map(|a| json!({"what": a.what, "skip": a.skip})).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &json!({"version": version, "commit": commit, "execute": args.execute, "actions": plan})
-            )?
-        );
-    }
     if !args.execute {
         return Ok(actions);
     }
+    // From here on the release acts: any failure is a failed job (exit 1), never "could not run" (exit 2).
+    let publish = || -> Result<()> {
 
     // Crates, in order, each confirmed in the index before its dependents.
     for name in &order {
@@ -552,6 +574,14 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         let latest = PutMeta { content_type: crate::store::content_type(rel), cache_control: "no-cache" };
         t.web.put(sh, &format!("latest/{rel}"), &file, &a.sha256, &latest, None)?;
     }
+        Ok(())
+    };
+    publish().map_err(|e| {
+        JobFailed(format!(
+            "{e:#}\nthe release of {version} stopped part-way; run the same command again to finish it (what is \
+             already published is skipped)"
+        ))
+    })?;
     println!("released {version} of {}", &commit[..12]);
     Ok(actions)
 }

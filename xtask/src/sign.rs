@@ -121,13 +121,25 @@ pub fn sign(message: &[u8], commit: &str) -> Result<String> {
     Ok(sign_with(&parse_secret(&key)?, message, commit))
 }
 
+/// [`verify`] for a signature file's raw bytes: anything but minisign's text is refused, saying what was expected.
+pub fn verify_bytes(public: &Public, message: &[u8], signature: &[u8], commit: &str) -> Result<()> {
+    let text = std::str::from_utf8(signature).map_err(|_| {
+        anyhow::anyhow!("it is not a minisign signature: binary data, expected four lines of text (minisign -S writes them)")
+    })?;
+    verify(public, message, text, commit)
+}
+
 /// Verifies a minisign signature of `message` with `public`, and that its trusted comment names `commit`.
 pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) -> Result<()> {
     let lines: Vec<&str> = signature.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let [_, sig_line, trusted_line, global_line] = lines[..] else {
-        bail!("the signature file does not have minisign's four lines");
+        bail!(
+            "it is not a minisign signature: {} non-empty lines, expected four (untrusted comment, signature, \
+             trusted comment, comment signature)",
+            lines.len()
+        );
     };
-    let sig = base64_decode(sig_line)?;
+    let sig = base64_decode(sig_line).context("its signature line (line 2) is not base64")?;
     if sig.len() != 74 || &sig[..2] != b"Ed" {
         bail!("the signature is not a minisign Ed25519 signature");
     }
@@ -146,7 +158,8 @@ pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) ->
     let trusted = trusted_line.strip_prefix("trusted comment: ").context("no trusted comment")?;
     let mut global = sig[10..74].to_vec();
     global.extend_from_slice(trusted.as_bytes());
-    let g = Signature::from_slice(&base64_decode(global_line)?).context("malformed comment signature")?;
+    let g = Signature::from_slice(&base64_decode(global_line).context("its comment signature (line 4) is not base64")?)
+        .context("malformed comment signature (line 4)")?;
     public
         .key
         .verify(&global, &g)
@@ -217,11 +230,20 @@ pub fn run(
     use_local_key: bool,
 ) -> Result<()> {
     let store = crate::upload::open_store(ctx, store_url, endpoint)?;
-    let commit = match commit {
-        Some(c) => c.to_owned(),
-        None => xshell::cmd!(ctx.sh, "git rev-parse HEAD").quiet().read()?.trim().to_owned(),
-    };
+    let commit = crate::repo::resolve_commit(&ctx.sh, commit)?;
     let key = format!("commit/{commit}/{}", crate::manifest::FILE);
+    if ctx.global.dry_run || ctx.global.json {
+        let plan = serde_json::json!({
+            "job": "sign",
+            "store": store.describe(),
+            "commit": commit,
+            "reads": key,
+            "writes": format!("{key}{SIGNATURE_SUFFIX}"),
+            "key": if use_local_key { format!("the throwaway key in {LOCAL_KEY_DIR}") } else { format!("${KEY_ENV}") },
+        });
+        crate::plan::print_static(&plan, ctx.global.json)?;
+        return Ok(());
+    }
     let tmp = ctx.root.join("target/store-tmp");
     std::fs::create_dir_all(&tmp)?;
     let local = tmp.join(format!("sign-manifest.{}", std::process::id()));

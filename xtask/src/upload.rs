@@ -45,11 +45,6 @@ pub fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Resul
     }
 }
 
-fn head_commit(ctx: &Ctx) -> Result<String> {
-    let sh = &ctx.sh;
-    Ok(xshell::cmd!(sh, "git rev-parse HEAD").quiet().read().context("git rev-parse HEAD")?.trim().to_owned())
-}
-
 /// The PEP 503 normalized project name.
 pub fn normalize(name: &str) -> String {
     let mut out = String::new();
@@ -235,10 +230,7 @@ pub struct Summary {
 
 pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
-    let commit = match &args.commit {
-        Some(c) => c.clone(),
-        None => head_commit(ctx)?,
-    };
+    let commit = crate::repo::resolve_commit(&ctx.sh, args.commit.as_deref())?;
     let from = args.from.clone().unwrap_or_else(|| ctx.root.join("target/packages"));
     let dir = from.join(&commit);
     let manifest_path = dir.join(manifest::FILE);
@@ -422,12 +414,21 @@ fn check_index(ctx: &Ctx, store: &Store, prefix: &str, m: &Manifest) -> Result<(
 
 pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
     let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
-    let commit = &args.commit;
-    if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("--commit {commit:?} is not a full 40-digit commit hash\nfix: pass `git rev-parse <rev>`");
-    }
+    let commit = &crate::repo::resolve_commit(&ctx.sh, Some(&args.commit))?;
     let prefix = format!("commit/{commit}");
     let out = args.out.clone().unwrap_or_else(|| ctx.root.join("target/downloads").join(commit));
+    if ctx.global.dry_run || ctx.global.json {
+        let plan = json!({
+            "job": "download",
+            "store": store.describe(),
+            "commit": commit,
+            "reads": format!("{prefix}/{}, then every artifact it lists", manifest::FILE),
+            "kinds": if args.kinds.is_empty() { vec!["all".to_owned()] } else { args.kinds.iter().map(|k| k.as_str().to_owned()).collect() },
+            "writes": out.as_str(),
+            "verifies": "every file's sha256 and size against the manifest",
+        });
+        return crate::plan::print_static(&plan, ctx.global.json);
+    }
     let tmp = ctx.root.join("target/store-tmp");
     let Some((m, _)) = fetch_manifest(&ctx.sh, &store, &prefix, &tmp)? else {
         bail!(

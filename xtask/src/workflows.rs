@@ -664,6 +664,20 @@ pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
         }
         return Err(JobFailed(format!("{} workflow problems\nfix: cargo xtask workflows", problems.len())).into());
     }
+    if ctx.global.dry_run || ctx.global.json {
+        // Only say what would be written.
+        let stale: Vec<String> = generated(&ctx.root)?
+            .into_iter()
+            .filter(|(path, content)| std::fs::read_to_string(ctx.root.join(path)).ok().as_deref() != Some(content))
+            .map(|(path, _)| path.to_string())
+            .collect();
+        if ctx.global.json {
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"job": "workflows", "would_write": stale}))?);
+        } else {
+            println!("workflows would write: {}", if stale.is_empty() { "nothing".into() } else { stale.join(", ") });
+        }
+        return Ok(());
+    }
     std::fs::create_dir_all(ctx.root.join(DIR))?;
     for (path, content) in generated(&ctx.root)? {
         let full = ctx.root.join(&path);
