@@ -267,32 +267,38 @@ mod tests {
         let bytes = sample();
         let whole = render_html(&bytes).unwrap();
         assert!(!whole.contains("reel-warning"), "{whole}");
+        let (last, end) = last_record_and_end(&bytes);
         // Cut in the middle of the last record: the first ten are shown, with the offset of the eleventh.
-        let html = render_html(&bytes[..bytes.len() - 1]).unwrap();
-        let offset = whole_len_before_last(&bytes);
-        assert!(html.contains(&format!("reading stopped at byte offset {offset} of {}", bytes.len() - 1)), "{html}");
+        let html = render_html(&bytes[..end as usize - 1]).unwrap();
+        assert!(html.contains(&format!("reading stopped at byte offset {last} of {}", end - 1)), "{html}");
         assert!(html.contains("truncated recording") && html.contains("10 records, 1 entities"), "{html}");
         assert!(html.find("reel-warning").unwrap() < html.find("reel-summary").unwrap(), "the warning comes first");
-        // A flipped bit in the last record: a checksum error at the same offset.
+        // Cut exactly after the last record (a writer that never finished): every record, and the warning.
+        let html = render_html(&bytes[..end as usize]).unwrap();
+        assert!(html.contains(&format!("reading stopped at byte offset {end} of {end}: unfinished recording")), "{html}");
+        assert!(html.contains("11 records, 2 entities"), "{html}");
+        // A flipped bit in the last record: a checksum error at its offset.
         let mut bad = bytes.clone();
-        *bad.last_mut().unwrap() ^= 0xff;
+        bad[end as usize - 1] ^= 0xff;
         let html = render_html(&bad).unwrap();
-        assert!(html.contains(&format!("corrupted record at byte offset {offset}")), "{html}");
+        assert!(html.contains(&format!("corrupted record at byte offset {last}")), "{html}");
         // Cut inside the header, or not a recording at all: nothing to show, an error.
         let err = render_html(&bytes[..5]).unwrap_err();
         assert!(err.contains("truncated") && err.contains("byte offset 0"), "{err}");
         let err = render_html(b"<html>").unwrap_err();
         assert!(err.contains("not a reel recording"), "{err}");
+        let json = summary_json(&bytes[..end as usize]).unwrap();
+        assert!(json.starts_with(&format!("{{\"records\":11,\"stopped\":{{\"offset\":{end},\"reason\":\"unfinished")), "{json}");
     }
 
-    /// The byte offset of the sample's last record.
-    fn whole_len_before_last(bytes: &[u8]) -> u64 {
+    /// The byte offsets of the sample's last record and of its end marker.
+    fn last_record_and_end(bytes: &[u8]) -> (u64, u64) {
         let mut r = reel::Reader::new(bytes).unwrap();
         let mut starts = vec![r.offset()];
         while r.next().transpose().unwrap().is_some() {
             starts.push(r.offset());
         }
-        starts[starts.len() - 2]
+        (starts[starts.len() - 2], starts[starts.len() - 1])
     }
 
     #[test]

@@ -100,13 +100,22 @@ test("the page in headless Chromium", { skip }, async (t) => {
       assert.doesNotMatch(dom, /id="error" role="alert" class="shown"/);
     });
 
-    await t.test(`shows ${name} cut short, with where and why reading stopped`, async () => {
-      const dom = await dumpDom(`${base}/index.html?file=/cut/${size - 3}/${name}`);
+    await t.test(`shows ${name} cut mid-record, with where and why reading stopped`, async () => {
+      const dom = await dumpDom(`${base}/index.html?file=/cut/${size - 19}/${name}`);
       assert.match(
         dom,
-        new RegExp(`class="reel-warning" role="alert">Incomplete recording: reading stopped at byte offset \\d+ of ${size - 3}: truncated recording`),
+        new RegExp(`class="reel-warning" role="alert">Incomplete recording: reading stopped at byte offset \\d+ of ${size - 19}: truncated recording`),
       );
       assert.match(dom, /class="reel-summary">\d+ records/);
+    });
+
+    await t.test(`shows ${name} cut between records (no end marker), with the warning`, async () => {
+      const end = size - 16;
+      const dom = await dumpDom(`${base}/index.html?file=/cut/${end}/${name}`);
+      assert.match(
+        dom,
+        new RegExp(`class="reel-warning" role="alert">Incomplete recording: reading stopped at byte offset ${end} of ${end}: unfinished recording`),
+      );
     });
 
     await t.test("shows an error for a file that is not a recording", async () => {

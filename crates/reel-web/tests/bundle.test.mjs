@@ -46,7 +46,9 @@ for (const name of files) {
     assert.equal(whole.stopped, null);
     assert.ok(!viewer.render(bytes).includes("reel-warning"));
 
-    const cut = bytes.subarray(0, bytes.length - 3);
+    // The last 16 bytes are the end marker; cut 3 bytes into the last record before it.
+    const end = bytes.length - 16;
+    const cut = bytes.subarray(0, end - 3);
     const partial = JSON.parse(viewer.summaryJson(cut));
     assert.equal(partial.records, whole.records - 1, "every record before the cut is read");
     assert.match(partial.stopped.reason, /^truncated recording/);
@@ -57,8 +59,14 @@ for (const name of files) {
     );
     assert.match(html, new RegExp(`${partial.records} records`));
 
+    // Cut exactly between records (a writer that never finished): every record, and the warning.
+    const unfinished = JSON.parse(viewer.summaryJson(bytes.subarray(0, end)));
+    assert.equal(unfinished.records, whole.records);
+    assert.equal(unfinished.stopped.offset, end);
+    assert.match(viewer.render(bytes.subarray(0, end)), new RegExp(`reading stopped at byte offset ${end} of ${end}: unfinished recording`));
+
     const bad = Uint8Array.from(bytes);
-    bad[bad.length - 1] ^= 0xff;
+    bad[end - 1] ^= 0xff;
     const corrupted = JSON.parse(viewer.summaryJson(bad));
     assert.equal(corrupted.stopped.offset, partial.stopped.offset, "the same last record");
     assert.match(viewer.render(bad), /reel-warning.*corrupted record at byte offset \d+/);

@@ -1,16 +1,20 @@
 //! Write and read `.reel` recordings.
 //!
-//! # Format (version 1, all integers little-endian)
+//! # Format (version 2, all integers little-endian)
 //!
 //! ```text
 //! header:  b"REEL"  u16 format version  u16 flags (0)
 //! record:  u32 body length  body  u32 CRC-32 (IEEE) of body
 //! body:    i64 timestamp (ns)  u16 path length  path (UTF-8)  u8 kind  payload
 //!          kind 0: f64 scalar;  kind 1: UTF-8 text (the rest of the body)
+//! end:     u32 0  u64 record count  u32 CRC-32 of the count's 8 bytes   (written by Writer::finish)
 //! ```
 //!
-//! The reader checks every record's length and checksum, so a truncated or corrupted file is detected, and
-//! every error names the byte offset of the record where reading stopped.
+//! The reader checks every record's length and checksum, and that the file ends with the end marker, so a
+//! truncated or corrupted file is detected even when it was cut exactly between two records (a writer that
+//! crashed, an interrupted copy); every error names the byte offset where reading stopped. Version 1 files
+//! (no end marker) are still read; for them a cut between records cannot be told from the end.
+
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -23,8 +27,12 @@ pub use summary::{EntitySummary, summarize};
 
 /// The four bytes every recording starts with.
 pub const MAGIC: [u8; 4] = *b"REEL";
-/// The format version this crate writes, and the only one it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this crate writes.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this crate reads (version 1 has no end marker).
+pub const OLDEST_READ_VERSION: u16 = 1;
+/// Size of the end marker: a zero length, the record count and its CRC-32.
+pub const END_LEN: u64 = 4 + 8 + 4;
 /// Size of the file header in bytes.
 pub const HEADER_LEN: u64 = 8;
 /// Largest record body accepted; a larger length prefix means the file is corrupt.
@@ -76,6 +84,11 @@ pub enum Error {
         expected: u32,
         actual: u32,
     },
+    /// The file ends between two records without the end marker: its writer did not finish, or it was cut.
+    Unfinished {
+        offset: u64,
+        records: u64,
+    },
     /// A record's structure is invalid (bad length, unknown kind, invalid UTF-8...).
     Malformed {
         offset: u64,
@@ -95,7 +108,8 @@ impl Error {
             Error::BadMagic { .. } | Error::UnsupportedVersion { .. } => Some(0),
             Error::Truncated { offset, .. }
             | Error::ChecksumMismatch { offset, .. }
-            | Error::Malformed { offset, .. } => Some(*offset),
+            | Error::Malformed { offset, .. }
+            | Error::Unfinished { offset, .. } => Some(*offset),
             Error::Io(_) | Error::InvalidEntity { .. } => None,
         }
     }
@@ -110,7 +124,7 @@ impl fmt::Display for Error {
             }
             Error::UnsupportedVersion { found } => write!(
                 f,
-                "unsupported reel format version {found} (this reader supports version {FORMAT_VERSION}) at byte offset 4"
+                "unsupported reel format version {found} (this reader supports versions {OLDEST_READ_VERSION} to {FORMAT_VERSION}) at byte offset 4"
             ),
             Error::Truncated { offset, needed, available } => write!(
                 f,
@@ -119,6 +133,11 @@ impl fmt::Display for Error {
             Error::ChecksumMismatch { offset, expected, actual } => write!(
                 f,
                 "corrupted record at byte offset {offset}: checksum {actual:#010x} does not match the stored {expected:#010x}"
+            ),
+            Error::Unfinished { offset, records } => write!(
+                f,
+                "unfinished recording: it ends at byte offset {offset} after {records} records without the end marker \
+                 (its writer did not finish, or the file was cut between two records)"
             ),
             Error::Malformed { offset, reason } => {
                 write!(f, "malformed record at byte offset {offset}: {reason}")
@@ -226,8 +245,13 @@ impl<W: Write> Writer<W> {
         self.records
     }
 
-    /// Flushes and returns the underlying writer.
+    /// Writes the end marker, flushes and returns the underlying writer. A recording whose writer never
+    /// finished reads as [`Error::Unfinished`] after its last record.
     pub fn finish(mut self) -> Result<W> {
+        let count = self.records.to_le_bytes();
+        self.out.write_all(&0u32.to_le_bytes())?;
+        self.out.write_all(&count)?;
+        self.out.write_all(&crc32(&count).to_le_bytes())?;
         self.out.flush()?;
         Ok(self.out)
     }
@@ -237,8 +261,11 @@ impl<W: Write> Writer<W> {
 pub struct Reader<R: Read> {
     input: R,
     offset: u64,
-    failed: bool,
+    /// Reading ended: after an error, or at the end marker.
+    done: bool,
     buf: Vec<u8>,
+    version: u16,
+    records: u64,
 }
 
 impl<R: Read> Reader<R> {
@@ -254,10 +281,10 @@ impl<R: Read> Reader<R> {
             return Err(Error::Truncated { offset: 0, needed: HEADER_LEN, available: got as u64 });
         }
         let version = u16::from_le_bytes([header[4], header[5]]);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion { found: version });
         }
-        Ok(Reader { input, offset: HEADER_LEN, failed: false, buf: Vec::new() })
+        Ok(Reader { input, offset: HEADER_LEN, done: false, buf: Vec::new(), version, records: 0 })
     }
 
     /// The byte offset of the next record.
@@ -270,12 +297,18 @@ impl<R: Read> Reader<R> {
         let mut len_bytes = [0u8; 4];
         let got = read_full(&mut self.input, &mut len_bytes)?;
         if got == 0 {
-            return Ok(None);
+            if self.version == 1 {
+                return Ok(None);
+            }
+            return Err(Error::Unfinished { offset: start, records: self.records });
         }
         if got < 4 {
             return Err(Error::Truncated { offset: start, needed: 4, available: got as u64 });
         }
         let len = u32::from_le_bytes(len_bytes);
+        if len == 0 && self.version >= 2 {
+            return self.end_marker(start).map(|()| None);
+        }
         if len > MAX_RECORD_LEN || (len as usize) < FIXED_BODY_LEN {
             return Err(Error::Malformed {
                 offset: start,
@@ -296,7 +329,39 @@ impl<R: Read> Reader<R> {
         }
         let record = decode_body(body).map_err(|reason| Error::Malformed { offset: start, reason })?;
         self.offset += 4 + total as u64;
+        self.records += 1;
         Ok(Some(record))
+    }
+
+    /// Checks the end marker at `start` (its zero length already read) and that nothing follows it.
+    fn end_marker(&mut self, start: u64) -> Result<()> {
+        let mut rest = [0u8; 12];
+        let got = read_full(&mut self.input, &mut rest)?;
+        if got < rest.len() {
+            return Err(Error::Truncated { offset: start, needed: END_LEN, available: 4 + got as u64 });
+        }
+        let (count, crc) = rest.split_at(8);
+        let expected = u32::from_le_bytes(crc.try_into().expect("4 bytes"));
+        let actual = crc32(count);
+        if expected != actual {
+            return Err(Error::ChecksumMismatch { offset: start, expected, actual });
+        }
+        let count = u64::from_le_bytes(count.try_into().expect("8 bytes"));
+        if count != self.records {
+            return Err(Error::Malformed {
+                offset: start,
+                reason: format!("the end marker counts {count} records, the file has {}", self.records),
+            });
+        }
+        let mut extra = [0u8; 1];
+        if read_full(&mut self.input, &mut extra)? > 0 {
+            return Err(Error::Malformed {
+                offset: start + END_LEN,
+                reason: "bytes follow the end marker".to_owned(),
+            });
+        }
+        self.offset += END_LEN;
+        Ok(())
     }
 }
 
@@ -304,12 +369,12 @@ impl<R: Read> Iterator for Reader<R> {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
+        if self.done {
             return None;
         }
         let item = self.next_record().transpose();
-        if matches!(item, Some(Err(_))) {
-            self.failed = true;
+        if !matches!(item, Some(Ok(_))) {
+            self.done = true;
         }
         item
     }

@@ -18,13 +18,16 @@ fn encode(records: &[Record]) -> Vec<u8> {
     w.finish().unwrap()
 }
 
-/// Offsets of each record in `encode(records)`.
+/// Offsets of each record in `encode(records)`, then of the end marker.
 fn offsets(bytes: &[u8]) -> Vec<u64> {
     let mut out = vec![];
     let mut at = HEADER_LEN as usize;
     while at < bytes.len() {
         out.push(at as u64);
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
         at += 4 + len + 4;
     }
     out
@@ -56,7 +59,7 @@ fn nan_round_trips_bit_for_bit() {
 #[test]
 fn empty_recording_has_no_records() {
     let bytes = encode(&[]);
-    assert_eq!(bytes.len() as u64, HEADER_LEN);
+    assert_eq!(bytes.len() as u64, HEADER_LEN + END_LEN);
     assert!(read_all(&bytes[..]).unwrap().is_empty());
 }
 
@@ -64,12 +67,15 @@ fn empty_recording_has_no_records() {
 fn every_truncation_is_detected_at_the_right_offset() {
     let bytes = encode(&sample());
     let starts = offsets(&bytes);
+    assert_eq!(read_all(&bytes[..]).unwrap().len(), 4);
     for cut in 0..bytes.len() {
         let result = read_all(&bytes[..cut]);
-        let is_boundary = cut as u64 == HEADER_LEN || starts.contains(&(cut as u64));
-        if is_boundary {
-            // Cutting exactly between records leaves a shorter but valid recording.
-            assert!(result.is_ok(), "cut at {cut}: {result:?}");
+        if let Some(n) = starts.iter().position(|&s| s == cut as u64) {
+            // Cut exactly between records: the end marker is missing, and that is reported too.
+            let err = result.expect_err(&format!("cut at {cut} must fail"));
+            assert!(matches!(err, Error::Unfinished { records, .. } if records == n as u64), "cut at {cut}: {err}");
+            assert_eq!(err.offset(), Some(cut as u64));
+            assert!(err.to_string().contains(&format!("byte offset {cut} after {n} records")), "{err}");
             continue;
         }
         let err = result.expect_err(&format!("cut at {cut} must fail"));
@@ -78,6 +84,36 @@ fn every_truncation_is_detected_at_the_right_offset() {
         assert_eq!(err.offset(), Some(expected_offset), "cut at {cut}: {err}");
         assert!(err.to_string().contains(&format!("byte offset {expected_offset}")), "{err}");
     }
+}
+
+#[test]
+fn version_1_files_without_an_end_marker_are_still_read() {
+    let mut bytes = encode(&sample());
+    bytes.truncate(bytes.len() - END_LEN as usize);
+    bytes[4..6].copy_from_slice(&1u16.to_le_bytes());
+    assert_eq!(read_all(&bytes[..]).unwrap(), sample());
+    // For them a cut between records cannot be told from the end.
+    let starts = offsets(&bytes);
+    assert_eq!(read_all(&bytes[..starts[2] as usize]).unwrap().len(), 2);
+}
+
+#[test]
+fn the_end_marker_is_checked() {
+    let bytes = encode(&sample());
+    let end = *offsets(&bytes).last().unwrap();
+    let mut extra = bytes.clone();
+    extra.push(0);
+    let err = read_all(&extra[..]).unwrap_err();
+    assert!(err.to_string().contains("bytes follow the end marker"), "{err}");
+    // A marker that counts other records than the file has (a record cut out of the middle).
+    let mut w = Writer::new(Vec::new()).unwrap();
+    w.write(&sample()[0]).unwrap();
+    let one = w.finish().unwrap();
+    let mut spliced = bytes[..end as usize].to_vec();
+    spliced.extend_from_slice(&one[one.len() - END_LEN as usize..]);
+    let err = read_all(&spliced[..]).unwrap_err();
+    assert!(err.to_string().contains("the end marker counts 1 records, the file has 4"), "{err}");
+    assert_eq!(err.offset(), Some(end));
 }
 
 #[test]
@@ -103,10 +139,10 @@ fn bad_header_is_reported() {
     assert!(matches!(err, Error::BadMagic { .. }), "{err}");
     assert!(err.to_string().contains("not a reel recording"));
 
-    let mut v2 = encode(&[]);
-    v2[4] = 2;
-    let err = read_all(&v2[..]).unwrap_err();
-    assert!(matches!(err, Error::UnsupportedVersion { found: 2 }), "{err}");
+    let mut v3 = encode(&[]);
+    v3[4] = 3;
+    let err = read_all(&v3[..]).unwrap_err();
+    assert!(matches!(err, Error::UnsupportedVersion { found: 3 }), "{err}");
 
     let err = read_all(&b"RE"[..]).unwrap_err();
     assert!(matches!(err, Error::Truncated { offset: 0, .. }), "{err}");
@@ -116,7 +152,7 @@ fn bad_header_is_reported() {
 
 #[test]
 fn absurd_length_is_malformed_not_an_allocation() {
-    let mut bytes = encode(&[]);
+    let mut bytes = encode(&[])[..HEADER_LEN as usize].to_vec();
     bytes.extend_from_slice(&u32::MAX.to_le_bytes());
     let err = read_all(&bytes[..]).unwrap_err();
     assert!(matches!(err, Error::Malformed { offset: 8, .. }), "{err}");
@@ -129,7 +165,7 @@ fn unknown_kind_with_valid_checksum_is_malformed() {
     body.extend_from_slice(&1u16.to_le_bytes());
     body.extend_from_slice(b"x");
     body.push(9);
-    let mut bytes = encode(&[]);
+    let mut bytes = encode(&[])[..HEADER_LEN as usize].to_vec();
     bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&body);
     bytes.extend_from_slice(&crc32(&body).to_le_bytes());
@@ -152,7 +188,7 @@ fn invalid_entities_are_refused_by_the_writer() {
 #[test]
 fn iteration_stops_after_the_first_error() {
     let mut bytes = encode(&sample());
-    let last = bytes.len() - 1;
+    let last = bytes.len() - END_LEN as usize - 1; // the last record's checksum
     bytes[last] ^= 0xFF;
     let items: Vec<_> = Reader::new(&bytes[..]).unwrap().collect();
     assert_eq!(items.len(), sample().len());

@@ -1,0 +1,165 @@
+//! The xtask binary as a careless or hostile user meets it: bad flags, commits and paths get exit 2 and a
+//! one-line cause with a fix (never a panic); `--dry-run` and `--json` act nowhere and `--json` prints exactly
+//! one JSON document; the repository a job works on is the one it was run for.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xtask-hostile-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn xtask_in(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(args).current_dir(dir).env_remove("GITHUB_ACTIONS").env_remove("XTASK_ROOT");
+    cmd.env("XTASK_TOOLS_DIR", root().join(".tools"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run xtask")
+}
+
+fn xtask(args: &[&str]) -> Output {
+    xtask_in(&root(), args, &[])
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The first line that starts with `error: `.
+fn first_error(o: &Output) -> String {
+    stderr(o).lines().find(|l| l.starts_with("error: ")).unwrap_or_default().to_owned()
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                out.extend(files(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
+    let store = temp("store-bad");
+    let store = store.to_str().unwrap();
+    let hex = "ab".repeat(20);
+    // (arguments, expected exit code, the start of the first error line)
+    let table: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["sign", "--local-key", "--store", store, "--commit", "héllo"], 2, "error: --commit \"héllo\" names no commit"),
+        (vec!["sign", "--local-key", "--store", store, "--commit", "../../etc"], 2, "error: --commit \"../../etc\""),
+        (vec!["sign", "--store", store, "--commit=-h"], 2, "error: --commit \"-h\" is not a commit hash"),
+        (vec!["download", "--store", store, "--commit", "\u{1b}[31mred"], 2, "error: --commit \"\\u{1b}[31mred\""),
+        (vec!["download", "--store", store, "--commit", &hex], 2, "error: "),
+        (vec!["upload", "--store", store, "--commit", "a\nb"], 2, "error: --commit \"a\\nb\""),
+        (vec!["release", "--store", store, "--commit", "nope-not-a-rev"], 2, "error: --commit \"nope-not-a-rev\""),
+        (vec!["release", "--execute", "--dry-run", "--commit", "HEAD"], 2, "error: `release --execute` acts and `--dry-run`"),
+        (vec!["release", "--execute", "--json", "--commit", "HEAD"], 2, "error: `release --execute` acts and `--json`"),
+        (vec!["lint", "--fix", "--dry-run"], 2, "error: `lint --fix` acts"),
+        (vec!["doctor", "--provision", "--json"], 2, "error: `doctor --provision` acts"),
+    ];
+    for (args, code, first) in table {
+        let out = xtask(&args);
+        let err = first_error(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert!(err.starts_with(first), "{args:?}: first error line {err:?}, wanted {first:?}\n{}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{args:?}: {}", stderr(&out));
+        if code == 2 {
+            assert!(stderr(&out).contains("fix: "), "{args:?}: no fix in {}", stderr(&out));
+        }
+    }
+    assert!(files(Path::new(store)).is_empty(), "a refused job wrote into the store");
+}
+
+#[test]
+fn dry_run_and_json_act_nowhere_and_json_is_one_document() {
+    let store = temp("store-dry");
+    let web = temp("web-dry");
+    let out_dir = temp("out-dry").join("downloads");
+    let (s, w, o) = (store.to_str().unwrap(), web.to_str().unwrap(), out_dir.to_str().unwrap());
+    let hex = "cd".repeat(20);
+    let jobs: Vec<Vec<&str>> = vec![
+        vec!["sign", "--store", s, "--commit", "HEAD"],
+        vec!["sign", "--local-key", "--store", s, "--commit", "HEAD"],
+        vec!["download", "--store", s, "--commit", &hex, "--out", o],
+        vec!["release", "--store", s, "--web-store", w, "--commit", "HEAD"],
+        vec!["upload", "--store", s, "--commit", "HEAD", "--alias", "branch/main/latest"],
+        vec!["workflows"],
+        vec!["gates", "--base", "HEAD", "--labels", ""],
+    ];
+    for job in &jobs {
+        for mode in ["--dry-run", "--json"] {
+            let mut args = job.clone();
+            args.push(mode);
+            let out = xtask(&args);
+            // upload of a commit that was never packaged is refused either way, before anything acts
+            let refused = out.status.code() == Some(2) && job[0] == "upload";
+            // the gates' verdict on this repository's own labels is not the point here
+            let verdict = out.status.code() == Some(1) && job[0] == "gates" && mode == "--json";
+            assert!(out.status.success() || refused || verdict, "{args:?}: {}", stderr(&out));
+            if mode == "--json" && !refused {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                serde_json::from_str::<serde_json::Value>(&stdout)
+                    .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON document ({e}):\n{stdout}"));
+            }
+        }
+    }
+    assert!(files(&store).is_empty(), "a dry run wrote into the store: {:?}", files(&store));
+    assert!(files(&web).is_empty(), "a dry run wrote into the web store");
+    assert!(!out_dir.exists(), "download --dry-run/--json downloaded");
+    assert!(!root().join("target/local-signing/minisign.key").exists() || files(&store).is_empty());
+}
+
+#[test]
+fn the_root_is_the_checkout_cargo_runs_in_and_another_repository_is_refused() {
+    // A second checkout served by this binary (as with one CARGO_TARGET_DIR for two clones): `cargo xtask`
+    // there sets CARGO_MANIFEST_DIR to its own xtask/, and that is the repository the job works on.
+    let base = temp("second-checkout");
+    let clone = base.join("clone");
+    let ok = Command::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(root())
+        .arg(&clone)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = xtask_in(&clone, &["workflows", "--dry-run"], &[("CARGO_MANIFEST_DIR", &clone.join("xtask"))]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let clone_c = std::fs::canonicalize(&clone).unwrap();
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("xtask: repository {}", clone.display()))
+            || said.contains(&format!("xtask: repository {}", clone_c.display())),
+        "{said}"
+    );
+
+    // Run from inside another repository: refused, naming both and the fix.
+    let other = base.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    assert!(Command::new("git").args(["init", "--quiet"]).current_dir(&other).status().unwrap().success());
+    let out = xtask_in(&other, &["gates", "--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = first_error(&out);
+    assert!(err.starts_with("error: the current directory is in the repository"), "{err}");
+    assert!(stderr(&out).contains("fix: run `cargo xtask` from"), "{}", stderr(&out));
+    // XTASK_ROOT says explicitly which repository is meant.
+    let out = xtask_in(&other, &["workflows", "--dry-run"], &[("XTASK_ROOT", &root())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::remove_dir_all(&base).unwrap();
+}
