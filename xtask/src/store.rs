@@ -233,6 +233,7 @@ impl Store {
         meta: &PutMeta,
         generation: Option<&str>,
     ) -> Result<Put> {
+        check_key(key)?;
         let name = self.name(key);
         match &self.backend {
             Backend::File { root } => {
@@ -347,12 +348,64 @@ impl Store {
                 .filter(|t| !t.is_empty())
         });
         match (found, emulator) {
-            (Some(t), _) => Ok(Some(t.clone())),
+            (Some(t), _) => {
+                if let Backend::Gcs { endpoint, .. } = &self.backend {
+                    token_may_go_to(endpoint)?;
+                }
+                Ok(Some(t.clone()))
+            }
             (None, true) => Ok(None),
             (None, false) => bail!("no access token for Google Cloud Storage\nfix: {TOKEN_FIX}"),
         }
     }
 
+}
+
+/// A key the store may hold: `/`-separated segments of letters, digits, `.`, `_`, `-`, `+`, `%`, `=` and `@`;
+/// no empty, `.` or `..` segment (so a file store never writes outside its root), at most 1024 bytes.
+pub fn check_key(key: &str) -> Result<()> {
+    let seg_ok = |seg: &str| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+%=@".contains(&b))
+    };
+    // A trailing `/` names a directory page (the pip index): allowed, like GCS allows it.
+    let body = key.strip_suffix('/').unwrap_or(key);
+    if key.len() > 1024 || !body.split('/').all(seg_ok) {
+        bail!(
+            "{key:?} is not a valid store key: segments of letters, digits and ._-+%=@ separated by `/`, without empty, \
+             `.` or `..` segments\nfix: name the object like branch/main/latest"
+        );
+    }
+    Ok(())
+}
+
+/// A bearer token goes only over https, or in plain http to a server on this machine (a local emulator).
+pub fn token_may_go_to(endpoint: &str) -> Result<()> {
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("http", endpoint));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // `user@host`: the host is what follows the last `@`.
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => bail!(
+            "refusing to send the storage access token to {endpoint}: only https, or plain http to this machine \
+             (127.0.0.1, localhost, [::1]), may carry it\nfix: use an https:// endpoint, a local emulator on \
+             127.0.0.1, or unset GOOGLE_OAUTH_ACCESS_TOKEN and CLOUDSDK_AUTH_ACCESS_TOKEN for a server that needs none"
+        ),
+    }
+}
+
+impl Store {
     fn request(
         &self,
         sh: &Shell,
@@ -499,6 +552,53 @@ pub fn encode(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_go_only_over_https_or_to_this_machine() {
+        for ok in [
+            "https://storage.googleapis.com",
+            "http://127.0.0.1:4443",
+            "http://localhost:9",
+            "http://[::1]:80/x",
+            "127.0.0.1:4443",
+            "http://127.9.9.9",
+        ] {
+            token_may_go_to(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://storage.example.com",
+            "http://10.0.0.5:4443",
+            "http://127.0.0.1@evil.example:80",
+            "http://localhost.evil.example",
+            "ftp://127.0.0.1",
+            "example.com:80",
+        ] {
+            let err = token_may_go_to(bad).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("refusing to send the storage access token to {bad}")), "{err}");
+            assert!(err.contains("\nfix: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn keys_are_checked_before_anything_is_written() {
+        for ok in ["commit/ab/manifest.json", "branch/main/latest", "commit/ab/simple/", "a+b/x=1@2%20"] {
+            check_key(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["", "/abs", "a/../b", "..", "a//b", "./a", "a\\b", "a\nb", "caf\u{e9}", "a b", "x/./y"] {
+            assert!(check_key(bad).is_err(), "{bad:?}");
+        }
+        // A file store never writes outside its root.
+        let root = crate::testutil::temp_dir("store-keys");
+        let store = Store::parse(root.join("s").as_str(), &root).unwrap();
+        let src = root.join("f");
+        std::fs::write(&src, b"x").unwrap();
+        let sh = Shell::new().unwrap();
+        let meta = PutMeta { content_type: "text/plain", cache_control: "no-cache" };
+        let err = store.put(&sh, "../escaped", &src, &crate::sha256::digest(b"x"), &meta, None).unwrap_err();
+        assert!(err.to_string().contains("is not a valid store key"), "{err}");
+        assert!(!root.join("escaped").exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn parses_store_urls() {

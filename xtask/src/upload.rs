@@ -248,6 +248,9 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         );
     }
     let prefix = format!("commit/{commit}");
+    for alias in &args.aliases {
+        check_alias(alias)?;
+    }
     if args.check_index {
         return check_index(ctx, &store, &prefix, &m).map(|()| Summary::default());
     }
@@ -266,6 +269,12 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
             if ctx.global.json { serde_json::to_string_pretty(&plan)? } else { format!("upload plan: {plan:#}") }
         );
         return Ok(Summary::default());
+    }
+    // An alias may replace an earlier alias, never another object (unless --overwrite): checked before any upload.
+    if !args.overwrite {
+        for alias in &args.aliases {
+            check_alias_target(&ctx.sh, &store, alias, &ctx.root.join("target/store-tmp"))?;
+        }
     }
     eprintln!("uploading {} artifacts of {} to {}", m.artifacts.len(), &commit[..12], store.describe());
     let started = std::time::Instant::now();
@@ -346,7 +355,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         }))? + "\n";
         let path = write_temp(&tmp, "alias", body.as_bytes())?;
         let meta = PutMeta { content_type: "application/json", cache_control: "no-cache, max-age=0" };
-        store.put(&ctx.sh, alias.trim_matches('/'), &path, &crate::sha256::digest(body.as_bytes()), &meta, None)?;
+        store.put(&ctx.sh, alias, &path, &crate::sha256::digest(body.as_bytes()), &meta, None)?;
         let _ = std::fs::remove_file(&path);
         eprintln!("alias {} -> {}", alias, &commit[..12]);
     }
@@ -364,6 +373,43 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         println!("pip install --pre --index-url {} <package>", store.public_url(&format!("{prefix}/simple/")));
     }
     Ok(Summary { uploaded: n, bytes, skipped })
+}
+
+/// An alias is a key like every other (see [`store::check_key`]), never under `commit/` (immutable), and names
+/// an object, not a directory page.
+pub fn check_alias(alias: &str) -> Result<()> {
+    store::check_key(alias).map_err(|e| anyhow!("--alias {alias:?}: {e:#}"))?;
+    if alias.ends_with('/') || alias.split('/').next() == Some("commit") || alias == manifest::FILE {
+        bail!(
+            "--alias {alias:?} would name a directory page or an object under commit/, which are immutable\nfix: \
+             choose a name outside commit/ without a trailing `/`, like branch/main/latest"
+        );
+    }
+    Ok(())
+}
+
+/// Refuses an alias whose key holds something that is not an alias document (exit 2, before any upload).
+fn check_alias_target(sh: &Shell, store: &Store, alias: &str, tmp: &Utf8Path) -> Result<()> {
+    if store.head(sh, alias)?.is_none() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(tmp).with_context(|| format!("creating {tmp}"))?;
+    let path = tmp.join(format!("alias-check.{}", std::process::id()));
+    let got = store.get(sh, alias, &path);
+    let text = std::fs::read(&path).ok();
+    let _ = std::fs::remove_file(&path);
+    got?;
+    let is_alias = text
+        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v.get("commit").is_some() && v.get("manifest").is_some());
+    if !is_alias {
+        bail!(
+            "--alias {alias:?}: {} already holds an object there that is not an alias; nothing was uploaded\nfix: \
+             choose another name, or pass --overwrite to replace it",
+            store.describe()
+        );
+    }
+    Ok(())
 }
 
 /// The store's manifest of `prefix`, with its generation (or `None` on the file backend), if there is one.

@@ -74,12 +74,23 @@ def test_truncated_file_raises_reel_error_with_offset(tmp_path):
         reel.read(path)
 
 
+def test_a_recording_cut_between_records_is_reported_unfinished(tmp_path):
+    path = tmp_path / "u.reel"
+    with reel.Recording(path) as rec:
+        for i in range(3):
+            rec.log_scalar("s", float(i), timestamp_ns=i)
+    data = path.read_bytes()
+    path.write_bytes(data[:-16])  # every record, but not the end marker the writer writes on close
+    with pytest.raises(reel.ReelError, match=rf"unfinished recording: it ends at byte offset {len(data) - 16} after 3 records"):
+        reel.read(path)
+
+
 def test_corrupted_file_raises_reel_error_with_offset(tmp_path):
     path = tmp_path / "c.reel"
     with reel.Recording(path) as rec:
         rec.log_text("s", "hello", timestamp_ns=0)
     data = bytearray(path.read_bytes())
-    data[-6] ^= 0xFF
+    data[-6 - 16] ^= 0xFF  # in the record's text, before the 16-byte end marker
     path.write_bytes(bytes(data))
     with pytest.raises(reel.ReelError, match="corrupted record at byte offset 8"):
         reel.read(path)

@@ -232,3 +232,45 @@ fn a_server_that_is_down_is_a_clear_error() {
     assert!(err.contains("cannot reach the store") && err.contains("run again"), "{err}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// An alias is a key like every other: never `..`, never under `commit/`, never over an object that is not an
+/// alias without --overwrite; an alias replaces an earlier alias.
+#[test]
+fn aliases_never_overwrite_immutable_objects_or_escape_the_store() {
+    let root = testutil::temp_dir("alias");
+    let ctx = testutil::ctx(&root);
+    let m = fixture(&root);
+    let store = root.join("store");
+    let store_url = store.as_str();
+    upload(&ctx, &args(store_url, None, &root)).unwrap();
+    let manifest_key = format!("commit/{COMMIT}/{}", manifest::FILE);
+    let manifest_before = std::fs::read(store.join(&manifest_key)).unwrap();
+    let crate_key = format!("commit/{COMMIT}/crates/demo-1.0.0.crate");
+    let with_alias = |alias: &str, overwrite: bool| UploadArgs {
+        aliases: vec![alias.to_owned()],
+        overwrite,
+        ..args(store_url, None, &root)
+    };
+    for bad in [manifest_key.as_str(), crate_key.as_str(), "../outside", "a/../../outside", "commit/", "x/", ""] {
+        let err = format!("{:#}", upload(&ctx, &with_alias(bad, false)).unwrap_err());
+        assert!(err.starts_with(&format!("--alias {bad:?}")) && err.contains("\nfix: "), "{bad:?}: {err}");
+    }
+    assert!(!root.join("outside").exists() && !store.parent().unwrap().join("outside").exists());
+    assert_eq!(std::fs::read(store.join(&manifest_key)).unwrap(), manifest_before);
+    assert_eq!(std::fs::read(store.join(&crate_key)).unwrap(), vec![7u8; 300_000]);
+
+    // A name that holds some other object: refused without --overwrite.
+    std::fs::create_dir_all(store.join("pages")).unwrap();
+    std::fs::write(store.join("pages/home"), b"not an alias").unwrap();
+    let err = format!("{:#}", upload(&ctx, &with_alias("pages/home", false)).unwrap_err());
+    assert!(err.contains("not an alias") && err.contains("--overwrite"), "{err}");
+    assert_eq!(std::fs::read(store.join("pages/home")).unwrap(), b"not an alias");
+    upload(&ctx, &with_alias("pages/home", true)).unwrap();
+    // An alias replaces an alias.
+    upload(&ctx, &with_alias("branch/main/latest", false)).unwrap();
+    upload(&ctx, &with_alias("branch/main/latest", false)).unwrap();
+    let alias: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("branch/main/latest")).unwrap()).unwrap();
+    assert_eq!(alias["commit"], m.commit.as_str());
+    std::fs::remove_dir_all(&root).unwrap();
+}
