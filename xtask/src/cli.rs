@@ -146,7 +146,13 @@ pub fn command() -> Command {
                         .help("The PR's labels, comma-separated (\"\" for none); overrides the event"),
                 )
                 .arg(Arg::new("title").long("title").value_name("TEXT").help("The PR title; overrides the event"))
-                .arg(Arg::new("body").long("body").value_name("TEXT").help("The PR body; overrides the event")),
+                .arg(Arg::new("body").long("body").value_name("TEXT").help("The PR body; overrides the event"))
+                .arg(
+                    Arg::new("head")
+                        .long("head")
+                        .value_name("REV")
+                        .help("Check this commit instead of HEAD (overrides the event's head; refused if not here)"),
+                ),
         )
         .subcommand(
             Command::new("package")
@@ -461,6 +467,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()),
             title: one("title"),
             body: one("body"),
+            head: one("head"),
         }),
         other => unreachable!("unknown subcommand {other}"),
     };

@@ -209,20 +209,37 @@ pub enum LabelRule {
 
 /// The PR gates' configuration (`cargo xtask gates`).
 pub struct Gates {
-    /// The branch pull requests merge into; the default base is the merge-base with it.
+    /// The branch pull requests merge into when the remote does not say (`origin/HEAD`); the default base is
+    /// the merge-base with the remote's default branch.
     pub main_branch: &'static str,
     pub label_rules: &'static [LabelRule],
-    /// Matched case-insensitively, as whole words, in the PR title and body, the commit messages since the
-    /// base and the lines the change adds.
+    /// Phrases that block a merge, matched case-insensitively as whole words in the places `keywords_in`
+    /// names (prose such as "do not merge until green" in a documentation file is not one of them).
     pub keywords: &'static [&'static str],
-    /// Files whose added lines are not searched for keywords (globs): the files that define them.
+    pub keywords_in: &'static [KeywordPlace],
+    /// Marker forms that block a merge wherever they are added, in code or documents: matched as whole words,
+    /// case-sensitively, in the lines the change adds (and in the places `keywords_in` names).
+    pub markers: &'static [&'static str],
+    /// Files whose added lines are not searched for markers (globs): the files that define them.
     pub keyword_exempt: &'static [&'static str],
-    /// Files added or grown above this size fail (Git LFS files count by their pointer).
+    /// Files added or grown to this size or more fail (Git LFS files count by their pointer).
     pub max_file_bytes: u64,
     /// Globs of files allowed to be larger.
     pub large_file_allow: &'static [&'static str],
     /// Globs no path may match. A glob without `/` matches the file name anywhere; `**` crosses directories.
     pub forbidden_globs: &'static [&'static str],
+    /// Check the files of every commit the PR brings, not only the net change: a large file added in one commit
+    /// and deleted in a later one still enters history on a merge that keeps the commits. `false` for a
+    /// repository that only squash-merges.
+    pub every_commit: bool,
+}
+
+/// Where blocking keywords are looked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeywordPlace {
+    Title,
+    Body,
+    CommitMessages,
 }
 
 pub const GATES: Gates = Gates {
@@ -231,11 +248,14 @@ pub const GATES: Gates = Gates {
         LabelRule::ExactlyOneOf(&["kind: feature", "kind: fix", "kind: docs", "kind: internal", "kind: breaking"]),
         LabelRule::NoneOf(&["do-not-merge", "blocked", "wip"]),
     ],
-    keywords: &["DO NOT MERGE", "DO-NOT-MERGE", "NOMERGE", "DONOTMERGE"],
+    keywords: &["DO NOT MERGE"],
+    keywords_in: &[KeywordPlace::Title, KeywordPlace::CommitMessages],
+    markers: &["DO-NOT-MERGE", "NOMERGE", "DONOTMERGE"],
     keyword_exempt: &["xtask/src/config.rs"],
     max_file_bytes: 100 * 1024,
     large_file_allow: &["Cargo.lock", "examples/data/**"],
     forbidden_globs: &["*.orig", "*.rej", "*.swp", ".DS_Store", "Thumbs.db", ".env", "*.pem", "*.reel"],
+    every_commit: true,
 };
 
 /// A GitHub action, pinned to a full commit SHA (the version is for people).

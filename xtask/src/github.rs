@@ -17,8 +17,13 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// `::error file=..,line=..,title=..::message`
+/// `::error file=..,line=..,title=..::message` on stdout.
 pub fn error(file: Option<&str>, line: Option<u32>, title: &str, message: &str) {
+    error_to(false, file, line, title, message);
+}
+
+/// [`error`], on stderr when `stderr` (when stdout is reserved for a JSON document).
+pub fn error_to(stderr: bool, file: Option<&str>, line: Option<u32>, title: &str, message: &str) {
     let mut props = Vec::new();
     if let Some(f) = file {
         props.push(format!("file={}", escape_property(f)));
@@ -27,7 +32,12 @@ pub fn error(file: Option<&str>, line: Option<u32>, title: &str, message: &str) 
         props.push(format!("line={l}"));
     }
     props.push(format!("title={}", escape_property(title)));
-    println!("::error {}::{}", props.join(","), escape_data(message));
+    let line = format!("::error {}::{}", props.join(","), escape_data(message));
+    if stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// Sets a step output (`$GITHUB_OUTPUT`); outside Actions, says where it would have gone.

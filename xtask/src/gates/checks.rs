@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::facts::{Facts, MODE_SYMLINK, Pr};
-use crate::config::{Gates, LabelRule};
+use super::facts::{Facts, FileChange, MODE_SYMLINK, Pr};
+use crate::config::{Gates, KeywordPlace, LabelRule};
 use crate::glob;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,29 +107,46 @@ pub fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
     result("labels", findings, format!("{shown} (rules: {})", said.join("; ")))
 }
 
-/// Case-insensitive whole-word occurrences of any keyword in `text`.
-pub fn find_keyword<'k>(text: &str, keywords: &[&'k str]) -> Option<&'k str> {
-    let hay = text.to_ascii_lowercase();
+/// The first whole-word occurrence of any keyword in `text` (case-insensitive), as it is written there.
+pub fn find_keyword(text: &str, keywords: &[&str]) -> Option<String> {
+    find_word(text, keywords, false)
+}
+
+/// The first whole-word occurrence of any marker in `text`, matched case-sensitively.
+pub fn find_marker(text: &str, markers: &[&str]) -> Option<String> {
+    find_word(text, markers, true)
+}
+
+fn find_word(text: &str, words: &[&str], exact_case: bool) -> Option<String> {
+    // ASCII lower-casing keeps byte offsets, so the match can be quoted from the original text.
+    let hay = if exact_case { text.to_owned() } else { text.to_ascii_lowercase() };
     let bytes = hay.as_bytes();
-    keywords.iter().copied().find(|k| {
-        let needle = k.to_ascii_lowercase();
-        hay.match_indices(&needle).any(|(i, m)| {
+    words.iter().find_map(|k| {
+        let needle = if exact_case { (*k).to_owned() } else { k.to_ascii_lowercase() };
+        if needle.is_empty() {
+            return None;
+        }
+        hay.match_indices(&needle).find_map(|(i, m)| {
             let before = i.checked_sub(1).map(|j| bytes[j]);
             let after = bytes.get(i + m.len()).copied();
             let word = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
-            !word(before) && !word(after)
+            (!word(before) && !word(after)).then(|| text[i..i + m.len()].to_owned())
         })
     })
 }
 
 pub fn keywords(pr: &Pr, facts: &Facts, cfg: &Gates) -> GateResult {
-    let kw = cfg.keywords;
     let mut findings = Vec::new();
     let mut where_ = Vec::new();
-    for (field, value) in [("title", &pr.title), ("body", &pr.body)] {
+    // Phrases in the configured places; markers there too.
+    let found_in = |text: &str| find_keyword(text, cfg.keywords).or_else(|| find_marker(text, cfg.markers));
+    for (place, field, value) in [(KeywordPlace::Title, "title", &pr.title), (KeywordPlace::Body, "body", &pr.body)] {
+        if !cfg.keywords_in.contains(&place) {
+            continue;
+        }
         if let Some(text) = value {
             where_.push(format!("the PR {field}"));
-            if let Some(k) = find_keyword(text, kw) {
+            if let Some(k) = found_in(text) {
                 findings.push(Finding {
                     file: None,
                     line: None,
@@ -139,30 +156,35 @@ pub fn keywords(pr: &Pr, facts: &Facts, cfg: &Gates) -> GateResult {
             }
         }
     }
-    for c in &facts.commits {
-        if let Some(k) = find_keyword(&c.message, kw) {
-            let subject = c.message.lines().next().unwrap_or_default();
-            findings.push(Finding {
-                file: None,
-                line: None,
-                commit: Some(c.sha.clone()),
-                message: format!("commit message contains \"{k}\" ({subject})"),
-            });
+    if cfg.keywords_in.contains(&KeywordPlace::CommitMessages) {
+        for c in &facts.commits {
+            if let Some(k) = found_in(&c.message) {
+                let subject = c.message.lines().next().unwrap_or_default();
+                findings.push(Finding {
+                    file: None,
+                    line: None,
+                    commit: Some(c.sha.clone()),
+                    message: format!("commit message contains \"{k}\" ({subject})"),
+                });
+            }
         }
+        where_.push(format!("{} commit messages", facts.commits.len()));
     }
+    // Added lines: only the marker forms (prose in documentation may say the phrase).
     let mut searched = 0;
     for a in &facts.added {
         if glob::first_match(cfg.keyword_exempt, &a.path).is_some() {
             continue;
         }
         searched += 1;
-        if let Some(k) = find_keyword(&a.text, kw) {
-            findings.push(Finding::file(&a.path, Some(a.line), format!("added line contains \"{k}\"")));
+        if let Some(k) = find_marker(&a.text, cfg.markers) {
+            findings.push(Finding::file(&a.path, Some(a.line), format!("added line contains the marker \"{k}\"")));
         }
     }
-    where_.push(format!("{} commit messages", facts.commits.len()));
-    where_.push(format!("{searched} added lines"));
-    if pr.title.is_none() {
+    where_.push(format!("{searched} added lines (markers only)"));
+    let unknown =
+        [(KeywordPlace::Title, &pr.title), (KeywordPlace::Body, &pr.body)].iter().any(|(p, v)| cfg.keywords_in.contains(p) && v.is_none());
+    if unknown {
         where_.push("not the PR title/body (pass --title/--body or --event)".to_owned());
     }
     result("keywords", findings, format!("searched {}", where_.join(", ")))
@@ -173,31 +195,59 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
     let mut findings = Vec::new();
     let mut allowed = 0;
     let mut pointers = 0;
+    // A file moved (deleted here, added there with the same content) brings no new blob.
+    let deleted: std::collections::HashSet<&str> =
+        facts.files.iter().filter(|f| f.status == 'D').map(|f| f.old_blob.as_str()).collect();
+    let too_large = |f: &FileChange| {
+        let new = f.new_size?;
+        let grown = f.old_size.is_none_or(|old| new > old);
+        let moved = f.status == 'A' && !f.new_blob.is_empty() && deleted.contains(f.new_blob.as_str());
+        (new >= limit && grown && !moved).then_some(new)
+    };
     for f in facts.files.iter().filter(|f| f.status != 'D') {
         pointers += usize::from(f.lfs_pointer);
-        let Some(new) = f.new_size else { continue };
-        let grown = f.old_size.is_none_or(|old| new > old);
-        if new <= limit || !grown {
-            continue;
-        }
+        let Some(new) = too_large(f) else { continue };
         if glob::first_match(cfg.large_file_allow, &f.path).is_some() {
             allowed += 1;
             continue;
         }
         let how = match f.old_size {
-            Some(old) => format!("grew from {} to {}", human(old), human(new)),
+            Some(old) => format!("grew from {}", sizes(old, new)),
             None => format!("is {}", human(new)),
         };
         findings.push(Finding::file(
             &f.path,
             None,
-            format!(
-                "{how}, over the {} limit; use Git LFS or allow it in config::GATES.large_file_allow",
-                human(limit)
-            ),
+            format!("{how}, at or over the {} limit; use Git LFS or allow it in the gates' large_file_allow", human(limit)),
         ));
     }
+    // Blobs a commit of the PR adds that the net change does not show (added, then deleted or shrunk later):
+    // they enter history all the same on a merge that keeps the commits.
+    let final_blobs: std::collections::HashSet<&str> = facts.files.iter().map(|f| f.new_blob.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    for f in facts.history.iter().filter(|f| f.status != 'D' && !final_blobs.contains(f.new_blob.as_str())) {
+        let Some(new) = f.new_size.filter(|&n| n >= limit) else { continue };
+        if !seen.insert(f.new_blob.as_str()) || glob::first_match(cfg.large_file_allow, &f.path).is_some() {
+            continue;
+        }
+        let commit = f.commit.as_deref().unwrap_or_default();
+        findings.push(Finding {
+            file: Some(f.path.clone()),
+            line: None,
+            commit: f.commit.clone(),
+            message: format!(
+                "is {} in commit {} (at or over the {} limit) and stays in history even though a later commit removes \
+                 or shrinks it; squash it out of the branch",
+                human(new),
+                &commit[..commit.len().min(12)],
+                human(limit)
+            ),
+        });
+    }
     let mut summary = format!("{} changed files checked against {}", facts.files.len(), human(limit));
+    if !facts.history.is_empty() {
+        summary.push_str(&format!(" (and every commit's: {} changes)", facts.history.len()));
+    }
     if allowed > 0 {
         summary.push_str(&format!(", {allowed} allowed by glob"));
     }
@@ -205,6 +255,11 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
         summary.push_str(&format!(", {pointers} Git LFS pointers counted as pointers"));
     }
     result("large-files", findings, summary)
+}
+
+/// `old to new`, in bytes where the rounded sizes would read the same.
+fn sizes(old: u64, new: u64) -> String {
+    if human(old) == human(new) { format!("{old} to {new} bytes") } else { format!("{} to {}", human(old), human(new)) }
 }
 
 fn human(bytes: u64) -> String {
@@ -245,37 +300,89 @@ fn conflict_marker(text: &str) -> bool {
         .any(|m| text.strip_prefix(m).is_some_and(|rest| rest.is_empty() || rest.starts_with(' ')))
 }
 
+/// Why a path's name is unusable whatever the platform, if it is.
+pub fn name_problem(f: &FileChange) -> Option<String> {
+    if !f.utf8_name {
+        return Some("the file name is not valid UTF-8 (shown with U+FFFD for the bad bytes); rename it".to_owned());
+    }
+    let c = f.path.chars().find(|c| c.is_control())?;
+    Some(format!("the file name contains the control character {:?}; rename it", c))
+}
+
+/// The findings about one added or modified path.
+fn path_findings(f: &FileChange, cfg: &Gates, findings: &mut Vec<Finding>) {
+    let mut push = |message: String| {
+        let message = match &f.commit {
+            Some(c) => format!("{message} (in commit {}, which the PR brings)", &c[..c.len().min(12)]),
+            None => message,
+        };
+        findings.push(Finding { file: Some(f.path.clone()), line: None, commit: f.commit.clone(), message });
+    };
+    if let Some(why) = name_problem(f) {
+        push(why);
+        return;
+    }
+    if f.new_mode == MODE_SYMLINK {
+        push("is a symlink; symlinks do not check out on Windows: commit the file itself".to_owned());
+    }
+    if let Some(why) = windows_problem(&f.path) {
+        push(format!("cannot be checked out on Windows: {why}"));
+    }
+    if let Some(g) = glob::first_match(cfg.forbidden_globs, &f.path) {
+        push(format!("matches the forbidden pattern `{g}`"));
+    }
+}
+
 pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
     let mut findings = Vec::new();
     let changed: Vec<_> = facts.files.iter().filter(|f| f.status != 'D').collect();
     for f in &changed {
-        if f.new_mode == MODE_SYMLINK {
-            findings.push(Finding::file(
-                &f.path,
-                None,
-                "is a symlink; symlinks do not check out on Windows: commit the file itself".to_owned(),
-            ));
-        }
-        if let Some(why) = windows_problem(&f.path) {
-            findings.push(Finding::file(&f.path, None, format!("cannot be checked out on Windows: {why}")));
-        }
-        if let Some(g) = glob::first_match(cfg.forbidden_globs, &f.path) {
-            findings.push(Finding::file(&f.path, None, format!("matches the forbidden pattern `{g}`")));
+        path_findings(f, cfg, &mut findings);
+    }
+    // Paths a commit of the PR adds that the net change does not show.
+    let net: std::collections::HashSet<(&str, &str)> =
+        changed.iter().map(|f| (f.path.as_str(), f.new_blob.as_str())).collect();
+    let mut seen = std::collections::HashSet::new();
+    for f in facts.history.iter().filter(|f| f.status != 'D') {
+        if !net.contains(&(f.path.as_str(), f.new_blob.as_str())) && !changed.iter().any(|c| c.path == f.path) {
+            if seen.insert(f.path.as_str()) {
+                path_findings(f, cfg, &mut findings);
+            }
         }
     }
-    // Case clashes that involve a path the change adds or modifies.
-    let mut by_lower: HashMap<String, Vec<&str>> = HashMap::with_capacity(facts.tree.len());
+    // Case clashes that involve a path the change adds or modifies, between files and directories alike
+    // (`SRC` next to `src/`): every path and every directory above it, by lower-cased name.
+    let mut by_lower: HashMap<String, std::collections::BTreeSet<&str>> = HashMap::with_capacity(facts.tree.len());
     for p in &facts.tree {
-        by_lower.entry(p.to_lowercase()).or_default().push(p);
+        let mut end = p.len();
+        loop {
+            let name = &p[..end];
+            by_lower.entry(name.to_lowercase()).or_default().insert(name);
+            match name.rfind('/') {
+                Some(i) => end = i,
+                None => break,
+            }
+        }
     }
+    let mut reported = std::collections::HashSet::new();
     for f in &changed {
-        if let Some(group) = by_lower.get(&f.path.to_lowercase()).filter(|g| g.len() > 1) {
-            let others: Vec<_> = group.iter().filter(|p| **p != f.path).copied().collect();
-            findings.push(Finding::file(
-                &f.path,
-                None,
-                format!("differs only by case from {}; they collide on macOS and Windows", others.join(", ")),
-            ));
+        let mut end = f.path.len();
+        loop {
+            let name = &f.path[..end];
+            if let Some(group) = by_lower.get(&name.to_lowercase()).filter(|g| g.len() > 1) {
+                if reported.insert(name.to_lowercase()) {
+                    let others: Vec<_> = group.iter().filter(|p| **p != name).copied().collect();
+                    findings.push(Finding::file(
+                        name,
+                        None,
+                        format!("differs only by case from {}; they collide on macOS and Windows", others.join(", ")),
+                    ));
+                }
+            }
+            match name.rfind('/') {
+                Some(i) => end = i,
+                None => break,
+            }
         }
     }
     let mut marker_files = std::collections::HashSet::new();
@@ -289,8 +396,9 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
         "file-patterns",
         findings,
         format!(
-            "{} changed paths: symlinks, case clashes, Windows names, conflict markers, forbidden globs",
-            changed.len()
+            "{} changed paths{}: names, symlinks, case clashes, Windows names, conflict markers, forbidden globs",
+            changed.len(),
+            if facts.history.is_empty() { String::new() } else { " and every commit's".to_owned() }
         ),
     )
 }
@@ -316,7 +424,7 @@ mod tests {
             new_blob: String::new(),
             old_size: old,
             new_size: new,
-            lfs_pointer: false,
+            ..FileChange::default()
         }
     }
 
@@ -350,8 +458,11 @@ mod tests {
     fn keywords_are_whole_words_and_case_insensitive() {
         let (k, nm) = (kw(), ["NO", "MERGE"].concat());
         let kws = [k.as_str(), nm.as_str()];
-        assert_eq!(find_keyword(&format!("x {} y", k.to_lowercase()), &kws), Some(k.as_str()));
-        assert_eq!(find_keyword(&format!("({})", nm.to_lowercase()), &kws), Some(nm.as_str()));
+        // What was found is quoted as written, not as configured.
+        assert_eq!(find_keyword(&format!("x {} y", k.to_lowercase()), &kws), Some(k.to_lowercase()));
+        assert_eq!(find_keyword(&format!("({})", nm.to_lowercase()), &kws), Some(nm.to_lowercase()));
+        assert_eq!(find_marker(&nm.to_lowercase(), &kws), None, "markers match their exact case");
+        assert_eq!(find_marker(&format!("// {nm}"), &kws), Some(nm.clone()));
         assert_eq!(find_keyword(&format!("{nm}able"), &kws), None);
         assert_eq!(find_keyword(&format!("x{nm}"), &kws), None);
         assert_eq!(find_keyword("", &kws), None);
@@ -359,25 +470,98 @@ mod tests {
 
     #[test]
     fn keywords_in_pr_commits_and_added_lines() {
+        let marker = ["DO", "NOT", "MERGE"].join("-");
         let facts = Facts {
             commits: vec![
-                Commit { sha: "a".repeat(40), message: format!("wip\n\n{}", kw()) },
+                Commit { sha: "a".repeat(40), message: format!("wip\n\n{}", kw().to_lowercase()) },
                 Commit { sha: "b".repeat(40), message: "fine".into() },
             ],
             added: vec![
-                AddedLine { path: "src/x.rs".into(), line: 7, text: format!("// {}", kw()) },
-                AddedLine { path: "xtask/src/config.rs".into(), line: 1, text: kw() },
+                AddedLine { path: "src/x.rs".into(), line: 7, text: format!("// {marker}") },
+                // Prose in documentation is not a marker.
+                AddedLine { path: "docs/release.md".into(), line: 3, text: format!("{} until CI is green.", kw().to_lowercase()) },
+                AddedLine { path: "xtask/src/config.rs".into(), line: 1, text: marker.clone() },
             ],
             ..Facts::default()
         };
-        let pr = Pr { title: Some(format!("[{}] x", kw())), body: Some(String::new()), ..Pr::default() };
+        let pr = Pr { title: Some(format!("[{}] x", kw())), body: Some(kw()), ..Pr::default() };
         let r = keywords(&pr, &facts, &GATES);
         let locations: Vec<_> = r.findings.iter().map(Finding::location).collect();
         assert_eq!(locations, ["pull request", &format!("commit {}", "a".repeat(12)), "src/x.rs:7"]);
+        assert_eq!(r.findings[1].message, format!("commit message contains \"{}\" (wip)", kw().to_lowercase()));
+        assert!(r.findings[2].message.contains(&format!("the marker \"{marker}\"")), "{:?}", r.findings[2]);
         assert_eq!(r.status, Status::Fail);
         let r = keywords(&Pr::default(), &Facts::default(), &GATES);
         assert_eq!(r.status, Status::Pass);
         assert!(r.summary.contains("not the PR title/body"));
+        // The body is searched only where the configuration says so.
+        let with_body = Gates { keywords_in: &[KeywordPlace::Body], ..GATES };
+        let r = keywords(&Pr { title: Some(String::new()), body: Some(kw()), ..Pr::default() }, &Facts::default(), &with_body);
+        assert_eq!(r.findings.len(), 1);
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_or_hold_control_characters_fail() {
+        let facts = Facts {
+            files: vec![
+                FileChange { utf8_name: false, ..file("bad\u{fffd}name.txt", 'A', None, Some(5)) },
+                file("evil\n::warning::forged.txt", 'A', None, Some(5)),
+                file("esc\u{1b}[31m.txt", 'A', None, Some(5)),
+                file("fine-ünïcode.txt", 'A', None, Some(5)),
+            ],
+            ..Facts::default()
+        };
+        let r = file_patterns(&facts, &GATES);
+        let msgs: Vec<_> = r.findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(r.findings.len(), 3, "{msgs:?}");
+        assert!(msgs[0].contains("not valid UTF-8") && msgs[1].contains("'\\n'") && msgs[2].contains("'\\u{1b}'"), "{msgs:?}");
+    }
+
+    #[test]
+    fn every_commit_of_the_pr_is_checked_not_only_the_net_change() {
+        let big = GATES.max_file_bytes;
+        let added = FileChange { commit: Some("c".repeat(40)), new_blob: "1".repeat(40), ..file("blob.bin", 'A', None, Some(5 << 20)) };
+        let removed = FileChange { commit: Some("d".repeat(40)), status: 'D', ..file("blob.bin", 'D', Some(5 << 20), None) };
+        let mut orig = file("fix.orig", 'A', None, Some(5));
+        orig.commit = Some("c".repeat(40));
+        let facts = Facts { history: vec![added, orig, removed], ..Facts::default() };
+        let r = large_files(&facts, &GATES);
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert!(r.findings[0].message.contains(&format!("in commit {}", "c".repeat(12))), "{:?}", r.findings);
+        let r = file_patterns(&facts, &GATES);
+        assert!(r.findings.iter().any(|f| f.file.as_deref() == Some("fix.orig")), "{:?}", r.findings);
+        // The limit itself fails (`>=`), one byte under passes.
+        let at = Facts { files: vec![file("at.bin", 'A', None, Some(big)), file("under.bin", 'A', None, Some(big - 1))], ..Facts::default() };
+        let r = large_files(&at, &GATES);
+        assert_eq!(r.findings.iter().map(|f| f.location()).collect::<Vec<_>>(), ["at.bin"]);
+        // A move is no new content.
+        let moved = Facts {
+            files: vec![
+                FileChange { old_blob: "9".repeat(40), ..file("old/place.bin", 'D', Some(big * 3), None) },
+                FileChange { new_blob: "9".repeat(40), ..file("new/place.bin", 'A', None, Some(big * 3)) },
+            ],
+            ..Facts::default()
+        };
+        assert_eq!(large_files(&moved, &GATES).status, Status::Pass);
+        // Rounding never hides a change.
+        let grew = Facts { files: vec![file("g.bin", 'M', Some(big + 10), Some(big + 20))], ..Facts::default() };
+        let msg = &large_files(&grew, &GATES).findings[0].message;
+        assert!(msg.starts_with(&format!("grew from {} to {} bytes", big + 10, big + 20)), "{msg}");
+    }
+
+    #[test]
+    fn a_file_and_a_directory_differing_only_by_case_clash() {
+        let facts = Facts {
+            files: vec![file("SRC", 'A', None, Some(5))],
+            tree: ["SRC", "src/lib.rs", "docs/a.md", "Docs/b.md"].map(String::from).to_vec(),
+            ..Facts::default()
+        };
+        let r = file_patterns(&facts, &GATES);
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert!(r.findings[0].message.contains("differs only by case from src"), "{:?}", r.findings);
+        let facts = Facts { files: vec![file("Docs/b.md", 'A', None, Some(5))], ..facts };
+        let r = file_patterns(&facts, &GATES);
+        assert!(r.findings.iter().any(|f| f.location() == "Docs" && f.message.contains("docs")), "{:?}", r.findings);
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct Pr {
     pub head_sha: Option<String>,
     /// Where the facts came from, for the report.
     pub source: String,
+    /// Where the head commit came from (the event, or --head), for messages.
+    pub head_from: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +36,28 @@ pub struct FileChange {
     pub new_size: Option<u64>,
     /// The new content is a Git LFS pointer.
     pub lfs_pointer: bool,
+    /// The path as git stored it is valid UTF-8 (`path` is a lossy rendering otherwise).
+    pub utf8_name: bool,
+    /// The commit that made this change, for the changes of single commits (`None`: the PR's net change).
+    pub commit: Option<String>,
+}
+
+impl Default for FileChange {
+    fn default() -> FileChange {
+        FileChange {
+            path: String::new(),
+            status: 'A',
+            old_mode: 0,
+            new_mode: 0o100644,
+            old_blob: String::new(),
+            new_blob: String::new(),
+            old_size: None,
+            new_size: None,
+            lfs_pointer: false,
+            utf8_name: true,
+            commit: None,
+        }
+    }
 }
 
 pub const MODE_SYMLINK: u32 = 0o120000;
@@ -59,6 +83,8 @@ pub struct Facts {
     pub merge_base: String,
     pub head: String,
     pub files: Vec<FileChange>,
+    /// The changes of each commit the PR brings, oldest first (empty unless the gates check every commit).
+    pub history: Vec<FileChange>,
     pub added: Vec<AddedLine>,
     pub commits: Vec<Commit>,
     /// Every path in the head tree (for case clashes).
@@ -120,14 +146,36 @@ pub fn parse_event(text: &str) -> Result<Pr> {
             .collect::<Result<_>>()?,
         Some(_) => bail!(input_error("`pull_request.labels` is not an array", "pass an unmodified event file")),
     };
+    let text_at = |field: &str| -> Result<String> {
+        match pr.get(field) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(input_error(
+                format!("`pull_request.{field}` is {}, not a string", json_kind(other)),
+                "pass the event JSON GitHub writes to $GITHUB_EVENT_PATH, unmodified",
+            )),
+        }
+    };
     Ok(Pr {
         labels: Some(labels),
-        title: Some(str_at(pr, "/title").unwrap_or_default()),
-        body: Some(str_at(pr, "/body").unwrap_or_default()),
+        title: Some(text_at("title")?),
+        body: Some(text_at("body")?),
         base_sha: str_at(pr, "/base/sha"),
         head_sha: str_at(pr, "/head/sha"),
         source: "event".to_owned(),
+        head_from: "the event's pull_request.head.sha".to_owned(),
     })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Runs git in one repository and keeps count of the time it takes.
@@ -185,16 +233,23 @@ const FETCH_FIX: &str = "fetch the history: `git fetch --unshallow` (or `git fet
 Actions give actions/checkout `fetch-depth: 0`";
 
 /// Finds the base and head, then collects the change between their merge-base and head.
-pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, main_branch: &str) -> Result<Facts> {
+pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, cfg: &crate::config::Gates) -> Result<Facts> {
+    let main_branch = cfg.main_branch;
     let mut git = Git::new(sh, repo);
     if git.run(&["rev-parse", "--git-dir"], None)?.is_err() {
         bail!(input_error(format!("{repo} is not a git repository"), "run gates inside a clone of the repository"));
     }
     let head = match pr.head_sha.as_deref() {
-        Some(sha) => match git.commit(sha)? {
-            Some(c) => c,
-            None => git.commit("HEAD")?.context("HEAD does not name a commit")?,
-        },
+        // Never a silent fallback to HEAD: the verdict would be about another commit than the PR's.
+        Some(sha) => git.commit(sha)?.ok_or_else(|| {
+            input_error(
+                format!("the head commit {sha:?} ({}) is not in this repository", pr.head_from),
+                format!(
+                    "check out the pull request's head (actions/checkout does), or `git fetch origin {sha}`{}",
+                    if git.shallow().unwrap_or(false) { "; this clone is shallow: `git fetch --unshallow`" } else { "" }
+                ),
+            )
+        })?,
         None => git
             .commit("HEAD")?
             .ok_or_else(|| input_error("the repository has no commits", "commit the change, then run gates"))?,
@@ -204,9 +259,17 @@ pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, main_br
         (None, Some(sha)) => (sha.to_owned(), "the event's base".to_owned()),
         (None, None) => {
             let origin = format!("origin/{main_branch}");
-            let found = [origin.as_str(), main_branch].into_iter().find(|r| matches!(git.commit(r), Ok(Some(_))));
+            // The remote's default branch, where it says (`git remote set-head origin --auto` records it).
+            let remote_default = git
+                .run(&["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], None)?
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+                .filter(|r| !r.is_empty());
+            let candidates: Vec<String> =
+                remote_default.into_iter().chain([origin.clone(), main_branch.to_owned()]).collect();
+            let found = candidates.into_iter().find(|r| matches!(git.commit(r), Ok(Some(_))));
             match found {
-                Some(r) => (r.to_owned(), r.to_owned()),
+                Some(r) => (r.clone(), r),
                 None => bail!(input_error(
                     format!("no base to compare with: neither {origin} nor {main_branch} exists"),
                     format!("pass --base REV, or `git fetch origin {main_branch}`")
@@ -246,17 +309,29 @@ pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, main_br
         "-U0",
         "--no-color",
         "--no-ext-diff",
-        "--no-renames",
+        // A moved file's lines are not added lines: only what the move changed is.
+        "--find-renames",
         "--src-prefix=a/",
         "--dst-prefix=b/",
         &merge_base,
         &head,
     ])?;
     let added = parse_added_lines(&String::from_utf8_lossy(&patch));
-    let tree = git.out(&["ls-tree", "-r", "-z", "--name-only", &head])?;
+    // --full-tree: every path of the repository, wherever in it the gates run.
+    let tree = git.out(&["ls-tree", "-r", "-z", "--full-tree", "--name-only", &head])?;
     let tree =
         tree.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
-    Ok(Facts { base_desc, merge_base, head, files, added, commits, tree, git_time: git.time })
+    let mut history = Vec::new();
+    if cfg.every_commit && commits.len() > 1 {
+        let list: String = commits.iter().map(|c| format!("{}\n", c.sha)).collect();
+        let out = git.run(
+            &["diff-tree", "--stdin", "-r", "-z", "--no-abbrev", "--no-renames", "--root"],
+            Some(list.as_bytes()),
+        )?;
+        history = parse_diff_tree(&out.map_err(|e| anyhow!("git diff-tree --stdin failed: {e}"))?)?;
+        fill_sizes(&mut git, &mut history)?;
+    }
+    Ok(Facts { base_desc, merge_base, head, files, history, added, commits, tree, git_time: git.time })
 }
 
 fn parse_log(log: &str) -> Vec<Commit> {
@@ -268,31 +343,56 @@ fn parse_log(log: &str) -> Vec<Commit> {
         .collect()
 }
 
+/// Parses `git diff-tree --stdin -r -z`: each commit's hash, then its raw records.
+pub fn parse_diff_tree(out: &[u8]) -> Result<Vec<FileChange>> {
+    let mut changes = Vec::new();
+    let mut commit: Option<String> = None;
+    let mut fields = out.split(|&b| b == 0).filter(|f| !f.is_empty()).peekable();
+    while let Some(field) = fields.next() {
+        if !field.starts_with(b":") {
+            let sha = String::from_utf8_lossy(field).trim().to_owned();
+            commit = Some(sha);
+            continue;
+        }
+        let path = fields.next().context("git diff-tree: a record without a path")?;
+        let mut record = parse_record(field, path)?;
+        record.commit = commit.clone();
+        changes.push(record);
+    }
+    Ok(changes)
+}
+
 /// Parses `git diff --raw -z --no-abbrev --no-renames`.
 pub fn parse_raw(raw: &[u8]) -> Result<Vec<FileChange>> {
     let mut out = Vec::new();
     let mut fields = raw.split(|&b| b == 0).filter(|f| !f.is_empty());
     while let Some(header) = fields.next() {
-        let header = String::from_utf8_lossy(header);
         let path = fields.next().context("git diff --raw: a record without a path")?;
+        out.push(parse_record(header, path)?);
+    }
+    Ok(out)
+}
+
+/// One raw record: `:old_mode new_mode old_sha new_sha status` and the path.
+fn parse_record(header: &[u8], path: &[u8]) -> Result<FileChange> {
+    {
+        let header = String::from_utf8_lossy(header);
         let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
         let [old_mode, new_mode, old_sha, new_sha, status] = parts[..] else {
             bail!("git diff --raw: unexpected record {header:?}");
         };
         let mode = |m: &str| u32::from_str_radix(m, 8).with_context(|| format!("bad mode {m}"));
-        out.push(FileChange {
+        Ok(FileChange {
             path: String::from_utf8_lossy(path).into_owned(),
             status: status.chars().next().unwrap_or('?'),
             old_mode: mode(old_mode)?,
             new_mode: mode(new_mode)?,
             old_blob: old_sha.to_owned(),
             new_blob: new_sha.to_owned(),
-            old_size: None,
-            new_size: None,
-            lfs_pointer: false,
-        });
+            utf8_name: std::str::from_utf8(path).is_ok(),
+            ..FileChange::default()
+        })
     }
-    Ok(out)
 }
 
 const LFS_SPEC: &str = "version https://git-lfs.github.com/spec/v1";

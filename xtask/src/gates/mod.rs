@@ -28,6 +28,8 @@ pub struct Args {
     pub labels: Option<Vec<String>>,
     pub title: Option<String>,
     pub body: Option<String>,
+    /// The commit to check instead of HEAD (what the printed reproduce command pins).
+    pub head: Option<String>,
 }
 
 /// The PR facts: the event (from `--event`, or `$GITHUB_EVENT_PATH` under GitHub Actions), then the flags,
@@ -61,6 +63,10 @@ pub fn pr_facts(args: &Args) -> Result<Pr> {
     if args.body.is_some() {
         pr.body = args.body.clone();
     }
+    if let Some(head) = &args.head {
+        pr.head_sha = Some(head.clone());
+        pr.head_from = "--head".to_owned();
+    }
     Ok(pr)
 }
 
@@ -74,7 +80,7 @@ pub struct Report {
 /// Collects the facts in `repo` and evaluates every gate.
 pub fn evaluate(sh: &Shell, repo: &Utf8Path, args: &Args, pr: &Pr, cfg: &Gates) -> Result<Report> {
     let t = Instant::now();
-    let facts = facts::collect(sh, repo, args.base.as_deref(), pr, cfg.main_branch)?;
+    let facts = facts::collect(sh, repo, args.base.as_deref(), pr, cfg)?;
     let results = checks::evaluate(pr, &facts, cfg);
     let own_secs = (t.elapsed().saturating_sub(facts.git_time)).as_secs_f64();
     Ok(Report { facts, results, own_secs })
@@ -84,16 +90,19 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let pr = pr_facts(args)?;
     let cfg = &config::GATES;
     if ctx.global.dry_run {
-        println!(
-            "gates would compare HEAD with {}",
-            args.base.as_deref().unwrap_or("the merge-base with origin/main (or main)")
-        );
-        println!("PR facts from {}: labels {:?}, title {:?}", pr.source, pr.labels, pr.title);
-        println!("labels: {:?}", cfg.label_rules);
-        println!("keywords: {:?} (exempt: {:?})", cfg.keywords, cfg.keyword_exempt);
-        println!("large files: over {} bytes (allowed: {:?})", cfg.max_file_bytes, cfg.large_file_allow);
-        println!("file patterns: symlinks, case clashes, Windows names, conflict markers, {:?}", cfg.forbidden_globs);
-        return Ok(());
+        let plan = json!({
+            "job": "gates",
+            "base": args.base.clone().unwrap_or_else(|| format!("the merge-base with origin/HEAD, origin/{0} or {0}", cfg.main_branch)),
+            "head": pr.head_sha.clone().unwrap_or_else(|| "HEAD".into()),
+            "facts_from": pr.source,
+            "labels": pr.labels,
+            "title": pr.title,
+            "label_rules": format!("{:?}", cfg.label_rules),
+            "keywords": format!("{:?} in {:?}; markers {:?} in added lines too (exempt: {:?})", cfg.keywords, cfg.keywords_in, cfg.markers, cfg.keyword_exempt),
+            "large_files": format!("{} bytes or more (allowed: {:?}); every commit: {}", cfg.max_file_bytes, cfg.large_file_allow, cfg.every_commit),
+            "file_patterns": format!("names (UTF-8, no control characters), symlinks, case clashes, Windows names, conflict markers, {:?}", cfg.forbidden_globs),
+        });
+        return crate::plan::print_static(&plan, ctx.global.json);
     }
     let report = evaluate(&ctx.sh, &ctx.root, args, &pr, cfg)?;
     if ctx.global.json {
@@ -104,7 +113,15 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     if github::actions() {
         for r in &report.results {
             for f in &r.findings {
-                github::error(f.file.as_deref(), f.line, &format!("gate {}", r.name), &f.message);
+                // With --json, stdout holds the one JSON document: the annotations go to stderr (the runner
+                // reads workflow commands from both).
+                github::error_to(
+                    ctx.global.json,
+                    f.file.as_deref().map(printable).as_deref(),
+                    f.line,
+                    &format!("gate {}", r.name),
+                    &printable(&f.message),
+                );
             }
         }
         github::summary(&summary_markdown(&report))?;
@@ -113,21 +130,47 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(JobFailed(format!(
-            "gates failed: {}\nreproduce locally: cargo xtask gates --base {}{}",
-            failed.join(", "),
-            &report.facts.merge_base[..12.min(report.facts.merge_base.len())],
-            label_flags(&pr)
-        ))
-        .into())
+        Err(JobFailed(format!("gates failed: {}\nreproduce locally: {}", failed.join(", "), reproduce(&report, &pr)))
+            .into())
     }
 }
 
-fn label_flags(pr: &Pr) -> String {
-    match &pr.labels {
-        Some(l) => format!(" --labels {}", crate::plan::quote(&l.join(","))),
-        None => String::new(),
+/// The command that gives the same verdict on a laptop: the same base and head commits and the same PR facts.
+pub fn reproduce(report: &Report, pr: &Pr) -> String {
+    let mut args = vec![
+        "cargo".to_owned(),
+        "xtask".into(),
+        "gates".into(),
+        "--base".into(),
+        report.facts.merge_base.clone(),
+        "--head".into(),
+        report.facts.head.clone(),
+    ];
+    if let Some(l) = &pr.labels {
+        args.extend(["--labels".to_owned(), l.join(",")]);
     }
+    if let Some(t) = &pr.title {
+        args.extend(["--title".to_owned(), t.clone()]);
+    }
+    if let Some(b) = &pr.body {
+        args.extend(["--body".to_owned(), b.clone()]);
+    }
+    args.iter().map(|a| crate::plan::quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+/// `s` with every control character escaped (`\n`, `\u{1b}`...): file names, titles and messages come from the
+/// PR, and a newline in one must not start a line of its own (a forged `::warning::` workflow command), nor an
+/// escape sequence reach the terminal.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn short(sha: &str) -> &str {
@@ -146,14 +189,14 @@ pub fn render(r: &Report) -> String {
         f.files.len()
     );
     for g in &r.results {
-        let _ = writeln!(out, "  {:<8} {:<14} {}", g.status.as_str(), g.name, g.summary);
+        let _ = writeln!(out, "  {:<8} {:<14} {}", g.status.as_str(), g.name, printable(&g.summary));
     }
     let failures: Vec<_> = r.results.iter().filter(|g| g.status == Status::Fail).collect();
     if !failures.is_empty() {
         out.push_str("\nfailures:\n");
         for g in failures {
             for finding in &g.findings {
-                let _ = writeln!(out, "  {}: {}: {}", g.name, finding.location(), finding.message);
+                let _ = writeln!(out, "  {}: {}: {}", g.name, printable(&finding.location()), printable(&finding.message));
             }
         }
     }
@@ -181,6 +224,26 @@ pub fn to_json(r: &Report) -> serde_json::Value {
     })
 }
 
+/// PR-controlled text for a cell of the step summary's table: printable, and HTML/markdown special characters
+/// escaped so a file name cannot add markup, links or table cells.
+fn markdown_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in printable(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' => out.push_str("&#124;"),
+            '`' | '*' | '_' | '[' | ']' | '\\' | '!' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn summary_markdown(r: &Report) -> String {
     let mut md = String::from("### PR gates\n\n| gate | status | details |\n|---|---|---|\n");
     for g in &r.results {
@@ -190,11 +253,15 @@ fn summary_markdown(r: &Report) -> String {
             Status::Skipped => "⏭ skipped",
         };
         let details = if g.findings.is_empty() {
-            g.summary.clone()
+            markdown_text(&g.summary)
         } else {
-            g.findings.iter().map(|f| format!("`{}` {}", f.location(), f.message)).collect::<Vec<_>>().join("<br>")
+            g.findings
+                .iter()
+                .map(|f| format!("<code>{}</code> {}", markdown_text(&f.location()), markdown_text(&f.message)))
+                .collect::<Vec<_>>()
+                .join("<br>")
         };
-        let _ = writeln!(md, "| {} | {icon} | {} |", g.name, details.replace('|', "\\|"));
+        let _ = writeln!(md, "| {} | {icon} | {details} |", g.name);
     }
     md
 }

@@ -11,6 +11,11 @@ fn kw() -> String {
     ["DO", "NOT", "MERGE"].join(" ")
 }
 
+/// The marker form, matched in added lines too.
+fn marker() -> String {
+    ["DO", "NOT", "MERGE"].join("-")
+}
+
 pub struct TempRepo {
     pub dir: Utf8PathBuf,
     pub sh: Shell,
@@ -40,7 +45,7 @@ impl TempRepo {
         cmd!(sh, "git config core.autocrlf false").run().unwrap();
         let repo = TempRepo { dir, sh };
         repo.write("README.md", "# test\n");
-        repo.write("src/lib.rs", &format!("// {}: an old line already on main\nfn a() {{}}\n", kw()));
+        repo.write("src/lib.rs", &format!("// {}: an old line already on main\nfn a() {{}}\n", marker()));
         repo.write("Old.txt", "x");
         repo.commit("initial");
         cmd!(repo.sh, "git checkout -q -b pr").run().unwrap();
@@ -144,15 +149,31 @@ fn gates_on_real_repositories() {
         ),
         (
             "keyword-added",
-            |r| r.write("src/new.rs", &format!("fn b() {{}}\n// {}\n", kw().to_lowercase())),
+            |r| r.write("src/new.rs", &format!("fn b() {{}}\n// {}\n", marker())),
             "keywords",
             Status::Fail,
-            "src/new.rs:2: added line contains",
+            "src/new.rs:2: added line contains the marker",
+        ),
+        (
+            // Prose in a document may say the phrase: only marker forms count in added lines.
+            "keyword-prose",
+            |r| r.write("docs/releasing.md", &format!("{} until CI is green.\n", kw().to_lowercase())),
+            "",
+            Status::Pass,
+            "",
+        ),
+        (
+            // A moved file's lines are not added: its marker was already on main.
+            "keyword-moved",
+            |r| cmd!(r.sh, "git mv src/lib.rs src/moved.rs").run().unwrap(),
+            "",
+            Status::Pass,
+            "",
         ),
         (
             // The keyword line is already on main; the change edits another line of the same file.
             "keyword-on-main",
-            |r| r.write("src/lib.rs", &format!("// {}: an old line already on main\nfn a() {{ 1; }}\n", kw())),
+            |r| r.write("src/lib.rs", &format!("// {}: an old line already on main\nfn a() {{ 1; }}\n", marker())),
             "keywords",
             Status::Pass,
             "",
@@ -212,7 +233,7 @@ fn keyword_in_a_commit_message() {
 fn a_bad_branch_names_everything_and_an_event_adds_the_label_gate() {
     let repo = TempRepo::new("bad-branch");
     repo.write_bytes("assets/blob.bin", &vec![1u8; 1 << 20]);
-    repo.write("notes.txt", &format!("{}\n", kw()));
+    repo.write("notes.txt", &format!("{}\n", marker()));
     #[cfg(unix)]
     std::os::unix::fs::symlink("notes.txt", repo.dir.join("notes-link")).unwrap();
     repo.commit("bad things");
@@ -298,4 +319,103 @@ fn default_base_is_main_and_json_is_machine_readable() {
     assert_eq!(v["passed"], true);
     assert_eq!(v["gates"].as_array().unwrap().len(), 4);
     assert_eq!(v["gates"][0]["status"], "skipped");
+}
+
+#[test]
+fn an_event_naming_a_head_not_here_or_a_non_string_title_is_refused() {
+    let repo = TempRepo::new("bad-event");
+    repo.write("x.txt", "x\n");
+    repo.commit("x");
+    let dir = &repo.dir;
+    let missing = "f".repeat(40);
+    std::fs::write(dir.join("e.json"), format!(r#"{{"pull_request":{{"title":"t","head":{{"sha":"{missing}"}}}}}}"#))
+        .unwrap();
+    let args = Args { event: Some(dir.join("e.json")), ..base_main() };
+    let e = repo.evaluate(&args, &pr_facts(&args).unwrap()).err().unwrap();
+    assert!(e.downcast_ref::<JobFailed>().is_none(), "bad input (exit 2), not a gate verdict");
+    let err = format!("{e:#}");
+    assert!(err.contains(&format!("the head commit \"{missing}\"")) && err.contains("is not in this repository"), "{err}");
+    assert!(err.contains("\nfix: "), "{err}");
+    for (field, value) in [("title", "42"), ("body", "{\"a\":1}"), ("title", "[\"x\"]")] {
+        std::fs::write(dir.join("e.json"), format!(r#"{{"pull_request":{{"{field}":{value}}}}}"#)).unwrap();
+        let err = format!("{:#}", pr_facts(&args).unwrap_err());
+        assert!(err.contains(&format!("`pull_request.{field}` is")) && err.contains("not a string"), "{err}");
+    }
+}
+
+#[test]
+fn every_commit_is_checked_and_the_root_may_be_a_subdirectory() {
+    let repo = TempRepo::new("history");
+    repo.write_bytes("assets/huge.bin", &vec![3u8; 1 << 20]);
+    repo.commit("add a blob");
+    cmd!(repo.sh, "git rm -q assets/huge.bin").run().unwrap();
+    repo.commit("remove it again");
+    let r = repo.evaluate(&base_main(), &Pr::default()).unwrap();
+    assert_eq!(r.facts.files.len(), 0, "the net change is empty");
+    let f = findings_of(&r, "large-files");
+    assert!(f.len() == 1 && f[0].starts_with("assets/huge.bin: is 1.0 MiB in commit"), "{f:?}");
+    // A repository that only squash-merges says so.
+    let squash = Gates { every_commit: false, ..GATES };
+    let r = evaluate(&repo.sh, &repo.dir, &base_main(), &Pr::default(), &squash).unwrap();
+    assert_eq!(status_of(&r, "large-files"), Status::Pass);
+
+    // The project in a subdirectory of the repository: case clashes with paths elsewhere are still seen.
+    let repo = TempRepo::new("subdir");
+    repo.write("proj/Cargo.toml", "[workspace]\n");
+    repo.write("README.MD", "x\n");
+    repo.commit("a clash outside the project's directory");
+    let r = evaluate(&repo.sh, &repo.dir.join("proj"), &base_main(), &Pr::default(), &GATES).unwrap();
+    let f = findings_of(&r, "file-patterns");
+    assert!(f.iter().any(|l| l.starts_with("README.MD: differs only by case from README.md")), "{f:?}");
+}
+
+#[test]
+fn names_from_the_pr_cannot_forge_output_lines() {
+    let repo = TempRepo::new("names");
+    repo.write("evil\n::warning::forged.orig", "x\n");
+    repo.write("esc\u{1b}[2J.txt", "x\n");
+    repo.commit("hostile names");
+    let r = repo.evaluate(&base_main(), &Pr::default()).unwrap();
+    let text = render(&r);
+    assert!(!text.lines().any(|l| l.starts_with("::")), "a line starts with a workflow command:\n{text}");
+    assert!(!text.contains('\u{1b}'), "an escape sequence reached the output");
+    assert!(text.contains("evil\\n::warning::forged.orig"), "{text}");
+    assert_eq!(status_of(&r, "file-patterns"), Status::Fail);
+    let md = summary_markdown(&r);
+    assert!(!md.lines().any(|l| l.starts_with("::")) && !md.contains('\u{1b}'), "{md}");
+    assert_eq!(md.lines().filter(|l| l.starts_with('|')).count(), 2 + r.results.len(), "one row per gate:\n{md}");
+}
+
+#[test]
+fn the_printed_reproduce_command_gives_the_same_verdict() {
+    let repo = TempRepo::new("reproduce");
+    repo.write("x.txt", "x\n");
+    repo.commit("x");
+    let head = cmd!(repo.sh, "git rev-parse HEAD").read().unwrap();
+    // Another commit on top: the command must pin the head that was checked, not whatever HEAD is later.
+    repo.write("y.txt", "y\n");
+    repo.commit("y");
+    let title = format!("it's [{}] \"now\" $HOME", kw());
+    let pr = Pr {
+        labels: Some(vec!["kind: fix".into()]),
+        title: Some(title.clone()),
+        body: Some("line one\nline 'two'".into()),
+        head_sha: Some(head.clone()),
+        head_from: "test".into(),
+        ..Pr::default()
+    };
+    let r = repo.evaluate(&base_main(), &pr).unwrap();
+    let line = reproduce(&r, &pr);
+    assert!(line.starts_with("cargo xtask gates --base ") && line.contains(&format!("--head {head}")), "{line}");
+    // The shell's own word splitting of the printed line, then the CLI's own parser.
+    let script = format!("printf '%s\\0' {}", line.trim_start_matches("cargo xtask "));
+    let out = cmd!(repo.sh, "sh -c {script}").output().unwrap();
+    let argv: Vec<String> = out.stdout.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8(a.to_vec()).unwrap()).collect();
+    let m = crate::cli::command().try_get_matches_from(std::iter::once("xtask".to_owned()).chain(argv)).unwrap();
+    let crate::cli::Job::Gates(args) = crate::cli::from_matches(&m).1 else { panic!("not gates") };
+    let again = repo.evaluate(&args, &pr_facts(&args).unwrap()).unwrap();
+    let verdict = |r: &Report| r.results.iter().map(|g| (g.name, g.status, g.findings.len())).collect::<Vec<_>>();
+    assert_eq!(verdict(&again), verdict(&r));
+    assert_eq!(again.facts.head, head);
+    assert_eq!(status_of(&again, "keywords"), Status::Fail, "the title's keyword is part of the verdict");
 }
