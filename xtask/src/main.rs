@@ -18,6 +18,7 @@ mod repo;
 mod sha256;
 mod sign;
 mod store;
+mod tempfiles;
 mod test;
 #[cfg(test)]
 mod testutil;

@@ -63,6 +63,9 @@ pub struct Targets {
     pub pypi_token: Option<String>,
 }
 
+/// Where release keeps the verified downloads of each commit, relative to the root.
+pub const DOWNLOADS_DIR: &str = "target/release-downloads";
+
 /// One line of the plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Action {
@@ -178,13 +181,12 @@ fn index_versions(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Resu
 /// The registry API's metadata for a `.crate`, from its normalized Cargo.toml (read by cargo itself).
 pub fn crate_metadata(sh: &Shell, crate_file: &Utf8Path, name: &str, version: &str) -> Result<Value> {
     let tmp = Utf8PathBuf::from_path_buf(std::env::temp_dir()).map_err(|_| anyhow!("temp dir is not UTF-8"))?;
-    let dir = tmp.join(format!("xtask-release-{}-{name}-{version}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    let dir = crate::tempfiles::temp_file(&tmp, &format!("xtask-release-{name}-{version}"))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
     cmd!(sh, "tar -xzf {crate_file} -C {dir}").quiet().run().with_context(|| format!("unpacking {crate_file}"))?;
     let manifest = dir.join(format!("{name}-{version}/Cargo.toml"));
     let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}").quiet().read();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     let meta: Value = serde_json::from_str(&meta.with_context(|| format!("reading {name} {version}'s Cargo.toml"))?)?;
     let p = &meta["packages"][0];
     if p["name"] != name || p["version"] != version {
@@ -265,9 +267,8 @@ fn publish_crate(
     body.extend_from_slice(&json);
     body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     body.extend_from_slice(&bytes);
-    std::fs::create_dir_all(tmp)?;
-    let body_path = tmp.join(format!("publish.{}", std::process::id()));
-    std::fs::write(&body_path, body)?;
+    let body_path = crate::tempfiles::temp_file(tmp, "publish")?;
+    std::fs::write(&body_path, body).with_context(|| format!("writing {body_path}"))?;
     let url = format!("{}/api/v1/crates/new", api.trim_end_matches('/'));
     let data = format!("@{body_path}");
     let stdin = format!("Authorization: {token}\n");
@@ -314,7 +315,7 @@ fn publish_crate(
         }
         bail!("publishing {} kept failing", metadata["name"])
     })();
-    let _ = std::fs::remove_file(&body_path);
+    drop(body_path);
     result
 }
 
@@ -385,7 +386,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
     let commit = &crate::repo::resolve_commit(sh, Some(&args.commit))?;
-    let dir = ctx.root.join("target/release").join(commit);
+    // Verified downloads live in a directory of their own (not cargo's target/release).
+    let dir = ctx.root.join(DOWNLOADS_DIR).join(commit);
     if ctx.global.dry_run || ctx.global.json {
         // Contacts nothing: not the store, not the registries (a git index is not even cloned).
         let credential = |var: &str| {
@@ -425,10 +427,9 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
     let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;
     // The signature covers the store's manifest as uploaded (the downloaded copy may be a subset).
-    let tmp = ctx.root.join("target/store-tmp");
-    std::fs::create_dir_all(&tmp)?;
-    let remote_manifest = tmp.join(format!("release-manifest.{}", std::process::id()));
-    let remote_sig = tmp.join(format!("release-sig.{}", std::process::id()));
+    let tmp = ctx.root.join(crate::tempfiles::DIR);
+    let remote_manifest = crate::tempfiles::temp_file(&tmp, "release-manifest")?;
+    let remote_sig = crate::tempfiles::temp_file(&tmp, "release-sig")?;
     let key = format!("commit/{commit}/{}", crate::manifest::FILE);
     store.get(sh, &key, &remote_manifest)?;
     if !store.get(sh, &format!("{key}{}", sign::SIGNATURE_SUFFIX), &remote_sig)? {
@@ -443,7 +444,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     };
     let signed = std::fs::read(&remote_manifest);
     let signature = std::fs::read(&remote_sig);
-    let _ = (std::fs::remove_file(&remote_manifest), std::fs::remove_file(&remote_sig));
+    drop((remote_manifest, remote_sig));
     let (signed, signature) = (signed?, signature?);
     let sig_key = format!("{key}{}", sign::SIGNATURE_SUFFIX);
     sign::verify_bytes(&public, &signed, &signature, commit).map_err(|e| {
@@ -492,18 +493,35 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         actions.push(Action { what: format!("wheel {file}"), skip: there.then(|| "already on the index".into()) });
     }
     let web: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wasm).collect();
-    actions.push(Action {
-        what: format!("web bundle: {} files to version/{version}/ and latest/ of {}", web.len(), t.web.describe()),
-        skip: None,
-    });
+    // Each web file's keys that do not hold it yet (by the sha256 the store records).
+    let mut web_todo: Vec<(&Artifact, String)> = Vec::new();
+    for a in &web {
+        let rel = a.path.splitn(3, '/').nth(2).unwrap_or(&a.path);
+        for key in [format!("version/{version}/{rel}"), format!("latest/{rel}")] {
+            if t.web.head(sh, &key)?.and_then(|o| o.sha256).as_deref() != Some(a.sha256.as_str()) {
+                web_todo.push((a, key));
+            }
+        }
+    }
+    if !web.is_empty() {
+        actions.push(Action {
+            what: format!("web bundle: {} files to version/{version}/ and latest/ of {}", web.len(), t.web.describe()),
+            skip: web_todo.is_empty().then(|| "already there".into()),
+        });
+    }
     let mode = if args.execute { "release" } else { "dry run (pass --execute to publish)" };
     println!("release {version} of {}: {mode}", &commit[..12]);
     println!("  registry {} (index {}), package index {}", t.registry_api, t.registry_index, t.pypi_upload);
+    let nothing_to_do = actions.iter().all(|a| a.skip.is_some());
     for (i, a) in actions.iter().enumerate() {
         match &a.skip {
             Some(why) => println!("  {:>2}. skip     {} ({why})", i + 1, a.what),
             None => println!("  {:>2}. publish  {}", i + 1, a.what),
         }
+    }
+    if nothing_to_do {
+        println!("everything of {version} is already published: nothing to send");
+        return Ok(actions);
     }
     if !args.execute {
         return Ok(actions);
@@ -559,20 +577,13 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             )
         })?;
     }
-    // The web bundle.
-    for a in &web {
+    // The web bundle: only the keys that do not hold their file yet.
+    for (a, key) in &web_todo {
         let rel = a.path.splitn(3, '/').nth(2).unwrap_or(&a.path);
-        let file = dir.join(&a.path);
-        let immutable = PutMeta {
-            content_type: crate::store::content_type(rel),
-            cache_control: crate::store::IMMUTABLE.cache_control,
-        };
-        let versioned = format!("version/{version}/{rel}");
-        if t.web.head(sh, &versioned)?.and_then(|o| o.sha256).as_deref() != Some(&a.sha256) {
-            t.web.put(sh, &versioned, &file, &a.sha256, &immutable, None)?;
-        }
-        let latest = PutMeta { content_type: crate::store::content_type(rel), cache_control: "no-cache" };
-        t.web.put(sh, &format!("latest/{rel}"), &file, &a.sha256, &latest, None)?;
+        let cache_control =
+            if key.starts_with("latest/") { "no-cache" } else { crate::store::IMMUTABLE.cache_control };
+        let meta = PutMeta { content_type: crate::store::content_type(rel), cache_control };
+        t.web.put(sh, key, &dir.join(&a.path), &a.sha256, &meta, None)?;
     }
         Ok(())
     };

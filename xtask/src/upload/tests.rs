@@ -55,7 +55,11 @@ fn normalized_names_and_index_pages() {
     let m = fixture(&root);
     let pages = index_pages(&m);
     let keys: Vec<&str> = pages.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(keys, ["simple/index.html", "simple/", "simple/demo-pkg/index.html", "simple/demo-pkg/"]);
+    assert_eq!(
+        keys,
+        ["simple/index.html", "simple/", "simple/demo-pkg/index.html", "simple/demo-pkg/", "wheels/index.html"]
+    );
+    assert!(pages[4].1.contains("<a href=\"../wheels/demo_pkg-1.0.0-py3-none-any.whl#sha256="), "{}", pages[4].1);
     let wheel = m.artifacts.iter().find(|a| a.kind == Kind::Wheel).unwrap();
     assert!(pages[2].1.contains(&format!("href=\"../../{}#sha256={}\"", wheel.path, wheel.sha256)), "{}", pages[2].1);
     assert!(pages[0].1.contains("<a href=\"demo-pkg/\">demo-pkg</a>"));
@@ -272,5 +276,46 @@ fn aliases_never_overwrite_immutable_objects_or_escape_the_store() {
     let alias: serde_json::Value =
         serde_json::from_slice(&std::fs::read(store.join("branch/main/latest")).unwrap()).unwrap();
     assert_eq!(alias["commit"], m.commit.as_str());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A GCS server backed by a directory drops objects whose names end in `/`: upload says so instead of
+/// reporting a working index, and `pip install --find-links` works from that store all the same.
+#[test]
+fn a_store_that_drops_directory_pages_is_reported_and_find_links_works() {
+    let root = testutil::temp_dir("store-disk");
+    let disk = root.join("gcs-disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let server = GcsServer::start_on_disk("ci-artifacts", &disk);
+    let ctx = testutil::ctx(&root);
+    fixture(&root);
+    upload(&ctx, &args("gs://ci-artifacts", Some(server.endpoint()), &root)).unwrap();
+    let store = open_store(&ctx, Some("gs://ci-artifacts"), Some(&server.endpoint())).unwrap();
+    let tmp = root.join("t");
+    let m = fetch_manifest(&ctx.sh, &store, &format!("commit/{COMMIT}"), &tmp).unwrap().unwrap().0;
+    let dropped = verify_pages(&ctx.sh, &store, &format!("commit/{COMMIT}"), &index_pages(&m), &tmp).unwrap();
+    assert!(!dropped.is_empty() && dropped.iter().all(|k| k.ends_with('/')), "{dropped:?}");
+    // --check-index tells the truth too, and passes on what this store can hold.
+    check_index(&ctx, &store, &format!("commit/{COMMIT}"), &m).unwrap();
+
+    let venv = root.join("venv");
+    let sh = Shell::new().unwrap();
+    xshell::cmd!(sh, "python3 -m venv {venv}").run().unwrap();
+    let python = crate::tools::venv_python(&venv);
+    let page = format!("{}/ci-artifacts/commit/{COMMIT}/{FIND_LINKS_PAGE}", server.endpoint());
+    xshell::cmd!(sh, "{python} -m pip install --quiet --no-index --find-links {page} demo-pkg").run().unwrap();
+    let value = xshell::cmd!(sh, "{python} -c 'import demo_pkg; print(demo_pkg.VALUE)'").read().unwrap();
+    assert_eq!(value.trim(), "42");
+
+    // A page deleted from the store is written again by the next upload.
+    let findlinks_key = format!("commit/{COMMIT}/{FIND_LINKS_PAGE}");
+    let name = format!("ci-artifacts/{}", findlinks_key);
+    let _ = std::fs::remove_file(disk.join(&name));
+    let url = format!("{}/storage/v1/b/ci-artifacts/o/{}", server.endpoint(), findlinks_key.replace('/', "%2F"));
+    xshell::cmd!(sh, "curl -sS -X DELETE {url}").quiet().run().unwrap();
+    assert!(store.head(&ctx.sh, &findlinks_key).unwrap().is_none());
+    assert!(check_index(&ctx, &store, &format!("commit/{COMMIT}"), &m).is_err());
+    upload(&ctx, &args("gs://ci-artifacts", Some(server.endpoint()), &root)).unwrap();
+    assert!(store.head(&ctx.sh, &findlinks_key).unwrap().is_some(), "repaired by the re-run");
     std::fs::remove_dir_all(&root).unwrap();
 }
