@@ -23,6 +23,16 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
+    if ctx.global.dry_run || ctx.global.json {
+        // Benchmarks build and run things: the plan only says which.
+        let plan = serde_json::json!({
+            "job": "bench",
+            "cases": if cases.is_empty() { vec!["all".to_owned()] } else { cases.to_vec() },
+            "runs": runs,
+            "reports": "the median of each measurement, printed as a table",
+        });
+        return crate::plan::print_static(&plan, ctx.global.json);
+    }
     let all = cases.is_empty();
     let want = |c: &str| all || cases.iter().any(|x| x == c);
     let mut rows = Vec::new();

@@ -9,7 +9,21 @@ use serde_json::json;
 use crate::plan::{Plan, Step};
 use crate::{Ctx, config, github, workflows};
 
-pub fn list() {
+pub fn list(as_json: bool) {
+    if as_json {
+        let jobs: Vec<_> = workflows::local_jobs()
+            .iter()
+            .map(|j| {
+                json!({
+                    "job": j.key,
+                    "commands": j.commands.iter().map(|c| workflows::run_line(c)).collect::<Vec<_>>(),
+                    "ci_commands": j.ci_commands,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({ "jobs": jobs })).unwrap_or_default());
+        return;
+    }
     for j in workflows::local_jobs() {
         println!("{}", j.key);
         for ((c, ci), overridden) in j.commands.iter().zip(&j.ci_commands).zip(&j.local_override) {

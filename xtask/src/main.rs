@@ -158,7 +158,7 @@ fn run(global: Global, job: Job) -> Result<()> {
         }
         Job::Workflows { check } => workflows::run(&ctx, check),
         Job::CiList => {
-            ci::list();
+            ci::list(ctx.global.json);
             Ok(())
         }
         Job::CiMatrix { platforms, github_output } => ci::matrix(&platforms, github_output),

@@ -206,6 +206,17 @@ fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     if args.check_reproducible {
+        if ctx.global.dry_run || ctx.global.json {
+            let plan = serde_json::json!({
+                "job": "package --check-reproducible",
+                "steps": [
+                    "clone HEAD twice, into target/reproducible/first and target/reproducible/second-build",
+                    "package each clone into its own output directory",
+                    "compare every artifact's sha256 and the two manifest.json files byte for byte",
+                ],
+            });
+            return crate::plan::print_static(&plan, ctx.global.json);
+        }
         return check_reproducible(ctx, args);
     }
     let kinds = if args.kinds.is_empty() { Kind::ALL.to_vec() } else { args.kinds.clone() };
@@ -236,7 +247,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         None
     };
     let toolchain =
-        if kinds.contains(&Kind::Wasm) { Some(wasm::provision(&ctx.sh, ctx.global.offline)?) } else { None };
+        if kinds.contains(&Kind::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
 
     // Which kinds are already up to date?
     let mut stale = Vec::new();

@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         probe.ok
     };
     let toolchain =
-        if parts.contains(&Part::Wasm) { Some(wasm::provision(&ctx.sh, ctx.global.offline)?) } else { None };
+        if parts.contains(&Part::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
     let version = repo::workspace_version(&ctx.root)?;
     let examples = example_scripts(&ctx.root)?;
     let inputs = Inputs {

@@ -58,6 +58,16 @@ pub fn provision(sh: &Shell, offline: bool) -> Result<Toolchain> {
     find(sh, !offline)
 }
 
+/// The toolchain a job's plan names: provisioned when the job will run, only detected for `--dry-run` and
+/// `--json` (which install nothing); then a missing toolchain is planned as the rustup target it would add.
+pub fn for_job(sh: &Shell, global: &crate::cli::Global) -> Result<Toolchain> {
+    if global.dry_run || global.json {
+        Ok(detect(sh).unwrap_or(Toolchain::Target { toolchain: None }))
+    } else {
+        provision(sh, global.offline)
+    }
+}
+
 fn find(sh: &Shell, provision: bool) -> Result<Toolchain> {
     let configured = std::env::var("XTASK_WASM_TOOLCHAIN").ok().filter(|s| !s.is_empty());
     if configured.is_none() && sysroot(sh, None).is_some_and(|s| has_target(&s)) {

@@ -101,6 +101,15 @@ fn dry_run_and_json_act_nowhere_and_json_is_one_document() {
         vec!["upload", "--store", s, "--commit", "HEAD", "--alias", "branch/main/latest"],
         vec!["workflows"],
         vec!["gates", "--base", "HEAD", "--labels", ""],
+        vec!["lint"],
+        vec!["test"],
+        vec!["package"],
+        vec!["package", "--check-reproducible"],
+        vec!["doctor"],
+        vec!["ci", "list"],
+        vec!["ci", "matrix"],
+        vec!["ci"],
+        vec!["bench", "build"],
     ];
     for job in &jobs {
         for mode in ["--dry-run", "--json"] {
@@ -161,5 +170,102 @@ fn the_root_is_the_checkout_cargo_runs_in_and_another_repository_is_refused() {
     // XTASK_ROOT says explicitly which repository is meant.
     let out = xtask_in(&other, &["workflows", "--dry-run"], &[("XTASK_ROOT", &root())]);
     assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+/// One HTTP server on 127.0.0.1 that stands for the store, the crate registry and the package index: it
+/// records the method and path of every request and answers 404.
+struct Recorder {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                log.lock().unwrap().push(line.trim().to_owned());
+                let mut s = stream;
+                let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+        });
+        Recorder { port, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+#[test]
+fn dry_run_and_json_send_nothing_to_a_store_a_registry_or_an_index() {
+    let server = Recorder::start();
+    let url = server.url();
+    let base = temp("recorded");
+    // A packaged commit for upload to plan from (no artifacts needed for a plan).
+    let hex = "ef".repeat(20);
+    let packages = base.join("packages");
+    std::fs::create_dir_all(packages.join(&hex)).unwrap();
+    std::fs::write(
+        packages.join(&hex).join("manifest.json"),
+        format!(
+            r#"{{"schema":1,"commit":"{hex}","dirty":false,"source_date_epoch":0,"xtask_version":"0","version":"0.1.0","artifacts":[]}}"#
+        ),
+    )
+    .unwrap();
+    let (packages, out) = (packages.to_str().unwrap().to_owned(), base.join("out").to_str().unwrap().to_owned());
+    let index = format!("sparse+{url}/index/");
+    let simple = format!("{url}/simple/");
+    let secrets = ["gcs-secret-token-1", "registry-secret-token-2", "pypi-secret-token-3"];
+    let jobs: Vec<Vec<&str>> = vec![
+        vec!["upload", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--from", &packages, "--alias", "branch/x"],
+        vec!["download", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--out", &out],
+        vec!["sign", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--local-key"],
+        vec![
+            "release", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--version", "0.1.0",
+            "--registry-api", &url, "--registry-index", &index, "--pypi-upload", &url, "--pypi-simple", &simple,
+            "--web-store", "gs://web",
+        ],
+    ];
+    for job in &jobs {
+        for mode in ["--dry-run", "--json"] {
+            let mut args = job.clone();
+            args.push(mode);
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+            cmd.args(&args).current_dir(root()).env_remove("GITHUB_ACTIONS").env_remove("XTASK_ROOT");
+            cmd.env("GOOGLE_OAUTH_ACCESS_TOKEN", secrets[0])
+                .env("CARGO_REGISTRY_TOKEN", secrets[1])
+                .env("PYPI_TOKEN", secrets[2]);
+            let o = cmd.output().unwrap();
+            let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+            assert!(o.status.success(), "{args:?}: {all}");
+            assert!(!secrets.iter().any(|s| all.contains(s)), "{args:?} printed a token: {all}");
+            if mode == "--json" {
+                serde_json::from_slice::<serde_json::Value>(&o.stdout)
+                    .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e})"));
+            }
+        }
+    }
+    let seen = server.seen.lock().unwrap().clone();
+    assert!(seen.is_empty(), "--dry-run/--json sent requests: {seen:?}");
+    assert!(!base.join("out").exists(), "download --dry-run wrote files");
+    // The recorder does record: the same download without --dry-run asks the store for the manifest.
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["download", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--out", &out])
+        .current_dir(root())
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", secrets[0])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "no manifest in the store: {}", stderr(&o));
+    let seen = server.seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|l| l.starts_with("GET /storage/v1/b/bucket/o/")), "{seen:?}");
     std::fs::remove_dir_all(&base).unwrap();
 }
