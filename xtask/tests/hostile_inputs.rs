@@ -72,6 +72,15 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
         (vec!["release", "--execute", "--json", "--commit", "HEAD"], 2, "error: `release --execute` acts and `--json`"),
         (vec!["lint", "--fix", "--dry-run"], 2, "error: `lint --fix` acts"),
         (vec!["doctor", "--provision", "--json"], 2, "error: `doctor --provision` acts"),
+        (vec!["upload", "--store", "ftp://x/y", "--commit", "HEAD"], 2, "error: unsupported store `ftp://x/y`"),
+        (vec!["download", "--store", "gs://Bad_Bucket", "--commit", &hex], 2, "error: `gs://Bad_Bucket`"),
+        (vec!["gates", "--event", "/nonexistent/event.json"], 2, "error: "),
+        (vec!["gates", "--base", "no-such-branch-xyz"], 2, "error: unknown base `no-such-branch-xyz`"),
+        (vec!["gates", "--base", "HEAD", "--head", &hex], 2, "error: the head commit"),
+        (vec!["package", "--wheels", "--target", "no-such-triple", "--dry-run"], 2, "error: unknown target"),
+        (vec!["test", "--changed-since", "no-such-rev-xyz", "--dry-run"], 2, "error: "),
+        (vec!["ci", "no-such/job", "--dry-run"], 2, "error: no single CI job `no-such/job`"),
+        (vec!["ci", "matrix", "--platforms", "beos"], 2, "error: unknown platform `beos`"),
     ];
     for (args, code, first) in table {
         let out = xtask(&args);
@@ -84,6 +93,22 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
         }
     }
     assert!(files(Path::new(store)).is_empty(), "a refused job wrote into the store");
+
+    // A token is never sent in clear to another machine.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["download", "--store", "gs://bucket", "--endpoint", "http://storage.invalid:9", "--commit", &hex])
+        .current_dir(root())
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", "tok-123")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(first_error(&out).starts_with("error: refusing to send the storage access token to http://storage.invalid:9"));
+    assert!(!stderr(&out).contains("tok-123"));
+
+    // A gate that fails is exit 1, with the command that reproduces it.
+    let out = xtask(&["gates", "--base", "HEAD~1", "--labels", "", "--title", "t", "--body", ""]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("reproduce locally: cargo xtask gates --base "), "{}", stderr(&out));
 }
 
 #[test]
