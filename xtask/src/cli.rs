@@ -41,10 +41,12 @@ const ABOUT: &str = "The CI system of this repository: every CI job is a `cargo 
 run the same way on a laptop and in CI.";
 
 const AFTER: &str = "\
-Exit status: 0 success; 1 the job ran and something failed (the failing step names the command that \
-reproduces it); 2 the job could not run (bad flags or input, a missing tool: the message says how to fix it).
+Exit status: 0 success; 1 the job ran and something failed (a step, a gate, a verification, a release or \
+upload that stopped part-way; the log names the command that reproduces it); 2 the job could not run and did \
+nothing (bad or contradictory flags, bad input, a missing tool: the message says how to fix it).
 
-Every job builds a plan first: --dry-run prints it, --json emits it as JSON.";
+Every job builds a plan first: --dry-run prints it, --json emits it (or a report) as one JSON document; \
+neither acts (no upload, publish, signature, download or install).";
 
 fn flag(name: &'static str, help: &'static str) -> Arg {
     Arg::new(name).long(name).action(ArgAction::SetTrue).help(help)
