@@ -193,7 +193,12 @@ impl Manifest {
 
     pub fn read(path: &Utf8Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-        Manifest::parse(&text).with_context(|| format!("{path} is not a valid manifest"))
+        Manifest::parse(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{path} is not a valid manifest: {e:#}\nfix: write it again: `cargo xtask package --force` for a \
+                 package directory, `cargo xtask upload` for a store's manifest"
+            )
+        })
     }
 
     /// Writes next to `path` and renames over it, so a reader sees the old or the new manifest, never half.

@@ -82,6 +82,13 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
         (vec!["ci", "no-such/job", "--dry-run"], 2, "error: no single CI job `no-such/job`"),
         (vec!["ci", "matrix", "--platforms", "beos"], 2, "error: unknown platform `beos`"),
     ];
+    // A manifest that is not one: refused before anything is uploaded.
+    let from = temp("bad-manifest");
+    std::fs::create_dir_all(from.join(&hex)).unwrap();
+    std::fs::write(from.join(&hex).join("manifest.json"), b"{\"schema\": 1, \"commit\": 7}").unwrap();
+    let from_s = from.to_str().unwrap().to_owned();
+    let mut table = table;
+    table.push((vec!["upload", "--store", store, "--commit", &hex, "--from", &from_s], 2, "error: "));
     for (args, code, first) in table {
         let out = xtask(&args);
         let err = first_error(&out);
