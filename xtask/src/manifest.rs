@@ -86,6 +86,26 @@ pub fn check_path(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks that a manifest read from `commit/<commit>/` is that commit's: its own `commit` field (signed with
+/// it), its version (`expected_version`, where known) and every artifact's version agree. A manifest of another
+/// commit substituted under this key is refused with both values named.
+pub fn check_binding(m: &Manifest, commit: &str, expected_version: Option<&str>) -> Result<()> {
+    let mut problems = Vec::new();
+    if !m.commit.eq_ignore_ascii_case(commit) {
+        problems.push(format!(
+            "the manifest stored under commit/{commit}/ is for commit {}: it was substituted or misplaced",
+            m.commit
+        ));
+    }
+    if let Some(v) = expected_version.filter(|v| *v != m.version) {
+        problems.push(format!("the manifest is for version {}, the release is {v}", m.version));
+    }
+    for a in m.artifacts.iter().filter(|a| a.version != m.version) {
+        problems.push(format!("{} has version {}, the manifest's is {}", a.path, a.version, m.version));
+    }
+    if problems.is_empty() { Ok(()) } else { bail!("{}", problems.join("\n")) }
+}
+
 impl Manifest {
     pub fn to_json(&self) -> Value {
         json!({

@@ -450,7 +450,13 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     sign::verify_bytes(&public, &signed, &signature, commit).map_err(|e| {
         JobFailed(format!("signature check of {} {sig_key} failed: {e:#}\nnothing was published", store.describe()))
     })?;
-    if signed != manifest_bytes && Manifest::parse(&String::from_utf8_lossy(&signed))?.artifacts != m.artifacts {
+    // The signature covers the manifest's own commit and version: binding them to this commit and release binds
+    // the signature too.
+    let signed_m = Manifest::parse(&String::from_utf8_lossy(&signed))
+        .map_err(|e| JobFailed(format!("the signed {key} is not a valid manifest: {e:#}\nnothing was published")))?;
+    crate::manifest::check_binding(&signed_m, commit, Some(&version))
+        .map_err(|e| JobFailed(format!("{e:#}\nnothing was published")))?;
+    if signed != manifest_bytes && signed_m.artifacts != m.artifacts {
         return Err(JobFailed("the downloaded manifest differs from the signed one\nnothing was published".into()).into());
     }
     check(&m, &version, expected)?;

@@ -92,17 +92,29 @@ pub(crate) fn parse_secret(text: &str) -> Result<Secret> {
     Ok(Secret { key_id: b[54..62].try_into()?, key: SecretKey::from_slice(&b[62..126]).context("bad secret key")? })
 }
 
-fn trusted_comment(commit: &str) -> String {
-    format!("file:manifest.json\tcommit:{commit}")
+/// minisign's legacy algorithm: Ed25519 over the message itself.
+const ALG_LEGACY: &[u8] = b"Ed";
+/// minisign's default since 0.11: Ed25519 over the message's BLAKE2b-512 hash.
+const ALG_PREHASHED: &[u8] = b"ED";
+
+fn prehash(message: &[u8]) -> Vec<u8> {
+    blake2b_simd::Params::new().hash_length(64).hash(message).as_bytes().to_vec()
 }
 
-/// A minisign signature file for `message`.
-pub(crate) fn sign_with(secret: &Secret, message: &[u8], commit: &str) -> String {
-    let sig = secret.key.sign(message, None);
-    let mut line = b"Ed".to_vec();
+/// The trusted comment of our signatures: what they vouch for, covered by the signature. (The manifest's own
+/// `commit` and `version` fields are signed too; a plain `minisign -S` signature with its default comment
+/// verifies as well.)
+fn trusted_comment(commit: &str, version: &str) -> String {
+    format!("file:manifest.json\tcommit:{commit}\tversion:{version}")
+}
+
+/// A minisign signature file for `message` (minisign's default prehashed `ED` algorithm).
+pub(crate) fn sign_with(secret: &Secret, message: &[u8], commit: &str, version: &str) -> String {
+    let sig = secret.key.sign(prehash(message), None);
+    let mut line = ALG_PREHASHED.to_vec();
     line.extend_from_slice(&secret.key_id);
     line.extend_from_slice(sig.as_ref());
-    let trusted = trusted_comment(commit);
+    let trusted = trusted_comment(commit, version);
     let mut global = sig.as_ref().to_vec();
     global.extend_from_slice(trusted.as_bytes());
     let global = secret.key.sign(&global, None);
@@ -114,11 +126,11 @@ pub(crate) fn sign_with(secret: &Secret, message: &[u8], commit: &str) -> String
 }
 
 /// Signs `message` with the key in `$XTASK_SIGNING_KEY`.
-pub fn sign(message: &[u8], commit: &str) -> Result<String> {
+pub fn sign(message: &[u8], commit: &str, version: &str) -> Result<String> {
     let key = std::env::var(KEY_ENV).map_err(|_| {
         anyhow::anyhow!("{KEY_ENV} is not set\nfix: export {KEY_ENV}=\"$(cat KEY)\" with a key from `minisign -G -W` (in CI: a secret)")
     })?;
-    Ok(sign_with(&parse_secret(&key)?, message, commit))
+    Ok(sign_with(&parse_secret(&key)?, message, commit, version))
 }
 
 /// [`verify`] for a signature file's raw bytes: anything but minisign's text is refused, saying what was expected.
@@ -140,8 +152,8 @@ pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) ->
         );
     };
     let sig = base64_decode(sig_line).context("its signature line (line 2) is not base64")?;
-    if sig.len() != 74 || &sig[..2] != b"Ed" {
-        bail!("the signature is not a minisign Ed25519 signature");
+    if sig.len() != 74 || (&sig[..2] != ALG_LEGACY && &sig[..2] != ALG_PREHASHED) {
+        bail!("the signature is not a minisign Ed25519 signature (algorithm `Ed` or `ED`, 74 bytes)");
     }
     if sig[2..10] != public.key_id {
         bail!(
@@ -151,9 +163,10 @@ pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) ->
         );
     }
     let ed = Signature::from_slice(&sig[10..74]).context("malformed signature")?;
+    let signed = if &sig[..2] == ALG_PREHASHED { prehash(message) } else { message.to_vec() };
     public
         .key
-        .verify(message, &ed)
+        .verify(signed, &ed)
         .map_err(|_| anyhow::anyhow!("the signature does not match the manifest: it was changed after signing"))?;
     let trusted = trusted_line.strip_prefix("trusted comment: ").context("no trusted comment")?;
     let mut global = sig[10..74].to_vec();
@@ -164,8 +177,12 @@ pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) ->
         .key
         .verify(&global, &g)
         .map_err(|_| anyhow::anyhow!("the signature's trusted comment was changed after signing"))?;
-    if trusted != trusted_comment(commit) {
-        bail!("the signature is for another commit ({trusted})");
+    // Our comment names the commit; minisign's default names none (the signed manifest's own `commit` field
+    // binds it then, checked by the caller).
+    if let Some(signed_for) = trusted.split('\t').find_map(|f| f.strip_prefix("commit:")) {
+        if signed_for != commit {
+            bail!("the signature is for another commit: its trusted comment says {signed_for}, the release is {commit}");
+        }
     }
     Ok(())
 }
@@ -251,11 +268,15 @@ pub fn run(
     }
     let message = std::fs::read(&local).with_context(|| format!("reading {local}"))?;
     drop(local);
-    crate::manifest::Manifest::parse(&String::from_utf8_lossy(&message)).context("the store's manifest")?;
+    let m = crate::manifest::Manifest::parse(&String::from_utf8_lossy(&message))
+        .map_err(|e| crate::plan::JobFailed(format!("the store's {key} is not a valid manifest: {e:#}; nothing was signed")))?;
+    // Sign only what the key says: a manifest of another commit substituted under commit/<sha>/ is refused.
+    crate::manifest::check_binding(&m, &commit, None)
+        .map_err(|e| crate::plan::JobFailed(format!("{e:#}\nnothing was signed")))?;
     let signature = if use_local_key {
-        sign_with(&parse_secret(&local_key(&ctx.root)?)?, &message, &commit)
+        sign_with(&parse_secret(&local_key(&ctx.root)?)?, &message, &commit, &m.version)
     } else {
-        sign(&message, &commit)?
+        sign(&message, &commit, &m.version)?
     };
     let sig_path = crate::tempfiles::temp_file(&tmp, "sign-signature")?;
     std::fs::write(&sig_path, &signature).with_context(|| format!("writing {sig_path}"))?;
@@ -299,20 +320,32 @@ mod tests {
         let public = parse_public(&std::fs::read_to_string(dir.join("k.pub")).unwrap()).unwrap();
         let commit = "ab".repeat(20);
         let message = b"{\"commit\": \"abab\"}\n";
-        let sig = sign_with(&secret, message, &commit);
-        assert_eq!(sig, sign_with(&secret, message, &commit), "deterministic");
+        let sig = sign_with(&secret, message, &commit, "1.2.3");
+        assert_eq!(sig, sign_with(&secret, message, &commit, "1.2.3"), "deterministic");
+        assert_eq!(&base64_decode(sig.lines().nth(1).unwrap()).unwrap()[..2], b"ED", "minisign's default algorithm");
         std::fs::write(dir.join("manifest.json"), message).unwrap();
         std::fs::write(dir.join("manifest.json.minisig"), &sig).unwrap();
         let out = xshell::cmd!(sh, "minisign -V -p k.pub -m manifest.json").read().unwrap();
-        assert!(out.contains(&format!("commit:{commit}")), "{out}");
+        assert!(out.contains(&format!("commit:{commit}\tversion:1.2.3")), "{out}");
         verify(&public, message, &sig, &commit).unwrap();
+        // The reverse: signatures made by the minisign tool itself, its default (prehashed) and legacy ones.
+        for (flags, alg) in [(&[][..], "ED"), (&["-l"][..], "Ed")] {
+            std::fs::remove_file(dir.join("manifest.json.minisig")).unwrap();
+            xshell::cmd!(sh, "minisign -S -s k.key -m manifest.json {flags...}").quiet().ignore_stdout().run().unwrap();
+            let theirs = std::fs::read_to_string(dir.join("manifest.json.minisig")).unwrap();
+            assert_eq!(&base64_decode(theirs.lines().nth(1).unwrap()).unwrap()[..2], alg.as_bytes(), "{theirs}");
+            verify(&public, message, &theirs, &commit).unwrap_or_else(|e| panic!("minisign -S {flags:?}: {e:#}"));
+            let err = verify(&public, b"{\"commit\": \"other\"}\n", &theirs, &commit).unwrap_err().to_string();
+            assert!(err.contains("changed after signing"), "{err}");
+        }
+        std::fs::write(dir.join("manifest.json.minisig"), &sig).unwrap();
 
         std::fs::write(dir.join("manifest.json"), b"{\"commit\": \"abac\"}\n").unwrap();
         assert!(xshell::cmd!(sh, "minisign -V -p k.pub -m manifest.json").quiet().ignore_stderr().run().is_err());
         let err = verify(&public, b"{\"commit\": \"abac\"}\n", &sig, &commit).unwrap_err().to_string();
         assert!(err.contains("changed after signing"), "{err}");
         let err = verify(&public, message, &sig, &"cd".repeat(20)).unwrap_err().to_string();
-        assert!(err.contains("another commit"), "{err}");
+        assert!(err.contains("another commit") && err.contains(&commit), "{err}");
 
         xshell::cmd!(sh, "minisign -G -W -p other.pub -s other.key")
             .quiet()

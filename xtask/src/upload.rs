@@ -549,6 +549,8 @@ pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
             store.describe()
         );
     };
+    manifest::check_binding(&m, commit, None)
+        .map_err(|e| JobFailed(format!("{} {prefix}/{}: {e:#}\nnothing was downloaded", store.describe(), manifest::FILE)))?;
     if m.dirty && !args.allow_dirty {
         bail!(
             "the store's manifest of {commit} was made from a dirty tree\nfix: pass --allow-dirty to download it anyway"

@@ -158,7 +158,7 @@ fn sign_in_store(sh: &Shell, root: &Utf8Path, store: &Utf8Path, key_name: &str) 
     }
     let secret = sign::parse_secret(&std::fs::read_to_string(&seckey).unwrap()).unwrap();
     let manifest = store.join(format!("commit/{COMMIT}/manifest.json"));
-    let sig = sign::sign_with(&secret, &std::fs::read(&manifest).unwrap(), COMMIT);
+    let sig = sign::sign_with(&secret, &std::fs::read(&manifest).unwrap(), COMMIT, "0.1.0");
     std::fs::write(format!("{manifest}.minisig"), sig).unwrap();
     pubkey
 }
@@ -278,6 +278,20 @@ fn release_end_to_end_against_real_servers() {
     std::fs::write(&sig, [0xff, 0xfe, 0x00, 0x80]).unwrap();
     let err = format!("{:#}", release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err());
     assert!(err.contains("manifest.json.minisig failed: it is not a minisign signature"), "{err}");
+    // Another commit's manifest under this commit's key, validly signed: the signature vouches for the manifest's
+    // own `commit` field, which names the other commit, so release refuses it.
+    let manifest_path = store.join(format!("commit/{COMMIT}/manifest.json"));
+    let real = std::fs::read_to_string(&manifest_path).unwrap();
+    let other = "7".repeat(40);
+    std::fs::write(&manifest_path, real.replace(COMMIT, &other)).unwrap();
+    let secret = sign::parse_secret(&std::fs::read_to_string(root.join("release.key")).unwrap()).unwrap();
+    let substituted_sig = sign::sign_with(&secret, &std::fs::read(&manifest_path).unwrap(), COMMIT, "0.1.0");
+    std::fs::write(format!("{manifest_path}.minisig"), substituted_sig).unwrap();
+    let e = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "{e:#}");
+    let err = format!("{e:#}");
+    assert!(err.contains(&format!("is for commit {other}")) && err.contains("nothing was published"), "{err}");
+    std::fs::write(&manifest_path, &real).unwrap();
     sign_in_store(&sh, &root, &store, "release");
     // A version that is not the release's: refused.
     let err = format!(

@@ -319,3 +319,35 @@ fn a_store_that_drops_directory_pages_is_reported_and_find_links_works() {
     assert!(store.head(&ctx.sh, &findlinks_key).unwrap().is_some(), "repaired by the re-run");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Commit B's manifest substituted under commit A's key (by anyone able to write to the bucket between upload
+/// and sign): sign refuses to sign it and download refuses it, naming both commits.
+#[test]
+fn a_manifest_of_another_commit_under_this_commits_key_is_refused() {
+    let root = testutil::temp_dir("substituted");
+    let ctx = testutil::ctx(&root);
+    let m = fixture(&root);
+    let store = root.join("store");
+    upload(&ctx, &args(store.as_str(), None, &root)).unwrap();
+    let other = "9".repeat(40);
+    let substituted = Manifest { commit: other.clone(), ..m.clone() };
+    substituted.write_atomic(&store.join(format!("commit/{COMMIT}/{}", manifest::FILE))).unwrap();
+
+    let err = crate::sign::run(&ctx, Some(store.as_str()), None, Some(COMMIT), true).unwrap_err();
+    assert!(err.downcast_ref::<JobFailed>().is_some(), "{err:#}");
+    let text = format!("{err:#}");
+    assert!(text.contains(&format!("stored under commit/{COMMIT}/ is for commit {other}")), "{text}");
+    assert!(text.contains("nothing was signed"), "{text}");
+    assert!(!store.join(format!("commit/{COMMIT}/manifest.json.minisig")).exists());
+
+    let err = download(&ctx, &download_args(store.as_str(), None, &root.join("out"))).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(text.contains(&format!("is for commit {other}")) && text.contains("nothing was downloaded"), "{text}");
+    assert!(!root.join("out").join(manifest::FILE).exists());
+
+    // The real manifest again: signed, downloaded.
+    m.write_atomic(&store.join(format!("commit/{COMMIT}/{}", manifest::FILE))).unwrap();
+    crate::sign::run(&ctx, Some(store.as_str()), None, Some(COMMIT), true).unwrap();
+    download(&ctx, &download_args(store.as_str(), None, &root.join("out"))).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}
