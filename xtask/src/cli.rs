@@ -276,7 +276,8 @@ pub fn command() -> Command {
                 .arg(Arg::new("pypi-upload").long("pypi-upload").value_name("URL").help("The package index's upload URL [default: PyPI; $XTASK_PYPI_UPLOAD]"))
                 .arg(Arg::new("pypi-simple").long("pypi-simple").value_name("URL").help("Its simple index [default: PyPI's; $XTASK_PYPI_SIMPLE]"))
                 .arg(Arg::new("web-store").long("web-store").value_name("URL").help("Where the web bundle goes [default: target/web-store; $XTASK_WEB_STORE]"))
-                .arg(Arg::new("public-key").long("public-key").value_name("PATH").help("The minisign public key [default: release/minisign.pub]")),
+                .arg(Arg::new("public-key").long("public-key").value_name("PATH").help("The minisign public key [default: release/minisign.pub]"))
+                .arg(flag("allow-any-ref", "In GitHub Actions, skip the check that the run is on tag v<version> or the default branch (rehearsals)")),
         )
         .subcommand(
             Command::new("workflows")
@@ -452,6 +453,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             pypi_simple: one("pypi-simple"),
             web_store: one("web-store"),
             public_key: one("public-key").map(Into::into),
+            allow_any_ref: sub.get_flag("allow-any-ref"),
         }),
         "workflows" => Job::Workflows { check: sub.get_flag("check") },
         "ci" => match sub.subcommand() {

@@ -89,6 +89,12 @@ pub const TOOLS: &[Tool] = &[
         )
     },
     tool(
+        "zizmor",
+        Pin::Exact("1.32.0"),
+        Source::Pip { package: "zizmor" },
+        "the GitHub Actions security linter (template injection, cache poisoning, credentials), run offline",
+    ),
+    tool(
         "check-jsonschema",
         Pin::Exact("0.39.0"),
         Source::Pip { package: "check-jsonschema" },
@@ -272,6 +278,10 @@ pub const ACTION_CACHE: Action =
     Action { repo: "actions/cache", sha: "5a3ec84eff668545956fd18022155c47e93e2684", version: "v4.2.3" };
 pub const ACTION_RUST_CACHE: Action =
     Action { repo: "Swatinem/rust-cache", sha: "9d47c6ad4b02e050fd481d890b2ea34778fd09d6", version: "v2.7.8" };
+pub const ACTION_UPLOAD_ARTIFACT: Action =
+    Action { repo: "actions/upload-artifact", sha: "ea165f8d65b6e75b540449e92b4886f43607fa02", version: "v4.6.2" };
+pub const ACTION_DOWNLOAD_ARTIFACT: Action =
+    Action { repo: "actions/download-artifact", sha: "d3f86a106a0bac45b974a628896c90dbdf5c8093", version: "v4.3.0" };
 pub const ACTION_GCP_AUTH: Action =
     Action { repo: "google-github-actions/auth", sha: "ba79af03959ebeac9769e648f473a284504d9193", version: "v2.1.10" };
 

@@ -125,8 +125,14 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
             );
             steps.push(
                 Step::run("workflows: schema", "check-jsonschema", &["--builtin-schema", "vendor.github-workflows"])
-                    .args(workflow_files)
+                    .args(workflow_files.clone())
                     .tools(&["check-jsonschema"]),
+            );
+            steps.push(
+                Step::run("workflows: zizmor", "zizmor", &["--offline", "--no-progress", "--color", "never"])
+                    .args(workflow_files)
+                    .tools(&["zizmor"])
+                    .hint("a security finding in a workflow: fix it in xtask/src/workflows.rs (`cargo xtask workflows`)"),
             );
         }
     }
@@ -162,7 +168,8 @@ mod tests {
                 "typos",
                 "workflows: generated and rules",
                 "workflows: actionlint",
-                "workflows: schema"
+                "workflows: schema",
+                "workflows: zizmor"
             ]
         );
         assert!(plan.steps.iter().all(|s| s.concurrent));

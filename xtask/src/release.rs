@@ -38,6 +38,65 @@ pub struct Args {
     pub pypi_simple: Option<String>,
     pub web_store: Option<String>,
     pub public_key: Option<Utf8PathBuf>,
+    /// Skip the check that a GitHub Actions run is on the version's tag or the default branch (rehearsals).
+    pub allow_any_ref: bool,
+}
+
+/// Where a GitHub Actions run comes from (`GITHUB_*` and the event's `repository.default_branch`).
+#[derive(Clone, Debug, Default)]
+pub struct RefFacts {
+    pub event: String,
+    pub ref_type: String,
+    pub ref_name: String,
+    pub git_ref: String,
+    pub default_branch: Option<String>,
+}
+
+impl RefFacts {
+    /// The facts of this run, if it is a GitHub Actions run.
+    pub fn from_env() -> Option<RefFacts> {
+        if !crate::github::actions() {
+            return None;
+        }
+        let var = |k: &str| std::env::var(k).unwrap_or_default();
+        let default_branch = std::env::var("GITHUB_EVENT_PATH")
+            .ok()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v.pointer("/repository/default_branch").and_then(Value::as_str).map(str::to_owned));
+        Some(RefFacts {
+            event: var("GITHUB_EVENT_NAME"),
+            ref_type: var("GITHUB_REF_TYPE"),
+            ref_name: var("GITHUB_REF_NAME"),
+            git_ref: var("GITHUB_REF"),
+            default_branch,
+        })
+    }
+}
+
+/// A release publishes only from the version's tag (`v<version>`, on a tag push) or, dispatched by hand, from
+/// the default branch: a workflow file edited on another branch cannot publish. Checked before anything is
+/// downloaded; `--allow-any-ref` skips it for rehearsals.
+pub fn check_ref(f: &RefFacts, version: &str) -> Result<()> {
+    let fix = "fix: push the tag v<version>, or dispatch the release workflow from the default branch (a rehearsal \
+               elsewhere: --allow-any-ref, which CI never passes)";
+    match f.event.as_str() {
+        "push" if f.ref_type == "tag" => {
+            if f.ref_name != format!("v{version}") {
+                bail!("release {version} runs from tag v{version}; this run is for tag {}\n{fix}", f.ref_name);
+            }
+        }
+        "workflow_dispatch" => match &f.default_branch {
+            Some(d) if f.git_ref == format!("refs/heads/{d}") => {}
+            Some(d) => bail!(
+                "a dispatched release runs from the default branch {d}; this run is from {}\n{fix}",
+                f.git_ref
+            ),
+            None => bail!("the event does not name the repository's default branch: cannot check the ref\n{fix}"),
+        },
+        other => bail!("a release runs on a tag push or a dispatch from the default branch; this run is a `{other}` event on {}\n{fix}", f.git_ref),
+    }
+    Ok(())
 }
 
 /// What a complete release has: checked before anything is published.
@@ -385,6 +444,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 /// Verifies and (with `--execute`) publishes; returns the plan with what was skipped.
 pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
+    if !args.allow_any_ref {
+        if let Some(facts) = RefFacts::from_env() {
+            check_ref(&facts, &version)?;
+        }
+    }
     let commit = &crate::repo::resolve_commit(sh, Some(&args.commit))?;
     // Verified downloads live in a directory of their own (not cargo's target/release).
     let dir = ctx.root.join(DOWNLOADS_DIR).join(commit);

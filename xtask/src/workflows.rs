@@ -42,6 +42,8 @@ pub struct Job {
     /// `if:` of the job.
     pub cond: Option<&'static str>,
     pub runs_on: String,
+    /// The GitHub environment the job runs in (`release`: protected by required reviewers and tag rules).
+    pub environment: Option<&'static str>,
     pub needs: Vec<&'static str>,
     pub permissions: Vec<(&'static str, &'static str)>,
     /// `strategy.matrix` as a YAML expression, e.g. `${{ fromJSON(needs.plan.outputs.matrix) }}`.
@@ -139,6 +141,7 @@ fn plan_job(platforms: &str) -> Job {
         name: "plan",
         cond: None,
         runs_on: "ubuntu-latest".into(),
+        environment: None,
         needs: vec![],
         permissions: vec![READ],
         matrix: None,
@@ -153,15 +156,23 @@ pub fn all() -> Vec<Workflow> {
     vec![pr_gates(), lint_build_test(), create_packages(), release()]
 }
 
+/// The GitHub environment of the jobs that sign and publish: maintainers protect it with required reviewers and
+/// deployment rules (tags `v*`, the default branch); its secrets exist only there.
+pub const RELEASE_ENVIRONMENT: &str = "release";
+
 fn create_packages() -> Workflow {
     // Pushes build the wasm bundle on Linux; schedules build everything everywhere; dispatch chooses.
     let platforms = "${{ inputs.platforms || (github.event_name == 'schedule' && 'linux,windows,macos') || 'linux' }}";
     let package_step = WStep::Xtask {
         name: "package",
-        args: ["package", "--kinds", "$KINDS", "--target", "${{ matrix.target }}"].map(String::from).to_vec(),
-        env: vec![("KINDS", "${{ inputs.kinds || (github.event_name == 'push' && 'wasm') || 'all' }}".into())],
+        // Expressions reach the command through the environment, never pasted into the script.
+        args: ["package", "--kinds", "$KINDS", "--target", "$TARGET"].map(String::from).to_vec(),
+        env: vec![
+            ("KINDS", "${{ inputs.kinds || (github.event_name == 'push' && 'wasm') || 'all' }}".into()),
+            ("TARGET", "${{ matrix.target }}".into()),
+        ],
         id: None,
-        local: Some(["package", "--kinds", "all", "--target", "${{ matrix.target }}"].map(String::from).to_vec()),
+        local: Some(["package", "--kinds", "all"].map(String::from).to_vec()),
     };
     // Without a configured bucket (forks, fresh repositories) the store is the default directory.
     let upload_step = WStep::Xtask {
@@ -171,6 +182,7 @@ fn create_packages() -> Workflow {
         id: None,
         local: Some(vec!["upload".into()]),
     };
+    let packages_artifact = "packages-${{ matrix.platform }}-${{ github.sha }}";
     Workflow {
         file: "create-packages.yml",
         name: "create-packages",
@@ -186,9 +198,10 @@ fn create_packages() -> Workflow {
                 name: "package (${{ matrix.platform }})",
                 cond: None,
                 runs_on: "${{ matrix.os }}".into(),
+                environment: None,
                 needs: vec!["plan"],
-                // id-token: the OIDC token that workload identity exchanges for a short-lived bucket token.
-                permissions: vec![READ, ("id-token", "write")],
+                // Builds run repository code (build scripts, maturin, the example scripts): no credentials here.
+                permissions: vec![READ],
                 matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
                 outputs: vec![],
                 timeout_minutes: 60,
@@ -197,6 +210,45 @@ fn create_packages() -> Workflow {
                     rust_cache("package-${{ matrix.platform }}"),
                     tools_cache(),
                     package_step,
+                    WStep::Uses {
+                        name: "hand the packaged commit to the upload job",
+                        action: &config::ACTION_UPLOAD_ARTIFACT,
+                        with: vec![
+                            ("name", packages_artifact.into()),
+                            ("path", "target/packages/${{ github.sha }}/".into()),
+                            ("if-no-files-found", "error".into()),
+                            ("retention-days", "3".into()),
+                        ],
+                        cond: None,
+                        id: None,
+                    },
+                ],
+            },
+            Job {
+                id: "upload",
+                name: "upload (${{ matrix.platform }})",
+                cond: None,
+                runs_on: "ubuntu-latest".into(),
+                environment: None,
+                needs: vec!["plan", "package"],
+                // id-token: the OIDC token that workload identity exchanges for a short-lived bucket token. This
+                // job builds nothing and restores no cache: it runs only the xtask's own upload.
+                permissions: vec![READ, ("id-token", "write")],
+                matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
+                outputs: vec![],
+                timeout_minutes: 30,
+                steps: vec![
+                    checkout(1),
+                    WStep::Uses {
+                        name: "the packaged commit, from the package job",
+                        action: &config::ACTION_DOWNLOAD_ARTIFACT,
+                        with: vec![
+                            ("name", packages_artifact.into()),
+                            ("path", "target/packages/${{ github.sha }}/".into()),
+                        ],
+                        cond: None,
+                        id: None,
+                    },
                     gcp_auth(),
                     upload_step,
                 ],
@@ -207,14 +259,14 @@ fn create_packages() -> Workflow {
                 // Only where a bucket is configured: elsewhere there is nothing shared to sign.
                 cond: Some("vars.ARTIFACT_STORE != ''"),
                 runs_on: "ubuntu-latest".into(),
-                needs: vec!["package"],
+                environment: Some(RELEASE_ENVIRONMENT),
+                needs: vec!["upload"],
                 permissions: vec![READ, ("id-token", "write")],
                 matrix: None,
                 outputs: vec![],
                 timeout_minutes: 10,
                 steps: vec![
                     checkout(1),
-                    rust_cache("xtask"),
                     gcp_auth(),
                     WStep::Xtask {
                         name: "sign",
@@ -272,12 +324,15 @@ fn release() -> Workflow {
             name: "release (builds nothing)",
             cond: None,
             runs_on: "ubuntu-latest".into(),
+            // Publishing: a protected environment, no cache restored (a poisoned cache would run in the job
+            // that holds the publish credentials).
+            environment: Some(RELEASE_ENVIRONMENT),
             needs: vec![],
             permissions: vec![READ, ("id-token", "write")],
             matrix: None,
             outputs: vec![],
             timeout_minutes: 60,
-            steps: vec![checkout(1), rust_cache("xtask"), tools_cache(), gcp_auth(), release_step],
+            steps: vec![checkout(1), gcp_auth(), release_step],
         }],
     }
 }
@@ -295,6 +350,7 @@ fn pr_gates() -> Workflow {
             name: "PR gates",
             cond: None,
             runs_on: "ubuntu-latest".into(),
+            environment: None,
             needs: vec![],
             permissions: vec![READ],
             matrix: None,
@@ -326,6 +382,7 @@ fn lint_build_test() -> Workflow {
                 name: "lint",
                 cond: None,
                 runs_on: "ubuntu-latest".into(),
+                environment: None,
                 needs: vec![],
                 permissions: vec![READ],
                 matrix: None,
@@ -343,6 +400,7 @@ fn lint_build_test() -> Workflow {
                 name: "test (${{ matrix.platform }})",
                 cond: None,
                 runs_on: "${{ matrix.os }}".into(),
+                environment: None,
                 needs: vec!["plan"],
                 permissions: vec![READ],
                 matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
@@ -409,6 +467,9 @@ pub fn render(w: &Workflow) -> String {
         let _ = writeln!(y, "  {}:\n    name: {}\n    runs-on: {}", j.id, yaml_scalar(j.name), j.runs_on);
         if let Some(c) = j.cond {
             let _ = writeln!(y, "    if: {c}");
+        }
+        if let Some(e) = j.environment {
+            let _ = writeln!(y, "    environment: {e}");
         }
         if !j.needs.is_empty() {
             let _ = writeln!(y, "    needs: [{}]", j.needs.join(", "));
@@ -643,7 +704,111 @@ pub fn rules(file: &str, text: &str) -> Vec<String> {
     if !top_permissions {
         out.push(format!("{file}:1: the workflow declares no top-level `permissions:`"));
     }
+    out.extend(security_rules(file, text));
     out
+}
+
+/// What a hand edit or a change to the generator could introduce and the other linters pass (zizmor sees
+/// some of it; these rules hold with or without it): expressions pasted into scripts, dangerous triggers,
+/// credentials left in the checkout, caches restored where credentials are.
+pub fn security_rules(file: &str, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let lines: Vec<(usize, usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(n, raw)| (n + 1, raw.len() - raw.trim_start().len(), raw.trim()))
+        .filter(|(_, _, t)| !t.is_empty() && !t.starts_with('#'))
+        .collect();
+    let mut section = "";
+    for &(line, indent, t) in &lines {
+        if indent == 0 {
+            section = t.split(':').next().unwrap_or_default();
+            if t.starts_with("on:") {
+                for bad in ["pull_request_target", "workflow_run"] {
+                    if t.contains(bad) {
+                        out.push(trigger_finding(file, line, bad));
+                    }
+                }
+            }
+        } else if section == "on" && indent == 2 {
+            for bad in ["pull_request_target", "workflow_run"] {
+                if t.trim_start_matches("- ").starts_with(bad) {
+                    out.push(trigger_finding(file, line, bad));
+                }
+            }
+        }
+        let item = t.strip_prefix("- ").unwrap_or(t);
+        if let Some(run) = item.strip_prefix("run:") {
+            if run.contains("${{") {
+                out.push(format!(
+                    "{file}:{line}: template injection: `${{{{ ... }}}}` in a `run:` script is pasted into the script \
+                     before the shell runs it; pass the value through `env:` and use \"$NAME\""
+                ));
+            }
+        }
+    }
+    // Jobs: (id, lines); a job is publishing if it can obtain or holds credentials.
+    let mut jobs: Vec<(&str, Vec<(usize, usize, &str)>)> = Vec::new();
+    let mut in_jobs = false;
+    for &(line, indent, t) in &lines {
+        if indent == 0 {
+            in_jobs = t == "jobs:";
+            continue;
+        }
+        if in_jobs && indent == 2 && t.ends_with(':') {
+            jobs.push((t.trim_end_matches(':'), Vec::new()));
+        } else if let Some(j) = jobs.last_mut().filter(|_| in_jobs) {
+            j.1.push((line, indent, t));
+        }
+    }
+    for (id, body) in &jobs {
+        let publishing = body.iter().any(|(_, _, t)| {
+            t.replace(' ', "") == "id-token:write" || t.starts_with("environment:") || t.contains("secrets.")
+        });
+        // Steps: from a `- ` item at the steps' indent to the next one.
+        let mut steps: Vec<Vec<(usize, usize, &str)>> = Vec::new();
+        let mut step_indent = None;
+        for &(line, indent, t) in body {
+            if t.starts_with("- ") && step_indent.is_none_or(|i| indent <= i) {
+                step_indent = Some(indent);
+                steps.push(vec![(line, indent, t)]);
+            } else if let Some(s) = steps.last_mut().filter(|_| step_indent.is_some_and(|i| indent > i)) {
+                s.push((line, indent, t));
+            }
+        }
+        for step in &steps {
+            let Some(&(line, _, uses)) = step.iter().find(|(_, _, t)| t.trim_start_matches("- ").starts_with("uses:")) else {
+                continue;
+            };
+            let uses = uses.trim_start_matches("- ").trim_start_matches("uses:").trim();
+            let has = |key: &str, value: &str| {
+                step.iter().any(|(_, _, t)| {
+                    t.strip_prefix(key).is_some_and(|v| v.trim().trim_matches(['"', '\'']) == value)
+                })
+            };
+            if uses.starts_with("actions/checkout@") && !has("persist-credentials:", "false") {
+                out.push(format!(
+                    "{file}:{line}: job `{id}`: actions/checkout without `persist-credentials: false` leaves the token \
+                     in .git/config for every later step"
+                ));
+            }
+            let cache = uses.starts_with("Swatinem/rust-cache@") || uses.starts_with("actions/cache@");
+            if publishing && cache && !has("lookup-only:", "true") {
+                out.push(format!(
+                    "{file}:{line}: job `{id}` holds credentials (id-token, an environment or secrets) and restores a \
+                     cache: a poisoned cache would run with them; drop the cache or make it `lookup-only: true`"
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn trigger_finding(file: &str, line: usize, trigger: &str) -> String {
+    format!(
+        "{file}:{line}: the `{trigger}` trigger runs with the base repository's secrets on code or artifacts a pull \
+         request controls; use `pull_request` (and a separate, reviewed workflow for anything privileged)"
+    )
 }
 
 pub fn run(ctx: &Ctx, check: bool) -> Result<()> {

@@ -5,6 +5,30 @@ use crate::testutil::{self, FlakyProxy};
 use crate::upload::UploadArgs;
 
 #[test]
+fn a_release_runs_only_from_the_versions_tag_or_the_default_branch() {
+    let f = |event: &str, ref_type: &str, name: &str, git_ref: &str, default: Option<&str>| RefFacts {
+        event: event.into(),
+        ref_type: ref_type.into(),
+        ref_name: name.into(),
+        git_ref: git_ref.into(),
+        default_branch: default.map(Into::into),
+    };
+    check_ref(&f("push", "tag", "v1.2.3", "refs/tags/v1.2.3", None), "1.2.3").unwrap();
+    check_ref(&f("workflow_dispatch", "branch", "main", "refs/heads/main", Some("main")), "1.2.3").unwrap();
+    let refused = [
+        (f("push", "tag", "v1.2.4", "refs/tags/v1.2.4", None), "this run is for tag v1.2.4"),
+        (f("workflow_dispatch", "branch", "evil", "refs/heads/evil", Some("main")), "this run is from refs/heads/evil"),
+        (f("workflow_dispatch", "branch", "main", "refs/heads/main", None), "does not name the repository's default branch"),
+        (f("push", "branch", "main", "refs/heads/main", Some("main")), "a `push` event"),
+        (f("pull_request", "branch", "1/merge", "refs/pull/1/merge", Some("main")), "a `pull_request` event"),
+    ];
+    for (facts, want) in refused {
+        let err = check_ref(&facts, "1.2.3").unwrap_err().to_string();
+        assert!(err.contains(want) && err.contains("--allow-any-ref"), "{facts:?}: {err}");
+    }
+}
+
+#[test]
 fn index_paths() {
     for (name, want) in [("a", "1/a"), ("ab", "2/ab"), ("abc", "3/a/abc"), ("Reel-CLI", "re/el/reel-cli")] {
         assert_eq!(index_path(name), want);

@@ -121,3 +121,69 @@ fn diff_names_lines() {
     assert_eq!(diff("a\nb\nc\n", "a\nx\nc\n"), "line 2: - b\nline 2: + x\n");
     assert_eq!(diff("a\n", "a\nb\n"), "line 2: + b\n");
 }
+
+/// Each pattern a hand edit or a generator change could introduce, planted in the generated release workflow:
+/// the xtask's own rules name it with file and line, and (where it sees it) zizmor fails on it too.
+#[test]
+fn security_patterns_planted_in_a_workflow_fail_the_lint() {
+    let release = all().into_iter().find(|w| w.file == "release.yml").unwrap();
+    let good = render(&release);
+    assert_eq!(security_rules("release.yml", &good), Vec::<String>::new());
+    let checkout_pin = format!("{}@{} # {}", config::ACTION_CHECKOUT.repo, config::ACTION_CHECKOUT.sha, config::ACTION_CHECKOUT.version);
+    let cache = format!(
+        "      - name: cache\n        uses: {}@{} # {}\n",
+        config::ACTION_RUST_CACHE.repo,
+        config::ACTION_RUST_CACHE.sha,
+        config::ACTION_RUST_CACHE.version
+    );
+    let planted: Vec<(&str, String, &str)> = vec![
+        (
+            "template injection",
+            good.replacen("--commit \"$COMMIT\"", "--commit \"${{ inputs.commit }}\"", 1),
+            "template injection",
+        ),
+        ("pull_request_target", good.replacen("on:\n", "on:\n  pull_request_target:\n", 1), "`pull_request_target` trigger"),
+        ("workflow_run", good.replacen("on:\n", "on:\n  workflow_run:\n    workflows: [ci]\n", 1), "`workflow_run` trigger"),
+        (
+            "persisted credentials",
+            good.replacen("          persist-credentials: \"false\"\n", "", 1),
+            "without `persist-credentials: false`",
+        ),
+        ("a cache in a publishing job", good.replacen(&format!("        uses: {checkout_pin}\n"), &format!("        uses: {checkout_pin}\n{cache}"), 1), "restores a cache"),
+    ];
+    for (what, text, want) in &planted {
+        assert_ne!(text, &good, "{what}: the pattern was not planted");
+        let problems = rules("release.yml", text);
+        assert!(
+            problems.iter().any(|p| p.starts_with("release.yml:") && p.contains(want)),
+            "{what}: {problems:?}"
+        );
+    }
+    // A lookup-only cache restores nothing: allowed.
+    let lookup = good.replacen(
+        &format!("        uses: {checkout_pin}\n"),
+        &format!("        uses: {checkout_pin}\n{cache}        with:\n          lookup-only: true\n"),
+        1,
+    );
+    assert!(!rules("release.yml", &lookup).iter().any(|p| p.contains("restores a cache")), "{lookup}");
+
+    // The real zizmor, offline, on the same scratch files: the committed workflows pass, the planted fail.
+    let root = crate::testutil::temp_dir("zizmor");
+    let sh = xshell::Shell::new().unwrap();
+    let tools = crate::tools::Tools::new(&crate::project_root(), false);
+    tools.ensure(&sh, &["zizmor"]).expect("provision zizmor");
+    let zizmor = tools.probe(&sh, config::tool_named("zizmor")).unwrap().path.unwrap();
+    let dir = root.join(".github/workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    let verdict = |text: &str| {
+        std::fs::write(dir.join("release.yml"), text).unwrap();
+        let file = dir.join("release.yml");
+        xshell::cmd!(sh, "{zizmor} --offline --no-progress --color never {file}").quiet().ignore_stderr().read().is_ok()
+    };
+    assert!(verdict(&good), "zizmor fails the generated release workflow");
+    for (what, text, _) in &planted[..1] {
+        assert!(!verdict(text), "zizmor passes {what}");
+    }
+    assert!(!verdict(&planted[4].1), "zizmor passes a cache in the publishing workflow");
+    std::fs::remove_dir_all(&root).unwrap();
+}
