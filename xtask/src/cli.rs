@@ -344,7 +344,13 @@ pub fn check_combination(g: &Global, job: &Job) -> anyhow::Result<()> {
         Job::Doctor { provision: true } => Some("doctor --provision"),
         _ => None,
     };
-    let mode = if g.dry_run { Some("--dry-run") } else if g.json { Some("--json") } else { None };
+    let mode = if g.dry_run {
+        Some("--dry-run")
+    } else if g.json {
+        Some("--json")
+    } else {
+        None
+    };
     if let (Some(acting), Some(mode)) = (acting, mode) {
         anyhow::bail!(
             "`{acting}` acts and `{mode}` promises that nothing acts: they contradict each other\nfix: drop one of them \

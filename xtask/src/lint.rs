@@ -132,7 +132,9 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
                 Step::run("workflows: zizmor", "zizmor", &["--offline", "--no-progress", "--color", "never"])
                     .args(workflow_files)
                     .tools(&["zizmor"])
-                    .hint("a security finding in a workflow: fix it in xtask/src/workflows.rs (`cargo xtask workflows`)"),
+                    .hint(
+                        "a security finding in a workflow: fix it in xtask/src/workflows.rs (`cargo xtask workflows`)",
+                    ),
             );
         }
     }

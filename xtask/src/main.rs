@@ -11,6 +11,7 @@ mod github;
 mod glob;
 mod lint;
 mod manifest;
+mod oidc;
 mod package;
 mod plan;
 mod release;

@@ -246,8 +246,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     } else {
         None
     };
-    let toolchain =
-        if kinds.contains(&Kind::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
+    let toolchain = if kinds.contains(&Kind::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
 
     // Which kinds are already up to date?
     let mut stale = Vec::new();
@@ -499,7 +498,7 @@ impl Places {
         }
         // The longest first: the output directory is usually inside the repository.
         v.retain(|(p, _)| !p.is_empty() && p != "/");
-        v.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        v.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         Places(v)
     }
 }

@@ -88,13 +88,15 @@ pub fn check_ref(f: &RefFacts, version: &str) -> Result<()> {
         }
         "workflow_dispatch" => match &f.default_branch {
             Some(d) if f.git_ref == format!("refs/heads/{d}") => {}
-            Some(d) => bail!(
-                "a dispatched release runs from the default branch {d}; this run is from {}\n{fix}",
-                f.git_ref
-            ),
+            Some(d) => {
+                bail!("a dispatched release runs from the default branch {d}; this run is from {}\n{fix}", f.git_ref)
+            }
             None => bail!("the event does not name the repository's default branch: cannot check the ref\n{fix}"),
         },
-        other => bail!("a release runs on a tag push or a dispatch from the default branch; this run is a `{other}` event on {}\n{fix}", f.git_ref),
+        other => bail!(
+            "a release runs on a tag push or a dispatch from the default branch; this run is a `{other}` event on {}\n{fix}",
+            f.git_ref
+        ),
     }
     Ok(())
 }
@@ -120,6 +122,29 @@ pub struct Targets {
     /// From `CARGO_REGISTRY_TOKEN` and `PYPI_TOKEN`; never printed.
     pub registry_token: Option<String>,
     pub pypi_token: Option<String>,
+    /// The job's OIDC endpoint (GitHub Actions with `id-token: write`): trusted publishing where no token is set.
+    pub oidc: Option<crate::oidc::Github>,
+    /// Where the package index's OIDC endpoints are (`/_/oidc/audience`, `/_/oidc/mint-token`).
+    pub pypi_oidc: String,
+}
+
+impl Targets {
+    /// Which credential each registry's publishes use (never the value), for the plan.
+    pub fn credentials(&self) -> (String, String) {
+        let describe = |explicit: bool, var: &str, oidc_at: &str| {
+            if explicit {
+                format!("${var}")
+            } else if self.oidc.is_some() {
+                format!("trusted publishing (this job's OIDC token exchanged at {oidc_at})")
+            } else {
+                format!("none: set {var}, or run in GitHub Actions with `id-token: write` and a trusted publisher")
+            }
+        };
+        (
+            describe(self.registry_token.is_some(), "CARGO_REGISTRY_TOKEN", &self.registry_api),
+            describe(self.pypi_token.is_some(), "PYPI_TOKEN", &self.pypi_oidc),
+        )
+    }
 }
 
 /// Where release keeps the verified downloads of each commit, relative to the root.
@@ -185,12 +210,12 @@ pub fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
-        return Err(JobFailed(format!(
+        Err(JobFailed(format!(
             "commit {} cannot be released:\n  {}\nnothing was published",
             m.commit,
             problems.join("\n  ")
         ))
-        .into());
+        .into())
     }
 }
 
@@ -311,7 +336,7 @@ pub fn publish_order(crates: &[(String, Vec<String>)]) -> Result<Vec<String>> {
 }
 
 /// `PUT /api/v1/crates/new`, retried on 5xx and waiting as told on 429.
-fn publish_crate(
+pub fn publish_crate(
     sh: &Shell,
     api: &str,
     token: &str,
@@ -424,8 +449,18 @@ pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
             .or_else(|| env("XTASK_PYPI_SIMPLE"))
             .unwrap_or_else(|| config::PYPI_SIMPLE.into()),
         web: upload::open_store(ctx, Some(&web), args.endpoint.as_deref())?,
-        registry_token: env("CARGO_REGISTRY_TOKEN"),
-        pypi_token: env("PYPI_TOKEN"),
+        registry_token: env("CARGO_REGISTRY_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
+        pypi_token: env("PYPI_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
+        oidc: crate::oidc::Github::from_env(),
+        pypi_oidc: env("XTASK_PYPI_OIDC").unwrap_or_else(|| {
+            crate::oidc::pypi_oidc_base(
+                &args
+                    .pypi_upload
+                    .clone()
+                    .or_else(|| env("XTASK_PYPI_UPLOAD"))
+                    .unwrap_or_else(|| config::PYPI_UPLOAD.into()),
+            )
+        }),
     })
 }
 
@@ -454,9 +489,6 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let dir = ctx.root.join(DOWNLOADS_DIR).join(commit);
     if ctx.global.dry_run || ctx.global.json {
         // Contacts nothing: not the store, not the registries (a git index is not even cloned).
-        let credential = |var: &str| {
-            if std::env::var_os(var).is_some_and(|v| !v.is_empty()) { format!("${var} (set)") } else { format!("${var} (not set)") }
-        };
         let plan = json!({
             "job": "release",
             "version": version,
@@ -465,8 +497,8 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             "steps": [
                 format!("download commit/{commit}/ from {} into {dir}, verifying every sha256", args.store.as_deref().unwrap_or(config::DEFAULT_STORE)),
                 "verify the manifest's signature, completeness, versions and cleanliness",
-                format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, credential("CARGO_REGISTRY_TOKEN")),
-                format!("upload the wheels missing from {} to {}, with {}", t.pypi_simple, t.pypi_upload, credential("PYPI_TOKEN")),
+                format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, t.credentials().0),
+                format!("upload the wheels missing from {} to {}, with {}", t.pypi_simple, t.pypi_upload, t.credentials().1),
                 format!("copy the web bundle to version/{version}/ and latest/ of {}", t.web.describe()),
             ],
             "expected": {"crates": expected.crates, "wheel_platforms": expected.wheel_platforms, "bundles": expected.bundles},
@@ -521,7 +553,9 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     crate::manifest::check_binding(&signed_m, commit, Some(&version))
         .map_err(|e| JobFailed(format!("{e:#}\nnothing was published")))?;
     if signed != manifest_bytes && signed_m.artifacts != m.artifacts {
-        return Err(JobFailed("the downloaded manifest differs from the signed one\nnothing was published".into()).into());
+        return Err(
+            JobFailed("the downloaded manifest differs from the signed one\nnothing was published".into()).into()
+        );
     }
     check(&m, &version, expected)?;
     eprintln!(
@@ -582,6 +616,8 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let mode = if args.execute { "release" } else { "dry run (pass --execute to publish)" };
     println!("release {version} of {}: {mode}", &commit[..12]);
     println!("  registry {} (index {}), package index {}", t.registry_api, t.registry_index, t.pypi_upload);
+    let (crate_credential, wheel_credential) = t.credentials();
+    println!("  credentials: crates with {crate_credential}; wheels with {wheel_credential}");
     let nothing_to_do = actions.iter().all(|a| a.skip.is_some());
     for (i, a) in actions.iter().enumerate() {
         match &a.skip {
@@ -598,63 +634,82 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     }
     // From here on the release acts: any failure is a failed job (exit 1), never "could not run" (exit 2).
     let publish = || -> Result<()> {
-
-    // Crates, in order, each confirmed in the index before its dependents.
-    for name in &order {
-        let a = crates.iter().find(|a| &a.name == name).expect("ordered");
-        if index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version) {
-            continue;
-        }
-        let token =
-            t.registry_token.as_deref().context("CARGO_REGISTRY_TOKEN is not set\nfix: export it (in CI: a secret)")?;
-        eprintln!("publishing {name} {}", a.version);
-        publish_crate(sh, &t.registry_api, token, &metadata[name], &dir.join(&a.path), &tmp)
-            .with_context(|| format!("publishing {name} {}", a.version))?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version) {
-            if Instant::now() > deadline {
-                bail!(
-                    "{name} {} was uploaded but the index does not show it after 2 minutes; run again once it does",
-                    a.version
-                );
+        // Crates, in order, each confirmed in the index before its dependents. A trusted-publishing token is minted
+        // once, when the first crate needs it, and revoked when this closure ends, whether it succeeded or not.
+        let mut minted: Option<crate::oidc::CratesToken> = None;
+        for name in &order {
+            let a = crates.iter().find(|a| &a.name == name).expect("ordered");
+            if index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version) {
+                continue;
             }
-            std::thread::sleep(Duration::from_millis(500));
+            let token = match (&t.registry_token, &t.oidc) {
+                (Some(token), _) => token.clone(),
+                (None, Some(github)) => {
+                    if minted.is_none() {
+                        minted = Some(crate::oidc::crates_token(sh, &tmp, github, &t.registry_api)?);
+                    }
+                    minted.as_ref().expect("minted above").token.expose().to_owned()
+                }
+                (None, None) => bail!(
+                    "no credential for the crate registry\nfix: run in GitHub Actions with `id-token: write` and a \
+                 trusted publisher on the registry, or set CARGO_REGISTRY_TOKEN"
+                ),
+            };
+            eprintln!("publishing {name} {}", a.version);
+            publish_crate(sh, &t.registry_api, &token, &metadata[name], &dir.join(&a.path), &tmp)
+                .with_context(|| format!("publishing {name} {}", a.version))?;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version) {
+                if Instant::now() > deadline {
+                    bail!(
+                        "{name} {} was uploaded but the index does not show it after 2 minutes; run again once it does",
+                        a.version
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
         }
-    }
-    // Wheels.
-    let wheels: Vec<String> = m
-        .artifacts
-        .iter()
-        .filter(|a| a.kind == Kind::Wheel)
-        .filter(|a| {
-            !pypi_has(sh, &t.pypi_simple, &a.name, a.path.rsplit('/').next().unwrap_or(&a.path)).unwrap_or(false)
-        })
-        .map(|a| dir.join(&a.path).to_string())
-        .collect();
-    if !wheels.is_empty() {
-        ctx.tools.ensure(sh, &["twine"])?;
-        let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
-        let token = t.pypi_token.as_deref().context("PYPI_TOKEN is not set\nfix: export it (in CI: a secret)")?;
-        let url = &t.pypi_upload;
-        let _env = [
-            sh.push_env("TWINE_USERNAME", "__token__"),
-            sh.push_env("TWINE_PASSWORD", token),
-            sh.push_env("TWINE_NON_INTERACTIVE", "1"),
-        ];
-        cmd!(sh, "{twine} upload --disable-progress-bar --repository-url {url} {wheels...}").run().map_err(|e| {
+        // Wheels.
+        let wheels: Vec<String> = m
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == Kind::Wheel)
+            .filter(|a| {
+                !pypi_has(sh, &t.pypi_simple, &a.name, a.path.rsplit('/').next().unwrap_or(&a.path)).unwrap_or(false)
+            })
+            .map(|a| dir.join(&a.path).to_string())
+            .collect();
+        if !wheels.is_empty() {
+            ctx.tools.ensure(sh, &["twine"])?;
+            let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+            let token = match (&t.pypi_token, &t.oidc) {
+                (Some(token), _) => token.clone(),
+                (None, Some(github)) => crate::oidc::pypi_token(sh, &tmp, github, &t.pypi_oidc)?.expose().to_owned(),
+                (None, None) => bail!(
+                    "no credential for the package index\nfix: run in GitHub Actions with `id-token: write` and a \
+                 trusted publisher on the index, or set PYPI_TOKEN"
+                ),
+            };
+            let url = &t.pypi_upload;
+            let _env = [
+                sh.push_env("TWINE_USERNAME", "__token__"),
+                sh.push_env("TWINE_PASSWORD", &token),
+                sh.push_env("TWINE_NON_INTERACTIVE", "1"),
+            ];
+            cmd!(sh, "{twine} upload --disable-progress-bar --repository-url {url} {wheels...}").run().map_err(|e| {
             anyhow!(
                 "twine upload to {url} failed ({e}; its output is above)\nfix: run again: published files are skipped"
             )
         })?;
-    }
-    // The web bundle: only the keys that do not hold their file yet.
-    for (a, key) in &web_todo {
-        let rel = a.path.splitn(3, '/').nth(2).unwrap_or(&a.path);
-        let cache_control =
-            if key.starts_with("latest/") { "no-cache" } else { crate::store::IMMUTABLE.cache_control };
-        let meta = PutMeta { content_type: crate::store::content_type(rel), cache_control };
-        t.web.put(sh, key, &dir.join(&a.path), &a.sha256, &meta, None)?;
-    }
+        }
+        // The web bundle: only the keys that do not hold their file yet.
+        for (a, key) in &web_todo {
+            let rel = a.path.splitn(3, '/').nth(2).unwrap_or(&a.path);
+            let cache_control =
+                if key.starts_with("latest/") { "no-cache" } else { crate::store::IMMUTABLE.cache_control };
+            let meta = PutMeta { content_type: crate::store::content_type(rel), cache_control };
+            t.web.put(sh, key, &dir.join(&a.path), &a.sha256, &meta, None)?;
+        }
         Ok(())
     };
     publish().map_err(|e| {

@@ -136,7 +136,9 @@ pub fn sign(message: &[u8], commit: &str, version: &str) -> Result<String> {
 /// [`verify`] for a signature file's raw bytes: anything but minisign's text is refused, saying what was expected.
 pub fn verify_bytes(public: &Public, message: &[u8], signature: &[u8], commit: &str) -> Result<()> {
     let text = std::str::from_utf8(signature).map_err(|_| {
-        anyhow::anyhow!("it is not a minisign signature: binary data, expected four lines of text (minisign -S writes them)")
+        anyhow::anyhow!(
+            "it is not a minisign signature: binary data, expected four lines of text (minisign -S writes them)"
+        )
     })?;
     verify(public, message, text, commit)
 }
@@ -181,7 +183,9 @@ pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) ->
     // binds it then, checked by the caller).
     if let Some(signed_for) = trusted.split('\t').find_map(|f| f.strip_prefix("commit:")) {
         if signed_for != commit {
-            bail!("the signature is for another commit: its trusted comment says {signed_for}, the release is {commit}");
+            bail!(
+                "the signature is for another commit: its trusted comment says {signed_for}, the release is {commit}"
+            );
         }
     }
     Ok(())
@@ -268,8 +272,9 @@ pub fn run(
     }
     let message = std::fs::read(&local).with_context(|| format!("reading {local}"))?;
     drop(local);
-    let m = crate::manifest::Manifest::parse(&String::from_utf8_lossy(&message))
-        .map_err(|e| crate::plan::JobFailed(format!("the store's {key} is not a valid manifest: {e:#}; nothing was signed")))?;
+    let m = crate::manifest::Manifest::parse(&String::from_utf8_lossy(&message)).map_err(|e| {
+        crate::plan::JobFailed(format!("the store's {key} is not a valid manifest: {e:#}; nothing was signed"))
+    })?;
     // Sign only what the key says: a manifest of another commit substituted under commit/<sha>/ is refused.
     crate::manifest::check_binding(&m, &commit, None)
         .map_err(|e| crate::plan::JobFailed(format!("{e:#}\nnothing was signed")))?;

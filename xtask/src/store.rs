@@ -357,7 +357,6 @@ impl Store {
             (None, false) => bail!("no access token for Google Cloud Storage\nfix: {TOKEN_FIX}"),
         }
     }
-
 }
 
 /// A key the store may hold: `/`-separated segments of letters, digits, `.`, `_`, `-`, `+`, `%`, `=` and `@`;
@@ -391,8 +390,8 @@ pub fn token_may_go_to(endpoint: &str) -> Result<()> {
     } else {
         host_port.split(':').next().unwrap_or("")
     };
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
@@ -432,7 +431,8 @@ impl Store {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut args: Vec<String> = vec!["-sS".into(), "-X".into(), method.into(), "-o".into(), out.path().to_string()];
+            let mut args: Vec<String> =
+                vec!["-sS".into(), "-X".into(), method.into(), "-o".into(), out.path().to_string()];
             args.extend([
                 "-w".into(),
                 "%{http_code}".into(),
@@ -480,9 +480,7 @@ impl Store {
                     std::fs::rename(out.path(), dest).with_context(|| format!("moving the download to {dest}"))?;
                     Vec::new()
                 }
-                _ => {
-                    std::fs::read(out.path()).unwrap_or_default()
-                }
+                _ => std::fs::read(out.path()).unwrap_or_default(),
             };
             return Ok((status, body));
         }
@@ -579,7 +577,7 @@ mod tests {
         for ok in ["commit/ab/manifest.json", "branch/main/latest", "commit/ab/simple/", "a+b/x=1@2%20"] {
             check_key(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
-        for bad in ["", "/abs", "a/../b", "..", "a//b", "./a", "a\\b", "a\nb", "caf\u{e9}", "a b", "x/./y"] {
+        for bad in ["", "/abs", "a/../b", "..", "a//b", "./a", "a\\b", "a\nb", "\u{e9}t\u{e9}", "a b", "x/./y"] {
             assert!(check_key(bad).is_err(), "{bad:?}");
         }
         // A file store never writes outside its root.

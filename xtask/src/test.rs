@@ -24,8 +24,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         }
         probe.ok
     };
-    let toolchain =
-        if parts.contains(&Part::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
+    let toolchain = if parts.contains(&Part::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
     let version = repo::workspace_version(&ctx.root)?;
     let examples = example_scripts(&ctx.root)?;
     let inputs = Inputs {
@@ -270,11 +269,15 @@ mod tests {
     fn the_wasm_tests_run_on_node_the_pins_lower_bound_and_in_a_browser() {
         let p = plan(&inputs(&[Part::Wasm]));
         let lower = p.steps.iter().find(|s| s.name == "node 18 (the pin's lower bound): reel-web").unwrap();
-        assert!(lower.command_line().contains("/t/node-lower-bound/bin/node --test crates/reel-web/tests/bundle.test.mjs"));
+        assert!(
+            lower.command_line().contains("/t/node-lower-bound/bin/node --test crates/reel-web/tests/bundle.test.mjs")
+        );
         assert!(names(&p).contains(&"browser: reel-web"));
         let missing = plan(&Inputs { node_lower_bound: Err("not there".into()), ..inputs(&[Part::Wasm]) });
         assert!(!names(&missing).iter().any(|n| n.starts_with("node 18")));
-        assert!(missing.notes.iter().any(|n| n.contains("skipped: the wasm tests on node 18") && n.contains("not there")));
+        assert!(
+            missing.notes.iter().any(|n| n.contains("skipped: the wasm tests on node 18") && n.contains("not there"))
+        );
         // The pin and the lower bound agree.
         let node = config::tool_named("node");
         assert!(format!("{:?}", node.pin).contains(&format!("\"{NODE_LOWER_BOUND}\"")), "{:?}", node.pin);

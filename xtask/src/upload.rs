@@ -121,7 +121,13 @@ pub fn index_pages(m: &Manifest) -> Vec<(String, String)> {
 /// Reads back the pip pages just written. A page that differs, or one without a trailing `/` that is
 /// missing, is an error; directory pages (names ending in `/`) that a store does not keep are reported: then
 /// only the `--find-links` form of `pip install` works from that store.
-fn verify_pages(sh: &Shell, store: &Store, prefix: &str, pages: &[(String, String)], tmp: &Utf8Path) -> Result<Vec<String>> {
+fn verify_pages(
+    sh: &Shell,
+    store: &Store,
+    prefix: &str,
+    pages: &[(String, String)],
+    tmp: &Utf8Path,
+) -> Result<Vec<String>> {
     let mut dropped = Vec::new();
     let mut wrong = Vec::new();
     for (key, want) in pages {
@@ -549,8 +555,9 @@ pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
             store.describe()
         );
     };
-    manifest::check_binding(&m, commit, None)
-        .map_err(|e| JobFailed(format!("{} {prefix}/{}: {e:#}\nnothing was downloaded", store.describe(), manifest::FILE)))?;
+    manifest::check_binding(&m, commit, None).map_err(|e| {
+        JobFailed(format!("{} {prefix}/{}: {e:#}\nnothing was downloaded", store.describe(), manifest::FILE))
+    })?;
     if m.dirty && !args.allow_dirty {
         bail!(
             "the store's manifest of {commit} was made from a dirty tree\nfix: pass --allow-dirty to download it anyway"

@@ -748,7 +748,7 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
         }
     }
     // Jobs: (id, lines); a job is publishing if it can obtain or holds credentials.
-    let mut jobs: Vec<(&str, Vec<(usize, usize, &str)>)> = Vec::new();
+    let mut jobs: Vec<(&str, Vec<Line<'_>>)> = Vec::new();
     let mut in_jobs = false;
     for &(line, indent, t) in &lines {
         if indent == 0 {
@@ -766,7 +766,7 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
             t.replace(' ', "") == "id-token:write" || t.starts_with("environment:") || t.contains("secrets.")
         });
         // Steps: from a `- ` item at the steps' indent to the next one.
-        let mut steps: Vec<Vec<(usize, usize, &str)>> = Vec::new();
+        let mut steps: Vec<Vec<Line<'_>>> = Vec::new();
         let mut step_indent = None;
         for &(line, indent, t) in body {
             if t.starts_with("- ") && step_indent.is_none_or(|i| indent <= i) {
@@ -777,14 +777,14 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
             }
         }
         for step in &steps {
-            let Some(&(line, _, uses)) = step.iter().find(|(_, _, t)| t.trim_start_matches("- ").starts_with("uses:")) else {
+            let Some(&(line, _, uses)) = step.iter().find(|(_, _, t)| t.trim_start_matches("- ").starts_with("uses:"))
+            else {
                 continue;
             };
             let uses = uses.trim_start_matches("- ").trim_start_matches("uses:").trim();
             let has = |key: &str, value: &str| {
-                step.iter().any(|(_, _, t)| {
-                    t.strip_prefix(key).is_some_and(|v| v.trim().trim_matches(['"', '\'']) == value)
-                })
+                step.iter()
+                    .any(|(_, _, t)| t.strip_prefix(key).is_some_and(|v| v.trim().trim_matches(['"', '\'']) == value))
             };
             if uses.starts_with("actions/checkout@") && !has("persist-credentials:", "false") {
                 out.push(format!(
@@ -803,6 +803,9 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
     }
     out
 }
+
+/// A line of a workflow: its number, its indent and its trimmed text.
+type Line<'a> = (usize, usize, &'a str);
 
 fn trigger_finding(file: &str, line: usize, trigger: &str) -> String {
     format!(
@@ -837,7 +840,10 @@ pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
             .map(|(path, _)| path.to_string())
             .collect();
         if ctx.global.json {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"job": "workflows", "would_write": stale}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"job": "workflows", "would_write": stale}))?
+            );
         } else {
             println!("workflows would write: {}", if stale.is_empty() { "nothing".into() } else { stale.join(", ") });
         }

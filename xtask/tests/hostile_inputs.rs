@@ -61,14 +61,22 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
     let hex = "ab".repeat(20);
     // (arguments, expected exit code, the start of the first error line)
     let table: Vec<(Vec<&str>, i32, &str)> = vec![
-        (vec!["sign", "--local-key", "--store", store, "--commit", "héllo"], 2, "error: --commit \"héllo\" names no commit"),
+        (
+            vec!["sign", "--local-key", "--store", store, "--commit", "héllo"],
+            2,
+            "error: --commit \"héllo\" names no commit",
+        ),
         (vec!["sign", "--local-key", "--store", store, "--commit", "../../etc"], 2, "error: --commit \"../../etc\""),
         (vec!["sign", "--store", store, "--commit=-h"], 2, "error: --commit \"-h\" is not a commit hash"),
         (vec!["download", "--store", store, "--commit", "\u{1b}[31mred"], 2, "error: --commit \"\\u{1b}[31mred\""),
         (vec!["download", "--store", store, "--commit", &hex], 2, "error: "),
         (vec!["upload", "--store", store, "--commit", "a\nb"], 2, "error: --commit \"a\\nb\""),
         (vec!["release", "--store", store, "--commit", "nope-not-a-rev"], 2, "error: --commit \"nope-not-a-rev\""),
-        (vec!["release", "--execute", "--dry-run", "--commit", "HEAD"], 2, "error: `release --execute` acts and `--dry-run`"),
+        (
+            vec!["release", "--execute", "--dry-run", "--commit", "HEAD"],
+            2,
+            "error: `release --execute` acts and `--dry-run`",
+        ),
         (vec!["release", "--execute", "--json", "--commit", "HEAD"], 2, "error: `release --execute` acts and `--json`"),
         (vec!["lint", "--fix", "--dry-run"], 2, "error: `lint --fix` acts"),
         (vec!["doctor", "--provision", "--json"], 2, "error: `doctor --provision` acts"),
@@ -109,7 +117,9 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(first_error(&out).starts_with("error: refusing to send the storage access token to http://storage.invalid:9"));
+    assert!(
+        first_error(&out).starts_with("error: refusing to send the storage access token to http://storage.invalid:9")
+    );
     assert!(!stderr(&out).contains("tok-123"));
 
     // A gate that fails is exit 1, with the command that reproduces it.
@@ -258,13 +268,41 @@ fn dry_run_and_json_send_nothing_to_a_store_a_registry_or_an_index() {
     let simple = format!("{url}/simple/");
     let secrets = ["gcs-secret-token-1", "registry-secret-token-2", "pypi-secret-token-3"];
     let jobs: Vec<Vec<&str>> = vec![
-        vec!["upload", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--from", &packages, "--alias", "branch/x"],
+        vec![
+            "upload",
+            "--store",
+            "gs://bucket",
+            "--endpoint",
+            &url,
+            "--commit",
+            &hex,
+            "--from",
+            &packages,
+            "--alias",
+            "branch/x",
+        ],
         vec!["download", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--out", &out],
         vec!["sign", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--local-key"],
         vec![
-            "release", "--store", "gs://bucket", "--endpoint", &url, "--commit", &hex, "--version", "0.1.0",
-            "--registry-api", &url, "--registry-index", &index, "--pypi-upload", &url, "--pypi-simple", &simple,
-            "--web-store", "gs://web",
+            "release",
+            "--store",
+            "gs://bucket",
+            "--endpoint",
+            &url,
+            "--commit",
+            &hex,
+            "--version",
+            "0.1.0",
+            "--registry-api",
+            &url,
+            "--registry-index",
+            &index,
+            "--pypi-upload",
+            &url,
+            "--pypi-simple",
+            &simple,
+            "--web-store",
+            "gs://web",
         ],
     ];
     for job in &jobs {

@@ -81,7 +81,10 @@ def test_a_recording_cut_between_records_is_reported_unfinished(tmp_path):
             rec.log_scalar("s", float(i), timestamp_ns=i)
     data = path.read_bytes()
     path.write_bytes(data[:-16])  # every record, but not the end marker the writer writes on close
-    with pytest.raises(reel.ReelError, match=rf"unfinished recording: it ends at byte offset {len(data) - 16} after 3 records"):
+    end = len(data) - 16
+    with pytest.raises(
+        reel.ReelError, match=rf"unfinished recording: it ends at byte offset {end} after 3 records"
+    ):
         reel.read(path)
 
 

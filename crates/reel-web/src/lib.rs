@@ -275,7 +275,10 @@ mod tests {
         assert!(html.find("reel-warning").unwrap() < html.find("reel-summary").unwrap(), "the warning comes first");
         // Cut exactly after the last record (a writer that never finished): every record, and the warning.
         let html = render_html(&bytes[..end as usize]).unwrap();
-        assert!(html.contains(&format!("reading stopped at byte offset {end} of {end}: unfinished recording")), "{html}");
+        assert!(
+            html.contains(&format!("reading stopped at byte offset {end} of {end}: unfinished recording")),
+            "{html}"
+        );
         assert!(html.contains("11 records, 2 entities"), "{html}");
         // A flipped bit in the last record: a checksum error at its offset.
         let mut bad = bytes.clone();
@@ -288,7 +291,10 @@ mod tests {
         let err = render_html(b"<html>").unwrap_err();
         assert!(err.contains("not a reel recording"), "{err}");
         let json = summary_json(&bytes[..end as usize]).unwrap();
-        assert!(json.starts_with(&format!("{{\"records\":11,\"stopped\":{{\"offset\":{end},\"reason\":\"unfinished")), "{json}");
+        assert!(
+            json.starts_with(&format!("{{\"records\":11,\"stopped\":{{\"offset\":{end},\"reason\":\"unfinished")),
+            "{json}"
+        );
     }
 
     /// The byte offsets of the sample's last record and of its end marker.

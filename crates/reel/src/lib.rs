@@ -15,7 +15,6 @@
 //! crashed, an interrupted copy); every error names the byte offset where reading stopped. Version 1 files
 //! (no end marker) are still read; for them a cut between records cannot be told from the end.
 
-
 use std::fmt;
 use std::io::{self, Read, Write};
 
@@ -355,10 +354,7 @@ impl<R: Read> Reader<R> {
         }
         let mut extra = [0u8; 1];
         if read_full(&mut self.input, &mut extra)? > 0 {
-            return Err(Error::Malformed {
-                offset: start + END_LEN,
-                reason: "bytes follow the end marker".to_owned(),
-            });
+            return Err(Error::Malformed { offset: start + END_LEN, reason: "bytes follow the end marker".to_owned() });
         }
         self.offset += END_LEN;
         Ok(())

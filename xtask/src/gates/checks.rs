@@ -182,8 +182,9 @@ pub fn keywords(pr: &Pr, facts: &Facts, cfg: &Gates) -> GateResult {
         }
     }
     where_.push(format!("{searched} added lines (markers only)"));
-    let unknown =
-        [(KeywordPlace::Title, &pr.title), (KeywordPlace::Body, &pr.body)].iter().any(|(p, v)| cfg.keywords_in.contains(p) && v.is_none());
+    let unknown = [(KeywordPlace::Title, &pr.title), (KeywordPlace::Body, &pr.body)]
+        .iter()
+        .any(|(p, v)| cfg.keywords_in.contains(p) && v.is_none());
     if unknown {
         where_.push("not the PR title/body (pass --title/--body or --event)".to_owned());
     }
@@ -218,7 +219,10 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
         findings.push(Finding::file(
             &f.path,
             None,
-            format!("{how}, at or over the {} limit; use Git LFS or allow it in the gates' large_file_allow", human(limit)),
+            format!(
+                "{how}, at or over the {} limit; use Git LFS or allow it in the gates' large_file_allow",
+                human(limit)
+            ),
         ));
     }
     // Blobs a commit of the PR adds that the net change does not show (added, then deleted or shrunk later):
@@ -344,10 +348,9 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
         changed.iter().map(|f| (f.path.as_str(), f.new_blob.as_str())).collect();
     let mut seen = std::collections::HashSet::new();
     for f in facts.history.iter().filter(|f| f.status != 'D') {
-        if !net.contains(&(f.path.as_str(), f.new_blob.as_str())) && !changed.iter().any(|c| c.path == f.path) {
-            if seen.insert(f.path.as_str()) {
-                path_findings(f, cfg, &mut findings);
-            }
+        let in_net = net.contains(&(f.path.as_str(), f.new_blob.as_str())) || changed.iter().any(|c| c.path == f.path);
+        if !in_net && seen.insert(f.path.as_str()) {
+            path_findings(f, cfg, &mut findings);
         }
     }
     // Case clashes that involve a path the change adds or modifies, between files and directories alike
@@ -479,7 +482,11 @@ mod tests {
             added: vec![
                 AddedLine { path: "src/x.rs".into(), line: 7, text: format!("// {marker}") },
                 // Prose in documentation is not a marker.
-                AddedLine { path: "docs/release.md".into(), line: 3, text: format!("{} until CI is green.", kw().to_lowercase()) },
+                AddedLine {
+                    path: "docs/release.md".into(),
+                    line: 3,
+                    text: format!("{} until CI is green.", kw().to_lowercase()),
+                },
                 AddedLine { path: "xtask/src/config.rs".into(), line: 1, text: marker.clone() },
             ],
             ..Facts::default()
@@ -496,7 +503,11 @@ mod tests {
         assert!(r.summary.contains("not the PR title/body"));
         // The body is searched only where the configuration says so.
         let with_body = Gates { keywords_in: &[KeywordPlace::Body], ..GATES };
-        let r = keywords(&Pr { title: Some(String::new()), body: Some(kw()), ..Pr::default() }, &Facts::default(), &with_body);
+        let r = keywords(
+            &Pr { title: Some(String::new()), body: Some(kw()), ..Pr::default() },
+            &Facts::default(),
+            &with_body,
+        );
         assert_eq!(r.findings.len(), 1);
     }
 
@@ -514,14 +525,22 @@ mod tests {
         let r = file_patterns(&facts, &GATES);
         let msgs: Vec<_> = r.findings.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(r.findings.len(), 3, "{msgs:?}");
-        assert!(msgs[0].contains("not valid UTF-8") && msgs[1].contains("'\\n'") && msgs[2].contains("'\\u{1b}'"), "{msgs:?}");
+        assert!(
+            msgs[0].contains("not valid UTF-8") && msgs[1].contains("'\\n'") && msgs[2].contains("'\\u{1b}'"),
+            "{msgs:?}"
+        );
     }
 
     #[test]
     fn every_commit_of_the_pr_is_checked_not_only_the_net_change() {
         let big = GATES.max_file_bytes;
-        let added = FileChange { commit: Some("c".repeat(40)), new_blob: "1".repeat(40), ..file("blob.bin", 'A', None, Some(5 << 20)) };
-        let removed = FileChange { commit: Some("d".repeat(40)), status: 'D', ..file("blob.bin", 'D', Some(5 << 20), None) };
+        let added = FileChange {
+            commit: Some("c".repeat(40)),
+            new_blob: "1".repeat(40),
+            ..file("blob.bin", 'A', None, Some(5 << 20))
+        };
+        let removed =
+            FileChange { commit: Some("d".repeat(40)), status: 'D', ..file("blob.bin", 'D', Some(5 << 20), None) };
         let mut orig = file("fix.orig", 'A', None, Some(5));
         orig.commit = Some("c".repeat(40));
         let facts = Facts { history: vec![added, orig, removed], ..Facts::default() };
@@ -531,7 +550,10 @@ mod tests {
         let r = file_patterns(&facts, &GATES);
         assert!(r.findings.iter().any(|f| f.file.as_deref() == Some("fix.orig")), "{:?}", r.findings);
         // The limit itself fails (`>=`), one byte under passes.
-        let at = Facts { files: vec![file("at.bin", 'A', None, Some(big)), file("under.bin", 'A', None, Some(big - 1))], ..Facts::default() };
+        let at = Facts {
+            files: vec![file("at.bin", 'A', None, Some(big)), file("under.bin", 'A', None, Some(big - 1))],
+            ..Facts::default()
+        };
         let r = large_files(&at, &GATES);
         assert_eq!(r.findings.iter().map(|f| f.location()).collect::<Vec<_>>(), ["at.bin"]);
         // A move is no new content.

@@ -246,7 +246,11 @@ pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, cfg: &c
                 format!("the head commit {sha:?} ({}) is not in this repository", pr.head_from),
                 format!(
                     "check out the pull request's head (actions/checkout does), or `git fetch origin {sha}`{}",
-                    if git.shallow().unwrap_or(false) { "; this clone is shallow: `git fetch --unshallow`" } else { "" }
+                    if git.shallow().unwrap_or(false) {
+                        "; this clone is shallow: `git fetch --unshallow`"
+                    } else {
+                        ""
+                    }
                 ),
             )
         })?,

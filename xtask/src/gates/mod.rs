@@ -196,7 +196,8 @@ pub fn render(r: &Report) -> String {
         out.push_str("\nfailures:\n");
         for g in failures {
             for finding in &g.findings {
-                let _ = writeln!(out, "  {}: {}: {}", g.name, printable(&finding.location()), printable(&finding.message));
+                let _ =
+                    writeln!(out, "  {}: {}: {}", g.name, printable(&finding.location()), printable(&finding.message));
             }
         }
     }

@@ -334,7 +334,10 @@ fn an_event_naming_a_head_not_here_or_a_non_string_title_is_refused() {
     let e = repo.evaluate(&args, &pr_facts(&args).unwrap()).err().unwrap();
     assert!(e.downcast_ref::<JobFailed>().is_none(), "bad input (exit 2), not a gate verdict");
     let err = format!("{e:#}");
-    assert!(err.contains(&format!("the head commit \"{missing}\"")) && err.contains("is not in this repository"), "{err}");
+    assert!(
+        err.contains(&format!("the head commit \"{missing}\"")) && err.contains("is not in this repository"),
+        "{err}"
+    );
     assert!(err.contains("\nfix: "), "{err}");
     for (field, value) in [("title", "42"), ("body", "{\"a\":1}"), ("title", "[\"x\"]")] {
         std::fs::write(dir.join("e.json"), format!(r#"{{"pull_request":{{"{field}":{value}}}}}"#)).unwrap();
@@ -410,7 +413,12 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
     // The shell's own word splitting of the printed line, then the CLI's own parser.
     let script = format!("printf '%s\\0' {}", line.trim_start_matches("cargo xtask "));
     let out = cmd!(repo.sh, "sh -c {script}").output().unwrap();
-    let argv: Vec<String> = out.stdout.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8(a.to_vec()).unwrap()).collect();
+    let argv: Vec<String> = out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8(a.to_vec()).unwrap())
+        .collect();
     let m = crate::cli::command().try_get_matches_from(std::iter::once("xtask".to_owned()).chain(argv)).unwrap();
     let crate::cli::Job::Gates(args) = crate::cli::from_matches(&m).1 else { panic!("not gates") };
     let again = repo.evaluate(&args, &pr_facts(&args).unwrap()).unwrap();

@@ -134,7 +134,11 @@ fn describes_wheels_by_their_tag() {
 
 #[test]
 fn recorded_commands_name_no_directory_of_this_machine() {
-    let places = Places::new(Utf8Path::new("/home/a/repo"), Utf8Path::new("/home/a/repo/target/packages"), Some("/home/a/.cargo/"));
+    let places = Places::new(
+        Utf8Path::new("/home/a/repo"),
+        Utf8Path::new("/home/a/repo/target/packages"),
+        Some("/home/a/.cargo/"),
+    );
     let cmd = "SOURCE_DATE_EPOCH=1 CARGO_ENCODED_RUSTFLAGS='--remap-path-prefix=/home/a/repo=/reel\x1f--remap-path-prefix=/home/a/.cargo=/cargo' \
                maturin build --out /home/a/repo/target/packages/.staging/abc/wheels --manifest-path crates/x/Cargo.toml \
                /home/a/repository/keep";

@@ -18,7 +18,10 @@ fn a_release_runs_only_from_the_versions_tag_or_the_default_branch() {
     let refused = [
         (f("push", "tag", "v1.2.4", "refs/tags/v1.2.4", None), "this run is for tag v1.2.4"),
         (f("workflow_dispatch", "branch", "evil", "refs/heads/evil", Some("main")), "this run is from refs/heads/evil"),
-        (f("workflow_dispatch", "branch", "main", "refs/heads/main", None), "does not name the repository's default branch"),
+        (
+            f("workflow_dispatch", "branch", "main", "refs/heads/main", None),
+            "does not name the repository's default branch",
+        ),
         (f("push", "branch", "main", "refs/heads/main", Some("main")), "a `push` event"),
         (f("pull_request", "branch", "1/merge", "refs/pull/1/merge", Some("main")), "a `pull_request` event"),
     ];
@@ -255,6 +258,8 @@ fn release_end_to_end_against_real_servers() {
     let targets = |api: String| Targets {
         registry_token: Some(registry_token.into()),
         pypi_token: Some(pypi_token.into()),
+        oidc: None,
+        pypi_oidc: format!("http://127.0.0.1:{pypi_port}"),
         registry_api: api,
         registry_index: format!("file://{registry}"),
         pypi_upload: format!("http://127.0.0.1:{pypi_port}/"),

@@ -129,7 +129,12 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
     let release = all().into_iter().find(|w| w.file == "release.yml").unwrap();
     let good = render(&release);
     assert_eq!(security_rules("release.yml", &good), Vec::<String>::new());
-    let checkout_pin = format!("{}@{} # {}", config::ACTION_CHECKOUT.repo, config::ACTION_CHECKOUT.sha, config::ACTION_CHECKOUT.version);
+    let checkout_pin = format!(
+        "{}@{} # {}",
+        config::ACTION_CHECKOUT.repo,
+        config::ACTION_CHECKOUT.sha,
+        config::ACTION_CHECKOUT.version
+    );
     let cache = format!(
         "      - name: cache\n        uses: {}@{} # {}\n",
         config::ACTION_RUST_CACHE.repo,
@@ -142,22 +147,35 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
             good.replacen("--commit \"$COMMIT\"", "--commit \"${{ inputs.commit }}\"", 1),
             "template injection",
         ),
-        ("pull_request_target", good.replacen("on:\n", "on:\n  pull_request_target:\n", 1), "`pull_request_target` trigger"),
-        ("workflow_run", good.replacen("on:\n", "on:\n  workflow_run:\n    workflows: [ci]\n", 1), "`workflow_run` trigger"),
+        (
+            "pull_request_target",
+            good.replacen("on:\n", "on:\n  pull_request_target:\n", 1),
+            "`pull_request_target` trigger",
+        ),
+        (
+            "workflow_run",
+            good.replacen("on:\n", "on:\n  workflow_run:\n    workflows: [ci]\n", 1),
+            "`workflow_run` trigger",
+        ),
         (
             "persisted credentials",
             good.replacen("          persist-credentials: \"false\"\n", "", 1),
             "without `persist-credentials: false`",
         ),
-        ("a cache in a publishing job", good.replacen(&format!("        uses: {checkout_pin}\n"), &format!("        uses: {checkout_pin}\n{cache}"), 1), "restores a cache"),
+        (
+            "a cache in a publishing job",
+            good.replacen(
+                &format!("        uses: {checkout_pin}\n"),
+                &format!("        uses: {checkout_pin}\n{cache}"),
+                1,
+            ),
+            "restores a cache",
+        ),
     ];
     for (what, text, want) in &planted {
         assert_ne!(text, &good, "{what}: the pattern was not planted");
         let problems = rules("release.yml", text);
-        assert!(
-            problems.iter().any(|p| p.starts_with("release.yml:") && p.contains(want)),
-            "{what}: {problems:?}"
-        );
+        assert!(problems.iter().any(|p| p.starts_with("release.yml:") && p.contains(want)), "{what}: {problems:?}");
     }
     // A lookup-only cache restores nothing: allowed.
     let lookup = good.replacen(
