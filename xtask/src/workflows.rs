@@ -297,11 +297,10 @@ fn release() -> Workflow {
                 ("VERSION", "${{ inputs.version || github.ref_name }}".to_owned()),
             ];
             e.extend(store_env());
-            e.extend([
-                ("XTASK_WEB_STORE", "${{ vars.WEB_STORE }}".to_owned()),
-                ("CARGO_REGISTRY_TOKEN", "${{ secrets.CARGO_REGISTRY_TOKEN }}".to_owned()),
-                ("PYPI_TOKEN", "${{ secrets.PYPI_TOKEN }}".to_owned()),
-            ]);
+            // No publish token: release exchanges this job's OIDC token with the registries (trusted
+            // publishing). A registry without trusted publishing would need its token here as a secret of the
+            // `release` environment (CARGO_REGISTRY_TOKEN / PYPI_TOKEN).
+            e.push(("XTASK_WEB_STORE", "${{ vars.WEB_STORE }}".to_owned()));
             e
         },
         id: None,

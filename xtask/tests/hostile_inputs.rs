@@ -339,3 +339,32 @@ fn dry_run_and_json_send_nothing_to_a_store_a_registry_or_an_index() {
     assert!(seen.iter().any(|l| l.starts_with("GET /storage/v1/b/bucket/o/")), "{seen:?}");
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+/// SECURITY.md proves each control by a test's name: every name it gives is a test of this repository.
+#[test]
+fn every_test_security_md_names_exists() {
+    let text = std::fs::read_to_string(root().join("SECURITY.md")).unwrap();
+    let mut sources = String::new();
+    let mut stack = vec![root().join("xtask")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                sources.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let mut named = 0;
+    for span in text.split('`').skip(1).step_by(2) {
+        let Some(name) =
+            span.rsplit("::").next().filter(|_| span.contains("tests::") || span.starts_with("hostile_inputs::"))
+        else {
+            continue;
+        };
+        named += 1;
+        assert!(sources.contains(&format!("fn {name}(")), "SECURITY.md names `{span}`, which is not a test here");
+    }
+    assert!(named >= 20, "SECURITY.md names {named} tests");
+}
