@@ -54,16 +54,28 @@ pub const TOOLS: &[Tool] = &[
         bin: "cargo-clippy",
         ..tool("clippy", Pin::AtLeast("0.1.85"), Source::System { fix: "rustup component add clippy" }, "Rust lints")
     },
-    tool("git", Pin::AtLeast("2.30"), Source::System { fix: "apt-get install git" }, "PR gates, commit facts"),
+    // System tools: each lower bound is the version Debian 12 ships, which the jobs and tests run on (node's
+    // lower bound runs the wasm tests in `cargo xtask test`; git's runs the gates in their tests).
+    tool("git", Pin::AtLeast("2.39"), Source::System { fix: "apt-get install git" }, "PR gates, commit facts"),
     tool(
         "python3",
-        Pin::AtLeast("3.9"),
+        Pin::AtLeast("3.11"),
         Source::System { fix: "apt-get install python3 python3-venv" },
         "virtualenvs for the Python tools and tests",
     ),
-    tool("curl", Pin::AtLeast("7.55"), Source::System { fix: "apt-get install curl" }, "talks to the artifact bucket"),
+    tool("curl", Pin::AtLeast("7.88"), Source::System { fix: "apt-get install curl" }, "talks to the artifact bucket"),
     tool("node", Pin::AtLeast("18"), Source::System { fix: "apt-get install nodejs npm" }, "wasm bundle tests"),
-    tool("npm", Pin::AtLeast("8"), Source::System { fix: "apt-get install npm" }, "provisions wasm-opt"),
+    tool("npm", Pin::AtLeast("9"), Source::System { fix: "apt-get install npm" }, "provisions wasm-opt"),
+    Tool {
+        optional: true,
+        version_args: &["-v"],
+        ..tool(
+            "minisign",
+            Pin::AtLeast("0.11"),
+            Source::System { fix: "apt-get install minisign" },
+            "checks release signatures independently of the xtask (0.11: the prehashed default)",
+        )
+    },
     Tool {
         bin: "cargo-nextest",
         optional: true,

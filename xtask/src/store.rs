@@ -241,12 +241,8 @@ impl Store {
                 let parent = dest.parent().context("object path has a parent")?;
                 std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
                 // Unique per write: two writers of one key (even in one process) must not share a temp file.
-                let tmp = parent.join(format!(
-                    ".{}.tmp.{}.{}",
-                    dest.file_name().unwrap_or("x"),
-                    std::process::id(),
-                    unique()
-                ));
+                // Hidden (listings skip it), removed on every path, swept by the next run if this one is killed.
+                let tmp = crate::tempfiles::temp_file(parent, &format!(".{}", dest.file_name().unwrap_or("x")))?;
                 std::fs::copy(file, &tmp).with_context(|| format!("copying {file} to {tmp}"))?;
                 let result = if generation == Some("0") {
                     // hard_link fails if the destination exists: an atomic create-only.
@@ -258,7 +254,7 @@ impl Store {
                 } else {
                     std::fs::rename(&tmp, &dest).map(|()| Put::Created).with_context(|| format!("replacing {dest}"))
                 };
-                let _ = std::fs::remove_file(&tmp);
+                drop(tmp);
                 result
             }
             Backend::Gcs { endpoint, bucket, .. } => {
@@ -522,11 +518,6 @@ pub fn content_type(path: &str) -> &'static str {
         "crate" => "application/gzip",
         _ => "application/octet-stream",
     }
-}
-
-fn unique() -> u64 {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Percent-encodes an object name for a URL path segment.

@@ -427,3 +427,33 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
     assert_eq!(again.facts.head, head);
     assert_eq!(status_of(&again, "keywords"), Status::Fail, "the title's keyword is part of the verdict");
 }
+
+/// The gates on the git the pin's lower bound names (Debian 12's, /usr/bin/git on such a machine), when this
+/// machine has it beside a newer one: the bound is one the gates have run on.
+#[test]
+fn the_gates_run_on_the_lowest_git_the_pin_allows() {
+    let crate::config::Pin::AtLeast(lowest) = crate::config::tool_named("git").pin else { panic!("git's pin") };
+    let git = Utf8Path::new("/usr/bin/git");
+    let sh = Shell::new().unwrap();
+    let version = cmd!(sh, "{git} --version").read().unwrap_or_default();
+    if !version.contains(&format!(" {lowest}.")) {
+        eprintln!("skipped: /usr/bin/git is {version:?}, not git {lowest} (the pin's lower bound)");
+        return;
+    }
+    let bin = crate::testutil::temp_dir("lowest-git");
+    std::os::unix::fs::symlink(git, bin.join("git")).unwrap();
+    let repo = TempRepo::new("lowest-git");
+    repo.write_bytes("assets/huge.bin", &vec![3u8; 1 << 20]);
+    repo.write("SRC", "x\n");
+    repo.write("src/lib2.rs", "fn c() {}\n");
+    repo.commit("a big file and a case clash");
+    cmd!(repo.sh, "git rm -q assets/huge.bin").run().unwrap();
+    repo.commit("remove the big file again");
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    repo.sh.set_var("PATH", &path);
+    assert!(cmd!(repo.sh, "git --version").read().unwrap().contains(&format!(" {lowest}.")));
+    let r = repo.evaluate(&base_main(), &Pr::default()).unwrap();
+    assert_eq!(status_of(&r, "large-files"), Status::Fail, "every commit, on git {lowest}");
+    assert!(findings_of(&r, "file-patterns").iter().any(|f| f.contains("differs only by case")), "{}", render(&r));
+    std::fs::remove_dir_all(&bin).unwrap();
+}

@@ -205,3 +205,29 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
     assert!(!verdict(&planted[4].1), "zizmor passes a cache in the publishing workflow");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// No job that builds or runs the repository's code (package, test, lint) can obtain credentials: no
+/// `id-token: write`, no secret, no protected environment. Those are for the jobs that upload, sign, publish.
+#[test]
+fn jobs_that_build_hold_no_credentials() {
+    let mut builders = 0;
+    for w in all() {
+        for j in &w.jobs {
+            let builds = j.steps.iter().any(
+                |s| matches!(s, WStep::Xtask { args, .. } if ["package", "test", "lint"].contains(&args[0].as_str())),
+            );
+            if !builds {
+                continue;
+            }
+            builders += 1;
+            assert!(!j.permissions.iter().any(|(k, _)| *k == "id-token"), "{}/{} has id-token", w.file, j.id);
+            assert!(j.environment.is_none(), "{}/{} runs in an environment", w.file, j.id);
+            let text = format!("{:?}", j.steps);
+            assert!(!text.contains("secrets."), "{}/{} references a secret", w.file, j.id);
+        }
+    }
+    assert!(builders >= 3, "package, test and lint jobs: {builders}");
+    let release = all().into_iter().find(|w| w.file == "release.yml").unwrap();
+    assert!(release.jobs.iter().all(|j| j.environment == Some(RELEASE_ENVIRONMENT)));
+    assert!(!render(&release).contains("secrets."), "the release holds no publish token: trusted publishing");
+}
