@@ -15,6 +15,8 @@
 #   node 18, unpacked into the tools dir  the lowest node the pin allows (Debian 12's nodejs 18): the wasm tests
 #                                         run on it too. Unpacked from Debian's packages beside the system node,
 #                                         never installed over it (only its libraries and JS modules are)
+#   qemu-user, and an arm64 Python        the aarch64 wheel's tests: Debian's arm64 python3.11 packages unpacked
+#     unpacked into the tools dir         into the tools directory and run with `qemu-aarch64 -L`
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -109,4 +111,35 @@ else
     if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$tools_dir"; fi
     echo "bootstrap: node $("$node_dir/bin/node" --version) (the pin's lower bound) unpacked into $node_dir"
   fi
+fi
+
+# An aarch64 Python for the aarch64 wheel's tests under qemu-user: Debian's arm64 packages unpacked into the
+# tools directory (never installed: python3:arm64 would replace the system Python), run with `qemu-aarch64 -L`.
+py_arch=arm64
+py_dir=$tools_dir/aarch64-python
+if [ -x "$py_dir/root/usr/bin/python3.11" ] && command -v qemu-aarch64 >/dev/null 2>&1; then
+  echo "bootstrap: the aarch64 Python is already in $py_dir"
+elif [ "$(dpkg --print-architecture 2>/dev/null)" != amd64 ]; then
+  echo "bootstrap: not an amd64 machine: the aarch64 wheel's tests under qemu will be skipped"
+else
+  command -v qemu-aarch64 >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends qemu-user >/dev/null
+  if ! dpkg --print-foreign-architectures | grep -qx "$py_arch"; then
+    dpkg --add-architecture "$py_arch"
+    apt-get update -qq
+  fi
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  if (cd "$tmp" && apt-get download -qq python3.11-minimal:$py_arch libpython3.11-minimal:$py_arch \
+        libpython3.11-stdlib:$py_arch libc6:$py_arch libexpat1:$py_arch zlib1g:$py_arch libffi8:$py_arch \
+        libssl3:$py_arch libbz2-1.0:$py_arch liblzma5:$py_arch libsqlite3-0:$py_arch libuuid1:$py_arch \
+        libcrypt1:$py_arch 2>/dev/null); then
+    rm -rf "$py_dir"
+    mkdir -p "$py_dir"
+    for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$py_dir/root"; done
+    if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$tools_dir"; fi
+    echo "bootstrap: an aarch64 Python ($("$(command -v qemu-aarch64)" -L "$py_dir/root" "$py_dir/root/usr/bin/python3.11" --version 2>&1)) unpacked into $py_dir"
+  else
+    echo "bootstrap: Debian's arm64 Python packages are not available here: the aarch64 wheel's tests will be skipped"
+  fi
+  rm -rf "$tmp"
 fi

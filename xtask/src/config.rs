@@ -91,6 +91,23 @@ pub const TOOLS: &[Tool] = &[
     tool("taplo", Pin::Exact("0.9.3"), Source::Pip { package: "taplo" }, "TOML format"),
     tool("typos", Pin::Exact("1.52.0"), Source::Pip { package: "typos" }, "spell check"),
     tool("twine", Pin::Exact("7.0.0"), Source::Pip { package: "twine" }, "checks wheels' metadata"),
+    // zig from PyPI: maturin links manylinux wheels for any Linux target with it (`python -m ziglang`).
+    Tool {
+        bin: "python",
+        version_args: &["-m", "ziglang", "version"],
+        ..tool(
+            "ziglang",
+            Pin::Exact("0.17.0"),
+            Source::Pip { package: "ziglang" },
+            "links manylinux wheels (maturin --zig)",
+        )
+    },
+    tool(
+        "auditwheel",
+        Pin::Exact("6.8.2"),
+        Source::Pip { package: "auditwheel" },
+        "confirms each Linux wheel's platform tag (symbol versions, no external libraries)",
+    ),
     Tool {
         bin: "actionlint",
         ..tool(
@@ -149,7 +166,15 @@ pub const PYPI_SIMPLE: &str = "https://pypi.org/simple/";
 /// The web bundle's store: `version/<V>/` and `latest/` go here.
 pub const DEFAULT_WEB_STORE: &str = "target/web-store";
 /// Platforms a release must have a wheel for.
-pub const RELEASE_WHEEL_TARGETS: &[&str] = &["x86_64-unknown-linux-gnu"];
+pub const RELEASE_WHEEL_TARGETS: &[&str] = &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+
+/// The manylinux baseline of Linux wheels, as maturin's `--compatibility` names it: manylinux2014 is
+/// `manylinux_2_17` (glibc 2.17: every maintained Linux distribution, RHEL 7 on).
+pub const MANYLINUX: &str = "manylinux2014";
+/// The platform tag that baseline gives (what auditwheel must agree with).
+pub const MANYLINUX_TAG: &str = "manylinux_2_17";
+/// Linux targets whose wheels are cross-built with zig on one Linux machine (no Docker).
+pub const LINUX_WHEEL_TARGETS: &[&str] = &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 
 /// The committed minisign public key that release signatures are checked against.
 pub const SIGNING_PUBLIC_KEY: &str = "release/minisign.pub";

@@ -19,6 +19,7 @@ mod repo;
 mod sha256;
 mod sign;
 mod store;
+mod targets;
 mod tempfiles;
 mod test;
 #[cfg(test)]

@@ -168,7 +168,7 @@ fn pyproject_version(text: &str) -> PyVersion {
     PyVersion::Missing
 }
 
-fn host_triple(ctx: &Ctx) -> Result<String> {
+pub fn host_triple(ctx: &Ctx) -> Result<String> {
     let sh = &ctx.sh;
     let out = cmd!(sh, "rustc -vV").quiet().read().context("rustc -vV")?;
     out.lines().find_map(|l| l.strip_prefix("host: ")).map(str::to_owned).context("rustc -vV printed no host")
@@ -189,7 +189,7 @@ fn check_target(ctx: &Ctx, target: &str) -> Result<()> {
 fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>) -> Result<Vec<(String, String)>> {
     let names: &[&str] = match kind {
         Kind::Crate => &["cargo"],
-        Kind::Wheel => &["cargo", "maturin", "twine"],
+        Kind::Wheel => &["cargo", "maturin", "twine", "ziglang", "auditwheel"],
         Kind::Wasm => &["cargo", "wasm-bindgen", "wasm-opt"],
         Kind::Recording => &["python3"],
     };
@@ -232,8 +232,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     check_workspace(&packages, &version, &pyprojects)?;
     let host = host_triple(ctx)?;
-    let target = args.target.clone().unwrap_or_else(|| host.clone());
-    check_target(ctx, &target)?;
+    let wheel_targets = wheel_targets(args.target.as_deref(), &host);
+    for t in &wheel_targets {
+        check_target(ctx, t)?;
+    }
     let out_root = args.out.clone().unwrap_or_else(|| ctx.root.join("target/packages"));
     let out_root = if out_root.is_absolute() { out_root } else { ctx.root.join(out_root) };
     let commit_dir = out_root.join(&commit.sha);
@@ -255,7 +257,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             (_, true, _) => Some("--force".to_owned()),
             (_, _, true) => Some("the tree is dirty".to_owned()),
             (None, ..) => Some("no manifest yet".to_owned()),
-            (Some(m), ..) => up_to_date(ctx, m, &commit_dir, kind, &target, toolchain.as_ref())?.err(),
+            (Some(m), ..) => up_to_date(ctx, m, &commit_dir, kind, &wheel_targets, toolchain.as_ref())?.err(),
         };
         match why {
             None => println!("{:<10} up to date ({})", kind.as_str(), commit_dir),
@@ -270,7 +272,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     }
 
     let staging = out_root.join(".staging").join(&commit.sha);
-    let host_wheels = if stale.contains(&Kind::Wheel) && target == host {
+    if stale.contains(&Kind::Wheel) && !(ctx.global.dry_run || ctx.global.json) {
+        for t in wheel_targets.iter().filter(|t| **t != host) {
+            crate::targets::ensure(&ctx.sh, t, ctx.global.offline)?;
+        }
+    }
+    let host_wheels = if stale.contains(&Kind::Wheel) && wheel_targets.contains(&host) {
         Some(staging.join("wheels"))
     } else if existing
         .as_ref()
@@ -290,8 +297,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         staging: staging.clone(),
         commit: commit.clone(),
         version: version.clone(),
-        target: target.clone(),
-        host_target: target == host,
+        wheel_targets: wheel_targets.clone(),
+        host: host.clone(),
         kinds: stale.clone(),
         publishable: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
         toolchain: toolchain.clone(),
@@ -319,6 +326,35 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                 .hint("the wheel's metadata would be rejected by PyPI"),
         );
         ctx.execute(&check)?;
+        // Every manylinux wheel: auditwheel must agree with the tag it claims (no symbol newer than the
+        // baseline, no external shared library).
+        let linux: Vec<&Utf8PathBuf> = wheels.iter().filter(|w| w.as_str().contains("manylinux")).collect();
+        if !linux.is_empty() {
+            ctx.tools.ensure(&ctx.sh, &["auditwheel"])?;
+            let auditwheel = ctx
+                .tools
+                .probe(&ctx.sh, config::tool_named("auditwheel"))?
+                .path
+                .context("auditwheel is not installed")?;
+            for w in linux {
+                let sh = &ctx.sh;
+                let out = cmd!(sh, "{auditwheel} show {w}").quiet().ignore_status().output()?;
+                let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                if let Err(why) = audit_verdict(w.file_name().unwrap_or_default(), &said) {
+                    return Err(crate::plan::JobFailed(format!(
+                        "auditwheel does not confirm {}: {why}\nauditwheel said:\n{}",
+                        w.file_name().unwrap_or_default(),
+                        said.trim()
+                    ))
+                    .into());
+                }
+                eprintln!(
+                    "auditwheel: {} is {}",
+                    w.file_name().unwrap_or_default(),
+                    audit_tag(&said).unwrap_or_default()
+                );
+            }
+        }
     }
 
     // Describe what was built, with the commands written relative to the repository, the output directory
@@ -334,13 +370,15 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             .map(|s| portable(&s.command_line(), &places))
             .collect::<Vec<_>>()
             .join(" && ");
-        built.extend(describe(&staging, kind, &version, &target, &command, &tools)?);
+        built.extend(describe(&staging, kind, &version, &wheel_targets, &command, &tools)?);
     }
     // Move into the commit directory, then write the manifest last.
     std::fs::create_dir_all(&commit_dir).with_context(|| format!("creating {commit_dir}"))?;
     let mut kept: Vec<Artifact> = existing.as_ref().map(|m| m.artifacts.clone()).unwrap_or_default();
     for &kind in &stale {
-        let replaced = |a: &Artifact| a.kind == kind && (kind != Kind::Wheel || a.platform.as_deref() == Some(&target));
+        let replaced = |a: &Artifact| {
+            a.kind == kind && (kind != Kind::Wheel || a.platform.as_ref().is_some_and(|p| wheel_targets.contains(p)))
+        };
         for a in kept.iter().filter(|a| replaced(a)) {
             let _ = std::fs::remove_file(commit_dir.join(&a.path));
         }
@@ -459,7 +497,7 @@ fn up_to_date(
     m: &Manifest,
     dir: &Utf8Path,
     kind: Kind,
-    target: &str,
+    wheel_targets: &[String],
     toolchain: Option<&wasm::Toolchain>,
 ) -> Result<Result<(), String>> {
     if m.dirty {
@@ -471,10 +509,17 @@ fn up_to_date(
     let mine: Vec<&Artifact> = m
         .artifacts
         .iter()
-        .filter(|a| a.kind == kind && (kind != Kind::Wheel || a.platform.as_deref() == Some(target)))
+        .filter(|a| {
+            a.kind == kind && (kind != Kind::Wheel || a.platform.as_ref().is_some_and(|p| wheel_targets.contains(p)))
+        })
         .collect();
     if mine.is_empty() {
         return Ok(Err("not built yet".into()));
+    }
+    if kind == Kind::Wheel {
+        if let Some(t) = wheel_targets.iter().find(|t| !mine.iter().any(|a| a.platform.as_ref() == Some(*t))) {
+            return Ok(Err(format!("no wheel for {t} yet")));
+        }
     }
     let now = tool_versions(ctx, kind, toolchain)?;
     if let Some(a) = mine.iter().find(|a| a.tools != now) {
@@ -529,14 +574,117 @@ pub struct Inputs {
     pub staging: Utf8PathBuf,
     pub commit: Commit,
     pub version: String,
-    pub target: String,
-    pub host_target: bool,
+    /// The targets wheels are built for (Linux ones cross-built with zig at the manylinux baseline).
+    pub wheel_targets: Vec<String>,
+    pub host: String,
     pub kinds: Vec<Kind>,
     pub publishable: Vec<String>,
     pub toolchain: Option<wasm::Toolchain>,
     pub host_wheels: Option<Utf8PathBuf>,
     pub examples: Vec<String>,
     pub cargo_home: Option<String>,
+}
+
+/// The wheel targets of a build: `--target` alone, else on a Linux x86_64 or aarch64 host every Linux wheel
+/// target (cross-built with zig), else the host.
+pub fn wheel_targets(flag: Option<&str>, host: &str) -> Vec<String> {
+    match flag {
+        Some(t) => vec![t.to_owned()],
+        None if config::LINUX_WHEEL_TARGETS.contains(&host) => {
+            config::LINUX_WHEEL_TARGETS.iter().map(|t| (*t).to_owned()).collect()
+        }
+        None => vec![host.to_owned()],
+    }
+}
+
+/// Whether a wheel for `target` is built with zig at the manylinux baseline: Linux glibc targets, from a
+/// Linux host (any architecture zig cross-compiles from).
+pub fn zig_wheel(target: &str, host: &str) -> bool {
+    target.ends_with("-unknown-linux-gnu") && host.ends_with("-unknown-linux-gnu")
+}
+
+/// `maturin build` of one Python package for one target, into `out`.
+pub fn wheel_step(
+    name: &str,
+    pkg: &config::PythonPackage,
+    target: &str,
+    host: &str,
+    out: &str,
+    target_dir: &str,
+    release: bool,
+) -> Step {
+    let mut step = Step::run(name, "maturin", &["build", "--locked"])
+        .args(release.then_some("--release"))
+        .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
+        .args(["--out", out, "--target-dir", target_dir]);
+    let mut tools = vec!["maturin", "cargo"];
+    if zig_wheel(target, host) {
+        step = step.args(["--zig", "--compatibility", config::MANYLINUX]);
+        tools.push("ziglang");
+    }
+    if target != host || zig_wheel(target, host) {
+        step = step.args(["--target", target]);
+    }
+    step.tools(&tools).hint(if zig_wheel(target, host) {
+        "a manylinux wheel built with zig: the Rust target must be installed (`rustup target add`); maturin finds \
+         zig as `python -m ziglang` of the tools virtualenv"
+    } else {
+        ""
+    })
+}
+
+/// The Rust target a wheel's platform tag is for, among `targets`.
+pub fn wheel_platform(tag: &str, targets: &[String]) -> Option<String> {
+    let arch = if tag.contains("aarch64") || tag.contains("arm64") {
+        "aarch64"
+    } else if tag.contains("x86_64") || tag.contains("amd64") {
+        "x86_64"
+    } else {
+        ""
+    };
+    let os = if tag.contains("linux") {
+        "linux"
+    } else if tag.contains("win") {
+        "windows"
+    } else if tag.contains("macosx") {
+        "apple"
+    } else {
+        ""
+    };
+    targets
+        .iter()
+        .find(|t| !arch.is_empty() && t.starts_with(arch) && t.contains(os))
+        .or(if targets.len() == 1 { targets.first() } else { None })
+        .cloned()
+}
+
+/// The platform tag `auditwheel show` says a wheel is consistent with.
+pub fn audit_tag(said: &str) -> Option<String> {
+    let flat = said.split_whitespace().collect::<Vec<_>>().join(" ");
+    let rest = flat.split("consistent with the following platform tag:").nth(1)?;
+    Some(rest.trim().trim_start_matches('"').split('"').next()?.to_owned())
+}
+
+/// Whether auditwheel's verdict confirms the wheel's own tag: the tag it finds is one the file name claims, at
+/// the configured baseline or older.
+pub fn audit_verdict(file_name: &str, said: &str) -> Result<(), String> {
+    let Some(found) = audit_tag(said) else {
+        return Err("it did not name a platform tag the wheel is consistent with".to_owned());
+    };
+    let claimed = file_name.trim_end_matches(".whl").rsplit('-').next().unwrap_or_default();
+    if !claimed.split('.').any(|t| t == found) {
+        return Err(format!("it finds {found}, the file name claims {claimed}"));
+    }
+    let glibc = |tag: &str| -> Option<(u32, u32)> {
+        let mut v = tag.strip_prefix("manylinux_")?.split('_');
+        Some((v.next()?.parse().ok()?, v.next()?.parse().ok()?))
+    };
+    match (glibc(&found), glibc(config::MANYLINUX_TAG)) {
+        (Some(f), Some(base)) if f > base => {
+            Err(format!("{found} is newer than the baseline {}", config::MANYLINUX_TAG))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Where package builds put their cargo output: apart from the dev builds, which use other flags.
@@ -574,18 +722,18 @@ pub fn plan(i: &Inputs) -> Plan {
     }
     if i.kinds.contains(&Kind::Wheel) {
         for pkg in PYTHON_PACKAGES {
-            let mut step = Step::run(
-                &format!("wheel: maturin build {}", pkg.dist),
-                "maturin",
-                &["build", "--release", "--locked"],
-            )
-            .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
-            .args(["--out".to_owned(), format!("{staging}/wheels")])
-            .args(["--target-dir", BUILD_DIR]);
-            if !i.host_target {
-                step = step.args(["--target", i.target.as_str()]);
+            for target in &i.wheel_targets {
+                let step = wheel_step(
+                    &format!("wheel: maturin build {} ({target})", pkg.dist),
+                    pkg,
+                    target,
+                    &i.host,
+                    &format!("{staging}/wheels"),
+                    BUILD_DIR,
+                    true,
+                );
+                plan.push(with_env(step));
             }
-            plan.push(with_env(step).tools(&["maturin", "cargo"]));
         }
     }
     if i.kinds.contains(&Kind::Wasm) {
@@ -669,7 +817,7 @@ fn describe(
     staging: &Utf8Path,
     kind: Kind,
     version: &str,
-    target: &str,
+    wheel_targets: &[String],
     command: &str,
     tools: &[(String, String)],
 ) -> Result<Vec<Artifact>> {
@@ -700,7 +848,9 @@ fn describe(
                     bail!("unexpected wheel file name {file_name}");
                 }
                 let tag = parts[parts.len() - 3..].join("-");
-                (parts[0].replace('_', "-"), Some(target.to_owned()), Some(tag))
+                let platform = wheel_platform(&tag, wheel_targets)
+                    .with_context(|| format!("{file_name} is for none of the targets built: {wheel_targets:?}"))?;
+                (parts[0].replace('_', "-"), Some(platform), Some(tag))
             }
             Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
             Kind::Recording => (file_name.trim_end_matches(".reel").to_owned(), None, None),

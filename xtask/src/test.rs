@@ -36,6 +36,8 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         examples: &examples,
         affected: &affected,
         node_lower_bound: if parts.contains(&Part::Wasm) { node_lower_bound(ctx) } else { Err("not needed".into()) },
+        host: crate::package::host_triple(ctx)?,
+        aarch64: emulated_aarch64(ctx),
     };
     ctx.execute(&plan(&inputs))
 }
@@ -67,6 +69,10 @@ pub struct Inputs<'a> {
     pub affected: &'a Affected,
     /// Node at the pin's lower bound (a program to run), or why there is none.
     pub node_lower_bound: Result<String, String>,
+    /// The host's target triple.
+    pub host: String,
+    /// qemu-user and an aarch64 Python for the aarch64 wheel's tests, or why there are none.
+    pub aarch64: Result<Emulated, String>,
 }
 
 /// The major version of node's pin (`>= 18`): the wasm tests also run on it.
@@ -100,6 +106,69 @@ pub fn example_scripts(root: &camino::Utf8Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The aarch64 wheel's tests on an x86_64 Linux machine: the wheel cross-built with zig, installed with pytest
+/// into a directory for that platform, and pytest run by an aarch64 Python under qemu-user. Without qemu or the
+/// aarch64 Python the plan says it skipped them, and why.
+fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
+    const TARGET: &str = "aarch64-unknown-linux-gnu";
+    if i.host != "x86_64-unknown-linux-gnu" {
+        return; // an aarch64 host tests its own wheel natively; elsewhere there is no Linux wheel to emulate
+    }
+    let emulated = match &i.aarch64 {
+        Ok(e) => e,
+        Err(why) => {
+            plan.note(format!("skipped: the aarch64 wheel's tests under qemu ({why})"));
+            return;
+        }
+    };
+    let wheels = format!("{CI_DIR}/wheels/{TARGET}");
+    let site = format!("{CI_DIR}/site-{TARGET}");
+    let venv_python = tools::venv_python(camino::Utf8Path::new(&format!("{CI_DIR}/venv"))).to_string();
+    let pip_for_aarch64 = |name: &str| {
+        Step::run(name, &venv_python, &["-m", "pip", "install", "--quiet", "--upgrade", "--target", &site])
+            .args(["--platform", &format!("{}_aarch64", config::MANYLINUX), "--python-version", "3.11"])
+            .args(["--implementation", "cp", "--only-binary=:all:"])
+    };
+    for pkg in config::PYTHON_PACKAGES {
+        let name = format!("wheel: {} ({TARGET})", pkg.dist);
+        plan.push(crate::package::wheel_step(&name, pkg, TARGET, &i.host, &wheels, "target", false));
+        plan.push(pip_for_aarch64(&format!("aarch64: install pytest for {}", pkg.dist)).arg(config::PYTEST));
+        plan.push(
+            pip_for_aarch64(&format!("aarch64: install the {} wheel", pkg.dist))
+                .args(["--no-index", "--no-deps", "--find-links", &wheels])
+                .arg(format!("{}=={}", pkg.dist, i.version)),
+        );
+        plan.push(
+            Step::run(&format!("pytest under qemu ({TARGET}): {}", pkg.dist), &emulated.qemu, &["-L", &emulated.root])
+                .arg(format!("{}/usr/bin/python3.11", emulated.root))
+                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", pkg.tests])
+                .env("PYTHONPATH", &site)
+                .hint("the aarch64 wheel under qemu-user with Debian's arm64 Python (scripts/bootstrap-debian.sh)"),
+        );
+    }
+}
+
+/// qemu-user and an aarch64 Python root, as the bootstrap script leaves them.
+#[derive(Clone, Debug)]
+pub struct Emulated {
+    pub qemu: String,
+    pub root: String,
+}
+
+/// Finds qemu-aarch64 and the aarch64 Python the bootstrap script unpacks into the tools directory.
+pub fn emulated_aarch64(ctx: &Ctx) -> Result<Emulated, String> {
+    let root = ctx.tools.dir().join("aarch64-python/root");
+    let qemu = which::which("qemu-aarch64").map_err(|_| {
+        "qemu-aarch64 is not installed; `sudo scripts/bootstrap-debian.sh` installs qemu-user".to_owned()
+    })?;
+    if !root.join("usr/bin/python3.11").exists() {
+        return Err(format!(
+            "no aarch64 Python in {root}; on Debian `sudo scripts/bootstrap-debian.sh` unpacks Debian's arm64 python3.11 there"
+        ));
+    }
+    Ok(Emulated { qemu: qemu.to_string_lossy().into_owned(), root: root.to_string() })
+}
+
 pub fn plan(i: &Inputs<'_>) -> Plan {
     let mut plan = Plan::new("test");
     for n in i.affected.summary() {
@@ -127,13 +196,12 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     if wants_python || wants_wasm {
         let venv = format!("{CI_DIR}/venv");
         let python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
-        let wheels = format!("{CI_DIR}/wheels");
+        // The wheel tested is built the way the shipped one is (on Linux: with zig, at the manylinux baseline), in
+        // a directory of its own per target, so no other wheel can be picked instead.
+        let wheels = format!("{CI_DIR}/wheels/{}", i.host);
         for pkg in config::PYTHON_PACKAGES {
-            plan.push(
-                Step::run(&format!("wheel: {}", pkg.dist), "maturin", &["build", "--locked", "--out", &wheels])
-                    .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
-                    .tools(&["maturin", "cargo"]),
-            );
+            let name = format!("wheel: {}", pkg.dist);
+            plan.push(crate::package::wheel_step(&name, pkg, &i.host, &i.host, &wheels, "target", false));
         }
         plan.push(Step::run("throwaway virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
         if wants_python {
@@ -161,6 +229,9 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                     .hint("the tests run against the installed wheel, not the source tree"),
                 );
             }
+        }
+        if wants_python {
+            aarch64_steps(&mut plan, i);
         }
         let recordings = format!("{CI_DIR}/recordings");
         let mut files = Vec::new();
@@ -238,6 +309,8 @@ mod tests {
             version: "1.2.3",
             examples: &[],
             node_lower_bound: Ok("/t/node-lower-bound/bin/node".into()),
+            host: "x86_64-unknown-linux-gnu".into(),
+            aarch64: Ok(Emulated { qemu: "/usr/bin/qemu-aarch64".into(), root: "/t/aarch64-python/root".into() }),
         }
     }
 
@@ -281,6 +354,35 @@ mod tests {
         // The pin and the lower bound agree.
         let node = config::tool_named("node");
         assert!(format!("{:?}", node.pin).contains(&format!("\"{NODE_LOWER_BOUND}\"")), "{:?}", node.pin);
+    }
+
+    #[test]
+    fn the_aarch64_wheel_is_tested_under_qemu_or_reported_skipped() {
+        let p = plan(&inputs(&[Part::Python]));
+        let n = names(&p);
+        let wheel = p.steps.iter().find(|s| s.name == "wheel: reel-sdk").unwrap();
+        assert!(wheel.command_line().contains("--zig --compatibility manylinux2014 --target x86_64-unknown-linux-gnu"));
+        let i = n.iter().position(|s| *s == "wheel: reel-sdk (aarch64-unknown-linux-gnu)").unwrap();
+        assert_eq!(
+            &n[i..i + 4],
+            [
+                "wheel: reel-sdk (aarch64-unknown-linux-gnu)",
+                "aarch64: install pytest for reel-sdk",
+                "aarch64: install the reel-sdk wheel",
+                "pytest under qemu (aarch64-unknown-linux-gnu): reel-sdk"
+            ]
+        );
+        let qemu = &p.steps[i + 3];
+        assert_eq!(
+            qemu.command_line(),
+            "PYTHONPATH=target/ci/site-aarch64-unknown-linux-gnu /usr/bin/qemu-aarch64 -L /t/aarch64-python/root \
+             /t/aarch64-python/root/usr/bin/python3.11 -m pytest -q -p no:cacheprovider crates/reel-py/tests"
+        );
+        let install = p.steps[i + 2].command_line();
+        assert!(install.contains("--platform manylinux2014_aarch64") && install.contains("--no-index"), "{install}");
+        let without = plan(&Inputs { aarch64: Err("no qemu here".into()), ..inputs(&[Part::Python]) });
+        assert!(!names(&without).iter().any(|s| s.contains("qemu")));
+        assert!(without.notes.iter().any(|n| n == "skipped: the aarch64 wheel's tests under qemu (no qemu here)"));
     }
 
     #[test]

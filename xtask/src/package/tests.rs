@@ -75,8 +75,12 @@ fn inputs(kinds: &[Kind], dirty: bool, host_target: bool) -> Inputs {
         staging: "/repo/target/packages/.staging/abc".into(),
         commit: Commit { sha: "a".repeat(40), dirty, source_date_epoch: 1_700_000_000 },
         version: "1.2.3".into(),
-        target: if host_target { "x86_64-unknown-linux-gnu".into() } else { "aarch64-unknown-linux-gnu".into() },
-        host_target,
+        wheel_targets: if host_target {
+            vec!["x86_64-unknown-linux-gnu".into()]
+        } else {
+            vec!["x86_64-unknown-linux-gnu".into(), "aarch64-unknown-linux-gnu".into()]
+        },
+        host: "x86_64-unknown-linux-gnu".into(),
         kinds: kinds.to_vec(),
         publishable: vec!["reel".into(), "reel-cli".into()],
         toolchain: Some(wasm::Toolchain::Target { toolchain: None }),
@@ -110,9 +114,47 @@ fn plan_is_reproducible_and_kind_named() {
 fn dirty_trees_and_cross_targets() {
     let plan = plan(&inputs(&[Kind::Crate, Kind::Wheel], true, false));
     assert!(plan.steps[0].command_line().contains("--allow-dirty"));
-    let wheel = plan.steps.iter().find(|s| s.name.starts_with("wheel:")).unwrap();
-    assert!(wheel.command_line().ends_with("--target aarch64-unknown-linux-gnu"), "{}", wheel.command_line());
-    assert_eq!(plan.steps.len(), 3, "only the requested kinds");
+    let wheels: Vec<_> = plan.steps.iter().filter(|s| s.name.starts_with("wheel:")).collect();
+    assert_eq!(wheels.len(), 2, "one wheel per Linux target");
+    for (w, target) in wheels.iter().zip(["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]) {
+        let line = w.command_line();
+        assert!(line.contains(&format!("--zig --compatibility manylinux2014 --target {target}")), "{line}");
+        assert!(w.tools.contains(&"ziglang"), "{:?}", w.tools);
+    }
+    assert_eq!(plan.steps.len(), 4, "only the requested kinds");
+}
+
+#[test]
+fn wheel_targets_platforms_and_the_auditwheel_verdict() {
+    let linux = "x86_64-unknown-linux-gnu";
+    assert_eq!(wheel_targets(None, linux), ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]);
+    assert_eq!(wheel_targets(None, "aarch64-apple-darwin"), ["aarch64-apple-darwin"], "macOS builds its own");
+    assert_eq!(wheel_targets(Some("aarch64-unknown-linux-gnu"), linux), ["aarch64-unknown-linux-gnu"]);
+    // Native builds where zig has no part: Windows and macOS runners build their own wheels.
+    let pkg = &PYTHON_PACKAGES[0];
+    let win = wheel_step("w", pkg, "x86_64-pc-windows-msvc", "x86_64-pc-windows-msvc", "out", "t", true);
+    assert!(
+        !win.command_line().contains("--zig") && !win.command_line().contains("--target x"),
+        "{}",
+        win.command_line()
+    );
+    let targets: Vec<String> = config::RELEASE_WHEEL_TARGETS.iter().map(|t| (*t).to_owned()).collect();
+    let cases = [
+        ("cp39-abi3-manylinux2014_aarch64.manylinux_2_17_aarch64", Some("aarch64-unknown-linux-gnu")),
+        ("cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64", Some("x86_64-unknown-linux-gnu")),
+        ("cp39-abi3-win_amd64", None),
+    ];
+    for (tag, want) in cases {
+        assert_eq!(wheel_platform(tag, &targets).as_deref(), want, "{tag}");
+    }
+    let name = "reel_sdk-0.1.0-cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
+    let said = "\nreel_sdk.whl\nis consistent with the following platform tag:\n\"manylinux_2_17_x86_64\".\n";
+    assert_eq!(audit_verdict(name, said), Ok(()));
+    let newer = said.replace("manylinux_2_17", "manylinux_2_34");
+    assert!(audit_verdict(name, &newer).unwrap_err().contains("the file name claims"));
+    let newer_claimed = "reel_sdk-0.1.0-cp39-abi3-manylinux_2_34_x86_64.whl";
+    assert!(audit_verdict(newer_claimed, &newer).unwrap_err().contains("newer than the baseline manylinux_2_17"));
+    assert!(audit_verdict(name, "error: cannot repair").is_err());
 }
 
 #[test]
@@ -122,12 +164,14 @@ fn describes_wheels_by_their_tag() {
         .join(format!("xtask-describe-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("wheels")).unwrap();
     std::fs::write(dir.join("wheels/reel_sdk-1.2.3-cp39-abi3-manylinux_2_34_x86_64.whl"), b"zip").unwrap();
-    let a = describe(&dir, Kind::Wheel, "1.2.3", "x86_64-unknown-linux-gnu", "maturin build", &[]).unwrap();
+    let targets = vec!["x86_64-unknown-linux-gnu".to_owned()];
+    let a = describe(&dir, Kind::Wheel, "1.2.3", &targets, "maturin build", &[]).unwrap();
+    assert_eq!(a[0].platform.as_deref(), Some("x86_64-unknown-linux-gnu"));
     assert_eq!(a[0].name, "reel-sdk");
     assert_eq!(a[0].tag.as_deref(), Some("cp39-abi3-manylinux_2_34_x86_64"));
     assert_eq!(a[0].path, "wheels/reel_sdk-1.2.3-cp39-abi3-manylinux_2_34_x86_64.whl");
     assert_eq!((a[0].size, a[0].sha256.len()), (3, 64));
-    let err = describe(&dir, Kind::Crate, "1.2.3", "t", "", &[]).unwrap_err();
+    let err = describe(&dir, Kind::Crate, "1.2.3", &targets, "", &[]).unwrap_err();
     assert!(err.to_string().contains("produced no files"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
