@@ -72,6 +72,35 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
     }
     if want("package") {
         rows.push(bench_package_rerun(ctx, runs)?);
+        // Both Linux wheels (zig, manylinux2014) against the host's alone, each a forced rebuild of a warm
+        // build directory (what a re-run of the package job pays per wheel).
+        let exe_s = exe.to_str().unwrap_or("xtask").to_owned();
+        let host = crate::package::host_triple(ctx)?;
+        let out = ctx.root.join("target/bench-wheels");
+        let one = time_rows(
+            ctx,
+            "package --wheels, the host's wheel alone",
+            &exe_s,
+            &["package", "--wheels", "--force", "--targets", &host, "--out", out.as_str()],
+            &[],
+            runs.min(2),
+            "warm, forced",
+        )?;
+        let both = time_rows(
+            ctx,
+            "package --wheels, x86_64 + aarch64 (zig)",
+            &exe_s,
+            &["package", "--wheels", "--force", "--out", out.as_str()],
+            &[],
+            runs.min(2),
+            "warm, forced; manylinux2014",
+        )?;
+        ratios.push((
+            "both Linux wheels / the host's wheel".into(),
+            both.median.as_secs_f64() / one.median.as_secs_f64(),
+            "the cost of the second architecture".into(),
+        ));
+        rows.extend([one, both]);
     }
     if want("changed") {
         let (leaf, full) = bench_changed_since(ctx, runs.min(2))?;

@@ -78,7 +78,18 @@ pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
             bail!("unknown platform `{name}`\nfix: choose from {}", known.join(", "));
         };
         if !include.iter().any(|i: &serde_json::Value| i["platform"] == p.name) {
-            include.push(json!({"platform": p.name, "os": p.os, "target": p.target}));
+            let how = if p.wheel_targets.len() > 1 || p.wheel_targets != [p.target] {
+                "cross-built on this runner (zig)"
+            } else {
+                "built natively on its own runner"
+            };
+            include.push(json!({
+                "platform": p.name,
+                "os": p.os,
+                "target": p.target,
+                "wheel_targets": p.wheel_targets.join(","),
+                "wheels": format!("{}: {how}", p.wheel_targets.join(", ")),
+            }));
         }
     }
     if include.is_empty() {

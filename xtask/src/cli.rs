@@ -180,7 +180,15 @@ pub fn command() -> Command {
                         .value_parser(["crates", "wheels", "wasm", "recordings", "all"])
                         .help("The kinds as a list (what workflows pass): crates,wheels,wasm,recordings or all"),
                 )
-                .arg(Arg::new("target").long("target").value_name("TRIPLE").help("Build wheels for this target [default: the host]"))
+                .arg(
+                    Arg::new("target")
+                        .long("target")
+                        .alias("targets")
+                        .value_name("TRIPLE[,TRIPLE]")
+                        .action(ArgAction::Append)
+                        .value_delimiter(',')
+                        .help("Build wheels for these targets [default: on Linux both Linux architectures (zig, manylinux2014), elsewhere the host]"),
+                )
                 .arg(
                     Arg::new("out")
                         .long("out")
@@ -417,7 +425,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             kinds.sort();
             Job::Package(crate::package::Args {
                 kinds,
-                target: one("target"),
+                targets: strings("target").into_iter().filter(|t| !t.trim().is_empty()).collect(),
                 out: sub.get_one::<String>("out").map(Into::into),
                 force: sub.get_flag("force"),
                 check_reproducible: sub.get_flag("check-reproducible"),

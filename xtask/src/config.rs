@@ -173,6 +173,11 @@ pub const RELEASE_WHEEL_TARGETS: &[&str] = &["x86_64-unknown-linux-gnu", "aarch6
 pub const MANYLINUX: &str = "manylinux2014";
 /// The platform tag that baseline gives (what auditwheel must agree with).
 pub const MANYLINUX_TAG: &str = "manylinux_2_17";
+/// Targets whose code (`cfg(windows)`, `cfg(target_os = "macos")`) `cargo xtask lint` compiles and lints on
+/// every PR from Linux with clippy (checking needs only the target's standard library; linking is for their
+/// own runners).
+pub const CHECK_TARGETS: &[&str] = &["x86_64-pc-windows-msvc", "aarch64-apple-darwin"];
+
 /// Linux targets whose wheels are cross-built with zig on one Linux machine (no Docker).
 pub const LINUX_WHEEL_TARGETS: &[&str] = &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 
@@ -326,11 +331,30 @@ pub const ACTION_GCP_AUTH: Action =
 pub struct Platform {
     pub name: &'static str,
     pub os: &'static str,
+    /// The runner's own target.
     pub target: &'static str,
+    /// The wheels its package job builds: Linux cross-builds both Linux architectures with zig on one runner;
+    /// Windows and macOS need their own runner and build their own.
+    pub wheel_targets: &'static [&'static str],
 }
 
 pub const PLATFORMS: &[Platform] = &[
-    Platform { name: "linux", os: "ubuntu-latest", target: "x86_64-unknown-linux-gnu" },
-    Platform { name: "windows", os: "windows-latest", target: "x86_64-pc-windows-msvc" },
-    Platform { name: "macos", os: "macos-14", target: "aarch64-apple-darwin" },
+    Platform {
+        name: "linux",
+        os: "ubuntu-latest",
+        target: "x86_64-unknown-linux-gnu",
+        wheel_targets: LINUX_WHEEL_TARGETS,
+    },
+    Platform {
+        name: "windows",
+        os: "windows-latest",
+        target: "x86_64-pc-windows-msvc",
+        wheel_targets: &["x86_64-pc-windows-msvc"],
+    },
+    Platform {
+        name: "macos",
+        os: "macos-14",
+        target: "aarch64-apple-darwin",
+        wheel_targets: &["aarch64-apple-darwin"],
+    },
 ];

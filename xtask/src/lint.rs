@@ -4,12 +4,52 @@ use anyhow::Result;
 
 use crate::affected::{self, Affected};
 use crate::plan::{Plan, Step};
-use crate::{Ctx, workflows};
+use crate::{Ctx, config, workflows};
 
 pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     let affected = affected::for_flag(ctx, changed_since)?;
     let existing: Vec<String> = affected.files.iter().filter(|f| ctx.root.join(f).exists()).cloned().collect();
-    ctx.execute(&plan(fix, &Affected { files: existing, ..affected }))
+    let affected = Affected { files: existing, ..affected };
+    // The other platforms' targets: added by rustup where it can (not for --dry-run/--json, which install
+    // nothing: they plan the step as it would run).
+    let mut targets = Vec::new();
+    let mut skipped = Vec::new();
+    if affected.any_rust() && !fix {
+        for t in config::CHECK_TARGETS {
+            let ready = if ctx.global.dry_run || ctx.global.json {
+                Ok(())
+            } else {
+                crate::targets::ensure(&ctx.sh, t, ctx.global.offline)
+            };
+            match ready {
+                Ok(()) => targets.push((*t).to_owned()),
+                Err(e) => skipped
+                    .push(format!("skipped: clippy for {t} ({})", format!("{e:#}").lines().next().unwrap_or_default())),
+            }
+        }
+    }
+    let mut plan = plan(fix, &affected);
+    add_target_checks(&mut plan, &targets, &affected);
+    for n in skipped {
+        plan.note(n);
+    }
+    ctx.execute(&plan)
+}
+
+/// `cargo clippy --target T` for the other platforms, next to the host's clippy: code behind `cfg(windows)`
+/// and `cfg(target_os = "macos")` compiles and is linted on every PR.
+fn add_target_checks(plan: &mut Plan, targets: &[String], a: &Affected) {
+    let at = plan.steps.iter().position(|s| s.name == "clippy").map_or(plan.steps.len(), |i| i + 1);
+    for (n, t) in targets.iter().enumerate() {
+        let step =
+            Step::run(&format!("clippy ({t})"), "cargo", &["clippy", "--all-targets", "--locked", "--target", t])
+                .args(crate_args(a))
+                .args(["--", "-D", "warnings"])
+                .tools(&["cargo", "clippy"])
+                .hint("code for another platform: fix it here (`cargo clippy --target ...`), its runner would fail too")
+                .concurrent();
+        plan.steps.insert(at + n, step);
+    }
 }
 
 fn crate_args(a: &Affected) -> Vec<String> {
@@ -178,6 +218,20 @@ mod tests {
         assert_eq!(plan.steps[0].command_line(), "cargo clippy --all-targets --locked --workspace -- -D warnings");
         let files: Vec<String> = workflows::all().iter().map(|w| format!("{}/{}", workflows::DIR, w.file)).collect();
         assert_eq!(plan.steps[7].command_line(), format!("actionlint -no-color {}", files.join(" ")));
+    }
+
+    #[test]
+    fn the_other_platforms_are_linted_next_to_the_host() {
+        let a = Affected::all("test");
+        let mut p = plan(false, &a);
+        let targets: Vec<String> = config::CHECK_TARGETS.iter().map(|t| (*t).to_owned()).collect();
+        add_target_checks(&mut p, &targets, &a);
+        assert_eq!(&names(&p)[..3], ["clippy", "clippy (x86_64-pc-windows-msvc)", "clippy (aarch64-apple-darwin)"]);
+        assert_eq!(
+            p.steps[1].command_line(),
+            "cargo clippy --all-targets --locked --target x86_64-pc-windows-msvc --workspace -- -D warnings"
+        );
+        assert!(p.steps[1].concurrent);
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::{Ctx, repo, sha256, test, tools, wasm};
 #[derive(Clone, Debug, Default)]
 pub struct Args {
     pub kinds: Vec<Kind>,
-    pub target: Option<String>,
+    /// Wheel targets (empty: the default for this host, see [`wheel_targets`]).
+    pub targets: Vec<String>,
     pub out: Option<Utf8PathBuf>,
     pub force: bool,
     pub check_reproducible: bool,
@@ -232,7 +233,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     check_workspace(&packages, &version, &pyprojects)?;
     let host = host_triple(ctx)?;
-    let wheel_targets = wheel_targets(args.target.as_deref(), &host);
+    let wheel_targets = wheel_targets(&args.targets, &host);
     for t in &wheel_targets {
         check_target(ctx, t)?;
     }
@@ -587,13 +588,16 @@ pub struct Inputs {
 
 /// The wheel targets of a build: `--target` alone, else on a Linux x86_64 or aarch64 host every Linux wheel
 /// target (cross-built with zig), else the host.
-pub fn wheel_targets(flag: Option<&str>, host: &str) -> Vec<String> {
-    match flag {
-        Some(t) => vec![t.to_owned()],
-        None if config::LINUX_WHEEL_TARGETS.contains(&host) => {
-            config::LINUX_WHEEL_TARGETS.iter().map(|t| (*t).to_owned()).collect()
-        }
-        None => vec![host.to_owned()],
+pub fn wheel_targets(flag: &[String], host: &str) -> Vec<String> {
+    if !flag.is_empty() {
+        let mut v = flag.to_vec();
+        v.dedup();
+        return v;
+    }
+    if config::LINUX_WHEEL_TARGETS.contains(&host) {
+        config::LINUX_WHEEL_TARGETS.iter().map(|t| (*t).to_owned()).collect()
+    } else {
+        vec![host.to_owned()]
     }
 }
 
@@ -832,7 +836,8 @@ fn describe(
     }
     let mut out = Vec::new();
     for f in files {
-        let rel = f.strip_prefix(staging).expect("under staging").as_str().replace('\\', "/");
+        let rel = f.strip_prefix(staging).expect("under staging").as_str();
+        let rel = crate::tools::key_of(rel);
         manifest::check_path(&rel)?;
         let file_name = f.file_name().unwrap_or_default();
         let (sha256, size) = sha256::file(&f)?;

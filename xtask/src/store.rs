@@ -185,7 +185,7 @@ impl Store {
                 walk(&root.join(self.name(prefix)), &mut files);
                 for f in files {
                     let (sha, size) = crate::sha256::file(&f)?;
-                    let key = f.strip_prefix(root).expect("under root").as_str().replace('\\', "/");
+                    let key = crate::tools::key_of(f.strip_prefix(root).expect("under root").as_str());
                     out.insert(strip(&key), Object { size, sha256: Some(sha), generation: None });
                 }
             }

@@ -68,7 +68,7 @@ impl Tools {
 
     /// The directories provisioned tools live in, searched before `PATH`.
     pub fn bin_dirs(&self) -> Vec<Utf8PathBuf> {
-        let venv_bin = if cfg!(windows) { "Scripts" } else { "bin" };
+        let venv_bin = HOST.venv_bin();
         vec![
             self.venv().join(venv_bin),
             self.dir().join("cargo").join("bin"),
@@ -176,7 +176,7 @@ impl Tools {
         let dir = self.dir.strip_prefix(&self.root).map_or_else(|_| self.dir.to_string(), |d| d.to_string());
         match tool.source {
             Source::Pip { package } => {
-                let py = if cfg!(windows) { "Scripts/python" } else { "bin/python" };
+                let py = format!("{}/python", HOST.venv_bin());
                 format!("python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install {package}=={wanted}")
             }
             Source::Cargo { package, locked } => format!(
@@ -354,8 +354,39 @@ fn describe(p: &Probe) -> String {
     }
 }
 
+/// How a platform lays out virtualenvs and executables: one value per platform, so the Windows logic is tested
+/// on Linux too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Platform {
+    pub windows: bool,
+}
+
+/// The platform this xtask runs on.
+pub const HOST: Platform = Platform { windows: cfg!(windows) };
+
+impl Platform {
+    /// A virtualenv's directory of executables.
+    pub fn venv_bin(self) -> &'static str {
+        if self.windows { "Scripts" } else { "bin" }
+    }
+
+    /// An executable's file name.
+    pub fn exe(self, name: &str) -> String {
+        if self.windows && !name.ends_with(".exe") { format!("{name}.exe") } else { name.to_owned() }
+    }
+
+    pub fn venv_python(self, venv: &Utf8Path) -> Utf8PathBuf {
+        venv.join(self.venv_bin()).join(self.exe("python"))
+    }
+}
+
 pub fn venv_python(venv: &Utf8Path) -> Utf8PathBuf {
-    if cfg!(windows) { venv.join("Scripts").join("python.exe") } else { venv.join("bin").join("python") }
+    HOST.venv_python(venv)
+}
+
+/// A store key (`/`-separated) for a path relative to a directory, whatever the platform's separator.
+pub fn key_of(relative: &str) -> String {
+    relative.replace('\\', "/")
 }
 
 /// The first version-looking token of a `--version` output: `typos-cli 1.52.0` -> `1.52.0`,
@@ -492,5 +523,23 @@ mod tests {
         assert!(fresh.probe(&sh, config::tool_named("maturin")).unwrap().ok, "a changed binary is probed again");
         assert!(err.contains("--offline forbids provisioning: python3 -m venv .tools/venv"), "{err}");
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn platform_layouts_are_tested_on_every_host() {
+        let (win, unix) = (Platform { windows: true }, Platform { windows: false });
+        let venv = Utf8Path::new(".tools/venv");
+        assert_eq!(win.venv_python(venv), Utf8Path::new(".tools/venv/Scripts/python.exe"));
+        assert_eq!(unix.venv_python(venv), Utf8Path::new(".tools/venv/bin/python"));
+        assert_eq!(
+            (win.exe("zizmor"), win.exe("a.exe"), unix.exe("zizmor")),
+            ("zizmor.exe".into(), "a.exe".into(), "zizmor".into())
+        );
+        assert_eq!(
+            key_of("wheels\\reel_sdk-0.1.0-cp39-abi3-win_amd64.whl"),
+            "wheels/reel_sdk-0.1.0-cp39-abi3-win_amd64.whl"
+        );
+        assert_eq!(key_of("web/reel-web/index.html"), "web/reel-web/index.html");
+        assert_eq!(HOST.windows, cfg!(windows));
     }
 }

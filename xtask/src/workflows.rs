@@ -166,10 +166,11 @@ fn create_packages() -> Workflow {
     let package_step = WStep::Xtask {
         name: "package",
         // Expressions reach the command through the environment, never pasted into the script.
-        args: ["package", "--kinds", "$KINDS", "--target", "$TARGET"].map(String::from).to_vec(),
+        args: ["package", "--kinds", "$KINDS", "--targets", "$TARGETS"].map(String::from).to_vec(),
         env: vec![
             ("KINDS", "${{ inputs.kinds || (github.event_name == 'push' && 'wasm') || 'all' }}".into()),
-            ("TARGET", "${{ matrix.target }}".into()),
+            // Linux: both Linux architectures from one runner (zig); Windows and macOS: their own wheel.
+            ("TARGETS", "${{ matrix.wheel_targets }}".into()),
         ],
         id: None,
         local: Some(["package", "--kinds", "all"].map(String::from).to_vec()),

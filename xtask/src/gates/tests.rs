@@ -430,6 +430,7 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
 
 /// The gates on the git the pin's lower bound names (Debian 12's, /usr/bin/git on such a machine), when this
 /// machine has it beside a newer one: the bound is one the gates have run on.
+#[cfg(unix)]
 #[test]
 fn the_gates_run_on_the_lowest_git_the_pin_allows() {
     let crate::config::Pin::AtLeast(lowest) = crate::config::tool_named("git").pin else { panic!("git's pin") };
