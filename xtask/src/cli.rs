@@ -170,6 +170,7 @@ pub fn command() -> Command {
                 .arg(flag("wheels", "Build the Python wheels (maturin, abi3) and check them with twine"))
                 .arg(flag("wasm", "Build the wasm viewer bundle (a static directory)"))
                 .arg(flag("recordings", "Run the example scripts on the host wheel; verify the recordings"))
+                .arg(flag("binaries", "Build the CLI programs as a .tar.gz per target (Linux: both architectures, glibc 2.17, with zig)"))
                 .arg(flag("all", "Build every kind (the default when no kind is given)"))
                 .arg(
                     Arg::new("kinds")
@@ -177,8 +178,8 @@ pub fn command() -> Command {
                         .value_name("LIST")
                         .value_delimiter(',')
                         .action(ArgAction::Append)
-                        .value_parser(["crates", "wheels", "wasm", "recordings", "all"])
-                        .help("The kinds as a list (what workflows pass): crates,wheels,wasm,recordings or all"),
+                        .value_parser(["crates", "wheels", "wasm", "recordings", "binaries", "all"])
+                        .help("The kinds as a list (what workflows pass): crates,wheels,wasm,recordings,binaries or all"),
                 )
                 .arg(
                     Arg::new("target")
@@ -239,7 +240,7 @@ pub fn command() -> Command {
                         .value_name("LIST")
                         .value_delimiter(',')
                         .action(ArgAction::Append)
-                        .value_parser(["crate", "wheel", "wasm", "recording"])
+                        .value_parser(["crate", "wheel", "wasm", "recording", "binary"])
                         .help("Only these kinds [default: all]"),
                 )
                 .arg(Arg::new("out").long("out").value_name("DIR").help("Where to put them [default: target/downloads/<commit>]"))
@@ -414,6 +415,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 ("wheels", Kind::Wheel),
                 ("wasm", Kind::Wasm),
                 ("recordings", Kind::Recording),
+                ("binaries", Kind::Binary),
             ]
             .into_iter()
             .filter(|(flag, _)| {

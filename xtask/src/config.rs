@@ -103,6 +103,12 @@ pub const TOOLS: &[Tool] = &[
         )
     },
     tool(
+        "cargo-zigbuild",
+        Pin::Exact("0.24.0"),
+        Source::Pip { package: "cargo-zigbuild" },
+        "links the CLI programs for Linux targets against an old glibc (with zig)",
+    ),
+    tool(
         "auditwheel",
         Pin::Exact("6.8.2"),
         Source::Pip { package: "auditwheel" },
@@ -234,6 +240,11 @@ pub const WASM_BUNDLES: &[WasmBundle] = &[WasmBundle {
 /// Where `scripts/bootstrap-debian.sh` puts Debian 12's node 18, the lowest version the node pin allows, inside
 /// the tools directory: the wasm tests run on it too, so the pin's lower bound is one the jobs have run on.
 pub const NODE_LOWER_BOUND_DIR: &str = "node-lower-bound";
+
+/// Command-line programs shipped as archives: (package, binary name).
+pub const CLI_BINARIES: &[(&str, &str)] = &[("reel-cli", "reel")];
+/// The glibc the Linux programs are linked against (cargo-zigbuild's `<target>.<glibc>`): the wheels' baseline.
+pub const BINARY_GLIBC: &str = "2.17";
 
 /// Workspace packages that do not carry the one version (they are never shipped).
 pub const UNVERSIONED: &[&str] = &["xtask", "xtask-sha256"];

@@ -14,10 +14,12 @@ pub enum Kind {
     Wheel,
     Wasm,
     Recording,
+    /// A command-line program as a `.tar.gz` per target (what users download when they do not use cargo).
+    Binary,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Crate, Kind::Wheel, Kind::Wasm, Kind::Recording];
+    pub const ALL: [Kind; 5] = [Kind::Crate, Kind::Wheel, Kind::Wasm, Kind::Recording, Kind::Binary];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,6 +27,7 @@ impl Kind {
             Kind::Wheel => "wheel",
             Kind::Wasm => "wasm",
             Kind::Recording => "recording",
+            Kind::Binary => "binary",
         }
     }
 
@@ -39,6 +42,7 @@ impl Kind {
             Kind::Wheel => "wheels",
             Kind::Wasm => "web",
             Kind::Recording => "recordings",
+            Kind::Binary => "binaries",
         }
     }
 }

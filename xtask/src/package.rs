@@ -193,6 +193,7 @@ fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>
         Kind::Wheel => &["cargo", "maturin", "twine", "ziglang", "auditwheel"],
         Kind::Wasm => &["cargo", "wasm-bindgen", "wasm-opt"],
         Kind::Recording => &["python3"],
+        Kind::Binary => &["cargo", "cargo-zigbuild", "ziglang", "python3"],
     };
     let mut out = Vec::new();
     for n in names {
@@ -489,6 +490,7 @@ fn kind_flag(k: Kind) -> &'static str {
         Kind::Wheel => "--wheels",
         Kind::Wasm => "--wasm",
         Kind::Recording => "--recordings",
+        Kind::Binary => "--binaries",
     }
 }
 
@@ -662,6 +664,73 @@ pub fn wheel_platform(tag: &str, targets: &[String]) -> Option<String> {
         .cloned()
 }
 
+/// Packs one program into `<out>`, reproducibly: one directory `<bin>-<version>-<target>/` holding the
+/// program, owner 0, every mtime the commit's, gzip without a name or a time.
+const PACK_TAR_GZ: &str = "import gzip, io, os, sys, tarfile
+src, out, top, epoch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def entry(path, kind, size=0):
+    info = tarfile.TarInfo(path)
+    info.type, info.size, info.mode, info.mtime = kind, size, 0o755, epoch
+    info.uid = info.gid = 0
+    info.uname = info.gname = ''
+    return info
+data = open(src, 'rb').read()
+os.makedirs(os.path.dirname(out), exist_ok=True)
+with open(out, 'wb') as f, gzip.GzipFile(filename='', mode='wb', fileobj=f, mtime=epoch) as gz:
+    with tarfile.open(fileobj=gz, mode='w', format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(entry(top, tarfile.DIRTYPE))
+        tar.addfile(entry(top + '/' + os.path.basename(src), tarfile.REGTYPE, len(data)), io.BytesIO(data))
+";
+
+/// Builds `package`'s program `bin` for `target` and packs it as `binaries/<bin>-<version>-<target>.tar.gz`:
+/// on Linux with cargo-zigbuild against glibc [`config::BINARY_GLIBC`], elsewhere with cargo natively.
+pub fn binary_steps(
+    package: &str,
+    bin: &str,
+    target: &str,
+    host: &str,
+    version: &str,
+    staging: &str,
+    epoch: u64,
+) -> Vec<Step> {
+    let dir = format!("{BUILD_DIR}/bin");
+    let build = if zig_wheel(target, host) {
+        Step::run(
+            &format!("binary: cargo zigbuild {package} ({target})"),
+            "cargo-zigbuild",
+            &["zigbuild", "--release", "--locked"],
+        )
+        .args(["--package", package, "--target", &format!("{target}.{}", config::BINARY_GLIBC), "--target-dir", &dir])
+        .tools(&["cargo", "cargo-zigbuild", "ziglang"])
+    } else {
+        Step::run(&format!("binary: cargo build {package} ({target})"), "cargo", &["build", "--release", "--locked"])
+            .args(["--package", package, "--target", target, "--target-dir", &dir])
+            .tools(&["cargo"])
+    };
+    let exe = crate::tools::Platform { windows: target.contains("windows") }.exe(bin);
+    let top = format!("{bin}-{version}-{target}");
+    let pack = Step::run(&format!("binary: pack {bin} ({target})"), "python3", &["-c", PACK_TAR_GZ])
+        .arg(format!("{dir}/{target}/release/{exe}"))
+        .arg(format!("{staging}/binaries/{top}.tar.gz"))
+        .arg(top)
+        .arg(epoch.to_string())
+        .tools(&["python3"]);
+    let mut steps = vec![build];
+    if target == host {
+        // The program runs here: a smoke test of what goes into the archive.
+        steps.push(
+            Step::run(
+                &format!("binary: run {bin} --help ({target})"),
+                &format!("{dir}/{target}/release/{exe}"),
+                &["--help"],
+            )
+            .hint("the packaged program does not start"),
+        );
+    }
+    steps.push(pack);
+    steps
+}
+
 /// The platform tag `auditwheel show` says a wheel is consistent with.
 pub fn audit_tag(said: &str) -> Option<String> {
     let flat = said.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -746,6 +815,16 @@ pub fn plan(i: &Inputs) -> Plan {
             let out = format!("{staging}/web/{}", b.package);
             for s in wasm::bundle_steps(b, &toolchain, &out, &format!("{BUILD_DIR}/wasm")) {
                 plan.push(with_env(s));
+            }
+        }
+    }
+    if i.kinds.contains(&Kind::Binary) {
+        for (package, bin) in config::CLI_BINARIES {
+            for target in &i.wheel_targets {
+                for step in binary_steps(package, bin, target, &i.host, &i.version, staging, i.commit.source_date_epoch)
+                {
+                    plan.push(with_env(step));
+                }
             }
         }
     }
@@ -859,6 +938,14 @@ fn describe(
             }
             Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
             Kind::Recording => (file_name.trim_end_matches(".reel").to_owned(), None, None),
+            Kind::Binary => {
+                // {bin}-{version}-{target}.tar.gz
+                let stem = file_name.trim_end_matches(".tar.gz");
+                let (bin, target) = stem.split_once(&format!("-{version}-")).unwrap_or((stem, ""));
+                let platform = wheel_targets.iter().find(|t| *t == target).cloned();
+                let platform = platform.with_context(|| format!("{file_name} is for none of the targets built"))?;
+                (bin.to_owned(), Some(platform), None)
+            }
         };
         out.push(Artifact {
             kind,

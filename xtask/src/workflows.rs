@@ -187,7 +187,7 @@ fn create_packages() -> Workflow {
     Workflow {
         file: "create-packages.yml",
         name: "create-packages",
-        on: "  push:\n    branches: [main]\n  schedule:\n    - cron: \"17 3 * * *\"\n  workflow_dispatch:\n    inputs:\n      kinds:\n        description: \"Artifact kinds: crates, wheels, wasm, recordings, or all (comma-separated)\"\n        type: string\n        default: all\n      platforms:\n        description: \"Platforms: linux, windows, macos (comma-separated)\"\n        type: string\n        default: linux\n",
+        on: "  push:\n    branches: [main]\n  schedule:\n    - cron: \"17 3 * * *\"\n  workflow_dispatch:\n    inputs:\n      kinds:\n        description: \"Artifact kinds: crates, wheels, wasm, recordings, binaries, or all (comma-separated)\"\n        type: string\n        default: all\n      platforms:\n        description: \"Platforms: linux, windows, macos (comma-separated)\"\n        type: string\n        default: linux\n",
         permissions: vec![READ],
         // One run per commit at a time; a second run of the same commit waits and then skips finished work.
         concurrency_group: "create-packages-${{ github.sha }}".into(),

@@ -35,7 +35,7 @@ fn has_wasm_toolchain() -> bool {
 #[test]
 fn package_builds_every_kind_reproducibly_and_idempotently() {
     let root = root();
-    let mut kinds = vec!["--crates", "--wheels", "--recordings"];
+    let mut kinds = vec!["--crates", "--wheels", "--recordings", "--binaries"];
     if has_wasm_toolchain() {
         kinds.push("--wasm");
     } else {
@@ -65,6 +65,7 @@ fn package_builds_every_kind_reproducibly_and_idempotently() {
             "--crates" => "crate",
             "--wheels" => "wheel",
             "--wasm" => "wasm",
+            "--binaries" => "binary",
             _ => "recording",
         })
         .collect();
@@ -93,7 +94,20 @@ fn package_builds_every_kind_reproducibly_and_idempotently() {
     // The wheel installs into a fresh virtualenv and imports.
     let venv = base.join("venv");
     run(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv));
-    let wheel = artifacts.iter().find(|a| a["kind"] == "wheel").unwrap()["path"].as_str().unwrap();
+    // Both Linux architectures, at the manylinux baseline; the CLI program for both too.
+    for arch in ["x86_64", "aarch64"] {
+        let target = format!("{arch}-unknown-linux-gnu");
+        let wheel = artifacts.iter().find(|a| a["kind"] == "wheel" && a["platform"] == target.as_str()).unwrap();
+        assert!(wheel["tag"].as_str().unwrap().ends_with(&format!("manylinux_2_17_{arch}")), "{wheel}");
+        assert!(
+            artifacts.iter().any(|a| a["kind"] == "binary" && a["platform"] == target.as_str()),
+            "no {target} binary"
+        );
+    }
+    let wheel = artifacts.iter().find(|a| a["kind"] == "wheel" && a["platform"] == "x86_64-unknown-linux-gnu").unwrap()
+        ["path"]
+        .as_str()
+        .unwrap();
     run(Command::new(venv.join("bin/python"))
         .args(["-m", "pip", "install", "--quiet", "--no-index"])
         .arg(commit_dir.join(wheel)));

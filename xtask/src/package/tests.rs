@@ -197,3 +197,32 @@ fn recorded_commands_name_no_directory_of_this_machine() {
     let a = portable("cargo package --out /tmp/b/out/.staging/x && cd /tmp/b/reel/y", &other);
     assert_eq!(a, "cargo package --out $OUT/.staging/x && cd $REPO/y");
 }
+
+#[test]
+fn cli_programs_are_packed_per_target_reproducibly() {
+    let steps =
+        binary_steps("reel-cli", "reel", "aarch64-unknown-linux-gnu", "x86_64-unknown-linux-gnu", "1.2.3", "/s", 42);
+    let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "binary: cargo zigbuild reel-cli (aarch64-unknown-linux-gnu)",
+            "binary: pack reel (aarch64-unknown-linux-gnu)"
+        ]
+    );
+    assert!(steps[0].command_line().contains("--target aarch64-unknown-linux-gnu.2.17"), "{}", steps[0].command_line());
+    let pack = steps[1].command_line();
+    assert!(pack.ends_with("target/package-build/bin/aarch64-unknown-linux-gnu/release/reel /s/binaries/reel-1.2.3-aarch64-unknown-linux-gnu.tar.gz reel-1.2.3-aarch64-unknown-linux-gnu 42"), "{pack}");
+    // The host's program is run before it is packed.
+    let host =
+        binary_steps("reel-cli", "reel", "x86_64-unknown-linux-gnu", "x86_64-unknown-linux-gnu", "1.2.3", "/s", 42);
+    assert_eq!(host[1].command_line(), "target/package-build/bin/x86_64-unknown-linux-gnu/release/reel --help");
+    // Windows builds natively, with its .exe.
+    let win = binary_steps("reel-cli", "reel", "x86_64-pc-windows-msvc", "x86_64-pc-windows-msvc", "1.2.3", "/s", 42);
+    assert!(
+        win[0]
+            .command_line()
+            .starts_with("cargo build --release --locked --package reel-cli --target x86_64-pc-windows-msvc")
+    );
+    assert!(win[1].command_line().contains("release/reel.exe --help"));
+}
