@@ -203,6 +203,8 @@ fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>
     if let Some(t) = wasm_toolchain.filter(|_| kind == Kind::Wasm) {
         out.push(("wasm-toolchain".into(), t.describe()));
     }
+    // In the manifest's order (a JSON object's keys, sorted), so an unchanged set compares equal.
+    out.sort();
     Ok(out)
 }
 
