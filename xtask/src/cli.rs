@@ -546,7 +546,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match parse(&["package", "--kinds", "all"]).unwrap().1 {
-            Job::Package(a) => assert_eq!(a.kinds.len(), 4),
+            Job::Package(a) => assert_eq!(a.kinds.len(), 5),
             other => panic!("{other:?}"),
         }
         assert!(parse(&["package", "--kinds", "debs"]).is_err());
