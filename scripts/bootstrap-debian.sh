@@ -25,6 +25,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 want=()
+updated=0
+apt_update_once() { [ "$updated" = 1 ] || { apt-get update -qq; updated=1; }; }
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1; }
 
@@ -48,7 +50,7 @@ fi
 
 if [ ${#want[@]} -gt 0 ]; then
   echo "bootstrap: installing ${want[*]}"
-  apt-get update -qq
+  apt_update_once
   apt-get install -y -qq --no-install-recommends "${want[@]}"
 else
   echo "bootstrap: system packages already present"
@@ -81,7 +83,7 @@ node_dir=$tools_dir/node-lower-bound
 if "$node_dir/bin/node" --version 2>/dev/null | grep -q "^v$node_min\."; then
   echo "bootstrap: node $node_min (the pin's lower bound) already in $node_dir"
 else
-  [ ${#want[@]} -gt 0 ] || apt-get update -qq
+  apt_update_once
   node_v=$(apt-cache madison nodejs 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}' | grep "^$node_min\." | head -1 || true)
   if [ -z "$node_v" ]; then
     echo "bootstrap: no nodejs $node_min in this machine's package lists: the wasm tests on node $node_min will be skipped"
@@ -122,7 +124,10 @@ if [ -x "$py_dir/root/usr/bin/python3.11" ] && command -v qemu-aarch64 >/dev/nul
 elif [ "$(dpkg --print-architecture 2>/dev/null)" != amd64 ]; then
   echo "bootstrap: not an amd64 machine: the aarch64 wheel's tests under qemu will be skipped"
 else
-  command -v qemu-aarch64 >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends qemu-user >/dev/null
+  if ! command -v qemu-aarch64 >/dev/null 2>&1; then
+    apt_update_once
+    apt-get install -y -qq --no-install-recommends qemu-user >/dev/null
+  fi
   if ! dpkg --print-foreign-architectures | grep -qx "$py_arch"; then
     dpkg --add-architecture "$py_arch"
     apt-get update -qq
