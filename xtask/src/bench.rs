@@ -124,6 +124,38 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
     if want("gates") {
         rows.extend(bench_gates(&ctx.root, runs)?);
     }
+    if want("test") {
+        // The PR's critical path (goal: <= 60 s warm) and the heavy part CI runs beside it.
+        rows.push(time_rows(
+            ctx,
+            "cargo xtask test (default parts), warm",
+            "cargo",
+            &["xtask", "test"],
+            &[],
+            runs.min(2),
+            "goal: <= 60 s",
+        )?);
+        rows.push(time_rows(
+            ctx,
+            "cargo xtask test --part heavy, warm",
+            "cargo",
+            &["xtask", "test", "--part", "heavy"],
+            &[],
+            1,
+            "its own CI job, in parallel",
+        )?);
+    }
+    if want("provision") {
+        // Every pinned tool from nothing, into a throwaway tools directory (the system packages aside).
+        let dir = ctx.root.join("target/bench-tools");
+        let _ = std::fs::remove_dir_all(&dir);
+        eprintln!("bench: provisioning every tool into {dir}");
+        let sh = &ctx.sh;
+        let t = std::time::Instant::now();
+        cmd!(sh, "cargo xtask doctor --provision").env("XTASK_TOOLS_DIR", &dir).run()?;
+        rows.push(row("every pinned tool provisioned from nothing", t.elapsed(), "one run; cargo installs dominate"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     println!("\n{:<48} {:>10}  detail", "benchmark (median)", "time");
     for r in &rows {
         println!("{:<48} {:>8.3} s  {}", r.name, r.median.as_secs_f64(), r.detail);

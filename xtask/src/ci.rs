@@ -66,7 +66,10 @@ pub fn plan(job: Option<&str>) -> Result<Plan> {
 }
 
 pub fn run(ctx: &Ctx, job: Option<&str>) -> Result<()> {
-    ctx.execute(&plan(job)?)
+    let plan = plan(job)?;
+    // The system packages first (where this user may install them), so the jobs below find them.
+    crate::bootstrap::ensure(ctx)?;
+    ctx.execute(&plan)
 }
 
 /// `{"include":[{"platform":..,"os":..,"target":..}]}` for the named platforms.

@@ -17,6 +17,9 @@ pub enum Part {
     Rust,
     Python,
     Wasm,
+    /// The slow scenarios: two clean packaging builds (reproducibility), the release rehearsal against real
+    /// servers, the aarch64 wheel under qemu. Not in the default run; CI runs it as a job of its own.
+    Heavy,
 }
 
 #[derive(Clone, Debug)]
@@ -112,8 +115,8 @@ pub fn command() -> Command {
                         .value_name("PART")
                         .action(ArgAction::Append)
                         .value_delimiter(',')
-                        .value_parser(["rust", "python", "wasm"])
-                        .help("Run only these parts [default: all]"),
+                        .value_parser(["rust", "python", "wasm", "heavy", "all"])
+                        .help("Run only these parts [default: rust,python,wasm; `heavy` is the slow scenarios; `all` is every part]"),
                 )
                 .arg(changed_since())
                 .arg(
@@ -325,7 +328,7 @@ pub fn command() -> Command {
                     Arg::new("case")
                         .value_name("CASE")
                         .num_args(0..)
-                        .value_parser(["build", "lint", "package", "changed", "upload", "gates"])
+                        .value_parser(["build", "lint", "package", "changed", "upload", "gates", "test", "provision"])
                         .help("Which benchmarks [default: all]"),
                 )
                 .arg(
@@ -393,10 +396,12 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
         "test" => {
             let mut parts: Vec<Part> = strings("part")
                 .iter()
-                .map(|p| match p.as_str() {
-                    "rust" => Part::Rust,
-                    "python" => Part::Python,
-                    _ => Part::Wasm,
+                .flat_map(|p| match p.as_str() {
+                    "rust" => vec![Part::Rust],
+                    "python" => vec![Part::Python],
+                    "wasm" => vec![Part::Wasm],
+                    "heavy" => vec![Part::Heavy],
+                    _ => vec![Part::Rust, Part::Python, Part::Wasm, Part::Heavy],
                 })
                 .collect();
             if parts.is_empty() {

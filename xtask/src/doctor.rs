@@ -7,6 +7,7 @@ use crate::{Ctx, config, wasm};
 
 pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
     if provision {
+        crate::bootstrap::ensure(ctx)?;
         let names: Vec<&str> = config::TOOLS.iter().map(|t| t.name).collect();
         // Provisioning failures of some tools are reported in the table below, not fatal here.
         if let Err(e) = ctx.tools.ensure(&ctx.sh, &names) {

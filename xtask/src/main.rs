@@ -2,6 +2,7 @@
 
 mod affected;
 mod bench;
+mod bootstrap;
 mod ci;
 mod cli;
 mod config;

@@ -223,6 +223,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         }
         return check_reproducible(ctx, args);
     }
+    crate::bootstrap::ensure(ctx)?;
     let kinds = if args.kinds.is_empty() { Kind::ALL.to_vec() } else { args.kinds.clone() };
     let commit = commit_facts(ctx)?;
     let version = repo::workspace_version(&ctx.root)?;

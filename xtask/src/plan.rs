@@ -246,6 +246,8 @@ pub struct StepResult {
     pub name: String,
     pub outcome: Outcome,
     pub time: Duration,
+    /// When the step started, from the start of the job (for the timing chart).
+    pub start: Duration,
 }
 
 /// Set when a job ran and something in it failed (exit code 1), as opposed to bad input (exit code 2).
@@ -290,6 +292,7 @@ pub fn execute(sh: &Shell, root: &Utf8Path, plan: &Plan, opts: &RunOpts) -> Resu
                 name: s.name.clone(),
                 outcome: Outcome::NotRun,
                 time: Duration::ZERO,
+                start: started.elapsed(),
             }));
             i = end;
             continue;
@@ -300,9 +303,14 @@ pub fn execute(sh: &Shell, root: &Utf8Path, plan: &Plan, opts: &RunOpts) -> Resu
             let t = Instant::now();
             let outcome = prepare(sh, root, step).run(root, false).1;
             footer(step, &outcome, t.elapsed(), None, &opts.reproduce);
-            results.push(StepResult { name: step.name.clone(), outcome, time: t.elapsed() });
+            results.push(StepResult {
+                name: step.name.clone(),
+                outcome,
+                time: t.elapsed(),
+                start: t.duration_since(started),
+            });
         } else {
-            results.extend(run_concurrent(sh, root, batch, i, total, opts));
+            results.extend(run_concurrent(sh, root, batch, i, total, opts, started));
         }
         if results.iter().any(|r| matches!(r.outcome, Outcome::Failed(_))) && !opts.keep_going {
             stop = true;
@@ -387,6 +395,7 @@ fn run_concurrent(
     first: usize,
     total: usize,
     opts: &RunOpts,
+    started: Instant,
 ) -> Vec<StepResult> {
     let jobs = opts.jobs;
     let names: Vec<_> = batch.iter().map(|s| s.name.as_str()).collect();
@@ -394,7 +403,9 @@ fn run_concurrent(
     // Commands are built here: the shell is not shared with the worker threads.
     let prepared: Vec<Mutex<Option<Prepared>>> = batch.iter().map(|s| Mutex::new(Some(prepare(sh, root, s)))).collect();
     let next = Mutex::new(0usize);
-    let done: Mutex<Vec<Option<(String, Outcome, Duration)>>> = Mutex::new(vec![None; batch.len()]);
+    // Per step: its output, outcome, duration and start.
+    type Done = (String, Outcome, Duration, Duration);
+    let done: Mutex<Vec<Option<Done>>> = Mutex::new(vec![None; batch.len()]);
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(batch.len()) {
             scope.spawn(|| {
@@ -409,7 +420,7 @@ fn run_concurrent(
                     let work = slot.lock().unwrap().take().expect("each step runs once");
                     let t = Instant::now();
                     let (output, outcome) = work.run(root, true);
-                    done.lock().unwrap()[idx] = Some((output, outcome, t.elapsed()));
+                    done.lock().unwrap()[idx] = Some((output, outcome, t.elapsed(), t.duration_since(started)));
                 }
             });
         }
@@ -420,13 +431,13 @@ fn run_concurrent(
         .zip(done)
         .enumerate()
         .map(|(k, (step, r))| {
-            let (output, outcome, time) = r.expect("every step ran");
+            let (output, outcome, time, start) = r.expect("every step ran");
             header(first + k + 1, total, step);
             let mut err = std::io::stderr().lock();
             let _ = err.write_all(output.as_bytes());
             drop(err);
             footer(step, &outcome, time, Some(&output), &opts.reproduce);
-            StepResult { name: step.name.clone(), outcome, time }
+            StepResult { name: step.name.clone(), outcome, time, start }
         })
         .collect()
 }
@@ -527,6 +538,41 @@ fn copy_dir(src: &Utf8Path, to: &Utf8Path) -> Result<usize> {
     Ok(n)
 }
 
+/// A step's span on a text timeline `width` columns wide: where the time of the job went, at a glance.
+pub fn bar(r: &StepResult, total: Duration, width: usize) -> String {
+    let total = total.as_secs_f64().max(1e-9);
+    let col = |d: Duration| ((d.as_secs_f64() / total) * width as f64).round() as usize;
+    let from = col(r.start).min(width);
+    let len = if r.time.is_zero() { 0 } else { col(r.time).max(1).min(width - from.min(width)) };
+    let mut s = String::with_capacity(width + 2);
+    s.push('|');
+    s.push_str(&" ".repeat(from));
+    s.push_str(&"█".repeat(len));
+    s.push_str(&" ".repeat(width.saturating_sub(from + len)));
+    s.push('|');
+    s
+}
+
+/// A Mermaid `gantt` block of the steps (GitHub renders it as a chart in the step summary): the critical path
+/// of a job, concurrent steps side by side.
+pub fn gantt(job: &str, results: &[StepResult], total: Duration) -> String {
+    let clean = |s: &str| {
+        s.chars().map(|c| if matches!(c, ':' | ';' | '#' | '\n' | '`') { ' ' } else { c }).collect::<String>()
+    };
+    let mut out = format!(
+        "\n```mermaid\ngantt\n    title cargo xtask {} ({:.1} s)\n    dateFormat x\n    axisFormat %M:%S\n    section steps\n",
+        clean(job),
+        total.as_secs_f64()
+    );
+    for (i, r) in results.iter().enumerate().filter(|(_, r)| r.outcome != Outcome::NotRun) {
+        let state = if matches!(r.outcome, Outcome::Failed(_)) { "crit" } else { "done" };
+        let (start, end) = (r.start.as_millis(), (r.start + r.time).as_millis().max(r.start.as_millis() + 1));
+        let _ = writeln!(out, "    {} ({:.1} s) :{state}, s{i}, {start}, {end}", clean(&r.name), r.time.as_secs_f64());
+    }
+    out.push_str("```\n");
+    out
+}
+
 fn summarize(plan: &Plan, results: &[StepResult], total: Duration, opts: &RunOpts) -> Result<()> {
     eprintln!("\n{} summary ({:.1}s):", plan.job, total.as_secs_f64());
     let width = results.iter().map(|r| r.name.len()).max().unwrap_or(0);
@@ -536,7 +582,7 @@ fn summarize(plan: &Plan, results: &[StepResult], total: Duration, opts: &RunOpt
             Outcome::Failed(why) => ("FAILED", format!("  {why}")),
             Outcome::NotRun => ("not run", String::new()),
         };
-        eprintln!("  {:<width$}  {mark:<7} {:>6.1}s{status}", r.name, r.time.as_secs_f64());
+        eprintln!("  {:<width$}  {mark:<7} {:>6.1}s  {}{status}", r.name, r.time.as_secs_f64(), bar(r, total, 30));
     }
     if github::actions() {
         let mut md = format!("### `cargo xtask {}`\n\n| step | status | time |\n|---|---|---|\n", plan.job);
@@ -551,6 +597,7 @@ fn summarize(plan: &Plan, results: &[StepResult], total: Duration, opts: &RunOpt
         if results.iter().any(|r| matches!(r.outcome, Outcome::Failed(_))) {
             let _ = writeln!(md, "\nReproduce locally: `{}`", opts.reproduce);
         }
+        md.push_str(&gantt(&plan.job, results, total));
         github::summary(&md)?;
     }
     Ok(())
@@ -638,5 +685,34 @@ mod tests {
             let msg = r.unwrap_err().to_string();
             assert!(msg.contains("t failed: a, c, d"), "jobs {jobs}: {msg}");
         }
+    }
+
+    #[test]
+    fn the_timing_chart_shows_where_the_time_went() {
+        let step = |name: &str, start: u64, time: u64, outcome: Outcome| StepResult {
+            name: name.into(),
+            outcome,
+            time: Duration::from_secs(time),
+            start: Duration::from_secs(start),
+        };
+        let results = [
+            step("clippy", 0, 6, Outcome::Passed),
+            step("ruff: check", 0, 2, Outcome::Failed("exit code 1".into())),
+            step("typos", 6, 4, Outcome::Passed),
+            step("later", 10, 0, Outcome::NotRun),
+        ];
+        let total = Duration::from_secs(10);
+        assert_eq!(bar(&results[0], total, 10), "|██████    |");
+        assert_eq!(bar(&results[2], total, 10), "|      ████|");
+        assert_eq!(bar(&results[3], total, 10), "|          |");
+        let g = gantt("lint", &results, total);
+        assert!(g.starts_with("\n```mermaid\ngantt\n    title cargo xtask lint (10.0 s)\n    dateFormat x\n"), "{g}");
+        assert!(g.contains("    clippy (6.0 s) :done, s0, 0, 6000\n"), "{g}");
+        assert!(
+            g.contains("    ruff  check (2.0 s) :crit, s1, 0, 2000\n"),
+            "a `:` in a name cannot break the chart: {g}"
+        );
+        assert!(g.contains("    typos (4.0 s) :done, s2, 6000, 10000\n") && !g.contains("later"), "{g}");
+        assert!(g.ends_with("```\n"));
     }
 }

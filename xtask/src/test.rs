@@ -12,6 +12,9 @@ use crate::{Ctx, repo, tools, wasm};
 pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
     let affected = affected::for_flag(ctx, changed_since)?;
     let parts = select(parts, &affected);
+    if !parts.is_empty() {
+        crate::bootstrap::ensure(ctx)?;
+    }
     let nextest = {
         let probe = ctx.tools.probe(&ctx.sh, config::tool_named("nextest"))?;
         if !probe.ok {
@@ -52,6 +55,8 @@ pub fn select(parts: &[Part], a: &Affected) -> Vec<Part> {
             Part::Python => a.everything.is_some() || a.python || a.examples,
             // The node tests load recordings the wheel writes: the wheel and the examples are inputs too.
             Part::Wasm => a.everything.is_some() || web || a.python || a.examples,
+            // Packaging, the release rehearsal and the aarch64 wheel: anything they build or run.
+            Part::Heavy => a.everything.is_some() || a.any_rust() || a.python || a.examples,
         })
         .cloned()
         .collect()
@@ -123,7 +128,12 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
     };
     let wheels = format!("{CI_DIR}/wheels/{TARGET}");
     let site = format!("{CI_DIR}/site-{TARGET}");
-    let venv_python = tools::venv_python(camino::Utf8Path::new(&format!("{CI_DIR}/venv"))).to_string();
+    // A virtualenv of its own: pip there installs the aarch64 packages into `site` for the emulated Python.
+    let venv = format!("{CI_DIR}/venv-{TARGET}");
+    let venv_python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
+    plan.push(
+        Step::run("aarch64: virtualenv for pip", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]),
+    );
     let pip_for_aarch64 = |name: &str| {
         Step::run(name, &venv_python, &["-m", "pip", "install", "--quiet", "--upgrade", "--target", &site])
             .args(["--platform", &format!("{}_aarch64", config::MANYLINUX), "--python-version", "3.11"])
@@ -191,6 +201,23 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         };
         plan.push(step.args(packages).args(i.runner_args.iter().cloned()));
     }
+    if i.parts.contains(&Part::Heavy) {
+        // The Rust scenarios marked `#[ignore = "heavy ..."]`: every crate's, whatever changed (they exercise
+        // the whole pipeline).
+        let step = if i.nextest {
+            Step::run("rust tests (heavy)", "cargo", &["nextest", "run", "--locked", "--no-fail-fast", "--workspace"])
+                .args(["--run-ignored", "only"])
+                .tools(&["cargo", "nextest"])
+        } else {
+            Step::run("rust tests (heavy)", "cargo", &["test", "--locked", "--no-fail-fast", "--workspace", "--"])
+                .arg("--ignored")
+                .tools(&["cargo"])
+        };
+        plan.push(
+            step.hint("the slow scenarios: two clean packaging builds, the release rehearsal against real servers"),
+        );
+        aarch64_steps(&mut plan, i);
+    }
     let wants_python = i.parts.contains(&Part::Python);
     let wants_wasm = i.parts.contains(&Part::Wasm);
     if wants_python || wants_wasm {
@@ -229,9 +256,6 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                     .hint("the tests run against the installed wheel, not the source tree"),
                 );
             }
-        }
-        if wants_python {
-            aarch64_steps(&mut plan, i);
         }
         let recordings = format!("{CI_DIR}/recordings");
         let mut files = Vec::new();
@@ -358,7 +382,7 @@ mod tests {
 
     #[test]
     fn the_aarch64_wheel_is_tested_under_qemu_or_reported_skipped() {
-        let p = plan(&inputs(&[Part::Python]));
+        let p = plan(&inputs(&[Part::Python, Part::Heavy]));
         let n = names(&p);
         let wheel = p.steps.iter().find(|s| s.name == "wheel: reel-sdk").unwrap();
         assert!(wheel.command_line().contains("--zig --compatibility manylinux2014 --target x86_64-unknown-linux-gnu"));
@@ -380,9 +404,23 @@ mod tests {
         );
         let install = p.steps[i + 2].command_line();
         assert!(install.contains("--platform manylinux2014_aarch64") && install.contains("--no-index"), "{install}");
-        let without = plan(&Inputs { aarch64: Err("no qemu here".into()), ..inputs(&[Part::Python]) });
+        let without = plan(&Inputs { aarch64: Err("no qemu here".into()), ..inputs(&[Part::Heavy]) });
         assert!(!names(&without).iter().any(|s| s.contains("qemu")));
         assert!(without.notes.iter().any(|n| n == "skipped: the aarch64 wheel's tests under qemu (no qemu here)"));
+    }
+
+    #[test]
+    fn the_heavy_part_is_not_in_the_default_run() {
+        let default = plan(&inputs(&[Part::Rust, Part::Python, Part::Wasm]));
+        assert!(!names(&default).iter().any(|n| n.contains("heavy") || n.contains("qemu")), "{:?}", names(&default));
+        let heavy = plan(&inputs(&[Part::Heavy]));
+        assert_eq!(
+            heavy.steps[0].command_line(),
+            "cargo nextest run --locked --no-fail-fast --workspace --run-ignored only"
+        );
+        let fallback = plan(&Inputs { nextest: false, ..inputs(&[Part::Heavy]) });
+        assert_eq!(fallback.steps[0].command_line(), "cargo test --locked --no-fail-fast --workspace -- --ignored");
+        assert!(names(&heavy).iter().any(|n| n.starts_with("pytest under qemu")));
     }
 
     #[test]

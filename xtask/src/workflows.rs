@@ -413,6 +413,25 @@ fn lint_build_test() -> Workflow {
                     xtask("test", &["test", "--changed-since", "auto"]),
                 ],
             },
+            // The slow scenarios in parallel with the rest: a PR waits for the longest job, not the sum.
+            Job {
+                id: "test-heavy",
+                name: "test (heavy part)",
+                cond: None,
+                runs_on: "ubuntu-latest".into(),
+                environment: None,
+                needs: vec![],
+                permissions: vec![READ],
+                matrix: None,
+                outputs: vec![],
+                timeout_minutes: 60,
+                steps: vec![
+                    checkout(0),
+                    rust_cache("test-heavy"),
+                    tools_cache(),
+                    xtask("test (heavy part)", &["test", "--part", "heavy", "--changed-since", "auto"]),
+                ],
+            },
         ],
     }
 }

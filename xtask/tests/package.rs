@@ -33,6 +33,7 @@ fn has_wasm_toolchain() -> bool {
 }
 
 #[test]
+#[ignore = "heavy part (two clean builds of every kind): cargo xtask test --part heavy"]
 fn package_builds_every_kind_reproducibly_and_idempotently() {
     let root = root();
     let mut kinds = vec!["--crates", "--wheels", "--recordings", "--binaries"];
