@@ -257,6 +257,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 
     // Which kinds are already up to date?
     let mut stale = Vec::new();
+    let mut statuses = Vec::new();
     for &kind in &kinds {
         let why = match (&existing, args.force, commit.dirty) {
             (_, true, _) => Some("--force".to_owned()),
@@ -264,15 +265,23 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             (None, ..) => Some("no manifest yet".to_owned()),
             (Some(m), ..) => up_to_date(ctx, m, &commit_dir, kind, &wheel_targets, toolchain.as_ref())?.err(),
         };
-        match why {
-            None => println!("{:<10} up to date ({})", kind.as_str(), commit_dir),
+        // Progress goes to stderr: with --json, stdout is the plan alone.
+        let status = match why {
+            None => format!("{:<10} up to date ({})", kind.as_str(), commit_dir),
             Some(why) => {
-                eprintln!("{:<10} building: {why}", kind.as_str());
                 stale.push(kind);
+                format!("{:<10} building: {why}", kind.as_str())
             }
-        }
+        };
+        eprintln!("{status}");
+        statuses.push(status);
     }
     if stale.is_empty() {
+        if ctx.global.dry_run || ctx.global.json {
+            let mut nothing = Plan::new("package");
+            statuses.into_iter().for_each(|s| nothing.note(s));
+            return ctx.execute(&nothing);
+        }
         return Ok(());
     }
 
