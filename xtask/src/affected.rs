@@ -200,6 +200,8 @@ mod tests {
             publishable: true,
             dir: Utf8PathBuf::from(format!("/r/{dir}")),
             deps: deps.iter().map(|d| ((*d).into(), "*".into(), true, "normal".into())).collect(),
+            features: vec![],
+            rust_version: None,
         }
     }
 

@@ -560,4 +560,64 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// Every `cargo xtask ...` command in the README and CONTRIBUTING code blocks parses with the CLI's own
+    /// parser: a renamed or removed flag in the docs fails here. (Lines with shell variables, `$X`, are checked
+    /// up to the variable's use.)
+    #[test]
+    fn the_commands_in_the_docs_are_real_invocations() {
+        let root = crate::project_root();
+        let mut checked = 0;
+        for doc in ["README.md", "CONTRIBUTING.md"] {
+            let text = std::fs::read_to_string(root.join(doc)).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let Some(code) = line.strip_prefix("    ") else { continue };
+                // Comments after the command, then each `&&`-chained command.
+                let code = code.split("  #").next().unwrap_or_default();
+                for cmd in code.split("&&") {
+                    let Some(rest) = cmd.trim().strip_prefix("cargo xtask ") else { continue };
+                    let words = shell_words(rest.split('$').next().unwrap_or_default());
+                    let argv = std::iter::once("xtask".to_owned()).chain(words);
+                    match command().try_get_matches_from(argv) {
+                        Ok(_) => {}
+                        // A variable may hold the required flags (`cargo xtask release $R`).
+                        Err(e) if rest.contains('$') && e.kind() == clap::error::ErrorKind::MissingRequiredArgument => {
+                        }
+                        Err(e) => panic!("{doc}:{}: `cargo xtask {rest}` does not parse:\n{e}", n + 1),
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 20, "found {checked} commands in the docs");
+        // And the check itself can fail.
+        let argv = ["xtask", "package", "--wheel"].map(String::from);
+        assert!(command().try_get_matches_from(argv).is_err());
+    }
+
+    /// Splits a command line as a POSIX shell would (quotes, no expansion).
+    fn shell_words(s: &str) -> Vec<String> {
+        let (mut words, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None::<char>, false);
+        for c in s.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => cur.push(c),
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    any = true;
+                }
+                (None, c) if c.is_whitespace() => {
+                    if any || !cur.is_empty() {
+                        words.push(std::mem::take(&mut cur));
+                    }
+                    any = false;
+                }
+                (None, c) => cur.push(c),
+            }
+        }
+        if any || !cur.is_empty() {
+            words.push(cur);
+        }
+        words
+    }
 }

@@ -30,10 +30,117 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     }
     let mut plan = plan(fix, &affected);
     add_target_checks(&mut plan, &targets, &affected);
+    if affected.any_rust() && !fix {
+        let packages = crate::package::workspace_packages(ctx)?;
+        let msrv = msrv_toolchain(ctx, &packages);
+        if let Err(why) = &msrv {
+            skipped.push(format!("skipped: the MSRV build ({why})"));
+        }
+        for s in crate_checks(&packages, &affected, msrv.ok().as_deref()) {
+            plan.push(s);
+        }
+    }
     for n in skipped {
         plan.note(n);
     }
     ctx.execute(&plan)
+}
+
+/// The toolchain of the published crates' declared `rust-version` (their MSRV), installed by rustup when
+/// missing (not for --dry-run/--json): a minimal profile, about 70 MB.
+fn msrv_toolchain(ctx: &Ctx, packages: &[crate::package::Package]) -> std::result::Result<String, String> {
+    let msrv = packages
+        .iter()
+        .filter(|p| p.publishable)
+        .filter_map(|p| p.rust_version.clone())
+        .max_by(|a, b| crate::tools::version_cmp(a, b))
+        .ok_or_else(|| "no published crate declares a rust-version".to_owned())?;
+    let sh = &ctx.sh;
+    let plus = format!("+{msrv}");
+    let have = xshell::cmd!(sh, "rustc {plus} --version").quiet().ignore_stderr().read().is_ok();
+    if have || ctx.global.dry_run || ctx.global.json {
+        return Ok(msrv);
+    }
+    if ctx.global.offline {
+        return Err(format!("toolchain {msrv} is not installed; rustup toolchain install {msrv} --profile minimal"));
+    }
+    xshell::cmd!(sh, "rustup toolchain install {msrv} --profile minimal")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .map_err(|e| format!("`rustup toolchain install {msrv} --profile minimal` failed: {e}"))?;
+    Ok(msrv)
+}
+
+/// Checks a Rust monorepo's CI is expected to run besides clippy: the docs with warnings denied (broken
+/// intra-doc links fail), every workspace crate built alone (a feature that compiles only because another crate
+/// enables it fails), each feature of each published crate alone, and the published crates on the toolchain
+/// of the `rust-version` they declare. Read-only, so concurrent with the other linters.
+pub fn crate_checks(packages: &[crate::package::Package], a: &Affected, msrv: Option<&str>) -> Vec<Step> {
+    let mut steps = vec![
+        Step::run("docs", "cargo", &["doc", "--workspace", "--no-deps", "--locked", "--target-dir", "target/lint-doc"])
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .tools(&["cargo"])
+            .hint("a rustdoc warning (a broken intra-doc link, an unclosed HTML tag...): fix the doc comment it names")
+            .concurrent(),
+    ];
+    let wanted = |name: &str| a.everything.is_some() || a.crates.iter().any(|c| c == name);
+    for p in packages.iter().filter(|p| wanted(&p.name)) {
+        steps.push(
+            Step::run(
+                &format!("alone: {}", p.name),
+                "cargo",
+                &["check", "--locked", "--all-targets", "--package", &p.name],
+            )
+            .args(["--target-dir", "target/lint-alone"])
+            .tools(&["cargo"])
+            .hint("this crate does not build on its own: it relies on a feature another workspace crate enables")
+            .concurrent(),
+        );
+        if !p.publishable {
+            continue;
+        }
+        let mut variants = vec![("no default features".to_owned(), vec!["--no-default-features".to_owned()])];
+        for f in &p.features {
+            variants
+                .push((format!("feature {f}"), vec!["--no-default-features".into(), "--features".into(), f.clone()]));
+        }
+        for (what, flags) in variants {
+            steps.push(
+                Step::run(
+                    &format!("features: {} ({what})", p.name),
+                    "cargo",
+                    &["check", "--locked", "--package", &p.name],
+                )
+                .args(flags)
+                .args(["--target-dir", "target/lint-alone"])
+                .tools(&["cargo"])
+                .concurrent(),
+            );
+        }
+    }
+    if let Some(msrv) = msrv {
+        let published: Vec<String> = packages
+            .iter()
+            .filter(|p| p.publishable && wanted(&p.name))
+            .flat_map(|p| ["--package".to_owned(), p.name.clone()])
+            .collect();
+        if !published.is_empty() {
+            steps.push(
+                Step::run(&format!("msrv: rust {msrv}"), "cargo", &[&format!("+{msrv}"), "check", "--locked"])
+                    .args(published)
+                    .args(["--target-dir", "target/lint-msrv"])
+                    .tools(&["cargo"])
+                    .hint(format!(
+                        "the published crates promise rust-version = {msrv}: use no newer API, or raise rust-version \
+                         in Cargo.toml (a deliberate change)"
+                    ))
+                    .concurrent(),
+            );
+        }
+    }
+    steps
 }
 
 /// `cargo clippy --target T` for the other platforms, next to the host's clippy: code behind `cfg(windows)`
@@ -232,6 +339,42 @@ mod tests {
             "cargo clippy --all-targets --locked --target x86_64-pc-windows-msvc --workspace -- -D warnings"
         );
         assert!(p.steps[1].concurrent);
+    }
+
+    #[test]
+    fn docs_each_crate_alone_features_and_the_msrv_are_planned() {
+        let pkg = |name: &str, publishable: bool, features: &[&str]| crate::package::Package {
+            name: name.into(),
+            version: "1.0.0".into(),
+            publishable,
+            dir: "/r".into(),
+            deps: vec![],
+            features: features.iter().map(|f| (*f).to_owned()).collect(),
+            rust_version: Some("1.85".into()),
+        };
+        let packages = [pkg("core", true, &["extra"]), pkg("tool", false, &[])];
+        let steps = crate_checks(&packages, &Affected::all("test"), Some("1.85"));
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "docs",
+                "alone: core",
+                "features: core (no default features)",
+                "features: core (feature extra)",
+                "alone: tool",
+                "msrv: rust 1.85"
+            ]
+        );
+        assert_eq!(steps[0].env, [("RUSTDOCFLAGS".to_owned(), "-D warnings".to_owned())]);
+        assert_eq!(
+            steps[3].command_line(),
+            "cargo check --locked --package core --no-default-features --features extra --target-dir target/lint-alone"
+        );
+        assert_eq!(steps[5].command_line(), "cargo +1.85 check --locked --package core --target-dir target/lint-msrv");
+        assert!(steps.iter().all(|s| s.concurrent));
+        // Without the MSRV toolchain the step is left out (the run notes why).
+        assert!(!crate_checks(&packages, &Affected::all("t"), None).iter().any(|s| s.name.starts_with("msrv")));
     }
 
     #[test]

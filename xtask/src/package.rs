@@ -57,6 +57,10 @@ pub struct Package {
     pub dir: Utf8PathBuf,
     /// (name, version requirement, is a path dependency, kind: normal/build/dev)
     pub deps: Vec<(String, String, bool, String)>,
+    /// Its features (`default` aside).
+    pub features: Vec<String>,
+    /// The `rust-version` it declares (its MSRV).
+    pub rust_version: Option<String>,
 }
 
 pub fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
@@ -93,7 +97,12 @@ pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
             .unwrap_or_default();
         let manifest_path = Utf8PathBuf::from(s("manifest_path"));
         let dir = manifest_path.parent().map(Utf8Path::to_owned).unwrap_or_default();
-        out.push(Package { name: s("name"), version: s("version"), publishable, dir, deps });
+        let features = p["features"]
+            .as_object()
+            .map(|f| f.keys().filter(|k| *k != "default").cloned().collect())
+            .unwrap_or_default();
+        let rust_version = p["rust_version"].as_str().map(str::to_owned);
+        out.push(Package { name: s("name"), version: s("version"), publishable, dir, deps, features, rust_version });
     }
     Ok(out)
 }

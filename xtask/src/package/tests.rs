@@ -7,6 +7,8 @@ fn pkg(name: &str, version: &str, publishable: bool, deps: &[(&str, &str, bool, 
         publishable,
         dir: Utf8PathBuf::from(format!("/repo/crates/{name}")),
         deps: deps.iter().map(|(n, r, p, k)| ((*n).into(), (*r).into(), *p, (*k).into())).collect(),
+        features: vec![],
+        rust_version: None,
     }
 }
 
