@@ -104,6 +104,23 @@ fn tools_cache() -> WStep {
 
 const READ: (&str, &str) = ("contents", "read");
 
+/// A job on the Linux runner with read-only permissions and no matrix: what most jobs are.
+fn linux_job(id: &'static str, name: &'static str, timeout_minutes: u32, steps: Vec<WStep>) -> Job {
+    Job {
+        id,
+        name,
+        cond: None,
+        runs_on: "ubuntu-latest".into(),
+        environment: None,
+        needs: vec![],
+        permissions: vec![READ],
+        matrix: None,
+        outputs: vec![],
+        timeout_minutes,
+        steps,
+    }
+}
+
 /// Cloud auth through workload identity (an OIDC token exchanged for a short-lived bucket token); skipped where
 /// the repository configures none, and always skipped locally (the store is then a directory).
 fn gcp_auth() -> WStep {
@@ -345,24 +362,17 @@ fn pr_gates() -> Workflow {
         permissions: vec![READ],
         concurrency_group: "pr-gates-${{ github.event.pull_request.number }}".into(),
         cancel_in_progress: "true".into(),
-        jobs: vec![Job {
-            id: "gates",
-            name: "PR gates",
-            cond: None,
-            runs_on: "ubuntu-latest".into(),
-            environment: None,
-            needs: vec![],
-            permissions: vec![READ],
-            matrix: None,
-            outputs: vec![],
-            timeout_minutes: 10,
-            steps: vec![
+        jobs: vec![linux_job(
+            "gates",
+            "PR gates",
+            10,
+            vec![
                 checkout(0),
                 rust_cache("xtask"),
                 // Locally there is no event: the same gates run against main; labels are reported skipped.
                 xtask("gates", &["gates"]),
             ],
-        }],
+        )],
     }
 }
 
@@ -377,24 +387,17 @@ fn lint_build_test() -> Workflow {
         cancel_in_progress: "${{ github.event_name == 'pull_request' }}".into(),
         jobs: vec![
             plan_job(platforms),
-            Job {
-                id: "lint",
-                name: "lint",
-                cond: None,
-                runs_on: "ubuntu-latest".into(),
-                environment: None,
-                needs: vec![],
-                permissions: vec![READ],
-                matrix: None,
-                outputs: vec![],
-                timeout_minutes: 30,
-                steps: vec![
+            linux_job(
+                "lint",
+                "lint",
+                30,
+                vec![
                     checkout(0),
                     rust_cache("lint"),
                     tools_cache(),
                     xtask("lint", &["lint", "--changed-since", "auto"]),
                 ],
-            },
+            ),
             Job {
                 id: "test",
                 name: "test (${{ matrix.platform }})",
@@ -414,24 +417,17 @@ fn lint_build_test() -> Workflow {
                 ],
             },
             // The slow scenarios in parallel with the rest: a PR waits for the longest job, not the sum.
-            Job {
-                id: "test-heavy",
-                name: "test (heavy part)",
-                cond: None,
-                runs_on: "ubuntu-latest".into(),
-                environment: None,
-                needs: vec![],
-                permissions: vec![READ],
-                matrix: None,
-                outputs: vec![],
-                timeout_minutes: 60,
-                steps: vec![
+            linux_job(
+                "test-heavy",
+                "test (heavy part)",
+                60,
+                vec![
                     checkout(0),
                     rust_cache("test-heavy"),
                     tools_cache(),
                     xtask("test (heavy part)", &["test", "--part", "heavy", "--changed-since", "auto"]),
                 ],
-            },
+            ),
         ],
     }
 }
