@@ -154,17 +154,8 @@ fn plan_job(platforms: &str) -> Job {
         local: Some(["ci", "matrix", "--platforms", "linux"].map(String::from).to_vec()),
     };
     Job {
-        id: "plan",
-        name: "plan",
-        cond: None,
-        runs_on: "ubuntu-latest".into(),
-        environment: None,
-        needs: vec![],
-        permissions: vec![READ],
-        matrix: None,
         outputs: vec![("matrix", "${{ steps.matrix.outputs.matrix }}".into())],
-        timeout_minutes: 10,
-        steps: vec![checkout(1), rust_cache("xtask"), matrix_step],
+        ..linux_job("plan", "plan", 10, vec![checkout(1), rust_cache("xtask"), matrix_step])
     }
 }
 
