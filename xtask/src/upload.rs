@@ -122,32 +122,38 @@ pub fn index_pages(m: &Manifest) -> Vec<(String, String)> {
 /// missing, is an error; directory pages (names ending in `/`) that a store does not keep are reported: then
 /// only the `--find-links` form of `pip install` works from that store.
 fn verify_pages(
-    sh: &Shell,
     store: &Store,
     prefix: &str,
     pages: &[(String, String)],
     tmp: &Utf8Path,
 ) -> Result<Vec<String>> {
-    let mut dropped = Vec::new();
-    let mut wrong = Vec::new();
-    for (key, want) in pages {
+    let dropped = Mutex::new(Vec::new());
+    let wrong = Mutex::new(Vec::new());
+    // In parallel: each read is one small request.
+    let errors = parallel(pages, pages.len().min(8), |sh, (key, want)| {
         let path = tempfiles::temp_file(tmp, "page-check")?;
         let full = format!("{prefix}/{key}");
         let have = if store.get(sh, &full, &path)? { std::fs::read(&path).ok() } else { None };
         match have {
             Some(h) if h == want.as_bytes() => {}
-            None if key.ends_with('/') => dropped.push(full),
-            Some(_) => wrong.push(format!("{full} differs from what was written")),
-            None => wrong.push(format!("{full} is missing right after it was written")),
+            None if key.ends_with('/') => dropped.lock().unwrap().push(full),
+            Some(_) => wrong.lock().unwrap().push(format!("{full} differs from what was written")),
+            None => wrong.lock().unwrap().push(format!("{full} is missing right after it was written")),
         }
-    }
+        Ok(())
+    });
+    let mut wrong = wrong.into_inner().unwrap();
+    wrong.extend(errors);
     if !wrong.is_empty() {
+        wrong.sort();
         return Err(JobFailed(format!(
-            "the store does not hold the pip pages that were written:\n  {}\nthe manifest was not uploaded; run the upload again",
+            "the store does not hold the pip pages that were written:\n  {}\nrun the upload again: it rewrites them",
             wrong.join("\n  ")
         ))
         .into());
     }
+    let mut dropped = dropped.into_inner().unwrap();
+    dropped.sort();
     Ok(dropped)
 }
 
@@ -395,7 +401,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         }
     }
     // What the store really holds now (a server may drop objects whose names end in `/`).
-    let dropped = verify_pages(&ctx.sh, &store, &prefix, &index_pages(&final_manifest), &tmp)?;
+    let dropped = verify_pages(&store, &prefix, &index_pages(&final_manifest), &tmp)?;
     if !dropped.is_empty() {
         eprintln!(
             "warning: {} did not keep {} pages whose names end in `/` ({}): `pip install --index-url` needs them and \
