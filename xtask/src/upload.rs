@@ -121,12 +121,7 @@ pub fn index_pages(m: &Manifest) -> Vec<(String, String)> {
 /// Reads back the pip pages just written. A page that differs, or one without a trailing `/` that is
 /// missing, is an error; directory pages (names ending in `/`) that a store does not keep are reported: then
 /// only the `--find-links` form of `pip install` works from that store.
-fn verify_pages(
-    store: &Store,
-    prefix: &str,
-    pages: &[(String, String)],
-    tmp: &Utf8Path,
-) -> Result<Vec<String>> {
+fn verify_pages(store: &Store, prefix: &str, pages: &[(String, String)], tmp: &Utf8Path) -> Result<Vec<String>> {
     let dropped = Mutex::new(Vec::new());
     let wrong = Mutex::new(Vec::new());
     // In parallel: each read is one small request.
