@@ -150,6 +150,13 @@ pub fn command() -> Command {
                         .value_name("A,B")
                         .help("The PR's labels, comma-separated (\"\" for none); overrides the event"),
                 )
+                .arg(
+                    Arg::new("label")
+                        .long("label")
+                        .value_name("NAME")
+                        .action(ArgAction::Append)
+                        .help("One PR label, exactly (a label may hold a comma); repeatable; with --labels, both count"),
+                )
                 .arg(Arg::new("title").long("title").value_name("TEXT").help("The PR title; overrides the event"))
                 .arg(Arg::new("body").long("body").value_name("TEXT").help("The PR body; overrides the event"))
                 .arg(
@@ -488,8 +495,15 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
         "gates" => Job::Gates(crate::gates::Args {
             base: one("base"),
             event: one("event").map(Into::into),
-            labels: one("labels")
-                .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()),
+            labels: {
+                let listed: Option<Vec<String>> = one("labels")
+                    .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect());
+                let exact = strings("label");
+                match (listed, exact.is_empty()) {
+                    (None, true) => None,
+                    (listed, _) => Some(listed.unwrap_or_default().into_iter().chain(exact).collect::<Vec<String>>()),
+                }
+            },
             title: one("title"),
             body: one("body"),
             head: one("head"),

@@ -428,7 +428,9 @@ mod tests {
         let sh = xshell::Shell::new().unwrap();
         tools.ensure(&sh, &["lychee"]).expect("provision lychee");
         let lychee = tools.probe(&sh, config::tool_named("lychee")).unwrap().path.unwrap();
-        let crate::plan::Action::Run { args, .. } = link_check(&["a.md".into(), "b.md".into()], false).action else { panic!() };
+        let crate::plan::Action::Run { args, .. } = link_check(&["a.md".into(), "b.md".into()], false).action else {
+            panic!()
+        };
         sh.change_dir(&dir);
         let out = xshell::cmd!(sh, "{lychee} {args...}").ignore_status().quiet().output().unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -51,6 +51,12 @@ pub struct Ctx {
 impl Ctx {
     fn new(global: Global) -> Result<Ctx> {
         let root = project_root();
+        if !root.join("Cargo.toml").is_file() {
+            anyhow::bail!(
+                "the repository root {root} has no Cargo.toml\nfix: XTASK_ROOT must name a checkout of this repository \
+                 (or leave it unset to work on the checkout `cargo xtask` runs in)"
+            );
+        }
         let sh = Shell::new().context("creating a shell")?;
         check_current_repository(&sh, &root)?;
         // Every job says which checkout it works on (stderr: stdout may be one JSON document).

@@ -146,13 +146,43 @@ impl Step {
     }
 }
 
-/// Quotes `s` for a POSIX shell when it needs it.
+/// Quotes `s` for a shell when it needs it. A string with control characters (a newline, an escape sequence:
+/// PR titles and file names are untrusted) is written in bash's `$'...'` form with every such character escaped,
+/// so a printed command is always one line that cannot forge a workflow command or drive the terminal, and still
+/// means the same string when pasted into bash or zsh.
 pub fn quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c)) {
         s.to_owned()
+    } else if s.chars().any(is_unsafe_char) {
+        let mut out = String::from("$'");
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if is_unsafe_char(c) => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
+}
+
+/// Characters a printed command never holds raw: controls, and the line and bidi separators that reorder or
+/// break what a reader sees.
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[derive(Clone, Debug, Default)]
@@ -615,6 +645,13 @@ mod tests {
         assert_eq!(s.command_line(), "cd crates/x && RUSTFLAGS='-C opt-level=1' cargo clippy -- -D warnings");
         assert_eq!(quote("it's"), "'it'\\''s'");
         assert_eq!(quote(""), "''");
+        // Control characters: one line, escaped, the same string for bash.
+        let hostile = "t\n::warning::x\u{1b}[2J it's";
+        let q = quote(hostile);
+        assert_eq!(q, "$'t\\n::warning::x\\x1b[2J it\\'s'");
+        assert!(!q.contains('\n') && !q.contains('\u{1b}'));
+        let back = std::process::Command::new("bash").args(["-c", &format!("printf %s {q}")]).output().unwrap();
+        assert_eq!(String::from_utf8(back.stdout).unwrap(), hostile, "bash reads back the same string");
     }
 
     #[test]

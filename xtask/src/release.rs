@@ -159,15 +159,25 @@ pub struct Action {
 
 /// The release version: `--version`, else a `vX.Y.Z` tag being built, else the workspace's.
 pub fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
-    if let Some(v) = flag {
-        return Ok(v.trim_start_matches('v').to_owned());
+    let (v, from) = if let Some(v) = flag {
+        (v.trim_start_matches('v').to_owned(), "--version")
+    } else if let Some(name) =
+        std::env::var("GITHUB_REF_NAME").ok().filter(|_| std::env::var("GITHUB_REF_TYPE").is_ok_and(|t| t == "tag"))
+    {
+        (name.trim_start_matches('v').to_owned(), "the tag")
+    } else {
+        (crate::repo::workspace_version(root)?, "the workspace version")
+    };
+    // The version becomes part of store keys (version/<V>/) and registry requests: a version, nothing else.
+    let valid = v.len() <= 64
+        && v.starts_with(|c: char| c.is_ascii_digit())
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || ".+-".contains(c))
+        && !v.contains("..");
+    if !valid {
+        let shown: String = v.chars().take(80).collect();
+        bail!("{from} {shown:?} is not a version\nfix: a semantic version such as 1.2.3 (or the tag v1.2.3)");
     }
-    if std::env::var("GITHUB_REF_TYPE").is_ok_and(|t| t == "tag") {
-        if let Ok(name) = std::env::var("GITHUB_REF_NAME") {
-            return Ok(name.trim_start_matches('v').to_owned());
-        }
-    }
-    crate::repo::workspace_version(root)
+    Ok(v)
 }
 
 /// A failed download or verification: a failed job (exit 1) when the store's content is wrong, bad input

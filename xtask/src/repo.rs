@@ -9,7 +9,10 @@ use xshell::{Shell, cmd};
 /// git resolves to a commit here. Everything else is refused before any work, with the fix: the hash becomes
 /// part of store keys and paths, so nothing but hex digits may reach them.
 pub fn resolve_commit(sh: &Shell, rev: Option<&str>) -> Result<String> {
-    let rev = rev.unwrap_or("HEAD");
+    let full = rev.unwrap_or("HEAD");
+    // Errors quote at most 80 characters of what was given.
+    let shown: String = full.chars().take(80).collect();
+    let rev = full;
     if is_full_hash(rev) {
         return Ok(rev.to_ascii_lowercase());
     }
@@ -17,14 +20,14 @@ pub fn resolve_commit(sh: &Shell, rev: Option<&str>) -> Result<String> {
     // A revision never starts with `-` (git would read an option) and is never empty.
     if rev.is_empty() || rev.starts_with('-') || !printable || rev.len() > 256 {
         bail!(
-            "--commit {rev:?} is not a commit hash or revision\nfix: pass a full 40-digit commit hash (`git rev-parse <rev>`)"
+            "--commit {shown:?} is not a commit hash or revision\nfix: pass a full 40-digit commit hash (`git rev-parse <rev>`)"
         );
     }
     let spec = format!("{rev}^{{commit}}");
     match cmd!(sh, "git rev-parse --verify --quiet --end-of-options {spec}").quiet().ignore_stderr().read() {
         Ok(hash) if is_full_hash(hash.trim()) => Ok(hash.trim().to_owned()),
         _ => bail!(
-            "--commit {rev:?} names no commit in this repository\nfix: pass the full 40-digit hash of the commit \
+            "--commit {shown:?} names no commit in this repository\nfix: pass the full 40-digit hash of the commit \
              (`git rev-parse <rev>` where it exists)"
         ),
     }

@@ -72,10 +72,16 @@ impl Store {
                     "`{url}`: `{bucket}` is not a valid bucket name\nfix: use gs://BUCKET/PREFIX with a lower-case bucket name"
                 );
             }
+            let prefix = prefix.trim_matches('/');
+            if !prefix.is_empty() {
+                check_key(prefix).map_err(|e| anyhow::anyhow!("`{url}`: the prefix {e:#}"))?;
+            }
             let (endpoint, emulator) = match emulator_host {
                 Some(h) if !h.is_empty() => {
                     let h = h.trim_end_matches('/');
-                    (if h.contains("://") { h.to_owned() } else { format!("http://{h}") }, true)
+                    let endpoint = if h.contains("://") { h.to_owned() } else { format!("http://{h}") };
+                    check_endpoint(&endpoint)?;
+                    (endpoint, true)
                 }
                 _ => ("https://storage.googleapis.com".to_owned(), false),
             };
@@ -125,6 +131,39 @@ impl Store {
     fn file_path(root: &Utf8Path, name: &str) -> Utf8PathBuf {
         // A name ending in `/` (a directory page for pip) is that directory's index.html on disk.
         if name.ends_with('/') || name.is_empty() { root.join(name).join("index.html") } else { root.join(name) }
+    }
+
+    /// Whether `key` can hold an object: on a file store, not a directory, no file where a directory of its
+    /// path must be, and no symbolic link leading out of the store. (A bucket has no such limits.)
+    pub fn check_can_write(&self, key: &str) -> Result<()> {
+        check_key(key)?;
+        let Backend::File { root } = &self.backend else { return Ok(()) };
+        let dest = Self::file_path(root, &self.name(key));
+        if dest.is_dir() {
+            bail!("{key:?}: the store holds a directory of that name\nfix: choose another name");
+        }
+        // The deepest directory of the path that exists must be inside the store, and every part a directory.
+        let mut dir = dest.parent().map(Utf8Path::to_owned);
+        while let Some(d) = dir.clone() {
+            if d.exists() || d == *root {
+                break;
+            }
+            dir = d.parent().map(Utf8Path::to_owned);
+        }
+        if let Some(d) = dir.filter(|d| d.exists()) {
+            if !d.is_dir() {
+                bail!("{key:?}: {d} is an object of the store, not a directory\nfix: choose another name");
+            }
+            let (inside, store) =
+                (std::fs::canonicalize(&d)?, std::fs::canonicalize(root).unwrap_or_else(|_| root.clone().into()));
+            if !inside.starts_with(&store) {
+                bail!(
+                    "{key:?} leads outside the store ({d} resolves to {}): a symbolic link?\nfix: remove the link from the store",
+                    inside.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     pub fn head(&self, sh: &Shell, key: &str) -> Result<Option<Object>> {
@@ -237,6 +276,7 @@ impl Store {
         let name = self.name(key);
         match &self.backend {
             Backend::File { root } => {
+                self.check_can_write(key)?;
                 let dest = Self::file_path(root, &name);
                 let parent = dest.parent().context("object path has a parent")?;
                 std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
@@ -370,6 +410,26 @@ pub fn check_key(key: &str) -> Result<()> {
         bail!(
             "{key:?} is not a valid store key: segments of letters, digits and ._-+%=@ separated by `/`, without empty, \
              `.` or `..` segments\nfix: name the object like branch/main/latest"
+        );
+    }
+    Ok(())
+}
+
+/// A URL the store can be reached at: http(s), a host, no whitespace.
+fn check_endpoint(endpoint: &str) -> Result<()> {
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("", endpoint));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let bracketed_ok = !host.starts_with('[') || host.contains(']');
+    let host_name = if host.starts_with('[') { host } else { host.split(':').next().unwrap_or("") };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        || host_name.is_empty()
+        || host_name == "["
+        || !bracketed_ok
+        || endpoint.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        bail!(
+            "--endpoint {endpoint:?} is not a URL of a server\nfix: http://127.0.0.1:PORT for a local server, or https://HOST"
         );
     }
     Ok(())

@@ -39,7 +39,15 @@ pub struct DownloadArgs {
 }
 
 pub fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Result<Store> {
-    let url = url.filter(|u| !u.trim().is_empty()).unwrap_or(config::DEFAULT_STORE);
+    // An empty --store is a mistake (an unset variable in a workflow), never "the local directory".
+    if url.is_some_and(|u| u.trim().is_empty()) {
+        bail!(
+            "--store is empty (an unset variable, such as ARTIFACT_STORE?)\nfix: pass the store's URL, or leave --store \
+             out for the local store {}",
+            config::DEFAULT_STORE
+        );
+    }
+    let url = url.unwrap_or(config::DEFAULT_STORE);
     match endpoint.filter(|e| !e.is_empty()) {
         Some(e) => Store::parse_with(url, &ctx.root, Some(e)),
         None => Store::parse(url, &ctx.root),
@@ -302,6 +310,17 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         check_alias(alias)?;
     }
     if args.check_index {
+        if ctx.global.dry_run || ctx.global.json {
+            let plan = json!({
+                "job": "upload --check-index",
+                "store": store.describe(),
+                "commit": commit,
+                "reads": format!("{prefix}/{} and the pip pages it implies", manifest::FILE),
+                "writes": "nothing",
+            });
+            crate::plan::print_static(&plan, ctx.global.json)?;
+            return Ok(Summary::default());
+        }
         return check_index(ctx, &store, &prefix, &m).map(|()| Summary::default());
     }
     // Every local file is checked against the manifest before it is sent: in the upload workers below, so
@@ -320,9 +339,12 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         );
         return Ok(Summary::default());
     }
-    // An alias may replace an earlier alias, never another object (unless --overwrite): checked before any upload.
-    if !args.overwrite {
-        for alias in &args.aliases {
+    // An alias may replace an earlier alias, never another object (unless --overwrite), and must be writable at
+    // all: checked before any upload.
+    for alias in &args.aliases {
+        if args.overwrite {
+            store.check_can_write(alias).map_err(|e| anyhow!("--alias {alias:?}: {e:#}"))?;
+        } else {
             check_alias_target(&ctx.sh, &store, alias, &ctx.root.join(tempfiles::DIR))?;
         }
     }
@@ -454,6 +476,7 @@ pub fn check_alias(alias: &str) -> Result<()> {
 
 /// Refuses an alias whose key holds something that is not an alias document (exit 2, before any upload).
 fn check_alias_target(sh: &Shell, store: &Store, alias: &str, tmp: &Utf8Path) -> Result<()> {
+    store.check_can_write(alias).map_err(|e| anyhow!("--alias {alias:?}: {e:#}"))?;
     if store.head(sh, alias)?.is_none() {
         return Ok(());
     }

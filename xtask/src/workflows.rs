@@ -236,7 +236,8 @@ fn create_packages() -> Workflow {
             Job {
                 id: "upload",
                 name: "upload (${{ matrix.platform }})",
-                cond: None,
+                // Only where a bucket is configured (forks and fresh repositories have none).
+                cond: Some("vars.ARTIFACT_STORE != ''"),
                 runs_on: "ubuntu-latest".into(),
                 environment: None,
                 needs: vec!["plan", "package"],
@@ -821,6 +822,14 @@ fn trigger_finding(file: &str, line: usize, trigger: &str) -> String {
 }
 
 pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
+    if check && ctx.global.dry_run {
+        let plan = serde_json::json!({
+            "job": "workflows --check",
+            "compares": format!("{DIR}/ and CONTRIBUTING.md's job table with what xtask/src/workflows.rs generates"),
+            "then": "the workflow rules on every workflow file",
+        });
+        return crate::plan::print_static(&plan, false);
+    }
     if check {
         let mut problems = drift(&ctx.root)?;
         for w in all() {
@@ -829,8 +838,17 @@ pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
                 problems.extend(rules(&format!("{DIR}/{}", w.file), &text));
             }
         }
+        if ctx.global.json {
+            // The report as one document (it reads files only).
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"job": "workflows --check", "problems": problems}))?
+            );
+        }
         if problems.is_empty() {
-            println!("workflows and CONTRIBUTING.md's job table are up to date and follow the rules");
+            if !ctx.global.json {
+                println!("workflows and CONTRIBUTING.md's job table are up to date and follow the rules");
+            }
             return Ok(());
         }
         for p in &problems {

@@ -239,6 +239,13 @@ pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, cfg: &c
     if git.run(&["rev-parse", "--git-dir"], None)?.is_err() {
         bail!(input_error(format!("{repo} is not a git repository"), "run gates inside a clone of the repository"));
     }
+    if let Some(bad) = pr.head_sha.as_deref().filter(|h| h.is_empty() || h.starts_with('-') || h.len() > 256) {
+        let shown: String = bad.chars().take(80).collect();
+        bail!(input_error(
+            format!("the head {shown:?} ({}) is not a revision", pr.head_from),
+            "name a commit: a hash, a branch or a tag"
+        ));
+    }
     let head = match pr.head_sha.as_deref() {
         // Never a silent fallback to HEAD: the verdict would be about another commit than the PR's.
         Some(sha) => git.commit(sha)?.ok_or_else(|| {

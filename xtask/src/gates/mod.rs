@@ -66,6 +66,24 @@ pub fn pr_facts(args: &Args) -> Result<Pr> {
     if let Some(head) = &args.head {
         pr.head_sha = Some(head.clone());
         pr.head_from = "--head".to_owned();
+    } else if pr.source == "event" {
+        // An event names the commit it is about: without it (or with something that is not a commit hash) the
+        // verdict would silently be about HEAD.
+        match pr.head_sha.as_deref() {
+            Some(sha) if crate::repo::is_full_hash(sha) => {}
+            other => {
+                return Err(facts::input_error(
+                    format!(
+                        "the event's `pull_request.head.sha` is {}, not a full commit hash",
+                        match other {
+                            Some(s) => format!("{:?}", &s[..s.len().min(80)]),
+                            None => "missing".to_owned(),
+                        }
+                    ),
+                    "pass the event JSON GitHub writes to $GITHUB_EVENT_PATH, unmodified, or name the commit with --head REV",
+                ));
+            }
+        }
     }
     Ok(pr)
 }
@@ -146,8 +164,11 @@ pub fn reproduce(report: &Report, pr: &Pr) -> String {
         "--head".into(),
         report.facts.head.clone(),
     ];
-    if let Some(l) = &pr.labels {
-        args.extend(["--labels".to_owned(), l.join(",")]);
+    // One `--label` per label, exactly as it is (a label may hold a comma); `--labels ''` for none.
+    match &pr.labels {
+        Some(l) if l.is_empty() => args.extend(["--labels".to_owned(), String::new()]),
+        Some(l) => l.iter().for_each(|label| args.extend(["--label".to_owned(), label.clone()])),
+        None => {}
     }
     if let Some(t) = &pr.title {
         args.extend(["--title".to_owned(), t.clone()]);

@@ -246,7 +246,11 @@ fn a_bad_branch_names_everything_and_an_event_adds_the_label_gate() {
 
     let event = repo.dir.join("event.json");
     std::fs::write(&event, r#"{"pull_request":{"title":"Add things","body":"","labels":[]}}"#).unwrap();
-    let args = Args { event: Some(event.clone()), ..base_main() };
+    // An event without a head commit is refused: the verdict would be about whatever HEAD is.
+    let no_head = Args { event: Some(event.clone()), ..base_main() };
+    let err = format!("{:#}", pr_facts(&no_head).unwrap_err());
+    assert!(err.contains("`pull_request.head.sha` is missing") && err.contains("--head REV"), "{err}");
+    let args = Args { event: Some(event.clone()), head: Some("HEAD".into()), ..base_main() };
     let pr = pr_facts(&args).unwrap();
     let r = repo.evaluate(&args, &pr).unwrap();
     assert_eq!(status_of(&r, "labels"), Status::Fail);
@@ -339,6 +343,9 @@ fn an_event_naming_a_head_not_here_or_a_non_string_title_is_refused() {
         "{err}"
     );
     assert!(err.contains("\nfix: "), "{err}");
+    std::fs::write(dir.join("e.json"), r#"{"pull_request":{"title":"t","head":{"sha":"HEAD"}}}"#).unwrap();
+    let err = format!("{:#}", pr_facts(&args).unwrap_err());
+    assert!(err.contains("is \"HEAD\", not a full commit hash"), "{err}");
     for (field, value) in [("title", "42"), ("body", "{\"a\":1}"), ("title", "[\"x\"]")] {
         std::fs::write(dir.join("e.json"), format!(r#"{{"pull_request":{{"{field}":{value}}}}}"#)).unwrap();
         let err = format!("{:#}", pr_facts(&args).unwrap_err());
@@ -398,9 +405,9 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
     // Another commit on top: the command must pin the head that was checked, not whatever HEAD is later.
     repo.write("y.txt", "y\n");
     repo.commit("y");
-    let title = format!("it's [{}] \"now\" $HOME", kw());
+    let title = format!("it's [{}] \"now\" $HOME\n::warning::forged\u{1b}[2J", kw());
     let pr = Pr {
-        labels: Some(vec!["kind: fix".into()]),
+        labels: Some(vec!["kind: fix".into(), "do-not-merge,x".into()]),
         title: Some(title.clone()),
         body: Some("line one\nline 'two'".into()),
         head_sha: Some(head.clone()),
@@ -410,9 +417,10 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
     let r = repo.evaluate(&base_main(), &pr).unwrap();
     let line = reproduce(&r, &pr);
     assert!(line.starts_with("cargo xtask gates --base ") && line.contains(&format!("--head {head}")), "{line}");
-    // The shell's own word splitting of the printed line, then the CLI's own parser.
+    assert!(!line.contains('\n') && !line.contains('\u{1b}'), "one line, no escape sequence: {line}");
+    // bash's own word splitting of the printed line ($'...' quoting), then the CLI's own parser.
     let script = format!("printf '%s\\0' {}", line.trim_start_matches("cargo xtask "));
-    let out = cmd!(repo.sh, "sh -c {script}").output().unwrap();
+    let out = cmd!(repo.sh, "bash -c {script}").output().unwrap();
     let argv: Vec<String> = out
         .stdout
         .split(|&b| b == 0)
@@ -424,6 +432,8 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
     let again = repo.evaluate(&args, &pr_facts(&args).unwrap()).unwrap();
     let verdict = |r: &Report| r.results.iter().map(|g| (g.name, g.status, g.findings.len())).collect::<Vec<_>>();
     assert_eq!(verdict(&again), verdict(&r));
+    assert_eq!(pr_facts(&args).unwrap().labels, pr.labels, "a label with a comma stays one label");
+    assert_eq!(pr_facts(&args).unwrap().title, pr.title);
     assert_eq!(again.facts.head, head);
     assert_eq!(status_of(&again, "keywords"), Status::Fail, "the title's keyword is part of the verdict");
 }

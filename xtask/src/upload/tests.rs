@@ -270,6 +270,21 @@ fn aliases_never_overwrite_immutable_objects_or_escape_the_store() {
     assert!(err.contains("not an alias") && err.contains("--overwrite"), "{err}");
     assert_eq!(std::fs::read(store.join("pages/home")).unwrap(), b"not an alias");
     upload(&ctx, &with_alias("pages/home", true)).unwrap();
+    // Names a file store cannot hold, refused before anything is uploaded: a directory, a path through an
+    // object, a symbolic link out of the store.
+    std::fs::create_dir_all(store.join("latest/sub")).unwrap();
+    std::fs::create_dir_all(root.join("outside")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root.join("outside"), store.join("evil")).unwrap();
+    let mut cases = vec![("latest", "holds a directory of that name"), ("pages/home/deeper", "not a directory")];
+    if cfg!(unix) {
+        cases.push(("evil/pwn", "leads outside the store"));
+    }
+    for (alias, want) in cases {
+        let err = format!("{:#}", upload(&ctx, &with_alias(alias, true)).unwrap_err());
+        assert!(err.starts_with(&format!("--alias {alias:?}")) && err.contains(want) && err.contains("fix: "), "{err}");
+    }
+    assert!(!root.join("outside/pwn").exists(), "nothing written through the link");
     // An alias replaces an alias.
     upload(&ctx, &with_alias("branch/main/latest", false)).unwrap();
     upload(&ctx, &with_alias("branch/main/latest", false)).unwrap();
