@@ -83,7 +83,7 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
         (vec!["upload", "--store", "ftp://x/y", "--commit", "HEAD"], 2, "error: unsupported store `ftp://x/y`"),
         (vec!["upload", "--store", "", "--commit", "HEAD", "--dry-run"], 2, "error: --store is empty"),
         (vec!["gates", "--base", "HEAD", "--head=-x"], 2, "error: the head \"-x\" (--head) is not a revision"),
-        (vec!["upload", "--check-index", "--dry-run", "--store", store, "--commit", "HEAD"], 2, "error: no packages"),
+        (vec!["upload", "--check-index", "--dry-run", "--store", store, "--commit", &hex], 2, "error: no packages"),
         (vec!["download", "--store", "gs://bucket/../x", "--commit", &hex], 2, "error: `gs://bucket/../x`"),
         (vec!["release", "--commit", "HEAD", "--version", "../../x", "--json"], 2, "error: --version \"../../x\""),
         (
