@@ -132,6 +132,11 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
     );
     assert!(!stderr(&out).contains("tok-123"));
 
+    // XTASK_ROOT naming no checkout: one line of cause, one of fix.
+    let out = xtask_in(&root(), &["gates", "--dry-run"], &[("XTASK_ROOT", Path::new("/nonexistent/checkout"))]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(first_error(&out).contains("/nonexistent/checkout has no Cargo.toml") && stderr(&out).contains("fix: "));
+
     // A gate that fails is exit 1, with the command that reproduces it.
     let out = xtask(&["gates", "--base", "HEAD~1", "--labels", "", "--title", "t", "--body", ""]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
