@@ -154,6 +154,15 @@ pub const TOOLS: &[Tool] = &[
         )
     },
     tool("wasm-opt", Pin::Exact("132"), Source::Npm { package: "binaryen" }, "optimizes the wasm bundle"),
+    Tool {
+        bin: "cargo-deny",
+        ..tool(
+            "cargo-deny",
+            Pin::Exact("0.20.2"),
+            Source::Cargo { package: "cargo-deny", locked: true },
+            "checks every dependency's license, duplicates and source against deny.toml",
+        )
+    },
     tool(
         "cargo-http-registry",
         Pin::Exact("0.1.8"),

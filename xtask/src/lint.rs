@@ -40,6 +40,17 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
             plan.push(s);
         }
     }
+    let dependencies_changed = affected.everything.is_some()
+        || affected.files.iter().any(|f| f == "Cargo.lock" || f.ends_with("Cargo.toml") || f == "deny.toml");
+    if dependencies_changed && !fix && ctx.root.join("deny.toml").is_file() {
+        let online = crate::github::actions();
+        if !online {
+            plan.note(
+                "skipped: cargo deny's advisories check (it fetches the RustSec database: GitHub Actions runs it)",
+            );
+        }
+        plan.push(dependency_check(online));
+    }
     let markdown = a_markdown(ctx, &affected)?;
     if !markdown.is_empty() && !fix {
         let online = crate::github::actions();
@@ -64,6 +75,18 @@ fn a_markdown(ctx: &Ctx, a: &Affected) -> Result<Vec<String>> {
     }
     // Any change may break a link: a Markdown file edited, or a file a link points to renamed or removed.
     Ok(if a.files.is_empty() { Vec::new() } else { all })
+}
+
+/// cargo-deny against deny.toml: licenses, bans (one version of each crate) and sources always; the advisories,
+/// which need the advisory database from the network, only online.
+pub fn dependency_check(online: bool) -> Step {
+    Step::run("dependencies: cargo deny", "cargo-deny", &["--locked", "check", "licenses", "bans", "sources"])
+        .args(online.then_some("advisories"))
+        .tools(&["cargo-deny"])
+        .hint(
+            "a dependency breaks deny.toml's policy (its license, a second version, its source): the finding names it",
+        )
+        .concurrent()
 }
 
 /// lychee over the Markdown files: relative links and `#anchors` always; external links only online.
@@ -405,6 +428,51 @@ mod tests {
         assert!(steps.iter().all(|s| s.concurrent));
         // Without the MSRV toolchain the step is left out (the run notes why).
         assert!(!crate_checks(&packages, &Affected::all("t"), None).iter().any(|s| s.name.starts_with("msrv")));
+    }
+
+    #[test]
+    fn dependencies_are_checked_with_advisories_only_online() {
+        assert_eq!(dependency_check(false).command_line(), "cargo-deny --locked check licenses bans sources");
+        assert!(dependency_check(true).command_line().ends_with("sources advisories"));
+    }
+
+    /// A dependency under a license deny.toml does not allow, in a scratch workspace: the check fails naming it.
+    #[test]
+    #[ignore = "heavy part (provisions cargo-deny): cargo xtask test --part heavy"]
+    fn a_dependency_under_a_license_not_allowed_fails_the_check() {
+        let dir = crate::testutil::temp_dir("deny");
+        let write = |p: &str, text: &str| {
+            std::fs::create_dir_all(dir.join(p).parent().unwrap()).unwrap();
+            std::fs::write(dir.join(p), text).unwrap();
+        };
+        write("Cargo.toml", "[workspace]\nresolver = \"2\"\nmembers = [\"app\", \"gpl\"]\n");
+        write(
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT OR Apache-2.0\"\n\n[dependencies]\ngpl = { path = \"../gpl\", version = \"0.1.0\" }\n",
+        );
+        write("app/src/lib.rs", "pub use gpl::f;\n");
+        write(
+            "gpl/Cargo.toml",
+            "[package]\nname = \"gpl\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"GPL-3.0-only\"\n",
+        );
+        write("gpl/src/lib.rs", "pub fn f() {}\n");
+        std::fs::copy(crate::project_root().join("deny.toml"), dir.join("deny.toml")).unwrap();
+        let sh = xshell::Shell::new().unwrap();
+        sh.change_dir(&dir);
+        xshell::cmd!(sh, "cargo generate-lockfile --offline").quiet().run().unwrap();
+        let tools = crate::tools::Tools::new(&crate::project_root(), false);
+        tools.ensure(&sh, &["cargo-deny"]).expect("provision cargo-deny");
+        let deny = tools.probe(&sh, config::tool_named("cargo-deny")).unwrap().path.unwrap();
+        let crate::plan::Action::Run { args, .. } = dependency_check(false).action else { panic!() };
+        let again = args.clone();
+        let out = xshell::cmd!(sh, "{deny} {args...}").ignore_status().quiet().output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains("GPL-3.0-only") && text.contains("gpl"), "{text}");
+        // And this repository's own dependencies pass.
+        sh.change_dir(crate::project_root());
+        xshell::cmd!(sh, "{deny} {again...}").quiet().run().expect("this repository passes its deny.toml");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
