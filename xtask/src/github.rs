@@ -9,8 +9,24 @@ pub fn actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
+/// Workflow-command data: `%`, CR and LF as the runner decodes them; every other character a printed line never
+/// holds raw (controls, bidi and line separators: tool output can carry file names from a PR) percent-encoded,
+/// so an annotation is one line and sends no escape sequence to a log viewer.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c if crate::plan::is_unsafe_char(c) => {
+                let mut buf = [0u8; 4];
+                c.encode_utf8(&mut buf).bytes().for_each(|b| out.push_str(&format!("%{b:02X}")));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn escape_property(s: &str) -> String {
@@ -73,5 +89,6 @@ mod tests {
     fn annotation_properties_are_escaped() {
         assert_eq!(super::escape_property("a,b:c\n"), "a%2Cb%3Ac%0A");
         assert_eq!(super::escape_data("50% done\n"), "50%25 done%0A");
+        assert_eq!(super::escape_data("a\u{1b}[2J\u{202e}b"), "a%1B[2J%E2%80%AEb");
     }
 }

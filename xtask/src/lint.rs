@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
         }
         plan.push(dependency_check(online));
     }
-    let markdown = a_markdown(ctx, &affected)?;
+    let markdown = markdown_files(ctx, &affected)?;
     if !markdown.is_empty() && !fix {
         let online = crate::github::actions();
         if !online {
@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
 }
 
 /// The tracked Markdown files a change touches (every one when everything runs).
-fn a_markdown(ctx: &Ctx, a: &Affected) -> Result<Vec<String>> {
+fn markdown_files(ctx: &Ctx, a: &Affected) -> Result<Vec<String>> {
     let sh = &ctx.sh;
     let all = xshell::cmd!(sh, "git ls-files -z -- *.md").quiet().read()?;
     let all: Vec<String> = all.split('\0').filter(|f| !f.is_empty()).map(str::to_owned).collect();

@@ -83,7 +83,7 @@ impl Github {
 
 /// The audience a crate registry expects: its host (`crates.io` for crates.io).
 pub fn crates_audience(api: &str) -> String {
-    host(api).to_owned()
+    crate::store::url_parts(api).host.to_owned()
 }
 
 /// A crate registry's publish token from trusted publishing; revoked when dropped.
@@ -152,7 +152,7 @@ pub fn crates_token(sh: &Shell, tmp: &Utf8Path, github: &Github, api: &str) -> R
 /// test.pypi.org, else the upload URL's own scheme and host.
 pub fn pypi_oidc_base(upload: &str) -> String {
     let (scheme, _) = upload.split_once("://").unwrap_or(("https", upload));
-    match host_port(upload) {
+    match crate::store::url_parts(upload).authority {
         "upload.pypi.org" => "https://pypi.org".to_owned(),
         h => format!("{scheme}://{}", h.strip_prefix("upload.").unwrap_or(h)),
     }
@@ -239,21 +239,6 @@ fn brief(body: &[u8]) -> String {
         .ok()
         .and_then(|v| v.pointer("/errors/0/detail").or(v.get("message")).and_then(Value::as_str).map(str::to_owned))
         .unwrap_or(text)
-}
-
-fn host_port(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority.rsplit('@').next().unwrap_or("")
-}
-
-fn host(url: &str) -> &str {
-    let hp = host_port(url);
-    if hp.starts_with('[') {
-        hp.split(']').next().map_or(hp, |h| &hp[..h.len() + 1])
-    } else {
-        hp.split(':').next().unwrap_or(hp)
-    }
 }
 
 #[cfg(test)]

@@ -178,9 +178,24 @@ pub fn quote(s: &str) -> String {
     }
 }
 
+/// `s` with every character a printed line never holds raw escaped (`\\n`, `\\u{1b}`...): file names, titles and
+/// messages can come from a PR, and a newline in one must not start a line of its own (a forged `::warning::`
+/// workflow command), nor an escape sequence reach the terminal.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Characters a printed command never holds raw: controls, and the line and bidi separators that reorder or
 /// break what a reader sees.
-fn is_unsafe_char(c: char) -> bool {
+pub fn is_unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
@@ -204,7 +219,8 @@ impl Plan {
     }
 
     pub fn note(&mut self, note: impl Into<String>) {
-        self.notes.push(note.into());
+        // Notes can name changed files: printed, they are one line each.
+        self.notes.push(printable(&note.into()));
     }
 
     pub fn tools(&self) -> Vec<&'static str> {
@@ -245,7 +261,7 @@ pub fn print_static(plan: &Value, json: bool) -> Result<()> {
         if let Value::Object(fields) = plan {
             for (k, v) in fields {
                 match v {
-                    Value::String(s) => println!("  {k}: {s}"),
+                    Value::String(s) => println!("  {k}: {}", printable(s)),
                     other => println!("  {k}: {other}"),
                 }
             }
@@ -652,6 +668,11 @@ mod tests {
         assert!(!q.contains('\n') && !q.contains('\u{1b}'));
         let back = std::process::Command::new("bash").args(["-c", &format!("printf %s {q}")]).output().unwrap();
         assert_eq!(String::from_utf8(back.stdout).unwrap(), hostile, "bash reads back the same string");
+        // Notes (they can name changed files) and printed strings are one line, without escape sequences.
+        let mut p = Plan::new("x");
+        p.note("changed: evil\n::warning::x\u{1b}[2J");
+        assert_eq!(p.notes[0], "changed: evil\\n::warning::x\\u{1b}[2J");
+        assert_eq!(printable("ok \u{202e}x"), "ok \\u{202e}x");
     }
 
     #[test]

@@ -182,11 +182,11 @@ pub fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
 
 /// A failed download or verification: a failed job (exit 1) when the store's content is wrong, bad input
 /// (exit 2) when the job could not run at all; either way nothing was published.
-fn verification_failed(e: anyhow::Error, what: &str) -> anyhow::Error {
+fn verification_failed(e: anyhow::Error) -> anyhow::Error {
     if e.downcast_ref::<JobFailed>().is_some() {
-        JobFailed(format!("{what}{e:#}\nnothing was published")).into()
+        JobFailed(format!("{e:#}\nnothing was published")).into()
     } else {
-        anyhow!("{what}{e:#}\nnothing was published")
+        anyhow!("{e:#}\nnothing was published")
     }
 }
 
@@ -528,7 +528,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             allow_dirty: true, // refused below, with the other checks, in one message
         },
     )
-    .map_err(|e| verification_failed(e, ""))?;
+    .map_err(verification_failed)?;
     let store = upload::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
     let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;

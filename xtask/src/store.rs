@@ -415,16 +415,32 @@ pub fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The parts of a URL the jobs decide on: the scheme (lower-cased; empty without `://`), the authority
+/// (`host[:port]`, after any `user@`) and the host alone (without an IPv6 address's brackets).
+pub struct UrlParts<'a> {
+    pub scheme: String,
+    pub authority: &'a str,
+    pub host: &'a str,
+}
+
+pub fn url_parts(url: &str) -> UrlParts<'_> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // `user@host`: the host is what follows the last `@`.
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    UrlParts { scheme: scheme.to_ascii_lowercase(), authority, host }
+}
+
 /// A URL the store can be reached at: http(s), a host, no whitespace.
 fn check_endpoint(endpoint: &str) -> Result<()> {
-    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("", endpoint));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let bracketed_ok = !host.starts_with('[') || host.contains(']');
-    let host_name = if host.starts_with('[') { host } else { host.split(':').next().unwrap_or("") };
-    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
-        || host_name.is_empty()
-        || host_name == "["
+    let url = url_parts(endpoint);
+    let bracketed_ok = !url.authority.starts_with('[') || url.authority.contains(']');
+    if !matches!(url.scheme.as_str(), "http" | "https")
+        || url.host.is_empty()
         || !bracketed_ok
         || endpoint.chars().any(|c| c.is_whitespace() || c.is_control())
     {
@@ -437,20 +453,13 @@ fn check_endpoint(endpoint: &str) -> Result<()> {
 
 /// A bearer token goes only over https, or in plain http to a server on this machine (a local emulator).
 pub fn token_may_go_to(endpoint: &str) -> Result<()> {
-    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("http", endpoint));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    // `user@host`: the host is what follows the last `@`.
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    let loopback =
-        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    match scheme.to_ascii_lowercase().as_str() {
+    let url = url_parts(endpoint);
+    let loopback = url.host.eq_ignore_ascii_case("localhost")
+        || url.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match url.scheme.as_str() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        // `host:port` without a scheme is what STORAGE_EMULATOR_HOST usually holds: plain http.
+        "http" | "" if loopback => Ok(()),
         _ => bail!(
             "refusing to send the storage access token to {endpoint}: only https, or plain http to this machine \
              (127.0.0.1, localhost, [::1]), may carry it\nfix: use an https:// endpoint, a local emulator on \

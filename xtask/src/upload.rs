@@ -327,16 +327,18 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     // the hashing overlaps the network; a mismatch fails the upload before the manifest is written.
     if ctx.global.dry_run || ctx.global.json {
         let plan = json!({
+            "job": "upload",
             "store": store.describe(),
             "commit": commit,
             "objects": m.artifacts.iter().map(|a| json!({"key": format!("{prefix}/{}", a.path), "sha256": a.sha256, "size": a.size})).collect::<Vec<_>>(),
-            "then": ["simple index pages", format!("{prefix}/{} (last)", manifest::FILE)],
+            "then": [
+                format!("the pip pages ({prefix}/simple/..., {prefix}/{FIND_LINKS_PAGE})"),
+                format!("{prefix}/{} (last)", manifest::FILE),
+                "read back the pip pages",
+            ],
             "aliases": args.aliases,
         });
-        println!(
-            "{}",
-            if ctx.global.json { serde_json::to_string_pretty(&plan)? } else { format!("upload plan: {plan:#}") }
-        );
+        crate::plan::print_static(&plan, ctx.global.json)?;
         return Ok(Summary::default());
     }
     // An alias may replace an earlier alias, never another object (unless --overwrite), and must be writable at

@@ -18,7 +18,7 @@ pub use checks::{GateResult, Status};
 pub use facts::{Facts, Pr};
 
 use crate::config::{self, Gates};
-use crate::plan::JobFailed;
+use crate::plan::{JobFailed, printable};
 use crate::{Ctx, github};
 
 #[derive(Clone, Debug, Default)]
@@ -177,21 +177,6 @@ pub fn reproduce(report: &Report, pr: &Pr) -> String {
         args.extend(["--body".to_owned(), b.clone()]);
     }
     args.iter().map(|a| crate::plan::quote(a)).collect::<Vec<_>>().join(" ")
-}
-
-/// `s` with every control character escaped (`\n`, `\u{1b}`...): file names, titles and messages come from the
-/// PR, and a newline in one must not start a line of its own (a forged `::warning::` workflow command), nor an
-/// escape sequence reach the terminal.
-pub fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}') {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn short(sha: &str) -> &str {
