@@ -202,6 +202,7 @@ mod tests {
             deps: deps.iter().map(|d| ((*d).into(), "*".into(), true, "normal".into())).collect(),
             features: vec![],
             rust_version: None,
+            has_lib: true,
         }
     }
 

@@ -163,6 +163,16 @@ pub const TOOLS: &[Tool] = &[
             "checks every dependency's license, duplicates and source against deny.toml",
         )
     },
+    Tool {
+        bin: "cargo-semver-checks",
+        version_args: &["semver-checks", "--version"],
+        ..tool(
+            "cargo-semver-checks",
+            Pin::Exact("0.51.0"),
+            Source::Cargo { package: "cargo-semver-checks", locked: true },
+            "compares each published library's public API with its last release (a breaking change needs a breaking version)",
+        )
+    },
     tool(
         "cargo-http-registry",
         Pin::Exact("0.1.8"),

@@ -39,6 +39,9 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
         for s in crate_checks(&packages, &affected, msrv.ok().as_deref()) {
             plan.push(s);
         }
+        let (steps, note) = semver_checks(&packages, &affected, crate::semver::last_release_tag(&ctx.sh).as_deref());
+        plan.steps.extend(steps);
+        skipped.extend(note);
     }
     let dependencies_changed = affected.everything.is_some()
         || affected.files.iter().any(|f| f == "Cargo.lock" || f.ends_with("Cargo.toml") || f == "deny.toml");
@@ -196,6 +199,34 @@ pub fn crate_checks(packages: &[crate::package::Package], a: &Affected, msrv: Op
     steps
 }
 
+/// The semver check of each published library crate the change touches, against the last release tag (none
+/// yet: a note, since a first release has nothing to compare with). Each check builds two revisions' rustdoc
+/// JSON in its own target directory, so they run one after another, after the concurrent linters.
+pub fn semver_checks(
+    packages: &[crate::package::Package],
+    a: &Affected,
+    tag: Option<&str>,
+) -> (Vec<Step>, Option<String>) {
+    let wanted: Vec<&crate::package::Package> = packages
+        .iter()
+        .filter(|p| p.publishable && p.has_lib)
+        .filter(|p| a.everything.is_some() || a.crates.contains(&p.name))
+        .collect();
+    if wanted.is_empty() {
+        return (Vec::new(), None);
+    }
+    match tag {
+        Some(tag) => (wanted.iter().map(|p| crate::semver::lint_step(&p.name, tag)).collect(), None),
+        None => (
+            Vec::new(),
+            Some(
+                "skipped: semver checks (no release tag v<version> yet: a first release has nothing to compare with)"
+                    .into(),
+            ),
+        ),
+    }
+}
+
 /// `cargo clippy --target T` for the other platforms, next to the host's clippy: code behind `cfg(windows)`
 /// and `cfg(target_os = "macos")` compiles and is linted on every PR.
 fn add_target_checks(plan: &mut Plan, targets: &[String], a: &Affected) {
@@ -350,6 +381,7 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use camino::{Utf8Path, Utf8PathBuf};
     use std::collections::BTreeSet;
 
     fn names(p: &Plan) -> Vec<&str> {
@@ -404,6 +436,7 @@ mod tests {
             deps: vec![],
             features: features.iter().map(|f| (*f).to_owned()).collect(),
             rust_version: Some("1.85".into()),
+            has_lib: true,
         };
         let packages = [pkg("core", true, &["extra"]), pkg("tool", false, &[])];
         let steps = crate_checks(&packages, &Affected::all("test"), Some("1.85"));
@@ -472,6 +505,106 @@ mod tests {
         // And this repository's own dependencies pass.
         sh.change_dir(crate::project_root());
         xshell::cmd!(sh, "{deny} {again...}").quiet().run().expect("this repository passes its deny.toml");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A scratch workspace: `base` (published, MSRV 1.85, feature `extra`), `user` (enables `extra`) and `leaf`
+    /// (published, depends on `base`), with `base_lib` and `leaf_lib` as their code; and its planned crate checks.
+    fn scratch_workspace(name: &str, base_lib: &str, leaf_lib: &str) -> (Utf8PathBuf, Vec<Step>) {
+        let package = |n: &str| {
+            format!(
+                "[package]\nname = \"{n}\"\nversion = \"0.1.0\"\nedition = \"2021\"\nrust-version = \"1.85\"\n\
+                 license = \"MIT\"\n"
+            )
+        };
+        let base = format!("{}\n[features]\nextra = []\n", package("base"));
+        let user = format!(
+            "{}publish = false\n\n[dependencies]\nbase = {{ path = \"../base\", features = [\"extra\"] }}\n",
+            package("user")
+        );
+        let leaf =
+            format!("{}\n[dependencies]\nbase = {{ path = \"../base\", version = \"0.1.0\" }}\n", package("leaf"));
+        let dir = crate::testutil::scratch(
+            name,
+            &[
+                ("Cargo.toml", "[workspace]\nresolver = \"2\"\nmembers = [\"base\", \"user\", \"leaf\"]\n"),
+                ("base/Cargo.toml", &base),
+                ("base/src/lib.rs", base_lib),
+                ("user/Cargo.toml", &user),
+                ("user/src/lib.rs", "pub use base::extra;\n"),
+                ("leaf/Cargo.toml", &leaf),
+                ("leaf/src/lib.rs", leaf_lib),
+            ],
+        );
+        let sh = xshell::Shell::new().unwrap();
+        sh.change_dir(&dir);
+        xshell::cmd!(sh, "cargo generate-lockfile --offline").quiet().ignore_stderr().run().unwrap();
+        let meta = xshell::cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().unwrap();
+        let packages = crate::package::parse_metadata(&meta).unwrap();
+        (dir, crate_checks(&packages, &Affected::all("test"), Some("1.85")))
+    }
+
+    const BASE: &str = "/// The answer.\npub fn answer() -> u32 { 42 }\n\n/// Only with `extra`.\n#[cfg(feature = \"extra\")]\npub fn extra() {}\n";
+    const LEAF: &str = "/// Twice the answer.\npub fn twice() -> u32 { base::answer() * 2 }\n";
+
+    fn run(steps: &[Step], name: &str, dir: &Utf8Path) -> (bool, String) {
+        let step = steps.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no step {name}"));
+        crate::testutil::run_step_in(step, dir, None)
+    }
+
+    /// The planted violation: a doc link to an item that does not exist. The docs step fails naming it.
+    #[test]
+    fn a_broken_intra_doc_link_fails_the_docs_step() {
+        let (dir, steps) = scratch_workspace("docs-ok", BASE, LEAF);
+        let (ok, text) = run(&steps, "docs", &dir);
+        assert!(ok, "the clean workspace documents: {text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let (dir, steps) = scratch_workspace("docs-broken", &format!("/// Like [`Missing`].\n{BASE}"), LEAF);
+        let (ok, text) = run(&steps, "docs", &dir);
+        assert!(!ok, "{text}");
+        assert!(text.contains("unresolved link to `Missing`") && text.contains("base/src/lib.rs:1"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The planted violation: `leaf` calls a function of `base` that only `user` enables. The workspace builds
+    /// (features unify), `leaf` alone does not, and its step names the call.
+    #[test]
+    fn a_crate_that_builds_only_with_a_feature_another_crate_enables_fails_alone() {
+        let leaky = format!("{LEAF}\npub fn leak() {{ base::extra() }}\n");
+        let (dir, steps) = scratch_workspace("alone", BASE, &leaky);
+        let sh = xshell::Shell::new().unwrap();
+        sh.change_dir(&dir);
+        xshell::cmd!(sh, "cargo check --workspace --quiet --target-dir target/lint-alone")
+            .quiet()
+            .run()
+            .expect("the workspace as a whole builds");
+        assert!(run(&steps, "alone: base", &dir).0 && run(&steps, "alone: user", &dir).0);
+        let (ok, text) = run(&steps, "alone: leaf", &dir);
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains("cannot find function `extra` in crate `base`") && text.contains("leaf/src/lib.rs:4"),
+            "{text}"
+        );
+        // Each feature of a published crate alone: `base` with `extra` and without any both build.
+        assert!(run(&steps, "features: base (feature extra)", &dir).0);
+        assert!(run(&steps, "features: base (no default features)", &dir).0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The planted violation: `base` promises rust-version 1.85 and calls `u32::is_multiple_of` (Rust 1.87).
+    /// The MSRV step builds it with 1.85 (rustup installs it when missing) and fails naming the call.
+    #[test]
+    #[ignore = "heavy part (installs the MSRV toolchain when missing): cargo xtask test --part heavy"]
+    fn an_api_newer_than_the_msrv_fails_the_msrv_step() {
+        let newer = format!("{BASE}\n/// Even.\npub fn even(n: u32) -> bool {{ n.is_multiple_of(2) }}\n");
+        let (dir, steps) = scratch_workspace("msrv", &newer, LEAF);
+        let ctx = crate::testutil::ctx(&dir);
+        let packages = crate::package::workspace_packages(&ctx).unwrap();
+        assert_eq!(msrv_toolchain(&ctx, &packages).as_deref(), Ok("1.85"));
+        assert!(run(&steps, "alone: base", &dir).0, "the newer API builds on the pinned toolchain");
+        let (ok, text) = run(&steps, "msrv: rust 1.85", &dir);
+        assert!(!ok, "{text}");
+        assert!(text.contains("is_multiple_of") && text.contains("base/src/lib.rs:9"), "{text}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

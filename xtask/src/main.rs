@@ -17,6 +17,7 @@ mod package;
 mod plan;
 mod release;
 mod repo;
+mod semver;
 mod sha256;
 mod sign;
 mod store;

@@ -61,6 +61,8 @@ pub struct Package {
     pub features: Vec<String>,
     /// The `rust-version` it declares (its MSRV).
     pub rust_version: Option<String>,
+    /// It has a library target (a public API others compile against).
+    pub has_lib: bool,
 }
 
 pub fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
@@ -102,7 +104,19 @@ pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
             .map(|f| f.keys().filter(|k| *k != "default").cloned().collect())
             .unwrap_or_default();
         let rust_version = p["rust_version"].as_str().map(str::to_owned);
-        out.push(Package { name: s("name"), version: s("version"), publishable, dir, deps, features, rust_version });
+        let has_lib = p["targets"].as_array().into_iter().flatten().any(|t| {
+            t["kind"].as_array().into_iter().flatten().any(|k| matches!(k.as_str(), Some("lib" | "rlib" | "dylib")))
+        });
+        out.push(Package {
+            name: s("name"),
+            version: s("version"),
+            publishable,
+            dir,
+            deps,
+            features,
+            rust_version,
+            has_lib,
+        });
     }
     Ok(out)
 }

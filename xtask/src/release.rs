@@ -242,8 +242,17 @@ pub fn index_path(name: &str) -> String {
 
 /// Versions of `name` the index lists.
 fn index_versions(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<String>> {
-    let path = index_path(name);
-    let text = if let Some(sparse) = index.strip_prefix("sparse+") {
+    let text = index_file(sh, index, &index_path(name), cache)?;
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["vers"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// One file of a cargo index (sparse over HTTP, or git, fetched into `cache`); empty when it does not exist.
+fn index_file(sh: &Shell, index: &str, path: &str, cache: &Utf8Path) -> Result<String> {
+    Ok(if let Some(sparse) = index.strip_prefix("sparse+") {
         let url = format!("{}/{path}", sparse.trim_end_matches('/'));
         match http_get(sh, &url)? {
             (200, body) => body,
@@ -264,12 +273,95 @@ fn index_versions(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Resu
         }
         let spec = format!("FETCH_HEAD:{path}");
         cmd!(sh, "git -C {cache} show {spec}").quiet().ignore_stderr().read().unwrap_or_default()
-    };
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| v["vers"].as_str().map(str::to_owned))
-        .collect())
+    })
+}
+
+/// Where the registry serves `name` `version`'s `.crate`: the index's `config.json` `dl` template (with
+/// `{crate}`/`{version}` markers, or a prefix `/{crate}/{version}/download` is added to).
+pub fn download_url(dl: &str, name: &str, version: &str) -> String {
+    let markers = ["{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}"];
+    if markers.iter().any(|m| dl.contains(m)) {
+        let prefix = index_path(name);
+        let prefix = prefix.rsplit_once('/').map_or("", |(p, _)| p);
+        dl.replace("{crate}", name)
+            .replace("{version}", version)
+            .replace("{prefix}", prefix)
+            .replace("{lowerprefix}", &prefix.to_lowercase())
+    } else {
+        format!("{}/{name}/{version}/download", dl.trim_end_matches('/'))
+    }
+}
+
+/// Downloads the published `name` `version` `.crate` into `out`.
+fn download_crate(sh: &Shell, index: &str, cache: &Utf8Path, name: &str, version: &str, out: &Utf8Path) -> Result<()> {
+    let config: Value = serde_json::from_str(&index_file(sh, index, "config.json", cache)?)
+        .with_context(|| format!("the index {index} has no valid config.json"))?;
+    let dl = config["dl"].as_str().with_context(|| format!("the index {index}'s config.json has no `dl`"))?;
+    let url = download_url(dl, name, version);
+    let w = "%{http_code}";
+    let code = cmd!(sh, "curl -sS -L -o {out} -w {w} {url}").quiet().ignore_status().read()?;
+    if code.trim() != "200" {
+        bail!(
+            "downloading {name} {version} from {url}: HTTP {}\nfix: check the registry is up, then run again",
+            code.trim()
+        );
+    }
+    Ok(())
+}
+
+/// The semver verdict of each crate this release publishes: its public API against the previous version in the
+/// registry (downloaded), by cargo-semver-checks on the `.crate` files themselves. Crates already published
+/// are left out; the tool is provisioned only when some crate has an earlier version.
+fn semver_verdicts(
+    ctx: &Ctx,
+    sh: &Shell,
+    t: &Targets,
+    crates: &[&Artifact],
+    dir: &Utf8Path,
+    cache: &Utf8Path,
+) -> Result<Vec<(String, crate::semver::Verdict)>> {
+    use crate::semver::Verdict;
+    let mut todo = Vec::new();
+    for a in crates {
+        let published = index_versions(sh, &t.registry_index, &a.name, cache)?;
+        if !published.contains(&a.version) {
+            todo.push((*a, crate::semver::previous_version(&published, &a.version)));
+        }
+    }
+    if todo.iter().all(|(_, prev)| prev.is_none()) {
+        return Ok(todo.iter().map(|(a, _)| (a.name.clone(), Verdict::FirstRelease)).collect());
+    }
+    let work = ctx.root.join("target/release-semver");
+    let unpacked: Vec<(String, String, Utf8PathBuf)> =
+        crates.iter().map(|a| (a.name.clone(), a.version.clone(), dir.join(&a.path))).collect();
+    crate::semver::unpack_workspace(sh, &work.join("current"), &unpacked)?;
+    let manifest = work.join("current/Cargo.toml");
+    let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}")
+        .quiet()
+        .read()
+        .context("reading the release's crates")?;
+    let libs: Vec<String> =
+        crate::package::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect();
+    ctx.tools.ensure(sh, &["cargo-semver-checks"])?;
+    let tool = ctx
+        .tools
+        .probe(sh, config::tool_named("cargo-semver-checks"))?
+        .path
+        .context("cargo-semver-checks is not installed")?;
+    let mut out = Vec::new();
+    for (a, prev) in todo {
+        let verdict = match prev {
+            None => Verdict::FirstRelease,
+            Some(_) if !libs.contains(&a.name) => Verdict::NoLibrary,
+            Some(prev) => {
+                let file = work.join(format!("{}-{prev}.crate", a.name));
+                download_crate(sh, &t.registry_index, cache, &a.name, &prev, &file)?;
+                crate::semver::compare(sh, &tool, &work.join("current"), &a.name, &prev, &file)?
+            }
+        };
+        out.push((a.name.clone(), verdict));
+    }
+    Ok(out)
 }
 
 /// The registry API's metadata for a `.crate`, from its normalized Cargo.toml (read by cargo itself).
@@ -623,6 +715,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             skip: web_todo.is_empty().then(|| "already there".into()),
         });
     }
+    let verdicts = semver_verdicts(ctx, sh, t, &crates, &dir, &cache)?;
     let mode = if args.execute { "release" } else { "dry run (pass --execute to publish)" };
     println!("release {version} of {}: {mode}", &commit[..12]);
     println!("  registry {} (index {}), package index {}", t.registry_api, t.registry_index, t.pypi_upload);
@@ -634,6 +727,27 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             Some(why) => println!("  {:>2}. skip     {} ({why})", i + 1, a.what),
             None => println!("  {:>2}. publish  {}", i + 1, a.what),
         }
+    }
+    if !verdicts.is_empty() {
+        println!("  semver (each crate's public API against its last release):");
+        for (name, v) in &verdicts {
+            println!("      {name} {version}: {}", v.describe());
+        }
+    }
+    let breaking: Vec<String> = verdicts
+        .iter()
+        .filter_map(|(name, v)| match v {
+            crate::semver::Verdict::Breaking { report, .. } => Some(format!("{name} {version}:\n{report}")),
+            _ => None,
+        })
+        .collect();
+    if !breaking.is_empty() {
+        return Err(JobFailed(format!(
+            "a breaking change under a non-breaking version:\n{}\nfix: bump the version as the report says (for 0.x, \
+             the minor), or keep the removed or changed items\nnothing was published",
+            breaking.join("\n")
+        ))
+        .into());
     }
     if nothing_to_do {
         println!("everything of {version} is already published: nothing to send");

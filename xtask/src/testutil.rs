@@ -303,3 +303,33 @@ fn serve_one(mut stream: TcpStream, log: &std::sync::Mutex<Vec<Received>>, handl
     );
     let _ = stream.write_all(response.as_bytes());
 }
+
+/// A scratch directory holding `files` (path, text), parents created.
+pub fn scratch(name: &str, files: &[(&str, &str)]) -> Utf8PathBuf {
+    let dir = temp_dir(name);
+    write_files(&dir, files);
+    dir
+}
+
+/// Writes `files` (path, text) under `dir`, parents created.
+pub fn write_files(dir: &Utf8Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+}
+
+/// Runs a planned step's command in `dir` (a scratch workspace), `program` standing for its program when given
+/// (a provisioned tool's path): whether it succeeded, and everything it printed.
+pub fn run_step_in(step: &crate::plan::Step, dir: &Utf8Path, program: Option<&Utf8Path>) -> (bool, String) {
+    let crate::plan::Action::Run { program: p, args } = &step.action else { panic!("{} copies files", step.name) };
+    let mut cmd = Command::new(program.map_or(p.as_str(), Utf8Path::as_str));
+    cmd.args(args).current_dir(dir.join(step.dir.as_deref().unwrap_or(".")));
+    for (k, v) in &step.env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", step.name));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}

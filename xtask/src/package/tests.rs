@@ -9,6 +9,7 @@ fn pkg(name: &str, version: &str, publishable: bool, deps: &[(&str, &str, bool, 
         deps: deps.iter().map(|(n, r, p, k)| ((*n).into(), (*r).into(), *p, (*k).into())).collect(),
         features: vec![],
         rust_version: None,
+        has_lib: true,
     }
 }
 
