@@ -3,6 +3,8 @@
 //! 1. Download the commit's artifacts from the store (every sha256 verified) and its manifest signature;
 //!    check the signature against the committed public key, that the set is complete, that every version is
 //!    the release version and that the manifest is clean. Any failure stops before anything is published.
+//!    Each crate not yet published is compared with its previous version in the registry (cargo-semver-checks
+//!    on the two `.crate` files): a breaking change under a non-breaking version stops the release too.
 //! 2. Crates through the registry's web API, in dependency order; the index is read first and versions
 //!    already there are skipped; after each upload the index is polled until it shows the version.
 //! 3. Wheels to the package index with twine, skipping files the index already lists.
@@ -281,11 +283,15 @@ fn index_file(sh: &Shell, index: &str, path: &str, cache: &Utf8Path) -> Result<S
 pub fn download_url(dl: &str, name: &str, version: &str) -> String {
     let markers = ["{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}"];
     if markers.iter().any(|m| dl.contains(m)) {
-        let prefix = index_path(name);
-        let prefix = prefix.rsplit_once('/').map_or("", |(p, _)| p);
+        let part = |r: std::ops::Range<usize>| name.get(r).unwrap_or_default();
+        let prefix = match name.len() {
+            0..=2 => name.len().to_string(),
+            3 => format!("3/{}", part(0..1)),
+            _ => format!("{}/{}", part(0..2), part(2..4)),
+        };
         dl.replace("{crate}", name)
             .replace("{version}", version)
-            .replace("{prefix}", prefix)
+            .replace("{prefix}", &prefix)
             .replace("{lowerprefix}", &prefix.to_lowercase())
     } else {
         format!("{}/{name}/{version}/download", dl.trim_end_matches('/'))
@@ -599,6 +605,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             "steps": [
                 format!("download commit/{commit}/ from {} into {dir}, verifying every sha256", args.store.as_deref().unwrap_or(config::DEFAULT_STORE)),
                 "verify the manifest's signature, completeness, versions and cleanliness",
+                format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index),
                 format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, t.credentials().0),
                 format!("upload the wheels missing from {} to {}, with {}", t.pypi_simple, t.pypi_upload, t.credentials().1),
                 format!("copy the web bundle to version/{version}/ and latest/ of {}", t.web.describe()),

@@ -213,4 +213,97 @@ mod tests {
         assert!(r.contains("Summary semver requires new minor version"), "{r}");
         assert!(!r.contains("Parsing") && !r.contains("Description"), "{r}");
     }
+
+    /// A scratch crate `base` at `version` with `lib` as its code, committed to a git repository in `dir`.
+    fn commit_crate(sh: &Shell, dir: &Utf8Path, version: &str, lib: &str) {
+        crate::testutil::write_files(
+            dir,
+            &[
+                (
+                    "Cargo.toml",
+                    &format!(
+                        "[package]\nname = \"base\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\n\
+                         description = \"demo\"\n\n[workspace]\n"
+                    ),
+                ),
+                ("src/lib.rs", lib),
+                (".gitignore", "/target\n"),
+            ],
+        );
+        sh.change_dir(dir);
+        cmd!(sh, "cargo generate-lockfile --offline").quiet().ignore_stderr().run().unwrap();
+        cmd!(sh, "git add -A").quiet().run().unwrap();
+        cmd!(sh, "git -c user.name=t -c user.email=t@t commit --quiet -m {version}").quiet().run().unwrap();
+    }
+
+    const BEFORE: &str = "/// Stays.\npub fn answer() -> u32 { 42 }\n/// Removed later.\npub fn gone() {}\n";
+    const AFTER: &str = "/// Stays.\npub fn answer() -> u32 { 42 }\n";
+
+    fn tool(sh: &Shell) -> Utf8PathBuf {
+        let tools = crate::tools::Tools::new(&crate::project_root(), false);
+        tools.ensure(sh, &["cargo-semver-checks"]).expect("provision cargo-semver-checks");
+        tools.probe(sh, crate::config::tool_named("cargo-semver-checks")).unwrap().path.unwrap()
+    }
+
+    /// The planted violation in lint: a public function removed since the release tag, the version not bumped
+    /// (or bumped as a patch). The step fails naming the function; a breaking version passes.
+    #[test]
+    #[ignore = "heavy part (provisions cargo-semver-checks): cargo xtask test --part heavy"]
+    fn a_removed_function_without_a_breaking_version_fails_lint() {
+        let sh = Shell::new().unwrap();
+        let tool = tool(&sh);
+        let dir = crate::testutil::temp_dir("semver-lint");
+        sh.change_dir(&dir);
+        cmd!(sh, "git init --quiet").run().unwrap();
+        commit_crate(&sh, &dir, "0.1.0", BEFORE);
+        cmd!(sh, "git tag v0.1.0").run().unwrap();
+        commit_crate(&sh, &dir, "0.1.1", AFTER);
+        assert_eq!(last_release_tag(&sh).as_deref(), Some("v0.1.0"));
+        let step = lint_step("base", "v0.1.0");
+        let (ok, text) = crate::testutil::run_step_in(&step, &dir, Some(&tool));
+        assert!(!ok, "{text}");
+        assert!(text.contains("function_missing") && text.contains("base::gone"), "{text}");
+        commit_crate(&sh, &dir, "0.2.0", AFTER);
+        let (ok, text) = crate::testutil::run_step_in(&step, &dir, Some(&tool));
+        assert!(ok, "0.2.0 says it breaks: {text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The planted violation in a release: the `.crate` about to ship removed a function the registry's previous
+    /// version has, under a patch version. The verdict is breaking and names it; a minor bump (0.x) is compatible.
+    #[test]
+    #[ignore = "heavy part (provisions cargo-semver-checks): cargo xtask test --part heavy"]
+    fn a_release_that_removes_a_function_in_a_patch_is_breaking() {
+        let sh = Shell::new().unwrap();
+        let tool = tool(&sh);
+        let dir = crate::testutil::temp_dir("semver-release");
+        let package = |version: &str, lib: &str| -> Utf8PathBuf {
+            let src = dir.join(format!("src-{version}"));
+            std::fs::create_dir_all(&src).unwrap();
+            sh.change_dir(&src);
+            cmd!(sh, "git init --quiet").run().unwrap();
+            commit_crate(&sh, &src, version, lib);
+            cmd!(sh, "cargo package --quiet --offline --no-verify").quiet().run().unwrap();
+            let file = dir.join(format!("base-{version}.crate"));
+            std::fs::copy(src.join(format!("target/package/base-{version}.crate")), &file).unwrap();
+            file
+        };
+        let old = package("0.1.0", BEFORE);
+        for (version, breaking) in [("0.1.1", true), ("0.2.0", false)] {
+            let new = package(version, AFTER);
+            let ws = dir.join(format!("current-{version}"));
+            unpack_workspace(&sh, &ws, &[("base".into(), version.into(), new)]).unwrap();
+            let verdict = compare(&sh, &tool, &ws, "base", "0.1.0", &old).unwrap();
+            match verdict {
+                Verdict::Breaking { baseline, report } => {
+                    assert!(breaking, "{version}: {report}");
+                    assert_eq!(baseline, "base 0.1.0");
+                    assert!(report.contains("function_missing") && report.contains("base::gone"), "{report}");
+                }
+                Verdict::Compatible { baseline } => assert!(!breaking && baseline == "base 0.1.0", "{version}"),
+                other => panic!("{version}: {other:?}"),
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

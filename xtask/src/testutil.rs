@@ -224,7 +224,12 @@ pub struct MockHttp {
 
 impl MockHttp {
     pub fn start(handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> MockHttp {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        MockHttp::start_on(0, handler)
+    }
+
+    /// On `port` (0: any free one), for replies that name the server's own address.
+    pub fn start_on(port: u16, handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> MockHttp {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let received = Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -398,3 +398,47 @@ fn release_end_to_end_against_real_servers() {
     assert_eq!(cmd!(sh, "{py} -c 'import xtask_demo_pkg; print(xtask_demo_pkg.VALUE)'").read().unwrap().trim(), "7");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn crate_downloads_follow_the_index_dl_template() {
+    assert_eq!(
+        download_url("https://static.crates.io/crates", "serde", "1.0.0"),
+        "https://static.crates.io/crates/serde/1.0.0/download"
+    );
+    assert_eq!(
+        download_url("https://r.example/{crate}/{version}/{prefix}/{lowerprefix}.crate", "Ab", "1.0.0"),
+        "https://r.example/Ab/1.0.0/2/2.crate"
+    );
+    assert_eq!(
+        download_url("https://r.example/{prefix}/{lowerprefix}/{crate}", "SerDe", "1.0.0"),
+        "https://r.example/Se/rD/se/rd/SerDe"
+    );
+    assert_eq!(
+        download_url("https://r.example/x/{prefix}/{crate}-{version}", "serde", "2.0.0"),
+        "https://r.example/x/se/rd/serde-2.0.0"
+    );
+}
+
+/// The previous version's `.crate` comes from where the index's `config.json` says (`dl`), and a registry that
+/// does not have it is an error naming the URL, not an empty comparison.
+#[test]
+fn the_previous_crate_is_downloaded_from_the_index_dl() {
+    let dir = testutil::temp_dir("dl");
+    let sh = Shell::new().unwrap();
+    let out = dir.join("demo.crate");
+    let port = testutil::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = format!("{{\"dl\": \"{base}/files/{{crate}}-{{version}}.crate\"}}");
+    let server = testutil::MockHttp::start_on(port, move |r| match r.target.as_str() {
+        "/index/config.json" => (200, config.clone()),
+        "/files/demo-0.1.0.crate" => (200, "crate bytes".into()),
+        _ => (404, String::new()),
+    });
+    let index = format!("sparse+{base}/index/");
+    download_crate(&sh, &index, &dir, "demo", "0.1.0", &out).unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "crate bytes");
+    let e = download_crate(&sh, &index, &dir, "demo", "0.0.9", &out).unwrap_err().to_string();
+    assert!(e.contains("HTTP 404") && e.contains("/files/demo-0.0.9.crate"), "{e}");
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
