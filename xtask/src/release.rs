@@ -354,15 +354,29 @@ fn semver_verdicts(
         .probe(sh, config::tool_named("cargo-semver-checks"))?
         .path
         .context("cargo-semver-checks is not installed")?;
+    // The previous versions, downloaded into a scratch workspace of their own (patched to each other too).
+    let mut previous = Vec::new();
+    for (a, prev) in &todo {
+        if let Some(prev) = prev.as_ref().filter(|_| libs.contains(&a.name)) {
+            let file = work.join(format!("{}-{prev}.crate", a.name));
+            download_crate(sh, &t.registry_index, cache, &a.name, prev, &file)?;
+            previous.push((a.name.clone(), prev.clone(), file));
+        }
+    }
+    crate::semver::unpack_workspace(sh, &work.join("baseline"), &previous)?;
     let mut out = Vec::new();
     for (a, prev) in todo {
         let verdict = match prev {
             None => Verdict::FirstRelease,
             Some(_) if !libs.contains(&a.name) => Verdict::NoLibrary,
             Some(prev) => {
-                let file = work.join(format!("{}-{prev}.crate", a.name));
-                download_crate(sh, &t.registry_index, cache, &a.name, &prev, &file)?;
-                crate::semver::compare(sh, &tool, &work.join("current"), &a.name, &prev, &file)?
+                crate::semver::compare(sh, &tool, &work.join("current"), &work.join("baseline"), &a.name, &prev)
+                    .map_err(|e| {
+                        JobFailed(format!(
+                            "{e:#}\nfix: the output above names the cause; run the release again once it is fixed\n\
+                             nothing was published"
+                        ))
+                    })?
             }
         };
         out.push((a.name.clone(), verdict));

@@ -112,43 +112,59 @@ fn toml_key(name: &str) -> String {
     }
 }
 
-/// Compares one crate of a release (`current`, unpacked in the scratch workspace `workspace`) with the
-/// previous release's `.crate` (`baseline_file`, version `baseline`), with the cargo-semver-checks at `tool`.
-pub fn compare(
-    sh: &Shell,
-    tool: &Utf8Path,
-    workspace: &Utf8Path,
-    name: &str,
-    baseline: &str,
-    baseline_file: &Utf8Path,
-) -> Result<Verdict> {
-    let base_dir = workspace.with_file_name(format!("{}-baseline", workspace.file_name().unwrap_or("semver")));
-    let unpacked =
-        unpack_workspace(sh, &base_dir, &[(name.to_owned(), baseline.to_owned(), baseline_file.to_owned())])?;
+/// The rustdoc JSON of `name`'s library in the scratch workspace `workspace` (the toolchain's own rustdoc, JSON
+/// output enabled as cargo-semver-checks does): built here, so the workspace's `[patch]` resolves the release's
+/// crates to each other instead of to a registry that does not have them yet.
+pub fn rustdoc_json(sh: &Shell, workspace: &Utf8Path, name: &str) -> Result<Utf8PathBuf> {
     let manifest = workspace.join("Cargo.toml");
-    let root = &unpacked[0];
+    let target = workspace.join("target");
     let out = cmd!(
         sh,
-        "{tool} semver-checks check-release --manifest-path {manifest} --package {name} --baseline-root {root}"
+        "cargo rustdoc --quiet --lib --package {name} --manifest-path {manifest} --target-dir {target} -- -Z unstable-options --output-format json"
     )
+    .env("RUSTC_BOOTSTRAP", "1")
     .env("CARGO_TERM_COLOR", "never")
     .quiet()
     .ignore_status()
-    .output()
-    .with_context(|| format!("running {tool}"))?;
+    .output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "building {name}'s rustdoc JSON in {workspace} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(target.join("doc").join(format!("{}.json", name.replace('-', "_"))))
+}
+
+/// Compares `name` in the scratch workspace `current` (this release's `.crate` files) with `name` in the scratch
+/// workspace `baseline` (the previous versions' `.crate` files, `baseline_version` for this one), with the
+/// cargo-semver-checks at `tool`.
+pub fn compare(
+    sh: &Shell,
+    tool: &Utf8Path,
+    current: &Utf8Path,
+    baseline: &Utf8Path,
+    name: &str,
+    baseline_version: &str,
+) -> Result<Verdict> {
+    let new = rustdoc_json(sh, current, name)?;
+    let old = rustdoc_json(sh, baseline, name)?;
+    let out = cmd!(sh, "{tool} semver-checks check-release --current-rustdoc {new} --baseline-rustdoc {old}")
+        .env("CARGO_TERM_COLOR", "never")
+        .env("RUST_BACKTRACE", "0")
+        .quiet()
+        .ignore_status()
+        .output()
+        .with_context(|| format!("running {tool}"))?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let baseline = format!("{name} {baseline}");
+    let baseline = format!("{name} {baseline_version}");
     if out.status.success() {
         return Ok(Verdict::Compatible { baseline });
     }
     if text.contains("--- failure") {
         return Ok(Verdict::Breaking { baseline, report: failures(&text) });
     }
-    anyhow::bail!(
-        "cargo-semver-checks could not compare {name} with {baseline}:\n{}\nfix: the output above names the cause; \
-         run the release again once it is fixed",
-        text.trim()
-    )
+    anyhow::bail!("cargo-semver-checks could not compare {name} with {baseline}:\n{}", text.trim())
 }
 
 /// The report's failure blocks (`--- failure <lint>: <what> ---` and the items it lists), the rest left out.
@@ -289,11 +305,13 @@ mod tests {
             file
         };
         let old = package("0.1.0", BEFORE);
+        let base = dir.join("baseline");
+        unpack_workspace(&sh, &base, &[("base".into(), "0.1.0".into(), old)]).unwrap();
         for (version, breaking) in [("0.1.1", true), ("0.2.0", false)] {
             let new = package(version, AFTER);
             let ws = dir.join(format!("current-{version}"));
             unpack_workspace(&sh, &ws, &[("base".into(), version.into(), new)]).unwrap();
-            let verdict = compare(&sh, &tool, &ws, "base", "0.1.0", &old).unwrap();
+            let verdict = compare(&sh, &tool, &ws, &base, "base", "0.1.0").unwrap();
             match verdict {
                 Verdict::Breaking { baseline, report } => {
                     assert!(breaking, "{version}: {report}");

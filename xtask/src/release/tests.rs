@@ -116,15 +116,28 @@ fn wait_port(port: u16) {
 
 const COMMIT: &str = "fedcba9876543210fedcba9876543210fedcba98";
 
-/// Two real crates (b depends on a) made by `cargo package`, a pure-Python wheel, a web bundle; uploaded to a
-/// file store and signed with a fresh minisign key.
-fn commit_in_store(root: &Utf8Path, sh: &Shell) {
-    let ws = root.join("ws");
+/// xtask-demo-a's code at 0.1.0: `extra` is removed in the next version.
+const A_LIB: &str = "pub fn answer() -> u32 { 42 }\n\npub fn extra() {}\n";
+
+/// Two real crates (b depends on a; `a_lib` is a's code) made by `cargo package`, a pure-Python wheel, a web
+/// bundle, all at `version`: the packages of `commit`, to be uploaded and signed.
+fn commit_in_store(root: &Utf8Path, sh: &Shell, commit: &str, version: &str, a_lib: &str) {
+    let ws = root.join(format!("ws-{version}"));
     let files = [
         ("Cargo.toml", "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n".to_owned()),
-        ("a/Cargo.toml", "[package]\nname = \"xtask-demo-a\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\n".to_owned()),
-        ("a/src/lib.rs", "pub fn answer() -> u32 { 42 }\n".to_owned()),
-        ("b/Cargo.toml", "[package]\nname = \"xtask-demo-b\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\n\n[dependencies]\nxtask-demo-a = { path = \"../a\", version = \"=0.1.0\" }\n".to_owned()),
+        (
+            "a/Cargo.toml",
+            format!(
+                "[package]\nname = \"xtask-demo-a\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\n"
+            ),
+        ),
+        ("a/src/lib.rs", a_lib.to_owned()),
+        (
+            "b/Cargo.toml",
+            format!(
+                "[package]\nname = \"xtask-demo-b\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\n\n[dependencies]\nxtask-demo-a = {{ path = \"../a\", version = \"={version}\" }}\n"
+            ),
+        ),
         ("b/src/lib.rs", "pub fn answer() -> u32 { xtask_demo_a::answer() }\n".to_owned()),
     ];
     for (p, text) in files {
@@ -135,7 +148,7 @@ fn commit_in_store(root: &Utf8Path, sh: &Shell) {
     cmd!(sh, "cargo package --quiet --offline --allow-dirty --workspace --manifest-path {manifest_path}")
         .run()
         .unwrap();
-    let dir = root.join("packages").join(COMMIT);
+    let dir = root.join("packages").join(commit);
     let mut artifacts = Vec::new();
     let mut add = |kind: Kind, name: &str, rel: &str, bytes: Vec<u8>, platform: Option<&str>| {
         let path = dir.join(rel);
@@ -144,21 +157,21 @@ fn commit_in_store(root: &Utf8Path, sh: &Shell) {
         artifacts.push(Artifact {
             sha256: crate::sha256::digest(&bytes),
             size: bytes.len() as u64,
-            version: "0.1.0".into(),
+            version: version.into(),
             ..artifact(kind, name, rel, platform)
         });
     };
     for c in ["xtask-demo-a", "xtask-demo-b"] {
-        let bytes = std::fs::read(ws.join(format!("target/package/{c}-0.1.0.crate"))).unwrap();
-        add(Kind::Crate, c, &format!("crates/{c}-0.1.0.crate"), bytes, None);
+        let bytes = std::fs::read(ws.join(format!("target/package/{c}-{version}.crate"))).unwrap();
+        add(Kind::Crate, c, &format!("crates/{c}-{version}.crate"), bytes, None);
     }
     let wheel = root.join("demo.whl");
-    testutil::make_wheel(&wheel, "xtask-demo-pkg", "0.1.0", 7);
+    testutil::make_wheel(&wheel, "xtask-demo-pkg", version, 7);
     let wheel_bytes = std::fs::read(&wheel).unwrap();
     add(
         Kind::Wheel,
         "xtask-demo-pkg",
-        "wheels/xtask_demo_pkg-0.1.0-py3-none-any.whl",
+        &format!("wheels/xtask_demo_pkg-{version}-py3-none-any.whl"),
         wheel_bytes,
         Some("x86_64-unknown-linux-gnu"),
     );
@@ -166,11 +179,11 @@ fn commit_in_store(root: &Utf8Path, sh: &Shell) {
     add(Kind::Wasm, "demo-web", "web/demo-web/app.wasm", vec![0, 97, 115, 109], None);
     artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
     Manifest {
-        commit: COMMIT.into(),
+        commit: commit.into(),
         dirty: false,
         source_date_epoch: 1,
         xtask_version: "0".into(),
-        version: "0.1.0".into(),
+        version: version.into(),
         artifacts,
     }
     .write_atomic(&dir.join(crate::manifest::FILE))
@@ -178,14 +191,25 @@ fn commit_in_store(root: &Utf8Path, sh: &Shell) {
 }
 
 fn sign_in_store(sh: &Shell, root: &Utf8Path, store: &Utf8Path, key_name: &str) -> Utf8PathBuf {
+    sign_commit(sh, root, store, key_name, COMMIT, "0.1.0")
+}
+
+fn sign_commit(
+    sh: &Shell,
+    root: &Utf8Path,
+    store: &Utf8Path,
+    key_name: &str,
+    commit: &str,
+    version: &str,
+) -> Utf8PathBuf {
     sh.change_dir(root);
     let (pubkey, seckey) = (root.join(format!("{key_name}.pub")), root.join(format!("{key_name}.key")));
     if !pubkey.exists() {
         cmd!(sh, "minisign -G -W -p {pubkey} -s {seckey}").quiet().ignore_stdout().ignore_stderr().run().unwrap();
     }
     let secret = sign::parse_secret(&std::fs::read_to_string(&seckey).unwrap()).unwrap();
-    let manifest = store.join(format!("commit/{COMMIT}/manifest.json"));
-    let sig = sign::sign_with(&secret, &std::fs::read(&manifest).unwrap(), COMMIT, "0.1.0");
+    let manifest = store.join(format!("commit/{commit}/manifest.json"));
+    let sig = sign::sign_with(&secret, &std::fs::read(&manifest).unwrap(), commit, version);
     std::fs::write(format!("{manifest}.minisig"), sig).unwrap();
     pubkey
 }
@@ -209,7 +233,7 @@ fn release_end_to_end_against_real_servers() {
     let sh = Shell::new().unwrap();
     ctx.tools.ensure(&sh, &["cargo-http-registry", "twine"]).expect("provision the registry and twine");
     let python = ctx.tools.ensure_python_packages(&sh, config::TEST_SERVERS).unwrap();
-    commit_in_store(&root, &sh);
+    commit_in_store(&root, &sh, COMMIT, "0.1.0", A_LIB);
     let store = root.join("store");
     upload::upload(
         &ctx,
@@ -373,6 +397,28 @@ fn release_end_to_end_against_real_servers() {
     assert!(err.is_ok(), "nothing left to publish needs no token");
     assert_eq!(std::fs::read(root.join("web/version/0.1.0/index.html")).unwrap(), b"<html>demo</html>\n");
     assert!(root.join("web/latest/app.wasm").is_file());
+
+    // The next version removes a public function of xtask-demo-a under a patch version: the registry's 0.1.0 is
+    // the baseline, the verdict is breaking and names the function, and nothing is published.
+    const NEXT: &str = "0123456789abcdef0123456789abcdef01234567";
+    commit_in_store(&root, &sh, NEXT, "0.1.1", "pub fn answer() -> u32 { 42 }\n");
+    let from = Some(root.join("packages"));
+    upload::upload(
+        &ctx,
+        &UploadArgs { store: Some(store.to_string()), commit: Some(NEXT.into()), from, ..UploadArgs::default() },
+    )
+    .unwrap();
+    sign_commit(&sh, &root, &store, "release", NEXT, "0.1.1");
+    let next = Args { commit: NEXT.into(), version: Some("0.1.1".into()), ..args(true) };
+    let e = release(&ctx, &sh, &next, &expected, &targets(direct.clone())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "a breaking change exits 1: {e:#}");
+    let err = format!("{e:#}");
+    assert!(
+        err.contains("xtask-demo-a 0.1.1:") && err.contains("function_missing") && err.contains("xtask_demo_a::extra"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was published") && !err.contains("xtask-demo-b 0.1.1:"), "{err}");
+    assert_eq!(index_lines(&registry, "xtask-demo-a").len(), 1, "0.1.1 was not published");
 
     // A fresh cargo project builds against the published crate.
     let consumer = root.join("consumer");
