@@ -275,7 +275,7 @@ pub const CLI_BINARIES: &[(&str, &str)] = &[("reel-cli", "reel")];
 pub const BINARY_GLIBC: &str = "2.17";
 
 /// Workspace packages that do not carry the one version (they are never shipped).
-pub const UNVERSIONED: &[&str] = &["xtask", "xtask-sha256"];
+pub const UNVERSIONED: &[&str] = &["xtask"];
 
 /// Directory of the example scripts that write recordings.
 pub const EXAMPLES_DIR: &str = "examples/python";

@@ -10,6 +10,7 @@ mod doctor;
 mod gates;
 mod github;
 mod glob;
+mod http;
 mod lint;
 mod manifest;
 mod oidc;

@@ -16,7 +16,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8Path;
 use serde_json::{Value, json};
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 /// A token: its value is reachable only through [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -198,7 +198,6 @@ fn request(
     secret_header: Option<&str>,
     body: Option<&[u8]>,
 ) -> Result<(u16, Vec<u8>)> {
-    let out = crate::tempfiles::temp_file(tmp, "oidc-reply")?;
     let body_file = match body {
         Some(b) => {
             let f = crate::tempfiles::temp_file(tmp, "oidc-body")?;
@@ -207,20 +206,14 @@ fn request(
         }
         None => None,
     };
-    let mut args: Vec<String> = vec!["-sS".into(), "-X".into(), method.into(), "-o".into(), out.to_string()];
-    args.extend(["-w".into(), "%{http_code}".into(), "--max-time".into(), "60".into()]);
-    args.extend(["-H".into(), "@-".into(), "-H".into(), "Accept: application/json".into()]);
+    let mut request = crate::http::Request::new(method, url).header("Accept: application/json");
     if let Some(f) = &body_file {
-        args.extend(["-H".into(), "Content-Type: application/json".into(), "--data-binary".into(), format!("@{f}")]);
+        request = request.header("Content-Type: application/json").body(f.path());
     }
-    args.push(url.to_owned());
-    let stdin = secret_header.map(|h| format!("{h}\n")).unwrap_or_default();
-    let res = cmd!(sh, "curl {args...}").quiet().ignore_status().stdin(stdin).output().context("running curl")?;
-    let status: u16 = String::from_utf8_lossy(&res.stdout).trim().parse().unwrap_or(0);
-    if status == 0 {
-        bail!("cannot reach {url}: {}", String::from_utf8_lossy(&res.stderr).trim());
-    }
-    Ok((status, std::fs::read(out.path()).unwrap_or_default()))
+    let r = crate::http::send(sh, &request, secret_header, tmp)
+        .map_err(|e| anyhow::anyhow!("cannot reach {url}: {e:#}"))?;
+    drop(body_file);
+    Ok((r.status, r.body))
 }
 
 fn write_private(path: &Utf8Path, bytes: &[u8]) -> Result<()> {

@@ -111,9 +111,6 @@ pub struct Expected {
     pub bundles: Vec<String>,
 }
 
-/// curl's `-w`: the HTTP status on a line of its own after the body.
-const STATUS: &str = "\n%{http_code}";
-
 /// Where things are published.
 pub struct Targets {
     pub registry_api: String,
@@ -304,12 +301,12 @@ fn download_crate(sh: &Shell, index: &str, cache: &Utf8Path, name: &str, version
         .with_context(|| format!("the index {index} has no valid config.json"))?;
     let dl = config["dl"].as_str().with_context(|| format!("the index {index}'s config.json has no `dl`"))?;
     let url = download_url(dl, name, version);
-    let w = "%{http_code}";
-    let code = cmd!(sh, "curl -sS -L -o {out} -w {w} {url}").quiet().ignore_status().read()?;
-    if code.trim() != "200" {
+    let tmp = crate::project_root().join(crate::tempfiles::DIR);
+    let r = crate::http::send(sh, &crate::http::Request::new("GET", &url).follow().to(out), None, &tmp)?;
+    if r.status != 200 {
         bail!(
             "downloading {name} {version} from {url}: HTTP {}\nfix: check the registry is up, then run again",
-            code.trim()
+            r.status
         );
     }
     Ok(())
@@ -476,51 +473,25 @@ pub fn publish_crate(
     let body_path = crate::tempfiles::temp_file(tmp, "publish")?;
     std::fs::write(&body_path, body).with_context(|| format!("writing {body_path}"))?;
     let url = format!("{}/api/v1/crates/new", api.trim_end_matches('/'));
-    let data = format!("@{body_path}");
-    let stdin = format!("Authorization: {token}\n");
-    let result = (|| {
-        for attempt in 1..=5u32 {
-            let out = cmd!(sh, "curl -sS -X PUT -H @- -H 'Content-Type: application/octet-stream' --data-binary {data} -D - -w {STATUS} {url}")
-                .quiet()
-                .ignore_status()
-                .stdin(stdin.as_bytes())
-                .output()?;
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            let (head_body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-            let code: u16 = code.trim().parse().unwrap_or(0);
-            let retry_after = head_body.lines().find_map(|l| {
-                l.to_ascii_lowercase().strip_prefix("retry-after:").and_then(|v| v.trim().parse::<u64>().ok())
-            });
-            match code {
-                200..=299 => {
-                    if let Some(errors) = head_body
-                        .split("\r\n\r\n")
-                        .last()
-                        .and_then(|b| serde_json::from_str::<Value>(b).ok())
-                        .and_then(|v| v.get("errors").cloned())
-                    {
-                        bail!("the registry refused {}: {errors}", metadata["name"]);
-                    }
-                    return Ok(());
-                }
-                429 if attempt < 5 => std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(5).min(120))),
-                0 | 500..=599 if attempt < 5 => std::thread::sleep(Duration::from_millis(500 << attempt)),
-                0 => bail!(
-                    "cannot reach the registry at {api}: {}\nfix: check it is up, then run again: published crates are skipped",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-                401 | 403 => bail!(
-                    "the registry refused the token (HTTP {code})\nfix: set CARGO_REGISTRY_TOKEN to a token with publish rights"
-                ),
-                c => bail!(
-                    "publishing {} failed: HTTP {c}: {}",
-                    metadata["name"],
-                    head_body.split("\r\n\r\n").last().unwrap_or_default()
-                ),
-            }
-        }
-        bail!("publishing {} kept failing", metadata["name"])
-    })();
+    let request =
+        crate::http::Request::new("PUT", &url).header("Content-Type: application/octet-stream").body(&body_path);
+    // Connection failures, 5xx and 429 (as long as its Retry-After says, at most 2 minutes) are retried there.
+    let result = match crate::http::send(sh, &request, Some(&format!("Authorization: {token}")), tmp) {
+        Err(e) => Err(anyhow!(
+            "cannot reach the registry at {api}: {e:#}\nfix: check it is up, then run again: published crates are skipped"
+        )),
+        Ok(r) => match r.status {
+            200..=299 => match serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| v.get("errors").cloned()) {
+                Some(errors) => Err(anyhow!("the registry refused {}: {errors}", metadata["name"])),
+                None => Ok(()),
+            },
+            401 | 403 => Err(anyhow!(
+                "the registry refused the token (HTTP {})\nfix: set CARGO_REGISTRY_TOKEN to a token with publish rights",
+                r.status
+            )),
+            c => Err(anyhow!("publishing {} failed: HTTP {c}: {}", metadata["name"], r.text())),
+        },
+    };
     drop(body_path);
     result
 }
@@ -534,12 +505,11 @@ fn pypi_has(sh: &Shell, simple: &str, project: &str, file: &str) -> Result<bool>
     }
 }
 
-/// GET `url` (following redirects): the HTTP status (0 when nothing answered) and the body.
+/// GET `url` (following redirects): the HTTP status and the body; an error when nothing answered.
 fn http_get(sh: &Shell, url: &str) -> Result<(u16, String)> {
-    let out = cmd!(sh, "curl -sS -L -w {STATUS} {url}").quiet().ignore_status().output()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    Ok((code.trim().parse().unwrap_or(0), body.to_owned()))
+    let tmp = crate::project_root().join(crate::tempfiles::DIR);
+    let r = crate::http::send(sh, &crate::http::Request::new("GET", url).follow(), None, &tmp)?;
+    Ok((r.status, r.text()))
 }
 
 pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {

@@ -11,7 +11,6 @@
 //! tell "already there" from "different content". Creating uses a create-only precondition.
 
 use std::io::Write as _;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -297,43 +296,119 @@ impl Store {
                 drop(tmp);
                 result
             }
-            Backend::Gcs { endpoint, bucket, .. } => {
-                let mut url = format!("{endpoint}/upload/storage/v1/b/{bucket}/o?uploadType=multipart");
-                if let Some(g) = generation {
-                    url.push_str(&format!("&ifGenerationMatch={g}"));
-                }
-                let boundary = format!("xtask-{}", &sha256[..16.min(sha256.len())]);
-                let metadata = serde_json::json!({
-                    "name": name,
-                    "contentType": meta.content_type,
-                    "cacheControl": meta.cache_control,
-                    "metadata": { "sha256": sha256 },
-                });
-                let body_path = crate::tempfiles::temp_file(&self.tmp, "body")?;
-                {
-                    let mut body =
-                        std::fs::File::create(&body_path).with_context(|| format!("creating {body_path}"))?;
-                    write!(
-                        body,
-                        "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{metadata}\r\n--{boundary}\r\nContent-Type: {}\r\n\r\n",
-                        meta.content_type
-                    )?;
-                    let mut f = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
-                    std::io::copy(&mut f, &mut body).with_context(|| format!("reading {file}"))?;
-                    write!(body, "\r\n--{boundary}--\r\n")?;
-                }
-                let ct = format!("multipart/related; boundary={boundary}");
-                let result = self.request(sh, "POST", &url, Some(&body_path), Some(&ct));
-                drop(body_path);
-                let (status, body) = result?;
-                match status {
-                    200 | 201 => Ok(Put::Created),
-                    412 if generation == Some("0") => Ok(Put::Exists),
-                    412 => bail!("{name} changed while this upload ran (generation precondition failed): run again"),
-                    s => Err(self.status_error(s, &body, &format!("uploading {name}"))),
-                }
+            Backend::Gcs { .. } => {
+                let item = PutItem {
+                    key: key.to_owned(),
+                    file: file.to_owned(),
+                    sha256: sha256.to_owned(),
+                    meta: meta.clone(),
+                    generation: generation.map(str::to_owned),
+                };
+                self.put_many(sh, std::slice::from_ref(&item), 1).pop().expect("one result")
             }
         }
+    }
+
+    /// Uploads many objects at once: on GCS through one curl process (`parallel` transfers at a time), each
+    /// with its sha256 in one multipart request; on the file backend one after another. One result per item.
+    pub fn put_many(&self, sh: &Shell, items: &[PutItem], parallel: usize) -> Vec<Result<Put>> {
+        let Backend::Gcs { endpoint, bucket, .. } = &self.backend else {
+            return items
+                .iter()
+                .map(|i| self.put(sh, &i.key, &i.file, &i.sha256, &i.meta, i.generation.as_deref()))
+                .collect();
+        };
+        let secret = match self.token(sh) {
+            Ok(t) => t.map(|t| format!("Authorization: Bearer {t}")),
+            Err(e) => {
+                let e = format!("{e:#}");
+                return items.iter().map(|_| Err(anyhow!("{e}"))).collect();
+            }
+        };
+        let mut results: Vec<Option<Result<Put>>> = items.iter().map(|_| None).collect();
+        let mut bodies = Vec::new();
+        let mut requests = Vec::new();
+        let mut sent = Vec::new();
+        // The bodies, written on every core at once.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        type Body = Result<(crate::tempfiles::TempFile, String)>;
+        let built: std::sync::Mutex<Vec<Option<Body>>> = std::sync::Mutex::new(items.iter().map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..std::thread::available_parallelism().map_or(2, |n| n.get()).min(items.len()) {
+                s.spawn(|| {
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(n) else { break };
+                        let body = check_key(&item.key).and_then(|()| self.multipart_body(item));
+                        built.lock().unwrap()[n] = Some(body);
+                    }
+                });
+            }
+        });
+        let built = built.into_inner().unwrap();
+        for (n, (item, built)) in items.iter().zip(built).enumerate() {
+            let built = built.expect("every body was built");
+            match built {
+                Ok((body, content_type)) => {
+                    let mut url = format!("{endpoint}/upload/storage/v1/b/{bucket}/o?uploadType=multipart");
+                    if let Some(g) = &item.generation {
+                        url.push_str(&format!("&ifGenerationMatch={g}"));
+                    }
+                    requests.push(
+                        crate::http::Request::new("POST", &url)
+                            .header(format!("Content-Type: {content_type}"))
+                            .body(body.path()),
+                    );
+                    bodies.push(body);
+                    sent.push(n);
+                }
+                Err(e) => results[n] = Some(Err(e)),
+            }
+        }
+        let responses = crate::http::send_all(sh, &requests, secret.as_deref(), parallel, &self.tmp);
+        drop(bodies);
+        for (n, response) in sent.into_iter().zip(responses) {
+            let item = &items[n];
+            let name = self.name(&item.key);
+            results[n] = Some(match response {
+                Err(e) => Err(self.unreachable(e)),
+                Ok(r) => match r.status {
+                    200 | 201 => Ok(Put::Created),
+                    412 if item.generation.as_deref() == Some("0") => Ok(Put::Exists),
+                    412 => {
+                        Err(anyhow!("{name} changed while this upload ran (generation precondition failed): run again"))
+                    }
+                    s => Err(self.status_error(s, &r.body, &format!("uploading {name}"))),
+                },
+            });
+        }
+        results.into_iter().map(|r| r.expect("every item has a result")).collect()
+    }
+
+    /// A GCS multipart body (the metadata with the sha256, then the file) in a temporary file, and its
+    /// content type.
+    fn multipart_body(&self, item: &PutItem) -> Result<(crate::tempfiles::TempFile, String)> {
+        let name = self.name(&item.key);
+        let boundary = format!("xtask-{}", &item.sha256[..16.min(item.sha256.len())]);
+        let metadata = serde_json::json!({
+            "name": name,
+            "contentType": item.meta.content_type,
+            "cacheControl": item.meta.cache_control,
+            "metadata": { "sha256": item.sha256 },
+        });
+        let body_path = crate::tempfiles::temp_file(&self.tmp, "body")?;
+        let mut body =
+            std::fs::File::create(body_path.path()).with_context(|| format!("creating {}", body_path.path()))?;
+        write!(
+            body,
+            "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{metadata}\r\n--{boundary}\r\nContent-Type: {}\r\n\r\n",
+            item.meta.content_type
+        )?;
+        let file = &item.file;
+        let mut f = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
+        std::io::copy(&mut f, &mut body).with_context(|| format!("reading {file}"))?;
+        write!(body, "\r\n--{boundary}--\r\n")?;
+        Ok((body_path, format!("multipart/related; boundary={boundary}")))
     }
 
     /// Downloads `key` into `dest` (the caller verifies and renames).
@@ -480,8 +555,8 @@ impl Store {
         self.request_to(sh, method, url, body, content_type, None)
     }
 
-    /// One HTTP request through curl, retried with back-off on connection failures, timeouts, 429 and 5xx.
-    /// With `to`, a 200 body goes to that file; otherwise it is returned.
+    /// One request (see [`crate::http`]: retried on transient failures). With `to`, a 200 body goes to that
+    /// file; otherwise it is returned.
     fn request_to(
         &self,
         sh: &Shell,
@@ -491,64 +566,27 @@ impl Store {
         content_type: Option<&str>,
         to: Option<&Utf8Path>,
     ) -> Result<(u16, Vec<u8>)> {
-        let token = self.token(sh)?;
-        let out = crate::tempfiles::temp_file(&self.tmp, "resp")?;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let mut args: Vec<String> =
-                vec!["-sS".into(), "-X".into(), method.into(), "-o".into(), out.path().to_string()];
-            args.extend([
-                "-w".into(),
-                "%{http_code}".into(),
-                "--connect-timeout".into(),
-                "10".into(),
-                "--max-time".into(),
-                "900".into(),
-            ]);
-            if token.is_some() {
-                args.extend(["-H".into(), "@-".into()]);
-            }
-            if let Some(ct) = content_type {
-                args.extend(["-H".into(), format!("Content-Type: {ct}")]);
-            }
-            if let Some(b) = body {
-                args.extend(["--data-binary".into(), format!("@{b}")]);
-            }
-            args.push(url.to_owned());
-            let stdin = token.as_ref().map(|t| format!("Authorization: Bearer {t}\n")).unwrap_or_default();
-            let res =
-                cmd!(sh, "curl {args...}").quiet().ignore_status().stdin(stdin).output().context("running curl")?;
-            let status: u16 = String::from_utf8_lossy(&res.stdout).trim().parse().unwrap_or(0);
-            let transient = !res.status.success() || status == 0 || status == 408 || status == 429 || status >= 500;
-            if transient && attempt < 5 {
-                let wait = if status == 429 {
-                    Duration::from_secs(1 << attempt)
-                } else {
-                    Duration::from_millis(250 << attempt)
-                };
-                std::thread::sleep(wait);
-                continue;
-            }
-            if !res.status.success() || status == 0 {
-                let err = String::from_utf8_lossy(&res.stderr).trim().to_owned();
-                let endpoint = match &self.backend {
-                    Backend::Gcs { endpoint, .. } => endpoint.as_str(),
-                    Backend::File { .. } => "",
-                };
-                bail!(
-                    "cannot reach the store at {endpoint} after {attempt} attempts ({err})\nfix: check that the server is up and reachable, then run again: finished work is skipped"
-                );
-            }
-            let body = match (status, to) {
-                (200, Some(dest)) => {
-                    std::fs::rename(out.path(), dest).with_context(|| format!("moving the download to {dest}"))?;
-                    Vec::new()
-                }
-                _ => std::fs::read(out.path()).unwrap_or_default(),
-            };
-            return Ok((status, body));
+        let mut r = crate::http::Request::new(method, url);
+        if let Some(ct) = content_type {
+            r = r.header(format!("Content-Type: {ct}"));
         }
+        r.body = body.map(Utf8Path::to_owned);
+        r.to = to.map(Utf8Path::to_owned);
+        let secret = self.token(sh)?.map(|t| format!("Authorization: Bearer {t}"));
+        let response = crate::http::send(sh, &r, secret.as_deref(), &self.tmp).map_err(|e| self.unreachable(e))?;
+        Ok((response.status, response.body))
+    }
+
+    /// A store that did not answer: the error with what to do.
+    fn unreachable(&self, e: anyhow::Error) -> anyhow::Error {
+        let endpoint = match &self.backend {
+            Backend::Gcs { endpoint, .. } => endpoint.as_str(),
+            Backend::File { .. } => "",
+        };
+        anyhow!(
+            "cannot reach the store at {endpoint}: {e:#}\nfix: check that the server is up and reachable, then run \
+             again: finished work is skipped"
+        )
     }
 
     fn status_error(&self, status: u16, body: &[u8], what: &str) -> anyhow::Error {
@@ -569,9 +607,20 @@ impl Store {
 }
 
 /// How an object is served.
+#[derive(Clone, Debug)]
 pub struct PutMeta {
     pub content_type: &'static str,
     pub cache_control: &'static str,
+}
+
+/// One object of [`Store::put_many`]: `generation` as for [`Store::put`].
+#[derive(Clone, Debug)]
+pub struct PutItem {
+    pub key: String,
+    pub file: Utf8PathBuf,
+    pub sha256: String,
+    pub meta: PutMeta,
+    pub generation: Option<String>,
 }
 
 pub const IMMUTABLE: PutMeta =

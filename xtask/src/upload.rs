@@ -126,38 +126,36 @@ pub fn index_pages(m: &Manifest) -> Vec<(String, String)> {
     pages
 }
 
-/// Reads back the pip pages just written. A page that differs, or one without a trailing `/` that is
-/// missing, is an error; directory pages (names ending in `/`) that a store does not keep are reported: then
-/// only the `--find-links` form of `pip install` works from that store.
-fn verify_pages(store: &Store, prefix: &str, pages: &[(String, String)], tmp: &Utf8Path) -> Result<Vec<String>> {
-    let dropped = Mutex::new(Vec::new());
-    let wrong = Mutex::new(Vec::new());
-    // In parallel: each read is one small request.
-    let errors = parallel(pages, pages.len().min(8), |sh, (key, want)| {
-        let path = tempfiles::temp_file(tmp, "page-check")?;
-        let full = format!("{prefix}/{key}");
-        let have = if store.get(sh, &full, &path)? { std::fs::read(&path).ok() } else { None };
-        match have {
-            Some(h) if h == want.as_bytes() => {}
-            None if key.ends_with('/') => dropped.lock().unwrap().push(full),
-            Some(_) => wrong.lock().unwrap().push(format!("{full} differs from what was written")),
-            None => wrong.lock().unwrap().push(format!("{full} is missing right after it was written")),
-        }
-        Ok(())
-    });
-    let mut wrong = wrong.into_inner().unwrap();
-    wrong.extend(errors);
-    if !wrong.is_empty() {
-        wrong.sort();
+/// Checks that the store kept the pip pages just written (each accepted with a 2xx): one page whose name
+/// ends in `/` is read back, because a store that cannot hold such names (a directory-backed server) answers
+/// 200 and drops them. When it is not there, none of them is, and they are reported (then only the
+/// `--find-links` form of `pip install` works from that store); when it differs, that is an error.
+/// `upload --check-index` reads every page.
+fn verify_pages(
+    sh: &Shell,
+    store: &Store,
+    prefix: &str,
+    pages: &[(String, String)],
+    tmp: &Utf8Path,
+) -> Result<Vec<String>> {
+    let directory_pages: Vec<String> =
+        pages.iter().filter(|(k, _)| k.ends_with('/')).map(|(k, _)| format!("{prefix}/{k}")).collect();
+    let Some((key, want)) = pages.iter().find(|(k, _)| k.ends_with('/')) else { return Ok(Vec::new()) };
+    let path = tempfiles::temp_file(tmp, "page-check")?;
+    let full = format!("{prefix}/{key}");
+    if !store.get(sh, &full, &path)? {
+        let mut dropped = directory_pages;
+        dropped.sort();
+        return Ok(dropped);
+    }
+    if std::fs::read(&path)? != want.as_bytes() {
         return Err(JobFailed(format!(
-            "the store does not hold the pip pages that were written:\n  {}\nrun the upload again: it rewrites them",
-            wrong.join("\n  ")
+            "the store does not hold the pip page that was written: {full} differs\nrun the upload again: it \
+             rewrites the pip pages"
         ))
         .into());
     }
-    let mut dropped = dropped.into_inner().unwrap();
-    dropped.sort();
-    Ok(dropped)
+    Ok(Vec::new())
 }
 
 /// `ours` plus what `remote` has that ours lacks (another platform's wheels); fails if one path has two hashes.
@@ -200,47 +198,76 @@ struct Uploader<'a> {
 }
 
 impl Uploader<'_> {
-    /// Uploads one immutable artifact, `listed` being what the store's listing said of it: skipped when the
-    /// same bytes are there, refused when others are.
-    fn put(&self, sh: &Shell, a: &Artifact, listed: Option<&store::Object>) -> Result<()> {
-        let Uploader { store, prefix, dir, overwrite, report: r } = self;
-        let (key, file, sha, size) = (&format!("{prefix}/{}", a.path), &dir.join(&a.path), a.sha256.as_str(), a.size);
-        let (local_sha, local_size) = crate::sha256::file(file)?;
+    /// What to do with one immutable artifact, `listed` being what the store's listing said of it: nothing when
+    /// the same bytes are there, refused when others are (unless `--overwrite`), else the object to send. The
+    /// local file (its sha256 and size given) must still match the manifest.
+    fn decide(
+        &self,
+        a: &Artifact,
+        (local_sha, local_size): (String, u64),
+        listed: Option<&store::Object>,
+    ) -> Result<Option<store::PutItem>> {
+        let Uploader { prefix, dir, overwrite, report: r, .. } = self;
+        let (key, file, sha, size) = (format!("{prefix}/{}", a.path), dir.join(&a.path), a.sha256.as_str(), a.size);
         if local_sha != sha || local_size != size {
             bail!(
                 "{}: the local file (sha256 {local_sha}, {local_size} bytes) no longer matches the manifest ({sha}, {size} bytes)\nfix: cargo xtask package --force",
                 a.path
             );
         }
-        let meta = PutMeta { content_type: store::content_type(key), cache_control: store::IMMUTABLE.cache_control };
-        match listed.cloned() {
+        let meta = PutMeta { content_type: store::content_type(&key), cache_control: store::IMMUTABLE.cache_control };
+        let generation = match listed {
             Some(o) if o.sha256.as_deref() == Some(sha) => {
                 r.skipped.fetch_add(1, Ordering::Relaxed);
-                return Ok(());
+                return Ok(None);
             }
             Some(o) if !overwrite => bail!(
                 "{key} is already in the store with other content (sha256 {}): a commit's artifacts are immutable\nfix: --overwrite replaces it",
                 o.sha256.as_deref().unwrap_or("unknown")
             ),
-            Some(o) => {
-                store.put(sh, key, file, sha, &meta, o.generation.as_deref())?;
+            // Replaces exactly what was listed; a create-only write where nothing was.
+            Some(o) => o.generation.clone(),
+            None => Some("0".to_owned()),
+        };
+        self.store.check_can_write(&key)?;
+        Ok(Some(store::PutItem { key, file, sha256: sha.to_owned(), meta, generation }))
+    }
+
+    /// Counts one sent artifact; a create-only write that found the object (another upload made it between
+    /// our listing and our write) is fine when it holds the same bytes.
+    fn finish(&self, sh: &Shell, item: &store::PutItem, result: Result<store::Put>) -> Result<()> {
+        let r = self.report;
+        if result? == store::Put::Exists {
+            let o = self.store.head(sh, &item.key)?;
+            if o.as_ref().and_then(|o| o.sha256.as_deref()) != Some(item.sha256.as_str()) {
+                bail!("{} was created concurrently with other content", item.key);
             }
-            None => {
-                if store.put(sh, key, file, sha, &meta, Some("0"))? == store::Put::Exists {
-                    // Another upload created it between our look and our write: same bytes are fine.
-                    let o = store.head(sh, key)?;
-                    if o.as_ref().and_then(|o| o.sha256.as_deref()) != Some(sha) {
-                        bail!("{key} was created concurrently with other content");
-                    }
-                    r.skipped.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-            }
+            r.skipped.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
         }
         r.uploaded.fetch_add(1, Ordering::Relaxed);
-        r.bytes.fetch_add(size, Ordering::Relaxed);
+        r.bytes.fetch_add(std::fs::metadata(&item.file).map_or(0, |m| m.len()), Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// `work` over `items` on `jobs` threads; the results in the items' order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicU64::new(0);
+    let out: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(item) = items.get(i) else { break };
+                    let r = work(item);
+                    out.lock().unwrap()[i] = Some(r);
+                }
+            });
+        }
+    });
+    out.into_inner().unwrap().into_iter().map(|r| r.expect("every item ran")).collect()
 }
 
 /// Runs `work` over `items` on `jobs` threads, each with its own shell; collects errors.
@@ -355,9 +382,77 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let report = Report::default();
     let jobs = ctx.global.jobs.max(8);
     // One listing tells what is already there; objects are then only written, never looked up one by one.
-    let listed = store.list(&ctx.sh, &format!("{prefix}/"))?;
+    // Meanwhile every local file is hashed (it must still match the manifest).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (listed, hashed) = std::thread::scope(|s| {
+        let listing = s.spawn(|| store.list(&Shell::new()?, &format!("{prefix}/")));
+        let hashed = parallel_map(&m.artifacts, cores, |a| crate::sha256::file(&dir.join(&a.path)));
+        (listing.join().expect("the listing thread panicked"), hashed)
+    });
+    let listed = listed?;
+    let tmp = ctx.root.join(tempfiles::DIR);
+    // The pip pages: derived from the manifest, so they are replaced, not immutable. A page already there with
+    // the same bytes (by the listing, or written earlier in this run) is not sent again.
+    let mut written = std::collections::HashSet::new();
+    let mut page_items = |pages: &[(String, String)]| -> Result<(Vec<store::PutItem>, Vec<TempFile>)> {
+        let (mut items, mut files) = (Vec::new(), Vec::new());
+        for (key, html) in pages {
+            let sha = crate::sha256::digest(html.as_bytes());
+            let listed_key = format!("{prefix}/{key}");
+            // A directory page is index.html on the file backend: listed under that name.
+            let on_disk = if key.ends_with('/') { format!("{listed_key}index.html") } else { listed_key.clone() };
+            let same = [listed_key.as_str(), on_disk.as_str()]
+                .iter()
+                .any(|k| listed.get(*k).and_then(|o| o.sha256.as_deref()) == Some(sha.as_str()));
+            if same || !written.insert((listed_key.clone(), sha.clone())) {
+                continue;
+            }
+            let path = write_temp(&tmp, &format!("index-{}", &sha[..16]), html.as_bytes())?;
+            let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
+            items.push(store::PutItem {
+                key: listed_key,
+                file: path.path().to_owned(),
+                sha256: sha,
+                meta,
+                generation: None,
+            });
+            files.push(path);
+        }
+        Ok((items, files))
+    };
+    // Every local file is checked against the manifest (hashing, in parallel), then everything to send goes
+    // in one batch: a commit's first upload (no manifest there yet, so nothing to merge) sends its pip pages
+    // with the artifacts. The manifest still comes last, and marks the commit complete.
     let uploader = Uploader { store: &store, prefix: &prefix, dir: &dir, overwrite: args.overwrite, report: &report };
-    let errors = parallel(&m.artifacts, jobs, |sh, a| uploader.put(sh, a, listed.get(&format!("{prefix}/{}", a.path))));
+    let decided: Vec<Result<Option<store::PutItem>>> = m
+        .artifacts
+        .iter()
+        .zip(hashed)
+        .map(|(a, local)| uploader.decide(a, local?, listed.get(&format!("{prefix}/{}", a.path))))
+        .collect();
+    let mut errors = Vec::new();
+    let mut artifact_items = Vec::new();
+    for d in decided {
+        match d {
+            Ok(Some(item)) => artifact_items.push(item),
+            Ok(None) => {}
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    let first_upload = !listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
+    if errors.is_empty() {
+        let (pages, page_files) = if first_upload { page_items(&index_pages(&m))? } else { (Vec::new(), Vec::new()) };
+        let n_pages = pages.len();
+        let items: Vec<store::PutItem> = pages.into_iter().chain(artifact_items).collect();
+        let results = store.put_many(&ctx.sh, &items, jobs);
+        drop(page_files);
+        for (i, (item, result)) in items.iter().zip(results).enumerate() {
+            let outcome = if i < n_pages { result.map(drop) } else { uploader.finish(&ctx.sh, item, result) };
+            if let Err(e) = outcome {
+                errors.push(format!("{e:#}"));
+            }
+        }
+    }
     if !errors.is_empty() {
         return Err(JobFailed(format!(
             "{} objects failed; the manifest was not uploaded, so the commit is not marked complete:\n  {}\nrun the upload again: finished objects are skipped",
@@ -367,60 +462,67 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         .into());
     }
     // The manifest last: merged with what another platform's job may have uploaded, under a precondition.
-    let tmp = ctx.root.join(tempfiles::DIR);
-    let mut final_manifest = m.clone();
-    let manifest_listed = listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
-    for attempt in 1..=5 {
-        let remote =
-            if attempt == 1 && !manifest_listed { None } else { fetch_manifest(&ctx.sh, &store, &prefix, &tmp)? };
-        let (merged, generation) = match &remote {
-            Some((r, generation)) => (if args.overwrite { m.clone() } else { merge(r, &m)? }, generation.clone()),
-            None => (m.clone(), Some("0".to_owned())),
-        };
-        // Index pages: derived from the merged manifest, so they are replaced, not immutable; in parallel.
-        let pages = index_pages(&merged);
-        let errors = parallel(&pages, jobs, |sh, (key, html)| {
-            let sha = crate::sha256::digest(html.as_bytes());
-            let listed_key = format!("{prefix}/{key}");
-            // A directory page is index.html on the file backend: listed under that name.
-            let on_disk = if key.ends_with('/') { format!("{listed_key}index.html") } else { listed_key.clone() };
-            let same = [listed_key.as_str(), on_disk.as_str()]
-                .iter()
-                .any(|k| listed.get(*k).and_then(|o| o.sha256.as_deref()) == Some(sha.as_str()));
-            if !same {
-                let path = write_temp(&tmp, &format!("index-{}", &sha[..16]), html.as_bytes())?;
-                let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
-                store.put(sh, &listed_key, &path, &sha, &meta, None)?;
+    // A first upload's pages are final already: whether the store kept them is checked meanwhile.
+    let early_pages = first_upload.then(|| index_pages(&m));
+    let (written_manifest, early_check) = std::thread::scope(|s| {
+        let check =
+            early_pages.as_ref().map(|pages| s.spawn(|| verify_pages(&Shell::new()?, &store, &prefix, pages, &tmp)));
+        let written = (|| -> Result<Manifest> {
+            let mut final_manifest = m.clone();
+            let manifest_listed = listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
+            for attempt in 1..=5 {
+                let remote = if attempt == 1 && !manifest_listed {
+                    None
+                } else {
+                    fetch_manifest(&ctx.sh, &store, &prefix, &tmp)?
+                };
+                let (merged, generation) = match &remote {
+                    Some((r, generation)) => {
+                        (if args.overwrite { m.clone() } else { merge(r, &m)? }, generation.clone())
+                    }
+                    None => (m.clone(), Some("0".to_owned())),
+                };
+                // The pages of the merged manifest (those written with the artifacts are not sent again), in one batch.
+                let (pages, page_files) = page_items(&index_pages(&merged))?;
+                let results = store.put_many(&ctx.sh, &pages, jobs);
+                drop(page_files);
+                if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+                    bail!("writing the simple index: {e:#}\nthe manifest was not uploaded; run the upload again");
+                }
+                let text = merged.to_text();
+                let sha = crate::sha256::digest(text.as_bytes());
+                if remote.as_ref().is_some_and(|(r, _)| r.to_text() == text) {
+                    final_manifest = merged;
+                    break;
+                }
+                let path = write_temp(&tmp, "manifest", text.as_bytes())?;
+                let meta = PutMeta { content_type: "application/json", cache_control: "no-cache" };
+                let key = format!("{prefix}/{}", manifest::FILE);
+                let put = store.put(&ctx.sh, &key, &path, &sha, &meta, generation.as_deref());
+                drop(path);
+                match put {
+                    Ok(store::Put::Created) => {
+                        final_manifest = merged;
+                        break;
+                    }
+                    // Someone wrote the manifest meanwhile: merge again.
+                    Ok(store::Put::Exists) | Err(_) if attempt < 5 => continue,
+                    Ok(store::Put::Exists) => {
+                        bail!("the manifest of {commit} kept changing during the upload: run again")
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            Ok(())
-        });
-        if let Some(e) = errors.first() {
-            bail!("writing the simple index: {e}\nthe manifest was not uploaded; run the upload again");
-        }
-        let text = merged.to_text();
-        let sha = crate::sha256::digest(text.as_bytes());
-        if remote.as_ref().is_some_and(|(r, _)| r.to_text() == text) {
-            final_manifest = merged;
-            break;
-        }
-        let path = write_temp(&tmp, "manifest", text.as_bytes())?;
-        let meta = PutMeta { content_type: "application/json", cache_control: "no-cache" };
-        let key = format!("{prefix}/{}", manifest::FILE);
-        let put = store.put(&ctx.sh, &key, &path, &sha, &meta, generation.as_deref());
-        drop(path);
-        match put {
-            Ok(store::Put::Created) => {
-                final_manifest = merged;
-                break;
-            }
-            // Someone wrote the manifest meanwhile: merge again.
-            Ok(store::Put::Exists) | Err(_) if attempt < 5 => continue,
-            Ok(store::Put::Exists) => bail!("the manifest of {commit} kept changing during the upload: run again"),
-            Err(e) => return Err(e),
-        }
-    }
+            Ok(final_manifest)
+        })();
+        (written, check.map(|h| h.join().expect("the page check panicked")))
+    });
+    let final_manifest = written_manifest?;
     // What the store really holds now (a server may drop objects whose names end in `/`).
-    let dropped = verify_pages(&store, &prefix, &index_pages(&final_manifest), &tmp)?;
+    let dropped = match early_check {
+        Some(checked) if early_pages.as_ref() == Some(&index_pages(&final_manifest)) => checked?,
+        _ => verify_pages(&ctx.sh, &store, &prefix, &index_pages(&final_manifest), &tmp)?,
+    };
     if !dropped.is_empty() {
         eprintln!(
             "warning: {} did not keep {} pages whose names end in `/` ({}): `pip install --index-url` needs them and \

@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 use super::*;
 use crate::testutil::{self, MockHttp, Received};
+use xshell::cmd;
 
 const BEARER: &str = "gh-request-bearer-111";
 const JWT: &str = "gh-oidc-jwt-222";

@@ -308,7 +308,7 @@ fn a_store_that_drops_directory_pages_is_reported_and_find_links_works() {
     let store = open_store(&ctx, Some("gs://ci-artifacts"), Some(&server.endpoint())).unwrap();
     let tmp = root.join("t");
     let m = fetch_manifest(&ctx.sh, &store, &format!("commit/{COMMIT}"), &tmp).unwrap().unwrap().0;
-    let dropped = verify_pages(&store, &format!("commit/{COMMIT}"), &index_pages(&m), &tmp).unwrap();
+    let dropped = verify_pages(&ctx.sh, &store, &format!("commit/{COMMIT}"), &index_pages(&m), &tmp).unwrap();
     assert!(!dropped.is_empty() && dropped.iter().all(|k| k.ends_with('/')), "{dropped:?}");
     // --check-index tells the truth too, and passes on what this store can hold.
     check_index(&ctx, &store, &format!("commit/{COMMIT}"), &m).unwrap();

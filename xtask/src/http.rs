@@ -1,0 +1,327 @@
+//! HTTP for the jobs, through curl (no HTTP or TLS crates compiled into the xtask).
+//!
+//! One curl process carries any number of requests (`--parallel`, each request after a `next`): a process
+//! start costs more CPU than a small request on a 2-core runner, so batches are the way to talk to a store.
+//! The whole command reaches curl as a config on stdin, secret headers included, so a token is never on a
+//! command line (a process list), in a log line or in an error message. Connection failures, timeouts, 408,
+//! 429 and 5xx are retried with back-off; other statuses are the caller's to judge.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+/// One request.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    /// `Name: value` headers (not secret: they may be printed).
+    pub headers: Vec<String>,
+    /// The request body, streamed from this file.
+    pub body: Option<Utf8PathBuf>,
+    /// Where a 200 body goes (moved there); otherwise the body comes back in the [`Response`].
+    pub to: Option<Utf8PathBuf>,
+    /// Follows redirects (a registry's download URL answers with one).
+    pub follow: bool,
+}
+
+impl Request {
+    pub fn new(method: &str, url: &str) -> Request {
+        Request { method: method.to_owned(), url: url.to_owned(), ..Request::default() }
+    }
+
+    pub fn header(mut self, header: impl Into<String>) -> Request {
+        self.headers.push(header.into());
+        self
+    }
+
+    pub fn body(mut self, file: &Utf8Path) -> Request {
+        self.body = Some(file.to_owned());
+        self
+    }
+
+    pub fn to(mut self, file: &Utf8Path) -> Request {
+        self.to = Some(file.to_owned());
+        self
+    }
+
+    pub fn follow(mut self) -> Request {
+        self.follow = true;
+        self
+    }
+}
+
+/// What came back: the status, the headers (names lower-cased; of the last response when redirects were
+/// followed) and, unless the request said where a 200 body goes, the body.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Headers as curl dumps them (`Name: value` lines, one block per response): those of the last response.
+fn parse_headers(dump: &str) -> Vec<(String, String)> {
+    let last = dump.trim_end().rsplit("\r\n\r\n").next().unwrap_or_default();
+    last.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect()
+}
+
+/// A value in curl's config syntax: double-quoted, with `\` escapes (so no value can start another option).
+fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The curl config for `requests` (each writing its body to `outputs[i]`), `secret` added as a header to each.
+pub fn config(
+    requests: &[&Request],
+    outputs: &[(Utf8PathBuf, Utf8PathBuf)],
+    secret: Option<&str>,
+    parallel: usize,
+) -> String {
+    let mut c = String::new();
+    if requests.len() > 1 {
+        let _ = writeln!(c, "parallel\nparallel-max = {}", parallel.clamp(1, 50));
+    }
+    for (i, (r, (out, headers))) in requests.iter().zip(outputs).enumerate() {
+        if i > 0 {
+            c.push_str("next\n");
+        }
+        c.push_str("silent\nshow-error\nno-progress-meter\n");
+        let _ = writeln!(c, "request = {}", quoted(&r.method));
+        let _ = writeln!(c, "url = {}", quoted(&r.url));
+        let _ = writeln!(c, "output = {}", quoted(out.as_str()));
+        let _ = writeln!(c, "dump-header = {}", quoted(headers.as_str()));
+        if r.follow {
+            c.push_str("location\n");
+        }
+        let _ = writeln!(c, "write-out = {}", quoted("%{urlnum} %{http_code} %{exitcode} %{errormsg}\n"));
+        c.push_str("connect-timeout = 10\nmax-time = 900\n");
+        for h in &r.headers {
+            let _ = writeln!(c, "header = {}", quoted(h));
+        }
+        if let Some(secret) = secret {
+            let _ = writeln!(c, "header = {}", quoted(secret));
+        }
+        if let Some(b) = &r.body {
+            // Streamed from the file, not read into memory first (`--data-binary @file` would).
+            let _ = writeln!(c, "upload-file = {}", quoted(b.as_str()));
+            // No `Expect: 100-continue` round trip before the body.
+            c.push_str("header = \"Expect:\"\n");
+        }
+    }
+    c
+}
+
+/// Sends `requests` through one curl process (at most `parallel` at once), retrying the transient failures
+/// (up to 5 attempts, backing off; after a 429 by seconds). One result per request, in order: `Err` only when
+/// nothing answered. `secret` is a header that never leaves curl's stdin.
+pub fn send_all(
+    sh: &Shell,
+    requests: &[Request],
+    secret: Option<&str>,
+    parallel: usize,
+    tmp: &Utf8Path,
+) -> Vec<Result<Response>> {
+    let mut results: Vec<Option<Result<Response>>> = (0..requests.len()).map(|_| None).collect();
+    let mut todo: Vec<usize> = (0..requests.len()).collect();
+    let mut attempt = 0u32;
+    while !todo.is_empty() {
+        attempt += 1;
+        let last = attempt >= 5;
+        let outcome = send_once(sh, &todo.iter().map(|&i| &requests[i]).collect::<Vec<_>>(), secret, parallel, tmp);
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                for &i in &todo {
+                    results[i] = Some(Err(anyhow::anyhow!("{e:#}")));
+                }
+                break;
+            }
+        };
+        let mut again = Vec::new();
+        let mut slowest = Duration::ZERO;
+        for (&i, got) in todo.iter().zip(outcome) {
+            let transient = match &got {
+                Err(_) => true,
+                Ok(r) => matches!(r.status, 0 | 408 | 429) || r.status >= 500,
+            };
+            if transient && !last {
+                let wait = match &got {
+                    Ok(r) if r.status == 429 => Duration::from_secs(
+                        r.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or(1 << attempt).min(120),
+                    ),
+                    _ => Duration::from_millis(250 << attempt),
+                };
+                slowest = slowest.max(wait);
+                again.push(i);
+            } else {
+                results[i] = Some(got.map_err(|e| {
+                    let host = crate::store::url_parts(&requests[i].url).host.to_owned();
+                    anyhow::anyhow!("no answer from {host} after {attempt} attempts ({e:#})")
+                }));
+            }
+        }
+        if !again.is_empty() {
+            std::thread::sleep(slowest);
+        }
+        todo = again;
+    }
+    results.into_iter().map(|r| r.expect("every request has a result")).collect()
+}
+
+/// One request (see [`send_all`]).
+pub fn send(sh: &Shell, request: &Request, secret: Option<&str>, tmp: &Utf8Path) -> Result<Response> {
+    send_all(sh, std::slice::from_ref(request), secret, 1, tmp).pop().expect("one result")
+}
+
+/// One curl run over `requests`: per request, the response, or the transfer's error.
+fn send_once(
+    sh: &Shell,
+    requests: &[&Request],
+    secret: Option<&str>,
+    parallel: usize,
+    tmp: &Utf8Path,
+) -> Result<Vec<Result<Response>>> {
+    let mut files = Vec::new();
+    for _ in requests {
+        files.push((crate::tempfiles::temp_file(tmp, "resp")?, crate::tempfiles::temp_file(tmp, "resp-headers")?));
+    }
+    let paths: Vec<(Utf8PathBuf, Utf8PathBuf)> =
+        files.iter().map(|(b, h)| (b.path().to_owned(), h.path().to_owned())).collect();
+    let config = config(requests, &paths, secret, parallel);
+    let out = cmd!(sh, "curl --config -").quiet().ignore_status().stdin(config).output().context("running curl")?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    let mut got: Vec<Option<(u16, i32, String)>> = vec![None; requests.len()];
+    for line in report.lines() {
+        let mut parts = line.splitn(4, ' ');
+        let (Some(n), Some(code), Some(exit)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Ok(n), Ok(code), Ok(exit)) = (n.parse::<usize>(), code.parse::<u16>(), exit.parse::<i32>()) else {
+            continue;
+        };
+        if let Some(slot) = got.get_mut(n) {
+            *slot = Some((code, exit, parts.next().unwrap_or_default().to_owned()));
+        }
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut results = Vec::new();
+    for ((r, (path, headers)), g) in requests.iter().zip(&paths).zip(got) {
+        results.push(match g {
+            Some((status, 0, _)) if status != 0 => {
+                let headers = parse_headers(&std::fs::read_to_string(headers).unwrap_or_default());
+                let body = match (&r.to, status) {
+                    (Some(dest), 200) => {
+                        std::fs::rename(path, dest).with_context(|| format!("moving the download to {dest}"))?;
+                        Vec::new()
+                    }
+                    _ => std::fs::read(path).unwrap_or_default(),
+                };
+                Ok(Response { status, headers, body })
+            }
+            Some((_, exit, msg)) => {
+                let msg = if msg.trim().is_empty() { format!("curl exit {exit}") } else { msg.trim().to_owned() };
+                Err(anyhow::anyhow!("{msg}"))
+            }
+            None => Err(anyhow::anyhow!("curl reported nothing for it: {}", stderr.trim())),
+        });
+    }
+    drop(files);
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil;
+
+    #[test]
+    fn the_last_responses_headers_count() {
+        let dump = "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 7\r\n\r\n";
+        let r = Response { status: 429, headers: parse_headers(dump), body: vec![] };
+        assert_eq!(r.header("retry-after"), Some("7"));
+        assert_eq!(r.header("location"), None);
+    }
+
+    #[test]
+    fn config_values_are_quoted_so_none_can_start_another_option() {
+        assert_eq!(quoted("a\"b\\c\nurl = \"x\""), r#""a\"b\\c\nurl = \"x\"""#);
+        let r = Request::new("POST", "http://h/p").header("Content-Type: text/html").body(Utf8Path::new("/b"));
+        let outputs = [("/o1".into(), "/h1".into()), ("/o2".into(), "/h2".into())];
+        let c = config(&[&r, &r], &outputs, Some("Authorization: Bearer t\nurl = evil"), 4);
+        assert!(c.starts_with("parallel\nparallel-max = 4\n"), "{c}");
+        assert_eq!(c.matches("\nnext\n").count(), 1);
+        assert_eq!(c.matches("header = \"Authorization: Bearer t\\nurl = evil\"").count(), 2, "{c}");
+        assert!(!c.lines().any(|l| l == "url = evil"));
+        assert!(c.contains("upload-file = \"/b\"") && c.contains("output = \"/o2\""));
+    }
+
+    /// Many requests through one curl: each result in its request's place, bodies and statuses apart, the
+    /// secret header sent and never on curl's command line; a 503 is retried, a 404 is not.
+    #[test]
+    fn a_batch_comes_back_in_order_with_retries_of_the_transient_failures() {
+        let flaky = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = flaky.clone();
+        let server = testutil::MockHttp::start(move |r| match r.target.as_str() {
+            "/flaky" if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 => (503, "busy".into()),
+            "/missing" => (404, "{\"error\": {\"message\": \"no such object\"}}".into()),
+            t => (200, format!("{} {t} {}", r.method, String::from_utf8_lossy(&r.body))),
+        });
+        let dir = testutil::temp_dir("http");
+        let body = dir.join("body");
+        std::fs::write(&body, "payload").unwrap();
+        let sh = Shell::new().unwrap();
+        let url = server.url();
+        let requests: Vec<Request> = vec![
+            Request::new("GET", &format!("{url}/a")),
+            Request::new("POST", &format!("{url}/b")).body(&body).header("Content-Type: text/plain"),
+            Request::new("GET", &format!("{url}/flaky")),
+            Request::new("GET", &format!("{url}/missing")),
+            Request::new("GET", &format!("{url}/c")).to(&dir.join("c.out")),
+        ];
+        let got = send_all(&sh, &requests, Some("Authorization: Bearer s3cret"), 8, &dir);
+        let got: Vec<Response> = got.into_iter().map(Result::unwrap).collect();
+        assert_eq!((got[0].status, got[0].text()), (200, "GET /a ".to_owned()));
+        assert_eq!((got[1].status, got[1].text()), (200, "POST /b payload".to_owned()));
+        assert!(got[0].header("content-length").is_some(), "{:?}", got[0].headers);
+        assert_eq!(got[2].status, 200, "retried after the 503");
+        assert_eq!(got[3].status, 404);
+        assert_eq!(got[3].text(), "{\"error\": {\"message\": \"no such object\"}}");
+        assert_eq!(std::fs::read_to_string(dir.join("c.out")).unwrap(), "GET /c ");
+        let received = server.requests();
+        assert!(received.iter().all(|r| r.header("authorization") == Some("Bearer s3cret")));
+        assert_eq!(received.iter().filter(|r| r.target == "/flaky").count(), 2);
+        assert_eq!(received.iter().filter(|r| r.target == "/missing").count(), 1, "a 404 is an answer");
+        assert!(std::fs::read_dir(&dir).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().contains("xtmp")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
