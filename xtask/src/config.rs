@@ -7,8 +7,10 @@
 pub enum Source {
     /// A PyPI package installed into the project's tools virtualenv (`.tools/venv`).
     Pip { package: &'static str },
-    /// A crates.io package installed with `cargo install --root .tools/cargo`.
-    Cargo { package: &'static str, locked: bool },
+    /// A crates.io package installed with `cargo install --root .tools/cargo`; `debug`: built without
+    /// optimizations (`--debug`), for test servers, which compile in a fraction of the time and serve a few
+    /// requests.
+    Cargo { package: &'static str, locked: bool, debug: bool },
     /// An npm package installed with `npm install --prefix .tools/npm`.
     Npm { package: &'static str },
     /// Provided by the machine (system packages, rustup); the xtask only checks it. `fix` installs it.
@@ -82,7 +84,7 @@ pub const TOOLS: &[Tool] = &[
         ..tool(
             "nextest",
             Pin::Exact("0.9.143"),
-            Source::Cargo { package: "cargo-nextest", locked: true },
+            Source::Cargo { package: "cargo-nextest", locked: true, debug: false },
             "Rust test runner (falls back to cargo test)",
         )
     },
@@ -149,7 +151,7 @@ pub const TOOLS: &[Tool] = &[
         ..tool(
             "wasm-bindgen",
             Pin::CargoLock("wasm-bindgen"),
-            Source::Cargo { package: "wasm-bindgen-cli", locked: false },
+            Source::Cargo { package: "wasm-bindgen-cli", locked: false, debug: false },
             "JS glue for the wasm viewer",
         )
     },
@@ -159,7 +161,7 @@ pub const TOOLS: &[Tool] = &[
         ..tool(
             "cargo-deny",
             Pin::Exact("0.20.2"),
-            Source::Cargo { package: "cargo-deny", locked: true },
+            Source::Cargo { package: "cargo-deny", locked: true, debug: false },
             "checks every dependency's license, duplicates and source against deny.toml",
         )
     },
@@ -169,14 +171,14 @@ pub const TOOLS: &[Tool] = &[
         ..tool(
             "cargo-semver-checks",
             Pin::Exact("0.51.0"),
-            Source::Cargo { package: "cargo-semver-checks", locked: true },
+            Source::Cargo { package: "cargo-semver-checks", locked: true, debug: false },
             "compares each published library's public API with its last release (a breaking change needs a breaking version)",
         )
     },
     tool(
         "cargo-http-registry",
         Pin::Exact("0.1.8"),
-        Source::Cargo { package: "cargo-http-registry", locked: true },
+        Source::Cargo { package: "cargo-http-registry", locked: true, debug: true },
         "a local cargo registry for the release tests",
     ),
 ];

@@ -179,9 +179,10 @@ impl Tools {
                 let py = format!("{}/python", HOST.venv_bin());
                 format!("python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install {package}=={wanted}")
             }
-            Source::Cargo { package, locked } => format!(
-                "cargo install {package} --version {wanted} --root {dir}/cargo{}",
-                if locked { " --locked" } else { "" }
+            Source::Cargo { package, locked, debug } => format!(
+                "cargo install {package} --version {wanted} --root {dir}/cargo{}{}",
+                if locked { " --locked" } else { "" },
+                if debug { " --debug" } else { "" }
             ),
             Source::Npm { package } => {
                 format!("npm install --prefix {dir}/npm --no-audit --no-fund {package}@{wanted}")
@@ -229,6 +230,7 @@ impl Tools {
         }
         let mut failures = Vec::new();
         let mut pip = Vec::new();
+        let mut installs = Vec::new();
         for p in &missing {
             let state = describe(p);
             match p.tool.source {
@@ -243,27 +245,42 @@ impl Tools {
                     self.fix_command(p.tool, &p.wanted)
                 )),
                 Source::Pip { package } => pip.push(format!("{package}=={}", p.wanted)),
-                source => {
+                _ => {
                     eprintln!("provisioning {} {} into {} ({state})", p.tool.name, p.wanted, config::TOOLS_DIR);
-                    if let Err(e) = self.install(sh, source, &p.wanted) {
-                        failures.push(format!(
+                    installs.push((p, state));
+                }
+            }
+        }
+        // Every install at once: the pip batch, and each cargo or npm package in its own process (compiling
+        // tools one after another leaves cores idle at every link and in every crate that builds alone).
+        let failed = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for (p, state) in &installs {
+                let failed = &failed;
+                s.spawn(move || {
+                    let result = Shell::new()
+                        .map_err(anyhow::Error::from)
+                        .and_then(|sh| self.install(&sh, p.tool.source, &p.wanted));
+                    if let Err(e) = result {
+                        failed.lock().unwrap().push(format!(
                             "{} {state}, and installing it failed ({e:#}); fix: {}",
                             p.tool.name,
                             self.fix_command(p.tool, &p.wanted)
                         ));
                     }
+                });
+            }
+            if !pip.is_empty() {
+                eprintln!("provisioning {} into {}/venv", pip.join(" "), config::TOOLS_DIR);
+                if let Err(e) = self.pip_install(sh, &pip) {
+                    failed.lock().unwrap().push(format!("installing {} failed ({e:#}); fix: {}", pip.join(" "), {
+                        let first = missing.iter().find(|p| matches!(p.tool.source, Source::Pip { .. })).unwrap();
+                        self.fix_command(first.tool, &first.wanted)
+                    }));
                 }
             }
-        }
-        if !pip.is_empty() {
-            eprintln!("provisioning {} into {}/venv", pip.join(" "), config::TOOLS_DIR);
-            if let Err(e) = self.pip_install(sh, &pip) {
-                failures.push(format!("installing {} failed ({e:#}); fix: {}", pip.join(" "), {
-                    let first = missing.iter().find(|p| matches!(p.tool.source, Source::Pip { .. })).unwrap();
-                    self.fix_command(first.tool, &first.wanted)
-                }));
-            }
-        }
+        });
+        failures.extend(failed.into_inner().unwrap());
         // Check again: provisioning must have produced the pinned version.
         for p in &missing {
             if failures.iter().any(|f| f.starts_with(p.tool.name)) {
@@ -329,10 +346,10 @@ impl Tools {
     fn install(&self, sh: &Shell, source: Source, version: &str) -> Result<()> {
         let dir = self.dir();
         match source {
-            Source::Cargo { package, locked } => {
+            Source::Cargo { package, locked, debug } => {
                 let root = dir.join("cargo");
-                let locked = locked.then_some("--locked");
-                cmd!(sh, "cargo install {package} --version {version} --root {root} {locked...}").run()?;
+                let flags = [locked.then_some("--locked"), debug.then_some("--debug")].into_iter().flatten();
+                cmd!(sh, "cargo install {package} --version {version} --root {root} {flags...}").run()?;
             }
             Source::Npm { package } => {
                 let prefix = dir.join("npm");
