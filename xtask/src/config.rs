@@ -48,6 +48,21 @@ const fn tool(name: &'static str, pin: Pin, source: Source, purpose: &'static st
     Tool { name, bin: name, version_args: &["--version"], pin, source, optional: false, purpose }
 }
 
+/// Environment variables that carry credentials in the release and upload jobs. Every command that builds or
+/// runs code from a registry (tool installs, the release's public-API comparison) runs without them.
+pub const SECRET_VARS: &[&str] = &[
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "CLOUDSDK_AUTH_ACCESS_TOKEN",
+    "CARGO_REGISTRY_TOKEN",
+    "PYPI_TOKEN",
+    "TWINE_PASSWORD",
+    "XTASK_SIGNING_KEY",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_RUNTIME_TOKEN",
+    "GITHUB_TOKEN",
+];
+
 /// Every external tool, pinned. Versions here are the only versions.
 pub const TOOLS: &[Tool] = &[
     tool("cargo", Pin::AtLeast("1.85"), Source::System { fix: "rustup toolchain install 1.95.0" }, "Rust builds"),

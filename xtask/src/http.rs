@@ -26,6 +26,9 @@ pub struct Request {
     pub to: Option<Utf8PathBuf>,
     /// Follows redirects (a registry's download URL answers with one).
     pub follow: bool,
+    /// Not safe to send twice (a publish, a one-time token exchange): retried only when it surely did not
+    /// arrive (no connection) or the server declined it (429, 503).
+    pub once: bool,
 }
 
 impl Request {
@@ -50,6 +53,11 @@ impl Request {
 
     pub fn follow(mut self) -> Request {
         self.follow = true;
+        self
+    }
+
+    pub fn once(mut self) -> Request {
+        self.once = true;
         self
     }
 }
@@ -117,7 +125,8 @@ pub fn config(
         if i > 0 {
             c.push_str("next\n");
         }
-        c.push_str("silent\nshow-error\nno-progress-meter\n");
+        // No URL globbing: `{}` and `[]` in a URL are characters, not patterns.
+        c.push_str("silent\nshow-error\nno-progress-meter\ngloboff\n");
         let _ = writeln!(c, "request = {}", quoted(&r.method));
         let _ = writeln!(c, "url = {}", quoted(&r.url));
         let _ = writeln!(c, "output = {}", quoted(out.as_str()));
@@ -172,10 +181,7 @@ pub fn send_all(
         let mut again = Vec::new();
         let mut slowest = Duration::ZERO;
         for (&i, got) in todo.iter().zip(outcome) {
-            let transient = match &got {
-                Err(_) => true,
-                Ok(r) => matches!(r.status, 0 | 408 | 429) || r.status >= 500,
-            };
+            let transient = retryable(&requests[i], &got);
             if transient && !last {
                 let wait = match &got {
                     Ok(r) if r.status == 429 => Duration::from_secs(
@@ -188,7 +194,7 @@ pub fn send_all(
             } else {
                 results[i] = Some(got.map_err(|e| {
                     let host = crate::store::url_parts(&requests[i].url).host.to_owned();
-                    anyhow::anyhow!("no answer from {host} after {attempt} attempts ({e:#})")
+                    anyhow::anyhow!("no answer from {host} after {attempt} attempts ({e})")
                 }));
             }
         }
@@ -198,6 +204,34 @@ pub fn send_all(
         todo = again;
     }
     results.into_iter().map(|r| r.expect("every request has a result")).collect()
+}
+
+/// Curl's exit codes for a failure worth another try: the name did not resolve (6), no connection (7), a
+/// timeout (28), the TLS handshake (35), nothing or a broken reply (52, 55, 56). Others (a malformed URL, an
+/// unreadable file, a bad certificate) would fail the same way again.
+const TRANSIENT_EXITS: &[i32] = &[6, 7, 28, 35, 52, 55, 56];
+
+/// Whether `got` is worth sending `request` again.
+fn retryable(request: &Request, got: &Result<Response, Failure>) -> bool {
+    match got {
+        Err(Failure { exit, .. }) if request.once => matches!(exit, 6 | 7),
+        Err(Failure { exit, .. }) => TRANSIENT_EXITS.contains(exit),
+        Ok(r) if request.once => matches!(r.status, 429 | 503),
+        Ok(r) => matches!(r.status, 408 | 429) || r.status >= 500,
+    }
+}
+
+/// A transfer that got no answer: curl's exit code and message.
+#[derive(Debug)]
+struct Failure {
+    exit: i32,
+    message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// One request (see [`send_all`]).
@@ -212,7 +246,7 @@ fn send_once(
     secret: Option<&str>,
     parallel: usize,
     tmp: &Utf8Path,
-) -> Result<Vec<Result<Response>>> {
+) -> Result<Vec<Result<Response, Failure>>> {
     let mut files = Vec::new();
     for _ in requests {
         files.push((crate::tempfiles::temp_file(tmp, "resp")?, crate::tempfiles::temp_file(tmp, "resp-headers")?));
@@ -220,7 +254,8 @@ fn send_once(
     let paths: Vec<(Utf8PathBuf, Utf8PathBuf)> =
         files.iter().map(|(b, h)| (b.path().to_owned(), h.path().to_owned())).collect();
     let config = config(requests, &paths, secret, parallel);
-    let out = cmd!(sh, "curl --config -").quiet().ignore_status().stdin(config).output().context("running curl")?;
+    // `-q` first: no ~/.curlrc (a `verbose` or `trace` there would print the secret header).
+    let out = cmd!(sh, "curl -q --config -").quiet().ignore_status().stdin(config).output().context("running curl")?;
     let report = String::from_utf8_lossy(&out.stdout);
     let mut got: Vec<Option<(u16, i32, String)>> = vec![None; requests.len()];
     for line in report.lines() {
@@ -233,26 +268,26 @@ fn send_once(
             *slot = Some((code, exit, parts.next().unwrap_or_default().to_owned()));
         }
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
     let mut results = Vec::new();
     for ((r, (path, headers)), g) in requests.iter().zip(&paths).zip(got) {
         results.push(match g {
             Some((status, 0, _)) if status != 0 => {
                 let headers = parse_headers(&std::fs::read_to_string(headers).unwrap_or_default());
                 let body = match (&r.to, status) {
-                    (Some(dest), 200) => {
-                        std::fs::rename(path, dest).with_context(|| format!("moving the download to {dest}"))?;
-                        Vec::new()
-                    }
-                    _ => std::fs::read(path).unwrap_or_default(),
+                    (Some(dest), 200) => match std::fs::rename(path, dest) {
+                        Ok(()) => Ok(Vec::new()),
+                        Err(e) => Err(Failure { exit: 0, message: format!("moving the download to {dest}: {e}") }),
+                    },
+                    _ => Ok(std::fs::read(path).unwrap_or_default()),
                 };
-                Ok(Response { status, headers, body })
+                body.map(|body| Response { status, headers, body })
             }
             Some((_, exit, msg)) => {
-                let msg = if msg.trim().is_empty() { format!("curl exit {exit}") } else { msg.trim().to_owned() };
-                Err(anyhow::anyhow!("{msg}"))
+                let message = if msg.trim().is_empty() { format!("curl exit {exit}") } else { msg.trim().to_owned() };
+                Err(Failure { exit, message })
             }
-            None => Err(anyhow::anyhow!("curl reported nothing for it: {}", stderr.trim())),
+            // curl stopped before this transfer (its stderr is not quoted: it is not ours to print).
+            None => Err(Failure { exit: 0, message: format!("curl ({}) did not report this request", out.status) }),
         });
     }
     drop(files);
@@ -294,6 +329,7 @@ mod tests {
         let server = testutil::MockHttp::start(move |r| match r.target.as_str() {
             "/flaky" if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 => (503, "busy".into()),
             "/missing" => (404, "{\"error\": {\"message\": \"no such object\"}}".into()),
+            "/publish" => (500, "maybe it landed".into()),
             t => (200, format!("{} {t} {}", r.method, String::from_utf8_lossy(&r.body))),
         });
         let dir = testutil::temp_dir("http");
@@ -307,6 +343,8 @@ mod tests {
             Request::new("GET", &format!("{url}/flaky")),
             Request::new("GET", &format!("{url}/missing")),
             Request::new("GET", &format!("{url}/c")).to(&dir.join("c.out")),
+            Request::new("GET", &format!("{url}/{{sha256-checksum}}[1-")),
+            Request::new("PUT", &format!("{url}/publish")).once(),
         ];
         let got = send_all(&sh, &requests, Some("Authorization: Bearer s3cret"), 8, &dir);
         let got: Vec<Response> = got.into_iter().map(Result::unwrap).collect();
@@ -317,6 +355,11 @@ mod tests {
         assert_eq!(got[3].status, 404);
         assert_eq!(got[3].text(), "{\"error\": {\"message\": \"no such object\"}}");
         assert_eq!(std::fs::read_to_string(dir.join("c.out")).unwrap(), "GET /c ");
+        // Braces and brackets are characters of the URL, not curl's globbing patterns.
+        assert_eq!(got[5].text(), "GET /{sha256-checksum}[1- ");
+        // Not safe to send twice: a 500 is an answer, not a reason to publish again.
+        assert_eq!(got[6].status, 500);
+        assert_eq!(server.requests().iter().filter(|r| r.target == "/publish").count(), 1);
         let received = server.requests();
         assert!(received.iter().all(|r| r.header("authorization") == Some("Bearer s3cret")));
         assert_eq!(received.iter().filter(|r| r.target == "/flaky").count(), 2);

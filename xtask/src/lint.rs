@@ -39,9 +39,18 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
         for s in crate_checks(&packages, &affected, msrv.ok().as_deref()) {
             plan.push(s);
         }
-        let (steps, note) = semver_checks(&packages, &affected, crate::semver::last_release_tag(&ctx.sh).as_deref());
+        let tag = crate::semver::last_release_tag(&ctx.sh);
+        let released = match &tag {
+            Some(tag) => crate::semver::manifests_at(&ctx.sh, tag)?,
+            None => Vec::new(),
+        };
+        let was_released = |p: &crate::package::Package| {
+            let rel = p.dir.strip_prefix(&ctx.root).map(|d| d.join("Cargo.toml")).unwrap_or_default();
+            released.iter().any(|m| crate::tools::key_of(rel.as_str()) == *m)
+        };
+        let (steps, notes) = semver_checks(&packages, &affected, tag.as_deref(), &was_released);
         plan.steps.extend(steps);
-        skipped.extend(note);
+        skipped.extend(notes);
     }
     let dependencies_changed = affected.everything.is_some()
         || affected.files.iter().any(|f| f == "Cargo.lock" || f.ends_with("Cargo.toml") || f == "deny.toml");
@@ -206,25 +215,34 @@ pub fn semver_checks(
     packages: &[crate::package::Package],
     a: &Affected,
     tag: Option<&str>,
-) -> (Vec<Step>, Option<String>) {
+    was_released: &dyn Fn(&crate::package::Package) -> bool,
+) -> (Vec<Step>, Vec<String>) {
     let wanted: Vec<&crate::package::Package> = packages
         .iter()
         .filter(|p| p.publishable && p.has_lib)
         .filter(|p| a.everything.is_some() || a.crates.contains(&p.name))
         .collect();
     if wanted.is_empty() {
-        return (Vec::new(), None);
+        return (Vec::new(), Vec::new());
     }
-    match tag {
-        Some(tag) => (wanted.iter().map(|p| crate::semver::lint_step(&p.name, tag)).collect(), None),
-        None => (
+    let Some(tag) = tag else {
+        return (
             Vec::new(),
-            Some(
+            vec![
                 "skipped: semver checks (no release tag v<version> yet: a first release has nothing to compare with)"
                     .into(),
-            ),
-        ),
+            ],
+        );
+    };
+    let (mut steps, mut notes) = (Vec::new(), Vec::new());
+    for p in wanted {
+        if was_released(p) {
+            steps.push(crate::semver::lint_step(&p.name, tag));
+        } else {
+            notes.push(format!("skipped: semver check of {} (new since {tag}: nothing to compare with)", p.name));
+        }
     }
+    (steps, notes)
 }
 
 /// `cargo clippy --target T` for the other platforms, next to the host's clippy: code behind `cfg(windows)`
@@ -461,6 +479,32 @@ mod tests {
         assert!(steps.iter().all(|s| s.concurrent));
         // Without the MSRV toolchain the step is left out (the run notes why).
         assert!(!crate_checks(&packages, &Affected::all("t"), None).iter().any(|s| s.name.starts_with("msrv")));
+    }
+
+    #[test]
+    fn semver_checks_compare_the_crates_that_existed_at_the_release_tag() {
+        let pkg = |name: &str, publishable: bool, has_lib: bool| crate::package::Package {
+            name: name.into(),
+            version: "1.1.0".into(),
+            publishable,
+            dir: format!("/r/{name}").into(),
+            deps: vec![],
+            features: vec![],
+            rust_version: None,
+            has_lib,
+        };
+        let packages =
+            [pkg("old", true, true), pkg("new", true, true), pkg("tool", true, false), pkg("int", false, true)];
+        let all = Affected::all("t");
+        let (steps, notes) = semver_checks(&packages, &all, Some("v1.0.0"), &|p| p.name != "new");
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["semver: old (against v1.0.0)"]);
+        assert_eq!(notes, ["skipped: semver check of new (new since v1.0.0: nothing to compare with)"]);
+        let (steps, notes) = semver_checks(&packages, &all, None, &|_| true);
+        assert!(steps.is_empty() && notes[0].contains("no release tag"), "{notes:?}");
+        // A change that touches no published library plans nothing.
+        let only_tool = Affected { crates: BTreeSet::from(["tool".to_owned()]), ..Affected::default() };
+        assert_eq!(semver_checks(&packages, &only_tool, Some("v1.0.0"), &|_| true), (vec![], vec![]));
     }
 
     #[test]

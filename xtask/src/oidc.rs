@@ -207,6 +207,10 @@ fn request(
         None => None,
     };
     let mut request = crate::http::Request::new(method, url).header("Accept: application/json");
+    if method != "GET" {
+        // A token exchange or revocation is not sent twice unless it surely did not arrive.
+        request = request.once();
+    }
     if let Some(f) = &body_file {
         request = request.header("Content-Type: application/json").body(f.path());
     }

@@ -241,11 +241,31 @@ pub fn index_path(name: &str) -> String {
 
 /// Versions of `name` the index lists.
 fn index_versions(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<String>> {
+    Ok(index_entries(sh, index, name, cache)?.into_iter().map(|e| e.vers).collect())
+}
+
+/// One version of a crate as the index lists it.
+#[derive(Clone, Debug)]
+pub struct IndexEntry {
+    pub vers: String,
+    pub yanked: bool,
+    /// The `.crate`'s sha256.
+    pub cksum: String,
+}
+
+/// Every version of `name` the index lists.
+fn index_entries(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<IndexEntry>> {
     let text = index_file(sh, index, &index_path(name), cache)?;
     Ok(text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| v["vers"].as_str().map(str::to_owned))
+        .filter_map(|v| {
+            Some(IndexEntry {
+                vers: v["vers"].as_str()?.to_owned(),
+                yanked: v["yanked"].as_bool().unwrap_or(false),
+                cksum: v["cksum"].as_str().unwrap_or_default().to_owned(),
+            })
+        })
         .collect())
 }
 
@@ -296,11 +316,20 @@ pub fn download_url(dl: &str, name: &str, version: &str) -> String {
 }
 
 /// Downloads the published `name` `version` `.crate` into `out`.
-fn download_crate(sh: &Shell, index: &str, cache: &Utf8Path, name: &str, version: &str, out: &Utf8Path) -> Result<()> {
+/// Downloads the published `.crate` of `entry` into `out` and checks it against the index's sha256.
+fn download_crate(
+    sh: &Shell,
+    index: &str,
+    cache: &Utf8Path,
+    name: &str,
+    entry: &IndexEntry,
+    out: &Utf8Path,
+) -> Result<()> {
+    let version = &entry.vers;
     let config: Value = serde_json::from_str(&index_file(sh, index, "config.json", cache)?)
         .with_context(|| format!("the index {index} has no valid config.json"))?;
     let dl = config["dl"].as_str().with_context(|| format!("the index {index}'s config.json has no `dl`"))?;
-    let url = download_url(dl, name, version);
+    let url = download_url(dl, name, version).replace("{sha256-checksum}", &entry.cksum);
     let tmp = crate::project_root().join(crate::tempfiles::DIR);
     let r = crate::http::send(sh, &crate::http::Request::new("GET", &url).follow().to(out), None, &tmp)?;
     if r.status != 200 {
@@ -308,6 +337,10 @@ fn download_crate(sh: &Shell, index: &str, cache: &Utf8Path, name: &str, version
             "downloading {name} {version} from {url}: HTTP {}\nfix: check the registry is up, then run again",
             r.status
         );
+    }
+    let (sha, _) = crate::sha256::file(out)?;
+    if sha != entry.cksum {
+        bail!("{name} {version} from {url} has sha256 {sha}; the index says {}: not compared", entry.cksum);
     }
     Ok(())
 }
@@ -326,48 +359,69 @@ fn semver_verdicts(
     use crate::semver::Verdict;
     let mut todo = Vec::new();
     for a in crates {
-        let published = index_versions(sh, &t.registry_index, &a.name, cache)?;
-        if !published.contains(&a.version) {
-            todo.push((*a, crate::semver::previous_version(&published, &a.version)));
+        let entries = index_entries(sh, &t.registry_index, &a.name, cache)?;
+        if entries.iter().any(|e| e.vers == a.version) {
+            continue;
         }
+        // A yanked version is no baseline: the previous one people can still depend on is.
+        let live: Vec<String> = entries.iter().filter(|e| !e.yanked).map(|e| e.vers.clone()).collect();
+        let prev = crate::semver::previous_version(&live, &a.version)
+            .and_then(|v| entries.iter().find(|e| e.vers == v).cloned());
+        todo.push((*a, prev));
     }
     if todo.iter().all(|(_, prev)| prev.is_none()) {
         return Ok(todo.iter().map(|(a, _)| (a.name.clone(), Verdict::FirstRelease)).collect());
     }
     let work = ctx.root.join("target/release-semver");
+    let libraries = |dir: &Utf8Path| -> Result<Vec<String>> {
+        let manifest = dir.join("Cargo.toml");
+        let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}")
+            .quiet()
+            .read()
+            .with_context(|| format!("reading the crates in {dir}"))?;
+        Ok(crate::package::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect())
+    };
     let unpacked: Vec<(String, String, Utf8PathBuf)> =
         crates.iter().map(|a| (a.name.clone(), a.version.clone(), dir.join(&a.path))).collect();
     crate::semver::unpack_workspace(sh, &work.join("current"), &unpacked)?;
-    let manifest = work.join("current/Cargo.toml");
-    let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}")
-        .quiet()
-        .read()
-        .context("reading the release's crates")?;
-    let libs: Vec<String> =
-        crate::package::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect();
+    // The dependencies the repository reviewed and locked, where they fit: no newer version picked at release.
+    let lock = ctx.root.join("Cargo.lock");
+    if lock.is_file() {
+        std::fs::copy(&lock, work.join("current/Cargo.lock")).with_context(|| format!("copying {lock}"))?;
+    }
+    let libs = libraries(&work.join("current"))?;
     ctx.tools.ensure(sh, &["cargo-semver-checks"])?;
     let tool = ctx
         .tools
         .probe(sh, config::tool_named("cargo-semver-checks"))?
         .path
         .context("cargo-semver-checks is not installed")?;
-    // The previous versions, downloaded into a scratch workspace of their own (patched to each other too).
+    // The previous versions, checked against the index's sha256, in a scratch workspace of their own
+    // (patched to each other too).
     let mut previous = Vec::new();
     for (a, prev) in &todo {
-        if let Some(prev) = prev.as_ref().filter(|_| libs.contains(&a.name)) {
-            let file = work.join(format!("{}-{prev}.crate", a.name));
+        if let Some(prev) = prev {
+            let file = work.join(format!("{}-{}.crate", a.name, prev.vers));
             download_crate(sh, &t.registry_index, cache, &a.name, prev, &file)?;
-            previous.push((a.name.clone(), prev.clone(), file));
+            previous.push((a.name.clone(), prev.vers.clone(), file));
         }
     }
     crate::semver::unpack_workspace(sh, &work.join("baseline"), &previous)?;
+    let libs_before = libraries(&work.join("baseline"))?;
     let mut out = Vec::new();
     for (a, prev) in todo {
+        let (now, before) = (libs.contains(&a.name), libs_before.contains(&a.name));
         let verdict = match prev {
             None => Verdict::FirstRelease,
-            Some(_) if !libs.contains(&a.name) => Verdict::NoLibrary,
+            Some(_) if !now && !before => Verdict::NoLibrary,
+            Some(prev) if !now => Verdict::Breaking {
+                baseline: format!("{} {}", a.name, prev.vers),
+                report: "  the library target was removed: every item of its public API is gone".into(),
+            },
+            // A library where there was none adds API: nothing to break.
+            Some(prev) if !before => Verdict::Compatible { baseline: format!("{} {}", a.name, prev.vers) },
             Some(prev) => {
-                crate::semver::compare(sh, &tool, &work.join("current"), &work.join("baseline"), &a.name, &prev)
+                crate::semver::compare(sh, &tool, &work.join("current"), &work.join("baseline"), &a.name, &prev.vers)
                     .map_err(|e| {
                         JobFailed(format!(
                             "{e:#}\nfix: the output above names the cause; run the release again once it is fixed\n\
@@ -474,8 +528,10 @@ pub fn publish_crate(
     std::fs::write(&body_path, body).with_context(|| format!("writing {body_path}"))?;
     let url = format!("{}/api/v1/crates/new", api.trim_end_matches('/'));
     let request =
-        crate::http::Request::new("PUT", &url).header("Content-Type: application/octet-stream").body(&body_path);
-    // Connection failures, 5xx and 429 (as long as its Retry-After says, at most 2 minutes) are retried there.
+        crate::http::Request::new("PUT", &url).header("Content-Type: application/octet-stream").body(&body_path).once();
+    // Sent again only when it surely did not arrive or the registry declined it (429 after its Retry-After, at
+    // most 2 minutes; 503): a publish that timed out may have landed, and a re-run of the release checks the
+    // index first.
     let result = match crate::http::send(sh, &request, Some(&format!("Authorization: {token}")), tmp) {
         Err(e) => Err(anyhow!(
             "cannot reach the registry at {api}: {e:#}\nfix: check it is up, then run again: published crates are skipped"

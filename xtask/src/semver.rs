@@ -21,6 +21,13 @@ pub fn last_release_tag(sh: &Shell) -> Option<String> {
     (!tag.is_empty()).then(|| tag.to_owned())
 }
 
+/// The `Cargo.toml` files (repository paths) at revision `tag`: which crates existed when it was released.
+pub fn manifests_at(sh: &Shell, tag: &str) -> Result<Vec<String>> {
+    let files =
+        cmd!(sh, "git ls-tree -r --name-only {tag}").quiet().read().with_context(|| format!("listing {tag}"))?;
+    Ok(files.lines().filter(|f| *f == "Cargo.toml" || f.ends_with("/Cargo.toml")).map(str::to_owned).collect())
+}
+
 /// What fixes a breaking change: a version that says so, or keeping the API.
 fn hint(name: &str) -> String {
     format!(
@@ -89,8 +96,15 @@ pub fn unpack_workspace(
     let mut members = Vec::new();
     let mut patch = String::new();
     for (name, version, file) in crates {
-        cmd!(sh, "tar -xzf {file} -C {dir}").quiet().run().with_context(|| format!("unpacking {file}"))?;
         let member = format!("{name}-{version}");
+        // Every entry inside `<name>-<version>/`: a tampered archive cannot write beside it.
+        let entries = cmd!(sh, "tar -tzf {file}").quiet().read().with_context(|| format!("listing {file}"))?;
+        if let Some(stray) =
+            entries.lines().find(|e| !e.starts_with(&format!("{member}/")) || e.split('/').any(|part| part == ".."))
+        {
+            anyhow::bail!("{file} holds {stray:?}, outside {member}/: not a .crate of {name} {version}");
+        }
+        cmd!(sh, "tar -xzf {file} -C {dir}").quiet().run().with_context(|| format!("unpacking {file}"))?;
         if !dir.join(&member).join("Cargo.toml").is_file() {
             anyhow::bail!("{file} does not hold {member}/Cargo.toml");
         }
@@ -118,10 +132,11 @@ fn toml_key(name: &str) -> String {
 pub fn rustdoc_json(sh: &Shell, workspace: &Utf8Path, name: &str) -> Result<Utf8PathBuf> {
     let manifest = workspace.join("Cargo.toml");
     let target = workspace.join("target");
-    let out = cmd!(
+    // Compiles the crates' build scripts and proc-macros: without the job's credentials.
+    let out = crate::tools::without_secrets(cmd!(
         sh,
         "cargo rustdoc --quiet --lib --package {name} --manifest-path {manifest} --target-dir {target} -- -Z unstable-options --output-format json"
-    )
+    ))
     .env("RUSTC_BOOTSTRAP", "1")
     .env("CARGO_TERM_COLOR", "never")
     .quiet()
@@ -149,13 +164,16 @@ pub fn compare(
 ) -> Result<Verdict> {
     let new = rustdoc_json(sh, current, name)?;
     let old = rustdoc_json(sh, baseline, name)?;
-    let out = cmd!(sh, "{tool} semver-checks check-release --current-rustdoc {new} --baseline-rustdoc {old}")
-        .env("CARGO_TERM_COLOR", "never")
-        .env("RUST_BACKTRACE", "0")
-        .quiet()
-        .ignore_status()
-        .output()
-        .with_context(|| format!("running {tool}"))?;
+    let out = crate::tools::without_secrets(cmd!(
+        sh,
+        "{tool} semver-checks check-release --current-rustdoc {new} --baseline-rustdoc {old}"
+    ))
+    .env("CARGO_TERM_COLOR", "never")
+    .env("RUST_BACKTRACE", "0")
+    .quiet()
+    .ignore_status()
+    .output()
+    .with_context(|| format!("running {tool}"))?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let baseline = format!("{name} {baseline_version}");
     if out.status.success() {

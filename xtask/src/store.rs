@@ -312,6 +312,24 @@ impl Store {
     /// Uploads many objects at once: on GCS through one curl process (`parallel` transfers at a time), each
     /// with its sha256 in one multipart request; on the file backend one after another. One result per item.
     pub fn put_many(&self, sh: &Shell, items: &[PutItem], parallel: usize) -> Vec<Result<Put>> {
+        // A batch's request bodies (each a copy of its file) exist at once: batches of at most 1 GiB.
+        const BATCH_BYTES: u64 = 1 << 30;
+        let mut results = Vec::new();
+        let mut start = 0;
+        while start < items.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < items.len() && (end == start || bytes < BATCH_BYTES) {
+                bytes += std::fs::metadata(&items[end].file).map_or(0, |m| m.len());
+                end += 1;
+            }
+            results.extend(self.put_batch(sh, &items[start..end], parallel));
+            start = end;
+        }
+        results
+    }
+
+    fn put_batch(&self, sh: &Shell, items: &[PutItem], parallel: usize) -> Vec<Result<Put>> {
         let Backend::Gcs { endpoint, bucket, .. } = &self.backend else {
             return items
                 .iter()

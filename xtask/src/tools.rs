@@ -254,13 +254,26 @@ impl Tools {
         // Every install at once: the pip batch, and each cargo or npm package in its own process (compiling
         // tools one after another leaves cores idle at every link and in every crate that builds alone).
         let failed = std::sync::Mutex::new(Vec::new());
+        // The cores shared between the compiles (each would otherwise start a job per core).
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let jobs = (cores / installs.len().max(1)).max(1).to_string();
         std::thread::scope(|s| {
             for (p, state) in &installs {
-                let failed = &failed;
+                let (failed, jobs) = (&failed, &jobs);
                 s.spawn(move || {
-                    let result = Shell::new()
-                        .map_err(anyhow::Error::from)
-                        .and_then(|sh| self.install(&sh, p.tool.source, &p.wanted));
+                    let started = std::time::Instant::now();
+                    let result = Shell::new().map_err(anyhow::Error::from).and_then(|sh| {
+                        sh.set_var("CARGO_BUILD_JOBS", jobs);
+                        self.install(&sh, p.tool.source, &p.wanted)
+                    });
+                    if result.is_ok() {
+                        eprintln!(
+                            "provisioned {} {} in {:.0}s",
+                            p.tool.name,
+                            p.wanted,
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
                     if let Err(e) = result {
                         failed.lock().unwrap().push(format!(
                             "{} {state}, and installing it failed ({e:#}); fix: {}",
@@ -339,7 +352,8 @@ impl Tools {
             let py = py.path.context("python3 is not on PATH")?;
             cmd!(sh, "{py} -m venv {venv}").run().with_context(|| format!("creating the virtualenv {venv}"))?;
         }
-        cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet {requirements...}").run()?;
+        without_secrets(cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet {requirements...}"))
+            .run()?;
         Ok(())
     }
 
@@ -349,18 +363,44 @@ impl Tools {
             Source::Cargo { package, locked, debug } => {
                 let root = dir.join("cargo");
                 let flags = [locked.then_some("--locked"), debug.then_some("--debug")].into_iter().flatten();
-                cmd!(sh, "cargo install {package} --version {version} --root {root} {flags...}").run()?;
+                run_captured(without_secrets(cmd!(
+                    sh,
+                    "cargo install {package} --version {version} --root {root} {flags...}"
+                )))?;
             }
             Source::Npm { package } => {
                 let prefix = dir.join("npm");
                 sh.create_dir(&prefix)?;
                 let spec = format!("{package}@{version}");
-                cmd!(sh, "npm install --prefix {prefix} --no-audit --no-fund --silent {spec}").run()?;
+                run_captured(without_secrets(cmd!(
+                    sh,
+                    "npm install --prefix {prefix} --no-audit --no-fund --silent {spec}"
+                )))?;
             }
             Source::Pip { .. } | Source::System { .. } => unreachable!("handled by the caller"),
         }
         Ok(())
     }
+}
+
+/// Runs `cmd` with its output kept (installs run side by side: interleaved logs would say nothing); on failure
+/// the error ends with the last lines it printed.
+fn run_captured(cmd: xshell::Cmd<'_>) -> Result<()> {
+    let out = cmd.quiet().ignore_status().output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().collect();
+    bail!("{}; its last lines:\n{}", out.status, lines[lines.len().saturating_sub(15)..].join("\n"))
+}
+
+/// `cmd` without the credentials of [`config::SECRET_VARS`] in its environment.
+pub fn without_secrets(mut cmd: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
+    for var in config::SECRET_VARS {
+        cmd = cmd.env_remove(var);
+    }
+    cmd
 }
 
 fn describe(p: &Probe) -> String {

@@ -391,34 +391,36 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     });
     let listed = listed?;
     let tmp = ctx.root.join(tempfiles::DIR);
-    // The pip pages: derived from the manifest, so they are replaced, not immutable. A page already there with
-    // the same bytes (by the listing, or written earlier in this run) is not sent again.
-    let mut written = std::collections::HashSet::new();
-    let mut page_items = |pages: &[(String, String)]| -> Result<(Vec<store::PutItem>, Vec<TempFile>)> {
+    // The pip pages: derived from the manifest, so they are replaced, not immutable. `skip`: pages not to send
+    // (already there with these bytes); `create_only`: never over another writer's page.
+    let page_items = |pages: &[(String, String)],
+                      skip: &dyn Fn(&str, &str) -> bool,
+                      create_only: bool|
+     -> Result<(Vec<store::PutItem>, Vec<TempFile>)> {
         let (mut items, mut files) = (Vec::new(), Vec::new());
         for (key, html) in pages {
             let sha = crate::sha256::digest(html.as_bytes());
-            let listed_key = format!("{prefix}/{key}");
-            // A directory page is index.html on the file backend: listed under that name.
-            let on_disk = if key.ends_with('/') { format!("{listed_key}index.html") } else { listed_key.clone() };
-            let same = [listed_key.as_str(), on_disk.as_str()]
-                .iter()
-                .any(|k| listed.get(*k).and_then(|o| o.sha256.as_deref()) == Some(sha.as_str()));
-            if same || !written.insert((listed_key.clone(), sha.clone())) {
+            if skip(key, &sha) {
                 continue;
             }
             let path = write_temp(&tmp, &format!("index-{}", &sha[..16]), html.as_bytes())?;
             let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
             items.push(store::PutItem {
-                key: listed_key,
+                key: format!("{prefix}/{key}"),
                 file: path.path().to_owned(),
                 sha256: sha,
                 meta,
-                generation: None,
+                generation: create_only.then(|| "0".to_owned()),
             });
             files.push(path);
         }
         Ok((items, files))
+    };
+    // Whether the listing showed `key` with these bytes (a directory page is index.html on the file backend).
+    let listed_same = |key: &str, sha: &str| {
+        let full = format!("{prefix}/{key}");
+        let on_disk = if key.ends_with('/') { format!("{full}index.html") } else { full.clone() };
+        [full, on_disk].iter().any(|k| listed.get(k).and_then(|o| o.sha256.as_deref()) == Some(sha))
     };
     // Every local file is checked against the manifest (hashing, in parallel), then everything to send goes
     // in one batch: a commit's first upload (no manifest there yet, so nothing to merge) sends its pip pages
@@ -440,14 +442,29 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         }
     }
     let first_upload = !listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
+    // The early pages that this run created (create-only: a page another job wrote meanwhile is left to the
+    // merge below).
+    let mut early_written = std::collections::HashSet::new();
+    let mut early_all_ours = true;
     if errors.is_empty() {
-        let (pages, page_files) = if first_upload { page_items(&index_pages(&m))? } else { (Vec::new(), Vec::new()) };
+        let (pages, page_files) =
+            if first_upload { page_items(&index_pages(&m), &listed_same, true)? } else { (Vec::new(), Vec::new()) };
         let n_pages = pages.len();
         let items: Vec<store::PutItem> = pages.into_iter().chain(artifact_items).collect();
         let results = store.put_many(&ctx.sh, &items, jobs);
         drop(page_files);
         for (i, (item, result)) in items.iter().zip(results).enumerate() {
-            let outcome = if i < n_pages { result.map(drop) } else { uploader.finish(&ctx.sh, item, result) };
+            let outcome = if i < n_pages {
+                result.map(|put| {
+                    if put == store::Put::Created {
+                        early_written.insert((item.key.clone(), item.sha256.clone()));
+                    } else {
+                        early_all_ours = false;
+                    }
+                })
+            } else {
+                uploader.finish(&ctx.sh, item, result)
+            };
             if let Err(e) = outcome {
                 errors.push(format!("{e:#}"));
             }
@@ -463,7 +480,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     }
     // The manifest last: merged with what another platform's job may have uploaded, under a precondition.
     // A first upload's pages are final already: whether the store kept them is checked meanwhile.
-    let early_pages = first_upload.then(|| index_pages(&m));
+    let early_pages = (first_upload && early_all_ours).then(|| index_pages(&m));
     let (written_manifest, early_check) = std::thread::scope(|s| {
         let check =
             early_pages.as_ref().map(|pages| s.spawn(|| verify_pages(&Shell::new()?, &store, &prefix, pages, &tmp)));
@@ -482,8 +499,15 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
                     }
                     None => (m.clone(), Some("0".to_owned())),
                 };
-                // The pages of the merged manifest (those written with the artifacts are not sent again), in one batch.
-                let (pages, page_files) = page_items(&index_pages(&merged))?;
+                // The pages of the merged manifest, in one batch. Skipped: on the first attempt, what the listing
+                // or this run's early pages already hold; after a merge nothing (another job may have written
+                // any page since).
+                let skip = |key: &str, sha: &str| {
+                    attempt == 1
+                        && (listed_same(key, sha)
+                            || early_written.contains(&(format!("{prefix}/{key}"), sha.to_owned())))
+                };
+                let (pages, page_files) = page_items(&index_pages(&merged), &skip, false)?;
                 let results = store.put_many(&ctx.sh, &pages, jobs);
                 drop(page_files);
                 if let Some(Err(e)) = results.into_iter().find(Result::is_err) {

@@ -330,7 +330,7 @@ fn release() -> Workflow {
         cancel_in_progress: "false".into(),
         jobs: vec![Job {
             id: "release",
-            name: "release (builds nothing)",
+            name: "release (builds no artifacts)",
             cond: None,
             runs_on: "ubuntu-latest".into(),
             // Publishing: a protected environment, no cache restored (a poisoned cache would run in the job

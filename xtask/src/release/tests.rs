@@ -465,8 +465,9 @@ fn crate_downloads_follow_the_index_dl_template() {
     );
 }
 
-/// The previous version's `.crate` comes from where the index's `config.json` says (`dl`), and a registry that
-/// does not have it is an error naming the URL, not an empty comparison.
+/// The previous version's `.crate` comes from where the index's `config.json` says (`dl`, its markers filled
+/// in, the sha256 one too) and must match the index's sha256; a registry that does not have it is an error
+/// naming the URL, not an empty comparison.
 #[test]
 fn the_previous_crate_is_downloaded_from_the_index_dl() {
     let dir = testutil::temp_dir("dl");
@@ -474,17 +475,24 @@ fn the_previous_crate_is_downloaded_from_the_index_dl() {
     let out = dir.join("demo.crate");
     let port = testutil::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let config = format!("{{\"dl\": \"{base}/files/{{crate}}-{{version}}.crate\"}}");
+    let config = format!("{{\"dl\": \"{base}/files/{{crate}}-{{version}}.crate?sum={{sha256-checksum}}\"}}");
+    let sum = crate::sha256::digest(b"crate bytes");
+    let want = format!("/files/demo-0.1.0.crate?sum={sum}");
     let server = testutil::MockHttp::start_on(port, move |r| match r.target.as_str() {
         "/index/config.json" => (200, config.clone()),
-        "/files/demo-0.1.0.crate" => (200, "crate bytes".into()),
+        t if t == want => (200, "crate bytes".into()),
+        t if t.starts_with("/files/demo-0.2.0.crate") => (200, "other bytes".into()),
         _ => (404, String::new()),
     });
     let index = format!("sparse+{base}/index/");
-    download_crate(&sh, &index, &dir, "demo", "0.1.0", &out).unwrap();
+    let entry = |vers: &str| IndexEntry { vers: vers.into(), yanked: false, cksum: sum.clone() };
+    download_crate(&sh, &index, &dir, "demo", &entry("0.1.0"), &out).unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "crate bytes");
-    let e = download_crate(&sh, &index, &dir, "demo", "0.0.9", &out).unwrap_err().to_string();
+    let e = download_crate(&sh, &index, &dir, "demo", &entry("0.0.9"), &out).unwrap_err().to_string();
     assert!(e.contains("HTTP 404") && e.contains("/files/demo-0.0.9.crate"), "{e}");
+    // Bytes that are not what the index's sha256 says are refused.
+    let e = download_crate(&sh, &index, &dir, "demo", &entry("0.2.0"), &out).unwrap_err().to_string();
+    assert!(e.contains("the index says") && e.contains(&sum), "{e}");
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
 }
