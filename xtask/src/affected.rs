@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::cmd;
 
-use crate::Ctx;
 use crate::package::Package;
+use crate::{Ctx, config};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Affected {
@@ -92,7 +92,7 @@ pub fn compute(root: &Utf8Path, files: &[String], packages: &[Package]) -> Affec
             }
             continue;
         }
-        if f.starts_with("examples/python/") {
+        if f.starts_with(&format!("{}/", config::EXAMPLES_DIR)) {
             if !a.examples {
                 a.reasons.push(format!("examples: {f} changed"));
             }

@@ -277,7 +277,19 @@ fn bench_changed_since(ctx: &Ctx, runs: usize) -> Result<(Row, Row)> {
     let head = cmd!(sh, "git -C {root} rev-parse HEAD").quiet().read()?;
     cmd!(sh, "git -C {clone} fetch --quiet {root} HEAD").run()?;
     cmd!(sh, "git -C {clone} checkout --quiet --force {head}").run()?;
-    let leaf = clone.join("crates/reel-cli/src/main.rs");
+    // A leaf: a workspace crate no other one depends on (the first such, by name); a line added to its
+    // lib.rs or main.rs.
+    let packages = crate::package::workspace_packages(ctx)?;
+    let leaf_pkg = packages
+        .iter()
+        .filter(|p| !packages.iter().any(|o| o.deps.iter().any(|d| d.0 == p.name)))
+        .filter(|p| p.dir.join("src").is_dir() && !p.dir.starts_with(ctx.root.join("xtask")))
+        .min_by(|a, b| a.name.cmp(&b.name))
+        .context("no leaf crate in the workspace")?;
+    let src = leaf_pkg.dir.join("src");
+    let file =
+        ["lib.rs", "main.rs"].iter().map(|f| src.join(f)).find(|f| f.is_file()).context("no lib.rs or main.rs")?;
+    let leaf = clone.join(file.strip_prefix(&ctx.root)?);
     let text = std::fs::read_to_string(&leaf)?;
     std::fs::write(&leaf, format!("{text}// a one-line change for the benchmark\n"))?;
     let exe = std::env::current_exe()?;
@@ -291,7 +303,7 @@ fn bench_changed_since(ctx: &Ctx, runs: usize) -> Result<(Row, Row)> {
         &["test", "--changed-since", "HEAD"],
         &env,
         runs,
-        "runs reel-cli's tests only",
+        &format!("runs {}'s tests only", leaf_pkg.name),
     )?;
     let full = time_rows(ctx, "test, full run (same clone, warm)", exe, &["test"], &env, runs, "")?;
     std::fs::write(&leaf, text)?;

@@ -297,6 +297,18 @@ pub const UNVERSIONED: &[&str] = &["xtask"];
 /// Directory of the example scripts that write recordings.
 pub const EXAMPLES_DIR: &str = "examples/python";
 
+/// What the example scripts write, and the program that checks it: `<package> <args> FILE...` (a workspace
+/// binary, run with `cargo run`).
+pub struct Recordings {
+    /// The recordings' file extension (without the dot).
+    pub extension: &'static str,
+    pub verifier_package: &'static str,
+    pub verify_args: &'static [&'static str],
+}
+
+pub const RECORDINGS: Recordings =
+    Recordings { extension: "reel", verifier_package: "reel-cli", verify_args: &["verify"] };
+
 /// A rustup toolchain that builds std from source for wasm32 (Debian's `rustc-web`, linked by
 /// `scripts/bootstrap-debian.sh`), used when the default toolchain has no wasm32 target.
 pub const WASM_BUILD_STD_TOOLCHAIN: &str = "debian-web";

@@ -463,7 +463,7 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
     let tools_dir = ctx.tools.dir();
     let mut manifests = Vec::new();
     for name in ["first", "second-build"] {
-        let clone = base.join(name).join("reel");
+        let clone = base.join(name).join("repo");
         let _ = std::fs::remove_dir_all(&clone);
         let root = &ctx.root;
         cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}")
@@ -803,7 +803,7 @@ pub fn plan(i: &Inputs) -> Plan {
     let mut plan = Plan::new("package");
     let staging = i.staging.as_str();
     // Reproducible builds: timestamps from the commit, no absolute paths of this clone in the binaries.
-    let mut rustflags = format!("--remap-path-prefix={}=/reel", i.root);
+    let mut rustflags = format!("--remap-path-prefix={}=/repo", i.root);
     if let Some(home) = &i.cargo_home {
         rustflags.push_str(&format!("\x1f--remap-path-prefix={home}=/cargo"));
     }
@@ -881,7 +881,7 @@ pub fn plan(i: &Inputs) -> Plan {
         }
         let mut files = Vec::new();
         for stem in &i.examples {
-            let out = format!("{staging}/recordings/{stem}.reel");
+            let out = format!("{staging}/recordings/{stem}.{}", config::RECORDINGS.extension);
             plan.push(
                 Step::run(
                     &format!("recording: {stem}.py"),
@@ -894,8 +894,9 @@ pub fn plan(i: &Inputs) -> Plan {
         }
         plan.push(
             // Its own target dir: a `cargo test` running this job holds the lock on target/.
-            Step::run("recording: reel verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
-                .args(["--package", "reel-cli", "--", "verify"])
+            Step::run("recording: verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
+                .args(["--package", config::RECORDINGS.verifier_package, "--"])
+                .args(config::RECORDINGS.verify_args.iter().copied())
                 .args(files)
                 .tools(&["cargo"]),
         );
@@ -972,7 +973,11 @@ fn describe(
                 (parts[0].replace('_', "-"), Some(platform), Some(tag))
             }
             Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
-            Kind::Recording => (file_name.trim_end_matches(".reel").to_owned(), None, None),
+            Kind::Recording => (
+                file_name.strip_suffix(&format!(".{}", config::RECORDINGS.extension)).unwrap_or(file_name).to_owned(),
+                None,
+                None,
+            ),
             Kind::Binary => {
                 // {bin}-{version}-{target}.tar.gz
                 let stem = file_name.trim_end_matches(".tar.gz");

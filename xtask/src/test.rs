@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
 
 /// The parts a change needs, among those asked for.
 pub fn select(parts: &[Part], a: &Affected) -> Vec<Part> {
-    let web = a.crate_affected("reel-web");
+    let web = config::WASM_BUNDLES.iter().any(|b| a.crate_affected(b.package));
     parts
         .iter()
         .filter(|p| match p {
@@ -260,7 +260,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         let recordings = format!("{CI_DIR}/recordings");
         let mut files = Vec::new();
         for stem in i.examples {
-            let out = format!("{recordings}/{stem}.reel");
+            let out = format!("{recordings}/{stem}.{}", config::RECORDINGS.extension);
             plan.push(
                 Step::run(&format!("example {stem}.py"), &python, &[&format!("{}/{stem}.py", config::EXAMPLES_DIR)])
                     .arg(&out),
@@ -270,11 +270,11 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         if !files.is_empty() {
             plan.push(
                 Step::run(
-                    "reel verify recordings",
+                    "verify the recordings",
                     "cargo",
-                    &["run", "--quiet", "--locked", "--package", "reel-cli", "--"],
+                    &["run", "--quiet", "--locked", "--package", config::RECORDINGS.verifier_package, "--"],
                 )
-                .arg("verify")
+                .args(config::RECORDINGS.verify_args.iter().copied())
                 .args(files)
                 .tools(&["cargo"]),
             );
@@ -351,11 +351,11 @@ mod tests {
         assert_eq!(pos("rust tests"), 0);
         assert!(pos("wheel: reel-sdk") < pos("install the reel-sdk wheel"));
         assert!(pos("install the reel-sdk wheel") < pos("pytest: reel-sdk"));
-        assert!(pos("example b.py") < pos("reel verify recordings"));
-        assert!(pos("reel verify recordings") < pos("node: reel-web"));
+        assert!(pos("example b.py") < pos("verify the recordings"));
+        assert!(pos("verify the recordings") < pos("node: reel-web"));
         let install = &plan.steps[pos("install the reel-sdk wheel")].command_line();
         assert!(install.contains("--no-index") && install.ends_with("reel-sdk==1.2.3"), "{install}");
-        let verify = plan.steps[pos("reel verify recordings")].command_line();
+        let verify = plan.steps[pos("verify the recordings")].command_line();
         assert!(verify.ends_with("verify target/ci/recordings/a.reel target/ci/recordings/b.reel"), "{verify}");
         let build = &plan.steps[pos("wasm: cargo build (build-std)")];
         assert_eq!(build.env, [("RUSTC_BOOTSTRAP".to_owned(), "1".to_owned())]);

@@ -110,7 +110,7 @@ fn linux_job(id: &'static str, name: &'static str, timeout_minutes: u32, steps: 
         id,
         name,
         cond: None,
-        runs_on: "ubuntu-latest".into(),
+        runs_on: config::PLATFORMS[0].os.into(),
         environment: None,
         needs: vec![],
         permissions: vec![READ],
@@ -238,7 +238,7 @@ fn create_packages() -> Workflow {
                 name: "upload (${{ matrix.platform }})",
                 // Only where a bucket is configured (forks and fresh repositories have none).
                 cond: Some("vars.ARTIFACT_STORE != ''"),
-                runs_on: "ubuntu-latest".into(),
+                runs_on: config::PLATFORMS[0].os.into(),
                 environment: None,
                 needs: vec!["plan", "package"],
                 // id-token: the OIDC token that workload identity exchanges for a short-lived bucket token. This
@@ -268,7 +268,7 @@ fn create_packages() -> Workflow {
                 name: "sign the manifest",
                 // Only where a bucket is configured: elsewhere there is nothing shared to sign.
                 cond: Some("vars.ARTIFACT_STORE != ''"),
-                runs_on: "ubuntu-latest".into(),
+                runs_on: config::PLATFORMS[0].os.into(),
                 environment: Some(RELEASE_ENVIRONMENT),
                 needs: vec!["upload"],
                 permissions: vec![READ, ("id-token", "write")],
@@ -332,7 +332,7 @@ fn release() -> Workflow {
             id: "release",
             name: "release (builds no artifacts)",
             cond: None,
-            runs_on: "ubuntu-latest".into(),
+            runs_on: config::PLATFORMS[0].os.into(),
             // Publishing: a protected environment, no cache restored (a poisoned cache would run in the job
             // that holds the publish credentials).
             environment: Some(RELEASE_ENVIRONMENT),

@@ -107,7 +107,7 @@ fn plan_is_reproducible_and_kind_named() {
     );
     assert!(cargo_package.env.contains(&("SOURCE_DATE_EPOCH".into(), "1700000000".into())));
     let flags = &cargo_package.env.iter().find(|(k, _)| k == "CARGO_ENCODED_RUSTFLAGS").unwrap().1;
-    assert_eq!(flags, "--remap-path-prefix=/repo=/reel\x1f--remap-path-prefix=/home/u/.cargo=/cargo");
+    assert_eq!(flags, "--remap-path-prefix=/repo=/repo\x1f--remap-path-prefix=/home/u/.cargo=/cargo");
     let names: Vec<_> = plan.steps.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"recording: sensors.py") && names.contains(&"wasm: wasm-opt"), "{names:?}");
     assert!(!cargo_package.command_line().contains("--allow-dirty"));
@@ -186,13 +186,13 @@ fn recorded_commands_name_no_directory_of_this_machine() {
         Utf8Path::new("/home/a/repo/target/packages"),
         Some("/home/a/.cargo/"),
     );
-    let cmd = "SOURCE_DATE_EPOCH=1 CARGO_ENCODED_RUSTFLAGS='--remap-path-prefix=/home/a/repo=/reel\x1f--remap-path-prefix=/home/a/.cargo=/cargo' \
+    let cmd = "SOURCE_DATE_EPOCH=1 CARGO_ENCODED_RUSTFLAGS='--remap-path-prefix=/home/a/repo=/repo\x1f--remap-path-prefix=/home/a/.cargo=/cargo' \
                maturin build --out /home/a/repo/target/packages/.staging/abc/wheels --manifest-path crates/x/Cargo.toml \
                /home/a/repository/keep";
     let got = portable(cmd, &places);
     assert_eq!(
         got,
-        "SOURCE_DATE_EPOCH=1 CARGO_ENCODED_RUSTFLAGS='--remap-path-prefix=$REPO=/reel\x1f--remap-path-prefix=$CARGO_HOME=/cargo' \
+        "SOURCE_DATE_EPOCH=1 CARGO_ENCODED_RUSTFLAGS='--remap-path-prefix=$REPO=/repo\x1f--remap-path-prefix=$CARGO_HOME=/cargo' \
          maturin build --out $OUT/.staging/abc/wheels --manifest-path crates/x/Cargo.toml /home/a/repository/keep"
     );
     // Two clones in two directories write the same command.
