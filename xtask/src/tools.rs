@@ -263,6 +263,13 @@ impl Tools {
                 s.spawn(move || {
                     let started = std::time::Instant::now();
                     let result = Shell::new().map_err(anyhow::Error::from).and_then(|sh| {
+                        // One install of a tool at a time across processes (tests running side by side all
+                        // want it): whoever waited finds it installed.
+                        let _lock = InstallLock::acquire(&self.dir(), p.tool.name)?;
+                        self.cache.lock().unwrap().remove(p.tool.name);
+                        if self.probe(&sh, p.tool)?.ok {
+                            return Ok(());
+                        }
                         sh.set_var("CARGO_BUILD_JOBS", jobs);
                         self.install(&sh, p.tool.source, &p.wanted)
                     });
@@ -345,6 +352,8 @@ impl Tools {
     }
 
     fn pip_install(&self, sh: &Shell, requirements: &[String]) -> Result<()> {
+        // One pip at a time in the virtualenv, across processes (pip itself does not lock).
+        let _lock = InstallLock::acquire(&self.dir(), "venv")?;
         let venv = self.venv();
         let python = venv_python(&venv);
         if !python.exists() {
@@ -380,6 +389,54 @@ impl Tools {
             Source::Pip { .. } | Source::System { .. } => unreachable!("handled by the caller"),
         }
         Ok(())
+    }
+}
+
+/// An exclusive lock on installing one thing into the tools directory, across processes: a file created
+/// exclusively (`.locks/<name>`, holding the owner's pid), removed when dropped. A lock whose process is gone
+/// (a killed run) is taken over; where that cannot be told (no /proc), after an hour.
+struct InstallLock(Utf8PathBuf);
+
+impl InstallLock {
+    fn acquire(dir: &Utf8Path, name: &str) -> Result<InstallLock> {
+        let locks = dir.join(".locks");
+        std::fs::create_dir_all(&locks).with_context(|| format!("creating {locks}"))?;
+        let path = locks.join(name);
+        let started = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    use std::io::Write as _;
+                    write!(f, "{}", std::process::id()).with_context(|| format!("writing {path}"))?;
+                    return Ok(InstallLock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                    let proc = std::path::Path::new("/proc/self").exists();
+                    let gone = match owner {
+                        Some(pid) if proc => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                        _ => started.elapsed() > std::time::Duration::from_secs(3600),
+                    };
+                    if gone {
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                    if !told {
+                        eprintln!("waiting for another process installing {name} ({path})");
+                        told = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                Err(e) => return Err(anyhow::Error::from(e).context(format!("creating {path}"))),
+            }
+        }
+    }
+}
+
+impl Drop for InstallLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -492,6 +549,30 @@ fn lock_version_in(lock: &str, package: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One installer at a time: a second waits until the first lock is dropped; a lock left by a process that
+    /// is gone is taken over at once.
+    #[test]
+    fn install_locks_exclude_each_other_and_outlive_no_dead_process() {
+        let dir = crate::testutil::temp_dir("locks");
+        let first = InstallLock::acquire(&dir, "tool").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d = dir.clone();
+        let waiter = std::thread::spawn(move || {
+            let lock = InstallLock::acquire(&d, "tool").unwrap();
+            tx.send(()).unwrap();
+            drop(lock);
+        });
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(800)).is_err(), "the second waits");
+        drop(first);
+        rx.recv_timeout(std::time::Duration::from_secs(10)).expect("and gets it once the first is gone");
+        waiter.join().unwrap();
+        assert!(!dir.join(".locks/tool").exists());
+        // A lock file naming a process that does not exist (pid far above pid_max) is stale.
+        std::fs::write(dir.join(".locks/tool"), "4194999").unwrap();
+        drop(InstallLock::acquire(&dir, "tool").unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
     use std::cmp::Ordering::*;
 
     #[test]
