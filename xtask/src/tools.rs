@@ -256,7 +256,8 @@ impl Tools {
         let failed = std::sync::Mutex::new(Vec::new());
         // The cores shared between the compiles (each would otherwise start a job per core).
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let jobs = (cores / installs.len().max(1)).max(1).to_string();
+        let compiles = installs.iter().filter(|(p, _)| matches!(p.tool.source, Source::Cargo { .. })).count();
+        let jobs = (cores / compiles.max(1)).max(1).to_string();
         std::thread::scope(|s| {
             for (p, state) in &installs {
                 let (failed, jobs) = (&failed, &jobs);

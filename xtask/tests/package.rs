@@ -51,7 +51,7 @@ fn package_builds_every_kind_reproducibly_and_idempotently() {
 
     // The first clone and its output, left by the check.
     let base = root.join("target/reproducible/first");
-    let clone = base.join("reel");
+    let clone = base.join("repo");
     let sha = run(Command::new("git").args(["-C"]).arg(&clone).args(["rev-parse", "HEAD"])).trim().to_owned();
     let commit_dir = base.join("out").join(&sha);
     let manifest: serde_json::Value =
