@@ -13,39 +13,15 @@ use ed25519_compact::{PublicKey, SecretKey, Signature};
 pub const SIGNATURE_SUFFIX: &str = ".minisig";
 pub const KEY_ENV: &str = "XTASK_SIGNING_KEY";
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/// Standard base64 with padding (minisign's files), by the `base64` crate.
 pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 pub fn base64_decode(text: &str) -> Result<Vec<u8>> {
-    let text = text.trim().trim_end_matches('=');
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes() {
-        let v = B64.iter().position(|&b| b == c).with_context(|| format!("{:?} is not base64", c as char))? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(out)
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| anyhow::anyhow!("not base64: {e}"))
 }
 
 /// The base64 line of a minisign file (the line after `untrusted comment:`).
