@@ -15,6 +15,7 @@ mod lint;
 mod manifest;
 mod oidc;
 mod package;
+mod parallel;
 mod plan;
 mod release;
 mod repo;

@@ -348,24 +348,10 @@ impl Store {
         let mut requests = Vec::new();
         let mut sent = Vec::new();
         // The bodies, written on every core at once.
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        type Body = Result<(crate::tempfiles::TempFile, String)>;
-        let built: std::sync::Mutex<Vec<Option<Body>>> = std::sync::Mutex::new(items.iter().map(|_| None).collect());
-        std::thread::scope(|s| {
-            for _ in 0..std::thread::available_parallelism().map_or(2, |n| n.get()).min(items.len()) {
-                s.spawn(|| {
-                    loop {
-                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(n) else { break };
-                        let body = check_key(&item.key).and_then(|()| self.multipart_body(item));
-                        built.lock().unwrap()[n] = Some(body);
-                    }
-                });
-            }
+        let built = crate::parallel::map(items, crate::parallel::cores(), |item| {
+            check_key(&item.key).and_then(|()| self.multipart_body(item))
         });
-        let built = built.into_inner().unwrap();
         for (n, (item, built)) in items.iter().zip(built).enumerate() {
-            let built = built.expect("every body was built");
             match built {
                 Ok((body, content_type)) => {
                     let mut url = format!("{endpoint}/upload/storage/v1/b/{bucket}/o?uploadType=multipart");

@@ -255,7 +255,7 @@ impl Tools {
         // tools one after another leaves cores idle at every link and in every crate that builds alone).
         let failed = std::sync::Mutex::new(Vec::new());
         // The cores shared between the compiles (each would otherwise start a job per core).
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = crate::parallel::cores();
         let compiles = installs.iter().filter(|(p, _)| matches!(p.tool.source, Source::Cargo { .. })).count();
         let jobs = (cores / compiles.max(1)).max(1).to_string();
         std::thread::scope(|s| {

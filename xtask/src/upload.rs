@@ -2,7 +2,6 @@
 //! `commit/<sha>/`, with the manifest written last (a manifest in the store means the set is complete), and a
 //! PEP 503 index so pip installs pre-release wheels straight from the bucket.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -251,52 +250,6 @@ impl Uploader<'_> {
     }
 }
 
-/// `work` over `items` on `jobs` threads; the results in the items' order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicU64::new(0);
-    let out: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, items.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some(item) = items.get(i) else { break };
-                    let r = work(item);
-                    out.lock().unwrap()[i] = Some(r);
-                }
-            });
-        }
-    });
-    out.into_inner().unwrap().into_iter().map(|r| r.expect("every item ran")).collect()
-}
-
-/// Runs `work` over `items` on `jobs` threads, each with its own shell; collects errors.
-fn parallel<T: Sync>(items: &[T], jobs: usize, work: impl Fn(&Shell, &T) -> Result<()> + Sync) -> Vec<String> {
-    let next = AtomicU64::new(0);
-    let errors = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, items.len().max(1)) {
-            s.spawn(|| {
-                let sh = match Shell::new() {
-                    Ok(sh) => sh,
-                    Err(e) => {
-                        errors.lock().unwrap().push(format!("{e:#}"));
-                        return;
-                    }
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some(item) = items.get(i) else { break };
-                    if let Err(e) = work(&sh, item) {
-                        errors.lock().unwrap().push(format!("{e:#}"));
-                    }
-                }
-            });
-        }
-    });
-    errors.into_inner().unwrap()
-}
-
 /// A temporary file with `content`, named uniquely (parallel writers of equal content must not share one),
 /// removed when the guard drops.
 fn write_temp(dir: &Utf8Path, name: &str, content: &[u8]) -> Result<TempFile> {
@@ -383,10 +336,10 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let jobs = ctx.global.jobs.max(8);
     // One listing tells what is already there; objects are then only written, never looked up one by one.
     // Meanwhile every local file is hashed (it must still match the manifest).
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (listed, hashed) = std::thread::scope(|s| {
         let listing = s.spawn(|| store.list(&Shell::new()?, &format!("{prefix}/")));
-        let hashed = parallel_map(&m.artifacts, cores, |a| crate::sha256::file(&dir.join(&a.path)));
+        let hashed =
+            crate::parallel::map(&m.artifacts, crate::parallel::cores(), |a| crate::sha256::file(&dir.join(&a.path)));
         (listing.join().expect("the listing thread panicked"), hashed)
     });
     let listed = listed?;
@@ -723,7 +676,8 @@ pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
     let listed = store.list(&ctx.sh, &format!("{prefix}/"))?;
     let fetched = AtomicU64::new(0);
     let reused = AtomicU64::new(0);
-    let errors = parallel(&wanted, ctx.global.jobs.max(8), |sh, a| {
+    let results = crate::parallel::map(&wanted, ctx.global.jobs.max(8), |a| -> Result<()> {
+        let sh = &Shell::new()?;
         let dest = out.join(&a.path);
         let key = format!("{prefix}/{}", a.path);
         let Some(remote) = listed.get(&key) else {
@@ -753,6 +707,7 @@ pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
         fetched.fetch_add(1, Ordering::Relaxed);
         Ok(())
     });
+    let errors: Vec<String> = results.into_iter().filter_map(|r| r.err().map(|e| format!("{e:#}"))).collect();
     if !errors.is_empty() {
         return Err(JobFailed(format!("download failed:\n  {}", errors.join("\n  "))).into());
     }
