@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::cmd;
 
+use crate::Ctx;
 use crate::package::Package;
-use crate::{Ctx, config};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Affected {
@@ -67,7 +67,8 @@ impl Affected {
 }
 
 /// Paths that mean "everything".
-const EVERYTHING: &[&str] = &["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "rust-toolchain", ".cargo/", "xtask/"];
+const EVERYTHING: &[&str] =
+    &[crate::settings::FILE, "Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "rust-toolchain", ".cargo/", "xtask/"];
 
 /// Works out what `files` (relative paths) affect in a workspace of `packages` rooted at `root`.
 pub fn compute(root: &Utf8Path, files: &[String], packages: &[Package]) -> Affected {
@@ -77,6 +78,7 @@ pub fn compute(root: &Utf8Path, files: &[String], packages: &[Package]) -> Affec
         .filter_map(|p| p.dir.strip_prefix(root).ok().map(|d| (format!("{}/", d.as_str()), p.name.as_str())))
         .filter(|(d, _)| d != "/")
         .collect();
+    let examples_dir = crate::settings::get().examples().map(|e| format!("{}/", e.dir.trim_end_matches('/')));
     let mut direct = BTreeSet::new();
     for f in files {
         if let Some(e) = EVERYTHING.iter().find(|e| if e.ends_with('/') { f.starts_with(*e) } else { f == *e }) {
@@ -92,7 +94,7 @@ pub fn compute(root: &Utf8Path, files: &[String], packages: &[Package]) -> Affec
             }
             continue;
         }
-        if f.starts_with(&format!("{}/", config::EXAMPLES_DIR)) {
+        if examples_dir.as_ref().is_some_and(|d| f.starts_with(d.as_str())) {
             if !a.examples {
                 a.reasons.push(format!("examples: {f} changed"));
             }
@@ -134,7 +136,7 @@ pub fn compute(root: &Utf8Path, files: &[String], packages: &[Package]) -> Affec
         }
     }
     a.crates = all;
-    a.python = a.crates.iter().any(|c| crate::config::PYTHON_PACKAGES.iter().any(|p| p.dir.ends_with(c.as_str())))
+    a.python = a.crates.iter().any(|c| crate::settings::get().python().iter().any(|p| p.dir.ends_with(c.as_str())))
         || files.iter().any(|f| f.ends_with(".py"));
     a
 }

@@ -7,11 +7,12 @@ use anyhow::{Result, bail};
 use serde_json::json;
 
 use crate::plan::{Plan, Step};
-use crate::{Ctx, config, github, workflows};
+use crate::{Ctx, github, workflows};
 
-pub fn list(as_json: bool) {
+pub fn list(as_json: bool) -> Result<()> {
+    let local = workflows::local_jobs()?;
     if as_json {
-        let jobs: Vec<_> = workflows::local_jobs()
+        let jobs: Vec<_> = local
             .iter()
             .map(|j| {
                 json!({
@@ -22,9 +23,9 @@ pub fn list(as_json: bool) {
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&json!({ "jobs": jobs })).unwrap_or_default());
-        return;
+        return Ok(());
     }
-    for j in workflows::local_jobs() {
+    for j in local {
         println!("{}", j.key);
         for ((c, ci), overridden) in j.commands.iter().zip(&j.ci_commands).zip(&j.local_override) {
             if *overridden {
@@ -34,11 +35,12 @@ pub fn list(as_json: bool) {
             }
         }
     }
+    Ok(())
 }
 
 /// The plan of one job (or all): each step one `cargo xtask` command.
 pub fn plan(job: Option<&str>) -> Result<Plan> {
-    let jobs = workflows::local_jobs();
+    let jobs = workflows::local_jobs()?;
     let selected: Vec<_> = match job {
         None => jobs.iter().collect(),
         Some(key) => {
@@ -76,27 +78,30 @@ pub fn run(ctx: &Ctx, job: Option<&str>) -> Result<()> {
 pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
     let mut include = Vec::new();
     for name in platforms.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some(p) = config::PLATFORMS.iter().find(|p| p.name == name) else {
-            let known: Vec<_> = config::PLATFORMS.iter().map(|p| p.name).collect();
+        let all = crate::settings::get().platforms("ci matrix")?;
+        let Some(p) = all.iter().find(|p| p.name == name) else {
+            let known: Vec<_> = all.iter().map(|p| p.name.as_str()).collect();
             bail!("unknown platform `{name}`\nfix: choose from {}", known.join(", "));
         };
         if !include.iter().any(|i: &serde_json::Value| i["platform"] == p.name) {
-            let how = if p.wheel_targets.len() > 1 || p.wheel_targets != [p.target] {
+            let how = if p.wheels.len() > 1 || p.wheels != [p.target.clone()] {
                 "cross-built on this runner (zig)"
             } else {
                 "built natively on its own runner"
             };
             include.push(json!({
                 "platform": p.name,
-                "os": p.os,
+                "os": p.runner,
                 "target": p.target,
-                "wheel_targets": p.wheel_targets.join(","),
-                "wheels": format!("{}: {how}", p.wheel_targets.join(", ")),
+                "wheel_targets": p.wheels.join(","),
+                "wheels": format!("{}: {how}", p.wheels.join(", ")),
+                "kinds": p.builds.join(","),
             }));
         }
     }
     if include.is_empty() {
-        bail!("no platform given\nfix: pass --platforms linux (or windows, macos)");
+        let names: Vec<_> = crate::settings::get().settings.platform.iter().map(|p| p.name.as_str()).collect();
+        bail!("no platform given\nfix: pass --platforms NAME, one of {}", names.join(", "));
     }
     Ok(json!({ "include": include }))
 }

@@ -22,6 +22,19 @@ pub enum Part {
     Heavy,
 }
 
+impl Part {
+    /// The part called `name` (`rust`, `python`, `wasm`, `heavy`).
+    pub fn named(name: &str) -> Option<Part> {
+        match name {
+            "rust" => Some(Part::Rust),
+            "python" => Some(Part::Python),
+            "wasm" => Some(Part::Wasm),
+            "heavy" => Some(Part::Heavy),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Job {
     Lint { fix: bool, changed_since: Option<String> },
@@ -38,6 +51,26 @@ pub enum Job {
     CiMatrix { platforms: String, github_output: bool },
     Ci { job: Option<String> },
     Bench { cases: Vec<String>, runs: usize },
+}
+
+impl Job {
+    /// The subcommand's name (as typed).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Job::Lint { .. } => "lint",
+            Job::Test { .. } => "test",
+            Job::Doctor { .. } => "doctor",
+            Job::Gates(_) => "gates",
+            Job::Package(_) => "package",
+            Job::Upload(_) => "upload",
+            Job::Download(_) => "download",
+            Job::Sign { .. } => "sign",
+            Job::Release(_) => "release",
+            Job::Workflows { .. } => "workflows",
+            Job::CiList | Job::CiMatrix { .. } | Job::Ci { .. } => "ci",
+            Job::Bench { .. } => "bench",
+        }
+    }
 }
 
 const ABOUT: &str = "The CI system of this repository: every CI job is a `cargo xtask` subcommand, \
@@ -116,7 +149,7 @@ pub fn command() -> Command {
                         .action(ArgAction::Append)
                         .value_delimiter(',')
                         .value_parser(["rust", "python", "wasm", "heavy", "all"])
-                        .help("Run only these parts [default: rust,python,wasm; `heavy` is the slow scenarios; `all` is every part]"),
+                        .help("Run only these parts [default: ci.toml's [test] default-parts; `heavy` is the slow scenarios; `all` is every part]"),
                 )
                 .arg(changed_since())
                 .arg(
@@ -134,7 +167,8 @@ pub fn command() -> Command {
                     "PR gates: labels, blocking keywords, large files, invalid file patterns.\n\n\
                      Compares HEAD with its merge-base with the base (default: origin/main, else main). \
                      Under GitHub Actions the pull_request event ($GITHUB_EVENT_PATH) supplies labels, title, body \
-                     and the base; locally pass them with the flags. Thresholds and lists: xtask/src/config.rs (GATES).\n\n\
+                     and the base; locally pass them with the flags. Rules, thresholds and lists: the [gates] section of ci.toml \
+                     (or the documented defaults with --defaults).\n\n\
                      Exit status: 0 every gate passed or was skipped; 1 a gate failed; 2 bad input (event file, base).",
                 )
                 .arg(Arg::new("base").long("base").value_name("REV").help("Compare with the merge-base of REV and HEAD"))
@@ -158,6 +192,7 @@ pub fn command() -> Command {
                         .help("One PR label, exactly (a label may hold a comma); repeatable; with --labels, both count"),
                 )
                 .arg(Arg::new("title").long("title").value_name("TEXT").help("The PR title; overrides the event"))
+                .arg(flag("defaults", "Use the documented default gates (CONTRIBUTING.md), not ci.toml's [gates] section"))
                 .arg(Arg::new("body").long("body").value_name("TEXT").help("The PR body; overrides the event"))
                 .arg(
                     Arg::new("head")
@@ -403,17 +438,11 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
         "test" => {
             let mut parts: Vec<Part> = strings("part")
                 .iter()
-                .flat_map(|p| match p.as_str() {
-                    "rust" => vec![Part::Rust],
-                    "python" => vec![Part::Python],
-                    "wasm" => vec![Part::Wasm],
-                    "heavy" => vec![Part::Heavy],
-                    _ => vec![Part::Rust, Part::Python, Part::Wasm, Part::Heavy],
+                .flat_map(|p| {
+                    Part::named(p).map_or_else(|| vec![Part::Rust, Part::Python, Part::Wasm, Part::Heavy], |p| vec![p])
                 })
                 .collect();
-            if parts.is_empty() {
-                parts = vec![Part::Rust, Part::Python, Part::Wasm];
-            }
+            // No --part: ci.toml's `[test] default-parts` (the job reads them).
             parts.sort();
             parts.dedup();
             Job::Test { parts, runner_args: strings("runner-args"), changed_since: one("changed-since") }
@@ -507,6 +536,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             title: one("title"),
             body: one("body"),
             head: one("head"),
+            defaults: sub.get_flag("defaults"),
         }),
         other => unreachable!("unknown subcommand {other}"),
     };

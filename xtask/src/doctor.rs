@@ -1,4 +1,6 @@
-//! `cargo xtask doctor`: one table of every external tool, and the wasm toolchain.
+//! `cargo xtask doctor`: one table of every external tool, the wasm toolchain, and every setting of the
+//! repository's `ci.toml` with where it came from (a line of the file, the documented default, or an
+//! environment variable that overrides it).
 
 use anyhow::Result;
 use serde_json::json;
@@ -42,6 +44,7 @@ pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
         ]);
     }
     let wasm = wasm::detect(&ctx.sh);
+    let settings = settings_rows(ctx.settings);
     if ctx.global.json {
         let tools: Vec<_> = rows
             .iter()
@@ -51,7 +54,15 @@ pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
             Ok(t) => json!({"status": "ok", "toolchain": t.describe()}),
             Err(e) => json!({"status": "missing", "fix": format!("{e:#}")}),
         };
-        println!("{}", serde_json::to_string_pretty(&json!({"tools": tools, "wasm": wasm}))?);
+        let settings: Vec<_> =
+            settings.iter().map(|(k, v, from)| json!({"setting": k, "value": v, "from": from})).collect();
+        let file = json!({"path": ctx.settings.path.as_str(), "exists": ctx.settings.source.is_some()});
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"tools": tools, "wasm": wasm, "settings_file": file, "settings": settings})
+            )?
+        );
     } else {
         let header = ["tool", "pinned", "found", "path", "status", "fix"].map(String::from);
         let mut widths = header.clone().map(|h| h.len());
@@ -69,6 +80,19 @@ pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
             Err(e) => println!("\nwasm32: missing: {e:#}"),
         }
         println!("tools directory: {} (searched before PATH)", ctx.tools.dir());
+        println!("tool pins: the engine's (xtask/src/config.rs), not the repository's");
+        if ctx.settings.source.is_none() {
+            println!(
+                "\nsettings: there is no {}; jobs name the section they need (CONTRIBUTING.md, \"Adopting this CI\")",
+                ctx.settings.path
+            );
+        } else {
+            println!("\nsettings ({}):", ctx.settings.path);
+            let width = settings.iter().map(|(k, ..)| k.len()).max().unwrap_or(0);
+            for (k, v, from) in &settings {
+                println!("  {k:<width$}  {}  ({from})", crate::plan::printable(v));
+            }
+        }
     }
     let broken = rows.iter().zip(config::TOOLS).any(|(r, t)| r[4] != "ok" && !t.optional);
     if broken && !ctx.global.json {
@@ -76,4 +100,27 @@ pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
         println!("jobs also provision what they need when they start (unless --offline).");
     }
     Ok(())
+}
+
+/// Every setting with its origin: an environment variable that overrides it, a line of ci.toml, or the default.
+fn settings_rows(loaded: &crate::settings::Loaded) -> Vec<(String, String, String)> {
+    let overrides = [
+        ("release.registry-api", "XTASK_REGISTRY_API"),
+        ("release.registry-index", "XTASK_REGISTRY_INDEX"),
+        ("release.pypi-upload", "XTASK_PYPI_UPLOAD"),
+        ("release.pypi-simple", "XTASK_PYPI_SIMPLE"),
+        ("store.web", "XTASK_WEB_STORE"),
+    ];
+    crate::settings::provenance(loaded)
+        .into_iter()
+        .map(|(k, v, from)| {
+            let env = overrides.iter().find(|(key, _)| *key == k).map(|(_, var)| *var);
+            match env.and_then(|var| std::env::var(var).ok().filter(|v| !v.is_empty()).map(|v| (var, v))) {
+                Some((var, value)) => {
+                    (k, serde_json::to_string(&value).unwrap_or_default(), format!("${var}, over {from}"))
+                }
+                None => (k, v, from),
+            }
+        })
+        .collect()
 }

@@ -11,8 +11,8 @@ pub fn matches(pattern: &str, path: &str) -> bool {
 }
 
 /// The first of `patterns` that matches `path`.
-pub fn first_match<'a>(patterns: &[&'a str], path: &str) -> Option<&'a str> {
-    patterns.iter().copied().find(|p| matches(p, path))
+pub fn first_match<'a>(patterns: &'a [impl AsRef<str>], path: &str) -> Option<&'a str> {
+    patterns.iter().map(AsRef::as_ref).find(|p| matches(p, path))
 }
 
 fn match_bytes(p: &[u8], s: &[u8]) -> bool {

@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::affected::{self, Affected};
 use crate::plan::{Plan, Step};
-use crate::{Ctx, config, workflows};
+use crate::{Ctx, workflows};
 
 pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     let affected = affected::for_flag(ctx, changed_since)?;
@@ -15,14 +15,14 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
     if affected.any_rust() && !fix {
-        for t in config::CHECK_TARGETS {
+        for t in ctx.settings.check_targets() {
             let ready = if ctx.global.dry_run || ctx.global.json {
                 Ok(())
             } else {
                 crate::targets::ensure(&ctx.sh, t, ctx.global.offline)
             };
             match ready {
-                Ok(()) => targets.push((*t).to_owned()),
+                Ok(()) => targets.push(t.clone()),
                 Err(e) => skipped
                     .push(format!("skipped: clippy for {t} ({})", format!("{e:#}").lines().next().unwrap_or_default())),
             }
@@ -280,8 +280,7 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
     let rs_files = a.has_ext(&[".rs"]);
     let python = a.has_ext(&[".py", "ruff.toml", "pyproject.toml"]);
     let toml = a.has_ext(&[".toml"]);
-    let workflow_files: Vec<String> =
-        workflows::all().iter().map(|w| format!("{}/{}", workflows::DIR, w.file)).collect();
+    let workflow_files: Vec<String> = workflows::FILES.iter().map(|f| format!("{}/{f}", workflows::DIR)).collect();
     let gh = a.everything.is_some() || a.workflows;
     let typos_files: Vec<String> = if a.everything.is_some() { vec![] } else { a.files.clone() };
     let typos = a.everything.is_some() || !typos_files.is_empty();
@@ -426,7 +425,7 @@ mod tests {
         );
         assert!(plan.steps.iter().all(|s| s.concurrent));
         assert_eq!(plan.steps[0].command_line(), "cargo clippy --all-targets --locked --workspace -- -D warnings");
-        let files: Vec<String> = workflows::all().iter().map(|w| format!("{}/{}", workflows::DIR, w.file)).collect();
+        let files: Vec<String> = workflows::FILES.iter().map(|f| format!("{}/{f}", workflows::DIR)).collect();
         assert_eq!(plan.steps[7].command_line(), format!("actionlint -no-color {}", files.join(" ")));
     }
 
@@ -434,7 +433,7 @@ mod tests {
     fn the_other_platforms_are_linted_next_to_the_host() {
         let a = Affected::all("test");
         let mut p = plan(false, &a);
-        let targets: Vec<String> = config::CHECK_TARGETS.iter().map(|t| (*t).to_owned()).collect();
+        let targets: Vec<String> = crate::settings::get().check_targets().to_vec();
         add_target_checks(&mut p, &targets, &a);
         assert_eq!(&names(&p)[..3], ["clippy", "clippy (x86_64-pc-windows-msvc)", "clippy (aarch64-apple-darwin)"]);
         assert_eq!(
@@ -539,7 +538,7 @@ mod tests {
         xshell::cmd!(sh, "cargo generate-lockfile --offline").quiet().run().unwrap();
         let tools = crate::tools::Tools::new(&crate::project_root(), false);
         tools.ensure(&sh, &["cargo-deny"]).expect("provision cargo-deny");
-        let deny = tools.probe(&sh, config::tool_named("cargo-deny")).unwrap().path.unwrap();
+        let deny = tools.probe(&sh, crate::config::tool_named("cargo-deny")).unwrap().path.unwrap();
         let crate::plan::Action::Run { args, .. } = dependency_check(false).action else { panic!() };
         let again = args.clone();
         let out = xshell::cmd!(sh, "{deny} {args...}").ignore_status().quiet().output().unwrap();
@@ -672,7 +671,7 @@ mod tests {
         let tools = crate::tools::Tools::new(&crate::project_root(), false);
         let sh = xshell::Shell::new().unwrap();
         tools.ensure(&sh, &["lychee"]).expect("provision lychee");
-        let lychee = tools.probe(&sh, config::tool_named("lychee")).unwrap().path.unwrap();
+        let lychee = tools.probe(&sh, crate::config::tool_named("lychee")).unwrap().path.unwrap();
         let crate::plan::Action::Run { args, .. } = link_check(&["a.md".into(), "b.md".into()], false).action else {
             panic!()
         };

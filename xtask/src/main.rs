@@ -20,6 +20,7 @@ mod plan;
 mod release;
 mod repo;
 mod semver;
+mod settings;
 mod sha256;
 mod sign;
 mod store;
@@ -46,13 +47,17 @@ use crate::tools::Tools;
 /// What every job gets: the repository root, one shell rooted there, the tools, the global options.
 pub struct Ctx {
     pub root: Utf8PathBuf,
+    /// The repository's `ci.toml` (or its absence: each job says which section it needs).
+    pub settings: &'static settings::Loaded,
     pub sh: Shell,
     pub tools: Tools,
     pub global: Global,
+    /// The subcommand's name, for messages.
+    pub job: &'static str,
 }
 
 impl Ctx {
-    fn new(global: Global) -> Result<Ctx> {
+    fn new(global: Global, job: &'static str) -> Result<Ctx> {
         let root = project_root();
         if !root.join("Cargo.toml").is_file() {
             anyhow::bail!(
@@ -65,10 +70,11 @@ impl Ctx {
         // Every job says which checkout it works on (stderr: stdout may be one JSON document).
         eprintln!("xtask: repository {root}");
         sh.change_dir(&root);
+        let settings = settings::init(&root)?;
         let tools = Tools::new(&root, global.offline);
         // Every step finds provisioned tools first.
         sh.set_var("PATH", tools.path_env());
-        Ok(Ctx { root, sh, tools, global })
+        Ok(Ctx { root, settings, sh, tools, global, job })
     }
 
     /// Provisions the plan's tools (unless only printing it), then runs it.
@@ -153,7 +159,7 @@ fn main() -> ExitCode {
 
 fn run(global: Global, job: Job) -> Result<()> {
     cli::check_combination(&global, &job)?;
-    let ctx = Ctx::new(global)?;
+    let ctx = Ctx::new(global, job.name())?;
     match job {
         Job::Lint { fix, changed_since } => lint::run(&ctx, fix, changed_since.as_deref()),
         Job::Test { parts, runner_args, changed_since } => {
@@ -169,10 +175,7 @@ fn run(global: Global, job: Job) -> Result<()> {
             sign::run(&ctx, store.as_deref(), endpoint.as_deref(), commit.as_deref(), local_key)
         }
         Job::Workflows { check } => workflows::run(&ctx, check),
-        Job::CiList => {
-            ci::list(ctx.global.json);
-            Ok(())
-        }
+        Job::CiList => ci::list(ctx.global.json),
         Job::CiMatrix { platforms, github_output } => ci::matrix(&platforms, github_output),
         Job::Ci { job } => ci::run(&ctx, job.as_deref()),
         Job::Bench { cases, runs } => bench::run(&ctx, &cases, runs),

@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 use xshell::cmd;
 
-use crate::config::{self, PYTHON_PACKAGES, WASM_BUNDLES};
+use crate::config;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::{Plan, Step};
 use crate::{Ctx, repo, sha256, test, tools, wasm};
@@ -125,7 +125,7 @@ pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
 /// that cannot be published with them.
 pub fn check_workspace(packages: &[Package], version: &str, pyprojects: &[(String, String)]) -> Result<()> {
     let mut problems = Vec::new();
-    for p in packages.iter().filter(|p| !config::UNVERSIONED.contains(&p.name.as_str())) {
+    for p in packages.iter().filter(|p| !crate::settings::get().unversioned().contains(&p.name)) {
         if p.version != version {
             problems.push(format!(
                 "{} has version {}, the workspace has {version}: use `version.workspace = true`",
@@ -251,10 +251,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let commit = commit_facts(ctx)?;
     let version = repo::workspace_version(&ctx.root)?;
     let packages = workspace_packages(ctx)?;
-    let pyprojects = PYTHON_PACKAGES
+    let pyprojects = ctx
+        .settings
+        .python()
         .iter()
         .map(|p| {
-            let path = ctx.root.join(p.dir).join("pyproject.toml");
+            let path = ctx.root.join(&p.dir).join("pyproject.toml");
             std::fs::read_to_string(&path).map(|t| (path.to_string(), t)).with_context(|| format!("reading {path}"))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -623,18 +625,18 @@ pub struct Inputs {
     pub cargo_home: Option<String>,
 }
 
-/// The wheel targets of a build: `--target` alone, else on a Linux x86_64 or aarch64 host every Linux wheel
-/// target (cross-built with zig), else the host.
+/// The wheel targets of a build: `--target` alone, else the wheels of the platform whose runner target is the
+/// host (ci.toml's `[[platform]] wheels`: on Linux, every Linux wheel, cross-built with zig), else the host.
 pub fn wheel_targets(flag: &[String], host: &str) -> Vec<String> {
     if !flag.is_empty() {
         let mut v = flag.to_vec();
         v.dedup();
         return v;
     }
-    if config::LINUX_WHEEL_TARGETS.contains(&host) {
-        config::LINUX_WHEEL_TARGETS.iter().map(|t| (*t).to_owned()).collect()
-    } else {
-        vec![host.to_owned()]
+    let platforms = &crate::settings::get().settings.platform;
+    match platforms.iter().find(|p| p.target == host && !p.wheels.is_empty()) {
+        Some(p) => p.wheels.clone(),
+        None => vec![host.to_owned()],
     }
 }
 
@@ -647,7 +649,7 @@ pub fn zig_wheel(target: &str, host: &str) -> bool {
 /// `maturin build` of one Python package for one target, into `out`.
 pub fn wheel_step(
     name: &str,
-    pkg: &config::PythonPackage,
+    pkg: &crate::settings::PythonPackage,
     target: &str,
     host: &str,
     out: &str,
@@ -800,6 +802,7 @@ pub const BUILD_DIR: &str = "target/package-build";
 
 /// The build plan: one group of steps per kind, each named `<kind>: ...`, all writing into the staging dir.
 pub fn plan(i: &Inputs) -> Plan {
+    let settings = crate::settings::get();
     let mut plan = Plan::new("package");
     let staging = i.staging.as_str();
     // Reproducible builds: timestamps from the commit, no absolute paths of this clone in the binaries.
@@ -829,7 +832,7 @@ pub fn plan(i: &Inputs) -> Plan {
         plan.push(Step::copy("crate: collect", &files, &format!("{staging}/crates")));
     }
     if i.kinds.contains(&Kind::Wheel) {
-        for pkg in PYTHON_PACKAGES {
+        for pkg in settings.python() {
             for target in &i.wheel_targets {
                 let step = wheel_step(
                     &format!("wheel: maturin build {} ({target})", pkg.dist),
@@ -846,7 +849,7 @@ pub fn plan(i: &Inputs) -> Plan {
     }
     if i.kinds.contains(&Kind::Wasm) {
         let toolchain = i.toolchain.clone().expect("wasm has a toolchain");
-        for b in WASM_BUNDLES {
+        for b in settings.wasm() {
             let out = format!("{staging}/web/{}", b.package);
             for s in wasm::bundle_steps(b, &toolchain, &out, &format!("{BUILD_DIR}/wasm")) {
                 plan.push(with_env(s));
@@ -854,7 +857,8 @@ pub fn plan(i: &Inputs) -> Plan {
         }
     }
     if i.kinds.contains(&Kind::Binary) {
-        for (package, bin) in config::CLI_BINARIES {
+        for b in settings.binaries() {
+            let (package, bin) = (b.package.as_str(), b.name.as_str());
             for target in &i.wheel_targets {
                 for step in binary_steps(package, bin, target, &i.host, &i.version, staging, i.commit.source_date_epoch)
                 {
@@ -863,12 +867,12 @@ pub fn plan(i: &Inputs) -> Plan {
             }
         }
     }
-    if i.kinds.contains(&Kind::Recording) {
+    if let Some(examples) = settings.examples().filter(|_| i.kinds.contains(&Kind::Recording)) {
         let venv = format!("{staging}/venv");
         let python = tools::venv_python(Utf8Path::new(&venv)).to_string();
         let wheels = i.host_wheels.clone().expect("checked by the caller");
         plan.push(Step::run("recording: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
-        for pkg in PYTHON_PACKAGES {
+        for pkg in settings.python() {
             plan.push(
                 Step::run(
                     &format!("recording: install {}", pkg.dist),
@@ -881,22 +885,18 @@ pub fn plan(i: &Inputs) -> Plan {
         }
         let mut files = Vec::new();
         for stem in &i.examples {
-            let out = format!("{staging}/recordings/{stem}.{}", config::RECORDINGS.extension);
+            let out = format!("{staging}/recordings/{stem}.{}", examples.extension);
             plan.push(
-                Step::run(
-                    &format!("recording: {stem}.py"),
-                    &python,
-                    &[&format!("{}/{stem}.py", config::EXAMPLES_DIR), &out],
-                )
-                .hint("an example script failed: run it by hand with the installed wheel to see why"),
+                Step::run(&format!("recording: {stem}.py"), &python, &[&format!("{}/{stem}.py", examples.dir), &out])
+                    .hint("an example script failed: run it by hand with the installed wheel to see why"),
             );
             files.push(out);
         }
         plan.push(
             // Its own target dir: a `cargo test` running this job holds the lock on target/.
             Step::run("recording: verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
-                .args(["--package", config::RECORDINGS.verifier_package, "--"])
-                .args(config::RECORDINGS.verify_args.iter().copied())
+                .args(["--package", examples.verifier.as_str(), "--"])
+                .args(examples.verify_args.iter().cloned())
                 .args(files)
                 .tools(&["cargo"]),
         );
@@ -974,7 +974,11 @@ fn describe(
             }
             Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
             Kind::Recording => (
-                file_name.strip_suffix(&format!(".{}", config::RECORDINGS.extension)).unwrap_or(file_name).to_owned(),
+                crate::settings::get()
+                    .examples()
+                    .and_then(|e| file_name.strip_suffix(&format!(".{}", e.extension)))
+                    .unwrap_or(file_name)
+                    .to_owned(),
                 None,
                 None,
             ),

@@ -570,32 +570,33 @@ fn http_get(sh: &Shell, url: &str) -> Result<(u16, String)> {
 
 pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let defaults = ctx.settings.release(ctx.job)?;
     let web = args
         .web_store
         .clone()
         .or_else(|| env("XTASK_WEB_STORE"))
-        .unwrap_or_else(|| config::DEFAULT_WEB_STORE.to_owned());
+        .map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.web.clone()), Ok)?;
     Ok(Targets {
         registry_api: args
             .registry_api
             .clone()
             .or_else(|| env("XTASK_REGISTRY_API"))
-            .unwrap_or_else(|| config::REGISTRY_API.into()),
+            .unwrap_or_else(|| defaults.registry_api.clone()),
         registry_index: args
             .registry_index
             .clone()
             .or_else(|| env("XTASK_REGISTRY_INDEX"))
-            .unwrap_or_else(|| config::REGISTRY_INDEX.into()),
+            .unwrap_or_else(|| defaults.registry_index.clone()),
         pypi_upload: args
             .pypi_upload
             .clone()
             .or_else(|| env("XTASK_PYPI_UPLOAD"))
-            .unwrap_or_else(|| config::PYPI_UPLOAD.into()),
+            .unwrap_or_else(|| defaults.pypi_upload.clone()),
         pypi_simple: args
             .pypi_simple
             .clone()
             .or_else(|| env("XTASK_PYPI_SIMPLE"))
-            .unwrap_or_else(|| config::PYPI_SIMPLE.into()),
+            .unwrap_or_else(|| defaults.pypi_simple.clone()),
         web: upload::open_store(ctx, Some(&web), args.endpoint.as_deref())?,
         registry_token: env("CARGO_REGISTRY_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
         pypi_token: env("PYPI_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
@@ -606,7 +607,7 @@ pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
                     .pypi_upload
                     .clone()
                     .or_else(|| env("XTASK_PYPI_UPLOAD"))
-                    .unwrap_or_else(|| config::PYPI_UPLOAD.into()),
+                    .unwrap_or_else(|| defaults.pypi_upload.clone()),
             )
         }),
     })
@@ -617,8 +618,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let packages = crate::package::workspace_packages(ctx)?;
     let expected = Expected {
         crates: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
-        wheel_platforms: config::RELEASE_WHEEL_TARGETS.iter().map(|s| (*s).to_owned()).collect(),
-        bundles: config::WASM_BUNDLES.iter().map(|b| b.package.to_owned()).collect(),
+        wheel_platforms: ctx.settings.release(ctx.job)?.wheel_targets.clone(),
+        bundles: ctx.settings.wasm().iter().map(|b| b.package.clone()).collect(),
     };
     let targets = targets(ctx, args)?;
     release(ctx, sh, args, &expected, &targets).map(drop)
@@ -643,7 +644,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             "commit": commit,
             "execute": false,
             "steps": [
-                format!("download commit/{commit}/ from {} into {dir}, verifying every sha256", args.store.as_deref().unwrap_or(config::DEFAULT_STORE)),
+                format!("download commit/{commit}/ from {} into {dir}, verifying every sha256", args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?),
                 "verify the manifest's signature, completeness, versions and cleanliness",
                 format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index),
                 format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, t.credentials().0),

@@ -2,7 +2,7 @@
 //! release job checks.
 //!
 //! Keys are ordinary minisign keys made without a password: `minisign -G -W -p release/minisign.pub -s KEY`.
-//! The public key is committed (`config::SIGNING_PUBLIC_KEY`); the secret key file's contents go into the CI
+//! The public key is committed (`[release] signing-key` in ci.toml); the secret key file's contents go into the CI
 //! secret `XTASK_SIGNING_KEY`. Signatures use Ed25519 over the manifest's bytes (minisign's `Ed` algorithm),
 //! with a trusted comment naming the commit; they are deterministic, so signing again gives the same file.
 
@@ -173,7 +173,7 @@ fn hex_id(id: &[u8]) -> String {
 
 /// The committed public key.
 pub fn committed_public(root: &Utf8Path) -> Result<Public> {
-    let path = root.join(crate::config::SIGNING_PUBLIC_KEY);
+    let path = root.join(&crate::settings::get().release("sign")?.signing_key);
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading the release public key {path}"))?;
     parse_public(&text).with_context(|| format!("{path}"))
 }

@@ -10,6 +10,14 @@ use crate::plan::{Plan, Step};
 use crate::{Ctx, repo, tools, wasm};
 
 pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
+    let defaults: Vec<Part>;
+    let parts = if parts.is_empty() {
+        // Checked when ci.toml was read: every name is a part.
+        defaults = ctx.settings.test_parts("test")?.iter().filter_map(|p| Part::named(p)).collect();
+        &defaults[..]
+    } else {
+        parts
+    };
     let affected = affected::for_flag(ctx, changed_since)?;
     let parts = select(parts, &affected);
     if !parts.is_empty() {
@@ -47,7 +55,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
 
 /// The parts a change needs, among those asked for.
 pub fn select(parts: &[Part], a: &Affected) -> Vec<Part> {
-    let web = config::WASM_BUNDLES.iter().any(|b| a.crate_affected(b.package));
+    let web = crate::settings::get().wasm().iter().any(|b| a.crate_affected(&b.package));
     parts
         .iter()
         .filter(|p| match p {
@@ -69,7 +77,7 @@ pub struct Inputs<'a> {
     pub nextest: bool,
     pub toolchain: Option<wasm::Toolchain>,
     pub version: &'a str,
-    /// File stems of `examples/python/*.py`.
+    /// File stems of the example scripts (ci.toml `[examples] dir`).
     pub examples: &'a [String],
     pub affected: &'a Affected,
     /// Node at the pin's lower bound (a program to run), or why there is none.
@@ -98,8 +106,10 @@ pub fn node_lower_bound(ctx: &Ctx) -> Result<String, String> {
     }
 }
 
+/// The example scripts' file stems (none without an `[examples]` section in ci.toml).
 pub fn example_scripts(root: &camino::Utf8Path) -> Result<Vec<String>> {
-    let dir = root.join(config::EXAMPLES_DIR);
+    let Some(examples) = crate::settings::get().examples() else { return Ok(vec![]) };
+    let dir = root.join(&examples.dir);
     let mut out = Vec::new();
     for e in dir.read_dir_utf8().map_err(|e| anyhow::anyhow!("reading {dir}: {e}"))? {
         let e = e?;
@@ -139,7 +149,7 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
             .args(["--platform", &format!("{}_aarch64", config::MANYLINUX), "--python-version", "3.11"])
             .args(["--implementation", "cp", "--only-binary=:all:"])
     };
-    for pkg in config::PYTHON_PACKAGES {
+    for pkg in crate::settings::get().python() {
         let name = format!("wheel: {} ({TARGET})", pkg.dist);
         plan.push(crate::package::wheel_step(&name, pkg, TARGET, &i.host, &wheels, "target", false));
         plan.push(pip_for_aarch64(&format!("aarch64: install pytest for {}", pkg.dist)).arg(config::PYTEST));
@@ -151,7 +161,7 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
         plan.push(
             Step::run(&format!("pytest under qemu ({TARGET}): {}", pkg.dist), &emulated.qemu, &["-L", &emulated.root])
                 .arg(format!("{}/usr/bin/python3.11", emulated.root))
-                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", pkg.tests])
+                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", &pkg.tests])
                 .env("PYTHONPATH", &site)
                 .hint("the aarch64 wheel under qemu-user with Debian's arm64 Python (scripts/bootstrap-debian.sh)"),
         );
@@ -226,7 +236,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         // The wheel tested is built the way the shipped one is (on Linux: with zig, at the manylinux baseline), in
         // a directory of its own per target, so no other wheel can be picked instead.
         let wheels = format!("{CI_DIR}/wheels/{}", i.host);
-        for pkg in config::PYTHON_PACKAGES {
+        for pkg in crate::settings::get().python() {
             let name = format!("wheel: {}", pkg.dist);
             plan.push(crate::package::wheel_step(&name, pkg, &i.host, &i.host, &wheels, "target", false));
         }
@@ -234,7 +244,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         if wants_python {
             plan.push(Step::run("install pytest", &python, &["-m", "pip", "install", "--quiet", config::PYTEST]));
         }
-        for pkg in config::PYTHON_PACKAGES {
+        for pkg in crate::settings::get().python() {
             plan.push(
                 Step::run(&format!("install the {} wheel", pkg.dist), &python, &["-m", "pip", "install", "--quiet"])
                     .args(["--no-index", "--find-links", &wheels, "--force-reinstall"])
@@ -252,65 +262,64 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                         &python,
                         &["-m", "pytest", "-q", "-p", "no:cacheprovider"],
                     )
-                    .arg(pkg.tests)
+                    .arg(&pkg.tests)
                     .hint("the tests run against the installed wheel, not the source tree"),
                 );
             }
         }
         let recordings = format!("{CI_DIR}/recordings");
         let mut files = Vec::new();
-        for stem in i.examples {
-            let out = format!("{recordings}/{stem}.{}", config::RECORDINGS.extension);
-            plan.push(
-                Step::run(&format!("example {stem}.py"), &python, &[&format!("{}/{stem}.py", config::EXAMPLES_DIR)])
-                    .arg(&out),
-            );
-            files.push(out);
-        }
-        if !files.is_empty() {
-            plan.push(
-                Step::run(
-                    "verify the recordings",
-                    "cargo",
-                    &["run", "--quiet", "--locked", "--package", config::RECORDINGS.verifier_package, "--"],
-                )
-                .args(config::RECORDINGS.verify_args.iter().copied())
-                .args(files)
-                .tools(&["cargo"]),
-            );
+        if let Some(examples) = crate::settings::get().examples() {
+            for stem in i.examples {
+                let out = format!("{recordings}/{stem}.{}", examples.extension);
+                plan.push(
+                    Step::run(&format!("example {stem}.py"), &python, &[&format!("{}/{stem}.py", examples.dir)])
+                        .arg(&out),
+                );
+                files.push(out);
+            }
+            if !files.is_empty() {
+                plan.push(
+                    Step::run(
+                        "verify the recordings",
+                        "cargo",
+                        &["run", "--quiet", "--locked", "--package", &examples.verifier, "--"],
+                    )
+                    .args(examples.verify_args.iter().cloned())
+                    .args(files)
+                    .tools(&["cargo"]),
+                );
+            }
         }
         if wants_wasm {
             let toolchain = i.toolchain.clone().expect("the wasm part has a toolchain");
-            for b in config::WASM_BUNDLES {
+            for b in crate::settings::get().wasm() {
                 let out = format!("{CI_DIR}/web/{}", b.package);
                 plan.steps.extend(wasm::bundle_steps(b, &toolchain, &out, wasm::TARGET_DIR));
-                plan.push(
-                    Step::run(&format!("node: {}", b.package), "node", &["--test", b.node_tests])
-                        .env("REEL_BUNDLE", &out)
-                        .env("REEL_RECORDINGS", &recordings)
-                        .tools(&["node"]),
-                );
-                match &i.node_lower_bound {
-                    Ok(node) => plan.push(
-                        Step::run(
+                // The tests find the bundle and the recordings through these two variables.
+                let env = |s: Step| s.env("CI_BUNDLE", &out).env("CI_RECORDINGS", &recordings);
+                if let Some(tests) = &b.node_tests {
+                    plan.push(env(
+                        Step::run(&format!("node: {}", b.package), "node", &["--test", tests]).tools(&["node"])
+                    ));
+                    match &i.node_lower_bound {
+                        Ok(node) => plan.push(env(Step::run(
                             &format!("node {NODE_LOWER_BOUND} (the pin's lower bound): {}", b.package),
                             node,
-                            &["--test", b.node_tests],
-                        )
-                        .env("REEL_BUNDLE", &out)
-                        .env("REEL_RECORDINGS", &recordings),
-                    ),
-                    Err(why) => plan.note(format!(
-                        "skipped: the wasm tests on node {NODE_LOWER_BOUND}, the pin's lower bound ({why})"
-                    )),
+                            &["--test", tests],
+                        ))),
+                        Err(why) => plan.note(format!(
+                            "skipped: the wasm tests on node {NODE_LOWER_BOUND}, the pin's lower bound ({why})"
+                        )),
+                    }
                 }
-                plan.push(
-                    Step::run(&format!("browser: {}", b.package), "node", &["--test", b.browser_tests])
-                        .env("REEL_BUNDLE", &out)
-                        .env("REEL_RECORDINGS", &recordings)
-                        .tools(&["node"])
-                        .hint("the page in headless Chromium; without Chromium these tests report as skipped"),
-                );
+                if let Some(tests) = &b.browser_tests {
+                    plan.push(
+                        env(Step::run(&format!("browser: {}", b.package), "node", &["--test", tests]))
+                            .tools(&["node"])
+                            .hint("the page in headless Chromium; without Chromium these tests report as skipped"),
+                    );
+                }
             }
         }
     }

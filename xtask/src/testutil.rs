@@ -32,9 +32,11 @@ pub fn ctx(root: &Utf8Path) -> Ctx {
     sh.change_dir(root);
     Ctx {
         root: root.to_owned(),
+        settings: crate::settings::get(),
         sh,
         tools: Tools::new(&crate::project_root(), false),
         global: Global { dry_run: false, json: false, keep_going: false, offline: false, jobs: 4 },
+        job: "test",
     }
 }
 

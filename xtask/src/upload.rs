@@ -9,11 +9,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 use xshell::Shell;
 
+use crate::Ctx;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
 use crate::store::{self, PutMeta, Store};
 use crate::tempfiles::{self, TempFile};
-use crate::{Ctx, config};
 
 #[derive(Clone, Debug, Default)]
 pub struct UploadArgs {
@@ -38,15 +38,18 @@ pub struct DownloadArgs {
 }
 
 pub fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Result<Store> {
+    let default = match url {
+        Some(_) => String::new(),
+        None => ctx.settings.store(ctx.job)?.default.clone(),
+    };
     // An empty --store is a mistake (an unset variable in a workflow), never "the local directory".
     if url.is_some_and(|u| u.trim().is_empty()) {
         bail!(
             "--store is empty (an unset variable, such as ARTIFACT_STORE?)\nfix: pass the store's URL, or leave --store \
-             out for the local store {}",
-            config::DEFAULT_STORE
+             out for the store ci.toml names ([store] default)"
         );
     }
-    let url = url.unwrap_or(config::DEFAULT_STORE);
+    let url = url.unwrap_or(&default);
     match endpoint.filter(|e| !e.is_empty()) {
         Some(e) => Store::parse_with(url, &ctx.root, Some(e)),
         None => Store::parse(url, &ctx.root),

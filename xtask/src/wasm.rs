@@ -9,8 +9,9 @@ use anyhow::{Result, bail};
 use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
-use crate::config::{self, WASM_TARGET, WasmBundle};
+use crate::config::{self, WASM_TARGET};
 use crate::plan::Step;
+use crate::settings::WasmBundle;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Toolchain {
@@ -99,7 +100,7 @@ pub const TARGET_DIR: &str = "target/wasm";
 
 /// The steps that turn `bundle` into a static directory `out` (relative to the root) that can be served as is.
 pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, target_dir: &str) -> Vec<Step> {
-    let build_args = ["build", "--locked", "--release", "--target", WASM_TARGET, "--package", bundle.package];
+    let build_args = ["build", "--locked", "--release", "--target", WASM_TARGET, "--package", &bundle.package];
     let mut build = match toolchain {
         Toolchain::Target { toolchain: None } => Step::run("wasm: cargo build", "cargo", &[]),
         Toolchain::Target { toolchain: Some(t) } => Step::run("wasm: cargo build", "cargo", &[]).arg(format!("+{t}")),
@@ -111,8 +112,8 @@ pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, targe
     if matches!(toolchain, Toolchain::BuildStd { .. }) {
         build = build.arg("-Zbuild-std=std,panic_abort");
     }
-    let wasm = format!("{target_dir}/{WASM_TARGET}/release/{}.wasm", bundle.artifact);
-    let bg = format!("{out}/{}_bg.wasm", bundle.artifact);
+    let wasm = format!("{target_dir}/{WASM_TARGET}/release/{}.wasm", bundle.artifact());
+    let bg = format!("{out}/{}_bg.wasm", bundle.artifact());
     vec![
         build.tools(&["cargo"]).hint(FIX),
         Step::run("wasm: wasm-bindgen", "wasm-bindgen", &["--target", "web", "--no-typescript", "--out-dir", out])
@@ -128,6 +129,6 @@ pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, targe
             ])
             .args([bg.clone(), "-o".into(), bg])
             .tools(&["wasm-opt"]),
-        Step::copy("wasm: static page", &[bundle.www], out),
+        Step::copy("wasm: static page", &[bundle.www.as_str()], out),
     ]
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use camino::Utf8Path;
 
 use crate::Ctx;
@@ -58,7 +58,7 @@ pub struct Workflow {
     pub file: &'static str,
     pub name: &'static str,
     /// The `on:` block, as YAML lines (indented by two spaces under `on:`).
-    pub on: &'static str,
+    pub on: String,
     pub permissions: Vec<(&'static str, &'static str)>,
     pub concurrency_group: String,
     pub cancel_in_progress: String,
@@ -110,7 +110,7 @@ fn linux_job(id: &'static str, name: &'static str, timeout_minutes: u32, steps: 
         id,
         name,
         cond: None,
-        runs_on: config::PLATFORMS[0].os.into(),
+        runs_on: default_platform().runner.clone(),
         environment: None,
         needs: vec![],
         permissions: vec![READ],
@@ -151,7 +151,7 @@ fn plan_job(platforms: &str) -> Job {
         args: ["ci", "matrix", "--platforms", "$PLATFORMS", "--github-output"].map(String::from).to_vec(),
         env: vec![("PLATFORMS", platforms.to_owned())],
         id: Some("matrix"),
-        local: Some(["ci", "matrix", "--platforms", "linux"].map(String::from).to_vec()),
+        local: Some(vec!["ci".into(), "matrix".into(), "--platforms".into(), default_platform().name.clone()]),
     };
     Job {
         outputs: vec![("matrix", "${{ steps.matrix.outputs.matrix }}".into())],
@@ -160,8 +160,28 @@ fn plan_job(platforms: &str) -> Job {
 }
 
 /// Every workflow, in pipeline order.
-pub fn all() -> Vec<Workflow> {
-    vec![pr_gates(), lint_build_test(), create_packages(), release()]
+/// The workflow files, as [`all`] writes them.
+pub const FILES: [&str; 4] = ["pr-gates.yml", "lint-build-test.yml", "create-packages.yml", "release.yml"];
+
+/// Every workflow, in pipeline order, for the platforms ci.toml lists.
+pub fn all() -> Result<Vec<Workflow>> {
+    crate::settings::get().platforms("workflows")?;
+    Ok(vec![pr_gates(), lint_build_test(), create_packages(), release()])
+}
+
+/// The default platform (ci.toml's first `[[platform]]`; [`all`] checks there is one).
+fn default_platform() -> &'static crate::settings::Platform {
+    &crate::settings::get().settings.platform[0]
+}
+
+/// The platform names, joined with `sep`.
+fn platform_names(sep: &str) -> String {
+    crate::settings::get().settings.platform.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(sep)
+}
+
+/// The branch pushes to which run the workflows (the gates' main branch).
+fn main_branch() -> String {
+    crate::settings::get().settings.gates.as_ref().map_or_else(|| "main".to_owned(), |g| g.main_branch.clone())
 }
 
 /// The GitHub environment of the jobs that sign and publish: maintainers protect it with required reviewers and
@@ -170,7 +190,11 @@ pub const RELEASE_ENVIRONMENT: &str = "release";
 
 fn create_packages() -> Workflow {
     // Pushes build the wasm bundle on Linux; schedules build everything everywhere; dispatch chooses.
-    let platforms = "${{ inputs.platforms || (github.event_name == 'schedule' && 'linux,windows,macos') || 'linux' }}";
+    let platforms = format!(
+        "${{{{ inputs.platforms || (github.event_name == 'schedule' && '{}') || '{}' }}}}",
+        platform_names(","),
+        default_platform().name
+    );
     let package_step = WStep::Xtask {
         name: "package",
         // Expressions reach the command through the environment, never pasted into the script.
@@ -195,13 +219,18 @@ fn create_packages() -> Workflow {
     Workflow {
         file: "create-packages.yml",
         name: "create-packages",
-        on: "  push:\n    branches: [main]\n  schedule:\n    - cron: \"17 3 * * *\"\n  workflow_dispatch:\n    inputs:\n      kinds:\n        description: \"Artifact kinds: crates, wheels, wasm, recordings, binaries, or all (comma-separated)\"\n        type: string\n        default: all\n      platforms:\n        description: \"Platforms: linux, windows, macos (comma-separated)\"\n        type: string\n        default: linux\n",
+        on: format!(
+            "  push:\n    branches: [{}]\n  schedule:\n    - cron: \"17 3 * * *\"\n  workflow_dispatch:\n    inputs:\n      kinds:\n        description: \"Artifact kinds: crates, wheels, wasm, recordings, binaries, or all (comma-separated)\"\n        type: string\n        default: all\n      platforms:\n        description: \"Platforms: {} (comma-separated)\"\n        type: string\n        default: {}\n",
+            main_branch(),
+            platform_names(", "),
+            default_platform().name
+        ),
         permissions: vec![READ],
         // One run per commit at a time; a second run of the same commit waits and then skips finished work.
         concurrency_group: "create-packages-${{ github.sha }}".into(),
         cancel_in_progress: "false".into(),
         jobs: vec![
-            plan_job(platforms),
+            plan_job(&platforms),
             Job {
                 id: "package",
                 name: "package (${{ matrix.platform }})",
@@ -238,7 +267,7 @@ fn create_packages() -> Workflow {
                 name: "upload (${{ matrix.platform }})",
                 // Only where a bucket is configured (forks and fresh repositories have none).
                 cond: Some("vars.ARTIFACT_STORE != ''"),
-                runs_on: config::PLATFORMS[0].os.into(),
+                runs_on: default_platform().runner.clone(),
                 environment: None,
                 needs: vec!["plan", "package"],
                 // id-token: the OIDC token that workload identity exchanges for a short-lived bucket token. This
@@ -268,7 +297,7 @@ fn create_packages() -> Workflow {
                 name: "sign the manifest",
                 // Only where a bucket is configured: elsewhere there is nothing shared to sign.
                 cond: Some("vars.ARTIFACT_STORE != ''"),
-                runs_on: config::PLATFORMS[0].os.into(),
+                runs_on: default_platform().runner.clone(),
                 environment: Some(RELEASE_ENVIRONMENT),
                 needs: vec!["upload"],
                 permissions: vec![READ, ("id-token", "write")],
@@ -324,7 +353,7 @@ fn release() -> Workflow {
     Workflow {
         file: "release.yml",
         name: "release",
-        on: "  push:\n    tags: [\"v*\"]\n  workflow_dispatch:\n    inputs:\n      commit:\n        description: \"The commit whose uploaded, signed artifacts to release (full hash)\"\n        type: string\n        required: true\n      version:\n        description: \"The version to release (every artifact must have it)\"\n        type: string\n        required: true\n",
+        on: "  push:\n    tags: [\"v*\"]\n  workflow_dispatch:\n    inputs:\n      commit:\n        description: \"The commit whose uploaded, signed artifacts to release (full hash)\"\n        type: string\n        required: true\n      version:\n        description: \"The version to release (every artifact must have it)\"\n        type: string\n        required: true\n".into(),
         permissions: vec![READ],
         concurrency_group: "release".into(),
         cancel_in_progress: "false".into(),
@@ -332,7 +361,7 @@ fn release() -> Workflow {
             id: "release",
             name: "release (builds no artifacts)",
             cond: None,
-            runs_on: config::PLATFORMS[0].os.into(),
+            runs_on: default_platform().runner.clone(),
             // Publishing: a protected environment, no cache restored (a poisoned cache would run in the job
             // that holds the publish credentials).
             environment: Some(RELEASE_ENVIRONMENT),
@@ -350,7 +379,7 @@ fn pr_gates() -> Workflow {
     Workflow {
         file: "pr-gates.yml",
         name: "pr-gates",
-        on: "  pull_request:\n    types: [opened, edited, reopened, labeled, unlabeled, synchronize]\n",
+        on: "  pull_request:\n    types: [opened, edited, reopened, labeled, unlabeled, synchronize]\n".into(),
         permissions: vec![READ],
         concurrency_group: "pr-gates-${{ github.event.pull_request.number }}".into(),
         cancel_in_progress: "true".into(),
@@ -369,16 +398,21 @@ fn pr_gates() -> Workflow {
 }
 
 fn lint_build_test() -> Workflow {
-    let platforms = "${{ inputs.platforms || 'linux' }}";
+    let platforms = format!("${{{{ inputs.platforms || '{}' }}}}", default_platform().name);
     Workflow {
         file: "lint-build-test.yml",
         name: "lint-build-test",
-        on: "  pull_request:\n  push:\n    branches: [main]\n  workflow_dispatch:\n    inputs:\n      platforms:\n        description: \"Platforms to test: linux, windows, macos (comma-separated)\"\n        type: string\n        default: linux\n",
+        on: format!(
+            "  pull_request:\n  push:\n    branches: [{}]\n  workflow_dispatch:\n    inputs:\n      platforms:\n        description: \"Platforms to test: {} (comma-separated)\"\n        type: string\n        default: {}\n",
+            main_branch(),
+            platform_names(", "),
+            default_platform().name
+        ),
         permissions: vec![READ],
         concurrency_group: "lint-build-test-${{ github.event.pull_request.number || github.sha }}".into(),
         cancel_in_progress: "${{ github.event_name == 'pull_request' }}".into(),
         jobs: vec![
-            plan_job(platforms),
+            plan_job(&platforms),
             linux_job(
                 "lint",
                 "lint",
@@ -542,15 +576,15 @@ pub struct LocalJob {
 
 /// Replaces `${{ matrix.KEY }}` with the first (Linux) matrix entry's value.
 fn localize(arg: &str) -> String {
-    let linux = &config::PLATFORMS[0];
-    arg.replace("${{ matrix.platform }}", linux.name)
-        .replace("${{ matrix.target }}", linux.target)
-        .replace("${{ matrix.os }}", linux.os)
+    let p = default_platform();
+    arg.replace("${{ matrix.platform }}", &p.name)
+        .replace("${{ matrix.target }}", &p.target)
+        .replace("${{ matrix.os }}", &p.runner)
 }
 
-pub fn local_jobs() -> Vec<LocalJob> {
+pub fn local_jobs() -> Result<Vec<LocalJob>> {
     let mut out = Vec::new();
-    for w in all() {
+    for w in all()? {
         for j in &w.jobs {
             let mut commands = Vec::new();
             let mut ci_commands = Vec::new();
@@ -566,17 +600,17 @@ pub fn local_jobs() -> Vec<LocalJob> {
             out.push(LocalJob { key: format!("{}/{}", w.name, j.id), commands, ci_commands, local_override });
         }
     }
-    out
+    Ok(out)
 }
 
 /// The table of CONTRIBUTING.md: every workflow job and its local command.
-pub fn jobs_table() -> String {
+pub fn jobs_table() -> Result<String> {
     let mut t = String::from("| workflow job | runs in CI | reproduce locally |\n|---|---|---|\n");
-    for j in local_jobs() {
+    for j in local_jobs()? {
         let ci = j.ci_commands.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join("<br>");
         let _ = writeln!(t, "| {} | {ci} | `cargo xtask ci {}` |", j.key, j.key);
     }
-    t
+    Ok(t)
 }
 
 const TABLE_BEGIN: &str = "<!-- BEGIN generated by `cargo xtask workflows`: the CI jobs -->\n";
@@ -584,13 +618,18 @@ const TABLE_END: &str = "<!-- END generated -->\n";
 
 /// Every generated file: path (relative to the root) and content.
 pub fn generated(root: &Utf8Path) -> Result<Vec<(String, String)>> {
-    let mut files: Vec<(String, String)> = all().iter().map(|w| (format!("{DIR}/{}", w.file), render(w))).collect();
+    let mut files: Vec<(String, String)> = all()?.iter().map(|w| (format!("{DIR}/{}", w.file), render(w))).collect();
+    // The jobs table goes into CONTRIBUTING.md between its markers, where the repository has them.
     let contributing = root.join("CONTRIBUTING.md");
-    let text = std::fs::read_to_string(&contributing).with_context(|| format!("reading {contributing}"))?;
-    let (Some(a), Some(b)) = (text.find(TABLE_BEGIN), text.find(TABLE_END)) else {
-        bail!("CONTRIBUTING.md has no generated-table markers ({})", TABLE_BEGIN.trim());
+    let text = match std::fs::read_to_string(&contributing) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(e) => return Err(e).with_context(|| format!("reading {contributing}")),
     };
-    let new = format!("{}{TABLE_BEGIN}{}{}", &text[..a], jobs_table(), &text[b..]);
+    let (Some(a), Some(b)) = (text.find(TABLE_BEGIN), text.find(TABLE_END)) else {
+        return Ok(files);
+    };
+    let new = format!("{}{TABLE_BEGIN}{}{}", &text[..a], jobs_table()?, &text[b..]);
     files.push(("CONTRIBUTING.md".into(), new));
     Ok(files)
 }
@@ -632,7 +671,7 @@ pub fn drift(root: &Utf8Path) -> Result<Vec<String>> {
         }
     }
     if let Ok(entries) = root.join(DIR).read_dir_utf8() {
-        let known: Vec<String> = all().iter().map(|w| w.file.to_owned()).collect();
+        let known: Vec<String> = all()?.iter().map(|w| w.file.to_owned()).collect();
         for e in entries.flatten() {
             if !known.iter().any(|k| k == e.file_name()) {
                 problems.push(format!(
@@ -832,7 +871,7 @@ pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
     }
     if check {
         let mut problems = drift(&ctx.root)?;
-        for w in all() {
+        for w in all()? {
             let path = ctx.root.join(DIR).join(w.file);
             if let Ok(text) = std::fs::read_to_string(&path) {
                 problems.extend(rules(&format!("{DIR}/{}", w.file), &text));

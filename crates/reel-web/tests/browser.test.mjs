@@ -1,6 +1,6 @@
 // The viewer page in a real browser: headless Chromium loads the bundle over HTTP from 127.0.0.1 and shows a
 // whole recording, a truncated one (with its warning) and a file that is not a recording (the error box).
-// Run by `cargo xtask test` with REEL_BUNDLE and REEL_RECORDINGS set. Without a Chromium the tests are
+// Run by `cargo xtask test` with CI_BUNDLE and CI_RECORDINGS set. Without a Chromium the tests are
 // reported as skipped with the reason (scripts/bootstrap-debian.sh installs Debian's `chromium`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,9 +10,9 @@ import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from "node:os";
 import { basename, delimiter, extname, join } from "node:path";
 
-const bundle = process.env.REEL_BUNDLE;
-const recordings = process.env.REEL_RECORDINGS;
-assert.ok(bundle && recordings, "set REEL_BUNDLE and REEL_RECORDINGS (cargo xtask test does)");
+const bundle = process.env.CI_BUNDLE;
+const recordings = process.env.CI_RECORDINGS;
+assert.ok(bundle && recordings, "set CI_BUNDLE and CI_RECORDINGS (cargo xtask test does)");
 
 function findChromium() {
   const names = process.env.CHROME ? [process.env.CHROME] : ["chromium", "chromium-browser", "google-chrome"];

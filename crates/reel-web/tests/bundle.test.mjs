@@ -1,5 +1,5 @@
 // Loads the built web bundle (wasm-bindgen --target web output) in node and exercises it on real recordings.
-// Run by `cargo xtask test`: REEL_BUNDLE is the bundle directory, REEL_RECORDINGS a directory of recordings
+// Run by `cargo xtask test`: CI_BUNDLE is the bundle directory, CI_RECORDINGS a directory of recordings
 // written by the Python examples through the wheel.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -7,9 +7,9 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
-const bundle = process.env.REEL_BUNDLE;
-const recordings = process.env.REEL_RECORDINGS;
-assert.ok(bundle && recordings, "set REEL_BUNDLE and REEL_RECORDINGS (cargo xtask test does)");
+const bundle = process.env.CI_BUNDLE;
+const recordings = process.env.CI_RECORDINGS;
+assert.ok(bundle && recordings, "set CI_BUNDLE and CI_RECORDINGS (cargo xtask test does)");
 
 const viewer = await import(pathToFileURL(join(bundle, "reel_web.js")).href);
 await viewer.default({ module_or_path: readFileSync(join(bundle, "reel_web_bg.wasm")) });

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use super::facts::{Facts, FileChange, MODE_SYMLINK, Pr};
-use crate::config::{Gates, KeywordPlace, LabelRule};
 use crate::glob;
+use crate::settings::{Gates, KeywordPlace, LabelRule};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -61,7 +61,7 @@ fn result(name: &'static str, findings: Vec<Finding>, summary: String) -> GateRe
 }
 
 pub fn evaluate(pr: &Pr, facts: &Facts, cfg: &Gates) -> Vec<GateResult> {
-    vec![labels(pr, cfg.label_rules), keywords(pr, facts, cfg), large_files(facts, cfg), file_patterns(facts, cfg)]
+    vec![labels(pr, &cfg.labels), keywords(pr, facts, cfg), large_files(facts, cfg), file_patterns(facts, cfg)]
 }
 
 pub fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
@@ -76,9 +76,11 @@ pub fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
     let mut findings = Vec::new();
     let mut said = Vec::new();
     for rule in rules {
-        match rule {
-            LabelRule::ExactlyOneOf(set) => {
-                let have: Vec<&str> = labels.iter().map(String::as_str).filter(|l| set.contains(l)).collect();
+        let LabelRule { exactly_one_of, none_of } = rule;
+        for set in [exactly_one_of].into_iter().filter(|s| !s.is_empty()) {
+            {
+                let have: Vec<&str> =
+                    labels.iter().map(String::as_str).filter(|l| set.iter().any(|s| s == l)).collect();
                 said.push(format!("exactly one of {}", set.join(", ")));
                 if have.len() != 1 {
                     let got = if have.is_empty() { "none".to_owned() } else { have.join(", ") };
@@ -90,9 +92,11 @@ pub fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
                     });
                 }
             }
-            LabelRule::NoneOf(set) => {
+        }
+        for set in [none_of].into_iter().filter(|s| !s.is_empty()) {
+            {
                 said.push(format!("none of {}", set.join(", ")));
-                for l in labels.iter().filter(|l| set.contains(&l.as_str())) {
+                for l in labels.iter().filter(|l| set.contains(l)) {
                     findings.push(Finding {
                         file: None,
                         line: None,
@@ -108,21 +112,22 @@ pub fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
 }
 
 /// The first whole-word occurrence of any keyword in `text` (case-insensitive), as it is written there.
-pub fn find_keyword(text: &str, keywords: &[&str]) -> Option<String> {
+pub fn find_keyword(text: &str, keywords: &[impl AsRef<str>]) -> Option<String> {
     find_word(text, keywords, false)
 }
 
 /// The first whole-word occurrence of any marker in `text`, matched case-sensitively.
-pub fn find_marker(text: &str, markers: &[&str]) -> Option<String> {
+pub fn find_marker(text: &str, markers: &[impl AsRef<str>]) -> Option<String> {
     find_word(text, markers, true)
 }
 
-fn find_word(text: &str, words: &[&str], exact_case: bool) -> Option<String> {
+fn find_word(text: &str, words: &[impl AsRef<str>], exact_case: bool) -> Option<String> {
     // ASCII lower-casing keeps byte offsets, so the match can be quoted from the original text.
     let hay = if exact_case { text.to_owned() } else { text.to_ascii_lowercase() };
     let bytes = hay.as_bytes();
     words.iter().find_map(|k| {
-        let needle = if exact_case { (*k).to_owned() } else { k.to_ascii_lowercase() };
+        let k = k.as_ref();
+        let needle = if exact_case { k.to_owned() } else { k.to_ascii_lowercase() };
         if needle.is_empty() {
             return None;
         }
@@ -139,7 +144,7 @@ pub fn keywords(pr: &Pr, facts: &Facts, cfg: &Gates) -> GateResult {
     let mut findings = Vec::new();
     let mut where_ = Vec::new();
     // Phrases in the configured places; markers there too.
-    let found_in = |text: &str| find_keyword(text, cfg.keywords).or_else(|| find_marker(text, cfg.markers));
+    let found_in = |text: &str| find_keyword(text, &cfg.keywords).or_else(|| find_marker(text, &cfg.markers));
     for (place, field, value) in [(KeywordPlace::Title, "title", &pr.title), (KeywordPlace::Body, "body", &pr.body)] {
         if !cfg.keywords_in.contains(&place) {
             continue;
@@ -173,11 +178,11 @@ pub fn keywords(pr: &Pr, facts: &Facts, cfg: &Gates) -> GateResult {
     // Added lines: only the marker forms (prose in documentation may say the phrase).
     let mut searched = 0;
     for a in &facts.added {
-        if glob::first_match(cfg.keyword_exempt, &a.path).is_some() {
+        if glob::first_match(&cfg.keyword_exempt, &a.path).is_some() {
             continue;
         }
         searched += 1;
-        if let Some(k) = find_marker(&a.text, cfg.markers) {
+        if let Some(k) = find_marker(&a.text, &cfg.markers) {
             findings.push(Finding::file(&a.path, Some(a.line), format!("added line contains the marker \"{k}\"")));
         }
     }
@@ -208,7 +213,7 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
     for f in facts.files.iter().filter(|f| f.status != 'D') {
         pointers += usize::from(f.lfs_pointer);
         let Some(new) = too_large(f) else { continue };
-        if glob::first_match(cfg.large_file_allow, &f.path).is_some() {
+        if glob::first_match(&cfg.large_file_allow, &f.path).is_some() {
             allowed += 1;
             continue;
         }
@@ -231,7 +236,7 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
     let mut seen = std::collections::HashSet::new();
     for f in facts.history.iter().filter(|f| f.status != 'D' && !final_blobs.contains(f.new_blob.as_str())) {
         let Some(new) = f.new_size.filter(|&n| n >= limit) else { continue };
-        if !seen.insert(f.new_blob.as_str()) || glob::first_match(cfg.large_file_allow, &f.path).is_some() {
+        if !seen.insert(f.new_blob.as_str()) || glob::first_match(&cfg.large_file_allow, &f.path).is_some() {
             continue;
         }
         let commit = f.commit.as_deref().unwrap_or_default();
@@ -332,8 +337,14 @@ fn path_findings(f: &FileChange, cfg: &Gates, findings: &mut Vec<Finding>) {
     if let Some(why) = windows_problem(&f.path) {
         push(format!("cannot be checked out on Windows: {why}"));
     }
-    if let Some(g) = glob::first_match(cfg.forbidden_globs, &f.path) {
+    if let Some(g) = glob::first_match(&cfg.forbidden, &f.path) {
         push(format!("matches the forbidden pattern `{g}`"));
+    }
+    if let Some(g) = glob::first_match(&cfg.lfs, &f.path).filter(|_| !f.lfs_pointer && f.new_mode != MODE_SYMLINK) {
+        push(format!(
+            "matches `{g}`, which must be stored in Git LFS, but is committed as a plain file: \
+             `git lfs track '{g}'`, then `git rm --cached` and `git add` it again"
+        ));
     }
 }
 
@@ -410,7 +421,9 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
 mod tests {
     use super::super::facts::{AddedLine, Commit, FileChange};
     use super::*;
-    use crate::config::GATES;
+    /// This repository's gates (ci.toml).
+    static GATES: std::sync::LazyLock<Gates> =
+        std::sync::LazyLock::new(|| crate::settings::get().gates("test").unwrap().clone());
 
     // Built from parts so that this file does not trip the gate it tests.
     fn kw() -> String {
@@ -433,14 +446,8 @@ mod tests {
 
     #[test]
     fn label_rules() {
-        let rules = GATES.label_rules;
-        let blocking = rules
-            .iter()
-            .find_map(|r| match r {
-                LabelRule::NoneOf(set) => Some(set[0]),
-                LabelRule::ExactlyOneOf(_) => None,
-            })
-            .unwrap();
+        let rules = &GATES.labels;
+        let blocking = rules.iter().find_map(|r| r.none_of.first()).unwrap().as_str();
         let with = |ls: &[&str]| Pr { labels: Some(ls.iter().map(|s| (*s).to_owned()).collect()), ..Pr::default() };
         let cases: &[(&[&str], Status, usize)] = &[
             (&["kind: fix"], Status::Pass, 0),
@@ -487,7 +494,7 @@ mod tests {
                     line: 3,
                     text: format!("{} until CI is green.", kw().to_lowercase()),
                 },
-                AddedLine { path: "xtask/src/config.rs".into(), line: 1, text: marker.clone() },
+                AddedLine { path: "ci.toml".into(), line: 1, text: marker.clone() },
             ],
             ..Facts::default()
         };
@@ -502,7 +509,7 @@ mod tests {
         assert_eq!(r.status, Status::Pass);
         assert!(r.summary.contains("not the PR title/body"));
         // The body is searched only where the configuration says so.
-        let with_body = Gates { keywords_in: &[KeywordPlace::Body], ..GATES };
+        let with_body = Gates { keywords_in: vec![KeywordPlace::Body], ..GATES.clone() };
         let r = keywords(
             &Pr { title: Some(String::new()), body: Some(kw()), ..Pr::default() },
             &Facts::default(),

@@ -233,8 +233,14 @@ const FETCH_FIX: &str = "fetch the history: `git fetch --unshallow` (or `git fet
 Actions give actions/checkout `fetch-depth: 0`";
 
 /// Finds the base and head, then collects the change between their merge-base and head.
-pub fn collect(sh: &Shell, repo: &Utf8Path, base: Option<&str>, pr: &Pr, cfg: &crate::config::Gates) -> Result<Facts> {
-    let main_branch = cfg.main_branch;
+pub fn collect(
+    sh: &Shell,
+    repo: &Utf8Path,
+    base: Option<&str>,
+    pr: &Pr,
+    cfg: &crate::settings::Gates,
+) -> Result<Facts> {
+    let main_branch = cfg.main_branch.as_str();
     let mut git = Git::new(sh, repo);
     if git.run(&["rev-parse", "--git-dir"], None)?.is_err() {
         bail!(input_error(format!("{repo} is not a git repository"), "run gates inside a clone of the repository"));

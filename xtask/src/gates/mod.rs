@@ -17,8 +17,8 @@ use xshell::Shell;
 pub use checks::{GateResult, Status};
 pub use facts::{Facts, Pr};
 
-use crate::config::{self, Gates};
 use crate::plan::{JobFailed, printable};
+use crate::settings::Gates;
 use crate::{Ctx, github};
 
 #[derive(Clone, Debug, Default)]
@@ -30,6 +30,8 @@ pub struct Args {
     pub body: Option<String>,
     /// The commit to check instead of HEAD (what the printed reproduce command pins).
     pub head: Option<String>,
+    /// Run with the documented default gates instead of the repository's `[gates]` section.
+    pub defaults: bool,
 }
 
 /// The PR facts: the event (from `--event`, or `$GITHUB_EVENT_PATH` under GitHub Actions), then the flags,
@@ -106,7 +108,8 @@ pub fn evaluate(sh: &Shell, repo: &Utf8Path, args: &Args, pr: &Pr, cfg: &Gates) 
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let pr = pr_facts(args)?;
-    let cfg = &config::GATES;
+    let defaults = Gates::default();
+    let cfg = if args.defaults { &defaults } else { ctx.settings.gates("gates")? };
     if ctx.global.dry_run {
         let plan = json!({
             "job": "gates",
@@ -115,10 +118,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             "facts_from": pr.source,
             "labels": pr.labels,
             "title": pr.title,
-            "label_rules": format!("{:?}", cfg.label_rules),
+            "settings": if args.defaults { "the documented defaults (--defaults)".to_owned() } else { ctx.settings.path.to_string() },
+            "label_rules": format!("{:?}", cfg.labels),
             "keywords": format!("{:?} in {:?}; markers {:?} in added lines too (exempt: {:?})", cfg.keywords, cfg.keywords_in, cfg.markers, cfg.keyword_exempt),
             "large_files": format!("{} bytes or more (allowed: {:?}); every commit: {}", cfg.max_file_bytes, cfg.large_file_allow, cfg.every_commit),
-            "file_patterns": format!("names (UTF-8, no control characters), symlinks, case clashes, Windows names, conflict markers, {:?}", cfg.forbidden_globs),
+            "file_patterns": format!("names (UTF-8, no control characters), symlinks, case clashes, Windows names, conflict markers, {:?}; in Git LFS: {:?}", cfg.forbidden, cfg.lfs),
         });
         return crate::plan::print_static(&plan, ctx.global.json);
     }

@@ -62,10 +62,11 @@ fn the_repository_itself_is_packageable() {
     let packages = parse_metadata(&meta).unwrap();
     let publishable: Vec<_> = packages.iter().filter(|p| p.publishable).map(|p| p.name.as_str()).collect();
     assert_eq!(publishable, ["reel", "reel-cli"]);
-    let py: Vec<_> = PYTHON_PACKAGES
+    let py: Vec<_> = crate::settings::get()
+        .python()
         .iter()
         .map(|p| {
-            let path = root.join(p.dir).join("pyproject.toml");
+            let path = root.join(&p.dir).join("pyproject.toml");
             (path.to_string(), std::fs::read_to_string(&path).unwrap())
         })
         .collect();
@@ -134,14 +135,14 @@ fn wheel_targets_platforms_and_the_auditwheel_verdict() {
     assert_eq!(wheel_targets(&[], "aarch64-apple-darwin"), ["aarch64-apple-darwin"], "macOS builds its own");
     assert_eq!(wheel_targets(&["aarch64-unknown-linux-gnu".into()], linux), ["aarch64-unknown-linux-gnu"]);
     // Native builds where zig has no part: Windows and macOS runners build their own wheels.
-    let pkg = &PYTHON_PACKAGES[0];
+    let pkg = &crate::settings::get().python()[0];
     let win = wheel_step("w", pkg, "x86_64-pc-windows-msvc", "x86_64-pc-windows-msvc", "out", "t", true);
     assert!(
         !win.command_line().contains("--zig") && !win.command_line().contains("--target x"),
         "{}",
         win.command_line()
     );
-    let targets: Vec<String> = config::RELEASE_WHEEL_TARGETS.iter().map(|t| (*t).to_owned()).collect();
+    let targets: Vec<String> = crate::settings::get().release("test").unwrap().wheel_targets.clone();
     let cases = [
         ("cp39-abi3-manylinux2014_aarch64.manylinux_2_17_aarch64", Some("aarch64-unknown-linux-gnu")),
         ("cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64", Some("x86_64-unknown-linux-gnu")),

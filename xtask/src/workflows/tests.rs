@@ -9,7 +9,7 @@ fn committed_files_match_the_definitions() {
 
 #[test]
 fn generated_workflows_follow_the_rules() {
-    for w in all() {
+    for w in all().unwrap() {
         let text = render(&w);
         assert_eq!(rules(w.file, &text), Vec::<String>::new(), "{}", w.file);
         assert!(!text.contains("pull_request_target"), "fork PRs must never see secrets");
@@ -18,7 +18,7 @@ fn generated_workflows_follow_the_rules() {
 
 #[test]
 fn hand_edits_break_the_rules_with_file_and_line() {
-    let w = &all()[0];
+    let w = &all().unwrap()[0];
     let good = render(w);
     let lines: Vec<&str> = good.lines().collect();
     let run_at = lines.iter().position(|l| l.trim_start().starts_with("run: cargo xtask")).unwrap();
@@ -78,8 +78,8 @@ fn runs_per_job(text: &str) -> Vec<(String, Vec<String>)> {
 #[test]
 fn ci_runs_the_commands_the_yaml_contains() {
     let root = crate::project_root();
-    let jobs = local_jobs();
-    for w in all() {
+    let jobs = local_jobs().unwrap();
+    for w in all().unwrap() {
         let text = std::fs::read_to_string(root.join(DIR).join(w.file)).unwrap();
         for (job, runs) in runs_per_job(&text) {
             let key = format!("{}/{job}", w.name);
@@ -126,7 +126,7 @@ fn diff_names_lines() {
 /// the xtask's own rules name it with file and line, and (where it sees it) zizmor fails on it too.
 #[test]
 fn security_patterns_planted_in_a_workflow_fail_the_lint() {
-    let release = all().into_iter().find(|w| w.file == "release.yml").unwrap();
+    let release = all().unwrap().into_iter().find(|w| w.file == "release.yml").unwrap();
     let good = render(&release);
     assert_eq!(security_rules("release.yml", &good), Vec::<String>::new());
     let checkout_pin = format!(
@@ -211,7 +211,7 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
 #[test]
 fn jobs_that_build_hold_no_credentials() {
     let mut builders = 0;
-    for w in all() {
+    for w in all().unwrap() {
         for j in &w.jobs {
             let builds = j.steps.iter().any(
                 |s| matches!(s, WStep::Xtask { args, .. } if ["package", "test", "lint"].contains(&args[0].as_str())),
@@ -227,7 +227,7 @@ fn jobs_that_build_hold_no_credentials() {
         }
     }
     assert!(builders >= 3, "package, test and lint jobs: {builders}");
-    let release = all().into_iter().find(|w| w.file == "release.yml").unwrap();
+    let release = all().unwrap().into_iter().find(|w| w.file == "release.yml").unwrap();
     assert!(release.jobs.iter().all(|j| j.environment == Some(RELEASE_ENVIRONMENT)));
     assert!(!render(&release).contains("secrets."), "the release holds no publish token: trusted publishing");
 }

@@ -1,0 +1,587 @@
+//! The repository's facts, read at run time from `ci.toml` at its root: what it ships (Python packages, wasm
+//! bundles, programs, example recordings), its platforms, its PR gates, its artifact store and where it releases
+//! to. The engine names none of them; `config.rs` holds only the engine's own facts (tool pins, paths inside
+//! `target/`, pinned GitHub actions).
+//!
+//! The file is parsed with the `toml` crate into the typed structs below: an unknown key, a wrong type or a
+//! missing required key stops every job with `ci.toml:LINE:COLUMN: KEY: cause` and exit status 2. A missing file
+//! is not replaced by anybody's rules: a job names the section it needs and prints a minimal example (`gates
+//! --defaults` runs the documented default gates without one).
+
+use std::sync::OnceLock;
+
+use anyhow::{Result, anyhow};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+
+/// The file's name, at the repository root.
+pub const FILE: &str = "ci.toml";
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Settings {
+    pub workspace: Option<Workspace>,
+    /// Python packages built by maturin.
+    #[serde(default)]
+    pub python: Vec<PythonPackage>,
+    /// Wasm crates bundled as static web pages with wasm-bindgen.
+    #[serde(default)]
+    pub wasm: Vec<WasmBundle>,
+    /// Command-line programs shipped as archives.
+    #[serde(default)]
+    pub binary: Vec<Binary>,
+    /// Example scripts that write recordings, and the program that verifies them.
+    pub examples: Option<Examples>,
+    pub test: Option<Test>,
+    #[serde(default)]
+    pub platform: Vec<Platform>,
+    pub gates: Option<Gates>,
+    pub store: Option<Store>,
+    pub release: Option<Release>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Workspace {
+    /// Workspace members that do not carry the one version (they are never shipped), e.g. the xtask.
+    #[serde(default)]
+    pub unversioned: Vec<String>,
+    /// Targets whose code `cargo xtask lint` checks with clippy on every PR from Linux.
+    #[serde(default)]
+    pub check_targets: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PythonPackage {
+    /// The distribution name on PyPI.
+    pub dist: String,
+    /// The import name.
+    pub module: String,
+    /// The directory holding pyproject.toml and the crate.
+    pub dir: String,
+    /// The pytest directory (run against the installed wheel).
+    pub tests: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WasmBundle {
+    /// The crate (a cdylib for wasm32).
+    pub package: String,
+    /// The static files copied beside the generated JS.
+    pub www: String,
+    /// Node test files that load the bundle (`node --test`); `CI_BUNDLE` and `CI_RECORDINGS` name the bundle
+    /// and the recordings directories.
+    pub node_tests: Option<String>,
+    /// Node test files that drive the bundle's page in headless Chromium.
+    pub browser_tests: Option<String>,
+}
+
+impl WasmBundle {
+    /// The `.wasm` file cargo produces (the crate name with `_`).
+    pub fn artifact(&self) -> String {
+        self.package.replace('-', "_")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Binary {
+    pub package: String,
+    /// The binary's name (`[[bin]] name`).
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Examples {
+    /// The directory of the example scripts (`*.py`, each run as `python SCRIPT OUTPUT`).
+    pub dir: String,
+    /// The recordings' file extension (without the dot).
+    pub extension: String,
+    /// The workspace package whose binary verifies them: `cargo run --package VERIFIER -- ARGS... FILE...`.
+    pub verifier: String,
+    #[serde(default)]
+    pub verify_args: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Test {
+    /// The parts `cargo xtask test` runs without `--part`.
+    pub default_parts: Vec<String>,
+}
+
+/// The parts `cargo xtask test` knows.
+pub const TEST_PARTS: &[&str] = &["rust", "python", "wasm", "heavy"];
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Platform {
+    /// What the workflows' `platforms` input calls it.
+    pub name: String,
+    /// The GitHub runner label.
+    pub runner: String,
+    /// The runner's own target.
+    pub target: String,
+    /// The wheels its package job builds (Linux cross-builds both architectures with zig on one runner).
+    #[serde(default)]
+    pub wheels: Vec<String>,
+    /// The artifact kinds its package job builds (`crates`, `wheels`, `wasm`, `recordings`, `binaries`).
+    pub builds: Vec<String>,
+}
+
+/// A rule about a pull request's labels.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LabelRule {
+    /// Exactly one of these labels (e.g. the changelog category).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exactly_one_of: Vec<String>,
+    /// None of these labels (e.g. "do not merge" markers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub none_of: Vec<String>,
+}
+
+/// Where blocking keywords are looked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeywordPlace {
+    Title,
+    Body,
+    CommitMessages,
+}
+
+/// The PR gates (`cargo xtask gates`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Gates {
+    /// The branch pull requests merge into when the remote does not say (`origin/HEAD`).
+    #[serde(default = "main")]
+    pub main_branch: String,
+    #[serde(default)]
+    pub labels: Vec<LabelRule>,
+    /// Phrases that block a merge, matched case-insensitively as whole words in the places `keywords-in` names.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub keywords_in: Vec<KeywordPlace>,
+    /// Marker forms that block a merge wherever they are added: whole words, case-sensitively, in added lines.
+    #[serde(default)]
+    pub markers: Vec<String>,
+    /// Files whose added lines are not searched for markers (globs): the files that define them.
+    #[serde(default)]
+    pub keyword_exempt: Vec<String>,
+    /// Files added or grown to this size or more fail (Git LFS files count by their pointer).
+    pub max_file_bytes: u64,
+    /// Globs of files allowed to be larger.
+    #[serde(default)]
+    pub large_file_allow: Vec<String>,
+    /// Globs no path may match. A glob without `/` matches the file name anywhere; `**` crosses directories.
+    #[serde(default)]
+    pub forbidden: Vec<String>,
+    /// Globs of files that must be Git LFS pointers (e.g. `*.png`).
+    #[serde(default)]
+    pub lfs: Vec<String>,
+    /// Check the files of every commit the PR brings, not only the net change.
+    #[serde(default = "yes")]
+    pub every_commit: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn main() -> String {
+    "main".into()
+}
+
+impl Default for Gates {
+    /// The documented defaults (`cargo xtask gates --defaults`; CONTRIBUTING.md): no label or keyword rule,
+    /// files of 1 MiB or more, the usual debris, every commit.
+    fn default() -> Gates {
+        Gates {
+            main_branch: main(),
+            labels: vec![],
+            keywords: vec![],
+            keywords_in: vec![],
+            markers: vec![],
+            keyword_exempt: vec![],
+            max_file_bytes: 1024 * 1024,
+            large_file_allow: vec![],
+            forbidden: ["*.orig", "*.rej", "*.swp", ".DS_Store", "Thumbs.db"].map(String::from).to_vec(),
+            lfs: vec![],
+            every_commit: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Store {
+    /// The artifact store when `--store` is not given: a directory, `file:///PATH` or `gs://BUCKET/PREFIX`.
+    pub default: String,
+    /// The web bundle's store (`version/<V>/` and `latest/`) when `--web-store` is not given.
+    pub web: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Release {
+    /// The crate registry's web API (`$XTASK_REGISTRY_API`, `--registry-api` override it).
+    pub registry_api: String,
+    /// Its index, `sparse+https://...` or a git URL.
+    pub registry_index: String,
+    pub pypi_upload: String,
+    pub pypi_simple: String,
+    /// Platforms a release must have a wheel for.
+    #[serde(default)]
+    pub wheel_targets: Vec<String>,
+    /// The committed minisign public key release signatures are checked against.
+    pub signing_key: String,
+}
+
+/// A minimal example of each section, printed when a job needs one the file does not have.
+pub fn example(section: &str) -> &'static str {
+    match section {
+        "workspace" => "[workspace]\nunversioned = [\"xtask\"]",
+        "platform" => {
+            "[[platform]]\nname = \"linux\"\nrunner = \"ubuntu-latest\"\ntarget = \"x86_64-unknown-linux-gnu\"\n\
+             wheels = [\"x86_64-unknown-linux-gnu\"]\nbuilds = [\"crates\", \"wheels\", \"wasm\"]"
+        }
+        "gates" => "[gates]\nmax-file-bytes = 1048576\nforbidden = [\"*.orig\", \"*.rej\"]",
+        "store" => "[store]\ndefault = \"target/store\"\nweb = \"target/web-store\"",
+        "release" => {
+            "[release]\nregistry-api = \"https://crates.io\"\nregistry-index = \"sparse+https://index.crates.io/\"\n\
+             pypi-upload = \"https://upload.pypi.org/legacy/\"\npypi-simple = \"https://pypi.org/simple/\"\n\
+             signing-key = \"release/minisign.pub\""
+        }
+        "test" => "[test]\ndefault-parts = [\"rust\"]",
+        _ => "",
+    }
+}
+
+/// The loaded file (or its absence) and where it is.
+#[derive(Debug)]
+pub struct Loaded {
+    pub path: Utf8PathBuf,
+    /// The file's text; `None`: there is no file.
+    pub source: Option<String>,
+    pub settings: Settings,
+}
+
+impl Loaded {
+    fn missing(&self, section: &str, job: &str) -> anyhow::Error {
+        let (what, fix) = if self.source.is_none() {
+            (format!("there is no {} (the repository's CI settings)", self.path), "create it with".to_owned())
+        } else {
+            (format!("{} has no [{section}] section", self.path), "add".to_owned())
+        };
+        anyhow!(
+            "`{job}` needs the [{section}] section of {FILE}: {what}\nfix: {fix}\n{}\n(CONTRIBUTING.md, \
+             \"Adopting this CI in another repository\", lists every section)",
+            example(section)
+        )
+    }
+
+    pub fn workspace(&self, job: &str) -> Result<&Workspace> {
+        self.settings.workspace.as_ref().ok_or_else(|| self.missing("workspace", job))
+    }
+    pub fn gates(&self, job: &str) -> Result<&Gates> {
+        self.settings.gates.as_ref().ok_or_else(|| self.missing("gates", job))
+    }
+    pub fn store(&self, job: &str) -> Result<&Store> {
+        self.settings.store.as_ref().ok_or_else(|| self.missing("store", job))
+    }
+    pub fn release(&self, job: &str) -> Result<&Release> {
+        self.settings.release.as_ref().ok_or_else(|| self.missing("release", job))
+    }
+    pub fn platforms(&self, job: &str) -> Result<&[Platform]> {
+        if self.settings.platform.is_empty() {
+            return Err(self.missing("platform", job));
+        }
+        Ok(&self.settings.platform)
+    }
+    /// The first platform: the default one, and what local runs stand for.
+    pub fn default_platform(&self, job: &str) -> Result<&Platform> {
+        Ok(&self.platforms(job)?[0])
+    }
+    pub fn test_parts(&self, job: &str) -> Result<&[String]> {
+        self.settings.test.as_ref().map(|t| t.default_parts.as_slice()).ok_or_else(|| self.missing("test", job))
+    }
+    pub fn python(&self) -> &[PythonPackage] {
+        &self.settings.python
+    }
+    pub fn wasm(&self) -> &[WasmBundle] {
+        &self.settings.wasm
+    }
+    pub fn binaries(&self) -> &[Binary] {
+        &self.settings.binary
+    }
+    pub fn examples(&self) -> Option<&Examples> {
+        self.settings.examples.as_ref()
+    }
+    /// Workspace members that are never shipped (none without a [workspace] section).
+    pub fn unversioned(&self) -> &[String] {
+        self.settings.workspace.as_ref().map(|w| w.unversioned.as_slice()).unwrap_or_default()
+    }
+    pub fn check_targets(&self) -> &[String] {
+        self.settings.workspace.as_ref().map(|w| w.check_targets.as_slice()).unwrap_or_default()
+    }
+}
+
+/// Reads and checks `<root>/ci.toml`. A missing file is not an error here (each job says what it needs).
+pub fn load(root: &Utf8Path) -> Result<Loaded> {
+    let path = root.join(FILE);
+    let source = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Loaded { path, source: None, settings: Settings::default() });
+        }
+        Err(e) => return Err(anyhow!("reading {path}: {e}\nfix: make it a readable UTF-8 file")),
+    };
+    let settings = parse(&source).map_err(|e| anyhow!("{path}:{e}"))?;
+    Ok(Loaded { path, source: Some(source), settings })
+}
+
+/// Parses the file's text: typed, then checked for what types cannot say. Errors read `LINE:COLUMN: KEY: cause`
+/// followed by a fix.
+pub fn parse(source: &str) -> Result<Settings, String> {
+    let settings: Settings = toml::from_str(source).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let (line, col) = line_col(source, span.start);
+        let key = key_at(source, span.clone()).map(|k| format!("{k}: ")).unwrap_or_default();
+        let message = e.message().trim().replace('\n', " ");
+        format!("{line}:{col}: {key}{message}\nfix: correct that key (CONTRIBUTING.md lists every key of {FILE})")
+    })?;
+    check(&settings, source)?;
+    Ok(settings)
+}
+
+/// What the types do not say: the names a job will look up exist and are unique, the parts and kinds are known.
+fn check(s: &Settings, source: &str) -> Result<(), String> {
+    let at = |key: &str, needle: &str, cause: String| {
+        let pos = source.find(needle).unwrap_or(0);
+        let (line, col) = line_col(source, pos);
+        Err(format!("{line}:{col}: {key}: {cause}\nfix: correct that key (CONTRIBUTING.md lists every key of {FILE})"))
+    };
+    if let Some(t) = &s.test {
+        if let Some(p) = t.default_parts.iter().find(|p| !TEST_PARTS.contains(&p.as_str())) {
+            return at(
+                "test.default-parts",
+                p,
+                format!("unknown part `{p}`, expected one of {}", TEST_PARTS.join(", ")),
+            );
+        }
+    }
+    const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
+    let mut names = std::collections::BTreeSet::new();
+    for p in &s.platform {
+        if !names.insert(p.name.as_str()) {
+            return at("platform.name", &format!("\"{}\"", p.name), format!("`{}` is named twice", p.name));
+        }
+        if let Some(k) = p.builds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+            return at("platform.builds", k, format!("unknown kind `{k}`, expected one of {}", KINDS.join(", ")));
+        }
+    }
+    let mut dists = std::collections::BTreeSet::new();
+    for p in &s.python {
+        if !dists.insert(p.dist.as_str()) {
+            return at("python.dist", &format!("\"{}\"", p.dist), format!("`{}` is listed twice", p.dist));
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(source: &str, pos: usize) -> (usize, usize) {
+    let before = &source[..pos.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The dotted key whose value (or key) the span points into, found in the parsed document: a type error's span
+/// covers the value, not the key.
+fn key_at(source: &str, span: std::ops::Range<usize>) -> Option<String> {
+    use toml::de::{DeTable, DeValue};
+    // Tables' spans cover their header only: every table is searched, the deepest match wins.
+    fn walk(t: &DeTable<'_>, span: &std::ops::Range<usize>, path: &str) -> Option<String> {
+        let covers = |s: std::ops::Range<usize>| s.start <= span.start && span.end <= s.end;
+        for (k, v) in t.iter() {
+            let name = if path.is_empty() { k.get_ref().to_string() } else { format!("{path}.{}", k.get_ref()) };
+            if k.span().start == span.start {
+                return Some(name);
+            }
+            let found = match v.get_ref() {
+                DeValue::Table(t) => walk(t, span, &name),
+                DeValue::Array(a) => a.iter().find_map(|item| match item.get_ref() {
+                    DeValue::Table(t) => walk(t, span, &name).or_else(|| covers(item.span()).then(|| name.clone())),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+            if covers(v.span()) {
+                return Some(name);
+            }
+        }
+        None
+    }
+    let doc = DeTable::parse(source).ok()?;
+    walk(doc.get_ref(), &span, "")
+}
+
+/// Where each setting came from: `(dotted key, value, origin)` for every leaf of the effective settings, the
+/// origin being `ci.toml:LINE` or `default` (a key the file leaves out).
+pub fn provenance(loaded: &Loaded) -> Vec<(String, String, String)> {
+    let Ok(toml::Value::Table(effective)) = toml::Value::try_from(&loaded.settings) else { return vec![] };
+    let mut lines: Vec<(String, usize)> = Vec::new();
+    if let Some(src) = &loaded.source {
+        if let Ok(doc) = toml::de::DeTable::parse(src) {
+            collect_lines(doc.get_ref(), "", src, &mut lines);
+        }
+    }
+    let mut out = Vec::new();
+    flatten(&toml::Value::Table(effective), "", &mut |key, value| {
+        let origin = lines
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or_else(|| "default".to_owned(), |(_, line)| format!("{FILE}:{line}"));
+        out.push((key.to_owned(), value, origin));
+    });
+    out
+}
+
+fn collect_lines(t: &toml::de::DeTable<'_>, path: &str, src: &str, out: &mut Vec<(String, usize)>) {
+    use toml::de::DeValue;
+    for (k, v) in t.iter() {
+        let name = if path.is_empty() { k.get_ref().to_string() } else { format!("{path}.{}", k.get_ref()) };
+        match v.get_ref() {
+            DeValue::Table(t) => collect_lines(t, &name, src, out),
+            DeValue::Array(a) if a.iter().all(|i| matches!(i.get_ref(), DeValue::Table(_))) && !a.is_empty() => {
+                for (i, item) in a.iter().enumerate() {
+                    if let DeValue::Table(t) = item.get_ref() {
+                        collect_lines(t, &format!("{name}[{i}]"), src, out);
+                    }
+                }
+            }
+            _ => out.push((name, line_col(src, k.span().start).0)),
+        }
+    }
+}
+
+fn flatten(v: &toml::Value, path: &str, f: &mut dyn FnMut(&str, String)) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                flatten(v, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, f);
+            }
+        }
+        toml::Value::Array(a) if !a.is_empty() && a.iter().all(toml::Value::is_table) => {
+            for (i, item) in a.iter().enumerate() {
+                flatten(item, &format!("{path}[{i}]"), f);
+            }
+        }
+        other => f(path, serde_json::to_string(other).unwrap_or_default()),
+    }
+}
+
+static LOADED: OnceLock<Loaded> = OnceLock::new();
+
+/// Loads the repository's file once per process; every job reads it through [`get`].
+pub fn init(root: &Utf8Path) -> Result<&'static Loaded> {
+    if let Some(l) = LOADED.get() {
+        return Ok(l);
+    }
+    let loaded = load(root)?;
+    Ok(LOADED.get_or_init(|| loaded))
+}
+
+/// The settings loaded by [`init`] (in unit tests: this repository's file).
+pub fn get() -> &'static Loaded {
+    LOADED.get_or_init(|| {
+        load(&crate::project_root()).unwrap_or_else(|e| panic!("{FILE} of this repository does not load: {e:#}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_repositorys_file_loads_and_has_every_section() {
+        let l = load(&crate::project_root()).unwrap();
+        assert!(l.source.is_some());
+        for job in ["lint"] {
+            l.workspace(job).unwrap();
+            l.gates(job).unwrap();
+            l.store(job).unwrap();
+            l.release(job).unwrap();
+            l.platforms(job).unwrap();
+            l.test_parts(job).unwrap();
+        }
+    }
+
+    #[test]
+    fn unknown_keys_wrong_types_and_missing_keys_name_line_and_key() {
+        let e = parse("[gates]\nmax-file-bytes = 10\nmax-size = 3\n").unwrap_err();
+        assert!(e.starts_with("3:1: gates.max-size: unknown field `max-size`"), "{e}");
+        let e = parse("[gates]\nmax-file-bytes = \"big\"\n").unwrap_err();
+        assert!(e.starts_with("2:18: gates.max-file-bytes: invalid type: string"), "{e}");
+        let e = parse("[[python]]\ndist = \"a\"\nmodule = \"a\"\ndir = \"a\"\n").unwrap_err();
+        assert!(e.starts_with("1:1: python: missing field `tests`"), "{e}");
+        let e = parse("[gates]\nmax-file-bytes = 1\nkeywords-in = [\"title\", \"footer\"]\n").unwrap_err();
+        assert!(e.starts_with("3:25: gates.keywords-in: unknown variant `footer`"), "{e}");
+        let e = parse("[test]\ndefault-parts = [\"rust\", \"fuzz\"]\n").unwrap_err();
+        assert!(e.starts_with("2:27: test.default-parts: unknown part `fuzz`"), "{e}");
+        let e = parse("verbose = true\n").unwrap_err();
+        assert!(e.starts_with("1:1: verbose: unknown field `verbose`"), "{e}");
+        for e in [e, parse("[store\n").unwrap_err()] {
+            assert_eq!(e.lines().count(), 2, "one line of cause, one of fix: {e}");
+            assert!(e.lines().nth(1).unwrap().starts_with("fix: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_or_section_names_the_section_and_shows_an_example() {
+        let dir = crate::testutil::scratch("settings", &[]);
+        let l = load(&dir).unwrap();
+        let e = format!("{:#}", l.gates("gates").unwrap_err());
+        assert!(e.contains("`gates` needs the [gates] section of ci.toml: there is no"), "{e}");
+        assert!(e.contains("max-file-bytes = "), "{e}");
+        // Every example parses, and is the section it names.
+        for section in ["workspace", "platform", "gates", "store", "release", "test"] {
+            let s = parse(example(section)).unwrap_or_else(|e| panic!("{section}: {e}"));
+            let l = Loaded { path: "ci.toml".into(), source: Some(String::new()), settings: s };
+            let ok = match section {
+                "workspace" => l.workspace("x").is_ok(),
+                "platform" => l.platforms("x").is_ok(),
+                "gates" => l.gates("x").is_ok(),
+                "store" => l.store("x").is_ok(),
+                "release" => l.release("x").is_ok(),
+                _ => l.test_parts("x").is_ok(),
+            };
+            assert!(ok, "{section}");
+        }
+        std::fs::write(dir.join(FILE), "[store]\ndefault = \"d\"\nweb = \"w\"\n").unwrap();
+        let e = format!("{:#}", load(&dir).unwrap().release("release").unwrap_err());
+        assert!(e.contains("ci.toml has no [release] section\nfix: add\n[release]"), "{e}");
+    }
+
+    #[test]
+    fn provenance_names_the_line_or_the_default() {
+        let src =
+            "[gates]\nmax-file-bytes = 10\n\n[[platform]]\nname = \"l\"\nrunner = \"r\"\ntarget = \"t\"\nbuilds = []\n";
+        let l = Loaded { path: "ci.toml".into(), source: Some(src.into()), settings: parse(src).unwrap() };
+        let p = provenance(&l);
+        let find = |k: &str| p.iter().find(|(key, ..)| key == k).unwrap_or_else(|| panic!("{k} in {p:?}"));
+        assert_eq!(find("gates.max-file-bytes").1, "10");
+        assert_eq!(find("gates.max-file-bytes").2, "ci.toml:2");
+        assert_eq!(find("gates.every-commit").2, "default");
+        assert_eq!(find("platform[0].runner").2, "ci.toml:6");
+    }
+}
