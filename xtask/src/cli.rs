@@ -39,7 +39,7 @@ impl Part {
 pub enum Job {
     Lint { fix: bool, changed_since: Option<String> },
     Test { parts: Vec<Part>, runner_args: Vec<String>, changed_since: Option<String> },
-    Doctor { provision: bool },
+    Doctor { provision: bool, tools: Vec<String> },
     Gates(crate::gates::Args),
     Package(crate::package::Args),
     Upload(crate::upload::UploadArgs),
@@ -92,7 +92,7 @@ fn store_arg() -> Arg {
     Arg::new("store")
         .long("store")
         .value_name("URL")
-        .help("gs://BUCKET/PREFIX, file:///PATH or a directory [default: target/store]")
+        .help("gs://BUCKET/PREFIX, file:///PATH or a directory [default: ci.toml [store] default]")
 }
 
 fn endpoint_arg() -> Arg {
@@ -256,7 +256,7 @@ pub fn command() -> Command {
                      the set is complete). An object already there with the same sha256 is skipped; one with other \
                      content is refused unless --overwrite.\n\nStores: gs://BUCKET/PREFIX (GCS JSON API; \
                      $STORAGE_EMULATOR_HOST for a local server; token from $GOOGLE_OAUTH_ACCESS_TOKEN or gcloud), \
-                     file:///PATH or a directory [default: target/store].",
+                     file:///PATH or a directory [default: ci.toml [store] default].",
                 )
                 .arg(store_arg())
                 .arg(endpoint_arg())
@@ -297,7 +297,7 @@ pub fn command() -> Command {
                 .long_about(
                     "Sign the store's manifest of a commit with the minisign key in $XTASK_SIGNING_KEY (the contents of a \
                      key file from `minisign -G -W`) and upload manifest.json.minisig beside it. The release job checks \
-                     the signature against release/minisign.pub; `minisign -V -p release/minisign.pub -m manifest.json` \
+                     the signature against the committed public key (ci.toml [release] signing-key); `minisign -V -p KEY.pub -m manifest.json` \
                      checks it too.",
                 )
                 .arg(store_arg())
@@ -313,7 +313,7 @@ pub fn command() -> Command {
                 .about("Publish a commit's uploaded artifacts (verified, signed) to the crate registry and PyPI; builds nothing")
                 .long_about(
                     "Publish one commit's pre-built artifacts from the store, building nothing. First everything is \
-                     downloaded and checked: the manifest's signature against release/minisign.pub, every sha256, the \
+                     downloaded and checked: the manifest's signature against the committed key (ci.toml [release] signing-key), every sha256, the \
                      set is complete, every version is the release version, the manifest is clean. Then crates go to \
                      the registry's web API in dependency order, wheels to the package index (twine), the web bundle to \
                      version/<V>/ and latest/; whatever is already there is skipped, so a re-run finishes an \
@@ -325,12 +325,12 @@ pub fn command() -> Command {
                 .arg(endpoint_arg())
                 .arg(Arg::new("version").long("version").value_name("V").help("The release version [default: the vX.Y.Z tag being built, else the workspace's]"))
                 .arg(flag("execute", "Publish for real (otherwise: a dry run)"))
-                .arg(Arg::new("registry-api").long("registry-api").value_name("URL").help("The crate registry's API [default: crates.io; $XTASK_REGISTRY_API]"))
-                .arg(Arg::new("registry-index").long("registry-index").value_name("URL").help("Its index: sparse+https://... or a git URL [default: crates.io's; $XTASK_REGISTRY_INDEX]"))
-                .arg(Arg::new("pypi-upload").long("pypi-upload").value_name("URL").help("The package index's upload URL [default: PyPI; $XTASK_PYPI_UPLOAD]"))
-                .arg(Arg::new("pypi-simple").long("pypi-simple").value_name("URL").help("Its simple index [default: PyPI's; $XTASK_PYPI_SIMPLE]"))
-                .arg(Arg::new("web-store").long("web-store").value_name("URL").help("Where the web bundle goes [default: target/web-store; $XTASK_WEB_STORE]"))
-                .arg(Arg::new("public-key").long("public-key").value_name("PATH").help("The minisign public key [default: release/minisign.pub]"))
+                .arg(Arg::new("registry-api").long("registry-api").value_name("URL").help("The crate registry's API [default: $XTASK_REGISTRY_API, else ci.toml [release] registry-api]"))
+                .arg(Arg::new("registry-index").long("registry-index").value_name("URL").help("Its index: sparse+https://... or a git URL [default: $XTASK_REGISTRY_INDEX, else ci.toml [release] registry-index]"))
+                .arg(Arg::new("pypi-upload").long("pypi-upload").value_name("URL").help("The package index's upload URL [default: $XTASK_PYPI_UPLOAD, else ci.toml [release] pypi-upload]"))
+                .arg(Arg::new("pypi-simple").long("pypi-simple").value_name("URL").help("Its simple index [default: $XTASK_PYPI_SIMPLE, else ci.toml [release] pypi-simple]"))
+                .arg(Arg::new("web-store").long("web-store").value_name("URL").help("Where the web bundle goes [default: $XTASK_WEB_STORE, else ci.toml [store] web]"))
+                .arg(Arg::new("public-key").long("public-key").value_name("PATH").help("The minisign public key [default: ci.toml [release] signing-key]"))
                 .arg(flag("allow-any-ref", "In GitHub Actions, skip the check that the run is on tag v<version> or the default branch (rehearsals)")),
         )
         .subcommand(
@@ -385,7 +385,14 @@ pub fn command() -> Command {
         .subcommand(
             Command::new("doctor")
                 .about("Show every external tool: pinned version, found version and path, status, fix")
-                .arg(flag("provision", "Install every missing or wrong-version tool that can be installed")),
+                .arg(flag("provision", "Install every missing or wrong-version tool that can be installed"))
+                .arg(
+                    Arg::new("tool")
+                        .long("tool")
+                        .value_name("NAME")
+                        .action(ArgAction::Append)
+                        .help("Only this tool (repeatable): its row, and with --provision only its install"),
+                ),
         )
 }
 
@@ -395,7 +402,7 @@ pub fn check_combination(g: &Global, job: &Job) -> anyhow::Result<()> {
     let acting = match job {
         Job::Release(a) if a.execute => Some("release --execute"),
         Job::Lint { fix: true, .. } => Some("lint --fix"),
-        Job::Doctor { provision: true } => Some("doctor --provision"),
+        Job::Doctor { provision: true, .. } => Some("doctor --provision"),
         _ => None,
     };
     let mode = if g.dry_run {
@@ -447,7 +454,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             parts.dedup();
             Job::Test { parts, runner_args: strings("runner-args"), changed_since: one("changed-since") }
         }
-        "doctor" => Job::Doctor { provision: sub.get_flag("provision") },
+        "doctor" => Job::Doctor { provision: sub.get_flag("provision"), tools: strings("tool") },
         "bench" => Job::Bench { cases: strings("case"), runs: usize::from(*sub.get_one::<u16>("runs").unwrap()) },
         "package" => {
             use crate::manifest::Kind;

@@ -7,10 +7,16 @@ use serde_json::json;
 
 use crate::{Ctx, config, wasm};
 
-pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
+pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
+    if let Some(unknown) = only.iter().find(|n| !config::TOOLS.iter().any(|t| t.name == n.as_str())) {
+        let known: Vec<&str> = config::TOOLS.iter().map(|t| t.name).collect();
+        anyhow::bail!("no tool `{unknown}`\nfix: name one of {}", known.join(", "));
+    }
+    let selected: Vec<&config::Tool> =
+        config::TOOLS.iter().filter(|t| only.is_empty() || only.iter().any(|n| n == t.name)).collect();
     if provision {
         crate::bootstrap::ensure(ctx)?;
-        let names: Vec<&str> = config::TOOLS.iter().map(|t| t.name).collect();
+        let names: Vec<&str> = selected.iter().map(|t| t.name).collect();
         // Provisioning failures of some tools are reported in the table below, not fatal here.
         if let Err(e) = ctx.tools.ensure(&ctx.sh, &names) {
             eprintln!("{e:#}");
@@ -19,10 +25,10 @@ pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
             eprintln!("{e:#}");
         }
     }
-    let names: Vec<&str> = config::TOOLS.iter().map(|t| t.name).collect();
+    let names: Vec<&str> = selected.iter().map(|t| t.name).collect();
     ctx.tools.probe_all(&names);
     let mut rows = Vec::new();
-    for tool in config::TOOLS {
+    for tool in selected.iter().copied() {
         let p = ctx.tools.probe(&ctx.sh, tool)?;
         let pin = match tool.pin {
             config::Pin::Exact(_) => p.wanted.clone(),
@@ -94,7 +100,7 @@ pub fn run(ctx: &Ctx, provision: bool) -> Result<()> {
             }
         }
     }
-    let broken = rows.iter().zip(config::TOOLS).any(|(r, t)| r[4] != "ok" && !t.optional);
+    let broken = rows.iter().zip(&selected).any(|(r, t)| r[4] != "ok" && !t.optional);
     if broken && !ctx.global.json {
         println!("\nSome tools are not ready: `cargo xtask doctor --provision` installs the provisionable ones;");
         println!("jobs also provision what they need when they start (unless --offline).");

@@ -165,7 +165,7 @@ fn run(global: Global, job: Job) -> Result<()> {
         Job::Test { parts, runner_args, changed_since } => {
             test::run(&ctx, &parts, &runner_args, changed_since.as_deref())
         }
-        Job::Doctor { provision } => doctor::run(&ctx, provision),
+        Job::Doctor { provision, tools } => doctor::run(&ctx, provision, &tools),
         Job::Gates(args) => gates::run(&ctx, &args),
         Job::Package(args) => package::run(&ctx, &args),
         Job::Upload(args) => upload::upload(&ctx, &args).map(drop),

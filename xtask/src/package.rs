@@ -160,6 +160,7 @@ pub fn check_workspace(packages: &[Package], version: &str, pyprojects: &[(Strin
             PyVersion::Static(v) => problems
                 .push(format!("{path} has version {v}, the workspace has {version}: use dynamic = [\"version\"]")),
             PyVersion::Missing => problems.push(format!("{path} declares no version: add dynamic = [\"version\"]")),
+            PyVersion::Invalid(e) => problems.push(format!("{path} is not valid TOML: {e}")),
         }
     }
     if !problems.is_empty() {
@@ -173,23 +174,29 @@ pub enum PyVersion {
     Dynamic,
     Static(String),
     Missing,
+    Invalid(String),
+}
+
+/// The part of pyproject.toml the version check reads (PEP 621's `[project]`).
+#[derive(serde::Deserialize)]
+struct PyProject {
+    project: Option<PyProjectTable>,
+}
+
+#[derive(serde::Deserialize)]
+struct PyProjectTable {
+    version: Option<String>,
+    #[serde(default)]
+    dynamic: Vec<String>,
 }
 
 fn pyproject_version(text: &str) -> PyVersion {
-    let mut in_project = false;
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_project = line == "[project]";
-        } else if in_project {
-            if line.starts_with("dynamic") && line.contains("\"version\"") {
-                return PyVersion::Dynamic;
-            }
-            if let Some(v) = line.strip_prefix("version").and_then(|r| r.trim_start().strip_prefix('=')) {
-                return PyVersion::Static(v.trim().trim_matches('"').to_owned());
-            }
-        }
+    match toml::from_str::<PyProject>(text) {
+        Err(e) => PyVersion::Invalid(e.message().trim().to_owned()),
+        Ok(PyProject { project: Some(p) }) if p.dynamic.iter().any(|d| d == "version") => PyVersion::Dynamic,
+        Ok(PyProject { project: Some(PyProjectTable { version: Some(v), .. }) }) => PyVersion::Static(v),
+        Ok(_) => PyVersion::Missing,
     }
-    PyVersion::Missing
 }
 
 pub fn host_triple(ctx: &Ctx) -> Result<String> {

@@ -247,7 +247,7 @@ pub fn example(section: &str) -> &'static str {
     match section {
         "workspace" => "[workspace]\nunversioned = [\"xtask\"]",
         "platform" => {
-            "[[platform]]\nname = \"linux\"\nrunner = \"ubuntu-latest\"\ntarget = \"x86_64-unknown-linux-gnu\"\n\
+            "[[platform]]\nname = \"linux\"\nrunner = \"ubuntu-24.04\"\ntarget = \"x86_64-unknown-linux-gnu\"\n\
              wheels = [\"x86_64-unknown-linux-gnu\"]\nbuilds = [\"crates\", \"wheels\", \"wasm\"]"
         }
         "gates" => "[gates]\nmax-file-bytes = 1048576\nforbidden = [\"*.orig\", \"*.rej\"]",

@@ -230,3 +230,21 @@ fn cli_programs_are_packed_per_target_reproducibly() {
     );
     assert!(win[1].command_line().contains("release/reel.exe --help"));
 }
+
+#[test]
+fn pyproject_versions_are_read_by_a_toml_parser() {
+    let cases = [
+        ("[project]\nname = \"a\"\ndynamic = [\n  \"readme\",\n  \"version\",\n]\n", PyVersion::Dynamic),
+        ("[project]\nname = \"a\"\nversion = \"1.2.3\" # pinned\n", PyVersion::Static("1.2.3".into())),
+        // A `version` key of another table, and a string that mentions "version", are not the project's.
+        (
+            "[tool.x]\nversion = \"9\"\n[project]\nname = \"a\"\ndescription = \"dynamic = [\\\"version\\\"]\"\n",
+            PyVersion::Missing,
+        ),
+        ("[build-system]\nrequires = []\n", PyVersion::Missing),
+    ];
+    for (text, want) in cases {
+        assert_eq!(pyproject_version(text), want, "{text}");
+    }
+    assert!(matches!(pyproject_version("[project\n"), PyVersion::Invalid(_)));
+}
