@@ -12,7 +12,7 @@ use camino::Utf8Path;
 use xshell::cmd;
 
 use crate::Ctx;
-use crate::package::Package;
+use crate::workspace::Package;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Affected {
@@ -184,7 +184,7 @@ pub fn for_flag(ctx: &Ctx, changed_since: Option<&str>) -> Result<Affected> {
         ));
     };
     let files = changed_files(ctx, &rev)?;
-    let packages = crate::package::workspace_packages(ctx)?;
+    let packages = crate::workspace::workspace_packages(ctx)?;
     let mut a = compute(&ctx.root, &files, &packages);
     a.reasons.insert(0, format!("compared with the merge-base of {rev} and HEAD"));
     Ok(a)

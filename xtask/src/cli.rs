@@ -2,76 +2,9 @@
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
-/// Options every job shares.
-#[derive(Clone, Debug)]
-pub struct Global {
-    pub dry_run: bool,
-    pub json: bool,
-    pub keep_going: bool,
-    pub offline: bool,
-    pub jobs: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Part {
-    Rust,
-    Python,
-    Wasm,
-    /// The slow scenarios: two clean packaging builds (reproducibility), the release rehearsal against real
-    /// servers, the aarch64 wheel under qemu. Not in the default run; CI runs it as a job of its own.
-    Heavy,
-}
-
-impl Part {
-    /// The part called `name` (`rust`, `python`, `wasm`, `heavy`).
-    pub fn named(name: &str) -> Option<Part> {
-        match name {
-            "rust" => Some(Part::Rust),
-            "python" => Some(Part::Python),
-            "wasm" => Some(Part::Wasm),
-            "heavy" => Some(Part::Heavy),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum Job {
-    Lint { fix: bool, changed_since: Option<String> },
-    Test { parts: Vec<Part>, runner_args: Vec<String>, changed_since: Option<String> },
-    Doctor { provision: bool, tools: Vec<String> },
-    Gates(crate::gates::Args),
-    Package(crate::package::Args),
-    Upload(crate::upload::UploadArgs),
-    Download(crate::upload::DownloadArgs),
-    Sign { store: Option<String>, endpoint: Option<String>, commit: Option<String>, local_key: bool },
-    Release(crate::release::Args),
-    Workflows { check: bool },
-    CiList,
-    CiMatrix { platforms: String, github_output: bool },
-    Ci { job: Option<String> },
-    Bench { cases: Vec<String>, runs: usize },
-}
-
-impl Job {
-    /// The subcommand's name (as typed).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Job::Lint { .. } => "lint",
-            Job::Test { .. } => "test",
-            Job::Doctor { .. } => "doctor",
-            Job::Gates(_) => "gates",
-            Job::Package(_) => "package",
-            Job::Upload(_) => "upload",
-            Job::Download(_) => "download",
-            Job::Sign { .. } => "sign",
-            Job::Release(_) => "release",
-            Job::Workflows { .. } => "workflows",
-            Job::CiList | Job::CiMatrix { .. } | Job::Ci { .. } => "ci",
-            Job::Bench { .. } => "bench",
-        }
-    }
-}
+use crate::ctx::Global;
+use crate::jobs::Job;
+use crate::jobs::test::Part;
 
 const ABOUT: &str = "The CI system of this repository: every CI job is a `cargo xtask` subcommand, \
 run the same way on a laptop and in CI.";
@@ -473,7 +406,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             .map(|(_, k)| k)
             .collect();
             kinds.sort();
-            Job::Package(crate::package::Args {
+            Job::Package(crate::jobs::package::Args {
                 kinds,
                 targets: strings("target").into_iter().filter(|t| !t.trim().is_empty()).collect(),
                 out: sub.get_one::<String>("out").map(Into::into),
@@ -481,7 +414,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
                 check_reproducible: sub.get_flag("check-reproducible"),
             })
         }
-        "upload" => Job::Upload(crate::upload::UploadArgs {
+        "upload" => Job::Upload(crate::jobs::upload::UploadArgs {
             store: one("store"),
             endpoint: one("endpoint"),
             commit: one("commit"),
@@ -491,7 +424,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             aliases: strings("alias"),
             check_index: sub.get_flag("check-index"),
         }),
-        "download" => Job::Download(crate::upload::DownloadArgs {
+        "download" => Job::Download(crate::jobs::download::DownloadArgs {
             store: one("store"),
             endpoint: one("endpoint"),
             commit: one("commit").unwrap_or_default(),
@@ -505,7 +438,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             commit: one("commit"),
             local_key: sub.get_flag("local-key"),
         },
-        "release" => Job::Release(crate::release::Args {
+        "release" => Job::Release(crate::jobs::release::Args {
             commit: one("commit").unwrap_or_default(),
             store: one("store"),
             endpoint: one("endpoint"),
@@ -528,7 +461,7 @@ pub fn from_matches(m: &ArgMatches) -> (Global, Job) {
             },
             _ => Job::Ci { job: one("job") },
         },
-        "gates" => Job::Gates(crate::gates::Args {
+        "gates" => Job::Gates(crate::jobs::gates::Args {
             base: one("base"),
             event: one("event").map(Into::into),
             labels: {

@@ -19,7 +19,7 @@ fn escape_data(s: &str) -> String {
             '%' => out.push_str("%25"),
             '\r' => out.push_str("%0D"),
             '\n' => out.push_str("%0A"),
-            c if crate::plan::is_unsafe_char(c) => {
+            c if is_unsafe_char(c) => {
                 let mut buf = [0u8; 4];
                 c.encode_utf8(&mut buf).bytes().for_each(|b| out.push_str(&format!("%{b:02X}")));
             }
@@ -81,6 +81,13 @@ pub fn summary(markdown: &str) -> Result<()> {
         .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", path.to_string_lossy()))?;
     f.write_all(markdown.as_bytes()).context("writing $GITHUB_STEP_SUMMARY")?;
     Ok(())
+}
+
+/// Characters a printed command never holds raw: controls, and the line and bidi separators that reorder or
+/// break what a reader sees.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

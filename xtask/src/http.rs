@@ -193,7 +193,7 @@ pub fn send_all(
                 again.push(i);
             } else {
                 results[i] = Some(got.map_err(|e| {
-                    let host = crate::store::url_parts(&requests[i].url).host.to_owned();
+                    let host = url_parts(&requests[i].url).host.to_owned();
                     anyhow::anyhow!("no answer from {host} after {attempt} attempts ({e})")
                 }));
             }
@@ -292,6 +292,39 @@ fn send_once(
     }
     drop(files);
     Ok(results)
+}
+
+/// The parts of a URL the jobs decide on: the scheme (lower-cased; empty without `://`), the authority
+/// (`host[:port]`, after any `user@`) and the host alone (without an IPv6 address's brackets).
+pub struct UrlParts<'a> {
+    pub scheme: String,
+    pub authority: &'a str,
+    pub host: &'a str,
+}
+
+pub fn url_parts(url: &str) -> UrlParts<'_> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // `user@host`: the host is what follows the last `@`.
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    UrlParts { scheme: scheme.to_ascii_lowercase(), authority, host }
+}
+
+/// Percent-encodes an object name for a URL path segment.
+pub fn encode(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

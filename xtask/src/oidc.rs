@@ -65,7 +65,7 @@ impl Github {
     /// The job's ID token (a JWT) for `audience`.
     pub fn id_token(&self, sh: &Shell, tmp: &Utf8Path, audience: &str) -> Result<Secret> {
         let sep = if self.url.contains('?') { '&' } else { '?' };
-        let url = format!("{}{sep}audience={}", self.url, crate::store::encode(audience));
+        let url = format!("{}{sep}audience={}", self.url, crate::http::encode(audience));
         let auth = format!("Authorization: bearer {}", self.bearer.expose());
         let (status, body) = request(sh, tmp, "GET", &url, Some(&auth), None)?;
         if status != 200 {
@@ -83,7 +83,7 @@ impl Github {
 
 /// The audience a crate registry expects: its host (`crates.io` for crates.io).
 pub fn crates_audience(api: &str) -> String {
-    crate::store::url_parts(api).host.to_owned()
+    crate::http::url_parts(api).host.to_owned()
 }
 
 /// A crate registry's publish token from trusted publishing; revoked when dropped.
@@ -152,7 +152,7 @@ pub fn crates_token(sh: &Shell, tmp: &Utf8Path, github: &Github, api: &str) -> R
 /// test.pypi.org, else the upload URL's own scheme and host.
 pub fn pypi_oidc_base(upload: &str) -> String {
     let (scheme, _) = upload.split_once("://").unwrap_or(("https", upload));
-    match crate::store::url_parts(upload).authority {
+    match crate::http::url_parts(upload).authority {
         "upload.pypi.org" => "https://pypi.org".to_owned(),
         h => format!("{scheme}://{}", h.strip_prefix("upload.").unwrap_or(h)),
     }

@@ -153,7 +153,7 @@ impl Step {
 pub fn quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c)) {
         s.to_owned()
-    } else if s.chars().any(is_unsafe_char) {
+    } else if s.chars().any(github::is_unsafe_char) {
         let mut out = String::from("$'");
         for c in s.chars() {
             match c {
@@ -162,7 +162,7 @@ pub fn quote(s: &str) -> String {
                 '\n' => out.push_str("\\n"),
                 '\t' => out.push_str("\\t"),
                 '\r' => out.push_str("\\r"),
-                c if is_unsafe_char(c) => {
+                c if github::is_unsafe_char(c) => {
                     let mut buf = [0u8; 4];
                     for b in c.encode_utf8(&mut buf).bytes() {
                         out.push_str(&format!("\\x{b:02x}"));
@@ -184,20 +184,13 @@ pub fn quote(s: &str) -> String {
 pub fn printable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if is_unsafe_char(c) {
+        if github::is_unsafe_char(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
     out
-}
-
-/// Characters a printed command never holds raw: controls, and the line and bidi separators that reorder or
-/// break what a reader sees.
-pub fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[derive(Clone, Debug, Default)]

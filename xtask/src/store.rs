@@ -17,6 +17,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 use xshell::{Shell, cmd};
 
+use crate::http::{encode, url_parts};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
     File { root: Utf8PathBuf },
@@ -494,26 +496,6 @@ pub fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// The parts of a URL the jobs decide on: the scheme (lower-cased; empty without `://`), the authority
-/// (`host[:port]`, after any `user@`) and the host alone (without an IPv6 address's brackets).
-pub struct UrlParts<'a> {
-    pub scheme: String,
-    pub authority: &'a str,
-    pub host: &'a str,
-}
-
-pub fn url_parts(url: &str) -> UrlParts<'_> {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    // `user@host`: the host is what follows the last `@`.
-    let authority = authority.rsplit('@').next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    UrlParts { scheme: scheme.to_ascii_lowercase(), authority, host }
-}
-
 /// A URL the store can be reached at: http(s), a host, no whitespace.
 fn check_endpoint(endpoint: &str) -> Result<()> {
     let url = url_parts(endpoint);
@@ -640,19 +622,6 @@ pub fn content_type(path: &str) -> &'static str {
         "crate" => "application/gzip",
         _ => "application/octet-stream",
     }
-}
-
-/// Percent-encodes an object name for a URL path segment.
-pub fn encode(name: &str) -> String {
-    let mut out = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

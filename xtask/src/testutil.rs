@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::cli::Global;
+use crate::ctx::Global;
 use crate::tools::Tools;
 use crate::{Ctx, config};
 

@@ -61,7 +61,7 @@ pub fn provision(sh: &Shell, offline: bool) -> Result<Toolchain> {
 
 /// The toolchain a job's plan names: provisioned when the job will run, only detected for `--dry-run` and
 /// `--json` (which install nothing); then a missing toolchain is planned as the rustup target it would add.
-pub fn for_job(sh: &Shell, global: &crate::cli::Global) -> Result<Toolchain> {
+pub fn for_job(sh: &Shell, global: &crate::ctx::Global) -> Result<Toolchain> {
     if global.dry_run || global.json {
         Ok(detect(sh).unwrap_or(Toolchain::Target { toolchain: None }))
     } else {

@@ -203,10 +203,11 @@ fn generate(dir: &Path) {
             &format!("py/{dir}/pyproject.toml"),
             format!(
                 "[build-system]\nrequires = [\"maturin>=1.16,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\n\
-                 name = \"{dist}\"\nrequires-python = \">=3.9\"\ndynamic = [\n  \"version\",\n]\n\n[tool.maturin]\n\
+                 name = \"{dist}\"\nreadme = \"README.md\"\nrequires-python = \">=3.9\"\ndynamic = [\n  \"version\",\n]\n\n[tool.maturin]\n\
                  features = [\"extension-module\"]\n\n[tool.maturin.sbom]\nrust = false\n"
             ),
         );
+        add(&format!("py/{dir}/README.md"), format!("# {dist}\n\nThe value of `{uses}`, from Python.\n"));
         add(
             &format!("py/{dir}/src/lib.rs"),
             format!(
@@ -250,6 +251,8 @@ fn generate(dir: &Path) {
                  <body><p id=\"v\"></p><script type=\"module\" src=\"./main.js\"></script></body>\n</html>\n"
             ),
         );
+        // node 18 loads the bundle's ES modules only with this beside them.
+        add(&format!("web/{dir}/www/package.json"), "{\n  \"private\": true,\n  \"type\": \"module\"\n}\n".into());
         add(
             &format!("web/{dir}/www/main.js"),
             format!(

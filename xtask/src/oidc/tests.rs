@@ -84,7 +84,7 @@ fn crates_trusted_publishing_exchanges_publishes_and_revokes() {
     let krate = root.join("demo-0.1.0.crate");
     std::fs::write(&krate, b"crate bytes").unwrap();
     let meta = json!({"name": "demo", "vers": "0.1.0"});
-    crate::release::publish_crate(&sh, &api, token.token.expose(), &meta, &krate, &root).unwrap();
+    crate::jobs::release::publish_crate(&sh, &api, token.token.expose(), &meta, &krate, &root).unwrap();
     token.revoke().unwrap();
     drop(token);
     let reqs = http.requests();
@@ -157,7 +157,7 @@ fn pypi_trusted_publishing_mints_a_token_twine_uploads_with() {
         .run()
         .unwrap();
     let upload = http.requests().into_iter().find(|r| r.target == "/legacy/").unwrap();
-    let basic = format!("Basic {}", crate::sign::base64_encode(format!("__token__:{PYPI_TOKEN}").as_bytes()));
+    let basic = format!("Basic {}", crate::signature::base64_encode(format!("__token__:{PYPI_TOKEN}").as_bytes()));
     assert_eq!(upload.header("authorization"), Some(basic.as_str()));
 
     for (mode, want) in [

@@ -1,8 +1,9 @@
 use std::process::{Child, Command, Stdio};
 
 use super::*;
+use crate::jobs::upload;
+use crate::jobs::upload::UploadArgs;
 use crate::testutil::{self, FlakyProxy};
-use crate::upload::UploadArgs;
 
 #[test]
 fn a_release_runs_only_from_the_versions_tag_or_the_default_branch() {
@@ -207,9 +208,9 @@ fn sign_commit(
     if !pubkey.exists() {
         cmd!(sh, "minisign -G -W -p {pubkey} -s {seckey}").quiet().ignore_stdout().ignore_stderr().run().unwrap();
     }
-    let secret = sign::parse_secret(&std::fs::read_to_string(&seckey).unwrap()).unwrap();
+    let secret = crate::signature::parse_secret(&std::fs::read_to_string(&seckey).unwrap()).unwrap();
     let manifest = store.join(format!("commit/{commit}/manifest.json"));
-    let sig = sign::sign_with(&secret, &std::fs::read(&manifest).unwrap(), commit, version);
+    let sig = crate::signature::sign_with(&secret, &std::fs::read(&manifest).unwrap(), commit, version);
     std::fs::write(format!("{manifest}.minisig"), sig).unwrap();
     pubkey
 }
@@ -338,8 +339,9 @@ fn release_end_to_end_against_real_servers() {
     let real = std::fs::read_to_string(&manifest_path).unwrap();
     let other = "7".repeat(40);
     std::fs::write(&manifest_path, real.replace(COMMIT, &other)).unwrap();
-    let secret = sign::parse_secret(&std::fs::read_to_string(root.join("release.key")).unwrap()).unwrap();
-    let substituted_sig = sign::sign_with(&secret, &std::fs::read(&manifest_path).unwrap(), COMMIT, "0.1.0");
+    let secret = crate::signature::parse_secret(&std::fs::read_to_string(root.join("release.key")).unwrap()).unwrap();
+    let substituted_sig =
+        crate::signature::sign_with(&secret, &std::fs::read(&manifest_path).unwrap(), COMMIT, "0.1.0");
     std::fs::write(format!("{manifest_path}.minisig"), substituted_sig).unwrap();
     let e = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err();
     assert!(e.downcast_ref::<JobFailed>().is_some(), "{e:#}");

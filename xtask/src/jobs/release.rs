@@ -21,11 +21,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
+use crate::artifacts;
 use crate::manifest::{Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
 use crate::store::{PutMeta, Store};
-use crate::upload::{self, DownloadArgs};
-use crate::{Ctx, config, sign};
+use crate::{Ctx, config};
 
 #[derive(Clone, Debug, Default)]
 pub struct Args {
@@ -165,7 +165,7 @@ pub fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
     {
         (name.trim_start_matches('v').to_owned(), "the tag")
     } else {
-        (crate::repo::workspace_version(root)?, "the workspace version")
+        (crate::workspace::workspace_version(root)?, "the workspace version")
     };
     // The version becomes part of store keys (version/<V>/) and registry requests: a version, nothing else.
     let valid = v.len() <= 64
@@ -379,7 +379,7 @@ fn semver_verdicts(
             .quiet()
             .read()
             .with_context(|| format!("reading the crates in {dir}"))?;
-        Ok(crate::package::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect())
+        Ok(crate::workspace::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect())
     };
     let unpacked: Vec<(String, String, Utf8PathBuf)> =
         crates.iter().map(|a| (a.name.clone(), a.version.clone(), dir.join(&a.path))).collect();
@@ -553,7 +553,7 @@ pub fn publish_crate(
 }
 
 fn pypi_has(sh: &Shell, simple: &str, project: &str, file: &str) -> Result<bool> {
-    let url = format!("{}/{}/", simple.trim_end_matches('/'), upload::normalize(project));
+    let url = format!("{}/{}/", simple.trim_end_matches('/'), artifacts::normalize(project));
     match http_get(sh, &url)? {
         (200, body) => Ok(body.contains(file)),
         (404, _) => Ok(false),
@@ -597,7 +597,7 @@ pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
             .clone()
             .or_else(|| env("XTASK_PYPI_SIMPLE"))
             .unwrap_or_else(|| defaults.pypi_simple.clone()),
-        web: upload::open_store(ctx, Some(&web), args.endpoint.as_deref())?,
+        web: artifacts::open_store(ctx, Some(&web), args.endpoint.as_deref())?,
         registry_token: env("CARGO_REGISTRY_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
         pypi_token: env("PYPI_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
         oidc: crate::oidc::Github::from_env(),
@@ -615,7 +615,7 @@ pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let sh = &ctx.sh;
-    let packages = crate::package::workspace_packages(ctx)?;
+    let packages = crate::workspace::workspace_packages(ctx)?;
     let expected = Expected {
         crates: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
         wheel_platforms: ctx.settings.release(ctx.job)?.wheel_targets.clone(),
@@ -633,7 +633,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             check_ref(&facts, &version)?;
         }
     }
-    let commit = &crate::repo::resolve_commit(sh, Some(&args.commit))?;
+    let commit = &crate::workspace::resolve_commit(sh, Some(&args.commit))?;
     // Verified downloads live in a directory of their own (not cargo's target/release).
     let dir = ctx.root.join(DOWNLOADS_DIR).join(commit);
     if ctx.global.dry_run || ctx.global.json {
@@ -657,19 +657,9 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         return Ok(Vec::new());
     }
     // 1. Download (every sha256 checked) and verify.
-    upload::download(
-        ctx,
-        &DownloadArgs {
-            store: args.store.clone(),
-            endpoint: args.endpoint.clone(),
-            commit: commit.clone(),
-            kinds: vec![],
-            out: Some(dir.clone()),
-            allow_dirty: true, // refused below, with the other checks, in one message
-        },
-    )
-    .map_err(verification_failed)?;
-    let store = upload::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
+    let store = artifacts::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
+    // A dirty tree is refused below, with the other checks, in one message.
+    artifacts::download(ctx, &store, &commit, &[], &dir, true).map_err(verification_failed)?;
     let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
     let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;
     // The signature covers the store's manifest as uploaded (the downloaded copy may be a subset).
@@ -678,22 +668,24 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let remote_sig = crate::tempfiles::temp_file(&tmp, "release-sig")?;
     let key = format!("commit/{commit}/{}", crate::manifest::FILE);
     store.get(sh, &key, &remote_manifest)?;
-    if !store.get(sh, &format!("{key}{}", sign::SIGNATURE_SUFFIX), &remote_sig)? {
+    if !store.get(sh, &format!("{key}{}", crate::signature::SIGNATURE_SUFFIX), &remote_sig)? {
         return Err(JobFailed(format!(
             "the manifest of {commit} is not signed\nfix: cargo xtask sign --commit {commit} (with the release key)\nnothing was published"
         ))
         .into());
     }
     let public = match &args.public_key {
-        Some(p) => sign::parse_public(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)?,
-        None => sign::committed_public(&ctx.root)?,
+        Some(p) => {
+            crate::signature::parse_public(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)?
+        }
+        None => crate::signature::committed_public(&ctx.root)?,
     };
     let signed = std::fs::read(&remote_manifest);
     let signature = std::fs::read(&remote_sig);
     drop((remote_manifest, remote_sig));
     let (signed, signature) = (signed?, signature?);
-    let sig_key = format!("{key}{}", sign::SIGNATURE_SUFFIX);
-    sign::verify_bytes(&public, &signed, &signature, commit).map_err(|e| {
+    let sig_key = format!("{key}{}", crate::signature::SIGNATURE_SUFFIX);
+    crate::signature::verify_bytes(&public, &signed, &signature, commit).map_err(|e| {
         JobFailed(format!("signature check of {} {sig_key} failed: {e:#}\nnothing was published", store.describe()))
     })?;
     // The signature covers the manifest's own commit and version: binding them to this commit and release binds

@@ -1,4 +1,6 @@
 use super::*;
+use crate::artifacts::fetch_manifest;
+use crate::jobs::download::{DownloadArgs, run as download};
 use crate::testutil::{self, FlakyProxy, GcsServer};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -348,7 +350,7 @@ fn a_manifest_of_another_commit_under_this_commits_key_is_refused() {
     let substituted = Manifest { commit: other.clone(), ..m.clone() };
     substituted.write_atomic(&store.join(format!("commit/{COMMIT}/{}", manifest::FILE))).unwrap();
 
-    let err = crate::sign::run(&ctx, Some(store.as_str()), None, Some(COMMIT), true).unwrap_err();
+    let err = crate::jobs::sign::run(&ctx, Some(store.as_str()), None, Some(COMMIT), true).unwrap_err();
     assert!(err.downcast_ref::<JobFailed>().is_some(), "{err:#}");
     let text = format!("{err:#}");
     assert!(text.contains(&format!("stored under commit/{COMMIT}/ is for commit {other}")), "{text}");
@@ -362,7 +364,7 @@ fn a_manifest_of_another_commit_under_this_commits_key_is_refused() {
 
     // The real manifest again: signed, downloaded.
     m.write_atomic(&store.join(format!("commit/{COMMIT}/{}", manifest::FILE))).unwrap();
-    crate::sign::run(&ctx, Some(store.as_str()), None, Some(COMMIT), true).unwrap();
+    crate::jobs::sign::run(&ctx, Some(store.as_str()), None, Some(COMMIT), true).unwrap();
     download(&ctx, &download_args(store.as_str(), None, &root.join("out"))).unwrap();
     std::fs::remove_dir_all(&root).unwrap();
 }

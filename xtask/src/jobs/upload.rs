@@ -1,6 +1,6 @@
-//! `cargo xtask upload` and `cargo xtask download`: a commit's artifacts in the store under
-//! `commit/<sha>/`, with the manifest written last (a manifest in the store means the set is complete), and a
-//! PEP 503 index so pip installs pre-release wheels straight from the bucket.
+//! `cargo xtask upload`: a commit's artifacts in the store under `commit/<sha>/`, with the manifest written last
+//! (a manifest in the store means the set is complete), and a PEP 503 index so pip installs pre-release wheels
+//! straight from the bucket.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +10,7 @@ use serde_json::json;
 use xshell::Shell;
 
 use crate::Ctx;
+use crate::artifacts::{fetch_manifest, normalize, open_store};
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
 use crate::store::{self, PutMeta, Store};
@@ -25,53 +26,6 @@ pub struct UploadArgs {
     pub overwrite: bool,
     pub aliases: Vec<String>,
     pub check_index: bool,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct DownloadArgs {
-    pub store: Option<String>,
-    pub endpoint: Option<String>,
-    pub commit: String,
-    pub kinds: Vec<Kind>,
-    pub out: Option<Utf8PathBuf>,
-    pub allow_dirty: bool,
-}
-
-pub fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Result<Store> {
-    let default = match url {
-        Some(_) => String::new(),
-        None => ctx.settings.store(ctx.job)?.default.clone(),
-    };
-    // An empty --store is a mistake (an unset variable in a workflow), never "the local directory".
-    if url.is_some_and(|u| u.trim().is_empty()) {
-        bail!(
-            "--store is empty (an unset variable, such as ARTIFACT_STORE?)\nfix: pass the store's URL, or leave --store \
-             out for the store ci.toml names ([store] default)"
-        );
-    }
-    let url = url.unwrap_or(&default);
-    match endpoint.filter(|e| !e.is_empty()) {
-        Some(e) => Store::parse_with(url, &ctx.root, Some(e)),
-        None => Store::parse(url, &ctx.root),
-    }
-}
-
-/// The PEP 503 normalized project name.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::new();
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
 }
 
 fn escape(s: &str) -> String {
@@ -271,7 +225,7 @@ pub struct Summary {
 
 pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
-    let commit = crate::repo::resolve_commit(&ctx.sh, args.commit.as_deref())?;
+    let commit = crate::workspace::resolve_commit(&ctx.sh, args.commit.as_deref())?;
     let from = args.from.clone().unwrap_or_else(|| ctx.root.join("target/packages"));
     let dir = from.join(&commit);
     let manifest_path = dir.join(manifest::FILE);
@@ -582,22 +536,6 @@ fn check_alias_target(sh: &Shell, store: &Store, alias: &str, tmp: &Utf8Path) ->
 }
 
 /// The store's manifest of `prefix`, with its generation (or `None` on the file backend), if there is one.
-fn fetch_manifest(
-    sh: &Shell,
-    store: &Store,
-    prefix: &str,
-    tmp: &Utf8Path,
-) -> Result<Option<(Manifest, Option<String>)>> {
-    let key = format!("{prefix}/{}", manifest::FILE);
-    let Some(head) = store.head(sh, &key)? else { return Ok(None) };
-    let path = tempfiles::temp_file(tmp, "remote-manifest")?;
-    if !store.get(sh, &key, &path)? {
-        return Ok(None);
-    }
-    let m = Manifest::read(&path).with_context(|| format!("the store's {key}"));
-    Ok(Some((m?, head.generation)))
-}
-
 fn check_index(ctx: &Ctx, store: &Store, prefix: &str, m: &Manifest) -> Result<()> {
     let tmp = ctx.root.join(tempfiles::DIR);
     let remote = fetch_manifest(&ctx.sh, store, prefix, &tmp)?.map(|(r, _)| r).unwrap_or_else(|| m.clone());
@@ -637,98 +575,6 @@ fn check_index(ctx: &Ctx, store: &Store, prefix: &str, m: &Manifest) -> Result<(
         ))
         .into())
     }
-}
-
-pub fn download(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
-    let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
-    let commit = &crate::repo::resolve_commit(&ctx.sh, Some(&args.commit))?;
-    let prefix = format!("commit/{commit}");
-    let out = args.out.clone().unwrap_or_else(|| ctx.root.join("target/downloads").join(commit));
-    if ctx.global.dry_run || ctx.global.json {
-        let plan = json!({
-            "job": "download",
-            "store": store.describe(),
-            "commit": commit,
-            "reads": format!("{prefix}/{}, then every artifact it lists", manifest::FILE),
-            "kinds": if args.kinds.is_empty() { vec!["all".to_owned()] } else { args.kinds.iter().map(|k| k.as_str().to_owned()).collect() },
-            "writes": out.as_str(),
-            "verifies": "every file's sha256 and size against the manifest",
-        });
-        return crate::plan::print_static(&plan, ctx.global.json);
-    }
-    let tmp = ctx.root.join(tempfiles::DIR);
-    let Some((m, _)) = fetch_manifest(&ctx.sh, &store, &prefix, &tmp)? else {
-        bail!(
-            "{} has no manifest for commit {commit}: its upload never finished\nfix: cargo xtask upload --commit {commit}",
-            store.describe()
-        );
-    };
-    manifest::check_binding(&m, commit, None).map_err(|e| {
-        JobFailed(format!("{} {prefix}/{}: {e:#}\nnothing was downloaded", store.describe(), manifest::FILE))
-    })?;
-    if m.dirty && !args.allow_dirty {
-        bail!(
-            "the store's manifest of {commit} was made from a dirty tree\nfix: pass --allow-dirty to download it anyway"
-        );
-    }
-    let wanted: Vec<&Artifact> =
-        m.artifacts.iter().filter(|a| args.kinds.is_empty() || args.kinds.contains(&a.kind)).collect();
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {out}"))?;
-    // What the store holds now: a verified local copy is re-used only while the store's object still matches
-    // the manifest (size, and sha256 as listed), so a store changed after an earlier run is noticed.
-    let listed = store.list(&ctx.sh, &format!("{prefix}/"))?;
-    let fetched = AtomicU64::new(0);
-    let reused = AtomicU64::new(0);
-    let results = crate::parallel::map(&wanted, ctx.global.jobs.max(8), |a| -> Result<()> {
-        let sh = &Shell::new()?;
-        let dest = out.join(&a.path);
-        let key = format!("{prefix}/{}", a.path);
-        let Some(remote) = listed.get(&key) else {
-            bail!("{} is in the manifest but not in the store", a.path);
-        };
-        let store_matches = remote.size == a.size && remote.sha256.as_deref() == Some(a.sha256.as_str());
-        if store_matches && crate::sha256::file(&dest).is_ok_and(|(sha, _)| sha == a.sha256) {
-            reused.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        }
-        let parent = dest.parent().context("artifact has a parent dir")?;
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
-        let part = tempfiles::temp_file(parent, &format!(".{}.part", dest.file_name().unwrap_or("x")))?;
-        if !store.get(sh, &format!("{prefix}/{}", a.path), &part)? {
-            bail!("{} is in the manifest but not in the store", a.path);
-        }
-        let (sha, size) = crate::sha256::file(&part)?;
-        if sha != a.sha256 || size != a.size {
-            return Err(anyhow!(
-                "{}: the store's bytes have sha256 {sha} ({size} bytes) but the manifest says {} ({} bytes): tampered or corrupted; nothing was kept",
-                a.path,
-                a.sha256,
-                a.size
-            ));
-        }
-        std::fs::rename(&part, &dest).with_context(|| format!("renaming {part} to {dest}"))?;
-        fetched.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    });
-    let errors: Vec<String> = results.into_iter().filter_map(|r| r.err().map(|e| format!("{e:#}"))).collect();
-    if !errors.is_empty() {
-        return Err(JobFailed(format!("download failed:\n  {}", errors.join("\n  "))).into());
-    }
-    let kept = Manifest { artifacts: wanted.into_iter().cloned().collect(), ..m };
-    kept.write_atomic(&out.join(manifest::FILE))?;
-    let reused = reused.load(Ordering::Relaxed);
-    println!(
-        "downloaded {} of {} artifacts of {} into {out}, every one verified against the manifest's sha256{}",
-        fetched.load(Ordering::Relaxed),
-        kept.artifacts.len(),
-        &commit[..12],
-        if reused > 0 {
-            format!("; re-used {reused} verified copies from an earlier run (the store's objects still match)")
-        } else {
-            String::new()
-        }
-    );
-    Ok(())
 }
 
 #[cfg(test)]

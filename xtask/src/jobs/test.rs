@@ -4,10 +4,10 @@
 use anyhow::Result;
 
 use crate::affected::{self, Affected};
-use crate::cli::Part;
 use crate::config::{self, CI_DIR};
 use crate::plan::{Plan, Step};
-use crate::{Ctx, repo, tools, wasm};
+use crate::workspace as repo;
+use crate::{Ctx, tools, wasm};
 
 pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
     let defaults: Vec<Part>;
@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
     };
     let toolchain = if parts.contains(&Part::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
     let version = repo::workspace_version(&ctx.root)?;
-    let examples = example_scripts(&ctx.root)?;
+    let examples = repo::example_scripts(&ctx.root)?;
     let inputs = Inputs {
         parts: &parts,
         runner_args,
@@ -47,10 +47,34 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         examples: &examples,
         affected: &affected,
         node_lower_bound: if parts.contains(&Part::Wasm) { node_lower_bound(ctx) } else { Err("not needed".into()) },
-        host: crate::package::host_triple(ctx)?,
+        host: crate::workspace::host_triple(ctx)?,
         aarch64: emulated_aarch64(ctx),
     };
     ctx.execute(&plan(&inputs))
+}
+
+/// A part of `cargo xtask test`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    Rust,
+    Python,
+    Wasm,
+    /// The slow scenarios: two clean packaging builds (reproducibility), the release rehearsal against real
+    /// servers, the aarch64 wheel under qemu. Not in the default run; CI runs it as a job of its own.
+    Heavy,
+}
+
+impl Part {
+    /// The part called `name` (`rust`, `python`, `wasm`, `heavy`).
+    pub fn named(name: &str) -> Option<Part> {
+        match name {
+            "rust" => Some(Part::Rust),
+            "python" => Some(Part::Python),
+            "wasm" => Some(Part::Wasm),
+            "heavy" => Some(Part::Heavy),
+            _ => None,
+        }
+    }
 }
 
 /// The parts a change needs, among those asked for.
@@ -106,21 +130,6 @@ pub fn node_lower_bound(ctx: &Ctx) -> Result<String, String> {
     }
 }
 
-/// The example scripts' file stems (none without an `[examples]` section in ci.toml).
-pub fn example_scripts(root: &camino::Utf8Path) -> Result<Vec<String>> {
-    let Some(examples) = crate::settings::get().examples() else { return Ok(vec![]) };
-    let dir = root.join(&examples.dir);
-    let mut out = Vec::new();
-    for e in dir.read_dir_utf8().map_err(|e| anyhow::anyhow!("reading {dir}: {e}"))? {
-        let e = e?;
-        if let Some(stem) = e.file_name().strip_suffix(".py") {
-            out.push(stem.to_owned());
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// The aarch64 wheel's tests on an x86_64 Linux machine: the wheel cross-built with zig, installed with pytest
 /// into a directory for that platform, and pytest run by an aarch64 Python under qemu-user. Without qemu or the
 /// aarch64 Python the plan says it skipped them, and why.
@@ -151,7 +160,7 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
     };
     for pkg in crate::settings::get().python() {
         let name = format!("wheel: {} ({TARGET})", pkg.dist);
-        plan.push(crate::package::wheel_step(&name, pkg, TARGET, &i.host, &wheels, "target", false));
+        plan.push(crate::wheel::wheel_step(&name, pkg, TARGET, &i.host, &wheels, "target", false));
         plan.push(pip_for_aarch64(&format!("aarch64: install pytest for {}", pkg.dist)).arg(config::PYTEST));
         plan.push(
             pip_for_aarch64(&format!("aarch64: install the {} wheel", pkg.dist))
@@ -238,7 +247,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         let wheels = format!("{CI_DIR}/wheels/{}", i.host);
         for pkg in crate::settings::get().python() {
             let name = format!("wheel: {}", pkg.dist);
-            plan.push(crate::package::wheel_step(&name, pkg, &i.host, &i.host, &wheels, "target", false));
+            plan.push(crate::wheel::wheel_step(&name, pkg, &i.host, &i.host, &wheels, "target", false));
         }
         plan.push(Step::run("throwaway virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
         if wants_python {
@@ -477,7 +486,7 @@ mod tests {
 
     #[test]
     fn the_repository_has_examples() {
-        let ex = example_scripts(&crate::project_root()).unwrap();
+        let ex = crate::workspace::example_scripts(&crate::project_root()).unwrap();
         assert!(ex.len() >= 2, "{ex:?}");
     }
 }

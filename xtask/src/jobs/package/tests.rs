@@ -1,4 +1,5 @@
 use super::*;
+use crate::workspace::parse_metadata;
 
 fn pkg(name: &str, version: &str, publishable: bool, deps: &[(&str, &str, bool, &str)]) -> Package {
     Package {

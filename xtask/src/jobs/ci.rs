@@ -7,17 +7,17 @@ use anyhow::{Result, bail};
 use serde_json::json;
 
 use crate::plan::{Plan, Step};
-use crate::{Ctx, github, workflows};
+use crate::{Ctx, github};
 
 pub fn list(as_json: bool) -> Result<()> {
-    let local = workflows::local_jobs()?;
+    let local = crate::pipeline::local_jobs()?;
     if as_json {
         let jobs: Vec<_> = local
             .iter()
             .map(|j| {
                 json!({
                     "job": j.key,
-                    "commands": j.commands.iter().map(|c| workflows::run_line(c)).collect::<Vec<_>>(),
+                    "commands": j.commands.iter().map(|c| crate::pipeline::run_line(c)).collect::<Vec<_>>(),
                     "ci_commands": j.ci_commands,
                 })
             })
@@ -29,9 +29,9 @@ pub fn list(as_json: bool) -> Result<()> {
         println!("{}", j.key);
         for ((c, ci), overridden) in j.commands.iter().zip(&j.ci_commands).zip(&j.local_override) {
             if *overridden {
-                println!("    {}    # in CI: {ci}", workflows::run_line(c));
+                println!("    {}    # in CI: {ci}", crate::pipeline::run_line(c));
             } else {
-                println!("    {}", workflows::run_line(c));
+                println!("    {}", crate::pipeline::run_line(c));
             }
         }
     }
@@ -40,7 +40,7 @@ pub fn list(as_json: bool) -> Result<()> {
 
 /// The plan of one job (or all): each step one `cargo xtask` command.
 pub fn plan(job: Option<&str>) -> Result<Plan> {
-    let jobs = workflows::local_jobs()?;
+    let jobs = crate::pipeline::local_jobs()?;
     let selected: Vec<_> = match job {
         None => jobs.iter().collect(),
         Some(key) => {

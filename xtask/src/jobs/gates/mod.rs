@@ -72,7 +72,7 @@ pub fn pr_facts(args: &Args) -> Result<Pr> {
         // An event names the commit it is about: without it (or with something that is not a commit hash) the
         // verdict would silently be about HEAD.
         match pr.head_sha.as_deref() {
-            Some(sha) if crate::repo::is_full_hash(sha) => {}
+            Some(sha) if crate::workspace::is_full_hash(sha) => {}
             other => {
                 return Err(facts::input_error(
                     format!(
@@ -223,6 +223,8 @@ pub fn to_json(r: &Report) -> serde_json::Value {
         "base_desc": r.facts.base_desc,
         "commits": r.facts.commits.len(),
         "files": r.facts.files.len(),
+        // What the gates' own work took, apart from git's (cargo xtask bench reads it).
+        "timing": {"own_ms": r.own_secs * 1e3, "git_ms": r.facts.git_time.as_secs_f64() * 1e3},
         "passed": r.results.iter().all(|g| g.status != Status::Fail),
         "gates": r.results.iter().map(|g| json!({
             "name": g.name,

@@ -2,9 +2,9 @@
 
 use anyhow::Result;
 
+use crate::Ctx;
 use crate::affected::{self, Affected};
 use crate::plan::{Plan, Step};
-use crate::{Ctx, workflows};
 
 pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     let affected = affected::for_flag(ctx, changed_since)?;
@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     let mut plan = plan(fix, &affected);
     add_target_checks(&mut plan, &targets, &affected);
     if affected.any_rust() && !fix {
-        let packages = crate::package::workspace_packages(ctx)?;
+        let packages = crate::workspace::workspace_packages(ctx)?;
         let msrv = msrv_toolchain(ctx, &packages);
         if let Err(why) = &msrv {
             skipped.push(format!("skipped: the MSRV build ({why})"));
@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
             Some(tag) => crate::semver::manifests_at(&ctx.sh, tag)?,
             None => Vec::new(),
         };
-        let was_released = |p: &crate::package::Package| {
+        let was_released = |p: &crate::workspace::Package| {
             let rel = p.dir.strip_prefix(&ctx.root).map(|d| d.join("Cargo.toml")).unwrap_or_default();
             released.iter().any(|m| crate::tools::key_of(rel.as_str()) == *m)
         };
@@ -113,7 +113,7 @@ pub fn link_check(files: &[String], online: bool) -> Step {
 
 /// The toolchain of the published crates' declared `rust-version` (their MSRV), installed by rustup when
 /// missing (not for --dry-run/--json): a minimal profile, about 70 MB.
-fn msrv_toolchain(ctx: &Ctx, packages: &[crate::package::Package]) -> std::result::Result<String, String> {
+fn msrv_toolchain(ctx: &Ctx, packages: &[crate::workspace::Package]) -> std::result::Result<String, String> {
     let msrv = packages
         .iter()
         .filter(|p| p.publishable)
@@ -142,7 +142,7 @@ fn msrv_toolchain(ctx: &Ctx, packages: &[crate::package::Package]) -> std::resul
 /// intra-doc links fail), every workspace crate built alone (a feature that compiles only because another crate
 /// enables it fails), each feature of each published crate alone, and the published crates on the toolchain
 /// of the `rust-version` they declare. Read-only, so concurrent with the other linters.
-pub fn crate_checks(packages: &[crate::package::Package], a: &Affected, msrv: Option<&str>) -> Vec<Step> {
+pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrv: Option<&str>) -> Vec<Step> {
     let mut steps = vec![
         Step::run("docs", "cargo", &["doc", "--workspace", "--no-deps", "--locked", "--target-dir", "target/lint-doc"])
             .env("RUSTDOCFLAGS", "-D warnings")
@@ -212,12 +212,12 @@ pub fn crate_checks(packages: &[crate::package::Package], a: &Affected, msrv: Op
 /// yet: a note, since a first release has nothing to compare with). Each check builds two revisions' rustdoc
 /// JSON in its own target directory, so they run one after another, after the concurrent linters.
 pub fn semver_checks(
-    packages: &[crate::package::Package],
+    packages: &[crate::workspace::Package],
     a: &Affected,
     tag: Option<&str>,
-    was_released: &dyn Fn(&crate::package::Package) -> bool,
+    was_released: &dyn Fn(&crate::workspace::Package) -> bool,
 ) -> (Vec<Step>, Vec<String>) {
-    let wanted: Vec<&crate::package::Package> = packages
+    let wanted: Vec<&crate::workspace::Package> = packages
         .iter()
         .filter(|p| p.publishable && p.has_lib)
         .filter(|p| a.everything.is_some() || a.crates.contains(&p.name))
@@ -280,7 +280,8 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
     let rs_files = a.has_ext(&[".rs"]);
     let python = a.has_ext(&[".py", "ruff.toml", "pyproject.toml"]);
     let toml = a.has_ext(&[".toml"]);
-    let workflow_files: Vec<String> = workflows::FILES.iter().map(|f| format!("{}/{f}", workflows::DIR)).collect();
+    let workflow_files: Vec<String> =
+        crate::pipeline::FILES.iter().map(|f| format!("{}/{f}", crate::pipeline::DIR)).collect();
     let gh = a.everything.is_some() || a.workflows;
     let typos_files: Vec<String> = if a.everything.is_some() { vec![] } else { a.files.clone() };
     let typos = a.everything.is_some() || !typos_files.is_empty();
@@ -364,7 +365,7 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
             steps.push(
                 Step::run("workflows: generated and rules", "cargo", &["xtask", "workflows", "--check"])
                     .tools(&["cargo"])
-                    .hint("edit xtask/src/workflows.rs, then run `cargo xtask workflows`"),
+                    .hint("edit xtask/src/pipeline.rs, then run `cargo xtask workflows`"),
             );
             steps.push(
                 Step::run("workflows: actionlint", "actionlint", &["-no-color"])
@@ -381,7 +382,7 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
                     .args(workflow_files)
                     .tools(&["zizmor"])
                     .hint(
-                        "a security finding in a workflow: fix it in xtask/src/workflows.rs (`cargo xtask workflows`)",
+                        "a security finding in a workflow: fix it in xtask/src/pipeline.rs (`cargo xtask workflows`)",
                     ),
             );
         }
@@ -425,7 +426,8 @@ mod tests {
         );
         assert!(plan.steps.iter().all(|s| s.concurrent));
         assert_eq!(plan.steps[0].command_line(), "cargo clippy --all-targets --locked --workspace -- -D warnings");
-        let files: Vec<String> = workflows::FILES.iter().map(|f| format!("{}/{f}", workflows::DIR)).collect();
+        let files: Vec<String> =
+            crate::pipeline::FILES.iter().map(|f| format!("{}/{f}", crate::pipeline::DIR)).collect();
         assert_eq!(plan.steps[7].command_line(), format!("actionlint -no-color {}", files.join(" ")));
     }
 
@@ -445,7 +447,7 @@ mod tests {
 
     #[test]
     fn docs_each_crate_alone_features_and_the_msrv_are_planned() {
-        let pkg = |name: &str, publishable: bool, features: &[&str]| crate::package::Package {
+        let pkg = |name: &str, publishable: bool, features: &[&str]| crate::workspace::Package {
             name: name.into(),
             version: "1.0.0".into(),
             publishable,
@@ -482,7 +484,7 @@ mod tests {
 
     #[test]
     fn semver_checks_compare_the_crates_that_existed_at_the_release_tag() {
-        let pkg = |name: &str, publishable: bool, has_lib: bool| crate::package::Package {
+        let pkg = |name: &str, publishable: bool, has_lib: bool| crate::workspace::Package {
             name: name.into(),
             version: "1.1.0".into(),
             publishable,
@@ -583,7 +585,7 @@ mod tests {
         sh.change_dir(&dir);
         xshell::cmd!(sh, "cargo generate-lockfile --offline").quiet().ignore_stderr().run().unwrap();
         let meta = xshell::cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().unwrap();
-        let packages = crate::package::parse_metadata(&meta).unwrap();
+        let packages = crate::workspace::parse_metadata(&meta).unwrap();
         (dir, crate_checks(&packages, &Affected::all("test"), Some("1.85")))
     }
 
@@ -642,7 +644,7 @@ mod tests {
         let newer = format!("{BASE}\n/// Even.\npub fn even(n: u32) -> bool {{ n.is_multiple_of(2) }}\n");
         let (dir, steps) = scratch_workspace("msrv", &newer, LEAF);
         let ctx = crate::testutil::ctx(&dir);
-        let packages = crate::package::workspace_packages(&ctx).unwrap();
+        let packages = crate::workspace::workspace_packages(&ctx).unwrap();
         assert_eq!(msrv_toolchain(&ctx, &packages).as_deref(), Ok("1.85"));
         assert!(run(&steps, "alone: base", &dir).0, "the newer API builds on the pinned toolchain");
         let (ok, text) = run(&steps, "msrv: rust 1.85", &dir);

@@ -6,9 +6,7 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::{Shell, cmd};
 
-use crate::affected::Affected;
-use crate::plan::Action;
-use crate::{Ctx, config, gates, lint, manifest};
+use crate::{Ctx, config, manifest};
 
 /// One measured row of the table.
 pub struct Row {
@@ -75,7 +73,7 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
         // Both Linux wheels (zig, manylinux2014) against the host's alone, each a forced rebuild of a warm
         // build directory (what a re-run of the package job pays per wheel).
         let exe_s = exe.to_str().unwrap_or("xtask").to_owned();
-        let host = crate::package::host_triple(ctx)?;
+        let host = crate::workspace::host_triple(ctx)?;
         let out = ctx.root.join("target/bench-wheels");
         let one = time_rows(
             ctx,
@@ -237,23 +235,33 @@ fn bench_cold_build(ctx: &Ctx, runs: usize) -> Result<Row> {
 
 /// The lint plan's commands run one after another, as a person would by hand.
 fn bench_lint_by_hand(ctx: &Ctx, runs: usize) -> Result<Row> {
-    let plan = lint::plan(false, &Affected::all("bench"));
-    ctx.tools.ensure(&ctx.sh, &plan.tools())?;
+    // The lint plan, as the job emits it (plans are data), with its tools provisioned.
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    let json = cmd!(ctx.sh, "{exe} lint --json").env("XTASK_ROOT", &ctx.root).quiet().read().context("lint --json")?;
+    let plan: serde_json::Value = serde_json::from_str(&json).context("lint --json printed no JSON")?;
+    let tools: Vec<&str> = plan["tools"].as_array().into_iter().flatten().filter_map(|t| t.as_str()).collect();
+    ctx.tools.ensure(&ctx.sh, &tools)?;
+    let steps: Vec<&serde_json::Value> =
+        plan["steps"].as_array().into_iter().flatten().filter(|s| s["kind"] == "run").collect();
     let run_all = || -> Result<Duration> {
         let t = Instant::now();
-        for s in &plan.steps {
-            if let Action::Run { program, args } = &s.action {
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let env: Vec<(&str, &str)> = s.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                time_once(&ctx.sh, program, &args, &env)?;
-            }
+        for s in &steps {
+            let program = s["program"].as_str().unwrap_or_default();
+            let args: Vec<&str> = s["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+            let env: Vec<(&str, &str)> = s["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|kv| Some((kv[0].as_str()?, kv[1].as_str()?)))
+                .collect();
+            time_once(&ctx.sh, program, &args, &env)?;
         }
         Ok(t.elapsed())
     };
     eprintln!("bench: the lint tools by hand, one after another");
     run_all()?;
     let times = (0..runs).map(|_| run_all()).collect::<Result<Vec<_>>>()?;
-    Ok(row("lint tools by hand, sequentially", median(times), &format!("{} commands", plan.steps.len())))
+    Ok(row("lint tools by hand, sequentially", median(times), &format!("{} commands", steps.len())))
 }
 
 fn bench_package_rerun(ctx: &Ctx, runs: usize) -> Result<Row> {
@@ -279,7 +287,7 @@ fn bench_changed_since(ctx: &Ctx, runs: usize) -> Result<(Row, Row)> {
     cmd!(sh, "git -C {clone} checkout --quiet --force {head}").run()?;
     // A leaf: a workspace crate no other one depends on (the first such, by name); a line added to its
     // lib.rs or main.rs.
-    let packages = crate::package::workspace_packages(ctx)?;
+    let packages = crate::workspace::workspace_packages(ctx)?;
     let leaf_pkg = packages
         .iter()
         .filter(|p| !packages.iter().any(|o| o.deps.iter().any(|d| d.0 == p.name)))
@@ -509,19 +517,24 @@ fn bench_gates(root: &Utf8Path, runs: usize) -> Result<Vec<Row>> {
         cmd!(sh, "git add -A").run()?;
         cmd!(sh, "git commit -q -m change").run()?;
     }
-    let args = gates::Args { base: Some("main".into()), ..Default::default() };
-    let pr = gates::Pr::default();
-    // The documented defaults: the bench's repository is generated, not this one.
-    let gates_cfg = crate::settings::Gates::default();
+    // The gates job on that repository, with the documented default gates (it has no ci.toml); its JSON report
+    // says how long its own work and git's took.
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
     let (mut own, mut git, mut total) = (Vec::new(), Vec::new(), Vec::new());
     let mut files = 0;
     for _ in 0..runs {
         let t = Instant::now();
-        let r = gates::evaluate(&sh, &dir, &args, &pr, &gates_cfg).context("bench gates")?;
+        let out = cmd!(sh, "{exe} gates --defaults --base main --labels= --json")
+            .env("XTASK_ROOT", &dir)
+            .quiet()
+            .ignore_status()
+            .read()
+            .context("bench gates")?;
         total.push(t.elapsed());
-        own.push(Duration::from_secs_f64(r.own_secs));
-        git.push(r.facts.git_time);
-        files = r.facts.files.len();
+        let r: serde_json::Value = serde_json::from_str(&out).context("gates --json printed no JSON")?;
+        own.push(Duration::from_secs_f64(r["timing"]["own_ms"].as_f64().unwrap_or_default() / 1e3));
+        git.push(Duration::from_secs_f64(r["timing"]["git_ms"].as_f64().unwrap_or_default() / 1e3));
+        files = r["files"].as_u64().unwrap_or_default();
     }
     Ok(vec![
         row(

@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde_json::Value;
 use xshell::cmd;
 
 use crate::config;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::{Plan, Step};
-use crate::{Ctx, repo, sha256, test, tools, wasm};
+use crate::wheel::{wheel_step, zig_wheel};
+use crate::workspace::{self as repo, Package, host_triple, workspace_packages};
+use crate::{Ctx, sha256, tools, wasm};
 
 #[derive(Clone, Debug, Default)]
 pub struct Args {
@@ -45,80 +46,6 @@ pub fn commit_facts(ctx: &Ctx) -> Result<Commit> {
         dirty: !status.trim().is_empty(),
         source_date_epoch: date.trim().parse().with_context(|| format!("commit time {date:?}"))?,
     })
-}
-
-/// A workspace package as `cargo metadata` describes it.
-#[derive(Clone, Debug)]
-pub struct Package {
-    pub name: String,
-    pub version: String,
-    pub publishable: bool,
-    /// The directory of its Cargo.toml.
-    pub dir: Utf8PathBuf,
-    /// (name, version requirement, is a path dependency, kind: normal/build/dev)
-    pub deps: Vec<(String, String, bool, String)>,
-    /// Its features (`default` aside).
-    pub features: Vec<String>,
-    /// The `rust-version` it declares (its MSRV).
-    pub rust_version: Option<String>,
-    /// It has a library target (a public API others compile against).
-    pub has_lib: bool,
-}
-
-pub fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
-    let sh = &ctx.sh;
-    let out =
-        cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().context("cargo metadata")?;
-    parse_metadata(&out)
-}
-
-pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
-    let v: Value = serde_json::from_str(json).context("cargo metadata printed invalid JSON")?;
-    let mut out = Vec::new();
-    for p in v["packages"].as_array().context("cargo metadata: no packages")? {
-        let s = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
-        let publishable = match &p["publish"] {
-            Value::Null => true,
-            Value::Array(regs) => !regs.is_empty(),
-            _ => false,
-        };
-        let deps = p["dependencies"]
-            .as_array()
-            .map(|deps| {
-                deps.iter()
-                    .map(|d| {
-                        (
-                            d["name"].as_str().unwrap_or_default().to_owned(),
-                            d["req"].as_str().unwrap_or("*").to_owned(),
-                            d.get("path").is_some_and(|p| !p.is_null()),
-                            d["kind"].as_str().unwrap_or("normal").to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let manifest_path = Utf8PathBuf::from(s("manifest_path"));
-        let dir = manifest_path.parent().map(Utf8Path::to_owned).unwrap_or_default();
-        let features = p["features"]
-            .as_object()
-            .map(|f| f.keys().filter(|k| *k != "default").cloned().collect())
-            .unwrap_or_default();
-        let rust_version = p["rust_version"].as_str().map(str::to_owned);
-        let has_lib = p["targets"].as_array().into_iter().flatten().any(|t| {
-            t["kind"].as_array().into_iter().flatten().any(|k| matches!(k.as_str(), Some("lib" | "rlib" | "dylib")))
-        });
-        out.push(Package {
-            name: s("name"),
-            version: s("version"),
-            publishable,
-            dir,
-            deps,
-            features,
-            rust_version,
-            has_lib,
-        });
-    }
-    Ok(out)
 }
 
 /// Refuses a workspace whose shipped versions disagree or whose publishable crates depend on something
@@ -197,12 +124,6 @@ fn pyproject_version(text: &str) -> PyVersion {
         Ok(PyProject { project: Some(PyProjectTable { version: Some(v), .. }) }) => PyVersion::Static(v),
         Ok(_) => PyVersion::Missing,
     }
-}
-
-pub fn host_triple(ctx: &Ctx) -> Result<String> {
-    let sh = &ctx.sh;
-    let out = cmd!(sh, "rustc -vV").quiet().read().context("rustc -vV")?;
-    out.lines().find_map(|l| l.strip_prefix("host: ")).map(str::to_owned).context("rustc -vV printed no host")
 }
 
 fn check_target(ctx: &Ctx, target: &str) -> Result<()> {
@@ -349,7 +270,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         publishable: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
         toolchain: toolchain.clone(),
         host_wheels,
-        examples: test::example_scripts(&ctx.root)?,
+        examples: repo::example_scripts(&ctx.root)?,
         cargo_home: std::env::var("CARGO_HOME")
             .ok()
             .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
@@ -645,42 +566,6 @@ pub fn wheel_targets(flag: &[String], host: &str) -> Vec<String> {
         Some(p) => p.wheels.clone(),
         None => vec![host.to_owned()],
     }
-}
-
-/// Whether a wheel for `target` is built with zig at the manylinux baseline: Linux glibc targets, from a
-/// Linux host (any architecture zig cross-compiles from).
-pub fn zig_wheel(target: &str, host: &str) -> bool {
-    target.ends_with("-unknown-linux-gnu") && host.ends_with("-unknown-linux-gnu")
-}
-
-/// `maturin build` of one Python package for one target, into `out`.
-pub fn wheel_step(
-    name: &str,
-    pkg: &crate::settings::PythonPackage,
-    target: &str,
-    host: &str,
-    out: &str,
-    target_dir: &str,
-    release: bool,
-) -> Step {
-    let mut step = Step::run(name, "maturin", &["build", "--locked"])
-        .args(release.then_some("--release"))
-        .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
-        .args(["--out", out, "--target-dir", target_dir]);
-    let mut tools = vec!["maturin", "cargo"];
-    if zig_wheel(target, host) {
-        step = step.args(["--zig", "--compatibility", config::MANYLINUX]);
-        tools.push("ziglang");
-    }
-    if target != host || zig_wheel(target, host) {
-        step = step.args(["--target", target]);
-    }
-    step.tools(&tools).hint(if zig_wheel(target, host) {
-        "a manylinux wheel built with zig: the Rust target must be installed (`rustup target add`); maturin finds \
-         zig as `python -m ziglang` of the tools virtualenv"
-    } else {
-        ""
-    })
 }
 
 /// The Rust target a wheel's platform tag is for, among `targets`.

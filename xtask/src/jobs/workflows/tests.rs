@@ -1,4 +1,6 @@
 use super::*;
+use crate::config;
+use crate::pipeline::{RELEASE_ENVIRONMENT, WStep, run_line};
 
 #[test]
 fn committed_files_match_the_definitions() {
@@ -86,7 +88,7 @@ fn ci_runs_the_commands_the_yaml_contains() {
             let local = jobs.iter().find(|j| j.key == key).unwrap_or_else(|| panic!("ci knows no job {key}"));
             assert_eq!(local.ci_commands, runs, "{key}");
             // `cargo xtask ci <job> --dry-run` runs these, in this order.
-            let plan = crate::ci::plan(Some(&key)).unwrap();
+            let plan = crate::jobs::ci::plan(Some(&key)).unwrap();
             let planned: Vec<String> = plan.steps.iter().map(|s| s.command_line()).collect();
             let expected: Vec<String> = local.commands.iter().map(|c| run_line(c)).collect();
             assert_eq!(planned, expected, "{key}");
@@ -98,22 +100,22 @@ fn ci_runs_the_commands_the_yaml_contains() {
             }
         }
     }
-    let all_plan = crate::ci::plan(None).unwrap();
+    let all_plan = crate::jobs::ci::plan(None).unwrap();
     assert_eq!(all_plan.steps.len(), jobs.iter().map(|j| j.commands.len()).sum::<usize>());
-    assert!(crate::ci::plan(Some("nope")).is_err());
+    assert!(crate::jobs::ci::plan(Some("nope")).is_err());
 }
 
 #[test]
 fn matrix_is_json_with_the_platforms_asked_for() {
-    let m = crate::ci::matrix_json("linux, windows,linux").unwrap();
+    let m = crate::jobs::ci::matrix_json("linux, windows,linux").unwrap();
     let text = serde_json::to_string(&m).unwrap();
     let back: serde_json::Value = serde_json::from_str(&text).unwrap();
     let platforms: Vec<&str> =
         back["include"].as_array().unwrap().iter().map(|i| i["platform"].as_str().unwrap()).collect();
     assert_eq!(platforms, ["linux", "windows"]);
     assert_eq!(back["include"][1]["os"], "windows-latest");
-    assert!(crate::ci::matrix_json("linux,beos").unwrap_err().to_string().contains("unknown platform `beos`"));
-    assert!(crate::ci::matrix_json("").is_err());
+    assert!(crate::jobs::ci::matrix_json("linux,beos").unwrap_err().to_string().contains("unknown platform `beos`"));
+    assert!(crate::jobs::ci::matrix_json("").is_err());
 }
 
 #[test]

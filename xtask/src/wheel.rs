@@ -1,0 +1,41 @@
+//! The wheel build of a Python package (maturin), shared by the package and test jobs: on Linux with zig at the
+//! manylinux baseline, elsewhere natively.
+
+use crate::config;
+use crate::plan::Step;
+
+/// Whether a wheel for `target` is built with zig at the manylinux baseline: Linux glibc targets, from a
+/// Linux host (any architecture zig cross-compiles from).
+pub fn zig_wheel(target: &str, host: &str) -> bool {
+    target.ends_with("-unknown-linux-gnu") && host.ends_with("-unknown-linux-gnu")
+}
+
+/// `maturin build` of one Python package for one target, into `out`.
+pub fn wheel_step(
+    name: &str,
+    pkg: &crate::settings::PythonPackage,
+    target: &str,
+    host: &str,
+    out: &str,
+    target_dir: &str,
+    release: bool,
+) -> Step {
+    let mut step = Step::run(name, "maturin", &["build", "--locked"])
+        .args(release.then_some("--release"))
+        .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
+        .args(["--out", out, "--target-dir", target_dir]);
+    let mut tools = vec!["maturin", "cargo"];
+    if zig_wheel(target, host) {
+        step = step.args(["--zig", "--compatibility", config::MANYLINUX]);
+        tools.push("ziglang");
+    }
+    if target != host || zig_wheel(target, host) {
+        step = step.args(["--target", target]);
+    }
+    step.tools(&tools).hint(if zig_wheel(target, host) {
+        "a manylinux wheel built with zig: the Rust target must be installed (`rustup target add`); maturin finds \
+         zig as `python -m ziglang` of the tools virtualenv"
+    } else {
+        ""
+    })
+}

@@ -1,0 +1,233 @@
+//! The xtask's layers, read from its source: every subcommand is one module of `src/jobs/` named like it;
+//! services (everything outside `src/jobs/`) never import a job; a job never imports another job; and the module
+//! graph has no cycle. Test code (`tests.rs`, `testutil.rs`, inline `mod tests`) is not part of the graph.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The jobs: the files and folders of `src/jobs/`.
+fn jobs() -> BTreeSet<String> {
+    std::fs::read_dir(src().join("jobs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "mod.rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The module a file belongs to: `jobs::NAME` for a job's files, `jobs` for the dispatcher, else the top-level
+/// module (a service, `cli`, or `main`).
+fn node(file: &Path) -> String {
+    let rel = file.strip_prefix(src()).unwrap();
+    let parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().trim_end_matches(".rs").to_owned()).collect();
+    match parts.as_slice() {
+        [jobs, m] if jobs == "jobs" && m == "mod" => "jobs".into(),
+        [jobs, name, ..] if jobs == "jobs" => format!("jobs::{name}"),
+        [first, ..] => first.clone(),
+        [] => unreachable!(),
+    }
+}
+
+/// The code of a file without comments and its inline test module.
+fn code(file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    let text = match text.find("#[cfg(test)]\nmod tests {") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+}
+
+/// The modules a path after `crate::` names.
+fn targets(path: &str, jobs: &BTreeSet<String>) -> Vec<String> {
+    let path: String = path.chars().filter(|c| !c.is_whitespace()).collect();
+    let (first, rest) = path.split_once("::").unwrap_or((&path, ""));
+    match first {
+        "jobs" => {
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => {
+                    group.strip_suffix('}').unwrap_or(group).split(',').map(|s| s.split("::").next().unwrap()).collect()
+                }
+                None => vec![rest.split("::").next().unwrap()],
+            };
+            names.into_iter().map(|n| if jobs.contains(n) { format!("jobs::{n}") } else { "jobs".into() }).collect()
+        }
+        // Re-exported by main.rs from where they live.
+        "Ctx" => vec!["ctx".into()],
+        "project_root" => vec!["root".into()],
+        "" | "self" => vec![],
+        m => vec![m.into()],
+    }
+}
+
+/// Every `crate::...` reference of a file, grouped imports (`use crate::{a, b::c};`) included.
+fn references(code: &str, jobs: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        let end = if rest.starts_with('{') || rest.starts_with("jobs::{") {
+            // A group: up to its matching brace.
+            let mut depth = 0;
+            rest.char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0 && *c == '}'
+                })
+                .map_or(rest.len(), |(i, _)| i + 1)
+        } else {
+            rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len())
+        };
+        let path = &rest[..end];
+        if let Some(group) = path.strip_prefix('{') {
+            let group = group.strip_suffix('}').unwrap_or(group);
+            let mut depth = 0;
+            let mut item = String::new();
+            for c in group.chars().chain(std::iter::once(',')) {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                if c == ',' && depth == 0 {
+                    out.extend(targets(&item, jobs));
+                    item.clear();
+                } else {
+                    item.push(c);
+                }
+            }
+        } else {
+            out.extend(targets(path, jobs));
+        }
+    }
+    out
+}
+
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let jobs = jobs();
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy();
+        if name == "tests.rs" || name == "testutil.rs" {
+            continue;
+        }
+        let from = node(&f);
+        let to = references(&code(&f), &jobs);
+        g.entry(from.clone()).or_default().extend(to.into_iter().filter(|t| *t != from));
+    }
+    g
+}
+
+#[test]
+fn services_never_import_jobs_and_jobs_never_import_each_other() {
+    let g = graph();
+    let mut wrong = Vec::new();
+    for (from, tos) in &g {
+        for to in tos.iter().filter(|t| t.starts_with("jobs")) {
+            let allowed = match from.as_str() {
+                // The entry point and the command line know every job; the dispatcher calls each one.
+                "main" | "cli" => true,
+                "jobs" => to.starts_with("jobs::"),
+                job if job.starts_with("jobs::") => false,
+                _service => false,
+            };
+            if !allowed {
+                wrong.push(format!("{from} -> {to}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "imports across layers: {wrong:?}");
+    assert!(g.contains_key("jobs::release") && g["jobs::release"].contains("artifacts"), "the graph is read: {g:?}");
+}
+
+#[test]
+fn the_module_graph_has_no_cycle() {
+    let g = graph();
+    // Depth-first search; `main` is the root that imports everything and nothing imports.
+    fn visit(
+        n: &str,
+        g: &BTreeMap<String, BTreeSet<String>>,
+        state: &mut BTreeMap<String, u8>,
+        path: &mut Vec<String>,
+        cycles: &mut Vec<String>,
+    ) {
+        state.insert(n.to_owned(), 1);
+        path.push(n.to_owned());
+        for m in g.get(n).into_iter().flatten() {
+            match state.get(m.as_str()) {
+                Some(1) => {
+                    let start = path.iter().position(|p| p == m).unwrap();
+                    cycles.push(format!("{} -> {m}", path[start..].join(" -> ")));
+                }
+                Some(_) => {}
+                None => visit(m, g, state, path, cycles),
+            }
+        }
+        path.pop();
+        state.insert(n.to_owned(), 2);
+    }
+    let mut state = BTreeMap::new();
+    let mut cycles = Vec::new();
+    assert!(g.values().all(|tos| !tos.contains("main")), "nothing imports main");
+    for n in g.keys() {
+        if !state.contains_key(n.as_str()) {
+            visit(n, &g, &mut state, &mut Vec::new(), &mut cycles);
+        }
+    }
+    assert!(cycles.is_empty(), "cycles in the module graph: {cycles:#?}");
+}
+
+#[test]
+fn each_subcommand_is_one_job_module_named_like_it() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 12, "{commands:?}");
+    let jobs = jobs();
+    for c in &commands {
+        assert!(jobs.contains(*c), "`cargo xtask {c}` has no src/jobs/{c}.rs or src/jobs/{c}/");
+    }
+    for j in &jobs {
+        assert!(commands.contains(&j.as_str()), "src/jobs/{j} is no subcommand");
+    }
+}
+
+#[test]
+fn references_are_read_from_grouped_imports_too() {
+    let jobs: BTreeSet<String> = ["gates", "lint"].map(String::from).into();
+    let code = "use crate::{Ctx, config, jobs::{gates, lint}, plan::{self, Step}};\nlet x = crate::store::open();";
+    let got = references(code, &jobs);
+    let want: BTreeSet<String> =
+        ["ctx", "config", "jobs::gates", "jobs::lint", "plan", "store"].map(String::from).into();
+    assert_eq!(got, want);
+}
