@@ -13,6 +13,16 @@ use crate::plan::JobFailed;
 use crate::store::Store;
 use crate::tempfiles;
 
+/// The store's key prefix of a commit's artifacts: `commit/<sha>` (the manifest last, at `<prefix>/manifest.json`).
+pub fn commit_prefix(commit: &str) -> String {
+    format!("commit/{commit}")
+}
+
+/// The store key of a commit's manifest.
+pub fn manifest_key(commit: &str) -> String {
+    format!("{}/{}", commit_prefix(commit), manifest::FILE)
+}
+
 /// The store at `url` (else ci.toml's `[store] default`), through `endpoint` when given.
 pub fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Result<Store> {
     let default = match url {
@@ -87,7 +97,7 @@ pub fn download(
     out: &Utf8Path,
     allow_dirty: bool,
 ) -> Result<Downloaded> {
-    let prefix = format!("commit/{commit}");
+    let prefix = commit_prefix(commit);
     let tmp = ctx.root.join(tempfiles::DIR);
     let Some((m, _)) = fetch_manifest(&ctx.sh, &store, &prefix, &tmp)? else {
         bail!(

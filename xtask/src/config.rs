@@ -227,6 +227,32 @@ pub fn tool_named(name: &str) -> &'static Tool {
 pub const TOOLS_DIR: &str = ".tools";
 /// Where jobs put their intermediate outputs (relative to the repository root).
 pub const CI_DIR: &str = "target/ci";
+/// Where `package` puts one directory per commit, and `upload` takes them from.
+pub const PACKAGES_DIR: &str = "target/packages";
+/// Cargo's target directory of the package builds (clean of anything a developer built).
+pub const PACKAGE_BUILD_DIR: &str = "target/package-build";
+/// The two clean clones and their outputs of `package --check-reproducible`.
+pub const REPRODUCIBLE_DIR: &str = "target/reproducible";
+/// Where `download` puts a commit's artifacts (one directory per commit).
+pub const DOWNLOADS_DIR: &str = "target/downloads";
+/// The release's own verified copies of a commit's artifacts (one directory per commit).
+pub const RELEASE_DOWNLOADS_DIR: &str = "target/release-downloads";
+/// The release's scratch workspaces for the public-API comparison.
+pub const RELEASE_SEMVER_DIR: &str = "target/release-semver";
+/// The release's clone of a git registry index.
+pub const RELEASE_INDEX_DIR: &str = "target/release-index";
+/// Cargo's target directory of the wasm builds (host builds are not invalidated).
+pub const WASM_TARGET_DIR: &str = "target/wasm";
+/// Cargo's target directories of the lint job's docs, crate-alone and MSRV builds.
+pub const LINT_DOC_DIR: &str = "target/lint-doc";
+pub const LINT_ALONE_DIR: &str = "target/lint-alone";
+pub const LINT_MSRV_DIR: &str = "target/lint-msrv";
+/// Temporary files of the jobs that talk to the store.
+pub const STORE_TMP_DIR: &str = "target/store-tmp";
+/// The throwaway signing key of `sign --local-key`.
+pub const LOCAL_KEY_DIR: &str = "target/local-signing";
+/// The benchmarks' scratch repositories and outputs.
+pub const BENCH_DIR: &str = "target/bench";
 
 /// Where `scripts/bootstrap-debian.sh` puts Debian 12's node 18, the lowest version the node pin allows, inside
 /// the tools directory: the wasm tests run on it too, so the pin's lower bound is one the jobs have run on.

@@ -1,14 +1,19 @@
 //! `manifest.json`: what `package` built for one commit, and the contract of the later jobs (upload, release).
 //! Paths are relative to the commit directory and never leave it; the file is written atomically, last.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Component, Utf8Path};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+#[cfg(test)]
+use serde_json::Value;
 
 pub const FILE: &str = "manifest.json";
 pub const SCHEMA: u64 = 1;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Crate,
     Wheel,
@@ -110,107 +115,124 @@ pub fn check_binding(m: &Manifest, commit: &str, expected_version: Option<&str>)
     if problems.is_empty() { Ok(()) } else { bail!("{}", problems.join("\n")) }
 }
 
+/// The file, as written: fields in alphabetical order (the order of every manifest so far, so the bytes of a
+/// rebuilt manifest do not change).
+#[derive(Serialize, Deserialize)]
+struct File {
+    artifacts: Vec<FileArtifact>,
+    commit: String,
+    dirty: bool,
+    schema: u64,
+    source_date_epoch: u64,
+    version: String,
+    xtask_version: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileArtifact {
+    #[serde(default)]
+    command: String,
+    kind: Kind,
+    name: String,
+    path: String,
+    platform: Option<String>,
+    sha256: String,
+    size: u64,
+    tag: Option<String>,
+    #[serde(default)]
+    tools: BTreeMap<String, String>,
+    version: String,
+}
+
+/// What is checked before the rest is read: a newer schema, or another commit's manifest, is named as such.
+#[derive(Deserialize)]
+struct Head {
+    schema: u64,
+    commit: Option<String>,
+}
+
 impl Manifest {
+    fn file(&self) -> File {
+        File {
+            artifacts: self
+                .artifacts
+                .iter()
+                .map(|a| FileArtifact {
+                    command: a.command.clone(),
+                    kind: a.kind,
+                    name: a.name.clone(),
+                    path: a.path.clone(),
+                    platform: a.platform.clone(),
+                    sha256: a.sha256.clone(),
+                    size: a.size,
+                    tag: a.tag.clone(),
+                    tools: a.tools.iter().cloned().collect(),
+                    version: a.version.clone(),
+                })
+                .collect(),
+            commit: self.commit.clone(),
+            dirty: self.dirty,
+            schema: SCHEMA,
+            source_date_epoch: self.source_date_epoch,
+            version: self.version.clone(),
+            xtask_version: self.xtask_version.clone(),
+        }
+    }
+
+    #[cfg(test)]
     pub fn to_json(&self) -> Value {
-        json!({
-            "schema": SCHEMA,
-            "commit": self.commit,
-            "dirty": self.dirty,
-            "source_date_epoch": self.source_date_epoch,
-            "xtask_version": self.xtask_version,
-            "version": self.version,
-            "artifacts": self.artifacts.iter().map(|a| json!({
-                "kind": a.kind.as_str(),
-                "name": a.name,
-                "path": a.path,
-                "size": a.size,
-                "sha256": a.sha256,
-                "version": a.version,
-                "platform": a.platform,
-                "tag": a.tag,
-                "command": a.command,
-                "tools": a.tools.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
-            })).collect::<Vec<_>>(),
-        })
+        serde_json::to_value(self.file()).expect("a manifest is JSON")
     }
 
     pub fn to_text(&self) -> String {
-        let mut s = serde_json::to_string_pretty(&self.to_json()).expect("JSON");
+        let mut s = serde_json::to_string_pretty(&self.file()).expect("a manifest is JSON");
         s.push('\n');
         s
     }
 
-    /// Parses and validates a manifest; every problem names the field.
+    /// Parses and validates a manifest; every problem names the field or the place.
     pub fn parse(text: &str) -> Result<Manifest> {
-        let v: Value = serde_json::from_str(text).context("not valid JSON")?;
-        let field = |v: &Value, k: &str| v.get(k).cloned().with_context(|| format!("missing field `{k}`"));
-        let string = |v: &Value, k: &str| -> Result<String> {
-            field(v, k)?.as_str().map(str::to_owned).with_context(|| format!("field `{k}` is not a string"))
-        };
-        let opt_string = |v: &Value, k: &str| -> Result<Option<String>> {
-            match v.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => bail!("field `{k}` is not a string"),
-            }
-        };
-        let schema = field(&v, "schema")?.as_u64().context("field `schema` is not a number")?;
-        if schema != SCHEMA {
-            bail!("schema {schema} is not supported (this xtask reads schema {SCHEMA})");
+        let head: Head = serde_json::from_str(text).context("not a manifest")?;
+        if head.schema != SCHEMA {
+            bail!("schema {} is not supported (this xtask reads schema {SCHEMA})", head.schema);
         }
-        let commit = string(&v, "commit")?;
-        if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!("field `commit` is not a 40-digit commit hash: {commit:?}");
+        if let Some(c) = head.commit.filter(|c| c.len() != 40 || !c.bytes().all(|b| b.is_ascii_hexdigit())) {
+            bail!("field `commit` is not a 40-digit commit hash: {c:?}");
         }
+        let file: File = serde_json::from_str(text).context("not a manifest")?;
         let mut artifacts = Vec::new();
-        let items = field(&v, "artifacts")?;
-        let items = items.as_array().context("field `artifacts` is not an array")?;
-        for (i, a) in items.iter().enumerate() {
-            let parsed = (|| -> Result<Artifact> {
-                let kind = string(a, "kind")?;
-                let kind = Kind::parse(&kind).with_context(|| format!("unknown kind {kind:?}"))?;
-                let path = string(a, "path")?;
-                check_path(&path)?;
-                let sha256 = string(a, "sha256")?;
-                if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut seen = std::collections::HashSet::new();
+        for (i, a) in file.artifacts.into_iter().enumerate() {
+            let checked = (|| -> Result<()> {
+                check_path(&a.path)?;
+                if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                     bail!("field `sha256` is not 64 hex digits");
                 }
-                let tools = match a.get("tools") {
-                    Some(Value::Object(m)) => {
-                        m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect()
-                    }
-                    _ => Vec::new(),
-                };
-                Ok(Artifact {
-                    kind,
-                    name: string(a, "name")?,
-                    path,
-                    size: field(a, "size")?.as_u64().context("field `size` is not a number")?,
-                    sha256: sha256.to_ascii_lowercase(),
-                    version: string(a, "version")?,
-                    platform: opt_string(a, "platform")?,
-                    tag: opt_string(a, "tag")?,
-                    command: opt_string(a, "command")?.unwrap_or_default(),
-                    tools,
-                })
-            })()
-            .with_context(|| format!("artifact {i}"))?;
-            artifacts.push(parsed);
-        }
-        let mut seen = std::collections::HashSet::new();
-        for a in &artifacts {
-            if !seen.insert(a.path.as_str()) {
+                Ok(())
+            })();
+            checked.with_context(|| format!("artifact {i}"))?;
+            if !seen.insert(a.path.clone()) {
                 bail!("artifact path {} is listed twice", a.path);
             }
+            artifacts.push(Artifact {
+                kind: a.kind,
+                name: a.name,
+                path: a.path,
+                size: a.size,
+                sha256: a.sha256.to_ascii_lowercase(),
+                version: a.version,
+                platform: a.platform,
+                tag: a.tag,
+                command: a.command,
+                tools: a.tools.into_iter().collect(),
+            });
         }
         Ok(Manifest {
-            commit,
-            dirty: field(&v, "dirty")?.as_bool().context("field `dirty` is not a boolean")?,
-            source_date_epoch: field(&v, "source_date_epoch")?
-                .as_u64()
-                .context("field `source_date_epoch` is not a number")?,
-            xtask_version: string(&v, "xtask_version")?,
-            version: string(&v, "version")?,
+            commit: file.commit,
+            dirty: file.dirty,
+            source_date_epoch: file.source_date_epoch,
+            xtask_version: file.xtask_version,
+            version: file.version,
             artifacts,
         })
     }
@@ -299,7 +321,7 @@ mod tests {
     #[test]
     fn malformed_manifests_name_the_problem() {
         let cases = [
-            ("{", "not valid JSON"),
+            ("{", "not a manifest"),
             ("{\"schema\": 9}", "schema 9 is not supported"),
             ("{\"schema\": 1, \"commit\": \"abc\"}", "not a 40-digit commit hash"),
         ];
@@ -308,7 +330,7 @@ mod tests {
             assert!(err.contains(want), "{text}: {err}");
         }
         let mut v = sample().to_json();
-        v["artifacts"][0]["sha256"] = json!("zz");
+        v["artifacts"][0]["sha256"] = serde_json::json!("zz");
         assert!(format!("{:#}", Manifest::parse(&v.to_string()).unwrap_err()).contains("64 hex digits"));
         let mut v = sample().to_json();
         let a = v["artifacts"][0].clone();

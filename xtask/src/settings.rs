@@ -111,6 +111,10 @@ pub struct Examples {
 pub struct Test {
     /// The parts `cargo xtask test` runs without `--part`.
     pub default_parts: Vec<String>,
+    /// Workspace members whose Rust tests `cargo xtask test` leaves out (e.g. a copied xtask, whose own tests
+    /// check the repository it was developed in).
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// The parts `cargo xtask test` knows.
@@ -309,6 +313,10 @@ impl Loaded {
     }
     pub fn test_parts(&self, job: &str) -> Result<&[String]> {
         self.settings.test.as_ref().map(|t| t.default_parts.as_slice()).ok_or_else(|| self.missing("test", job))
+    }
+    /// The members whose Rust tests are left out (none without a [test] section).
+    pub fn test_excluded(&self) -> &[String] {
+        self.settings.test.as_ref().map(|t| t.exclude.as_slice()).unwrap_or_default()
     }
     pub fn python(&self) -> &[PythonPackage] {
         &self.settings.python

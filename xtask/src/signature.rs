@@ -179,7 +179,7 @@ pub fn committed_public(root: &Utf8Path) -> Result<Public> {
 }
 
 /// Where `--local-key` keeps a throwaway key pair, for running the pipeline on a laptop.
-pub const LOCAL_KEY_DIR: &str = "target/local-signing";
+pub const LOCAL_KEY_DIR: &str = crate::config::LOCAL_KEY_DIR;
 
 /// A throwaway minisign key pair in `target/local-signing/` (made once): the secret key file's text.
 pub fn local_key(root: &Utf8Path) -> Result<String> {

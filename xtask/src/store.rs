@@ -62,7 +62,7 @@ impl Store {
 
     /// Like [`Store::parse`] with an explicit GCS endpoint (a local server) instead of the environment's.
     pub fn parse_with(url: &str, root: &Utf8Path, emulator_host: Option<&str>) -> Result<Store> {
-        let tmp = root.join("target/store-tmp");
+        let tmp = root.join(crate::config::STORE_TMP_DIR);
         if let Some(rest) = url.strip_prefix("gs://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             let valid = !bucket.is_empty()

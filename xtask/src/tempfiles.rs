@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Where the jobs' temporary files go, relative to the repository root.
-pub const DIR: &str = "target/store-tmp";
+pub const DIR: &str = crate::config::STORE_TMP_DIR;
 
 const MARK: &str = ".xtmp-";
 

@@ -96,7 +96,7 @@ fn find(sh: &Shell, provision: bool) -> Result<Toolchain> {
 }
 
 /// Where the wasm build puts its output (its own target dir, so host builds are not invalidated).
-pub const TARGET_DIR: &str = "target/wasm";
+pub const TARGET_DIR: &str = config::WASM_TARGET_DIR;
 
 /// The steps that turn `bundle` into a static directory `out` (relative to the root) that can be served as is.
 pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, target_dir: &str) -> Vec<Step> {

@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
         // build directory (what a re-run of the package job pays per wheel).
         let exe_s = exe.to_str().unwrap_or("xtask").to_owned();
         let host = crate::workspace::host_triple(ctx)?;
-        let out = ctx.root.join("target/bench-wheels");
+        let out = ctx.root.join(config::BENCH_DIR).join("wheels");
         let one = time_rows(
             ctx,
             "package --wheels, the host's wheel alone",
@@ -150,7 +150,7 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
     }
     if want("provision") {
         // Every pinned tool from nothing, into a throwaway tools directory (the system packages aside).
-        let dir = ctx.root.join("target/bench-tools");
+        let dir = ctx.root.join(config::BENCH_DIR).join("tools");
         let _ = std::fs::remove_dir_all(&dir);
         eprintln!("bench: provisioning every tool into {dir}");
         let sh = &ctx.sh;
@@ -211,7 +211,7 @@ fn row(name: &str, median: Duration, detail: &str) -> Row {
 
 fn bench_cold_build(ctx: &Ctx, runs: usize) -> Result<Row> {
     eprintln!("bench: cold build of the xtask ({runs} runs)");
-    let dir = ctx.root.join("target/bench/cold");
+    let dir = ctx.root.join(config::BENCH_DIR).join("cold");
     let sh = &ctx.sh;
     let mut times = Vec::new();
     for _ in 0..runs.max(1) {
@@ -277,7 +277,7 @@ fn bench_package_rerun(ctx: &Ctx, runs: usize) -> Result<Row> {
 /// In a clone: `test --changed-since HEAD` after a one-line change in a leaf crate, versus the full run.
 fn bench_changed_since(ctx: &Ctx, runs: usize) -> Result<(Row, Row)> {
     let sh = &ctx.sh;
-    let clone = ctx.root.join("target/bench/changed-clone");
+    let clone = ctx.root.join(config::BENCH_DIR).join("changed-clone");
     let root = &ctx.root;
     if !clone.join(".git").exists() {
         cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}").run()?;
@@ -370,7 +370,7 @@ fn upload_vs_curl(
 fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row, Row, Row)> {
     let sh = &ctx.sh;
     let head = cmd!(sh, "git rev-parse HEAD").quiet().read()?;
-    let dir = ctx.root.join("target/packages").join(head.trim());
+    let dir = ctx.root.join(config::PACKAGES_DIR).join(head.trim());
     if !dir.join(manifest::FILE).exists() {
         cmd!(sh, "cargo xtask package --all").run()?;
     }
@@ -404,12 +404,12 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row, Row, Row)> {
         let exe = std::env::current_exe()?;
         let exe = exe.to_str().context("exe path")?;
         let head = head.trim().to_owned();
-        let packages = ctx.root.join("target/packages");
+        let packages = ctx.root.join(config::PACKAGES_DIR);
         let (ours, curl) = upload_vs_curl(exe, &url, "small", &head, &packages, &dir, &m.artifacts, runs)?;
         // Bulk: 8 files of 4 MiB (what several platforms' wheels and bundles weigh), where throughput, not the
         // per-request round trips of nine small files, decides.
         let bulk_commit = "b".repeat(40);
-        let bulk_root = ctx.root.join("target/bench/bulk");
+        let bulk_root = ctx.root.join(config::BENCH_DIR).join("bulk");
         let bulk_dir = bulk_root.join(&bulk_commit);
         let mut artifacts = Vec::new();
         std::fs::create_dir_all(bulk_dir.join("wheels"))?;
@@ -483,7 +483,7 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row, Row, Row)> {
 
 /// Gates on a synthetic repository of 20,000 files with a 500-file change (200 of them new).
 fn bench_gates(root: &Utf8Path, runs: usize) -> Result<Vec<Row>> {
-    let dir = root.join("target/bench/gates-repo");
+    let dir = root.join(config::BENCH_DIR).join("gates-repo");
     let sh = Shell::new()?;
     if !dir.join(".git").exists() {
         eprintln!("bench gates: creating a 20,000-file repository in {dir}");

@@ -22,8 +22,8 @@ pub struct DownloadArgs {
 pub fn run(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
     let store = artifacts::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = &crate::workspace::resolve_commit(&ctx.sh, Some(&args.commit))?;
-    let prefix = format!("commit/{commit}");
-    let out = args.out.clone().unwrap_or_else(|| ctx.root.join("target/downloads").join(commit));
+    let prefix = artifacts::commit_prefix(commit);
+    let out = args.out.clone().unwrap_or_else(|| ctx.root.join(crate::config::DOWNLOADS_DIR).join(commit));
     if ctx.global.dry_run || ctx.global.json {
         let plan = json!({
             "job": "download",

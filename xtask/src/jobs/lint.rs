@@ -144,11 +144,15 @@ fn msrv_toolchain(ctx: &Ctx, packages: &[crate::workspace::Package]) -> std::res
 /// of the `rust-version` they declare. Read-only, so concurrent with the other linters.
 pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrv: Option<&str>) -> Vec<Step> {
     let mut steps = vec![
-        Step::run("docs", "cargo", &["doc", "--workspace", "--no-deps", "--locked", "--target-dir", "target/lint-doc"])
-            .env("RUSTDOCFLAGS", "-D warnings")
-            .tools(&["cargo"])
-            .hint("a rustdoc warning (a broken intra-doc link, an unclosed HTML tag...): fix the doc comment it names")
-            .concurrent(),
+        Step::run(
+            "docs",
+            "cargo",
+            &["doc", "--workspace", "--no-deps", "--locked", "--target-dir", crate::config::LINT_DOC_DIR],
+        )
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .tools(&["cargo"])
+        .hint("a rustdoc warning (a broken intra-doc link, an unclosed HTML tag...): fix the doc comment it names")
+        .concurrent(),
     ];
     let wanted = |name: &str| a.everything.is_some() || a.crates.iter().any(|c| c == name);
     for p in packages.iter().filter(|p| wanted(&p.name)) {
@@ -158,7 +162,7 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrv: 
                 "cargo",
                 &["check", "--locked", "--all-targets", "--package", &p.name],
             )
-            .args(["--target-dir", "target/lint-alone"])
+            .args(["--target-dir", crate::config::LINT_ALONE_DIR])
             .tools(&["cargo"])
             .hint("this crate does not build on its own: it relies on a feature another workspace crate enables")
             .concurrent(),
@@ -179,7 +183,7 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrv: 
                     &["check", "--locked", "--package", &p.name],
                 )
                 .args(flags)
-                .args(["--target-dir", "target/lint-alone"])
+                .args(["--target-dir", crate::config::LINT_ALONE_DIR])
                 .tools(&["cargo"])
                 .concurrent(),
             );
@@ -195,7 +199,7 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrv: 
             steps.push(
                 Step::run(&format!("msrv: rust {msrv}"), "cargo", &[&format!("+{msrv}"), "check", "--locked"])
                     .args(published)
-                    .args(["--target-dir", "target/lint-msrv"])
+                    .args(["--target-dir", crate::config::LINT_MSRV_DIR])
                     .tools(&["cargo"])
                     .hint(format!(
                         "the published crates promise rust-version = {msrv}: use no newer API, or raise rust-version \

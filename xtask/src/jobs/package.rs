@@ -48,6 +48,25 @@ pub fn commit_facts(ctx: &Ctx) -> Result<Commit> {
     })
 }
 
+/// Why the repository has nothing of `kind` to build, if it has not.
+fn missing_kind(
+    kind: Kind,
+    settings: &crate::settings::Loaded,
+    packages: &[Package],
+    examples: &[String],
+) -> Option<&'static str> {
+    match kind {
+        Kind::Crate if !packages.iter().any(|p| p.publishable) => Some("every crate has `publish = false`"),
+        Kind::Wheel if settings.python().is_empty() => Some("ci.toml lists no [[python]] package"),
+        Kind::Wasm if settings.wasm().is_empty() => Some("ci.toml lists no [[wasm]] bundle"),
+        Kind::Binary if settings.binaries().is_empty() => Some("ci.toml lists no [[binary]]"),
+        Kind::Recording if settings.examples().is_none() => Some("ci.toml has no [examples] section"),
+        Kind::Recording if settings.python().is_empty() => Some("the example scripts need a [[python]] package"),
+        Kind::Recording if examples.is_empty() => Some("the examples directory holds no script"),
+        _ => None,
+    }
+}
+
 /// Refuses a workspace whose shipped versions disagree or whose publishable crates depend on something
 /// that cannot be published with them.
 pub fn check_workspace(packages: &[Package], version: &str, pyprojects: &[(String, String)]) -> Result<()> {
@@ -175,10 +194,25 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         return check_reproducible(ctx, args);
     }
     crate::bootstrap::ensure(ctx)?;
-    let kinds = if args.kinds.is_empty() { Kind::ALL.to_vec() } else { args.kinds.clone() };
+    let asked = if args.kinds.is_empty() { Kind::ALL.to_vec() } else { args.kinds.clone() };
     let commit = commit_facts(ctx)?;
     let version = repo::workspace_version(&ctx.root)?;
     let packages = workspace_packages(ctx)?;
+    // Only the kinds this repository has (ci.toml and Cargo.toml say which); the others are named and left out.
+    let examples = repo::example_scripts(&ctx.root)?;
+    let mut kinds = Vec::new();
+    for kind in asked {
+        match missing_kind(kind, ctx.settings, &packages, &examples) {
+            None => kinds.push(kind),
+            Some(why) => eprintln!("note: no {} to build: {why}", kind.as_str()),
+        }
+    }
+    if kinds.is_empty() {
+        bail!(
+            "this repository has none of the artifact kinds asked for\nfix: publish a crate (no `publish = false`), \
+             or list [[python]], [[wasm]], [[binary]] or [examples] in ci.toml"
+        );
+    }
     let pyprojects = ctx
         .settings
         .python()
@@ -194,7 +228,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     for t in &wheel_targets {
         check_target(ctx, t)?;
     }
-    let out_root = args.out.clone().unwrap_or_else(|| ctx.root.join("target/packages"));
+    let out_root = args.out.clone().unwrap_or_else(|| ctx.root.join(crate::config::PACKAGES_DIR));
     let out_root = if out_root.is_absolute() { out_root } else { ctx.root.join(out_root) };
     let commit_dir = out_root.join(&commit.sha);
     let manifest_path = commit_dir.join(manifest::FILE);
@@ -270,7 +304,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         publishable: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
         toolchain: toolchain.clone(),
         host_wheels,
-        examples: repo::example_scripts(&ctx.root)?,
+        examples: examples.clone(),
         cargo_home: std::env::var("CARGO_HOME")
             .ok()
             .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
@@ -388,7 +422,7 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
     if commit.dirty {
         eprintln!("note: the tree is dirty; the check builds the committed HEAD {}", &commit.sha[..12]);
     }
-    let base = ctx.root.join("target/reproducible");
+    let base = ctx.root.join(crate::config::REPRODUCIBLE_DIR);
     let exe = std::env::current_exe().context("finding the xtask executable")?;
     let tools_dir = ctx.tools.dir();
     let mut manifests = Vec::new();
@@ -690,7 +724,7 @@ pub fn audit_verdict(file_name: &str, said: &str) -> Result<(), String> {
 }
 
 /// Where package builds put their cargo output: apart from the dev builds, which use other flags.
-pub const BUILD_DIR: &str = "target/package-build";
+pub const BUILD_DIR: &str = crate::config::PACKAGE_BUILD_DIR;
 
 /// The build plan: one group of steps per kind, each named `<kind>: ...`, all writing into the staging dir.
 pub fn plan(i: &Inputs) -> Plan {

@@ -8,7 +8,8 @@
 //! 2. Crates through the registry's web API, in dependency order; the index is read first and versions
 //!    already there are skipped; after each upload the index is polled until it shows the version.
 //! 3. Wheels to the package index with twine, skipping files the index already lists.
-//! 4. The web bundle to `version/<V>/` of the web store, and `latest/`.
+//! 4. The web bundle to `version/<V>/` of the web store, and `latest/` (several bundles: each to
+//!    `version/<V>/<bundle>/` and `latest/<bundle>/`).
 //!
 //! Without `--execute` it is a dry run that prints this plan and changes nothing. Tokens come from the
 //! environment (`CARGO_REGISTRY_TOKEN`, `PYPI_TOKEN`) and are never printed.
@@ -147,7 +148,7 @@ impl Targets {
 }
 
 /// Where release keeps the verified downloads of each commit, relative to the root.
-pub const DOWNLOADS_DIR: &str = "target/release-downloads";
+pub const DOWNLOADS_DIR: &str = crate::config::RELEASE_DOWNLOADS_DIR;
 
 /// One line of the plan.
 #[derive(Clone, Debug, PartialEq)]
@@ -372,7 +373,7 @@ fn semver_verdicts(
     if todo.iter().all(|(_, prev)| prev.is_none()) {
         return Ok(todo.iter().map(|(a, _)| (a.name.clone(), Verdict::FirstRelease)).collect());
     }
-    let work = ctx.root.join("target/release-semver");
+    let work = ctx.root.join(crate::config::RELEASE_SEMVER_DIR);
     let libraries = |dir: &Utf8Path| -> Result<Vec<String>> {
         let manifest = dir.join("Cargo.toml");
         let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}")
@@ -644,7 +645,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             "commit": commit,
             "execute": false,
             "steps": [
-                format!("download commit/{commit}/ from {} into {dir}, verifying every sha256", args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?),
+                format!("download {}/ from {} into {dir}, verifying every sha256", artifacts::commit_prefix(&commit), args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?),
                 "verify the manifest's signature, completeness, versions and cleanliness",
                 format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index),
                 format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, t.credentials().0),
@@ -666,7 +667,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let tmp = ctx.root.join(crate::tempfiles::DIR);
     let remote_manifest = crate::tempfiles::temp_file(&tmp, "release-manifest")?;
     let remote_sig = crate::tempfiles::temp_file(&tmp, "release-sig")?;
-    let key = format!("commit/{commit}/{}", crate::manifest::FILE);
+    let key = artifacts::manifest_key(commit);
     store.get(sh, &key, &remote_manifest)?;
     if !store.get(sh, &format!("{key}{}", crate::signature::SIGNATURE_SUFFIX), &remote_sig)? {
         return Err(JobFailed(format!(
@@ -707,7 +708,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     );
 
     // 2-4. The plan: what is already there is skipped.
-    let cache = ctx.root.join("target/release-index");
+    let cache = ctx.root.join(crate::config::RELEASE_INDEX_DIR);
     let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
     let mut deps = Vec::new();
     let mut metadata = BTreeMap::new();
@@ -739,10 +740,14 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         actions.push(Action { what: format!("wheel {file}"), skip: there.then(|| "already on the index".into()) });
     }
     let web: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wasm).collect();
+    // One bundle goes to `version/<V>/` itself; several each to `version/<V>/<bundle>/`, so that no bundle's
+    // index.html replaces another's.
+    let bundles: std::collections::BTreeSet<&str> = web.iter().map(|a| a.name.as_str()).collect();
+    let nested = bundles.len() > 1;
     // Each web file's keys that do not hold it yet (by the sha256 the store records).
     let mut web_todo: Vec<(&Artifact, String)> = Vec::new();
     for a in &web {
-        let rel = a.path.splitn(3, '/').nth(2).unwrap_or(&a.path);
+        let rel = if nested { a.path.splitn(2, '/').nth(1) } else { a.path.splitn(3, '/').nth(2) }.unwrap_or(&a.path);
         for key in [format!("version/{version}/{rel}"), format!("latest/{rel}")] {
             if t.web.head(sh, &key)?.and_then(|o| o.sha256).as_deref() != Some(a.sha256.as_str()) {
                 web_todo.push((a, key));

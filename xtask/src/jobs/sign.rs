@@ -15,7 +15,7 @@ pub fn run(
 ) -> Result<()> {
     let store = crate::artifacts::open_store(ctx, store_url, endpoint)?;
     let commit = crate::workspace::resolve_commit(&ctx.sh, commit)?;
-    let key = format!("commit/{commit}/{}", crate::manifest::FILE);
+    let key = crate::artifacts::manifest_key(&commit);
     if ctx.global.dry_run || ctx.global.json {
         let plan = serde_json::json!({
             "job": "sign",

@@ -213,23 +213,39 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         } else {
             Step::run("rust tests", "cargo", &["test", "--locked", "--no-fail-fast"]).tools(&["cargo"])
         };
+        let excluded = crate::settings::get().test_excluded();
         let packages: Vec<String> = if i.affected.everything.is_some() {
-            vec!["--workspace".into()]
+            std::iter::once("--workspace".to_owned())
+                .chain(excluded.iter().flat_map(|c| ["--exclude".to_owned(), c.clone()]))
+                .collect()
         } else {
-            i.affected.crates.iter().flat_map(|c| ["--package".to_owned(), c.clone()]).collect()
+            i.affected
+                .crates
+                .iter()
+                .filter(|c| !excluded.contains(c))
+                .flat_map(|c| ["--package".to_owned(), c.clone()])
+                .collect()
         };
-        plan.push(step.args(packages).args(i.runner_args.iter().cloned()));
+        if packages.is_empty() {
+            plan.note("no Rust tests: only crates that ci.toml's [test] exclude leaves out changed");
+        } else {
+            plan.push(step.args(packages).args(i.runner_args.iter().cloned()));
+        }
     }
     if i.parts.contains(&Part::Heavy) {
         // The Rust scenarios marked `#[ignore = "heavy ..."]`: every crate's, whatever changed (they exercise
         // the whole pipeline).
+        let excludes: Vec<String> =
+            crate::settings::get().test_excluded().iter().flat_map(|c| ["--exclude".to_owned(), c.clone()]).collect();
         let step = if i.nextest {
             Step::run("rust tests (heavy)", "cargo", &["nextest", "run", "--locked", "--no-fail-fast", "--workspace"])
+                .args(excludes)
                 .args(["--run-ignored", "only"])
                 .tools(&["cargo", "nextest"])
         } else {
-            Step::run("rust tests (heavy)", "cargo", &["test", "--locked", "--no-fail-fast", "--workspace", "--"])
-                .arg("--ignored")
+            Step::run("rust tests (heavy)", "cargo", &["test", "--locked", "--no-fail-fast", "--workspace"])
+                .args(excludes)
+                .args(["--", "--ignored"])
                 .tools(&["cargo"])
         };
         plan.push(

@@ -226,7 +226,7 @@ pub struct Summary {
 pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = crate::workspace::resolve_commit(&ctx.sh, args.commit.as_deref())?;
-    let from = args.from.clone().unwrap_or_else(|| ctx.root.join("target/packages"));
+    let from = args.from.clone().unwrap_or_else(|| ctx.root.join(crate::config::PACKAGES_DIR));
     let dir = from.join(&commit);
     let manifest_path = dir.join(manifest::FILE);
     if !manifest_path.exists() {
@@ -242,7 +242,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
             "the manifest of {commit} was made from a dirty tree\nfix: commit, run `cargo xtask package` again, or pass --allow-dirty to upload it anyway"
         );
     }
-    let prefix = format!("commit/{commit}");
+    let prefix = crate::artifacts::commit_prefix(&commit);
     for alias in &args.aliases {
         check_alias(alias)?;
     }
