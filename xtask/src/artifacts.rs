@@ -99,7 +99,7 @@ pub fn download(
 ) -> Result<Downloaded> {
     let prefix = commit_prefix(commit);
     let tmp = ctx.root.join(tempfiles::DIR);
-    let Some((m, _)) = fetch_manifest(&ctx.sh, &store, &prefix, &tmp)? else {
+    let Some((m, _)) = fetch_manifest(&ctx.sh, store, &prefix, &tmp)? else {
         bail!(
             "{} has no manifest for commit {commit}: its upload never finished\nfix: cargo xtask upload --commit {commit}",
             store.describe()

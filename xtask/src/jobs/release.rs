@@ -645,7 +645,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             "commit": commit,
             "execute": false,
             "steps": [
-                format!("download {}/ from {} into {dir}, verifying every sha256", artifacts::commit_prefix(&commit), args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?),
+                format!("download {}/ from {} into {dir}, verifying every sha256", artifacts::commit_prefix(commit), args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?),
                 "verify the manifest's signature, completeness, versions and cleanliness",
                 format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index),
                 format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, t.credentials().0),
@@ -660,7 +660,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     // 1. Download (every sha256 checked) and verify.
     let store = artifacts::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     // A dirty tree is refused below, with the other checks, in one message.
-    artifacts::download(ctx, &store, &commit, &[], &dir, true).map_err(verification_failed)?;
+    artifacts::download(ctx, &store, commit, &[], &dir, true).map_err(verification_failed)?;
     let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
     let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;
     // The signature covers the store's manifest as uploaded (the downloaded copy may be a subset).
@@ -747,7 +747,8 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     // Each web file's keys that do not hold it yet (by the sha256 the store records).
     let mut web_todo: Vec<(&Artifact, String)> = Vec::new();
     for a in &web {
-        let rel = if nested { a.path.splitn(2, '/').nth(1) } else { a.path.splitn(3, '/').nth(2) }.unwrap_or(&a.path);
+        let rel =
+            if nested { a.path.split_once('/').map(|x| x.1) } else { a.path.splitn(3, '/').nth(2) }.unwrap_or(&a.path);
         for key in [format!("version/{version}/{rel}"), format!("latest/{rel}")] {
             if t.web.head(sh, &key)?.and_then(|o| o.sha256).as_deref() != Some(a.sha256.as_str()) {
                 web_todo.push((a, key));
