@@ -198,21 +198,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let commit = commit_facts(ctx)?;
     let version = repo::workspace_version(&ctx.root)?;
     let packages = workspace_packages(ctx)?;
-    // Only the kinds this repository has (ci.toml and Cargo.toml say which); the others are named and left out.
     let examples = repo::example_scripts(&ctx.root)?;
-    let mut kinds = Vec::new();
-    for kind in asked {
-        match missing_kind(kind, ctx.settings, &packages, &examples) {
-            None => kinds.push(kind),
-            Some(why) => eprintln!("note: no {} to build: {why}", kind.as_str()),
-        }
-    }
-    if kinds.is_empty() {
-        bail!(
-            "this repository has none of the artifact kinds asked for\nfix: publish a crate (no `publish = false`), \
-             or list [[python]], [[wasm]], [[binary]] or [examples] in ci.toml"
-        );
-    }
+    let kinds = kinds_to_build(ctx, asked, &packages, &examples)?;
     let pyprojects = ctx
         .settings
         .python()
@@ -316,7 +303,43 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {staging}"))?;
     ctx.execute(&build)?;
-    // Checks on what was built, whose file names are known only now.
+    check_wheels(ctx, &staging)?;
+
+    let places = Places::new(&ctx.root, &out_root, inputs.cargo_home.as_deref());
+    let built = Built { staging: &staging, commit_dir: &commit_dir, kinds: &stale, wheel_targets: &wheel_targets };
+    let m = record(ctx, &build, &places, &built, &commit, version, toolchain.as_ref(), existing.as_ref())?;
+    m.write_atomic(&manifest_path)?;
+    let _ = std::fs::remove_dir_all(&staging);
+    print_table(&m, &commit_dir);
+    if m.dirty {
+        eprintln!("note: the tree is dirty, so the manifest is marked dirty: upload and release refuse it unless told");
+    }
+    Ok(())
+}
+
+/// The kinds asked for that this repository has (ci.toml and Cargo.toml say which); the others are named and
+/// left out.
+fn kinds_to_build(ctx: &Ctx, asked: Vec<Kind>, packages: &[Package], examples: &[String]) -> Result<Vec<Kind>> {
+    let mut kinds = Vec::new();
+    for kind in asked {
+        match missing_kind(kind, ctx.settings, packages, examples) {
+            None => kinds.push(kind),
+            Some(why) => eprintln!("note: no {} to build: {why}", kind.as_str()),
+        }
+    }
+    if kinds.is_empty() {
+        bail!(
+            "this repository has none of the artifact kinds asked for\nfix: publish a crate (no `publish = false`), \
+             or list [[python]], [[wasm]], [[binary]] or [examples] in ci.toml"
+        );
+    }
+    Ok(kinds)
+}
+
+/// The checks of what was built whose file names are known only now: twine's metadata check of every wheel,
+/// and auditwheel's agreement with the platform tag every manylinux wheel claims (no symbol newer than the
+/// baseline, no external shared library).
+fn check_wheels(ctx: &Ctx, staging: &Utf8Path) -> Result<()> {
     let wheels = list(&staging.join("wheels"), ".whl")?;
     if !wheels.is_empty() {
         let mut check = Plan::new("package: check wheels");
@@ -358,40 +381,62 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         }
     }
 
-    // Describe what was built, with the commands written relative to the repository, the output directory
-    // and the cargo home, so that two builds in two directories write the same manifest.
-    let places = Places::new(&ctx.root, &out_root, inputs.cargo_home.as_deref());
+    Ok(())
+}
+
+/// What a build produced, and where.
+struct Built<'a> {
+    staging: &'a Utf8Path,
+    commit_dir: &'a Utf8Path,
+    kinds: &'a [Kind],
+    wheel_targets: &'a [String],
+}
+
+/// Describes what was built (the commands written relative to the repository, the output directory and the
+/// cargo home, so that two builds in two directories write the same manifest), moves it into the commit
+/// directory beside what was up to date, and returns the manifest to write last.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    ctx: &Ctx,
+    build: &Plan,
+    places: &Places,
+    b: &Built<'_>,
+    commit: &Commit,
+    version: String,
+    toolchain: Option<&wasm::Toolchain>,
+    existing: Option<&Manifest>,
+) -> Result<Manifest> {
     let mut built = Vec::new();
-    for &kind in &stale {
-        let tools = tool_versions(ctx, kind, toolchain.as_ref())?;
+    for &kind in b.kinds {
+        let tools = tool_versions(ctx, kind, toolchain)?;
         let command = build
             .steps
             .iter()
             .filter(|s| s.name.starts_with(&format!("{}:", kind.as_str())))
-            .map(|s| portable(&s.command_line(), &places))
+            .map(|s| portable(&s.command_line(), places))
             .collect::<Vec<_>>()
             .join(" && ");
-        built.extend(describe(&staging, kind, &version, &wheel_targets, &command, &tools)?);
+        built.extend(describe(b.staging, kind, &version, b.wheel_targets, &command, &tools)?);
     }
     // Move into the commit directory, then write the manifest last.
-    std::fs::create_dir_all(&commit_dir).with_context(|| format!("creating {commit_dir}"))?;
-    let mut kept: Vec<Artifact> = existing.as_ref().map(|m| m.artifacts.clone()).unwrap_or_default();
-    for &kind in &stale {
+    std::fs::create_dir_all(b.commit_dir).with_context(|| format!("creating {}", b.commit_dir))?;
+    let mut kept: Vec<Artifact> = existing.map(|m| m.artifacts.clone()).unwrap_or_default();
+    for &kind in b.kinds {
         let replaced = |a: &Artifact| {
-            a.kind == kind && (kind != Kind::Wheel || a.platform.as_ref().is_some_and(|p| wheel_targets.contains(p)))
+            a.kind == kind && (kind != Kind::Wheel || a.platform.as_ref().is_some_and(|p| b.wheel_targets.contains(p)))
         };
         for a in kept.iter().filter(|a| replaced(a)) {
-            let _ = std::fs::remove_file(commit_dir.join(&a.path));
+            let _ = std::fs::remove_file(b.commit_dir.join(&a.path));
         }
         kept.retain(|a| !replaced(a));
-        let from = staging.join(kind.dir());
-        let to = commit_dir.join(kind.dir());
+        let from = b.staging.join(kind.dir());
+        let to = b.commit_dir.join(kind.dir());
         if kind != Kind::Wheel {
             let _ = std::fs::remove_dir_all(&to);
         }
         move_tree(&from, &to)?;
     }
-    let dirty = commit.dirty || (existing.as_ref().is_some_and(|m| m.dirty) && !kept.is_empty());
+    let dirty = commit.dirty || (existing.is_some_and(|m| m.dirty) && !kept.is_empty());
     kept.extend(built);
     kept.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
     let m = Manifest {
@@ -402,17 +447,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         version,
         artifacts: kept,
     };
-    let bad = m.mismatches(&commit_dir, &m.artifacts);
+    let bad = m.mismatches(b.commit_dir, &m.artifacts);
     if !bad.is_empty() {
         bail!("the commit directory does not match the new manifest:\n  {}", bad.join("\n  "));
     }
-    m.write_atomic(&manifest_path)?;
-    let _ = std::fs::remove_dir_all(&staging);
-    print_table(&m, &commit_dir);
-    if m.dirty {
-        eprintln!("note: the tree is dirty, so the manifest is marked dirty: upload and release refuse it unless told");
-    }
-    Ok(())
+    Ok(m)
 }
 
 /// Packages HEAD in two fresh clones in two different directories and compares every artifact's sha256.

@@ -626,7 +626,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     release(ctx, sh, args, &expected, &targets).map(drop)
 }
 
-/// Verifies and (with `--execute`) publishes; returns the plan with what was skipped.
+/// Verifies and (with `--execute`) publishes; returns the plan with what was skipped. The phases, each a
+/// function of its own: [`verify`] (download, signature, completeness), [`plan_release`] (what is already there
+/// is skipped), [`print_plan`], the semver gate, then [`publish_crates`], [`publish_wheels`], [`publish_web`].
 pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
     if !args.allow_any_ref {
@@ -639,13 +641,14 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let dir = ctx.root.join(DOWNLOADS_DIR).join(commit);
     if ctx.global.dry_run || ctx.global.json {
         // Contacts nothing: not the store, not the registries (a git index is not even cloned).
+        let store = args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?;
         let plan = json!({
             "job": "release",
             "version": version,
             "commit": commit,
             "execute": false,
             "steps": [
-                format!("download {}/ from {} into {dir}, verifying every sha256", artifacts::commit_prefix(commit), args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?),
+                format!("download {}/ from {store} into {dir}, verifying every sha256", artifacts::commit_prefix(commit)),
                 "verify the manifest's signature, completeness, versions and cleanliness",
                 format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index),
                 format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, t.credentials().0),
@@ -657,10 +660,65 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         crate::plan::print_static(&plan, ctx.global.json)?;
         return Ok(Vec::new());
     }
-    // 1. Download (every sha256 checked) and verify.
+    let m = verify(ctx, sh, args, expected, commit, &version, &dir)?;
+    let cache = ctx.root.join(crate::config::RELEASE_INDEX_DIR);
+    let plan = plan_release(sh, t, &m, &dir, &version, &cache)?;
+    let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
+    let verdicts = semver_verdicts(ctx, sh, t, &crates, &dir, &cache)?;
+    print_plan(args, t, &plan, &verdicts, commit, &version);
+    let breaking: Vec<String> = verdicts
+        .iter()
+        .filter_map(|(name, v)| match v {
+            crate::semver::Verdict::Breaking { report, .. } => Some(format!("{name} {version}:\n{report}")),
+            _ => None,
+        })
+        .collect();
+    if !breaking.is_empty() {
+        return Err(JobFailed(format!(
+            "a breaking change under a non-breaking version:\n{}\nfix: bump the version as the report says (for 0.x, \
+             the minor), or keep the removed or changed items\nnothing was published",
+            breaking.join("\n")
+        ))
+        .into());
+    }
+    if plan.actions.iter().all(|a| a.skip.is_some()) {
+        println!("everything of {version} is already published: nothing to send");
+        return Ok(plan.actions);
+    }
+    if !args.execute {
+        return Ok(plan.actions);
+    }
+    // From here on the release acts: any failure is a failed job (exit 1), never "could not run" (exit 2).
+    let tmp = ctx.root.join(crate::tempfiles::DIR);
+    let publish = || -> Result<()> {
+        publish_crates(sh, t, &plan, &m, &dir, &cache, &tmp)?;
+        publish_wheels(ctx, sh, t, &m, &dir, &tmp)?;
+        publish_web(sh, t, &plan, &dir)
+    };
+    publish().map_err(|e| {
+        JobFailed(format!(
+            "{e:#}\nthe release of {version} stopped part-way; run the same command again to finish it (what is \
+             already published is skipped)"
+        ))
+    })?;
+    println!("released {version} of {}", &commit[..12]);
+    Ok(plan.actions)
+}
+
+/// Phase 1: downloads the commit's artifacts (every sha256 checked) and verifies the store's manifest: its
+/// signature by the release key, its binding to this commit and version, and that it lists what a release needs.
+fn verify(
+    ctx: &Ctx,
+    sh: &Shell,
+    args: &Args,
+    expected: &Expected,
+    commit: &str,
+    version: &str,
+    dir: &Utf8Path,
+) -> Result<Manifest> {
     let store = artifacts::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     // A dirty tree is refused below, with the other checks, in one message.
-    artifacts::download(ctx, &store, commit, &[], &dir, true).map_err(verification_failed)?;
+    artifacts::download(ctx, &store, commit, &[], dir, true).map_err(verification_failed)?;
     let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
     let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;
     // The signature covers the store's manifest as uploaded (the downloaded copy may be a subset).
@@ -693,22 +751,44 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     // the signature too.
     let signed_m = Manifest::parse(&String::from_utf8_lossy(&signed))
         .map_err(|e| JobFailed(format!("the signed {key} is not a valid manifest: {e:#}\nnothing was published")))?;
-    crate::manifest::check_binding(&signed_m, commit, Some(&version))
+    crate::manifest::check_binding(&signed_m, commit, Some(version))
         .map_err(|e| JobFailed(format!("{e:#}\nnothing was published")))?;
     if signed != manifest_bytes && signed_m.artifacts != m.artifacts {
         return Err(
             JobFailed("the downloaded manifest differs from the signed one\nnothing was published".into()).into()
         );
     }
-    check(&m, &version, expected)?;
+    check(&m, version, expected)?;
     eprintln!(
         "verified {} artifacts of {} (signature, sha256, completeness, version {version})",
         m.artifacts.len(),
         &commit[..12]
     );
+    Ok(m)
+}
 
-    // 2-4. The plan: what is already there is skipped.
-    let cache = ctx.root.join(crate::config::RELEASE_INDEX_DIR);
+/// What a release sends, and what of it is already there.
+pub struct ReleasePlan {
+    /// The crates in dependency order.
+    order: Vec<String>,
+    /// Each crate's registry metadata (from its `.crate`).
+    metadata: BTreeMap<String, Value>,
+    /// Every action, each with why it is skipped, if it is.
+    actions: Vec<Action>,
+    /// The web files and the keys that do not hold them yet: (path in the commit directory, sha256, key).
+    web_todo: Vec<(String, String, String)>,
+}
+
+/// Phase 2: the crates in dependency order, the wheels and the web files, each checked against its registry,
+/// index or store (what is already there is skipped).
+fn plan_release(
+    sh: &Shell,
+    t: &Targets,
+    m: &Manifest,
+    dir: &Utf8Path,
+    version: &str,
+    cache: &Utf8Path,
+) -> Result<ReleasePlan> {
     let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
     let mut deps = Vec::new();
     let mut metadata = BTreeMap::new();
@@ -728,7 +808,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let mut actions = Vec::new();
     for name in &order {
         let a = crates.iter().find(|a| &a.name == name).expect("ordered from these");
-        let there = index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version);
+        let there = index_versions(sh, &t.registry_index, name, cache)?.contains(&a.version);
         actions.push(Action {
             what: format!("crate {name} {}", a.version),
             skip: there.then(|| "already in the index".into()),
@@ -745,13 +825,13 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let bundles: std::collections::BTreeSet<&str> = web.iter().map(|a| a.name.as_str()).collect();
     let nested = bundles.len() > 1;
     // Each web file's keys that do not hold it yet (by the sha256 the store records).
-    let mut web_todo: Vec<(&Artifact, String)> = Vec::new();
+    let mut web_todo = Vec::new();
     for a in &web {
         let rel =
             if nested { a.path.split_once('/').map(|x| x.1) } else { a.path.splitn(3, '/').nth(2) }.unwrap_or(&a.path);
         for key in [format!("version/{version}/{rel}"), format!("latest/{rel}")] {
             if t.web.head(sh, &key)?.and_then(|o| o.sha256).as_deref() != Some(a.sha256.as_str()) {
-                web_todo.push((a, key));
+                web_todo.push((a.path.clone(), a.sha256.clone(), key));
             }
         }
     }
@@ -761,14 +841,24 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             skip: web_todo.is_empty().then(|| "already there".into()),
         });
     }
-    let verdicts = semver_verdicts(ctx, sh, t, &crates, &dir, &cache)?;
+    Ok(ReleasePlan { order, metadata, actions, web_todo })
+}
+
+/// Phase 3: what the release will do, and the semver verdicts, for the log.
+fn print_plan(
+    args: &Args,
+    t: &Targets,
+    plan: &ReleasePlan,
+    verdicts: &[(String, crate::semver::Verdict)],
+    commit: &str,
+    version: &str,
+) {
     let mode = if args.execute { "release" } else { "dry run (pass --execute to publish)" };
     println!("release {version} of {}: {mode}", &commit[..12]);
     println!("  registry {} (index {}), package index {}", t.registry_api, t.registry_index, t.pypi_upload);
     let (crate_credential, wheel_credential) = t.credentials();
     println!("  credentials: crates with {crate_credential}; wheels with {wheel_credential}");
-    let nothing_to_do = actions.iter().all(|a| a.skip.is_some());
-    for (i, a) in actions.iter().enumerate() {
+    for (i, a) in plan.actions.iter().enumerate() {
         match &a.skip {
             Some(why) => println!("  {:>2}. skip     {} ({why})", i + 1, a.what),
             None => println!("  {:>2}. publish  {}", i + 1, a.what),
@@ -776,120 +866,104 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     }
     if !verdicts.is_empty() {
         println!("  semver (each crate's public API against its last release):");
-        for (name, v) in &verdicts {
+        for (name, v) in verdicts {
             println!("      {name} {version}: {}", v.describe());
         }
     }
-    let breaking: Vec<String> = verdicts
-        .iter()
-        .filter_map(|(name, v)| match v {
-            crate::semver::Verdict::Breaking { report, .. } => Some(format!("{name} {version}:\n{report}")),
-            _ => None,
-        })
-        .collect();
-    if !breaking.is_empty() {
-        return Err(JobFailed(format!(
-            "a breaking change under a non-breaking version:\n{}\nfix: bump the version as the report says (for 0.x, \
-             the minor), or keep the removed or changed items\nnothing was published",
-            breaking.join("\n")
-        ))
-        .into());
-    }
-    if nothing_to_do {
-        println!("everything of {version} is already published: nothing to send");
-        return Ok(actions);
-    }
-    if !args.execute {
-        return Ok(actions);
-    }
-    // From here on the release acts: any failure is a failed job (exit 1), never "could not run" (exit 2).
-    let publish = || -> Result<()> {
-        // Crates, in order, each confirmed in the index before its dependents. A trusted-publishing token is minted
-        // once, when the first crate needs it, and revoked when this closure ends, whether it succeeded or not.
-        let mut minted: Option<crate::oidc::CratesToken> = None;
-        for name in &order {
-            let a = crates.iter().find(|a| &a.name == name).expect("ordered");
-            if index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version) {
-                continue;
-            }
-            let token = match (&t.registry_token, &t.oidc) {
-                (Some(token), _) => token.clone(),
-                (None, Some(github)) => {
-                    if minted.is_none() {
-                        minted = Some(crate::oidc::crates_token(sh, &tmp, github, &t.registry_api)?);
-                    }
-                    minted.as_ref().expect("minted above").token.expose().to_owned()
+}
+
+/// Phase 4: the crates, in order, each confirmed in the index before its dependents. A trusted-publishing token
+/// is minted once, when the first crate needs it, and revoked when this function returns, whether it
+/// succeeded or not.
+fn publish_crates(
+    sh: &Shell,
+    t: &Targets,
+    plan: &ReleasePlan,
+    m: &Manifest,
+    dir: &Utf8Path,
+    cache: &Utf8Path,
+    tmp: &Utf8Path,
+) -> Result<()> {
+    let mut minted: Option<crate::oidc::CratesToken> = None;
+    for name in &plan.order {
+        let a = m.artifacts.iter().find(|a| a.kind == Kind::Crate && &a.name == name).expect("ordered");
+        if index_versions(sh, &t.registry_index, name, cache)?.contains(&a.version) {
+            continue;
+        }
+        let token = match (&t.registry_token, &t.oidc) {
+            (Some(token), _) => token.clone(),
+            (None, Some(github)) => {
+                if minted.is_none() {
+                    minted = Some(crate::oidc::crates_token(sh, tmp, github, &t.registry_api)?);
                 }
-                (None, None) => bail!(
-                    "no credential for the crate registry\nfix: run in GitHub Actions with `id-token: write` and a \
+                minted.as_ref().expect("minted above").token.expose().to_owned()
+            }
+            (None, None) => bail!(
+                "no credential for the crate registry\nfix: run in GitHub Actions with `id-token: write` and a \
                  trusted publisher on the registry, or set CARGO_REGISTRY_TOKEN"
-                ),
-            };
-            eprintln!("publishing {name} {}", a.version);
-            publish_crate(sh, &t.registry_api, &token, &metadata[name], &dir.join(&a.path), &tmp)
-                .with_context(|| format!("publishing {name} {}", a.version))?;
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while !index_versions(sh, &t.registry_index, name, &cache)?.contains(&a.version) {
-                if Instant::now() > deadline {
-                    bail!(
-                        "{name} {} was uploaded but the index does not show it after 2 minutes; run again once it does",
-                        a.version
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(500));
+            ),
+        };
+        eprintln!("publishing {name} {}", a.version);
+        publish_crate(sh, &t.registry_api, &token, &plan.metadata[name], &dir.join(&a.path), tmp)
+            .with_context(|| format!("publishing {name} {}", a.version))?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !index_versions(sh, &t.registry_index, name, cache)?.contains(&a.version) {
+            if Instant::now() > deadline {
+                bail!(
+                    "{name} {} was uploaded but the index does not show it after 2 minutes; run again once it does",
+                    a.version
+                );
             }
+            std::thread::sleep(Duration::from_millis(500));
         }
-        // Wheels.
-        let wheels: Vec<String> = m
-            .artifacts
-            .iter()
-            .filter(|a| a.kind == Kind::Wheel)
-            .filter(|a| {
-                !pypi_has(sh, &t.pypi_simple, &a.name, a.path.rsplit('/').next().unwrap_or(&a.path)).unwrap_or(false)
-            })
-            .map(|a| dir.join(&a.path).to_string())
-            .collect();
-        if !wheels.is_empty() {
-            ctx.tools.ensure(sh, &["twine"])?;
-            let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
-            let token = match (&t.pypi_token, &t.oidc) {
-                (Some(token), _) => token.clone(),
-                (None, Some(github)) => crate::oidc::pypi_token(sh, &tmp, github, &t.pypi_oidc)?.expose().to_owned(),
-                (None, None) => bail!(
-                    "no credential for the package index\nfix: run in GitHub Actions with `id-token: write` and a \
-                 trusted publisher on the index, or set PYPI_TOKEN"
-                ),
-            };
-            let url = &t.pypi_upload;
-            let _env = [
-                sh.push_env("TWINE_USERNAME", "__token__"),
-                sh.push_env("TWINE_PASSWORD", &token),
-                sh.push_env("TWINE_NON_INTERACTIVE", "1"),
-            ];
-            cmd!(sh, "{twine} upload --disable-progress-bar --repository-url {url} {wheels...}").run().map_err(|e| {
-            anyhow!(
-                "twine upload to {url} failed ({e}; its output is above)\nfix: run again: published files are skipped"
-            )
-        })?;
-        }
-        // The web bundle: only the keys that do not hold their file yet.
-        for (a, key) in &web_todo {
-            let rel = a.path.splitn(3, '/').nth(2).unwrap_or(&a.path);
-            let cache_control =
-                if key.starts_with("latest/") { "no-cache" } else { crate::store::IMMUTABLE.cache_control };
-            let meta = PutMeta { content_type: crate::store::content_type(rel), cache_control };
-            t.web.put(sh, key, &dir.join(&a.path), &a.sha256, &meta, None)?;
-        }
-        Ok(())
+    }
+    Ok(())
+}
+
+/// Phase 5: the wheels the package index does not have yet, with twine.
+fn publish_wheels(ctx: &Ctx, sh: &Shell, t: &Targets, m: &Manifest, dir: &Utf8Path, tmp: &Utf8Path) -> Result<()> {
+    let wheels: Vec<String> = m
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == Kind::Wheel)
+        .filter(|a| {
+            !pypi_has(sh, &t.pypi_simple, &a.name, a.path.rsplit('/').next().unwrap_or(&a.path)).unwrap_or(false)
+        })
+        .map(|a| dir.join(&a.path).to_string())
+        .collect();
+    if wheels.is_empty() {
+        return Ok(());
+    }
+    ctx.tools.ensure(sh, &["twine"])?;
+    let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+    let token = match (&t.pypi_token, &t.oidc) {
+        (Some(token), _) => token.clone(),
+        (None, Some(github)) => crate::oidc::pypi_token(sh, tmp, github, &t.pypi_oidc)?.expose().to_owned(),
+        (None, None) => bail!(
+            "no credential for the package index\nfix: run in GitHub Actions with `id-token: write` and a \
+             trusted publisher on the index, or set PYPI_TOKEN"
+        ),
     };
-    publish().map_err(|e| {
-        JobFailed(format!(
-            "{e:#}\nthe release of {version} stopped part-way; run the same command again to finish it (what is \
-             already published is skipped)"
-        ))
+    let url = &t.pypi_upload;
+    let _env = [
+        sh.push_env("TWINE_USERNAME", "__token__"),
+        sh.push_env("TWINE_PASSWORD", &token),
+        sh.push_env("TWINE_NON_INTERACTIVE", "1"),
+    ];
+    cmd!(sh, "{twine} upload --disable-progress-bar --repository-url {url} {wheels...}").run().map_err(|e| {
+        anyhow!("twine upload to {url} failed ({e}; its output is above)\nfix: run again: published files are skipped")
     })?;
-    println!("released {version} of {}", &commit[..12]);
-    Ok(actions)
+    Ok(())
+}
+
+/// Phase 6: the web files, only to the keys that do not hold them yet (`latest/` uncached, versions immutable).
+fn publish_web(sh: &Shell, t: &Targets, plan: &ReleasePlan, dir: &Utf8Path) -> Result<()> {
+    for (path, sha256, key) in &plan.web_todo {
+        let cache_control = if key.starts_with("latest/") { "no-cache" } else { crate::store::IMMUTABLE.cache_control };
+        let meta = PutMeta { content_type: crate::store::content_type(key), cache_control };
+        t.web.put(sh, key, &dir.join(path), sha256, &meta, None)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
