@@ -222,197 +222,288 @@ fn index_lines(registry: &Utf8Path, name: &str) -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
-/// From a commit in the store to a cargo registry and a PyPI server (both real, on 127.0.0.1): the dry run
-/// changes nothing; tampering and a wrong signature are refused before anything is published; a registry
-/// failing after the first crate is finished by a re-run with no version published twice; a third run skips
-/// everything; a fresh cargo project builds against the published crate and pip installs the wheel.
+/// A rehearsal of a release, from a commit in the store to a cargo registry and a PyPI server (both real, on
+/// 127.0.0.1), each scenario below with its own: the packages of [`COMMIT`] made, uploaded and signed with the
+/// release key; the servers started (and stopped when it is dropped).
+struct Rehearsal {
+    root: Utf8PathBuf,
+    ctx: Ctx,
+    sh: Shell,
+    store: Utf8PathBuf,
+    pubkey: Utf8PathBuf,
+    registry: Utf8PathBuf,
+    reg_port: u16,
+    pypi_dir: Utf8PathBuf,
+    pypi_port: u16,
+    expected: Expected,
+    _servers: [Server; 2],
+}
+
+const REGISTRY_TOKEN: &str = "secret-registry-token-123";
+const PYPI_TOKEN: &str = "secret-pypi-token-456";
+
+impl Rehearsal {
+    fn new(name: &str) -> Rehearsal {
+        let root = testutil::temp_dir(name);
+        let ctx = testutil::ctx(&root);
+        let sh = Shell::new().unwrap();
+        ctx.tools.ensure(&sh, &["cargo-http-registry", "twine"]).expect("provision the registry and twine");
+        let python = ctx.tools.ensure_python_packages(&sh, config::TEST_SERVERS).unwrap();
+        commit_in_store(&root, &sh, COMMIT, "0.1.0", A_LIB);
+        let store = root.join("store");
+        let from = Some(root.join("packages"));
+        let upload_args =
+            UploadArgs { store: Some(store.to_string()), commit: Some(COMMIT.into()), from, ..UploadArgs::default() };
+        upload::upload(&ctx, &upload_args).unwrap();
+        let pubkey = sign_in_store(&sh, &root, &store, "release");
+        let registry = root.join("registry");
+        let reg_port = testutil::free_port();
+        let chr = ctx.tools.probe(&sh, config::tool_named("cargo-http-registry")).unwrap().path.unwrap();
+        let registry_server = Server(
+            Command::new(chr.as_str())
+                .args(["--addr", &format!("127.0.0.1:{reg_port}"), registry.as_str()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let pypi_dir = root.join("pypi");
+        std::fs::create_dir_all(&pypi_dir).unwrap();
+        let pypi_port = testutil::free_port();
+        let pypi_server = python.parent().unwrap().join("pypi-server");
+        let pypi = Server(
+            Command::new(pypi_server.as_str())
+                .args(["run", "-i", "127.0.0.1", "-p", &pypi_port.to_string(), "-P", ".", "-a", ".", pypi_dir.as_str()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_port(reg_port);
+        wait_port(pypi_port);
+        let expected = Expected {
+            crates: vec!["xtask-demo-a".into(), "xtask-demo-b".into()],
+            wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()],
+            bundles: vec!["demo-web".into()],
+        };
+        Rehearsal {
+            root,
+            ctx,
+            sh,
+            store,
+            pubkey,
+            registry,
+            reg_port,
+            pypi_dir,
+            pypi_port,
+            expected,
+            _servers: [registry_server, pypi],
+        }
+    }
+
+    /// The registry's web API directly.
+    fn direct(&self) -> String {
+        format!("http://127.0.0.1:{}", self.reg_port)
+    }
+
+    fn targets(&self, api: String) -> Targets {
+        Targets {
+            registry_token: Some(REGISTRY_TOKEN.into()),
+            pypi_token: Some(PYPI_TOKEN.into()),
+            oidc: None,
+            pypi_oidc: format!("http://127.0.0.1:{}", self.pypi_port),
+            registry_api: api,
+            registry_index: format!("file://{}", self.registry),
+            pypi_upload: format!("http://127.0.0.1:{}/", self.pypi_port),
+            pypi_simple: format!("http://127.0.0.1:{}/simple/", self.pypi_port),
+            web: crate::store::Store::parse(self.root.join("web").as_str(), &self.root).unwrap(),
+        }
+    }
+
+    fn args(&self, execute: bool) -> Args {
+        Args {
+            commit: COMMIT.into(),
+            store: Some(self.store.to_string()),
+            version: Some("0.1.0".into()),
+            execute,
+            public_key: Some(self.pubkey.clone()),
+            ..Args::default()
+        }
+    }
+
+    fn release(&self, args: &Args, targets: &Targets) -> Result<Vec<Action>> {
+        release(&self.ctx, &self.sh, args, &self.expected, targets)
+    }
+
+    /// The release of 0.1.0, as a maintainer starts it; it must fail with exit status 1, before anything is
+    /// published, with all of `wanted` in its message.
+    fn refused(&self, wanted: &[&str]) -> String {
+        let e = self.release(&self.args(true), &self.targets(self.direct())).unwrap_err();
+        assert!(e.downcast_ref::<JobFailed>().is_some(), "a refusal exits 1: {e:#}");
+        let err = format!("{e:#}");
+        for w in wanted {
+            assert!(err.contains(w), "{w:?} in {err}");
+        }
+        self.assert_nothing_published();
+        err
+    }
+
+    fn assert_nothing_published(&self) {
+        assert!(index_lines(&self.registry, "xtask-demo-a").is_empty(), "a crate was published");
+        assert!(std::fs::read_dir(&self.pypi_dir).unwrap().next().is_none(), "a wheel was published");
+    }
+}
+
+impl Drop for Rehearsal {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
 #[test]
 #[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
-fn release_end_to_end_against_real_servers() {
-    let root = testutil::temp_dir("release");
-    let ctx = testutil::ctx(&root);
-    let sh = Shell::new().unwrap();
-    ctx.tools.ensure(&sh, &["cargo-http-registry", "twine"]).expect("provision the registry and twine");
-    let python = ctx.tools.ensure_python_packages(&sh, config::TEST_SERVERS).unwrap();
-    commit_in_store(&root, &sh, COMMIT, "0.1.0", A_LIB);
-    let store = root.join("store");
-    upload::upload(
-        &ctx,
-        &UploadArgs {
-            store: Some(store.to_string()),
-            commit: Some(COMMIT.into()),
-            from: Some(root.join("packages")),
-            ..UploadArgs::default()
-        },
-    )
-    .unwrap();
-    let pubkey = sign_in_store(&sh, &root, &store, "release");
-
-    // The servers.
-    let registry = root.join("registry");
-    let reg_port = testutil::free_port();
-    let chr = ctx.tools.probe(&sh, config::tool_named("cargo-http-registry")).unwrap().path.unwrap();
-    let _registry = Server(
-        Command::new(chr.as_str())
-            .args(["--addr", &format!("127.0.0.1:{reg_port}"), registry.as_str()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let pypi_dir = root.join("pypi");
-    std::fs::create_dir_all(&pypi_dir).unwrap();
-    let pypi_port = testutil::free_port();
-    let pypi_server = python.parent().unwrap().join("pypi-server");
-    let _pypi = Server(
-        Command::new(pypi_server.as_str())
-            .args(["run", "-i", "127.0.0.1", "-p", &pypi_port.to_string(), "-P", ".", "-a", ".", pypi_dir.as_str()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_port(reg_port);
-    wait_port(pypi_port);
-
-    let expected = Expected {
-        crates: vec!["xtask-demo-a".into(), "xtask-demo-b".into()],
-        wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()],
-        bundles: vec!["demo-web".into()],
-    };
-    let (registry_token, pypi_token) = ("secret-registry-token-123", "secret-pypi-token-456");
-    let targets = |api: String| Targets {
-        registry_token: Some(registry_token.into()),
-        pypi_token: Some(pypi_token.into()),
-        oidc: None,
-        pypi_oidc: format!("http://127.0.0.1:{pypi_port}"),
-        registry_api: api,
-        registry_index: format!("file://{registry}"),
-        pypi_upload: format!("http://127.0.0.1:{pypi_port}/"),
-        pypi_simple: format!("http://127.0.0.1:{pypi_port}/simple/"),
-        web: crate::store::Store::parse(root.join("web").as_str(), &root).unwrap(),
-    };
-    let direct = format!("http://127.0.0.1:{reg_port}");
-    let args = |execute: bool| Args {
-        commit: COMMIT.into(),
-        store: Some(store.to_string()),
-        version: Some("0.1.0".into()),
-        execute,
-        public_key: Some(pubkey.clone()),
-        ..Args::default()
-    };
-    let actions = release(&ctx, &sh, &args(false), &expected, &targets(direct.clone())).unwrap();
+fn a_dry_run_plans_everything_in_dependency_order_and_publishes_nothing() {
+    let r = Rehearsal::new("release-dry-run");
+    let actions = r.release(&r.args(false), &r.targets(r.direct())).unwrap();
     let what: Vec<String> = actions.iter().map(|a| format!("{} {:?}", a.what, a.skip)).collect();
     assert_eq!(what[0], "crate xtask-demo-a 0.1.0 None");
     assert_eq!(what[1], "crate xtask-demo-b 0.1.0 None");
     assert!(what[2].starts_with("wheel xtask_demo_pkg-0.1.0-py3-none-any.whl None"), "{what:?}");
-    assert!(index_lines(&registry, "xtask-demo-a").is_empty(), "a dry run publishes nothing");
+    r.assert_nothing_published();
+    // Verified copies in release's own directory, nothing in cargo's target/release.
+    assert!(r.root.join(DOWNLOADS_DIR).join(COMMIT).join("manifest.json").is_file());
+    assert!(!r.root.join("target/release").exists(), "nothing in cargo's own target/release");
+}
 
-    // Tampered bytes in the store: refused before anything is published.
-    let victim = store.join(format!("commit/{COMMIT}/wheels/xtask_demo_pkg-0.1.0-py3-none-any.whl"));
-    let good = std::fs::read(&victim).unwrap();
-    let mut bad = good.clone();
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn tampered_bytes_in_the_store_are_refused_even_after_a_verified_download() {
+    let r = Rehearsal::new("release-tampered");
+    // A dry run leaves verified copies in release's own directory: a store changed since is still noticed.
+    r.release(&r.args(false), &r.targets(r.direct())).unwrap();
+    let victim = r.store.join(format!("commit/{COMMIT}/wheels/xtask_demo_pkg-0.1.0-py3-none-any.whl"));
+    let mut bad = std::fs::read(&victim).unwrap();
     bad[10] ^= 1;
-    // The dry run above left verified copies in release's own directory: a store changed since is still noticed.
-    assert!(root.join(DOWNLOADS_DIR).join(COMMIT).join("manifest.json").is_file());
-    assert!(!root.join("target/release").exists(), "nothing in cargo's own target/release");
     std::fs::write(&victim, &bad).unwrap();
-    let e = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err();
-    assert!(e.downcast_ref::<JobFailed>().is_some(), "a failed verification exits 1: {e:#}");
-    let err = format!("{e:#}");
-    assert!(err.contains("tampered or corrupted") && err.contains("nothing was published"), "{err}");
-    std::fs::write(&victim, &good).unwrap();
-    // Signed by another key: refused.
-    sign_in_store(&sh, &root, &store, "other");
-    let e = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err();
-    assert!(e.downcast_ref::<JobFailed>().is_some(), "a wrong key exits 1: {e:#}");
-    let err = format!("{e:#}");
-    assert!(err.contains("not by the committed key") && err.contains("nothing was published"), "{err}");
+    r.refused(&["tampered or corrupted", "nothing was published"]);
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn a_signature_by_another_key_or_no_signature_at_all_is_refused() {
+    let r = Rehearsal::new("release-signatures");
+    sign_in_store(&r.sh, &r.root, &r.store, "other");
+    r.refused(&["not by the committed key", "nothing was published"]);
     // A garbage signature names the object and what was expected.
-    let sig = store.join(format!("commit/{COMMIT}/manifest.json.minisig"));
+    let sig = r.store.join(format!("commit/{COMMIT}/manifest.json.minisig"));
     std::fs::write(&sig, [0xff, 0xfe, 0x00, 0x80]).unwrap();
-    let err = format!("{:#}", release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err());
-    assert!(err.contains("manifest.json.minisig failed: it is not a minisign signature"), "{err}");
+    r.refused(&["manifest.json.minisig failed: it is not a minisign signature"]);
+    std::fs::remove_file(&sig).unwrap();
+    r.refused(&["is not signed", "fix: cargo xtask sign --commit"]);
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn another_commits_manifest_or_another_version_is_refused() {
+    let r = Rehearsal::new("release-binding");
     // Another commit's manifest under this commit's key, validly signed: the signature vouches for the manifest's
     // own `commit` field, which names the other commit, so release refuses it.
-    let manifest_path = store.join(format!("commit/{COMMIT}/manifest.json"));
+    let manifest_path = r.store.join(format!("commit/{COMMIT}/manifest.json"));
     let real = std::fs::read_to_string(&manifest_path).unwrap();
     let other = "7".repeat(40);
     std::fs::write(&manifest_path, real.replace(COMMIT, &other)).unwrap();
-    let secret = crate::signature::parse_secret(&std::fs::read_to_string(root.join("release.key")).unwrap()).unwrap();
-    let substituted_sig =
-        crate::signature::sign_with(&secret, &std::fs::read(&manifest_path).unwrap(), COMMIT, "0.1.0");
-    std::fs::write(format!("{manifest_path}.minisig"), substituted_sig).unwrap();
-    let e = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap_err();
-    assert!(e.downcast_ref::<JobFailed>().is_some(), "{e:#}");
-    let err = format!("{e:#}");
-    assert!(err.contains(&format!("is for commit {other}")) && err.contains("nothing was published"), "{err}");
+    let secret = crate::signature::parse_secret(&std::fs::read_to_string(r.root.join("release.key")).unwrap()).unwrap();
+    let substituted = crate::signature::sign_with(&secret, &std::fs::read(&manifest_path).unwrap(), COMMIT, "0.1.0");
+    std::fs::write(format!("{manifest_path}.minisig"), substituted).unwrap();
+    r.refused(&[&format!("is for commit {other}"), "nothing was published"]);
+    // The real manifest again, but a release of another version.
     std::fs::write(&manifest_path, &real).unwrap();
-    sign_in_store(&sh, &root, &store, "release");
-    // A version that is not the release's: refused.
-    let err = format!(
-        "{:#}",
-        release(&ctx, &sh, &Args { version: Some("0.2.0".into()), ..args(true) }, &expected, &targets(direct.clone()))
-            .unwrap_err()
-    );
+    sign_in_store(&r.sh, &r.root, &r.store, "release");
+    let args = Args { version: Some("0.2.0".into()), ..r.args(true) };
+    let err = format!("{:#}", r.release(&args, &r.targets(r.direct())).unwrap_err());
     assert!(err.contains("the release is 0.2.0"), "{err}");
-    assert!(
-        index_lines(&registry, "xtask-demo-a").is_empty() && std::fs::read_dir(&pypi_dir).unwrap().next().is_none()
-    );
+    r.assert_nothing_published();
+}
 
-    // --execute; the registry fails after one request (the first crate's upload).
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn an_interrupted_release_is_finished_by_a_rerun_and_then_sends_nothing() {
+    let r = Rehearsal::new("release-resume");
     let no_token = |e: &anyhow::Error| {
         let text = format!("{e:#}");
-        assert!(!text.contains(registry_token) && !text.contains(pypi_token), "a token was printed: {text}");
+        assert!(!text.contains(REGISTRY_TOKEN) && !text.contains(PYPI_TOKEN), "a token was printed: {text}");
         text
     };
-    let proxy = FlakyProxy::start(reg_port, 1);
-    let err = release(&ctx, &sh, &args(true), &expected, &targets(proxy.endpoint())).unwrap_err();
+    // The registry fails after one request (the first crate's upload).
+    let proxy = FlakyProxy::start(r.reg_port, 1);
+    let err = r.release(&r.args(true), &r.targets(proxy.endpoint())).unwrap_err();
     assert!(err.downcast_ref::<JobFailed>().is_some(), "a release that stopped part-way exits 1: {err:#}");
     let text = no_token(&err);
     assert!(text.contains("xtask-demo-b"), "the second crate fails: {text}");
-    assert_eq!(index_lines(&registry, "xtask-demo-a").len(), 1);
-    assert!(index_lines(&registry, "xtask-demo-b").is_empty());
+    assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 1);
+    assert!(index_lines(&r.registry, "xtask-demo-b").is_empty());
 
     // Run again: finishes, skipping what was published.
-    let actions = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap();
+    let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
     assert_eq!(actions[0].skip.as_deref(), Some("already in the index"));
     assert_eq!(actions[1].skip, None);
     // And again: everything is skipped, nothing is published twice.
-    let web_before = std::fs::metadata(root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
-    let actions = release(&ctx, &sh, &args(true), &expected, &targets(direct.clone())).unwrap();
+    let web_before = std::fs::metadata(r.root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
+    let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
     assert_eq!(actions.len(), 4, "two crates, a wheel, the web bundle: {actions:?}");
     assert!(actions.iter().all(|a| a.skip.is_some()), "a finished release run again sends nothing: {actions:?}");
-    let web_after = std::fs::metadata(root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
+    let web_after = std::fs::metadata(r.root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
     assert_eq!(web_before, web_after, "latest/ was not written again");
     for c in ["xtask-demo-a", "xtask-demo-b"] {
-        let lines = index_lines(&registry, c);
+        let lines = index_lines(&r.registry, c);
         assert_eq!(lines.len(), 1, "exactly one index line per version: {lines:?}");
     }
-    let err = release(
-        &ctx,
-        &sh,
-        &args(true),
-        &expected,
-        &Targets { registry_token: None, ..targets("http://127.0.0.1:1".into()) },
-    );
-    assert!(err.is_ok(), "nothing left to publish needs no token");
-    assert_eq!(std::fs::read(root.join("web/version/0.1.0/index.html")).unwrap(), b"<html>demo</html>\n");
-    assert!(root.join("web/latest/app.wasm").is_file());
+    let without_token = Targets { registry_token: None, ..r.targets("http://127.0.0.1:1".into()) };
+    assert!(r.release(&r.args(true), &without_token).is_ok(), "nothing left to publish needs no token");
+    assert_eq!(std::fs::read(r.root.join("web/version/0.1.0/index.html")).unwrap(), b"<html>demo</html>\n");
+    assert!(r.root.join("web/latest/app.wasm").is_file());
 
+    // A fresh cargo project builds against the published crate.
+    let consumer = r.root.join("consumer");
+    std::fs::create_dir_all(consumer.join("src")).unwrap();
+    std::fs::create_dir_all(consumer.join(".cargo")).unwrap();
+    std::fs::write(consumer.join("Cargo.toml"), "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nxtask-demo-b = { version = \"0.1.0\", registry = \"local\" }\n").unwrap();
+    std::fs::write(consumer.join("src/main.rs"), "fn main() { assert_eq!(xtask_demo_b::answer(), 42); }\n").unwrap();
+    let index = format!("[registries.local]\nindex = \"file://{}\"\n", r.registry);
+    std::fs::write(consumer.join(".cargo/config.toml"), index).unwrap();
+    let cargo_home = r.root.join("cargo-home");
+    {
+        // cargo reads .cargo/config.toml from the directory it runs in.
+        let _dir = r.sh.push_dir(&consumer);
+        cmd!(r.sh, "cargo run --quiet").env("CARGO_HOME", &cargo_home).run().unwrap();
+    }
+    // pip installs the wheel from the package index.
+    let venv = r.root.join("venv");
+    cmd!(r.sh, "python3 -m venv {venv}").run().unwrap();
+    let py = crate::tools::venv_python(&venv);
+    let index = format!("http://127.0.0.1:{}/simple/", r.pypi_port);
+    cmd!(r.sh, "{py} -m pip install --quiet --index-url {index} xtask-demo-pkg").run().unwrap();
+    assert_eq!(cmd!(r.sh, "{py} -c 'import xtask_demo_pkg; print(xtask_demo_pkg.VALUE)'").read().unwrap().trim(), "7");
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn a_patch_release_that_removes_a_public_function_is_refused() {
+    let r = Rehearsal::new("release-semver");
+    r.release(&r.args(true), &r.targets(r.direct())).unwrap();
     // The next version removes a public function of xtask-demo-a under a patch version: the registry's 0.1.0 is
     // the baseline, the verdict is breaking and names the function, and nothing is published.
     const NEXT: &str = "0123456789abcdef0123456789abcdef01234567";
-    commit_in_store(&root, &sh, NEXT, "0.1.1", "pub fn answer() -> u32 { 42 }\n");
-    let from = Some(root.join("packages"));
-    upload::upload(
-        &ctx,
-        &UploadArgs { store: Some(store.to_string()), commit: Some(NEXT.into()), from, ..UploadArgs::default() },
-    )
-    .unwrap();
-    sign_commit(&sh, &root, &store, "release", NEXT, "0.1.1");
-    let next = Args { commit: NEXT.into(), version: Some("0.1.1".into()), ..args(true) };
-    let e = release(&ctx, &sh, &next, &expected, &targets(direct.clone())).unwrap_err();
+    commit_in_store(&r.root, &r.sh, NEXT, "0.1.1", "pub fn answer() -> u32 { 42 }\n");
+    let from = Some(r.root.join("packages"));
+    let upload_args =
+        UploadArgs { store: Some(r.store.to_string()), commit: Some(NEXT.into()), from, ..UploadArgs::default() };
+    upload::upload(&r.ctx, &upload_args).unwrap();
+    sign_commit(&r.sh, &r.root, &r.store, "release", NEXT, "0.1.1");
+    let next = Args { commit: NEXT.into(), version: Some("0.1.1".into()), ..r.args(true) };
+    let e = r.release(&next, &r.targets(r.direct())).unwrap_err();
     assert!(e.downcast_ref::<JobFailed>().is_some(), "a breaking change exits 1: {e:#}");
     let err = format!("{e:#}");
     assert!(
@@ -420,31 +511,7 @@ fn release_end_to_end_against_real_servers() {
         "{err}"
     );
     assert!(err.contains("nothing was published") && !err.contains("xtask-demo-b 0.1.1:"), "{err}");
-    assert_eq!(index_lines(&registry, "xtask-demo-a").len(), 1, "0.1.1 was not published");
-
-    // A fresh cargo project builds against the published crate.
-    let consumer = root.join("consumer");
-    std::fs::create_dir_all(consumer.join("src")).unwrap();
-    std::fs::create_dir_all(consumer.join(".cargo")).unwrap();
-    std::fs::write(consumer.join("Cargo.toml"), "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nxtask-demo-b = { version = \"0.1.0\", registry = \"local\" }\n").unwrap();
-    std::fs::write(consumer.join("src/main.rs"), "fn main() { assert_eq!(xtask_demo_b::answer(), 42); }\n").unwrap();
-    std::fs::write(consumer.join(".cargo/config.toml"), format!("[registries.local]\nindex = \"file://{registry}\"\n"))
-        .unwrap();
-    let cargo_home = root.join("cargo-home");
-    {
-        // cargo reads .cargo/config.toml from the directory it runs in.
-        let _dir = sh.push_dir(&consumer);
-        cmd!(sh, "cargo run --quiet").env("CARGO_HOME", &cargo_home).run().unwrap();
-    }
-
-    // pip installs the wheel from the package index.
-    let venv = root.join("venv");
-    cmd!(sh, "python3 -m venv {venv}").run().unwrap();
-    let py = crate::tools::venv_python(&venv);
-    let index = format!("http://127.0.0.1:{pypi_port}/simple/");
-    cmd!(sh, "{py} -m pip install --quiet --index-url {index} xtask-demo-pkg").run().unwrap();
-    assert_eq!(cmd!(sh, "{py} -c 'import xtask_demo_pkg; print(xtask_demo_pkg.VALUE)'").read().unwrap().trim(), "7");
-    std::fs::remove_dir_all(&root).unwrap();
+    assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 1, "0.1.1 was not published");
 }
 
 #[test]
