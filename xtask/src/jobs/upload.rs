@@ -226,22 +226,7 @@ pub struct Summary {
 pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = crate::workspace::resolve_commit(&ctx.sh, args.commit.as_deref())?;
-    let from = args.from.clone().unwrap_or_else(|| ctx.root.join(crate::config::PACKAGES_DIR));
-    let dir = from.join(&commit);
-    let manifest_path = dir.join(manifest::FILE);
-    if !manifest_path.exists() {
-        bail!("no packages for commit {commit} in {from}\nfix: cargo xtask package (then upload again)");
-    }
-    let mut m = Manifest::read(&manifest_path)?;
-    m.artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
-    if m.commit != commit {
-        bail!("{manifest_path} describes commit {}, not {commit}", m.commit);
-    }
-    if m.dirty && !args.allow_dirty {
-        bail!(
-            "the manifest of {commit} was made from a dirty tree\nfix: commit, run `cargo xtask package` again, or pass --allow-dirty to upload it anyway"
-        );
-    }
+    let (dir, m) = local_manifest(ctx, args, &commit)?;
     let prefix = crate::artifacts::commit_prefix(&commit);
     for alias in &args.aliases {
         check_alias(alias)?;
@@ -301,37 +286,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     });
     let listed = listed?;
     let tmp = ctx.root.join(tempfiles::DIR);
-    // The pip pages: derived from the manifest, so they are replaced, not immutable. `skip`: pages not to send
-    // (already there with these bytes); `create_only`: never over another writer's page.
-    let page_items = |pages: &[(String, String)],
-                      skip: &dyn Fn(&str, &str) -> bool,
-                      create_only: bool|
-     -> Result<(Vec<store::PutItem>, Vec<TempFile>)> {
-        let (mut items, mut files) = (Vec::new(), Vec::new());
-        for (key, html) in pages {
-            let sha = crate::sha256::digest(html.as_bytes());
-            if skip(key, &sha) {
-                continue;
-            }
-            let path = write_temp(&tmp, &format!("index-{}", &sha[..16]), html.as_bytes())?;
-            let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
-            items.push(store::PutItem {
-                key: format!("{prefix}/{key}"),
-                file: path.path().to_owned(),
-                sha256: sha,
-                meta,
-                generation: create_only.then(|| "0".to_owned()),
-            });
-            files.push(path);
-        }
-        Ok((items, files))
-    };
-    // Whether the listing showed `key` with these bytes (a directory page is index.html on the file backend).
-    let listed_same = |key: &str, sha: &str| {
-        let full = format!("{prefix}/{key}");
-        let on_disk = if key.ends_with('/') { format!("{full}index.html") } else { full.clone() };
-        [full, on_disk].iter().any(|k| listed.get(k).and_then(|o| o.sha256.as_deref()) == Some(sha))
-    };
+    let listed_same = |key: &str, sha: &str| listed_same(&listed, &prefix, key, sha);
     // Every local file is checked against the manifest (hashing, in parallel), then everything to send goes
     // in one batch: a commit's first upload (no manifest there yet, so nothing to merge) sends its pip pages
     // with the artifacts. The manifest still comes last, and marks the commit complete.
@@ -357,8 +312,11 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let mut early_written = std::collections::HashSet::new();
     let mut early_all_ours = true;
     if errors.is_empty() {
-        let (pages, page_files) =
-            if first_upload { page_items(&index_pages(&m), &listed_same, true)? } else { (Vec::new(), Vec::new()) };
+        let (pages, page_files) = if first_upload {
+            page_items(&tmp, &prefix, &index_pages(&m), &listed_same, true)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let n_pages = pages.len();
         let items: Vec<store::PutItem> = pages.into_iter().chain(artifact_items).collect();
         let results = store.put_many(&ctx.sh, &items, jobs);
@@ -394,61 +352,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let (written_manifest, early_check) = std::thread::scope(|s| {
         let check =
             early_pages.as_ref().map(|pages| s.spawn(|| verify_pages(&Shell::new()?, &store, &prefix, pages, &tmp)));
-        let written = (|| -> Result<Manifest> {
-            let mut final_manifest = m.clone();
-            let manifest_listed = listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
-            for attempt in 1..=5 {
-                let remote = if attempt == 1 && !manifest_listed {
-                    None
-                } else {
-                    fetch_manifest(&ctx.sh, &store, &prefix, &tmp)?
-                };
-                let (merged, generation) = match &remote {
-                    Some((r, generation)) => {
-                        (if args.overwrite { m.clone() } else { merge(r, &m)? }, generation.clone())
-                    }
-                    None => (m.clone(), Some("0".to_owned())),
-                };
-                // The pages of the merged manifest, in one batch. Skipped: on the first attempt, what the listing
-                // or this run's early pages already hold; after a merge nothing (another job may have written
-                // any page since).
-                let skip = |key: &str, sha: &str| {
-                    attempt == 1
-                        && (listed_same(key, sha)
-                            || early_written.contains(&(format!("{prefix}/{key}"), sha.to_owned())))
-                };
-                let (pages, page_files) = page_items(&index_pages(&merged), &skip, false)?;
-                let results = store.put_many(&ctx.sh, &pages, jobs);
-                drop(page_files);
-                if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-                    bail!("writing the simple index: {e:#}\nthe manifest was not uploaded; run the upload again");
-                }
-                let text = merged.to_text();
-                let sha = crate::sha256::digest(text.as_bytes());
-                if remote.as_ref().is_some_and(|(r, _)| r.to_text() == text) {
-                    final_manifest = merged;
-                    break;
-                }
-                let path = write_temp(&tmp, "manifest", text.as_bytes())?;
-                let meta = PutMeta { content_type: "application/json", cache_control: "no-cache" };
-                let key = format!("{prefix}/{}", manifest::FILE);
-                let put = store.put(&ctx.sh, &key, &path, &sha, &meta, generation.as_deref());
-                drop(path);
-                match put {
-                    Ok(store::Put::Created) => {
-                        final_manifest = merged;
-                        break;
-                    }
-                    // Someone wrote the manifest meanwhile: merge again.
-                    Ok(store::Put::Exists) | Err(_) if attempt < 5 => continue,
-                    Ok(store::Put::Exists) => {
-                        bail!("the manifest of {commit} kept changing during the upload: run again")
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(final_manifest)
-        })();
+        let written = write_manifest(ctx, &store, args, &m, &prefix, &listed, &early_written, jobs);
         (written, check.map(|h| h.join().expect("the page check panicked")))
     });
     let final_manifest = written_manifest?;
@@ -466,17 +370,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
             dropped.join(", ")
         );
     }
-    for alias in &args.aliases {
-        let body = serde_json::to_string_pretty(&json!({
-            "commit": commit,
-            "manifest": format!("{prefix}/{}", manifest::FILE),
-            "simple_index": store.public_url(&format!("{prefix}/simple/")),
-        }))? + "\n";
-        let path = write_temp(&tmp, "alias", body.as_bytes())?;
-        let meta = PutMeta { content_type: "application/json", cache_control: "no-cache, max-age=0" };
-        store.put(&ctx.sh, alias, &path, &crate::sha256::digest(body.as_bytes()), &meta, None)?;
-        eprintln!("alias {} -> {}", alias, &commit[..12]);
-    }
+    write_aliases(ctx, &store, args, &commit, &prefix, &tmp)?;
     let secs = started.elapsed().as_secs_f64();
     let (n, bytes, skipped) = (
         report.uploaded.load(Ordering::Relaxed),
@@ -497,6 +391,151 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         );
     }
     Ok(Summary { uploaded: n, bytes, skipped })
+}
+
+/// The manifest, last: merged with what another platform's job may have uploaded, under a precondition (five
+/// attempts), with the pip pages of the merged manifest before it.
+#[allow(clippy::too_many_arguments)]
+fn write_manifest(
+    ctx: &Ctx,
+    store: &Store,
+    args: &UploadArgs,
+    m: &Manifest,
+    prefix: &str,
+    listed: &std::collections::HashMap<String, store::Object>,
+    early_written: &std::collections::HashSet<(String, String)>,
+    jobs: usize,
+) -> Result<Manifest> {
+    let tmp = ctx.root.join(tempfiles::DIR);
+    let mut final_manifest = m.clone();
+    let manifest_listed = listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
+    for attempt in 1..=5 {
+        let remote =
+            if attempt == 1 && !manifest_listed { None } else { fetch_manifest(&ctx.sh, store, prefix, &tmp)? };
+        let (merged, generation) = match &remote {
+            Some((r, generation)) => (if args.overwrite { m.clone() } else { merge(r, m)? }, generation.clone()),
+            None => (m.clone(), Some("0".to_owned())),
+        };
+        // The pages of the merged manifest, in one batch. Skipped: on the first attempt, what the listing
+        // or this run's early pages already hold; after a merge nothing (another job may have written
+        // any page since).
+        let skip = |key: &str, sha: &str| {
+            attempt == 1
+                && (listed_same(listed, prefix, key, sha)
+                    || early_written.contains(&(format!("{prefix}/{key}"), sha.to_owned())))
+        };
+        let (pages, page_files) = page_items(&tmp, prefix, &index_pages(&merged), &skip, false)?;
+        let results = store.put_many(&ctx.sh, &pages, jobs);
+        drop(page_files);
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            bail!("writing the simple index: {e:#}\nthe manifest was not uploaded; run the upload again");
+        }
+        let text = merged.to_text();
+        let sha = crate::sha256::digest(text.as_bytes());
+        if remote.as_ref().is_some_and(|(r, _)| r.to_text() == text) {
+            final_manifest = merged;
+            break;
+        }
+        let path = write_temp(&tmp, "manifest", text.as_bytes())?;
+        let meta = PutMeta { content_type: "application/json", cache_control: "no-cache" };
+        let key = format!("{prefix}/{}", manifest::FILE);
+        let put = store.put(&ctx.sh, &key, &path, &sha, &meta, generation.as_deref());
+        drop(path);
+        match put {
+            Ok(store::Put::Created) => {
+                final_manifest = merged;
+                break;
+            }
+            // Someone wrote the manifest meanwhile: merge again.
+            Ok(store::Put::Exists) | Err(_) if attempt < 5 => continue,
+            Ok(store::Put::Exists) => {
+                bail!("the manifest of {} kept changing during the upload: run again", m.commit)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(final_manifest)
+}
+
+/// Whether the listing showed `key` with these bytes (a directory page is index.html on the file backend).
+fn listed_same(listed: &std::collections::HashMap<String, store::Object>, prefix: &str, key: &str, sha: &str) -> bool {
+    let full = format!("{prefix}/{key}");
+    let on_disk = if key.ends_with('/') { format!("{full}index.html") } else { full.clone() };
+    [full, on_disk].iter().any(|k| listed.get(k).and_then(|o| o.sha256.as_deref()) == Some(sha))
+}
+
+/// The commit's packages as `package` left them: its directory and manifest, which must be that commit's and
+/// (unless `--allow-dirty`) from a clean tree.
+fn local_manifest(ctx: &Ctx, args: &UploadArgs, commit: &str) -> Result<(Utf8PathBuf, Manifest)> {
+    let from = args.from.clone().unwrap_or_else(|| ctx.root.join(crate::config::PACKAGES_DIR));
+    let dir = from.join(commit);
+    let manifest_path = dir.join(manifest::FILE);
+    if !manifest_path.exists() {
+        bail!("no packages for commit {commit} in {from}\nfix: cargo xtask package (then upload again)");
+    }
+    let mut m = Manifest::read(&manifest_path)?;
+    m.artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    if m.commit != commit {
+        bail!("{manifest_path} describes commit {}, not {commit}", m.commit);
+    }
+    if m.dirty && !args.allow_dirty {
+        bail!(
+            "the manifest of {commit} was made from a dirty tree\nfix: commit, run `cargo xtask package` again, or pass --allow-dirty to upload it anyway"
+        );
+    }
+    Ok((dir, m))
+}
+
+/// The pip pages as objects to put: derived from the manifest, so they are replaced, not immutable. `skip`:
+/// pages not to send (already there with these bytes); `create_only`: never over another writer's page.
+fn page_items(
+    tmp: &Utf8Path,
+    prefix: &str,
+    pages: &[(String, String)],
+    skip: &dyn Fn(&str, &str) -> bool,
+    create_only: bool,
+) -> Result<(Vec<store::PutItem>, Vec<TempFile>)> {
+    let (mut items, mut files) = (Vec::new(), Vec::new());
+    for (key, html) in pages {
+        let sha = crate::sha256::digest(html.as_bytes());
+        if skip(key, &sha) {
+            continue;
+        }
+        let path = write_temp(tmp, &format!("index-{}", &sha[..16]), html.as_bytes())?;
+        let meta = PutMeta { content_type: "text/html", cache_control: "no-cache" };
+        items.push(store::PutItem {
+            key: format!("{prefix}/{key}"),
+            file: path.path().to_owned(),
+            sha256: sha,
+            meta,
+            generation: create_only.then(|| "0".to_owned()),
+        });
+        files.push(path);
+    }
+    Ok((items, files))
+}
+
+/// The aliases, last: small JSON objects naming the commit, its manifest and its simple index.
+fn write_aliases(
+    ctx: &Ctx,
+    store: &Store,
+    args: &UploadArgs,
+    commit: &str,
+    prefix: &str,
+    tmp: &Utf8Path,
+) -> Result<()> {
+    for alias in &args.aliases {
+        let body = serde_json::to_string_pretty(&json!({
+            "commit": commit,
+            "manifest": format!("{prefix}/{}", manifest::FILE),
+            "simple_index": store.public_url(&format!("{prefix}/simple/")),
+        }))? + "\n";
+        let path = write_temp(tmp, "alias", body.as_bytes())?;
+        let meta = PutMeta { content_type: "application/json", cache_control: "no-cache, max-age=0" };
+        store.put(&ctx.sh, alias, &path, &crate::sha256::digest(body.as_bytes()), &meta, None)?;
+        eprintln!("alias {} -> {}", alias, &commit[..12]);
+    }
+    Ok(())
 }
 
 /// An alias is a key like every other (see [`store::check_key`]), never under `commit/` (immutable), and names
