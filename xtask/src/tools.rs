@@ -44,6 +44,16 @@ pub struct Tools {
     cache: Mutex<BTreeMap<&'static str, Probe>>,
 }
 
+/// The missing tools, sorted by how they are provisioned.
+struct Triage<'a> {
+    /// Tools that cannot be provisioned here, each with its fix.
+    failures: Vec<String>,
+    /// `package==version` of the pip-installed ones (one batch).
+    pip: Vec<String>,
+    /// The cargo- and npm-installed ones, with their state.
+    installs: Vec<(&'a Probe, String)>,
+}
+
 impl Tools {
     /// Tools in `.tools/` of `root`, or in `$XTASK_TOOLS_DIR` (to share one tools directory between clones).
     pub fn new(root: &Utf8Path, offline: bool) -> Tools {
@@ -209,7 +219,9 @@ impl Tools {
     }
 
     /// Makes sure every named tool is there at its pinned version, provisioning what can be provisioned.
-    /// Returns the probes of optional tools that are not usable (so the caller can fall back).
+    /// Returns the probes of optional tools that are not usable (so the caller can fall back). The phases:
+    /// probe, sort what is missing by how it is provisioned ([`Tools::triage`]), install everything at once
+    /// ([`Tools::install_all`]), probe again ([`Tools::verify_installed`]).
     pub fn ensure(&self, sh: &Shell, names: &[&str]) -> Result<Vec<Probe>> {
         self.probe_all(names);
         let mut missing = Vec::new();
@@ -228,38 +240,53 @@ impl Tools {
         if missing.is_empty() {
             return Ok(unusable_optional);
         }
-        let mut failures = Vec::new();
-        let mut pip = Vec::new();
-        let mut installs = Vec::new();
-        for p in &missing {
+        let Triage { mut failures, pip, installs } = self.triage(&missing);
+        failures.extend(self.install_all(sh, &missing, &pip, &installs));
+        failures.extend(self.verify_installed(sh, &missing, &failures)?);
+        if !failures.is_empty() {
+            bail!("required tools are not available:\n  {}", failures.join("\n  "));
+        }
+        Ok(unusable_optional)
+    }
+
+    /// What the machine must provide (or `--offline` forbids) is a failure with its fix; pip packages go in one
+    /// batch; cargo and npm packages are installed each by itself.
+    fn triage<'a>(&self, missing: &'a [Probe]) -> Triage<'a> {
+        let mut t = Triage { failures: Vec::new(), pip: Vec::new(), installs: Vec::new() };
+        for p in missing {
             let state = describe(p);
             match p.tool.source {
-                Source::System { .. } => failures.push(format!(
+                Source::System { .. } => t.failures.push(format!(
                     "{} {state}; the machine must provide it: {}",
                     p.tool.name,
                     self.fix_command(p.tool, &p.wanted)
                 )),
-                _ if self.offline => failures.push(format!(
+                _ if self.offline => t.failures.push(format!(
                     "{} {state}; --offline forbids provisioning: {}",
                     p.tool.name,
                     self.fix_command(p.tool, &p.wanted)
                 )),
-                Source::Pip { package } => pip.push(format!("{package}=={}", p.wanted)),
+                Source::Pip { package } => t.pip.push(format!("{package}=={}", p.wanted)),
                 _ => {
                     eprintln!("provisioning {} {} into {} ({state})", p.tool.name, p.wanted, config::TOOLS_DIR);
-                    installs.push((p, state));
+                    t.installs.push((p, state));
                 }
             }
         }
-        // Every install at once: the pip batch, and each cargo or npm package in its own process (compiling
-        // tools one after another leaves cores idle at every link and in every crate that builds alone).
+        t
+    }
+
+    /// Every install at once: the pip batch, and each cargo or npm package in its own process (compiling tools
+    /// one after another leaves cores idle at every link and in every crate that builds alone). Returns the
+    /// failures, each with its fix.
+    fn install_all(&self, sh: &Shell, missing: &[Probe], pip: &[String], installs: &[(&Probe, String)]) -> Vec<String> {
         let failed = std::sync::Mutex::new(Vec::new());
         // The cores shared between the compiles (each would otherwise start a job per core).
         let cores = crate::parallel::cores();
         let compiles = installs.iter().filter(|(p, _)| matches!(p.tool.source, Source::Cargo { .. })).count();
         let jobs = (cores / compiles.max(1)).max(1).to_string();
         std::thread::scope(|s| {
-            for (p, state) in &installs {
+            for (p, state) in installs {
                 let (failed, jobs) = (&failed, &jobs);
                 s.spawn(move || {
                     let started = std::time::Instant::now();
@@ -274,37 +301,38 @@ impl Tools {
                         sh.set_var("CARGO_BUILD_JOBS", jobs);
                         self.install(&sh, p.tool.source, &p.wanted)
                     });
-                    if result.is_ok() {
-                        eprintln!(
+                    match result {
+                        Ok(()) => eprintln!(
                             "provisioned {} {} in {:.0}s",
                             p.tool.name,
                             p.wanted,
                             started.elapsed().as_secs_f64()
-                        );
-                    }
-                    if let Err(e) = result {
-                        failed.lock().unwrap().push(format!(
+                        ),
+                        Err(e) => failed.lock().unwrap().push(format!(
                             "{} {state}, and installing it failed ({e:#}); fix: {}",
                             p.tool.name,
                             self.fix_command(p.tool, &p.wanted)
-                        ));
+                        )),
                     }
                 });
             }
             if !pip.is_empty() {
                 eprintln!("provisioning {} into {}/venv", pip.join(" "), config::TOOLS_DIR);
-                if let Err(e) = self.pip_install(sh, &pip) {
-                    failed.lock().unwrap().push(format!("installing {} failed ({e:#}); fix: {}", pip.join(" "), {
-                        let first = missing.iter().find(|p| matches!(p.tool.source, Source::Pip { .. })).unwrap();
-                        self.fix_command(first.tool, &first.wanted)
-                    }));
+                if let Err(e) = self.pip_install(sh, pip) {
+                    let first = missing.iter().find(|p| matches!(p.tool.source, Source::Pip { .. })).unwrap();
+                    let fix = self.fix_command(first.tool, &first.wanted);
+                    failed.lock().unwrap().push(format!("installing {} failed ({e:#}); fix: {fix}", pip.join(" ")));
                 }
             }
         });
-        failures.extend(failed.into_inner().unwrap());
-        // Check again: provisioning must have produced the pinned version.
-        for p in &missing {
-            if failures.iter().any(|f| f.starts_with(p.tool.name)) {
+        failed.into_inner().unwrap()
+    }
+
+    /// Probes again what was provisioned: it must now be the pinned version. Returns the failures.
+    fn verify_installed(&self, sh: &Shell, missing: &[Probe], failed: &[String]) -> Result<Vec<String>> {
+        let mut failures = Vec::new();
+        for p in missing {
+            if failed.iter().any(|f| f.starts_with(p.tool.name)) {
                 continue;
             }
             self.cache.lock().unwrap().remove(p.tool.name);
@@ -318,10 +346,7 @@ impl Tools {
                 ));
             }
         }
-        if !failures.is_empty() {
-            bail!("required tools are not available:\n  {}", failures.join("\n  "));
-        }
-        Ok(unusable_optional)
+        Ok(failures)
     }
 
     /// Makes sure the pinned Python packages (e.g. `config::TEST_SERVERS`) are in the tools virtualenv;
