@@ -314,7 +314,7 @@ impl Loaded {
     pub fn test_parts(&self, job: &str) -> Result<&[String]> {
         self.settings.test.as_ref().map(|t| t.default_parts.as_slice()).ok_or_else(|| self.missing("test", job))
     }
-    /// The members whose Rust tests are left out (none without a [test] section).
+    /// The members whose Rust tests are left out (none without a `[test]` section).
     pub fn test_excluded(&self) -> &[String] {
         self.settings.test.as_ref().map(|t| t.exclude.as_slice()).unwrap_or_default()
     }
@@ -330,7 +330,7 @@ impl Loaded {
     pub fn examples(&self) -> Option<&Examples> {
         self.settings.examples.as_ref()
     }
-    /// Workspace members that are never shipped (none without a [workspace] section).
+    /// Workspace members that are never shipped (none without a `[workspace]` section).
     pub fn unversioned(&self) -> &[String] {
         self.settings.workspace.as_ref().map(|w| w.unversioned.as_slice()).unwrap_or_default()
     }
@@ -521,7 +521,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_repositorys_file_loads_and_has_every_section() {
+    fn this_repository_s_file_loads_and_has_every_section() {
         let l = load(&crate::project_root()).unwrap();
         assert!(l.source.is_some());
         let job = "lint";

@@ -334,7 +334,7 @@ fn assert_none_of_ours(what: &str, text: &str) {
 }
 
 #[test]
-fn the_gates_apply_the_repositorys_own_rules() {
+fn the_gates_apply_that_repository_s_own_rules() {
     let repo = fixture("gates");
     git(&repo, &["checkout", "-q", "-b", "change"]);
     let write = |path: &str, bytes: &[u8]| {
@@ -439,7 +439,7 @@ fn without_its_file_a_job_names_the_section_and_a_broken_file_names_the_line() {
 }
 
 #[test]
-fn workflows_and_plans_are_the_repositorys_own() {
+fn workflows_and_plans_are_that_repository_s_own() {
     let repo = fixture("workflows");
     let out = xtask(&repo, &["workflows"]);
     assert!(out.status.success(), "{}", text(&out));
