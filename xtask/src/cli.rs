@@ -74,7 +74,7 @@ pub fn command() -> Command {
         )
         .subcommand(
             Command::new("test")
-                .about("Run the Rust tests, the Python tests on a freshly built wheel, and the wasm viewer in node")
+                .about("Run the Rust tests, the Python tests on freshly built wheels, and the wasm bundles in node")
                 .arg(
                     Arg::new("part")
                         .long("part")
@@ -146,7 +146,7 @@ pub fn command() -> Command {
                 )
                 .arg(flag("crates", "Build the .crate packages of every publishable crate"))
                 .arg(flag("wheels", "Build the Python wheels (maturin, abi3) and check them with twine"))
-                .arg(flag("wasm", "Build the wasm viewer bundle (a static directory)"))
+                .arg(flag("wasm", "Build the wasm bundles (static directories)"))
                 .arg(flag("recordings", "Run the example scripts on the host wheel; verify the recordings"))
                 .arg(flag("binaries", "Build the CLI programs as a .tar.gz per target (Linux: both architectures, glibc 2.17, with zig)"))
                 .arg(flag("all", "Build every kind (the default when no kind is given)"))
@@ -268,7 +268,7 @@ pub fn command() -> Command {
         )
         .subcommand(
             Command::new("workflows")
-                .about("Generate .github/workflows/ and CONTRIBUTING.md's job table from xtask/src/workflows.rs")
+                .about("Generate .github/workflows/ and CONTRIBUTING.md's job table from xtask/src/pipeline.rs and ci.toml")
                 .arg(flag("check", "Change nothing; fail with a diff if the committed files drift or break the rules")),
         )
         .subcommand(

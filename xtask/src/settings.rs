@@ -342,6 +342,16 @@ impl Loaded {
 /// Reads and checks `<root>/ci.toml`. A missing file is not an error here (each job says what it needs).
 pub fn load(root: &Utf8Path) -> Result<Loaded> {
     let path = root.join(FILE);
+    // A regular file (a symbolic link to one is followed); a FIFO or a device would block or never end.
+    match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() => {
+            return Err(anyhow!("{path} is not a regular file\nfix: make {FILE} a plain TOML file"));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.symlink_metadata().is_ok() => {
+            return Err(anyhow!("{path} is a symbolic link to nothing\nfix: make {FILE} a plain TOML file"));
+        }
+        _ => {}
+    }
     let source = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -359,44 +369,193 @@ pub fn parse(source: &str) -> Result<Settings, String> {
     let settings: Settings = toml::from_str(source).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let (line, col) = line_col(source, span.start);
-        let key = key_at(source, span.clone()).map(|k| format!("{k}: ")).unwrap_or_default();
-        let message = e.message().trim().replace('\n', " ");
+        let key = key_at(source, span.clone()).map(|k| format!("{}: ", crate::plan::printable(&k))).unwrap_or_default();
+        let message = crate::plan::printable(&e.message().trim().replace('\n', " "));
         format!("{line}:{col}: {key}{message}\nfix: correct that key (CONTRIBUTING.md lists every key of {FILE})")
     })?;
     check(&settings, source)?;
     Ok(settings)
 }
 
-/// What the types do not say: the names a job will look up exist and are unique, the parts and kinds are known.
+/// A step of a path into the document: a key, or an index into an array.
+#[derive(Clone, Debug)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn display(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) if out.is_empty() => out.push_str(k),
+            Seg::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The byte offset of the value at `path` in the file (0 when it is not there: a default).
+fn locate(source: &str, path: &[Seg]) -> usize {
+    use toml::de::{DeTable, DeValue};
+    let Ok(doc) = DeTable::parse(source) else { return 0 };
+    let mut table: &DeTable<'_> = doc.get_ref();
+    let mut at = 0;
+    let mut value: Option<&DeValue<'_>> = None;
+    for seg in path {
+        match (seg, value) {
+            (Seg::Key(k), None) => match table.iter().find(|(key, _)| key.get_ref() == k) {
+                Some((_, v)) => {
+                    at = v.span().start;
+                    value = Some(v.get_ref());
+                    if let DeValue::Table(t) = v.get_ref() {
+                        table = t;
+                        value = None;
+                    }
+                }
+                None => return at,
+            },
+            (Seg::Index(i), Some(DeValue::Array(items))) => match items.get(*i) {
+                Some(item) => {
+                    at = item.span().start;
+                    value = Some(item.get_ref());
+                    if let DeValue::Table(t) = item.get_ref() {
+                        table = t;
+                        value = None;
+                    }
+                }
+                None => return at,
+            },
+            _ => return at,
+        }
+    }
+    at
+}
+
+/// How a string value must look, by its key: the names and branches that reach the generated workflows and
+/// the logs are plain words; paths stay inside the repository; nothing holds a control character.
+fn check_string(key: &str, value: &str) -> Result<(), String> {
+    let word = |extra: &str| {
+        !value.is_empty()
+            && value.len() <= 128
+            && !value.starts_with(['-', '.', '/'])
+            && !value.ends_with('/')
+            && !value.contains("..")
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c) || extra.contains(c))
+    };
+    match key {
+        "name" | "runner" | "target" | "wheels" | "check-targets" | "builds" | "default-parts" | "dist" | "package"
+        | "verifier" | "exclude" | "unversioned" | "extension" | "wheel-targets"
+            if !word("") =>
+        {
+            return Err(format!(
+                "{value:?} is not a plain name: letters, digits and `._+-`, not starting with `-` or `.`, at most \
+                 128 characters"
+            ));
+        }
+        "module" if !word("") || value.contains(['-', '+']) => {
+            return Err(format!("{value:?} is not a Python module name: letters, digits, `_` and `.`"));
+        }
+        "main-branch" if !word("/") => {
+            return Err(format!("{value:?} is not a branch name: letters, digits, `._+-` and `/`"));
+        }
+        "dir" | "tests" | "www" | "node-tests" | "browser-tests" | "signing-key" => {
+            let inside = !value.is_empty()
+                && !value.starts_with('/')
+                && !value.contains('\\')
+                && value.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+            if !inside {
+                return Err(format!(
+                    "{value:?} is not a path inside the repository: relative, `/`-separated, without `.`, `..` or \
+                     empty parts"
+                ));
+            }
+        }
+        _ => {}
+    }
+    if value.is_empty() {
+        return Err("an empty string".into());
+    }
+    if let Some(c) = value.chars().find(|c| crate::github::is_unsafe_char(*c)) {
+        return Err(format!("{value:?} holds the control character {:?}", c));
+    }
+    Ok(())
+}
+
+/// What the types do not say: every string is well-formed for its use (see [`check_string`]), the names a job
+/// will look up are unique, the parts and kinds are known.
 fn check(s: &Settings, source: &str) -> Result<(), String> {
-    let at = |key: &str, needle: &str, cause: String| {
-        let pos = source.find(needle).unwrap_or(0);
-        let (line, col) = line_col(source, pos);
+    let fail = |path: &[Seg], cause: String| {
+        let (line, col) = line_col(source, locate(source, path));
+        let key = crate::plan::printable(&display(path));
+        let cause = crate::plan::printable(&cause);
         Err(format!("{line}:{col}: {key}: {cause}\nfix: correct that key (CONTRIBUTING.md lists every key of {FILE})"))
     };
+    // Every string of the settings, with its path.
+    fn strings(v: &toml::Value, path: &mut Vec<Seg>, out: &mut Vec<(Vec<Seg>, String)>) {
+        match v {
+            toml::Value::String(s) => out.push((path.clone(), s.clone())),
+            toml::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    strings(item, path, out);
+                    path.pop();
+                }
+            }
+            toml::Value::Table(t) => {
+                for (k, item) in t {
+                    path.push(Seg::Key(k.clone()));
+                    strings(item, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    if let Ok(v) = toml::Value::try_from(s) {
+        strings(&v, &mut Vec::new(), &mut all);
+    }
+    for (path, value) in &all {
+        let key = path.iter().rev().find_map(|s| if let Seg::Key(k) = s { Some(k.as_str()) } else { None });
+        if let Err(cause) = check_string(key.unwrap_or_default(), value) {
+            return fail(path, cause);
+        }
+    }
+    let key = |k: &str| Seg::Key(k.into());
+    if s.test.as_ref().is_some_and(|t| t.default_parts.is_empty()) {
+        return fail(
+            &[key("test"), key("default-parts")],
+            "no part: list at least one (rust, python, wasm, heavy)".into(),
+        );
+    }
     if let Some(t) = &s.test {
-        if let Some(p) = t.default_parts.iter().find(|p| !TEST_PARTS.contains(&p.as_str())) {
-            return at(
-                "test.default-parts",
-                p,
-                format!("unknown part `{p}`, expected one of {}", TEST_PARTS.join(", ")),
-            );
+        if let Some(i) = t.default_parts.iter().position(|p| !TEST_PARTS.contains(&p.as_str())) {
+            let p = &t.default_parts[i];
+            let path = [key("test"), key("default-parts"), Seg::Index(i)];
+            return fail(&path, format!("unknown part `{p}`, expected one of {}", TEST_PARTS.join(", ")));
         }
     }
     const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
     let mut names = std::collections::BTreeSet::new();
-    for p in &s.platform {
+    for (n, p) in s.platform.iter().enumerate() {
         if !names.insert(p.name.as_str()) {
-            return at("platform.name", &format!("\"{}\"", p.name), format!("`{}` is named twice", p.name));
+            let path = [key("platform"), Seg::Index(n), key("name")];
+            return fail(&path, format!("`{}` is named twice", p.name));
         }
-        if let Some(k) = p.builds.iter().find(|k| !KINDS.contains(&k.as_str())) {
-            return at("platform.builds", k, format!("unknown kind `{k}`, expected one of {}", KINDS.join(", ")));
+        if let Some(i) = p.builds.iter().position(|k| !KINDS.contains(&k.as_str())) {
+            let path = [key("platform"), Seg::Index(n), key("builds"), Seg::Index(i)];
+            return fail(&path, format!("unknown kind `{}`, expected one of {}", p.builds[i], KINDS.join(", ")));
         }
     }
     let mut dists = std::collections::BTreeSet::new();
-    for p in &s.python {
+    for (n, p) in s.python.iter().enumerate() {
         if !dists.insert(p.dist.as_str()) {
-            return at("python.dist", &format!("\"{}\"", p.dist), format!("`{}` is listed twice", p.dist));
+            return fail(&[key("python"), Seg::Index(n), key("dist")], format!("`{}` is listed twice", p.dist));
         }
     }
     Ok(())
@@ -544,13 +703,67 @@ mod tests {
         let e = parse("[gates]\nmax-file-bytes = 1\nkeywords-in = [\"title\", \"footer\"]\n").unwrap_err();
         assert!(e.starts_with("3:25: gates.keywords-in: unknown variant `footer`"), "{e}");
         let e = parse("[test]\ndefault-parts = [\"rust\", \"fuzz\"]\n").unwrap_err();
-        assert!(e.starts_with("2:27: test.default-parts: unknown part `fuzz`"), "{e}");
+        assert!(e.starts_with("2:26: test.default-parts[1]: unknown part `fuzz`"), "{e}");
         let e = parse("verbose = true\n").unwrap_err();
         assert!(e.starts_with("1:1: verbose: unknown field `verbose`"), "{e}");
         for e in [e, parse("[store\n").unwrap_err()] {
             assert_eq!(e.lines().count(), 2, "one line of cause, one of fix: {e}");
             assert!(e.lines().nth(1).unwrap().starts_with("fix: "), "{e}");
         }
+    }
+
+    #[test]
+    fn names_that_reach_workflows_and_logs_are_plain_and_paths_stay_inside() {
+        let platform = |name: &str, runner: &str| {
+            format!(
+                "[gates]\nmax-file-bytes = 1\n\n[[platform]]\nname = \"l\"\nrunner = \"r\"\ntarget = \"t\"\nbuilds = []\n\n[[platform]]\nname = {name}\nrunner = {runner}\ntarget = \"t\"\nbuilds = [\"wasm\", \"bad\"]\n"
+            )
+        };
+        // A runner that would add YAML keys to the generated workflow.
+        let e = parse(&platform("\"m\"", "\"ubuntu-24.04\\n    steps: [] #\"")).unwrap_err();
+        assert!(
+            e.starts_with("12:10: platform[1].runner: \"ubuntu-24.04\\n    steps: [] #\" is not a plain name"),
+            "{e}"
+        );
+        let e = parse(&platform("\"a' }}\"", "\"r\"")).unwrap_err();
+        assert!(e.starts_with("11:8: platform[1].name: "), "{e}");
+        let e = parse(&platform("\"\"", "\"r\"")).unwrap_err();
+        assert!(e.starts_with("11:8: platform[1].name: \"\" is not a plain name"), "{e}");
+        // The position of the element itself, not the first place its text appears.
+        let e = parse(&platform("\"m\"", "\"r\"")).unwrap_err();
+        assert!(e.starts_with("14:19: platform[1].builds[1]: unknown kind `bad`"), "{e}");
+        let e = parse("[gates]\nmax-file-bytes = 1\nmain-branch = \"x]\\n    paths: [z]\"\n").unwrap_err();
+        assert!(e.starts_with("3:15: gates.main-branch: "), "{e}");
+        for dir in ["../../etc", "/etc", "a/../../b", "a//b", ""] {
+            let text = format!("[[python]]\ndist = \"d\"\nmodule = \"m\"\ndir = \"{dir}\"\ntests = \"t\"\n");
+            let e = parse(&text).unwrap_err();
+            assert!(e.starts_with("4:7: python[0].dir: ") && e.contains("not a path inside the repository"), "{e}");
+        }
+        // Control characters anywhere, escaped in the message (which is one line of cause, one of fix).
+        let e = parse("[gates]\nmax-file-bytes = 1\nkeywords = [\"ok\", \"a\\u001b[2Jb\"]\n").unwrap_err();
+        assert!(e.starts_with("3:19: gates.keywords[1]: ") && e.contains("control character"), "{e}");
+        assert!(!e.contains('\u{1b}') && e.lines().count() == 2, "{e:?}");
+        let e = parse("[gates]\nmax-file-bytes = 1\n\"\\u001b[31mEVIL\" = 1\n").unwrap_err();
+        assert!(!e.contains('\u{1b}') && e.contains("unknown field"), "{e:?}");
+        // This repository's own values pass.
+        parse(&std::fs::read_to_string(crate::project_root().join(FILE)).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn only_a_regular_file_is_read() {
+        let dir = crate::testutil::scratch("settings-kinds", &[]);
+        std::fs::create_dir(dir.join(FILE)).unwrap();
+        let e = format!("{:#}", load(&dir).unwrap_err());
+        assert!(e.contains("is not a regular file\nfix: "), "{e}");
+        std::fs::remove_dir(dir.join(FILE)).unwrap();
+        std::os::unix::fs::symlink(dir.join("nowhere"), dir.join(FILE)).unwrap();
+        let e = format!("{:#}", load(&dir).unwrap_err());
+        assert!(e.contains("is a symbolic link to nothing\nfix: "), "{e}");
+        std::fs::remove_file(dir.join(FILE)).unwrap();
+        let fifo = dir.join(FILE);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = format!("{:#}", load(&dir).unwrap_err());
+        assert!(e.contains("is not a regular file"), "a FIFO is refused, not read: {e}");
     }
 
     #[test]

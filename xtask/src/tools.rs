@@ -555,21 +555,30 @@ pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 /// The version of `package` recorded in the workspace's `Cargo.lock`.
 pub fn lock_version(root: &Utf8Path, package: &str) -> Result<String> {
     let path = root.join("Cargo.lock");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    lock_version_in(&text, package)
-        .with_context(|| format!("{path} has no package `{package}`; fix: cargo generate-lockfile"))
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {path}\nfix: cargo generate-lockfile (the jobs build with --locked)"))?;
+    lock_version_in(&text, package).with_context(|| {
+        format!(
+            "{path} has no package `{package}`: no crate of this workspace depends on it\nfix: add `{package}` to the \
+             dependencies of the crate that needs it"
+        )
+    })
 }
 
+/// The version of `package` in a Cargo.lock (the first, if several).
 fn lock_version_in(lock: &str, package: &str) -> Option<String> {
-    let name_line = format!("name = \"{package}\"");
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() == name_line {
-            let v = lines.next()?.trim().strip_prefix("version = \"")?.strip_suffix('"')?;
-            return Some(v.to_owned());
-        }
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        #[serde(default)]
+        package: Vec<LockPackage>,
     }
-    None
+    #[derive(serde::Deserialize)]
+    struct LockPackage {
+        name: String,
+        version: String,
+    }
+    let lock: Lock = toml::from_str(lock).ok()?;
+    lock.package.into_iter().find(|p| p.name == package).map(|p| p.version)
 }
 
 #[cfg(test)]

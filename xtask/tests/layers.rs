@@ -53,8 +53,9 @@ fn code(file: &Path) -> String {
     text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
 }
 
-/// The modules a path after `crate::` names.
+/// The modules a path after `crate::` names (an `as` alias ignored).
 fn targets(path: &str, jobs: &BTreeSet<String>) -> Vec<String> {
+    let path = path.split(" as ").next().unwrap_or(path);
     let path: String = path.chars().filter(|c| !c.is_whitespace()).collect();
     let (first, rest) = path.split_once("::").unwrap_or((&path, ""));
     match first {
@@ -73,6 +74,46 @@ fn targets(path: &str, jobs: &BTreeSet<String>) -> Vec<String> {
         "" | "self" => vec![],
         m => vec![m.into()],
     }
+}
+
+/// The module path of a file: `jobs/gates/checks.rs` is `jobs::gates::checks`, `jobs/gates/mod.rs` is
+/// `jobs::gates`, `main.rs` is the root.
+fn module_path(file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src()).unwrap();
+    let mut parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().trim_end_matches(".rs").to_owned()).collect();
+    if parts.last().is_some_and(|p| p == "mod") || parts == ["main"] {
+        parts.pop();
+    }
+    parts
+}
+
+/// `super::` paths of a file, written as the `crate::` paths they stand for (`super::super::x` from
+/// `jobs::gates::checks` is `crate::jobs::x`).
+fn supers_as_crate_paths(code: &str, module: &[String]) -> String {
+    let mut out = String::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("super::") {
+        // Not the tail of another word (`a_super::`).
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            rest = &rest["super::".len()..];
+            continue;
+        }
+        let mut up = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            up += 1;
+            rest = r;
+        }
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
+        let base = &module[..module.len().saturating_sub(up)];
+        let tail = &rest[..end];
+        let path: Vec<&str> =
+            base.iter().map(String::as_str).chain(tail.split("::").filter(|s| !s.is_empty())).collect();
+        out.push_str(&format!("crate::{};\n", path.join("::")));
+        rest = &rest[end..];
+    }
+    out
 }
 
 /// Every `crate::...` reference of a file, grouped imports (`use crate::{a, b::c};`) included.
@@ -133,7 +174,9 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let from = node(&f);
-        let to = references(&code(&f), &jobs);
+        let code = code(&f);
+        let code = format!("{code}\n{}", supers_as_crate_paths(&code, &module_path(&f)));
+        let to = references(&code, &jobs);
         g.entry(from.clone()).or_default().extend(to.into_iter().filter(|t| *t != from));
     }
     g
@@ -229,5 +272,12 @@ fn references_are_read_from_grouped_imports_too() {
     let got = references(code, &jobs);
     let want: BTreeSet<String> =
         ["ctx", "config", "jobs::gates", "jobs::lint", "plan", "store"].map(String::from).into();
+    assert_eq!(got, want);
+    // An alias, and `super::` paths from a job's own folder: `super::super::lint` is another job.
+    assert_eq!(references("use crate::{jobs::lint as l};", &jobs), ["jobs::lint".to_owned()].into());
+    let module = ["jobs", "gates", "checks"].map(String::from);
+    let code = "use super::facts::Facts;\nlet x = super::super::lint::run;\nlet y = super::super::super::store::Store;";
+    let got = references(&supers_as_crate_paths(code, &module), &jobs);
+    let want: BTreeSet<String> = ["jobs::gates", "jobs::lint", "store"].map(String::from).into();
     assert_eq!(got, want);
 }

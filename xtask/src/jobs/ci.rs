@@ -10,6 +10,7 @@ use crate::plan::{Plan, Step};
 use crate::{Ctx, github};
 
 pub fn list(as_json: bool) -> Result<()> {
+    crate::settings::get().platforms("ci list")?;
     let local = crate::pipeline::local_jobs()?;
     if as_json {
         let jobs: Vec<_> = local
@@ -40,6 +41,7 @@ pub fn list(as_json: bool) -> Result<()> {
 
 /// The plan of one job (or all): each step one `cargo xtask` command.
 pub fn plan(job: Option<&str>) -> Result<Plan> {
+    crate::settings::get().platforms("ci")?;
     let jobs = crate::pipeline::local_jobs()?;
     let selected: Vec<_> = match job {
         None => jobs.iter().collect(),
@@ -81,7 +83,7 @@ pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
         let all = crate::settings::get().platforms("ci matrix")?;
         let Some(p) = all.iter().find(|p| p.name == name) else {
             let known: Vec<_> = all.iter().map(|p| p.name.as_str()).collect();
-            bail!("unknown platform `{name}`\nfix: choose from {}", known.join(", "));
+            bail!("unknown platform `{}`\nfix: choose from {}", crate::plan::printable(name), known.join(", "));
         };
         if !include.iter().any(|i: &serde_json::Value| i["platform"] == p.name) {
             let how = if p.wheels.len() > 1 || p.wheels != [p.target.clone()] {
@@ -94,7 +96,7 @@ pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
                 "os": p.runner,
                 "target": p.target,
                 "wheel_targets": p.wheels.join(","),
-                "wheels": format!("{}: {how}", p.wheels.join(", ")),
+                "wheels": if p.wheels.is_empty() { "none".to_owned() } else { format!("{}: {how}", p.wheels.join(", ")) },
                 "kinds": p.builds.join(","),
             }));
         }

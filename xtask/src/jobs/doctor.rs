@@ -29,6 +29,25 @@ pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
     ctx.tools.probe_all(&names);
     let mut rows = Vec::new();
     for tool in selected.iter().copied() {
+        // A tool pinned to a Cargo.lock package this workspace does not use is not needed here.
+        if let config::Pin::CargoLock(pkg) = tool.pin {
+            if ctx.tools.wanted(tool).is_err() {
+                let why = if ctx.root.join("Cargo.lock").is_file() {
+                    format!("Cargo.lock has no {pkg}")
+                } else {
+                    "no Cargo.lock".to_owned()
+                };
+                rows.push([
+                    tool.name.to_owned(),
+                    format!("Cargo.lock {pkg}"),
+                    "-".into(),
+                    "-".into(),
+                    format!("not used here ({why})"),
+                    String::new(),
+                ]);
+                continue;
+            }
+        }
         let p = ctx.tools.probe(&ctx.sh, tool)?;
         let pin = match tool.pin {
             config::Pin::Exact(_) => p.wanted.clone(),
@@ -100,7 +119,7 @@ pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
             }
         }
     }
-    let broken = rows.iter().zip(&selected).any(|(r, t)| r[4] != "ok" && !t.optional);
+    let broken = rows.iter().zip(&selected).any(|(r, t)| r[4] != "ok" && !r[4].starts_with("not used") && !t.optional);
     if broken && !ctx.global.json {
         println!("\nSome tools are not ready: `cargo xtask doctor --provision` installs the provisionable ones;");
         println!("jobs also provision what they need when they start (unless --offline).");

@@ -286,7 +286,14 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
     let toml = a.has_ext(&[".toml"]);
     let workflow_files: Vec<String> =
         crate::pipeline::FILES.iter().map(|f| format!("{}/{f}", crate::pipeline::DIR)).collect();
-    let gh = a.everything.is_some() || a.workflows;
+    // The workflows are generated from ci.toml's platforms: without any there are none to check.
+    let has_workflows = !crate::settings::get().settings.platform.is_empty();
+    if !has_workflows {
+        plan.note(
+            "skipped: the workflow checks (ci.toml lists no [[platform]], so `cargo xtask workflows` writes none)",
+        );
+    }
+    let gh = (a.everything.is_some() || a.workflows) && has_workflows;
     let typos_files: Vec<String> = if a.everything.is_some() { vec![] } else { a.files.clone() };
     let typos = a.everything.is_some() || !typos_files.is_empty();
     let mut steps = Vec::new();

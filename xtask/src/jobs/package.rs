@@ -199,7 +199,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let version = repo::workspace_version(&ctx.root)?;
     let packages = workspace_packages(ctx)?;
     let examples = repo::example_scripts(&ctx.root)?;
-    let kinds = kinds_to_build(ctx, asked, &packages, &examples)?;
+    let (kinds, left_out) = kinds_to_build(asked, ctx.settings, &packages, &examples)?;
     let pyprojects = ctx
         .settings
         .python()
@@ -253,7 +253,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     if stale.is_empty() {
         if ctx.global.dry_run || ctx.global.json {
             let mut nothing = Plan::new("package");
-            statuses.into_iter().for_each(|s| nothing.note(s));
+            statuses.into_iter().chain(left_out).for_each(|s| nothing.note(s));
             return ctx.execute(&nothing);
         }
         return Ok(());
@@ -296,7 +296,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             .ok()
             .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
     };
-    let build = plan(&inputs);
+    let mut build = plan(&inputs);
+    for n in left_out {
+        build.note(n);
+    }
     if ctx.global.dry_run || ctx.global.json {
         return ctx.execute(&build);
     }
@@ -319,12 +322,18 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 
 /// The kinds asked for that this repository has (ci.toml and Cargo.toml say which); the others are named and
 /// left out.
-fn kinds_to_build(ctx: &Ctx, asked: Vec<Kind>, packages: &[Package], examples: &[String]) -> Result<Vec<Kind>> {
+fn kinds_to_build(
+    asked: Vec<Kind>,
+    settings: &crate::settings::Loaded,
+    packages: &[Package],
+    examples: &[String],
+) -> Result<(Vec<Kind>, Vec<String>)> {
+    let mut left_out = Vec::new();
     let mut kinds = Vec::new();
     for kind in asked {
-        match missing_kind(kind, ctx.settings, packages, examples) {
+        match missing_kind(kind, settings, packages, examples) {
             None => kinds.push(kind),
-            Some(why) => eprintln!("note: no {} to build: {why}", kind.as_str()),
+            Some(why) => left_out.push(format!("no {} to build: {why}", kind.as_str())),
         }
     }
     if kinds.is_empty() {
@@ -333,7 +342,7 @@ fn kinds_to_build(ctx: &Ctx, asked: Vec<Kind>, packages: &[Package], examples: &
              or list [[python]], [[wasm]], [[binary]] or [examples] in ci.toml"
         );
     }
-    Ok(kinds)
+    Ok((kinds, left_out))
 }
 
 /// The checks of what was built whose file names are known only now: twine's metadata check of every wheel,

@@ -619,7 +619,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let packages = crate::workspace::workspace_packages(ctx)?;
     let expected = Expected {
         crates: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
-        wheel_platforms: ctx.settings.release(ctx.job)?.wheel_targets.clone(),
+        // Wheels only where the repository has Python packages.
+        wheel_platforms: if ctx.settings.python().is_empty() {
+            Vec::new()
+        } else {
+            ctx.settings.release(ctx.job)?.wheel_targets.clone()
+        },
         bundles: ctx.settings.wasm().iter().map(|b| b.package.clone()).collect(),
     };
     let targets = targets(ctx, args)?;
@@ -642,19 +647,37 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     if ctx.global.dry_run || ctx.global.json {
         // Contacts nothing: not the store, not the registries (a git index is not even cloned).
         let store = args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?;
+        let mut steps = vec![
+            format!("download {}/ from {store} into {dir}, verifying every sha256", artifacts::commit_prefix(commit)),
+            "verify the manifest's signature, completeness, versions and cleanliness".to_owned(),
+        ];
+        // Only what this repository ships (ci.toml and Cargo.toml say what).
+        if !expected.crates.is_empty() {
+            steps.push(format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index));
+            steps.push(format!(
+                "publish the crates missing from {} to {} in dependency order, with {}",
+                t.registry_index,
+                t.registry_api,
+                t.credentials().0
+            ));
+        }
+        if !expected.wheel_platforms.is_empty() {
+            steps.push(format!(
+                "upload the wheels missing from {} to {}, with {}",
+                t.pypi_simple,
+                t.pypi_upload,
+                t.credentials().1
+            ));
+        }
+        if !expected.bundles.is_empty() {
+            steps.push(format!("copy the web bundles to version/{version}/ and latest/ of {}", t.web.describe()));
+        }
         let plan = json!({
             "job": "release",
             "version": version,
             "commit": commit,
             "execute": false,
-            "steps": [
-                format!("download {}/ from {store} into {dir}, verifying every sha256", artifacts::commit_prefix(commit)),
-                "verify the manifest's signature, completeness, versions and cleanliness",
-                format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index),
-                format!("publish the crates missing from {} to {} in dependency order, with {}", t.registry_index, t.registry_api, t.credentials().0),
-                format!("upload the wheels missing from {} to {}, with {}", t.pypi_simple, t.pypi_upload, t.credentials().1),
-                format!("copy the web bundle to version/{version}/ and latest/ of {}", t.web.describe()),
-            ],
+            "steps": steps,
             "expected": {"crates": expected.crates, "wheel_platforms": expected.wheel_platforms, "bundles": expected.bundles},
         });
         crate::plan::print_static(&plan, ctx.global.json)?;

@@ -83,7 +83,7 @@ pub fn drift(root: &Utf8Path) -> Result<Vec<String>> {
         for e in entries.flatten() {
             if !known.iter().any(|k| k == e.file_name()) {
                 problems.push(format!(
-                    "{DIR}/{} is not generated: define it in xtask/src/workflows.rs or delete it",
+                    "{DIR}/{} is not generated: define it in xtask/src/pipeline.rs or delete it",
                     e.file_name()
                 ));
             }
@@ -272,7 +272,7 @@ pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
     if check && ctx.global.dry_run {
         let plan = serde_json::json!({
             "job": "workflows --check",
-            "compares": format!("{DIR}/ and CONTRIBUTING.md's job table with what xtask/src/workflows.rs generates"),
+            "compares": format!("{DIR}/ and CONTRIBUTING.md's job table with what xtask/src/pipeline.rs generates"),
             "then": "the workflow rules on every workflow file",
         });
         return crate::plan::print_static(&plan, false);

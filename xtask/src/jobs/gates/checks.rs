@@ -225,7 +225,7 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
             &f.path,
             None,
             format!(
-                "{how}, at or over the {} limit; use Git LFS or allow it in the gates' large_file_allow",
+                "{how}, at or over the {} limit; use Git LFS or allow it in ci.toml's [gates] large-file-allow",
                 human(limit)
             ),
         ));
