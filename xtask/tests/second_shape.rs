@@ -433,6 +433,14 @@ fn without_its_file_a_job_names_the_section_and_a_broken_file_names_the_line() {
             "{err}"
         );
     }
+    // A runner that would add keys to the generated YAML: refused, nothing written.
+    let hostile = ci_toml().replace("runner = \"ubuntu-24.04\"", "runner = \"ubuntu-24.04\\n    steps: [] #\"");
+    std::fs::write(repo.join("ci.toml"), hostile).unwrap();
+    let out = xtask(&repo, &["workflows"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("platform[0].runner: \"ubuntu-24.04\\n    steps: [] #\" is not a plain name"), "{err}");
+    assert!(!repo.join(".github").exists(), "nothing was written");
     std::fs::write(repo.join("ci.toml"), ci_toml().replace("[store]\n", "[store]\nbucket = \"b\"\n")).unwrap();
     let err = String::from_utf8_lossy(&xtask(&repo, &["gates"]).stderr).into_owned();
     assert!(err.contains(": store.bucket: unknown field `bucket`, expected `default` or `web`"), "{err}");
