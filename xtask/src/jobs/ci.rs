@@ -108,8 +108,10 @@ pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
     Ok(json!({ "include": include }))
 }
 
-pub fn matrix(platforms: &str, github_output: bool) -> Result<()> {
-    let m = serde_json::to_string(&matrix_json(platforms)?)?;
+/// `ci matrix`: the named platforms (ci.toml's first without `--platforms`).
+pub fn matrix(platforms: Option<&str>, github_output: bool) -> Result<()> {
+    let default = crate::settings::get().default_platform("ci matrix")?.name.clone();
+    let m = serde_json::to_string(&matrix_json(platforms.unwrap_or(&default))?)?;
     println!("{m}");
     if github_output {
         github::output("matrix", &m)?;

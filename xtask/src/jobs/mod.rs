@@ -33,7 +33,7 @@ pub enum Job {
     Release(release::Args),
     Workflows { check: bool },
     CiList,
-    CiMatrix { platforms: String, github_output: bool },
+    CiMatrix { platforms: Option<String>, github_output: bool },
     Ci { job: Option<String> },
     Bench { cases: Vec<String>, runs: usize },
 }
@@ -76,7 +76,7 @@ pub fn run(ctx: &Ctx, job: Job) -> Result<()> {
         }
         Job::Workflows { check } => workflows::run(ctx, check),
         Job::CiList => ci::list(ctx.global.json),
-        Job::CiMatrix { platforms, github_output } => ci::matrix(&platforms, github_output),
+        Job::CiMatrix { platforms, github_output } => ci::matrix(platforms.as_deref(), github_output),
         Job::Ci { job } => ci::run(ctx, job.as_deref()),
         Job::Bench { cases, runs } => bench::run(ctx, &cases, runs),
     }

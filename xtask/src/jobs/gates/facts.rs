@@ -289,7 +289,9 @@ pub fn collect(
                 Some(r) => (r.clone(), r),
                 None => bail!(input_error(
                     format!("no base to compare with: neither {origin} nor {main_branch} exists"),
-                    format!("pass --base REV, `git fetch origin {main_branch}`, or name the main branch in ci.toml ([gates] main-branch)")
+                    format!(
+                        "pass --base REV, `git fetch origin {main_branch}`, or name the main branch in ci.toml ([gates] main-branch)"
+                    )
                 )),
             }
         }

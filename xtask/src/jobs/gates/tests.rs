@@ -430,8 +430,7 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8(a.to_vec()).unwrap())
         .collect();
-    let m = crate::cli::command().try_get_matches_from(std::iter::once("xtask".to_owned()).chain(argv)).unwrap();
-    let crate::jobs::Job::Gates(args) = crate::cli::from_matches(&m).1 else { panic!("not gates") };
+    let crate::jobs::Job::Gates(args) = crate::cli::parse_from(&argv).unwrap().1 else { panic!("not gates") };
     let again = repo.evaluate(&args, &pr_facts(&args).unwrap()).unwrap();
     let verdict = |r: &Report| r.results.iter().map(|g| (g.name, g.status, g.findings.len())).collect::<Vec<_>>();
     assert_eq!(verdict(&again), verdict(&r));
