@@ -750,6 +750,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn only_a_regular_file_is_read() {
         let dir = crate::testutil::scratch("settings-kinds", &[]);
         std::fs::create_dir(dir.join(FILE)).unwrap();
