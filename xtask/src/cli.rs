@@ -248,7 +248,7 @@ pub fn parse() -> (Global, Job) {
     match parse_from(&args) {
         Ok(parsed) => parsed,
         Err(e) if e.downcast_ref::<xflags::Error>().is_some_and(xflags::Error::is_help) => {
-            println!("{e}");
+            println!("{}", help_for(&e.to_string(), &args));
             std::process::exit(0)
         }
         Err(e) => {
@@ -256,6 +256,29 @@ pub fn parse() -> (Global, Job) {
             std::process::exit(2)
         }
     }
+}
+
+/// The manual of the job the arguments name (`cargo xtask gates --help`: the `xtask gates` section), else all
+/// of it.
+fn help_for(full: &str, args: &[String]) -> String {
+    let sections: Vec<&str> =
+        full.lines().filter_map(|l| l.strip_prefix("xtask ")).filter(|n| !n.contains(' ')).collect();
+    let Some(job) = args.iter().find(|a| sections.contains(&a.as_str())) else { return full.to_owned() };
+    let head = format!("xtask {job}");
+    let mut on = false;
+    let mut out = Vec::new();
+    for line in full.lines() {
+        if line.starts_with("xtask") {
+            on = line == head || line.starts_with(&format!("{head} "));
+        }
+        if on {
+            out.push(line);
+        }
+    }
+    format!(
+        "{}\n\nOptions every job takes (--dry-run, --json, --keep-going, --offline, --jobs): cargo xtask --help",
+        out.join("\n").trim_end()
+    )
 }
 
 /// `--flag=value` as two arguments (up to a `--`, after which everything is the test runner's).
@@ -465,10 +488,14 @@ mod tests {
         assert!(matches!(job, Job::Release(a) if a.commit == "-h" && a.version.as_deref() == Some("1.0.0")));
         let (_, job) = parse(&["test", "--", "--exact=a"]).unwrap();
         assert!(matches!(job, Job::Test { runner_args, .. } if runner_args == ["--exact=a"]));
-        // `--help` is help, not an error.
+        // `--help` is help, not an error; a job's help is its own section.
         let e = parse(&["gates", "--help"]).unwrap_err();
         assert!(e.downcast_ref::<xflags::Error>().is_some_and(xflags::Error::is_help));
-        assert!(e.to_string().contains("--defaults"), "{e}");
+        let gates = help_for(&e.to_string(), &["gates".to_owned(), "--help".to_owned()]);
+        assert!(gates.starts_with("xtask gates") && gates.contains("--defaults"), "{gates}");
+        assert!(!gates.contains("xtask lint") && gates.ends_with("cargo xtask --help"), "{gates}");
+        let ci = help_for(&e.to_string(), &["--jobs".to_owned(), "3".to_owned(), "ci".to_owned()]);
+        assert!(ci.contains("xtask ci list") && ci.contains("xtask ci matrix") && !ci.contains("xtask bench"));
     }
 
     #[test]
