@@ -1,43 +1,29 @@
-//! Minimal gitignore-style globs: `*` and `?` within a path component, `**` across components. A pattern
-//! without `/` matches the file name in any directory.
+//! Gitignore-style globs, by the `glob` crate: `*` and `?` within a path component, `[...]` classes, `**` as a
+//! whole component across directories. A pattern without `/` matches the file name in any directory; a leading
+//! `/` anchors at the root (as it is anyway).
+
+use ::glob::{MatchOptions, Pattern};
+
+const OPTIONS: MatchOptions =
+    MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: false };
+
+/// Whether `pattern` is a glob this module matches with; the cause otherwise (ci.toml is checked with it).
+pub fn check(pattern: &str) -> Result<(), String> {
+    Pattern::new(pattern.trim_start_matches('/')).map(drop).map_err(|e| format!("{pattern:?} is not a glob: {}", e.msg))
+}
 
 pub fn matches(pattern: &str, path: &str) -> bool {
+    let Ok(p) = Pattern::new(pattern.trim_start_matches('/')) else { return false };
     if pattern.contains('/') {
-        match_bytes(pattern.trim_start_matches('/').as_bytes(), path.as_bytes())
+        p.matches_with(path, OPTIONS)
     } else {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        match_bytes(pattern.as_bytes(), name.as_bytes())
+        p.matches_with(path.rsplit('/').next().unwrap_or(path), OPTIONS)
     }
 }
 
 /// The first of `patterns` that matches `path`.
 pub fn first_match<'a>(patterns: &'a [impl AsRef<str>], path: &str) -> Option<&'a str> {
     patterns.iter().map(AsRef::as_ref).find(|p| matches(p, path))
-}
-
-fn match_bytes(p: &[u8], s: &[u8]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) if rest.first() == Some(&b'*') => {
-            // `**/` may match zero directories.
-            let rest = &rest[1..];
-            let rest_no_slash = rest.strip_prefix(b"/").unwrap_or(rest);
-            (0..=s.len()).any(|i| match_bytes(rest_no_slash, &s[i..]) || match_bytes(rest, &s[i..]))
-        }
-        Some((b'*', rest)) => {
-            for i in 0..=s.len() {
-                if match_bytes(rest, &s[i..]) {
-                    return true;
-                }
-                if i < s.len() && s[i] == b'/' {
-                    break;
-                }
-            }
-            false
-        }
-        Some((b'?', rest)) => s.first().is_some_and(|&c| c != b'/') && match_bytes(rest, &s[1..]),
-        Some((&c, rest)) => s.first() == Some(&c) && match_bytes(rest, &s[1..]),
-    }
 }
 
 #[cfg(test)]
@@ -60,9 +46,24 @@ mod tests {
             ("file?.txt", "file1.txt", true),
             ("file?.txt", "file10.txt", false),
             ("/top.txt", "top.txt", true),
+            ("*.[ch]", "src/x.h", true),
+            ("*.[ch]", "src/x.o", false),
+            ("docs/**/*.png", "docs/a/b/logo.png", true),
+            ("docs/**/*.png", "docs/logo.png", true),
+            ("docs/**/*.png", "other/logo.png", false),
         ];
         for (p, s, want) in cases {
             assert_eq!(matches(p, s), want, "{p} ~ {s}");
+        }
+    }
+
+    #[test]
+    fn malformed_globs_are_named() {
+        assert!(super::check("a/**/b").is_ok());
+        for bad in ["a**b", "[unclosed", "x/***"] {
+            let e = super::check(bad).unwrap_err();
+            assert!(e.contains("is not a glob"), "{bad}: {e}");
+            assert!(!super::matches(bad, "anything"), "{bad}");
         }
     }
 }

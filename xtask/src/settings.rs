@@ -463,6 +463,7 @@ fn check_string(key: &str, value: &str) -> Result<(), String> {
         "main-branch" if !word("/") => {
             return Err(format!("{value:?} is not a branch name: letters, digits, `._+-` and `/`"));
         }
+        "keyword-exempt" | "large-file-allow" | "forbidden" | "lfs" => crate::glob::check(value)?,
         "dir" | "tests" | "www" | "node-tests" | "browser-tests" | "signing-key" => {
             let inside = !value.is_empty()
                 && !value.starts_with('/')
@@ -745,6 +746,9 @@ mod tests {
         assert!(!e.contains('\u{1b}') && e.lines().count() == 2, "{e:?}");
         let e = parse("[gates]\nmax-file-bytes = 1\n\"\\u001b[31mEVIL\" = 1\n").unwrap_err();
         assert!(!e.contains('\u{1b}') && e.contains("unknown field"), "{e:?}");
+        // A glob the gates could not match with.
+        let e = parse("[gates]\nmax-file-bytes = 1\nlfs = [\"*.png\", \"a**b\"]\n").unwrap_err();
+        assert!(e.starts_with("3:17: gates.lfs[1]: \"a**b\" is not a glob"), "{e}");
         // This repository's own values pass.
         parse(&std::fs::read_to_string(crate::project_root().join(FILE)).unwrap()).unwrap();
     }
