@@ -246,6 +246,23 @@ pub struct Release {
     pub signing_key: String,
 }
 
+/// The environment variables that override a setting (a flag overrides both): (setting, variable).
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("release.registry-api", "XTASK_REGISTRY_API"),
+    ("release.registry-index", "XTASK_REGISTRY_INDEX"),
+    ("release.pypi-upload", "XTASK_PYPI_UPLOAD"),
+    ("release.pypi-simple", "XTASK_PYPI_SIMPLE"),
+    ("store.web", "XTASK_WEB_STORE"),
+];
+
+/// The value of a setting: the flag, else its environment variable (see [`ENV_OVERRIDES`]), else `default`.
+pub fn overridden(flag: Option<&str>, setting: &str, default: &str) -> String {
+    let var = ENV_OVERRIDES.iter().find(|(s, _)| *s == setting).map(|(_, v)| *v);
+    flag.map(str::to_owned)
+        .or_else(|| var.and_then(|v| std::env::var(v).ok()).filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| default.to_owned())
+}
+
 /// A minimal example of each section, printed when a job needs one the file does not have.
 pub fn example(section: &str) -> &'static str {
     match section {

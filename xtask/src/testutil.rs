@@ -44,8 +44,19 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn wait_for(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// A server a test started, stopped when dropped.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something listens on 127.0.0.1:`port` (a server the test started; 30 s at most).
+pub fn wait_for(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{what} did not start listening on 127.0.0.1:{port}");
         std::thread::sleep(Duration::from_millis(50));

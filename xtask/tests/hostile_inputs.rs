@@ -99,6 +99,10 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
         (vec!["test", "--changed-since", "no-such-rev-xyz", "--dry-run"], 2, "error: "),
         (vec!["ci", "no-such/job", "--dry-run"], 2, "error: no single CI job `no-such/job`"),
         (vec!["ci", "matrix", "--platforms", "beos"], 2, "error: unknown platform `beos`"),
+        (vec!["ci", "matrix", "--platforms", "a\u{1b}[2J"], 2, "error: unknown platform `a\\u{1b}[2J`"),
+        (vec!["ci", "a\u{1b}[2J/x", "--dry-run"], 2, "error: no single CI job `a\\u{1b}[2J/x`"),
+        (vec!["doctor", "--tool", "x\u{1b}[2J"], 2, "error: no tool `x\\u{1b}[2J`"),
+        (vec!["test", "--part", "x\u{1b}[2J"], 2, "error: --part x\\u{1b}[2J: no such part"),
     ];
     // A manifest that is not one: refused before anything is uploaded.
     let from = temp("bad-manifest");

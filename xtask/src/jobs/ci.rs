@@ -49,7 +49,7 @@ pub fn plan(job: Option<&str>) -> Result<Plan> {
             let found: Vec<_> = jobs.iter().filter(|j| j.key == key || j.key.ends_with(&format!("/{key}"))).collect();
             if found.len() != 1 {
                 let known: Vec<_> = jobs.iter().map(|j| j.key.as_str()).collect();
-                bail!("no single CI job `{key}`\nfix: name one of: {}", known.join(", "));
+                bail!("no single CI job `{}`\nfix: name one of: {}", crate::plan::printable(key), known.join(", "));
             }
             found
         }

@@ -10,7 +10,7 @@ use crate::{Ctx, config, wasm};
 pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
     if let Some(unknown) = only.iter().find(|n| !config::TOOLS.iter().any(|t| t.name == n.as_str())) {
         let known: Vec<&str> = config::TOOLS.iter().map(|t| t.name).collect();
-        anyhow::bail!("no tool `{unknown}`\nfix: name one of {}", known.join(", "));
+        anyhow::bail!("no tool `{}`\nfix: name one of {}", crate::plan::printable(unknown), known.join(", "));
     }
     let selected: Vec<&config::Tool> =
         config::TOOLS.iter().filter(|t| only.is_empty() || only.iter().any(|n| n == t.name)).collect();
@@ -129,17 +129,10 @@ pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
 
 /// Every setting with its origin: an environment variable that overrides it, a line of ci.toml, or the default.
 fn settings_rows(loaded: &crate::settings::Loaded) -> Vec<(String, String, String)> {
-    let overrides = [
-        ("release.registry-api", "XTASK_REGISTRY_API"),
-        ("release.registry-index", "XTASK_REGISTRY_INDEX"),
-        ("release.pypi-upload", "XTASK_PYPI_UPLOAD"),
-        ("release.pypi-simple", "XTASK_PYPI_SIMPLE"),
-        ("store.web", "XTASK_WEB_STORE"),
-    ];
     crate::settings::provenance(loaded)
         .into_iter()
         .map(|(k, v, from)| {
-            let env = overrides.iter().find(|(key, _)| *key == k).map(|(_, var)| *var);
+            let env = crate::settings::ENV_OVERRIDES.iter().find(|(key, _)| *key == k).map(|(_, var)| *var);
             match env.and_then(|var| std::env::var(var).ok().filter(|v| !v.is_empty()).map(|v| (var, v))) {
                 Some((var, value)) => {
                     (k, serde_json::to_string(&value).unwrap_or_default(), format!("${var}, over {from}"))

@@ -569,48 +569,26 @@ fn http_get(sh: &Shell, url: &str) -> Result<(u16, String)> {
     Ok((r.status, r.text()))
 }
 
+/// Where the release goes: each target from its flag, else its `XTASK_*` variable, else ci.toml.
 pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
+    use crate::settings::overridden;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let defaults = ctx.settings.release(ctx.job)?;
-    let web = args
-        .web_store
-        .clone()
-        .or_else(|| env("XTASK_WEB_STORE"))
-        .map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.web.clone()), Ok)?;
+    let web = match args.web_store.as_deref() {
+        Some(w) => w.to_owned(),
+        None => overridden(None, "store.web", &ctx.settings.store(ctx.job)?.web),
+    };
+    let pypi_upload = overridden(args.pypi_upload.as_deref(), "release.pypi-upload", &defaults.pypi_upload);
     Ok(Targets {
-        registry_api: args
-            .registry_api
-            .clone()
-            .or_else(|| env("XTASK_REGISTRY_API"))
-            .unwrap_or_else(|| defaults.registry_api.clone()),
-        registry_index: args
-            .registry_index
-            .clone()
-            .or_else(|| env("XTASK_REGISTRY_INDEX"))
-            .unwrap_or_else(|| defaults.registry_index.clone()),
-        pypi_upload: args
-            .pypi_upload
-            .clone()
-            .or_else(|| env("XTASK_PYPI_UPLOAD"))
-            .unwrap_or_else(|| defaults.pypi_upload.clone()),
-        pypi_simple: args
-            .pypi_simple
-            .clone()
-            .or_else(|| env("XTASK_PYPI_SIMPLE"))
-            .unwrap_or_else(|| defaults.pypi_simple.clone()),
+        registry_api: overridden(args.registry_api.as_deref(), "release.registry-api", &defaults.registry_api),
+        registry_index: overridden(args.registry_index.as_deref(), "release.registry-index", &defaults.registry_index),
+        pypi_oidc: env("XTASK_PYPI_OIDC").unwrap_or_else(|| crate::oidc::pypi_oidc_base(&pypi_upload)),
+        pypi_upload,
+        pypi_simple: overridden(args.pypi_simple.as_deref(), "release.pypi-simple", &defaults.pypi_simple),
         web: artifacts::open_store(ctx, Some(&web), args.endpoint.as_deref())?,
         registry_token: env("CARGO_REGISTRY_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
         pypi_token: env("PYPI_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
         oidc: crate::oidc::Github::from_env(),
-        pypi_oidc: env("XTASK_PYPI_OIDC").unwrap_or_else(|| {
-            crate::oidc::pypi_oidc_base(
-                &args
-                    .pypi_upload
-                    .clone()
-                    .or_else(|| env("XTASK_PYPI_UPLOAD"))
-                    .unwrap_or_else(|| defaults.pypi_upload.clone()),
-            )
-        }),
     })
 }
 

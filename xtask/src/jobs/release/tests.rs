@@ -1,9 +1,9 @@
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use super::*;
 use crate::jobs::upload;
 use crate::jobs::upload::UploadArgs;
-use crate::testutil::{self, FlakyProxy};
+use crate::testutil::{self, FlakyProxy, Server};
 
 #[test]
 fn a_release_runs_only_from_the_versions_tag_or_the_default_branch() {
@@ -96,23 +96,6 @@ fn incomplete_or_mismatched_sets_are_refused() {
     }
     let err = check(&m, "2.0.0", &expected).unwrap_err().to_string();
     assert!(err.contains("crates/a-1.0.0.crate has version 1.0.0, the release is 2.0.0"), "{err}");
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on 127.0.0.1:{port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 const COMMIT: &str = "fedcba9876543210fedcba9876543210fedcba98";
@@ -279,8 +262,8 @@ impl Rehearsal {
                 .spawn()
                 .unwrap(),
         );
-        wait_port(reg_port);
-        wait_port(pypi_port);
+        testutil::wait_for(reg_port, "cargo-http-registry");
+        testutil::wait_for(pypi_port, "pypi-server");
         let expected = Expected {
             crates: vec!["xtask-demo-a".into(), "xtask-demo-b".into()],
             wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()],
