@@ -5,6 +5,12 @@
 //! The whole command reaches curl as a config on stdin, secret headers included, so a token is never on a
 //! command line (a process list), in a log line or in an error message. Connection failures, timeouts, 408,
 //! 429 and 5xx are retried with back-off; other statuses are the caller's to judge.
+//!
+//! Two rules hold for every request:
+//! - A credential goes only over https, or in plain http to this machine ([`credential_may_go_to`]): checked
+//!   before anything is sent, for every request that carries one.
+//! - A transfer that stalls fails within a stated bound: no connection within 10 s, or no byte moving for
+//!   [`stall_secs`] (`XTASK_HTTP_STALL_SECS`, default 30), ends it; a stalled request is tried twice at most.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -29,6 +35,8 @@ pub struct Request {
     /// Not safe to send twice (a publish, a one-time token exchange): retried only when it surely did not
     /// arrive (no connection) or the server declined it (429, 503).
     pub once: bool,
+    /// The stall bound of this request, when not [`stall_secs`] (tests).
+    pub stall_secs: Option<u64>,
 }
 
 impl Request {
@@ -135,7 +143,13 @@ pub fn config(
             c.push_str("location\n");
         }
         let _ = writeln!(c, "write-out = {}", quoted("%{urlnum} %{http_code} %{exitcode} %{errormsg}\n"));
-        c.push_str("connect-timeout = 10\nmax-time = 900\n");
+        // A server that accepts and never answers, or stops sending, fails the transfer: below one byte a second
+        // for the stall bound. Large transfers at any real speed are not limited.
+        let _ = writeln!(
+            c,
+            "connect-timeout = 10\nspeed-limit = 1\nspeed-time = {}",
+            r.stall_secs.unwrap_or_else(stall_secs)
+        );
         for h in &r.headers {
             let _ = writeln!(c, "header = {}", quoted(h));
         }
@@ -163,8 +177,15 @@ pub fn send_all(
     tmp: &Utf8Path,
 ) -> Vec<Result<Response>> {
     let mut results: Vec<Option<Result<Response>>> = (0..requests.len()).map(|_| None).collect();
-    let mut todo: Vec<usize> = (0..requests.len()).collect();
+    let mut todo: Vec<usize> = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        match secret.map(|_| credential_may_go_to(&r.url)) {
+            Some(Err(e)) => results[i] = Some(Err(e)),
+            _ => todo.push(i),
+        }
+    }
     let mut attempt = 0u32;
+    let mut stalled = vec![0u32; requests.len()];
     while !todo.is_empty() {
         attempt += 1;
         let last = attempt >= 5;
@@ -182,7 +203,11 @@ pub fn send_all(
         let mut slowest = Duration::ZERO;
         for (&i, got) in todo.iter().zip(outcome) {
             let transient = retryable(&requests[i], &got);
-            if transient && !last {
+            // A stall (curl's timeout) costs the whole bound: tried twice, not five times.
+            if matches!(&got, Err(Failure { exit: 28, .. })) {
+                stalled[i] += 1;
+            }
+            if transient && !last && stalled[i] < 2 {
                 let wait = match &got {
                     Ok(r) if r.status == 429 => Duration::from_secs(
                         r.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or(1 << attempt).min(120),
@@ -193,8 +218,17 @@ pub fn send_all(
                 again.push(i);
             } else {
                 results[i] = Some(got.map_err(|e| {
-                    let host = url_parts(&requests[i].url).host.to_owned();
-                    anyhow::anyhow!("no answer from {host} after {attempt} attempts ({e})")
+                    let url = redact(&requests[i].url);
+                    let fix = if e.exit == 28 {
+                        format!(
+                            "check that the server is up and answering; on a slow link allow longer stalls with \
+                             XTASK_HTTP_STALL_SECS (now {})",
+                            requests[i].stall_secs.unwrap_or_else(stall_secs)
+                        )
+                    } else {
+                        "check that the server is up and reachable from this machine, then run again".to_owned()
+                    };
+                    anyhow::anyhow!("no answer from {url} after {attempt} attempts ({e})\nfix: {fix}")
                 }));
             }
         }
@@ -292,6 +326,50 @@ fn send_once(
     }
     drop(files);
     Ok(results)
+}
+
+/// How long a transfer may move no byte before it fails: `XTASK_HTTP_STALL_SECS` (1 to 3600), default 30.
+pub fn stall_secs() -> u64 {
+    std::env::var("XTASK_HTTP_STALL_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|s| (1..=3600).contains(s))
+        .unwrap_or(30)
+}
+
+/// The one rule for every credential (a registry token, a storage token, an OIDC token or its exchange): it goes
+/// only over https, or in plain http to a server on this machine (a loopback address or `localhost`). Anything
+/// else is refused before any request is sent.
+pub fn credential_may_go_to(url: &str) -> Result<()> {
+    let parts = url_parts(url);
+    let loopback = parts.host.eq_ignore_ascii_case("localhost")
+        || parts.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match parts.scheme.as_str() {
+        "https" if !parts.host.is_empty() => Ok(()),
+        // `host:port` without a scheme (STORAGE_EMULATOR_HOST) is plain http.
+        "http" | "" if loopback => Ok(()),
+        _ => anyhow::bail!(
+            "refusing to send a credential to {}: only https, or plain http to this machine (127.0.0.1, localhost, \
+             [::1]), may carry one\nfix: use the https:// URL of the server, or a server on 127.0.0.1",
+            redact(url)
+        ),
+    }
+}
+
+/// A URL as it may be printed: without a `user:password@` part or a query.
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_owned(),
+    };
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    format!("{scheme}{authority}{path}")
 }
 
 /// The parts of a URL the jobs decide on: the scheme (lower-cased; empty without `://`), the authority
@@ -398,6 +476,74 @@ mod tests {
         assert_eq!(received.iter().filter(|r| r.target == "/flaky").count(), 2);
         assert_eq!(received.iter().filter(|r| r.target == "/missing").count(), 1, "a 404 is an answer");
         assert!(std::fs::read_dir(&dir).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().contains("xtmp")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A credential never goes in plain http to another machine: refused before any request, whatever carries
+    /// it (a secret header here; the OIDC exchanges and twine check the same rule).
+    #[test]
+    fn credentials_go_only_over_https_or_to_this_machine() {
+        for ok in [
+            "https://crates.io/api/v1/crates/new",
+            "http://127.0.0.1:9/x",
+            "http://localhost/",
+            "http://[::1]:1/",
+            "127.0.0.1:4443",
+        ] {
+            credential_may_go_to(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://registry.example/api",
+            "http://10.0.0.5/",
+            "http://127.0.0.1@evil.example/",
+            "ftp://127.0.0.1/",
+            "https://",
+            "file:///etc/passwd",
+        ] {
+            let e = credential_may_go_to(bad).unwrap_err().to_string();
+            assert!(e.starts_with("refusing to send a credential to") && e.contains("\nfix: "), "{bad}: {e}");
+        }
+        assert_eq!(redact("https://user:pw@host.example:8/p/q?token=x#f"), "https://***@host.example:8/p/q");
+        let dir = testutil::temp_dir("http-credentials");
+        let sh = Shell::new().unwrap();
+        let r = send(
+            &sh,
+            &Request::new("PUT", "http://registry.invalid/api/v1/crates/new"),
+            Some("Authorization: t0ken"),
+            &dir,
+        );
+        let e = format!("{:#}", r.unwrap_err());
+        assert!(e.contains("refusing to send a credential to http://registry.invalid/") && !e.contains("t0ken"), "{e}");
+        // Without a credential the same URL is only a request (here: a name that does not resolve).
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A server that accepts the connection and never answers fails the request within the stall bound (tried
+    /// twice), with an error naming the URL and the fix, instead of hanging the job.
+    #[test]
+    fn a_stalled_server_fails_within_the_bound() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(s); // open, silent
+            }
+        });
+        let dir = testutil::temp_dir("http-stall");
+        let sh = Shell::new().unwrap();
+        let mut request = Request::new("GET", &format!("http://127.0.0.1:{port}/commit/x/manifest.json"));
+        request.stall_secs = Some(1);
+        let e = format!("{:#}", send(&sh, &request, None, &dir).unwrap_err());
+        assert!(
+            e.contains(&format!("no answer from http://127.0.0.1:{port}/commit/x/manifest.json after 2 attempts")),
+            "{e}"
+        );
+        assert!(e.contains("\nfix: ") && e.contains("XTASK_HTTP_STALL_SECS"), "{e}");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "a stall is tried twice, not five times");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

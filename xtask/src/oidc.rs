@@ -26,7 +26,8 @@ impl Secret {
     /// Wraps a token and masks it in GitHub's log from here on.
     pub fn new(value: String) -> Secret {
         if crate::github::actions() && !value.is_empty() {
-            println!("::add-mask::{value}");
+            // On stderr: stdout may be one JSON document (`--json`); GitHub reads workflow commands from both.
+            eprintln!("::add-mask::{value}");
         }
         Secret(value)
     }
@@ -198,6 +199,8 @@ fn request(
     secret_header: Option<&str>,
     body: Option<&[u8]>,
 ) -> Result<(u16, Vec<u8>)> {
+    // Every exchange carries a credential, in a header or in the body (a JWT): the one rule, before anything.
+    crate::http::credential_may_go_to(url)?;
     let body_file = match body {
         Some(b) => {
             let f = crate::tempfiles::temp_file(tmp, "oidc-body")?;

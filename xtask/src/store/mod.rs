@@ -237,21 +237,16 @@ fn check_endpoint(endpoint: &str) -> Result<()> {
     Ok(())
 }
 
-/// A bearer token goes only over https, or in plain http to a server on this machine (a local emulator).
+/// A bearer token goes only over https, or in plain http to a server on this machine (a local emulator): the
+/// one rule of every credential, [`crate::http::credential_may_go_to`].
 pub fn token_may_go_to(endpoint: &str) -> Result<()> {
-    let url = url_parts(endpoint);
-    let loopback = url.host.eq_ignore_ascii_case("localhost")
-        || url.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    match url.scheme.as_str() {
-        "https" => Ok(()),
-        // `host:port` without a scheme is what STORAGE_EMULATOR_HOST usually holds: plain http.
-        "http" | "" if loopback => Ok(()),
-        _ => bail!(
+    crate::http::credential_may_go_to(endpoint).map_err(|_| {
+        anyhow::anyhow!(
             "refusing to send the storage access token to {endpoint}: only https, or plain http to this machine \
              (127.0.0.1, localhost, [::1]), may carry it\nfix: use an https:// endpoint, a local emulator on \
              127.0.0.1, or unset GOOGLE_OAUTH_ACCESS_TOKEN and CLOUDSDK_AUTH_ACCESS_TOKEN for a server that needs none"
-        ),
-    }
+        )
+    })
 }
 
 /// How an object is served.
