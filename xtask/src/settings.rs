@@ -551,12 +551,12 @@ fn check(s: &Settings, source: &str) -> Result<(), String> {
             "no part: list at least one (rust, python, wasm, heavy)".into(),
         );
     }
-    if let Some(t) = &s.test {
-        if let Some(i) = t.default_parts.iter().position(|p| !TEST_PARTS.contains(&p.as_str())) {
-            let p = &t.default_parts[i];
-            let path = [key("test"), key("default-parts"), Seg::Index(i)];
-            return fail(&path, format!("unknown part `{p}`, expected one of {}", TEST_PARTS.join(", ")));
-        }
+    if let Some(t) = &s.test
+        && let Some(i) = t.default_parts.iter().position(|p| !TEST_PARTS.contains(&p.as_str()))
+    {
+        let p = &t.default_parts[i];
+        let path = [key("test"), key("default-parts"), Seg::Index(i)];
+        return fail(&path, format!("unknown part `{p}`, expected one of {}", TEST_PARTS.join(", ")));
     }
     const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
     let mut names = std::collections::BTreeSet::new();
@@ -625,10 +625,10 @@ fn key_at(source: &str, span: std::ops::Range<usize>) -> Option<String> {
 pub fn provenance(loaded: &Loaded) -> Vec<(String, String, String)> {
     let Ok(toml::Value::Table(effective)) = toml::Value::try_from(&loaded.settings) else { return vec![] };
     let mut lines: Vec<(String, usize)> = Vec::new();
-    if let Some(src) = &loaded.source {
-        if let Ok(doc) = toml::de::DeTable::parse(src) {
-            collect_lines(doc.get_ref(), "", src, &mut lines);
-        }
+    if let Some(src) = &loaded.source
+        && let Ok(doc) = toml::de::DeTable::parse(src)
+    {
+        collect_lines(doc.get_ref(), "", src, &mut lines);
     }
     let mut out = Vec::new();
     flatten(&toml::Value::Table(effective), "", &mut |key, value| {

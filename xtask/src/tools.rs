@@ -129,10 +129,10 @@ impl Tools {
                     .map_or(0, |d| d.as_nanos());
                 format!("{}:{mtime}", m.len())
             });
-            if let (true, Some(stamp)) = (cacheable, &stamp) {
-                if let Some(v) = self.cached_version(p, stamp) {
-                    return Some(v);
-                }
+            if let (true, Some(stamp)) = (cacheable, &stamp)
+                && let Some(v) = self.cached_version(p, stamp)
+            {
+                return Some(v);
             }
             let args = tool.version_args;
             let out = cmd!(sh, "{p} {args...}").quiet().ignore_status().output().ok()?;

@@ -30,23 +30,23 @@ pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
     let mut rows = Vec::new();
     for tool in selected.iter().copied() {
         // A tool pinned to a Cargo.lock package this workspace does not use is not needed here.
-        if let config::Pin::CargoLock(pkg) = tool.pin {
-            if ctx.tools.wanted(tool).is_err() {
-                let why = if ctx.root.join("Cargo.lock").is_file() {
-                    format!("Cargo.lock has no {pkg}")
-                } else {
-                    "no Cargo.lock".to_owned()
-                };
-                rows.push([
-                    tool.name.to_owned(),
-                    format!("Cargo.lock {pkg}"),
-                    "-".into(),
-                    "-".into(),
-                    format!("not used here ({why})"),
-                    String::new(),
-                ]);
-                continue;
-            }
+        if let config::Pin::CargoLock(pkg) = tool.pin
+            && ctx.tools.wanted(tool).is_err()
+        {
+            let why = if ctx.root.join("Cargo.lock").is_file() {
+                format!("Cargo.lock has no {pkg}")
+            } else {
+                "no Cargo.lock".to_owned()
+            };
+            rows.push([
+                tool.name.to_owned(),
+                format!("Cargo.lock {pkg}"),
+                "-".into(),
+                "-".into(),
+                format!("not used here ({why})"),
+                String::new(),
+            ]);
+            continue;
         }
         let p = ctx.tools.probe(&ctx.sh, tool)?;
         let pin = match tool.pin {

@@ -566,10 +566,10 @@ fn up_to_date(
     if mine.is_empty() {
         return Ok(Err("not built yet".into()));
     }
-    if kind == Kind::Wheel {
-        if let Some(t) = wheel_targets.iter().find(|t| !mine.iter().any(|a| a.platform.as_ref() == Some(*t))) {
-            return Ok(Err(format!("no wheel for {t} yet")));
-        }
+    if kind == Kind::Wheel
+        && let Some(t) = wheel_targets.iter().find(|t| !mine.iter().any(|a| a.platform.as_ref() == Some(*t)))
+    {
+        return Ok(Err(format!("no wheel for {t} yet")));
     }
     let now = tool_versions(ctx, kind, toolchain)?;
     if let Some(a) = mine.iter().find(|a| a.tools != now) {

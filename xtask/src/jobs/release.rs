@@ -614,10 +614,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 /// is skipped), [`print_plan`], the semver gate, then [`publish_crates`], [`publish_wheels`], [`publish_web`].
 pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
-    if !args.allow_any_ref {
-        if let Some(facts) = RefFacts::from_env() {
-            check_ref(&facts, &version)?;
-        }
+    if !args.allow_any_ref
+        && let Some(facts) = RefFacts::from_env()
+    {
+        check_ref(&facts, &version)?;
     }
     let commit = &crate::workspace::resolve_commit(sh, Some(&args.commit))?;
     // Verified downloads live in a directory of their own (not cargo's target/release).

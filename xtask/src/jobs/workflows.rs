@@ -121,10 +121,11 @@ pub fn rules(file: &str, text: &str) -> Vec<String> {
             close(&job, &mut out);
             job = Some((t.trim_end_matches(':').to_owned(), line, false));
         }
-        if indent == 4 && t.starts_with("permissions:") {
-            if let Some(j) = job.as_mut() {
-                j.2 = true;
-            }
+        if indent == 4
+            && t.starts_with("permissions:")
+            && let Some(j) = job.as_mut()
+        {
+            j.2 = true;
         }
         let item = t.strip_prefix("- ").unwrap_or(t);
         if let Some(run) = item.strip_prefix("run:") {
@@ -192,13 +193,13 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
             }
         }
         let item = t.strip_prefix("- ").unwrap_or(t);
-        if let Some(run) = item.strip_prefix("run:") {
-            if run.contains("${{") {
-                out.push(format!(
-                    "{file}:{line}: template injection: `${{{{ ... }}}}` in a `run:` script is pasted into the script \
+        if let Some(run) = item.strip_prefix("run:")
+            && run.contains("${{")
+        {
+            out.push(format!(
+                "{file}:{line}: template injection: `${{{{ ... }}}}` in a `run:` script is pasted into the script \
                      before the shell runs it; pass the value through `env:` and use \"$NAME\""
-                ));
-            }
+            ));
         }
     }
     // Jobs: (id, lines); a job is publishing if it can obtain or holds credentials.

@@ -110,10 +110,10 @@ impl Gcs {
     fn token(&self, sh: &Shell) -> Result<Option<String>> {
         let found = self.token.get_or_init(|| {
             for var in ["GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN"] {
-                if let Ok(t) = std::env::var(var) {
-                    if !t.trim().is_empty() {
-                        return Some(t.trim().to_owned());
-                    }
+                if let Ok(t) = std::env::var(var)
+                    && !t.trim().is_empty()
+                {
+                    return Some(t.trim().to_owned());
                 }
             }
             if self.emulator {

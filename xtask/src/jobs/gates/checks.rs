@@ -383,15 +383,15 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
         let mut end = f.path.len();
         loop {
             let name = &f.path[..end];
-            if let Some(group) = by_lower.get(&name.to_lowercase()).filter(|g| g.len() > 1) {
-                if reported.insert(name.to_lowercase()) {
-                    let others: Vec<_> = group.iter().filter(|p| **p != name).copied().collect();
-                    findings.push(Finding::file(
-                        name,
-                        None,
-                        format!("differs only by case from {}; they collide on macOS and Windows", others.join(", ")),
-                    ));
-                }
+            if let Some(group) = by_lower.get(&name.to_lowercase()).filter(|g| g.len() > 1)
+                && reported.insert(name.to_lowercase())
+            {
+                let others: Vec<_> = group.iter().filter(|p| **p != name).copied().collect();
+                findings.push(Finding::file(
+                    name,
+                    None,
+                    format!("differs only by case from {}; they collide on macOS and Windows", others.join(", ")),
+                ));
             }
             match name.rfind('/') {
                 Some(i) => end = i,

@@ -42,15 +42,15 @@ pub fn pr_facts(args: &Args) -> Result<Pr> {
         .event
         .clone()
         .or_else(|| in_actions.then(|| std::env::var("GITHUB_EVENT_PATH").ok().map(Utf8PathBuf::from)).flatten());
-    if args.event.is_none() && in_actions {
-        if let Ok(name) = std::env::var("GITHUB_EVENT_NAME") {
-            if !name.starts_with("pull_request") {
-                return Err(facts::input_error(
-                    format!("gates check pull requests; this workflow run is a `{name}` event"),
-                    "trigger the gates workflow on pull_request, or pass --event / --labels / --title / --body",
-                ));
-            }
-        }
+    if args.event.is_none()
+        && in_actions
+        && let Ok(name) = std::env::var("GITHUB_EVENT_NAME")
+        && !name.starts_with("pull_request")
+    {
+        return Err(facts::input_error(
+            format!("gates check pull requests; this workflow run is a `{name}` event"),
+            "trigger the gates workflow on pull_request, or pass --event / --labels / --title / --body",
+        ));
     }
     let mut pr = match &event_path {
         Some(p) => facts::read_event(p)?,
