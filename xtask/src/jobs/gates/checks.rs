@@ -230,13 +230,21 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
             ),
         ));
     }
-    // Blobs a commit of the PR adds that the net change does not show (added, then deleted or shrunk later):
-    // they enter history all the same on a merge that keeps the commits.
+    // What each commit brings into history that the net change does not show (added, then removed, shrunk or
+    // replaced by a Git LFS pointer later; or a merge's own content): it stays in history on a merge that keeps
+    // the commits. A blob a commit only moves (deleted at one path, added at another) is no new content.
     let final_blobs: std::collections::HashSet<&str> = facts.files.iter().map(|f| f.new_blob.as_str()).collect();
+    let moved_in: std::collections::HashSet<(&str, &str)> = facts
+        .history
+        .iter()
+        .filter(|f| f.status == 'D')
+        .filter_map(|f| Some((f.commit.as_deref()?, f.old_blob.as_str())))
+        .collect();
     let mut seen = std::collections::HashSet::new();
     for f in facts.history.iter().filter(|f| f.status != 'D' && !final_blobs.contains(f.new_blob.as_str())) {
-        let Some(new) = f.new_size.filter(|&n| n >= limit) else { continue };
-        if !seen.insert(f.new_blob.as_str()) || glob::first_match(&cfg.large_file_allow, &f.path).is_some() {
+        let Some(new) = f.new_size.filter(|&n| n >= limit && f.old_size.is_none_or(|old| n > old)) else { continue };
+        let moved = f.commit.as_deref().is_some_and(|c| moved_in.contains(&(c, f.new_blob.as_str())));
+        if moved || !seen.insert(f.new_blob.as_str()) || glob::first_match(&cfg.large_file_allow, &f.path).is_some() {
             continue;
         }
         let commit = f.commit.as_deref().unwrap_or_default();
@@ -245,8 +253,8 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
             line: None,
             commit: f.commit.clone(),
             message: format!(
-                "is {} in commit {} (at or over the {} limit) and stays in history even though a later commit removes \
-                 or shrinks it; squash it out of the branch",
+                "is {} in commit {} (at or over the {} limit) and stays in history even though the PR's final tree \
+                 does not hold it; squash it out of the branch",
                 human(new),
                 &commit[..commit.len().min(12)],
                 human(limit)
@@ -255,7 +263,10 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
     }
     let mut summary = format!("{} changed files checked against {}", facts.files.len(), human(limit));
     if !facts.history.is_empty() {
-        summary.push_str(&format!(" (and every commit's: {} changes)", facts.history.len()));
+        summary.push_str(&format!(
+            " (and what every commit brings into history, merges included: {} tree entries)",
+            facts.history.len()
+        ));
     }
     if allowed > 0 {
         summary.push_str(&format!(", {allowed} allowed by glob"));
@@ -303,7 +314,8 @@ pub fn windows_problem(path: &str) -> Option<String> {
     None
 }
 
-fn conflict_marker(text: &str) -> bool {
+/// A line that is a merge-conflict marker (`<<<<<<<`, `>>>>>>>`, `|||||||`, alone or before a space).
+pub fn conflict_marker(text: &str) -> bool {
     ["<<<<<<<", ">>>>>>>", "|||||||"]
         .iter()
         .any(|m| text.strip_prefix(m).is_some_and(|rest| rest.is_empty() || rest.starts_with(' ')))
@@ -354,14 +366,28 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
     for f in &changed {
         path_findings(f, cfg, &mut findings);
     }
-    // Paths a commit of the PR adds that the net change does not show.
-    let net: std::collections::HashSet<(&str, &str)> =
-        changed.iter().map(|f| (f.path.as_str(), f.new_blob.as_str())).collect();
+    // Every tree entry a commit of the PR (a merge included) brings into history that the net change does not
+    // show: one replaced later at the same path (a plain file later made a Git LFS pointer, a symlink later made a
+    // file, a conflict resolved later) enters history all the same.
+    let net: std::collections::HashSet<(&str, &str, u32)> =
+        changed.iter().map(|f| (f.path.as_str(), f.new_blob.as_str(), f.new_mode)).collect();
     let mut seen = std::collections::HashSet::new();
     for f in facts.history.iter().filter(|f| f.status != 'D') {
-        let in_net = net.contains(&(f.path.as_str(), f.new_blob.as_str())) || changed.iter().any(|c| c.path == f.path);
-        if !in_net && seen.insert(f.path.as_str()) {
-            path_findings(f, cfg, &mut findings);
+        let key = (f.path.as_str(), f.new_blob.as_str(), f.new_mode);
+        if net.contains(&key) || !seen.insert(key) {
+            continue;
+        }
+        path_findings(f, cfg, &mut findings);
+        if let (Some(line), Some(c)) = (f.new_marker_line, &f.commit) {
+            findings.push(Finding {
+                file: Some(f.path.clone()),
+                line: Some(line),
+                commit: f.commit.clone(),
+                message: format!(
+                    "leftover merge-conflict marker (in commit {}, which the PR brings)",
+                    &c[..c.len().min(12)]
+                ),
+            });
         }
     }
     // Case clashes that involve a path the change adds or modifies, between files and directories alike
@@ -412,7 +438,11 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
         format!(
             "{} changed paths{}: names, symlinks, case clashes, Windows names, conflict markers, forbidden globs",
             changed.len(),
-            if facts.history.is_empty() { String::new() } else { " and every commit's".to_owned() }
+            if facts.history.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} tree entries every commit brings into history (merges included)", facts.history.len())
+            }
         ),
     )
 }

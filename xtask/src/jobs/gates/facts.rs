@@ -40,6 +40,11 @@ pub struct FileChange {
     pub utf8_name: bool,
     /// The commit that made this change, for the changes of single commits (`None`: the PR's net change).
     pub commit: Option<String>,
+    /// Every parent's side of the change (mode, blob): one for a commit (and the net change), one per parent for a
+    /// merge's combined record (`old_mode`/`old_blob` are the first's).
+    pub parents: Vec<(u32, String)>,
+    /// A history entry's first merge-conflict marker line that none of its parents' versions has (1-based).
+    pub new_marker_line: Option<u32>,
 }
 
 impl Default for FileChange {
@@ -56,6 +61,8 @@ impl Default for FileChange {
             lfs_pointer: false,
             utf8_name: true,
             commit: None,
+            parents: Vec::new(),
+            new_marker_line: None,
         }
     }
 }
@@ -83,7 +90,9 @@ pub struct Facts {
     pub merge_base: String,
     pub head: String,
     pub files: Vec<FileChange>,
-    /// The changes of each commit the PR brings, oldest first (empty unless the gates check every commit).
+    /// What each commit the PR brings puts into history, merges included: every tree entry that differs from
+    /// the same path in each of its parents (for a merge, git's combined record: an evil merge's own content).
+    /// Empty unless the gates check every commit.
     pub history: Vec<FileChange>,
     pub added: Vec<AddedLine>,
     pub commits: Vec<Commit>,
@@ -318,8 +327,16 @@ pub fn collect(
         )),
     };
     let range = format!("{merge_base}..{head}");
-    let log = git.out(&["log", "--format=%H%x1f%B%x1e", &range])?;
-    let commits = parse_log(&String::from_utf8_lossy(&log));
+    // Hashes, then each commit object read by its length: no byte a message can hold splits it.
+    let list = git.out(&["rev-list", "--topo-order", "--reverse", &range])?;
+    let shas: Vec<String> = String::from_utf8_lossy(&list).split_whitespace().map(str::to_owned).collect();
+    let commits = if shas.is_empty() {
+        Vec::new()
+    } else {
+        let query: String = shas.iter().map(|s| format!("{s}\n")).collect();
+        let out = git.run(&["cat-file", "--batch"], Some(query.as_bytes()))?;
+        parse_commits(&out.map_err(|e| anyhow!("git cat-file --batch failed: {e}"))?)?
+    };
     let raw = git.out(&["diff", "--raw", "-z", "--no-abbrev", "--no-renames", &merge_base, &head])?;
     let mut files = parse_raw(&raw)?;
     fill_sizes(&mut git, &mut files)?;
@@ -341,28 +358,69 @@ pub fn collect(
     let tree =
         tree.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
     let mut history = Vec::new();
-    if cfg.every_commit && commits.len() > 1 {
+    if cfg.every_commit && !commits.is_empty() {
+        // `-c`: a merge's combined record lists the paths whose result differs from every parent (what the
+        // merge itself brings: a conflict resolution, or an evil merge's own content); a commit's record is
+        // its diff with its parent. Together: every tree entry the PR brings into history.
         let list: String = commits.iter().map(|c| format!("{}\n", c.sha)).collect();
         let out = git.run(
-            &["diff-tree", "--stdin", "-r", "-z", "--no-abbrev", "--no-renames", "--root"],
+            &["diff-tree", "--stdin", "-r", "-z", "-c", "--no-abbrev", "--no-renames", "--root"],
             Some(list.as_bytes()),
         )?;
         history = parse_diff_tree(&out.map_err(|e| anyhow!("git diff-tree --stdin failed: {e}"))?)?;
         fill_sizes(&mut git, &mut history)?;
+        let net: std::collections::HashSet<(&str, &str, u32)> =
+            files.iter().map(|f| (f.path.as_str(), f.new_blob.as_str(), f.new_mode)).collect();
+        let only_history: Vec<usize> = (0..history.len())
+            .filter(|&i| {
+                let f = &history[i];
+                f.status != 'D' && !net.contains(&(f.path.as_str(), f.new_blob.as_str(), f.new_mode))
+            })
+            .collect();
+        find_new_markers(&mut git, &mut history, &only_history)?;
     }
     Ok(Facts { base_desc, merge_base, head, files, history, added, commits, tree, git_time: git.time })
 }
 
-fn parse_log(log: &str) -> Vec<Commit> {
-    log.split('\x1e')
-        .filter_map(|entry| {
-            let (sha, message) = entry.trim_start_matches('\n').split_once('\x1f')?;
-            Some(Commit { sha: sha.to_owned(), message: message.trim_end().to_owned() })
+/// Commits from `git cat-file --batch`: each `<sha> commit <size>\n`, then that many bytes (headers, a blank
+/// line, the message), then `\n`.
+pub fn parse_commits(out: &[u8]) -> Result<Vec<Commit>> {
+    Ok(parse_batch(out)?
+        .into_iter()
+        .map(|(sha, body)| {
+            let message = match body.windows(2).position(|w| w == b"\n\n") {
+                Some(i) => &body[i + 2..],
+                None => &[][..],
+            };
+            Commit { sha, message: String::from_utf8_lossy(message).trim_end().to_owned() }
         })
-        .collect()
+        .collect())
 }
 
-/// Parses `git diff-tree --stdin -r -z`: each commit's hash, then its raw records.
+/// The objects of `git cat-file --batch` output, each read by the length its header gives: (sha, content).
+fn parse_batch(out: &[u8]) -> Result<Vec<(String, &[u8])>> {
+    let mut objects = Vec::new();
+    let mut rest = out;
+    while !rest.is_empty() {
+        let nl = rest.iter().position(|&b| b == b'\n').context("git cat-file --batch: a header without an end")?;
+        let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
+        let mut parts = header.split(' ');
+        let (Some(sha), Some(kind), Some(size)) = (parts.next(), parts.next(), parts.next()) else {
+            bail!("git cat-file --batch: unexpected header {header:?}");
+        };
+        let size: usize = size.parse().with_context(|| format!("git cat-file --batch: a bad size in {header:?}"))?;
+        let start = nl + 1;
+        let end = start + size;
+        if end > rest.len() || kind == "missing" {
+            bail!("git cat-file --batch: {sha} is cut short");
+        }
+        objects.push((sha.to_owned(), &rest[start..end]));
+        rest = rest.get(end + 1..).unwrap_or_default();
+    }
+    Ok(objects)
+}
+
+/// Parses `git diff-tree --stdin -r -z [-c]`: each commit's hash, then its raw records (a merge's combined).
 pub fn parse_diff_tree(out: &[u8]) -> Result<Vec<FileChange>> {
     let mut changes = Vec::new();
     let mut commit: Option<String> = None;
@@ -370,6 +428,9 @@ pub fn parse_diff_tree(out: &[u8]) -> Result<Vec<FileChange>> {
     while let Some(field) = fields.next() {
         if !field.starts_with(b":") {
             let sha = String::from_utf8_lossy(field).trim().to_owned();
+            if !crate::workspace::is_full_hash(&sha) {
+                bail!("git diff-tree: expected a commit hash, got {sha:?}");
+            }
             commit = Some(sha);
             continue;
         }
@@ -392,41 +453,104 @@ pub fn parse_raw(raw: &[u8]) -> Result<Vec<FileChange>> {
     Ok(out)
 }
 
-/// One raw record: `:old_mode new_mode old_sha new_sha status` and the path.
+/// One raw record: `:old_mode new_mode old_sha new_sha status` and the path; or a combined one (a merge with
+/// N parents): N colons, N+1 modes, N+1 blobs (the parents', then the result's), N status letters.
 fn parse_record(header: &[u8], path: &[u8]) -> Result<FileChange> {
-    {
-        let header = String::from_utf8_lossy(header);
-        let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
-        let [old_mode, new_mode, old_sha, new_sha, status] = parts[..] else {
-            bail!("git diff --raw: unexpected record {header:?}");
-        };
-        let mode = |m: &str| u32::from_str_radix(m, 8).with_context(|| format!("bad mode {m}"));
-        Ok(FileChange {
-            path: String::from_utf8_lossy(path).into_owned(),
-            status: status.chars().next().unwrap_or('?'),
-            old_mode: mode(old_mode)?,
-            new_mode: mode(new_mode)?,
-            old_blob: old_sha.to_owned(),
-            new_blob: new_sha.to_owned(),
-            utf8_name: std::str::from_utf8(path).is_ok(),
-            ..FileChange::default()
-        })
+    let header = String::from_utf8_lossy(header);
+    let parents = header.bytes().take_while(|&b| b == b':').count();
+    let parts: Vec<&str> = header[parents..].split(' ').collect();
+    if parents == 0 || parts.len() != 2 * (parents + 1) + 1 {
+        bail!("git diff --raw: unexpected record {header:?}");
     }
+    let mode = |m: &str| u32::from_str_radix(m, 8).with_context(|| format!("bad mode {m}"));
+    let modes = parts[..=parents].iter().map(|m| mode(m)).collect::<Result<Vec<u32>>>()?;
+    let blobs = &parts[parents + 1..2 * parents + 2];
+    let letters = parts[2 * parents + 2];
+    let null = |b: &str| b.bytes().all(|c| c == b'0');
+    let status = if null(blobs[parents]) && modes[parents] == 0 {
+        'D'
+    } else if letters.chars().all(|c| c == 'A') {
+        'A'
+    } else {
+        letters.chars().find(|&c| c != 'A').unwrap_or('M')
+    };
+    Ok(FileChange {
+        path: String::from_utf8_lossy(path).into_owned(),
+        status,
+        old_mode: modes[0],
+        new_mode: modes[parents],
+        old_blob: blobs[0].to_owned(),
+        new_blob: blobs[parents].to_owned(),
+        utf8_name: std::str::from_utf8(path).is_ok(),
+        parents: (0..parents).map(|i| (modes[i], blobs[i].to_owned())).collect(),
+        ..FileChange::default()
+    })
 }
 
-const LFS_SPEC: &str = "version https://git-lfs.github.com/spec/v1";
+/// Whether `blob` is a Git LFS pointer by the spec (git-lfs's docs/spec.md): under 1024 bytes of UTF-8 `key
+/// value` lines, each ending in `\n`; `version` first (the spec's URL), the other keys in sorted order, each once;
+/// an `oid sha256:` of 64 lower-case hex digits and a decimal `size`. Anything else is a file, whatever it starts
+/// with.
+pub fn is_lfs_pointer(blob: &[u8]) -> bool {
+    const VERSIONS: [&str; 2] = ["https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1"];
+    let Ok(text) = std::str::from_utf8(blob) else { return false };
+    if blob.len() >= 1024 || !text.ends_with('\n') {
+        return false;
+    }
+    let mut lines = text[..text.len() - 1].split('\n');
+    match lines.next().and_then(|l| l.strip_prefix("version ")) {
+        Some(v) if VERSIONS.contains(&v) => {}
+        _ => return false,
+    }
+    let (mut oid, mut size, mut last_key) = (false, false, String::new());
+    for line in lines {
+        let Some((key, value)) = line.split_once(' ') else { return false };
+        let key_ok = !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        if !key_ok || key <= last_key.as_str() || key == "version" || value.is_empty() {
+            return false;
+        }
+        match key {
+            "oid" => {
+                let Some(hex) = value.strip_prefix("sha256:") else { return false };
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                    return false;
+                }
+                oid = true;
+            }
+            "size" => {
+                if !value.bytes().all(|b| b.is_ascii_digit()) || value.parse::<u64>().is_err() {
+                    return false;
+                }
+                size = true;
+            }
+            _ => {}
+        }
+        last_key = key.to_owned();
+    }
+    oid && size
+}
 
-/// Looks up the old and new blob sizes with one `git cat-file --batch-check`, and reads the small new blobs
-/// with one `git cat-file --batch` to recognise Git LFS pointers.
+const NULL_BLOB: &str = "0000000000000000000000000000000000000000";
+
+/// Whether (`sha`, `mode`) names a blob: not the null hash, a deletion or a submodule's commit.
+fn is_blob(sha: &str, mode: u32) -> bool {
+    sha != NULL_BLOB && mode != MODE_GITLINK && mode != 0
+}
+
+/// Looks up every side's blob size with one `git cat-file --batch-check` (a merge's record: the largest
+/// parent's is the old size), and reads the new blobs under 1024 bytes with one `git cat-file --batch` to tell
+/// Git LFS pointers by the spec.
 fn fill_sizes(git: &mut Git<'_>, files: &mut [FileChange]) -> Result<()> {
-    let shas: Vec<(String, String)> = files.iter().map(|f| (f.old_blob.clone(), f.new_blob.clone())).collect();
-    let null = "0".repeat(40);
-    let is_blob = |sha: &str, mode: u32| sha != null && mode != MODE_GITLINK && mode != 0;
+    let olds = |f: &FileChange| -> Vec<(u32, String)> {
+        if f.parents.is_empty() { vec![(f.old_mode, f.old_blob.clone())] } else { f.parents.clone() }
+    };
     let mut query = String::new();
-    for (f, (old, new)) in files.iter().zip(&shas) {
-        for (sha, mode) in [(old, f.old_mode), (new, f.new_mode)] {
-            if is_blob(sha, mode) {
-                query.push_str(sha);
+    let mut asked = std::collections::HashSet::new();
+    for f in files.iter() {
+        for (mode, sha) in olds(f).into_iter().chain([(f.new_mode, f.new_blob.clone())]) {
+            if is_blob(&sha, mode) && asked.insert(sha.clone()) {
+                query.push_str(&sha);
                 query.push('\n');
             }
         }
@@ -444,14 +568,14 @@ fn fill_sizes(git: &mut Git<'_>, files: &mut [FileChange]) -> Result<()> {
         })
         .collect();
     let mut small = String::new();
-    for (f, (old, new)) in files.iter_mut().zip(&shas) {
-        if is_blob(old, f.old_mode) {
-            f.old_size = sizes.get(old).copied();
-        }
-        if is_blob(new, f.new_mode) {
-            f.new_size = sizes.get(new).copied();
-            if f.new_size.is_some_and(|s| s < 512) {
-                small.push_str(new);
+    let mut asked = std::collections::HashSet::new();
+    for f in files.iter_mut() {
+        f.old_size =
+            olds(f).iter().filter(|(m, sha)| is_blob(sha, *m)).filter_map(|(_, sha)| sizes.get(sha)).max().copied();
+        if is_blob(&f.new_blob, f.new_mode) {
+            f.new_size = sizes.get(&f.new_blob).copied();
+            if f.new_size.is_some_and(|s| s < 1024) && asked.insert(f.new_blob.clone()) {
+                small.push_str(&f.new_blob);
                 small.push('\n');
             }
         }
@@ -461,21 +585,70 @@ fn fill_sizes(git: &mut Git<'_>, files: &mut [FileChange]) -> Result<()> {
     }
     let out = git.run(&["cat-file", "--batch"], Some(small.as_bytes()))?;
     let out = out.map_err(|e| anyhow!("git cat-file --batch failed: {e}"))?;
-    let mut pointers = std::collections::HashSet::new();
-    let mut rest = &out[..];
-    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-        let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
-        let mut parts = header.split(' ');
-        let (Some(sha), Some(_), Some(size)) = (parts.next(), parts.next(), parts.next()) else { break };
-        let size: usize = size.parse().unwrap_or(0);
-        let body = &rest[nl + 1..(nl + 1 + size).min(rest.len())];
-        if body.starts_with(LFS_SPEC.as_bytes()) {
-            pointers.insert(sha.to_owned());
-        }
-        rest = &rest[(nl + 2 + size).min(rest.len())..];
+    let pointers: std::collections::HashSet<String> =
+        parse_batch(&out)?.into_iter().filter(|(_, body)| is_lfs_pointer(body)).map(|(sha, _)| sha).collect();
+    for f in files.iter_mut() {
+        f.lfs_pointer = pointers.contains(&f.new_blob);
     }
-    for (f, (_, new)) in files.iter_mut().zip(&shas) {
-        f.lfs_pointer = pointers.contains(new);
+    Ok(())
+}
+
+/// Blobs read for conflict markers: text files up to this size (a larger one is a large-file finding anyway).
+const MARKER_SCAN_BYTES: u64 = 1 << 20;
+
+/// For the history entries `which` (those the net change does not show): the first merge-conflict marker line
+/// of the new blob that none of its parents' versions of the path holds, with one `git cat-file --batch`.
+fn find_new_markers(git: &mut Git<'_>, history: &mut [FileChange], which: &[usize]) -> Result<()> {
+    let regular = |mode: u32| mode & 0o170000 == 0o100000;
+    let mut query = String::new();
+    let mut asked = std::collections::HashSet::new();
+    let mut ask = |sha: &str, query: &mut String| {
+        if asked.insert(sha.to_owned()) {
+            query.push_str(sha);
+            query.push('\n');
+        }
+    };
+    for &i in which {
+        let f = &history[i];
+        if !regular(f.new_mode) || f.new_size.is_none_or(|s| s > MARKER_SCAN_BYTES) {
+            continue;
+        }
+        ask(&f.new_blob, &mut query);
+        for (mode, sha) in &f.parents {
+            if is_blob(sha, *mode) && regular(*mode) {
+                ask(sha, &mut query);
+            }
+        }
+    }
+    if query.is_empty() {
+        return Ok(());
+    }
+    let out = git.run(&["cat-file", "--batch"], Some(query.as_bytes()))?;
+    let out = out.map_err(|e| anyhow!("git cat-file --batch failed: {e}"))?;
+    // Each blob's marker lines (text, line number); binary blobs (a NUL byte) have none.
+    let markers: std::collections::HashMap<String, Vec<(String, u32)>> = parse_batch(&out)?
+        .into_iter()
+        .map(|(sha, body)| {
+            let lines = if body.contains(&0) {
+                Vec::new()
+            } else {
+                String::from_utf8_lossy(body)
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| super::checks::conflict_marker(l.trim_end_matches('\r')))
+                    .map(|(n, l)| (l.to_owned(), n as u32 + 1))
+                    .collect()
+            };
+            (sha, lines)
+        })
+        .collect();
+    for &i in which {
+        let f = &history[i];
+        let Some(new) = markers.get(&f.new_blob) else { continue };
+        let old: std::collections::HashSet<&str> =
+            f.parents.iter().filter_map(|(_, sha)| markers.get(sha)).flatten().map(|(l, _)| l.as_str()).collect();
+        let line = new.iter().find(|(l, _)| !old.contains(l.as_str())).map(|&(_, n)| n);
+        history[i].new_marker_line = line;
     }
     Ok(())
 }

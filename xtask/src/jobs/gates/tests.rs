@@ -1,5 +1,7 @@
 //! The gates on real temporary git repositories: a `main` branch, then a change on a branch.
 
+use std::io::Write as _;
+
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
@@ -469,4 +471,326 @@ fn the_gates_run_on_the_lowest_git_the_pin_allows() {
     assert_eq!(status_of(&r, "large-files"), Status::Fail, "every commit, on git {lowest}");
     assert!(findings_of(&r, "file-patterns").iter().any(|f| f.contains("differs only by case")), "{}", render(&r));
     std::fs::remove_dir_all(&bin).unwrap();
+}
+
+/// A valid Git LFS pointer (git-lfs's spec: version, then sorted keys, a 64-hex sha256 oid and a size).
+const POINTER: &str = "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 61440\n";
+
+impl TempRepo {
+    fn git(&self, args: &[&str]) {
+        let sh = &self.sh;
+        cmd!(sh, "git {args...}").quiet().ignore_stdout().ignore_stderr().run().unwrap();
+    }
+
+    /// `message` committed with every byte as given (a record separator, say), through a file.
+    fn commit_raw_message(&self, message: &[u8]) {
+        let path = self.dir.join(".git/MSG");
+        std::fs::write(&path, message).unwrap();
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "--cleanup=verbatim", "-F", path.as_str()]);
+    }
+
+    /// `main` gets a commit of its own (`file`), then the PR branch merges it: `tweak` runs before the merge
+    /// commit is made, so what it stages is the merge's own content.
+    fn merge_main(&self, file: &str, tweak: impl Fn(&TempRepo)) {
+        self.git(&["checkout", "-q", "main"]);
+        self.write(file, "main's own change\n");
+        self.commit(&format!("main: {file}"));
+        self.git(&["checkout", "-q", "pr"]);
+        self.git(&["merge", "-q", "--no-ff", "--no-commit", "main"]);
+        tweak(self);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--no-edit"]);
+    }
+
+    fn head(&self) -> String {
+        let sh = &self.sh;
+        cmd!(sh, "git rev-parse HEAD").read().unwrap()
+    }
+}
+
+/// What a pull request brings into history is judged as content: every tree entry of every commit, merge
+/// commits included (an evil merge's own content), whatever a later commit does at the same path; commit
+/// messages read by length; Git LFS pointers by the spec. Each row: a history, the gate, and the findings
+/// (prefixes) or a pass. The tests pass `--base main` after the PR branch merged it, as CI would.
+#[test]
+fn history_is_judged_by_every_object_it_brings() {
+    /// Builds the history; returns the commit the findings name.
+    type Build = fn(&TempRepo) -> String;
+    /// (gate, the start of a finding): `{c}` is that commit's short hash.
+    type Wanted = &'static [(&'static str, &'static str)];
+    let cases: Vec<(&str, Build, Wanted)> = vec![
+        (
+            "an evil merge adds a 200 KiB blob and a key, the next commit removes them",
+            |r| {
+                r.write("src/pr.rs", "fn pr() {}\n");
+                r.commit("pr work");
+                r.merge_main("docs/main.md", |r| {
+                    r.write_bytes("vendor/blob.bin", &vec![9u8; 200 << 10]);
+                    r.write("deploy/key.pem", "-----BEGIN PRIVATE KEY-----\n");
+                });
+                let merge = r.head();
+                rm_all(r, &["vendor/blob.bin", "deploy/key.pem"]);
+                r.commit("remove them again");
+                merge
+            },
+            &[
+                ("large-files", "vendor/blob.bin: is 200.0 KiB in commit {c}"),
+                ("file-patterns", "deploy/key.pem: matches the forbidden pattern `*.pem` (in commit {c}"),
+            ],
+        ),
+        (
+            "the same evil merge, seen by the file patterns",
+            |r| {
+                r.merge_main("docs/main.md", |r| r.write("deploy/key.pem", "-----BEGIN PRIVATE KEY-----\n"));
+                let merge = r.head();
+                rm_all(r, &["deploy/key.pem"]);
+                r.commit("remove it again");
+                merge
+            },
+            &[("file-patterns", "deploy/key.pem: matches the forbidden pattern `*.pem` (in commit {c}")],
+        ),
+        (
+            "an evil merge changes a file neither side changed",
+            |r| {
+                r.merge_main("docs/main.md", |r| r.write("src/lib.rs", "<<<<<<< HEAD\nfn a() {}\n>>>>>>> main\n"));
+                let merge = r.head();
+                r.write("src/lib.rs", "fn a() {}\n");
+                r.commit("resolve");
+                merge
+            },
+            &[("file-patterns", "src/lib.rs:1: leftover merge-conflict marker (in commit {c}")],
+        ),
+        (
+            "a 60 KB plain PNG later replaced by an LFS pointer at the same path",
+            |r| {
+                r.write_bytes("img/logo.png", &vec![0x89u8; 60_000]);
+                r.commit("add the logo");
+                let c = r.head();
+                r.write("img/logo.png", POINTER);
+                r.commit("move it to LFS");
+                c
+            },
+            &[(
+                "file-patterns",
+                "img/logo.png: matches `*.png`, which must be stored in Git LFS, but is committed as a plain file: `git lfs track '*.png'`, then `git rm --cached` and `git add` it again (in commit {c}",
+            )],
+        ),
+        (
+            "a symlink to /etc/passwd later replaced by a regular file",
+            |r| {
+                #[cfg(unix)]
+                std::os::unix::fs::symlink("/etc/passwd", r.dir.join("config.txt")).unwrap();
+                r.commit("add a link");
+                let c = r.head();
+                std::fs::remove_file(r.dir.join("config.txt")).unwrap();
+                r.write("config.txt", "plain\n");
+                r.commit("make it a file");
+                c
+            },
+            &[(
+                "file-patterns",
+                "config.txt: is a symlink; symlinks do not check out on Windows: commit the file itself (in commit {c}",
+            )],
+        ),
+        (
+            "conflict markers committed, then resolved",
+            |r| {
+                r.write("src/b.rs", "fn b() {}\n<<<<<<< HEAD\nfn c() {}\n=======\nfn d() {}\n>>>>>>> other\n");
+                r.commit("half a merge");
+                let c = r.head();
+                r.write("src/b.rs", "fn b() {}\nfn c() {}\n");
+                r.commit("resolved");
+                c
+            },
+            &[("file-patterns", "src/b.rs:2: leftover merge-conflict marker (in commit {c}")],
+        ),
+        (
+            "a record separator in a commit message does not hide the keyword",
+            |r| {
+                r.write("x.txt", "x\n");
+                r.commit_raw_message(format!("fix\x1e{}\x1f\n\nmore\x1e", kw()).as_bytes());
+                r.head()
+            },
+            &[("keywords", "commit {c12}: commit message contains")],
+        ),
+        (
+            "a blob that starts with the LFS version line but is no pointer",
+            |r| {
+                r.write("img/fake.png", "version https://git-lfs.github.com/spec/v1\nsize 12\n");
+                r.write("img/bad-oid.png", "version https://git-lfs.github.com/spec/v1\noid sha256:xyz\nsize 1\n");
+                r.write("img/good.png", POINTER);
+                r.commit("pointers?");
+                r.head()
+            },
+            &[
+                ("file-patterns", "img/bad-oid.png: matches `*.png`, which must be stored in Git LFS"),
+                ("file-patterns", "img/fake.png: matches `*.png`"),
+            ],
+        ),
+        (
+            "main merged in, with main's own large file and markers: none of it is the PR's",
+            |r| {
+                r.git(&["checkout", "-q", "main"]);
+                r.write_bytes("examples/data/big.bin", &vec![1u8; 300 << 10]);
+                r.write("docs/merge.md", "<<<<<<< a line main keeps on purpose\n");
+                r.commit("main: data");
+                r.git(&["checkout", "-q", "pr"]);
+                r.write("src/pr.rs", "fn pr() {}\n");
+                r.commit("pr work");
+                r.merge_main("docs/main.md", |_| {});
+                r.head()
+            },
+            &[],
+        ),
+        (
+            "a merge that resolves a conflict without markers",
+            |r| {
+                r.write("docs/main.md", "the PR's version\n");
+                r.commit("pr edits the same file");
+                r.git(&["checkout", "-q", "main"]);
+                r.write("docs/main.md", "main's version\n");
+                r.commit("main edits it");
+                r.git(&["checkout", "-q", "pr"]);
+                let sh = &r.sh;
+                let _ = cmd!(sh, "git merge -q main").quiet().ignore_stdout().ignore_stderr().ignore_status().run();
+                r.write("docs/main.md", "both, resolved\n");
+                r.commit("merge main");
+                r.head()
+            },
+            &[],
+        ),
+        (
+            "a large file moved by a commit is no new content",
+            |r| {
+                r.git(&["checkout", "-q", "main"]);
+                r.write_bytes("examples/data/old.bin", &vec![4u8; 300 << 10]);
+                r.commit("main: data");
+                r.git(&["checkout", "-q", "pr"]);
+                r.git(&["merge", "-q", "main"]);
+                std::fs::create_dir_all(r.dir.join("assets")).unwrap();
+                r.git(&["mv", "examples/data/old.bin", "assets/old.bin"]);
+                r.commit("move it");
+                let c = r.head();
+                r.git(&["mv", "assets/old.bin", "examples/data/old.bin"]);
+                r.commit("move it back");
+                c
+            },
+            &[],
+        ),
+    ];
+    let cfg = Gates { lfs: vec!["*.png".into()], ..GATES.clone() };
+    for (name, build, wanted) in cases {
+        let repo = TempRepo::new("history-objects");
+        let c = build(&repo);
+        let r = evaluate(&repo.sh, &repo.dir, &base_main(), &Pr::default(), &cfg).unwrap();
+        for g in &r.results {
+            let expect_fail = wanted.iter().any(|(gate, _)| *gate == g.name);
+            assert_eq!(
+                g.status == Status::Fail,
+                expect_fail,
+                "{name}: gate {} is {:?}:\n{}",
+                g.name,
+                g.status,
+                render(&r)
+            );
+            let found = findings_of(&r, g.name);
+            let want: Vec<String> = wanted
+                .iter()
+                .filter(|(gate, _)| *gate == g.name)
+                .map(|(_, w)| w.replace("{c12}", &c[..12]).replace("{c}", &c[..12]))
+                .collect();
+            for w in &want {
+                assert!(
+                    found.iter().any(|f| f.starts_with(w.as_str())),
+                    "{name}: no finding starting with {w:?} in {found:?}"
+                );
+            }
+            assert_eq!(found.len(), want.len(), "{name}: {found:?}");
+        }
+        // The summary says what was read.
+        let summary = &r.results.iter().find(|g| g.name == "file-patterns").unwrap().summary;
+        assert!(summary.contains("tree entries every commit brings into history (merges included)"), "{summary}");
+    }
+}
+
+fn rm_all(r: &TempRepo, paths: &[&str]) {
+    for p in paths {
+        r.git(&["rm", "-q", p]);
+    }
+}
+
+/// A pointer is judged by the spec, not by its first line.
+#[test]
+fn lfs_pointers_by_the_spec() {
+    use super::facts::is_lfs_pointer;
+    assert!(is_lfs_pointer(POINTER.as_bytes()));
+    let with_ext = POINTER.replace("oid sha256", "ext-0-foo sha256:00\noid sha256");
+    assert!(is_lfs_pointer(with_ext.as_bytes()), "extensions sort before oid");
+    let legacy = POINTER.replace("git-lfs.github.com", "hawser.github.com");
+    assert!(is_lfs_pointer(legacy.as_bytes()));
+    let bad = [
+        "version https://git-lfs.github.com/spec/v1\nsize 12\n".to_owned(),
+        POINTER.replace("sha256:4d7a", "sha256:4D7A"),
+        POINTER.replace("sha256:4d7a", "sha256:4d7"),
+        POINTER.replace("size 61440", "size -1"),
+        POINTER.replace("size 61440", "size "),
+        POINTER.trim_end().to_owned(),
+        POINTER.replace("oid sha256", "zzz x\noid sha256"),
+        format!("{POINTER}size 2\n"),
+        POINTER.replace("version https://git-lfs.github.com/spec/v1", "version https://example.com/spec/v1"),
+        format!("{POINTER}{}\n", "x".repeat(1024)),
+        POINTER.replace('\n', "\r\n"),
+    ];
+    for b in bad {
+        assert!(!is_lfs_pointer(b.as_bytes()), "{b:?}");
+    }
+}
+
+/// A pull request of 2,000 commits (made with `git fast-import`): a 150 KiB blob added by commit 1,000 and
+/// removed by the next is found among them, and a marker line in one message. The time is printed (the
+/// bench's `gates` row measures it), not asserted.
+#[test]
+fn a_pr_of_two_thousand_commits_is_read_whole() {
+    let repo = TempRepo::new("two-thousand");
+    let mut stream = Vec::new();
+    let base = {
+        let sh = &repo.sh;
+        cmd!(sh, "git rev-parse HEAD").read().unwrap()
+    };
+    for n in 1..=2000u32 {
+        let message = if n == 1500 { format!("commit {n}\n\n{}\n", kw()) } else { format!("commit {n}\n") };
+        let _ = write!(stream, "commit refs/heads/pr\ncommitter t <t@example.com> {} +0000\n", 1_700_000_000 + n);
+        let _ = write!(stream, "data {}\n{message}", message.len());
+        if n == 1 {
+            let _ = writeln!(stream, "from {base}");
+        }
+        let file = format!("src/f{}.rs", n % 50);
+        let body = format!("fn f{n}() {{}}\n");
+        let _ = write!(stream, "M 100644 inline {file}\ndata {}\n{body}\n", body.len());
+        if n == 1000 {
+            let blob = vec![b'z'; 150 << 10];
+            let _ = write!(stream, "M 100644 inline assets/big.bin\ndata {}\n", blob.len());
+            stream.extend_from_slice(&blob);
+            stream.push(b'\n');
+        }
+        if n == 1001 {
+            stream.extend_from_slice(b"D assets/big.bin\n");
+        }
+    }
+    let sh = &repo.sh;
+    cmd!(sh, "git fast-import --quiet --force").stdin(stream).run().unwrap();
+    cmd!(sh, "git checkout -q -f pr").run().unwrap();
+    let t = std::time::Instant::now();
+    let r = repo.evaluate(&base_main(), &Pr::default()).unwrap();
+    eprintln!(
+        "gates over 2,000 commits: {:.0} ms (git {:.0} ms)",
+        t.elapsed().as_secs_f64() * 1e3,
+        r.facts.git_time.as_secs_f64() * 1e3
+    );
+    assert_eq!(r.facts.commits.len(), 2000);
+    let f = findings_of(&r, "large-files");
+    assert!(f.len() == 1 && f[0].starts_with("assets/big.bin: is 150.0 KiB in commit"), "{f:?}");
+    let k = findings_of(&r, "keywords");
+    assert!(k.len() == 1 && k[0].contains("(commit 1500)"), "{k:?}");
 }
