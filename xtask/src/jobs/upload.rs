@@ -114,15 +114,17 @@ fn verify_pages(
     Ok(Vec::new())
 }
 
-/// `ours` plus what `remote` has that ours lacks (another platform's wheels); fails if one path has two hashes.
-pub fn merge(remote: &Manifest, ours: &Manifest) -> Result<Manifest> {
+/// `ours` plus what `remote` has that ours lacks (another platform's wheels): the union of every uploader's
+/// entries. One path with two hashes fails, unless `overwrite` (`upload --overwrite`): then ours replaces the
+/// remote's entry, and every entry of the remote's that ours lacks still stays.
+pub fn merge(remote: &Manifest, ours: &Manifest, overwrite: bool) -> Result<Manifest> {
     if remote.commit != ours.commit {
         bail!("the store's manifest is for commit {}, not {}", remote.commit, ours.commit);
     }
     let mut merged = ours.clone();
     for r in &remote.artifacts {
         match ours.artifacts.iter().find(|a| a.path == r.path) {
-            Some(a) if a.sha256 == r.sha256 => {}
+            Some(a) if a.sha256 == r.sha256 || overwrite => {}
             Some(a) => bail!(
                 "{} is already in the store with sha256 {} but this upload has {}: a commit's artifacts are immutable\nfix: --overwrite replaces it",
                 a.path,
@@ -193,13 +195,25 @@ impl Uploader<'_> {
     /// our listing and our write) is fine when it holds the same bytes.
     fn finish(&self, sh: &Shell, item: &store::PutItem, result: Result<store::Put>) -> Result<()> {
         let r = self.report;
-        if result? == store::Put::Exists {
-            let o = self.store.head(sh, &item.key)?;
-            if o.as_ref().and_then(|o| o.sha256.as_deref()) != Some(item.sha256.as_str()) {
-                bail!("{} was created concurrently with other content", item.key);
+        match result? {
+            store::Put::Exists => {
+                let o = self.store.head(sh, &item.key)?;
+                if o.as_ref().and_then(|o| o.sha256.as_deref()) != Some(item.sha256.as_str()) {
+                    bail!(
+                        "{} was created concurrently with other content\nfix: find the other upload of this commit; \
+                         a commit's artifacts are immutable",
+                        item.key
+                    );
+                }
+                r.skipped.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
             }
-            r.skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
+            store::Put::Changed => bail!(
+                "{} changed while this upload replaced it (another upload of this commit ran at once)\nfix: run the \
+                 upload again",
+                item.key
+            ),
+            store::Put::Created => {}
         }
         r.uploaded.fetch_add(1, Ordering::Relaxed);
         r.bytes.fetch_add(std::fs::metadata(&item.file).map_or(0, |m| m.len()), Ordering::Relaxed);
@@ -412,8 +426,10 @@ fn write_manifest(
     for attempt in 1..=5 {
         let remote =
             if attempt == 1 && !manifest_listed { None } else { fetch_manifest(&ctx.sh, store, prefix, &tmp)? };
+        // The union of every uploader's entries: --overwrite replaces this run's own entries, never drops another
+        // platform's.
         let (merged, generation) = match &remote {
-            Some((r, generation)) => (if args.overwrite { m.clone() } else { merge(r, m)? }, generation.clone()),
+            Some((r, generation)) => (merge(r, m, args.overwrite)?, generation.clone()),
             None => (m.clone(), Some("0".to_owned())),
         };
         // The pages of the merged manifest, in one batch. Skipped: on the first attempt, what the listing
@@ -447,9 +463,13 @@ fn write_manifest(
                 break;
             }
             // Someone wrote the manifest meanwhile: merge again.
-            Ok(store::Put::Exists) | Err(_) if attempt < 5 => continue,
-            Ok(store::Put::Exists) => {
-                bail!("the manifest of {} kept changing during the upload: run again", m.commit)
+            Ok(store::Put::Exists | store::Put::Changed) | Err(_) if attempt < 5 => continue,
+            Ok(store::Put::Exists | store::Put::Changed) => {
+                bail!(
+                    "the manifest of {} kept changing during the upload (other uploads of this commit)\nfix: run the \
+                     upload again: what is there is skipped and the manifests are merged",
+                    m.commit
+                )
             }
             Err(e) => return Err(e),
         }

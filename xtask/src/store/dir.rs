@@ -1,5 +1,7 @@
 //! The store in a directory (`file:///PATH` or a path): the bucket's layout on disk, each object a file whose
-//! sha256 is computed when asked.
+//! sha256 is computed when asked. An object's generation is its content's sha256; a conditional replace compares
+//! it and renames under an exclusive lock on the store (`.xtask-store.lock`, an OS file lock: released when its
+//! process ends, however it ends), so concurrent uploads to one directory behave as they do on a bucket.
 
 use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -38,10 +40,33 @@ impl Dir {
                 Err(e) => Err(anyhow!("creating {dest}: {e}")),
             }
         } else {
-            std::fs::rename(&tmp, &dest).map(|()| Put::Created).with_context(|| format!("replacing {dest}"))
+            // Every replace holds the store's lock, so a compare-and-swap sees no write between its compare and
+            // its rename.
+            let _lock = self.lock()?;
+            let current = if dest.is_file() { Some(crate::sha256::file(&dest)?.0) } else { None };
+            match &item.generation {
+                Some(want) if current.as_ref() != Some(want) => Ok(Put::Changed),
+                _ => std::fs::rename(&tmp, &dest).map(|()| Put::Created).with_context(|| format!("replacing {dest}")),
+            }
         };
         drop(tmp);
         result
+    }
+}
+
+impl Dir {
+    /// The store's exclusive lock, held until the returned file is dropped (or its process ends).
+    fn lock(&self) -> Result<std::fs::File> {
+        std::fs::create_dir_all(&self.root).with_context(|| format!("creating {}", self.root))?;
+        let path = self.root.join(".xtask-store.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {path}"))?;
+        file.lock().with_context(|| format!("locking {path}"))?;
+        Ok(file)
     }
 }
 
@@ -92,7 +117,7 @@ impl Backend for Dir {
             return Ok(None);
         }
         let (sha, size) = crate::sha256::file(&path)?;
-        Ok(Some(Object { size, sha256: Some(sha), generation: None }))
+        Ok(Some(Object { size, sha256: Some(sha.clone()), generation: Some(sha) }))
     }
 
     fn list(&self, _sh: &Shell, prefix: &str) -> Result<Vec<(String, Object)>> {
@@ -112,7 +137,7 @@ impl Backend for Dir {
         for f in files {
             let (sha, size) = crate::sha256::file(&f)?;
             let name = crate::tools::key_of(f.strip_prefix(&self.root).expect("under root").as_str());
-            out.push((name, Object { size, sha256: Some(sha), generation: None }));
+            out.push((name, Object { size, sha256: Some(sha.clone()), generation: Some(sha) }));
         }
         Ok(out)
     }

@@ -252,9 +252,7 @@ impl Backend for Gcs {
                 Ok(r) => match r.status {
                     200 | 201 => Ok(Put::Created),
                     412 if item.generation.as_deref() == Some("0") => Ok(Put::Exists),
-                    412 => {
-                        Err(anyhow!("{name} changed while this upload ran (generation precondition failed): run again"))
-                    }
+                    412 => Ok(Put::Changed),
                     s => Err(self.status_error(s, &r.body, &format!("uploading {name}"))),
                 },
             });

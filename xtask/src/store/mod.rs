@@ -8,7 +8,9 @@
 //! - `file:///PATH` or a plain path ([`dir`]): the same layout in a directory; the default (`target/store`).
 //!
 //! Every object carries its sha256 (GCS custom metadata; the file backend hashes the file), so an upload can
-//! tell "already there" from "different content". Creating uses a create-only precondition.
+//! tell "already there" from "different content". Creating uses a create-only precondition; replacing can name
+//! the generation it replaces (compare-and-swap), on both backends alike: concurrent writers of one object (the
+//! manifest of a commit that several platforms upload) never lose each other's work.
 
 mod dir;
 mod gcs;
@@ -23,7 +25,8 @@ use crate::http::url_parts;
 pub struct Object {
     pub size: u64,
     pub sha256: Option<String>,
-    /// GCS generation (for conditional updates); `None` on the file backend.
+    /// What a conditional replace names (see [`Store::put`]): the GCS generation; on the file backend the
+    /// content's sha256 (compared under the store's lock).
     pub generation: Option<String>,
 }
 
@@ -32,6 +35,8 @@ pub enum Put {
     Created,
     /// A create-only put found the object already there.
     Exists,
+    /// A replace of one generation found another there: someone wrote the object meanwhile.
+    Changed,
 }
 
 /// What a backend does, on full object names (the store's prefix included).

@@ -75,12 +75,17 @@ fn merging_manifests_of_two_platforms() {
     other.artifacts.retain(|a| a.kind == Kind::Crate);
     let wheel = m.artifacts.iter().find(|a| a.kind == Kind::Wheel).unwrap().clone();
     other.artifacts.push(Artifact { path: "wheels/x-1.0.0-py3-none-macosx_11_0_arm64.whl".into(), ..wheel });
-    let merged = merge(&other, &m).unwrap();
+    let merged = merge(&other, &m, false).unwrap();
     assert_eq!(merged.artifacts.len(), 4);
     let mut conflicting = other.clone();
     conflicting.artifacts[0].sha256 = "f".repeat(64);
-    let err = merge(&conflicting, &m).unwrap_err().to_string();
+    let err = merge(&conflicting, &m, false).unwrap_err().to_string();
     assert!(err.contains("immutable") && err.contains("--overwrite"), "{err}");
+    // --overwrite: ours wins where both have a path, and the other platform's wheel stays.
+    let merged = merge(&conflicting, &m, true).unwrap();
+    assert_eq!(merged.artifacts.len(), 4, "{:?}", merged.artifacts);
+    assert!(merged.artifacts.iter().all(|a| a.sha256 != "f".repeat(64)));
+    assert!(merged.artifacts.iter().any(|a| a.path.contains("macosx_11_0_arm64")));
 }
 
 fn args(store: &str, endpoint: Option<String>, root: &Utf8Path) -> UploadArgs {
@@ -367,4 +372,121 @@ fn a_manifest_of_another_commit_under_this_commits_key_is_refused() {
     crate::jobs::sign::run(&ctx, Some(store.as_str()), None, Some(COMMIT), true).unwrap();
     download(&ctx, &download_args(store.as_str(), None, &root.join("out"))).unwrap();
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// One platform's packages of [`COMMIT`] in `root/<platform>`: the crate every platform builds alike, and a
+/// wheel of its own (`fill` is its bytes): what one job of the create-packages matrix leaves.
+fn platform_packages(root: &Utf8Path, platform: &str, fill: u8) -> Utf8PathBuf {
+    let from = root.join(platform);
+    let dir = from.join(COMMIT);
+    std::fs::create_dir_all(dir.join("wheels")).unwrap();
+    std::fs::create_dir_all(dir.join("crates")).unwrap();
+    let wheel = format!("wheels/demo_pkg-1.0.0-cp39-abi3-{platform}.whl");
+    std::fs::write(dir.join(&wheel), vec![fill; 2000]).unwrap();
+    std::fs::write(dir.join("crates/demo-1.0.0.crate"), vec![7u8; 3000]).unwrap();
+    let mut artifacts = Vec::new();
+    for (kind, name, path) in
+        [(Kind::Wheel, "demo-pkg", wheel.as_str()), (Kind::Crate, "demo", "crates/demo-1.0.0.crate")]
+    {
+        let (sha256, size) = crate::sha256::file(&dir.join(path)).unwrap();
+        artifacts.push(Artifact {
+            kind,
+            name: name.into(),
+            path: path.into(),
+            size,
+            sha256,
+            version: "1.0.0".into(),
+            platform: Some(platform.into()),
+            tag: None,
+            command: String::new(),
+            tools: vec![],
+        });
+    }
+    artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    let m = Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 1,
+        xtask_version: "0".into(),
+        version: "1.0.0".into(),
+        artifacts,
+    };
+    m.write_atomic(&dir.join(manifest::FILE)).unwrap();
+    from
+}
+
+/// The create-packages matrix uploads one commit from three runners at once: on either backend, 20 rounds of
+/// three concurrent uploads always leave a manifest that is the union of all three (and a pip page listing all
+/// three wheels); then three concurrent `--overwrite` uploads with new bytes replace each platform's own wheel
+/// and keep the others'.
+fn three_platforms_at_once(store_url: &dyn Fn(usize) -> String, endpoint: Option<String>, name: &str) {
+    const PLATFORMS: [&str; 3] = ["manylinux_2_17_x86_64", "win_amd64", "macosx_11_0_arm64"];
+    let root = testutil::temp_dir(name);
+    for round in 0..20 {
+        let url = store_url(round);
+        for (overwrite, fill) in [(false, 1u8), (true, 2u8)] {
+            let froms: Vec<Utf8PathBuf> = PLATFORMS
+                .iter()
+                .enumerate()
+                .map(|(i, p)| platform_packages(&root.join(format!("r{round}-{fill}")), p, fill * 10 + i as u8))
+                .collect();
+            let results: Vec<Result<Summary>> = std::thread::scope(|s| {
+                let handles: Vec<_> = froms
+                    .iter()
+                    .map(|from| {
+                        let (url, endpoint, root) = (url.clone(), endpoint.clone(), root.clone());
+                        s.spawn(move || {
+                            let ctx = testutil::ctx(&root);
+                            let a = UploadArgs { overwrite, from: Some(from.clone()), ..args(&url, endpoint, &root) };
+                            upload(&ctx, &a)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for r in results {
+                r.unwrap_or_else(|e| panic!("round {round} (overwrite {overwrite}): {e:#}"));
+            }
+            let ctx = testutil::ctx(&root);
+            let store = crate::artifacts::open_store(&ctx, Some(&url), endpoint.as_deref()).unwrap();
+            let (m, _) =
+                fetch_manifest(&ctx.sh, &store, &format!("commit/{COMMIT}"), &root.join("tmp")).unwrap().unwrap();
+            let wheels: Vec<(String, String)> = m
+                .artifacts
+                .iter()
+                .filter(|a| a.kind == Kind::Wheel)
+                .map(|a| (a.path.clone(), a.sha256.clone()))
+                .collect();
+            assert_eq!(wheels.len(), 3, "round {round} (overwrite {overwrite}): a platform was lost: {wheels:?}");
+            for (i, p) in PLATFORMS.iter().enumerate() {
+                let want = crate::sha256::digest(&vec![fill * 10 + i as u8; 2000]);
+                assert!(
+                    wheels.iter().any(|(path, sha)| path.contains(p) && *sha == want),
+                    "round {round} (overwrite {overwrite}): {p}'s wheel is not this run's: {wheels:?}"
+                );
+            }
+            let page = root.join("page");
+            assert!(store.get(&ctx.sh, &format!("commit/{COMMIT}/simple/demo-pkg/index.html"), &page).unwrap());
+            let html = std::fs::read_to_string(&page).unwrap();
+            assert!(PLATFORMS.iter().all(|p| html.contains(p)), "round {round}: the pip page lost a wheel:\n{html}");
+        }
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn three_platforms_uploading_one_commit_at_once_to_a_directory() {
+    let root = testutil::temp_dir("concurrent-dir-stores");
+    three_platforms_at_once(&|round| root.join(format!("store-{round}")).to_string(), None, "concurrent-dir");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn three_platforms_uploading_one_commit_at_once_to_a_bucket() {
+    let server = GcsServer::start("ci-artifacts");
+    three_platforms_at_once(
+        &|round| format!("gs://ci-artifacts/round-{round}"),
+        Some(server.endpoint()),
+        "concurrent-gcs",
+    );
 }
