@@ -10,6 +10,7 @@ mod github;
 mod glob;
 mod http;
 mod jobs;
+mod lock;
 mod manifest;
 mod oidc;
 mod parallel;

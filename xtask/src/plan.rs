@@ -544,12 +544,25 @@ fn status_outcome(status: std::process::ExitStatus) -> Outcome {
     }
 }
 
+/// A symbolic link where artifact contents are collected: never followed (it may lead out of the repository, to
+/// a secret file on the runner, and into a published bundle), an error naming it.
+fn refuse_link(path: &Utf8Path) -> anyhow::Error {
+    let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".to_owned());
+    anyhow::anyhow!(
+        "{path} is a symbolic link (to {target}): what goes into an artifact is never read through a link\nfix: \
+         commit the file itself in place of the link"
+    )
+}
+
 fn copy(root: &Utf8Path, from: &[String], to: &Utf8Path) -> Result<usize> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {to}"))?;
     let mut n = 0;
     for f in from {
         let src = root.join(f);
-        let meta = std::fs::metadata(&src).with_context(|| format!("reading {src}"))?;
+        let meta = std::fs::symlink_metadata(&src).with_context(|| format!("reading {src}"))?;
+        if meta.file_type().is_symlink() {
+            return Err(refuse_link(&src));
+        }
         if meta.is_dir() {
             n += copy_dir(&src, to)?;
         } else {
@@ -566,7 +579,11 @@ fn copy_dir(src: &Utf8Path, to: &Utf8Path) -> Result<usize> {
     for entry in src.read_dir_utf8().with_context(|| format!("reading {src}"))? {
         let entry = entry?;
         let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            return Err(refuse_link(entry.path()));
+        }
+        if kind.is_dir() {
             std::fs::create_dir_all(&target)?;
             n += copy_dir(entry.path(), &target)?;
         } else {
@@ -679,6 +696,27 @@ mod tests {
                 ("examples/a.py".to_owned(), 1, "F401 unused import".to_owned()),
             ]
         );
+    }
+
+    /// A link in the sources of an artifact (a web bundle's static files) is never followed out of the repository:
+    /// the copy stops, naming it, and the secret it points at is not copied.
+    #[cfg(unix)]
+    #[test]
+    fn a_copy_never_follows_a_link() {
+        let dir = crate::testutil::temp_dir("copy-links");
+        std::fs::write(dir.join("secret"), "runner secret").unwrap();
+        std::fs::create_dir_all(dir.join("repo/www/sub")).unwrap();
+        std::fs::write(dir.join("repo/www/index.html"), "<html>").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret"), dir.join("repo/www/sub/leak.txt")).unwrap();
+        let err = format!("{:#}", copy(&dir.join("repo"), &["www".into()], &dir.join("out")).unwrap_err());
+        assert!(err.contains("www/sub/leak.txt is a symbolic link") && err.contains("\nfix: "), "{err}");
+        assert!(!dir.join("out/sub/leak.txt").exists(), "the secret was copied");
+        std::os::unix::fs::symlink(dir.join("secret"), dir.join("repo/top.txt")).unwrap();
+        let err = format!("{:#}", copy(&dir.join("repo"), &["top.txt".into()], &dir.join("out2")).unwrap_err());
+        assert!(err.contains("top.txt is a symbolic link"), "{err}");
+        std::fs::remove_file(dir.join("repo/www/sub/leak.txt")).unwrap();
+        assert_eq!(copy(&dir.join("repo"), &["www".into()], &dir.join("out3")).unwrap(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

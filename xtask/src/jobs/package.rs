@@ -219,6 +219,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let out_root = if out_root.is_absolute() { out_root } else { ctx.root.join(out_root) };
     let commit_dir = out_root.join(&commit.sha);
     let manifest_path = commit_dir.join(manifest::FILE);
+    // One package run of a commit's directory at a time: a second waits, then finds what the first built up to
+    // date (its staging directory and manifest are never pulled from under the first).
+    let _lock = if ctx.global.dry_run || ctx.global.json {
+        None
+    } else {
+        let lock = out_root.join(format!(".lock-{}", commit.sha));
+        Some(crate::lock::exclusive(&lock, "another `cargo xtask package` of this commit")?)
+    };
     let existing = if manifest_path.exists() {
         Some(
             Manifest::read(&manifest_path)
@@ -893,9 +901,17 @@ fn list(dir: &Utf8Path, suffix: &str) -> Result<Vec<Utf8PathBuf>> {
     Ok(out)
 }
 
+/// Every file under `dir`; a symbolic link is an error (an artifact's content is never read through one).
 fn walk(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
     for e in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
         let e = e?;
+        if e.file_type()?.is_symlink() {
+            bail!(
+                "{} is a symbolic link: an artifact's content is never read through one\nfix: build real files \
+                 into the package (a link in the sources is refused when they are copied)",
+                e.path()
+            );
+        }
         if e.file_type()?.is_dir() {
             walk(e.path(), out)?;
         } else {

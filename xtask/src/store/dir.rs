@@ -57,16 +57,7 @@ impl Dir {
 impl Dir {
     /// The store's exclusive lock, held until the returned file is dropped (or its process ends).
     fn lock(&self) -> Result<std::fs::File> {
-        std::fs::create_dir_all(&self.root).with_context(|| format!("creating {}", self.root))?;
-        let path = self.root.join(".xtask-store.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {path}"))?;
-        file.lock().with_context(|| format!("locking {path}"))?;
-        Ok(file)
+        crate::lock::exclusive(&self.root.join(".xtask-store.lock"), "another writer of this store")
     }
 }
 
