@@ -192,6 +192,12 @@ pub mod flags {
                     /// Also write `matrix=<json>` to $GITHUB_OUTPUT.
                     optional --github-output
                 }
+                /// Copy this xtask binary into DIR (`xtask`, or `xtask.exe`) and print its sha256: the engine a
+                /// job that holds credentials runs, built in a job that holds none.
+                cmd engine {
+                    /// The directory to copy it into (relative to the repository root).
+                    required --out dir: String
+                }
                 /// Run one job (WORKFLOW/JOB), or every job.
                 default cmd run {
                     /// The job to run [default: every job].
@@ -440,6 +446,7 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
         C::Ci(c) => match c.subcommand {
             flags::CiCmd::List(_) => Job::CiList,
             flags::CiCmd::Matrix(m) => Job::CiMatrix { platforms: m.platforms, github_output: m.github_output },
+            flags::CiCmd::Engine(e) => Job::CiEngine { out: e.out.into() },
             flags::CiCmd::Run(r) => Job::Ci { job: r.job },
         },
         C::Bench(b) => {

@@ -23,6 +23,10 @@ pub enum WStep {
         cond: Option<&'static str>,
         id: Option<&'static str>,
     },
+    /// `cargo xtask ARGS` in a job that holds credentials: in CI the engine binary the `engine` job built
+    /// (without credentials) runs it, so nothing compiles where a secret is ([`ENGINE_DIR`]); locally the same
+    /// `cargo xtask ARGS`.
+    Engine { name: &'static str, args: Vec<String>, env: Vec<(&'static str, String)>, local: Option<Vec<String>> },
     /// `cargo xtask ARGS`. `local` replaces it when the job runs on a laptop (`None`: the same command).
     Xtask {
         name: &'static str,
@@ -101,6 +105,49 @@ fn tools_cache() -> WStep {
 }
 
 const READ: (&str, &str) = ("contents", "read");
+
+/// Where the `engine` job leaves the xtask binary for the jobs that hold credentials (relative to the checkout).
+pub const ENGINE_DIR: &str = "target/engine";
+
+/// The artifact that carries the engine from its job to the jobs that hold credentials (one per run attempt).
+const ENGINE_ARTIFACT: &str = "engine-${{ github.run_id }}-${{ github.run_attempt }}";
+
+/// Builds the xtask in a job without credentials (no id-token, no environment, no secrets) and without a
+/// cache (the binary runs where the credentials are: a poisoned cache must not reach it), and hands it on.
+fn engine_job() -> Job {
+    linux_job(
+        "engine",
+        "build the engine (no credentials)",
+        20,
+        vec![
+            checkout(1),
+            xtask("build the engine", &["ci", "engine", "--out", ENGINE_DIR]),
+            WStep::Uses {
+                name: "hand the engine to the jobs that hold credentials",
+                action: &config::ACTION_UPLOAD_ARTIFACT,
+                with: vec![
+                    ("name", ENGINE_ARTIFACT.into()),
+                    ("path", format!("{ENGINE_DIR}/")),
+                    ("if-no-files-found", "error".into()),
+                    ("retention-days", "1".into()),
+                ],
+                cond: None,
+                id: None,
+            },
+        ],
+    )
+}
+
+/// The engine binary, from the `engine` job.
+fn engine_download() -> WStep {
+    WStep::Uses {
+        name: "the engine, built without credentials",
+        action: &config::ACTION_DOWNLOAD_ARTIFACT,
+        with: vec![("name", ENGINE_ARTIFACT.into()), ("path", format!("{ENGINE_DIR}/"))],
+        cond: None,
+        id: None,
+    }
+}
 
 /// A job on the Linux runner with read-only permissions and no matrix: what most jobs are.
 fn linux_job(id: &'static str, name: &'static str, timeout_minutes: u32, steps: Vec<WStep>) -> Job {
@@ -206,11 +253,10 @@ fn create_packages() -> Workflow {
         local: Some(["package", "--kinds", "all"].map(String::from).to_vec()),
     };
     // Without a configured bucket (forks, fresh repositories) the store is the default directory.
-    let upload_step = WStep::Xtask {
+    let upload_step = WStep::Engine {
         name: "upload",
         args: ["upload", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
         env: store_env(),
-        id: None,
         local: Some(vec!["upload".into()]),
     };
     let packages_artifact = "packages-${{ matrix.platform }}-${{ github.sha }}";
@@ -229,6 +275,7 @@ fn create_packages() -> Workflow {
         cancel_in_progress: "false".into(),
         jobs: vec![
             plan_job(&platforms),
+            engine_job(),
             Job {
                 id: "package",
                 name: "package (${{ matrix.platform }})",
@@ -267,15 +314,16 @@ fn create_packages() -> Workflow {
                 cond: Some("vars.ARTIFACT_STORE != ''"),
                 runs_on: default_platform().runner.clone(),
                 environment: None,
-                needs: vec!["plan", "package"],
+                needs: vec!["plan", "engine", "package"],
                 // id-token: the OIDC token that workload identity exchanges for a short-lived bucket token. This
-                // job builds nothing and restores no cache: it runs only the xtask's own upload.
+                // job compiles nothing and restores no cache: it runs the engine binary built without credentials.
                 permissions: vec![READ, ("id-token", "write")],
                 matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
                 outputs: vec![],
                 timeout_minutes: 30,
                 steps: vec![
                     checkout(1),
+                    engine_download(),
                     WStep::Uses {
                         name: "the packaged commit, from the package job",
                         action: &config::ACTION_DOWNLOAD_ARTIFACT,
@@ -297,15 +345,16 @@ fn create_packages() -> Workflow {
                 cond: Some("vars.ARTIFACT_STORE != ''"),
                 runs_on: default_platform().runner.clone(),
                 environment: Some(RELEASE_ENVIRONMENT),
-                needs: vec!["upload"],
+                needs: vec!["engine", "upload"],
                 permissions: vec![READ, ("id-token", "write")],
                 matrix: None,
                 outputs: vec![],
                 timeout_minutes: 10,
                 steps: vec![
                     checkout(1),
+                    engine_download(),
                     gcp_auth(),
-                    WStep::Xtask {
+                    WStep::Engine {
                         name: "sign",
                         args: ["sign", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
                         env: {
@@ -313,7 +362,6 @@ fn create_packages() -> Workflow {
                             e.push(("XTASK_SIGNING_KEY", "${{ secrets.XTASK_SIGNING_KEY }}".into()));
                             e
                         },
-                        id: None,
                         local: Some(["sign", "--local-key"].map(String::from).to_vec()),
                     },
                 ],
@@ -323,7 +371,7 @@ fn create_packages() -> Workflow {
 }
 
 fn release() -> Workflow {
-    let release_step = WStep::Xtask {
+    let release_step = WStep::Engine {
         name: "release",
         args: ["release", "--commit", "$COMMIT", "--version", "$VERSION", "--store", "$ARTIFACT_STORE", "--execute"]
             .map(String::from)
@@ -340,7 +388,6 @@ fn release() -> Workflow {
             e.push(("XTASK_WEB_STORE", "${{ vars.WEB_STORE }}".to_owned()));
             e
         },
-        id: None,
         // Locally: a dry run of HEAD's artifacts in the file store, against the throwaway key `sign --local-key` made.
         local: Some(
             ["release", "--commit", "HEAD", "--public-key", "target/local-signing/minisign.pub"]
@@ -355,21 +402,24 @@ fn release() -> Workflow {
         permissions: vec![READ],
         concurrency_group: "release".into(),
         cancel_in_progress: "false".into(),
-        jobs: vec![Job {
-            id: "release",
-            name: "release (builds no artifacts)",
-            cond: None,
-            runs_on: default_platform().runner.clone(),
-            // Publishing: a protected environment, no cache restored (a poisoned cache would run in the job
-            // that holds the publish credentials).
-            environment: Some(RELEASE_ENVIRONMENT),
-            needs: vec![],
-            permissions: vec![READ, ("id-token", "write")],
-            matrix: None,
-            outputs: vec![],
-            timeout_minutes: 60,
-            steps: vec![checkout(1), gcp_auth(), release_step],
-        }],
+        jobs: vec![
+            engine_job(),
+            Job {
+                id: "release",
+                name: "release (builds no artifacts)",
+                cond: None,
+                runs_on: default_platform().runner.clone(),
+                // Publishing: a protected environment, nothing compiled and no cache restored (a poisoned cache
+                // would run in the job that holds the publish credentials).
+                environment: Some(RELEASE_ENVIRONMENT),
+                needs: vec!["engine"],
+                permissions: vec![READ, ("id-token", "write")],
+                matrix: None,
+                outputs: vec![],
+                timeout_minutes: 60,
+                steps: vec![checkout(1), engine_download(), gcp_auth(), release_step],
+            },
+        ],
     }
 }
 
@@ -489,6 +539,14 @@ pub fn run_line(args: &[String]) -> String {
     s
 }
 
+/// The `run:` line of an [`WStep::Engine`] step: the engine binary (an artifact loses its executable bit) with
+/// the same arguments `cargo xtask` would get.
+pub fn engine_run_line(args: &[String]) -> String {
+    let bin = format!("{ENGINE_DIR}/xtask");
+    let cargo = run_line(args);
+    format!("chmod +x {bin} && {bin}{}", cargo.strip_prefix("cargo xtask").unwrap_or(&cargo))
+}
+
 pub fn render(w: &Workflow) -> String {
     let mut y = String::from(HEADER);
     let _ = writeln!(y, "name: {}\n\non:\n{}", w.name, w.on);
@@ -543,6 +601,16 @@ pub fn render(w: &Workflow) -> String {
                         }
                     }
                 }
+                WStep::Engine { name, args, env, .. } => {
+                    let _ = writeln!(y, "      - name: {name}");
+                    y.push_str("        env:\n");
+                    // The binary finds the checkout here, not where it was compiled.
+                    let _ = writeln!(y, "          XTASK_ROOT: ${{{{ github.workspace }}}}");
+                    for (k, v) in env {
+                        let _ = writeln!(y, "          {k}: {}", yaml_scalar(v));
+                    }
+                    let _ = writeln!(y, "        run: {}", engine_run_line(args));
+                }
                 WStep::Xtask { name, args, env, id, .. } => {
                     let _ = writeln!(y, "      - name: {name}");
                     if let Some(id) = id {
@@ -588,12 +656,15 @@ pub fn local_jobs() -> Result<Vec<LocalJob>> {
             let mut ci_commands = Vec::new();
             let mut local_override = Vec::new();
             for s in &j.steps {
-                if let WStep::Xtask { args, local, .. } = s {
-                    ci_commands.push(run_line(args));
-                    local_override.push(local.is_some());
-                    let args = local.as_ref().unwrap_or(args);
-                    commands.push(args.iter().map(|a| localize(a)).collect());
-                }
+                let (args, local, ci) = match s {
+                    WStep::Xtask { args, local, .. } => (args, local, run_line(args)),
+                    WStep::Engine { args, local, .. } => (args, local, engine_run_line(args)),
+                    WStep::Uses { .. } => continue,
+                };
+                ci_commands.push(ci);
+                local_override.push(local.is_some());
+                let args = local.as_ref().unwrap_or(args);
+                commands.push(args.iter().map(|a| localize(a)).collect());
             }
             out.push(LocalJob { key: format!("{}/{}", w.name, j.id), commands, ci_commands, local_override });
         }

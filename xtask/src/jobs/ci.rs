@@ -76,6 +76,26 @@ pub fn run(ctx: &Ctx, job: Option<&str>) -> Result<()> {
     ctx.execute(&plan)
 }
 
+/// `ci engine --out DIR`: this binary, copied for the jobs that hold credentials. They run it instead of
+/// `cargo xtask`, so no build script or proc macro of the xtask's dependencies ever runs where a secret or the
+/// OIDC request token is in the environment (the workflows build it in a job without either).
+pub fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
+    use anyhow::Context as _;
+    let out = if out.is_absolute() { out.to_owned() } else { ctx.root.join(out) };
+    let name = if cfg!(windows) { "xtask.exe" } else { "xtask" };
+    let exe = std::env::current_exe().context("finding this xtask's binary")?;
+    if ctx.global.dry_run || ctx.global.json {
+        let plan = json!({"job": "ci engine", "copy": exe.display().to_string(), "to": out.join(name).as_str()});
+        return crate::plan::print_static(&plan, ctx.global.json);
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {out}"))?;
+    let dest = out.join(name);
+    std::fs::copy(&exe, &dest).with_context(|| format!("copying {} to {dest}", exe.display()))?;
+    let (sha, size) = crate::sha256::file(&dest)?;
+    println!("{dest}: {size} bytes, sha256 {sha}");
+    Ok(())
+}
+
 /// `{"include":[{"platform":..,"os":..,"target":..}]}` for the named platforms.
 pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
     let mut include = Vec::new();

@@ -35,6 +35,7 @@ pub enum Job {
     CiList,
     CiMatrix { platforms: Option<String>, github_output: bool },
     Ci { job: Option<String> },
+    CiEngine { out: camino::Utf8PathBuf },
     Bench { cases: Vec<String>, runs: usize },
 }
 
@@ -52,7 +53,7 @@ impl Job {
             Job::Sign { .. } => "sign",
             Job::Release(_) => "release",
             Job::Workflows { .. } => "workflows",
-            Job::CiList | Job::CiMatrix { .. } | Job::Ci { .. } => "ci",
+            Job::CiList | Job::CiMatrix { .. } | Job::Ci { .. } | Job::CiEngine { .. } => "ci",
             Job::Bench { .. } => "bench",
         }
     }
@@ -78,6 +79,7 @@ pub fn run(ctx: &Ctx, job: Job) -> Result<()> {
         Job::CiList => ci::list(ctx.global.json),
         Job::CiMatrix { platforms, github_output } => ci::matrix(platforms.as_deref(), github_output),
         Job::Ci { job } => ci::run(ctx, job.as_deref()),
+        Job::CiEngine { out } => ci::engine(ctx, &out),
         Job::Bench { cases, runs } => bench::run(ctx, &cases, runs),
     }
 }

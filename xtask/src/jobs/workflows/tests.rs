@@ -166,12 +166,30 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
         ),
         (
             "a cache in a publishing job",
-            good.replacen(
+            replace_last(
+                &good,
                 &format!("        uses: {checkout_pin}\n"),
                 &format!("        uses: {checkout_pin}\n{cache}"),
-                1,
             ),
             "restores a cache",
+        ),
+        (
+            "cargo where the credentials are",
+            good.replacen(
+                &format!("chmod +x {0}/xtask && {0}/xtask release", crate::pipeline::ENGINE_DIR),
+                "cargo xtask release",
+                1,
+            ),
+            "runs cargo: build scripts and proc macros would run with them",
+        ),
+        (
+            "cargo in a run block where the credentials are",
+            good.replacen(
+                &format!("run: chmod +x {0}/xtask && {0}/xtask release", crate::pipeline::ENGINE_DIR),
+                "run: |\n          cargo build\n          target/engine/xtask release",
+                1,
+            ),
+            "runs cargo",
         ),
     ];
     for (what, text, want) in &planted {
@@ -180,10 +198,10 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
         assert!(problems.iter().any(|p| p.starts_with("release.yml:") && p.contains(want)), "{what}: {problems:?}");
     }
     // A lookup-only cache restores nothing: allowed.
-    let lookup = good.replacen(
+    let lookup = replace_last(
+        &good,
         &format!("        uses: {checkout_pin}\n"),
         &format!("        uses: {checkout_pin}\n{cache}        with:\n          lookup-only: true\n"),
-        1,
     );
     assert!(!rules("release.yml", &lookup).iter().any(|p| p.contains("restores a cache")), "{lookup}");
 
@@ -208,6 +226,12 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// `text` with the last occurrence of `from` replaced.
+fn replace_last(text: &str, from: &str, to: &str) -> String {
+    let i = text.rfind(from).expect("the pattern is in the text");
+    format!("{}{to}{}", &text[..i], &text[i + from.len()..])
+}
+
 /// No job that builds or runs the repository's code (package, test, lint) can obtain credentials: no
 /// `id-token: write`, no secret, no protected environment. Those are for the jobs that upload, sign, publish.
 #[test]
@@ -230,6 +254,29 @@ fn jobs_that_build_hold_no_credentials() {
     }
     assert!(builders >= 3, "package, test and lint jobs: {builders}");
     let release = all().unwrap().into_iter().find(|w| w.file == "release.yml").unwrap();
-    assert!(release.jobs.iter().all(|j| j.environment == Some(RELEASE_ENVIRONMENT)));
+    assert!(release.jobs.iter().any(|j| j.environment == Some(RELEASE_ENVIRONMENT)));
     assert!(!render(&release).contains("secrets."), "the release holds no publish token: trusted publishing");
+    // A job that holds credentials compiles nothing: it runs the engine binary; the engine job that builds it
+    // holds none and restores no cache.
+    let mut holders = 0;
+    for w in all().unwrap() {
+        for j in &w.jobs {
+            let holds = j.permissions.iter().any(|(k, _)| *k == "id-token") || j.environment.is_some();
+            if holds {
+                holders += 1;
+                assert!(
+                    !j.steps.iter().any(|s| matches!(s, WStep::Xtask { .. })),
+                    "{}/{} compiles the xtask",
+                    w.file,
+                    j.id
+                );
+                assert!(j.needs.contains(&"engine"), "{}/{} does not wait for the engine", w.file, j.id);
+            }
+            if j.id == "engine" {
+                assert!(!holds, "{}/engine holds credentials", w.file);
+                assert!(!format!("{:?}", j.steps).contains("cache"), "{}/engine restores a cache", w.file);
+            }
+        }
+    }
+    assert!(holders >= 3, "upload, sign and release hold credentials: {holders}");
 }
