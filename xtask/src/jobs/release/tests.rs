@@ -430,7 +430,7 @@ fn an_interrupted_release_is_finished_by_a_rerun_and_then_sends_nothing() {
 
     // Run again: finishes, skipping what was published.
     let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
-    assert_eq!(actions[0].skip.as_deref(), Some("already in the index"));
+    assert_eq!(actions[0].skip.as_deref(), Some(SAME_IN_INDEX));
     assert_eq!(actions[1].skip, None);
     // And again: everything is skipped, nothing is published twice.
     let web_before = std::fs::metadata(r.root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
