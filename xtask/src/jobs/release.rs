@@ -1012,7 +1012,7 @@ fn verify(
         Some(p) => {
             crate::signature::parse_public(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)?
         }
-        None => crate::signature::committed_public(&ctx.root)?,
+        None => crate::signature::committed_public(&ctx.root).map_err(verification_failed)?,
     };
     let signed = std::fs::read(&remote_manifest);
     let signature = std::fs::read(&remote_sig);

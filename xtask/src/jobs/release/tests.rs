@@ -548,3 +548,400 @@ fn the_previous_crate_is_downloaded_from_the_index_dl() {
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn simple_pages_are_read_by_their_anchors() {
+    let sha = "ab".repeat(32);
+    let page = "http://127.0.0.1:1/simple/demo/";
+    let html = format!(
+        "<html><body><abbr href=\"x.whl\">no</abbr>\n\
+         <a href=\"../../packages/demo-0.1.0-py3-none-any.whl#sha256={sha}\">demo-0.1.0-py3-none-any.whl</a><br>\n\
+         <A data-requires-python=\"&gt;=3.9\" HREF='https://files.example/p/ab/demo-0.1.0.tar.gz#sha256={}'>x</A>\n\
+         <a href=\"/files/demo%2B1-0.2.0-py3-none-any.whl?x=1&amp;y=2#md5=00\">old hash only</a>\n\
+         <a href=demo-0.3.0-py3-none-any.whl>unquoted, no hash</a>\n\
+         <p>demo-0.4.0-py3-none-any.whl in text only</p></body></html>",
+        sha.to_uppercase()
+    );
+    let files = simple_files(page, &html);
+    let got: Vec<(&str, Option<&str>, &str)> =
+        files.iter().map(|f| (f.name.as_str(), f.sha256.as_deref(), f.url.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "demo-0.1.0-py3-none-any.whl",
+                Some(sha.as_str()),
+                "http://127.0.0.1:1/packages/demo-0.1.0-py3-none-any.whl"
+            ),
+            ("demo-0.1.0.tar.gz", Some(sha.as_str()), "https://files.example/p/ab/demo-0.1.0.tar.gz"),
+            ("demo+1-0.2.0-py3-none-any.whl", None, "http://127.0.0.1:1/files/demo%2B1-0.2.0-py3-none-any.whl?x=1&y=2"),
+            ("demo-0.3.0-py3-none-any.whl", None, "http://127.0.0.1:1/simple/demo/demo-0.3.0-py3-none-any.whl"),
+        ]
+    );
+    // A file name only in the text is not listed (the old check, `body.contains(file)`, said it was).
+    assert!(!files.iter().any(|f| f.name.contains("0.4.0")));
+}
+
+#[test]
+fn index_lines_are_judged_by_checksum() {
+    let e = |vers: &str, cksum: &str| IndexEntry { vers: vers.into(), yanked: false, cksum: cksum.into() };
+    let (ours, theirs) = ("a".repeat(64), "b".repeat(64));
+    assert_eq!(crate_presence(&[e("0.0.9", &theirs)], "0.1.0", &ours), Presence::Missing);
+    assert_eq!(crate_presence(&[e("0.1.0", &ours.to_uppercase())], "0.1.0", &ours), Presence::Same);
+    assert_eq!(crate_presence(&[e("0.1.0", &theirs)], "0.1.0", &ours), Presence::Other(vec![theirs.clone()]));
+    // A registry that took the version twice: any other line is a conflict.
+    let twice = [e("0.1.0", &ours), e("0.1.0", &theirs)];
+    assert_eq!(crate_presence(&twice, "0.1.0", &ours), Presence::Other(vec![theirs]));
+}
+
+/// A registry's web API and sparse index in one [`testutil::MockHttp`]: the index file of `demo` is `index`
+/// (shared, so a handler can change it when a publish arrives), and `put` answers the publish.
+fn mock_registry(
+    index: Arc<Mutex<String>>,
+    put: impl Fn(&Arc<Mutex<String>>) -> (u16, String) + Send + Sync + 'static,
+) -> testutil::MockHttp {
+    testutil::MockHttp::start(move |r| match (r.method.as_str(), r.target.as_str()) {
+        ("GET", "/index/de/mo/demo") => {
+            let text = index.lock().unwrap().clone();
+            if text.is_empty() { (404, String::new()) } else { (200, text) }
+        }
+        ("PUT", "/api/v1/crates/new") => put(&index),
+        _ => (404, String::new()),
+    })
+}
+
+use std::sync::{Arc, Mutex};
+
+fn index_line(cksum: &str) -> String {
+    format!(
+        "{{\"name\":\"demo\",\"vers\":\"0.1.0\",\"deps\":[],\"cksum\":\"{cksum}\",\"features\":{{}},\"yanked\":false}}\n"
+    )
+}
+
+/// One crate, `demo` 0.1.0, to publish through [`publish_crates`] against `server`: the outcome and how many
+/// publishes the server received.
+fn publish_demo(server: &testutil::MockHttp, ours: &str) -> (Result<()>, usize) {
+    let dir = testutil::temp_dir("publish-demo");
+    let sh = Shell::new().unwrap();
+    std::fs::create_dir_all(dir.join("crates")).unwrap();
+    std::fs::write(dir.join("crates/demo-0.1.0.crate"), b"crate bytes").unwrap();
+    let m = Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "0.1.0".into(),
+        artifacts: vec![Artifact {
+            sha256: ours.into(),
+            version: "0.1.0".into(),
+            ..artifact(Kind::Crate, "demo", "crates/demo-0.1.0.crate", None)
+        }],
+    };
+    let plan = ReleasePlan {
+        order: vec!["demo".into()],
+        metadata: [("demo".to_owned(), json!({"name": "demo", "vers": "0.1.0"}))].into(),
+        actions: Vec::new(),
+        web_todo: Vec::new(),
+    };
+    let t = Targets {
+        registry_api: server.url(),
+        registry_index: format!("sparse+{}/index/", server.url()),
+        pypi_upload: String::new(),
+        pypi_simple: String::new(),
+        web: crate::store::Store::parse(dir.join("web").as_str(), &dir).unwrap(),
+        registry_token: Some(REGISTRY_TOKEN.into()),
+        pypi_token: None,
+        oidc: None,
+        pypi_oidc: String::new(),
+    };
+    let result = publish_crates(&sh, &t, &plan, &m, &dir, &dir.join("cache"), &dir.join("tmp"));
+    let puts = server.requests().iter().filter(|r| r.method == "PUT").count();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (result, puts)
+}
+
+/// Right before each publish the index is read again, and a registry's "already uploaded" is judged by the
+/// index: the same checksum is done, another stops; after an accepted publish the index must show the same
+/// checksum, not only the version.
+#[test]
+fn publishes_are_rechecked_against_the_index_by_checksum() {
+    let (ours, theirs) = (crate::sha256::digest(b"crate bytes"), "b".repeat(64));
+    let already = "{\"errors\":[{\"detail\":\"crate version `0.1.0` is already uploaded\"}]}";
+    let failed = |r: Result<()>| {
+        let e = r.unwrap_err();
+        assert!(e.downcast_ref::<JobFailed>().is_some(), "other bytes stop the release (exit 1): {e:#}");
+        let text = format!("{e:#}");
+        assert!(text.contains("crate demo 0.1.0") && text.contains(&ours) && text.contains(&theirs), "{text}");
+        assert!(text.contains("fix: a published version cannot be replaced") && !text.contains(REGISTRY_TOKEN));
+        text
+    };
+
+    // Published by someone else since the plan, with other bytes: stopped before the upload.
+    let server = mock_registry(Arc::new(Mutex::new(index_line(&theirs))), |_| (200, "{}".into()));
+    let (r, puts) = publish_demo(&server, &ours);
+    failed(r);
+    assert_eq!(puts, 0, "nothing was sent");
+    // ... with the same bytes: done, nothing sent.
+    let server = mock_registry(Arc::new(Mutex::new(index_line(&ours))), |_| (200, "{}".into()));
+    assert_eq!(publish_demo(&server, &ours).1, 0);
+
+    // "Already uploaded" (crates.io's 200 with errors), and the index has our bytes: done.
+    let same = index_line(&ours);
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), move |index| {
+        *index.lock().unwrap() = same.clone();
+        (200, already.into())
+    });
+    let (r, puts) = publish_demo(&server, &ours);
+    r.unwrap();
+    assert_eq!(puts, 1);
+    // ... and the index has other bytes: stopped.
+    let other = index_line(&theirs);
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), move |index| {
+        *index.lock().unwrap() = other.clone();
+        (200, already.into())
+    });
+    failed(publish_demo(&server, &ours).0);
+    // A 409 "already exists" is the same answer.
+    let other = index_line(&theirs);
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), move |index| {
+        *index.lock().unwrap() = other.clone();
+        (409, "{\"errors\":[{\"detail\":\"version already exists\"}]}".into())
+    });
+    failed(publish_demo(&server, &ours).0);
+    // Accepted, but the index then lists the version with another checksum: a failure, not a success.
+    let other = index_line(&theirs);
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), move |index| {
+        *index.lock().unwrap() = other.clone();
+        (200, "{}".into())
+    });
+    failed(publish_demo(&server, &ours).0);
+    // Another 4xx with nothing in the index: the registry's words and a fix.
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), |_| (400, "invalid metadata: bad license".into()));
+    let e = format!("{:#}", publish_demo(&server, &ours).0.unwrap_err());
+    assert!(e.contains("HTTP 400: invalid metadata: bad license") && e.contains("\nfix: "), "{e}");
+}
+
+/// A wheel on the package index is judged by the simple page's `#sha256=` of that exact file, or by the file's
+/// bytes when the page gives no hash.
+#[test]
+fn wheels_on_the_index_are_judged_by_sha256() {
+    let dir = testutil::temp_dir("wheel-presence");
+    let sh = Shell::new().unwrap();
+    let file = "demo-0.1.0-py3-none-any.whl";
+    let (ours, theirs) = (crate::sha256::digest(b"our wheel"), crate::sha256::digest(b"their wheel"));
+    let page = Arc::new(Mutex::new(String::new()));
+    let shared = page.clone();
+    let server = testutil::MockHttp::start(move |r| match r.target.as_str() {
+        "/simple/demo/" => {
+            let p = shared.lock().unwrap().clone();
+            if p.is_empty() { (404, String::new()) } else { (200, p) }
+        }
+        t if t.starts_with("/ours/") => (200, "our wheel".into()),
+        t if t.starts_with("/theirs/") => (200, "their wheel".into()),
+        _ => (404, String::new()),
+    });
+    let simple = format!("{}/simple/", server.url());
+    let a = Artifact { sha256: ours.clone(), ..artifact(Kind::Wheel, "Demo", &format!("wheels/{file}"), None) };
+    let presence = |html: String| {
+        *page.lock().unwrap() = html;
+        wheel_on_index(&sh, &simple, &a, &dir).unwrap()
+    };
+    assert_eq!(presence(String::new()), Presence::Missing);
+    assert_eq!(presence(format!("<a href=\"/p/{file}.metadata#sha256={theirs}\">x</a>")), Presence::Missing);
+    assert_eq!(presence(format!("<a href=\"/p/{file}#sha256={ours}\">{file}</a>")), Presence::Same);
+    assert_eq!(
+        presence(format!("<a href=\"/p/{file}#sha256={theirs}\">{file}</a>")),
+        Presence::Other(vec![theirs.clone()])
+    );
+    // Listed without a hash: downloaded and hashed.
+    assert_eq!(presence(format!("<a href=\"../../ours/{file}\">{file}</a>")), Presence::Same);
+    assert_eq!(presence(format!("<a href=\"/theirs/{file}#md5=00\">{file}</a>")), Presence::Other(vec![theirs]));
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Each refusal of the registry's API names its cause and its fix; a refused token's fix depends on where the
+/// token came from.
+#[test]
+fn registry_refusals_each_have_a_fix() {
+    let api = "https://registry.example";
+    let reply = |status: u16, body: &str, headers: &[(&str, &str)]| crate::http::Response {
+        status,
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        body: body.as_bytes().to_vec(),
+    };
+    let name = json!("demo");
+    let judge = |r: crate::http::Response, trusted: bool| judge_publish_reply(api, &name, trusted, &r);
+    let err = |r: crate::http::Response, trusted: bool| format!("{:#}", judge(r, trusted).unwrap_err());
+    let e = err(reply(429, "slow down", &[]), false);
+    assert!(e.contains("HTTP 429") && e.contains("\nfix: wait"), "{e}");
+    let e = err(reply(301, "", &[("location", "https://user:pw@other.example/api/v1/crates/new?x=1")]), false);
+    assert!(
+        e.contains("HTTP 301")
+            && e.contains("https://***@other.example/api/v1/crates/new")
+            && e.contains("\nfix: set release.registry-api"),
+        "{e}"
+    );
+    let e = err(reply(403, "", &[]), false);
+    assert!(e.contains("\nfix: set CARGO_REGISTRY_TOKEN"), "{e}");
+    let e = err(reply(401, "", &[]), true);
+    assert!(e.contains("trusted-publishing token") && e.contains("\nfix: run the release job again"), "{e}");
+    assert!(!e.contains("CARGO_REGISTRY_TOKEN"), "a minted token is not fixed by setting one: {e}");
+    let e = err(reply(502, "bad gateway", &[]), false);
+    assert!(e.contains("HTTP 502") && e.contains("\nfix: "), "{e}");
+    let e = err(reply(200, "{\"errors\":[{\"detail\":\"missing description\"}]}", &[]), false);
+    assert!(e.contains("missing description") && e.contains("\nfix: "), "{e}");
+    let already = "{\"errors\":[{\"detail\":\"crate version `0.1.0` is already uploaded\"}]}";
+    assert!(matches!(judge(reply(200, already, &[]), false).unwrap(), Answer::Exists(_)));
+    assert!(matches!(judge(reply(400, "File already exists", &[]), false).unwrap(), Answer::Exists(_)));
+    assert!(matches!(judge(reply(422, "nope", &[]), false).unwrap(), Answer::Refused(m) if m.contains("\nfix: ")));
+    assert_eq!(judge(reply(200, "{\"warnings\":{}}", &[]), false).unwrap(), Answer::Accepted);
+}
+
+/// A redirect from the registry's API is not followed with the crate and the token: it is refused with a fix
+/// (against a real HTTP server).
+#[test]
+fn a_redirecting_registry_api_is_refused() {
+    let dir = testutil::temp_dir("redirect");
+    let sh = Shell::new().unwrap();
+    let server = testutil::MockHttp::start(|_| (307, String::new()));
+    std::fs::write(dir.join("demo.crate"), b"crate bytes").unwrap();
+    let meta = json!({"name": "demo", "vers": "0.1.0"});
+    let e = publish_crate(&sh, &server.url(), REGISTRY_TOKEN, false, &meta, &dir.join("demo.crate"), &dir).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("HTTP 307") && e.contains("fix: set release.registry-api") && !e.contains(REGISTRY_TOKEN),
+        "{e}"
+    );
+    assert_eq!(server.requests().len(), 1, "sent once, not on to elsewhere");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// twine takes its token from the environment, not through crate::http: the credential rule is checked before
+/// it runs (and before anything is published), so a plain-http upload URL elsewhere gets no token.
+#[test]
+fn a_token_never_goes_to_a_plain_http_package_index_elsewhere() {
+    let dir = testutil::temp_dir("twine-credential");
+    let ctx = testutil::ctx(&dir);
+    let sh = Shell::new().unwrap();
+    let simple = testutil::MockHttp::start(|_| (404, String::new()));
+    let t = Targets {
+        registry_api: "https://registry.example".into(),
+        registry_index: String::new(),
+        pypi_upload: "http://pypi.example.com/legacy/".into(),
+        pypi_simple: format!("{}/simple/", simple.url()),
+        web: crate::store::Store::parse(dir.join("web").as_str(), &dir).unwrap(),
+        registry_token: None,
+        pypi_token: Some(PYPI_TOKEN.into()),
+        oidc: None,
+        pypi_oidc: String::new(),
+    };
+    let expected =
+        Expected { crates: vec![], wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()], bundles: vec![] };
+    let e = format!("{:#}", credentials_may_go(&t, &expected).unwrap_err());
+    assert!(
+        e.contains("refusing to send a credential to http://pypi.example.com/legacy/")
+            && e.contains("nothing was published"),
+        "{e}"
+    );
+    // The same rule right before twine, for a caller that did not check first.
+    let m = Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "1.0.0".into(),
+        artifacts: vec![artifact(Kind::Wheel, "demo", "wheels/demo-1.0.0-py3-none-any.whl", None)],
+    };
+    let e = format!("{:#}", publish_wheels(&ctx, &sh, &t, &m, &dir, &dir).unwrap_err());
+    assert!(e.contains("refusing to send a credential") && !e.contains(PYPI_TOKEN), "{e}");
+    assert!(simple.requests().iter().all(|r| r.method == "GET"), "only the simple page was read");
+    // https, or plain http to this machine, is fine; no token, nothing to check.
+    let fine = Targets { pypi_upload: "http://127.0.0.1:1/".into(), ..t };
+    credentials_may_go(&fine, &expected).unwrap();
+    drop(simple);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One release of a registry, index and version at a time: a second lock is refused at once, naming the lock
+/// and the fix; the first one's drop frees it.
+#[test]
+fn a_second_release_of_the_same_targets_is_refused_while_one_runs() {
+    let dir = testutil::temp_dir("release-lock");
+    let t = |api: &str| Targets {
+        registry_api: api.into(),
+        registry_index: String::new(),
+        pypi_upload: "http://127.0.0.1:9/".into(),
+        pypi_simple: String::new(),
+        web: crate::store::Store::parse(dir.join("web").as_str(), &dir).unwrap(),
+        registry_token: None,
+        pypi_token: None,
+        oidc: None,
+        pypi_oidc: String::new(),
+    };
+    let api = format!("http://127.0.0.1:9/lock-test-{}", std::process::id());
+    let first = ReleaseLock::acquire(&t(&api), "0.1.0").unwrap();
+    let e = ReleaseLock::acquire(&t(&format!("{api}/")), "0.1.0").err().expect("a second release is refused");
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+    let text = format!("{e:#}");
+    let path = ReleaseLock::path(&t(&api), "0.1.0");
+    assert!(path.starts_with(std::env::temp_dir()), "machine-wide: {}", path.display());
+    assert!(text.contains(&path.display().to_string()) && text.contains("fix: wait for the other release"), "{text}");
+    assert!(text.contains(&format!("pid {}", std::process::id())) && text.contains("nothing was published"), "{text}");
+    // Another version, or another registry, is another lock.
+    drop(ReleaseLock::acquire(&t(&api), "0.1.1").unwrap());
+    drop(first);
+    drop(ReleaseLock::acquire(&t(&api), "0.1.0").unwrap());
+    let _ = std::fs::remove_file(path);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `.crate` holding another crate, or another version, is refused before anything is published, with a fix.
+#[test]
+fn a_crate_file_naming_another_crate_is_refused() {
+    let dir = testutil::temp_dir("crate-names");
+    let sh = Shell::new().unwrap();
+    let cargo_toml = |name: &str| format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    for (top, name, want) in [
+        ("other-0.1.0", "other", "contains [\"other-0.1.0\"], not demo 0.1.0"),
+        ("demo-0.1.0", "other", "contains other 0.1.0, not demo 0.1.0"),
+    ] {
+        let src = dir.join("src");
+        let _ = std::fs::remove_dir_all(&src);
+        testutil::write_files(
+            &src,
+            &[(&format!("{top}/Cargo.toml"), &cargo_toml(name)), (&format!("{top}/src/lib.rs"), "")],
+        );
+        let file = dir.join("demo-0.1.0.crate");
+        cmd!(sh, "tar -czf {file} -C {src} {top}").run().unwrap();
+        let e = crate_metadata(&sh, &file, "demo", "0.1.0").unwrap_err();
+        assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+        let e = format!("{e:#}");
+        assert!(e.contains(want) && e.contains("\nfix: ") && e.contains("nothing was published"), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A store manifest that does not parse (a download cut short) is not fixed by packaging again.
+#[test]
+fn a_truncated_store_manifest_points_to_a_rerun_not_to_package() {
+    let dir = testutil::temp_dir("truncated-manifest");
+    let sh = Shell::new().unwrap();
+    let store = crate::store::Store::parse(dir.join("store").as_str(), &dir).unwrap();
+    let key = format!("commit/{COMMIT}/manifest.json");
+    testutil::write_files(&dir.join("store"), &[(&key, "{\"schema\": 1, \"commit\": \"fedc")]);
+    let e = crate::artifacts::fetch_manifest(&sh, &store, &format!("commit/{COMMIT}"), &dir).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("is not a valid manifest") && e.contains("fix: run this again"), "{e}");
+    assert!(e.contains(&format!("cargo xtask upload --commit {COMMIT}")) && !e.contains("package --force"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without the committed public key, the release says where it belongs.
+#[test]
+fn a_missing_release_public_key_has_a_fix() {
+    let dir = testutil::temp_dir("no-public-key");
+    let e = format!("{:#}", crate::signature::committed_public(&dir).err().expect("no key there"));
+    assert!(e.contains("release public key") && e.contains("\nfix: commit the release's minisign public key"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
