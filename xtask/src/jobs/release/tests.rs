@@ -290,17 +290,7 @@ impl Rehearsal {
     }
 
     fn targets(&self, api: String) -> Targets {
-        Targets {
-            registry_token: Some(REGISTRY_TOKEN.into()),
-            pypi_token: Some(PYPI_TOKEN.into()),
-            oidc: None,
-            pypi_oidc: format!("http://127.0.0.1:{}", self.pypi_port),
-            registry_api: api,
-            registry_index: format!("file://{}", self.registry),
-            pypi_upload: format!("http://127.0.0.1:{}/", self.pypi_port),
-            pypi_simple: format!("http://127.0.0.1:{}/simple/", self.pypi_port),
-            web: crate::store::Store::parse(self.root.join("web").as_str(), &self.root).unwrap(),
-        }
+        rehearsal_targets(&self.root, &self.registry, self.pypi_port, api)
     }
 
     fn args(&self, execute: bool) -> Args {
@@ -334,6 +324,21 @@ impl Rehearsal {
     fn assert_nothing_published(&self) {
         assert!(index_lines(&self.registry, "xtask-demo-a").is_empty(), "a crate was published");
         assert!(std::fs::read_dir(&self.pypi_dir).unwrap().next().is_none(), "a wheel was published");
+    }
+}
+
+/// Where a rehearsal publishes (a free function: a thread of its own builds its own).
+fn rehearsal_targets(root: &Utf8Path, registry: &Utf8Path, pypi_port: u16, api: String) -> Targets {
+    Targets {
+        registry_token: Some(REGISTRY_TOKEN.into()),
+        pypi_token: Some(PYPI_TOKEN.into()),
+        oidc: None,
+        pypi_oidc: format!("http://127.0.0.1:{pypi_port}"),
+        registry_api: api,
+        registry_index: format!("file://{registry}"),
+        pypi_upload: format!("http://127.0.0.1:{pypi_port}/"),
+        pypi_simple: format!("http://127.0.0.1:{pypi_port}/simple/"),
+        web: crate::store::Store::parse(root.join("web").as_str(), root).unwrap(),
     }
 }
 
@@ -944,4 +949,167 @@ fn a_missing_release_public_key_has_a_fix() {
     let e = format!("{:#}", crate::signature::committed_public(&dir).err().expect("no key there"));
     assert!(e.contains("release public key") && e.contains("\nfix: commit the release's minisign public key"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const WHEEL: &str = "wheels/xtask_demo_pkg-0.1.0-py3-none-any.whl";
+
+impl Rehearsal {
+    /// The sha256 the signed manifest gives `path`.
+    fn signed_sha256(&self, path: &str) -> String {
+        let m = Manifest::read(&self.store.join(format!("commit/{COMMIT}/manifest.json"))).unwrap();
+        m.artifacts.into_iter().find(|a| a.path == path).unwrap().sha256
+    }
+
+    /// Uploads `wheel` to the package index with twine, as someone else would.
+    fn seed_wheel(&self, wheel: &Utf8Path) {
+        let twine = self.ctx.tools.probe(&self.sh, config::tool_named("twine")).unwrap().path.unwrap();
+        let url = format!("http://127.0.0.1:{}/", self.pypi_port);
+        cmd!(self.sh, "{twine} upload --disable-progress-bar --repository-url {url} -u x -p x {wheel}")
+            .quiet()
+            .run()
+            .unwrap();
+    }
+
+    /// Publishes another `.crate` of xtask-demo-a 0.1.0 (other code, made by `cargo package`) to the registry.
+    fn seed_other_crate(&self) -> String {
+        const OTHER: &str = "0000000000111111111122222222223333333333";
+        commit_in_store(&self.root, &self.sh, OTHER, "0.1.0", "pub fn answer() -> u32 { 7 }\n");
+        let file = self.root.join(format!("packages/{OTHER}/crates/xtask-demo-a-0.1.0.crate"));
+        let meta = crate_metadata(&self.sh, &file, "xtask-demo-a", "0.1.0").unwrap();
+        let tmp = self.root.join("seed-tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let answer = publish_crate(&self.sh, &self.direct(), "x", false, &meta, &file, &tmp).unwrap();
+        assert_eq!(answer, Answer::Accepted);
+        assert_eq!(index_lines(&self.registry, "xtask-demo-a").len(), 1);
+        crate::sha256::file(&file).unwrap().0
+    }
+
+    /// Replaces the commit's wheel with what `make` writes, uploads it again (`--overwrite`) and signs the new
+    /// manifest: a commit whose wheel is wrong, validly signed.
+    fn replace_wheel(&self, make: impl FnOnce(&Utf8Path)) {
+        let dir = self.root.join("packages").join(COMMIT);
+        make(&dir.join(WHEEL));
+        let (sha, size) = crate::sha256::file(&dir.join(WHEEL)).unwrap();
+        let mut m = Manifest::read(&dir.join(crate::manifest::FILE)).unwrap();
+        for a in m.artifacts.iter_mut().filter(|a| a.path == WHEEL) {
+            (a.sha256, a.size) = (sha.clone(), size);
+        }
+        m.write_atomic(&dir.join(crate::manifest::FILE)).unwrap();
+        let from = Some(self.root.join("packages"));
+        let args = UploadArgs {
+            store: Some(self.store.to_string()),
+            commit: Some(COMMIT.into()),
+            from,
+            overwrite: true,
+            ..UploadArgs::default()
+        };
+        upload::upload(&self.ctx, &args).unwrap();
+        sign_in_store(&self.sh, &self.root, &self.store, "release");
+    }
+
+    fn wheel_files(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(&self.pypi_dir).unwrap() {
+            let e = e.unwrap();
+            files.push(crate::sha256::file(Utf8Path::from_path(&e.path()).unwrap()).unwrap().0);
+        }
+        files
+    }
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn other_bytes_under_the_releases_names_stop_it_before_anything_is_published() {
+    let r = Rehearsal::new("release-other-bytes");
+    // Another wheel under the same file name on the package index.
+    let other_wheel = r.root.join("other/xtask_demo_pkg-0.1.0-py3-none-any.whl");
+    std::fs::create_dir_all(other_wheel.parent().unwrap()).unwrap();
+    testutil::make_wheel(&other_wheel, "xtask-demo-pkg", "0.1.0", 8);
+    r.seed_wheel(&other_wheel);
+    let (ours, theirs) = (r.signed_sha256(WHEEL), crate::sha256::file(&other_wheel).unwrap().0);
+    assert_ne!(ours, theirs);
+    let wheel = "wheel xtask_demo_pkg-0.1.0-py3-none-any.whl is already on the package index";
+    let e = r.release(&r.args(true), &r.targets(r.direct())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+    let text = format!("{e:#}");
+    for want in [wheel, &ours, &theirs, "nothing was published", "\nfix: "] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    assert!(index_lines(&r.registry, "xtask-demo-a").is_empty(), "no crate was published");
+    assert_eq!(r.wheel_files(), [theirs.clone()], "the other wheel alone");
+
+    // And another .crate under xtask-demo-a 0.1.0 in the registry: both are named, still nothing published.
+    let their_crate = r.seed_other_crate();
+    let our_crate = r.signed_sha256("crates/xtask-demo-a-0.1.0.crate");
+    let e = r.release(&r.args(true), &r.targets(r.direct())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+    let text = format!("{e:#}");
+    for want in
+        ["crate xtask-demo-a 0.1.0 is already on the index", &our_crate, &their_crate, wheel, "nothing was published"]
+    {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 1, "only the other crate");
+    assert!(index_lines(&r.registry, "xtask-demo-b").is_empty(), "xtask-demo-b was not published");
+    assert_eq!(r.wheel_files(), [theirs]);
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn a_wheel_whose_metadata_disagrees_with_its_name_is_refused() {
+    let r = Rehearsal::new("release-wheel-metadata");
+    // METADATA says 0.2.0 in a 0.1.0 release, under the 0.1.0 file name.
+    r.replace_wheel(|p| testutil::make_wheel(p, "xtask-demo-pkg", "0.2.0", 7));
+    r.refused(&[
+        "xtask_demo_pkg-0.1.0-py3-none-any.whl: METADATA says Version 0.2.0",
+        "the release is 0.1.0",
+        "nothing was published",
+        "\nfix: ",
+    ]);
+    // A WHEEL tag that is not the file name's.
+    r.replace_wheel(|p| {
+        testutil::make_wheel(p, "xtask-demo-pkg", "0.1.0", 7);
+        let script = "import sys, zipfile\nsrc = zipfile.ZipFile(sys.argv[1]).infolist()\nz = zipfile.ZipFile(sys.argv[1])\nitems = [(i.filename, z.read(i.filename)) for i in src]\nz.close()\nwith zipfile.ZipFile(sys.argv[1], 'w') as out:\n    for n, b in items:\n        out.writestr(n, b.replace(b'Tag: py3-none-any', b'Tag: cp311-cp311-linux_x86_64'))\n";
+        let sh = Shell::new().unwrap();
+        cmd!(sh, "python3 -c {script} {p}").run().unwrap();
+    });
+    r.refused(&[
+        "WHEEL says Tag cp311-cp311-linux_x86_64, the file name expands to py3-none-any",
+        "nothing was published",
+    ]);
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn two_releases_at_once_publish_each_item_once() {
+    let r = Rehearsal::new("release-concurrent");
+    let (root, registry, pypi_port, api) = (r.root.clone(), r.registry.clone(), r.pypi_port, r.direct());
+    let (args, expected) = (r.args(true), r.expected.clone());
+    let results: Vec<Result<Vec<Action>>> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let (root, registry, api, args, expected) =
+                    (root.clone(), registry.clone(), api.clone(), args.clone(), expected.clone());
+                s.spawn(move || {
+                    let ctx = testutil::ctx(&root);
+                    let sh = Shell::new().unwrap();
+                    release(&ctx, &sh, &args, &expected, &rehearsal_targets(&root, &registry, pypi_port, api))
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results.iter().any(Result::is_ok), "one release ran: {results:?}");
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+        let text = format!("{e:#}");
+        assert!(text.contains("holds the lock") && text.contains("fix: wait for the other release"), "{text}");
+    }
+    for c in ["xtask-demo-a", "xtask-demo-b"] {
+        assert_eq!(index_lines(&r.registry, c).len(), 1, "{c}: one index line");
+    }
+    assert_eq!(r.wheel_files(), [r.signed_sha256(WHEEL)], "the wheel once");
+    // Run again: everything is skipped.
+    let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
+    assert!(actions.iter().all(|a| a.skip.is_some()), "{actions:?}");
 }
