@@ -157,12 +157,10 @@ pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) ->
         .map_err(|_| anyhow::anyhow!("the signature's trusted comment was changed after signing"))?;
     // Our comment names the commit; minisign's default names none (the signed manifest's own `commit` field
     // binds it then, checked by the caller).
-    if let Some(signed_for) = trusted.split('\t').find_map(|f| f.strip_prefix("commit:")) {
-        if signed_for != commit {
-            bail!(
-                "the signature is for another commit: its trusted comment says {signed_for}, the release is {commit}"
-            );
-        }
+    if let Some(signed_for) = trusted.split('\t').find_map(|f| f.strip_prefix("commit:"))
+        && signed_for != commit
+    {
+        bail!("the signature is for another commit: its trusted comment says {signed_for}, the release is {commit}");
     }
     Ok(())
 }

@@ -2,15 +2,21 @@
 //!
 //! 1. Download the commit's artifacts from the store (every sha256 verified) and its manifest signature;
 //!    check the signature against the committed public key, that the set is complete, that every version is
-//!    the release version and that the manifest is clean. Any failure stops before anything is published.
+//!    the release version and that the manifest is clean; that every `.crate` holds the crate and version the
+//!    manifest names and every wheel's METADATA and WHEEL agree with its file name and the release. Every
+//!    crate and wheel is judged against its registry by content: the index's `cksum`, the simple page's
+//!    `#sha256=`. The same bytes are skipped; other bytes under the same version or file name stop the release.
 //!    Each crate not yet published is compared with its previous version in the registry (cargo-semver-checks
-//!    on the two `.crate` files): a breaking change under a non-breaking version stops the release too.
-//! 2. Crates through the registry's web API, in dependency order; the index is read first and versions
-//!    already there are skipped; after each upload the index is polled until it shows the version.
-//! 3. Wheels to the package index with twine, skipping files the index already lists.
+//!    on the two `.crate` files): a breaking change under a non-breaking version stops the release too. Any
+//!    failure here stops before anything is published.
+//! 2. Crates through the registry's web API, in dependency order; right before each upload the index is read
+//!    again, and after it the index is polled until it shows the version with the same checksum.
+//! 3. Wheels to the package index, one twine run per file, each re-checked on the simple page first.
 //! 4. The web bundle to `version/<V>/` of the web store, and `latest/` (several bundles: each to
 //!    `version/<V>/<bundle>/` and `latest/<bundle>/`).
 //!
+//! `--execute` holds a machine-wide lock (one release of a registry, package index and version at a time) from
+//! the first download to the last publish.
 //! Without `--execute` it is a dry run that prints this plan and changes nothing. Tokens come from the
 //! environment (`CARGO_REGISTRY_TOKEN`, `PYPI_TOKEN`) and are never printed.
 
@@ -874,10 +880,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 /// is skipped), [`print_plan`], the semver gate, then [`publish_crates`], [`publish_wheels`], [`publish_web`].
 pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
-    if !args.allow_any_ref {
-        if let Some(facts) = RefFacts::from_env() {
-            check_ref(&facts, &version)?;
-        }
+    if !args.allow_any_ref
+        && let Some(facts) = RefFacts::from_env()
+    {
+        check_ref(&facts, &version)?;
     }
     let commit = &crate::workspace::resolve_commit(sh, Some(&args.commit))?;
     // Verified downloads live in a directory of their own (not cargo's target/release).
@@ -889,6 +895,19 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             format!("download {}/ from {store} into {dir}, verifying every sha256", artifacts::commit_prefix(commit)),
             "verify the manifest's signature, completeness, versions and cleanliness".to_owned(),
         ];
+        if args.execute {
+            steps.insert(0, "take the machine-wide release lock of these registries and version".to_owned());
+        }
+        if !expected.wheel_platforms.is_empty() {
+            steps.push("check each wheel's METADATA Name and Version and WHEEL tags against its file name".to_owned());
+        }
+        if !(expected.crates.is_empty() && expected.wheel_platforms.is_empty()) {
+            steps.push(format!(
+                "compare what {} and {} already hold under this release's versions and file names by sha256: the \
+                 same bytes are skipped, other bytes stop the release before anything is published",
+                t.registry_index, t.pypi_simple
+            ));
+        }
         // Only what this repository ships (ci.toml and Cargo.toml say what).
         if !expected.crates.is_empty() {
             steps.push(format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index));
@@ -901,7 +920,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         }
         if !expected.wheel_platforms.is_empty() {
             steps.push(format!(
-                "upload the wheels missing from {} to {}, with {}",
+                "upload the wheels missing from {} to {}, one twine run per file, with {}",
                 t.pypi_simple,
                 t.pypi_upload,
                 t.credentials().1

@@ -1036,7 +1036,7 @@ fn other_bytes_under_the_releases_names_stop_it_before_anything_is_published() {
         assert!(text.contains(want), "{want:?} in {text}");
     }
     assert!(index_lines(&r.registry, "xtask-demo-a").is_empty(), "no crate was published");
-    assert_eq!(r.wheel_files(), [theirs.clone()], "the other wheel alone");
+    assert_eq!(r.wheel_files(), std::slice::from_ref(&theirs), "the other wheel alone");
 
     // And another .crate under xtask-demo-a 0.1.0 in the registry: both are named, still nothing published.
     let their_crate = r.seed_other_crate();
