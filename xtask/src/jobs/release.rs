@@ -17,6 +17,7 @@
 //!
 //! `--execute` holds a machine-wide lock (one release of a registry, package index and version at a time) from
 //! the first download to the last publish.
+//!
 //! Without `--execute` it is a dry run that prints this plan and changes nothing. Tokens come from the
 //! environment (`CARGO_REGISTRY_TOKEN`, `PYPI_TOKEN`) and are never printed.
 
@@ -270,8 +271,9 @@ impl Presence {
 }
 
 /// The fix for a version or file name that is already taken by other bytes.
-const OTHER_BYTES_FIX: &str = "fix: a published version cannot be replaced: release a new version (bump it and \
-                               package again); if the other upload is the mistake, yank or delete it first";
+const OTHER_BYTES_FIX: &str = "fix: a published version or file cannot be replaced (crates.io and PyPI never take \
+                               one twice, even after a yank or delete): bump the version, then package, upload, \
+                               sign and release it";
 
 /// How the index's lines for `version` compare with the signed `.crate`'s sha256.
 pub fn crate_presence(entries: &[IndexEntry], version: &str, sha256: &str) -> Presence {

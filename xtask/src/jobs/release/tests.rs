@@ -677,7 +677,7 @@ fn publishes_are_rechecked_against_the_index_by_checksum() {
         assert!(e.downcast_ref::<JobFailed>().is_some(), "other bytes stop the release (exit 1): {e:#}");
         let text = format!("{e:#}");
         assert!(text.contains("crate demo 0.1.0") && text.contains(&ours) && text.contains(&theirs), "{text}");
-        assert!(text.contains("fix: a published version cannot be replaced") && !text.contains(REGISTRY_TOKEN));
+        assert!(text.contains("fix: a published version or file cannot be replaced") && !text.contains(REGISTRY_TOKEN));
         text
     };
 
