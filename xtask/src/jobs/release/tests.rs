@@ -1113,3 +1113,73 @@ fn two_releases_at_once_publish_each_item_once() {
     let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
     assert!(actions.iter().all(|a| a.skip.is_some()), "{actions:?}");
 }
+
+/// One twine run per wheel, and an index answering "File already exists" (409) is judged by its simple page:
+/// the same sha256 is done, another stops the release naming both, none is twine's failure with a fix.
+#[test]
+fn a_file_already_exists_answer_is_judged_by_the_simple_page() {
+    let file = "demo-0.1.0-py3-none-any.whl";
+    let dir = testutil::temp_dir("twine-exists");
+    let ctx = testutil::ctx(&dir);
+    let sh = Shell::new().unwrap();
+    std::fs::create_dir_all(dir.join("wheels")).unwrap();
+    testutil::make_wheel(&dir.join("wheels").join(file), "demo", "0.1.0", 1);
+    let ours = crate::sha256::file(&dir.join("wheels").join(file)).unwrap().0;
+    let theirs = "c".repeat(64);
+    let m = Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "0.1.0".into(),
+        artifacts: vec![Artifact {
+            sha256: ours.clone(),
+            ..artifact(Kind::Wheel, "demo", &format!("wheels/{file}"), None)
+        }],
+    };
+    // What the simple page lists once an upload arrived (`None`: nothing, ever).
+    let run = |listed: Option<String>| {
+        let uploaded = Arc::new(Mutex::new(false));
+        let seen = uploaded.clone();
+        let server = testutil::MockHttp::start(move |r| match (r.method.as_str(), listed.as_deref()) {
+            ("POST", _) => {
+                *seen.lock().unwrap() = true;
+                (409, "409 Conflict: File already exists.".into())
+            }
+            ("GET", Some(sha)) if *seen.lock().unwrap() => {
+                (200, format!("<a href=\"/p/{file}#sha256={sha}\">{file}</a>"))
+            }
+            _ => (404, String::new()),
+        });
+        let t = Targets {
+            registry_api: String::new(),
+            registry_index: String::new(),
+            pypi_upload: format!("{}/", server.url()),
+            pypi_simple: format!("{}/simple/", server.url()),
+            web: crate::store::Store::parse(dir.join("web").as_str(), &dir).unwrap(),
+            registry_token: None,
+            pypi_token: Some(PYPI_TOKEN.into()),
+            oidc: None,
+            pypi_oidc: String::new(),
+        };
+        let result = publish_wheels(&ctx, &sh, &t, &m, &dir, &dir);
+        assert_eq!(server.requests().iter().filter(|r| r.method == "POST").count(), 1, "one upload");
+        result
+    };
+    run(Some(ours.clone())).unwrap();
+    let e = run(Some(theirs.clone())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains(&format!("wheel {file} is already on the package index"))
+            && e.contains(&ours)
+            && e.contains(&theirs),
+        "{e}"
+    );
+    let e = format!("{:#}", run(None).unwrap_err());
+    assert!(
+        e.contains(&format!("twine upload of wheel {file}")) && e.contains("\nfix: ") && !e.contains(PYPI_TOKEN),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
