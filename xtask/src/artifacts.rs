@@ -75,8 +75,20 @@ pub fn fetch_manifest(
     if !store.get(sh, &key, &path)? {
         return Ok(None);
     }
-    let m = Manifest::read(&path).with_context(|| format!("the store's {key}"));
-    Ok(Some((m?, head.generation)))
+    // Not `Manifest::read`: its fix is for a local package directory. A manifest the store gave us that does not
+    // parse was cut short on the way, or the upload that wrote it is broken.
+    let text = std::fs::read(path.path()).with_context(|| format!("reading the download of {key}"))?;
+    let m = Manifest::parse(&String::from_utf8_lossy(&text)).map_err(|e| {
+        JobFailed(format!(
+            "{} {key} is not a valid manifest ({} bytes downloaded): {e:#}\nfix: run this again (a download cut \
+             short); if it fails the same way, the stored object is broken: delete {key} from the store, then \
+             upload the commit again (cargo xtask upload --commit {}) and sign it",
+            store.describe(),
+            text.len(),
+            prefix.rsplit('/').next().unwrap_or(prefix)
+        ))
+    })?;
+    Ok(Some((m, head.generation)))
 }
 
 /// What [`download`] did.

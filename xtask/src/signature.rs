@@ -172,8 +172,12 @@ fn hex_id(id: &[u8]) -> String {
 /// The committed public key.
 pub fn committed_public(root: &Utf8Path) -> Result<Public> {
     let path = root.join(&crate::settings::get().release("sign")?.signing_key);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading the release public key {path}"))?;
-    parse_public(&text).with_context(|| format!("{path}"))
+    let fix = "fix: commit the release's minisign public key there (ci.toml [release] signing-key names the path), \
+               or pass --public-key FILE";
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read the release public key {path}: {e}\n{fix}"))?;
+    parse_public(&text)
+        .map_err(|e| anyhow::anyhow!("the release public key {path} is not a minisign public key: {e:#}\n{fix}"))
 }
 
 /// Where `--local-key` keeps a throwaway key pair, for running the pipeline on a laptop.

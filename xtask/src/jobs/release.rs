@@ -2,14 +2,21 @@
 //!
 //! 1. Download the commit's artifacts from the store (every sha256 verified) and its manifest signature;
 //!    check the signature against the committed public key, that the set is complete, that every version is
-//!    the release version and that the manifest is clean. Any failure stops before anything is published.
+//!    the release version and that the manifest is clean; that every `.crate` holds the crate and version the
+//!    manifest names and every wheel's METADATA and WHEEL agree with its file name and the release. Every
+//!    crate and wheel is judged against its registry by content: the index's `cksum`, the simple page's
+//!    `#sha256=`. The same bytes are skipped; other bytes under the same version or file name stop the release.
 //!    Each crate not yet published is compared with its previous version in the registry (cargo-semver-checks
-//!    on the two `.crate` files): a breaking change under a non-breaking version stops the release too.
-//! 2. Crates through the registry's web API, in dependency order; the index is read first and versions
-//!    already there are skipped; after each upload the index is polled until it shows the version.
-//! 3. Wheels to the package index with twine, skipping files the index already lists.
+//!    on the two `.crate` files): a breaking change under a non-breaking version stops the release too. Any
+//!    failure here stops before anything is published.
+//! 2. Crates through the registry's web API, in dependency order; right before each upload the index is read
+//!    again, and after it the index is polled until it shows the version with the same checksum.
+//! 3. Wheels to the package index, one twine run per file, each re-checked on the simple page first.
 //! 4. The web bundle to `version/<V>/` of the web store, and `latest/` (several bundles: each to
 //!    `version/<V>/<bundle>/` and `latest/<bundle>/`).
+//!
+//! `--execute` holds a machine-wide lock (one release of a registry, package index and version at a time) from
+//! the first download to the last publish.
 //!
 //! Without `--execute` it is a dry run that prints this plan and changes nothing. Tokens come from the
 //! environment (`CARGO_REGISTRY_TOKEN`, `PYPI_TOKEN`) and are never printed.
@@ -240,9 +247,49 @@ pub fn index_path(name: &str) -> String {
     }
 }
 
-/// Versions of `name` the index lists.
-fn index_versions(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<String>> {
-    Ok(index_entries(sh, index, name, cache)?.into_iter().map(|e| e.vers).collect())
+/// Where one artifact of the release stands on its registry or package index, judged by its bytes, not its name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Presence {
+    Missing,
+    /// There, with the signed bytes.
+    Same,
+    /// There with other bytes: the sha256 of each (several: a registry that took the version twice).
+    Other(Vec<String>),
+}
+
+impl Presence {
+    /// The refusal when other bytes are there: the item, both sha256s.
+    fn conflict(&self, what: &str, place: &str, ours: &str) -> Option<String> {
+        match self {
+            Presence::Other(theirs) => Some(format!(
+                "{what} is already on {place} with other bytes: sha256 {} there, {ours} signed for this release",
+                theirs.join(", ")
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The fix for a version or file name that is already taken by other bytes.
+const OTHER_BYTES_FIX: &str = "fix: a published version or file cannot be replaced (crates.io and PyPI never take \
+                               one twice, even after a yank or delete): bump the version, then package, upload, \
+                               sign and release it";
+
+/// How the index's lines for `version` compare with the signed `.crate`'s sha256.
+pub fn crate_presence(entries: &[IndexEntry], version: &str, sha256: &str) -> Presence {
+    let listed: Vec<&str> = entries.iter().filter(|e| e.vers == version).map(|e| e.cksum.as_str()).collect();
+    if listed.is_empty() {
+        Presence::Missing
+    } else if listed.iter().all(|c| c.eq_ignore_ascii_case(sha256)) {
+        Presence::Same
+    } else {
+        Presence::Other(listed.into_iter().filter(|c| !c.eq_ignore_ascii_case(sha256)).map(str::to_owned).collect())
+    }
+}
+
+/// Where the crate `a` stands in the index.
+fn crate_in_index(sh: &Shell, index: &str, a: &Artifact, cache: &Utf8Path) -> Result<Presence> {
+    Ok(crate_presence(&index_entries(sh, index, &a.name, cache)?, &a.version, &a.sha256))
 }
 
 /// One version of a crate as the index lists it.
@@ -442,13 +489,32 @@ pub fn crate_metadata(sh: &Shell, crate_file: &Utf8Path, name: &str, version: &s
     let dir = crate::tempfiles::temp_file(&tmp, &format!("xtask-release-{name}-{version}"))?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
     cmd!(sh, "tar -xzf {crate_file} -C {dir}").quiet().run().with_context(|| format!("unpacking {crate_file}"))?;
+    let refused = |found: &str| -> anyhow::Error {
+        JobFailed(format!(
+            "{crate_file} contains {found}, not {name} {version} as the signed manifest says\nfix: package the \
+             commit again (cargo xtask package --force, then upload and sign it) so that each .crate is the crate \
+             and version the manifest names\nnothing was published"
+        ))
+        .into()
+    };
     let manifest = dir.join(format!("{name}-{version}/Cargo.toml"));
+    if !manifest.is_file() {
+        // A .crate holds one directory, `<name>-<version>/`: name what this one holds instead.
+        let inside: Vec<String> = std::fs::read_dir(dir.path())
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        return Err(refused(&format!("{:?}", inside)));
+    }
     let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}").quiet().read();
     drop(dir);
     let meta: Value = serde_json::from_str(&meta.with_context(|| format!("reading {name} {version}'s Cargo.toml"))?)?;
     let p = &meta["packages"][0];
     if p["name"] != name || p["version"] != version {
-        bail!("{crate_file} contains {} {}, not {name} {version}", p["name"], p["version"]);
+        return Err(refused(&format!(
+            "{} {}",
+            p["name"].as_str().unwrap_or("?"),
+            p["version"].as_str().unwrap_or("?")
+        )));
     }
     let deps: Vec<Value> = p["dependencies"]
         .as_array()
@@ -509,15 +575,29 @@ pub fn publish_order(crates: &[(String, Vec<String>)]) -> Result<Vec<String>> {
     Ok(order)
 }
 
-/// `PUT /api/v1/crates/new`, retried on 5xx and waiting as told on 429.
+/// What a registry answered a publish.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// Accepted.
+    Accepted,
+    /// It says the version is already there (crates.io: 200 with `already uploaded`; others a 4xx saying
+    /// `already exists`): the caller re-checks the index, since only the index says whose bytes those are.
+    Exists(String),
+    /// Another 4xx: the reply, as an error message with its fix (the caller re-checks the index too).
+    Refused(String),
+}
+
+/// `PUT /api/v1/crates/new`, retried on 5xx and waiting as told on 429. `trusted`: the token was minted by
+/// trusted publishing (a refusal then means re-running the job, not setting a token).
 pub fn publish_crate(
     sh: &Shell,
     api: &str,
     token: &str,
+    trusted: bool,
     metadata: &Value,
     crate_file: &Utf8Path,
     tmp: &Utf8Path,
-) -> Result<()> {
+) -> Result<Answer> {
     let json = serde_json::to_vec(metadata)?;
     let bytes = std::fs::read(crate_file).with_context(|| format!("reading {crate_file}"))?;
     let mut body = Vec::with_capacity(json.len() + bytes.len() + 8);
@@ -537,29 +617,217 @@ pub fn publish_crate(
         Err(e) => Err(anyhow!(
             "cannot reach the registry at {api}: {e:#}\nfix: check it is up, then run again: published crates are skipped"
         )),
-        Ok(r) => match r.status {
-            200..=299 => match serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| v.get("errors").cloned()) {
-                Some(errors) => Err(anyhow!("the registry refused {}: {errors}", metadata["name"])),
-                None => Ok(()),
-            },
-            401 | 403 => Err(anyhow!(
-                "the registry refused the token (HTTP {})\nfix: set CARGO_REGISTRY_TOKEN to a token with publish rights",
-                r.status
-            )),
-            c => Err(anyhow!("publishing {} failed: HTTP {c}: {}", metadata["name"], r.text())),
-        },
+        Ok(r) => Ok(judge_publish_reply(api, &metadata["name"], trusted, &r)),
     };
     drop(body_path);
-    result
+    result?
 }
 
-fn pypi_has(sh: &Shell, simple: &str, project: &str, file: &str) -> Result<bool> {
-    let url = format!("{}/{}/", simple.trim_end_matches('/'), artifacts::normalize(project));
-    match http_get(sh, &url)? {
-        (200, body) => Ok(body.contains(file)),
-        (404, _) => Ok(false),
-        (c, _) => bail!("reading the package index {url}: HTTP {c}\nfix: check it is up, then run again"),
+/// What a registry's reply to a publish means; every refusal with its fix.
+fn judge_publish_reply(api: &str, name: &Value, trusted: bool, r: &crate::http::Response) -> Result<Answer> {
+    let name = name.as_str().unwrap_or_default();
+    let text = r.text();
+    let brief: String = text.trim().chars().take(300).collect();
+    let says_exists = |t: &str| t.contains("already uploaded") || t.contains("already exists");
+    match r.status {
+        200..=299 => match serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| v.get("errors").cloned()) {
+            Some(errors) if says_exists(&errors.to_string()) => Ok(Answer::Exists(errors.to_string())),
+            Some(errors) => Err(anyhow!(
+                "the registry refused {name}: {errors}\nfix: correct what the registry names, then run again: \
+                 published crates are skipped"
+            )),
+            None => Ok(Answer::Accepted),
+        },
+        300..=399 => Err(anyhow!(
+            "the registry API {api} answered HTTP {} (a redirect to {}) to the publish of {name}: a publish is never \
+             sent on to another address\nfix: set release.registry-api (or --registry-api) to the address it \
+             redirects to",
+            r.status,
+            r.header("location").map_or_else(|| "nowhere".to_owned(), crate::http::redact)
+        )),
+        401 | 403 if trusted => Err(anyhow!(
+            "the registry refused the trusted-publishing token (HTTP {}) publishing {name}\nfix: run the release \
+             job again (the short-lived token expired); if it is refused again, check the crate's trusted publisher \
+             on the registry (repository, workflow release.yml, environment release)",
+            r.status
+        )),
+        401 | 403 => Err(anyhow!(
+            "the registry refused the token (HTTP {}) publishing {name}\nfix: set CARGO_REGISTRY_TOKEN to a token \
+             with publish rights for {name}",
+            r.status
+        )),
+        429 => Err(anyhow!(
+            "the registry at {api} still answers HTTP 429 (too many requests) for {name} after waiting as told\nfix: \
+             wait (crates.io limits how many new versions an account publishes per hour), then run again: \
+             published crates are skipped"
+        )),
+        400..=499 if says_exists(&text) => Ok(Answer::Exists(brief)),
+        c @ 400..=499 => Ok(Answer::Refused(format!(
+            "the registry refused {name}: HTTP {c}: {brief}\nfix: correct what the registry names, then run again: \
+             published crates are skipped"
+        ))),
+        c => Err(anyhow!(
+            "publishing {name} failed: HTTP {c}: {brief}\nfix: check the registry at {api} is up, then run again: \
+             published crates are skipped"
+        )),
     }
+}
+
+/// One file a PEP 503 simple page lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexFile {
+    /// The href's last path segment (before any `?` or `#`), percent-decoded.
+    pub name: String,
+    /// The `#sha256=` fragment's hash (lower-case), if the page gives one.
+    pub sha256: Option<String>,
+    /// The href, resolved against the page's URL (without its fragment).
+    pub url: String,
+}
+
+/// The files of a simple page: every `<a>` element's `href`.
+pub fn simple_files(page: &str, html: &str) -> Vec<IndexFile> {
+    let lower = html.to_ascii_lowercase();
+    let mut files = Vec::new();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("<a").map(|i| at + i) {
+        let end = lower[i..].find('>').map_or(lower.len(), |e| i + e);
+        at = end.max(i + 2);
+        // `<a` must start the element (not `<abbr`).
+        if !lower[i + 2..].starts_with(|c: char| c.is_ascii_whitespace()) {
+            continue;
+        }
+        let Some(href) = attribute(&html[i..end], &lower[i..end], "href") else { continue };
+        let href = unescape(&href);
+        let (target, fragment) = href.split_once('#').unwrap_or((&href, ""));
+        let path = target.split('?').next().unwrap_or_default();
+        let name = percent_decode(path.rsplit('/').next().unwrap_or_default());
+        let sha256 = fragment
+            .strip_prefix("sha256=")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_ascii_lowercase);
+        files.push(IndexFile { name, sha256, url: resolve_url(page, target) });
+    }
+    files
+}
+
+/// The value of attribute `name` in one tag (`lower` is the tag lower-cased, for finding names).
+fn attribute(tag: &str, lower: &str, name: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name).map(|i| from + i) {
+        from = i + name.len();
+        let before_ok = lower[..i].ends_with(|c: char| c.is_ascii_whitespace());
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let start = lower.len() - rest.len() + 1;
+        let value = tag[start..].trim_start();
+        return Some(match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or_default().to_owned(),
+            _ => value.split(|c: char| c.is_ascii_whitespace() || c == '>').next().unwrap_or_default().to_owned(),
+        });
+    }
+    None
+}
+
+/// The character references a simple page's href may hold.
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `href` resolved against the page at `base` (absolute, scheme-relative, root-relative or relative with `..`).
+pub fn resolve_url(base: &str, href: &str) -> String {
+    if href.contains("://") {
+        return href.to_owned();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    if let Some(h) = href.strip_prefix("//") {
+        return format!("{scheme}://{h}");
+    }
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let origin = format!("{scheme}://{}", &rest[..authority_end]);
+    if href.starts_with('/') {
+        return format!("{origin}{href}");
+    }
+    let path = rest[authority_end..].split(['?', '#']).next().unwrap_or_default();
+    let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if !path.ends_with('/') {
+        segments.pop();
+    }
+    for part in href.split('/') {
+        match part {
+            ".." => drop(segments.pop()),
+            "." | "" => {}
+            p => segments.push(p),
+        }
+    }
+    let trailing = if href.ends_with('/') { "/" } else { "" };
+    format!("{origin}/{}{trailing}", segments.join("/"))
+}
+
+/// Where the wheel `a` stands on the package index: its file name on the project's simple page, and that
+/// file's sha256 (the page's `#sha256=`, else the file downloaded and hashed) against the signed one.
+fn wheel_on_index(sh: &Shell, simple: &str, a: &Artifact, tmp: &Utf8Path) -> Result<Presence> {
+    let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+    let url = format!("{}/{}/", simple.trim_end_matches('/'), artifacts::normalize(&a.name));
+    let listed: Vec<IndexFile> = match http_get(sh, &url)? {
+        (200, body) => simple_files(&url, &body).into_iter().filter(|f| f.name == file).collect(),
+        (404, _) => Vec::new(),
+        (c, _) => bail!("reading the package index {url}: HTTP {c}\nfix: check it is up, then run again"),
+    };
+    if listed.is_empty() {
+        return Ok(Presence::Missing);
+    }
+    let mut theirs = Vec::new();
+    for f in listed {
+        let sha = match f.sha256 {
+            Some(sha) => sha,
+            None => {
+                let out = crate::tempfiles::temp_file(tmp, "index-file")?;
+                let r = crate::http::send(sh, &crate::http::Request::new("GET", &f.url).follow().to(&out), None, tmp)?;
+                if r.status != 200 {
+                    bail!(
+                        "downloading {} (listed without a hash on {url}): HTTP {}\nfix: check the index is up, then run again",
+                        crate::http::redact(&f.url),
+                        r.status
+                    );
+                }
+                crate::sha256::file(&out)?.0
+            }
+        };
+        if !sha.eq_ignore_ascii_case(&a.sha256) {
+            theirs.push(sha);
+        }
+    }
+    Ok(if theirs.is_empty() { Presence::Same } else { Presence::Other(theirs) })
 }
 
 /// GET `url` (following redirects): the HTTP status and the body; an error when nothing answered.
@@ -629,6 +897,19 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
             format!("download {}/ from {store} into {dir}, verifying every sha256", artifacts::commit_prefix(commit)),
             "verify the manifest's signature, completeness, versions and cleanliness".to_owned(),
         ];
+        if args.execute {
+            steps.insert(0, "take the machine-wide release lock of these registries and version".to_owned());
+        }
+        if !expected.wheel_platforms.is_empty() {
+            steps.push("check each wheel's METADATA Name and Version and WHEEL tags against its file name".to_owned());
+        }
+        if !(expected.crates.is_empty() && expected.wheel_platforms.is_empty()) {
+            steps.push(format!(
+                "compare what {} and {} already hold under this release's versions and file names by sha256: the \
+                 same bytes are skipped, other bytes stop the release before anything is published",
+                t.registry_index, t.pypi_simple
+            ));
+        }
         // Only what this repository ships (ci.toml and Cargo.toml say what).
         if !expected.crates.is_empty() {
             steps.push(format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index));
@@ -641,7 +922,7 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         }
         if !expected.wheel_platforms.is_empty() {
             steps.push(format!(
-                "upload the wheels missing from {} to {}, with {}",
+                "upload the wheels missing from {} to {}, one twine run per file, with {}",
                 t.pypi_simple,
                 t.pypi_upload,
                 t.credentials().1
@@ -661,9 +942,18 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         crate::plan::print_static(&plan, ctx.global.json)?;
         return Ok(Vec::new());
     }
+    // One release of these targets and version at a time on this machine, held until the last publish.
+    let _lock = if args.execute {
+        credentials_may_go(t, expected)?;
+        Some(ReleaseLock::acquire(t, &version)?)
+    } else {
+        None
+    };
     let m = verify(ctx, sh, args, expected, commit, &version, &dir)?;
     let cache = ctx.root.join(crate::config::RELEASE_INDEX_DIR);
-    let plan = plan_release(sh, t, &m, &dir, &version, &cache)?;
+    let tmp = ctx.root.join(crate::tempfiles::DIR);
+    let plan = plan_release(sh, t, &m, &dir, &version, &cache, &tmp)?;
+    check_wheels(ctx, sh, &m, &dir, &version)?;
     let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
     let verdicts = semver_verdicts(ctx, sh, t, &crates, &dir, &cache)?;
     print_plan(args, t, &plan, &verdicts, commit, &version);
@@ -690,13 +980,18 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
         return Ok(plan.actions);
     }
     // From here on the release acts: any failure is a failed job (exit 1), never "could not run" (exit 2).
-    let tmp = ctx.root.join(crate::tempfiles::DIR);
     let publish = || -> Result<()> {
         publish_crates(sh, t, &plan, &m, &dir, &cache, &tmp)?;
         publish_wheels(ctx, sh, t, &m, &dir, &tmp)?;
         publish_web(sh, t, &plan, &dir)
     };
     publish().map_err(|e| {
+        // Other bytes found right before a publish: running again would stop here again.
+        if let Some(JobFailed(stop)) = e.downcast_ref::<JobFailed>() {
+            return JobFailed(format!(
+                "{stop}\nthe release of {version} stopped there; what it published before stays published"
+            ));
+        }
         JobFailed(format!(
             "{e:#}\nthe release of {version} stopped part-way; run the same command again to finish it (what is \
              already published is skipped)"
@@ -738,7 +1033,7 @@ fn verify(
         Some(p) => {
             crate::signature::parse_public(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)?
         }
-        None => crate::signature::committed_public(&ctx.root)?,
+        None => crate::signature::committed_public(&ctx.root).map_err(verification_failed)?,
     };
     let signed = std::fs::read(&remote_manifest);
     let signature = std::fs::read(&remote_sig);
@@ -768,6 +1063,75 @@ fn verify(
     Ok(m)
 }
 
+/// Why a crate is skipped: the index lists its version with the signed `.crate`'s sha256.
+pub const SAME_IN_INDEX: &str = "already in the index, same sha256";
+/// Why a wheel is skipped: the simple page lists its file with the signed sha256.
+pub const SAME_ON_INDEX: &str = "already on the package index, same sha256";
+
+/// Before anything is sent: a credential for a registry (a token, or one trusted publishing will mint) goes
+/// only where [`crate::http::credential_may_go_to`] allows. twine gets its token through its environment, not
+/// through crate::http, so this is the check that covers it.
+pub fn credentials_may_go(t: &Targets, expected: &Expected) -> Result<()> {
+    let checks = [
+        (!expected.crates.is_empty() && (t.registry_token.is_some() || t.oidc.is_some()), &t.registry_api),
+        (!expected.wheel_platforms.is_empty() && (t.pypi_token.is_some() || t.oidc.is_some()), &t.pypi_upload),
+    ];
+    for (_, url) in checks.iter().filter(|(with_credential, _)| *with_credential) {
+        crate::http::credential_may_go_to(url).map_err(|e| anyhow!("{e:#}\nnothing was published"))?;
+    }
+    Ok(())
+}
+
+/// One `release --execute` of a registry, package index and version at a time on this machine: an OS lock on
+/// a file in the machine's temporary directory, named from those three (two checkouts collide too), held
+/// until dropped. The OS releases it when the process ends, however it ends.
+pub struct ReleaseLock {
+    _file: std::fs::File,
+}
+
+impl ReleaseLock {
+    pub fn path(t: &Targets, version: &str) -> std::path::PathBuf {
+        let what =
+            format!("{}\n{}\n{version}", t.registry_api.trim_end_matches('/'), t.pypi_upload.trim_end_matches('/'));
+        let hash = crate::sha256::digest(what.as_bytes());
+        std::env::temp_dir().join(format!("xtask-release-{}.lock", &hash[..16]))
+    }
+
+    pub fn acquire(t: &Targets, version: &str) -> Result<ReleaseLock> {
+        use std::io::Write as _;
+        let path = Self::path(t, version);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening the release lock {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                return Err(JobFailed(format!(
+                    "another release of {version} to {} and {} is running on this machine: it holds the lock {} \
+                     ({})\nfix: wait for the other release to finish, then run this again if needed: what it \
+                     published is skipped\nnothing was published",
+                    crate::http::redact(&t.registry_api),
+                    crate::http::redact(&t.pypi_upload),
+                    path.display(),
+                    holder.trim()
+                ))
+                .into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                bail!("locking {}: {e}\nfix: check the temporary directory is writable", path.display())
+            }
+        }
+        // Who holds it, for the message of a second run (the lock itself is the OS's).
+        let _ = file.set_len(0).and_then(|()| write!(file, "pid {}", std::process::id()));
+        Ok(ReleaseLock { _file: file })
+    }
+}
+
 /// What a release sends, and what of it is already there.
 pub struct ReleasePlan {
     /// The crates in dependency order.
@@ -789,6 +1153,7 @@ fn plan_release(
     dir: &Utf8Path,
     version: &str,
     cache: &Utf8Path,
+    tmp: &Utf8Path,
 ) -> Result<ReleasePlan> {
     let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
     let mut deps = Vec::new();
@@ -807,18 +1172,24 @@ fn plan_release(
     }
     let order = publish_order(&deps)?;
     let mut actions = Vec::new();
+    // Every item is judged by its bytes before anything is published: a version or file name already taken by
+    // other bytes stops the release here, all of them named at once.
+    let mut conflicts = Vec::new();
     for name in &order {
         let a = crates.iter().find(|a| &a.name == name).expect("ordered from these");
-        let there = index_versions(sh, &t.registry_index, name, cache)?.contains(&a.version);
-        actions.push(Action {
-            what: format!("crate {name} {}", a.version),
-            skip: there.then(|| "already in the index".into()),
-        });
+        let what = format!("crate {name} {}", a.version);
+        let presence = crate_in_index(sh, &t.registry_index, a, cache)?;
+        conflicts.extend(presence.conflict(&what, &format!("the index {}", t.registry_index), &a.sha256));
+        actions.push(Action { what, skip: (presence == Presence::Same).then(|| SAME_IN_INDEX.into()) });
     }
     for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
-        let file = a.path.rsplit('/').next().unwrap_or(&a.path);
-        let there = pypi_has(sh, &t.pypi_simple, &a.name, file)?;
-        actions.push(Action { what: format!("wheel {file}"), skip: there.then(|| "already on the index".into()) });
+        let what = format!("wheel {}", a.path.rsplit('/').next().unwrap_or(&a.path));
+        let presence = wheel_on_index(sh, &t.pypi_simple, a, tmp)?;
+        conflicts.extend(presence.conflict(&what, &format!("the package index {}", t.pypi_simple), &a.sha256));
+        actions.push(Action { what, skip: (presence == Presence::Same).then(|| SAME_ON_INDEX.into()) });
+    }
+    if !conflicts.is_empty() {
+        return Err(JobFailed(format!("{}\n{OTHER_BYTES_FIX}\nnothing was published", conflicts.join("\n"))).into());
     }
     let web: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wasm).collect();
     // One bundle goes to `version/<V>/` itself; several each to `version/<V>/<bundle>/`, so that no bundle's
@@ -843,6 +1214,39 @@ fn plan_release(
         });
     }
     Ok(ReleasePlan { order, metadata, actions, web_todo })
+}
+
+/// Every wheel's content against its file name and the release (see [`content`]), before anything is
+/// published: each disagreement is named, with both values.
+fn check_wheels(ctx: &Ctx, sh: &Shell, m: &Manifest, dir: &Utf8Path, version: &str) -> Result<()> {
+    let wheels: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wheel).collect();
+    if wheels.is_empty() {
+        return Ok(());
+    }
+    // The Python of the tools virtualenv, where twine lives: a release with wheels needs it anyway.
+    ctx.tools.ensure(sh, &["twine"])?;
+    let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+    let venv = twine.parent().and_then(Utf8Path::parent).context("twine is not in a virtualenv")?;
+    let python = crate::tools::venv_python(venv);
+    let paths: Vec<Utf8PathBuf> = wheels.iter().map(|a| dir.join(&a.path)).collect();
+    let read = content::read_dist_infos(sh, &python, &paths.iter().map(Utf8PathBuf::as_path).collect::<Vec<_>>())?;
+    let mut problems = Vec::new();
+    for (a, info) in wheels.iter().zip(read) {
+        let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+        match info {
+            Ok(info) => problems.extend(content::wheel_problems(file, &a.name, version, &info)),
+            Err(e) => problems.push(format!("{file} cannot be read as a wheel: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(JobFailed(format!(
+        "the wheels do not hold what their names and the release say:\n  {}\nfix: build the wheels of this version \
+         again (cargo xtask package --force), then upload and sign the commit\nnothing was published",
+        problems.join("\n  ")
+    ))
+    .into())
 }
 
 /// Phase 3: what the release will do, and the semver verdicts, for the log.
@@ -873,9 +1277,10 @@ fn print_plan(
     }
 }
 
-/// Phase 4: the crates, in order, each confirmed in the index before its dependents. A trusted-publishing token
-/// is minted once, when the first crate needs it, and revoked when this function returns, whether it
-/// succeeded or not.
+/// Phase 4: the crates, in order, each confirmed in the index (same sha256) before its dependents. Right before
+/// each upload the index is read again: another run or a person may have published since the plan. A
+/// trusted-publishing token is minted once, when the first crate needs it, and revoked when this function
+/// returns, whether it succeeded or not.
 fn publish_crates(
     sh: &Shell,
     t: &Targets,
@@ -886,18 +1291,26 @@ fn publish_crates(
     tmp: &Utf8Path,
 ) -> Result<()> {
     let mut minted: Option<crate::oidc::CratesToken> = None;
+    let place = format!("the index {}", t.registry_index);
     for name in &plan.order {
         let a = m.artifacts.iter().find(|a| a.kind == Kind::Crate && &a.name == name).expect("ordered");
-        if index_versions(sh, &t.registry_index, name, cache)?.contains(&a.version) {
-            continue;
+        let what = format!("crate {name} {}", a.version);
+        let stop = |p: &Presence| -> anyhow::Error {
+            let why = p.conflict(&what, &place, &a.sha256).unwrap_or_default();
+            JobFailed(format!("{why}\n{OTHER_BYTES_FIX}")).into()
+        };
+        match crate_in_index(sh, &t.registry_index, a, cache)? {
+            Presence::Same => continue,
+            p @ Presence::Other(_) => return Err(stop(&p)),
+            Presence::Missing => {}
         }
-        let token = match (&t.registry_token, &t.oidc) {
-            (Some(token), _) => token.clone(),
+        let (token, trusted) = match (&t.registry_token, &t.oidc) {
+            (Some(token), _) => (token.clone(), false),
             (None, Some(github)) => {
                 if minted.is_none() {
                     minted = Some(crate::oidc::crates_token(sh, tmp, github, &t.registry_api)?);
                 }
-                minted.as_ref().expect("minted above").token.expose().to_owned()
+                (minted.as_ref().expect("minted above").token.expose().to_owned(), true)
             }
             (None, None) => bail!(
                 "no credential for the crate registry\nfix: run in GitHub Actions with `id-token: write` and a \
@@ -905,55 +1318,104 @@ fn publish_crates(
             ),
         };
         eprintln!("publishing {name} {}", a.version);
-        publish_crate(sh, &t.registry_api, &token, &plan.metadata[name], &dir.join(&a.path), tmp)
+        let answer = publish_crate(sh, &t.registry_api, &token, trusted, &plan.metadata[name], &dir.join(&a.path), tmp)
             .with_context(|| format!("publishing {name} {}", a.version))?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !index_versions(sh, &t.registry_index, name, cache)?.contains(&a.version) {
-            if Instant::now() > deadline {
-                bail!(
-                    "{name} {} was uploaded but the index does not show it after 2 minutes; run again once it does",
-                    a.version
-                );
-            }
-            std::thread::sleep(Duration::from_millis(500));
+        // Accepted, or "already there": the index says whose bytes it holds.
+        let presence = match &answer {
+            Answer::Accepted | Answer::Exists(_) => await_in_index(sh, t, a, cache, INDEX_WAIT)?,
+            Answer::Refused(_) => crate_in_index(sh, &t.registry_index, a, cache)?,
+        };
+        match (presence, answer) {
+            (Presence::Same, _) => {}
+            (p @ Presence::Other(_), _) => return Err(stop(&p)),
+            (Presence::Missing, Answer::Refused(why)) => bail!("{why}"),
+            (Presence::Missing, Answer::Exists(reply)) => bail!(
+                "the registry says {what} is already there ({reply}) but {place} does not show it after {} s\nfix: \
+                 run again once the index shows it: published crates are compared by sha256 and skipped",
+                INDEX_WAIT.as_secs()
+            ),
+            (Presence::Missing, Answer::Accepted) => bail!(
+                "{what} was uploaded but {place} does not show it after {} s\nfix: run again once it does",
+                INDEX_WAIT.as_secs()
+            ),
         }
     }
     Ok(())
 }
 
-/// Phase 5: the wheels the package index does not have yet, with twine.
-fn publish_wheels(ctx: &Ctx, sh: &Shell, t: &Targets, m: &Manifest, dir: &Utf8Path, tmp: &Utf8Path) -> Result<()> {
-    let wheels: Vec<String> = m
-        .artifacts
-        .iter()
-        .filter(|a| a.kind == Kind::Wheel)
-        .filter(|a| {
-            !pypi_has(sh, &t.pypi_simple, &a.name, a.path.rsplit('/').next().unwrap_or(&a.path)).unwrap_or(false)
-        })
-        .map(|a| dir.join(&a.path).to_string())
-        .collect();
-    if wheels.is_empty() {
-        return Ok(());
+/// How long a publish waits for the index to show it.
+const INDEX_WAIT: Duration = Duration::from_secs(120);
+
+/// Polls the index until it lists the crate `a`'s version (or `wait` passes): then where it stands.
+fn await_in_index(sh: &Shell, t: &Targets, a: &Artifact, cache: &Utf8Path, wait: Duration) -> Result<Presence> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let presence = crate_in_index(sh, &t.registry_index, a, cache)?;
+        if presence != Presence::Missing || Instant::now() > deadline {
+            return Ok(presence);
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
-    ctx.tools.ensure(sh, &["twine"])?;
-    let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
-    let token = match (&t.pypi_token, &t.oidc) {
-        (Some(token), _) => token.clone(),
-        (None, Some(github)) => crate::oidc::pypi_token(sh, tmp, github, &t.pypi_oidc)?.expose().to_owned(),
-        (None, None) => bail!(
-            "no credential for the package index\nfix: run in GitHub Actions with `id-token: write` and a \
-             trusted publisher on the index, or set PYPI_TOKEN"
-        ),
-    };
+}
+
+/// Phase 5: the wheels the package index does not have yet, one twine run per file so that each answer is
+/// judged on its own: right before each, the simple page is read again, and after a failed upload too (an
+/// index answering "File already exists" holds that file: the same bytes are done, others stop the release).
+fn publish_wheels(ctx: &Ctx, sh: &Shell, t: &Targets, m: &Manifest, dir: &Utf8Path, tmp: &Utf8Path) -> Result<()> {
+    let place = format!("the package index {}", t.pypi_simple);
     let url = &t.pypi_upload;
-    let _env = [
-        sh.push_env("TWINE_USERNAME", "__token__"),
-        sh.push_env("TWINE_PASSWORD", &token),
-        sh.push_env("TWINE_NON_INTERACTIVE", "1"),
-    ];
-    cmd!(sh, "{twine} upload --disable-progress-bar --repository-url {url} {wheels...}").run().map_err(|e| {
-        anyhow!("twine upload to {url} failed ({e}; its output is above)\nfix: run again: published files are skipped")
-    })?;
+    let mut twine_and_token: Option<(Utf8PathBuf, String)> = None;
+    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
+        let what = format!("wheel {}", a.path.rsplit('/').next().unwrap_or(&a.path));
+        let stop = |p: &Presence| -> anyhow::Error {
+            let why = p.conflict(&what, &place, &a.sha256).unwrap_or_default();
+            JobFailed(format!("{why}\n{OTHER_BYTES_FIX}")).into()
+        };
+        match wheel_on_index(sh, &t.pypi_simple, a, tmp)? {
+            Presence::Same => continue,
+            p @ Presence::Other(_) => return Err(stop(&p)),
+            Presence::Missing => {}
+        }
+        if twine_and_token.is_none() {
+            let token = match (&t.pypi_token, &t.oidc) {
+                (Some(token), _) => {
+                    // twine gets the token through its environment, not through crate::http: the same rule, here.
+                    crate::http::credential_may_go_to(url)?;
+                    token.clone()
+                }
+                (None, Some(github)) => {
+                    crate::http::credential_may_go_to(url)?;
+                    crate::oidc::pypi_token(sh, tmp, github, &t.pypi_oidc)?.expose().to_owned()
+                }
+                (None, None) => bail!(
+                    "no credential for the package index\nfix: run in GitHub Actions with `id-token: write` and a \
+                     trusted publisher on the index, or set PYPI_TOKEN"
+                ),
+            };
+            ctx.tools.ensure(sh, &["twine"])?;
+            let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+            twine_and_token = Some((twine, token));
+        }
+        let (twine, token) = twine_and_token.as_ref().expect("set above");
+        let wheel = dir.join(&a.path);
+        let _env = [
+            sh.push_env("TWINE_USERNAME", "__token__"),
+            sh.push_env("TWINE_PASSWORD", token),
+            sh.push_env("TWINE_NON_INTERACTIVE", "1"),
+        ];
+        eprintln!("uploading {what}");
+        let Err(e) = cmd!(sh, "{twine} upload --disable-progress-bar --repository-url {url} {wheel}").run() else {
+            continue;
+        };
+        match wheel_on_index(sh, &t.pypi_simple, a, tmp)? {
+            Presence::Same => eprintln!("{what}: the index already holds these bytes"),
+            p @ Presence::Other(_) => return Err(stop(&p)),
+            Presence::Missing => bail!(
+                "twine upload of {what} to {url} failed ({e}; its output is above)\nfix: run again: published \
+                 files are skipped"
+            ),
+        }
+    }
     Ok(())
 }
 
@@ -966,6 +1428,8 @@ fn publish_web(sh: &Shell, t: &Targets, plan: &ReleasePlan, dir: &Utf8Path) -> R
     }
     Ok(())
 }
+
+mod content;
 
 #[cfg(test)]
 mod tests;

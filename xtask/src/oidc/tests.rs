@@ -84,7 +84,9 @@ fn crates_trusted_publishing_exchanges_publishes_and_revokes() {
     let krate = root.join("demo-0.1.0.crate");
     std::fs::write(&krate, b"crate bytes").unwrap();
     let meta = json!({"name": "demo", "vers": "0.1.0"});
-    crate::jobs::release::publish_crate(&sh, &api, token.token.expose(), &meta, &krate, &root).unwrap();
+    let answer =
+        crate::jobs::release::publish_crate(&sh, &api, token.token.expose(), true, &meta, &krate, &root).unwrap();
+    assert_eq!(answer, crate::jobs::release::Answer::Accepted);
     token.revoke().unwrap();
     drop(token);
     let reqs = http.requests();

@@ -290,17 +290,7 @@ impl Rehearsal {
     }
 
     fn targets(&self, api: String) -> Targets {
-        Targets {
-            registry_token: Some(REGISTRY_TOKEN.into()),
-            pypi_token: Some(PYPI_TOKEN.into()),
-            oidc: None,
-            pypi_oidc: format!("http://127.0.0.1:{}", self.pypi_port),
-            registry_api: api,
-            registry_index: format!("file://{}", self.registry),
-            pypi_upload: format!("http://127.0.0.1:{}/", self.pypi_port),
-            pypi_simple: format!("http://127.0.0.1:{}/simple/", self.pypi_port),
-            web: crate::store::Store::parse(self.root.join("web").as_str(), &self.root).unwrap(),
-        }
+        rehearsal_targets(&self.root, &self.registry, self.pypi_port, api)
     }
 
     fn args(&self, execute: bool) -> Args {
@@ -334,6 +324,21 @@ impl Rehearsal {
     fn assert_nothing_published(&self) {
         assert!(index_lines(&self.registry, "xtask-demo-a").is_empty(), "a crate was published");
         assert!(std::fs::read_dir(&self.pypi_dir).unwrap().next().is_none(), "a wheel was published");
+    }
+}
+
+/// Where a rehearsal publishes (a free function: a thread of its own builds its own).
+fn rehearsal_targets(root: &Utf8Path, registry: &Utf8Path, pypi_port: u16, api: String) -> Targets {
+    Targets {
+        registry_token: Some(REGISTRY_TOKEN.into()),
+        pypi_token: Some(PYPI_TOKEN.into()),
+        oidc: None,
+        pypi_oidc: format!("http://127.0.0.1:{pypi_port}"),
+        registry_api: api,
+        registry_index: format!("file://{registry}"),
+        pypi_upload: format!("http://127.0.0.1:{pypi_port}/"),
+        pypi_simple: format!("http://127.0.0.1:{pypi_port}/simple/"),
+        web: crate::store::Store::parse(root.join("web").as_str(), root).unwrap(),
     }
 }
 
@@ -430,7 +435,7 @@ fn an_interrupted_release_is_finished_by_a_rerun_and_then_sends_nothing() {
 
     // Run again: finishes, skipping what was published.
     let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
-    assert_eq!(actions[0].skip.as_deref(), Some("already in the index"));
+    assert_eq!(actions[0].skip.as_deref(), Some(SAME_IN_INDEX));
     assert_eq!(actions[1].skip, None);
     // And again: everything is skipped, nothing is published twice.
     let web_before = std::fs::metadata(r.root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
@@ -546,5 +551,635 @@ fn the_previous_crate_is_downloaded_from_the_index_dl() {
     let e = download_crate(&sh, &index, &dir, "demo", &entry("0.2.0"), &out).unwrap_err().to_string();
     assert!(e.contains("the index says") && e.contains(&sum), "{e}");
     drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn simple_pages_are_read_by_their_anchors() {
+    let sha = "ab".repeat(32);
+    let page = "http://127.0.0.1:1/simple/demo/";
+    let html = format!(
+        "<html><body><abbr href=\"x.whl\">no</abbr>\n\
+         <a href=\"../../packages/demo-0.1.0-py3-none-any.whl#sha256={sha}\">demo-0.1.0-py3-none-any.whl</a><br>\n\
+         <A data-requires-python=\"&gt;=3.9\" HREF='https://files.example/p/ab/demo-0.1.0.tar.gz#sha256={}'>x</A>\n\
+         <a href=\"/files/demo%2B1-0.2.0-py3-none-any.whl?x=1&amp;y=2#md5=00\">old hash only</a>\n\
+         <a href=demo-0.3.0-py3-none-any.whl>unquoted, no hash</a>\n\
+         <p>demo-0.4.0-py3-none-any.whl in text only</p></body></html>",
+        sha.to_uppercase()
+    );
+    let files = simple_files(page, &html);
+    let got: Vec<(&str, Option<&str>, &str)> =
+        files.iter().map(|f| (f.name.as_str(), f.sha256.as_deref(), f.url.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "demo-0.1.0-py3-none-any.whl",
+                Some(sha.as_str()),
+                "http://127.0.0.1:1/packages/demo-0.1.0-py3-none-any.whl"
+            ),
+            ("demo-0.1.0.tar.gz", Some(sha.as_str()), "https://files.example/p/ab/demo-0.1.0.tar.gz"),
+            ("demo+1-0.2.0-py3-none-any.whl", None, "http://127.0.0.1:1/files/demo%2B1-0.2.0-py3-none-any.whl?x=1&y=2"),
+            ("demo-0.3.0-py3-none-any.whl", None, "http://127.0.0.1:1/simple/demo/demo-0.3.0-py3-none-any.whl"),
+        ]
+    );
+    // A file name only in the text is not listed (the old check, `body.contains(file)`, said it was).
+    assert!(!files.iter().any(|f| f.name.contains("0.4.0")));
+}
+
+#[test]
+fn index_lines_are_judged_by_checksum() {
+    let e = |vers: &str, cksum: &str| IndexEntry { vers: vers.into(), yanked: false, cksum: cksum.into() };
+    let (ours, theirs) = ("a".repeat(64), "b".repeat(64));
+    assert_eq!(crate_presence(&[e("0.0.9", &theirs)], "0.1.0", &ours), Presence::Missing);
+    assert_eq!(crate_presence(&[e("0.1.0", &ours.to_uppercase())], "0.1.0", &ours), Presence::Same);
+    assert_eq!(crate_presence(&[e("0.1.0", &theirs)], "0.1.0", &ours), Presence::Other(vec![theirs.clone()]));
+    // A registry that took the version twice: any other line is a conflict.
+    let twice = [e("0.1.0", &ours), e("0.1.0", &theirs)];
+    assert_eq!(crate_presence(&twice, "0.1.0", &ours), Presence::Other(vec![theirs]));
+}
+
+/// A registry's web API and sparse index in one [`testutil::MockHttp`]: the index file of `demo` is `index`
+/// (shared, so a handler can change it when a publish arrives), and `put` answers the publish.
+fn mock_registry(
+    index: Arc<Mutex<String>>,
+    put: impl Fn(&Arc<Mutex<String>>) -> (u16, String) + Send + Sync + 'static,
+) -> testutil::MockHttp {
+    testutil::MockHttp::start(move |r| match (r.method.as_str(), r.target.as_str()) {
+        ("GET", "/index/de/mo/demo") => {
+            let text = index.lock().unwrap().clone();
+            if text.is_empty() { (404, String::new()) } else { (200, text) }
+        }
+        ("PUT", "/api/v1/crates/new") => put(&index),
+        _ => (404, String::new()),
+    })
+}
+
+use std::sync::{Arc, Mutex};
+
+fn index_line(cksum: &str) -> String {
+    format!(
+        "{{\"name\":\"demo\",\"vers\":\"0.1.0\",\"deps\":[],\"cksum\":\"{cksum}\",\"features\":{{}},\"yanked\":false}}\n"
+    )
+}
+
+/// One crate, `demo` 0.1.0, to publish through [`publish_crates`] against `server`: the outcome and how many
+/// publishes the server received.
+fn publish_demo(server: &testutil::MockHttp, ours: &str) -> (Result<()>, usize) {
+    let dir = testutil::temp_dir("publish-demo");
+    let sh = Shell::new().unwrap();
+    std::fs::create_dir_all(dir.join("crates")).unwrap();
+    std::fs::write(dir.join("crates/demo-0.1.0.crate"), b"crate bytes").unwrap();
+    let m = Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "0.1.0".into(),
+        artifacts: vec![Artifact {
+            sha256: ours.into(),
+            version: "0.1.0".into(),
+            ..artifact(Kind::Crate, "demo", "crates/demo-0.1.0.crate", None)
+        }],
+    };
+    let plan = ReleasePlan {
+        order: vec!["demo".into()],
+        metadata: [("demo".to_owned(), json!({"name": "demo", "vers": "0.1.0"}))].into(),
+        actions: Vec::new(),
+        web_todo: Vec::new(),
+    };
+    let t = Targets {
+        registry_api: server.url(),
+        registry_index: format!("sparse+{}/index/", server.url()),
+        pypi_upload: String::new(),
+        pypi_simple: String::new(),
+        web: crate::store::Store::parse(dir.join("web").as_str(), &dir).unwrap(),
+        registry_token: Some(REGISTRY_TOKEN.into()),
+        pypi_token: None,
+        oidc: None,
+        pypi_oidc: String::new(),
+    };
+    let result = publish_crates(&sh, &t, &plan, &m, &dir, &dir.join("cache"), &dir.join("tmp"));
+    let puts = server.requests().iter().filter(|r| r.method == "PUT").count();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (result, puts)
+}
+
+/// Right before each publish the index is read again, and a registry's "already uploaded" is judged by the
+/// index: the same checksum is done, another stops; after an accepted publish the index must show the same
+/// checksum, not only the version.
+#[test]
+fn publishes_are_rechecked_against_the_index_by_checksum() {
+    let (ours, theirs) = (crate::sha256::digest(b"crate bytes"), "b".repeat(64));
+    let already = "{\"errors\":[{\"detail\":\"crate version `0.1.0` is already uploaded\"}]}";
+    let failed = |r: Result<()>| {
+        let e = r.unwrap_err();
+        assert!(e.downcast_ref::<JobFailed>().is_some(), "other bytes stop the release (exit 1): {e:#}");
+        let text = format!("{e:#}");
+        assert!(text.contains("crate demo 0.1.0") && text.contains(&ours) && text.contains(&theirs), "{text}");
+        assert!(text.contains("fix: a published version or file cannot be replaced") && !text.contains(REGISTRY_TOKEN));
+        text
+    };
+
+    // Published by someone else since the plan, with other bytes: stopped before the upload.
+    let server = mock_registry(Arc::new(Mutex::new(index_line(&theirs))), |_| (200, "{}".into()));
+    let (r, puts) = publish_demo(&server, &ours);
+    failed(r);
+    assert_eq!(puts, 0, "nothing was sent");
+    // ... with the same bytes: done, nothing sent.
+    let server = mock_registry(Arc::new(Mutex::new(index_line(&ours))), |_| (200, "{}".into()));
+    assert_eq!(publish_demo(&server, &ours).1, 0);
+
+    // "Already uploaded" (crates.io's 200 with errors), and the index has our bytes: done.
+    let same = index_line(&ours);
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), move |index| {
+        *index.lock().unwrap() = same.clone();
+        (200, already.into())
+    });
+    let (r, puts) = publish_demo(&server, &ours);
+    r.unwrap();
+    assert_eq!(puts, 1);
+    // ... and the index has other bytes: stopped.
+    let other = index_line(&theirs);
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), move |index| {
+        *index.lock().unwrap() = other.clone();
+        (200, already.into())
+    });
+    failed(publish_demo(&server, &ours).0);
+    // A 409 "already exists" is the same answer.
+    let other = index_line(&theirs);
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), move |index| {
+        *index.lock().unwrap() = other.clone();
+        (409, "{\"errors\":[{\"detail\":\"version already exists\"}]}".into())
+    });
+    failed(publish_demo(&server, &ours).0);
+    // Accepted, but the index then lists the version with another checksum: a failure, not a success.
+    let other = index_line(&theirs);
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), move |index| {
+        *index.lock().unwrap() = other.clone();
+        (200, "{}".into())
+    });
+    failed(publish_demo(&server, &ours).0);
+    // Another 4xx with nothing in the index: the registry's words and a fix.
+    let server = mock_registry(Arc::new(Mutex::new(String::new())), |_| (400, "invalid metadata: bad license".into()));
+    let e = format!("{:#}", publish_demo(&server, &ours).0.unwrap_err());
+    assert!(e.contains("HTTP 400: invalid metadata: bad license") && e.contains("\nfix: "), "{e}");
+}
+
+/// A wheel on the package index is judged by the simple page's `#sha256=` of that exact file, or by the file's
+/// bytes when the page gives no hash.
+#[test]
+fn wheels_on_the_index_are_judged_by_sha256() {
+    let dir = testutil::temp_dir("wheel-presence");
+    let sh = Shell::new().unwrap();
+    let file = "demo-0.1.0-py3-none-any.whl";
+    let (ours, theirs) = (crate::sha256::digest(b"our wheel"), crate::sha256::digest(b"their wheel"));
+    let page = Arc::new(Mutex::new(String::new()));
+    let shared = page.clone();
+    let server = testutil::MockHttp::start(move |r| match r.target.as_str() {
+        "/simple/demo/" => {
+            let p = shared.lock().unwrap().clone();
+            if p.is_empty() { (404, String::new()) } else { (200, p) }
+        }
+        t if t.starts_with("/ours/") => (200, "our wheel".into()),
+        t if t.starts_with("/theirs/") => (200, "their wheel".into()),
+        _ => (404, String::new()),
+    });
+    let simple = format!("{}/simple/", server.url());
+    let a = Artifact { sha256: ours.clone(), ..artifact(Kind::Wheel, "Demo", &format!("wheels/{file}"), None) };
+    let presence = |html: String| {
+        *page.lock().unwrap() = html;
+        wheel_on_index(&sh, &simple, &a, &dir).unwrap()
+    };
+    assert_eq!(presence(String::new()), Presence::Missing);
+    assert_eq!(presence(format!("<a href=\"/p/{file}.metadata#sha256={theirs}\">x</a>")), Presence::Missing);
+    assert_eq!(presence(format!("<a href=\"/p/{file}#sha256={ours}\">{file}</a>")), Presence::Same);
+    assert_eq!(
+        presence(format!("<a href=\"/p/{file}#sha256={theirs}\">{file}</a>")),
+        Presence::Other(vec![theirs.clone()])
+    );
+    // Listed without a hash: downloaded and hashed.
+    assert_eq!(presence(format!("<a href=\"../../ours/{file}\">{file}</a>")), Presence::Same);
+    assert_eq!(presence(format!("<a href=\"/theirs/{file}#md5=00\">{file}</a>")), Presence::Other(vec![theirs]));
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Each refusal of the registry's API names its cause and its fix; a refused token's fix depends on where the
+/// token came from.
+#[test]
+fn registry_refusals_each_have_a_fix() {
+    let api = "https://registry.example";
+    let reply = |status: u16, body: &str, headers: &[(&str, &str)]| crate::http::Response {
+        status,
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        body: body.as_bytes().to_vec(),
+    };
+    let name = json!("demo");
+    let judge = |r: crate::http::Response, trusted: bool| judge_publish_reply(api, &name, trusted, &r);
+    let err = |r: crate::http::Response, trusted: bool| format!("{:#}", judge(r, trusted).unwrap_err());
+    let e = err(reply(429, "slow down", &[]), false);
+    assert!(e.contains("HTTP 429") && e.contains("\nfix: wait"), "{e}");
+    let e = err(reply(301, "", &[("location", "https://user:pw@other.example/api/v1/crates/new?x=1")]), false);
+    assert!(
+        e.contains("HTTP 301")
+            && e.contains("https://***@other.example/api/v1/crates/new")
+            && e.contains("\nfix: set release.registry-api"),
+        "{e}"
+    );
+    let e = err(reply(403, "", &[]), false);
+    assert!(e.contains("\nfix: set CARGO_REGISTRY_TOKEN"), "{e}");
+    let e = err(reply(401, "", &[]), true);
+    assert!(e.contains("trusted-publishing token") && e.contains("\nfix: run the release job again"), "{e}");
+    assert!(!e.contains("CARGO_REGISTRY_TOKEN"), "a minted token is not fixed by setting one: {e}");
+    let e = err(reply(502, "bad gateway", &[]), false);
+    assert!(e.contains("HTTP 502") && e.contains("\nfix: "), "{e}");
+    let e = err(reply(200, "{\"errors\":[{\"detail\":\"missing description\"}]}", &[]), false);
+    assert!(e.contains("missing description") && e.contains("\nfix: "), "{e}");
+    let already = "{\"errors\":[{\"detail\":\"crate version `0.1.0` is already uploaded\"}]}";
+    assert!(matches!(judge(reply(200, already, &[]), false).unwrap(), Answer::Exists(_)));
+    assert!(matches!(judge(reply(400, "File already exists", &[]), false).unwrap(), Answer::Exists(_)));
+    assert!(matches!(judge(reply(422, "nope", &[]), false).unwrap(), Answer::Refused(m) if m.contains("\nfix: ")));
+    assert_eq!(judge(reply(200, "{\"warnings\":{}}", &[]), false).unwrap(), Answer::Accepted);
+}
+
+/// A redirect from the registry's API is not followed with the crate and the token: it is refused with a fix
+/// (against a real HTTP server).
+#[test]
+fn a_redirecting_registry_api_is_refused() {
+    let dir = testutil::temp_dir("redirect");
+    let sh = Shell::new().unwrap();
+    let server = testutil::MockHttp::start(|_| (307, String::new()));
+    std::fs::write(dir.join("demo.crate"), b"crate bytes").unwrap();
+    let meta = json!({"name": "demo", "vers": "0.1.0"});
+    let e = publish_crate(&sh, &server.url(), REGISTRY_TOKEN, false, &meta, &dir.join("demo.crate"), &dir).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("HTTP 307") && e.contains("fix: set release.registry-api") && !e.contains(REGISTRY_TOKEN),
+        "{e}"
+    );
+    assert_eq!(server.requests().len(), 1, "sent once, not on to elsewhere");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// twine takes its token from the environment, not through crate::http: the credential rule is checked before
+/// it runs (and before anything is published), so a plain-http upload URL elsewhere gets no token.
+#[test]
+fn a_token_never_goes_to_a_plain_http_package_index_elsewhere() {
+    let dir = testutil::temp_dir("twine-credential");
+    let ctx = testutil::ctx(&dir);
+    let sh = Shell::new().unwrap();
+    let simple = testutil::MockHttp::start(|_| (404, String::new()));
+    let t = Targets {
+        registry_api: "https://registry.example".into(),
+        registry_index: String::new(),
+        pypi_upload: "http://pypi.example.com/legacy/".into(),
+        pypi_simple: format!("{}/simple/", simple.url()),
+        web: crate::store::Store::parse(dir.join("web").as_str(), &dir).unwrap(),
+        registry_token: None,
+        pypi_token: Some(PYPI_TOKEN.into()),
+        oidc: None,
+        pypi_oidc: String::new(),
+    };
+    let expected =
+        Expected { crates: vec![], wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()], bundles: vec![] };
+    let e = format!("{:#}", credentials_may_go(&t, &expected).unwrap_err());
+    assert!(
+        e.contains("refusing to send a credential to http://pypi.example.com/legacy/")
+            && e.contains("nothing was published"),
+        "{e}"
+    );
+    // The same rule right before twine, for a caller that did not check first.
+    let m = Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "1.0.0".into(),
+        artifacts: vec![artifact(Kind::Wheel, "demo", "wheels/demo-1.0.0-py3-none-any.whl", None)],
+    };
+    let e = format!("{:#}", publish_wheels(&ctx, &sh, &t, &m, &dir, &dir).unwrap_err());
+    assert!(e.contains("refusing to send a credential") && !e.contains(PYPI_TOKEN), "{e}");
+    assert!(simple.requests().iter().all(|r| r.method == "GET"), "only the simple page was read");
+    // https, or plain http to this machine, is fine; no token, nothing to check.
+    let fine = Targets { pypi_upload: "http://127.0.0.1:1/".into(), ..t };
+    credentials_may_go(&fine, &expected).unwrap();
+    drop(simple);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One release of a registry, index and version at a time: a second lock is refused at once, naming the lock
+/// and the fix; the first one's drop frees it.
+#[test]
+fn a_second_release_of_the_same_targets_is_refused_while_one_runs() {
+    let dir = testutil::temp_dir("release-lock");
+    let t = |api: &str| Targets {
+        registry_api: api.into(),
+        registry_index: String::new(),
+        pypi_upload: "http://127.0.0.1:9/".into(),
+        pypi_simple: String::new(),
+        web: crate::store::Store::parse(dir.join("web").as_str(), &dir).unwrap(),
+        registry_token: None,
+        pypi_token: None,
+        oidc: None,
+        pypi_oidc: String::new(),
+    };
+    let api = format!("http://127.0.0.1:9/lock-test-{}", std::process::id());
+    let first = ReleaseLock::acquire(&t(&api), "0.1.0").unwrap();
+    let e = ReleaseLock::acquire(&t(&format!("{api}/")), "0.1.0").err().expect("a second release is refused");
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+    let text = format!("{e:#}");
+    let path = ReleaseLock::path(&t(&api), "0.1.0");
+    assert!(path.starts_with(std::env::temp_dir()), "machine-wide: {}", path.display());
+    assert!(text.contains(&path.display().to_string()) && text.contains("fix: wait for the other release"), "{text}");
+    assert!(text.contains(&format!("pid {}", std::process::id())) && text.contains("nothing was published"), "{text}");
+    // Another version, or another registry, is another lock.
+    drop(ReleaseLock::acquire(&t(&api), "0.1.1").unwrap());
+    drop(first);
+    drop(ReleaseLock::acquire(&t(&api), "0.1.0").unwrap());
+    let _ = std::fs::remove_file(path);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `.crate` holding another crate, or another version, is refused before anything is published, with a fix.
+#[test]
+fn a_crate_file_naming_another_crate_is_refused() {
+    let dir = testutil::temp_dir("crate-names");
+    let sh = Shell::new().unwrap();
+    let cargo_toml = |name: &str| format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    for (top, name, want) in [
+        ("other-0.1.0", "other", "contains [\"other-0.1.0\"], not demo 0.1.0"),
+        ("demo-0.1.0", "other", "contains other 0.1.0, not demo 0.1.0"),
+    ] {
+        let src = dir.join("src");
+        let _ = std::fs::remove_dir_all(&src);
+        testutil::write_files(
+            &src,
+            &[(&format!("{top}/Cargo.toml"), &cargo_toml(name)), (&format!("{top}/src/lib.rs"), "")],
+        );
+        let file = dir.join("demo-0.1.0.crate");
+        cmd!(sh, "tar -czf {file} -C {src} {top}").run().unwrap();
+        let e = crate_metadata(&sh, &file, "demo", "0.1.0").unwrap_err();
+        assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+        let e = format!("{e:#}");
+        assert!(e.contains(want) && e.contains("\nfix: ") && e.contains("nothing was published"), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A store manifest that does not parse (a download cut short) is not fixed by packaging again.
+#[test]
+fn a_truncated_store_manifest_points_to_a_rerun_not_to_package() {
+    let dir = testutil::temp_dir("truncated-manifest");
+    let sh = Shell::new().unwrap();
+    let store = crate::store::Store::parse(dir.join("store").as_str(), &dir).unwrap();
+    let key = format!("commit/{COMMIT}/manifest.json");
+    testutil::write_files(&dir.join("store"), &[(&key, "{\"schema\": 1, \"commit\": \"fedc")]);
+    let e = crate::artifacts::fetch_manifest(&sh, &store, &format!("commit/{COMMIT}"), &dir).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("is not a valid manifest") && e.contains("fix: run this again"), "{e}");
+    assert!(e.contains(&format!("cargo xtask upload --commit {COMMIT}")) && !e.contains("package --force"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without the committed public key, the release says where it belongs.
+#[test]
+fn a_missing_release_public_key_has_a_fix() {
+    let dir = testutil::temp_dir("no-public-key");
+    let e = format!("{:#}", crate::signature::committed_public(&dir).err().expect("no key there"));
+    assert!(e.contains("release public key") && e.contains("\nfix: commit the release's minisign public key"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const WHEEL: &str = "wheels/xtask_demo_pkg-0.1.0-py3-none-any.whl";
+
+impl Rehearsal {
+    /// The sha256 the signed manifest gives `path`.
+    fn signed_sha256(&self, path: &str) -> String {
+        let m = Manifest::read(&self.store.join(format!("commit/{COMMIT}/manifest.json"))).unwrap();
+        m.artifacts.into_iter().find(|a| a.path == path).unwrap().sha256
+    }
+
+    /// Uploads `wheel` to the package index with twine, as someone else would.
+    fn seed_wheel(&self, wheel: &Utf8Path) {
+        let twine = self.ctx.tools.probe(&self.sh, config::tool_named("twine")).unwrap().path.unwrap();
+        let url = format!("http://127.0.0.1:{}/", self.pypi_port);
+        cmd!(self.sh, "{twine} upload --disable-progress-bar --repository-url {url} -u x -p x {wheel}")
+            .quiet()
+            .run()
+            .unwrap();
+    }
+
+    /// Publishes another `.crate` of xtask-demo-a 0.1.0 (other code, made by `cargo package`) to the registry.
+    fn seed_other_crate(&self) -> String {
+        const OTHER: &str = "0000000000111111111122222222223333333333";
+        commit_in_store(&self.root, &self.sh, OTHER, "0.1.0", "pub fn answer() -> u32 { 7 }\n");
+        let file = self.root.join(format!("packages/{OTHER}/crates/xtask-demo-a-0.1.0.crate"));
+        let meta = crate_metadata(&self.sh, &file, "xtask-demo-a", "0.1.0").unwrap();
+        let tmp = self.root.join("seed-tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let answer = publish_crate(&self.sh, &self.direct(), "x", false, &meta, &file, &tmp).unwrap();
+        assert_eq!(answer, Answer::Accepted);
+        assert_eq!(index_lines(&self.registry, "xtask-demo-a").len(), 1);
+        crate::sha256::file(&file).unwrap().0
+    }
+
+    /// Replaces the commit's wheel with what `make` writes, uploads it again (`--overwrite`) and signs the new
+    /// manifest: a commit whose wheel is wrong, validly signed.
+    fn replace_wheel(&self, make: impl FnOnce(&Utf8Path)) {
+        let dir = self.root.join("packages").join(COMMIT);
+        make(&dir.join(WHEEL));
+        let (sha, size) = crate::sha256::file(&dir.join(WHEEL)).unwrap();
+        let mut m = Manifest::read(&dir.join(crate::manifest::FILE)).unwrap();
+        for a in m.artifacts.iter_mut().filter(|a| a.path == WHEEL) {
+            (a.sha256, a.size) = (sha.clone(), size);
+        }
+        m.write_atomic(&dir.join(crate::manifest::FILE)).unwrap();
+        let from = Some(self.root.join("packages"));
+        let args = UploadArgs {
+            store: Some(self.store.to_string()),
+            commit: Some(COMMIT.into()),
+            from,
+            overwrite: true,
+            ..UploadArgs::default()
+        };
+        upload::upload(&self.ctx, &args).unwrap();
+        sign_in_store(&self.sh, &self.root, &self.store, "release");
+    }
+
+    fn wheel_files(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(&self.pypi_dir).unwrap() {
+            let e = e.unwrap();
+            files.push(crate::sha256::file(Utf8Path::from_path(&e.path()).unwrap()).unwrap().0);
+        }
+        files
+    }
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn other_bytes_under_the_releases_names_stop_it_before_anything_is_published() {
+    let r = Rehearsal::new("release-other-bytes");
+    // Another wheel under the same file name on the package index.
+    let other_wheel = r.root.join("other/xtask_demo_pkg-0.1.0-py3-none-any.whl");
+    std::fs::create_dir_all(other_wheel.parent().unwrap()).unwrap();
+    testutil::make_wheel(&other_wheel, "xtask-demo-pkg", "0.1.0", 8);
+    r.seed_wheel(&other_wheel);
+    let (ours, theirs) = (r.signed_sha256(WHEEL), crate::sha256::file(&other_wheel).unwrap().0);
+    assert_ne!(ours, theirs);
+    let wheel = "wheel xtask_demo_pkg-0.1.0-py3-none-any.whl is already on the package index";
+    let e = r.release(&r.args(true), &r.targets(r.direct())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+    let text = format!("{e:#}");
+    for want in [wheel, &ours, &theirs, "nothing was published", "\nfix: "] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    assert!(index_lines(&r.registry, "xtask-demo-a").is_empty(), "no crate was published");
+    assert_eq!(r.wheel_files(), std::slice::from_ref(&theirs), "the other wheel alone");
+
+    // And another .crate under xtask-demo-a 0.1.0 in the registry: both are named, still nothing published.
+    let their_crate = r.seed_other_crate();
+    let our_crate = r.signed_sha256("crates/xtask-demo-a-0.1.0.crate");
+    let e = r.release(&r.args(true), &r.targets(r.direct())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+    let text = format!("{e:#}");
+    for want in
+        ["crate xtask-demo-a 0.1.0 is already on the index", &our_crate, &their_crate, wheel, "nothing was published"]
+    {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 1, "only the other crate");
+    assert!(index_lines(&r.registry, "xtask-demo-b").is_empty(), "xtask-demo-b was not published");
+    assert_eq!(r.wheel_files(), [theirs]);
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn a_wheel_whose_metadata_disagrees_with_its_name_is_refused() {
+    let r = Rehearsal::new("release-wheel-metadata");
+    // METADATA says 0.2.0 in a 0.1.0 release, under the 0.1.0 file name.
+    r.replace_wheel(|p| testutil::make_wheel(p, "xtask-demo-pkg", "0.2.0", 7));
+    r.refused(&[
+        "xtask_demo_pkg-0.1.0-py3-none-any.whl: METADATA says Version 0.2.0",
+        "the release is 0.1.0",
+        "nothing was published",
+        "\nfix: ",
+    ]);
+    // A WHEEL tag that is not the file name's.
+    r.replace_wheel(|p| {
+        testutil::make_wheel(p, "xtask-demo-pkg", "0.1.0", 7);
+        let script = "import sys, zipfile\nsrc = zipfile.ZipFile(sys.argv[1]).infolist()\nz = zipfile.ZipFile(sys.argv[1])\nitems = [(i.filename, z.read(i.filename)) for i in src]\nz.close()\nwith zipfile.ZipFile(sys.argv[1], 'w') as out:\n    for n, b in items:\n        out.writestr(n, b.replace(b'Tag: py3-none-any', b'Tag: cp311-cp311-linux_x86_64'))\n";
+        let sh = Shell::new().unwrap();
+        cmd!(sh, "python3 -c {script} {p}").run().unwrap();
+    });
+    r.refused(&[
+        "WHEEL says Tag cp311-cp311-linux_x86_64, the file name expands to py3-none-any",
+        "nothing was published",
+    ]);
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn two_releases_at_once_publish_each_item_once() {
+    let r = Rehearsal::new("release-concurrent");
+    let (root, registry, pypi_port, api) = (r.root.clone(), r.registry.clone(), r.pypi_port, r.direct());
+    let (args, expected) = (r.args(true), r.expected.clone());
+    let results: Vec<Result<Vec<Action>>> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let (root, registry, api, args, expected) =
+                    (root.clone(), registry.clone(), api.clone(), args.clone(), expected.clone());
+                s.spawn(move || {
+                    let ctx = testutil::ctx(&root);
+                    let sh = Shell::new().unwrap();
+                    release(&ctx, &sh, &args, &expected, &rehearsal_targets(&root, &registry, pypi_port, api))
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results.iter().any(Result::is_ok), "one release ran: {results:?}");
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+        let text = format!("{e:#}");
+        assert!(text.contains("holds the lock") && text.contains("fix: wait for the other release"), "{text}");
+    }
+    for c in ["xtask-demo-a", "xtask-demo-b"] {
+        assert_eq!(index_lines(&r.registry, c).len(), 1, "{c}: one index line");
+    }
+    assert_eq!(r.wheel_files(), [r.signed_sha256(WHEEL)], "the wheel once");
+    // Run again: everything is skipped.
+    let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
+    assert!(actions.iter().all(|a| a.skip.is_some()), "{actions:?}");
+}
+
+/// One twine run per wheel, and an index answering "File already exists" (409) is judged by its simple page:
+/// the same sha256 is done, another stops the release naming both, none is twine's failure with a fix.
+#[test]
+fn a_file_already_exists_answer_is_judged_by_the_simple_page() {
+    let file = "demo-0.1.0-py3-none-any.whl";
+    let dir = testutil::temp_dir("twine-exists");
+    let ctx = testutil::ctx(&dir);
+    let sh = Shell::new().unwrap();
+    std::fs::create_dir_all(dir.join("wheels")).unwrap();
+    testutil::make_wheel(&dir.join("wheels").join(file), "demo", "0.1.0", 1);
+    let ours = crate::sha256::file(&dir.join("wheels").join(file)).unwrap().0;
+    let theirs = "c".repeat(64);
+    let m = Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "0.1.0".into(),
+        artifacts: vec![Artifact {
+            sha256: ours.clone(),
+            ..artifact(Kind::Wheel, "demo", &format!("wheels/{file}"), None)
+        }],
+    };
+    // What the simple page lists once an upload arrived (`None`: nothing, ever).
+    let run = |listed: Option<String>| {
+        let uploaded = Arc::new(Mutex::new(false));
+        let seen = uploaded.clone();
+        let server = testutil::MockHttp::start(move |r| match (r.method.as_str(), listed.as_deref()) {
+            ("POST", _) => {
+                *seen.lock().unwrap() = true;
+                (409, "409 Conflict: File already exists.".into())
+            }
+            ("GET", Some(sha)) if *seen.lock().unwrap() => {
+                (200, format!("<a href=\"/p/{file}#sha256={sha}\">{file}</a>"))
+            }
+            _ => (404, String::new()),
+        });
+        let t = Targets {
+            registry_api: String::new(),
+            registry_index: String::new(),
+            pypi_upload: format!("{}/", server.url()),
+            pypi_simple: format!("{}/simple/", server.url()),
+            web: crate::store::Store::parse(dir.join("web").as_str(), &dir).unwrap(),
+            registry_token: None,
+            pypi_token: Some(PYPI_TOKEN.into()),
+            oidc: None,
+            pypi_oidc: String::new(),
+        };
+        let result = publish_wheels(&ctx, &sh, &t, &m, &dir, &dir);
+        assert_eq!(server.requests().iter().filter(|r| r.method == "POST").count(), 1, "one upload");
+        result
+    };
+    run(Some(ours.clone())).unwrap();
+    let e = run(Some(theirs.clone())).unwrap_err();
+    assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains(&format!("wheel {file} is already on the package index"))
+            && e.contains(&ours)
+            && e.contains(&theirs),
+        "{e}"
+    );
+    let e = format!("{:#}", run(None).unwrap_err());
+    assert!(
+        e.contains(&format!("twine upload of wheel {file}")) && e.contains("\nfix: ") && !e.contains(PYPI_TOKEN),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
