@@ -369,16 +369,21 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
     // Every tree entry a commit of the PR (a merge included) brings into history that the net change does not
     // show: one replaced later at the same path (a plain file later made a Git LFS pointer, a symlink later made a
     // file, a conflict resolved later) enters history all the same.
-    let net: std::collections::HashSet<(&str, &str, u32)> =
-        changed.iter().map(|f| (f.path.as_str(), f.new_blob.as_str(), f.new_mode)).collect();
-    let mut seen = std::collections::HashSet::new();
+    // What a path's findings depend on is its name, its mode and whether it is a pointer: each such state is
+    // judged once (a path that many commits change is one finding, not one per commit); markers per blob.
+    let state = |f: &FileChange| (f.path.clone(), f.new_mode, f.lfs_pointer);
+    let mut judged: std::collections::HashSet<(String, u32, bool)> = changed.iter().map(|f| state(f)).collect();
+    let net_blobs: std::collections::HashSet<(&str, &str)> =
+        changed.iter().map(|f| (f.path.as_str(), f.new_blob.as_str())).collect();
+    let mut marked = std::collections::HashSet::new();
     for f in facts.history.iter().filter(|f| f.status != 'D') {
-        let key = (f.path.as_str(), f.new_blob.as_str(), f.new_mode);
-        if net.contains(&key) || !seen.insert(key) {
-            continue;
+        if judged.insert(state(f)) {
+            path_findings(f, cfg, &mut findings);
         }
-        path_findings(f, cfg, &mut findings);
-        if let (Some(line), Some(c)) = (f.new_marker_line, &f.commit) {
+        let in_net = net_blobs.contains(&(f.path.as_str(), f.new_blob.as_str()));
+        if let (Some(line), Some(c), false) = (f.new_marker_line, &f.commit, in_net)
+            && marked.insert((f.path.as_str(), f.new_blob.as_str()))
+        {
             findings.push(Finding {
                 file: Some(f.path.clone()),
                 line: Some(line),

@@ -531,11 +531,9 @@ pub fn is_lfs_pointer(blob: &[u8]) -> bool {
     oid && size
 }
 
-const NULL_BLOB: &str = "0000000000000000000000000000000000000000";
-
-/// Whether (`sha`, `mode`) names a blob: not the null hash, a deletion or a submodule's commit.
+/// Whether (`sha`, `mode`) names a blob: not the null hash (40 or 64 zeros), a deletion or a submodule's commit.
 fn is_blob(sha: &str, mode: u32) -> bool {
-    sha != NULL_BLOB && mode != MODE_GITLINK && mode != 0
+    !sha.bytes().all(|b| b == b'0') && mode != MODE_GITLINK && mode != 0
 }
 
 /// Looks up every side's blob size with one `git cat-file --batch-check` (a merge's record: the largest

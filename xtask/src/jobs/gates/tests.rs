@@ -615,6 +615,22 @@ fn history_is_judged_by_every_object_it_brings() {
             &[("keywords", "commit {c12}: commit message contains")],
         ),
         (
+            "a forbidden file changed by three commits, then deleted: one finding",
+            |r| {
+                r.write("notes.orig", "1\n");
+                r.commit("one");
+                let c = r.head();
+                r.write("notes.orig", "2\n");
+                r.commit("two");
+                r.write("notes.orig", "3\n");
+                r.commit("three");
+                rm_all(r, &["notes.orig"]);
+                r.commit("gone");
+                c
+            },
+            &[("file-patterns", "notes.orig: matches the forbidden pattern `*.orig` (in commit {c}")],
+        ),
+        (
             "a blob that starts with the LFS version line but is no pointer",
             |r| {
                 r.write("img/fake.png", "version https://git-lfs.github.com/spec/v1\nsize 12\n");
