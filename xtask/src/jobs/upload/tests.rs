@@ -425,13 +425,13 @@ fn three_platforms_at_once(store_url: &dyn Fn(usize) -> String, endpoint: Option
     for round in 0..20 {
         let url = store_url(round);
         for (overwrite, fill) in [(false, 1u8), (true, 2u8)] {
-            let froms: Vec<Utf8PathBuf> = PLATFORMS
+            let sources: Vec<Utf8PathBuf> = PLATFORMS
                 .iter()
                 .enumerate()
                 .map(|(i, p)| platform_packages(&root.join(format!("r{round}-{fill}")), p, fill * 10 + i as u8))
                 .collect();
             let results: Vec<Result<Summary>> = std::thread::scope(|s| {
-                let handles: Vec<_> = froms
+                let handles: Vec<_> = sources
                     .iter()
                     .map(|from| {
                         let (url, endpoint, root) = (url.clone(), endpoint.clone(), root.clone());
