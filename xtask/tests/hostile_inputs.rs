@@ -400,3 +400,30 @@ fn every_test_security_md_names_exists() {
     }
     assert!(named >= 20, "SECURITY.md names {named} tests");
 }
+
+/// Under GitHub Actions a token is masked (`::add-mask::`) the moment it is read: on stderr, so that `--json`'s
+/// stdout stays one JSON document, and stdout never holds the token even where masking is not honoured.
+#[test]
+fn tokens_are_masked_on_stderr_and_json_stays_one_document() {
+    let store = temp("store-mask");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["release", "--allow-any-ref", "--store", store.to_str().unwrap(), "--commit", "HEAD", "--json"])
+        .current_dir(root())
+        .env_remove("XTASK_ROOT")
+        .env("XTASK_TOOLS_DIR", root().join(".tools"))
+        .env("GITHUB_ACTIONS", "true")
+        .env("CARGO_REGISTRY_TOKEN", "masked-registry-token-123")
+        .env("PYPI_TOKEN", "masked-pypi-token-456")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str::<serde_json::Value>(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    assert!(!stdout.contains("masked-registry-token-123") && !stdout.contains("masked-pypi-token-456"), "{stdout}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("::add-mask::masked-registry-token-123") && err.contains("::add-mask::masked-pypi-token-456"),
+        "{err}"
+    );
+}
