@@ -48,8 +48,8 @@ pub mod flags {
                 /// After `--`: passed untouched to the Rust test runner (cargo nextest run / cargo test).
                 repeated runner_args: String
             }
-            /// PR gates: labels, blocking keywords, large files, invalid file patterns. Compares HEAD with its
-            /// merge-base with the base. Under GitHub Actions the pull_request event supplies labels, title, body
+            /// PR gates: labels, blocking keywords, large files, invalid file patterns, the description's
+            /// checklist. Compares HEAD with its merge-base with the base. Under GitHub Actions the pull_request event supplies labels, title, body
             /// and the base; locally pass them with the flags. Rules: ci.toml's [gates] (or --defaults). Exit
             /// status: 0 every gate passed or was skipped; 1 a gate failed; 2 bad input.
             cmd gates {

@@ -188,6 +188,12 @@ pub struct Gates {
     /// Globs of files that must be Git LFS pointers (e.g. `*.png`).
     #[serde(default)]
     pub lfs: Vec<String>,
+    /// Globs exempt from the `lfs` rule (e.g. `assets/icons/**`: small files kept in git on purpose).
+    #[serde(default)]
+    pub lfs_allow: Vec<String>,
+    /// A pull request's description may hold no unticked task-list box (`- [ ]`, `* [ ]`, `+ [ ]`, `1. [ ]`).
+    #[serde(default)]
+    pub checklist: bool,
     /// Check the files of every commit the PR brings, not only the net change.
     #[serde(default = "yes")]
     pub every_commit: bool,
@@ -216,6 +222,8 @@ impl Default for Gates {
             large_file_allow: vec![],
             forbidden: ["*.orig", "*.rej", "*.swp", ".DS_Store", "Thumbs.db"].map(String::from).to_vec(),
             lfs: vec![],
+            lfs_allow: vec![],
+            checklist: false,
             every_commit: true,
         }
     }
@@ -480,7 +488,7 @@ fn check_string(key: &str, value: &str) -> Result<(), String> {
         "main-branch" if !word("/") => {
             return Err(format!("{value:?} is not a branch name: letters, digits, `._+-` and `/`"));
         }
-        "keyword-exempt" | "large-file-allow" | "forbidden" | "lfs" => crate::glob::check(value)?,
+        "keyword-exempt" | "large-file-allow" | "forbidden" | "lfs" | "lfs-allow" => crate::glob::check(value)?,
         "dir" | "tests" | "www" | "node-tests" | "browser-tests" | "signing-key" => {
             let inside = !value.is_empty()
                 && !value.starts_with('/')
@@ -766,6 +774,8 @@ mod tests {
         // A glob the gates could not match with.
         let e = parse("[gates]\nmax-file-bytes = 1\nlfs = [\"*.png\", \"a**b\"]\n").unwrap_err();
         assert!(e.starts_with("3:17: gates.lfs[1]: \"a**b\" is not a glob"), "{e}");
+        let e = parse("[gates]\nmax-file-bytes = 1\nlfs-allow = [\"a**b\"]\n").unwrap_err();
+        assert!(e.contains("gates.lfs-allow[0]: \"a**b\" is not a glob"), "{e}");
         // This repository's own values pass.
         parse(&std::fs::read_to_string(crate::project_root().join(FILE)).unwrap()).unwrap();
     }

@@ -61,7 +61,90 @@ fn result(name: &'static str, findings: Vec<Finding>, summary: String) -> GateRe
 }
 
 pub fn evaluate(pr: &Pr, facts: &Facts, cfg: &Gates) -> Vec<GateResult> {
-    vec![labels(pr, &cfg.labels), keywords(pr, facts, cfg), large_files(facts, cfg), file_patterns(facts, cfg)]
+    vec![
+        labels(pr, &cfg.labels),
+        keywords(pr, facts, cfg),
+        large_files(facts, cfg),
+        file_patterns(facts, cfg),
+        checklist(pr, cfg),
+    ]
+}
+
+/// The task-list boxes of a Markdown text that are not ticked: (line number, the line). A box is `[ ]` right
+/// after a list marker (`-`, `*`, `+`, or `1.` / `1)`), at any indent; boxes inside fenced code blocks and
+/// HTML comments (a PR template's hints) are not tasks.
+pub fn unticked_boxes(text: &str) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let mut fence: Option<String> = None;
+    let mut in_comment = false;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(f) = &fence {
+            if t.starts_with(f.as_str()) && t.trim_start_matches(f.chars().next().unwrap_or('`')).trim().is_empty() {
+                fence = None;
+            }
+            continue;
+        }
+        if in_comment {
+            in_comment = !line.contains("-->");
+            continue;
+        }
+        if t.starts_with("```") || t.starts_with("~~~") {
+            let c = t.chars().next().unwrap_or('`');
+            fence = Some(t.chars().take_while(|&x| x == c).collect());
+            continue;
+        }
+        if let Some(i) = line.find("<!--") {
+            in_comment = !line[i..].contains("-->");
+            if line[..i].trim().is_empty() {
+                continue;
+            }
+        }
+        let rest = match t.chars().next() {
+            Some('-' | '*' | '+') => &t[1..],
+            Some(c) if c.is_ascii_digit() => {
+                let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+                match t[digits..].chars().next() {
+                    Some('.' | ')') if digits <= 9 => &t[digits + 1..],
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        if rest.starts_with([' ', '\t']) && rest.trim_start().starts_with("[ ]") {
+            out.push((n as u32 + 1, line.trim().to_owned()));
+        }
+    }
+    out
+}
+
+/// The PR description's checklist: every task-list box ticked (ci.toml `[gates] checklist = true`).
+pub fn checklist(pr: &Pr, cfg: &Gates) -> GateResult {
+    let skipped = |summary: &str| GateResult {
+        name: "checklist",
+        status: Status::Skipped,
+        summary: summary.to_owned(),
+        findings: Vec::new(),
+    };
+    if !cfg.checklist {
+        return skipped("off (ci.toml [gates] checklist = true turns it on)");
+    }
+    let Some(body) = &pr.body else {
+        return skipped("no PR description known locally: pass --body (or --event PATH)");
+    };
+    let open = unticked_boxes(body);
+    let findings = open
+        .iter()
+        .map(|(line, text)| Finding {
+            file: None,
+            line: None,
+            commit: None,
+            message: format!(
+                "line {line} of the PR description is an unticked task: {text}; tick it when it is done, or remove it"
+            ),
+        })
+        .collect();
+    result("checklist", findings, "every task-list box of the PR description ticked".to_owned())
 }
 
 pub fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
@@ -352,7 +435,9 @@ fn path_findings(f: &FileChange, cfg: &Gates, findings: &mut Vec<Finding>) {
     if let Some(g) = glob::first_match(&cfg.forbidden, &f.path) {
         push(format!("matches the forbidden pattern `{g}`"));
     }
-    if let Some(g) = glob::first_match(&cfg.lfs, &f.path).filter(|_| !f.lfs_pointer && f.new_mode != MODE_SYMLINK) {
+    let lfs_rule =
+        glob::first_match(&cfg.lfs, &f.path).filter(|_| glob::first_match(&cfg.lfs_allow, &f.path).is_none());
+    if let Some(g) = lfs_rule.filter(|_| !f.lfs_pointer && f.new_mode != MODE_SYMLINK) {
         push(format!(
             "matches `{g}`, which must be stored in Git LFS, but is committed as a plain file: \
              `git lfs track '{g}'`, then `git rm --cached` and `git add` it again"
@@ -648,6 +733,40 @@ mod tests {
         assert_eq!(paths, ["new.bin", "grown.bin"]);
         assert!(r.findings[0].message.starts_with("is 2.0 MiB"), "{}", r.findings[0].message);
         assert!(r.summary.contains("1 allowed by glob") && r.summary.contains("1 Git LFS pointers"), "{}", r.summary);
+    }
+
+    #[test]
+    fn unticked_task_boxes_in_a_description() {
+        let body = "## Checklist\n- [x] tests\n- [ ] docs\n  * [ ] nested item\n+ [X] done\n1. [ ] numbered\n2) [ ]\n\
+                    -[ ] not a list item\n- [] not a box\ntext - [ ] mid-line\n```md\n- [ ] inside a code block\n```\n\
+                    <!-- a template hint:\n- [ ] inside a comment\n-->\n~~~~\n- [ ] tilde fence\n~~~~\n- [ ] last\n";
+        let got: Vec<u32> = unticked_boxes(body).iter().map(|(n, _)| *n).collect();
+        assert_eq!(got, [3, 4, 6, 7, 20], "{:?}", unticked_boxes(body));
+        let on = Gates { checklist: true, ..GATES.clone() };
+        let with = |b: &str| Pr { body: Some(b.to_owned()), ..Pr::default() };
+        let r = checklist(&with(body), &on);
+        assert_eq!((r.status, r.findings.len()), (Status::Fail, 5));
+        assert!(r.findings[0].message.starts_with("line 3 of the PR description is an unticked task: - [ ] docs"));
+        assert_eq!(checklist(&with("- [x] all done\n"), &on).status, Status::Pass);
+        assert_eq!(checklist(&Pr::default(), &on).status, Status::Skipped, "no body known locally");
+        let off = Gates { checklist: false, ..GATES.clone() };
+        assert_eq!(checklist(&with(body), &off).status, Status::Skipped);
+    }
+
+    /// `lfs-allow` exempts paths from the LFS rule (icons kept in git on purpose); elsewhere the rule holds.
+    #[test]
+    fn lfs_allow_exempts_paths_from_the_lfs_rule() {
+        let cfg = Gates { lfs: vec!["*.png".into()], lfs_allow: vec!["assets/icons/**".into()], ..GATES.clone() };
+        let facts = Facts {
+            files: vec![
+                file("assets/icons/app.png", 'A', None, Some(900)),
+                file("docs/shot.png", 'A', None, Some(900)),
+            ],
+            ..Facts::default()
+        };
+        let r = file_patterns(&facts, &cfg);
+        let got: Vec<_> = r.findings.iter().map(Finding::location).collect();
+        assert_eq!(got, ["docs/shot.png"], "{:?}", r.findings);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `cargo xtask gates`: the PR gates (labels, blocking keywords, large files, invalid file patterns), with the
+//! `cargo xtask gates`: the PR gates (labels, blocking keywords, large files, invalid file patterns, the
+//! description's checklist), with the
 //! same verdict on a laptop (against a base branch) as in CI (against the pull_request event).
 
 mod checks;
@@ -122,7 +123,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             "label_rules": format!("{:?}", cfg.labels),
             "keywords": format!("{:?} in {:?}; markers {:?} in added lines too (exempt: {:?})", cfg.keywords, cfg.keywords_in, cfg.markers, cfg.keyword_exempt),
             "large_files": format!("{} bytes or more (allowed: {:?}); every commit: {}", cfg.max_file_bytes, cfg.large_file_allow, cfg.every_commit),
-            "file_patterns": format!("names (UTF-8, no control characters), symlinks, case clashes, Windows names, conflict markers, {:?}; in Git LFS: {:?}", cfg.forbidden, cfg.lfs),
+            "file_patterns": format!("names (UTF-8, no control characters), symlinks, case clashes, Windows names, conflict markers, {:?}; in Git LFS: {:?} (exempt: {:?})", cfg.forbidden, cfg.lfs, cfg.lfs_allow),
+            "checklist": if cfg.checklist { "every task-list box of the PR description ticked" } else { "off" },
         });
         return crate::plan::print_static(&plan, ctx.global.json);
     }

@@ -326,7 +326,7 @@ fn default_base_is_main_and_json_is_machine_readable() {
     assert_eq!(r.facts.base_desc, "main");
     let v = to_json(&r);
     assert_eq!(v["passed"], true);
-    assert_eq!(v["gates"].as_array().unwrap().len(), 4);
+    assert_eq!(v["gates"].as_array().unwrap().len(), 5);
     assert_eq!(v["gates"][0]["status"], "skipped");
 }
 
@@ -809,4 +809,39 @@ fn a_pr_of_two_thousand_commits_is_read_whole() {
     assert!(f.len() == 1 && f[0].starts_with("assets/big.bin: is 150.0 KiB in commit"), "{f:?}");
     let k = findings_of(&r, "keywords");
     assert!(k.len() == 1 && k[0].contains("(commit 1500)"), "{k:?}");
+}
+
+/// The checklist gate from a real `pull_request` event: an unticked box in the description fails it (named by
+/// line), ticking it (an `edited` event) passes, and the printed reproduce command gives the same verdict.
+#[test]
+fn an_unticked_box_in_the_description_fails_the_checklist_gate() {
+    let repo = TempRepo::new("checklist");
+    repo.write("src/new.rs", "fn b() {}\n");
+    repo.commit("work");
+    let head = repo.head();
+    let cfg = Gates { checklist: true, ..GATES.clone() };
+    let event = |body: &str| {
+        let v = serde_json::json!({
+            "action": "edited",
+            "pull_request": {"title": "t", "body": body, "labels": [{"name": "kind: fix"}], "head": {"sha": head}},
+        });
+        let path = repo.dir.join(".git/event.json");
+        std::fs::write(&path, v.to_string()).unwrap();
+        pr_facts(&Args { event: Some(path), ..Args::default() }).unwrap()
+    };
+    let pr = event("Fixes the thing.\n\n- [x] tests\n- [ ] docs updated\n");
+    let r = evaluate(&repo.sh, &repo.dir, &base_main(), &pr, &cfg).unwrap();
+    assert_eq!(status_of(&r, "checklist"), Status::Fail, "{}", render(&r));
+    assert_eq!(
+        findings_of(&r, "checklist"),
+        [
+            "pull request: line 4 of the PR description is an unticked task: - [ ] docs updated; tick it when it is done, or remove it"
+        ]
+    );
+    assert!(r.results.iter().filter(|g| g.name != "checklist").all(|g| g.status != Status::Fail), "{}", render(&r));
+    let printed = reproduce(&r, &pr);
+    assert!(printed.contains("--body"), "{printed}");
+    let pr = event("Fixes the thing.\n\n- [x] tests\n- [x] docs updated\n");
+    let r = evaluate(&repo.sh, &repo.dir, &base_main(), &pr, &cfg).unwrap();
+    assert_eq!(status_of(&r, "checklist"), Status::Pass, "{}", render(&r));
 }
