@@ -150,13 +150,14 @@ pub mod flags {
             /// bundles; what is there is skipped. Without --execute a dry run. Tokens: CARGO_REGISTRY_TOKEN,
             /// PYPI_TOKEN (never printed).
             cmd release {
-                /// The full commit hash.
+                /// The full commit hash; `event`: the one the trigger names (a dispatch's input, a tag push's commit).
                 required --commit sha: String
                 /// gs://BUCKET/PREFIX, file:///PATH or a directory [default: ci.toml [store] default].
                 optional --store url: String
                 /// The GCS API endpoint, e.g. http://127.0.0.1:PORT [default: $STORAGE_EMULATOR_HOST].
                 optional --endpoint url: String
-                /// The release version [default: the vX.Y.Z tag being built, else the workspace's].
+                /// The release version [default: the vX.Y.Z tag being built, else the workspace's]; `event`: the
+                /// trigger's (a dispatch's input, the pushed tag).
                 optional --version v: String
                 /// Publish for real (otherwise: a dry run).
                 optional --execute
@@ -185,11 +186,18 @@ pub mod flags {
             cmd ci {
                 /// List every workflow job with its commands.
                 cmd list {}
-                /// Print the platform matrix as JSON for `fromJSON`.
+                /// Print the platform matrix as JSON for `fromJSON`: which platforms, and on each the kinds its
+                /// package job builds, decided from the trigger (the event) and ci.toml.
                 cmd matrix {
-                    /// Comma-separated platform names [default: ci.toml's first platform].
+                    /// Comma-separated platform names [default: what the trigger asks, else ci.toml's first].
                     optional --platforms list: String
-                    /// Also write `matrix=<json>` to $GITHUB_OUTPUT.
+                    /// The workflow the matrix is for: create-packages or lint-build-test.
+                    optional --workflow name: String
+                    /// The event payload [default: $GITHUB_EVENT_PATH under GitHub Actions].
+                    optional --event path: String
+                    /// The event's name: push, schedule, workflow_dispatch, ... [default: $GITHUB_EVENT_NAME].
+                    optional --event-name name: String
+                    /// Also write `matrix=<json>` and `any=true|false` to $GITHUB_OUTPUT.
                     optional --github-output
                 }
                 /// Copy this xtask binary into DIR (`xtask`, or `xtask.exe`) and print its sha256: the engine a
@@ -445,7 +453,13 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
         C::Workflows(w) => Job::Workflows { check: w.check },
         C::Ci(c) => match c.subcommand {
             flags::CiCmd::List(_) => Job::CiList,
-            flags::CiCmd::Matrix(m) => Job::CiMatrix { platforms: m.platforms, github_output: m.github_output },
+            flags::CiCmd::Matrix(m) => Job::CiMatrix(crate::jobs::ci::MatrixArgs {
+                platforms: m.platforms,
+                workflow: m.workflow,
+                event: m.event.map(Into::into),
+                event_name: m.event_name,
+                github_output: m.github_output,
+            }),
             flags::CiCmd::Engine(e) => Job::CiEngine { out: e.out.into() },
             flags::CiCmd::Run(r) => Job::Ci { job: r.job },
         },

@@ -4,6 +4,53 @@ use std::io::Write as _;
 
 use anyhow::{Context, Result};
 
+/// What started a workflow run: the event's name and payload (`local`, and `{}`, on a laptop).
+#[derive(Clone, Debug)]
+pub struct Trigger {
+    pub name: String,
+    pub payload: serde_json::Value,
+}
+
+impl Trigger {
+    /// From the flags, else (under GitHub Actions) `$GITHUB_EVENT_NAME` and `$GITHUB_EVENT_PATH`.
+    pub fn read(event: Option<&camino::Utf8Path>, event_name: Option<&str>) -> Result<Trigger> {
+        let in_actions = actions();
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty() && in_actions);
+        let name = event_name.map(str::to_owned).or_else(|| var("GITHUB_EVENT_NAME")).unwrap_or_else(|| "local".into());
+        let path = event.map(camino::Utf8Path::to_owned).or_else(|| var("GITHUB_EVENT_PATH").map(Into::into));
+        let payload = match path {
+            None => serde_json::json!({}),
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    anyhow::anyhow!("cannot read the event file {p}: {e}\nfix: pass --event with an event JSON file")
+                })?;
+                serde_json::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "the event file {p} is not JSON ({e})\nfix: pass the file GitHub writes to $GITHUB_EVENT_PATH"
+                    )
+                })?
+            }
+        };
+        if !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') || name.is_empty() || name.len() > 40 {
+            anyhow::bail!(
+                "`{}` is not an event name\nfix: push, schedule, workflow_dispatch, pull_request, merge_group or local",
+                crate::plan::printable(&name)
+            );
+        }
+        Ok(Trigger { name, payload })
+    }
+
+    /// A `workflow_dispatch` input, if the run was dispatched with it non-empty.
+    pub fn input(&self, key: &str) -> Option<String> {
+        (self.name == "workflow_dispatch")
+            .then(|| self.payload.pointer(&format!("/inputs/{key}")).and_then(|v| v.as_str()))
+            .flatten()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+}
+
 /// Running under GitHub Actions.
 pub fn actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")

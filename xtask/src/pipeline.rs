@@ -189,17 +189,22 @@ fn store_env() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The job that prints the platform matrix for the jobs that `need` it (`fromJSON(needs.plan.outputs.matrix)`).
-fn plan_job(platforms: &str) -> Job {
+/// The job that decides, from the trigger (the event GitHub hands the step) and ci.toml, the platform matrix
+/// of `workflow` (and on each platform the kinds it builds) for the jobs that `need` it:
+/// `fromJSON(needs.plan.outputs.matrix)`, and `needs.plan.outputs.any` (`false`: nothing to do).
+fn plan_job(workflow: &str) -> Job {
     let matrix_step = WStep::Xtask {
-        name: "platform matrix",
-        args: ["ci", "matrix", "--platforms", "$PLATFORMS", "--github-output"].map(String::from).to_vec(),
-        env: vec![("PLATFORMS", platforms.to_owned())],
+        name: "platform matrix (from the event and ci.toml)",
+        args: ["ci", "matrix", "--workflow", workflow, "--github-output"].map(String::from).to_vec(),
+        env: vec![],
         id: Some("matrix"),
-        local: Some(vec!["ci".into(), "matrix".into(), "--platforms".into(), default_platform().name.clone()]),
+        local: Some(["ci", "matrix", "--workflow", workflow].map(String::from).to_vec()),
     };
     Job {
-        outputs: vec![("matrix", "${{ steps.matrix.outputs.matrix }}".into())],
+        outputs: vec![
+            ("matrix", "${{ steps.matrix.outputs.matrix }}".into()),
+            ("any", "${{ steps.matrix.outputs.any }}".into()),
+        ],
         ..linux_job("plan", "plan", 10, vec![checkout(1), rust_cache("xtask"), matrix_step])
     }
 }
@@ -234,18 +239,14 @@ fn main_branch() -> String {
 pub const RELEASE_ENVIRONMENT: &str = "release";
 
 fn create_packages() -> Workflow {
-    // Pushes build the wasm bundle on Linux; schedules build everything everywhere; dispatch chooses.
-    let platforms = format!(
-        "${{{{ inputs.platforms || (github.event_name == 'schedule' && '{}') || '{}' }}}}",
-        platform_names(","),
-        default_platform().name
-    );
+    // What each platform builds is the plan job's decision (`ci matrix --workflow create-packages`): pushes build
+    // the wasm bundle, schedules everything everywhere, a dispatch what it names; each within ci.toml's builds.
     let package_step = WStep::Xtask {
         name: "package",
-        // Expressions reach the command through the environment, never pasted into the script.
+        // Values reach the command through the environment, never pasted into the script.
         args: ["package", "--kinds", "$KINDS", "--targets", "$TARGETS"].map(String::from).to_vec(),
         env: vec![
-            ("KINDS", "${{ inputs.kinds || (github.event_name == 'push' && 'wasm') || 'all' }}".into()),
+            ("KINDS", "${{ matrix.kinds }}".into()),
             // Linux: both Linux architectures from one runner (zig); Windows and macOS: their own wheel.
             ("TARGETS", "${{ matrix.wheel_targets }}".into()),
         ],
@@ -274,12 +275,13 @@ fn create_packages() -> Workflow {
         concurrency_group: "create-packages-${{ github.sha }}".into(),
         cancel_in_progress: "false".into(),
         jobs: vec![
-            plan_job(&platforms),
+            plan_job("create-packages"),
             engine_job(),
             Job {
                 id: "package",
                 name: "package (${{ matrix.platform }})",
-                cond: None,
+                // Nothing to build for this trigger on any platform: skipped, not failed.
+                cond: Some("fromJSON(needs.plan.outputs.any)"),
                 runs_on: "${{ matrix.os }}".into(),
                 environment: None,
                 needs: vec!["plan"],
@@ -373,15 +375,12 @@ fn create_packages() -> Workflow {
 fn release() -> Workflow {
     let release_step = WStep::Engine {
         name: "release",
-        args: ["release", "--commit", "$COMMIT", "--version", "$VERSION", "--store", "$ARTIFACT_STORE", "--execute"]
+        // The commit and version come from the event (a dispatch's inputs, or the tag push): decided in Rust.
+        args: ["release", "--commit", "event", "--version", "event", "--store", "$ARTIFACT_STORE", "--execute"]
             .map(String::from)
             .to_vec(),
         env: {
-            let mut e = vec![
-                ("COMMIT", "${{ inputs.commit || github.sha }}".to_owned()),
-                ("VERSION", "${{ inputs.version || github.ref_name }}".to_owned()),
-            ];
-            e.extend(store_env());
+            let mut e = store_env();
             // No publish token: release exchanges this job's OIDC token with the registries (trusted
             // publishing). A registry without trusted publishing would need its token here as a secret of the
             // `release` environment (CARGO_REGISTRY_TOKEN / PYPI_TOKEN).
@@ -446,7 +445,6 @@ fn pr_gates() -> Workflow {
 }
 
 fn lint_build_test() -> Workflow {
-    let platforms = format!("${{{{ inputs.platforms || '{}' }}}}", default_platform().name);
     Workflow {
         file: "lint-build-test.yml",
         name: "lint-build-test",
@@ -460,7 +458,7 @@ fn lint_build_test() -> Workflow {
         concurrency_group: "lint-build-test-${{ github.event.pull_request.number || github.sha }}".into(),
         cancel_in_progress: "${{ github.event_name == 'pull_request' }}".into(),
         jobs: vec![
-            plan_job(&platforms),
+            plan_job("lint-build-test"),
             linux_job(
                 "lint",
                 "lint",

@@ -128,13 +128,106 @@ pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
     Ok(json!({ "include": include }))
 }
 
-/// `ci matrix`: the named platforms (ci.toml's first without `--platforms`).
-pub fn matrix(platforms: Option<&str>, github_output: bool) -> Result<()> {
-    let default = crate::settings::get().default_platform("ci matrix")?.name.clone();
-    let m = serde_json::to_string(&matrix_json(platforms.unwrap_or(&default))?)?;
-    println!("{m}");
-    if github_output {
-        github::output("matrix", &m)?;
+/// `ci matrix`'s arguments.
+#[derive(Clone, Debug, Default)]
+pub struct MatrixArgs {
+    pub platforms: Option<String>,
+    pub workflow: Option<String>,
+    pub event: Option<camino::Utf8PathBuf>,
+    pub event_name: Option<String>,
+    pub github_output: bool,
+}
+
+/// The kinds a package job may build (ci.toml `[[platform]] builds`).
+const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
+
+/// The matrix of `workflow` for `trigger`: which platforms (a dispatch's `platforms` input, every platform on the
+/// schedule, else the first), and for create-packages the kinds each builds: what the trigger asks (a dispatch's
+/// `kinds` input, the wasm bundle on a push to the main branch, everything on the schedule and locally) within
+/// that platform's ci.toml `builds`. A platform left with nothing to build is left out, and said in the notes.
+pub fn workflow_matrix(
+    workflow: &str,
+    t: &github::Trigger,
+    flag: Option<&str>,
+) -> Result<(serde_json::Value, Vec<String>)> {
+    let settings = crate::settings::get();
+    let all = settings.platforms("ci matrix")?;
+    let default = all[0].name.clone();
+    let every = all.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",");
+    let platforms = match (flag, t.input("platforms"), t.name.as_str()) {
+        (Some(f), ..) => f.to_owned(),
+        (None, Some(asked), _) => asked,
+        (None, None, "schedule") if workflow == "create-packages" => every,
+        _ => default,
+    };
+    let mut m = matrix_json(&platforms)?;
+    let mut notes = Vec::new();
+    match workflow {
+        "lint-build-test" => {}
+        "create-packages" => {
+            let asked: Vec<String> = match (t.input("kinds"), t.name.as_str()) {
+                (Some(k), _) => k.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+                (None, "push") => vec!["wasm".into()],
+                _ => vec!["all".into()],
+            };
+            if let Some(bad) = asked.iter().find(|k| *k != "all" && !KINDS.contains(&k.as_str())) {
+                bail!(
+                    "the dispatch input kinds names `{}`, which is no kind\nfix: dispatch with kinds from {}, or all",
+                    crate::plan::printable(bad),
+                    KINDS.join(", ")
+                );
+            }
+            let rows = m["include"].as_array_mut().expect("matrix_json makes an array");
+            rows.retain_mut(|row| {
+                let builds: Vec<&str> =
+                    row["kinds"].as_str().unwrap_or_default().split(',').filter(|k| !k.is_empty()).collect();
+                let kinds: Vec<&str> =
+                    builds.into_iter().filter(|k| asked.iter().any(|a| a == "all" || a == k)).collect();
+                if kinds.is_empty() {
+                    notes.push(format!(
+                        "{}: nothing to build ({} asks for {}; ci.toml builds {} there)",
+                        row["platform"].as_str().unwrap_or_default(),
+                        t.name,
+                        asked.join(","),
+                        row["kinds"].as_str().filter(|k| !k.is_empty()).unwrap_or("nothing")
+                    ));
+                    return false;
+                }
+                row["kinds"] = json!(kinds.join(","));
+                true
+            });
+        }
+        other => bail!(
+            "no platform matrix for the workflow `{}`\nfix: --workflow create-packages or lint-build-test",
+            crate::plan::printable(other)
+        ),
+    }
+    Ok((m, notes))
+}
+
+/// `ci matrix`: the platforms (and kinds) the trigger asks for; without `--workflow` the named platforms (ci.toml's
+/// first without `--platforms`).
+pub fn matrix(args: &MatrixArgs) -> Result<()> {
+    let (m, notes) = match &args.workflow {
+        Some(w) => workflow_matrix(
+            w,
+            &github::Trigger::read(args.event.as_deref(), args.event_name.as_deref())?,
+            args.platforms.as_deref(),
+        )?,
+        None => {
+            let default = crate::settings::get().default_platform("ci matrix")?.name.clone();
+            (matrix_json(args.platforms.as_deref().unwrap_or(&default))?, Vec::new())
+        }
+    };
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    let any = !m["include"].as_array().is_none_or(Vec::is_empty);
+    let text = serde_json::to_string(&m)?;
+    println!("{text}");
+    if args.github_output {
+        github::output("matrix", &text)?;
+        github::output("any", if any { "true" } else { "false" })?;
     }
     Ok(())
 }

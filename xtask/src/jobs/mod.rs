@@ -33,7 +33,7 @@ pub enum Job {
     Release(release::Args),
     Workflows { check: bool },
     CiList,
-    CiMatrix { platforms: Option<String>, github_output: bool },
+    CiMatrix(ci::MatrixArgs),
     Ci { job: Option<String> },
     CiEngine { out: camino::Utf8PathBuf },
     Bench { cases: Vec<String>, runs: usize },
@@ -53,7 +53,7 @@ impl Job {
             Job::Sign { .. } => "sign",
             Job::Release(_) => "release",
             Job::Workflows { .. } => "workflows",
-            Job::CiList | Job::CiMatrix { .. } | Job::Ci { .. } | Job::CiEngine { .. } => "ci",
+            Job::CiList | Job::CiMatrix(_) | Job::Ci { .. } | Job::CiEngine { .. } => "ci",
             Job::Bench { .. } => "bench",
         }
     }
@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx, job: Job) -> Result<()> {
         }
         Job::Workflows { check } => workflows::run(ctx, check),
         Job::CiList => ci::list(ctx.global.json),
-        Job::CiMatrix { platforms, github_output } => ci::matrix(platforms.as_deref(), github_output),
+        Job::CiMatrix(args) => ci::matrix(&args),
         Job::Ci { job } => ci::run(ctx, job.as_deref()),
         Job::CiEngine { out } => ci::engine(ctx, &out),
         Job::Bench { cases, runs } => bench::run(ctx, &cases, runs),

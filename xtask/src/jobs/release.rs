@@ -860,8 +860,47 @@ pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
     })
 }
 
+/// `--commit event` and `--version event` (what the release workflow passes): the commit and version the trigger
+/// names, decided here rather than in the workflow: a dispatch's `commit` and `version` inputs; a tag push's
+/// commit (`$GITHUB_SHA`) and tag. Anything else is the flags' own value.
+pub fn from_event(args: &Args, t: &crate::github::Trigger) -> Result<Args> {
+    let mut args = args.clone();
+    let fix = "fix: dispatch the release workflow with its commit and version inputs, or push the tag v<version>";
+    if args.commit == "event" {
+        args.commit = match t.input("commit") {
+            Some(c) => c,
+            None if t.name == "push" => std::env::var("GITHUB_SHA")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .or_else(|| t.payload.get("after").and_then(Value::as_str).map(str::to_owned))
+                .ok_or_else(|| anyhow!("the push event names no commit (no $GITHUB_SHA, no `after`)\n{fix}"))?,
+            None => bail!("--commit event: a `{}` event names no commit to release\n{fix}", t.name),
+        };
+    }
+    if args.version.as_deref() == Some("event") {
+        args.version = match t.input("version") {
+            Some(v) => Some(v),
+            None => {
+                let tag = t.payload.get("ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("refs/tags/"));
+                match tag {
+                    Some(tag) => Some(tag.to_owned()),
+                    None => bail!("--version event: a `{}` event names no version (no tag, no input)\n{fix}", t.name),
+                }
+            }
+        };
+    }
+    Ok(args)
+}
+
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let sh = &ctx.sh;
+    let resolved;
+    let args = if args.commit == "event" || args.version.as_deref() == Some("event") {
+        resolved = from_event(args, &crate::github::Trigger::read(None, None)?)?;
+        &resolved
+    } else {
+        args
+    };
     let packages = crate::workspace::workspace_packages(ctx)?;
     let expected = Expected {
         crates: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),

@@ -1183,3 +1183,27 @@ fn a_file_already_exists_answer_is_judged_by_the_simple_page() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The release workflow passes `--commit event --version event`: the commit and version come from the trigger,
+/// decided here (a dispatch's inputs, a tag push's ref), never from expressions in the workflow.
+#[test]
+fn the_commit_and_version_come_from_the_event() {
+    use crate::github::Trigger;
+    let args = Args { commit: "event".into(), version: Some("event".into()), ..Args::default() };
+    let dispatch = Trigger {
+        name: "workflow_dispatch".into(),
+        payload: serde_json::json!({"inputs": {"commit": COMMIT, "version": "0.1.0"}}),
+    };
+    let got = from_event(&args, &dispatch).unwrap();
+    assert_eq!((got.commit.as_str(), got.version.as_deref()), (COMMIT, Some("0.1.0")));
+    let tag = Trigger { name: "push".into(), payload: serde_json::json!({"ref": "refs/tags/v1.2.3", "after": COMMIT}) };
+    let got = from_event(&args, &tag).unwrap();
+    assert_eq!(got.version.as_deref(), Some("v1.2.3"));
+    assert!(got.commit.len() == 40, "{}", got.commit);
+    let schedule = Trigger { name: "schedule".into(), payload: serde_json::json!({}) };
+    let err = from_event(&args, &schedule).unwrap_err().to_string();
+    assert!(err.contains("a `schedule` event names no commit") && err.contains("\nfix: "), "{err}");
+    // Explicit flags are left alone.
+    let plain = Args { commit: COMMIT.into(), version: Some("0.1.0".into()), ..Args::default() };
+    assert_eq!(from_event(&plain, &schedule).unwrap().commit, COMMIT);
+}

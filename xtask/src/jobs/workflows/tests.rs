@@ -118,6 +118,70 @@ fn matrix_is_json_with_the_platforms_asked_for() {
     assert!(crate::jobs::ci::matrix_json("").is_err());
 }
 
+/// Each trigger's platform matrix and kinds, decided in Rust from the event and ci.toml (the workflows only pass
+/// `matrix.*` on): the schedule builds on Windows and macOS exactly their ci.toml `builds`, a push the wasm
+/// bundle where a platform builds it, a dispatch what it names; a platform with nothing to build is left out,
+/// and a bad input is refused with its fix.
+#[test]
+fn each_trigger_gets_its_matrix_from_the_event_and_ci_toml() {
+    use crate::github::Trigger;
+    use crate::jobs::ci::workflow_matrix;
+    let t = |name: &str, payload: serde_json::Value| Trigger { name: name.into(), payload };
+    let rows = |workflow: &str, trigger: &Trigger| -> Vec<String> {
+        let (m, _) = workflow_matrix(workflow, trigger, None).unwrap();
+        m["include"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{}: {}", r["platform"].as_str().unwrap(), r["kinds"].as_str().unwrap()))
+            .collect()
+    };
+    let settings = crate::settings::get();
+    let builds = |name: &str| {
+        let p = settings.settings.platform.iter().find(|p| p.name == name).unwrap();
+        format!("{name}: {}", p.builds.join(","))
+    };
+    let none = serde_json::json!({});
+    assert_eq!(
+        rows("create-packages", &t("schedule", none.clone())),
+        [builds("linux"), builds("windows"), builds("macos")]
+    );
+    assert_eq!(rows("create-packages", &t("push", none.clone())), ["linux: wasm"]);
+    assert_eq!(rows("create-packages", &t("local", none.clone())), [builds("linux")]);
+    let dispatch = |platforms: &str, kinds: &str| {
+        t("workflow_dispatch", serde_json::json!({"inputs": {"platforms": platforms, "kinds": kinds}}))
+    };
+    assert_eq!(rows("create-packages", &dispatch("windows, macos", "wheels")), ["windows: wheels", "macos: wheels"]);
+    assert_eq!(
+        rows("create-packages", &dispatch("linux,windows", "crates,binaries")),
+        ["linux: crates,binaries", "windows: binaries"]
+    );
+    // Nothing to build anywhere: an empty matrix (the package job is skipped on `any`), with a note per platform.
+    let (m, notes) = workflow_matrix("create-packages", &dispatch("windows", "wasm"), None).unwrap();
+    assert_eq!(m["include"].as_array().unwrap().len(), 0);
+    assert!(notes[0].starts_with("windows: nothing to build (workflow_dispatch asks for wasm"), "{notes:?}");
+    let err = workflow_matrix("create-packages", &dispatch("linux", "crates,sbom"), None).unwrap_err().to_string();
+    assert!(err.contains("`sbom`, which is no kind") && err.contains("\nfix: "), "{err}");
+    let err = workflow_matrix("create-packages", &dispatch("beos", "all"), None).unwrap_err().to_string();
+    assert!(err.contains("unknown platform `beos`"), "{err}");
+    // lint-build-test: the dispatch's platforms, else the first.
+    assert_eq!(rows("lint-build-test", &t("pull_request", none.clone())).len(), 1);
+    let tested: Vec<String> = rows("lint-build-test", &dispatch("linux,macos", ""));
+    assert_eq!(tested.iter().map(|r| r.split(':').next().unwrap()).collect::<Vec<_>>(), ["linux", "macos"]);
+    // The generated workflows carry no logic of their own in expressions (concurrency groups aside).
+    for w in all().unwrap() {
+        for line in render(&w)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("cancel-in-progress") && !l.trim_start().starts_with("group:"))
+        {
+            for expr in line.split("${{").skip(1) {
+                let expr = expr.split("}}").next().unwrap_or_default();
+                assert!(!["||", "&&", "=="].iter().any(|op| expr.contains(op)), "{}: logic in `{line}`", w.file);
+            }
+        }
+    }
+}
+
 #[test]
 fn diff_names_lines() {
     assert_eq!(diff("a\nb\nc\n", "a\nx\nc\n"), "line 2: - b\nline 2: + x\n");
@@ -146,7 +210,7 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
     let planted: Vec<(&str, String, &str)> = vec![
         (
             "template injection",
-            good.replacen("--commit \"$COMMIT\"", "--commit \"${{ inputs.commit }}\"", 1),
+            good.replacen("--commit event", "--commit \"${{ inputs.commit }}\"", 1),
             "template injection",
         ),
         (
