@@ -32,9 +32,9 @@ impl Trigger {
             }
         };
         if !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') || name.is_empty() || name.len() > 40 {
+            let shown: String = name.chars().take(40).collect();
             anyhow::bail!(
-                "`{}` is not an event name\nfix: push, schedule, workflow_dispatch, pull_request, merge_group or local",
-                crate::plan::printable(&name)
+                "{shown:?} is not an event name\nfix: push, schedule, workflow_dispatch, pull_request, merge_group or local"
             );
         }
         Ok(Trigger { name, payload })
