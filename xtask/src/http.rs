@@ -9,8 +9,10 @@
 //! Two rules hold for every request:
 //! - A credential goes only over https, or in plain http to this machine ([`credential_may_go_to`]): checked
 //!   before anything is sent, for every request that carries one.
-//! - A transfer that stalls fails within a stated bound: no connection within 10 s, or no byte moving for
-//!   [`stall_secs`] (`XTASK_HTTP_STALL_SECS`, default 30), ends it; a stalled request is tried twice at most.
+//! - A transfer that stalls fails within a stated bound: no connection within 10 s, less than 1 KiB a second
+//!   for [`stall_secs`] (`XTASK_HTTP_STALL_SECS`, default 30: a silent or trickling server), or longer than
+//!   [`max_secs`] in all (`XTASK_HTTP_MAX_SECS`, default 1800), ends it; a timed-out request is tried twice at
+//!   most. A request to this machine never goes through a proxy.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -143,13 +145,19 @@ pub fn config(
             c.push_str("location\n");
         }
         let _ = writeln!(c, "write-out = {}", quoted("%{urlnum} %{http_code} %{exitcode} %{errormsg}\n"));
-        // A server that accepts and never answers, or stops sending, fails the transfer: below one byte a second
-        // for the stall bound. Large transfers at any real speed are not limited.
+        // A server that accepts and never answers, stops sending or trickles fails the transfer: below 1 KiB a
+        // second over the stall bound; and no transfer takes longer than the total bound.
         let _ = writeln!(
             c,
-            "connect-timeout = 10\nspeed-limit = 1\nspeed-time = {}",
-            r.stall_secs.unwrap_or_else(stall_secs)
+            "connect-timeout = 10\nspeed-limit = 1024\nspeed-time = {}\nmax-time = {}",
+            r.stall_secs.unwrap_or_else(stall_secs),
+            max_secs()
         );
+        // A request to this machine never goes through a proxy (a credential sent in plain http to localhost
+        // must not reach another host that way).
+        if is_loopback(url_parts(&r.url).host) {
+            c.push_str("noproxy = \"*\"\n");
+        }
         for h in &r.headers {
             let _ = writeln!(c, "header = {}", quoted(h));
         }
@@ -337,13 +345,26 @@ pub fn stall_secs() -> u64 {
         .unwrap_or(30)
 }
 
+/// The longest one transfer may take: `XTASK_HTTP_MAX_SECS` (10 to 86400), default 1800 (half an hour).
+pub fn max_secs() -> u64 {
+    std::env::var("XTASK_HTTP_MAX_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|s| (10..=86_400).contains(s))
+        .unwrap_or(1800)
+}
+
+/// `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The one rule for every credential (a registry token, a storage token, an OIDC token or its exchange): it goes
 /// only over https, or in plain http to a server on this machine (a loopback address or `localhost`). Anything
 /// else is refused before any request is sent.
 pub fn credential_may_go_to(url: &str) -> Result<()> {
     let parts = url_parts(url);
-    let loopback = parts.host.eq_ignore_ascii_case("localhost")
-        || parts.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback = is_loopback(parts.host);
     match parts.scheme.as_str() {
         "https" if !parts.host.is_empty() => Ok(()),
         // `host:port` without a scheme (STORAGE_EMULATOR_HOST) is plain http.
@@ -544,6 +565,57 @@ mod tests {
         );
         assert!(e.contains("\nfix: ") && e.contains("XTASK_HTTP_STALL_SECS"), "{e}");
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "a stall is tried twice, not five times");
+
+        // A server that answers, then trickles its body (a byte every 100 ms of a 100 MB one) fails the same way.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut s in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    use std::io::Write as _;
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n");
+                    for _ in 0..100 {
+                        if s.write_all(b"x").is_err() {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                });
+            }
+        });
+        let mut request = Request::new("GET", &format!("http://127.0.0.1:{port}/trickle"));
+        request.stall_secs = Some(1);
+        let started = std::time::Instant::now();
+        let e = format!("{:#}", send(&sh, &request, None, &dir).unwrap_err());
+        assert!(e.contains("/trickle after 2 attempts"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(9), "a trickle is cut off by the speed floor");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A request to this machine never goes through a proxy: a credential sent in plain http to localhost does
+    /// not reach a proxy (which may be another host) on the way.
+    #[test]
+    fn requests_to_this_machine_bypass_any_proxy() {
+        let proxy_hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let hits = proxy_hits.clone();
+        let proxy = testutil::MockHttp::start(move |_| {
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (502, "proxy".into())
+        });
+        let server = testutil::MockHttp::start(|r| (200, format!("direct {}", r.target)));
+        let dir = testutil::temp_dir("http-proxy");
+        let sh = Shell::new().unwrap();
+        for var in ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"] {
+            sh.set_var(var, proxy.url());
+        }
+        let url = server.url().replace("127.0.0.1", "localhost");
+        let r =
+            send(&sh, &Request::new("GET", &format!("{url}/x")), Some("Authorization: Bearer s3cret"), &dir).unwrap();
+        assert_eq!((r.status, r.text()), (200, "direct /x".to_owned()));
+        assert_eq!(proxy_hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the credential went through the proxy");
+        let outputs = [("/o".into(), "/h".into())];
+        assert!(config(&[&Request::new("GET", "http://[::1]:9/")], &outputs, None, 1).contains("noproxy = \"*\""));
+        assert!(!config(&[&Request::new("GET", "https://example.com/")], &outputs, None, 1).contains("noproxy"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -225,8 +225,16 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
         }
     }
     for (id, body) in &jobs {
+        // Credentials in every spelling: `id-token: write` (quoted or not), `permissions: write-all` (which
+        // includes it), a protected environment, any secret (`secrets.X`, `secrets['X']`, `secrets: inherit`).
         let publishing = body.iter().any(|(_, _, t)| {
-            t.replace(' ', "") == "id-token:write" || t.starts_with("environment:") || t.contains("secrets.")
+            let bare: String = t.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
+            bare == "id-token:write"
+                || bare == "permissions:write-all"
+                || t.starts_with("environment:")
+                || t.contains("secrets.")
+                || t.contains("secrets[")
+                || bare == "secrets:inherit"
         });
         // Steps: from a `- ` item at the steps' indent to the next one.
         let mut steps: Vec<Vec<Line<'_>>> = Vec::new();
@@ -275,6 +283,12 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
                 out.push(format!(
                     "{file}:{line}: job `{id}`: actions/checkout without `persist-credentials: false` leaves the token \
                      in .git/config for every later step"
+                ));
+            }
+            if publishing && uses.starts_with("./") {
+                out.push(format!(
+                    "{file}:{line}: job `{id}` holds credentials (id-token, an environment or secrets) and runs the \
+                     local action {uses}, whose steps these rules do not see: inline what it does as steps"
                 ));
             }
             let cache = uses.starts_with("Swatinem/rust-cache@") || uses.starts_with("actions/cache@");

@@ -87,6 +87,8 @@ pub struct Commit {
 pub struct Facts {
     /// How the base was chosen, for the report.
     pub base_desc: String,
+    /// The base commit itself (what the reproduce command pins).
+    pub base: String,
     pub merge_base: String,
     pub head: String,
     pub files: Vec<FileChange>,
@@ -326,7 +328,9 @@ pub fn collect(
             "pass a --base that HEAD was branched from"
         )),
     };
-    let range = format!("{merge_base}..{head}");
+    // What the PR brings: the commits reachable from the head and not from the base (with two merge-bases, a
+    // criss-cross history, `merge_base..head` would hold commits main already has).
+    let range = format!("{base_commit}..{head}");
     // Hashes, then each commit object read by its length: no byte a message can hold splits it.
     let list = git.out(&["rev-list", "--topo-order", "--reverse", &range])?;
     let shas: Vec<String> = String::from_utf8_lossy(&list).split_whitespace().map(str::to_owned).collect();
@@ -335,10 +339,45 @@ pub fn collect(
     } else {
         let query: String = shas.iter().map(|s| format!("{s}\n")).collect();
         let out = git.run(&["cat-file", "--batch"], Some(query.as_bytes()))?;
-        parse_commits(&out.map_err(|e| anyhow!("git cat-file --batch failed: {e}"))?)?
+        let batch = out.map_err(|e| anyhow!("git cat-file --batch failed: {e}"))?;
+        let mut commits = parse_commits(&batch)?;
+        // A message in another encoding (the commit's `encoding` header) is read as git shows it, re-encoded to
+        // UTF-8: a keyword in EBCDIC or UTF-16 is a keyword all the same. Rare, so one git process each.
+        for (c, encoding) in commits.iter_mut().zip(commit_encodings(&batch)?) {
+            if encoding.is_some_and(|e| !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8")) {
+                let shown = git.out(&["log", "-1", "--encoding=UTF-8", "--format=%B", &c.sha])?;
+                c.message = format!("{}\n{}", String::from_utf8_lossy(&shown).trim_end(), c.message);
+            }
+        }
+        commits
     };
     let raw = git.out(&["diff", "--raw", "-z", "--no-abbrev", "--no-renames", &merge_base, &head])?;
     let mut files = parse_raw(&raw)?;
+    // With several merge-bases the diff from one of them can show what main itself has: an entry the base holds
+    // at the same path with the same content is not the PR's change.
+    let mut on_base = std::collections::HashSet::new();
+    let bases = git.out(&["merge-base", "--all", &base_commit, &head])?;
+    if String::from_utf8_lossy(&bases).split_whitespace().count() > 1 {
+        let listing = git.out(&["ls-tree", "-r", "-z", "--full-tree", &base_commit])?;
+        let base_entries: std::collections::HashSet<(u32, String, String)> = listing
+            .split(|&b| b == 0)
+            .filter_map(|rec| {
+                let tab = rec.iter().position(|&b| b == b'\t')?;
+                let meta = String::from_utf8_lossy(&rec[..tab]).into_owned();
+                let mut parts = meta.split(' ');
+                let mode = u32::from_str_radix(parts.next()?, 8).ok()?;
+                let blob = parts.nth(1)?.to_owned();
+                Some((mode, blob, String::from_utf8_lossy(&rec[tab + 1..]).into_owned()))
+            })
+            .collect();
+        files.retain(|f| {
+            let there = base_entries.contains(&(f.new_mode, f.new_blob.clone(), f.path.clone()));
+            if there {
+                on_base.insert(f.path.clone());
+            }
+            !there
+        });
+    }
     fill_sizes(&mut git, &mut files)?;
     let patch = git.out(&[
         "diff",
@@ -352,7 +391,8 @@ pub fn collect(
         &merge_base,
         &head,
     ])?;
-    let added = parse_added_lines(&String::from_utf8_lossy(&patch));
+    let mut added = parse_added_lines(&String::from_utf8_lossy(&patch));
+    added.retain(|a| !on_base.contains(&a.path));
     // --full-tree: every path of the repository, wherever in it the gates run.
     let tree = git.out(&["ls-tree", "-r", "-z", "--full-tree", "--name-only", &head])?;
     let tree =
@@ -379,7 +419,18 @@ pub fn collect(
             .collect();
         find_new_markers(&mut git, &mut history, &only_history)?;
     }
-    Ok(Facts { base_desc, merge_base, head, files, history, added, commits, tree, git_time: git.time })
+    Ok(Facts {
+        base_desc,
+        base: base_commit,
+        merge_base,
+        head,
+        files,
+        history,
+        added,
+        commits,
+        tree,
+        git_time: git.time,
+    })
 }
 
 /// Commits from `git cat-file --batch`: each `<sha> commit <size>\n`, then that many bytes (headers, a blank
@@ -393,6 +444,19 @@ pub fn parse_commits(out: &[u8]) -> Result<Vec<Commit>> {
                 None => &[][..],
             };
             Commit { sha, message: String::from_utf8_lossy(message).trim_end().to_owned() }
+        })
+        .collect())
+}
+
+/// Each commit's `encoding` header, if it has one (in the order of [`parse_commits`]).
+fn commit_encodings(out: &[u8]) -> Result<Vec<Option<String>>> {
+    Ok(parse_batch(out)?
+        .into_iter()
+        .map(|(_, body)| {
+            let end = body.windows(2).position(|w| w == b"\n\n").unwrap_or(body.len());
+            String::from_utf8_lossy(&body[..end])
+                .lines()
+                .find_map(|l| l.strip_prefix("encoding ").map(|e| e.trim().to_owned()))
         })
         .collect())
 }

@@ -166,7 +166,7 @@ pub fn reproduce(report: &Report, pr: &Pr) -> String {
         "xtask".into(),
         "gates".into(),
         "--base".into(),
-        report.facts.merge_base.clone(),
+        report.facts.base.clone(),
         "--head".into(),
         report.facts.head.clone(),
     ];

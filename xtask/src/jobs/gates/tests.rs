@@ -631,6 +631,37 @@ fn history_is_judged_by_every_object_it_brings() {
             &[("file-patterns", "notes.orig: matches the forbidden pattern `*.orig` (in commit {c}")],
         ),
         (
+            "a message in another encoding (EBCDIC) does not hide the keyword",
+            |r| {
+                r.write("y.txt", "y\n");
+                let ebcdic: Vec<u8> = format!("fix\n\n{}\n", kw())
+                    .bytes()
+                    .map(|b| match b {
+                        b'\n' => 0x25,
+                        b' ' => 0x40,
+                        b'D' => 0xC4,
+                        b'E' => 0xC5,
+                        b'G' => 0xC7,
+                        b'M' => 0xD4,
+                        b'N' => 0xD5,
+                        b'O' => 0xD6,
+                        b'R' => 0xD9,
+                        b'T' => 0xE3,
+                        b'f' => 0x86,
+                        b'i' => 0x89,
+                        b'x' => 0xA7,
+                        other => other,
+                    })
+                    .collect();
+                let path = r.dir.join(".git/MSG");
+                std::fs::write(&path, ebcdic).unwrap();
+                r.git(&["add", "-A"]);
+                r.git(&["-c", "i18n.commitEncoding=IBM037", "commit", "-q", "--cleanup=verbatim", "-F", path.as_str()]);
+                r.head()
+            },
+            &[("keywords", "commit {c12}: commit message contains")],
+        ),
+        (
             "a blob that starts with the LFS version line but is no pointer",
             |r| {
                 r.write("img/fake.png", "version https://git-lfs.github.com/spec/v1\nsize 12\n");
@@ -655,6 +686,24 @@ fn history_is_judged_by_every_object_it_brings() {
                 r.write("src/pr.rs", "fn pr() {}\n");
                 r.commit("pr work");
                 r.merge_main("docs/main.md", |_| {});
+                r.head()
+            },
+            &[],
+        ),
+        (
+            "a criss-cross history (two merge-bases): main's own large file is not the PR's",
+            |r| {
+                r.write("p1.txt", "p1\n");
+                r.commit("p1");
+                r.git(&["checkout", "-q", "main"]);
+                r.write_bytes("mainbig.bin", &vec![5u8; 200 << 10]);
+                r.commit("main: big");
+                let m1 = r.head();
+                r.git(&["merge", "-q", "--no-ff", "pr", "-m", "main merges pr"]);
+                r.git(&["checkout", "-q", "pr"]);
+                r.git(&["merge", "-q", "--no-ff", &m1, "-m", "pr merges main's big commit"]);
+                r.write("p2.txt", "p2\n");
+                r.commit("p2");
                 r.head()
             },
             &[],

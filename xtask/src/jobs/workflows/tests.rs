@@ -247,6 +247,37 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
             "runs cargo: build scripts and proc macros would run with them",
         ),
         (
+            "permissions: write-all (id-token included) and a cache",
+            replace_last(
+                &good.replace("      id-token: write\n", "").replace("    environment: release\n", "").replacen(
+                    "    permissions:\n      contents: read\n",
+                    "    permissions: write-all\n",
+                    2,
+                ),
+                &format!("        uses: {checkout_pin}\n"),
+                &format!("        uses: {checkout_pin}\n{cache}"),
+            ),
+            "restores a cache",
+        ),
+        (
+            "a quoted id-token and cargo",
+            good.replace("id-token: write", "id-token: 'write'").replacen(
+                &format!("chmod +x {0}/xtask && {0}/xtask release", crate::pipeline::ENGINE_DIR),
+                "cargo xtask release",
+                1,
+            ),
+            "runs cargo",
+        ),
+        (
+            "a local action where the credentials are",
+            replace_last(
+                &good,
+                &format!("        uses: {checkout_pin}\n"),
+                &format!("        uses: {checkout_pin}\n      - name: local\n        uses: ./.github/actions/build\n"),
+            ),
+            "runs the local action ./.github/actions/build",
+        ),
+        (
             "cargo in a run block where the credentials are",
             good.replacen(
                 &format!("run: chmod +x {0}/xtask && {0}/xtask release", crate::pipeline::ENGINE_DIR),
