@@ -623,6 +623,18 @@ fn index_line(cksum: &str) -> String {
     )
 }
 
+/// The manifest of [`COMMIT`] at version 0.1.0 with `artifacts`.
+fn manifest_with(artifacts: Vec<Artifact>) -> Manifest {
+    Manifest {
+        commit: COMMIT.into(),
+        dirty: false,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "0.1.0".into(),
+        artifacts,
+    }
+}
+
 /// One crate, `demo` 0.1.0, to publish through [`publish_crates`] against `server`: the outcome and how many
 /// publishes the server received.
 fn publish_demo(server: &testutil::MockHttp, ours: &str) -> (Result<()>, usize) {
@@ -630,18 +642,11 @@ fn publish_demo(server: &testutil::MockHttp, ours: &str) -> (Result<()>, usize) 
     let sh = Shell::new().unwrap();
     std::fs::create_dir_all(dir.join("crates")).unwrap();
     std::fs::write(dir.join("crates/demo-0.1.0.crate"), b"crate bytes").unwrap();
-    let m = Manifest {
-        commit: COMMIT.into(),
-        dirty: false,
-        source_date_epoch: 0,
-        xtask_version: "0".into(),
+    let m = manifest_with(vec![Artifact {
+        sha256: ours.into(),
         version: "0.1.0".into(),
-        artifacts: vec![Artifact {
-            sha256: ours.into(),
-            version: "0.1.0".into(),
-            ..artifact(Kind::Crate, "demo", "crates/demo-0.1.0.crate", None)
-        }],
-    };
+        ..artifact(Kind::Crate, "demo", "crates/demo-0.1.0.crate", None)
+    }]);
     let plan = ReleasePlan {
         order: vec!["demo".into()],
         metadata: [("demo".to_owned(), json!({"name": "demo", "vers": "0.1.0"}))].into(),
@@ -1126,17 +1131,10 @@ fn a_file_already_exists_answer_is_judged_by_the_simple_page() {
     testutil::make_wheel(&dir.join("wheels").join(file), "demo", "0.1.0", 1);
     let ours = crate::sha256::file(&dir.join("wheels").join(file)).unwrap().0;
     let theirs = "c".repeat(64);
-    let m = Manifest {
-        commit: COMMIT.into(),
-        dirty: false,
-        source_date_epoch: 0,
-        xtask_version: "0".into(),
-        version: "0.1.0".into(),
-        artifacts: vec![Artifact {
-            sha256: ours.clone(),
-            ..artifact(Kind::Wheel, "demo", &format!("wheels/{file}"), None)
-        }],
-    };
+    let m = manifest_with(vec![Artifact {
+        sha256: ours.clone(),
+        ..artifact(Kind::Wheel, "demo", &format!("wheels/{file}"), None)
+    }]);
     // What the simple page lists once an upload arrived (`None`: nothing, ever).
     let run = |listed: Option<String>| {
         let uploaded = Arc::new(Mutex::new(false));

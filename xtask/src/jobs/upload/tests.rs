@@ -15,37 +15,45 @@ fn fixture(root: &Utf8Path) -> Manifest {
     testutil::make_wheel(&wheel, "demo-pkg", "1.0.0", 42);
     std::fs::write(dir.join("crates/demo-1.0.0.crate"), vec![7u8; 300_000]).unwrap();
     std::fs::write(dir.join("recordings/a.reel"), b"REEL\x01\x00\x00\x00").unwrap();
-    let mut artifacts = Vec::new();
-    for (kind, name, path) in [
+    let files = [
         (Kind::Wheel, "demo-pkg", "wheels/demo_pkg-1.0.0-py3-none-any.whl"),
         (Kind::Crate, "demo", "crates/demo-1.0.0.crate"),
         (Kind::Recording, "a", "recordings/a.reel"),
-    ] {
-        let (sha256, size) = crate::sha256::file(&dir.join(path)).unwrap();
-        artifacts.push(Artifact {
-            kind,
-            name: name.into(),
-            path: path.into(),
-            size,
-            sha256,
-            version: "1.0.0".into(),
-            platform: None,
-            tag: None,
-            command: String::new(),
-            tools: vec![],
-        });
-    }
+    ];
+    let m = manifest_of(&dir, &files, None);
+    m.write_atomic(&dir.join(manifest::FILE)).unwrap();
+    m
+}
+
+/// The manifest of [`COMMIT`] at version 1.0.0 listing `files` (kind, name, path) of `dir`, each hashed.
+fn manifest_of(dir: &Utf8Path, files: &[(Kind, &str, &str)], platform: Option<&str>) -> Manifest {
+    let mut artifacts: Vec<Artifact> = files
+        .iter()
+        .map(|&(kind, name, path)| {
+            let (sha256, size) = crate::sha256::file(&dir.join(path)).unwrap();
+            Artifact {
+                kind,
+                name: name.into(),
+                path: path.into(),
+                size,
+                sha256,
+                version: "1.0.0".into(),
+                platform: platform.map(Into::into),
+                tag: None,
+                command: String::new(),
+                tools: vec![],
+            }
+        })
+        .collect();
     artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
-    let m = Manifest {
+    Manifest {
         commit: COMMIT.into(),
         dirty: false,
         source_date_epoch: 1,
         xtask_version: "0".into(),
         version: "1.0.0".into(),
         artifacts,
-    };
-    m.write_atomic(&dir.join(manifest::FILE)).unwrap();
-    m
+    }
 }
 
 #[test]
@@ -384,33 +392,8 @@ fn platform_packages(root: &Utf8Path, platform: &str, fill: u8) -> Utf8PathBuf {
     let wheel = format!("wheels/demo_pkg-1.0.0-cp39-abi3-{platform}.whl");
     std::fs::write(dir.join(&wheel), vec![fill; 2000]).unwrap();
     std::fs::write(dir.join("crates/demo-1.0.0.crate"), vec![7u8; 3000]).unwrap();
-    let mut artifacts = Vec::new();
-    for (kind, name, path) in
-        [(Kind::Wheel, "demo-pkg", wheel.as_str()), (Kind::Crate, "demo", "crates/demo-1.0.0.crate")]
-    {
-        let (sha256, size) = crate::sha256::file(&dir.join(path)).unwrap();
-        artifacts.push(Artifact {
-            kind,
-            name: name.into(),
-            path: path.into(),
-            size,
-            sha256,
-            version: "1.0.0".into(),
-            platform: Some(platform.into()),
-            tag: None,
-            command: String::new(),
-            tools: vec![],
-        });
-    }
-    artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
-    let m = Manifest {
-        commit: COMMIT.into(),
-        dirty: false,
-        source_date_epoch: 1,
-        xtask_version: "0".into(),
-        version: "1.0.0".into(),
-        artifacts,
-    };
+    let files = [(Kind::Wheel, "demo-pkg", wheel.as_str()), (Kind::Crate, "demo", "crates/demo-1.0.0.crate")];
+    let m = manifest_of(&dir, &files, Some(platform));
     m.write_atomic(&dir.join(manifest::FILE)).unwrap();
     from
 }
