@@ -29,6 +29,23 @@ pub fn exclusive(path: &Utf8Path, who: &str) -> Result<File> {
     Ok(file)
 }
 
+/// The lock on `path` if nobody holds it (its file then says `pid <this process>`, for the message of the next
+/// one); `Err(holder)` with what the file says of the holder when somebody does.
+pub fn try_exclusive(path: &Utf8Path) -> Result<Result<File, String>> {
+    use std::io::Write as _;
+    let mut file = open(path)?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0).and_then(|()| write!(file, "pid {}", std::process::id()));
+            Ok(Ok(file))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Ok(Err(std::fs::read_to_string(path).unwrap_or_default().trim().to_owned()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {path}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,6 +56,7 @@ mod tests {
         let dir = crate::testutil::temp_dir("lock");
         let path = dir.join("sub/x.lock");
         let first = exclusive(&path, "test").unwrap();
+        assert!(try_exclusive(&path).unwrap().is_err(), "held: a try gets the holder");
         let order = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|s| {
             let waiter = s.spawn(|| {
@@ -51,6 +69,8 @@ mod tests {
             waiter.join().unwrap();
         });
         assert_eq!(*order.lock().unwrap(), ["first lets go", "second"]);
+        let _held = try_exclusive(&path).unwrap().expect("free again");
+        assert_eq!(try_exclusive(&path).unwrap().unwrap_err(), format!("pid {}", std::process::id()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

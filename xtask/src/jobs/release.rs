@@ -1137,37 +1137,22 @@ impl ReleaseLock {
     }
 
     pub fn acquire(t: &Targets, version: &str) -> Result<ReleaseLock> {
-        use std::io::Write as _;
         let path = Self::path(t, version);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening the release lock {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                return Err(JobFailed(format!(
-                    "another release of {version} to {} and {} is running on this machine: it holds the lock {} \
-                     ({})\nfix: wait for the other release to finish, then run this again if needed: what it \
-                     published is skipped\nnothing was published",
-                    crate::http::redact(&t.registry_api),
-                    crate::http::redact(&t.pypi_upload),
-                    path.display(),
-                    holder.trim()
-                ))
-                .into());
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                bail!("locking {}: {e}\nfix: check the temporary directory is writable", path.display())
-            }
+        let utf8 = Utf8PathBuf::from_path_buf(path.clone()).map_err(|p| anyhow!("{} is not UTF-8", p.display()))?;
+        let held = crate::lock::try_exclusive(&utf8)
+            .map_err(|e| anyhow!("{e:#}\nfix: check the temporary directory is writable"))?;
+        match held {
+            Ok(file) => Ok(ReleaseLock { _file: file }),
+            Err(holder) => Err(JobFailed(format!(
+                "another release of {version} to {} and {} is running on this machine: it holds the lock {} \
+                 ({holder})\nfix: wait for the other release to finish, then run this again if needed: what it \
+                 published is skipped\nnothing was published",
+                crate::http::redact(&t.registry_api),
+                crate::http::redact(&t.pypi_upload),
+                path.display(),
+            ))
+            .into()),
         }
-        // Who holds it, for the message of a second run (the lock itself is the OS's).
-        let _ = file.set_len(0).and_then(|()| write!(file, "pid {}", std::process::id()));
-        Ok(ReleaseLock { _file: file })
     }
 }
 
