@@ -98,9 +98,14 @@ pub fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
 
 /// `{"include":[{"platform":..,"os":..,"target":..}]}` for the named platforms.
 pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
+    matrix_in(crate::settings::get(), platforms)
+}
+
+/// [`matrix_json`] of the repository `settings` describe.
+fn matrix_in(settings: &crate::settings::Loaded, platforms: &str) -> Result<serde_json::Value> {
     let mut include = Vec::new();
     for name in platforms.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let all = crate::settings::get().platforms("ci matrix")?;
+        let all = settings.platforms("ci matrix")?;
         let Some(p) = all.iter().find(|p| p.name == name) else {
             let known: Vec<_> = all.iter().map(|p| p.name.as_str()).collect();
             bail!("unknown platform `{}`\nfix: choose from {}", crate::plan::printable(name), known.join(", "));
@@ -122,7 +127,7 @@ pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
         }
     }
     if include.is_empty() {
-        let names: Vec<_> = crate::settings::get().settings.platform.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<_> = settings.settings.platform.iter().map(|p| p.name.as_str()).collect();
         bail!("no platform given\nfix: pass --platforms NAME, one of {}", names.join(", "));
     }
     Ok(json!({ "include": include }))
@@ -144,13 +149,15 @@ const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
 /// The matrix of `workflow` for `trigger`: which platforms (a dispatch's `platforms` input, every platform on the
 /// schedule, else the first), and for create-packages the kinds each builds: what the trigger asks (a dispatch's
 /// `kinds` input, the wasm bundle on a push to the main branch, everything on the schedule and locally) within
-/// that platform's ci.toml `builds`. A platform left with nothing to build is left out, and said in the notes.
+/// that platform's ci.toml `builds`, and among the kinds the repository has (no wasm bundle without a `[[wasm]]`,
+/// no wheels without a `[[python]]`, ...). A platform left with nothing to build is left out, and said in the
+/// notes.
 pub fn workflow_matrix(
+    settings: &crate::settings::Loaded,
     workflow: &str,
     t: &github::Trigger,
     flag: Option<&str>,
 ) -> Result<(serde_json::Value, Vec<String>)> {
-    let settings = crate::settings::get();
     let all = settings.platforms("ci matrix")?;
     let default = all[0].name.clone();
     let every = all.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",");
@@ -160,7 +167,15 @@ pub fn workflow_matrix(
         (None, None, "schedule") if workflow == "create-packages" => every,
         _ => default,
     };
-    let mut m = matrix_json(&platforms)?;
+    let mut m = matrix_in(settings, &platforms)?;
+    // The kinds this repository has at all (crates: the workspace says, which `package` reads itself).
+    let has = |kind: &str| match kind {
+        "wheels" => !settings.python().is_empty(),
+        "wasm" => !settings.wasm().is_empty(),
+        "binaries" => !settings.binaries().is_empty(),
+        "recordings" => settings.examples().is_some(),
+        _ => true,
+    };
     let mut notes = Vec::new();
     match workflow {
         "lint-build-test" => {}
@@ -182,10 +197,10 @@ pub fn workflow_matrix(
                 let builds: Vec<&str> =
                     row["kinds"].as_str().unwrap_or_default().split(',').filter(|k| !k.is_empty()).collect();
                 let kinds: Vec<&str> =
-                    builds.into_iter().filter(|k| asked.iter().any(|a| a == "all" || a == k)).collect();
+                    builds.into_iter().filter(|k| asked.iter().any(|a| a == "all" || a == k) && has(k)).collect();
                 if kinds.is_empty() {
                     notes.push(format!(
-                        "{}: nothing to build ({} asks for {}; ci.toml builds {} there)",
+                        "{}: nothing to build ({} asks for {}; ci.toml builds {} there, of what the repository has)",
                         row["platform"].as_str().unwrap_or_default(),
                         t.name,
                         asked.join(","),
@@ -210,6 +225,7 @@ pub fn workflow_matrix(
 pub fn matrix(args: &MatrixArgs) -> Result<()> {
     let (m, notes) = match &args.workflow {
         Some(w) => workflow_matrix(
+            crate::settings::get(),
             w,
             &github::Trigger::read(args.event.as_deref(), args.event_name.as_deref())?,
             args.platforms.as_deref(),

@@ -128,7 +128,7 @@ fn each_trigger_gets_its_matrix_from_the_event_and_ci_toml() {
     use crate::jobs::ci::workflow_matrix;
     let t = |name: &str, payload: serde_json::Value| Trigger { name: name.into(), payload };
     let rows = |workflow: &str, trigger: &Trigger| -> Vec<String> {
-        let (m, _) = workflow_matrix(workflow, trigger, None).unwrap();
+        let (m, _) = workflow_matrix(crate::settings::get(), workflow, trigger, None).unwrap();
         m["include"]
             .as_array()
             .unwrap()
@@ -157,13 +157,33 @@ fn each_trigger_gets_its_matrix_from_the_event_and_ci_toml() {
         ["linux: crates,binaries", "windows: binaries"]
     );
     // Nothing to build anywhere: an empty matrix (the package job is skipped on `any`), with a note per platform.
-    let (m, notes) = workflow_matrix("create-packages", &dispatch("windows", "wasm"), None).unwrap();
+    let (m, notes) =
+        workflow_matrix(crate::settings::get(), "create-packages", &dispatch("windows", "wasm"), None).unwrap();
     assert_eq!(m["include"].as_array().unwrap().len(), 0);
     assert!(notes[0].starts_with("windows: nothing to build (workflow_dispatch asks for wasm"), "{notes:?}");
-    let err = workflow_matrix("create-packages", &dispatch("linux", "crates,sbom"), None).unwrap_err().to_string();
+    let err = workflow_matrix(crate::settings::get(), "create-packages", &dispatch("linux", "crates,sbom"), None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`sbom`, which is no kind") && err.contains("\nfix: "), "{err}");
-    let err = workflow_matrix("create-packages", &dispatch("beos", "all"), None).unwrap_err().to_string();
+    let err = workflow_matrix(crate::settings::get(), "create-packages", &dispatch("beos", "all"), None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown platform `beos`"), "{err}");
+    // A repository without a wasm bundle or Python packages: a push has nothing to build (the package job is
+    // skipped, not failed), and the schedule builds only what the repository has.
+    let bare = crate::settings::Loaded {
+        path: "ci.toml".into(),
+        source: Some(String::new()),
+        settings: crate::settings::parse(
+            "[[platform]]\nname = \"gnu\"\nrunner = \"ubuntu-24.04\"\ntarget = \"x86_64-unknown-linux-gnu\"\nbuilds = [\"crates\", \"wheels\", \"wasm\"]\n",
+        )
+        .unwrap(),
+    };
+    let (m, notes) = workflow_matrix(&bare, "create-packages", &t("push", none.clone()), None).unwrap();
+    assert_eq!(m["include"].as_array().unwrap().len(), 0, "{m}");
+    assert!(notes[0].starts_with("gnu: nothing to build"), "{notes:?}");
+    let (m, _) = workflow_matrix(&bare, "create-packages", &t("schedule", none.clone()), None).unwrap();
+    assert_eq!(m["include"][0]["kinds"], "crates");
     // lint-build-test: the dispatch's platforms, else the first.
     assert_eq!(rows("lint-build-test", &t("pull_request", none.clone())).len(), 1);
     let tested: Vec<String> = rows("lint-build-test", &dispatch("linux,macos", ""));
