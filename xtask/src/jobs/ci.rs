@@ -81,6 +81,9 @@ pub fn run(ctx: &Ctx, job: Option<&str>) -> Result<()> {
 /// OIDC request token is in the environment (the workflows build it in a job without either).
 pub fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
     use anyhow::Context as _;
+    if out.as_str().trim().is_empty() {
+        bail!("--out is empty\nfix: name the directory the engine goes to, e.g. --out target/engine");
+    }
     let out = if out.is_absolute() { out.to_owned() } else { ctx.root.join(out) };
     let name = if cfg!(windows) { "xtask.exe" } else { "xtask" };
     let exe = std::env::current_exe().context("finding this xtask's binary")?;
