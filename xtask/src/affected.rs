@@ -161,15 +161,16 @@ fn changed_files(ctx: &Ctx, rev: &str) -> Result<Vec<String>> {
     Ok(files.into_iter().collect())
 }
 
-/// `auto`: the pull request's base under GitHub Actions, else nothing (everything runs).
+/// `auto`: the pull request's base under GitHub Actions (or a replay of a pull_request), else nothing (everything
+/// runs: pushes, schedules, the merge queue and laptops).
 fn resolve(rev: &str) -> Result<Option<String>> {
     if rev != "auto" {
         return Ok(Some(rev.to_owned()));
     }
-    if !crate::github::actions() || !std::env::var("GITHUB_EVENT_NAME").is_ok_and(|e| e.starts_with("pull_request")) {
+    if !crate::github::run_var("GITHUB_EVENT_NAME").is_some_and(|e| e.starts_with("pull_request")) {
         return Ok(None);
     }
-    let path = std::env::var("GITHUB_EVENT_PATH").context("GITHUB_EVENT_PATH is not set")?;
+    let path = crate::github::run_var("GITHUB_EVENT_PATH").context("GITHUB_EVENT_PATH is not set")?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading the event {path}"))?;
     let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("the event {path} is not JSON"))?;
     Ok(v.pointer("/pull_request/base/sha").and_then(|s| s.as_str()).map(str::to_owned))

@@ -181,24 +181,29 @@ pub mod flags {
                 /// Change nothing; fail with a diff if the committed files drift or break the rules.
                 optional --check
             }
-            /// Run CI jobs locally exactly as CI does: `ci` every job, `ci <workflow>/<job>` one, `ci list`,
-            /// `ci matrix`.
+            /// Run CI jobs locally exactly as CI does: `ci` every job, `ci <workflow>/<job>` one, `ci --event FILE`
+            /// the workflow run an event starts; `ci list`, `ci plan`, `ci matrix`.
             cmd ci {
                 /// List every workflow job with its commands.
                 cmd list {}
-                /// Print the platform matrix as JSON for `fromJSON`: which platforms, and on each the kinds its
-                /// package job builds, decided from the trigger (the event) and ci.toml.
-                cmd matrix {
+                /// The plan job of a workflow: its decisions (platforms, kinds, which jobs run) for the trigger, as
+                /// JSON, from the event, the repository's variables (the environment) and ci.toml.
+                cmd plan {
+                    /// The workflow: pr-gates, lint-build-test, create-packages or release.
+                    required --workflow name: String
                     /// Comma-separated platform names [default: what the trigger asks, else ci.toml's first].
                     optional --platforms list: String
-                    /// The workflow the matrix is for: create-packages or lint-build-test.
-                    optional --workflow name: String
                     /// The event payload [default: $GITHUB_EVENT_PATH under GitHub Actions].
                     optional --event path: String
                     /// The event's name: push, schedule, workflow_dispatch, ... [default: $GITHUB_EVENT_NAME].
                     optional --event-name name: String
-                    /// Also write `matrix=<json>` and `any=true|false` to $GITHUB_OUTPUT.
+                    /// Also write each decision to $GITHUB_OUTPUT.
                     optional --github-output
+                }
+                /// Print the named platforms' matrix as JSON (ci.toml's first without --platforms).
+                cmd matrix {
+                    /// Comma-separated platform names.
+                    optional --platforms list: String
                 }
                 /// Copy this xtask binary into DIR (`xtask`, or `xtask.exe`) and print its sha256: the engine a
                 /// job that holds credentials runs, built in a job that holds none.
@@ -206,10 +211,18 @@ pub mod flags {
                     /// The directory to copy it into (relative to the repository root).
                     required --out dir: String
                 }
-                /// Run one job (WORKFLOW/JOB), or every job.
+                /// Run one job (WORKFLOW/JOB), or every job; with --event or --event-name, replay the workflow run
+                /// that event starts.
                 default cmd run {
                     /// The job to run [default: every job].
                     optional job: String
+                    /// An event payload, as GitHub writes it to $GITHUB_EVENT_PATH: replay the run it starts.
+                    optional --event path: String
+                    /// The event's name (push, schedule, workflow_dispatch, pull_request, merge_group) [default:
+                    /// read from the payload; without --event a minimal payload for push, schedule and dispatch].
+                    optional --event-name name: String
+                    /// Replay only this workflow (a dispatch must say which).
+                    optional --workflow name: String
                 }
             }
             /// Measure the CI system: medians over several runs (a benchmark, not a test).
@@ -453,15 +466,21 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
         C::Workflows(w) => Job::Workflows { check: w.check },
         C::Ci(c) => match c.subcommand {
             flags::CiCmd::List(_) => Job::CiList,
-            flags::CiCmd::Matrix(m) => Job::CiMatrix(crate::jobs::ci::MatrixArgs {
-                platforms: m.platforms,
-                workflow: m.workflow,
-                event: m.event.map(Into::into),
-                event_name: m.event_name,
-                github_output: m.github_output,
+            flags::CiCmd::Plan(p) => Job::CiPlan(crate::jobs::ci::PlanArgs {
+                workflow: p.workflow,
+                platforms: p.platforms,
+                event: p.event.map(Into::into),
+                event_name: p.event_name,
+                github_output: p.github_output,
             }),
+            flags::CiCmd::Matrix(m) => Job::CiMatrix { platforms: m.platforms },
             flags::CiCmd::Engine(e) => Job::CiEngine { out: e.out.into() },
-            flags::CiCmd::Run(r) => Job::Ci { job: r.job },
+            flags::CiCmd::Run(r) => Job::Ci(crate::jobs::ci::RunArgs {
+                job: r.job,
+                event: r.event.map(Into::into),
+                event_name: r.event_name,
+                workflow: r.workflow,
+            }),
         },
         C::Bench(b) => {
             const CASES: &[&str] = &["build", "lint", "package", "changed", "upload", "gates", "test", "provision"];

@@ -12,10 +12,9 @@ pub struct Trigger {
 }
 
 impl Trigger {
-    /// From the flags, else (under GitHub Actions) `$GITHUB_EVENT_NAME` and `$GITHUB_EVENT_PATH`.
+    /// From the flags, else (under GitHub Actions, or in a replay) `$GITHUB_EVENT_NAME` and `$GITHUB_EVENT_PATH`.
     pub fn read(event: Option<&camino::Utf8Path>, event_name: Option<&str>) -> Result<Trigger> {
-        let in_actions = actions();
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty() && in_actions);
+        let var = run_var;
         let name = event_name.map(str::to_owned).or_else(|| var("GITHUB_EVENT_NAME")).unwrap_or_else(|| "local".into());
         let path = event.map(camino::Utf8Path::to_owned).or_else(|| var("GITHUB_EVENT_PATH").map(Into::into));
         let payload = match path {
@@ -54,6 +53,18 @@ impl Trigger {
 /// Running under GitHub Actions.
 pub fn actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// Running as a command of `cargo xtask ci --event FILE` (a workflow run replayed on a laptop): the run's
+/// variables below are the replayed event's.
+pub fn replaying() -> bool {
+    std::env::var("XTASK_REPLAY").is_ok_and(|v| v == "1")
+}
+
+/// A variable GitHub sets for the run (`GITHUB_EVENT_NAME`, `GITHUB_EVENT_PATH`, `GITHUB_REF`, ...): read under
+/// GitHub Actions or in a replay, never from a laptop's stray environment; empty is unset.
+pub fn run_var(name: &str) -> Option<String> {
+    (actions() || replaying()).then(|| std::env::var(name).ok()).flatten().filter(|v| !v.is_empty())
 }
 
 /// Workflow-command data: `%`, CR and LF as the runner decodes them; every other character a printed line never

@@ -38,6 +38,43 @@ pub struct Settings {
     pub gates: Option<Gates>,
     pub store: Option<Store>,
     pub release: Option<Release>,
+    /// The repository's own CI jobs, generated into the workflows beside the engine's.
+    #[serde(default)]
+    pub job: Vec<ExtraJob>,
+    /// Hand-written workflow files kept beside the generated ones.
+    pub workflows: Option<Workflows>,
+}
+
+/// A job of the repository's own (fuzzing, benchmarks, docs...): one command, run by a workflow of the pipeline
+/// on a Linux runner (or the named platform's) with read-only permissions and no secrets.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExtraJob {
+    /// The job's id in the workflow (and `cargo xtask ci WORKFLOW/NAME`).
+    pub name: String,
+    /// The workflow it belongs to: pr-gates, lint-build-test, create-packages or release.
+    pub workflow: String,
+    /// The events it runs on, among the workflow's triggers [default: every trigger of the workflow].
+    #[serde(default)]
+    pub on: Vec<String>,
+    /// The command, as arguments: `["cargo", "xtask", ...]` or a tool (`["cargo", "doc", "--no-deps"]`).
+    pub run: Vec<String>,
+    /// Jobs of the same workflow that must succeed first.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// The platform whose runner it runs on [default: the first platform].
+    pub platform: Option<String>,
+    /// [default: 30]
+    pub timeout_minutes: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Workflows {
+    /// Workflow files under .github/workflows/ that are written by hand (linted like the generated ones, never
+    /// regenerated).
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -359,6 +396,14 @@ impl Loaded {
     pub fn unversioned(&self) -> &[String] {
         self.settings.workspace.as_ref().map(|w| w.unversioned.as_slice()).unwrap_or_default()
     }
+    /// The repository's own jobs (ci.toml `[[job]]`).
+    pub fn extra_jobs(&self) -> &[ExtraJob] {
+        &self.settings.job
+    }
+    /// The hand-written workflow files ci.toml allows.
+    pub fn allowed_workflows(&self) -> &[String] {
+        self.settings.workflows.as_ref().map(|w| w.allow.as_slice()).unwrap_or_default()
+    }
     pub fn check_targets(&self) -> &[String] {
         self.settings.workspace.as_ref().map(|w| w.check_targets.as_slice()).unwrap_or_default()
     }
@@ -474,7 +519,8 @@ fn check_string(key: &str, value: &str) -> Result<(), String> {
     };
     match key {
         "name" | "runner" | "target" | "wheels" | "check-targets" | "builds" | "default-parts" | "dist" | "package"
-        | "verifier" | "exclude" | "unversioned" | "extension" | "wheel-targets"
+        | "verifier" | "exclude" | "unversioned" | "extension" | "wheel-targets" | "workflow" | "on" | "needs"
+        | "platform" | "allow"
             if !word("") =>
         {
             return Err(format!(
@@ -487,6 +533,11 @@ fn check_string(key: &str, value: &str) -> Result<(), String> {
         }
         "main-branch" if !word("/") => {
             return Err(format!("{value:?} is not a branch name: letters, digits, `._+-` and `/`"));
+        }
+        "run" if value.contains("${{") => {
+            return Err(format!(
+                "{value:?} holds a `${{{{` expression: GitHub would paste it into the script; the command is plain words"
+            ));
         }
         "keyword-exempt" | "large-file-allow" | "forbidden" | "lfs" | "lfs-allow" => crate::glob::check(value)?,
         "dir" | "tests" | "www" | "node-tests" | "browser-tests" | "signing-key" => {
@@ -578,10 +629,112 @@ fn check(s: &Settings, source: &str) -> Result<(), String> {
             return fail(&path, format!("unknown kind `{}`, expected one of {}", p.builds[i], KINDS.join(", ")));
         }
     }
+    check_jobs(s).map_err(|(path, cause)| fail(&path, cause).unwrap_err())?;
     let mut dists = std::collections::BTreeSet::new();
     for (n, p) in s.python.iter().enumerate() {
         if !dists.insert(p.dist.as_str()) {
             return fail(&[key("python"), Seg::Index(n), key("dist")], format!("`{}` is listed twice", p.dist));
+        }
+    }
+    Ok(())
+}
+
+/// The workflows of the pipeline, their triggers, and the jobs the engine defines in each (an extra job may not
+/// take their names).
+pub const WORKFLOWS: &[(&str, &[&str], &[&str])] = &[
+    ("pr-gates", &["pull_request", "merge_group"], &["gates"]),
+    (
+        "lint-build-test",
+        &["pull_request", "push", "workflow_dispatch", "merge_group"],
+        &["plan", "lint", "test", "test-heavy"],
+    ),
+    ("create-packages", &["push", "schedule", "workflow_dispatch"], &["plan", "package", "upload", "sign"]),
+    ("release", &["push", "workflow_dispatch"], &["plan", "release"]),
+];
+
+/// The `[[job]]` and `[workflows]` entries: known workflows and triggers, unique names, needs within the workflow,
+/// a command, and hand-written files that are workflow files the engine does not write.
+fn check_jobs(s: &Settings) -> Result<(), (Vec<Seg>, String)> {
+    let key = |k: &str| Seg::Key(k.into());
+    for (n, j) in s.job.iter().enumerate() {
+        let at = |k: &str| vec![key("job"), Seg::Index(n), key(k)];
+        let Some((_, triggers, engine_jobs)) = WORKFLOWS.iter().find(|(w, ..)| *w == j.workflow) else {
+            let names: Vec<_> = WORKFLOWS.iter().map(|w| w.0).collect();
+            return Err((at("workflow"), format!("no workflow `{}`: one of {}", j.workflow, names.join(", "))));
+        };
+        let id_ok = j.name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && j.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !id_ok {
+            return Err((
+                at("name"),
+                format!("`{}` is not a job id: letters, digits, `-` and `_`, from a letter", j.name),
+            ));
+        }
+        if engine_jobs.contains(&j.name.as_str()) {
+            return Err((at("name"), format!("`{}` is a job the engine defines in {}", j.name, j.workflow)));
+        }
+        if s.job[..n].iter().any(|o| o.name == j.name && o.workflow == j.workflow) {
+            return Err((at("name"), format!("`{}` is named twice in {}", j.name, j.workflow)));
+        }
+        if let Some(i) = j.on.iter().position(|e| !triggers.contains(&e.as_str())) {
+            let mut path = at("on");
+            path.push(Seg::Index(i));
+            return Err((path, format!("{} runs on {}, not `{}`", j.workflow, triggers.join(", "), j.on[i])));
+        }
+        if !j.on.is_empty() && j.workflow == "pr-gates" {
+            return Err((at("on"), "every pr-gates job runs on every trigger: leave `on` out".into()));
+        }
+        if j.run.is_empty() {
+            return Err((at("run"), "no command: e.g. run = [\"cargo\", \"xtask\", \"lint\"]".into()));
+        }
+        for (i, need) in j.needs.iter().enumerate() {
+            let known = engine_jobs.contains(&need.as_str())
+                || s.job.iter().any(|o| o.workflow == j.workflow && o.name == *need && o.name != j.name);
+            if !known {
+                let mut path = at("needs");
+                path.push(Seg::Index(i));
+                return Err((path, format!("no job `{need}` in {}", j.workflow)));
+            }
+        }
+        if let Some(p) = &j.platform
+            && !s.platform.iter().any(|q| q.name == *p)
+        {
+            return Err((at("platform"), format!("no [[platform]] named `{p}`")));
+        }
+        if j.timeout_minutes.is_some_and(|t| t == 0 || t > 360) {
+            return Err((at("timeout-minutes"), "between 1 and 360 (GitHub's limit)".into()));
+        }
+    }
+    // An extra job may need one declared after it, but not around in a circle.
+    for j in &s.job {
+        let mut seen = vec![j.name.as_str()];
+        let mut frontier: Vec<&str> = j.needs.iter().map(String::as_str).collect();
+        while let Some(n) = frontier.pop() {
+            if n == j.name {
+                let i = s.job.iter().position(|o| std::ptr::eq(o, j)).unwrap_or(0);
+                return Err((vec![key("job"), Seg::Index(i), key("needs")], format!("`{}` needs itself", j.name)));
+            }
+            if seen.contains(&n) {
+                continue;
+            }
+            seen.push(n);
+            if let Some(o) = s.job.iter().find(|o| o.workflow == j.workflow && o.name == n) {
+                frontier.extend(o.needs.iter().map(String::as_str));
+            }
+        }
+    }
+    if let Some(w) = &s.workflows {
+        for (i, f) in w.allow.iter().enumerate() {
+            let path = vec![key("workflows"), key("allow"), Seg::Index(i)];
+            if !(f.ends_with(".yml") || f.ends_with(".yaml")) {
+                return Err((path, format!("`{f}` is not a workflow file name (NAME.yml or NAME.yaml)")));
+            }
+            if WORKFLOWS.iter().any(|(w, ..)| format!("{w}.yml") == *f) {
+                return Err((
+                    path,
+                    format!("`{f}` is generated by `cargo xtask workflows`: it cannot be hand-written"),
+                ));
+            }
         }
     }
     Ok(())
@@ -778,6 +931,67 @@ mod tests {
         assert!(e.contains("gates.lfs-allow[0]: \"a**b\" is not a glob"), "{e}");
         // This repository's own values pass.
         parse(&std::fs::read_to_string(crate::project_root().join(FILE)).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn the_repository_s_own_jobs_and_workflows_are_checked_with_line_and_fix() {
+        let base = "[[platform]]\nname = \"l\"\nrunner = \"r\"\ntarget = \"t\"\nbuilds = []\n\n";
+        let job = |body: &str| format!("{base}[[job]]\n{body}\n");
+        let ok = job(
+            "name = \"docs\"\nworkflow = \"lint-build-test\"\non = [\"push\"]\nrun = [\"cargo\", \"doc\"]\nneeds = [\"lint\"]",
+        );
+        let s = parse(&ok).unwrap();
+        assert_eq!(s.job[0].run, ["cargo", "doc"]);
+        let cases: &[(&str, &str)] = &[
+            ("name = \"x\"\nworkflow = \"nightly\"\nrun = [\"a\"]", "9:12: job[0].workflow: no workflow `nightly`"),
+            (
+                "name = \"lint\"\nworkflow = \"lint-build-test\"\nrun = [\"a\"]",
+                "job[0].name: `lint` is a job the engine defines",
+            ),
+            ("name = \"a.b\"\nworkflow = \"lint-build-test\"\nrun = [\"a\"]", "job[0].name: `a.b` is not a job id"),
+            (
+                "name = \"x\"\nworkflow = \"release\"\non = [\"schedule\"]\nrun = [\"a\"]",
+                "job[0].on[0]: release runs on push, workflow_dispatch, not `schedule`",
+            ),
+            (
+                "name = \"x\"\nworkflow = \"pr-gates\"\non = [\"pull_request\"]\nrun = [\"a\"]",
+                "job[0].on: every pr-gates job runs on every trigger",
+            ),
+            ("name = \"x\"\nworkflow = \"release\"\nrun = []", "job[0].run: no command"),
+            (
+                "name = \"x\"\nworkflow = \"release\"\nrun = [\"echo\", \"${{ github.event.pull_request.title }}\"]",
+                "job[0].run[1]: ",
+            ),
+            (
+                "name = \"x\"\nworkflow = \"release\"\nrun = [\"a\"]\nneeds = [\"lint\"]",
+                "job[0].needs[0]: no job `lint` in release",
+            ),
+            (
+                "name = \"x\"\nworkflow = \"release\"\nrun = [\"a\"]\nplatform = \"beos\"",
+                "job[0].platform: no [[platform]] named `beos`",
+            ),
+            (
+                "name = \"x\"\nworkflow = \"release\"\nrun = [\"a\"]\ntimeout-minutes = 0",
+                "job[0].timeout-minutes: between 1 and 360",
+            ),
+        ];
+        for (body, want) in cases {
+            let e = parse(&job(body)).unwrap_err();
+            assert!(e.contains(want) && e.contains("\nfix: "), "{body}: {e}");
+        }
+        let cycle = format!(
+            "{base}[[job]]\nname = \"a\"\nworkflow = \"release\"\nrun = [\"x\"]\nneeds = [\"b\"]\n\n[[job]]\nname = \"b\"\nworkflow = \"release\"\nrun = [\"x\"]\nneeds = [\"a\"]\n"
+        );
+        assert!(parse(&cycle).unwrap_err().contains("job[0].needs: `a` needs itself"));
+        let twice = format!(
+            "{base}[[job]]\nname = \"a\"\nworkflow = \"release\"\nrun = [\"x\"]\n\n[[job]]\nname = \"a\"\nworkflow = \"release\"\nrun = [\"y\"]\n"
+        );
+        assert!(parse(&twice).unwrap_err().contains("job[1].name: `a` is named twice in release"));
+        let e = parse(&format!("{base}[workflows]\nallow = [\"fuzz.yml\", \"release.yml\"]\n")).unwrap_err();
+        assert!(e.contains("workflows.allow[1]: `release.yml` is generated"), "{e}");
+        let e = parse(&format!("{base}[workflows]\nallow = [\"fuzz.sh\"]\n")).unwrap_err();
+        assert!(e.contains("workflows.allow[0]: `fuzz.sh` is not a workflow file name"), "{e}");
+        assert!(parse(&format!("{base}[workflows]\nallow = [\"fuzz.yml\", \"docs.yaml\"]\n")).is_ok());
     }
 
     #[test]

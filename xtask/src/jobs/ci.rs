@@ -1,11 +1,13 @@
 //! `cargo xtask ci`: the workflow jobs as a person runs them. `ci list` shows every job and its commands,
 //! `ci <workflow>/<job>` runs one job's commands in order exactly as CI does (cloud auth and caches are CI-only
-//! `uses:` steps; the rest is identical), `ci` alone runs every job, the whole pipeline. `ci matrix` prints
-//! the platform matrix the workflows read with `fromJSON`.
+//! `uses:` steps; the rest is identical), `ci` alone runs every job, the whole pipeline; `ci --event FILE` replays
+//! one workflow run: the jobs that trigger starts, with the plan job's decisions, in order. `ci plan` is the
+//! plan job's command (the decisions as JSON and step outputs), `ci matrix` the platform matrix.
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
+use crate::pipeline::{Outcome, Shape};
 use crate::plan::{Plan, Step};
 use crate::{Ctx, github};
 
@@ -18,7 +20,7 @@ pub fn list(as_json: bool) -> Result<()> {
             .map(|j| {
                 json!({
                     "job": j.key,
-                    "commands": j.commands.iter().map(|c| crate::pipeline::run_line(c)).collect::<Vec<_>>(),
+                    "commands": j.commands.iter().map(|c| crate::pipeline::command_line(c)).collect::<Vec<_>>(),
                     "ci_commands": j.ci_commands,
                 })
             })
@@ -30,16 +32,23 @@ pub fn list(as_json: bool) -> Result<()> {
         println!("{}", j.key);
         for ((c, ci), overridden) in j.commands.iter().zip(&j.ci_commands).zip(&j.local_override) {
             if *overridden {
-                println!("    {}    # in CI: {ci}", crate::pipeline::run_line(c));
+                println!("    {}    # in CI: {ci}", crate::pipeline::command_line(c));
             } else {
-                println!("    {}", crate::pipeline::run_line(c));
+                println!("    {}", crate::pipeline::command_line(c));
             }
         }
     }
     Ok(())
 }
 
-/// The plan of one job (or all): each step one `cargo xtask` command.
+/// A step running `argv` (`cargo xtask ...` or a declared tool).
+fn command_step(name: &str, argv: &[String]) -> Step {
+    let program = argv.first().map(String::as_str).unwrap_or("cargo");
+    let step = Step::run(name, program, &[]).args(argv.iter().skip(1).cloned());
+    if program == "cargo" { step.tools(&["cargo"]) } else { step }
+}
+
+/// The plan of one job (or all): each step one command, with the local stand-ins.
 pub fn plan(job: Option<&str>) -> Result<Plan> {
     crate::settings::get().platforms("ci")?;
     let jobs = crate::pipeline::local_jobs()?;
@@ -57,22 +66,107 @@ pub fn plan(job: Option<&str>) -> Result<Plan> {
     let mut plan = Plan::new(&format!("ci {}", job.unwrap_or("(all jobs)")));
     for j in selected {
         for c in &j.commands {
-            let mut args = vec!["xtask".to_owned()];
-            args.extend(c.iter().cloned());
-            plan.push(
-                Step::run(&format!("{}: {}", j.key, c.first().map(String::as_str).unwrap_or("")), "cargo", &[])
-                    .args(args)
-                    .tools(&["cargo"]),
-            );
+            let what = if c.get(..2) == Some(&["cargo".to_owned(), "xtask".to_owned()]) { c.get(2) } else { c.first() };
+            plan.push(command_step(&format!("{}: {}", j.key, what.map(String::as_str).unwrap_or("")), c));
         }
     }
     Ok(plan)
 }
 
-pub fn run(ctx: &Ctx, job: Option<&str>) -> Result<()> {
-    let plan = plan(job)?;
+/// `ci`'s arguments: one job, or the replay of an event.
+#[derive(Clone, Debug, Default)]
+pub struct RunArgs {
+    pub job: Option<String>,
+    pub event: Option<camino::Utf8PathBuf>,
+    pub event_name: Option<String>,
+    pub workflow: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+    if args.event.is_some() || args.event_name.is_some() {
+        if let Some(job) = &args.job {
+            bail!(
+                "`ci {}` with --event: a replay runs the jobs the event starts\nfix: drop the job name, or --workflow NAME \
+                 to replay one workflow",
+                crate::plan::printable(job)
+            );
+        }
+        return replay(ctx, args);
+    }
+    if args.workflow.is_some() {
+        bail!("--workflow selects a workflow of a replay\nfix: pass --event FILE or --event-name NAME with it");
+    }
+    let plan = plan(args.job.as_deref())?;
     // The system packages first (where this user may install them), so the jobs below find them.
     crate::bootstrap::ensure(ctx)?;
+    ctx.execute(&plan)
+}
+
+/// The plan of a replayed workflow run: every job the trigger starts, in order, each command with the environment
+/// CI gives it and the event (as `github::run_var` reads it); jobs that do not run, or run on another system's
+/// runner, in the notes.
+pub fn replay_plan(
+    shape: &Shape<'_>,
+    t: &github::Trigger,
+    args: &RunArgs,
+    event_file: &str,
+    var: &dyn Fn(&str) -> Option<String>,
+    root: &str,
+) -> Result<Plan> {
+    let (jobs, notes) = crate::pipeline::replay(shape, t, args.workflow.as_deref(), var, root)?;
+    let mut plan = Plan::new(&format!("ci --event ({})", t.name));
+    if jobs.is_empty() {
+        plan.note(format!("no workflow of this pipeline runs on this {} event: nothing to do", t.name));
+    }
+    let event = crate::pipeline::event_env(t, event_file, &shape.main_branch());
+    for j in &jobs {
+        match &j.outcome {
+            Outcome::Skipped(why) => plan.note(format!("{}: does not run ({why})", j.key())),
+            Outcome::Elsewhere(why) => {
+                let lines: Vec<String> = j.commands.iter().map(|c| crate::pipeline::command_line(&c.argv)).collect();
+                plan.note(format!("{}: not replayed here ({why}): {}", j.key(), lines.join("; ")));
+            }
+            Outcome::Runs => {
+                for c in &j.commands {
+                    let mut step = command_step(&format!("{}: {}", j.key(), c.step), &c.argv);
+                    for (k, v) in c.env.iter().chain(&event) {
+                        step = step.env(k, v.clone());
+                    }
+                    plan.push(step);
+                }
+            }
+        }
+    }
+    for n in notes {
+        plan.note(n);
+    }
+    Ok(plan)
+}
+
+fn replay(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+    let shape = Shape::current();
+    let t = crate::pipeline::trigger_of(args.event.as_deref(), args.event_name.as_deref(), &shape)?;
+    // The commands read the event from a file: the one given, or the minimal payload written under target/.
+    let event_file = match &args.event {
+        Some(p) => {
+            let p = if p.is_absolute() { p.clone() } else { ctx.root.join(p) };
+            p.to_string()
+        }
+        None => {
+            let p = ctx.root.join("target/ci-replay").join(format!("{}.json", t.name));
+            if !ctx.global.dry_run && !ctx.global.json {
+                std::fs::create_dir_all(p.parent().unwrap_or(&ctx.root)).with_context(|| format!("creating {p}"))?;
+                std::fs::write(&p, serde_json::to_string_pretty(&t.payload)?)
+                    .with_context(|| format!("writing {p}"))?;
+            }
+            p.to_string()
+        }
+    };
+    let var = |k: &str| std::env::var(k).ok();
+    let plan = replay_plan(&shape, &t, args, &event_file, &var, ctx.root.as_str())?;
+    if !ctx.global.dry_run && !ctx.global.json {
+        crate::bootstrap::ensure(ctx)?;
+    }
     ctx.execute(&plan)
 }
 
@@ -80,7 +174,6 @@ pub fn run(ctx: &Ctx, job: Option<&str>) -> Result<()> {
 /// `cargo xtask`, so no build script or proc macro of the xtask's dependencies ever runs where a secret or the
 /// OIDC request token is in the environment (the workflows build it in a job without either).
 pub fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
-    use anyhow::Context as _;
     if out.as_str().trim().is_empty() {
         bail!("--out is empty\nfix: name the directory the engine goes to, e.g. --out target/engine");
     }
@@ -99,154 +192,51 @@ pub fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// `{"include":[{"platform":..,"os":..,"target":..}]}` for the named platforms.
-pub fn matrix_json(platforms: &str) -> Result<serde_json::Value> {
-    matrix_in(crate::settings::get(), platforms)
-}
-
-/// [`matrix_json`] of the repository `settings` describe.
-fn matrix_in(settings: &crate::settings::Loaded, platforms: &str) -> Result<serde_json::Value> {
-    let mut include = Vec::new();
-    for name in platforms.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let all = settings.platforms("ci matrix")?;
-        let Some(p) = all.iter().find(|p| p.name == name) else {
-            let known: Vec<_> = all.iter().map(|p| p.name.as_str()).collect();
-            bail!("unknown platform `{}`\nfix: choose from {}", crate::plan::printable(name), known.join(", "));
-        };
-        if !include.iter().any(|i: &serde_json::Value| i["platform"] == p.name) {
-            let how = if p.wheels.len() > 1 || p.wheels != [p.target.clone()] {
-                "cross-built on this runner (zig)"
-            } else {
-                "built natively on its own runner"
-            };
-            include.push(json!({
-                "platform": p.name,
-                "os": p.runner,
-                "target": p.target,
-                "wheel_targets": p.wheels.join(","),
-                "wheels": if p.wheels.is_empty() { "none".to_owned() } else { format!("{}: {how}", p.wheels.join(", ")) },
-                "kinds": p.builds.join(","),
-            }));
-        }
-    }
-    if include.is_empty() {
-        let names: Vec<_> = settings.settings.platform.iter().map(|p| p.name.as_str()).collect();
-        bail!("no platform given\nfix: pass --platforms NAME, one of {}", names.join(", "));
-    }
-    Ok(json!({ "include": include }))
-}
-
-/// `ci matrix`'s arguments.
+/// `ci plan`'s arguments.
 #[derive(Clone, Debug, Default)]
-pub struct MatrixArgs {
+pub struct PlanArgs {
+    pub workflow: String,
     pub platforms: Option<String>,
-    pub workflow: Option<String>,
     pub event: Option<camino::Utf8PathBuf>,
     pub event_name: Option<String>,
     pub github_output: bool,
 }
 
-/// The kinds a package job may build (ci.toml `[[platform]] builds`).
-const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
-
-/// The matrix of `workflow` for `trigger`: which platforms (a dispatch's `platforms` input, every platform on the
-/// schedule, else the first), and for create-packages the kinds each builds: what the trigger asks (a dispatch's
-/// `kinds` input, the wasm bundle on a push to the main branch, everything on the schedule and locally) within
-/// that platform's ci.toml `builds`, and among the kinds the repository has (no wasm bundle without a `[[wasm]]`,
-/// no wheels without a `[[python]]`, ...). A platform left with nothing to build is left out, and said in the
-/// notes.
-pub fn workflow_matrix(
-    settings: &crate::settings::Loaded,
-    workflow: &str,
-    t: &github::Trigger,
-    flag: Option<&str>,
-) -> Result<(serde_json::Value, Vec<String>)> {
-    let all = settings.platforms("ci matrix")?;
-    let default = all[0].name.clone();
-    let every = all.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",");
-    let platforms = match (flag, t.input("platforms"), t.name.as_str()) {
-        (Some(f), ..) => f.to_owned(),
-        (None, Some(asked), _) => asked,
-        (None, None, "schedule") if workflow == "create-packages" => every,
-        _ => default,
-    };
-    let mut m = matrix_in(settings, &platforms)?;
-    // The kinds this repository has at all (crates: the workspace says, which `package` reads itself).
-    let has = |kind: &str| match kind {
-        "wheels" => !settings.python().is_empty(),
-        "wasm" => !settings.wasm().is_empty(),
-        "binaries" => !settings.binaries().is_empty(),
-        "recordings" => settings.examples().is_some(),
-        _ => true,
-    };
-    let mut notes = Vec::new();
-    match workflow {
-        "lint-build-test" => {}
-        "create-packages" => {
-            let asked: Vec<String> = match (t.input("kinds"), t.name.as_str()) {
-                (Some(k), _) => k.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
-                (None, "push") => vec!["wasm".into()],
-                _ => vec!["all".into()],
-            };
-            if let Some(bad) = asked.iter().find(|k| *k != "all" && !KINDS.contains(&k.as_str())) {
-                bail!(
-                    "the dispatch input kinds names `{}`, which is no kind\nfix: dispatch with kinds from {}, or all",
-                    crate::plan::printable(bad),
-                    KINDS.join(", ")
-                );
-            }
-            let rows = m["include"].as_array_mut().expect("matrix_json makes an array");
-            rows.retain_mut(|row| {
-                let builds: Vec<&str> =
-                    row["kinds"].as_str().unwrap_or_default().split(',').filter(|k| !k.is_empty()).collect();
-                let kinds: Vec<&str> =
-                    builds.into_iter().filter(|k| asked.iter().any(|a| a == "all" || a == k) && has(k)).collect();
-                if kinds.is_empty() {
-                    notes.push(format!(
-                        "{}: nothing to build ({} asks for {}; ci.toml builds {} there, of what the repository has)",
-                        row["platform"].as_str().unwrap_or_default(),
-                        t.name,
-                        asked.join(","),
-                        row["kinds"].as_str().filter(|k| !k.is_empty()).unwrap_or("nothing")
-                    ));
-                    return false;
-                }
-                row["kinds"] = json!(kinds.join(","));
-                true
-            });
-        }
-        other => bail!(
-            "no platform matrix for the workflow `{}`\nfix: --workflow create-packages or lint-build-test",
-            crate::plan::printable(other)
-        ),
-    }
-    Ok((m, notes))
-}
-
-/// `ci matrix`: the platforms (and kinds) the trigger asks for; without `--workflow` the named platforms (ci.toml's
-/// first without `--platforms`).
-pub fn matrix(args: &MatrixArgs) -> Result<()> {
-    let (m, notes) = match &args.workflow {
-        Some(w) => workflow_matrix(
-            crate::settings::get(),
-            w,
-            &github::Trigger::read(args.event.as_deref(), args.event_name.as_deref())?,
-            args.platforms.as_deref(),
-        )?,
-        None => {
-            let default = crate::settings::get().default_platform("ci matrix")?.name.clone();
-            (matrix_json(args.platforms.as_deref().unwrap_or(&default))?, Vec::new())
-        }
-    };
-    for n in &notes {
+/// `ci plan --workflow W`: the plan job's decisions for this trigger (the event, from the flags or GitHub's
+/// variables), the repository's variables (the environment) and ci.toml, as JSON; with `--github-output` also
+/// each as a step output, which the workflow's later jobs read (`fromJSON(needs.plan.outputs.KEY)`).
+pub fn plan_job(args: &PlanArgs) -> Result<()> {
+    let settings = crate::settings::get();
+    let t = github::Trigger::read(args.event.as_deref(), args.event_name.as_deref())?;
+    let var = |k: &str| std::env::var(k).ok();
+    let d = crate::pipeline::decide(settings, &args.workflow, &t, args.platforms.as_deref(), &var)?;
+    for n in &d.notes {
         eprintln!("note: {n}");
     }
-    let any = !m["include"].as_array().is_none_or(Vec::is_empty);
-    let text = serde_json::to_string(&m)?;
-    println!("{text}");
-    if args.github_output {
-        github::output("matrix", &text)?;
-        github::output("any", if any { "true" } else { "false" })?;
+    let mut outputs = serde_json::Map::new();
+    for (k, v) in &d.outputs {
+        // The matrix is JSON itself: shown as such.
+        outputs.insert(k.clone(), serde_json::from_str(v).unwrap_or_else(|_| json!(v)));
     }
+    println!(
+        "{}",
+        serde_json::to_string(
+            &json!({"workflow": args.workflow, "event": t.name, "outputs": outputs, "notes": d.notes})
+        )?
+    );
+    if args.github_output {
+        for (k, v) in &d.outputs {
+            github::output(k, v)?;
+        }
+    }
+    Ok(())
+}
+
+/// `ci matrix`: the named platforms' matrix (ci.toml's first without `--platforms`).
+pub fn matrix(platforms: Option<&str>) -> Result<()> {
+    let settings = crate::settings::get();
+    let default = settings.default_platform("ci matrix")?.name.clone();
+    let m = crate::pipeline::matrix_in(settings, platforms.unwrap_or(&default))?;
+    println!("{}", serde_json::to_string(&m)?);
     Ok(())
 }

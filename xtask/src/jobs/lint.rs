@@ -284,8 +284,8 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
     let rs_files = a.has_ext(&[".rs"]);
     let python = a.has_ext(&[".py", "ruff.toml", "pyproject.toml"]);
     let toml = a.has_ext(&[".toml"]);
-    let workflow_files: Vec<String> =
-        crate::pipeline::FILES.iter().map(|f| format!("{}/{f}", crate::pipeline::DIR)).collect();
+    // Every workflow file, generated or hand-written (ci.toml `[workflows] allow`).
+    let workflow_files = crate::pipeline::workflow_files(&crate::project_root());
     // The workflows are generated from ci.toml's platforms: without any there are none to check.
     let has_workflows = !crate::settings::get().settings.platform.is_empty();
     if !has_workflows {
@@ -376,7 +376,9 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
             steps.push(
                 Step::run("workflows: generated and rules", "cargo", &["xtask", "workflows", "--check"])
                     .tools(&["cargo"])
-                    .hint("edit xtask/src/pipeline.rs, then run `cargo xtask workflows`"),
+                    .hint(
+                        "generated: run `cargo xtask workflows`; hand-written: list it in ci.toml `[workflows] allow`",
+                    ),
             );
             steps.push(
                 Step::run("workflows: actionlint", "actionlint", &["-no-color"])
@@ -393,7 +395,8 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
                     .args(workflow_files)
                     .tools(&["zizmor"])
                     .hint(
-                        "a security finding in a workflow: fix it in xtask/src/pipeline.rs (`cargo xtask workflows`)",
+                        "a security finding in a workflow: in a hand-written one fix the file; in a generated one the \
+                         generator (ci.toml `[[job]]`, or the engine's pipeline)",
                     ),
             );
         }
@@ -437,8 +440,7 @@ mod tests {
         );
         assert!(plan.steps.iter().all(|s| s.concurrent));
         assert_eq!(plan.steps[0].command_line(), "cargo clippy --all-targets --locked --workspace -- -D warnings");
-        let files: Vec<String> =
-            crate::pipeline::FILES.iter().map(|f| format!("{}/{f}", crate::pipeline::DIR)).collect();
+        let files = crate::pipeline::workflow_files(&crate::project_root());
         assert_eq!(plan.steps[7].command_line(), format!("actionlint -no-color {}", files.join(" ")));
     }
 

@@ -33,8 +33,9 @@ pub enum Job {
     Release(release::Args),
     Workflows { check: bool },
     CiList,
-    CiMatrix(ci::MatrixArgs),
-    Ci { job: Option<String> },
+    CiPlan(ci::PlanArgs),
+    CiMatrix { platforms: Option<String> },
+    Ci(ci::RunArgs),
     CiEngine { out: camino::Utf8PathBuf },
     Bench { cases: Vec<String>, runs: usize },
 }
@@ -53,7 +54,7 @@ impl Job {
             Job::Sign { .. } => "sign",
             Job::Release(_) => "release",
             Job::Workflows { .. } => "workflows",
-            Job::CiList | Job::CiMatrix(_) | Job::Ci { .. } | Job::CiEngine { .. } => "ci",
+            Job::CiList | Job::CiPlan(_) | Job::CiMatrix { .. } | Job::Ci(_) | Job::CiEngine { .. } => "ci",
             Job::Bench { .. } => "bench",
         }
     }
@@ -77,8 +78,9 @@ pub fn run(ctx: &Ctx, job: Job) -> Result<()> {
         }
         Job::Workflows { check } => workflows::run(ctx, check),
         Job::CiList => ci::list(ctx.global.json),
-        Job::CiMatrix(args) => ci::matrix(&args),
-        Job::Ci { job } => ci::run(ctx, job.as_deref()),
+        Job::CiPlan(args) => ci::plan_job(&args),
+        Job::CiMatrix { platforms } => ci::matrix(platforms.as_deref()),
+        Job::Ci(args) => ci::run(ctx, &args),
         Job::CiEngine { out } => ci::engine(ctx, &out),
         Job::Bench { cases, runs } => bench::run(ctx, &cases, runs),
     }

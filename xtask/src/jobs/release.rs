@@ -65,12 +65,11 @@ pub struct RefFacts {
 impl RefFacts {
     /// The facts of this run, if it is a GitHub Actions run.
     pub fn from_env() -> Option<RefFacts> {
-        if !crate::github::actions() {
+        if !crate::github::actions() && !crate::github::replaying() {
             return None;
         }
-        let var = |k: &str| std::env::var(k).unwrap_or_default();
-        let default_branch = std::env::var("GITHUB_EVENT_PATH")
-            .ok()
+        let var = |k: &str| crate::github::run_var(k).unwrap_or_default();
+        let default_branch = crate::github::run_var("GITHUB_EVENT_PATH")
             .and_then(|p| std::fs::read_to_string(p).ok())
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
             .and_then(|v| v.pointer("/repository/default_branch").and_then(Value::as_str).map(str::to_owned));

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 
 use crate::Ctx;
-use crate::pipeline::{DIR, ENGINE_DIR, all, local_jobs, render};
+use crate::pipeline::{DIR, ENGINE_DIR, Shape, all_in, local_jobs, render};
 use crate::plan::JobFailed;
 
 /// The table of CONTRIBUTING.md: every workflow job and its local command.
@@ -26,7 +26,13 @@ const TABLE_END: &str = "<!-- END generated -->\n";
 
 /// Every generated file: path (relative to the root) and content.
 pub fn generated(root: &Utf8Path) -> Result<Vec<(String, String)>> {
-    let mut files: Vec<(String, String)> = all()?.iter().map(|w| (format!("{DIR}/{}", w.file), render(w))).collect();
+    generated_in(root, &Shape::current())
+}
+
+/// [`generated`], for the repository `shape` describes.
+pub fn generated_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<(String, String)>> {
+    let mut files: Vec<(String, String)> =
+        all_in(shape)?.iter().map(|w| (format!("{DIR}/{}", w.file), render(w))).collect();
     // The jobs table goes into CONTRIBUTING.md between its markers, where the repository has them.
     let contributing = root.join("CONTRIBUTING.md");
     let text = match std::fs::read_to_string(&contributing) {
@@ -67,10 +73,16 @@ pub fn diff(old: &str, new: &str) -> String {
     out
 }
 
-/// The problems of one committed file versus what would be generated.
+/// The problems of the committed files versus what would be generated.
 pub fn drift(root: &Utf8Path) -> Result<Vec<String>> {
+    drift_in(root, &Shape::current())
+}
+
+/// [`drift`], for the repository `shape` describes: every generated file as generated, and every other workflow
+/// file allowed by ci.toml.
+pub fn drift_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    for (path, want) in generated(root)? {
+    for (path, want) in generated_in(root, shape)? {
         match std::fs::read_to_string(root.join(&path)) {
             Ok(have) if have == want => {}
             Ok(have) => problems
@@ -78,23 +90,65 @@ pub fn drift(root: &Utf8Path) -> Result<Vec<String>> {
             Err(_) => problems.push(format!("{path} is missing")),
         }
     }
-    if let Ok(entries) = root.join(DIR).read_dir_utf8() {
-        let known: Vec<String> = all()?.iter().map(|w| w.file.to_owned()).collect();
-        for e in entries.flatten() {
-            if !known.iter().any(|k| k == e.file_name()) {
-                problems.push(format!(
-                    "{DIR}/{} is not generated: define it in xtask/src/pipeline.rs or delete it",
-                    e.file_name()
-                ));
-            }
+    let allowed = shape.settings.allowed_workflows();
+    let generated: Vec<String> = all_in(shape)?.iter().map(|w| w.file.to_owned()).collect();
+    for f in crate::pipeline::workflow_files(root) {
+        let name = f.rsplit('/').next().unwrap_or(&f);
+        if !generated.iter().any(|g| g == name) && !allowed.iter().any(|a| a == name) {
+            problems.push(format!(
+                "{f} is neither generated nor allowed\nfix: list it in ci.toml `[workflows] allow = [\"{name}\"]` (it \
+                 is then linted like the generated ones), declare its jobs as `[[job]]` entries of ci.toml, or delete it"
+            ));
+        }
+    }
+    for a in allowed {
+        if !root.join(DIR).join(a).is_file() {
+            problems.push(format!(
+                "ci.toml `[workflows] allow` lists {a}, which is not in {DIR}/\nfix: remove it from the list, or add the file"
+            ));
         }
     }
     Ok(problems)
 }
 
-/// The xtask's own workflow rules on a workflow file's text: every `run:` is `cargo xtask ...`, every `uses:`
-/// is pinned to a full commit SHA, permissions are declared for the workflow and each job.
+/// The rules of every workflow file: a generated one's ([`rules`]), a hand-written one's ([`hand_written_rules`]).
+pub fn rules_of_every_file(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
+    let generated: Vec<String> = all_in(shape)?.iter().map(|w| w.file.to_owned()).collect();
+    let declared = crate::pipeline::declared_runs(shape.settings);
+    let mut problems = Vec::new();
+    for f in crate::pipeline::workflow_files(root) {
+        let Ok(text) = std::fs::read_to_string(root.join(&f)) else {
+            problems.push(format!("{f}: not a readable UTF-8 file"));
+            continue;
+        };
+        let name = f.rsplit('/').next().unwrap_or(&f);
+        if generated.iter().any(|g| g == name) {
+            problems.extend(rules_with(&f, &text, Some(&declared)));
+        } else {
+            problems.extend(hand_written_rules(&f, &text));
+        }
+    }
+    Ok(problems)
+}
+
+/// The xtask's own workflow rules on a generated workflow file's text: every `run:` is `cargo xtask ...` (or a
+/// command ci.toml `[[job]]` declares), every `uses:` is pinned to a full commit SHA, permissions are declared for
+/// the workflow and each job; and the [`security_rules`].
+#[cfg(test)]
 pub fn rules(file: &str, text: &str) -> Vec<String> {
+    let declared = crate::pipeline::declared_runs(crate::settings::get());
+    rules_with(file, text, Some(&declared))
+}
+
+/// The rules of a hand-written workflow (ci.toml `[workflows] allow`): its `run:` scripts are its own, everything
+/// else as for a generated one (pinned actions, permissions, the [`security_rules`]: injections, triggers,
+/// credentials).
+pub fn hand_written_rules(file: &str, text: &str) -> Vec<String> {
+    rules_with(file, text, None)
+}
+
+/// `runs`: the `run:` lines allowed besides `cargo xtask ...` (`None`: any script).
+pub fn rules_with(file: &str, text: &str, runs: Option<&[String]>) -> Vec<String> {
     let mut out = Vec::new();
     let mut top_permissions = false;
     let mut job: Option<(String, usize, bool)> = None;
@@ -128,12 +182,15 @@ pub fn rules(file: &str, text: &str) -> Vec<String> {
             j.2 = true;
         }
         let item = t.strip_prefix("- ").unwrap_or(t);
-        if let Some(run) = item.strip_prefix("run:") {
+        if let Some(run) = item.strip_prefix("run:")
+            && let Some(declared) = runs
+        {
             let run = run.trim();
             if run.starts_with('|') || run.starts_with('>') {
                 out.push(format!(
                     "{file}:{line}: multi-line `run:`: a step runs exactly one `cargo xtask ...` command"
                 ));
+            } else if declared.iter().any(|d| d == run) {
             } else if !run.starts_with("cargo xtask ") && !is_engine_run(run) {
                 out.push(format!(
                     "{file}:{line}: `run: {run}` is not a `cargo xtask ...` command; move the logic into the xtask"
@@ -318,18 +375,13 @@ pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
         let plan = serde_json::json!({
             "job": "workflows --check",
             "compares": format!("{DIR}/ and CONTRIBUTING.md's job table with what xtask/src/pipeline.rs generates"),
-            "then": "the workflow rules on every workflow file",
+            "then": "the workflow rules on every workflow file (generated, and hand-written ones ci.toml allows)",
         });
         return crate::plan::print_static(&plan, false);
     }
     if check {
         let mut problems = drift(&ctx.root)?;
-        for w in all()? {
-            let path = ctx.root.join(DIR).join(w.file);
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                problems.extend(rules(&format!("{DIR}/{}", w.file), &text));
-            }
-        }
+        problems.extend(rules_of_every_file(&ctx.root, &Shape::current())?);
         if ctx.global.json {
             // The report as one document (it reads files only).
             println!(

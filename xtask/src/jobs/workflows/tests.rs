@@ -1,6 +1,6 @@
 use super::*;
 use crate::config;
-use crate::pipeline::{RELEASE_ENVIRONMENT, WStep, run_line};
+use crate::pipeline::{RELEASE_ENVIRONMENT, Shape, WStep, all, command_line};
 
 #[test]
 fn committed_files_match_the_definitions() {
@@ -90,12 +90,12 @@ fn ci_runs_the_commands_the_yaml_contains() {
             // `cargo xtask ci <job> --dry-run` runs these, in this order.
             let plan = crate::jobs::ci::plan(Some(&key)).unwrap();
             let planned: Vec<String> = plan.steps.iter().map(|s| s.command_line()).collect();
-            let expected: Vec<String> = local.commands.iter().map(|c| run_line(c)).collect();
+            let expected: Vec<String> = local.commands.iter().map(|c| command_line(c)).collect();
             assert_eq!(planned, expected, "{key}");
             // Identical to CI, but where a step declares its local stand-in (CI inputs, the bucket).
             for ((l, r), overridden) in local.commands.iter().zip(&runs).zip(&local.local_override) {
                 if !overridden {
-                    assert_eq!(&run_line(l), r, "{key}");
+                    assert_eq!(&command_line(l), r, "{key}");
                 }
             }
         }
@@ -107,15 +107,20 @@ fn ci_runs_the_commands_the_yaml_contains() {
 
 #[test]
 fn matrix_is_json_with_the_platforms_asked_for() {
-    let m = crate::jobs::ci::matrix_json("linux, windows,linux").unwrap();
+    let m = crate::pipeline::matrix_in(crate::settings::get(), "linux, windows,linux").unwrap();
     let text = serde_json::to_string(&m).unwrap();
     let back: serde_json::Value = serde_json::from_str(&text).unwrap();
     let platforms: Vec<&str> =
         back["include"].as_array().unwrap().iter().map(|i| i["platform"].as_str().unwrap()).collect();
     assert_eq!(platforms, ["linux", "windows"]);
     assert_eq!(back["include"][1]["os"], "windows-latest");
-    assert!(crate::jobs::ci::matrix_json("linux,beos").unwrap_err().to_string().contains("unknown platform `beos`"));
-    assert!(crate::jobs::ci::matrix_json("").is_err());
+    assert!(
+        crate::pipeline::matrix_in(crate::settings::get(), "linux,beos")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown platform `beos`")
+    );
+    assert!(crate::pipeline::matrix_in(crate::settings::get(), "").is_err());
 }
 
 /// Each trigger's platform matrix and kinds, decided in Rust from the event and ci.toml (the workflows only pass
@@ -125,7 +130,7 @@ fn matrix_is_json_with_the_platforms_asked_for() {
 #[test]
 fn each_trigger_gets_its_matrix_from_the_event_and_ci_toml() {
     use crate::github::Trigger;
-    use crate::jobs::ci::workflow_matrix;
+    use crate::pipeline::workflow_matrix;
     let t = |name: &str, payload: serde_json::Value| Trigger { name: name.into(), payload };
     let rows = |workflow: &str, trigger: &Trigger| -> Vec<String> {
         let (m, _) = workflow_matrix(crate::settings::get(), workflow, trigger, None).unwrap();
@@ -194,9 +199,14 @@ fn each_trigger_gets_its_matrix_from_the_event_and_ci_toml() {
             .lines()
             .filter(|l| !l.trim_start().starts_with("cancel-in-progress") && !l.trim_start().starts_with("group:"))
         {
+            // `if:` holds an expression without `${{ }}`.
+            let line = match line.trim_start().strip_prefix("if: ") {
+                Some(cond) => format!("${{{{ {cond} }}}}"),
+                None => line.to_owned(),
+            };
             for expr in line.split("${{").skip(1) {
                 let expr = expr.split("}}").next().unwrap_or_default();
-                assert!(!["||", "&&", "=="].iter().any(|op| expr.contains(op)), "{}: logic in `{line}`", w.file);
+                assert!(!["||", "&&", "==", "!="].iter().any(|op| expr.contains(op)), "{}: logic in `{line}`", w.file);
             }
         }
     }
@@ -385,13 +395,329 @@ fn jobs_that_build_hold_no_credentials() {
                     w.file,
                     j.id
                 );
-                assert!(j.needs.contains(&"engine"), "{}/{} does not wait for the engine", w.file, j.id);
+                assert!(j.needs.iter().any(|n| n == "plan"), "{}/{} does not wait for the engine", w.file, j.id);
             }
-            if j.id == "engine" {
-                assert!(!holds, "{}/engine holds credentials", w.file);
-                assert!(!format!("{:?}", j.steps).contains("cache"), "{}/engine restores a cache", w.file);
+            let builds_engine = j.steps.iter().any(
+                |s| matches!(s, WStep::Xtask { args, .. } if args.len() > 1 && args[0] == "ci" && args[1] == "engine"),
+            );
+            if builds_engine {
+                assert!(!holds, "{}/{} builds the engine and holds credentials", w.file, j.id);
+                let caches =
+                    j.steps.iter().any(|s| matches!(s, WStep::Uses { action, .. } if action.repo.contains("cache")));
+                assert!(!caches, "{}/{} restores a cache", w.file, j.id);
             }
         }
     }
     assert!(holders >= 3, "upload, sign and release hold credentials: {holders}");
+}
+
+/// One line per job of a replayed run: `workflow/job (platform): command; command`, `... [elsewhere]: ...` for a
+/// row another system's runner runs, `...: skipped (why)` for a job that does not run.
+fn replayed(shape: &Shape<'_>, name: &str, payload: serde_json::Value, only: Option<&str>, store: bool) -> Vec<String> {
+    let t = crate::github::Trigger { name: name.into(), payload };
+    let var = move |k: &str| match k {
+        "ARTIFACT_STORE" if store => Some("gs://bucket/ci".to_owned()),
+        _ => None,
+    };
+    let (jobs, _) = crate::pipeline::replay(shape, &t, only, &var, "/checkout").unwrap();
+    jobs.iter()
+        .map(|j| {
+            let commands = || j.commands.iter().map(|c| command_line(&c.argv)).collect::<Vec<_>>().join("; ");
+            match &j.outcome {
+                crate::pipeline::Outcome::Runs => format!("{}: {}", j.key(), commands()),
+                crate::pipeline::Outcome::Elsewhere(_) => format!("{} [elsewhere]: {}", j.key(), commands()),
+                crate::pipeline::Outcome::Skipped(why) => format!("{}: skipped ({why})", j.key()),
+            }
+        })
+        .collect()
+}
+
+/// Every trigger of the pipeline, replayed as GitHub would run it: the workflows it starts, each job's outcome
+/// (the plan job's decisions, `needs`, the matrix) and its command lines with the values CI gives them.
+#[test]
+fn every_trigger_replays_the_jobs_and_commands_of_its_run() {
+    let shape = Shape::current();
+    assert!(shape.heavy_tests, "this repository has #[ignore] tests");
+    let json = |v: &str| serde_json::from_str::<serde_json::Value>(v).unwrap();
+    let lbt = |platform_rows: &[&str]| {
+        let mut v =
+            vec!["lint-build-test/plan: cargo xtask ci plan --workflow lint-build-test --github-output".to_owned()];
+        v.push("lint-build-test/lint: cargo xtask lint --changed-since auto".into());
+        v.extend(platform_rows.iter().map(|r| (*r).to_owned()));
+        v.push("lint-build-test/test-heavy: cargo xtask test --part heavy --changed-since auto".into());
+        v
+    };
+    let linux_test = "lint-build-test/test (linux): cargo xtask test --changed-since auto";
+    let gates = "pr-gates/gates: cargo xtask gates".to_owned();
+    let packages_plan = "create-packages/plan: cargo xtask ci engine --out target/engine; cargo xtask ci plan --workflow \
+                         create-packages --github-output";
+    let linux_targets = "--targets x86_64-unknown-linux-gnu,aarch64-unknown-linux-gnu";
+
+    // A push to the main branch, with a bucket configured: tests, the wasm bundle, its upload and signature.
+    let mut want = lbt(&[linux_test]);
+    want.extend([
+        packages_plan.to_owned(),
+        format!("create-packages/package (linux): cargo xtask package --kinds wasm {linux_targets}"),
+        "create-packages/upload (linux): cargo xtask upload --store gs://bucket/ci".into(),
+        "create-packages/sign: cargo xtask sign --store gs://bucket/ci".into(),
+    ]);
+    assert_eq!(replayed(&shape, "push", json(r#"{"ref":"refs/heads/main"}"#), None, true), want);
+    // Another branch starts nothing.
+    assert_eq!(replayed(&shape, "push", json(r#"{"ref":"refs/heads/feature"}"#), None, true), Vec::<String>::new());
+    // A tag: the release, which a replay never lets publish.
+    assert_eq!(
+        replayed(&shape, "push", json(r#"{"ref":"refs/tags/v1.2.3"}"#), None, true),
+        [
+            "release/plan: cargo xtask ci engine --out target/engine; cargo xtask ci plan --workflow release --github-output",
+            "release/release: cargo xtask release --commit event --version event --store gs://bucket/ci",
+        ]
+    );
+    // The schedule, without a bucket: every platform builds exactly its ci.toml `builds`; nothing is uploaded.
+    assert_eq!(
+        replayed(&shape, "schedule", json(r#"{"schedule":"17 3 * * *"}"#), None, false),
+        [
+            packages_plan.to_owned(),
+            format!(
+                "create-packages/package (linux): cargo xtask package --kinds crates,wheels,wasm,recordings,binaries \
+                 {linux_targets}"
+            ),
+            "create-packages/package (windows) [elsewhere]: cargo xtask package --kinds wheels,binaries --targets \
+             x86_64-pc-windows-msvc"
+                .into(),
+            "create-packages/package (macos) [elsewhere]: cargo xtask package --kinds wheels,binaries --targets \
+             aarch64-apple-darwin"
+                .into(),
+            "create-packages/upload: skipped (the plan decided upload=false)".into(),
+            "create-packages/sign: skipped (needs upload, which does not run)".into(),
+        ]
+    );
+    // A dispatch names its workflow (the payload's `workflow`, or --workflow) and its inputs.
+    let dispatch = json(
+        r#"{"workflow":".github/workflows/create-packages.yml","ref":"refs/heads/main","inputs":{"platforms":"windows","kinds":"wheels,wasm"}}"#,
+    );
+    assert_eq!(
+        replayed(&shape, "workflow_dispatch", dispatch, None, true),
+        [
+            packages_plan.to_owned(),
+            "create-packages/package (windows) [elsewhere]: cargo xtask package --kinds wheels --targets x86_64-pc-windows-msvc"
+                .into(),
+            "create-packages/upload (windows): cargo xtask upload --store gs://bucket/ci".into(),
+            "create-packages/sign: cargo xtask sign --store gs://bucket/ci".into(),
+        ]
+    );
+    let tests = json(r#"{"inputs":{"platforms":"linux,macos"}}"#);
+    assert_eq!(
+        replayed(&shape, "workflow_dispatch", tests.clone(), Some("lint-build-test"), false),
+        lbt(&[linux_test, "lint-build-test/test (macos) [elsewhere]: cargo xtask test --changed-since auto"])
+    );
+    let t = crate::github::Trigger { name: "workflow_dispatch".into(), payload: tests };
+    let err = crate::pipeline::replay(&shape, &t, None, &|_| None, "/c").unwrap_err().to_string();
+    assert!(err.contains("a workflow_dispatch runs one workflow") && err.contains("fix: pass --workflow"), "{err}");
+    // Pull requests: the gates on every activity type they list, the tests on GitHub's default ones.
+    let pr = |action: &str| json(&format!(r#"{{"action":"{action}","pull_request":{{"number":7}}}}"#));
+    for action in ["opened", "synchronize", "reopened"] {
+        let mut want = vec![gates.clone()];
+        want.extend(lbt(&[linux_test]));
+        assert_eq!(replayed(&shape, "pull_request", pr(action), None, true), want, "{action}");
+    }
+    for action in ["labeled", "unlabeled", "edited"] {
+        assert_eq!(replayed(&shape, "pull_request", pr(action), None, true), [gates.clone()], "{action}");
+    }
+    assert_eq!(replayed(&shape, "pull_request", pr("closed"), None, true), Vec::<String>::new());
+    // The merge queue: the same required checks as a pull request.
+    let group = json(
+        r#"{"action":"checks_requested","merge_group":{"head_ref":"refs/heads/gh-readonly-queue/main/pr-7-0123456789abcdef0123456789abcdef01234567"}}"#,
+    );
+    let mut want = vec![gates.clone()];
+    want.extend(lbt(&[linux_test]));
+    assert_eq!(replayed(&shape, "merge_group", group, None, true), want);
+}
+
+/// The trigger of a replay: named by the flag or by the payload's shape, a minimal payload where one is enough,
+/// and a refusal with a fix where it is not.
+#[test]
+fn a_replay_reads_its_trigger_from_the_file_or_the_name() {
+    let shape = Shape::current();
+    let dir = crate::testutil::temp_dir("replay-trigger");
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let of = |file: Option<&camino::Utf8Path>, name: Option<&str>| crate::pipeline::trigger_of(file, name, &shape);
+    let pr = write("pr.json", r#"{"action":"opened","pull_request":{"number":1}}"#);
+    assert_eq!(of(Some(&pr), None).unwrap().name, "pull_request");
+    let push = write("push.json", r#"{"ref":"refs/tags/v1.0.0","before":"0000"}"#);
+    assert_eq!(of(Some(&push), None).unwrap().name, "push");
+    let t = of(None, Some("push")).unwrap();
+    assert_eq!(t.payload["ref"], "refs/heads/main");
+    assert_eq!(of(None, Some("schedule")).unwrap().name, "schedule");
+    let odd = write("odd.json", r#"{"zen":"x"}"#);
+    let e = of(Some(&odd), None).unwrap_err().to_string();
+    assert!(e.contains("cannot tell which event") && e.contains("fix: name it with --event-name"), "{e}");
+    let e = of(None, Some("pull_request")).unwrap_err().to_string();
+    assert!(e.contains("needs its payload") && e.contains("fix: pass --event FILE"), "{e}");
+    let e = of(None, Some("issues")).unwrap_err().to_string();
+    assert!(e.contains("no workflow of this pipeline runs on `issues`"), "{e}");
+    let bad = write("bad.json", "{not json");
+    assert!(of(Some(&bad), None).unwrap_err().to_string().contains("is not JSON"));
+    // The commands of a replay read the trigger as under GitHub Actions.
+    let env = crate::pipeline::event_env(&of(Some(&push), None).unwrap(), "/e.json", "main");
+    for want in [("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.0.0"), ("XTASK_REPLAY", "1")] {
+        assert!(env.iter().any(|(k, v)| k == want.0 && v == want.1), "{want:?} in {env:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A repository of another shape: one platform with an x86_64 wheel only, no wasm bundle, no `#[ignore]` tests,
+/// and two jobs of its own. The pipeline follows: no heavy job, no package job on a push (no wasm bundle to
+/// build), its own jobs generated into the workflow, run where their triggers say, and allowed by the rules.
+#[test]
+fn the_pipeline_follows_the_repository_s_facts_and_jobs() {
+    let toml = r#"
+[[python]]
+dist = "fx"
+module = "fx"
+dir = "py"
+tests = "py/tests"
+
+[[platform]]
+name = "gnu"
+runner = "ubuntu-24.04"
+target = "x86_64-unknown-linux-gnu"
+wheels = ["x86_64-unknown-linux-gnu"]
+builds = ["crates", "wheels"]
+
+[[job]]
+name = "docs"
+workflow = "lint-build-test"
+on = ["push"]
+run = ["cargo", "doc", "--no-deps", "--workspace"]
+
+[[job]]
+name = "deps"
+workflow = "lint-build-test"
+run = ["cargo", "xtask", "doctor"]
+needs = ["lint"]
+
+[workflows]
+allow = ["fuzz.yml"]
+"#;
+    let settings = crate::settings::Loaded {
+        path: "ci.toml".into(),
+        source: Some(toml.into()),
+        settings: crate::settings::parse(toml).unwrap(),
+    };
+    let shape = Shape { settings: &settings, heavy_tests: false };
+    assert!(!shape.has_heavy_part(), "no #[ignore] test and no aarch64 wheel to test under qemu");
+    let workflows = crate::pipeline::all_in(&shape).unwrap();
+    let lbt = workflows.iter().find(|w| w.name == "lint-build-test").unwrap();
+    let ids: Vec<&str> = lbt.jobs.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["plan", "lint", "test", "docs", "deps"]);
+    let yaml = render(lbt);
+    assert!(yaml.contains("  docs:\n    name: docs\n    runs-on: ubuntu-24.04\n    if: fromJSON(needs.plan.outputs.run_docs)\n    needs: [plan]\n"), "{yaml}");
+    assert!(yaml.contains("      run_docs: ${{ steps.plan.outputs.run_docs }}\n"), "{yaml}");
+    assert!(yaml.contains("run: cargo doc --no-deps --workspace\n") && yaml.contains("run: cargo xtask doctor\n"));
+    let declared = crate::pipeline::declared_runs(&settings);
+    assert_eq!(rules_with("lint-build-test.yml", &yaml, Some(&declared)), Vec::<String>::new());
+    // Undeclared, the same command is no `cargo xtask` step.
+    assert!(rules_with("lint-build-test.yml", &yaml, Some(&[]))[0].contains("`run: cargo doc --no-deps --workspace`"));
+    // With an aarch64 wheel there is the qemu test, so a heavy job.
+    let aarch64 = toml.replace(
+        "wheels = [\"x86_64-unknown-linux-gnu\"]",
+        "wheels = [\"x86_64-unknown-linux-gnu\", \"aarch64-unknown-linux-gnu\"]",
+    );
+    let with_arm = crate::settings::Loaded {
+        path: "ci.toml".into(),
+        settings: crate::settings::parse(&aarch64).unwrap(),
+        source: Some(aarch64),
+    };
+    assert!(Shape { settings: &with_arm, heavy_tests: false }.has_heavy_part());
+
+    let push = serde_json::json!({"ref": "refs/heads/main"});
+    assert_eq!(
+        replayed(&shape, "push", push, None, true),
+        [
+            "lint-build-test/plan: cargo xtask ci plan --workflow lint-build-test --github-output",
+            "lint-build-test/lint: cargo xtask lint --changed-since auto",
+            "lint-build-test/test (gnu): cargo xtask test --changed-since auto",
+            "lint-build-test/docs: cargo doc --no-deps --workspace",
+            "lint-build-test/deps: cargo xtask doctor",
+            "create-packages/plan: cargo xtask ci engine --out target/engine; cargo xtask ci plan --workflow create-packages --github-output",
+            "create-packages/package: skipped (the plan decided any=false)",
+            "create-packages/upload: skipped (needs package, which does not run)",
+            "create-packages/sign: skipped (needs upload, which does not run)",
+        ]
+    );
+    let pr = serde_json::json!({"action": "opened", "pull_request": {"number": 3}});
+    let lines = replayed(&shape, "pull_request", pr, None, true);
+    assert!(lines.contains(&"lint-build-test/docs: skipped (the plan decided run_docs=false)".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"lint-build-test/deps: cargo xtask doctor".to_owned()), "{lines:?}");
+    // `cargo xtask ci` (every job, locally) knows them too.
+    let t = crate::github::Trigger { name: "local".into(), payload: serde_json::json!({}) };
+    let d = crate::pipeline::decide(&settings, "lint-build-test", &t, None, &|_| None).unwrap();
+    assert!(d.flag("run_docs"), "a local run stands for every trigger");
+}
+
+/// Every workflow file is linted: a hand-written one ci.toml allows by its own rules (here a template injection,
+/// named as one, by the engine's rules and by zizmor), and one neither generated nor allowed is refused with a
+/// fix that names ci.toml.
+#[test]
+fn hand_written_workflows_are_allowed_by_ci_toml_and_linted_like_the_rest() {
+    let toml = "[[platform]]\nname = \"gnu\"\nrunner = \"ubuntu-24.04\"\ntarget = \"x86_64-unknown-linux-gnu\"\nbuilds = [\"crates\"]\n\n[workflows]\nallow = [\"fuzz.yml\"]\n";
+    let settings = crate::settings::Loaded {
+        path: "ci.toml".into(),
+        source: Some(toml.into()),
+        settings: crate::settings::parse(toml).unwrap(),
+    };
+    let shape = Shape { settings: &settings, heavy_tests: false };
+    let root = crate::testutil::temp_dir("hand-written");
+    std::fs::create_dir_all(root.join(DIR)).unwrap();
+    for (path, text) in generated_in(&root, &shape).unwrap() {
+        std::fs::write(root.join(path), text).unwrap();
+    }
+    let checkout = format!(
+        "{}@{} # {}",
+        config::ACTION_CHECKOUT.repo,
+        config::ACTION_CHECKOUT.sha,
+        config::ACTION_CHECKOUT.version
+    );
+    let fuzz = format!(
+        "name: fuzz\non:\n  pull_request:\npermissions:\n  contents: read\njobs:\n  fuzz:\n    runs-on: ubuntu-latest\n    \
+         permissions:\n      contents: read\n    steps:\n      - uses: {checkout}\n        with:\n          persist-credentials: false\n      \
+         - run: echo \"${{{{ github.event.pull_request.title }}}}\"\n"
+    );
+    std::fs::write(root.join(DIR).join("fuzz.yml"), &fuzz).unwrap();
+    assert_eq!(drift_in(&root, &shape).unwrap(), Vec::<String>::new());
+    let problems = rules_of_every_file(&root, &shape).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with(".github/workflows/fuzz.yml:15: template injection"), "{problems:?}");
+    // Its own scripts are its own: a plain `run:` is no finding.
+    let clean = fuzz.replace("echo \"${{ github.event.pull_request.title }}\"", "make fuzz");
+    std::fs::write(root.join(DIR).join("fuzz.yml"), &clean).unwrap();
+    assert_eq!(rules_of_every_file(&root, &shape).unwrap(), Vec::<String>::new());
+    // Not allowed: refused, with the key that allows it.
+    std::fs::write(root.join(DIR).join("bench.yaml"), &clean).unwrap();
+    let problems = drift_in(&root, &shape).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("bench.yaml is neither generated nor allowed")
+            && problems[0].contains("ci.toml `[workflows] allow")
+    );
+    assert!(!problems[0].contains("xtask/src"), "the fix names ci.toml, not the engine's source: {problems:?}");
+    // The lint runs the real zizmor on every file: it names the injection too.
+    let sh = xshell::Shell::new().unwrap();
+    let tools = crate::tools::Tools::new(&crate::project_root(), false);
+    tools.ensure(&sh, &["zizmor"]).expect("provision zizmor");
+    let zizmor = tools.probe(&sh, config::tool_named("zizmor")).unwrap().path.unwrap();
+    std::fs::write(root.join(DIR).join("fuzz.yml"), &fuzz).unwrap();
+    let file = root.join(DIR).join("fuzz.yml");
+    let out = xshell::cmd!(sh, "{zizmor} --offline --no-progress --color never {file}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && report.contains("template-injection"), "{report}");
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -1,0 +1,224 @@
+//! The plan job's decisions, made from the trigger (the event's name and payload), the repository's variables and
+//! ci.toml: which platforms, which kinds on which runner, whether the upload and the cloud auth run, which of the
+//! repository's own jobs run for this trigger. The workflows only pass the outputs on (`fromJSON(...)`), and
+//! [`super::replay`] evaluates the same decisions locally.
+
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use crate::github::Trigger;
+use crate::settings::Loaded;
+
+/// The repository variables `workflow`'s plan job reads (`vars.NAME` in its step's environment; locally the
+/// shell's environment).
+pub fn variables(workflow: &str) -> &'static [&'static str] {
+    match workflow {
+        "create-packages" => &["ARTIFACT_STORE", "GCP_WORKLOAD_IDENTITY_PROVIDER"],
+        "release" => &["GCP_WORKLOAD_IDENTITY_PROVIDER"],
+        _ => &[],
+    }
+}
+
+/// The kinds a package job may build (ci.toml `[[platform]] builds`).
+const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
+
+/// The plan output that says whether the repository's job `name` runs for this trigger.
+pub fn extra_key(name: &str) -> String {
+    format!("run_{}", name.replace('-', "_"))
+}
+
+/// The outputs of `workflow`'s plan job, in order.
+pub fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
+    let base: &[&str] = match workflow {
+        "lint-build-test" => &["matrix"],
+        "create-packages" => &["matrix", "any", "upload", "gcp"],
+        "release" => &["gcp"],
+        _ => &[],
+    };
+    let mut out: Vec<String> = base.iter().map(|s| (*s).to_owned()).collect();
+    out.extend(
+        settings.extra_jobs().iter().filter(|j| j.workflow == workflow && !j.on.is_empty()).map(|j| extra_key(&j.name)),
+    );
+    out
+}
+
+/// What the plan job decided: its outputs (strings, as `$GITHUB_OUTPUT` holds them) and why.
+#[derive(Clone, Debug, Default)]
+pub struct Decision {
+    pub outputs: Vec<(String, String)>,
+    pub notes: Vec<String>,
+}
+
+impl Decision {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    /// A `true`/`false` output.
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key) == Some("true")
+    }
+    fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.outputs.push((key.to_owned(), value.into()));
+    }
+}
+
+/// The decisions of `workflow`'s plan job for trigger `t`. `var` reads a repository variable (empty: unset);
+/// `platforms` overrides the platforms (the `--platforms` flag).
+pub fn decide(
+    settings: &Loaded,
+    workflow: &str,
+    t: &Trigger,
+    platforms: Option<&str>,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Decision> {
+    let mut d = Decision::default();
+    let set = |k: &str| var(k).is_some_and(|v| !v.trim().is_empty());
+    match workflow {
+        "lint-build-test" | "create-packages" => {
+            let (m, notes) = workflow_matrix(settings, workflow, t, platforms)?;
+            let any = m["include"].as_array().is_some_and(|rows| !rows.is_empty());
+            d.set("matrix", serde_json::to_string(&m)?);
+            d.notes = notes;
+            if workflow == "create-packages" {
+                d.set("any", any.to_string());
+                let store = set("ARTIFACT_STORE");
+                d.set("upload", (any && store).to_string());
+                if any && !store {
+                    d.notes.push(
+                        "upload and sign: skipped (the repository variable ARTIFACT_STORE is not set: the packages stay \
+                         in this run's artifacts)"
+                            .into(),
+                    );
+                }
+            }
+        }
+        "release" | "pr-gates" => {}
+        other => bail!(
+            "no workflow `{}`\nfix: --workflow pr-gates, lint-build-test, create-packages or release",
+            crate::plan::printable(other)
+        ),
+    }
+    if matches!(workflow, "create-packages" | "release") {
+        let gcp = set("GCP_WORKLOAD_IDENTITY_PROVIDER");
+        d.set("gcp", gcp.to_string());
+        if !gcp {
+            d.notes.push("cloud auth: skipped (GCP_WORKLOAD_IDENTITY_PROVIDER is not set)".into());
+        }
+    }
+    for j in settings.extra_jobs().iter().filter(|j| j.workflow == workflow && !j.on.is_empty()) {
+        // A local run (no event) stands for every trigger.
+        let runs = t.name == "local" || j.on.iter().any(|e| *e == t.name);
+        d.set(&extra_key(&j.name), runs.to_string());
+        if !runs {
+            d.notes.push(format!("{}: skipped (runs on {}, this is {})", j.name, j.on.join(", "), t.name));
+        }
+    }
+    debug_assert_eq!(d.outputs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), plan_outputs(settings, workflow));
+    Ok(d)
+}
+
+/// [`super::matrix_in`]: `{"include":[{"platform":..,"os":..,"target":..,..}]}` for the named platforms.
+pub fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json::Value> {
+    let mut include = Vec::new();
+    for name in platforms.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let all = settings.platforms("ci matrix")?;
+        let Some(p) = all.iter().find(|p| p.name == name) else {
+            let known: Vec<_> = all.iter().map(|p| p.name.as_str()).collect();
+            bail!("unknown platform `{}`\nfix: choose from {}", crate::plan::printable(name), known.join(", "));
+        };
+        if !include.iter().any(|i: &serde_json::Value| i["platform"] == p.name) {
+            let how = if p.wheels.len() > 1 || p.wheels != [p.target.clone()] {
+                "cross-built on this runner (zig)"
+            } else {
+                "built natively on its own runner"
+            };
+            include.push(json!({
+                "platform": p.name,
+                "os": p.runner,
+                "target": p.target,
+                "wheel_targets": p.wheels.join(","),
+                "wheels": if p.wheels.is_empty() { "none".to_owned() } else { format!("{}: {how}", p.wheels.join(", ")) },
+                "kinds": p.builds.join(","),
+            }));
+        }
+    }
+    if include.is_empty() {
+        let names: Vec<_> = settings.settings.platform.iter().map(|p| p.name.as_str()).collect();
+        bail!("no platform given\nfix: pass --platforms NAME, one of {}", names.join(", "));
+    }
+    Ok(json!({ "include": include }))
+}
+
+/// The matrix of `workflow` for `trigger`: which platforms (a dispatch's `platforms` input, every platform on the
+/// schedule, else the first), and for create-packages the kinds each builds: what the trigger asks (a dispatch's
+/// `kinds` input, the wasm bundle on a push to the main branch, everything on the schedule and locally) within
+/// that platform's ci.toml `builds`, and among the kinds the repository has (no wasm bundle without a `[[wasm]]`,
+/// no wheels without a `[[python]]`, ...). A platform left with nothing to build is left out, and said in the
+/// notes.
+pub fn workflow_matrix(
+    settings: &Loaded,
+    workflow: &str,
+    t: &Trigger,
+    flag: Option<&str>,
+) -> Result<(serde_json::Value, Vec<String>)> {
+    let all = settings.platforms("ci plan")?;
+    let default = all[0].name.clone();
+    let every = all.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",");
+    let platforms = match (flag, t.input("platforms"), t.name.as_str()) {
+        (Some(f), ..) => f.to_owned(),
+        (None, Some(asked), _) => asked,
+        (None, None, "schedule") if workflow == "create-packages" => every,
+        _ => default,
+    };
+    let mut m = matrix_in(settings, &platforms)?;
+    // The kinds this repository has at all (crates: the workspace says, which `package` reads itself).
+    let has = |kind: &str| match kind {
+        "wheels" => !settings.python().is_empty(),
+        "wasm" => !settings.wasm().is_empty(),
+        "binaries" => !settings.binaries().is_empty(),
+        "recordings" => settings.examples().is_some(),
+        _ => true,
+    };
+    let mut notes = Vec::new();
+    match workflow {
+        "lint-build-test" => {}
+        "create-packages" => {
+            let asked: Vec<String> = match (t.input("kinds"), t.name.as_str()) {
+                (Some(k), _) => k.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+                (None, "push") => vec!["wasm".into()],
+                _ => vec!["all".into()],
+            };
+            if let Some(bad) = asked.iter().find(|k| *k != "all" && !KINDS.contains(&k.as_str())) {
+                bail!(
+                    "the dispatch input kinds names `{}`, which is no kind\nfix: dispatch with kinds from {}, or all",
+                    crate::plan::printable(bad),
+                    KINDS.join(", ")
+                );
+            }
+            let rows = m["include"].as_array_mut().expect("matrix_in makes an array");
+            rows.retain_mut(|row| {
+                let builds: Vec<&str> =
+                    row["kinds"].as_str().unwrap_or_default().split(',').filter(|k| !k.is_empty()).collect();
+                let kinds: Vec<&str> =
+                    builds.into_iter().filter(|k| asked.iter().any(|a| a == "all" || a == k) && has(k)).collect();
+                if kinds.is_empty() {
+                    notes.push(format!(
+                        "{}: nothing to build ({} asks for {}; ci.toml builds {} there, of what the repository has)",
+                        row["platform"].as_str().unwrap_or_default(),
+                        t.name,
+                        asked.join(","),
+                        row["kinds"].as_str().filter(|k| !k.is_empty()).unwrap_or("nothing")
+                    ));
+                    return false;
+                }
+                row["kinds"] = json!(kinds.join(","));
+                true
+            });
+        }
+        other => bail!(
+            "no platform matrix for the workflow `{}`\nfix: --workflow create-packages or lint-build-test",
+            crate::plan::printable(other)
+        ),
+    }
+    Ok((m, notes))
+}

@@ -1,0 +1,322 @@
+//! A workflow run, replayed: for a trigger (an event's name and payload), the workflows it starts, each job that
+//! runs or why it does not (the plan job's decisions, by [`super::decide`], as GitHub would evaluate the `if:` and
+//! `needs:` the YAML holds), the matrix expanded, and each job's command lines with the values CI would give them
+//! (`matrix.*`, the repository's variables): what `cargo xtask ci --event FILE` runs, in order.
+
+use anyhow::{Result, bail};
+use camino::Utf8Path;
+use serde_json::{Value, json};
+
+use super::{Cond, On, PR_DEFAULT_TYPES, Shape, WStep, Workflow, all_in, decide};
+use crate::github::Trigger;
+
+/// Whether a job runs here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Runs,
+    /// It does not run in this workflow run (an `if:` the plan decided false, a skipped need, an empty matrix).
+    Skipped(String),
+    /// It runs on another operating system's runner: listed, not run on this machine.
+    Elsewhere(String),
+}
+
+/// A job of the replayed run (one per matrix row).
+#[derive(Clone, Debug)]
+pub struct ReplayJob {
+    pub workflow: &'static str,
+    pub job: String,
+    /// The matrix row's platform.
+    pub platform: Option<String>,
+    pub outcome: Outcome,
+    pub commands: Vec<Command>,
+}
+
+/// A command of a replayed job: the step's name, its words, and the environment CI gives it.
+#[derive(Clone, Debug)]
+pub struct Command {
+    pub step: String,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl ReplayJob {
+    /// `workflow/job`, with the platform of a matrix row.
+    pub fn key(&self) -> String {
+        match &self.platform {
+            Some(p) => format!("{}/{} ({p})", self.workflow, self.job),
+            None => format!("{}/{}", self.workflow, self.job),
+        }
+    }
+}
+
+/// The events this pipeline's workflows run on.
+const EVENTS: &[&str] = &["push", "schedule", "workflow_dispatch", "pull_request", "merge_group"];
+
+/// The trigger of a replay: the payload from `event` (a file as GitHub writes `$GITHUB_EVENT_PATH`), the name
+/// from `event_name` or else read from the payload's shape; without a file, a minimal payload where one is enough
+/// (a push to the main branch, the schedule, a dispatch without inputs).
+pub fn trigger_of(event: Option<&Utf8Path>, event_name: Option<&str>, shape: &Shape<'_>) -> Result<Trigger> {
+    let mut t = match event {
+        Some(_) => Trigger::read(event, Some(event_name.unwrap_or("local")))?,
+        None => Trigger { name: event_name.unwrap_or_default().to_owned(), payload: json!({}) },
+    };
+    if event_name.is_none() {
+        let p = &t.payload;
+        t.name = if p.get("pull_request").is_some() {
+            "pull_request"
+        } else if p.get("merge_group").is_some() {
+            "merge_group"
+        } else if p.get("inputs").is_some() {
+            "workflow_dispatch"
+        } else if p.get("schedule").is_some() {
+            "schedule"
+        } else if p.get("ref").is_some() && (p.get("before").is_some() || p.get("pusher").is_some()) {
+            "push"
+        } else {
+            bail!("cannot tell which event the file is\nfix: name it with --event-name ({})", EVENTS.join(", "));
+        }
+        .to_owned();
+    }
+    if !EVENTS.contains(&t.name.as_str()) {
+        bail!(
+            "no workflow of this pipeline runs on `{}`\nfix: --event-name one of {}",
+            crate::plan::printable(&t.name),
+            EVENTS.join(", ")
+        );
+    }
+    if event.is_none() {
+        t.payload = match t.name.as_str() {
+            "push" => json!({ "ref": format!("refs/heads/{}", shape.main_branch()) }),
+            "workflow_dispatch" => json!({ "inputs": {} }),
+            "schedule" => json!({}),
+            other => bail!(
+                "a {other} event needs its payload (the PR it is about)\nfix: pass --event FILE: the JSON GitHub \
+                 wrote to $GITHUB_EVENT_PATH (a run's event is on its page, or `gh api` the PR into that shape)"
+            ),
+        };
+    }
+    Ok(t)
+}
+
+/// Whether `on` starts workflow `file` for trigger `t`.
+fn starts(on: &On, t: &Trigger, file: &str) -> bool {
+    let field = |k: &str| t.payload.get(k).and_then(Value::as_str);
+    match on {
+        On::PullRequest(types) => {
+            let action = field("action").unwrap_or("opened");
+            t.name == "pull_request"
+                && if types.is_empty() { PR_DEFAULT_TYPES.contains(&action) } else { types.contains(&action) }
+        }
+        On::MergeGroup => t.name == "merge_group",
+        On::Push { branches, tags } => {
+            t.name == "push"
+                && match field("ref") {
+                    Some(r) => match (r.strip_prefix("refs/heads/"), r.strip_prefix("refs/tags/")) {
+                        (Some(b), _) => branches.iter().any(|p| crate::glob::matches(p, b)),
+                        (_, Some(tag)) => tags.iter().any(|p| crate::glob::matches(p, tag)),
+                        _ => false,
+                    },
+                    None => false,
+                }
+        }
+        On::Schedule(cron) => t.name == "schedule" && field("schedule").is_none_or(|s| s == *cron),
+        On::Dispatch(_) => {
+            t.name == "workflow_dispatch"
+                && field("workflow").is_none_or(|w| w.rsplit('/').next() == Some(file) || w == file)
+        }
+    }
+}
+
+/// The workflows `t` starts (only `only`, if given).
+pub fn started<'w>(workflows: &'w [Workflow], t: &Trigger, only: Option<&str>) -> Result<Vec<&'w Workflow>> {
+    if let Some(o) = only
+        && !workflows.iter().any(|w| w.name == o)
+    {
+        let names: Vec<_> = workflows.iter().map(|w| w.name).collect();
+        bail!("no workflow `{}`\nfix: --workflow one of {}", crate::plan::printable(o), names.join(", "));
+    }
+    let found: Vec<&Workflow> = workflows
+        .iter()
+        .filter(|w| only.is_none_or(|o| o == w.name) && w.on.iter().any(|on| starts(on, t, w.file)))
+        .collect();
+    if t.name == "workflow_dispatch" && found.len() > 1 {
+        let names: Vec<_> = found.iter().map(|w| w.name).collect();
+        bail!(
+            "a workflow_dispatch runs one workflow, and the event does not say which\nfix: pass --workflow, one of {}",
+            names.join(", ")
+        );
+    }
+    Ok(found)
+}
+
+/// Whether a matrix row's platform is this machine's (its target's architecture and operating system).
+fn is_this_machine(target: &str) -> bool {
+    let os = match std::env::consts::OS {
+        "macos" => "apple",
+        os => os,
+    };
+    target.starts_with(std::env::consts::ARCH) && target.contains(os)
+}
+
+/// The value CI gives an expression of the workflows, here: a matrix row's field, a repository variable or secret
+/// (this machine's environment variable of that name), the checkout (`root`).
+fn resolve(
+    text: &str,
+    env_name: &str,
+    row: Option<&Value>,
+    var: &dyn Fn(&str) -> Option<String>,
+    root: &str,
+) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${{") {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find("}}") else { bail!("an unclosed expression in {text}") };
+        let expr = rest[i + 3..i + j].trim();
+        let value = if let Some(k) = expr.strip_prefix("matrix.") {
+            row.and_then(|r| r.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned()
+        } else if let Some(k) = expr.strip_prefix("vars.").or_else(|| expr.strip_prefix("secrets.")) {
+            var(k).unwrap_or_default()
+        } else if expr == "github.workspace" {
+            root.to_owned()
+        } else if expr == "github.token" {
+            var("GITHUB_TOKEN").unwrap_or_default()
+        } else if expr.starts_with("steps.") {
+            // A step's output this machine has no step for (the cloud token): its variable, if set.
+            var(env_name).unwrap_or_default()
+        } else {
+            bail!("the replay cannot evaluate `${{{{ {expr} }}}}`");
+        };
+        out.push_str(&value);
+        rest = &rest[i + j + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The replay of trigger `t`: every job of every workflow it starts (only `only`, if given), in order. `var` reads
+/// the repository's variables and secrets (locally: the environment); `root` is the checkout. A replay never
+/// publishes: `--execute` is left out of every command (said in the notes).
+pub fn replay(
+    shape: &Shape<'_>,
+    t: &Trigger,
+    only: Option<&str>,
+    var: &dyn Fn(&str) -> Option<String>,
+    root: &str,
+) -> Result<(Vec<ReplayJob>, Vec<String>)> {
+    let workflows = all_in(shape)?;
+    let mut jobs = Vec::new();
+    let mut notes = Vec::new();
+    for w in started(&workflows, t, only)? {
+        let has_plan = w.jobs.iter().any(|j| j.id == "plan");
+        let decision =
+            if has_plan { decide(shape.settings, w.name, t, None, var)? } else { super::Decision::default() };
+        notes.extend(decision.notes.iter().map(|n| format!("{}: {n}", w.name)));
+        let mut not_run: Vec<&str> = Vec::new();
+        for j in &w.jobs {
+            let rows: Vec<Option<Value>> = match &j.matrix {
+                Some(_) => {
+                    let m: Value = serde_json::from_str(decision.get("matrix").unwrap_or("{}"))?;
+                    m["include"].as_array().cloned().unwrap_or_default().into_iter().map(Some).collect()
+                }
+                None => vec![None],
+            };
+            let skipped = j
+                .needs
+                .iter()
+                .find(|n| not_run.contains(&n.as_str()))
+                .map(|n| format!("needs {n}, which does not run"))
+                .or_else(|| {
+                    j.cond
+                        .as_ref()
+                        .filter(|Cond(k)| !decision.flag(k))
+                        .map(|Cond(k)| format!("the plan decided {k}=false"))
+                })
+                .or_else(|| rows.is_empty().then(|| "the plan's matrix is empty".to_owned()));
+            if let Some(why) = skipped {
+                not_run.push(&j.id);
+                jobs.push(ReplayJob {
+                    workflow: w.name,
+                    job: j.id.clone(),
+                    platform: None,
+                    outcome: Outcome::Skipped(why),
+                    commands: vec![],
+                });
+                continue;
+            }
+            for row in &rows {
+                let mut commands = Vec::new();
+                for s in &j.steps {
+                    let (step, mut argv, env) = match s {
+                        WStep::Xtask { name, args, env, .. } | WStep::Engine { name, args, env, .. } => {
+                            let mut argv = vec!["cargo".to_owned(), "xtask".to_owned()];
+                            argv.extend(args.iter().cloned());
+                            ((*name).to_owned(), argv, env.clone())
+                        }
+                        WStep::Command { name, argv } => (name.clone(), argv.clone(), vec![]),
+                        WStep::Uses { .. } => continue,
+                    };
+                    let mut resolved = Vec::new();
+                    for (k, v) in &env {
+                        let value = resolve(v, k, row.as_ref(), var, root)?;
+                        if !value.is_empty() {
+                            resolved.push(((*k).to_owned(), value));
+                        }
+                    }
+                    for a in &mut argv {
+                        if let Some(name) = a.strip_prefix('$') {
+                            *a = resolved.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+                        } else {
+                            *a = resolve(a, "", row.as_ref(), var, root)?;
+                        }
+                    }
+                    if argv.iter().any(|a| a == "--execute") {
+                        argv.retain(|a| a != "--execute");
+                        notes.push(format!("{}/{}: --execute left out (a replay publishes nothing)", w.name, j.id));
+                    }
+                    commands.push(Command { step, argv, env: resolved });
+                }
+                let platform = row.as_ref().and_then(|r| r["platform"].as_str()).map(str::to_owned);
+                // A row runs on its platform's runner only where the job says so (`runs-on: ${{ matrix.os }}`).
+                let on_row_runner = j.runs_on.contains("matrix.os");
+                let outcome = match row {
+                    Some(r) if on_row_runner && !is_this_machine(r["target"].as_str().unwrap_or_default()) => {
+                        Outcome::Elsewhere(format!(
+                            "runs on {}, not this machine",
+                            r["os"].as_str().unwrap_or("another runner")
+                        ))
+                    }
+                    _ => Outcome::Runs,
+                };
+                jobs.push(ReplayJob { workflow: w.name, job: j.id.clone(), platform, outcome, commands });
+            }
+        }
+    }
+    Ok((jobs, notes))
+}
+
+/// The environment a replayed command gets so that it reads the trigger as under GitHub Actions
+/// (`github::run_var`): the event's name and file, and the ref it is about.
+pub fn event_env(t: &Trigger, event_file: &str, main_branch: &str) -> Vec<(String, String)> {
+    let p = &t.payload;
+    let at = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
+    let git_ref = match t.name.as_str() {
+        "pull_request" => p.pointer("/pull_request/number").map(|n| format!("refs/pull/{n}/merge")),
+        "merge_group" => at("/merge_group/head_ref"),
+        _ => at("/ref"),
+    }
+    .unwrap_or_else(|| format!("refs/heads/{main_branch}"));
+    let (ref_type, ref_name) = match (git_ref.strip_prefix("refs/tags/"), git_ref.strip_prefix("refs/heads/")) {
+        (Some(tag), _) => ("tag", tag.to_owned()),
+        (_, Some(branch)) => ("branch", branch.to_owned()),
+        _ => ("branch", git_ref.trim_start_matches("refs/").to_owned()),
+    };
+    vec![
+        ("XTASK_REPLAY".into(), "1".into()),
+        ("GITHUB_EVENT_NAME".into(), t.name.clone()),
+        ("GITHUB_EVENT_PATH".into(), event_file.to_owned()),
+        ("GITHUB_REF".into(), git_ref),
+        ("GITHUB_REF_TYPE".into(), ref_type.into()),
+        ("GITHUB_REF_NAME".into(), ref_name),
+    ]
+}
