@@ -50,12 +50,13 @@ pub mod flags {
             }
             /// PR gates: labels, blocking keywords, large files, invalid file patterns, the description's
             /// checklist. Compares HEAD with its merge-base with the base. Under GitHub Actions the pull_request event supplies labels, title, body
-            /// and the base; locally pass them with the flags. Rules: ci.toml's [gates] (or --defaults). Exit
+            /// and the base (a merge_group event: the base, with the PR's labels, title and body read from GitHub's API
+            /// with $GITHUB_TOKEN); locally pass them with the flags. Rules: ci.toml's [gates] (or --defaults). Exit
             /// status: 0 every gate passed or was skipped; 1 a gate failed; 2 bad input.
             cmd gates {
                 /// Compare with the merge-base of REV and HEAD [default: origin/HEAD, else ci.toml's main branch].
                 optional --base rev: String
-                /// A GitHub pull_request event JSON [default: $GITHUB_EVENT_PATH under GitHub Actions].
+                /// A GitHub pull_request or merge_group event JSON [default: $GITHUB_EVENT_PATH under GitHub Actions].
                 optional --event path: String
                 /// The PR's labels, comma-separated ("" for none); overrides the event.
                 optional --labels list: String

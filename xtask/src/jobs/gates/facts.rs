@@ -21,6 +21,25 @@ pub struct Pr {
     pub source: String,
     /// Where the head commit came from (the event, or --head), for messages.
     pub head_from: String,
+    /// The pull request a merge_group event is about: its labels, title and body are not in the event.
+    pub merge_group: Option<QueueEntry>,
+}
+
+impl Pr {
+    /// The merge-queue entry whose labels, title or body are still to be read from GitHub's API.
+    pub fn unfetched(&self) -> Option<&QueueEntry> {
+        self.merge_group.as_ref().filter(|_| self.labels.is_none() || self.title.is_none() || self.body.is_none())
+    }
+}
+
+/// A pull request in GitHub's merge queue, as its merge_group event names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueEntry {
+    pub number: u64,
+    /// `owner/name`, the event's `repository.full_name`.
+    pub repository: String,
+    /// The branch the queue merges into (from `merge_group.head_ref`).
+    pub base_branch: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -109,12 +128,12 @@ pub fn input_error(cause: impl std::fmt::Display, fix: impl std::fmt::Display) -
     anyhow!("{cause}\nfix: {fix}")
 }
 
-/// Reads a GitHub `pull_request` event.
+/// Reads a GitHub `pull_request` or `merge_group` event.
 pub fn read_event(path: &Utf8Path) -> Result<Pr> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         input_error(
             format!("cannot read the event file {path}: {e}"),
-            "pass --event with the path of a pull_request event JSON, or run without --event",
+            "pass --event with the path of a pull_request or merge_group event JSON, or run without --event",
         )
     })?;
     parse_event(&text).map_err(|e| {
@@ -124,58 +143,191 @@ pub fn read_event(path: &Utf8Path) -> Result<Pr> {
     })
 }
 
+const UNMODIFIED: &str = "pass the event JSON GitHub writes to $GITHUB_EVENT_PATH, unmodified";
+
 pub fn parse_event(text: &str) -> Result<Pr> {
-    let v: Value = serde_json::from_str(text).map_err(|e| {
-        input_error(
-            format!("not valid JSON ({e})"),
-            "pass the event JSON GitHub writes to $GITHUB_EVENT_PATH, unmodified",
-        )
-    })?;
+    let v: Value = serde_json::from_str(text).map_err(|e| input_error(format!("not valid JSON ({e})"), UNMODIFIED))?;
+    if let Some(group) = v.get("merge_group").filter(|g| g.is_object()) {
+        return parse_merge_group(&v, group);
+    }
     let Some(pr) = v.get("pull_request").filter(|p| p.is_object()) else {
         let kind = if v.get("head_commit").is_some() || v.get("pusher").is_some() {
             "a push event"
         } else if v.get("issue").is_some() {
             "an issue event"
         } else {
-            "not a pull_request event"
+            "not a pull_request or merge_group event"
         };
         bail!(input_error(
-            format!("it is {kind}: it has no `pull_request` object"),
-            "run gates on pull_request events only, or pass the PR facts with --labels/--title/--body"
+            format!("it is {kind}: it has no `pull_request` or `merge_group` object"),
+            "run gates on pull_request and merge_group events only, or pass the PR facts with --labels/--title/--body"
         ));
     };
     let str_at = |v: &Value, ptr: &str| v.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
+    let text = pr_text(pr, "pull_request.", UNMODIFIED)?;
+    Ok(Pr {
+        labels: Some(text.labels),
+        title: Some(text.title),
+        body: Some(text.body),
+        base_sha: str_at(pr, "/base/sha"),
+        head_sha: str_at(pr, "/head/sha"),
+        source: "event".to_owned(),
+        head_from: "the event's pull_request.head.sha".to_owned(),
+        merge_group: None,
+    })
+}
+
+/// Labels, title and body of a pull request object (an event's `pull_request`, or the REST API's answer).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrText {
+    pub labels: Vec<String>,
+    pub title: String,
+    pub body: String,
+}
+
+/// The labels, title and body of `pr`, a pull request object; `prefix` names it in messages
+/// (`pull_request.`), `fix` is the fix of every error.
+pub fn pr_text(pr: &Value, prefix: &str, fix: &str) -> Result<PrText> {
     let labels = match pr.get("labels") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
             .map(|l| {
-                l.get("name").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
-                    input_error("a label in `pull_request.labels` has no `name`", "pass an unmodified event file")
-                })
+                l.get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| input_error(format!("a label in `{prefix}labels` has no `name`"), fix))
             })
             .collect::<Result<_>>()?,
-        Some(_) => bail!(input_error("`pull_request.labels` is not an array", "pass an unmodified event file")),
+        Some(_) => bail!(input_error(format!("`{prefix}labels` is not an array"), fix)),
     };
     let text_at = |field: &str| -> Result<String> {
         match pr.get(field) {
             None | Some(Value::Null) => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(input_error(
-                format!("`pull_request.{field}` is {}, not a string", json_kind(other)),
-                "pass the event JSON GitHub writes to $GITHUB_EVENT_PATH, unmodified",
+            Some(other) => Err(input_error(format!("`{prefix}{field}` is {}, not a string", json_kind(other)), fix)),
+        }
+    };
+    Ok(PrText { labels, title: text_at("title")?, body: text_at("body")? })
+}
+
+/// A value from an event, as a message may quote it: its first 80 characters, escaped (one line).
+pub fn shown(s: &str) -> String {
+    let head: String = s.chars().take(80).collect();
+    format!("{head:?}{}", if s.chars().count() > 80 { "..." } else { "" })
+}
+
+/// A `merge_group` event: the PR is named only by the queue's branch (`merge_group.head_ref`); the commits
+/// judged are what the group brings on top of its parent (`base_sha..head_sha`).
+fn parse_merge_group(v: &Value, group: &Value) -> Result<Pr> {
+    let string = |ptr: &str| -> Result<&str> {
+        match v.pointer(ptr) {
+            Some(Value::String(s)) => Ok(s),
+            other => Err(input_error(
+                format!(
+                    "`{}` is {}, not a string",
+                    ptr.trim_start_matches('/').replace('/', "."),
+                    other.map_or("missing", json_kind)
+                ),
+                UNMODIFIED,
             )),
         }
     };
+    let (base_branch, number) = parse_queue_ref(string("/merge_group/head_ref")?)?;
+    let hash = |field: &str| -> Result<String> {
+        let sha = string(&format!("/merge_group/{field}"))?;
+        if !crate::workspace::is_full_hash(sha) {
+            bail!(input_error(format!("`merge_group.{field}` is {}, not a full commit hash", shown(sha)), UNMODIFIED));
+        }
+        Ok(sha.to_owned())
+    };
+    let (head_sha, base_sha) = (hash("head_sha")?, hash("base_sha")?);
+    // The branch the queue merges into, said twice: both must agree.
+    if let Some(base_ref) = group.get("base_ref") {
+        let want = format!("refs/heads/{base_branch}");
+        if base_ref.as_str() != Some(want.as_str()) {
+            bail!(input_error(
+                format!(
+                    "`merge_group.base_ref` is {}, but `merge_group.head_ref` queues for {}",
+                    base_ref.as_str().map_or_else(|| json_kind(base_ref).to_owned(), shown),
+                    shown(&want)
+                ),
+                UNMODIFIED,
+            ));
+        }
+    }
+    let repository = string("/repository/full_name")?;
+    if !is_repository_name(repository) {
+        bail!(input_error(format!("`repository.full_name` is {}, not `owner/name`", shown(repository)), UNMODIFIED));
+    }
     Ok(Pr {
-        labels: Some(labels),
-        title: Some(text_at("title")?),
-        body: Some(text_at("body")?),
-        base_sha: str_at(pr, "/base/sha"),
-        head_sha: str_at(pr, "/head/sha"),
-        source: "event".to_owned(),
-        head_from: "the event's pull_request.head.sha".to_owned(),
+        labels: None,
+        title: None,
+        body: None,
+        base_sha: Some(base_sha),
+        head_sha: Some(head_sha),
+        source: format!("merge_group event of PR #{number}"),
+        head_from: "the event's merge_group.head_sha".to_owned(),
+        merge_group: Some(QueueEntry { number, repository: repository.to_owned(), base_branch }),
     })
+}
+
+/// The base branch and the PR number of a merge queue's branch,
+/// `refs/heads/gh-readonly-queue/<base>/pr-<number>-<40 hex digits>` (the base may hold `/`).
+pub fn parse_queue_ref(head_ref: &str) -> Result<(String, u64)> {
+    let bad = |why: String| {
+        input_error(
+            format!(
+                "`merge_group.head_ref` {} is not a merge queue branch \
+                 (refs/heads/gh-readonly-queue/<base>/pr-<number>-<sha>): {why}",
+                shown(head_ref)
+            ),
+            UNMODIFIED,
+        )
+    };
+    let rest = head_ref
+        .strip_prefix("refs/heads/gh-readonly-queue/")
+        .ok_or_else(|| bad("it does not start with refs/heads/gh-readonly-queue/".to_owned()))?;
+    let (base, entry) = rest.rsplit_once('/').ok_or_else(|| bad("it names no base branch".to_owned()))?;
+    let entry = entry.strip_prefix("pr-").ok_or_else(|| bad("its last part does not start with `pr-`".to_owned()))?;
+    let (number, sha) = entry.split_once('-').ok_or_else(|| bad("no `-<sha>` follows the number".to_owned()))?;
+    let digits = !number.is_empty() && number.len() <= 18 && number.bytes().all(|b| b.is_ascii_digit());
+    let number = match number.parse::<u64>() {
+        Ok(n) if digits && n > 0 && !number.starts_with('0') => n,
+        _ => return Err(bad(format!("the PR number {} is not a decimal number", shown(number)))),
+    };
+    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(bad(format!("{} is not a commit hash of 40 hex digits", shown(sha))));
+    }
+    if !is_branch_name(base) {
+        return Err(bad(format!("the base {} is not a branch name", shown(base))));
+    }
+    Ok((base.to_owned(), number))
+}
+
+/// A branch name git accepts (`git check-ref-format --branch`): no control or special characters, no `..`,
+/// `@{`, empty or dot-led component, no `.lock` or `.` at the end.
+fn is_branch_name(b: &str) -> bool {
+    !b.is_empty()
+        && b.len() <= 255
+        && !b.starts_with('-')
+        && !b.ends_with('.')
+        && !b.contains("..")
+        && !b.contains("@{")
+        && b != "@"
+        && !b.chars().any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+        && b.split('/').all(|part| !part.is_empty() && !part.starts_with('.') && !part.ends_with(".lock"))
+}
+
+/// `owner/name` as GitHub spells repositories: letters, digits, `-` in the owner, and `.` `_` in the name too.
+fn is_repository_name(s: &str) -> bool {
+    let Some((owner, name)) = s.split_once('/') else { return false };
+    (1..=39).contains(&owner.len())
+        && owner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && (1..=100).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        && name != "."
+        && name != ".."
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -284,7 +436,14 @@ pub fn collect(
     };
     let (base_rev, base_desc) = match (base, pr.base_sha.as_deref()) {
         (Some(b), _) => (b.to_owned(), format!("--base {b}")),
-        (None, Some(sha)) => (sha.to_owned(), "the event's base".to_owned()),
+        (None, Some(sha)) => (
+            sha.to_owned(),
+            match &pr.merge_group {
+                // The group's parent: the base branch's tip, or the group ahead of it in the queue.
+                Some(q) => format!("the merge group's base_sha, in the {} queue", q.base_branch),
+                None => "the event's base".to_owned(),
+            },
+        ),
         (None, None) => {
             let origin = format!("origin/{main_branch}");
             // The remote's default branch, where it says (`git remote set-head origin --auto` records it).
@@ -824,7 +983,7 @@ mod tests {
         let err = format!("{:#}", parse_event(r#"{"pull_request":{"labels":{}}}"#).unwrap_err());
         assert!(err.contains("not an array"), "{err}");
         let err = format!("{:#}", parse_event("[]").unwrap_err());
-        assert!(err.contains("not a pull_request event"), "{err}");
+        assert!(err.contains("not a pull_request or merge_group event"), "{err}");
     }
 
     #[test]

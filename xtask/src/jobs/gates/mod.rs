@@ -1,7 +1,9 @@
 //! `cargo xtask gates`: the PR gates (labels, blocking keywords, large files, invalid file patterns, the
 //! description's checklist), with the
-//! same verdict on a laptop (against a base branch) as in CI (against the pull_request event).
+//! same verdict on a laptop (against a base branch) as in CI (against the pull_request event, or the merge_group
+//! event of the PR in GitHub's merge queue, whose labels, title and body come from GitHub's API: `api.rs`).
 
+mod api;
 mod checks;
 mod facts;
 #[cfg(test)]
@@ -35,22 +37,72 @@ pub struct Args {
     pub defaults: bool,
 }
 
+/// What the gates read from the process environment, read once by [`Env::from_process`] and passed down
+/// (tests build their own).
+#[derive(Clone, Default)]
+pub struct Env {
+    /// Under GitHub Actions: `$GITHUB_EVENT_NAME` and `$GITHUB_EVENT_PATH`.
+    pub actions: Option<ActionsRun>,
+    /// GitHub's REST API: `$GITHUB_API_URL`, else `https://api.github.com`.
+    pub api_url: String,
+    /// `$GITHUB_TOKEN`, which reads a merge-queue entry's pull request; never printed.
+    pub token: Option<String>,
+    /// Where curl's response files go.
+    pub tmp: Utf8PathBuf,
+}
+
+/// The workflow run the gates run in.
+#[derive(Clone, Debug, Default)]
+pub struct ActionsRun {
+    pub event_name: Option<String>,
+    pub event_path: Option<Utf8PathBuf>,
+}
+
+impl Env {
+    pub fn from_process(root: &Utf8Path) -> Env {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Env {
+            actions: github::actions().then(|| ActionsRun {
+                event_name: std::env::var("GITHUB_EVENT_NAME").ok(),
+                event_path: var("GITHUB_EVENT_PATH").map(Utf8PathBuf::from),
+            }),
+            api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned()),
+            token: var("GITHUB_TOKEN"),
+            tmp: root.join(crate::tempfiles::DIR),
+        }
+    }
+}
+
+/// The events whose PR the gates can judge: pull_request (and its kinds) and merge_group.
+fn gated_event(name: &str) -> bool {
+    name.starts_with("pull_request") || name == "merge_group"
+}
+
 /// The PR facts: the event (from `--event`, or `$GITHUB_EVENT_PATH` under GitHub Actions), then the flags,
-/// which override it.
-pub fn pr_facts(args: &Args) -> Result<Pr> {
-    let in_actions = github::actions();
-    let event_path = args
-        .event
-        .clone()
-        .or_else(|| in_actions.then(|| std::env::var("GITHUB_EVENT_PATH").ok().map(Utf8PathBuf::from)).flatten());
+/// which override it; what a merge_group event does not carry (labels, title, body) and no flag gave is read
+/// from GitHub's API.
+pub fn pr_facts(sh: &Shell, args: &Args, env: &Env) -> Result<Pr> {
+    let mut pr = event_and_flags(args, env)?;
+    if let Some(entry) = pr.unfetched().cloned() {
+        let text = api::fetch_pr(sh, env, &entry)?;
+        pr.labels = pr.labels.take().or(Some(text.labels));
+        pr.title = pr.title.take().or(Some(text.title));
+        pr.body = pr.body.take().or(Some(text.body));
+        pr.source = format!("{}, its labels, title and body from GitHub's API", pr.source);
+    }
+    Ok(pr)
+}
+
+/// The PR facts from the event and the flags alone (a dry run's: nothing is fetched).
+pub fn event_and_flags(args: &Args, env: &Env) -> Result<Pr> {
+    let event_path = args.event.clone().or_else(|| env.actions.as_ref().and_then(|a| a.event_path.clone()));
     if args.event.is_none()
-        && in_actions
-        && let Ok(name) = std::env::var("GITHUB_EVENT_NAME")
-        && !name.starts_with("pull_request")
+        && let Some(name) = env.actions.as_ref().and_then(|a| a.event_name.as_deref())
+        && !gated_event(name)
     {
         return Err(facts::input_error(
-            format!("gates check pull requests; this workflow run is a `{name}` event"),
-            "trigger the gates workflow on pull_request, or pass --event / --labels / --title / --body",
+            format!("gates check pull requests; this workflow run is a `{}` event", printable(name)),
+            "trigger the gates workflow on pull_request or merge_group, or pass --event / --labels / --title / --body",
         ));
     }
     let mut pr = match &event_path {
@@ -71,17 +123,15 @@ pub fn pr_facts(args: &Args) -> Result<Pr> {
         pr.head_from = "--head".to_owned();
     } else if pr.source == "event" {
         // An event names the commit it is about: without it (or with something that is not a commit hash) the
-        // verdict would silently be about HEAD.
+        // verdict would silently be about HEAD. (A merge_group event's head is checked as it is read.)
         match pr.head_sha.as_deref() {
             Some(sha) if crate::workspace::is_full_hash(sha) => {}
             other => {
                 return Err(facts::input_error(
                     format!(
                         "the event's `pull_request.head.sha` is {}, not a full commit hash",
-                        match other {
-                            Some(s) => format!("{:?}", &s[..s.len().min(80)]),
-                            None => "missing".to_owned(),
-                        }
+                        // By characters: a cut inside a multi-byte one would panic.
+                        other.map_or_else(|| "missing".to_owned(), facts::shown)
                     ),
                     "pass the event JSON GitHub writes to $GITHUB_EVENT_PATH, unmodified, or name the commit with --head REV",
                 ));
@@ -108,15 +158,18 @@ pub fn evaluate(sh: &Shell, repo: &Utf8Path, args: &Args, pr: &Pr, cfg: &Gates) 
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
-    let pr = pr_facts(args)?;
+    let env = Env::from_process(&ctx.root);
+    // A dry run reads no API: the plan says what would be fetched.
+    let pr = if ctx.global.dry_run { event_and_flags(args, &env)? } else { pr_facts(&ctx.sh, args, &env)? };
     let defaults = Gates::default();
     let cfg = if args.defaults { &defaults } else { ctx.settings.gates("gates")? };
     if ctx.global.dry_run {
         let plan = json!({
             "job": "gates",
-            "base": args.base.clone().unwrap_or_else(|| format!("the merge-base with origin/HEAD, origin/{0} or {0}", cfg.main_branch)),
+            "base": args.base.clone().or_else(|| pr.base_sha.clone()).unwrap_or_else(|| format!("the merge-base with origin/HEAD, origin/{0} or {0}", cfg.main_branch)),
             "head": pr.head_sha.clone().unwrap_or_else(|| "HEAD".into()),
             "facts_from": pr.source,
+            "fetch": pr.unfetched().map(|q| format!("the labels, title and body of PR #{} from GET {}", q.number, crate::http::redact(&api::pr_url(&env, q)))),
             "labels": pr.labels,
             "title": pr.title,
             "settings": if args.defaults { "the documented defaults (--defaults)".to_owned() } else { ctx.settings.path.to_string() },

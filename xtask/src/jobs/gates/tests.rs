@@ -84,6 +84,21 @@ impl Drop for TempRepo {
     }
 }
 
+/// The environment of a run outside GitHub Actions, without a token.
+fn local_env() -> Env {
+    Env {
+        actions: None,
+        api_url: "https://api.github.invalid".into(),
+        token: None,
+        tmp: Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap().join("xtask-gates-http"),
+    }
+}
+
+/// The PR facts of `args`, outside GitHub Actions.
+fn read_facts(args: &Args) -> Result<Pr> {
+    pr_facts(&Shell::new().unwrap(), args, &local_env())
+}
+
 fn base_main() -> Args {
     Args { base: Some("main".into()), ..Args::default() }
 }
@@ -253,10 +268,10 @@ fn a_bad_branch_names_everything_and_an_event_adds_the_label_gate() {
     std::fs::write(&event, r#"{"pull_request":{"title":"Add things","body":"","labels":[]}}"#).unwrap();
     // An event without a head commit is refused: the verdict would be about whatever HEAD is.
     let no_head = Args { event: Some(event.clone()), ..base_main() };
-    let err = format!("{:#}", pr_facts(&no_head).unwrap_err());
+    let err = format!("{:#}", read_facts(&no_head).unwrap_err());
     assert!(err.contains("`pull_request.head.sha` is missing") && err.contains("--head REV"), "{err}");
     let args = Args { event: Some(event.clone()), head: Some("HEAD".into()), ..base_main() };
-    let pr = pr_facts(&args).unwrap();
+    let pr = read_facts(&args).unwrap();
     let r = repo.evaluate(&args, &pr).unwrap();
     assert_eq!(status_of(&r, "labels"), Status::Fail);
     assert!(findings_of(&r, "labels")[0].contains("needs exactly one of"));
@@ -266,11 +281,11 @@ fn a_bad_branch_names_everything_and_an_event_adds_the_label_gate() {
         r#"{"pull_request":{"title":"Add things","body":null,"labels":[{"name":"kind: feature"}]}}"#,
     )
     .unwrap();
-    let pr = pr_facts(&args).unwrap();
+    let pr = read_facts(&args).unwrap();
     let r = repo.evaluate(&args, &pr).unwrap();
     assert_eq!(status_of(&r, "labels"), Status::Pass);
     // Flags override the event.
-    let pr = pr_facts(&Args { labels: Some(vec!["wip".into()]), ..args }).unwrap();
+    let pr = read_facts(&Args { labels: Some(vec!["wip".into()]), ..args }).unwrap();
     assert_eq!(status_of(&repo.evaluate(&base_main(), &pr).unwrap(), "labels"), Status::Fail);
 }
 
@@ -288,7 +303,7 @@ fn bad_input_is_one_clear_error() {
         (Args { event: Some(dir.join("push.json")), ..Args::default() }, "it is a push event"),
     ];
     for (args, want) in cases {
-        let err = format!("{:#}", pr_facts(&args).unwrap_err());
+        let err = format!("{:#}", read_facts(&args).unwrap_err());
         assert!(err.contains(want) && err.contains("\nfix: "), "{err}");
     }
     let err = format!(
@@ -340,7 +355,7 @@ fn an_event_naming_a_head_not_here_or_a_non_string_title_is_refused() {
     std::fs::write(dir.join("e.json"), format!(r#"{{"pull_request":{{"title":"t","head":{{"sha":"{missing}"}}}}}}"#))
         .unwrap();
     let args = Args { event: Some(dir.join("e.json")), ..base_main() };
-    let e = repo.evaluate(&args, &pr_facts(&args).unwrap()).err().unwrap();
+    let e = repo.evaluate(&args, &read_facts(&args).unwrap()).err().unwrap();
     assert!(e.downcast_ref::<JobFailed>().is_none(), "bad input (exit 2), not a gate verdict");
     let err = format!("{e:#}");
     assert!(
@@ -349,11 +364,11 @@ fn an_event_naming_a_head_not_here_or_a_non_string_title_is_refused() {
     );
     assert!(err.contains("\nfix: "), "{err}");
     std::fs::write(dir.join("e.json"), r#"{"pull_request":{"title":"t","head":{"sha":"HEAD"}}}"#).unwrap();
-    let err = format!("{:#}", pr_facts(&args).unwrap_err());
+    let err = format!("{:#}", read_facts(&args).unwrap_err());
     assert!(err.contains("is \"HEAD\", not a full commit hash"), "{err}");
     for (field, value) in [("title", "42"), ("body", "{\"a\":1}"), ("title", "[\"x\"]")] {
         std::fs::write(dir.join("e.json"), format!(r#"{{"pull_request":{{"{field}":{value}}}}}"#)).unwrap();
-        let err = format!("{:#}", pr_facts(&args).unwrap_err());
+        let err = format!("{:#}", read_facts(&args).unwrap_err());
         assert!(err.contains(&format!("`pull_request.{field}` is")) && err.contains("not a string"), "{err}");
     }
 }
@@ -433,11 +448,11 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
         .map(|a| String::from_utf8(a.to_vec()).unwrap())
         .collect();
     let crate::jobs::Job::Gates(args) = crate::cli::parse_from(&argv).unwrap().1 else { panic!("not gates") };
-    let again = repo.evaluate(&args, &pr_facts(&args).unwrap()).unwrap();
+    let again = repo.evaluate(&args, &read_facts(&args).unwrap()).unwrap();
     let verdict = |r: &Report| r.results.iter().map(|g| (g.name, g.status, g.findings.len())).collect::<Vec<_>>();
     assert_eq!(verdict(&again), verdict(&r));
-    assert_eq!(pr_facts(&args).unwrap().labels, pr.labels, "a label with a comma stays one label");
-    assert_eq!(pr_facts(&args).unwrap().title, pr.title);
+    assert_eq!(read_facts(&args).unwrap().labels, pr.labels, "a label with a comma stays one label");
+    assert_eq!(read_facts(&args).unwrap().title, pr.title);
     assert_eq!(again.facts.head, head);
     assert_eq!(status_of(&again, "keywords"), Status::Fail, "the title's keyword is part of the verdict");
 }
@@ -876,7 +891,7 @@ fn an_unticked_box_in_the_description_fails_the_checklist_gate() {
         });
         let path = repo.dir.join(".git/event.json");
         std::fs::write(&path, v.to_string()).unwrap();
-        pr_facts(&Args { event: Some(path), ..Args::default() }).unwrap()
+        read_facts(&Args { event: Some(path), ..Args::default() }).unwrap()
     };
     let pr = event("Fixes the thing.\n\n- [x] tests\n- [ ] docs updated\n");
     let r = evaluate(&repo.sh, &repo.dir, &base_main(), &pr, &cfg).unwrap();
@@ -893,4 +908,392 @@ fn an_unticked_box_in_the_description_fails_the_checklist_gate() {
     let pr = event("Fixes the thing.\n\n- [x] tests\n- [x] docs updated\n");
     let r = evaluate(&repo.sh, &repo.dir, &base_main(), &pr, &cfg).unwrap();
     assert_eq!(status_of(&r, "checklist"), Status::Pass, "{}", render(&r));
+}
+
+/// The repository the merge-group events below come from.
+const REPOSITORY: &str = "octo-org/reel";
+
+impl TempRepo {
+    /// What GitHub's merge queue does for `branch` (PR `number`): a merge commit of it on top of `parent` (the
+    /// base branch's tip, or the group ahead in the queue). Returns the group's head.
+    fn queue_group(&self, parent: &str, branch: &str, number: u64) -> String {
+        self.git(&["checkout", "-q", "--detach", parent]);
+        self.git(&["merge", "-q", "--no-ff", "-m", &format!("Merge pull request #{number} from {branch}"), branch]);
+        let head = self.head();
+        self.git(&["checkout", "-q", branch]);
+        head
+    }
+
+    /// The `merge_group` event GitHub writes for that group, in a file.
+    fn merge_group_event(&self, number: u64, base_sha: &str, head_sha: &str) -> Utf8PathBuf {
+        let v = serde_json::json!({
+            "action": "checks_requested",
+            "merge_group": {
+                "head_sha": head_sha,
+                "head_ref": format!("refs/heads/gh-readonly-queue/main/pr-{number}-{base_sha}"),
+                "base_sha": base_sha,
+                "base_ref": "refs/heads/main",
+                "head_commit": {"id": head_sha, "tree_id": "0".repeat(40), "message": format!("Merge pull request #{number}")},
+            },
+            "repository": {"full_name": REPOSITORY, "name": "reel", "owner": {"login": "octo-org"}},
+            "sender": {"login": "github-merge-queue[bot]"},
+        });
+        let path = self.dir.join(format!(".git/merge-group-{number}.json"));
+        std::fs::write(&path, v.to_string()).unwrap();
+        path
+    }
+
+    /// A run's environment with a token and GitHub's API at `api`.
+    fn api_env(&self, api: &str) -> Env {
+        Env { api_url: api.to_owned(), token: Some(TOKEN.into()), tmp: self.dir.join(".git/xtask-tmp"), ..local_env() }
+    }
+}
+
+const TOKEN: &str = "ghs_t0kenForTheTestsOnly";
+
+/// GitHub's answer for `GET /repos/{owner}/{repo}/pulls/{number}` (the fields the gates read, and a few more).
+fn pr_object(number: u64, title: &str, body: &str, labels: &[&str], head: &str) -> String {
+    serde_json::json!({
+        "url": format!("https://api.github.com/repos/{REPOSITORY}/pulls/{number}"),
+        "number": number,
+        "state": "open",
+        "title": title,
+        "body": body,
+        "labels": labels.iter().map(|l| serde_json::json!({"id": 1, "name": l, "color": "ededed"})).collect::<Vec<_>>(),
+        "head": {"ref": "pr", "sha": head},
+        "base": {"ref": "main"},
+    })
+    .to_string()
+}
+
+/// The API of GitHub on 127.0.0.1, knowing one pull request: anything else is a 404.
+fn api_serving(number: u64, pr: String) -> crate::testutil::MockHttp {
+    let path = format!("/repos/{REPOSITORY}/pulls/{number}");
+    crate::testutil::MockHttp::start(move |r| {
+        if r.method == "GET" && r.target == path {
+            (200, pr.clone())
+        } else {
+            (404, r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}"#.into())
+        }
+    })
+}
+
+fn verdict(r: &Report) -> Vec<(&'static str, Status, Vec<String>)> {
+    r.results.iter().map(|g| (g.name, g.status, findings_of(r, g.name))).collect()
+}
+
+/// A pull request in GitHub's merge queue gets the verdict its pull_request event gets: the merge_group event
+/// names only the PR's number (in its branch), the labels, title and body come from GitHub's API (a server on
+/// 127.0.0.1 here), and the commits are what the group brings on top of its parent, after main moved on.
+#[test]
+fn a_merge_group_passes_or_fails_like_its_pull_request() {
+    type Build = fn(&TempRepo);
+    /// A name, the PR's commits, its labels and description, and the gates that fail.
+    type Row<'a> = (&'a str, Build, &'a [&'a str], &'a str, &'a [&'a str]);
+    let clean: Build = |r| r.write("src/new.rs", "fn b() {}\n");
+    let rows: Vec<Row> = vec![
+        ("clean and labelled", clean, &["kind: fix"], "Fixes it.\n\n- [x] tests\n", &[]),
+        ("no kind label on the PR", clean, &[], "", &["labels"]),
+        ("a do-not-merge label added", clean, &["kind: fix", "do-not-merge"], "", &["labels"]),
+        ("an unticked box in the description", clean, &["kind: docs"], "- [ ] docs updated\n", &["checklist"]),
+        (
+            "a large file added, then removed",
+            |r| {
+                r.write_bytes("assets/huge.bin", &vec![3u8; 300 << 10]);
+                r.commit("add a blob");
+                cmd!(r.sh, "git rm -q assets/huge.bin").run().unwrap();
+            },
+            &["kind: fix"],
+            "",
+            &["large-files"],
+        ),
+        (
+            "a keyword in a commit message",
+            |r| {
+                r.write("x.txt", "x\n");
+                r.commit(&format!("wip\n\n{}", kw()));
+            },
+            &["kind: fix"],
+            "",
+            &["keywords"],
+        ),
+    ];
+    for (name, build, labels, body, failing) in rows {
+        let repo = TempRepo::new("merge-group");
+        let opened_on = repo.head();
+        build(&repo);
+        repo.commit(&format!("change: {name}"));
+        let pr_head = repo.head();
+        // main moves on before the PR is queued.
+        repo.git(&["checkout", "-q", "main"]);
+        repo.write("docs/main.md", "main's own change\n");
+        repo.commit("main moves on");
+        let main_tip = repo.head();
+        repo.git(&["checkout", "-q", "pr"]);
+
+        let event = serde_json::json!({
+            "action": "synchronize",
+            "number": 42,
+            "pull_request": {
+                "number": 42, "title": "Make it better", "body": body,
+                "labels": labels.iter().map(|l| serde_json::json!({"name": l})).collect::<Vec<_>>(),
+                "head": {"sha": pr_head}, "base": {"ref": "main", "sha": opened_on},
+            },
+        });
+        let pr_event = repo.dir.join(".git/pull-request.json");
+        std::fs::write(&pr_event, event.to_string()).unwrap();
+        let args = Args { event: Some(pr_event), ..Args::default() };
+        let pr = read_facts(&args).unwrap();
+        let on_pr = evaluate(&repo.sh, &repo.dir, &args, &pr, &GATES).unwrap();
+
+        let group_head = repo.queue_group(&main_tip, "pr", 42);
+        let server = api_serving(42, pr_object(42, "Make it better", body, labels, &pr_head));
+        let args = Args { event: Some(repo.merge_group_event(42, &main_tip, &group_head)), ..Args::default() };
+        let pr = pr_facts(&repo.sh, &args, &repo.api_env(&server.url())).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let in_queue = evaluate(&repo.sh, &repo.dir, &args, &pr, &GATES).unwrap();
+
+        assert_eq!(
+            (in_queue.facts.base.as_str(), in_queue.facts.head.as_str()),
+            (main_tip.as_str(), group_head.as_str())
+        );
+        assert_eq!(
+            in_queue.facts.commits.len(),
+            on_pr.facts.commits.len() + 1,
+            "{name}: the PR's commits and the merge"
+        );
+        let failed: Vec<&str> = in_queue.results.iter().filter(|g| g.status == Status::Fail).map(|g| g.name).collect();
+        assert_eq!(failed, failing, "{name}:\n{}", render(&in_queue));
+        assert_eq!(verdict(&in_queue), verdict(&on_pr), "{name}: queue\n{}\nPR\n{}", render(&in_queue), render(&on_pr));
+        let asked = server.requests();
+        assert_eq!(asked.len(), 1, "{name}: one request");
+        assert_eq!((asked[0].method.as_str(), asked[0].target.as_str()), ("GET", "/repos/octo-org/reel/pulls/42"));
+        assert_eq!(asked[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(asked[0].header("accept"), Some("application/vnd.github+json"));
+    }
+}
+
+/// The second PR of a queue: its group's `base_sha` is the head of the group ahead of it (main plus the first
+/// PR), not main's tip. The gates judge `base_sha..head_sha`, what that PR brings: the first PR's large file is
+/// the first PR's finding, not the second's (judged against main, the second would fail for it).
+#[test]
+fn the_second_pr_in_a_queue_is_judged_by_what_it_brings() {
+    let repo = TempRepo::new("queue-of-two");
+    repo.write_bytes("assets/huge.bin", &vec![3u8; 300 << 10]);
+    repo.commit("pr 41: a large file");
+    let main = cmd!(repo.sh, "git rev-parse main").read().unwrap();
+    repo.git(&["checkout", "-q", "-b", "pr-b", "main"]);
+    repo.write("src/b.rs", "fn b() {}\n");
+    repo.commit("pr 42: clean");
+    let first = repo.queue_group(&main, "pr", 41);
+    let second = repo.queue_group(&first, "pr-b", 42);
+    for (number, base, head, fails) in [(41, &main, &first, true), (42, &first, &second, false)] {
+        let server = api_serving(number, pr_object(number, "t", "", &["kind: fix"], "unused"));
+        let args = Args { event: Some(repo.merge_group_event(number, base, head)), ..Args::default() };
+        let pr = pr_facts(&repo.sh, &args, &repo.api_env(&server.url())).unwrap();
+        let r = evaluate(&repo.sh, &repo.dir, &args, &pr, &GATES).unwrap();
+        assert_eq!(r.facts.base, *base);
+        assert_eq!(r.facts.commits.len(), 2, "PR #{number}: its commit and its merge");
+        assert_eq!(status_of(&r, "large-files") == Status::Fail, fails, "PR #{number}:\n{}", render(&r));
+        assert!(r.facts.base_desc.contains("merge group's base_sha"), "{}", r.facts.base_desc);
+    }
+    let against_main = Args { base: Some("main".into()), head: Some(second), ..Args::default() };
+    let r = evaluate(&repo.sh, &repo.dir, &against_main, &read_facts(&against_main).unwrap(), &GATES).unwrap();
+    assert_eq!(status_of(&r, "large-files"), Status::Fail, "main..second holds the first PR's file");
+}
+
+/// Every malformed merge_group event is one line of cause and one of fix (exit 2), asks GitHub nothing and never
+/// panics: the queue branch is parsed strictly (`pr-`, a decimal number, 40 hex digits, a branch name).
+#[test]
+fn malformed_merge_group_events_are_one_clean_input_error() {
+    let repo = TempRepo::new("bad-merge-group");
+    let sha = "a".repeat(40);
+    let server = api_serving(42, pr_object(42, "t", "", &["kind: fix"], &sha));
+    let env = repo.api_env(&server.url());
+    let queue = |tail: &str| format!("refs/heads/gh-readonly-queue/{tail}");
+    let head_refs: Vec<(String, &str)> = vec![
+        ("refs/heads/main".into(), "does not start with refs/heads/gh-readonly-queue/"),
+        (queue(&format!("main/42-{sha}")), "does not start with `pr-`"),
+        (queue(&format!("main/pull-42-{sha}")), "does not start with `pr-`"),
+        (queue(&format!("main/pr-4x2-{sha}")), "the PR number \"4x2\" is not a decimal number"),
+        (queue(&format!("main/pr--{sha}")), "the PR number \"\" is not a decimal number"),
+        (queue(&format!("main/pr-042-{sha}")), "is not a decimal number"),
+        (queue(&format!("main/pr-0-{sha}")), "is not a decimal number"),
+        (queue(&format!("main/pr-99999999999999999999-{sha}")), "is not a decimal number"),
+        (queue(&format!("main/pr-\u{661}\u{662}-{sha}")), "is not a decimal number"),
+        (queue(&format!("main/pr-+42-{sha}")), "is not a decimal number"),
+        (queue("main/pr-42"), "no `-<sha>` follows the number"),
+        (queue("main/pr-42-abc123"), "\"abc123\" is not a commit hash of 40 hex digits"),
+        (queue(&format!("main/pr-42-{}", "A".repeat(40))), "is not a commit hash of 40 hex digits"),
+        (queue(&format!("main/pr-42-{sha}0")), "is not a commit hash of 40 hex digits"),
+        (queue(&format!("main/pr-42-{sha}\n::error::forged")), "is not a commit hash of 40 hex digits"),
+        (queue(&format!("ma\nin/pr-42-{sha}")), "the base \"ma\\nin\" is not a branch name"),
+        (queue(&format!("../main/pr-42-{sha}")), "is not a branch name"),
+        (queue(&format!("main/../x/pr-42-{sha}")), "is not a branch name"),
+        (queue(&format!("ma in/pr-42-{sha}")), "is not a branch name"),
+        (queue(&format!("/pr-42-{sha}")), "is not a branch name"),
+        (queue(&format!("pr-42-{sha}")), "names no base branch"),
+        (format!("{}\u{202e}", queue(&format!("main/pr-42-{sha}"))), "is not a commit hash"),
+    ];
+    let good = serde_json::json!({
+        "merge_group": {
+            "head_sha": sha, "head_ref": queue(&format!("main/pr-42-{sha}")), "base_sha": sha, "base_ref": "refs/heads/main",
+        },
+        "repository": {"full_name": REPOSITORY},
+    });
+    let mut cases: Vec<(serde_json::Value, String)> = head_refs
+        .into_iter()
+        .map(|(head_ref, want)| {
+            let mut v = good.clone();
+            v["merge_group"]["head_ref"] = head_ref.into();
+            (v, want.to_owned())
+        })
+        .collect();
+    let edits: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("/merge_group/head_ref", 42.into(), "`merge_group.head_ref` is a number, not a string"),
+        ("/merge_group/head_ref", serde_json::Value::Null, "`merge_group.head_ref` is null, not a string"),
+        ("/merge_group/head_sha", "HEAD".into(), "`merge_group.head_sha` is \"HEAD\", not a full commit hash"),
+        ("/merge_group/head_sha", "é".repeat(60).into(), "not a full commit hash"),
+        ("/merge_group/base_sha", "".into(), "`merge_group.base_sha` is \"\", not a full commit hash"),
+        (
+            "/merge_group/base_ref",
+            "refs/heads/release".into(),
+            "but `merge_group.head_ref` queues for \"refs/heads/main\"",
+        ),
+        ("/repository/full_name", "octo-org/../../admin".into(), "is \"octo-org/../../admin\", not `owner/name`"),
+        ("/repository/full_name", "octo-org/reel?x=1".into(), "not `owner/name`"),
+        ("/repository", serde_json::json!({}), "`repository.full_name` is missing, not a string"),
+    ];
+    for (pointer, value, want) in edits {
+        let mut v = good.clone();
+        *v.pointer_mut(pointer).unwrap() = value;
+        cases.push((v, want.to_owned()));
+    }
+    let path = repo.dir.join(".git/event.json");
+    for (event, want) in cases {
+        std::fs::write(&path, event.to_string()).unwrap();
+        let args = Args { event: Some(path.clone()), ..Args::default() };
+        let err = format!("{:#}", pr_facts(&repo.sh, &args, &env).unwrap_err());
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(lines.len() == 2 && lines[1].starts_with("fix: "), "one line of cause, one of fix: {err}");
+        assert!(lines[0].contains(&want), "{want:?} not in {err}");
+        assert!(!err.contains('\u{202e}') && !err.contains('\u{1b}'), "{err:?}");
+    }
+    assert!(server.requests().is_empty(), "a malformed event asked GitHub: {:?}", server.requests());
+    // The base branch may hold `/`.
+    let (base, number) = facts::parse_queue_ref(&queue(&format!("release/1.x/pr-7-{sha}"))).unwrap();
+    assert_eq!((base.as_str(), number), ("release/1.x", 7));
+}
+
+/// Without a token the job says how to give the gates step one (or to pass the facts by hand); flags given on
+/// the command line override the API's answer, and with all three no request is made.
+#[test]
+fn a_merge_group_without_a_token_says_how_to_give_it_one() {
+    let repo = TempRepo::new("merge-group-token");
+    let sha = repo.head();
+    let server = api_serving(42, pr_object(42, "From the API", "api body", &["wip"], &sha));
+    let event = repo.merge_group_event(42, &sha, &sha);
+    let args = Args { event: Some(event), ..Args::default() };
+    let no_token = Env { token: None, ..repo.api_env(&server.url()) };
+    let err = format!("{:#}", pr_facts(&repo.sh, &args, &no_token).unwrap_err());
+    assert_eq!(
+        err,
+        format!(
+            "a merge_group event does not carry PR #42's labels, title and body, and GITHUB_TOKEN is not set to read \
+             them from {}/repos/{REPOSITORY}/pulls/42\nfix: give the gates step `GITHUB_TOKEN: ${{{{ github.token }}}}` \
+             (its `env:`), or pass the PR's facts with --labels/--title/--body locally",
+            server.url()
+        )
+    );
+    // All three by hand: nothing to fetch, no token needed.
+    let by_hand = Args {
+        labels: Some(vec!["kind: fix".into()]),
+        title: Some("t".into()),
+        body: Some(String::new()),
+        ..args.clone()
+    };
+    let pr = pr_facts(&repo.sh, &by_hand, &no_token).unwrap();
+    assert_eq!((pr.labels, pr.title), (Some(vec!["kind: fix".to_owned()]), Some("t".to_owned())));
+    assert!(server.requests().is_empty());
+    // Some by hand: the rest from the API, the flags winning.
+    let some = Args { labels: Some(vec!["kind: fix".into()]), ..args.clone() };
+    let pr = pr_facts(&repo.sh, &some, &repo.api_env(&server.url())).unwrap();
+    assert_eq!(pr.labels, Some(vec!["kind: fix".to_owned()]));
+    assert_eq!((pr.title.as_deref(), pr.body.as_deref()), (Some("From the API"), Some("api body")));
+    assert_eq!(server.requests().len(), 1);
+    // A dry run reads the event and fetches nothing.
+    let pr = event_and_flags(&args, &repo.api_env(&server.url())).unwrap();
+    assert_eq!(pr.unfetched().map(|q| q.number), Some(42));
+    assert_eq!(server.requests().len(), 1);
+}
+
+/// An answer that is not that pull request (an error status, not JSON, another PR, a wrong type) is one line
+/// naming what came back, and a fix; the token is in neither, whatever the server says.
+#[test]
+fn the_api_must_answer_with_that_pull_request() {
+    let repo = TempRepo::new("merge-group-api");
+    let sha = repo.head();
+    let echo = format!(r#"{{"message":"Resource not accessible by integration (token {TOKEN})"}}"#);
+    let cases: Vec<(u16, String, &str, &str)> = vec![
+        (404, r#"{"message":"Not Found"}"#.into(), "answered HTTP 404: Not Found", "exists in octo-org/reel"),
+        (401, r#"{"message":"Bad credentials"}"#.into(), "answered HTTP 401: Bad credentials", "refused the token"),
+        (403, echo, "answered HTTP 403: Resource not accessible by integration (token ***)", "pull-requests: read"),
+        (
+            200,
+            "<html>\n<body>a proxy's login page</body>".into(),
+            "not JSON: \"<html>\\n<body>a proxy's",
+            "GITHUB_API_URL",
+        ),
+        (200, String::new(), "not JSON: an empty body", "GITHUB_API_URL"),
+        (200, pr_object(43, "t", "", &[], &sha), "answered with pull request #43, not #42", "GITHUB_API_URL"),
+        (200, "[]".into(), "JSON that is not a pull request (no `number`)", "GITHUB_API_URL"),
+        (
+            200,
+            r#"{"number":42,"title":42}"#.into(),
+            "pull request #42: `title` is a number, not a string",
+            "GITHUB_API_URL",
+        ),
+        (200, r#"{"number":42,"labels":"kind: fix"}"#.into(), "`labels` is not an array", "GITHUB_API_URL"),
+    ];
+    let args = Args { event: Some(repo.merge_group_event(42, &sha, &sha)), ..Args::default() };
+    for (status, body, cause, fix) in cases {
+        let server = crate::testutil::MockHttp::start(move |_| (status, body.clone()));
+        let err = format!("{:#}", pr_facts(&repo.sh, &args, &repo.api_env(&server.url())).unwrap_err());
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(lines.len() == 2 && lines[1].starts_with("fix: "), "{err}");
+        assert!(lines[0].starts_with(&format!("GET {}/repos/octo-org/reel/pulls/42", server.url())), "{err}");
+        assert!(lines[0].contains(cause) && lines[1].contains(fix), "{cause:?} / {fix:?} not in {err}");
+        assert!(!err.contains(TOKEN), "{err}");
+    }
+    // The token goes only over https or to this machine.
+    let err = format!("{:#}", pr_facts(&repo.sh, &args, &repo.api_env("http://api.github.example")).unwrap_err());
+    assert!(err.starts_with("GITHUB_API_URL: refusing to send a credential to http://api.github.example/"), "{err}");
+    assert!(err.contains("\nfix: set GITHUB_API_URL") && !err.contains(TOKEN), "{err}");
+}
+
+/// Under GitHub Actions the gates take a merge_group run's event from `$GITHUB_EVENT_PATH`, as they take a
+/// pull_request run's; a push or schedule run is still refused with the fix.
+#[test]
+fn a_merge_group_workflow_run_is_gated_and_a_push_is_not() {
+    let repo = TempRepo::new("merge-group-run");
+    let sha = repo.head();
+    let server = api_serving(42, pr_object(42, "t", "", &["kind: fix"], &sha));
+    let event = repo.merge_group_event(42, &sha, &sha);
+    let run = |name: &str| Env {
+        actions: Some(ActionsRun { event_name: Some(name.to_owned()), event_path: Some(event.clone()) }),
+        ..repo.api_env(&server.url())
+    };
+    let pr = pr_facts(&repo.sh, &Args::default(), &run("merge_group")).unwrap();
+    assert_eq!((pr.labels, pr.head_sha), (Some(vec!["kind: fix".to_owned()]), Some(sha.clone())));
+    assert_eq!(pr.merge_group.map(|q| (q.number, q.base_branch)), Some((42, "main".to_owned())));
+    for name in ["push", "schedule", "workflow_dispatch"] {
+        let err = format!("{:#}", pr_facts(&repo.sh, &Args::default(), &run(name)).unwrap_err());
+        assert_eq!(
+            err,
+            format!(
+                "gates check pull requests; this workflow run is a `{name}` event\nfix: trigger the gates workflow on \
+                 pull_request or merge_group, or pass --event / --labels / --title / --body"
+            )
+        );
+    }
+    assert_eq!(server.requests().len(), 1);
 }
