@@ -49,6 +49,8 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         node_lower_bound: if parts.contains(&Part::Wasm) { node_lower_bound(ctx) } else { Err("not needed".into()) },
         host: crate::workspace::host_triple(ctx)?,
         aarch64: emulated_aarch64(ctx),
+        heavy_tests: parts.contains(&Part::Heavy) && crate::pipeline::heavy_tests(&ctx.root),
+        aarch64_wheels: crate::pipeline::aarch64_wheel_tests(&ctx.settings),
     };
     ctx.execute(&plan(&inputs))
 }
@@ -110,6 +112,10 @@ pub struct Inputs<'a> {
     pub host: String,
     /// qemu-user and an aarch64 Python for the aarch64 wheel's tests, or why there are none.
     pub aarch64: Result<Emulated, String>,
+    /// Some Rust test of the repository is marked `#[ignore]` (the heavy part's Rust tests).
+    pub heavy_tests: bool,
+    /// ci.toml ships an aarch64 Linux wheel (tested under qemu in the heavy part).
+    pub aarch64_wheels: bool,
 }
 
 /// The major version of node's pin (`>= 18`): the wasm tests also run on it.
@@ -232,7 +238,11 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             plan.push(step.args(packages).args(i.runner_args.iter().cloned()));
         }
     }
-    if i.parts.contains(&Part::Heavy) {
+    if i.parts.contains(&Part::Heavy) && !i.heavy_tests && !i.aarch64_wheels {
+        plan.note(
+            "the heavy part: nothing to do (no Rust test is marked #[ignore], and no aarch64 Linux wheel to test)",
+        );
+    } else if i.parts.contains(&Part::Heavy) {
         // The Rust scenarios marked `#[ignore = "heavy ..."]`: every crate's, whatever changed (they exercise
         // the whole pipeline).
         let excludes: Vec<String> =
@@ -248,10 +258,18 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 .args(["--", "--ignored"])
                 .tools(&["cargo"])
         };
-        plan.push(
-            step.hint("the slow scenarios: two clean packaging builds, the release rehearsal against real servers"),
-        );
-        aarch64_steps(&mut plan, i);
+        if i.heavy_tests {
+            plan.push(
+                step.hint("the slow scenarios: two clean packaging builds, the release rehearsal against real servers"),
+            );
+        } else {
+            plan.note("no heavy Rust tests: no Rust test is marked #[ignore]");
+        }
+        if i.aarch64_wheels {
+            aarch64_steps(&mut plan, i);
+        } else {
+            plan.note("no aarch64 wheel's tests: ci.toml ships no aarch64 Linux wheel");
+        }
     }
     let wants_python = i.parts.contains(&Part::Python);
     let wants_wasm = i.parts.contains(&Part::Wasm);
@@ -369,6 +387,8 @@ mod tests {
             node_lower_bound: Ok("/t/node-lower-bound/bin/node".into()),
             host: "x86_64-unknown-linux-gnu".into(),
             aarch64: Ok(Emulated { qemu: "/usr/bin/qemu-aarch64".into(), root: "/t/aarch64-python/root".into() }),
+            heavy_tests: true,
+            aarch64_wheels: true,
         }
     }
 
@@ -455,6 +475,22 @@ mod tests {
         let fallback = plan(&Inputs { nextest: false, ..inputs(&[Part::Heavy]) });
         assert_eq!(fallback.steps[0].command_line(), "cargo test --locked --no-fail-fast --workspace -- --ignored");
         assert!(names(&heavy).iter().any(|n| n.starts_with("pytest under qemu")));
+        // A repository without #[ignore] tests or an aarch64 wheel: the heavy part has nothing to do, and says so
+        // (nextest would fail with "no tests to run").
+        let nothing = plan(&Inputs { heavy_tests: false, aarch64_wheels: false, ..inputs(&[Part::Heavy]) });
+        assert!(nothing.steps.is_empty(), "{:?}", names(&nothing));
+        assert!(nothing.notes.iter().any(|n| n.starts_with("the heavy part: nothing to do")), "{:?}", nothing.notes);
+        let only_rust = plan(&Inputs { aarch64_wheels: false, ..inputs(&[Part::Heavy]) });
+        assert!(
+            !names(&only_rust).iter().any(|n| n.contains("qemu") || n.contains("aarch64")),
+            "{:?}",
+            names(&only_rust)
+        );
+        assert!(only_rust.notes.iter().any(|n| n.contains("ships no aarch64 Linux wheel")));
+        let only_arm = plan(&Inputs { heavy_tests: false, ..inputs(&[Part::Heavy]) });
+        assert!(
+            !names(&only_arm).contains(&"rust tests (heavy)") && names(&only_arm).iter().any(|n| n.contains("qemu"))
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub struct Args {
 /// (tests build their own).
 #[derive(Clone, Default)]
 pub struct Env {
-    /// Under GitHub Actions: `$GITHUB_EVENT_NAME` and `$GITHUB_EVENT_PATH`.
+    /// Under GitHub Actions (or in a replay): `$GITHUB_EVENT_NAME` and `$GITHUB_EVENT_PATH`.
     pub actions: Option<ActionsRun>,
     /// GitHub's REST API: `$GITHUB_API_URL`, else `https://api.github.com`.
     pub api_url: String,
@@ -62,9 +62,10 @@ impl Env {
     pub fn from_process(root: &Utf8Path) -> Env {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Env {
-            actions: github::actions().then(|| ActionsRun {
-                event_name: std::env::var("GITHUB_EVENT_NAME").ok(),
-                event_path: var("GITHUB_EVENT_PATH").map(Utf8PathBuf::from),
+            // Under GitHub Actions, or in a replay of a workflow run (`cargo xtask ci --event FILE`).
+            actions: (github::actions() || github::replaying()).then(|| ActionsRun {
+                event_name: github::run_var("GITHUB_EVENT_NAME"),
+                event_path: github::run_var("GITHUB_EVENT_PATH").map(Utf8PathBuf::from),
             }),
             api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned()),
             token: var("GITHUB_TOKEN"),
