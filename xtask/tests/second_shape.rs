@@ -7,9 +7,9 @@
 //! engine is this crate's `xtask` binary run with `XTASK_ROOT` pointing at it; its `cargo xtask` alias runs the
 //! same engine from this checkout (what a repository that adopts the CI gets by copying `xtask/`).
 //!
-//! Quick scenarios (gates, a missing or broken file, workflows and plans) run in the default suite; the full
-//! pipeline (lint, test, package reproducibly, upload, sign, release to a local registry and PyPI server) is in
-//! the heavy part.
+//! Quick scenarios (gates, a missing or broken file, workflows and plans, the pipeline of a variant without wasm)
+//! run in the default suite; the full pipeline (every job of the variant with `cargo xtask ci`; package
+//! reproducibly, upload, sign, release to a local registry and PyPI server) is in the heavy part.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -516,24 +516,93 @@ fn wait_port(port: u16) {
     }
 }
 
-#[test]
-#[ignore = "heavy part (lint and test build the whole second shape): cargo xtask test --part heavy"]
-fn lint_and_test_pass_on_the_second_shape() {
-    let repo = fixture("lint-test");
+/// The second shape varied: no wasm bundle (the `web/` crates gone, `[[wasm]]` out of ci.toml), and two jobs of
+/// its own in ci.toml, one for pushes only.
+fn fixture_without_wasm(name: &str) -> PathBuf {
+    let repo = fixture(name);
+    std::fs::remove_dir_all(repo.join("web")).unwrap();
+    let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
+    std::fs::write(repo.join("Cargo.toml"), manifest.replace(", \"web/*\"]", "]")).unwrap();
+    let toml = ci_toml();
+    let start = toml.find("[[wasm]]").unwrap();
+    let end = toml.find("[test]").unwrap();
+    let toml = format!("{}{}", &toml[..start], &toml[end..])
+        .replace("default-parts = [\"rust\", \"python\", \"wasm\"]", "default-parts = [\"rust\", \"python\"]")
+        .replace("builds = [\"crates\", \"wheels\", \"wasm\"]", "builds = [\"crates\", \"wheels\"]");
+    let jobs = "\n[[job]]\nname = \"deps\"\nworkflow = \"lint-build-test\"\nrun = [\"cargo\", \"tree\", \"--workspace\", \"--depth\", \"1\", \"--offline\"]\nneeds = [\"lint\"]\n\n\
+                [[job]]\nname = \"settings\"\nworkflow = \"create-packages\"\non = [\"push\"]\nrun = [\"cargo\", \"xtask\", \"doctor\"]\n";
+    std::fs::write(repo.join("ci.toml"), format!("{toml}{jobs}")).unwrap();
+    run(Command::new("cargo").args(["metadata", "--offline", "--format-version", "1"]).current_dir(&repo));
     let out = xtask(&repo, &["workflows"]);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", text(&out));
     git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "workflows"]);
-    let out = xtask(&repo, &["lint"]);
-    assert!(out.status.success(), "lint failed");
+    git(&repo, &["commit", "-q", "-m", "no wasm; jobs of its own"]);
+    repo
+}
+
+/// A workspace with no wasm, no `#[ignore]` tests and x86_64 wheels only gets a pipeline without the jobs it has
+/// nothing for: no heavy job, no wasm bundle on a push (so no package job), its own jobs in the workflows.
+#[test]
+fn the_pipeline_of_a_shape_without_wasm_or_heavy_tests_has_only_jobs_with_work() {
+    let repo = fixture_without_wasm("pipeline-plan");
+    let lbt = std::fs::read_to_string(repo.join(".github/workflows/lint-build-test.yml")).unwrap();
+    assert!(!lbt.contains("test-heavy") && lbt.contains("  deps:\n") && lbt.contains("run: cargo tree --workspace"));
+    let packages = std::fs::read_to_string(repo.join(".github/workflows/create-packages.yml")).unwrap();
+    assert!(packages.contains("if: fromJSON(needs.plan.outputs.run_settings)"), "{packages}");
+    assert!(xtask(&repo, &["workflows", "--check"]).status.success());
+    // A push, replayed: the tests and its own jobs; nothing to package (no wasm bundle), said, not failed.
+    let out = xtask(&repo, &["ci", "--event-name", "push", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("alone: fx-d") && t.contains("msrv: rust 1.85"), "{t}");
-    let out = xtask(&repo, &["test"]);
-    assert!(out.status.success(), "test failed");
+    for want in [
+        "lint-build-test/lint: lint",
+        "lint-build-test/deps: deps",
+        "create-packages/settings: settings",
+        "create-packages/package: does not run (the plan decided any=false)",
+        "gnu: nothing to build (push asks for wasm",
+    ] {
+        assert!(t.contains(want), "{want} in {t}");
+    }
+    assert!(!t.contains("test-heavy") && !t.contains("--part heavy"), "{t}");
+    // A pull request: its own push-only job does not run.
+    let pr = repo.join("target/pr.json");
+    std::fs::create_dir_all(pr.parent().unwrap()).unwrap();
+    std::fs::write(
+        &pr,
+        r#"{"action":"synchronize","pull_request":{"number":4,"head":{"sha":"x"},"base":{"sha":"y"}}}"#,
+    )
+    .unwrap();
+    let out = xtask(&repo, &["ci", "--event", pr.to_str().unwrap(), "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("pr-gates/gates: gates") && !text(&out).contains("create-packages"), "{}", text(&out));
+}
+
+/// The same shape's whole pipeline, every job locally (`cargo xtask ci`): lint, test, its own jobs, package,
+/// upload, sign and the release's dry run; then a push replayed for real.
+#[test]
+#[ignore = "heavy part (the whole pipeline of another shape: lint, test, package): cargo xtask test --part heavy"]
+fn every_job_of_a_shape_without_wasm_passes_locally() {
+    let repo = fixture_without_wasm("pipeline");
+    let out = xtask(&repo, &["ci"]);
+    assert!(out.status.success(), "cargo xtask ci failed");
     let t = text(&out);
-    for step in ["rust tests", "pytest: fx-one", "pytest: fx-two", "node: fx-web-one"] {
+    for step in [
+        "pr-gates/gates: gates",
+        "lint-build-test/lint: lint",
+        "lint-build-test/test: test",
+        "lint-build-test/deps: cargo",
+        "create-packages/package: package",
+        "create-packages/settings: cargo",
+        "release/release: release",
+        "rust tests",
+        "pytest: fx-one",
+        "maturin build fx-two",
+    ] {
         assert!(t.contains(step), "{step}: {t}");
     }
+    assert!(!t.contains("test-heavy") && !t.contains("node:") && !t.contains("wasm-bindgen"), "{t}");
+    let out = xtask(&repo, &["ci", "--event-name", "push"]);
+    assert!(out.status.success(), "the replayed push failed");
 }
 
 #[test]

@@ -173,10 +173,26 @@ pub fn aarch64_wheel_tests(settings: &Loaded) -> bool {
         && settings.settings.platform.iter().any(|p| p.wheels.iter().any(|w| w == "aarch64-unknown-linux-gnu"))
 }
 
-/// Whether any Rust file of the repository (outside `target/`, `.git/`, `.tools/` and `node_modules/`) marks a test
-/// `#[ignore`: what `cargo xtask test --part heavy` runs.
+/// Whether a Rust file of the repository (outside `target/`, `node_modules/` and hidden directories, and outside
+/// the crates ci.toml's `[test] exclude` leaves out) has a test attribute `#[ignore...]` at the start of a line:
+/// what `cargo xtask test --part heavy` runs.
 pub fn heavy_tests(root: &camino::Utf8Path) -> bool {
-    fn walk(dir: &std::path::Path, depth: usize) -> bool {
+    heavy_tests_in(root, crate::settings::get().test_excluded())
+}
+
+/// [`heavy_tests`], leaving out the crates named `excluded`.
+pub fn heavy_tests_in(root: &camino::Utf8Path, excluded: &[String]) -> bool {
+    fn excluded_crate(dir: &std::path::Path, excluded: &[String]) -> bool {
+        let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else { return false };
+        let name = toml::from_str::<toml::Table>(&text)
+            .ok()
+            .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_owned));
+        name.is_some_and(|n| excluded.contains(&n))
+    }
+    fn walk(dir: &std::path::Path, depth: usize, excluded: &[String]) -> bool {
+        if excluded_crate(dir, excluded) {
+            return false;
+        }
         let Ok(entries) = std::fs::read_dir(dir) else { return false };
         entries.flatten().any(|e| {
             let name = e.file_name();
@@ -186,15 +202,16 @@ pub fn heavy_tests(root: &camino::Utf8Path) -> bool {
                 depth < 12
                     && !name.starts_with('.')
                     && !["target", "node_modules"].contains(&name.as_ref())
-                    && walk(&e.path(), depth + 1)
+                    && walk(&e.path(), depth + 1, excluded)
             } else {
                 kind.is_file()
                     && name.ends_with(".rs")
-                    && std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("#[ignore"))
+                    && std::fs::read_to_string(e.path())
+                        .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("#[ignore")))
             }
         })
     }
-    walk(root.as_std_path(), 0)
+    walk(root.as_std_path(), 0, excluded)
 }
 
 fn xtask(name: &'static str, args: &[&str]) -> WStep {
@@ -334,12 +351,8 @@ impl Shape<'_> {
                         .map_or_else(|| self.default_platform().runner.clone(), |q| q.runner.clone()),
                     None => self.default_platform().runner.clone(),
                 };
-                let step = match j.run.as_slice() {
-                    [cargo, x, rest @ ..] if cargo == "cargo" && x == "xtask" => {
-                        WStep::Xtask { name: "run", args: rest.to_vec(), env: vec![], id: None, local: None }
-                    }
-                    argv => WStep::Command { name: j.name.clone(), argv: argv.to_vec() },
-                };
+                // Word for word, `cargo xtask ...` or a tool.
+                let step = WStep::Command { name: j.name.clone(), argv: j.run.clone() };
                 let mut needs = j.needs.clone();
                 let cond = if j.on.is_empty() {
                     None

@@ -721,3 +721,26 @@ fn hand_written_workflows_are_allowed_by_ci_toml_and_linted_like_the_rest() {
     assert!(!out.status.success() && report.contains("template-injection"), "{report}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The heavy part exists where a test is marked `#[ignore]`: an attribute, not a mention in a comment, and not in
+/// a crate ci.toml leaves out of the tests (a copied xtask's own scenarios).
+#[test]
+fn heavy_tests_are_attributes_outside_excluded_crates() {
+    let root = crate::testutil::temp_dir("heavy-scan");
+    let write = |path: &str, text: &str| {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("crates/a/Cargo.toml", "[package]\nname = \"a\"\n");
+    write("crates/a/src/lib.rs", "// tests marked #[ignore] are slow\n#[test]\nfn t() {}\n");
+    write("xtask/Cargo.toml", "[package]\nname = \"xtask\"\n");
+    write("xtask/src/main.rs", "#[test]\n#[ignore = \"heavy\"]\nfn slow() {}\n");
+    write("target/debug/build/x.rs", "#[ignore]\n");
+    let excluded = ["xtask".to_owned()];
+    assert!(!crate::pipeline::heavy_tests_in(&root, &excluded));
+    assert!(crate::pipeline::heavy_tests_in(&root, &[]), "the xtask's own, when it is tested");
+    write("crates/a/tests/it.rs", "#[test]\n    #[ignore = \"slow\"]\nfn slow() {}\n");
+    assert!(crate::pipeline::heavy_tests_in(&root, &excluded));
+    std::fs::remove_dir_all(&root).unwrap();
+}
