@@ -177,7 +177,7 @@ pub mod flags {
                 /// In GitHub Actions, skip the check that the run is on tag v<version> or the default branch.
                 optional --allow-any-ref
             }
-            /// Generate .github/workflows/ and CONTRIBUTING.md's job table from xtask/src/pipeline.rs and ci.toml.
+            /// Generate .github/workflows/ and CONTRIBUTING.md's job table from xtask/src/pipeline/ and ci.toml.
             cmd workflows {
                 /// Change nothing; fail with a diff if the committed files drift or break the rules.
                 optional --check

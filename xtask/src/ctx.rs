@@ -55,6 +55,11 @@ impl Ctx {
 
     /// Provisions the plan's tools (unless only printing it), then runs it.
     pub fn execute(&self, plan: &Plan) -> Result<()> {
+        self.execute_timed(plan).map(drop)
+    }
+
+    /// [`Ctx::execute`], returning each step's outcome and time.
+    pub fn execute_timed(&self, plan: &Plan) -> Result<Vec<plan::StepResult>> {
         if !(self.global.dry_run || self.global.json) {
             self.tools.ensure(&self.sh, &plan.tools())?;
         }
@@ -65,7 +70,7 @@ impl Ctx {
             jobs: self.global.jobs,
             reproduce: reproduce_command(),
         };
-        plan::execute(&self.sh, &self.root, plan, &opts).map(drop)
+        plan::execute(&self.sh, &self.root, plan, &opts)
     }
 }
 

@@ -504,6 +504,61 @@ impl Drop for Server {
     }
 }
 
+/// A local crate registry (cargo-http-registry, its index a git repository in `target/registry`) and package
+/// index (pypiserver) for `repo`, stopped when dropped.
+struct Registries {
+    _registry: Server,
+    _pypi: Server,
+    registry_port: u16,
+    pypi_port: u16,
+    registry: PathBuf,
+}
+
+impl Registries {
+    fn start(repo: &Path) -> Registries {
+        let engine = engine_root();
+        let provision = xtask(&engine, &["doctor", "--provision", "--tool", "cargo-http-registry", "--tool", "twine"]);
+        assert!(provision.status.success());
+        let tools = engine.join(".tools");
+        let registry = repo.join("target/registry");
+        let registry_port = free_port();
+        let reg = Server(
+            Command::new(tools.join("cargo/bin/cargo-http-registry"))
+                .args(["--addr", &format!("127.0.0.1:{registry_port}")])
+                .arg(&registry)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let pypi_dir = repo.join("target/pypi");
+        std::fs::create_dir_all(&pypi_dir).unwrap();
+        let pypi_port = free_port();
+        let pypi = Server(
+            Command::new(tools.join("venv/bin/pypi-server"))
+                .args(["run", "-i", "127.0.0.1", "-p", &pypi_port.to_string(), "-P", ".", "-a", "."])
+                .arg(&pypi_dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_port(registry_port);
+        wait_port(pypi_port);
+        Registries { _registry: reg, _pypi: pypi, registry_port, pypi_port, registry }
+    }
+
+    /// The release targets as the environment overrides them (what a replay or `cargo xtask ci` passes on).
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("XTASK_REGISTRY_API".into(), format!("http://127.0.0.1:{}", self.registry_port)),
+            ("XTASK_REGISTRY_INDEX".into(), format!("file://{}", self.registry.display())),
+            ("XTASK_PYPI_UPLOAD".into(), format!("http://127.0.0.1:{}/", self.pypi_port)),
+            ("XTASK_PYPI_SIMPLE".into(), format!("http://127.0.0.1:{}/simple/", self.pypi_port)),
+        ]
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -583,7 +638,11 @@ fn the_pipeline_of_a_shape_without_wasm_or_heavy_tests_has_only_jobs_with_work()
 #[ignore = "heavy part (the whole pipeline of another shape: lint, test, package): cargo xtask test --part heavy"]
 fn every_job_of_a_shape_without_wasm_passes_locally() {
     let repo = fixture_without_wasm("pipeline");
-    let out = xtask(&repo, &["ci"]);
+    // The release's dry run reads the registries: local ones.
+    let servers = Registries::start(&repo);
+    let env = servers.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = xtask_env(&repo, &["ci"], &env);
     assert!(out.status.success(), "cargo xtask ci failed");
     let t = text(&out);
     for step in [
@@ -592,7 +651,7 @@ fn every_job_of_a_shape_without_wasm_passes_locally() {
         "lint-build-test/test: test",
         "lint-build-test/deps: cargo",
         "create-packages/package: package",
-        "create-packages/settings: cargo",
+        "create-packages/settings: doctor",
         "release/release: release",
         "rust tests",
         "pytest: fx-one",
@@ -601,15 +660,16 @@ fn every_job_of_a_shape_without_wasm_passes_locally() {
         assert!(t.contains(step), "{step}: {t}");
     }
     assert!(!t.contains("test-heavy") && !t.contains("node:") && !t.contains("wasm-bindgen"), "{t}");
-    let out = xtask(&repo, &["ci", "--event-name", "push"]);
+    let out = xtask_env(&repo, &["ci", "--event-name", "push"], &env);
     assert!(out.status.success(), "the replayed push failed");
+    let t = text(&out);
+    assert!(t.contains("ci --event (push)") && t.contains("create-packages/settings: settings"), "{t}");
 }
 
 #[test]
 #[ignore = "heavy part (packages built twice, a real cargo registry and PyPI server): cargo xtask test --part heavy"]
 fn package_upload_sign_and_release_the_second_shape() {
     let repo = fixture("release");
-    let engine = engine_root();
     let out = xtask(&repo, &["package", "--check-reproducible"]);
     assert!(out.status.success(), "package --check-reproducible failed");
     assert!(text(&out).contains("bit-for-bit identical"));
@@ -643,34 +703,8 @@ fn package_upload_sign_and_release_the_second_shape() {
     let public = repo.join("target/local-signing/minisign.pub");
 
     // The servers.
-    let provision = xtask(&engine, &["doctor", "--provision", "--tool", "cargo-http-registry", "--tool", "twine"]);
-    assert!(provision.status.success());
-    let tools = engine.join(".tools");
-    let registry = repo.join("target/registry");
-    let reg_port = free_port();
-    let _registry = Server(
-        Command::new(tools.join("cargo/bin/cargo-http-registry"))
-            .args(["--addr", &format!("127.0.0.1:{reg_port}")])
-            .arg(&registry)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let pypi_dir = repo.join("target/pypi");
-    std::fs::create_dir_all(&pypi_dir).unwrap();
-    let pypi_port = free_port();
-    let _pypi = Server(
-        Command::new(tools.join("venv/bin/pypi-server"))
-            .args(["run", "-i", "127.0.0.1", "-p", &pypi_port.to_string(), "-P", ".", "-a", "."])
-            .arg(&pypi_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_port(reg_port);
-    wait_port(pypi_port);
+    let servers = Registries::start(&repo);
+    let (reg_port, pypi_port, registry) = (servers.registry_port, servers.pypi_port, servers.registry.clone());
     let web = repo.join("target/released-web");
     let release_args = |execute: bool| -> Vec<String> {
         let mut a: Vec<String> = vec!["release".into(), "--commit".into(), sha.clone()];

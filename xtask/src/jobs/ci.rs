@@ -164,10 +164,25 @@ fn replay(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     };
     let var = |k: &str| std::env::var(k).ok();
     let plan = replay_plan(&shape, &t, args, &event_file, &var, ctx.root.as_str())?;
-    if !ctx.global.dry_run && !ctx.global.json {
+    let acting = !ctx.global.dry_run && !ctx.global.json;
+    if acting {
         crate::bootstrap::ensure(ctx)?;
     }
-    ctx.execute(&plan)
+    let results = ctx.execute_timed(&plan)?;
+    if acting {
+        // What the run would wait for with a runner per job: each job's measured time along its `needs`.
+        let (jobs, _) = crate::pipeline::replay(&shape, &t, args.workflow.as_deref(), &var, ctx.root.as_str())?;
+        let secs = |j: &crate::pipeline::ReplayJob| {
+            let prefix = format!("{}: ", j.key());
+            let steps: Vec<_> = results.iter().filter(|r| r.name.starts_with(&prefix)).collect();
+            (j.outcome == Outcome::Runs && !steps.is_empty())
+                .then(|| steps.iter().map(|r| r.time.as_secs_f64()).sum::<f64>())
+        };
+        for line in crate::pipeline::critical_paths(&jobs, &secs) {
+            println!("{line}");
+        }
+    }
+    Ok(())
 }
 
 /// `ci engine --out DIR`: this binary, copied for the jobs that hold credentials. They run it instead of

@@ -374,7 +374,7 @@ pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
     if check && ctx.global.dry_run {
         let plan = serde_json::json!({
             "job": "workflows --check",
-            "compares": format!("{DIR}/ and CONTRIBUTING.md's job table with what xtask/src/pipeline.rs generates"),
+            "compares": format!("{DIR}/ and CONTRIBUTING.md's job table with what xtask/src/pipeline/ and ci.toml generate"),
             "then": "the workflow rules on every workflow file (generated, and hand-written ones ci.toml allows)",
         });
         return crate::plan::print_static(&plan, false);

@@ -18,7 +18,7 @@ use crate::settings::Loaded;
 #[cfg(test)]
 pub use decide::workflow_matrix;
 pub use decide::{Decision, decide, matrix_in, plan_outputs};
-pub use replay::{Outcome, event_env, replay, trigger_of};
+pub use replay::{Outcome, ReplayJob, critical_paths, event_env, replay, trigger_of};
 
 pub const DIR: &str = ".github/workflows";
 const HEADER: &str =

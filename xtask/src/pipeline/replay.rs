@@ -29,6 +29,8 @@ pub struct ReplayJob {
     pub platform: Option<String>,
     pub outcome: Outcome,
     pub commands: Vec<Command>,
+    /// The jobs of the same workflow it waits for.
+    pub needs: Vec<String>,
 }
 
 /// A command of a replayed job: the step's name, its words, and the environment CI gives it.
@@ -241,6 +243,7 @@ pub fn replay(
                     platform: None,
                     outcome: Outcome::Skipped(why),
                     commands: vec![],
+                    needs: j.needs.clone(),
                 });
                 continue;
             }
@@ -288,7 +291,14 @@ pub fn replay(
                     }
                     _ => Outcome::Runs,
                 };
-                jobs.push(ReplayJob { workflow: w.name, job: j.id.clone(), platform, outcome, commands });
+                jobs.push(ReplayJob {
+                    workflow: w.name,
+                    job: j.id.clone(),
+                    platform,
+                    outcome,
+                    commands,
+                    needs: j.needs.clone(),
+                });
             }
         }
     }
@@ -319,4 +329,45 @@ pub fn event_env(t: &Trigger, event_file: &str, main_branch: &str) -> Vec<(Strin
         ("GITHUB_REF_TYPE".into(), ref_type.into()),
         ("GITHUB_REF_NAME".into(), ref_name),
     ]
+}
+
+/// The critical path of each workflow of a replayed run: the chain of jobs through `needs` whose times add up
+/// to the most, i.e. how long the run takes when every job has a runner at once (plus each job's start, checkout
+/// and cache restore, which a laptop does not measure). `secs` is a job's measured time (`None`: not run here; a
+/// matrix job waits for its slowest row). One line per workflow.
+pub fn critical_paths(jobs: &[ReplayJob], secs: &dyn Fn(&ReplayJob) -> Option<f64>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut workflows: Vec<&str> = jobs.iter().map(|j| j.workflow).collect();
+    workflows.dedup();
+    for w in workflows {
+        // Each job's own time (its slowest measured row), in the workflow's order (needs come first).
+        let mut own: Vec<(&str, String, f64)> = Vec::new();
+        for j in jobs.iter().filter(|j| j.workflow == w) {
+            let Some(t) = secs(j) else { continue };
+            match own.iter_mut().find(|(id, ..)| *id == j.job) {
+                Some(entry) if t > entry.2 => *entry = (&j.job, j.key(), t),
+                Some(_) => {}
+                None => own.push((&j.job, j.key(), t)),
+            }
+        }
+        // The longest chain ending at each job.
+        let mut best: Vec<(f64, Vec<usize>)> = Vec::new();
+        for (i, (id, ..)) in own.iter().enumerate() {
+            let needs =
+                jobs.iter().find(|j| j.workflow == w && j.job == *id).map(|j| j.needs.clone()).unwrap_or_default();
+            let before = needs
+                .iter()
+                .filter_map(|n| own.iter().position(|(other, ..)| other == n))
+                .filter(|k| *k < i)
+                .max_by(|a, b| best[*a].0.total_cmp(&best[*b].0));
+            let (t, mut chain) = before.map_or((0.0, vec![]), |k| best[k].clone());
+            chain.push(i);
+            best.push((t + own[i].2, chain));
+        }
+        if let Some((total, chain)) = best.iter().max_by(|a, b| a.0.total_cmp(&b.0)) {
+            let path: Vec<String> = chain.iter().map(|&i| format!("{} {:.1}s", own[i].1, own[i].2)).collect();
+            lines.push(format!("critical path of {w}: {} = {total:.1}s", path.join(" -> ")));
+        }
+    }
+    lines
 }

@@ -744,3 +744,33 @@ fn heavy_tests_are_attributes_outside_excluded_crates() {
     assert!(crate::pipeline::heavy_tests_in(&root, &excluded));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The critical path of a replayed run: the chain through `needs` whose measured times add up to the most.
+#[test]
+fn the_critical_path_follows_needs_and_the_slowest_row() {
+    let shape = Shape::current();
+    let t = crate::github::Trigger {
+        name: "workflow_dispatch".into(),
+        payload: serde_json::json!({"inputs": {"platforms": "linux,windows"}}),
+    };
+    let (jobs, _) = crate::pipeline::replay(&shape, &t, Some("lint-build-test"), &|_| None, "/c").unwrap();
+    let times = |heavy: f64| {
+        move |j: &crate::pipeline::ReplayJob| match (j.job.as_str(), j.platform.as_deref()) {
+            ("plan", _) => Some(2.0),
+            ("lint", _) => Some(50.0),
+            ("test", Some("linux")) => Some(60.0),
+            ("test", _) => Some(90.0),
+            ("test-heavy", _) => Some(heavy),
+            _ => None,
+        }
+    };
+    assert_eq!(
+        crate::pipeline::critical_paths(&jobs, &times(100.0)),
+        ["critical path of lint-build-test: lint-build-test/test-heavy 100.0s = 100.0s"]
+    );
+    // The matrix job waits for its slowest row, after the plan.
+    assert_eq!(
+        crate::pipeline::critical_paths(&jobs, &times(10.0)),
+        ["critical path of lint-build-test: lint-build-test/plan 2.0s -> lint-build-test/test (windows) 90.0s = 92.0s"]
+    );
+}
