@@ -224,6 +224,8 @@ pub mod flags {
                     optional --event-name name: String
                     /// Replay only this workflow (a dispatch must say which).
                     optional --workflow name: String
+                    /// Leave out this job (WORKFLOW/JOB) of a run of every job; repeatable.
+                    repeated --skip job: String
                 }
             }
             /// Measure the CI system: medians over several runs (a benchmark, not a test).
@@ -481,6 +483,7 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
                 event: r.event.map(Into::into),
                 event_name: r.event_name,
                 workflow: r.workflow,
+                skip: r.skip,
             }),
         },
         C::Bench(b) => {

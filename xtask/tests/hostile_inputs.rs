@@ -130,6 +130,12 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
             "error: `ci lint-build-test/lint` with --event",
         ),
         (vec!["ci", "--workflow", "release", "--dry-run"], 2, "error: --workflow selects a workflow of a replay"),
+        (vec!["ci", "--skip", "nope/x", "--dry-run"], 2, "error: --skip nope/x: no such CI job"),
+        (
+            vec!["ci", "pr-gates/gates", "--skip", "pr-gates/gates"],
+            2,
+            "error: --skip leaves jobs out of a run of every job",
+        ),
         (vec!["release", "--commit", "event", "--json"], 2, "error: --commit event: a `local` event names no commit"),
         (vec!["ci", "matrix", "--platforms", "beos"], 2, "error: unknown platform `beos`"),
         (vec!["ci", "matrix", "--platforms", "a\u{1b}[2J"], 2, "error: unknown platform `a\\u{1b}[2J`"),

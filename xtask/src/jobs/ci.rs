@@ -49,9 +49,21 @@ fn command_step(name: &str, argv: &[String]) -> Step {
 }
 
 /// The plan of one job (or all): each step one command, with the local stand-ins.
+#[cfg(test)]
 pub fn plan(job: Option<&str>) -> Result<Plan> {
+    plan_skipping(job, &[])
+}
+
+/// The plan of one job (or all but the jobs named in `skip`, each of which must be a job): each step one command,
+/// with the local stand-ins.
+pub fn plan_skipping(job: Option<&str>, skip: &[String]) -> Result<Plan> {
     crate::settings::get().platforms("ci")?;
-    let jobs = crate::pipeline::local_jobs()?;
+    let mut jobs = crate::pipeline::local_jobs()?;
+    if let Some(bad) = skip.iter().find(|s| !jobs.iter().any(|j| j.key == **s)) {
+        let known: Vec<_> = jobs.iter().map(|j| j.key.as_str()).collect();
+        bail!("--skip {}: no such CI job\nfix: name one of: {}", crate::plan::printable(bad), known.join(", "));
+    }
+    jobs.retain(|j| !skip.contains(&j.key));
     let selected: Vec<_> = match job {
         None => jobs.iter().collect(),
         Some(key) => {
@@ -64,6 +76,9 @@ pub fn plan(job: Option<&str>) -> Result<Plan> {
         }
     };
     let mut plan = Plan::new(&format!("ci {}", job.unwrap_or("(all jobs)")));
+    for s in skip {
+        plan.note(format!("{s}: left out (--skip)"));
+    }
     for j in selected {
         for c in &j.commands {
             let what = if c.get(..2) == Some(&["cargo".to_owned(), "xtask".to_owned()]) { c.get(2) } else { c.first() };
@@ -80,6 +95,8 @@ pub struct RunArgs {
     pub event: Option<camino::Utf8PathBuf>,
     pub event_name: Option<String>,
     pub workflow: Option<String>,
+    /// Jobs left out of a run of every job.
+    pub skip: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
@@ -96,7 +113,10 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     if args.workflow.is_some() {
         bail!("--workflow selects a workflow of a replay\nfix: pass --event FILE or --event-name NAME with it");
     }
-    let plan = plan(args.job.as_deref())?;
+    if !args.skip.is_empty() && (args.job.is_some() || args.event.is_some() || args.event_name.is_some()) {
+        bail!("--skip leaves jobs out of a run of every job\nfix: drop the job name or the event, or --skip");
+    }
+    let plan = plan_skipping(args.job.as_deref(), &args.skip)?;
     // The system packages first (where this user may install them), so the jobs below find them.
     crate::bootstrap::ensure(ctx)?;
     ctx.execute(&plan)

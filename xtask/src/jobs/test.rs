@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         host: crate::workspace::host_triple(ctx)?,
         aarch64: emulated_aarch64(ctx),
         heavy_tests: parts.contains(&Part::Heavy) && crate::pipeline::heavy_tests(&ctx.root),
-        aarch64_wheels: crate::pipeline::aarch64_wheel_tests(&ctx.settings),
+        aarch64_wheels: crate::pipeline::aarch64_wheel_tests(ctx.settings),
     };
     ctx.execute(&plan(&inputs))
 }

@@ -107,7 +107,7 @@ pub fn decide(
     }
     for j in settings.extra_jobs().iter().filter(|j| j.workflow == workflow && !j.on.is_empty()) {
         // A local run (no event) stands for every trigger.
-        let runs = t.name == "local" || j.on.iter().any(|e| *e == t.name);
+        let runs = t.name == "local" || j.on.contains(&t.name);
         d.set(&extra_key(&j.name), runs.to_string());
         if !runs {
             d.notes.push(format!("{}: skipped (runs on {}, this is {})", j.name, j.on.join(", "), t.name));

@@ -811,12 +811,9 @@ fn render_on(on: &[On]) -> String {
                     y.push_str("    inputs:\n");
                 }
                 for i in inputs {
-                    let _ = writeln!(
-                        y,
-                        "      {}:\n        description: {}\n        type: string",
-                        i.name,
-                        format!("\"{}\"", i.description.replace('\\', "\\\\").replace('"', "\\\""))
-                    );
+                    let description = i.description.replace('\\', "\\\\").replace('"', "\\\"");
+                    let _ =
+                        writeln!(y, "      {}:\n        description: \"{description}\"\n        type: string", i.name);
                     if i.required {
                         y.push_str("        required: true\n");
                     }

@@ -521,7 +521,7 @@ fn every_trigger_replays_the_jobs_and_commands_of_its_run() {
         assert_eq!(replayed(&shape, "pull_request", pr(action), None, true), want, "{action}");
     }
     for action in ["labeled", "unlabeled", "edited"] {
-        assert_eq!(replayed(&shape, "pull_request", pr(action), None, true), [gates.clone()], "{action}");
+        assert_eq!(replayed(&shape, "pull_request", pr(action), None, true), std::slice::from_ref(&gates), "{action}");
     }
     assert_eq!(replayed(&shape, "pull_request", pr("closed"), None, true), Vec::<String>::new());
     // The merge queue: the same required checks as a pull request.
