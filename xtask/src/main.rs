@@ -16,6 +16,7 @@ mod oidc;
 mod parallel;
 mod pipeline;
 mod plan;
+mod pyproject;
 mod root;
 mod semver;
 mod settings;

@@ -99,6 +99,10 @@ pub struct PythonPackage {
     pub dir: String,
     /// The pytest directory (run against the installed wheel).
     pub tests: String,
+    /// The PEP 735 dependency group of its pyproject.toml that the tests need [default: `test`, if there is one].
+    pub test_group: Option<String>,
+    /// Or an extra of `[project.optional-dependencies]`.
+    pub test_extra: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -152,6 +156,9 @@ pub struct Test {
     /// check the repository it was developed in).
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Arguments for cargo in the Rust test run, e.g. `["--all-features"]` or `["--features", "serde"]`.
+    #[serde(default)]
+    pub rust_args: Vec<String>,
 }
 
 /// The parts `cargo xtask test` knows.
@@ -376,6 +383,10 @@ impl Loaded {
     pub fn test_parts(&self, job: &str) -> Result<&[String]> {
         self.settings.test.as_ref().map(|t| t.default_parts.as_slice()).ok_or_else(|| self.missing("test", job))
     }
+    /// Cargo arguments of the Rust test run (`[test] rust-args`).
+    pub fn test_rust_args(&self) -> &[String] {
+        self.settings.test.as_ref().map(|t| t.rust_args.as_slice()).unwrap_or_default()
+    }
     /// The members whose Rust tests are left out (none without a `[test]` section).
     pub fn test_excluded(&self) -> &[String] {
         self.settings.test.as_ref().map(|t| t.exclude.as_slice()).unwrap_or_default()
@@ -520,7 +531,7 @@ fn check_string(key: &str, value: &str) -> Result<(), String> {
     match key {
         "name" | "runner" | "target" | "wheels" | "check-targets" | "builds" | "default-parts" | "dist" | "package"
         | "verifier" | "exclude" | "unversioned" | "extension" | "wheel-targets" | "workflow" | "on" | "needs"
-        | "platform" | "allow"
+        | "platform" | "allow" | "test-group" | "test-extra"
             if !word("") =>
         {
             return Err(format!(

@@ -199,12 +199,17 @@ fn generate(dir: &Path) {
              [features]\nextension-module = [\"pyo3/extension-module\"]\n"
         ));
         add(&format!("py/{dir}/Cargo.toml"), manifest);
+        let groups = if dir == "one" {
+            "\n[dependency-groups]\ntest = [{ include-group = \"fixtures\" }]\nfixtures = [\"six==1.17.0\"]\n"
+        } else {
+            ""
+        };
         add(
             &format!("py/{dir}/pyproject.toml"),
             format!(
                 "[build-system]\nrequires = [\"maturin>=1.16,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\n\
                  name = \"{dist}\"\nreadme = \"README.md\"\nrequires-python = \">=3.9\"\ndynamic = [\n  \"version\",\n]\n\n[tool.maturin]\n\
-                 features = [\"extension-module\"]\n\n[tool.maturin.sbom]\nrust = false\n"
+                 features = [\"extension-module\"]\n\n[tool.maturin.sbom]\nrust = false\n{groups}"
             ),
         );
         add(&format!("py/{dir}/README.md"), format!("# {dist}\n\nThe value of `{uses}`, from Python.\n"));
@@ -220,11 +225,18 @@ fn generate(dir: &Path) {
             ),
         );
         let expected = CHAIN.iter().position(|c| *c == uses).unwrap() + 1;
+        // fx-one's tests need a package of their own, named in a PEP 735 dependency group (`test`, which
+        // includes `fixtures`): `cargo xtask test` installs it beside the wheel.
+        let (import, group_test) = if dir == "one" {
+            ("\nimport six", "\n\ndef test_the_test_group_is_installed():\n    assert six.PY3\n")
+        } else {
+            ("", "")
+        };
         add(
             &format!("py/{dir}/tests/test_{module}.py"),
             format!(
-                "\"\"\"The installed {dist} wheel.\"\"\"\n\nimport {module}\n\n\ndef test_value():\n    \
-                 assert {module}.value() == {expected}\n\n\ndef test_version():\n    assert {module}.__version__ == \"{VERSION}\"\n"
+                "\"\"\"The installed {dist} wheel.\"\"\"\n\nimport {module}{import}\n\n\ndef test_value():\n    \
+                 assert {module}.value() == {expected}\n\n\ndef test_version():\n    assert {module}.__version__ == \"{VERSION}\"\n{group_test}"
             ),
         );
     }
@@ -655,6 +667,7 @@ fn every_job_of_a_shape_without_wasm_passes_locally() {
         "release/release: release",
         "rust tests",
         "pytest: fx-one",
+        "install the test dependencies of fx-one",
         "maturin build fx-two",
     ] {
         assert!(t.contains(step), "{step}: {t}");
@@ -761,4 +774,45 @@ fn package_upload_sign_and_release_the_second_shape() {
     let t = text(&out);
     assert!(out.status.success());
     assert!(!t.contains("publishing "), "{t}");
+}
+
+/// Doctests run in `cargo xtask test` (nextest runs none): a scratch workspace whose one doctest fails on purpose
+/// fails the job, naming the step; fixed, it passes.
+#[test]
+fn a_failing_doctest_fails_the_test_job() {
+    let dir = engine_root().join("target/second-shape/doctest");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let lib = |expected: u32| {
+        format!(
+            "//! A scratch crate.\n\n/// Two.\n///\n/// ```\n/// assert_eq!(scratch::two(), {expected});\n/// ```\npub fn two() -> u32 {{\n    2\n}}\n\n\
+             #[cfg(test)]\nmod tests {{\n    #[test]\n    fn two() {{\n        assert_eq!(super::two(), 2);\n    }}\n}}\n"
+        )
+    };
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/lib.rs"), lib(3)).unwrap();
+    std::fs::write(dir.join("ci.toml"), "[test]\ndefault-parts = [\"rust\"]\n").unwrap();
+    std::fs::write(dir.join(".gitignore"), "/target\n").unwrap();
+    run(Command::new("cargo").args(["generate-lockfile", "--offline"]).current_dir(&dir));
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "scratch"]);
+    let out = xtask(&dir, &["test"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    // The failing example is named (by rustdoc's harness), whichever runner ran the tests; with nextest (which
+    // runs no doctests) the doctest step is the one that failed.
+    assert!(t.contains("src/lib.rs - two (line "), "{t}");
+    if t.contains("rust doctests") {
+        assert!(t.contains("FAILED: rust doctests") && t.contains("ok: rust tests"), "{t}");
+    }
+    std::fs::write(dir.join("src/lib.rs"), lib(2)).unwrap();
+    let out = xtask(&dir, &["test"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("ok: rust doctests") || !t.contains("nextest"), "{t}");
 }

@@ -14,6 +14,26 @@
 //! truncated or corrupted file is detected even when it was cut exactly between two records (a writer that
 //! crashed, an interrupted copy); every error names the byte offset where reading stopped. Version 1 files
 //! (no end marker) are still read; for them a cut between records cannot be told from the end.
+//!
+//! # Example
+//!
+//! ```
+//! use reel::{Payload, Writer, read_all};
+//!
+//! let mut w = Writer::new(Vec::new())?;
+//! w.log_scalar(1_000, "robot/arm/angle", 0.5)?;
+//! w.log_text(2_000, "robot/log", "gripper closed")?;
+//! let bytes = w.finish()?;
+//!
+//! let records = read_all(bytes.as_slice())?;
+//! assert_eq!(records.len(), 2);
+//! assert_eq!(records[0].entity, "robot/arm/angle");
+//! assert_eq!(records[1].payload, Payload::Text("gripper closed".into()));
+//!
+//! // A recording cut short is refused, naming where reading stopped.
+//! assert!(read_all(&bytes[..bytes.len() - 1]).is_err());
+//! # Ok::<(), reel::Error>(())
+//! ```
 
 use std::fmt;
 use std::io::{self, Read, Write};

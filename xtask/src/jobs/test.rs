@@ -36,7 +36,12 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         probe.ok
     };
     let toolchain = if parts.contains(&Part::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
-    let version = repo::workspace_version(&ctx.root)?;
+    // The one version names the wheel to install: only the Python and wasm parts need it.
+    let version = if parts.iter().any(|p| matches!(p, Part::Python | Part::Wasm)) {
+        repo::workspace_version(&ctx.root)?
+    } else {
+        String::new()
+    };
     let examples = repo::example_scripts(&ctx.root)?;
     let inputs = Inputs {
         parts: &parts,
@@ -51,6 +56,21 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         aarch64: emulated_aarch64(ctx),
         heavy_tests: parts.contains(&Part::Heavy) && crate::pipeline::heavy_tests(&ctx.root),
         aarch64_wheels: crate::pipeline::aarch64_wheel_tests(ctx.settings),
+        libs: if parts.contains(&Part::Rust) && nextest {
+            crate::workspace::workspace_packages(ctx)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect()
+        } else {
+            Vec::new()
+        },
+        rust_args: ctx.settings.test_rust_args(),
+        python_test_deps: if parts.contains(&Part::Python) {
+            ctx.settings
+                .python()
+                .iter()
+                .map(|p| Ok((p.dist.clone(), crate::pyproject::test_requirements(&ctx.root, p)?)))
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        },
     };
     ctx.execute(&plan(&inputs))
 }
@@ -116,6 +136,12 @@ pub struct Inputs<'a> {
     pub heavy_tests: bool,
     /// ci.toml ships an aarch64 Linux wheel (tested under qemu in the heavy part).
     pub aarch64_wheels: bool,
+    /// The workspace members with a library target (whose doctests run; nextest runs none).
+    pub libs: Vec<String>,
+    /// Cargo arguments of the Rust test run (ci.toml `[test] rust-args`).
+    pub rust_args: &'a [String],
+    /// Per Python package: the requirements its tests need and where they come from (its pyproject.toml).
+    pub python_test_deps: Vec<(String, Option<(Vec<String>, String)>)>,
 }
 
 /// The major version of node's pin (`>= 18`): the wasm tests also run on it.
@@ -134,6 +160,30 @@ pub fn node_lower_bound(ctx: &Ctx) -> Result<String, String> {
         Ok(v) => Err(format!("{node} is {}, not node {NODE_LOWER_BOUND}", v.trim())),
         Err(e) => Err(format!("{node} does not run: {e}")),
     }
+}
+
+/// The doctests of the selected crates that have a library (nextest runs none): `cargo test --doc`.
+fn doctest_step(plan: &mut Plan, i: &Inputs<'_>, packages: &[String]) {
+    let selected: Vec<String> = if packages.first().is_some_and(|p| p == "--workspace") {
+        if i.libs.is_empty() { vec![] } else { packages.to_vec() }
+    } else {
+        packages
+            .chunks(2)
+            .filter(|pair| pair.len() == 2 && i.libs.contains(&pair[1]))
+            .flat_map(|pair| pair.iter().cloned())
+            .collect()
+    };
+    if selected.is_empty() {
+        plan.note("no doctests: no selected crate has a library");
+        return;
+    }
+    plan.push(
+        Step::run("rust doctests", "cargo", &["test", "--doc", "--locked", "--no-fail-fast"])
+            .args(selected)
+            .args(i.rust_args.iter().cloned())
+            .tools(&["cargo"])
+            .hint("the examples in the documentation (`cargo test --doc`): nextest does not run them"),
+    );
 }
 
 /// The aarch64 wheel's tests on an x86_64 Linux machine: the wheel cross-built with zig, installed with pytest
@@ -235,7 +285,13 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         if packages.is_empty() {
             plan.note("no Rust tests: only crates that ci.toml's [test] exclude leaves out changed");
         } else {
-            plan.push(step.args(packages).args(i.runner_args.iter().cloned()));
+            // cargo's own arguments (features...) before the runner's.
+            plan.push(
+                step.args(packages.clone()).args(i.rust_args.iter().cloned()).args(i.runner_args.iter().cloned()),
+            );
+            if i.nextest {
+                doctest_step(&mut plan, i, &packages);
+            }
         }
     }
     if i.parts.contains(&Part::Heavy) && !i.heavy_tests && !i.aarch64_wheels {
@@ -286,6 +342,25 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         plan.push(Step::run("throwaway virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
         if wants_python {
             plan.push(Step::run("install pytest", &python, &["-m", "pip", "install", "--quiet", config::PYTEST]));
+            // Each package's own test dependencies (its pyproject.toml), from the package index.
+            for (dist, deps) in &i.python_test_deps {
+                match deps {
+                    Some((reqs, from)) if !reqs.is_empty() => plan.push(
+                        Step::run(
+                            &format!("install the test dependencies of {dist}"),
+                            &python,
+                            &["-m", "pip", "install", "--quiet"],
+                        )
+                        .args(reqs.iter().cloned())
+                        .hint(format!("{from} of its pyproject.toml")),
+                    ),
+                    Some((_, from)) => plan.note(format!("{dist}: {from} is empty: pytest only")),
+                    None => plan.note(format!(
+                        "{dist}: no test dependencies declared (a `test` dependency group in its pyproject.toml, or \
+                         ci.toml's test-group / test-extra): pytest only"
+                    )),
+                }
+            }
         }
         for pkg in crate::settings::get().python() {
             plan.push(
@@ -389,6 +464,9 @@ mod tests {
             aarch64: Ok(Emulated { qemu: "/usr/bin/qemu-aarch64".into(), root: "/t/aarch64-python/root".into() }),
             heavy_tests: true,
             aarch64_wheels: true,
+            libs: vec!["reel".into()],
+            rust_args: &[],
+            python_test_deps: vec![("reel-sdk".into(), None)],
         }
     }
 
@@ -491,6 +569,39 @@ mod tests {
         assert!(
             !names(&only_arm).contains(&"rust tests (heavy)") && names(&only_arm).iter().any(|n| n.contains("qemu"))
         );
+    }
+
+    /// Doctests beside nextest (which runs none), for the selected crates that have a library; the repository's
+    /// cargo arguments on both; each Python package's own test dependencies before its tests.
+    #[test]
+    fn doctests_features_and_test_dependencies_are_the_project_s() {
+        let args = ["--features".to_owned(), "serde".to_owned()];
+        let deps = vec![(
+            "reel-sdk".to_owned(),
+            Some((vec!["dirty-equals>=0.7".to_owned()], "the dependency group `test`".to_owned())),
+        )];
+        let p = plan(&Inputs { rust_args: &args, python_test_deps: deps, ..inputs(&[Part::Rust, Part::Python]) });
+        let lines: Vec<String> = p.steps.iter().map(|s| s.command_line()).collect();
+        assert_eq!(lines[0], "cargo nextest run --locked --no-fail-fast --workspace --features serde");
+        assert_eq!(lines[1], "cargo test --doc --locked --no-fail-fast --workspace --features serde");
+        let install =
+            lines.iter().position(|l| l.ends_with("pip install --quiet 'dirty-equals>=0.7'")).expect("the group");
+        let pytest = lines.iter().position(|l| l.contains("-m pytest")).unwrap();
+        assert!(install < pytest, "{lines:?}");
+        // cargo test runs the doctests itself.
+        let plain = plan(&Inputs { nextest: false, ..inputs(&[Part::Rust]) });
+        assert!(!names(&plain).contains(&"rust doctests"), "{:?}", names(&plain));
+        // A change to a binary-only crate: its tests, no doctest step.
+        let mut changed = Affected::default();
+        changed.crates.insert("reel-cli".into());
+        changed.crates.insert("reel".into());
+        let p = plan(&Inputs { affected: &changed, ..inputs(&[Part::Rust]) });
+        let doc = p.steps.iter().find(|s| s.name == "rust doctests").unwrap().command_line();
+        assert_eq!(doc, "cargo test --doc --locked --no-fail-fast --package reel");
+        let mut bin_only = Affected::default();
+        bin_only.crates.insert("reel-cli".into());
+        let p = plan(&Inputs { affected: &bin_only, ..inputs(&[Part::Rust]) });
+        assert!(!names(&p).contains(&"rust doctests") && p.notes.iter().any(|n| n.starts_with("no doctests")));
     }
 
     #[test]
