@@ -9,8 +9,15 @@ use toml::{Table, Value};
 
 use crate::settings::PythonPackage;
 
+/// The requirements a package's tests need, and where they came from (e.g. "the dependency group `test`").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestDeps {
+    pub requirements: Vec<String>,
+    pub from: String,
+}
+
 /// The requirements the package's tests need, and where they came from (`None`: it declares none).
-pub fn test_requirements(root: &Utf8Path, pkg: &PythonPackage) -> Result<Option<(Vec<String>, String)>> {
+pub fn test_requirements(root: &Utf8Path, pkg: &PythonPackage) -> Result<Option<TestDeps>> {
     let path = root.join(&pkg.dir).join("pyproject.toml");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -25,7 +32,7 @@ pub fn test_requirements(root: &Utf8Path, pkg: &PythonPackage) -> Result<Option<
 }
 
 /// [`test_requirements`] of a parsed `pyproject.toml`.
-pub fn requirements_in(doc: &Table, pkg: &PythonPackage) -> Result<Option<(Vec<String>, String)>> {
+pub fn requirements_in(doc: &Table, pkg: &PythonPackage) -> Result<Option<TestDeps>> {
     let groups = doc.get("dependency-groups").and_then(Value::as_table);
     if let Some(extra) = &pkg.test_extra {
         let list = doc
@@ -39,7 +46,10 @@ pub fn requirements_in(doc: &Table, pkg: &PythonPackage) -> Result<Option<(Vec<S
                     pkg.dist
                 )
             })?;
-        return Ok(Some((strings(list, &format!("optional-dependencies.{extra}"))?, format!("the extra `{extra}`"))));
+        return Ok(Some(TestDeps {
+            requirements: strings(list, &format!("optional-dependencies.{extra}"))?,
+            from: format!("the extra `{extra}`"),
+        }));
     }
     let name = match &pkg.test_group {
         Some(g) => g.clone(),
@@ -53,7 +63,7 @@ pub fn requirements_in(doc: &Table, pkg: &PythonPackage) -> Result<Option<(Vec<S
     };
     let mut out = Vec::new();
     include(groups, &name, &mut Vec::new(), &mut out)?;
-    Ok(Some((out, format!("the dependency group `{name}`"))))
+    Ok(Some(TestDeps { requirements: out, from: format!("the dependency group `{name}`") }))
 }
 
 /// The requirements of group `name`, its included groups followed (a cycle is an error, as PEP 735 says).
@@ -126,13 +136,16 @@ bad = [1]
 "#,
         )
         .unwrap();
-        let (reqs, from) = requirements_in(&doc, &pkg(None, None)).unwrap().unwrap();
-        assert_eq!(reqs, ["pytest-timeout", "dirty-equals", "inline-snapshot==0.13"]);
-        assert_eq!(from, "the dependency group `test`");
-        let (reqs, _) = requirements_in(&doc, &pkg(Some("lint"), None)).unwrap().unwrap();
-        assert_eq!(reqs, ["ruff"]);
-        let (reqs, from) = requirements_in(&doc, &pkg(None, Some("tests"))).unwrap().unwrap();
-        assert_eq!((reqs.as_slice(), from.as_str()), (&["dirty-equals>=0.7".to_owned()][..], "the extra `tests`"));
+        let d = requirements_in(&doc, &pkg(None, None)).unwrap().unwrap();
+        assert_eq!(d.requirements, ["pytest-timeout", "dirty-equals", "inline-snapshot==0.13"]);
+        assert_eq!(d.from, "the dependency group `test`");
+        let d = requirements_in(&doc, &pkg(Some("lint"), None)).unwrap().unwrap();
+        assert_eq!(d.requirements, ["ruff"]);
+        let d = requirements_in(&doc, &pkg(None, Some("tests"))).unwrap().unwrap();
+        assert_eq!(
+            (d.requirements.as_slice(), d.from.as_str()),
+            (&["dirty-equals>=0.7".to_owned()][..], "the extra `tests`")
+        );
         for (p, want) in [
             (pkg(Some("loop"), None), "includes itself"),
             (pkg(Some("bad"), None), "holds a integer"),

@@ -141,7 +141,7 @@ pub struct Inputs<'a> {
     /// Cargo arguments of the Rust test run (ci.toml `[test] rust-args`).
     pub rust_args: &'a [String],
     /// Per Python package: the requirements its tests need and where they come from (its pyproject.toml).
-    pub python_test_deps: Vec<(String, Option<(Vec<String>, String)>)>,
+    pub python_test_deps: Vec<(String, Option<crate::pyproject::TestDeps>)>,
 }
 
 /// The major version of node's pin (`>= 18`): the wasm tests also run on it.
@@ -345,16 +345,16 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             // Each package's own test dependencies (its pyproject.toml), from the package index.
             for (dist, deps) in &i.python_test_deps {
                 match deps {
-                    Some((reqs, from)) if !reqs.is_empty() => plan.push(
+                    Some(d) if !d.requirements.is_empty() => plan.push(
                         Step::run(
                             &format!("install the test dependencies of {dist}"),
                             &python,
                             &["-m", "pip", "install", "--quiet"],
                         )
-                        .args(reqs.iter().cloned())
-                        .hint(format!("{from} of its pyproject.toml")),
+                        .args(d.requirements.iter().cloned())
+                        .hint(format!("{} of its pyproject.toml", d.from)),
                     ),
-                    Some((_, from)) => plan.note(format!("{dist}: {from} is empty: pytest only")),
+                    Some(d) => plan.note(format!("{dist}: {} is empty: pytest only", d.from)),
                     None => plan.note(format!(
                         "{dist}: no test dependencies declared (a `test` dependency group in its pyproject.toml, or \
                          ci.toml's test-group / test-extra): pytest only"
@@ -576,10 +576,11 @@ mod tests {
     #[test]
     fn doctests_features_and_test_dependencies_are_the_project_s() {
         let args = ["--features".to_owned(), "serde".to_owned()];
-        let deps = vec![(
-            "reel-sdk".to_owned(),
-            Some((vec!["dirty-equals>=0.7".to_owned()], "the dependency group `test`".to_owned())),
-        )];
+        let group = crate::pyproject::TestDeps {
+            requirements: vec!["dirty-equals>=0.7".to_owned()],
+            from: "the dependency group `test`".to_owned(),
+        };
+        let deps = vec![("reel-sdk".to_owned(), Some(group))];
         let p = plan(&Inputs { rust_args: &args, python_test_deps: deps, ..inputs(&[Part::Rust, Part::Python]) });
         let lines: Vec<String> = p.steps.iter().map(|s| s.command_line()).collect();
         assert_eq!(lines[0], "cargo nextest run --locked --no-fail-fast --workspace --features serde");
