@@ -390,6 +390,13 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
         }),
         C::Package(p) => {
             let listed = items(&p.kinds);
+            // `--kinds ""` (an unset variable in a workflow step) must not mean "everything".
+            if !p.kinds.is_empty() && listed.is_empty() {
+                bail!(
+                    "--kinds is empty\nfix: name the kinds (crates, wheels, wasm, recordings, binaries, all), or leave the \
+                     flag out to build all"
+                );
+            }
             if let Some(bad) = listed
                 .iter()
                 .find(|k| !["crates", "wheels", "wasm", "recordings", "binaries", "all"].contains(&k.as_str()))

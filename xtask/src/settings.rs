@@ -681,11 +681,20 @@ fn check_jobs(s: &Settings) -> Result<(), (Vec<Seg>, String)> {
                 format!("`{}` is not a job id: letters, digits, `-` and `_`, from a letter", j.name),
             ));
         }
-        if engine_jobs.contains(&j.name.as_str()) {
-            return Err((at("name"), format!("`{}` is a job the engine defines in {}", j.name, j.workflow)));
+        // GitHub compares job ids without case; the plan's output for a job maps `-` to `_`.
+        let same =
+            |a: &str, b: &str| a.to_ascii_lowercase().replace('-', "_") == b.to_ascii_lowercase().replace('-', "_");
+        if let Some(e) = engine_jobs.iter().find(|e| same(e, &j.name)) {
+            return Err((at("name"), format!("`{}` is the job `{e}` the engine defines in {}", j.name, j.workflow)));
         }
-        if s.job[..n].iter().any(|o| o.name == j.name && o.workflow == j.workflow) {
-            return Err((at("name"), format!("`{}` is named twice in {}", j.name, j.workflow)));
+        if let Some(o) = s.job[..n].iter().find(|o| same(&o.name, &j.name) && o.workflow == j.workflow) {
+            return Err((
+                at("name"),
+                format!(
+                    "`{}` and `{}` are one job id in {} (GitHub ignores case; `-` and `_` are one output)",
+                    o.name, j.name, j.workflow
+                ),
+            ));
         }
         if let Some(i) = j.on.iter().position(|e| !triggers.contains(&e.as_str())) {
             let mut path = at("on");
@@ -957,7 +966,11 @@ mod tests {
             ("name = \"x\"\nworkflow = \"nightly\"\nrun = [\"a\"]", "9:12: job[0].workflow: no workflow `nightly`"),
             (
                 "name = \"lint\"\nworkflow = \"lint-build-test\"\nrun = [\"a\"]",
-                "job[0].name: `lint` is a job the engine defines",
+                "job[0].name: `lint` is the job `lint` the engine defines",
+            ),
+            (
+                "name = \"PLAN\"\nworkflow = \"create-packages\"\nrun = [\"a\"]",
+                "job[0].name: `PLAN` is the job `plan` the engine",
             ),
             ("name = \"a.b\"\nworkflow = \"lint-build-test\"\nrun = [\"a\"]", "job[0].name: `a.b` is not a job id"),
             (
@@ -997,7 +1010,9 @@ mod tests {
         let twice = format!(
             "{base}[[job]]\nname = \"a\"\nworkflow = \"release\"\nrun = [\"x\"]\n\n[[job]]\nname = \"a\"\nworkflow = \"release\"\nrun = [\"y\"]\n"
         );
-        assert!(parse(&twice).unwrap_err().contains("job[1].name: `a` is named twice in release"));
+        assert!(parse(&twice).unwrap_err().contains("job[1].name: `a` and `a` are one job id in release"));
+        let alike = twice.replacen("name = \"a\"", "name = \"A-b\"", 1).replacen("name = \"a\"", "name = \"a_B\"", 1);
+        assert!(parse(&alike).unwrap_err().contains("`A-b` and `a_B` are one job id in release"), "{alike}");
         let e = parse(&format!("{base}[workflows]\nallow = [\"fuzz.yml\", \"release.yml\"]\n")).unwrap_err();
         assert!(e.contains("workflows.allow[1]: `release.yml` is generated"), "{e}");
         let e = parse(&format!("{base}[workflows]\nallow = [\"fuzz.sh\"]\n")).unwrap_err();

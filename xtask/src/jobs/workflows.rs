@@ -111,7 +111,7 @@ pub fn drift_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-/// The rules of every workflow file: a generated one's ([`rules`]), a hand-written one's ([`hand_written_rules`]).
+/// The rules of every workflow file: a generated one's ([`rules_with`] with the declared commands), a hand-written one's ([`hand_written_rules`]).
 pub fn rules_of_every_file(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
     let generated: Vec<String> = all_in(shape)?.iter().map(|w| w.file.to_owned()).collect();
     let declared = crate::pipeline::declared_runs(shape.settings);
@@ -160,6 +160,12 @@ pub fn rules_with(file: &str, text: &str, runs: Option<&[String]>) -> Vec<String
             ));
         }
     };
+    if let Some(problem) = not_block_style(file, text) {
+        return vec![problem];
+    }
+    // The indents of the job ids and of a job's keys are the file's own (2 spaces, 4, ...).
+    let mut job_indent: Option<usize> = None;
+    let mut key_indent: Option<usize> = None;
     for (n, raw) in text.lines().enumerate() {
         let line = n + 1;
         let indent = raw.len() - raw.trim_start().len();
@@ -170,19 +176,26 @@ pub fn rules_with(file: &str, text: &str, runs: Option<&[String]>) -> Vec<String
         if indent == 0 {
             in_jobs = t == "jobs:";
             top_permissions |= t.starts_with("permissions:");
+            job_indent = None;
+        } else if in_jobs && job_indent.is_none() {
+            job_indent = Some(indent);
         }
-        if in_jobs && indent == 2 && t.ends_with(':') {
+        if in_jobs && Some(indent) == job_indent && t.ends_with(':') {
             close(&job, &mut out);
             job = Some((t.trim_end_matches(':').to_owned(), line, false));
+            key_indent = None;
+        } else if job.is_some() && in_jobs && key_indent.is_none() && job_indent.is_some_and(|j| indent > j) {
+            key_indent = Some(indent);
         }
-        if indent == 4
+        if Some(indent) == key_indent
             && t.starts_with("permissions:")
             && let Some(j) = job.as_mut()
         {
             j.2 = true;
         }
         let item = t.strip_prefix("- ").unwrap_or(t);
-        if let Some(run) = item.strip_prefix("run:")
+        // `run:` with nothing after it is a mapping (`defaults: run: shell: bash`), not a script.
+        if let Some(run) = item.strip_prefix("run:").filter(|r| !r.trim().is_empty())
             && let Some(declared) = runs
         {
             let run = run.trim();
@@ -250,32 +263,62 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
                     }
                 }
             }
-        } else if section == "on" && indent == 2 {
+        } else if section == "on" {
             for bad in ["pull_request_target", "workflow_run"] {
-                if t.trim_start_matches("- ").starts_with(bad) {
+                let item = t.trim_start_matches("- ").trim_matches(['"', '\'']);
+                if item.strip_prefix(bad).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '"', '\''])) {
                     out.push(trigger_finding(file, line, bad));
                 }
             }
         }
+    }
+    // Scripts: a `run:` (a shell script) or a `script:` (actions/github-script's JavaScript), inline or as a
+    // block scalar (`|`, `>-`, ...): an expression in them is pasted into the code before it runs.
+    let mut script: Option<(usize, &str)> = None;
+    for &(line, indent, t) in &lines {
+        if script.is_some_and(|(i, _)| indent <= i) {
+            script = None;
+        }
         let item = t.strip_prefix("- ").unwrap_or(t);
-        if let Some(run) = item.strip_prefix("run:")
-            && run.contains("${{")
-        {
-            out.push(format!(
-                "{file}:{line}: template injection: `${{{{ ... }}}}` in a `run:` script is pasted into the script \
-                     before the shell runs it; pass the value through `env:` and use \"$NAME\""
-            ));
+        let key_indent = indent + (t.len() - item.len());
+        let unquoted = |k: &str| {
+            [format!("{k}:"), format!("\"{k}\":"), format!("'{k}':")]
+                .into_iter()
+                .find_map(|p| item.strip_prefix(&p).map(str::to_owned))
+        };
+        let (value, what) = match (unquoted("run"), unquoted("script")) {
+            (Some(v), _) => (v, "run"),
+            (_, Some(v)) => (v, "script"),
+            _ => {
+                if let Some((_, what)) = script
+                    && t.contains("${{")
+                {
+                    out.push(injection_finding(file, line, what));
+                }
+                continue;
+            }
+        };
+        if value.contains("${{") {
+            out.push(injection_finding(file, line, what));
+        }
+        if value.trim().starts_with(['|', '>']) {
+            script = Some((key_indent, what));
         }
     }
     // Jobs: (id, lines); a job is publishing if it can obtain or holds credentials.
     let mut jobs: Vec<(&str, Vec<Line<'_>>)> = Vec::new();
     let mut in_jobs = false;
+    let mut job_indent: Option<usize> = None;
     for &(line, indent, t) in &lines {
         if indent == 0 {
             in_jobs = t == "jobs:";
+            job_indent = None;
             continue;
         }
-        if in_jobs && indent == 2 && t.ends_with(':') {
+        if in_jobs && job_indent.is_none() {
+            job_indent = Some(indent);
+        }
+        if in_jobs && Some(indent) == job_indent && t.ends_with(':') {
             jobs.push((t.trim_end_matches(':'), Vec::new()));
         } else if let Some(j) = jobs.last_mut().filter(|_| in_jobs) {
             j.1.push((line, indent, t));
@@ -358,6 +401,27 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+fn injection_finding(file: &str, line: usize, what: &str) -> String {
+    let how = if what == "run" {
+        "pass the value through `env:` and use \"$NAME\""
+    } else {
+        "pass the value through `env:` and read `process.env.NAME`"
+    };
+    format!(
+        "{file}:{line}: template injection: `${{{{ ... }}}}` in a `{what}:` script is pasted into the code before it \
+         runs; {how}"
+    )
+}
+
+/// A workflow in YAML's flow style (`{...}`, as JSON) hides its structure from these line-based rules: refused,
+/// with the fix.
+fn not_block_style(file: &str, text: &str) -> Option<String> {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    first.starts_with(['{', '[']).then(|| {
+        format!("{file}:1: the workflow is written in YAML's flow style (as JSON): write it in block style, which these rules read")
+    })
 }
 
 /// A line of a workflow: its number, its indent and its trimmed text.

@@ -1,7 +1,7 @@
 //! The plan job's decisions, made from the trigger (the event's name and payload), the repository's variables and
 //! ci.toml: which platforms, which kinds on which runner, whether the upload and the cloud auth run, which of the
 //! repository's own jobs run for this trigger. The workflows only pass the outputs on (`fromJSON(...)`), and
-//! [`super::replay`] evaluates the same decisions locally.
+//! [`super::replay()`] evaluates the same decisions locally.
 
 use anyhow::{Result, bail};
 use serde_json::json;
@@ -117,7 +117,7 @@ pub fn decide(
     Ok(d)
 }
 
-/// [`super::matrix_in`]: `{"include":[{"platform":..,"os":..,"target":..,..}]}` for the named platforms.
+/// The platform matrix: `{"include":[{"platform":..,"os":..,"target":..,..}]}` for the named platforms.
 pub fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json::Value> {
     let mut include = Vec::new();
     for name in platforms.split(',').map(str::trim).filter(|s| !s.is_empty()) {

@@ -1,7 +1,7 @@
 //! The pipeline: the GitHub workflows as data, each job's steps thin shells whose every `run:` is one
 //! `cargo xtask ...` command (or a command the repository declares in ci.toml `[[job]]`), rendered to YAML. The
 //! workflows decide nothing: every choice (platforms, kinds, which job runs) is the plan job's output, made by
-//! [`decide`] from the event and ci.toml, and [`replay`] runs the same decisions locally. The workflows job writes
+//! [`decide()`] from the event and ci.toml, and [`replay()`] runs the same decisions locally. The workflows job writes
 //! and checks the files; the ci job runs the jobs' commands locally.
 
 mod decide;
@@ -414,8 +414,32 @@ pub fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
     for w in &mut out {
         let extra = shape.extra_jobs(w.name);
         w.jobs.extend(extra);
+        for j in &w.jobs {
+            if let Some(missing) = j.needs.iter().find(|n| !w.jobs.iter().any(|o| o.id == **n)) {
+                anyhow::bail!(
+                    "ci.toml: the job `{}` needs `{missing}`, which {} does not have in this repository (test-heavy \
+                     exists only where a Rust test is marked #[ignore] or an aarch64 Linux wheel is tested)\nfix: \
+                     correct its needs",
+                    j.id,
+                    w.name
+                );
+            }
+        }
+        w.jobs = in_order_of_needs(std::mem::take(&mut w.jobs));
     }
     Ok(out)
+}
+
+/// The jobs with each after the jobs it needs (otherwise in the order given): the order a replay runs them in.
+/// ci.toml's checks refuse cycles.
+fn in_order_of_needs(mut left: Vec<Job>) -> Vec<Job> {
+    let mut out: Vec<Job> = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let ready = left.iter().position(|j| j.needs.iter().all(|n| out.iter().any(|o| o.id == *n)));
+        // A cycle (refused when ci.toml is read) would leave no job ready: keep the given order then.
+        out.push(left.remove(ready.unwrap_or(0)));
+    }
+    out
 }
 
 /// The GitHub environment of the jobs that sign and publish: maintainers protect it with required reviewers and
@@ -831,6 +855,8 @@ pub fn render(w: &Workflow) -> String {
     let mut y = String::from(HEADER);
     let _ = writeln!(y, "name: {}\n\non:\n{}", w.name, render_on(&w.on));
     permissions(&mut y, "", &w.permissions);
+    // One shell on every runner: Windows' default (pwsh) would not expand "$KINDS" or read POSIX quoting.
+    y.push_str("\ndefaults:\n  run:\n    shell: bash\n");
     let _ = writeln!(
         y,
         "\nconcurrency:\n  group: {}\n  cancel-in-progress: {}\n",

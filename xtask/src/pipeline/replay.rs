@@ -1,5 +1,5 @@
 //! A workflow run, replayed: for a trigger (an event's name and payload), the workflows it starts, each job that
-//! runs or why it does not (the plan job's decisions, by [`super::decide`], as GitHub would evaluate the `if:` and
+//! runs or why it does not (the plan job's decisions, by [`super::decide()`], as GitHub would evaluate the `if:` and
 //! `needs:` the YAML holds), the matrix expanded, and each job's command lines with the values CI would give them
 //! (`matrix.*`, the repository's variables): what `cargo xtask ci --event FILE` runs, in order.
 
@@ -280,15 +280,20 @@ pub fn replay(
                     commands.push(Command { step, argv, env: resolved });
                 }
                 let platform = row.as_ref().and_then(|r| r["platform"].as_str()).map(str::to_owned);
-                // A row runs on its platform's runner only where the job says so (`runs-on: ${{ matrix.os }}`).
-                let on_row_runner = j.runs_on.contains("matrix.os");
-                let outcome = match row {
-                    Some(r) if on_row_runner && !is_this_machine(r["target"].as_str().unwrap_or_default()) => {
-                        Outcome::Elsewhere(format!(
-                            "runs on {}, not this machine",
-                            r["os"].as_str().unwrap_or("another runner")
-                        ))
-                    }
+                // A row runs on its platform's runner where the job says so (`runs-on: ${{ matrix.os }}`); another
+                // job on the runner of the platform whose label it names.
+                let target = if j.runs_on.contains("matrix.os") {
+                    row.as_ref().and_then(|r| r["target"].as_str()).map(str::to_owned)
+                } else {
+                    shape.settings.settings.platform.iter().find(|p| p.runner == j.runs_on).map(|p| p.target.clone())
+                };
+                // The first platform is what a local run stands for: its jobs run on any machine.
+                let default_target = &shape.settings.settings.platform[0].target;
+                let outcome = match target {
+                    Some(t) if t != *default_target && !is_this_machine(&t) => Outcome::Elsewhere(format!(
+                        "runs on {}, not this machine",
+                        row.as_ref().and_then(|r| r["os"].as_str()).unwrap_or(&j.runs_on)
+                    )),
                     _ => Outcome::Runs,
                 };
                 jobs.push(ReplayJob {

@@ -774,3 +774,72 @@ fn the_critical_path_follows_needs_and_the_slowest_row() {
         ["critical path of lint-build-test: lint-build-test/plan 2.0s -> lint-build-test/test (windows) 90.0s = 92.0s"]
     );
 }
+
+/// The rules read a hand-written file by its own indentation, and find expressions in every script form: a
+/// `run: |` block, a folded `run: >-`, a quoted `"run":` key, actions/github-script's `script:`; a file in flow
+/// style (JSON) is refused with the fix instead of being misread.
+#[test]
+fn the_rules_read_any_indentation_and_every_script_form() {
+    let checkout = format!(
+        "{}@{} # {}",
+        config::ACTION_CHECKOUT.repo,
+        config::ACTION_CHECKOUT.sha,
+        config::ACTION_CHECKOUT.version
+    );
+    let wide = format!(
+        "name: publish\non:\n    push:\n        tags: [\"v*\"]\npermissions:\n    contents: read\njobs:\n    publish:\n        \
+         runs-on: ubuntu-latest\n        environment: release\n        permissions:\n            contents: read\n            \
+         id-token: write\n        steps:\n            - uses: {checkout}\n              with:\n                persist-credentials: false\n            \
+         - run: cargo publish\n              env:\n                CARGO_REGISTRY_TOKEN: ${{{{ secrets.TOKEN }}}}\n"
+    );
+    let problems = hand_written_rules("c.yml", &wide);
+    assert!(
+        problems.iter().any(|p| p.starts_with("c.yml:18: job `publish` holds credentials") && p.contains("runs cargo")),
+        "{problems:?}"
+    );
+    assert!(!problems.iter().any(|p| p.contains("declares no `permissions:`")), "{problems:?}");
+    let no_perms = wide.replace("        permissions:\n            contents: read\n            id-token: write\n", "");
+    assert!(
+        hand_written_rules("c.yml", &no_perms).iter().any(|p| p.contains("job `publish` declares no `permissions:`"))
+    );
+
+    let script = |step: &str| {
+        format!(
+            "name: s\non:\n  issues:\npermissions:\n  contents: read\njobs:\n  s:\n    runs-on: ubuntu-latest\n    permissions:\n      \
+             contents: read\n    steps:\n{step}"
+        )
+    };
+    for (what, step, line, kind) in [
+        (
+            "a run block",
+            "      - run: |\n          echo hi\n          echo \"${{ github.event.issue.title }}\"\n",
+            14,
+            "run",
+        ),
+        ("a folded run", "      - run: >-\n          echo ${{ github.event.issue.body }}\n", 13, "run"),
+        ("a quoted key", "      - \"run\": echo ${{ github.event.issue.title }}\n", 12, "run"),
+        (
+            "github-script",
+            "      - uses: actions/github-script@60a0d83039c74a4aee543508d2ffcb1c3799cdea # v7.0.1\n        with:\n          script: |\n            \
+             console.log(\"${{ github.event.issue.title }}\")\n",
+            15,
+            "script",
+        ),
+    ] {
+        let problems = hand_written_rules("s.yml", &script(step));
+        let want = format!("s.yml:{line}: template injection: `${{{{ ... }}}}` in a `{kind}:` script");
+        assert!(problems.iter().any(|p| p.starts_with(&want)), "{what}: {problems:?}");
+    }
+    // Lines after a block belong to it no more.
+    let after = script(
+        "      - run: |\n          echo hi\n      - name: x\n        env:\n          T: ${{ github.event.issue.title }}\n        run: echo \"$T\"\n",
+    );
+    assert_eq!(hand_written_rules("s.yml", &after), Vec::<String>::new());
+    let json = "{\"name\": \"j\", \"on\": \"push\", \"permissions\": {}, \"jobs\": {}}\n";
+    assert_eq!(
+        hand_written_rules("j.yml", json),
+        [
+            "j.yml:1: the workflow is written in YAML's flow style (as JSON): write it in block style, which these rules read"
+        ]
+    );
+}
