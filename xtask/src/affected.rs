@@ -144,10 +144,13 @@ pub fn compute(root: &Utf8Path, files: &[String], packages: &[Package]) -> Affec
 /// The files changed since the merge-base of `rev` and HEAD, plus uncommitted and untracked ones.
 fn changed_files(ctx: &Ctx, rev: &str) -> Result<Vec<String>> {
     let sh = &ctx.sh;
-    let out = cmd!(sh, "git merge-base {rev} HEAD").quiet().ignore_status().ignore_stderr().output()?;
-    if !out.status.success() {
+    // A revision, never an option (an event's `base.sha` is the PR's to write).
+    let out =
+        cmd!(sh, "git merge-base --end-of-options {rev} HEAD").quiet().ignore_status().ignore_stderr().output()?;
+    if rev.starts_with('-') || !out.status.success() {
         anyhow::bail!(
-            "--changed-since {rev}: no such revision, or no common history with HEAD\nfix: pass a revision HEAD was branched from (after `git fetch`; in a shallow clone, fetch the history)"
+            "--changed-since {}: no such revision, or no common history with HEAD\nfix: pass a revision HEAD was branched from (after `git fetch`; in a shallow clone, fetch the history)",
+            crate::plan::printable(rev)
         );
     }
     let base = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -173,7 +176,14 @@ fn resolve(rev: &str) -> Result<Option<String>> {
     let path = crate::github::run_var("GITHUB_EVENT_PATH").context("GITHUB_EVENT_PATH is not set")?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading the event {path}"))?;
     let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("the event {path} is not JSON"))?;
-    Ok(v.pointer("/pull_request/base/sha").and_then(|s| s.as_str()).map(str::to_owned))
+    match v.pointer("/pull_request/base/sha").and_then(|s| s.as_str()) {
+        Some(sha) if crate::workspace::is_full_hash(sha) => Ok(Some(sha.to_owned())),
+        Some(other) => anyhow::bail!(
+            "the event's pull_request.base.sha is {}, not a commit hash\nfix: pass the event GitHub wrote, unmodified",
+            crate::plan::printable(&other.chars().take(80).collect::<String>())
+        ),
+        None => Ok(None),
+    }
 }
 
 /// What `--changed-since` (if given) selects.

@@ -30,6 +30,11 @@ impl Trigger {
                 })?
             }
         };
+        if !payload.is_object() {
+            anyhow::bail!(
+                "the event payload is not a JSON object\nfix: pass the file GitHub writes to $GITHUB_EVENT_PATH, unmodified"
+            );
+        }
         if !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') || name.is_empty() || name.len() > 40 {
             let shown: String = name.chars().take(40).collect();
             anyhow::bail!(
@@ -39,14 +44,26 @@ impl Trigger {
         Ok(Trigger { name, payload })
     }
 
-    /// A `workflow_dispatch` input, if the run was dispatched with it non-empty.
-    pub fn input(&self, key: &str) -> Option<String> {
-        (self.name == "workflow_dispatch")
-            .then(|| self.payload.pointer(&format!("/inputs/{key}")).and_then(|v| v.as_str()))
-            .flatten()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
+    /// A `workflow_dispatch` input, if the run was dispatched with it non-empty. An input that is not a string
+    /// (GitHub sends every `type: string` input as one) is refused rather than read as absent.
+    pub fn input(&self, key: &str) -> Result<Option<String>> {
+        if self.name != "workflow_dispatch" {
+            return Ok(None);
+        }
+        match self.payload.pointer(&format!("/inputs/{key}")) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(v)) => Ok(Some(v.trim().to_owned()).filter(|v| !v.is_empty())),
+            Some(other) => anyhow::bail!(
+                "the dispatch input `{key}` is {}, not a string\nfix: pass the event GitHub wrote (every input of \
+                 these workflows is a string, e.g. \"linux,windows\")",
+                match other {
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::Object(_) => "an object",
+                    serde_json::Value::Number(_) => "a number",
+                    _ => "a boolean",
+                }
+            ),
+        }
     }
 }
 

@@ -542,8 +542,9 @@ fn check_string(key: &str, value: &str) -> Result<(), String> {
         "module" if !word("") || value.contains(['-', '+']) => {
             return Err(format!("{value:?} is not a Python module name: letters, digits, `_` and `.`"));
         }
-        "main-branch" if !word("/") => {
-            return Err(format!("{value:?} is not a branch name: letters, digits, `._+-` and `/`"));
+        // No `+`: GitHub's branch filters read it as a pattern (one or more of the character before).
+        "main-branch" if !word("/") || value.contains('+') => {
+            return Err(format!("{value:?} is not a branch name: letters, digits, `._-` and `/`"));
         }
         "run" if value.contains("${{") => {
             return Err(format!(
@@ -931,6 +932,11 @@ mod tests {
         // The position of the element itself, not the first place its text appears.
         let e = parse(&platform("\"m\"", "\"r\"")).unwrap_err();
         assert!(e.starts_with("14:19: platform[1].builds[1]: unknown kind `bad`"), "{e}");
+        let e = parse("[gates]\nmax-file-bytes = 1\nmain-branch = \"dev+x\"\n").unwrap_err();
+        assert!(
+            e.starts_with("3:15: gates.main-branch: \"dev+x\" is not a branch name"),
+            "GitHub's filters read `+`: {e}"
+        );
         let e = parse("[gates]\nmax-file-bytes = 1\nmain-branch = \"x]\\n    paths: [z]\"\n").unwrap_err();
         assert!(e.starts_with("3:15: gates.main-branch: "), "{e}");
         for dir in ["../../etc", "/etc", "a/../../b", "a//b", ""] {

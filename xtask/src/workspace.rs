@@ -36,6 +36,16 @@ pub fn resolve_commit(sh: &Shell, rev: Option<&str>) -> Result<String> {
     }
 }
 
+/// The commit `root`'s checkout is at, if it is a git repository with one.
+pub fn head_commit(root: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["-C", root, "rev-parse", "--verify", "--quiet", "HEAD"])
+        .output()
+        .ok()?;
+    let hash = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (out.status.success() && is_full_hash(&hash)).then_some(hash)
+}
+
 /// A full SHA-1 or SHA-256 commit hash.
 pub fn is_full_hash(s: &str) -> bool {
     matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())

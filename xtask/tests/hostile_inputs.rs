@@ -131,6 +131,8 @@ fn bad_inputs_exit_2_with_a_cause_and_a_fix_never_a_panic() {
         ),
         (vec!["ci", "--workflow", "release", "--dry-run"], 2, "error: --workflow selects a workflow of a replay"),
         (vec!["ci", "--skip", "nope/x", "--dry-run"], 2, "error: --skip nope/x: no such CI job"),
+        (vec!["ci", "--event-name", "push", "--skip", "lint-build-test/test"], 2, "error: --skip leaves jobs out"),
+        (vec!["package", "--kinds", "", "--dry-run"], 2, "error: --kinds is empty"),
         (
             vec!["ci", "pr-gates/gates", "--skip", "pr-gates/gates"],
             2,

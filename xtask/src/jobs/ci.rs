@@ -100,6 +100,9 @@ pub struct RunArgs {
 }
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+    if !args.skip.is_empty() && (args.job.is_some() || args.event.is_some() || args.event_name.is_some()) {
+        bail!("--skip leaves jobs out of a run of every job\nfix: drop the job name or the event, or --skip");
+    }
     if args.event.is_some() || args.event_name.is_some() {
         if let Some(job) = &args.job {
             bail!(
@@ -112,9 +115,6 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     }
     if args.workflow.is_some() {
         bail!("--workflow selects a workflow of a replay\nfix: pass --event FILE or --event-name NAME with it");
-    }
-    if !args.skip.is_empty() && (args.job.is_some() || args.event.is_some() || args.event_name.is_some()) {
-        bail!("--skip leaves jobs out of a run of every job\nfix: drop the job name or the event, or --skip");
     }
     let plan = plan_skipping(args.job.as_deref(), &args.skip)?;
     // The system packages first (where this user may install them), so the jobs below find them.
@@ -136,9 +136,14 @@ pub fn replay_plan(
     let (jobs, notes) = crate::pipeline::replay(shape, t, args.workflow.as_deref(), var, root)?;
     let mut plan = Plan::new(&format!("ci --event ({})", t.name));
     if jobs.is_empty() {
-        plan.note(format!("no workflow of this pipeline runs on this {} event: nothing to do", t.name));
+        let which = args
+            .workflow
+            .as_deref()
+            .map_or_else(|| "no workflow of this pipeline".to_owned(), |w| format!("the {w} workflow"));
+        plan.note(format!("{which} runs on this {} event (see its `on:`): nothing to do", t.name));
     }
-    let event = crate::pipeline::event_env(t, event_file, &shape.main_branch());
+    let head = crate::workspace::head_commit(root).unwrap_or_default();
+    let event = crate::pipeline::event_env(t, event_file, &shape.main_branch(), &head);
     for j in &jobs {
         match &j.outcome {
             Outcome::Skipped(why) => plan.note(format!("{}: does not run ({why})", j.key())),
@@ -169,8 +174,12 @@ fn replay(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     // The commands read the event from a file: the one given, or the minimal payload written under target/.
     let event_file = match &args.event {
         Some(p) => {
-            let p = if p.is_absolute() { p.clone() } else { ctx.root.join(p) };
-            p.to_string()
+            // Read where it was given (relative to the working directory), handed on absolute.
+            let cwd = std::env::current_dir().ok().and_then(|d| camino::Utf8PathBuf::from_path_buf(d).ok());
+            match (p.is_absolute(), cwd) {
+                (false, Some(cwd)) => cwd.join(p).to_string(),
+                _ => p.to_string(),
+            }
         }
         None => {
             let p = ctx.root.join("target/ci-replay").join(format!("{}.json", t.name));

@@ -866,18 +866,16 @@ pub fn from_event(args: &Args, t: &crate::github::Trigger) -> Result<Args> {
     let mut args = args.clone();
     let fix = "fix: dispatch the release workflow with its commit and version inputs, or push the tag v<version>";
     if args.commit == "event" {
-        args.commit = match t.input("commit") {
+        args.commit = match t.input("commit")? {
             Some(c) => c,
-            None if t.name == "push" => std::env::var("GITHUB_SHA")
-                .ok()
-                .filter(|s| !s.is_empty())
+            None if t.name == "push" => crate::github::run_var("GITHUB_SHA")
                 .or_else(|| t.payload.get("after").and_then(Value::as_str).map(str::to_owned))
                 .ok_or_else(|| anyhow!("the push event names no commit (no $GITHUB_SHA, no `after`)\n{fix}"))?,
             None => bail!("--commit event: a `{}` event names no commit to release\n{fix}", t.name),
         };
     }
     if args.version.as_deref() == Some("event") {
-        args.version = match t.input("version") {
+        args.version = match t.input("version")? {
             Some(v) => Some(v),
             None => {
                 let tag = t.payload.get("ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("refs/tags/"));

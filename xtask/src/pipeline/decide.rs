@@ -164,7 +164,7 @@ pub fn workflow_matrix(
     let all = settings.platforms("ci plan")?;
     let default = all[0].name.clone();
     let every = all.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",");
-    let platforms = match (flag, t.input("platforms"), t.name.as_str()) {
+    let platforms = match (flag, t.input("platforms")?, t.name.as_str()) {
         (Some(f), ..) => f.to_owned(),
         (None, Some(asked), _) => asked,
         (None, None, "schedule") if workflow == "create-packages" => every,
@@ -183,7 +183,7 @@ pub fn workflow_matrix(
     match workflow {
         "lint-build-test" => {}
         "create-packages" => {
-            let asked: Vec<String> = match (t.input("kinds"), t.name.as_str()) {
+            let asked: Vec<String> = match (t.input("kinds")?, t.name.as_str()) {
                 (Some(k), _) => k.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
                 (None, "push") => vec!["wasm".into()],
                 _ => vec!["all".into()],

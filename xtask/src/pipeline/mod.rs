@@ -180,6 +180,14 @@ pub fn heavy_tests(root: &camino::Utf8Path) -> bool {
     heavy_tests_in(root, crate::settings::get().test_excluded())
 }
 
+/// A line that marks a test ignored: `#[ignore]`, `#[ignore = "..."]`, or `#[cfg_attr(..., ignore)]`.
+fn marks_ignored(line: &str) -> bool {
+    let l = line.trim_start();
+    l.starts_with("#[ignore")
+        || (l.starts_with("#[cfg_attr(")
+            && l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == "ignore"))
+}
+
 /// [`heavy_tests`], leaving out the crates named `excluded`.
 pub fn heavy_tests_in(root: &camino::Utf8Path, excluded: &[String]) -> bool {
     fn excluded_crate(dir: &std::path::Path, excluded: &[String]) -> bool {
@@ -206,8 +214,7 @@ pub fn heavy_tests_in(root: &camino::Utf8Path, excluded: &[String]) -> bool {
             } else {
                 kind.is_file()
                     && name.ends_with(".rs")
-                    && std::fs::read_to_string(e.path())
-                        .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("#[ignore")))
+                    && std::fs::read_to_string(e.path()).is_ok_and(|t| t.lines().any(marks_ignored))
             }
         })
     }
@@ -798,6 +805,12 @@ pub fn command_line(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// A declared command (ci.toml `[[job]] run`) as the shell reads it: every word literal (`$HOME` too), as the
+/// replay and `cargo xtask ci` pass it.
+pub fn literal_command_line(argv: &[String]) -> String {
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
 /// The `run:` line of an [`WStep::Engine`] step: the engine binary (an artifact loses its executable bit) with
 /// the same arguments `cargo xtask` would get.
 pub fn engine_run_line(args: &[String]) -> String {
@@ -933,7 +946,7 @@ pub fn render(w: &Workflow) -> String {
                 }
                 WStep::Command { name, argv } => {
                     let _ = writeln!(y, "      - name: {}", yaml_scalar(name));
-                    let _ = writeln!(y, "        run: {}", yaml_scalar(&command_line(argv)));
+                    let _ = writeln!(y, "        run: {}", yaml_scalar(&literal_command_line(argv)));
                 }
             }
         }
@@ -944,7 +957,7 @@ pub fn render(w: &Workflow) -> String {
 /// The `run:` lines of the steps declared as commands (ci.toml `[[job]] run`): what the workflow rules allow
 /// besides `cargo xtask ...`.
 pub fn declared_commands(settings: &Loaded) -> Vec<String> {
-    settings.extra_jobs().iter().map(|j| command_line(&j.run)).collect()
+    settings.extra_jobs().iter().map(|j| literal_command_line(&j.run)).collect()
 }
 
 /// The declared commands' `run:` lines as the YAML holds them.
@@ -1003,7 +1016,7 @@ pub fn local_jobs() -> Result<Vec<LocalJob>> {
                     WStep::Xtask { args, local, .. } => (args, local, run_line(args)),
                     WStep::Engine { args, local, .. } => (args, local, engine_run_line(args)),
                     WStep::Command { argv, .. } => {
-                        ci_commands.push(command_line(argv));
+                        ci_commands.push(literal_command_line(argv));
                         local_override.push(false);
                         commands.push(argv.clone());
                         continue;

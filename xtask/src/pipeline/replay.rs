@@ -86,6 +86,9 @@ pub fn trigger_of(event: Option<&Utf8Path>, event_name: Option<&str>, shape: &Sh
             EVENTS.join(", ")
         );
     }
+    if event.is_some() {
+        check_payload(&t)?;
+    }
     if event.is_none() {
         t.payload = match t.name.as_str() {
             "push" => json!({ "ref": format!("refs/heads/{}", shape.main_branch()) }),
@@ -98,6 +101,52 @@ pub fn trigger_of(event: Option<&Utf8Path>, event_name: Option<&str>, shape: &Sh
         };
     }
     Ok(t)
+}
+
+/// The fields of the payload a replay reads have the types GitHub gives them: a hostile or hand-edited file is
+/// refused with its fix instead of being read as something else (a number as no action, a missing ref as main).
+fn check_payload(t: &Trigger) -> Result<()> {
+    let p = &t.payload;
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    let fix = "fix: pass the event GitHub wrote to $GITHUB_EVENT_PATH (a run's `cat \"$GITHUB_EVENT_PATH\"`)";
+    let want = |ptr: &str, ok: fn(&Value) -> bool, what: &str, required: bool| -> Result<()> {
+        match p.pointer(ptr) {
+            None if !required => Ok(()),
+            None => bail!("the {} event has no `{}`\n{fix}", t.name, &ptr[1..].replace('/', ".")),
+            Some(v) if ok(v) => Ok(()),
+            Some(v) => bail!("the event's `{}` is {}, not {what}\n{fix}", &ptr[1..].replace('/', "."), kind(v)),
+        }
+    };
+    let string = |v: &Value| v.is_string();
+    want("/action", string, "a string", false)?;
+    match t.name.as_str() {
+        "pull_request" => {
+            want("/pull_request", Value::is_object, "an object", true)?;
+            want("/pull_request/number", Value::is_u64, "a pull request number", false)?;
+        }
+        "merge_group" => want("/merge_group/head_ref", string, "a string", true)?,
+        "push" => want(
+            "/ref",
+            |v| v.as_str().is_some_and(|r| r.starts_with("refs/")),
+            "a ref (refs/heads/..., refs/tags/...)",
+            true,
+        )?,
+        "workflow_dispatch" => {
+            want("/inputs", Value::is_object, "an object", false)?;
+            want("/workflow", string, "a string", false)?;
+            want("/ref", string, "a string", false)?;
+        }
+        "schedule" => want("/schedule", string, "a string", false)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Whether `on` starts workflow `file` for trigger `t`.
@@ -266,7 +315,10 @@ pub fn replay(
                             resolved.push(((*k).to_owned(), value));
                         }
                     }
-                    for a in &mut argv {
+                    // A declared command's words are literal (the workflow quotes them so); the engine's `$NAME`
+                    // words are the shell's expansions of the step's environment.
+                    let literal = matches!(s, WStep::Command { .. });
+                    for a in argv.iter_mut().filter(|_| !literal) {
                         if let Some(name) = a.strip_prefix('$') {
                             *a = resolved.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
                         } else {
@@ -312,11 +364,13 @@ pub fn replay(
 
 /// The environment a replayed command gets so that it reads the trigger as under GitHub Actions
 /// (`github::run_var`): the event's name and file, and the ref it is about.
-pub fn event_env(t: &Trigger, event_file: &str, main_branch: &str) -> Vec<(String, String)> {
+pub fn event_env(t: &Trigger, event_file: &str, main_branch: &str, head: &str) -> Vec<(String, String)> {
     let p = &t.payload;
     let at = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
     let git_ref = match t.name.as_str() {
-        "pull_request" => p.pointer("/pull_request/number").map(|n| format!("refs/pull/{n}/merge")),
+        "pull_request" => {
+            p.pointer("/pull_request/number").and_then(Value::as_u64).map(|n| format!("refs/pull/{n}/merge"))
+        }
         "merge_group" => at("/merge_group/head_ref"),
         _ => at("/ref"),
     }
@@ -324,8 +378,18 @@ pub fn event_env(t: &Trigger, event_file: &str, main_branch: &str) -> Vec<(Strin
     let (ref_type, ref_name) = match (git_ref.strip_prefix("refs/tags/"), git_ref.strip_prefix("refs/heads/")) {
         (Some(tag), _) => ("tag", tag.to_owned()),
         (_, Some(branch)) => ("branch", branch.to_owned()),
-        _ => ("branch", git_ref.trim_start_matches("refs/").to_owned()),
+        // GitHub names a pull request's ref `N/merge`.
+        _ => ("branch", git_ref.trim_start_matches("refs/pull/").trim_start_matches("refs/").to_owned()),
     };
+    // The commit the run is about: the event's, else this checkout's HEAD.
+    let sha = match t.name.as_str() {
+        "push" => at("/after"),
+        "pull_request" => at("/pull_request/head/sha"),
+        "merge_group" => at("/merge_group/head_sha"),
+        _ => None,
+    }
+    .filter(|s| crate::workspace::is_full_hash(s))
+    .unwrap_or_else(|| head.to_owned());
     vec![
         ("XTASK_REPLAY".into(), "1".into()),
         ("GITHUB_EVENT_NAME".into(), t.name.clone()),
@@ -333,6 +397,7 @@ pub fn event_env(t: &Trigger, event_file: &str, main_branch: &str) -> Vec<(Strin
         ("GITHUB_REF".into(), git_ref),
         ("GITHUB_REF_TYPE".into(), ref_type.into()),
         ("GITHUB_REF_NAME".into(), ref_name),
+        ("GITHUB_SHA".into(), sha),
     ]
 }
 

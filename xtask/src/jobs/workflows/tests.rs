@@ -422,7 +422,9 @@ fn replayed(shape: &Shape<'_>, name: &str, payload: serde_json::Value, only: Opt
     let (jobs, _) = crate::pipeline::replay(shape, &t, only, &var, "/checkout").unwrap();
     jobs.iter()
         .map(|j| {
-            let commands = || j.commands.iter().map(|c| command_line(&c.argv)).collect::<Vec<_>>().join("; ");
+            let commands = || {
+                j.commands.iter().map(|c| crate::pipeline::literal_command_line(&c.argv)).collect::<Vec<_>>().join("; ")
+            };
             match &j.outcome {
                 crate::pipeline::Outcome::Runs => format!("{}: {}", j.key(), commands()),
                 crate::pipeline::Outcome::Elsewhere(_) => format!("{} [elsewhere]: {}", j.key(), commands()),
@@ -562,9 +564,48 @@ fn a_replay_reads_its_trigger_from_the_file_or_the_name() {
     let bad = write("bad.json", "{not json");
     assert!(of(Some(&bad), None).unwrap_err().to_string().contains("is not JSON"));
     // The commands of a replay read the trigger as under GitHub Actions.
-    let env = crate::pipeline::event_env(&of(Some(&push), None).unwrap(), "/e.json", "main");
-    for want in [("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.0.0"), ("XTASK_REPLAY", "1")] {
+    let head = "a".repeat(40);
+    let env = crate::pipeline::event_env(&of(Some(&push), None).unwrap(), "/e.json", "main", &head);
+    for want in
+        [("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.0.0"), ("XTASK_REPLAY", "1"), ("GITHUB_SHA", &head)]
+    {
         assert!(env.iter().any(|(k, v)| k == want.0 && v == want.1), "{want:?} in {env:?}");
+    }
+    let b = "b".repeat(40);
+    let after = write("after.json", &format!(r#"{{"ref":"refs/heads/main","before":"0","after":"{b}"}}"#));
+    let env = crate::pipeline::event_env(&of(Some(&after), None).unwrap(), "/e.json", "main", &head);
+    assert!(env.contains(&("GITHUB_SHA".to_owned(), b.clone())), "the event's commit: {env:?}");
+    let env = crate::pipeline::event_env(&of(Some(&pr), None).unwrap(), "/e.json", "main", &head);
+    assert!(env.contains(&("GITHUB_REF_NAME".to_owned(), "1/merge".to_owned())), "GitHub's name: {env:?}");
+    // A field of the wrong type is refused, not read as something else.
+    for (name, payload, want) in [
+        ("n1.json", r#"{"action":5,"pull_request":{"number":1}}"#, "the event's `action` is a number, not a string"),
+        ("n2.json", r#"{"action":"opened","pull_request":null}"#, "the event's `pull_request` is null, not an object"),
+        (
+            "n3.json",
+            r#"{"pull_request":{"number":"5; rm -rf /"}}"#,
+            "`pull_request.number` is a string, not a pull request number",
+        ),
+        ("n4.json", r#"{"merge_group":{"head_ref":5}}"#, "`merge_group.head_ref` is a number, not a string"),
+        ("n5.json", r#"{"inputs":{"platforms":["windows"]}}"#, ""),
+        ("n6.json", r#"[1,2]"#, "the event payload is not a JSON object"),
+    ] {
+        let f = write(name, payload);
+        match of(Some(&f), None) {
+            Err(e) => assert!(
+                e.to_string().contains(want)
+                    && e.to_string().contains(
+                        "
+fix: "
+                    ),
+                "{name}: {e}"
+            ),
+            // A dispatch input of the wrong type is refused where it is read: by the plan.
+            Ok(t) => {
+                let e = crate::pipeline::decide(shape.settings, "create-packages", &t, None, &|_| None).unwrap_err();
+                assert!(e.to_string().contains("the dispatch input `platforms` is an array, not a string"), "{e}");
+            }
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -740,6 +781,10 @@ fn heavy_tests_are_attributes_outside_excluded_crates() {
     let excluded = ["xtask".to_owned()];
     assert!(!crate::pipeline::heavy_tests_in(&root, &excluded));
     assert!(crate::pipeline::heavy_tests_in(&root, &[]), "the xtask's own, when it is tested");
+    write("crates/a/tests/it.rs", "#[test]\n#[cfg_attr(not(feature = \"slow\"), ignore)]\nfn slow() {}\n");
+    assert!(crate::pipeline::heavy_tests_in(&root, &excluded), "ignored unless a feature is on");
+    write("crates/a/tests/it.rs", "#[test]\n#[cfg_attr(miri, ignored_by_another_tool)]\nfn t() {}\n");
+    assert!(!crate::pipeline::heavy_tests_in(&root, &excluded));
     write("crates/a/tests/it.rs", "#[test]\n    #[ignore = \"slow\"]\nfn slow() {}\n");
     assert!(crate::pipeline::heavy_tests_in(&root, &excluded));
     std::fs::remove_dir_all(&root).unwrap();
@@ -841,5 +886,62 @@ fn the_rules_read_any_indentation_and_every_script_form() {
         [
             "j.yml:1: the workflow is written in YAML's flow style (as JSON): write it in block style, which these rules read"
         ]
+    );
+}
+
+/// The repository's own jobs: after the jobs they need (declared later or not), skipped with them, on their own
+/// platform's runner (not replayed on this machine when that is another system), their words literal everywhere;
+/// a need the workflow lacks is refused.
+#[test]
+fn jobs_of_its_own_follow_needs_runners_and_their_words() {
+    let toml = |extra: &str| {
+        format!(
+            "[[platform]]\nname = \"gnu\"\nrunner = \"ubuntu-24.04\"\ntarget = \"x86_64-unknown-linux-gnu\"\nbuilds = [\"crates\"]\n\n\
+             [[platform]]\nname = \"win\"\nrunner = \"windows-2025\"\ntarget = \"x86_64-pc-windows-msvc\"\nbuilds = []\n\n\
+             [[job]]\nname = \"a\"\nworkflow = \"release\"\nrun = [\"echo\", \"$HOME\", \"it's\"]\nneeds = [\"b\"]\n\n\
+             [[job]]\nname = \"b\"\nworkflow = \"release\"\non = [\"workflow_dispatch\"]\nrun = [\"true\"]\n\n\
+             [[job]]\nname = \"w\"\nworkflow = \"release\"\nplatform = \"win\"\nrun = [\"cmd\"]\n{extra}"
+        )
+    };
+    let text = toml("");
+    let settings = crate::settings::Loaded {
+        path: "ci.toml".into(),
+        settings: crate::settings::parse(&text).unwrap(),
+        source: Some(text),
+    };
+    let shape = Shape { settings: &settings, heavy_tests: false };
+    let release = crate::pipeline::all_in(&shape).unwrap().into_iter().find(|w| w.name == "release").unwrap();
+    let ids: Vec<&str> = release.jobs.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["plan", "release", "b", "a", "w"], "each after what it needs");
+    let yaml = render(&release);
+    assert!(yaml.contains("        run: echo '$HOME' 'it'\\''s'\n"), "literal words: {yaml}");
+    assert!(yaml.contains("defaults:\n  run:\n    shell: bash\n"), "{yaml}");
+    // A tag push: `b` runs only on a dispatch, so `a`, which needs it, does not run either.
+    let tag = serde_json::json!({"ref": "refs/tags/v1.0.0"});
+    let lines = replayed(&shape, "push", tag, None, false);
+    assert!(lines.contains(&"release/b: skipped (the plan decided run_b=false)".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"release/a: skipped (needs b, which does not run)".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"release/w [elsewhere]: cmd".to_owned()), "the Windows runner's: {lines:?}");
+    let dispatch = serde_json::json!({"inputs": {"commit": "c", "version": "1.0.0"}});
+    let lines = replayed(&shape, "workflow_dispatch", dispatch, Some("release"), false);
+    let (b, a) = (
+        lines.iter().position(|l| l == "release/b: true"),
+        lines.iter().position(|l| l.starts_with("release/a: echo")),
+    );
+    assert!(b.is_some() && a.is_some() && b < a, "{lines:?}");
+    assert!(lines.contains(&"release/a: echo '$HOME' 'it'\\''s'".to_owned()), "the same words: {lines:?}");
+    // A need of a job this repository's workflow does not have.
+    let text = toml(
+        "\n[[job]]\nname = \"after\"\nworkflow = \"lint-build-test\"\nrun = [\"true\"]\nneeds = [\"test-heavy\"]\n",
+    );
+    let settings = crate::settings::Loaded {
+        path: "ci.toml".into(),
+        settings: crate::settings::parse(&text).unwrap(),
+        source: Some(text),
+    };
+    let e = crate::pipeline::all_in(&Shape { settings: &settings, heavy_tests: false }).unwrap_err().to_string();
+    assert!(
+        e.contains("the job `after` needs `test-heavy`, which lint-build-test does not have") && e.contains("\nfix: "),
+        "{e}"
     );
 }
