@@ -56,14 +56,22 @@ impl Trigger {
             Some(other) => anyhow::bail!(
                 "the dispatch input `{key}` is {}, not a string\nfix: pass the event GitHub wrote (every input of \
                  these workflows is a string, e.g. \"linux,windows\")",
-                match other {
-                    serde_json::Value::Array(_) => "an array",
-                    serde_json::Value::Object(_) => "an object",
-                    serde_json::Value::Number(_) => "a number",
-                    _ => "a boolean",
-                }
+                json_kind(other)
             ),
         }
+    }
+}
+
+/// What a JSON value is, for a message: "a number", "an array", ...
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

@@ -107,14 +107,7 @@ pub fn trigger_of(event: Option<&Utf8Path>, event_name: Option<&str>, shape: &Sh
 /// refused with its fix instead of being read as something else (a number as no action, a missing ref as main).
 fn check_payload(t: &Trigger) -> Result<()> {
     let p = &t.payload;
-    let kind = |v: &Value| match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
+    let kind = crate::github::json_kind;
     let fix = "fix: pass the event GitHub wrote to $GITHUB_EVENT_PATH (a run's `cat \"$GITHUB_EVENT_PATH\"`)";
     let want = |ptr: &str, ok: fn(&Value) -> bool, what: &str, required: bool| -> Result<()> {
         match p.pointer(ptr) {

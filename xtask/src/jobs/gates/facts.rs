@@ -205,7 +205,9 @@ pub fn pr_text(pr: &Value, prefix: &str, fix: &str) -> Result<PrText> {
         match pr.get(field) {
             None | Some(Value::Null) => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(input_error(format!("`{prefix}{field}` is {}, not a string", json_kind(other)), fix)),
+            Some(other) => {
+                Err(input_error(format!("`{prefix}{field}` is {}, not a string", crate::github::json_kind(other)), fix))
+            }
         }
     };
     Ok(PrText { labels, title: text_at("title")?, body: text_at("body")? })
@@ -227,7 +229,7 @@ fn parse_merge_group(v: &Value, group: &Value) -> Result<Pr> {
                 format!(
                     "`{}` is {}, not a string",
                     ptr.trim_start_matches('/').replace('/', "."),
-                    other.map_or("missing", json_kind)
+                    other.map_or("missing", crate::github::json_kind)
                 ),
                 UNMODIFIED,
             )),
@@ -249,7 +251,7 @@ fn parse_merge_group(v: &Value, group: &Value) -> Result<Pr> {
             bail!(input_error(
                 format!(
                     "`merge_group.base_ref` is {}, but `merge_group.head_ref` queues for {}",
-                    base_ref.as_str().map_or_else(|| json_kind(base_ref).to_owned(), shown),
+                    base_ref.as_str().map_or_else(|| crate::github::json_kind(base_ref).to_owned(), shown),
                     shown(&want)
                 ),
                 UNMODIFIED,
@@ -328,17 +330,6 @@ fn is_repository_name(s: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
         && name != "."
         && name != ".."
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Runs git in one repository and keeps count of the time it takes.

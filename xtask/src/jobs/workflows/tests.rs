@@ -2,6 +2,11 @@ use super::*;
 use crate::config;
 use crate::pipeline::{RELEASE_ENVIRONMENT, Shape, WStep, all, command_line};
 
+/// `owner/repo@SHA # vX.Y.Z`, as a workflow pins an action.
+fn pinned(a: &config::Action) -> String {
+    format!("{}@{} # {}", a.repo, a.sha, a.version)
+}
+
 #[test]
 fn committed_files_match_the_definitions() {
     let root = crate::project_root();
@@ -225,18 +230,8 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
     let release = all().unwrap().into_iter().find(|w| w.file == "release.yml").unwrap();
     let good = render(&release);
     assert_eq!(security_rules("release.yml", &good), Vec::<String>::new());
-    let checkout_pin = format!(
-        "{}@{} # {}",
-        config::ACTION_CHECKOUT.repo,
-        config::ACTION_CHECKOUT.sha,
-        config::ACTION_CHECKOUT.version
-    );
-    let cache = format!(
-        "      - name: cache\n        uses: {}@{} # {}\n",
-        config::ACTION_RUST_CACHE.repo,
-        config::ACTION_RUST_CACHE.sha,
-        config::ACTION_RUST_CACHE.version
-    );
+    let checkout_pin = pinned(&config::ACTION_CHECKOUT);
+    let cache = format!("      - name: cache\n        uses: {}\n", pinned(&config::ACTION_RUST_CACHE));
     let planted: Vec<(&str, String, &str)> = vec![
         (
             "template injection",
@@ -717,12 +712,7 @@ fn hand_written_workflows_are_allowed_by_ci_toml_and_linted_like_the_rest() {
     for (path, text) in generated_in(&root, &shape).unwrap() {
         std::fs::write(root.join(path), text).unwrap();
     }
-    let checkout = format!(
-        "{}@{} # {}",
-        config::ACTION_CHECKOUT.repo,
-        config::ACTION_CHECKOUT.sha,
-        config::ACTION_CHECKOUT.version
-    );
+    let checkout = pinned(&config::ACTION_CHECKOUT);
     let fuzz = format!(
         "name: fuzz\non:\n  pull_request:\npermissions:\n  contents: read\njobs:\n  fuzz:\n    runs-on: ubuntu-latest\n    \
          permissions:\n      contents: read\n    steps:\n      - uses: {checkout}\n        with:\n          persist-credentials: false\n      \
@@ -825,12 +815,7 @@ fn the_critical_path_follows_needs_and_the_slowest_row() {
 /// style (JSON) is refused with the fix instead of being misread.
 #[test]
 fn the_rules_read_any_indentation_and_every_script_form() {
-    let checkout = format!(
-        "{}@{} # {}",
-        config::ACTION_CHECKOUT.repo,
-        config::ACTION_CHECKOUT.sha,
-        config::ACTION_CHECKOUT.version
-    );
+    let checkout = pinned(&config::ACTION_CHECKOUT);
     let wide = format!(
         "name: publish\non:\n    push:\n        tags: [\"v*\"]\npermissions:\n    contents: read\njobs:\n    publish:\n        \
          runs-on: ubuntu-latest\n        environment: release\n        permissions:\n            contents: read\n            \
