@@ -265,94 +265,104 @@ pub fn replay(
                 }
                 None => vec![None],
             };
-            let skipped = j
-                .needs
-                .iter()
-                .find(|n| not_run.contains(&n.as_str()))
-                .map(|n| format!("needs {n}, which does not run"))
-                .or_else(|| {
-                    j.cond
-                        .as_ref()
-                        .filter(|Cond(k)| !decision.flag(k))
-                        .map(|Cond(k)| format!("the plan decided {k}=false"))
-                })
-                .or_else(|| rows.is_empty().then(|| "the plan's matrix is empty".to_owned()));
-            if let Some(why) = skipped {
+            let job = |platform, outcome, commands| ReplayJob {
+                workflow: w.name,
+                job: j.id.clone(),
+                platform,
+                outcome,
+                commands,
+                needs: j.needs.clone(),
+            };
+            if let Some(why) = skipped(j, &not_run, &decision, rows.is_empty()) {
                 not_run.push(&j.id);
-                jobs.push(ReplayJob {
-                    workflow: w.name,
-                    job: j.id.clone(),
-                    platform: None,
-                    outcome: Outcome::Skipped(why),
-                    commands: vec![],
-                    needs: j.needs.clone(),
-                });
+                jobs.push(job(None, Outcome::Skipped(why), vec![]));
                 continue;
             }
             for row in &rows {
                 let mut commands = Vec::new();
                 for s in &j.steps {
-                    let (step, mut argv, env) = match s {
-                        WStep::Xtask { name, args, env, .. } | WStep::Engine { name, args, env, .. } => {
-                            let mut argv = vec!["cargo".to_owned(), "xtask".to_owned()];
-                            argv.extend(args.iter().cloned());
-                            ((*name).to_owned(), argv, env.clone())
-                        }
-                        WStep::Command { name, argv } => (name.clone(), argv.clone(), vec![]),
-                        WStep::Uses { .. } => continue,
-                    };
-                    let mut resolved = Vec::new();
-                    for (k, v) in &env {
-                        let value = resolve(v, k, row.as_ref(), var, root)?;
-                        if !value.is_empty() {
-                            resolved.push(((*k).to_owned(), value));
-                        }
-                    }
-                    // A declared command's words are literal (the workflow quotes them so); the engine's `$NAME`
-                    // words are the shell's expansions of the step's environment.
-                    let literal = matches!(s, WStep::Command { .. });
-                    for a in argv.iter_mut().filter(|_| !literal) {
-                        if let Some(name) = a.strip_prefix('$') {
-                            *a = resolved.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
-                        } else {
-                            *a = resolve(a, "", row.as_ref(), var, root)?;
-                        }
-                    }
-                    if argv.iter().any(|a| a == "--execute") {
-                        argv.retain(|a| a != "--execute");
+                    let Some(mut c) = command(s, row.as_ref(), var, root)? else { continue };
+                    if c.argv.iter().any(|a| a == "--execute") {
+                        c.argv.retain(|a| a != "--execute");
                         notes.push(format!("{}/{}: --execute left out (a replay publishes nothing)", w.name, j.id));
                     }
-                    commands.push(Command { step, argv, env: resolved });
+                    commands.push(c);
                 }
                 let platform = row.as_ref().and_then(|r| r["platform"].as_str()).map(str::to_owned);
-                // A row runs on its platform's runner where the job says so (`runs-on: ${{ matrix.os }}`); another
-                // job on the runner of the platform whose label it names.
-                let target = if j.runs_on.contains("matrix.os") {
-                    row.as_ref().and_then(|r| r["target"].as_str()).map(str::to_owned)
-                } else {
-                    shape.settings.settings.platform.iter().find(|p| p.runner == j.runs_on).map(|p| p.target.clone())
-                };
-                // The first platform is what a local run stands for: its jobs run on any machine.
-                let default_target = &shape.settings.settings.platform[0].target;
-                let outcome = match target {
-                    Some(t) if t != *default_target && !is_this_machine(&t) => Outcome::Elsewhere(format!(
-                        "runs on {}, not this machine",
-                        row.as_ref().and_then(|r| r["os"].as_str()).unwrap_or(&j.runs_on)
-                    )),
-                    _ => Outcome::Runs,
-                };
-                jobs.push(ReplayJob {
-                    workflow: w.name,
-                    job: j.id.clone(),
-                    platform,
-                    outcome,
-                    commands,
-                    needs: j.needs.clone(),
-                });
+                jobs.push(job(platform, outcome(shape, j, row.as_ref()), commands));
             }
         }
     }
     Ok((jobs, notes))
+}
+
+/// Why job `j` does not run, as GitHub would decide: a need that does not run, an `if:` the plan decided false,
+/// an empty matrix.
+fn skipped(j: &super::Job, not_run: &[&str], decision: &super::Decision, no_rows: bool) -> Option<String> {
+    j.needs
+        .iter()
+        .find(|n| not_run.contains(&n.as_str()))
+        .map(|n| format!("needs {n}, which does not run"))
+        .or_else(|| {
+            j.cond.as_ref().filter(|Cond(k)| !decision.flag(k)).map(|Cond(k)| format!("the plan decided {k}=false"))
+        })
+        .or_else(|| no_rows.then(|| "the plan's matrix is empty".to_owned()))
+}
+
+/// The command of step `s` (none for a `uses:` step) with the values CI gives it: its environment resolved, the
+/// engine's `$NAME` words expanded from it as the shell would; a declared command's words stay literal (the
+/// workflow quotes them so).
+fn command(
+    s: &WStep,
+    row: Option<&Value>,
+    var: &dyn Fn(&str) -> Option<String>,
+    root: &str,
+) -> Result<Option<Command>> {
+    let (step, mut argv, env) = match s {
+        WStep::Xtask { name, args, env, .. } | WStep::Engine { name, args, env, .. } => {
+            let mut argv = vec!["cargo".to_owned(), "xtask".to_owned()];
+            argv.extend(args.iter().cloned());
+            ((*name).to_owned(), argv, env.clone())
+        }
+        WStep::Command { name, argv } => {
+            return Ok(Some(Command { step: name.clone(), argv: argv.clone(), env: vec![] }));
+        }
+        WStep::Uses { .. } => return Ok(None),
+    };
+    let mut resolved = Vec::new();
+    for (k, v) in &env {
+        let value = resolve(v, k, row, var, root)?;
+        if !value.is_empty() {
+            resolved.push(((*k).to_owned(), value));
+        }
+    }
+    for a in &mut argv {
+        if let Some(name) = a.strip_prefix('$') {
+            *a = resolved.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        } else {
+            *a = resolve(a, "", row, var, root)?;
+        }
+    }
+    Ok(Some(Command { step, argv, env: resolved }))
+}
+
+/// Whether job `j` (a matrix `row` of it) runs on this machine: a row runs on its platform's runner where the job
+/// says so (`runs-on: ${{ matrix.os }}`), another job on the runner its label names; the first platform is what a
+/// local run stands for, so its jobs run on any machine.
+fn outcome(shape: &Shape<'_>, j: &super::Job, row: Option<&Value>) -> Outcome {
+    let target = if j.runs_on.contains("matrix.os") {
+        row.and_then(|r| r["target"].as_str()).map(str::to_owned)
+    } else {
+        shape.settings.settings.platform.iter().find(|p| p.runner == j.runs_on).map(|p| p.target.clone())
+    };
+    let default_target = &shape.settings.settings.platform[0].target;
+    match target {
+        Some(t) if t != *default_target && !is_this_machine(&t) => Outcome::Elsewhere(format!(
+            "runs on {}, not this machine",
+            row.and_then(|r| r["os"].as_str()).unwrap_or(&j.runs_on)
+        )),
+        _ => Outcome::Runs,
+    }
 }
 
 /// The environment a replayed command gets so that it reads the trigger as under GitHub Actions
