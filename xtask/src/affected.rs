@@ -159,7 +159,8 @@ fn changed_files(ctx: &Ctx, rev: &str) -> Result<Vec<String>> {
         cmd!(sh, "git diff --name-only --no-renames {base}").quiet().read()?,
         cmd!(sh, "git ls-files --others --exclude-standard").quiet().read()?,
     ] {
-        files.extend(out.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        // What the engine writes (its tools, the build outputs) is no change, even where .gitignore omits it.
+        files.extend(out.lines().filter(|l| !l.is_empty() && !crate::config::engine_owned(l)).map(str::to_owned));
     }
     Ok(files.into_iter().collect())
 }

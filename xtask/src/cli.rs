@@ -32,7 +32,8 @@ pub mod flags {
             /// Check formatting and lints: rustfmt, clippy (this and the other platforms), ruff, taplo, typos,
             /// docs, each crate alone, features, the MSRV, cargo-deny, semver, links, the workflows.
             cmd lint {
-                /// Apply the fixes the tools can make (cargo fmt, clippy --fix, ruff, taplo, typos).
+                /// Apply the fixes the tools can make (cargo fmt, clippy --fix, ruff, taplo, typos), in the files
+                /// the repository's own linter configs select (never what they exclude, such as test data).
                 optional --fix
                 /// Only what a change since REV affects (`auto`: the pull request's base in GitHub Actions,
                 /// everything elsewhere); --dry-run shows why.
@@ -96,7 +97,8 @@ pub mod flags {
                 optional --out dir: String
                 /// Rebuild even what is up to date.
                 optional --force
-                /// Package HEAD in two fresh clones in different directories and compare every sha256.
+                /// Package HEAD in two fresh clones in different directories and compare every sha256; a wheel
+                /// that differs is opened: the members that differ and the probable cause.
                 optional --check-reproducible
             }
             /// Upload the commit's packages to the artifact store under commit/<sha>/: every artifact, a PEP 503

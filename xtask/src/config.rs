@@ -5,6 +5,9 @@
 //! The tool pins stay here, in code, rather than in `ci.toml`: each job's code is written against its tools'
 //! flags and output at these versions (maturin's `--compatibility`, cargo-semver-checks' `--baseline-rev`,
 //! wasm-bindgen's JS, twine's checks), so a pin is part of the engine and changes with the code that uses it.
+//! The exception is the linters whose findings are the repository's own rules (ruff, taplo, typos): a repository
+//! may pin its own version of those in `ci.toml` `[lint]`, within the range of versions ([`Tool::repository_range`])
+//! whose command lines and output the engine's lint job is known to work with.
 
 /// Where a tool comes from, and so how the xtask provisions it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,10 +49,41 @@ pub struct Tool {
     /// Optional tools are used when present at the pinned version; otherwise the job falls back and says so.
     pub optional: bool,
     pub purpose: &'static str,
+    /// The versions a repository may pin instead of the engine's (ci.toml `[lint]`); `None`: only the engine's.
+    pub repository_range: Option<Range>,
+}
+
+impl Tool {
+    /// The engine's version of a tool it pins exactly.
+    pub fn exact_pin(&self) -> Option<&'static str> {
+        if let Pin::Exact(v) = self.pin { Some(v) } else { None }
+    }
+}
+
+/// A range of versions: `from` or newer, older than `below`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub from: &'static str,
+    pub below: &'static str,
+}
+
+impl std::fmt::Display for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} or newer, older than {}", self.from, self.below)
+    }
 }
 
 const fn tool(name: &'static str, pin: Pin, source: Source, purpose: &'static str) -> Tool {
-    Tool { name, bin: name, version_args: &["--version"], pin, source, optional: false, purpose }
+    Tool {
+        name,
+        bin: name,
+        version_args: &["--version"],
+        pin,
+        source,
+        optional: false,
+        purpose,
+        repository_range: None,
+    }
 }
 
 /// Environment variables that carry credentials in the release and upload jobs. Every command that builds or
@@ -108,9 +142,24 @@ pub const TOOLS: &[Tool] = &[
         )
     },
     tool("maturin", Pin::Exact("1.16.0"), Source::Pip { package: "maturin" }, "builds the Python wheels"),
-    tool("ruff", Pin::Exact("0.17.6"), Source::Pip { package: "ruff" }, "Python lint and format"),
-    tool("taplo", Pin::Exact("0.9.3"), Source::Pip { package: "taplo" }, "TOML format"),
-    tool("typos", Pin::Exact("1.52.0"), Source::Pip { package: "typos" }, "spell check"),
+    // The linters a repository may pin (ci.toml `[lint]`). Each range's lower bound is the oldest version the lint
+    // job's command lines were run with: ruff 0.5.0 (`check --output-format concise`, `--config "extend-exclude =
+    // [...]"`: `format --extend-exclude` only came in 0.15.x), taplo 0.8.0 (the oldest on PyPI; explicit files
+    // filtered by its config's include/exclude), typos 1.16.23 (`--force-exclude` with directory patterns). The
+    // upper bound is the next series after the engine's pin (ruff and taplo are 0.x: a minor version may change
+    // the command line; typos is 1.x).
+    Tool {
+        repository_range: Some(Range { from: "0.5.0", below: "0.18" }),
+        ..tool("ruff", Pin::Exact("0.17.6"), Source::Pip { package: "ruff" }, "Python lint and format")
+    },
+    Tool {
+        repository_range: Some(Range { from: "0.8.0", below: "0.10" }),
+        ..tool("taplo", Pin::Exact("0.9.3"), Source::Pip { package: "taplo" }, "TOML format")
+    },
+    Tool {
+        repository_range: Some(Range { from: "1.16.23", below: "2" }),
+        ..tool("typos", Pin::Exact("1.52.0"), Source::Pip { package: "typos" }, "spell check")
+    },
     tool("twine", Pin::Exact("7.0.0"), Source::Pip { package: "twine" }, "checks wheels' metadata"),
     // zig from PyPI: maturin links manylinux wheels for any Linux target with it (`python -m ziglang`).
     Tool {
@@ -225,6 +274,18 @@ pub fn tool_named(name: &str) -> &'static Tool {
 
 /// The project-local tools directory (relative to the repository root; ignored by git).
 pub const TOOLS_DIR: &str = ".tools";
+/// Inside the tools directory: the linters at a version the repository pins (ci.toml `[lint]`), one directory
+/// each, `<tool>-<version>/`.
+pub const REPOSITORY_PINS_DIR: &str = "pinned";
+/// The directories the engine writes into a repository: its provisioned tools and the build outputs. No linter
+/// looks into them, and no file in them is a change of the repository.
+pub const ENGINE_DIRS: &[&str] = &[TOOLS_DIR, "target"];
+
+/// Whether `path` (relative to the root, `/`-separated) is inside one of the [`ENGINE_DIRS`].
+pub fn engine_owned(path: &str) -> bool {
+    let path = path.strip_prefix("./").unwrap_or(path);
+    ENGINE_DIRS.iter().any(|d| path == *d || path.strip_prefix(d).is_some_and(|rest| rest.starts_with('/')))
+}
 /// Where jobs put their intermediate outputs (relative to the repository root).
 pub const CI_DIR: &str = "target/ci";
 /// Where `package` puts one directory per commit, and `upload` takes them from.

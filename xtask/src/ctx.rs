@@ -47,7 +47,8 @@ impl Ctx {
         eprintln!("xtask: repository {root}");
         sh.change_dir(&root);
         let settings = settings::init(&root)?;
-        let tools = Tools::new(&root, global.offline);
+        // The linters the repository pins to its own versions replace the engine's for this run.
+        let tools = Tools::new(&root, global.offline).with_pins(settings.lint_pins());
         // Every step finds provisioned tools first.
         sh.set_var("PATH", tools.path_env());
         Ok(Ctx { root, settings, sh, tools, global, job })

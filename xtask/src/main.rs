@@ -30,6 +30,7 @@ mod testutil;
 mod tools;
 mod wasm;
 mod wheel;
+mod wheel_diff;
 mod workspace;
 
 use std::process::ExitCode;

@@ -43,6 +43,28 @@ pub struct Settings {
     pub job: Vec<ExtraJob>,
     /// Hand-written workflow files kept beside the generated ones.
     pub workflows: Option<Workflows>,
+    /// The repository's own versions of the linters whose findings are its rules.
+    pub lint: Option<Lint>,
+}
+
+/// The versions of ruff, taplo and typos the repository's code is linted with (each within the range the engine
+/// supports, `config::Tool::repository_range`); a tool left out runs at the engine's version.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Lint {
+    pub ruff: Option<String>,
+    pub taplo: Option<String>,
+    pub typos: Option<String>,
+}
+
+impl Lint {
+    /// `(tool, version)` of each tool the repository pins.
+    pub fn pins(&self) -> Vec<(&'static str, &str)> {
+        [("ruff", &self.ruff), ("taplo", &self.taplo), ("typos", &self.typos)]
+            .into_iter()
+            .filter_map(|(tool, v)| v.as_deref().map(|v| (tool, v)))
+            .collect()
+    }
 }
 
 /// A job of the repository's own (fuzzing, benchmarks, docs...): one command, run by a workflow of the pipeline
@@ -331,6 +353,7 @@ pub fn example(section: &str) -> &'static str {
              signing-key = \"release/minisign.pub\""
         }
         "test" => "[test]\ndefault-parts = [\"rust\"]",
+        "lint" => "[lint]\nruff = \"0.15.9\"",
         _ => "",
     }
 }
@@ -417,6 +440,17 @@ impl Loaded {
     }
     pub fn check_targets(&self) -> &[String] {
         self.settings.workspace.as_ref().map(|w| w.check_targets.as_slice()).unwrap_or_default()
+    }
+    /// The linters the repository pins to its own versions (ci.toml `[lint]`): `(tool, version)`.
+    pub fn lint_pins(&self) -> Vec<(&'static str, String)> {
+        self.settings
+            .lint
+            .as_ref()
+            .map(Lint::pins)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(t, v)| (t, v.to_owned()))
+            .collect()
     }
 }
 
@@ -642,10 +676,48 @@ fn check(s: &Settings, source: &str) -> Result<(), String> {
         }
     }
     check_jobs(s).map_err(|(path, cause)| fail(&path, cause).unwrap_err())?;
+    if let Some(lint) = &s.lint
+        && let Err((tool, cause, fix)) = check_lint(lint)
+    {
+        let (line, col) = line_col(source, locate(source, &[key("lint"), key(tool)]));
+        return Err(format!("{line}:{col}: lint.{tool}: {}\nfix: {}", crate::plan::printable(&cause), fix));
+    }
     let mut dists = std::collections::BTreeSet::new();
     for (n, p) in s.python.iter().enumerate() {
         if !dists.insert(p.dist.as_str()) {
             return fail(&[key("python"), Seg::Index(n), key("dist")], format!("`{}` is listed twice", p.dist));
+        }
+    }
+    Ok(())
+}
+
+/// Each version of `[lint]` is exact (`X.Y.Z`: it names what is installed) and in the range the engine supports.
+/// An error is `(tool, cause, fix)`.
+fn check_lint(lint: &Lint) -> Result<(), (&'static str, String, String)> {
+    for (tool, version) in lint.pins() {
+        let t = crate::config::tool_named(tool);
+        let range = t.repository_range.expect("every tool of [lint] has a repository range");
+        let engine = t.exact_pin().unwrap_or("version");
+        let leave_out = format!("or leave `{tool}` out to use the engine's {engine}");
+        let parts: Vec<&str> = version.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            return Err((
+                tool,
+                format!("{version:?} is not an exact version: three numbers, X.Y.Z"),
+                format!("write the version you want installed, e.g. {tool} = \"{engine}\", {leave_out}"),
+            ));
+        }
+        if !crate::tools::in_range(version, range) {
+            let fix = if crate::tools::version_cmp(version, range.from).is_lt() {
+                format!("pin {tool} {} or newer (older ones lack options the lint job passes), {leave_out}", range.from)
+            } else {
+                format!(
+                    "pin a {tool} older than {} (the lint job is written against the command line up to that \
+                     series; a newer one needs a newer engine), {leave_out}",
+                    range.below
+                )
+            };
+            return Err((tool, format!("{tool} {version} is outside the versions the engine supports ({range})"), fix));
         }
     }
     Ok(())
@@ -1081,5 +1153,38 @@ mod tests {
         assert_eq!(find("gates.max-file-bytes").2, "ci.toml:2");
         assert_eq!(find("gates.every-commit").2, "default");
         assert_eq!(find("platform[0].runner").2, "ci.toml:6");
+    }
+
+    /// `[lint]`: the repository's versions of the linters, each exact and in the engine's range; anything else
+    /// is refused at its line and column with a fix that names the range.
+    #[test]
+    fn lint_versions_are_exact_known_and_in_the_engine_s_range() {
+        let s = parse("[lint]\nruff = \"0.15.9\"\ntypos = \"1.40.0\"\n").unwrap();
+        let l = Loaded { path: FILE.into(), source: Some(String::new()), settings: s };
+        assert_eq!(l.lint_pins(), [("ruff", "0.15.9".to_owned()), ("typos", "1.40.0".to_owned())]);
+        let cases = [
+            ("black = \"24.1.0\"", "2:1: lint.black: unknown field `black`, expected one of `ruff`, `taplo`, `typos`"),
+            (
+                "ruff = \"0.4.10\"",
+                "2:8: lint.ruff: ruff 0.4.10 is outside the versions the engine supports (0.5.0 or newer, older than \
+                 0.18)\nfix: pin ruff 0.5.0 or newer",
+            ),
+            ("ruff = \"0.18.0\"", "2:8: lint.ruff: ruff 0.18.0 is outside the versions the engine supports"),
+            ("taplo = \"0.10.0\"", "(0.8.0 or newer, older than 0.10)\nfix: pin a taplo older than 0.10"),
+            ("typos = \"2.0.0\"", "2:9: lint.typos: typos 2.0.0 is outside"),
+            ("typos = \"1.16.22\"", "fix: pin typos 1.16.23 or newer"),
+            ("ruff = \">=0.15\"", "2:8: lint.ruff: \">=0.15\" is not an exact version: three numbers, X.Y.Z"),
+            ("ruff = \"0.15\"", "is not an exact version"),
+            ("ruff = 0.15", "2:8: lint.ruff: invalid type: floating point `0.15`, expected a string"),
+        ];
+        for (line, want) in cases {
+            let e = parse(&format!("[lint]\n{line}\n")).unwrap_err();
+            assert!(e.contains(want), "{line}: {e}");
+            assert_eq!(e.lines().count(), 2, "one line of cause, one of fix: {e}");
+            assert!(e.lines().nth(1).unwrap().starts_with("fix: "), "{e}");
+        }
+        let e = parse("[lint]\nruff = \"0.20.1\"\n").unwrap_err();
+        assert!(e.contains("or leave `ruff` out to use the engine's 0.17.6"), "{e}");
+        assert!(parse(example("lint")).unwrap().lint.is_some());
     }
 }

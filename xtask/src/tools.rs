@@ -4,6 +4,10 @@
 //! A missing or wrong-version tool with a pip, cargo or npm source is installed into `.tools/` at the pinned
 //! version; with `--offline`, for system tools, or when installing fails, the job stops with the exact
 //! command that fixes it. A wrong version is never run silently.
+//!
+//! A linter the repository pins to its own version (ci.toml `[lint]`) is installed apart from the engine's tools,
+//! into `.tools/pinned/<tool>-<version>/` (`pip install --target`), and that directory is searched first: two
+//! checkouts sharing one tools directory may pin different versions without replacing each other's.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -42,6 +46,8 @@ pub struct Tools {
     dir: Utf8PathBuf,
     offline: bool,
     cache: Mutex<BTreeMap<&'static str, Probe>>,
+    /// The repository's own versions of tools it may pin (ci.toml `[lint]`), by tool name.
+    pins: BTreeMap<&'static str, String>,
 }
 
 /// The missing tools, sorted by how they are provisioned.
@@ -50,7 +56,7 @@ struct Triage<'a> {
     failures: Vec<String>,
     /// `package==version` of the pip-installed ones (one batch).
     pip: Vec<String>,
-    /// The cargo- and npm-installed ones, with their state.
+    /// The cargo- and npm-installed ones and the repository's pinned linters, with their state.
     installs: Vec<(&'a Probe, String)>,
 }
 
@@ -65,7 +71,30 @@ impl Tools {
     }
 
     pub fn with_dir(root: &Utf8Path, dir: &Utf8Path, offline: bool) -> Tools {
-        Tools { root: root.to_owned(), dir: dir.to_owned(), offline, cache: Mutex::new(BTreeMap::new()) }
+        Tools {
+            root: root.to_owned(),
+            dir: dir.to_owned(),
+            offline,
+            cache: Mutex::new(BTreeMap::new()),
+            pins: BTreeMap::new(),
+        }
+    }
+
+    /// These tools at the repository's versions (ci.toml `[lint]`, checked when it was read) instead of the
+    /// engine's.
+    pub fn with_pins(mut self, pins: Vec<(&'static str, String)>) -> Tools {
+        self.pins = pins.into_iter().collect();
+        self
+    }
+
+    /// The version the repository pins `name` to, if it does.
+    pub fn repository_pin(&self, name: &str) -> Option<&str> {
+        self.pins.get(name).map(String::as_str)
+    }
+
+    /// Where the repository's version of a linter is installed: `<tools>/pinned/<tool>-<version>`.
+    pub fn pinned_dir(&self, name: &str, version: &str) -> Utf8PathBuf {
+        self.dir.join(config::REPOSITORY_PINS_DIR).join(format!("{name}-{version}"))
     }
 
     pub fn dir(&self) -> Utf8PathBuf {
@@ -79,11 +108,14 @@ impl Tools {
     /// The directories provisioned tools live in, searched before `PATH`.
     pub fn bin_dirs(&self) -> Vec<Utf8PathBuf> {
         let venv_bin = HOST.venv_bin();
-        vec![
+        // The repository's pinned linters first: each directory holds its one program.
+        let mut dirs: Vec<Utf8PathBuf> = self.pins.iter().map(|(t, v)| self.pinned_dir(t, v).join(venv_bin)).collect();
+        dirs.extend([
             self.venv().join(venv_bin),
             self.dir().join("cargo").join("bin"),
             self.dir().join("npm").join("node_modules").join(".bin"),
-        ]
+        ]);
+        dirs
     }
 
     /// `PATH` with the tools directories first: what every step runs with.
@@ -97,6 +129,9 @@ impl Tools {
 
     /// The version `tool` must have.
     pub fn wanted(&self, tool: &Tool) -> Result<String> {
+        if let Some(v) = self.pins.get(tool.name) {
+            return Ok(v.clone());
+        }
         Ok(match tool.pin {
             Pin::Exact(v) | Pin::AtLeast(v) => v.to_owned(),
             Pin::CargoLock(package) => lock_version(&self.root, package)?,
@@ -184,6 +219,13 @@ impl Tools {
     /// The exact command that installs `tool` at its pinned version.
     pub fn fix_command(&self, tool: &Tool, wanted: &str) -> String {
         let dir = self.dir.strip_prefix(&self.root).map_or_else(|_| self.dir.to_string(), |d| d.to_string());
+        if let (Source::Pip { package }, true) = (tool.source, self.is_repository_pin(tool.name, wanted)) {
+            let py = format!("{}/python", HOST.venv_bin());
+            let target = format!("{dir}/{}/{}-{wanted}", config::REPOSITORY_PINS_DIR, tool.name);
+            return format!(
+                "python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install --target {target} {package}=={wanted}"
+            );
+        }
         match tool.source {
             Source::Pip { package } => {
                 let py = format!("{}/python", HOST.venv_bin());
@@ -199,6 +241,10 @@ impl Tools {
             }
             Source::System { fix } => fix.to_owned(),
         }
+    }
+
+    fn is_repository_pin(&self, name: &str, version: &str) -> bool {
+        self.pins.get(name).is_some_and(|v| v == version)
     }
 
     /// Probes the named tools at once (each `--version` in its own thread); later `probe`s hit the cache.
@@ -266,6 +312,16 @@ impl Tools {
                     p.tool.name,
                     self.fix_command(p.tool, &p.wanted)
                 )),
+                // The repository's version of a linter: a directory of its own, installed beside the rest.
+                Source::Pip { .. } if self.is_repository_pin(p.tool.name, &p.wanted) => {
+                    eprintln!(
+                        "provisioning {} {} (ci.toml [lint]) into {}",
+                        p.tool.name,
+                        p.wanted,
+                        self.pinned_dir(p.tool.name, &p.wanted)
+                    );
+                    t.installs.push((p, state));
+                }
                 Source::Pip { package } => t.pip.push(format!("{package}=={}", p.wanted)),
                 _ => {
                     eprintln!("provisioning {} {} into {} ({state})", p.tool.name, p.wanted, config::TOOLS_DIR);
@@ -299,7 +355,7 @@ impl Tools {
                             return Ok(());
                         }
                         sh.set_var("CARGO_BUILD_JOBS", jobs);
-                        self.install(&sh, p.tool.source, &p.wanted)
+                        self.install(&sh, p.tool, &p.wanted)
                     });
                     match result {
                         Ok(()) => eprintln!(
@@ -380,6 +436,14 @@ impl Tools {
     fn pip_install(&self, sh: &Shell, requirements: &[String]) -> Result<()> {
         // One pip at a time in the virtualenv, across processes (pip itself does not lock).
         let _lock = InstallLock::acquire(&self.dir(), "venv")?;
+        let python = self.venv_python_created(sh)?;
+        without_secrets(cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet {requirements...}"))
+            .run()?;
+        Ok(())
+    }
+
+    /// The tools virtualenv's python, creating the virtualenv when there is none (call it under the venv lock).
+    fn venv_python_created(&self, sh: &Shell) -> Result<Utf8PathBuf> {
         let venv = self.venv();
         let python = venv_python(&venv);
         if !python.exists() {
@@ -387,14 +451,39 @@ impl Tools {
             let py = py.path.context("python3 is not on PATH")?;
             cmd!(sh, "{py} -m venv {venv}").run().with_context(|| format!("creating the virtualenv {venv}"))?;
         }
-        without_secrets(cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet {requirements...}"))
-            .run()?;
+        Ok(python)
+    }
+
+    /// The repository's version of a linter, into its own directory (`pip install --target`, with the tools
+    /// virtualenv's pip): into a temporary directory first, renamed when complete, so a killed install leaves
+    /// no half-installed tool behind.
+    fn install_pinned(&self, sh: &Shell, name: &str, package: &str, version: &str) -> Result<()> {
+        let dest = self.pinned_dir(name, version);
+        let python = {
+            let _lock = InstallLock::acquire(&self.dir(), "venv")?;
+            self.venv_python_created(sh)?
+        };
+        // The caller holds this tool's install lock: a temporary directory left beside it is a killed install's.
+        let stem = format!("{name}-{version}.tmp-");
+        for entry in dest.parent().and_then(|d| d.read_dir_utf8().ok()).into_iter().flatten().flatten() {
+            if entry.file_name().starts_with(&stem) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let tmp = dest.with_file_name(format!("{stem}{}", std::process::id()));
+        let spec = format!("{package}=={version}");
+        run_captured(without_secrets(cmd!(
+            sh,
+            "{python} -m pip install --disable-pip-version-check --quiet --no-deps --target {tmp} {spec}"
+        )))?;
+        let _ = std::fs::remove_dir_all(&dest);
+        std::fs::rename(&tmp, &dest).with_context(|| format!("moving {tmp} to {dest}"))?;
         Ok(())
     }
 
-    fn install(&self, sh: &Shell, source: Source, version: &str) -> Result<()> {
+    fn install(&self, sh: &Shell, tool: &Tool, version: &str) -> Result<()> {
         let dir = self.dir();
-        match source {
+        match tool.source {
             Source::Cargo { package, locked, debug } => {
                 let root = dir.join("cargo");
                 let flags = [locked.then_some("--locked"), debug.then_some("--debug")].into_iter().flatten();
@@ -412,7 +501,8 @@ impl Tools {
                     "npm install --prefix {prefix} --no-audit --no-fund --silent {spec}"
                 )))?;
             }
-            Source::Pip { .. } | Source::System { .. } => unreachable!("handled by the caller"),
+            Source::Pip { package } => self.install_pinned(sh, tool.name, package, version)?,
+            Source::System { .. } => unreachable!("handled by the caller"),
         }
         Ok(())
     }
@@ -550,6 +640,11 @@ pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.resize(n, 0);
     b.resize(n, 0);
     a.cmp(&b)
+}
+
+/// Whether `version` is in `range` (`from` or newer, older than `below`).
+pub fn in_range(version: &str, range: config::Range) -> bool {
+    version_cmp(version, range.from).is_ge() && version_cmp(version, range.below).is_lt()
 }
 
 /// The version of `package` recorded in the workspace's `Cargo.lock`.
@@ -714,5 +809,50 @@ mod tests {
         );
         assert_eq!(key_of("web/reel-web/index.html"), "web/reel-web/index.html");
         assert_eq!(HOST.windows, cfg!(windows));
+    }
+
+    /// A linter the repository pins (ci.toml `[lint]`) is wanted at its version, found first in its own
+    /// directory, installed there (never over the engine's), and the engine's version of it is not used instead.
+    #[cfg(unix)]
+    #[test]
+    fn a_repository_pin_is_wanted_searched_and_installed_apart() {
+        use std::os::unix::fs::PermissionsExt;
+        // The engine's own version of each such tool is in the range it lets a repository pin.
+        for t in config::TOOLS.iter().filter(|t| t.repository_range.is_some()) {
+            let range = t.repository_range.unwrap();
+            assert!(in_range(t.exact_pin().unwrap(), range) && !in_range(range.below, range), "{}", t.name);
+            assert!(in_range(range.from, range), "{}", t.name);
+        }
+        let root = crate::testutil::temp_dir("tools-pins");
+        let fake = |path: &Utf8Path, version: &str| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, format!("#!/bin/sh\necho 'ruff {version}'\n")).unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        fake(&root.join(".tools/venv/bin/ruff"), "0.17.6");
+        let sh = Shell::new().unwrap();
+        let dir = root.join(".tools");
+        let engine = Tools::with_dir(&root, &dir, true);
+        assert!(engine.probe(&sh, config::tool_named("ruff")).unwrap().ok, "without a pin: the engine's");
+        let pinned = Tools::with_dir(&root, &dir, true).with_pins(vec![("ruff", "0.15.9".to_owned())]);
+        assert_eq!(pinned.wanted(config::tool_named("ruff")).unwrap(), "0.15.9");
+        assert_eq!(pinned.wanted(config::tool_named("taplo")).unwrap(), "0.9.3");
+        assert_eq!(pinned.bin_dirs()[0], dir.join("pinned/ruff-0.15.9").join(HOST.venv_bin()));
+        let p = pinned.probe(&sh, config::tool_named("ruff")).unwrap();
+        assert_eq!((p.found.as_deref(), p.ok), (Some("0.17.6"), false), "the engine's ruff is not the pinned one");
+        let err = format!("{:#}", pinned.ensure(&sh, &["ruff"]).unwrap_err());
+        assert!(
+            err.contains(
+                "--offline forbids provisioning: python3 -m venv .tools/venv && .tools/venv/bin/python -m pip install \
+                 --target .tools/pinned/ruff-0.15.9 ruff==0.15.9"
+            ),
+            "{err}"
+        );
+        fake(&dir.join("pinned/ruff-0.15.9/bin/ruff"), "0.15.9");
+        let pinned = Tools::with_dir(&root, &dir, true).with_pins(vec![("ruff", "0.15.9".to_owned())]);
+        let p = pinned.probe(&sh, config::tool_named("ruff")).unwrap();
+        assert!(p.ok && p.path == Some(dir.join("pinned/ruff-0.15.9/bin/ruff")), "{p:?}");
+        assert!(pinned.path_env().to_string_lossy().starts_with(dir.join("pinned/ruff-0.15.9/bin").as_str()));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -50,6 +50,7 @@ pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
         }
         let p = ctx.tools.probe(&ctx.sh, tool)?;
         let pin = match tool.pin {
+            _ if ctx.tools.repository_pin(tool.name).is_some() => format!("{} (ci.toml [lint])", p.wanted),
             config::Pin::Exact(_) => p.wanted.clone(),
             config::Pin::AtLeast(_) => format!(">={}", p.wanted),
             config::Pin::CargoLock(pkg) => format!("{} (Cargo.lock {pkg})", p.wanted),
@@ -105,7 +106,10 @@ pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
             Err(e) => println!("\nwasm32: missing: {e:#}"),
         }
         println!("tools directory: {} (searched before PATH)", ctx.tools.dir());
-        println!("tool pins: the engine's (xtask/src/config.rs), not the repository's");
+        println!(
+            "tool pins: the engine's (xtask/src/config.rs), except the linters the repository pins in {} [lint]",
+            crate::settings::FILE
+        );
         if ctx.settings.source.is_none() {
             println!(
                 "\nsettings: there is no {}; jobs name the section they need (CONTRIBUTING.md, \"Adopting this CI\")",

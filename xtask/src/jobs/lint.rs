@@ -1,10 +1,52 @@
 //! `cargo xtask lint`: formatting and lints of every language in the repository, and the workflows.
+//!
+//! The file linters (ruff, taplo, typos) judge the repository by its own rules: its configuration files decide
+//! what they check (explicit file lists go through the same excludes: ruff and typos with `--force-exclude`,
+//! taplo filters them by its include/exclude), at the version the repository pins in ci.toml `[lint]` if it does.
+//! The engine only adds what no repository wants linted: its own directories (`.tools/`, `target/`) and the
+//! files it generates (the workflows), with each tool's exclude option, never replacing the repository's.
 
 use anyhow::Result;
 
 use crate::Ctx;
 use crate::affected::{self, Affected};
 use crate::plan::{Plan, Step};
+
+/// What the file linters are given besides the change: the paths none of them looks at, and taplo's files.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scope {
+    /// Paths relative to the root that no linter looks at: the engine's directories (`config::ENGINE_DIRS`) and
+    /// the files it generates (the workflows: YAML, which only typos reads). Left out of every file list, and
+    /// excluded from every walk with the tool's own option (added to the repository's excludes, never replacing
+    /// them).
+    pub skip: Vec<String>,
+    /// The TOML files taplo formats: the tracked and new (unignored) ones, or the changed ones. taplo applies the
+    /// repository's `include`/`exclude` to them (it walks every directory, ignored ones too, when given none).
+    pub toml: Vec<String>,
+}
+
+impl Scope {
+    pub fn skips(&self, path: &str) -> bool {
+        let path = path.strip_prefix("./").unwrap_or(path);
+        self.skip.iter().any(|s| path == s || path.strip_prefix(s.as_str()).is_some_and(|r| r.starts_with('/')))
+    }
+
+    /// `extend-exclude = [...]` for ruff's `--config`: added to the repository's own `extend-exclude` (ruff's
+    /// `format --extend-exclude` only exists from 0.15.x on; `--config` from long before), anchored at the root.
+    fn ruff_excludes(&self) -> String {
+        // ruff reads no YAML: the generated workflows would only lengthen its command line.
+        let paths: Vec<String> = (self.skip.iter())
+            .filter(|p| !p.ends_with(".yml"))
+            .map(|p| serde_json::Value::String(format!("./{p}")).to_string())
+            .collect();
+        format!("extend-exclude = [{}]", paths.join(", "))
+    }
+
+    /// typos' `--exclude` for each skipped path, anchored at the root (gitignore syntax; added to the config's).
+    fn typos_excludes(&self) -> Vec<String> {
+        self.skip.iter().flat_map(|p| ["--exclude".to_owned(), format!("/{p}")]).collect()
+    }
+}
 
 pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     let affected = affected::for_flag(ctx, changed_since)?;
@@ -28,7 +70,14 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
             }
         }
     }
-    let mut plan = plan(fix, &affected);
+    let scope = scope(ctx, &affected)?;
+    let mut plan = plan(fix, &affected, &scope);
+    for (tool, version) in ctx.settings.lint_pins() {
+        if plan.tools().contains(&tool) {
+            let engine = crate::config::tool_named(tool).exact_pin().unwrap_or_default();
+            plan.note(format!("{tool} {version}: the repository's version (ci.toml [lint]; the engine's is {engine})"));
+        }
+    }
     add_target_checks(&mut plan, &targets, &affected);
     if affected.any_rust() && !fix {
         let packages = crate::workspace::workspace_packages(ctx)?;
@@ -75,6 +124,35 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
         plan.note(n);
     }
     ctx.execute(&plan)
+}
+
+/// The paths no linter looks at, and the TOML files taplo is given.
+fn scope(ctx: &Ctx, a: &Affected) -> Result<Scope> {
+    let mut skip: Vec<String> = crate::config::ENGINE_DIRS.iter().map(|d| (*d).to_owned()).collect();
+    // The generated workflows: a finding there is fixed in what they are generated from (ci.toml, the engine),
+    // and a fixer's edit would only fail `workflows --check`.
+    if !ctx.settings.settings.platform.is_empty() {
+        for (name, ..) in crate::settings::WORKFLOWS {
+            let file = format!("{}/{name}.yml", crate::pipeline::DIR);
+            if ctx.root.join(&file).is_file() {
+                skip.push(file);
+            }
+        }
+    }
+    let mut scope = Scope { skip, toml: Vec::new() };
+    // taplo's own config changed: every file it may now format differently.
+    let taplo_config = a.files.iter().any(|f| f == "taplo.toml" || f == ".taplo.toml");
+    let toml: Vec<String> = if a.everything.is_some() || taplo_config {
+        let sh = &ctx.sh;
+        let all = xshell::cmd!(sh, "git ls-files -z --cached --others --exclude-standard -- *.toml").quiet().read()?;
+        all.split('\0').filter(|f| !f.is_empty() && ctx.root.join(f).is_file()).map(str::to_owned).collect()
+    } else {
+        a.files.iter().filter(|f| f.ends_with(".toml")).cloned().collect()
+    };
+    scope.toml = toml.into_iter().filter(|f| !scope.skips(f)).collect();
+    scope.toml.sort();
+    scope.toml.dedup();
+    Ok(scope)
 }
 
 /// The tracked Markdown files a change touches (every one when everything runs).
@@ -274,16 +352,19 @@ fn crate_args(a: &Affected) -> Vec<String> {
 }
 
 /// The lint plan. In check mode nothing writes, so every step may run at once; fixers write files, so they
-/// run one after another. With `--changed-since`, only the linters of what changed run.
-pub fn plan(fix: bool, a: &Affected) -> Plan {
+/// run one after another. With `--changed-since`, only the linters of what changed run. The file linters look at
+/// nothing `scope` skips.
+pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
     let mut plan = Plan::new(if fix { "lint --fix" } else { "lint" });
     for n in a.summary() {
         plan.note(n);
     }
+    // A file of the engine's is no file of the repository's to lint.
+    let a = &Affected { files: a.files.iter().filter(|f| !scope.skips(f)).cloned().collect(), ..a.clone() };
     let rust = a.any_rust();
     let rs_files = a.has_ext(&[".rs"]);
     let python = a.has_ext(&[".py", "ruff.toml", "pyproject.toml"]);
-    let toml = a.has_ext(&[".toml"]);
+    let toml = !scope.toml.is_empty();
     // Every workflow file, generated or hand-written (ci.toml `[workflows] allow`).
     let workflow_files = crate::pipeline::workflow_files(&crate::project_root());
     // The workflows are generated from ci.toml's platforms: without any there are none to check.
@@ -295,6 +376,7 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
     }
     let gh = (a.everything.is_some() || a.workflows) && has_workflows;
     let typos_files: Vec<String> = if a.everything.is_some() { vec![] } else { a.files.clone() };
+    let ruff_excludes = scope.ruff_excludes();
     let typos = a.everything.is_some() || !typos_files.is_empty();
     let mut steps = Vec::new();
     if fix {
@@ -313,15 +395,28 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
             );
         }
         if python {
-            steps.push(Step::run("ruff check --fix", "ruff", &["check", "--fix", "."]).tools(&["ruff"]));
-            steps.push(Step::run("ruff format", "ruff", &["format", "."]).tools(&["ruff"]));
+            steps.push(
+                Step::run("ruff check --fix", "ruff", &["check", "--fix", "--config", &ruff_excludes, "."])
+                    .tools(&["ruff"]),
+            );
+            steps.push(Step::run("ruff format", "ruff", &["format", "--config", &ruff_excludes, "."]).tools(&["ruff"]));
         }
         if toml {
-            steps.push(Step::run("taplo fmt", "taplo", &["fmt"]).env("RUST_LOG", "warn").tools(&["taplo"]));
+            steps.push(
+                Step::run("taplo fmt", "taplo", &["fmt"])
+                    .args(scope.toml.iter().cloned())
+                    .env("RUST_LOG", "warn")
+                    .tools(&["taplo"]),
+            );
         }
         if typos {
+            // Only into files the repository's typos config does not exclude (its test data, words from
+            // elsewhere), even when they are named: `--force-exclude`.
             steps.push(
-                Step::run("typos --write-changes", "typos", &["--write-changes"]).args(typos_files).tools(&["typos"]),
+                Step::run("typos --write-changes", "typos", &["--write-changes", "--force-exclude"])
+                    .args(scope.typos_excludes())
+                    .args(typos_files)
+                    .tools(&["typos"]),
             );
         }
         if gh {
@@ -346,19 +441,28 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
         }
         if python {
             steps.push(
-                Step::run("ruff check", "ruff", &["check", "--output-format", "concise", "."])
-                    .tools(&["ruff"])
-                    .hint("run `cargo xtask lint --fix` for the fixable ones"),
+                Step::run(
+                    "ruff check",
+                    "ruff",
+                    &["check", "--output-format", "concise", "--config", &ruff_excludes, "."],
+                )
+                .tools(&["ruff"])
+                .hint("run `cargo xtask lint --fix` for the fixable ones (ruff's safe fixes)"),
             );
             steps.push(
-                Step::run("ruff format", "ruff", &["format", "--diff", "."])
+                Step::run("ruff format", "ruff", &["format", "--diff", "--config", &ruff_excludes, "."])
                     .tools(&["ruff"])
-                    .hint("run `cargo xtask lint --fix` (ruff format)"),
+                    .hint(
+                        "run `cargo xtask lint --fix` (ruff format); ruff 0.16 and newer also format the Python blocks \
+                         of Markdown files: to keep them as written, add `extend-exclude = [\"*.md\"]` to the \
+                         repository's ruff config, or pin its ruff in ci.toml [lint]",
+                    ),
             );
         }
         if toml {
             steps.push(
                 Step::run("taplo fmt", "taplo", &["fmt", "--colors", "never", "--check", "--diff"])
+                    .args(scope.toml.iter().cloned())
                     .env("RUST_LOG", "warn")
                     .tools(&["taplo"])
                     .hint("run `cargo xtask lint --fix` (taplo fmt)"),
@@ -366,10 +470,16 @@ pub fn plan(fix: bool, a: &Affected) -> Plan {
         }
         if typos {
             steps.push(
-                Step::run("typos", "typos", &["--format", "brief"])
+                Step::run("typos", "typos", &["--format", "brief", "--force-exclude"])
+                    .args(scope.typos_excludes())
                     .args(typos_files)
                     .tools(&["typos"])
-                    .hint("fix the spelling, or allow the word in _typos.toml; `cargo xtask lint --fix` applies typos' corrections"),
+                    .hint(
+                        "fix the misspelling. A word that is meant (test data, a name from elsewhere) is no typo: \
+                         allow it (`[default.extend-words]`) or exclude its file (`[files] extend-exclude`) in the \
+                         repository's typos config (_typos.toml) first, because `cargo xtask lint --fix` writes \
+                         typos' corrections into every file that config does not exclude",
+                    ),
             );
         }
         if gh {
@@ -420,9 +530,17 @@ mod tests {
         p.steps.iter().map(|s| s.name.as_str()).collect()
     }
 
+    /// The engine's directories and one generated workflow skipped; two TOML files.
+    fn test_scope() -> Scope {
+        Scope {
+            skip: vec![".tools".into(), "target".into(), ".github/workflows/pr-gates.yml".into()],
+            toml: vec!["Cargo.toml".into(), "ci.toml".into()],
+        }
+    }
+
     #[test]
     fn check_plan_runs_every_linter_concurrently() {
-        let plan = plan(false, &Affected::all("test"));
+        let plan = plan(false, &Affected::all("test"), &test_scope());
         assert_eq!(
             names(&plan),
             [
@@ -447,7 +565,7 @@ mod tests {
     #[test]
     fn the_other_platforms_are_linted_next_to_the_host() {
         let a = Affected::all("test");
-        let mut p = plan(false, &a);
+        let mut p = plan(false, &a, &test_scope());
         let targets: Vec<String> = crate::settings::get().check_targets().to_vec();
         add_target_checks(&mut p, &targets, &a);
         assert_eq!(&names(&p)[..3], ["clippy", "clippy (x86_64-pc-windows-msvc)", "clippy (aarch64-apple-darwin)"]);
@@ -701,10 +819,10 @@ mod tests {
 
     #[test]
     fn fix_plan_writes_one_step_at_a_time() {
-        let plan = plan(true, &Affected::all("test"));
+        let plan = plan(true, &Affected::all("test"), &test_scope());
         assert!(plan.steps.iter().all(|s| !s.concurrent));
         assert_eq!(plan.steps[0].command_line(), "cargo fmt --all");
-        assert!(plan.steps.iter().any(|s| s.command_line() == "typos --write-changes"));
+        assert!(plan.steps.iter().any(|s| s.command_line().starts_with("typos --write-changes --force-exclude ")));
     }
 
     #[test]
@@ -715,17 +833,131 @@ mod tests {
             files: vec!["examples/python/a.py".into()],
             ..Affected::default()
         };
-        let p = plan(false, &py_only);
+        // No TOML file changed: taplo has nothing to format.
+        let scope = Scope { toml: vec![], ..test_scope() };
+        let p = plan(false, &py_only, &scope);
         assert_eq!(names(&p), ["ruff check", "ruff format", "typos"]);
-        assert_eq!(p.steps[2].command_line(), "typos --format brief examples/python/a.py");
+        assert_eq!(
+            p.steps[2].command_line(),
+            "typos --format brief --force-exclude --exclude /.tools --exclude /target --exclude \
+             /.github/workflows/pr-gates.yml examples/python/a.py"
+        );
 
         let leaf = Affected {
             crates: BTreeSet::from(["reel-cli".to_owned()]),
             files: vec!["crates/reel-cli/src/main.rs".into()],
             ..Affected::default()
         };
-        let p = plan(false, &leaf);
+        let p = plan(false, &leaf, &scope);
         assert_eq!(names(&p), ["clippy", "rustfmt", "typos"]);
         assert_eq!(p.steps[0].command_line(), "cargo clippy --all-targets --locked --package reel-cli -- -D warnings");
+    }
+
+    /// What the engine adds to the file linters' command lines: its own directories and generated files, excluded
+    /// with each tool's option that adds to the repository's excludes; explicit files through the repository's
+    /// excludes too (`--force-exclude`, taplo's own filter); never a file of the engine's in a list.
+    #[test]
+    fn the_file_linters_keep_the_repository_s_excludes_and_skip_the_engine_s_files() {
+        let p = plan(false, &Affected::all("t"), &test_scope());
+        let line = |p: &Plan, name: &str| p.steps.iter().find(|s| s.name == name).unwrap().command_line();
+        let ruff_config = "'extend-exclude = [\"./.tools\", \"./target\"]'";
+        assert_eq!(line(&p, "ruff check"), format!("ruff check --output-format concise --config {ruff_config} ."));
+        assert_eq!(line(&p, "ruff format"), format!("ruff format --diff --config {ruff_config} ."));
+        assert_eq!(line(&p, "taplo fmt"), "RUST_LOG=warn taplo fmt --colors never --check --diff Cargo.toml ci.toml");
+        let excludes = "--exclude /.tools --exclude /target --exclude /.github/workflows/pr-gates.yml";
+        assert_eq!(line(&p, "typos"), format!("typos --format brief --force-exclude {excludes}"));
+        // The fixers write only where the checks look.
+        let f = plan(true, &Affected::all("t"), &test_scope());
+        assert_eq!(line(&f, "ruff check --fix"), format!("ruff check --fix --config {ruff_config} ."));
+        assert_eq!(line(&f, "taplo fmt"), "RUST_LOG=warn taplo fmt Cargo.toml ci.toml");
+        assert_eq!(line(&f, "typos --write-changes"), format!("typos --write-changes --force-exclude {excludes}"));
+        // The printed fix explains deliberate misspellings before proposing the rewrite.
+        let hint = &p.steps.iter().find(|s| s.name == "typos").unwrap().hint;
+        assert!(hint.contains("extend-exclude") && hint.contains("does not exclude"), "{hint}");
+        // A change: the engine's files and the generated workflow are not named; only those changed: no typos at
+        // all (with no file it would walk the whole repository).
+        let files = |f: &[&str]| Affected { files: f.iter().map(|f| (*f).to_owned()).collect(), ..Affected::default() };
+        let engine = [".tools/venv/lib/x.py", "target/debug/x.rs", ".github/workflows/pr-gates.yml"];
+        // No TOML file: no taplo (which, given none, would walk every directory).
+        let no_toml = Scope { toml: vec![], ..test_scope() };
+        let p = plan(false, &files(&[&engine[..], &["docs/a.md"]].concat()), &no_toml);
+        assert_eq!(line(&p, "typos"), format!("typos --format brief --force-exclude {excludes} docs/a.md"));
+        assert_eq!(names(&plan(false, &files(&engine), &no_toml)), Vec::<&str>::new());
+        assert!(!names(&plan(false, &Affected::all("t"), &no_toml)).contains(&"taplo fmt"));
+        assert!(test_scope().skips("./target/x") && test_scope().skips(".tools") && !test_scope().skips("targets/x"));
+    }
+
+    /// The provisioned ruff, taplo and typos, as planned, on a scratch repository whose own configs exclude
+    /// `data/` (deliberately misspelt test data, unformatted files) and that does not gitignore `.tools/` or
+    /// `target/`: nothing excluded or the engine's is judged or rewritten, whether the files are walked or named.
+    #[test]
+    fn the_file_linters_judge_only_what_the_repository_s_configs_select() {
+        let unformatted = "import os\nx=1\n";
+        // The misspellings are spelt at run time, so that this file passes typos itself.
+        let typo = ["t", "eh"].concat();
+        let (fixture, note) = (format!("{typo} {}\n", ["rec", "ieve"].concat()), format!("{typo}\n"));
+        let dir = crate::testutil::scratch(
+            "lint-scope",
+            &[
+                ("ruff.toml", "extend-exclude = [\"data\"]\n"),
+                ("taplo.toml", "exclude = [\"data/**\"]\n"),
+                ("_typos.toml", "[files]\nextend-exclude = [\"data/\"]\n"),
+                ("good.py", "x = 1\n"),
+                ("a.toml", "a = 1\n"),
+                ("data/fixture.txt", &fixture),
+                ("data/bad.py", unformatted),
+                ("data/d.toml", "a  =   1\n"),
+                (".tools/venv/lib/site.py", unformatted),
+                (".tools/venv/pkg.toml", "a  =   1\n"),
+                (".tools/venv/notes.txt", &note),
+                ("target/gen.py", unformatted),
+                ("target/gen.toml", "a  =   1\n"),
+                ("target/notes.txt", &note),
+            ],
+        );
+        let sh = xshell::Shell::new().unwrap();
+        sh.change_dir(&dir);
+        xshell::cmd!(sh, "git init --quiet").run().unwrap();
+        let tools = crate::tools::Tools::new(&crate::project_root(), false);
+        tools.ensure(&sh, &["ruff", "taplo", "typos"]).expect("provision the linters");
+        let bin = |t: &str| tools.probe(&sh, crate::config::tool_named(t)).unwrap().path.unwrap();
+        let ctx = crate::testutil::ctx(&dir);
+        let run = |p: &Plan, name: &str| {
+            let step = p.steps.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no step {name}"));
+            let tool = step.tools[0];
+            crate::testutil::run_step_in(step, &dir, Some(&bin(tool)))
+        };
+        // Everything: the walks and taplo's tracked and new files.
+        let all = Affected::all("t");
+        let s = scope(&ctx, &all).unwrap();
+        assert_eq!(s.toml, ["_typos.toml", "a.toml", "data/d.toml", "ruff.toml", "taplo.toml"]);
+        let p = plan(false, &all, &s);
+        for step in ["ruff check", "ruff format", "taplo fmt", "typos"] {
+            let (ok, text) = run(&p, step);
+            assert!(ok, "{step}: {text}");
+        }
+        // A change that names the excluded files: still excluded, by the check and by the fixer.
+        let changed = Affected {
+            python: true,
+            files: ["data/fixture.txt", "data/d.toml", "good.py", ".tools/venv/notes.txt"].map(String::from).to_vec(),
+            ..Affected::default()
+        };
+        let s = scope(&ctx, &changed).unwrap();
+        assert_eq!(s.toml, ["data/d.toml"]);
+        let config_changed = Affected { files: vec!["taplo.toml".into()], ..Affected::default() };
+        assert_eq!(scope(&ctx, &config_changed).unwrap().toml.len(), 5, "a new taplo config: every TOML file");
+        for step in ["taplo fmt", "typos"] {
+            let (ok, text) = run(&plan(false, &changed, &s), step);
+            assert!(ok, "{step}: {text}");
+        }
+        std::fs::write(dir.join("good.py"), format!("# {typo} answer\nx = 1\n")).unwrap();
+        let (ok, text) = run(&plan(false, &changed, &s), "typos");
+        assert!(!ok && text.contains("good.py:1:3") && !text.contains("fixture"), "{text}");
+        let (ok, text) = run(&plan(true, &changed, &s), "typos --write-changes");
+        assert!(ok, "{text}");
+        assert_eq!(std::fs::read_to_string(dir.join("good.py")).unwrap(), "# the answer\nx = 1\n");
+        assert_eq!(std::fs::read_to_string(dir.join("data/fixture.txt")).unwrap(), fixture);
+        assert_eq!(std::fs::read_to_string(dir.join(".tools/venv/notes.txt")).unwrap(), note);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

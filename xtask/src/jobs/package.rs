@@ -533,9 +533,58 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
             "\nall {} artifacts and the manifest are bit-for-bit identical across the two builds",
             a.artifacts.len()
         );
-        Ok(())
-    } else {
-        Err(crate::plan::JobFailed(format!("not reproducible: {}", differ.join(", "))).into())
+        return Ok(());
+    }
+    let mut message = format!("not reproducible: {}", differ.join(", "));
+    for (cause, fix) in explain_wheels(ctx, a, &differ, &base, &commit.sha) {
+        message.push_str(&format!("\n{cause}\nfix: {fix}"));
+    }
+    Err(crate::plan::JobFailed(message).into())
+}
+
+/// Opens each wheel whose two builds differ (under `base`, for commit `sha`) and prints the members that differ
+/// and the probable cause; returns each distinct `(cause, fix)`.
+fn explain_wheels(ctx: &Ctx, m: &Manifest, differ: &[String], base: &Utf8Path, sha: &str) -> Vec<(String, String)> {
+    let mut causes = Vec::new();
+    let builds = ["first", "second-build"];
+    let roots = builds.map(|n| base.join(n).join("repo"));
+    let python = tools::venv_python(&ctx.tools.dir().join("venv"));
+    for x in m.artifacts.iter().filter(|x| x.kind == Kind::Wheel && differ.contains(&x.path)) {
+        let [first, second] = builds.map(|n| base.join(n).join("out").join(sha).join(&x.path));
+        if !second.is_file() {
+            continue;
+        }
+        let members = match crate::wheel_diff::read(&ctx.sh, &python, [&first, &second]) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("\n{}: its members could not be compared ({e:#})", x.path);
+                continue;
+            }
+        };
+        let d = crate::wheel_diff::diagnose(
+            &crate::wheel_diff::differences(&members[0], &members[1]),
+            [roots[0].as_str(), roots[1].as_str()],
+            &pyproject_of(ctx.settings, &x.path),
+        );
+        println!("\n{} (the two builds: {first} and {second}):", x.path);
+        for l in &d.lines {
+            println!("  {l}");
+        }
+        println!("probable cause: {}\nfix: {}", d.cause, d.fix);
+        if !causes.contains(&(d.cause.clone(), d.fix.clone())) {
+            causes.push((d.cause, d.fix));
+        }
+    }
+    causes
+}
+
+/// The `pyproject.toml` of the Python package a wheel (`wheels/<dist>-<version>-...whl`) is built from.
+fn pyproject_of(settings: &crate::settings::Loaded, wheel: &str) -> String {
+    let file = wheel.rsplit('/').next().unwrap_or(wheel);
+    let dist = crate::artifacts::normalize(file.split('-').next().unwrap_or_default());
+    match settings.python().iter().find(|p| crate::artifacts::normalize(&p.dist) == dist) {
+        Some(p) => format!("{}/pyproject.toml", p.dir),
+        None => "the package's pyproject.toml".to_owned(),
     }
 }
 

@@ -249,3 +249,12 @@ fn pyproject_versions_are_read_by_a_toml_parser() {
     }
     assert!(matches!(pyproject_version("[project\n"), PyVersion::Invalid(_)));
 }
+
+/// The reproducibility diagnosis names the pyproject.toml to edit: the one of the package the wheel is built from.
+#[test]
+fn a_wheel_s_pyproject_is_its_package_s() {
+    let settings = crate::settings::get();
+    let wheel = "wheels/reel_sdk-0.1.0-cp39-abi3-manylinux_2_17_x86_64.whl";
+    assert_eq!(pyproject_of(settings, wheel), "crates/reel-py/pyproject.toml");
+    assert_eq!(pyproject_of(settings, "wheels/other-1.0-py3-none-any.whl"), "the package's pyproject.toml");
+}
