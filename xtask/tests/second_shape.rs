@@ -208,7 +208,7 @@ fn generate(dir: &Path) {
             &format!("py/{dir}/pyproject.toml"),
             format!(
                 "[build-system]\nrequires = [\"maturin>=1.16,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\n\
-                 name = \"{dist}\"\nreadme = \"README.md\"\nrequires-python = \">=3.9\"\ndynamic = [\n  \"version\",\n]\n\n[tool.maturin]\n\
+                 name = \"{dist}\"\nreadme = \"README.md\"\nrequires-python = \">=3.9\"\ndynamic = [\"version\"]\n\n[tool.maturin]\n\
                  features = [\"extension-module\"]\n\n[tool.maturin.sbom]\nrust = false\n{groups}"
             ),
         );

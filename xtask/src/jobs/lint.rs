@@ -149,10 +149,42 @@ fn scope(ctx: &Ctx, a: &Affected) -> Result<Scope> {
     } else {
         a.files.iter().filter(|f| f.ends_with(".toml")).cloned().collect()
     };
-    scope.toml = toml.into_iter().filter(|f| !scope.skips(f)).collect();
+    let selected = taplo_selection(&ctx.root)?;
+    scope.toml = toml.into_iter().filter(|f| !scope.skips(f) && selected(f)).collect();
     scope.toml.sort();
     scope.toml.dedup();
     Ok(scope)
+}
+
+/// The files the repository's taplo configuration (`taplo.toml` or `.taplo.toml` at the root) selects: its
+/// `include` globs (every file without them) less its `exclude` globs, relative to the root, `*` within one
+/// directory. taplo applies them when it walks, not to files it is given by name, so the engine applies them to
+/// the list it gives.
+fn taplo_selection(root: &camino::Utf8Path) -> Result<impl Fn(&str) -> bool> {
+    let config = ["taplo.toml", ".taplo.toml"].iter().map(|n| root.join(n)).find(|p| p.is_file());
+    let (mut include, mut exclude) = (Vec::new(), Vec::new());
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(&path)?;
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{path} is not TOML ({})\nfix: correct it", e.message().trim()))?;
+        let globs = |key: &str| -> Vec<glob::Pattern> {
+            table
+                .get(key)
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .filter_map(|p| glob::Pattern::new(p.trim_start_matches("./")).ok())
+                .collect()
+        };
+        include = globs("include");
+        exclude = globs("exclude");
+    }
+    let options = glob::MatchOptions { require_literal_separator: true, ..glob::MatchOptions::new() };
+    Ok(move |f: &str| {
+        (include.is_empty() || include.iter().any(|p| p.matches_with(f, options)))
+            && !exclude.iter().any(|p| p.matches_with(f, options))
+    })
 }
 
 /// The tracked Markdown files a change touches (every one when everything runs).
@@ -522,6 +554,27 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
 
 #[cfg(test)]
 mod tests {
+
+    /// taplo judges the files its configuration selects, also where the engine names them: `include` (one
+    /// directory per `*`) less `exclude`; without a configuration, every file.
+    #[test]
+    fn taplo_is_given_only_what_its_configuration_selects() {
+        let root = crate::testutil::temp_dir("taplo-selection");
+        let all = super::taplo_selection(&root).unwrap();
+        assert!(all("py/one/pyproject.toml") && all("Cargo.toml"));
+        std::fs::write(
+            root.join("taplo.toml"),
+            "include = [\"*.toml\", \"crates/**/*.toml\"]\nexclude = [\"crates/vendored/**\"]\n",
+        )
+        .unwrap();
+        let selected = super::taplo_selection(&root).unwrap();
+        assert!(selected("Cargo.toml") && selected("crates/a/Cargo.toml") && selected("crates/a/b/c.toml"));
+        assert!(!selected("py/one/pyproject.toml"), "`*.toml` is the root's files only");
+        assert!(!selected("crates/vendored/x/Cargo.toml"), "excluded");
+        std::fs::write(root.join("taplo.toml"), "include = [").unwrap();
+        assert!(super::taplo_selection(&root).err().unwrap().to_string().contains("taplo.toml is not TOML"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
     use super::*;
     use camino::{Utf8Path, Utf8PathBuf};
     use std::collections::BTreeSet;
@@ -930,7 +983,9 @@ mod tests {
         // Everything: the walks and taplo's tracked and new files.
         let all = Affected::all("t");
         let s = scope(&ctx, &all).unwrap();
-        assert_eq!(s.toml, ["_typos.toml", "a.toml", "data/d.toml", "ruff.toml", "taplo.toml"]);
+        // taplo's `exclude` is applied to the list the engine gives (taplo applies it to named files too, its
+        // `include` only when it walks).
+        assert_eq!(s.toml, ["_typos.toml", "a.toml", "ruff.toml", "taplo.toml"]);
         let p = plan(false, &all, &s);
         for step in ["ruff check", "ruff format", "taplo fmt", "typos"] {
             let (ok, text) = run(&p, step);
@@ -943,13 +998,16 @@ mod tests {
             ..Affected::default()
         };
         let s = scope(&ctx, &changed).unwrap();
-        assert_eq!(s.toml, ["data/d.toml"]);
+        assert_eq!(s.toml, Vec::<String>::new(), "the changed TOML file is excluded: no taplo step");
+        assert!(!plan(false, &changed, &s).steps.iter().any(|st| st.name == "taplo fmt"));
         let config_changed = Affected { files: vec!["taplo.toml".into()], ..Affected::default() };
-        assert_eq!(scope(&ctx, &config_changed).unwrap().toml.len(), 5, "a new taplo config: every TOML file");
-        for step in ["taplo fmt", "typos"] {
-            let (ok, text) = run(&plan(false, &changed, &s), step);
-            assert!(ok, "{step}: {text}");
-        }
+        assert_eq!(
+            scope(&ctx, &config_changed).unwrap().toml.len(),
+            4,
+            "a new taplo config: every TOML file it selects"
+        );
+        let (ok, text) = run(&plan(false, &changed, &s), "typos");
+        assert!(ok, "typos: {text}");
         std::fs::write(dir.join("good.py"), format!("# {typo} answer\nx = 1\n")).unwrap();
         let (ok, text) = run(&plan(false, &changed, &s), "typos");
         assert!(!ok && text.contains("good.py:1:3") && !text.contains("fixture"), "{text}");
