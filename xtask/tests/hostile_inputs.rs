@@ -214,13 +214,16 @@ fn dry_run_and_json_act_nowhere_and_json_is_one_document() {
         vec!["ci"],
         vec!["ci", "--event-name", "schedule"],
         vec!["ci", "--event-name", "push", "--workflow", "release"],
+        vec!["ci", "plan", "--workflow", "create-packages", "--github-output"],
         vec!["bench", "build"],
     ];
+    // Step outputs are acting too: `ci plan --github-output` writes none under --dry-run or --json.
+    let outputs = temp("outputs-dry").join("github_output");
     for job in &jobs {
         for mode in ["--dry-run", "--json"] {
             let mut args = job.clone();
             args.push(mode);
-            let out = xtask(&args);
+            let out = xtask_in(&root(), &args, &[("GITHUB_OUTPUT", outputs.as_path())]);
             // upload of a commit that was never packaged is refused either way, before anything acts
             let refused = out.status.code() == Some(2) && job[0] == "upload";
             // the gates' verdict on this repository's own labels is not the point here
@@ -236,6 +239,7 @@ fn dry_run_and_json_act_nowhere_and_json_is_one_document() {
     assert!(files(&store).is_empty(), "a dry run wrote into the store: {:?}", files(&store));
     assert!(files(&web).is_empty(), "a dry run wrote into the web store");
     assert!(!out_dir.exists(), "download --dry-run/--json downloaded");
+    assert!(!outputs.exists(), "a dry run wrote step outputs");
     assert!(!root().join("target/local-signing/minisign.key").exists() || files(&store).is_empty());
 }
 

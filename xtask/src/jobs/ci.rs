@@ -124,7 +124,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
 
 /// The plan of a replayed workflow run: every job the trigger starts, in order, each command with the environment
 /// CI gives it and the event (as `github::run_var` reads it); jobs that do not run, or run on another system's
-/// runner, in the notes.
+/// runner, in the notes. Also the replayed jobs (for the critical path after the run).
 pub fn replay_plan(
     shape: &Shape<'_>,
     t: &github::Trigger,
@@ -132,7 +132,7 @@ pub fn replay_plan(
     event_file: &str,
     var: &dyn Fn(&str) -> Option<String>,
     root: &str,
-) -> Result<Plan> {
+) -> Result<(Plan, Vec<crate::pipeline::ReplayJob>)> {
     let (jobs, notes) = crate::pipeline::replay(shape, t, args.workflow.as_deref(), var, root)?;
     let mut plan = Plan::new(&format!("ci --event ({})", t.name));
     if jobs.is_empty() {
@@ -148,7 +148,9 @@ pub fn replay_plan(
         match &j.outcome {
             Outcome::Skipped(why) => plan.note(format!("{}: does not run ({why})", j.key())),
             Outcome::Elsewhere(why) => {
-                let lines: Vec<String> = j.commands.iter().map(|c| crate::pipeline::command_line(&c.argv)).collect();
+                // Resolved words, shown as they are passed (a declared command's `$HOME` stays literal).
+                let lines: Vec<String> =
+                    j.commands.iter().map(|c| crate::pipeline::literal_command_line(&c.argv)).collect();
                 plan.note(format!("{}: not replayed here ({why}): {}", j.key(), lines.join("; ")));
             }
             Outcome::Runs => {
@@ -165,7 +167,7 @@ pub fn replay_plan(
     for n in notes {
         plan.note(n);
     }
-    Ok(plan)
+    Ok((plan, jobs))
 }
 
 fn replay(ctx: &Ctx, args: &RunArgs) -> Result<()> {
@@ -192,7 +194,7 @@ fn replay(ctx: &Ctx, args: &RunArgs) -> Result<()> {
         }
     };
     let var = |k: &str| std::env::var(k).ok();
-    let plan = replay_plan(&shape, &t, args, &event_file, &var, ctx.root.as_str())?;
+    let (plan, jobs) = replay_plan(&shape, &t, args, &event_file, &var, ctx.root.as_str())?;
     let acting = !ctx.global.dry_run && !ctx.global.json;
     if acting {
         crate::bootstrap::ensure(ctx)?;
@@ -200,7 +202,6 @@ fn replay(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     let results = ctx.execute_timed(&plan)?;
     if acting {
         // What the run would wait for with a runner per job: each job's measured time along its `needs`.
-        let (jobs, _) = crate::pipeline::replay(&shape, &t, args.workflow.as_deref(), &var, ctx.root.as_str())?;
         let secs = |j: &crate::pipeline::ReplayJob| {
             let prefix = format!("{}: ", j.key());
             let steps: Vec<_> = results.iter().filter(|r| r.name.starts_with(&prefix)).collect();
@@ -249,7 +250,7 @@ pub struct PlanArgs {
 /// `ci plan --workflow W`: the plan job's decisions for this trigger (the event, from the flags or GitHub's
 /// variables), the repository's variables (the environment) and ci.toml, as JSON; with `--github-output` also
 /// each as a step output, which the workflow's later jobs read (`fromJSON(needs.plan.outputs.KEY)`).
-pub fn plan_job(args: &PlanArgs) -> Result<()> {
+pub fn plan_job(args: &PlanArgs, dry_run: bool) -> Result<()> {
     let settings = crate::settings::get();
     let t = github::Trigger::read(args.event.as_deref(), args.event_name.as_deref())?;
     let var = |k: &str| std::env::var(k).ok();
@@ -268,7 +269,9 @@ pub fn plan_job(args: &PlanArgs) -> Result<()> {
             &json!({"workflow": args.workflow, "event": t.name, "outputs": outputs, "notes": d.notes})
         )?
     );
-    if args.github_output {
+    if args.github_output && dry_run {
+        eprintln!("note: --dry-run or --json: the decisions are not written to $GITHUB_OUTPUT");
+    } else if args.github_output {
         for (k, v) in &d.outputs {
             github::output(k, v)?;
         }

@@ -78,7 +78,7 @@ pub fn run(ctx: &Ctx, job: Job) -> Result<()> {
         }
         Job::Workflows { check } => workflows::run(ctx, check),
         Job::CiList => ci::list(ctx.global.json),
-        Job::CiPlan(args) => ci::plan_job(&args),
+        Job::CiPlan(args) => ci::plan_job(&args, ctx.global.dry_run || ctx.global.json),
         Job::CiMatrix { platforms } => ci::matrix(platforms.as_deref()),
         Job::Ci(args) => ci::run(ctx, &args),
         Job::CiEngine { out } => ci::engine(ctx, &out),
