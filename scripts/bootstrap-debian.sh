@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the xtask cannot provision itself, on Debian/Ubuntu. Idempotent: what is
 # already there is skipped. Everything else (maturin, ruff, taplo, typos, twine, wasm-bindgen-cli, wasm-opt...)
-# is provisioned by the xtask into .tools/ at the versions pinned in xtask/src/config.rs.
+# is provisioned by the xtask into .tools/ at the versions pinned in engine/src/config.rs.
 #
 #   sudo scripts/bootstrap-debian.sh          # or as root
 #

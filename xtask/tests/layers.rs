@@ -1,4 +1,4 @@
-//! The xtask's layers, read from its source: every subcommand is one module of `src/jobs/` named like it;
+//! The engine's layers, read from its source (`engine/src`): every subcommand is one module of `src/jobs/` named like it;
 //! services (everything outside `src/jobs/`) never import a job; a job never imports another job; and the module
 //! graph has no cycle. Test code (`tests.rs`, `testutil.rs`, inline `mod tests`) is not part of the graph.
 
@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/src")
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -77,11 +77,11 @@ fn targets(path: &str, jobs: &BTreeSet<String>) -> Vec<String> {
 }
 
 /// The module path of a file: `jobs/gates/checks.rs` is `jobs::gates::checks`, `jobs/gates/mod.rs` is
-/// `jobs::gates`, `main.rs` is the root.
+/// `jobs::gates`, `lib.rs` is the root.
 fn module_path(file: &Path) -> Vec<String> {
     let rel = file.strip_prefix(src()).unwrap();
     let mut parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().trim_end_matches(".rs").to_owned()).collect();
-    if parts.last().is_some_and(|p| p == "mod") || parts == ["main"] {
+    if parts.last().is_some_and(|p| p == "mod") || parts == ["lib"] {
         parts.pop();
     }
     parts
@@ -190,7 +190,7 @@ fn services_never_import_jobs_and_jobs_never_import_each_other() {
         for to in tos.iter().filter(|t| t.starts_with("jobs")) {
             let allowed = match from.as_str() {
                 // The entry point and the command line know every job; the dispatcher calls each one.
-                "main" | "cli" => true,
+                "lib" | "cli" => true,
                 "jobs" => to.starts_with("jobs::"),
                 job if job.starts_with("jobs::") => false,
                 _service => false,
@@ -232,7 +232,7 @@ fn the_module_graph_has_no_cycle() {
     }
     let mut state = BTreeMap::new();
     let mut cycles = Vec::new();
-    assert!(g.values().all(|tos| !tos.contains("main")), "nothing imports main");
+    assert!(g.values().all(|tos| !tos.contains("lib")), "nothing imports the crate root (lib.rs)");
     for n in g.keys() {
         if !state.contains_key(n.as_str()) {
             visit(n, &g, &mut state, &mut Vec::new(), &mut cycles);

