@@ -236,6 +236,8 @@ mod tests {
             features: vec![],
             rust_version: None,
             has_lib: true,
+            cdylib: false,
+            bins: vec![],
         }
     }
 

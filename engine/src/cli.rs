@@ -184,6 +184,12 @@ pub mod flags {
                 /// Change nothing; fail with a diff if the committed files drift or break the rules.
                 optional --check
             }
+            /// Write a first ci.toml from the workspace (cargo metadata, the maturin pyproject.toml files, the
+            /// wasm-bindgen crates, origin/HEAD) and say what it could not decide. --dry-run prints it.
+            cmd init {
+                /// Replace an existing ci.toml.
+                optional --force
+            }
             /// Run CI jobs locally exactly as CI does: `ci` every job, `ci <workflow>/<job>` one, `ci --event FILE`
             /// the workflow run an event starts; `ci list`, `ci plan`, `ci matrix`.
             cmd ci {
@@ -476,6 +482,7 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
             allow_any_ref: r.allow_any_ref,
         }),
         C::Workflows(w) => Job::Workflows { check: w.check },
+        C::Init(i) => Job::Init { force: i.force },
         C::Ci(c) => match c.subcommand {
             flags::CiCmd::List(_) => Job::CiList,
             flags::CiCmd::Plan(p) => Job::CiPlan(crate::jobs::ci::PlanArgs {

@@ -90,6 +90,10 @@ pub struct Package {
     pub rust_version: Option<String>,
     /// It has a library target (a public API others compile against).
     pub has_lib: bool,
+    /// Its library is a `cdylib` (a Python extension or a wasm module).
+    pub cdylib: bool,
+    /// The names of its binary targets.
+    pub bins: Vec<String>,
 }
 
 pub fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
@@ -132,6 +136,7 @@ struct MetaDependency {
 
 #[derive(serde::Deserialize)]
 struct MetaTarget {
+    name: String,
     kind: Vec<String>,
 }
 
@@ -157,6 +162,8 @@ pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
                     .targets
                     .iter()
                     .any(|t| t.kind.iter().any(|k| matches!(k.as_str(), "lib" | "rlib" | "dylib"))),
+                cdylib: p.targets.iter().any(|t| t.kind.iter().any(|k| k == "cdylib")),
+                bins: p.targets.iter().filter(|t| t.kind.iter().any(|k| k == "bin")).map(|t| t.name.clone()).collect(),
             }
         })
         .collect())

@@ -798,6 +798,35 @@ fn package_upload_sign_and_release_the_second_shape() {
     assert!(!t.contains("publishing "), "{t}");
 }
 
+/// `cargo xtask init` on the second shape without its ci.toml: the file it writes names that repository's packages,
+/// bundles and xtask, loads (`doctor`), and generates workflows; a second `init` refuses to overwrite it.
+#[test]
+fn init_writes_a_first_ci_toml_that_repository_s_jobs_accept() {
+    let repo = fixture("init");
+    std::fs::remove_file(repo.join("ci.toml")).unwrap();
+    let out = xtask(&repo, &["init"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("decide: the main branch") && t.contains("decide: the release's public key"), "{t}");
+    let written = std::fs::read_to_string(repo.join("ci.toml")).unwrap();
+    for want in [
+        "dist = \"fx-one\"\nmodule = \"fx_one\"\ndir = \"py/one\"\ntests = \"py/one/tests\"",
+        "dist = \"fx-two\"",
+        "package = \"fx-web-one\"\nwww = \"web/one/www\"",
+        "package = \"fx-web-two\"",
+        "unversioned = [\"xtask\"]",
+        "default-parts = [\"rust\", \"python\", \"wasm\"]",
+    ] {
+        assert!(written.contains(want), "{want} in:\n{written}");
+    }
+    assert_none_of_ours("init's ci.toml", &written.replace("ubuntu-latest", "").replace("windows-latest", ""));
+    assert!(xtask(&repo, &["doctor", "--json"]).status.success());
+    assert!(xtask(&repo, &["workflows"]).status.success());
+    let again = xtask(&repo, &["init"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("fix: `cargo xtask init --dry-run`"), "{}", text(&again));
+}
+
 /// Doctests run in `cargo xtask test` (nextest runs none): a scratch workspace whose one doctest fails on purpose
 /// fails the job, naming the step; fixed, it passes.
 #[test]

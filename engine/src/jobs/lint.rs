@@ -84,11 +84,14 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     add_target_checks(&mut plan, &targets, &affected);
     if affected.any_rust() && !fix {
         let packages = crate::workspace::workspace_packages(ctx)?;
-        let msrv = msrv_toolchain(ctx, &packages);
-        if let Err(why) = &msrv {
-            skipped.push(format!("skipped: the MSRV build ({why})"));
+        let mut msrvs = Vec::new();
+        for msrv in msrv_toolchains(ctx, &packages) {
+            match msrv {
+                Ok(v) => msrvs.push(v),
+                Err(why) => skipped.push(format!("skipped: an MSRV build ({why})")),
+            }
         }
-        for s in crate_checks(&packages, &affected, msrv.ok().as_deref()) {
+        for s in crate_checks(&packages, &affected, &msrvs) {
             plan.push(s);
         }
         let tag = crate::semver::last_release_tag(&ctx.sh);
@@ -225,15 +228,19 @@ pub fn link_check(files: &[String], online: bool) -> Step {
         .concurrent()
 }
 
-/// The toolchain of the published crates' declared `rust-version` (their MSRV), installed by rustup when
-/// missing (not for --dry-run/--json): a minimal profile, about 70 MB.
-fn msrv_toolchain(ctx: &Ctx, packages: &[crate::workspace::Package]) -> std::result::Result<String, String> {
-    let msrv = packages
-        .iter()
-        .filter(|p| p.publishable)
-        .filter_map(|p| p.rust_version.clone())
-        .max_by(|a, b| crate::tools::version_cmp(a, b))
-        .ok_or_else(|| "no published crate declares a rust-version".to_owned())?;
+/// The toolchains of the published crates' declared `rust-version`s (their MSRVs: one per distinct value, since
+/// crates may promise different ones), each installed by rustup when missing (not for --dry-run/--json): a
+/// minimal profile, about 70 MB each. Empty where no published crate declares one.
+fn msrv_toolchains(ctx: &Ctx, packages: &[crate::workspace::Package]) -> Vec<std::result::Result<String, String>> {
+    let mut msrvs: Vec<String> =
+        packages.iter().filter(|p| p.publishable).filter_map(|p| p.rust_version.clone()).collect();
+    msrvs.sort_by(|a, b| crate::tools::version_cmp(a, b));
+    msrvs.dedup();
+    msrvs.into_iter().map(|msrv| msrv_toolchain(ctx, msrv)).collect()
+}
+
+/// The toolchain `msrv`, installed by rustup when missing (unless only planning or offline).
+fn msrv_toolchain(ctx: &Ctx, msrv: String) -> std::result::Result<String, String> {
     let sh = &ctx.sh;
     let plus = format!("+{msrv}");
     let have = xshell::cmd!(sh, "rustc {plus} --version").quiet().ignore_stderr().read().is_ok();
@@ -256,7 +263,7 @@ fn msrv_toolchain(ctx: &Ctx, packages: &[crate::workspace::Package]) -> std::res
 /// intra-doc links fail), every workspace crate built alone (a feature that compiles only because another crate
 /// enables it fails), each feature of each published crate alone, and the published crates on the toolchain
 /// of the `rust-version` they declare. Read-only, so concurrent with the other linters.
-pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrv: Option<&str>) -> Vec<Step> {
+pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrvs: &[String]) -> Vec<Step> {
     let mut steps = vec![
         Step::run(
             "docs",
@@ -303,10 +310,10 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrv: 
             );
         }
     }
-    if let Some(msrv) = msrv {
+    for msrv in msrvs {
         let published: Vec<String> = packages
             .iter()
-            .filter(|p| p.publishable && wanted(&p.name))
+            .filter(|p| p.publishable && wanted(&p.name) && p.rust_version.as_ref() == Some(msrv))
             .flat_map(|p| ["--package".to_owned(), p.name.clone()])
             .collect();
         if !published.is_empty() {
@@ -646,9 +653,11 @@ mod tests {
             features: features.iter().map(|f| (*f).to_owned()).collect(),
             rust_version: Some("1.85".into()),
             has_lib: true,
+            cdylib: false,
+            bins: vec![],
         };
         let packages = [pkg("core", true, &["extra"]), pkg("tool", false, &[])];
-        let steps = crate_checks(&packages, &Affected::all("test"), Some("1.85"));
+        let steps = crate_checks(&packages, &Affected::all("test"), &["1.85".to_owned()]);
         let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
@@ -669,7 +678,20 @@ mod tests {
         assert_eq!(steps[5].command_line(), "cargo +1.85 check --locked --package core --target-dir target/lint-msrv");
         assert!(steps.iter().all(|s| s.concurrent));
         // Without the MSRV toolchain the step is left out (the run notes why).
-        assert!(!crate_checks(&packages, &Affected::all("t"), None).iter().any(|s| s.name.starts_with("msrv")));
+        assert!(!crate_checks(&packages, &Affected::all("t"), &[]).iter().any(|s| s.name.starts_with("msrv")));
+        // Crates that promise different versions: each is built with its own.
+        let mut newer = pkg("engine", true, &[]);
+        newer.rust_version = Some("1.89".into());
+        let both = [packages[0].clone(), newer];
+        let steps = crate_checks(&both, &Affected::all("t"), &["1.85".to_owned(), "1.89".to_owned()]);
+        let msrv: Vec<String> = steps.iter().filter(|s| s.name.starts_with("msrv")).map(Step::command_line).collect();
+        assert_eq!(
+            msrv,
+            [
+                "cargo +1.85 check --locked --package core --target-dir target/lint-msrv",
+                "cargo +1.89 check --locked --package engine --target-dir target/lint-msrv"
+            ]
+        );
     }
 
     #[test]
@@ -683,6 +705,8 @@ mod tests {
             features: vec![],
             rust_version: None,
             has_lib,
+            cdylib: false,
+            bins: vec![],
         };
         let packages =
             [pkg("old", true, true), pkg("new", true, true), pkg("tool", true, false), pkg("int", false, true)];
@@ -776,7 +800,7 @@ mod tests {
         xshell::cmd!(sh, "cargo generate-lockfile --offline").quiet().ignore_stderr().run().unwrap();
         let meta = xshell::cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().unwrap();
         let packages = crate::workspace::parse_metadata(&meta).unwrap();
-        (dir, crate_checks(&packages, &Affected::all("test"), Some("1.85")))
+        (dir, crate_checks(&packages, &Affected::all("test"), &["1.85".to_owned()]))
     }
 
     const BASE: &str = "/// The answer.\npub fn answer() -> u32 { 42 }\n\n/// Only with `extra`.\n#[cfg(feature = \"extra\")]\npub fn extra() {}\n";
@@ -835,7 +859,7 @@ mod tests {
         let (dir, steps) = scratch_workspace("msrv", &newer, LEAF);
         let ctx = crate::testutil::ctx(&dir);
         let packages = crate::workspace::workspace_packages(&ctx).unwrap();
-        assert_eq!(msrv_toolchain(&ctx, &packages).as_deref(), Ok("1.85"));
+        assert_eq!(msrv_toolchains(&ctx, &packages), [Ok("1.85".to_owned())]);
         assert!(run(&steps, "alone: base", &dir).0, "the newer API builds on the pinned toolchain");
         let (ok, text) = run(&steps, "msrv: rust 1.85", &dir);
         assert!(!ok, "{text}");

@@ -7,6 +7,7 @@ pub mod ci;
 pub mod doctor;
 pub mod download;
 pub mod gates;
+pub mod init;
 pub mod lint;
 pub mod package;
 pub mod release;
@@ -32,6 +33,7 @@ pub enum Job {
     Sign { store: Option<String>, endpoint: Option<String>, commit: Option<String>, local_key: bool },
     Release(release::Args),
     Workflows { check: bool },
+    Init { force: bool },
     CiList,
     CiPlan(ci::PlanArgs),
     CiMatrix { platforms: Option<String> },
@@ -54,6 +56,7 @@ impl Job {
             Job::Sign { .. } => "sign",
             Job::Release(_) => "release",
             Job::Workflows { .. } => "workflows",
+            Job::Init { .. } => "init",
             Job::CiList | Job::CiPlan(_) | Job::CiMatrix { .. } | Job::Ci(_) | Job::CiEngine { .. } => "ci",
             Job::Bench { .. } => "bench",
         }
@@ -77,6 +80,7 @@ pub fn run(ctx: &Ctx, job: Job) -> Result<()> {
             sign::run(ctx, store.as_deref(), endpoint.as_deref(), commit.as_deref(), local_key)
         }
         Job::Workflows { check } => workflows::run(ctx, check),
+        Job::Init { force } => init::run(ctx, force),
         Job::CiList => ci::list(ctx),
         Job::CiPlan(args) => ci::plan_job(ctx, &args),
         Job::CiMatrix { platforms } => ci::matrix(ctx, platforms.as_deref()),

@@ -11,6 +11,8 @@ fn pkg(name: &str, version: &str, publishable: bool, deps: &[(&str, &str, bool, 
         features: vec![],
         rust_version: None,
         has_lib: true,
+        cdylib: false,
+        bins: vec![],
     }
 }
 
