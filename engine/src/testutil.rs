@@ -40,6 +40,39 @@ pub fn ctx(root: &Utf8Path) -> Ctx {
     }
 }
 
+/// The settings of a repository that is not this one (another package, bundle, platform and exclusion), built
+/// in-process: a plan built with them must name none of this repository's facts.
+pub fn other_repository() -> &'static crate::settings::Loaded {
+    const TEXT: &str = r#"
+[[python]]
+dist = "fx-one"
+module = "fx_one"
+dir = "py/one"
+tests = "py/one/tests"
+
+[[wasm]]
+package = "fx-web"
+www = "web/www"
+
+[test]
+default-parts = ["rust", "python"]
+exclude = ["fx-internal"]
+
+[[platform]]
+name = "gnu"
+runner = "ubuntu-24.04"
+target = "x86_64-unknown-linux-gnu"
+wheels = ["x86_64-unknown-linux-gnu"]
+builds = ["crates", "wheels", "wasm"]
+"#;
+    static LOADED: std::sync::OnceLock<crate::settings::Loaded> = std::sync::OnceLock::new();
+    LOADED.get_or_init(|| crate::settings::Loaded {
+        path: "/other/ci.toml".into(),
+        source: Some(TEXT.into()),
+        settings: crate::settings::parse(TEXT).unwrap(),
+    })
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

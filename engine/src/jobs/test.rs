@@ -481,6 +481,24 @@ mod tests {
         plan.steps.iter().map(|s| s.name.as_str()).collect()
     }
 
+    /// The plan of another repository, built in this process from its settings alone: its package, its
+    /// exclusion, nothing of this repository's.
+    #[test]
+    fn a_plan_for_another_repository_s_settings_is_that_repository_s() {
+        let other = crate::testutil::other_repository();
+        let i = Inputs {
+            settings: other,
+            python_test_deps: vec![("fx-one".into(), None)],
+            aarch64_wheels: false,
+            ..inputs(&[Part::Rust, Part::Python])
+        };
+        let p = plan(&i);
+        let text: String = p.steps.iter().map(|s| format!("{}: {}\n", s.name, s.command_line())).collect();
+        assert!(text.contains("wheel: fx-one") && text.contains("py/one/tests"), "{text}");
+        assert!(text.contains("--workspace --exclude fx-internal"), "{text}");
+        assert!(!text.contains("reel") && !text.contains("examples"), "{text}");
+    }
+
     #[test]
     fn full_plan_runs_rust_then_python_on_the_wheel_then_wasm_in_node() {
         let examples = ["a".to_owned(), "b".to_owned()];

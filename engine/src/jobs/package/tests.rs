@@ -99,6 +99,20 @@ fn inputs(kinds: &[Kind], dirty: bool, host_target: bool) -> Inputs<'static> {
     }
 }
 
+/// The build plan of another repository, built in this process from its settings alone.
+#[test]
+fn a_build_plan_for_another_repository_s_settings_is_that_repository_s() {
+    let i = Inputs {
+        settings: crate::testutil::other_repository(),
+        publishable: vec!["fx-a".into()],
+        examples: vec![],
+        ..inputs(&[Kind::Crate, Kind::Wheel, Kind::Wasm], false, true)
+    };
+    let text: String = plan(&i).steps.iter().map(|s| format!("{}: {}\n", s.name, s.command_line())).collect();
+    assert!(text.contains("--package fx-a") && text.contains("py/one/Cargo.toml") && text.contains("fx-web"), "{text}");
+    assert!(!text.contains("reel"), "{text}");
+}
+
 #[test]
 fn plan_is_reproducible_and_kind_named() {
     let plan = plan(&inputs(&Kind::ALL, false, true));
