@@ -129,7 +129,7 @@ pub mod flags {
                 optional --endpoint url: String
                 /// The full commit hash.
                 required --commit sha: String
-                /// Only these kinds, comma-separated: crate, wheel, wasm, recording, binary [default: all].
+                /// Only these kinds, comma-separated: crates, wheels, wasm, recordings, binaries [default: all].
                 repeated --kinds list: String
                 /// Where to put them [default: target/downloads/<commit>].
                 optional --out dir: String
@@ -369,7 +369,7 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
             let mut parts = Vec::new();
             for p in items(&t.part) {
                 match (p.as_str(), Part::named(&p)) {
-                    ("all", _) => parts.extend([Part::Rust, Part::Python, Part::Wasm, Part::Heavy]),
+                    ("all", _) => parts.extend(Part::ALL),
                     (_, Some(part)) => parts.push(part),
                     (other, None) => bail!(
                         "--part {}: no such part\nfix: choose from rust, python, wasm, heavy, all",
@@ -401,30 +401,24 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
             // `--kinds ""` (an unset variable in a workflow step) must not mean "everything".
             if !p.kinds.is_empty() && listed.is_empty() {
                 bail!(
-                    "--kinds is empty\nfix: name the kinds (crates, wheels, wasm, recordings, binaries, all), or leave the \
-                     flag out to build all"
+                    "--kinds is empty\nfix: name the kinds ({}, all), or leave the flag out to build all",
+                    Kind::names()
                 );
             }
-            if let Some(bad) = listed
-                .iter()
-                .find(|k| !["crates", "wheels", "wasm", "recordings", "binaries", "all"].contains(&k.as_str()))
-            {
-                bail!(
-                    "--kinds {}: no such kind\nfix: choose from crates, wheels, wasm, recordings, binaries, all",
-                    crate::plan::printable(bad)
-                );
+            if let Some(bad) = listed.iter().find(|k| *k != "all" && Kind::parse(k).is_none()) {
+                bail!("--kinds {}: no such kind\nfix: choose from {}, all", crate::plan::printable(bad), Kind::names());
             }
             let flags = [
-                ("crates", p.crates, Kind::Crate),
-                ("wheels", p.wheels, Kind::Wheel),
-                ("wasm", p.wasm, Kind::Wasm),
-                ("recordings", p.recordings, Kind::Recording),
-                ("binaries", p.binaries, Kind::Binary),
+                (p.crates, Kind::Crate),
+                (p.wheels, Kind::Wheel),
+                (p.wasm, Kind::Wasm),
+                (p.recordings, Kind::Recording),
+                (p.binaries, Kind::Binary),
             ];
             let mut kinds: Vec<Kind> = flags
                 .into_iter()
-                .filter(|(name, set, _)| *set || p.all || listed.iter().any(|k| k == name || k == "all"))
-                .map(|(_, _, k)| k)
+                .filter(|(set, k)| *set || p.all || listed.iter().any(|l| l == k.as_str() || l == "all"))
+                .map(|(_, k)| k)
                 .collect();
             kinds.sort();
             let targets = p.target.into_iter().chain(p.targets).collect::<Vec<_>>();
@@ -452,8 +446,9 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
                 match Kind::parse(&k) {
                     Some(kind) => kinds.push(kind),
                     None => bail!(
-                        "--kinds {}: no such kind\nfix: choose from crate, wheel, wasm, recording, binary",
-                        crate::plan::printable(&k)
+                        "--kinds {}: no such kind\nfix: choose from {}",
+                        crate::plan::printable(&k),
+                        Kind::names()
                     ),
                 }
             }

@@ -12,43 +12,56 @@ use serde_json::Value;
 pub const FILE: &str = "manifest.json";
 pub const SCHEMA: u64 = 1;
 
+/// What an artifact is. One spelling each, everywhere: `package --kinds` and its flags (`--wheels`), `download
+/// --kinds`, ci.toml's `builds`, the manifest's `kind`, and the directory of the commit directory the files live in.
+/// A manifest an earlier engine wrote (`crate`, `wheel`, `recording`, `binary`) still reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Kind {
+    #[serde(rename = "crates", alias = "crate")]
     Crate,
+    #[serde(rename = "wheels", alias = "wheel")]
     Wheel,
+    #[serde(rename = "wasm")]
     Wasm,
+    #[serde(rename = "recordings", alias = "recording")]
     Recording,
     /// A command-line program as a `.tar.gz` per target (what users download when they do not use cargo).
+    #[serde(rename = "binaries", alias = "binary")]
     Binary,
 }
 
 impl Kind {
     pub const ALL: [Kind; 5] = [Kind::Crate, Kind::Wheel, Kind::Wasm, Kind::Recording, Kind::Binary];
 
+    /// Its one name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Crate => "crate",
-            Kind::Wheel => "wheel",
+            Kind::Crate => "crates",
+            Kind::Wheel => "wheels",
             Kind::Wasm => "wasm",
-            Kind::Recording => "recording",
-            Kind::Binary => "binary",
+            Kind::Recording => "recordings",
+            Kind::Binary => "binaries",
         }
     }
 
+    /// The kind called `s` (its one name).
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The directory of the commit directory this kind's files live in.
+    /// Every name, for messages: `crates, wheels, wasm, recordings, binaries`.
+    pub fn names() -> String {
+        Kind::ALL.map(Kind::as_str).join(", ")
+    }
+
+    /// Its flag of `cargo xtask package`: `--wheels`.
+    pub fn flag(self) -> String {
+        format!("--{}", self.as_str())
+    }
+
+    /// The directory of the commit directory this kind's files live in: its name.
     pub fn dir(self) -> &'static str {
-        match self {
-            Kind::Crate => "crates",
-            Kind::Wheel => "wheels",
-            Kind::Wasm => "web",
-            Kind::Recording => "recordings",
-            Kind::Binary => "binaries",
-        }
+        self.as_str()
     }
 }
 
@@ -304,6 +317,22 @@ mod tests {
     fn round_trips() {
         let m = sample();
         assert_eq!(Manifest::parse(&m.to_text()).unwrap(), m);
+    }
+
+    /// One spelling of each kind is written; a manifest an earlier engine wrote (singular kinds) still reads.
+    #[test]
+    fn kinds_have_one_spelling_and_old_manifests_still_read() {
+        let m = sample();
+        let text = m.to_text();
+        assert!(text.contains("\"kind\": \"wheels\""), "{text}");
+        let old = text.replace("\"kind\": \"wheels\"", "\"kind\": \"wheel\"");
+        assert_ne!(old, text);
+        assert_eq!(Manifest::parse(&old).unwrap(), m);
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+            assert_eq!((k.dir(), k.flag()), (k.as_str(), format!("--{}", k.as_str())));
+        }
+        assert_eq!(Kind::parse("wheel"), None, "flags and ci.toml take the one spelling");
     }
 
     #[test]

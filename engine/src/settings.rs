@@ -171,7 +171,7 @@ pub struct Examples {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Test {
     /// The parts `cargo xtask test` runs without `--part`.
-    pub default_parts: Vec<String>,
+    pub default_parts: Vec<Part>,
     /// Workspace members whose Rust tests `cargo xtask test` leaves out (e.g. a copied xtask, whose own tests
     /// check the repository it was developed in).
     #[serde(default)]
@@ -181,8 +181,36 @@ pub struct Test {
     pub rust_args: Vec<String>,
 }
 
-/// The parts `cargo xtask test` knows.
-pub const TEST_PARTS: &[&str] = &["rust", "python", "wasm", "heavy"];
+/// A part of `cargo xtask test`: one spelling in `--part`, ci.toml's `default-parts` and every message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    Rust,
+    Python,
+    Wasm,
+    /// The slow scenarios: two clean packaging builds (reproducibility), the release rehearsal against real
+    /// servers, the aarch64 wheel under qemu. Not in the default run; CI runs it as a job of its own.
+    Heavy,
+}
+
+impl Part {
+    pub const ALL: [Part; 4] = [Part::Rust, Part::Python, Part::Wasm, Part::Heavy];
+
+    /// Its one name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Rust => "rust",
+            Part::Python => "python",
+            Part::Wasm => "wasm",
+            Part::Heavy => "heavy",
+        }
+    }
+
+    /// The part called `name`.
+    pub fn named(name: &str) -> Option<Part> {
+        Part::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -402,7 +430,7 @@ impl Loaded {
     pub fn default_platform(&self, job: &str) -> Result<&Platform> {
         Ok(&self.platforms(job)?[0])
     }
-    pub fn test_parts(&self, job: &str) -> Result<&[String]> {
+    pub fn test_parts(&self, job: &str) -> Result<&[Part]> {
         self.settings.test.as_ref().map(|t| t.default_parts.as_slice()).ok_or_else(|| self.missing("test", job))
     }
     /// Cargo arguments of the Rust test run (`[test] rust-args`).
@@ -655,23 +683,18 @@ fn check(s: &Settings, source: &str) -> Result<(), String> {
             "no part: list at least one (rust, python, wasm, heavy)".into(),
         );
     }
-    if let Some(t) = &s.test
-        && let Some(i) = t.default_parts.iter().position(|p| !TEST_PARTS.contains(&p.as_str()))
-    {
-        let p = &t.default_parts[i];
-        let path = [key("test"), key("default-parts"), Seg::Index(i)];
-        return fail(&path, format!("unknown part `{p}`, expected one of {}", TEST_PARTS.join(", ")));
-    }
-    const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
     let mut names = std::collections::BTreeSet::new();
     for (n, p) in s.platform.iter().enumerate() {
         if !names.insert(p.name.as_str()) {
             let path = [key("platform"), Seg::Index(n), key("name")];
             return fail(&path, format!("`{}` is named twice", p.name));
         }
-        if let Some(i) = p.builds.iter().position(|k| !KINDS.contains(&k.as_str())) {
+        if let Some(i) = p.builds.iter().position(|k| crate::manifest::Kind::parse(k).is_none()) {
             let path = [key("platform"), Seg::Index(n), key("builds"), Seg::Index(i)];
-            return fail(&path, format!("unknown kind `{}`, expected one of {}", p.builds[i], KINDS.join(", ")));
+            return fail(
+                &path,
+                format!("unknown kind `{}`, expected one of {}", p.builds[i], crate::manifest::Kind::names()),
+            );
         }
     }
     check_jobs(s).map_err(|(path, cause)| fail(&path, cause).unwrap_err())?;
@@ -965,7 +988,7 @@ mod tests {
         let e = parse("[gates]\nmax-file-bytes = 1\nkeywords-in = [\"title\", \"footer\"]\n").unwrap_err();
         assert!(e.starts_with("3:25: gates.keywords-in: unknown variant `footer`"), "{e}");
         let e = parse("[test]\ndefault-parts = [\"rust\", \"fuzz\"]\n").unwrap_err();
-        assert!(e.starts_with("2:26: test.default-parts[1]: unknown part `fuzz`"), "{e}");
+        assert!(e.starts_with("2:26: test.default-parts: unknown variant `fuzz`, expected one of `rust`"), "{e}");
         let e = parse("verbose = true\n").unwrap_err();
         assert!(e.starts_with("1:1: verbose: unknown field `verbose`"), "{e}");
         for e in [e, parse("[store\n").unwrap_err()] {

@@ -122,11 +122,11 @@ fn every_kind_is_built_and_every_hash_matches_its_file() {
         .kinds
         .iter()
         .map(|k| match *k {
-            "--crates" => "crate",
-            "--wheels" => "wheel",
+            "--crates" => "crates",
+            "--wheels" => "wheels",
             "--wasm" => "wasm",
-            "--binaries" => "binary",
-            _ => "recording",
+            "--binaries" => "binaries",
+            _ => "recordings",
         })
         .collect();
     assert_eq!(kinds_found, expected);
@@ -160,10 +160,10 @@ fn wheels_and_programs_exist_for_both_linux_architectures_and_the_wheel_imports(
     // Both Linux architectures, at the manylinux baseline; the CLI program for both too.
     for arch in ["x86_64", "aarch64"] {
         let target = format!("{arch}-unknown-linux-gnu");
-        let wheel = b.artifacts().iter().find(|a| a["kind"] == "wheel" && a["platform"] == target.as_str()).unwrap();
+        let wheel = b.artifacts().iter().find(|a| a["kind"] == "wheels" && a["platform"] == target.as_str()).unwrap();
         assert!(wheel["tag"].as_str().unwrap().ends_with(&format!("manylinux_2_17_{arch}")), "{wheel}");
         assert!(
-            b.artifacts().iter().any(|a| a["kind"] == "binary" && a["platform"] == target.as_str()),
+            b.artifacts().iter().any(|a| a["kind"] == "binaries" && a["platform"] == target.as_str()),
             "no {target} binary"
         );
     }
@@ -171,7 +171,7 @@ fn wheels_and_programs_exist_for_both_linux_architectures_and_the_wheel_imports(
     let wheel = b
         .artifacts()
         .iter()
-        .find(|a| a["kind"] == "wheel" && a["platform"] == "x86_64-unknown-linux-gnu")
+        .find(|a| a["kind"] == "wheels" && a["platform"] == "x86_64-unknown-linux-gnu")
         .unwrap()["path"]
         .as_str()
         .unwrap();
@@ -212,7 +212,7 @@ fn a_changed_artifact_rebuilds_its_kind_and_only_its_kind() {
     let b = built();
     let out_dir = copy_of_output(&b, "out-changed");
     let commit_dir = out_dir.join(b.commit_dir.file_name().unwrap());
-    let recording = b.artifacts().iter().find(|a| a["kind"] == "recording").unwrap()["path"].as_str().unwrap();
+    let recording = b.artifacts().iter().find(|a| a["kind"] == "recordings").unwrap()["path"].as_str().unwrap();
     let path = commit_dir.join(recording);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[20] ^= 1;

@@ -169,12 +169,13 @@ pub fn propose(f: &Found) -> Proposal {
     for (package, name) in &binaries {
         let _ = write!(t, "\n[[binary]]\npackage = {}\nname = {}\n", toml_str(package), toml_str(name));
     }
-    let mut parts = vec!["rust"];
+    use crate::settings::Part;
+    let mut parts = vec![Part::Rust.as_str()];
     if !python.is_empty() {
-        parts.push("python");
+        parts.push(Part::Python.as_str());
     }
     if !wasm.is_empty() {
-        parts.push("wasm");
+        parts.push(Part::Wasm.as_str());
     }
     let excluded: Vec<&str> = unversioned.iter().copied().filter(|n| *n == "xtask").collect();
     let _ = writeln!(
@@ -230,9 +231,10 @@ const OTHER_WHEELS: &[(&str, &str)] =
 /// there are any.
 fn platforms(t: &mut String, crates: bool, python: bool, wasm: bool, binaries: bool) {
     let mut builds = Vec::new();
-    for (yes, kind) in [(crates, "crates"), (python, "wheels"), (wasm, "wasm"), (binaries, "binaries")] {
+    use crate::manifest::Kind;
+    for (yes, kind) in [(crates, Kind::Crate), (python, Kind::Wheel), (wasm, Kind::Wasm), (binaries, Kind::Binary)] {
         if yes {
-            builds.push(toml_str(kind));
+            builds.push(toml_str(kind.as_str()));
         }
     }
     let wheels: Vec<String> = if python { LINUX_WHEELS.iter().map(|(w, _)| toml_str(w)).collect() } else { vec![] };
@@ -371,7 +373,8 @@ mod tests {
         };
         assert_eq!(bins(&proposed), bins(ours));
         assert_eq!(proposed.workspace.as_ref().unwrap().unversioned, ["xtask"]);
-        assert_eq!(proposed.test.as_ref().unwrap().default_parts, ["rust", "python", "wasm"]);
+        use crate::settings::Part;
+        assert_eq!(proposed.test.as_ref().unwrap().default_parts, [Part::Rust, Part::Python, Part::Wasm]);
         let linux = &proposed.platform[0];
         assert_eq!((linux.wheels.len(), linux.builds.len()), (2, 4), "{linux:?}");
         assert_eq!(proposed.platform.len(), 3, "Windows and macOS build the wheels and programs");

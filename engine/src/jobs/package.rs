@@ -497,8 +497,8 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
             .with_context(|| format!("cloning into {clone}"))?;
         let out = base.join(name).join("out");
         let _ = std::fs::remove_dir_all(&out);
-        let kinds: Vec<&str> =
-            if args.kinds.is_empty() { vec!["--all"] } else { args.kinds.iter().map(|k| kind_flag(*k)).collect() };
+        let kinds: Vec<String> =
+            if args.kinds.is_empty() { vec!["--all".into()] } else { args.kinds.iter().map(|k| k.flag()).collect() };
         let offline = ctx.global.offline.then_some("--offline");
         eprintln!("==> packaging a clone of {} in {clone}", &commit.sha[..12]);
         cmd!(sh, "{exe} package {kinds...} {offline...} --out {out}")
@@ -591,16 +591,6 @@ fn pyproject_of(settings: &crate::settings::Loaded, wheel: &str) -> String {
     match settings.python().iter().find(|p| crate::artifacts::normalize(&p.dist) == dist) {
         Some(p) => format!("{}/pyproject.toml", p.dir),
         None => "the package's pyproject.toml".to_owned(),
-    }
-}
-
-fn kind_flag(k: Kind) -> &'static str {
-    match k {
-        Kind::Crate => "--crates",
-        Kind::Wheel => "--wheels",
-        Kind::Wasm => "--wasm",
-        Kind::Recording => "--recordings",
-        Kind::Binary => "--binaries",
     }
 }
 
@@ -772,20 +762,20 @@ pub fn binary_steps(
     let dir = format!("{BUILD_DIR}/bin");
     let build = if zig_wheel(target, host) {
         Step::run(
-            &format!("binary: cargo zigbuild {package} ({target})"),
+            &format!("binaries: cargo zigbuild {package} ({target})"),
             "cargo-zigbuild",
             &["zigbuild", "--release", "--locked"],
         )
         .args(["--package", package, "--target", &format!("{target}.{}", config::BINARY_GLIBC), "--target-dir", &dir])
         .tools(&["cargo", "cargo-zigbuild", "ziglang"])
     } else {
-        Step::run(&format!("binary: cargo build {package} ({target})"), "cargo", &["build", "--release", "--locked"])
+        Step::run(&format!("binaries: cargo build {package} ({target})"), "cargo", &["build", "--release", "--locked"])
             .args(["--package", package, "--target", target, "--target-dir", &dir])
             .tools(&["cargo"])
     };
     let exe = crate::tools::Platform { windows: target.contains("windows") }.exe(bin);
     let top = format!("{bin}-{version}-{target}");
-    let pack = Step::run(&format!("binary: pack {bin} ({target})"), "python3", &["-c", PACK_TAR_GZ])
+    let pack = Step::run(&format!("binaries: pack {bin} ({target})"), "python3", &["-c", PACK_TAR_GZ])
         .arg(format!("{dir}/{target}/release/{exe}"))
         .arg(format!("{staging}/binaries/{top}.tar.gz"))
         .arg(top)
@@ -796,7 +786,7 @@ pub fn binary_steps(
         // The program runs here: a smoke test of what goes into the archive.
         steps.push(
             Step::run(
-                &format!("binary: run {bin} --help ({target})"),
+                &format!("binaries: run {bin} --help ({target})"),
                 &format!("{dir}/{target}/release/{exe}"),
                 &["--help"],
             )
@@ -855,8 +845,8 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     };
     let dirty = i.commit.dirty.then_some("--allow-dirty");
     if i.kinds.contains(&Kind::Crate) {
-        let mut step =
-            Step::run("crate: cargo package", "cargo", &["package", "--locked", "--target-dir", BUILD_DIR]).args(dirty);
+        let mut step = Step::run("crates: cargo package", "cargo", &["package", "--locked", "--target-dir", BUILD_DIR])
+            .args(dirty);
         for p in &i.publishable {
             step = step.args(["--package", p.as_str()]);
         }
@@ -868,13 +858,13 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         let files: Vec<String> =
             i.publishable.iter().map(|p| format!("{BUILD_DIR}/package/{p}-{}.crate", i.version)).collect();
         let files: Vec<&str> = files.iter().map(String::as_str).collect();
-        plan.push(Step::copy("crate: collect", &files, &format!("{staging}/crates")));
+        plan.push(Step::copy("crates: collect", &files, &format!("{staging}/crates")));
     }
     if i.kinds.contains(&Kind::Wheel) {
         for pkg in settings.python() {
             for target in &i.wheel_targets {
                 let step = wheel_step(
-                    &format!("wheel: maturin build {} ({target})", pkg.dist),
+                    &format!("wheels: maturin build {} ({target})", pkg.dist),
                     pkg,
                     target,
                     &i.host,
@@ -889,7 +879,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     if i.kinds.contains(&Kind::Wasm) {
         let toolchain = i.toolchain.clone().expect("wasm has a toolchain");
         for b in settings.wasm() {
-            let out = format!("{staging}/web/{}", b.package);
+            let out = format!("{staging}/{}/{}", Kind::Wasm.dir(), b.package);
             for s in wasm::bundle_steps(b, &toolchain, &out, &format!("{BUILD_DIR}/wasm")) {
                 plan.push(with_env(s));
             }
@@ -910,11 +900,13 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         let venv = format!("{staging}/venv");
         let python = tools::venv_python(Utf8Path::new(&venv)).to_string();
         let wheels = i.host_wheels.clone().expect("checked by the caller");
-        plan.push(Step::run("recording: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
+        plan.push(
+            Step::run("recordings: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]),
+        );
         for pkg in settings.python() {
             plan.push(
                 Step::run(
-                    &format!("recording: install {}", pkg.dist),
+                    &format!("recordings: install {}", pkg.dist),
                     &python,
                     &["-m", "pip", "install", "--quiet", "--no-index"],
                 )
@@ -926,14 +918,14 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         for stem in &i.examples {
             let out = format!("{staging}/recordings/{stem}.{}", examples.extension);
             plan.push(
-                Step::run(&format!("recording: {stem}.py"), &python, &[&format!("{}/{stem}.py", examples.dir), &out])
+                Step::run(&format!("recordings: {stem}.py"), &python, &[&format!("{}/{stem}.py", examples.dir), &out])
                     .hint("an example script failed: run it by hand with the installed wheel to see why"),
             );
             files.push(out);
         }
         plan.push(
             // Its own target dir: a `cargo test` running this job holds the lock on target/.
-            Step::run("recording: verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
+            Step::run("recordings: verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
                 .args(["--package", examples.verifier.as_str(), "--"])
                 .args(examples.verify_args.iter().cloned())
                 .args(files)

@@ -12,8 +12,7 @@ use crate::{Ctx, tools, wasm};
 pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
     let defaults: Vec<Part>;
     let parts = if parts.is_empty() {
-        // Checked when ci.toml was read: every name is a part.
-        defaults = ctx.settings.test_parts("test")?.iter().filter_map(|p| Part::named(p)).collect();
+        defaults = ctx.settings.test_parts("test")?.to_vec();
         &defaults[..]
     } else {
         parts
@@ -77,29 +76,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
     ctx.execute(&plan(&inputs))
 }
 
-/// A part of `cargo xtask test`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Part {
-    Rust,
-    Python,
-    Wasm,
-    /// The slow scenarios: two clean packaging builds (reproducibility), the release rehearsal against real
-    /// servers, the aarch64 wheel under qemu. Not in the default run; CI runs it as a job of its own.
-    Heavy,
-}
-
-impl Part {
-    /// The part called `name` (`rust`, `python`, `wasm`, `heavy`).
-    pub fn named(name: &str) -> Option<Part> {
-        match name {
-            "rust" => Some(Part::Rust),
-            "python" => Some(Part::Python),
-            "wasm" => Some(Part::Wasm),
-            "heavy" => Some(Part::Heavy),
-            _ => None,
-        }
-    }
-}
+pub use crate::settings::Part;
 
 /// The parts a change needs, among those asked for.
 pub fn select(settings: &crate::settings::Loaded, parts: &[Part], a: &Affected) -> Vec<Part> {

@@ -19,9 +19,6 @@ pub fn variables(workflow: &str) -> &'static [&'static str] {
     }
 }
 
-/// The kinds a package job may build (ci.toml `[[platform]] builds`).
-const KINDS: &[&str] = &["crates", "wheels", "wasm", "recordings", "binaries"];
-
 /// The plan output that says whether the repository's job `name` runs for this trigger.
 pub fn extra_key(name: &str) -> String {
     format!("run_{}", name.replace('-', "_"))
@@ -188,11 +185,11 @@ pub fn workflow_matrix(
                 (None, "push") => vec!["wasm".into()],
                 _ => vec!["all".into()],
             };
-            if let Some(bad) = asked.iter().find(|k| *k != "all" && !KINDS.contains(&k.as_str())) {
+            if let Some(bad) = asked.iter().find(|k| *k != "all" && crate::manifest::Kind::parse(k).is_none()) {
                 bail!(
                     "the dispatch input kinds names `{}`, which is no kind\nfix: dispatch with kinds from {}, or all",
                     crate::plan::printable(bad),
-                    KINDS.join(", ")
+                    crate::manifest::Kind::names()
                 );
             }
             let rows = m["include"].as_array_mut().expect("matrix_in makes an array");

@@ -129,7 +129,7 @@ fn plan_is_reproducible_and_kind_named() {
     let flags = &cargo_package.env.iter().find(|(k, _)| k == "CARGO_ENCODED_RUSTFLAGS").unwrap().1;
     assert_eq!(flags, "--remap-path-prefix=/repo=/repo\x1f--remap-path-prefix=/home/u/.cargo=/cargo");
     let names: Vec<_> = plan.steps.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"recording: sensors.py") && names.contains(&"wasm: wasm-opt"), "{names:?}");
+    assert!(names.contains(&"recordings: sensors.py") && names.contains(&"wasm: wasm-opt"), "{names:?}");
     assert!(!cargo_package.command_line().contains("--allow-dirty"));
 }
 
@@ -137,7 +137,7 @@ fn plan_is_reproducible_and_kind_named() {
 fn dirty_trees_and_cross_targets() {
     let plan = plan(&inputs(&[Kind::Crate, Kind::Wheel], true, false));
     assert!(plan.steps[0].command_line().contains("--allow-dirty"));
-    let wheels: Vec<_> = plan.steps.iter().filter(|s| s.name.starts_with("wheel:")).collect();
+    let wheels: Vec<_> = plan.steps.iter().filter(|s| s.name.starts_with("wheels:")).collect();
     assert_eq!(wheels.len(), 2, "one wheel per Linux target");
     for (w, target) in wheels.iter().zip(["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]) {
         let line = w.command_line();
@@ -240,8 +240,8 @@ fn cli_programs_are_packed_per_target_reproducibly() {
     assert_eq!(
         names,
         [
-            "binary: cargo zigbuild reel-cli (aarch64-unknown-linux-gnu)",
-            "binary: pack reel (aarch64-unknown-linux-gnu)"
+            "binaries: cargo zigbuild reel-cli (aarch64-unknown-linux-gnu)",
+            "binaries: pack reel (aarch64-unknown-linux-gnu)"
         ]
     );
     assert!(steps[0].command_line().contains("--target aarch64-unknown-linux-gnu.2.17"), "{}", steps[0].command_line());
