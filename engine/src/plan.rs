@@ -87,8 +87,8 @@ impl Step {
         self
     }
 
-    pub fn tools(mut self, tools: &[&'static str]) -> Step {
-        self.tools.extend_from_slice(tools);
+    pub fn tools(mut self, tools: &[crate::config::tool::Name]) -> Step {
+        self.tools.extend(tools.iter().map(|t| t.as_str()));
         self
     }
 
@@ -663,6 +663,7 @@ fn summarize(plan: &Plan, results: &[StepResult], total: Duration, opts: &RunOpt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tool;
 
     #[test]
     fn command_lines_are_pasteable() {
@@ -723,7 +724,7 @@ mod tests {
     #[test]
     fn plan_json_is_data() {
         let mut plan = Plan::new("lint");
-        plan.push(Step::run("fmt", "cargo", &["fmt"]).tools(&["cargo"]).concurrent());
+        plan.push(Step::run("fmt", "cargo", &["fmt"]).tools(&[tool::CARGO]).concurrent());
         plan.push(Step::copy("www", &["a/b"], "out"));
         let v = plan.to_json();
         assert_eq!(v["job"], "lint");

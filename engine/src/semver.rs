@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
+use crate::config::tool;
 use crate::plan::Step;
 
 /// The newest release tag (`v` and a version) reachable from HEAD, if any.
@@ -44,7 +45,7 @@ pub fn lint_step(name: &str, baseline: &str) -> Step {
         &["semver-checks", "check-release", "--package", name, "--baseline-rev", baseline],
     )
     .env("CARGO_TERM_COLOR", "never")
-    .tools(&["cargo-semver-checks"])
+    .tools(&[tool::CARGO_SEMVER_CHECKS])
     .hint(hint(name))
 }
 
@@ -276,7 +277,7 @@ mod tests {
     fn tool(sh: &Shell) -> Utf8PathBuf {
         let tools = crate::tools::Tools::new(&crate::project_root(), false);
         tools.ensure(sh, &["cargo-semver-checks"]).expect("provision cargo-semver-checks");
-        tools.probe(sh, crate::config::tool_named("cargo-semver-checks")).unwrap().path.unwrap()
+        tools.probe(sh, crate::config::tool::CARGO_SEMVER_CHECKS.tool()).unwrap().path.unwrap()
     }
 
     /// The planted violation in lint: a public function removed since the release tag, the version not bumped

@@ -447,7 +447,7 @@ impl Tools {
         let venv = self.venv();
         let python = venv_python(&venv);
         if !python.exists() {
-            let py = self.probe(sh, config::tool_named("python3"))?;
+            let py = self.probe(sh, config::tool::PYTHON3.tool())?;
             let py = py.path.context("python3 is not on PATH")?;
             cmd!(sh, "{py} -m venv {venv}").run().with_context(|| format!("creating the virtualenv {venv}"))?;
         }
@@ -760,7 +760,7 @@ mod tests {
     fn the_wasm_bindgen_pin_follows_cargo_lock() {
         let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let tools = Tools::new(root, true);
-        let wanted = tools.wanted(config::tool_named("wasm-bindgen")).unwrap();
+        let wanted = tools.wanted(config::tool::WASM_BINDGEN.tool()).unwrap();
         let manifest = std::fs::read_to_string(root.join("crates/reel-web/Cargo.toml")).unwrap();
         assert!(manifest.contains(&format!("\"={wanted}\"")), "reel-web must pin wasm-bindgen ={wanted}");
     }
@@ -779,7 +779,7 @@ mod tests {
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         let sh = Shell::new().unwrap();
         let tools = Tools::with_dir(&root, &root.join(".tools"), true);
-        let p = tools.probe(&sh, config::tool_named("maturin")).unwrap();
+        let p = tools.probe(&sh, config::tool::MATURIN.tool()).unwrap();
         assert_eq!((p.found.as_deref(), p.ok, p.status()), (Some("0.1.0"), false, "wrong version"));
         assert_eq!(p.path.as_deref(), Some(fake.as_path()));
         let err = format!("{:#}", tools.ensure(&sh, &["maturin"]).unwrap_err());
@@ -788,7 +788,7 @@ mod tests {
         assert!(std::fs::read_to_string(root.join(".tools/versions.json")).unwrap().contains("0.1.0"));
         std::fs::write(&fake, "#!/bin/sh\necho 'maturin 1.16.0'\n").unwrap();
         let fresh = Tools::with_dir(&root, &root.join(".tools"), true);
-        assert!(fresh.probe(&sh, config::tool_named("maturin")).unwrap().ok, "a changed binary is probed again");
+        assert!(fresh.probe(&sh, config::tool::MATURIN.tool()).unwrap().ok, "a changed binary is probed again");
         assert!(err.contains("--offline forbids provisioning: python3 -m venv .tools/venv"), "{err}");
         std::fs::remove_dir_all(&root).unwrap();
     }
@@ -833,12 +833,12 @@ mod tests {
         let sh = Shell::new().unwrap();
         let dir = root.join(".tools");
         let engine = Tools::with_dir(&root, &dir, true);
-        assert!(engine.probe(&sh, config::tool_named("ruff")).unwrap().ok, "without a pin: the engine's");
+        assert!(engine.probe(&sh, config::tool::RUFF.tool()).unwrap().ok, "without a pin: the engine's");
         let pinned = Tools::with_dir(&root, &dir, true).with_pins(vec![("ruff", "0.15.9".to_owned())]);
-        assert_eq!(pinned.wanted(config::tool_named("ruff")).unwrap(), "0.15.9");
-        assert_eq!(pinned.wanted(config::tool_named("taplo")).unwrap(), "0.9.3");
+        assert_eq!(pinned.wanted(config::tool::RUFF.tool()).unwrap(), "0.15.9");
+        assert_eq!(pinned.wanted(config::tool::TAPLO.tool()).unwrap(), "0.9.3");
         assert_eq!(pinned.bin_dirs()[0], dir.join("pinned/ruff-0.15.9").join(HOST.venv_bin()));
-        let p = pinned.probe(&sh, config::tool_named("ruff")).unwrap();
+        let p = pinned.probe(&sh, config::tool::RUFF.tool()).unwrap();
         assert_eq!((p.found.as_deref(), p.ok), (Some("0.17.6"), false), "the engine's ruff is not the pinned one");
         let err = format!("{:#}", pinned.ensure(&sh, &["ruff"]).unwrap_err());
         assert!(
@@ -850,7 +850,7 @@ mod tests {
         );
         fake(&dir.join("pinned/ruff-0.15.9/bin/ruff"), "0.15.9");
         let pinned = Tools::with_dir(&root, &dir, true).with_pins(vec![("ruff", "0.15.9".to_owned())]);
-        let p = pinned.probe(&sh, config::tool_named("ruff")).unwrap();
+        let p = pinned.probe(&sh, config::tool::RUFF.tool()).unwrap();
         assert!(p.ok && p.path == Some(dir.join("pinned/ruff-0.15.9/bin/ruff")), "{p:?}");
         assert!(pinned.path_env().to_string_lossy().starts_with(dir.join("pinned/ruff-0.15.9/bin").as_str()));
         std::fs::remove_dir_all(&root).unwrap();

@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
+use crate::config::tool;
 use crate::config::{self, WASM_TARGET};
 use crate::plan::Step;
 use crate::settings::WasmBundle;
@@ -115,10 +116,10 @@ pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, targe
     let wasm = format!("{target_dir}/{WASM_TARGET}/release/{}.wasm", bundle.artifact());
     let bg = format!("{out}/{}_bg.wasm", bundle.artifact());
     vec![
-        build.tools(&["cargo"]).hint(FIX),
+        build.tools(&[tool::CARGO]).hint(FIX),
         Step::run("wasm: wasm-bindgen", "wasm-bindgen", &["--target", "web", "--no-typescript", "--out-dir", out])
             .arg(wasm)
-            .tools(&["wasm-bindgen"])
+            .tools(&[tool::WASM_BINDGEN])
             .hint("wasm-bindgen-cli must match the wasm-bindgen version in Cargo.lock (cargo xtask doctor)"),
         Step::run("wasm: wasm-opt", "wasm-opt", &["-Oz", "--enable-bulk-memory", "--enable-reference-types"])
             .args([
@@ -128,7 +129,7 @@ pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, targe
                 "--enable-multivalue",
             ])
             .args([bg.clone(), "-o".into(), bg])
-            .tools(&["wasm-opt"]),
+            .tools(&[tool::WASM_OPT]),
         Step::copy("wasm: static page", &[bundle.www.as_str()], out),
     ]
 }

@@ -24,10 +24,10 @@ pub fn wheel_step(
         .args(release.then_some("--release"))
         .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
         .args(["--out", out, "--target-dir", target_dir]);
-    let mut tools = vec!["maturin", "cargo"];
+    let mut tools = vec![config::tool::MATURIN, config::tool::CARGO];
     if zig_wheel(target, host) {
         step = step.args(["--zig", "--compatibility", config::MANYLINUX]);
-        tools.push("ziglang");
+        tools.push(config::tool::ZIGLANG);
     }
     if target != host || zig_wheel(target, host) {
         step = step.args(["--target", target]);

@@ -725,8 +725,8 @@ fn package_upload_sign_and_release_the_second_shape() {
         .map(|a| format!("{} {}", a["kind"].as_str().unwrap(), a["name"].as_str().unwrap()))
         .collect();
     let listed: Vec<String> = listed.into_iter().collect();
-    let mut expected: Vec<String> = CHAIN.iter().map(|c| format!("crate {c}")).collect();
-    expected.extend(["wasm fx-web-one", "wasm fx-web-two", "wheel fx-one", "wheel fx-two"].map(String::from));
+    let mut expected: Vec<String> = CHAIN.iter().map(|c| format!("crates {c}")).collect();
+    expected.extend(["wasm fx-web-one", "wasm fx-web-two", "wheels fx-one", "wheels fx-two"].map(String::from));
     expected.sort();
     assert_eq!(listed, expected, "every crate but the unpublished one, both wheels, both bundles");
 

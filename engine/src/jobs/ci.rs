@@ -7,6 +7,7 @@
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
+use crate::config::tool;
 use crate::pipeline::{Outcome, Shape};
 use crate::plan::{Plan, Step};
 use crate::{Ctx, github};
@@ -45,7 +46,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
 fn command_step(name: &str, argv: &[String]) -> Step {
     let program = argv.first().map(String::as_str).unwrap_or("cargo");
     let step = Step::run(name, program, &[]).args(argv.iter().skip(1).cloned());
-    if program == "cargo" { step.tools(&["cargo"]) } else { step }
+    if program == "cargo" { step.tools(&[tool::CARGO]) } else { step }
 }
 
 /// The plan of one job (or all): each step one command, with the local stand-ins.

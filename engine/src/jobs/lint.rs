@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use crate::Ctx;
 use crate::affected::{self, Affected};
+use crate::config::tool;
 use crate::plan::{Plan, Step};
 
 /// What the file linters are given besides the change: the paths none of them looks at, and taplo's files.
@@ -211,7 +212,7 @@ fn markdown_files(ctx: &Ctx, a: &Affected) -> Result<Vec<String>> {
 pub fn dependency_check(online: bool) -> Step {
     Step::run("dependencies: cargo deny", "cargo-deny", &["--locked", "check", "licenses", "bans", "sources"])
         .args(online.then_some("advisories"))
-        .tools(&["cargo-deny"])
+        .tools(&[tool::CARGO_DENY])
         .hint(
             "a dependency breaks deny.toml's policy (its license, a second version, its source): the finding names it",
         )
@@ -223,7 +224,7 @@ pub fn link_check(files: &[String], online: bool) -> Step {
     Step::run("links", "lychee", &["--no-progress", "--include-fragments"])
         .args((!online).then_some("--offline"))
         .args(files.iter().cloned())
-        .tools(&["lychee"])
+        .tools(&[tool::LYCHEE])
         .hint("a link or #anchor in a Markdown file points nowhere: fix the path or the heading it names")
         .concurrent()
 }
@@ -271,7 +272,7 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrvs:
             &["doc", "--workspace", "--no-deps", "--locked", "--target-dir", crate::config::LINT_DOC_DIR],
         )
         .env("RUSTDOCFLAGS", "-D warnings")
-        .tools(&["cargo"])
+        .tools(&[tool::CARGO])
         .hint("a rustdoc warning (a broken intra-doc link, an unclosed HTML tag...): fix the doc comment it names")
         .concurrent(),
     ];
@@ -284,7 +285,7 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrvs:
                 &["check", "--locked", "--all-targets", "--package", &p.name],
             )
             .args(["--target-dir", crate::config::LINT_ALONE_DIR])
-            .tools(&["cargo"])
+            .tools(&[tool::CARGO])
             .hint("this crate does not build on its own: it relies on a feature another workspace crate enables")
             .concurrent(),
         );
@@ -305,7 +306,7 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrvs:
                 )
                 .args(flags)
                 .args(["--target-dir", crate::config::LINT_ALONE_DIR])
-                .tools(&["cargo"])
+                .tools(&[tool::CARGO])
                 .concurrent(),
             );
         }
@@ -321,7 +322,7 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrvs:
                 Step::run(&format!("msrv: rust {msrv}"), "cargo", &[&format!("+{msrv}"), "check", "--locked"])
                     .args(published)
                     .args(["--target-dir", crate::config::LINT_MSRV_DIR])
-                    .tools(&["cargo"])
+                    .tools(&[tool::CARGO])
                     .hint(format!(
                         "the published crates promise rust-version = {msrv}: use no newer API, or raise rust-version \
                          in Cargo.toml (a deliberate change)"
@@ -379,7 +380,7 @@ fn add_target_checks(plan: &mut Plan, targets: &[String], a: &Affected) {
             Step::run(&format!("clippy ({t})"), "cargo", &["clippy", "--all-targets", "--locked", "--target", t])
                 .args(crate_args(a))
                 .args(["--", "-D", "warnings"])
-                .tools(&["cargo", "clippy"])
+                .tools(&[tool::CARGO, tool::CLIPPY])
                 .hint("code for another platform: fix it here (`cargo clippy --target ...`), its runner would fail too")
                 .concurrent();
         plan.steps.insert(at + n, step);
@@ -425,7 +426,7 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
         if rs_files {
             // `cargo fmt` from the root: the workspace's members. `--all` would add their path dependencies and those
             // dependencies' workspaces (an engine used by path, with every crate beside it).
-            steps.push(Step::run("rustfmt", "cargo", &["fmt"]).tools(&["cargo", "rustfmt"]));
+            steps.push(Step::run("rustfmt", "cargo", &["fmt"]).tools(&[tool::CARGO, tool::RUSTFMT]));
         }
         if rust {
             steps.push(
@@ -435,22 +436,24 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
                     &["clippy", "--fix", "--allow-dirty", "--allow-staged", "--all-targets", "--locked"],
                 )
                 .args(crate_args(a))
-                .tools(&["cargo", "clippy"]),
+                .tools(&[tool::CARGO, tool::CLIPPY]),
             );
         }
         if python {
             steps.push(
                 Step::run("ruff check --fix", "ruff", &["check", "--fix", "--config", &ruff_excludes, "."])
-                    .tools(&["ruff"]),
+                    .tools(&[tool::RUFF]),
             );
-            steps.push(Step::run("ruff format", "ruff", &["format", "--config", &ruff_excludes, "."]).tools(&["ruff"]));
+            steps.push(
+                Step::run("ruff format", "ruff", &["format", "--config", &ruff_excludes, "."]).tools(&[tool::RUFF]),
+            );
         }
         if toml {
             steps.push(
                 Step::run("taplo fmt", "taplo", &["fmt"])
                     .args(scope.toml.iter().cloned())
                     .env("RUST_LOG", "warn")
-                    .tools(&["taplo"]),
+                    .tools(&[tool::TAPLO]),
             );
         }
         if typos {
@@ -460,11 +463,11 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
                 Step::run("typos --write-changes", "typos", &["--write-changes", "--force-exclude"])
                     .args(scope.typos_excludes())
                     .args(typos_files)
-                    .tools(&["typos"]),
+                    .tools(&[tool::TYPOS]),
             );
         }
         if gh {
-            steps.push(Step::run("workflows", "cargo", &["xtask", "workflows"]).tools(&["cargo"]));
+            steps.push(Step::run("workflows", "cargo", &["xtask", "workflows"]).tools(&[tool::CARGO]));
         }
     } else {
         if rust {
@@ -472,14 +475,14 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
                 Step::run("clippy", "cargo", &["clippy", "--all-targets", "--locked"])
                     .args(crate_args(a))
                     .args(["--", "-D", "warnings"])
-                    .tools(&["cargo", "clippy"])
+                    .tools(&[tool::CARGO, tool::CLIPPY])
                     .hint("fix the warnings above; `cargo xtask lint --fix` applies clippy's suggestions"),
             );
         }
         if rs_files {
             steps.push(
                 Step::run("rustfmt", "cargo", &["fmt", "--check"])
-                    .tools(&["cargo", "rustfmt"])
+                    .tools(&[tool::CARGO, tool::RUSTFMT])
                     .hint("run `cargo fmt` (or `cargo xtask lint --fix`)"),
             );
         }
@@ -490,12 +493,12 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
                     "ruff",
                     &["check", "--output-format", "concise", "--config", &ruff_excludes, "."],
                 )
-                .tools(&["ruff"])
+                .tools(&[tool::RUFF])
                 .hint("run `cargo xtask lint --fix` for the fixable ones (ruff's safe fixes)"),
             );
             steps.push(
                 Step::run("ruff format", "ruff", &["format", "--diff", "--config", &ruff_excludes, "."])
-                    .tools(&["ruff"])
+                    .tools(&[tool::RUFF])
                     .hint(
                         "run `cargo xtask lint --fix` (ruff format); ruff 0.16 and newer also format the Python blocks \
                          of Markdown files: to keep them as written, add `extend-exclude = [\"*.md\"]` to the \
@@ -508,7 +511,7 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
                 Step::run("taplo fmt", "taplo", &["fmt", "--colors", "never", "--check", "--diff"])
                     .args(scope.toml.iter().cloned())
                     .env("RUST_LOG", "warn")
-                    .tools(&["taplo"])
+                    .tools(&[tool::TAPLO])
                     .hint("run `cargo xtask lint --fix` (taplo fmt)"),
             );
         }
@@ -517,7 +520,7 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
                 Step::run("typos", "typos", &["--format", "brief", "--force-exclude"])
                     .args(scope.typos_excludes())
                     .args(typos_files)
-                    .tools(&["typos"])
+                    .tools(&[tool::TYPOS])
                     .hint(
                         "fix the misspelling. A word that is meant (test data, a name from elsewhere) is no typo: \
                          allow it (`[default.extend-words]`) or exclude its file (`[files] extend-exclude`) in the \
@@ -529,7 +532,7 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
         if gh {
             steps.push(
                 Step::run("workflows: generated and rules", "cargo", &["xtask", "workflows", "--check"])
-                    .tools(&["cargo"])
+                    .tools(&[tool::CARGO])
                     .hint(
                         "generated: run `cargo xtask workflows`; hand-written: list it in ci.toml `[workflows] allow`",
                     ),
@@ -537,17 +540,17 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
             steps.push(
                 Step::run("workflows: actionlint", "actionlint", &["-no-color"])
                     .args(workflow_files.clone())
-                    .tools(&["actionlint"]),
+                    .tools(&[tool::ACTIONLINT]),
             );
             steps.push(
                 Step::run("workflows: schema", "check-jsonschema", &["--builtin-schema", "vendor.github-workflows"])
                     .args(workflow_files.clone())
-                    .tools(&["check-jsonschema"]),
+                    .tools(&[tool::CHECK_JSONSCHEMA]),
             );
             steps.push(
                 Step::run("workflows: zizmor", "zizmor", &["--offline", "--no-progress", "--color", "never"])
                     .args(workflow_files)
-                    .tools(&["zizmor"])
+                    .tools(&[tool::ZIZMOR])
                     .hint(
                         "a security finding in a workflow: in a hand-written one fix the file; in a generated one the \
                          generator (ci.toml `[[job]]`, or the engine's pipeline)",
@@ -754,7 +757,7 @@ mod tests {
         xshell::cmd!(sh, "cargo generate-lockfile --offline").quiet().run().unwrap();
         let tools = crate::tools::Tools::new(&crate::project_root(), false);
         tools.ensure(&sh, &["cargo-deny"]).expect("provision cargo-deny");
-        let deny = tools.probe(&sh, crate::config::tool_named("cargo-deny")).unwrap().path.unwrap();
+        let deny = tools.probe(&sh, crate::config::tool::CARGO_DENY.tool()).unwrap().path.unwrap();
         let crate::plan::Action::Run { args, .. } = dependency_check(false).action else { panic!() };
         let again = args.clone();
         let out = xshell::cmd!(sh, "{deny} {args...}").ignore_status().quiet().output().unwrap();
@@ -887,7 +890,7 @@ mod tests {
         let tools = crate::tools::Tools::new(&crate::project_root(), false);
         let sh = xshell::Shell::new().unwrap();
         tools.ensure(&sh, &["lychee"]).expect("provision lychee");
-        let lychee = tools.probe(&sh, crate::config::tool_named("lychee")).unwrap().path.unwrap();
+        let lychee = tools.probe(&sh, crate::config::tool::LYCHEE.tool()).unwrap().path.unwrap();
         let crate::plan::Action::Run { args, .. } = link_check(&["a.md".into(), "b.md".into()], false).action else {
             panic!()
         };

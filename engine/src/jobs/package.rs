@@ -12,6 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::cmd;
 
 use crate::config;
+use crate::config::tool;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::{Plan, Step};
 use crate::wheel::{wheel_step, zig_wheel};
@@ -163,17 +164,17 @@ fn check_target(ctx: &Ctx, target: &str) -> Result<()> {
 
 /// The tool versions each kind records, to tell whether a rebuild is needed.
 fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>) -> Result<Vec<(String, String)>> {
-    let names: &[&str] = match kind {
-        Kind::Crate => &["cargo"],
-        Kind::Wheel => &["cargo", "maturin", "twine", "ziglang", "auditwheel"],
-        Kind::Wasm => &["cargo", "wasm-bindgen", "wasm-opt"],
-        Kind::Recording => &["python3"],
-        Kind::Binary => &["cargo", "cargo-zigbuild", "ziglang", "python3"],
+    let names: &[tool::Name] = match kind {
+        Kind::Crate => &[tool::CARGO],
+        Kind::Wheel => &[tool::CARGO, tool::MATURIN, tool::TWINE, tool::ZIGLANG, tool::AUDITWHEEL],
+        Kind::Wasm => &[tool::CARGO, tool::WASM_BINDGEN, tool::WASM_OPT],
+        Kind::Recording => &[tool::PYTHON3],
+        Kind::Binary => &[tool::CARGO, tool::CARGO_ZIGBUILD, tool::ZIGLANG, tool::PYTHON3],
     };
     let mut out = Vec::new();
     for n in names {
-        let p = ctx.tools.probe(&ctx.sh, config::tool_named(n))?;
-        out.push(((*n).to_owned(), p.found.unwrap_or_else(|| "missing".into())));
+        let p = ctx.tools.probe(&ctx.sh, n.tool())?;
+        out.push((n.as_str().to_owned(), p.found.unwrap_or_else(|| "missing".into())));
     }
     if let Some(t) = wasm_toolchain.filter(|_| kind == Kind::Wasm) {
         out.push(("wasm-toolchain".into(), t.describe()));
@@ -369,7 +370,7 @@ fn check_wheels(ctx: &Ctx, staging: &Utf8Path) -> Result<()> {
         check.push(
             Step::run("twine check", "twine", &["check", "--strict"])
                 .args(wheels.iter().map(|w| w.to_string()))
-                .tools(&["twine"])
+                .tools(&[tool::TWINE])
                 .hint("the wheel's metadata would be rejected by PyPI"),
         );
         ctx.execute(&check)?;
@@ -380,7 +381,7 @@ fn check_wheels(ctx: &Ctx, staging: &Utf8Path) -> Result<()> {
             ctx.tools.ensure(&ctx.sh, &["auditwheel"])?;
             let auditwheel = ctx
                 .tools
-                .probe(&ctx.sh, config::tool_named("auditwheel"))?
+                .probe(&ctx.sh, config::tool::AUDITWHEEL.tool())?
                 .path
                 .context("auditwheel is not installed")?;
             for w in linux {
@@ -767,11 +768,11 @@ pub fn binary_steps(
             &["zigbuild", "--release", "--locked"],
         )
         .args(["--package", package, "--target", &format!("{target}.{}", config::BINARY_GLIBC), "--target-dir", &dir])
-        .tools(&["cargo", "cargo-zigbuild", "ziglang"])
+        .tools(&[tool::CARGO, tool::CARGO_ZIGBUILD, tool::ZIGLANG])
     } else {
         Step::run(&format!("binaries: cargo build {package} ({target})"), "cargo", &["build", "--release", "--locked"])
             .args(["--package", package, "--target", target, "--target-dir", &dir])
-            .tools(&["cargo"])
+            .tools(&[tool::CARGO])
     };
     let exe = crate::tools::Platform { windows: target.contains("windows") }.exe(bin);
     let top = format!("{bin}-{version}-{target}");
@@ -780,7 +781,7 @@ pub fn binary_steps(
         .arg(format!("{staging}/binaries/{top}.tar.gz"))
         .arg(top)
         .arg(epoch.to_string())
-        .tools(&["python3"]);
+        .tools(&[tool::PYTHON3]);
     let mut steps = vec![build];
     if target == host {
         // The program runs here: a smoke test of what goes into the archive.
@@ -852,7 +853,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         }
         plan.push(
             with_env(step)
-                .tools(&["cargo"])
+                .tools(&[tool::CARGO])
                 .hint("cargo package verifies that each crate builds from its .crate alone"),
         );
         let files: Vec<String> =
@@ -901,7 +902,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         let python = tools::venv_python(Utf8Path::new(&venv)).to_string();
         let wheels = i.host_wheels.clone().expect("checked by the caller");
         plan.push(
-            Step::run("recordings: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]),
+            Step::run("recordings: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&[tool::PYTHON3]),
         );
         for pkg in settings.python() {
             plan.push(
@@ -929,7 +930,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 .args(["--package", examples.verifier.as_str(), "--"])
                 .args(examples.verify_args.iter().cloned())
                 .args(files)
-                .tools(&["cargo"]),
+                .tools(&[tool::CARGO]),
         );
     }
     plan

@@ -440,7 +440,7 @@ fn semver_verdicts(
     ctx.tools.ensure(sh, &["cargo-semver-checks"])?;
     let tool = ctx
         .tools
-        .probe(sh, config::tool_named("cargo-semver-checks"))?
+        .probe(sh, config::tool::CARGO_SEMVER_CHECKS.tool())?
         .path
         .context("cargo-semver-checks is not installed")?;
     // The previous versions, checked against the index's sha256, in a scratch workspace of their own
@@ -1246,7 +1246,7 @@ fn check_wheels(ctx: &Ctx, sh: &Shell, m: &Manifest, dir: &Utf8Path, version: &s
     }
     // The Python of the tools virtualenv, where twine lives: a release with wheels needs it anyway.
     ctx.tools.ensure(sh, &["twine"])?;
-    let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+    let twine = ctx.tools.probe(sh, config::tool::TWINE.tool())?.path.context("twine is not installed")?;
     let venv = twine.parent().and_then(Utf8Path::parent).context("twine is not in a virtualenv")?;
     let python = crate::tools::venv_python(venv);
     let paths: Vec<Utf8PathBuf> = wheels.iter().map(|a| dir.join(&a.path)).collect();
@@ -1414,7 +1414,7 @@ fn publish_wheels(ctx: &Ctx, sh: &Shell, t: &Targets, m: &Manifest, dir: &Utf8Pa
                 ),
             };
             ctx.tools.ensure(sh, &["twine"])?;
-            let twine = ctx.tools.probe(sh, config::tool_named("twine"))?.path.context("twine is not installed")?;
+            let twine = ctx.tools.probe(sh, config::tool::TWINE.tool())?.path.context("twine is not installed")?;
             twine_and_token = Some((twine, token));
         }
         let (twine, token) = twine_and_token.as_ref().expect("set above");

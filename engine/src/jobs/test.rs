@@ -4,6 +4,7 @@
 use anyhow::Result;
 
 use crate::affected::{self, Affected};
+use crate::config::tool;
 use crate::config::{self, CI_DIR};
 use crate::plan::{Plan, Step};
 use crate::workspace as repo;
@@ -23,7 +24,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
         crate::bootstrap::ensure(ctx)?;
     }
     let nextest = {
-        let probe = ctx.tools.probe(&ctx.sh, config::tool_named("nextest"))?;
+        let probe = ctx.tools.probe(&ctx.sh, config::tool::NEXTEST.tool())?;
         if !probe.ok {
             let fix = ctx.tools.fix_command(probe.tool, &probe.wanted);
             eprintln!(
@@ -162,7 +163,7 @@ fn doctest_step(plan: &mut Plan, i: &Inputs<'_>, packages: &[String]) {
         Step::run("rust doctests", "cargo", &["test", "--doc", "--locked", "--no-fail-fast"])
             .args(selected)
             .args(i.rust_args.iter().cloned())
-            .tools(&["cargo"])
+            .tools(&[tool::CARGO])
             .hint("the examples in the documentation (`cargo test --doc`): nextest does not run them"),
     );
 }
@@ -188,7 +189,7 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
     let venv = format!("{CI_DIR}/venv-{TARGET}");
     let venv_python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
     plan.push(
-        Step::run("aarch64: virtualenv for pip", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]),
+        Step::run("aarch64: virtualenv for pip", "python3", &["-m", "venv", "--clear", &venv]).tools(&[tool::PYTHON3]),
     );
     let pip_for_aarch64 = |name: &str| {
         Step::run(name, &venv_python, &["-m", "pip", "install", "--quiet", "--upgrade", "--target", &site])
@@ -246,9 +247,9 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     if i.parts.contains(&Part::Rust) {
         let step = if i.nextest {
             Step::run("rust tests", "cargo", &["nextest", "run", "--locked", "--no-fail-fast"])
-                .tools(&["cargo", "nextest"])
+                .tools(&[tool::CARGO, tool::NEXTEST])
         } else {
-            Step::run("rust tests", "cargo", &["test", "--locked", "--no-fail-fast"]).tools(&["cargo"])
+            Step::run("rust tests", "cargo", &["test", "--locked", "--no-fail-fast"]).tools(&[tool::CARGO])
         };
         let excluded = i.settings.test_excluded();
         let packages: Vec<String> = if i.affected.everything.is_some() {
@@ -290,12 +291,12 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 // A marked test the build does not compile (behind a feature, in a file no target includes) leaves
                 // none to run: said, not failed.
                 .args(["--run-ignored", "only", "--no-tests", "warn"])
-                .tools(&["cargo", "nextest"])
+                .tools(&[tool::CARGO, tool::NEXTEST])
         } else {
             Step::run("rust tests (heavy)", "cargo", &["test", "--locked", "--no-fail-fast", "--workspace"])
                 .args(excludes)
                 .args(["--", "--ignored"])
-                .tools(&["cargo"])
+                .tools(&[tool::CARGO])
         };
         if i.heavy_tests {
             plan.push(
@@ -322,7 +323,9 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             let name = format!("wheel: {}", pkg.dist);
             plan.push(crate::wheel::wheel_step(&name, pkg, &i.host, &i.host, &wheels, "target", false));
         }
-        plan.push(Step::run("throwaway virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&["python3"]));
+        plan.push(
+            Step::run("throwaway virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&[tool::PYTHON3]),
+        );
         if wants_python {
             plan.push(Step::run("install pytest", &python, &["-m", "pip", "install", "--quiet", config::PYTEST]));
             // Each package's own test dependencies (its pyproject.toml), from the package index.
@@ -388,7 +391,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                     )
                     .args(examples.verify_args.iter().cloned())
                     .args(files)
-                    .tools(&["cargo"]),
+                    .tools(&[tool::CARGO]),
                 );
             }
         }
@@ -401,7 +404,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 let env = |s: Step| s.env("CI_BUNDLE", &out).env("CI_RECORDINGS", &recordings);
                 if let Some(tests) = &b.node_tests {
                     plan.push(env(
-                        Step::run(&format!("node: {}", b.package), "node", &["--test", tests]).tools(&["node"])
+                        Step::run(&format!("node: {}", b.package), "node", &["--test", tests]).tools(&[tool::NODE])
                     ));
                     match &i.node_lower_bound {
                         Ok(node) => plan.push(env(Step::run(
@@ -417,7 +420,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 if let Some(tests) = &b.browser_tests {
                     plan.push(
                         env(Step::run(&format!("browser: {}", b.package), "node", &["--test", tests]))
-                            .tools(&["node"])
+                            .tools(&[tool::NODE])
                             .hint("the page in headless Chromium; without Chromium these tests report as skipped"),
                     );
                 }
@@ -510,7 +513,7 @@ mod tests {
             missing.notes.iter().any(|n| n.contains("skipped: the wasm tests on node 18") && n.contains("not there"))
         );
         // The pin and the lower bound agree.
-        let node = config::tool_named("node");
+        let node = config::tool::NODE.tool();
         assert!(format!("{:?}", node.pin).contains(&format!("\"{NODE_LOWER_BOUND}\"")), "{:?}", node.pin);
     }
 

@@ -146,7 +146,7 @@ fn pypi_trusted_publishing_mints_a_token_twine_uploads_with() {
     // twine uploads as __token__ with the minted token.
     let tools = crate::tools::Tools::new(&crate::project_root(), false);
     tools.ensure(&sh, &["twine"]).unwrap();
-    let twine = tools.probe(&sh, crate::config::tool_named("twine")).unwrap().path.unwrap();
+    let twine = tools.probe(&sh, crate::config::tool::TWINE.tool()).unwrap().path.unwrap();
     let wheel = root.join("demo_pkg-1.0.0-py3-none-any.whl");
     testutil::make_wheel(&wheel, "demo-pkg", "1.0.0", 1);
     let url = format!("{}/legacy/", http.url());

@@ -462,7 +462,7 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
 #[cfg(unix)]
 #[test]
 fn the_gates_run_on_the_lowest_git_the_pin_allows() {
-    let crate::config::Pin::AtLeast(lowest) = crate::config::tool_named("git").pin else { panic!("git's pin") };
+    let crate::config::Pin::AtLeast(lowest) = crate::config::tool::GIT.tool().pin else { panic!("git's pin") };
     let git = Utf8Path::new("/usr/bin/git");
     let sh = Shell::new().unwrap();
     let version = cmd!(sh, "{git} --version").read().unwrap_or_default();

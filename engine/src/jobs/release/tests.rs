@@ -241,7 +241,7 @@ impl Rehearsal {
         let pubkey = sign_in_store(&sh, &root, &store, "release");
         let registry = root.join("registry");
         let reg_port = testutil::free_port();
-        let chr = ctx.tools.probe(&sh, config::tool_named("cargo-http-registry")).unwrap().path.unwrap();
+        let chr = ctx.tools.probe(&sh, config::tool::CARGO_HTTP_REGISTRY.tool()).unwrap().path.unwrap();
         let registry_server = Server(
             Command::new(chr.as_str())
                 .args(["--addr", &format!("127.0.0.1:{reg_port}"), registry.as_str()])
@@ -970,7 +970,7 @@ impl Rehearsal {
 
     /// Uploads `wheel` to the package index with twine, as someone else would.
     fn seed_wheel(&self, wheel: &Utf8Path) {
-        let twine = self.ctx.tools.probe(&self.sh, config::tool_named("twine")).unwrap().path.unwrap();
+        let twine = self.ctx.tools.probe(&self.sh, config::tool::TWINE.tool()).unwrap().path.unwrap();
         let url = format!("http://127.0.0.1:{}/", self.pypi_port);
         cmd!(self.sh, "{twine} upload --disable-progress-bar --repository-url {url} -u x -p x {wheel}")
             .quiet()

@@ -332,7 +332,7 @@ fn security_patterns_planted_in_a_workflow_fail_the_lint() {
     let sh = xshell::Shell::new().unwrap();
     let tools = crate::tools::Tools::new(&crate::project_root(), false);
     tools.ensure(&sh, &["zizmor"]).expect("provision zizmor");
-    let zizmor = tools.probe(&sh, config::tool_named("zizmor")).unwrap().path.unwrap();
+    let zizmor = tools.probe(&sh, config::tool::ZIZMOR.tool()).unwrap().path.unwrap();
     let dir = root.join(".github/workflows");
     std::fs::create_dir_all(&dir).unwrap();
     let verdict = |text: &str| {
@@ -742,7 +742,7 @@ fn hand_written_workflows_are_allowed_by_ci_toml_and_linted_like_the_rest() {
     let sh = xshell::Shell::new().unwrap();
     let tools = crate::tools::Tools::new(&crate::project_root(), false);
     tools.ensure(&sh, &["zizmor"]).expect("provision zizmor");
-    let zizmor = tools.probe(&sh, config::tool_named("zizmor")).unwrap().path.unwrap();
+    let zizmor = tools.probe(&sh, config::tool::ZIZMOR.tool()).unwrap().path.unwrap();
     std::fs::write(root.join(DIR).join("fuzz.yml"), &fuzz).unwrap();
     let file = root.join(DIR).join("fuzz.yml");
     let out = xshell::cmd!(sh, "{zizmor} --offline --no-progress --color never {file}")
