@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
+use crate::Ctx;
 use crate::ctx::Global;
 use crate::tools::Tools;
-use crate::Ctx;
 
 pub fn temp_dir(name: &str) -> Utf8PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);

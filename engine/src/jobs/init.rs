@@ -96,24 +96,61 @@ fn found(ctx: &Ctx) -> Result<Found> {
     })
 }
 
+/// What the file says, decided from what was found.
+struct Decided<'a> {
+    python: Vec<Python>,
+    wasm: Vec<&'a Package>,
+    /// (package, program name)
+    binaries: Vec<(&'a str, &'a str)>,
+    /// A published library crate exists.
+    crates: bool,
+    unversioned: Vec<&'a str>,
+}
+
 /// The `ci.toml` for what was found.
 pub fn propose(f: &Found) -> Proposal {
     let mut undecided = Vec::new();
-    let rel = |p: &Package| p.dir.strip_prefix(&f.root).map(Utf8Path::to_string).unwrap_or_else(|_| p.dir.to_string());
+    let d = decide(f, &mut undecided);
+    let mut t = String::from(
+        "# This repository's CI settings: every fact about it that `cargo xtask` needs (written by `cargo xtask init`:\n\
+         # check it). `cargo xtask doctor` shows each setting and the line it came from.\n",
+    );
+    let _ = writeln!(
+        t,
+        "\n[workspace]\n# Members that are never shipped, so do not carry the one version.\nunversioned = [{}]",
+        list(&d.unversioned)
+    );
+    packages_sections(&mut t, f, &d, &mut undecided);
+    test_section(&mut t, &d);
+    platforms(&mut t, d.crates, !d.python.is_empty(), !d.wasm.is_empty(), !d.binaries.is_empty());
+    gates_section(&mut t, f, &mut undecided);
+    store_and_release_sections(&mut t, f, !d.python.is_empty(), &mut undecided);
+    Proposal { text: t, undecided }
+}
+
+/// A member's directory relative to the root.
+fn rel(f: &Found, p: &Package) -> String {
+    p.dir.strip_prefix(&f.root).map(Utf8Path::to_string).unwrap_or_else(|_| p.dir.to_string())
+}
+
+/// A TOML array of strings.
+fn list(items: &[&str]) -> String {
+    items.iter().map(|s| toml_str(s)).collect::<Vec<_>>().join(", ")
+}
+
+/// The packages, bundles and programs; the members that carry no version; versions that disagree.
+fn decide<'a>(f: &'a Found, undecided: &mut Vec<String>) -> Decided<'a> {
     let python: Vec<Python> =
-        f.pyprojects.iter().filter_map(|(dir, text)| python_package(f, dir, text, &mut undecided)).collect();
+        f.pyprojects.iter().filter_map(|(dir, text)| python_package(f, dir, text, undecided)).collect();
     let py_dirs: Vec<&str> = python.iter().map(|p| p.dir.as_str()).collect();
     let uses = |p: &Package, dep: &str| p.deps.iter().any(|d| d.0 == dep && d.3 == "normal");
-    let wasm: Vec<&Package> = f
-        .packages
-        .iter()
-        .filter(|p| p.cdylib && uses(p, "wasm-bindgen") && !py_dirs.contains(&rel(p).as_str()))
+    let wasm = (f.packages.iter())
+        .filter(|p| p.cdylib && uses(p, "wasm-bindgen") && !py_dirs.contains(&rel(f, p).as_str()))
         .collect();
-    let binaries: Vec<(&str, &str)> = (f.packages.iter().filter(|p| p.publishable && p.name != "xtask"))
+    let binaries = (f.packages.iter().filter(|p| p.publishable && p.name != "xtask"))
         .flat_map(|p| p.bins.iter().map(move |b| (p.name.as_str(), b.as_str())))
         .collect();
-    let crates = f.packages.iter().any(|p| p.publishable && p.has_lib);
-    let unversioned: Vec<&str> = (f.packages.iter())
+    let unversioned = (f.packages.iter())
         .filter(|p| p.name == "xtask" || (!p.publishable && f.version.as_ref().is_some_and(|v| *v != p.version)))
         .map(|p| p.name.as_str())
         .collect();
@@ -132,32 +169,21 @@ pub fn propose(f: &Found) -> Proposal {
             _ => {}
         }
     }
-    let mut t = String::from(
-        "# This repository's CI settings: every fact about it that `cargo xtask` needs (written by `cargo xtask init`:\n\
-         # check it). `cargo xtask doctor` shows each setting and the line it came from.\n",
-    );
-    let list = |items: &[&str]| items.iter().map(|s| toml_str(s)).collect::<Vec<_>>().join(", ");
-    let _ = writeln!(
-        t,
-        "\n[workspace]\n# Members that are never shipped, so do not carry the one version.\nunversioned = [{}]",
-        list(&unversioned)
-    );
-    for p in &python {
-        let _ = write!(
-            t,
-            "\n[[python]]\ndist = {}\nmodule = {}\ndir = {}\ntests = {}\n",
-            toml_str(&p.dist),
-            toml_str(&p.module),
-            toml_str(&p.dir),
-            toml_str(&p.tests)
-        );
+    let crates = f.packages.iter().any(|p| p.publishable && p.has_lib);
+    Decided { python, wasm, binaries, crates, unversioned }
+}
+
+/// `[[python]]`, `[[wasm]]` and `[[binary]]` entries.
+fn packages_sections(t: &mut String, f: &Found, d: &Decided<'_>, undecided: &mut Vec<String>) {
+    for p in &d.python {
+        let (dist, module, dir, tests) = (toml_str(&p.dist), toml_str(&p.module), toml_str(&p.dir), toml_str(&p.tests));
+        let _ = write!(t, "\n[[python]]\ndist = {dist}\nmodule = {module}\ndir = {dir}\ntests = {tests}\n");
         if let Some((key, value)) = &p.test_key {
             let _ = writeln!(t, "{key} = {}", toml_str(value));
         }
     }
-    for w in &wasm {
-        let dir = rel(w);
-        let www = format!("{dir}/www");
+    for w in &d.wasm {
+        let www = format!("{}/www", rel(f, w));
         if !f.root.join(&www).is_dir() {
             undecided.push(format!(
                 "{}: the wasm bundle's static files (an index.html loading the generated JS) are expected in {www}",
@@ -166,25 +192,33 @@ pub fn propose(f: &Found) -> Proposal {
         }
         let _ = write!(t, "\n[[wasm]]\npackage = {}\nwww = {}\n", toml_str(&w.name), toml_str(&www));
     }
-    for (package, name) in &binaries {
+    for (package, name) in &d.binaries {
         let _ = write!(t, "\n[[binary]]\npackage = {}\nname = {}\n", toml_str(package), toml_str(name));
     }
+}
+
+/// `[test]`: the parts there are; the xtask's own tests left out.
+fn test_section(t: &mut String, d: &Decided<'_>) {
     use crate::settings::Part;
     let mut parts = vec![Part::Rust.as_str()];
-    if !python.is_empty() {
+    if !d.python.is_empty() {
         parts.push(Part::Python.as_str());
     }
-    if !wasm.is_empty() {
+    if !d.wasm.is_empty() {
         parts.push(Part::Wasm.as_str());
     }
-    let excluded: Vec<&str> = unversioned.iter().copied().filter(|n| *n == "xtask").collect();
+    let excluded: Vec<&str> = d.unversioned.iter().copied().filter(|n| *n == "xtask").collect();
     let _ = writeln!(
         t,
-        "\n[test]\n# `cargo xtask test` without --part.\ndefault-parts = [{}]\n# Members whose Rust tests are left out.\nexclude = [{}]",
+        "\n[test]\n# `cargo xtask test` without --part.\ndefault-parts = [{}]\n# Members whose Rust tests are left out.\n\
+         exclude = [{}]",
         list(&parts),
         list(&excluded)
     );
-    platforms(&mut t, crates, !python.is_empty(), !wasm.is_empty(), !binaries.is_empty());
+}
+
+/// `[gates]`: the documented defaults, on the remote's default branch.
+fn gates_section(t: &mut String, f: &Found, undecided: &mut Vec<String>) {
     let main = f.main_branch.clone().unwrap_or_else(|| {
         undecided.push("the main branch: the remote does not say (origin/HEAD); `main` is assumed".into());
         "main".into()
@@ -196,14 +230,16 @@ pub fn propose(f: &Found) -> Proposal {
          every-commit = true\n",
         toml_str(&main)
     );
+}
+
+/// `[store]` (a local directory) and `[release]` (crates.io and PyPI, every wheel of the platforms).
+fn store_and_release_sections(t: &mut String, f: &Found, python: bool, undecided: &mut Vec<String>) {
     t.push_str(
         "\n[store]\n# A local directory: no cloud account needed. CI uploads to the bucket of the ARTIFACT_STORE variable.\n\
          default = \"target/store\"\nweb = \"target/web\"\n",
     );
-    let mut wheel_targets = Vec::new();
-    if !python.is_empty() {
-        wheel_targets = LINUX_WHEELS.iter().chain(OTHER_WHEELS).map(|(t, _)| *t).collect();
-    }
+    let wheel_targets: Vec<&str> =
+        if python { LINUX_WHEELS.iter().chain(OTHER_WHEELS).map(|(t, _)| *t).collect() } else { vec![] };
     let _ = write!(
         t,
         "\n[release]\nregistry-api = \"https://crates.io\"\nregistry-index = \"sparse+https://index.crates.io/\"\n\
@@ -218,7 +254,6 @@ pub fn propose(f: &Found) -> Proposal {
                 .into(),
         );
     }
-    Proposal { text: t, undecided }
 }
 
 /// The Linux wheels, cross-built with zig on one Linux runner.
