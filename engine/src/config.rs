@@ -396,7 +396,7 @@ pub const LOCAL_KEY_DIR: &str = "target/local-signing";
 /// The benchmarks' scratch repositories and outputs.
 pub const BENCH_DIR: &str = "target/bench";
 
-/// Where `scripts/bootstrap-debian.sh` puts Debian 12's node 18, the lowest version the node pin allows, inside
+/// Where the engine's `bootstrap-debian.sh` puts Debian 12's node 18, the lowest version the node pin allows, inside
 /// the tools directory: the wasm tests run on it too, so the pin's lower bound is one the jobs have run on.
 pub const NODE_LOWER_BOUND_DIR: &str = "node-lower-bound";
 
@@ -404,7 +404,7 @@ pub const NODE_LOWER_BOUND_DIR: &str = "node-lower-bound";
 pub const BINARY_GLIBC: &str = "2.17";
 
 /// A rustup toolchain that builds std from source for wasm32 (Debian's `rustc-web`, linked by
-/// `scripts/bootstrap-debian.sh`), used when the default toolchain has no wasm32 target.
+/// the engine's `bootstrap-debian.sh`), used when the default toolchain has no wasm32 target.
 pub const WASM_BUILD_STD_TOOLCHAIN: &str = "debian-web";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 

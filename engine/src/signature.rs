@@ -242,7 +242,7 @@ mod tests {
         let sh = xshell::Shell::new().unwrap();
         sh.change_dir(&dir);
         if xshell::cmd!(sh, "minisign -v").quiet().ignore_stderr().read().is_err() {
-            panic!("the minisign tool is needed: apt-get install minisign (scripts/bootstrap-debian.sh)");
+            panic!("the minisign tool is needed: apt-get install minisign (the engine's bootstrap-debian.sh)");
         }
         xshell::cmd!(sh, "minisign -G -W -p k.pub -s k.key").quiet().ignore_stdout().ignore_stderr().run().unwrap();
         let secret = parse_secret(&std::fs::read_to_string(dir.join("k.key")).unwrap()).unwrap();

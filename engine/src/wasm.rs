@@ -33,7 +33,7 @@ impl Toolchain {
 }
 
 pub const FIX: &str = "install a wasm32 toolchain: `rustup target add wasm32-unknown-unknown`, or on Debian \
-without rustup targets `sudo scripts/bootstrap-debian.sh` (installs rustc-web and links the `debian-web` toolchain)";
+without rustup targets `cargo xtask doctor --provision` (its bootstrap script installs rustc-web and links the `debian-web` toolchain)";
 
 fn sysroot(sh: &Shell, toolchain: Option<&str>) -> Option<Utf8PathBuf> {
     let plus = toolchain.map(|t| format!("+{t}"));

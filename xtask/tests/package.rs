@@ -222,7 +222,7 @@ fn a_changed_artifact_rebuilds_its_kind_and_only_its_kind() {
     let out = xtask(&again, &b.clone);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success());
-    assert!(text.contains("recording  building: 1 changed on disk"), "{text}");
+    assert!(text.contains("recordings building: 1 changed on disk"), "{text}");
     assert_eq!(text.matches("up to date").count(), b.kinds.len() - 1, "{text}");
     let rebuilt = run(Command::new("sha256sum").arg(&path));
     let listed = b.artifacts().iter().find(|a| a["path"] == recording).unwrap()["sha256"].as_str().unwrap().to_owned();

@@ -134,7 +134,9 @@ pub const NODE_LOWER_BOUND: &str = "18";
 pub fn node_lower_bound(ctx: &Ctx) -> Result<String, String> {
     let node = ctx.tools.dir().join(config::NODE_LOWER_BOUND_DIR).join("bin/node");
     if !node.exists() {
-        return Err(format!("{node} is missing; on Debian 12 `sudo scripts/bootstrap-debian.sh` unpacks it there"));
+        return Err(format!(
+            "{node} is missing; on Debian 12 `cargo xtask doctor --provision` (the engine's bootstrap script) unpacks it there"
+        ));
     }
     let sh = &ctx.sh;
     match xshell::cmd!(sh, "{node} --version").quiet().ignore_stderr().read() {
@@ -210,7 +212,7 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
                 .arg(format!("{}/usr/bin/python3.11", emulated.root))
                 .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", &pkg.tests])
                 .env("PYTHONPATH", &site)
-                .hint("the aarch64 wheel under qemu-user with Debian's arm64 Python (scripts/bootstrap-debian.sh)"),
+                .hint("the aarch64 wheel under qemu-user with Debian's arm64 Python (the engine's bootstrap script)"),
         );
     }
 }
@@ -226,11 +228,11 @@ pub struct Emulated {
 pub fn emulated_aarch64(ctx: &Ctx) -> Result<Emulated, String> {
     let root = ctx.tools.dir().join("aarch64-python/root");
     let qemu = which::which("qemu-aarch64").map_err(|_| {
-        "qemu-aarch64 is not installed; `sudo scripts/bootstrap-debian.sh` installs qemu-user".to_owned()
+        "qemu-aarch64 is not installed; `cargo xtask doctor --provision` (the engine's bootstrap script) installs qemu-user".to_owned()
     })?;
     if !root.join("usr/bin/python3.11").exists() {
         return Err(format!(
-            "no aarch64 Python in {root}; on Debian `sudo scripts/bootstrap-debian.sh` unpacks Debian's arm64 python3.11 there"
+            "no aarch64 Python in {root}; on Debian `cargo xtask doctor --provision` (the engine's bootstrap script) unpacks Debian's arm64 python3.11 there"
         ));
     }
     Ok(Emulated { qemu: qemu.to_string_lossy().into_owned(), root: root.to_string() })
