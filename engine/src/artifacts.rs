@@ -69,6 +69,20 @@ pub fn fetch_manifest(
     prefix: &str,
     tmp: &Utf8Path,
 ) -> Result<Option<(Manifest, Option<String>)>> {
+    Ok(fetch_manifest_bytes(sh, store, prefix, tmp)?.map(|s| (s.manifest, s.generation)))
+}
+
+/// A manifest as the store holds it.
+pub struct Stored {
+    pub manifest: Manifest,
+    /// What a conditional replace of it names.
+    pub generation: Option<String>,
+    /// Its bytes (what a signature covers).
+    pub bytes: Vec<u8>,
+}
+
+/// [`fetch_manifest`], with the bytes as the store held them.
+pub fn fetch_manifest_bytes(sh: &Shell, store: &Store, prefix: &str, tmp: &Utf8Path) -> Result<Option<Stored>> {
     let key = format!("{prefix}/{}", manifest::FILE);
     let Some(head) = store.head(sh, &key)? else { return Ok(None) };
     let path = tempfiles::temp_file(tmp, "remote-manifest")?;
@@ -88,7 +102,7 @@ pub fn fetch_manifest(
             prefix.rsplit('/').next().unwrap_or(prefix)
         ))
     })?;
-    Ok(Some((m, head.generation)))
+    Ok(Some(Stored { manifest: m, generation: head.generation, bytes: text }))
 }
 
 /// What [`download`] did.
@@ -98,33 +112,17 @@ pub struct Downloaded {
     pub reused: u64,
 }
 
-/// Downloads the artifacts of `commit` (of `kinds`, all when empty) from `store` into `out`, each checked
-/// against the manifest's sha256 and size; the manifest of what was kept is written last. A verified copy in
-/// `out` is re-used while the store's object still matches.
-pub fn download(
+/// Reads the artifacts `m` lists (of `kinds`, all when empty) from `store` (under `prefix`) into `out`, each
+/// checked against the manifest's sha256 and size; a verified copy in `out` is re-used while the store's object
+/// still matches. Returns the manifest of what was kept (the caller writes it, last).
+pub fn read_artifacts(
     ctx: &Ctx,
     store: &Store,
-    commit: &str,
+    prefix: &str,
+    m: Manifest,
     kinds: &[Kind],
     out: &Utf8Path,
-    allow_dirty: bool,
 ) -> Result<Downloaded> {
-    let prefix = commit_prefix(commit);
-    let tmp = ctx.root.join(tempfiles::DIR);
-    let Some((m, _)) = fetch_manifest(&ctx.sh, store, &prefix, &tmp)? else {
-        bail!(
-            "{} has no manifest for commit {commit}: its upload never finished\nfix: cargo xtask upload --commit {commit}",
-            store.describe()
-        );
-    };
-    manifest::check_binding(&m, commit, None).map_err(|e| {
-        JobFailed(format!("{} {prefix}/{}: {e:#}\nnothing was downloaded", store.describe(), manifest::FILE))
-    })?;
-    if m.dirty && !allow_dirty {
-        bail!(
-            "the store's manifest of {commit} was made from a dirty tree\nfix: pass --allow-dirty to download it anyway"
-        );
-    }
     let wanted: Vec<&Artifact> = m.artifacts.iter().filter(|a| kinds.is_empty() || kinds.contains(&a.kind)).collect();
     std::fs::create_dir_all(out).with_context(|| format!("creating {out}"))?;
     // What the store holds now: a verified local copy is re-used only while the store's object still matches
@@ -168,6 +166,5 @@ pub fn download(
         return Err(JobFailed(format!("download failed:\n  {}", errors.join("\n  "))).into());
     }
     let kept = Manifest { artifacts: wanted.into_iter().cloned().collect(), ..m };
-    kept.write_atomic(&out.join(manifest::FILE))?;
     Ok(Downloaded { manifest: kept, fetched: fetched.load(Ordering::Relaxed), reused: reused.load(Ordering::Relaxed) })
 }

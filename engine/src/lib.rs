@@ -33,6 +33,7 @@ mod settings;
 mod sha256;
 mod signature;
 mod store;
+mod store_plan;
 mod targets;
 mod tempfiles;
 #[cfg(test)]

@@ -156,6 +156,94 @@ impl FlakyProxy {
     }
 }
 
+/// A TCP proxy to `target` that records what clients sent: every HTTP request, as its request line and the
+/// bytes after it (headers and body) up to the next request.
+pub struct RecordingProxy {
+    pub port: u16,
+    sent: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RecordingProxy {
+    pub fn start(target: u16) -> RecordingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let (stop, sent) = (Arc::new(AtomicBool::new(false)), Arc::new(std::sync::Mutex::new(Vec::new())));
+        let (flag, log) = (stop.clone(), sent.clone());
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut c, mut s, log) = (client, server, log.clone());
+                let index = {
+                    let mut l = log.lock().unwrap();
+                    l.push(Vec::new());
+                    l.len() - 1
+                };
+                std::thread::spawn(move || tap(&mut c, &mut s, &log, index));
+                std::thread::spawn(move || pipe(&mut s2, &mut c2));
+            }
+        });
+        RecordingProxy { port, sent, stop }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request sent so far: (request line, the text after it up to the next request).
+    pub fn requests(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for bytes in self.sent.lock().unwrap().iter() {
+            let text = String::from_utf8_lossy(bytes);
+            let starts: Vec<usize> = text
+                .match_indices("\r\n")
+                .map(|(i, _)| i + 2)
+                .chain([0])
+                .filter(|&i| {
+                    ["GET /", "POST /", "PUT /", "PATCH /", "DELETE /"].iter().any(|m| text[i..].starts_with(m))
+                })
+                .collect();
+            let mut starts = starts;
+            starts.sort();
+            for (n, &i) in starts.iter().enumerate() {
+                let end = starts.get(n + 1).copied().unwrap_or(text.len());
+                let (line, rest) = text[i..end].split_once("\r\n").unwrap_or((&text[i..end], ""));
+                out.push((line.to_owned(), rest.to_owned()));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for RecordingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// [`pipe`], keeping a copy of what passed as connection `index` of `log` (before it is forwarded: what a
+/// server answered was sent, and is on record).
+fn tap(from: &mut TcpStream, to: &mut TcpStream, log: &std::sync::Mutex<Vec<Vec<u8>>>, index: usize) {
+    let mut buf = [0u8; 16384];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        log.lock().unwrap()[index].extend_from_slice(&buf[..n]);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
 fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
     let mut buf = [0u8; 16384];
     loop {

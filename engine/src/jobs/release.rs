@@ -1050,7 +1050,8 @@ fn verify(
 ) -> Result<Manifest> {
     let store = artifacts::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     // A dirty tree is refused below, with the other checks, in one message.
-    artifacts::download(ctx, &store, commit, &[], dir, true).map_err(verification_failed)?;
+    let plan = crate::store_plan::StorePlan::download(&store, commit, &[], dir, true);
+    crate::store_plan::execute(ctx, &store, &plan).map_err(verification_failed)?;
     let manifest_bytes = std::fs::read(dir.join(crate::manifest::FILE))?;
     let m = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes))?;
     // The signature covers the store's manifest as uploaded (the downloaded copy may be a subset).
