@@ -308,7 +308,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("jobs/release.rs", "publish_crates", 61),
     ("jobs/test.rs", "run", 66),
     ("jobs/test.rs", "plan", 193),
-    ("jobs/upload.rs", "upload", 169),
     ("jobs/upload.rs", "write_manifest", 66),
     ("jobs/workflows.rs", "rules_with", 84),
     ("jobs/workflows.rs", "security_rules", 158),

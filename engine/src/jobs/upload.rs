@@ -237,6 +237,100 @@ pub struct Summary {
     pub skipped: u64,
 }
 
+/// One operation of an upload, in order: what `--dry-run` prints and `--json` emits is the list that then runs.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum UploadOp {
+    /// Check that each alias may be written: its key holds nothing or an alias (anything, with `--overwrite`).
+    CheckAliases { aliases: Vec<String> },
+    /// List the commit's prefix once (what is there, each object's sha256) while every local file is hashed and
+    /// checked against the manifest.
+    List { prefix: String },
+    /// Write every artifact the listing does not show with the same sha256 (create-only: other bytes there are
+    /// refused unless `--overwrite`); on the commit's first upload its pip pages go in the same batch.
+    PutArtifacts { objects: Vec<PlannedObject>, pages: Vec<String> },
+    /// The manifest, last: the union with the store's (under a precondition, merged again when another upload
+    /// got there first), the pip pages of the union before it; then those pages are read back.
+    PutManifest { key: String },
+    /// No-cache pointers to this commit.
+    PutAliases { aliases: Vec<String> },
+}
+
+/// An artifact the upload writes unless the store holds its bytes already.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PlannedObject {
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// An upload's operations on one store, for one commit.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UploadPlan {
+    pub job: &'static str,
+    pub store: String,
+    pub commit: String,
+    pub ops: Vec<UploadOp>,
+}
+
+/// The plan of uploading `m` (the local manifest of `commit`) to `store`.
+pub fn plan(store: &Store, commit: &str, m: &Manifest, aliases: &[String]) -> UploadPlan {
+    let prefix = crate::artifacts::commit_prefix(commit);
+    let mut ops = Vec::new();
+    if !aliases.is_empty() {
+        ops.push(UploadOp::CheckAliases { aliases: aliases.to_vec() });
+    }
+    ops.push(UploadOp::List { prefix: prefix.clone() });
+    let objects = (m.artifacts.iter())
+        .map(|a| PlannedObject { key: format!("{prefix}/{}", a.path), sha256: a.sha256.clone(), size: a.size })
+        .collect();
+    let pages = index_pages(m).into_iter().map(|(k, _)| format!("{prefix}/{k}")).collect();
+    ops.push(UploadOp::PutArtifacts { objects, pages });
+    ops.push(UploadOp::PutManifest { key: format!("{prefix}/{}", manifest::FILE) });
+    if !aliases.is_empty() {
+        ops.push(UploadOp::PutAliases { aliases: aliases.to_vec() });
+    }
+    UploadPlan { job: "upload", store: store.describe(), commit: commit.to_owned(), ops }
+}
+
+impl UploadPlan {
+    /// As `--dry-run` prints it, or one JSON document for `--json`.
+    fn print(&self, json: bool) -> Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(self)?);
+            return Ok(());
+        }
+        println!("plan of upload (--dry-run: nothing is read from or written to the store):");
+        println!("  store: {}\n  commit: {}", crate::plan::printable(&self.store), self.commit);
+        for (i, op) in self.ops.iter().enumerate() {
+            let line = match op {
+                UploadOp::CheckAliases { aliases } => {
+                    format!("check the aliases may be written: {}", aliases.join(", "))
+                }
+                UploadOp::List { prefix } => format!("list {prefix}/; hash every local file against the manifest"),
+                UploadOp::PutArtifacts { objects, pages } => format!(
+                    "write the {} artifacts the store does not hold yet (create-only); on a first upload, {} pip pages with them",
+                    objects.len(),
+                    pages.len()
+                ),
+                UploadOp::PutManifest { key } => {
+                    format!(
+                        "write {key} last: the union with the store's, under a precondition; read the pip pages back"
+                    )
+                }
+                UploadOp::PutAliases { aliases } => format!("write the aliases: {}", aliases.join(", ")),
+            };
+            println!("  {}. {line}", i + 1);
+            if let UploadOp::PutArtifacts { objects, .. } = op {
+                for o in objects {
+                    println!("       {} ({} bytes, sha256 {})", o.key, o.size, &o.sha256[..16.min(o.sha256.len())]);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
     let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = crate::workspace::resolve_commit(&ctx.sh, args.commit.as_deref())?;
@@ -259,152 +353,225 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         }
         return check_index(ctx, &store, &prefix, &m).map(|()| Summary::default());
     }
-    // Every local file is checked against the manifest before it is sent: in the upload workers below, so
-    // the hashing overlaps the network; a mismatch fails the upload before the manifest is written.
+    let plan = plan(&store, &commit, &m, &args.aliases);
     if ctx.global.dry_run || ctx.global.json {
-        let plan = json!({
-            "job": "upload",
-            "store": store.describe(),
-            "commit": commit,
-            "objects": m.artifacts.iter().map(|a| json!({"key": format!("{prefix}/{}", a.path), "sha256": a.sha256, "size": a.size})).collect::<Vec<_>>(),
-            "then": [
-                format!("the pip pages ({prefix}/simple/..., {prefix}/{FIND_LINKS_PAGE})"),
-                format!("{prefix}/{} (last)", manifest::FILE),
-                "read back the pip pages",
-            ],
-            "aliases": args.aliases,
-        });
-        crate::plan::print_static(&plan, ctx.global.json)?;
+        plan.print(ctx.global.json)?;
         return Ok(Summary::default());
     }
-    // An alias may replace an earlier alias, never another object (unless --overwrite), and must be writable at
-    // all: checked before any upload.
-    for alias in &args.aliases {
-        if args.overwrite {
-            store.check_can_write(alias).map_err(|e| anyhow!("--alias {alias:?}: {e:#}"))?;
-        } else {
-            check_alias_target(&ctx.sh, &store, alias, &ctx.root.join(tempfiles::DIR))?;
+    let mut run = Run::new(ctx, &store, args, &m, &dir, &prefix);
+    for op in &plan.ops {
+        match op {
+            UploadOp::CheckAliases { aliases } => run.check_aliases(aliases)?,
+            UploadOp::List { .. } => run.list()?,
+            UploadOp::PutArtifacts { .. } => run.put_artifacts()?,
+            UploadOp::PutManifest { .. } => run.put_manifest()?,
+            UploadOp::PutAliases { .. } => write_aliases(ctx, &store, args, &commit, &prefix, &run.tmp)?,
         }
     }
-    eprintln!("uploading {} artifacts of {} to {}", m.artifacts.len(), &commit[..12], store.describe());
-    let started = std::time::Instant::now();
-    let report = Report::default();
-    let jobs = ctx.global.jobs.max(8);
-    // One listing tells what is already there; objects are then only written, never looked up one by one.
-    // Meanwhile every local file is hashed (it must still match the manifest).
-    let (listed, hashed) = std::thread::scope(|s| {
-        let listing = s.spawn(|| store.list(&Shell::new()?, &format!("{prefix}/")));
-        let hashed =
-            crate::parallel::map(&m.artifacts, crate::parallel::cores(), |a| crate::sha256::file(&dir.join(&a.path)));
-        (listing.join().expect("the listing thread panicked"), hashed)
-    });
-    let listed = listed?;
-    let tmp = ctx.root.join(tempfiles::DIR);
-    let listed_same = |key: &str, sha: &str| listed_same(&listed, &prefix, key, sha);
-    // Every local file is checked against the manifest (hashing, in parallel), then everything to send goes
-    // in one batch: a commit's first upload (no manifest there yet, so nothing to merge) sends its pip pages
-    // with the artifacts. The manifest still comes last, and marks the commit complete.
-    let uploader = Uploader { store: &store, prefix: &prefix, dir: &dir, overwrite: args.overwrite, report: &report };
-    let decided: Vec<Result<Option<store::PutItem>>> = m
-        .artifacts
-        .iter()
-        .zip(hashed)
-        .map(|(a, local)| uploader.decide(a, local?, listed.get(&format!("{prefix}/{}", a.path))))
-        .collect();
-    let mut errors = Vec::new();
-    let mut artifact_items = Vec::new();
-    for d in decided {
-        match d {
-            Ok(Some(item)) => artifact_items.push(item),
-            Ok(None) => {}
-            Err(e) => errors.push(format!("{e:#}")),
+    Ok(run.summary())
+}
+
+/// An upload as it runs: what each operation found, for the next ones.
+struct Run<'a> {
+    ctx: &'a Ctx,
+    store: &'a Store,
+    args: &'a UploadArgs,
+    m: &'a Manifest,
+    dir: &'a Utf8Path,
+    prefix: &'a str,
+    tmp: Utf8PathBuf,
+    jobs: usize,
+    started: std::time::Instant,
+    report: Report,
+    listed: std::collections::HashMap<String, store::Object>,
+    hashed: Vec<Result<(String, u64)>>,
+    /// No manifest was there: the commit's first upload.
+    first_upload: bool,
+    /// The early pages this run created (create-only: a page another job wrote meanwhile is left to the merge).
+    early_written: std::collections::HashSet<(String, String)>,
+    early_all_ours: bool,
+    final_manifest: Option<Manifest>,
+    /// The store kept every pip page (a server may drop objects whose names end in `/`).
+    pages_kept: bool,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        ctx: &'a Ctx,
+        store: &'a Store,
+        args: &'a UploadArgs,
+        m: &'a Manifest,
+        dir: &'a Utf8Path,
+        prefix: &'a str,
+    ) -> Run<'a> {
+        Run {
+            ctx,
+            store,
+            args,
+            m,
+            dir,
+            prefix,
+            tmp: ctx.root.join(tempfiles::DIR),
+            jobs: ctx.global.jobs.max(8),
+            started: std::time::Instant::now(),
+            report: Report::default(),
+            listed: Default::default(),
+            hashed: Vec::new(),
+            first_upload: false,
+            early_written: Default::default(),
+            early_all_ours: true,
+            final_manifest: None,
+            pages_kept: true,
         }
     }
-    let first_upload = !listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
-    // The early pages that this run created (create-only: a page another job wrote meanwhile is left to the
-    // merge below).
-    let mut early_written = std::collections::HashSet::new();
-    let mut early_all_ours = true;
-    if errors.is_empty() {
-        let (pages, page_files) = if first_upload {
-            page_items(&tmp, &prefix, &index_pages(&m), &listed_same, true)?
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let n_pages = pages.len();
-        let items: Vec<store::PutItem> = pages.into_iter().chain(artifact_items).collect();
-        let results = store.put_many(&ctx.sh, &items, jobs);
-        drop(page_files);
-        for (i, (item, result)) in items.iter().zip(results).enumerate() {
-            let outcome = if i < n_pages {
-                result.map(|put| {
-                    if put == store::Put::Created {
-                        early_written.insert((item.key.clone(), item.sha256.clone()));
-                    } else {
-                        early_all_ours = false;
-                    }
-                })
+
+    /// An alias may replace an earlier alias, never another object (unless --overwrite), and must be writable at
+    /// all: checked before any upload.
+    fn check_aliases(&self, aliases: &[String]) -> Result<()> {
+        for alias in aliases {
+            if self.args.overwrite {
+                self.store.check_can_write(alias).map_err(|e| anyhow!("--alias {alias:?}: {e:#}"))?;
             } else {
-                uploader.finish(&ctx.sh, item, result)
-            };
-            if let Err(e) = outcome {
-                errors.push(format!("{e:#}"));
+                check_alias_target(&self.ctx.sh, self.store, alias, &self.tmp)?;
             }
         }
+        Ok(())
     }
-    if !errors.is_empty() {
-        return Err(JobFailed(format!(
-            "{} objects failed; the manifest was not uploaded, so the commit is not marked complete:\n  {}\nrun the upload again: finished objects are skipped",
-            errors.len(),
-            errors.join("\n  ")
-        ))
-        .into());
+
+    /// One listing tells what is already there; objects are then only written, never looked up one by one.
+    /// Meanwhile every local file is hashed (it must still match the manifest).
+    fn list(&mut self) -> Result<()> {
+        let (m, dir, store, prefix) = (self.m, self.dir, self.store, self.prefix);
+        eprintln!("uploading {} artifacts of {} to {}", m.artifacts.len(), &m.commit[..12], store.describe());
+        let (listed, hashed) = std::thread::scope(|s| {
+            let listing = s.spawn(|| store.list(&Shell::new()?, &format!("{prefix}/")));
+            let hashed = crate::parallel::map(&m.artifacts, crate::parallel::cores(), |a| {
+                crate::sha256::file(&dir.join(&a.path))
+            });
+            (listing.join().expect("the listing thread panicked"), hashed)
+        });
+        self.listed = listed?;
+        self.hashed = hashed;
+        self.first_upload = !self.listed.contains_key(&format!("{prefix}/{}", manifest::FILE));
+        Ok(())
     }
-    // The manifest last: merged with what another platform's job may have uploaded, under a precondition.
-    // A first upload's pages are final already: whether the store kept them is checked meanwhile.
-    let early_pages = (first_upload && early_all_ours).then(|| index_pages(&m));
-    let (written_manifest, early_check) = std::thread::scope(|s| {
-        let check =
-            early_pages.as_ref().map(|pages| s.spawn(|| verify_pages(&Shell::new()?, &store, &prefix, pages, &tmp)));
-        let written = write_manifest(ctx, &store, args, &m, &prefix, &listed, &early_written, jobs);
-        (written, check.map(|h| h.join().expect("the page check panicked")))
-    });
-    let final_manifest = written_manifest?;
-    // What the store really holds now (a server may drop objects whose names end in `/`).
-    let dropped = match early_check {
-        Some(checked) if early_pages.as_ref() == Some(&index_pages(&final_manifest)) => checked?,
-        _ => verify_pages(&ctx.sh, &store, &prefix, &index_pages(&final_manifest), &tmp)?,
-    };
-    if !dropped.is_empty() {
-        eprintln!(
-            "warning: {} did not keep {} pages whose names end in `/` ({}): `pip install --index-url` needs them and \
-             will not work from this store; `pip install --find-links` (printed below) does",
-            store.describe(),
-            dropped.len(),
-            dropped.join(", ")
-        );
-    }
-    write_aliases(ctx, &store, args, &commit, &prefix, &tmp)?;
-    let secs = started.elapsed().as_secs_f64();
-    let (n, bytes, skipped) = (
-        report.uploaded.load(Ordering::Relaxed),
-        report.bytes.load(Ordering::Relaxed),
-        report.skipped.load(Ordering::Relaxed),
-    );
-    println!(
-        "uploaded {n} objects ({bytes} bytes), skipped {skipped} already in the store, in {secs:.2}s; {} artifacts in the manifest",
-        final_manifest.artifacts.len()
-    );
-    if final_manifest.artifacts.iter().any(|a| a.kind == Kind::Wheel) {
-        if dropped.is_empty() {
-            println!("pip install --pre --index-url {} <package>", store.public_url(&format!("{prefix}/simple/")));
+
+    /// Every local file checked against the manifest, then everything to send in one batch: a commit's first
+    /// upload (no manifest there yet, so nothing to merge) sends its pip pages with the artifacts.
+    fn put_artifacts(&mut self) -> Result<()> {
+        let uploader = Uploader {
+            store: self.store,
+            prefix: self.prefix,
+            dir: self.dir,
+            overwrite: self.args.overwrite,
+            report: &self.report,
+        };
+        let mut errors = Vec::new();
+        let mut artifact_items = Vec::new();
+        for (a, local) in self.m.artifacts.iter().zip(std::mem::take(&mut self.hashed)) {
+            let listed = self.listed.get(&format!("{}/{}", self.prefix, a.path));
+            match local.and_then(|l| uploader.decide(a, l, listed)) {
+                Ok(Some(item)) => artifact_items.push(item),
+                Ok(None) => {}
+                Err(e) => errors.push(format!("{e:#}")),
+            }
         }
-        println!(
-            "pip install --pre --find-links {} <package>",
-            store.public_url(&format!("{prefix}/{FIND_LINKS_PAGE}"))
-        );
+        if errors.is_empty() {
+            let listed_same = |key: &str, sha: &str| listed_same(&self.listed, self.prefix, key, sha);
+            let (pages, page_files) = if self.first_upload {
+                page_items(&self.tmp, self.prefix, &index_pages(self.m), &listed_same, true)?
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let n_pages = pages.len();
+            let items: Vec<store::PutItem> = pages.into_iter().chain(artifact_items).collect();
+            let results = self.store.put_many(&self.ctx.sh, &items, self.jobs);
+            drop(page_files);
+            for (i, (item, result)) in items.iter().zip(results).enumerate() {
+                let outcome = if i < n_pages {
+                    result.map(|put| {
+                        if put == store::Put::Created {
+                            self.early_written.insert((item.key.clone(), item.sha256.clone()));
+                        } else {
+                            self.early_all_ours = false;
+                        }
+                    })
+                } else {
+                    uploader.finish(&self.ctx.sh, item, result)
+                };
+                if let Err(e) = outcome {
+                    errors.push(format!("{e:#}"));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(JobFailed(format!(
+                "{} objects failed; the manifest was not uploaded, so the commit is not marked complete:\n  {}\nrun the upload again: finished objects are skipped",
+                errors.len(),
+                errors.join("\n  ")
+            ))
+            .into());
+        }
+        Ok(())
     }
-    Ok(Summary { uploaded: n, bytes, skipped })
+
+    /// The manifest last: merged with what another platform's job may have uploaded, under a precondition. A
+    /// first upload's pages are final already: whether the store kept them is checked meanwhile.
+    fn put_manifest(&mut self) -> Result<()> {
+        let (ctx, store, prefix, tmp) = (self.ctx, self.store, self.prefix, &self.tmp);
+        let early_pages = (self.first_upload && self.early_all_ours).then(|| index_pages(self.m));
+        let (written_manifest, early_check) = std::thread::scope(|s| {
+            let check =
+                early_pages.as_ref().map(|pages| s.spawn(|| verify_pages(&Shell::new()?, store, prefix, pages, tmp)));
+            let written =
+                write_manifest(ctx, store, self.args, self.m, prefix, &self.listed, &self.early_written, self.jobs);
+            (written, check.map(|h| h.join().expect("the page check panicked")))
+        });
+        let final_manifest = written_manifest?;
+        // What the store really holds now (a server may drop objects whose names end in `/`).
+        let dropped = match early_check {
+            Some(checked) if early_pages.as_ref() == Some(&index_pages(&final_manifest)) => checked?,
+            _ => verify_pages(&ctx.sh, store, prefix, &index_pages(&final_manifest), tmp)?,
+        };
+        if !dropped.is_empty() {
+            eprintln!(
+                "warning: {} did not keep {} pages whose names end in `/` ({}): `pip install --index-url` needs them and \
+                 will not work from this store; `pip install --find-links` (printed below) does",
+                store.describe(),
+                dropped.len(),
+                dropped.join(", ")
+            );
+        }
+        self.final_manifest = Some(final_manifest);
+        self.pages_kept = dropped.is_empty();
+        Ok(())
+    }
+
+    /// What was done, printed with the pip commands that install from the store.
+    fn summary(&self) -> Summary {
+        let secs = self.started.elapsed().as_secs_f64();
+        let r = &self.report;
+        let (n, bytes, skipped) =
+            (r.uploaded.load(Ordering::Relaxed), r.bytes.load(Ordering::Relaxed), r.skipped.load(Ordering::Relaxed));
+        let Some(m) = &self.final_manifest else { return Summary { uploaded: n, bytes, skipped } };
+        println!(
+            "uploaded {n} objects ({bytes} bytes), skipped {skipped} already in the store, in {secs:.2}s; {} artifacts in the manifest",
+            m.artifacts.len()
+        );
+        if m.artifacts.iter().any(|a| a.kind == Kind::Wheel) {
+            if self.pages_kept {
+                println!(
+                    "pip install --pre --index-url {} <package>",
+                    self.store.public_url(&format!("{}/simple/", self.prefix))
+                );
+            }
+            println!(
+                "pip install --pre --find-links {} <package>",
+                self.store.public_url(&format!("{}/{FIND_LINKS_PAGE}", self.prefix))
+            );
+        }
+        Summary { uploaded: n, bytes, skipped }
+    }
 }
 
 /// The manifest, last: merged with what another platform's job may have uploaded, under a precondition (five

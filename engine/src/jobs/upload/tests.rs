@@ -473,3 +473,65 @@ fn three_platforms_uploading_one_commit_at_once_to_a_bucket() {
         "concurrent-gcs",
     );
 }
+
+/// The object a recorded GCS JSON API request of bucket `plans` writes (a multipart upload names it in its
+/// body), or `None` for a read.
+fn written(line: &str, rest: &str) -> Option<String> {
+    let path = line.split(' ').nth(1)?.split('?').next()?;
+    (line.starts_with("POST ") && path == "/upload/storage/v1/b/plans/o")
+        .then(|| rest.split("\"name\":").nth(1).and_then(|r| r.trim_start().split('"').nth(1)).map(str::to_owned))
+        .flatten()
+}
+
+/// An upload against a GCS-API server behind a recording proxy writes what its plan says: the first every
+/// planned artifact and pip page, the manifest and the alias, each once; a second one, of the same commit,
+/// nothing. Its reads are the plan's listing, the alias check and the pages read back.
+#[test]
+fn what_an_upload_writes_is_what_its_plan_says() {
+    let server = GcsServer::start_in_memory("plans");
+    let proxy = testutil::RecordingProxy::start(server.port);
+    let root = testutil::temp_dir("upload-plan");
+    let ctx = testutil::ctx(&root);
+    let m = fixture(&root);
+    let a =
+        UploadArgs { aliases: vec!["branch/main/latest".into()], ..args("gs://plans", Some(proxy.endpoint()), &root) };
+    let store = open_store(&ctx, Some("gs://plans"), Some(&proxy.endpoint())).unwrap();
+    let p = plan(&store, COMMIT, &m, &a.aliases);
+    let mut planned = Vec::new();
+    for op in &p.ops {
+        match op {
+            UploadOp::PutArtifacts { objects, pages } => {
+                planned.extend(objects.iter().map(|o| o.key.clone()));
+                planned.extend(pages.iter().cloned());
+            }
+            UploadOp::PutManifest { key } => planned.push(key.clone()),
+            UploadOp::PutAliases { aliases } => planned.extend(aliases.iter().cloned()),
+            UploadOp::CheckAliases { .. } | UploadOp::List { .. } => {}
+        }
+    }
+    planned.sort();
+    upload(&ctx, &a).unwrap();
+    let writes = |from: usize| -> Vec<String> {
+        let mut w: Vec<String> = proxy.requests()[from..].iter().filter_map(|(l, r)| written(l, r)).collect();
+        w.sort();
+        w
+    };
+    assert_eq!(writes(0), planned, "{}", serde_json::to_string(&p).unwrap());
+    let reads: Vec<String> = (proxy.requests().iter())
+        .filter(|(l, r)| written(l, r).is_none())
+        .map(|(l, _)| l.split(' ').nth(1).unwrap_or_default().to_owned())
+        .collect();
+    for r in &reads {
+        let listing = r.starts_with("/storage/v1/b/plans/o?prefix=commit%2F");
+        let alias = r.starts_with("/storage/v1/b/plans/o/branch%2Fmain%2Flatest");
+        let page = r.starts_with(&format!("/storage/v1/b/plans/o/commit%2F{COMMIT}%2F"))
+            && (r.contains("simple") || r.contains("index.html"));
+        assert!(listing || alias || page, "a read no operation of the plan makes: {r}\n{reads:?}");
+    }
+    // Again: everything is there; the plan is the same, and nothing is written but the alias (a pointer,
+    // rewritten each time).
+    let before = proxy.requests().len();
+    upload(&ctx, &a).unwrap();
+    assert_eq!(writes(before), ["branch/main/latest"]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
