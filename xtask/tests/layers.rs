@@ -303,7 +303,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("jobs/package.rs", "describe", 75),
     ("jobs/release.rs", "semver_verdicts", 86),
     ("jobs/release.rs", "crate_metadata", 71),
-    ("jobs/release.rs", "release", 120),
     ("jobs/release.rs", "plan_release", 69),
     ("jobs/release.rs", "publish_crates", 61),
     ("jobs/test.rs", "run", 66),

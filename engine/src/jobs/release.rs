@@ -913,9 +913,68 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     release(ctx, sh, args, &expected, &targets).map(drop)
 }
 
-/// Verifies and (with `--execute`) publishes; returns the plan with what was skipped. The phases, each a
-/// function of its own: [`verify`] (download, signature, completeness), [`plan_release`] (what is already there
-/// is skipped), [`print_plan`], the semver gate, then [`publish_crates`], [`publish_wheels`], [`publish_web`].
+/// One operation of a release, in order: what `--dry-run` prints and `--json` emits is the list that then runs
+/// (the publishing ones only with `--execute`). Contacting nothing happens before [`ReleaseOp::Verify`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum ReleaseOp {
+    /// Take the machine-wide release lock of these registries and version, held until the last publish.
+    Lock,
+    /// Download the commit's artifacts from `store` into `dir`, every sha256 checked; verify the manifest's
+    /// signature, its binding to the commit and version, its completeness and cleanliness.
+    Verify { store: String, dir: Utf8PathBuf },
+    /// Compare what the registry index and the package index (and the web store) already hold under this
+    /// release's versions and file names, by sha256: the same bytes are skipped, other bytes stop the release.
+    Compare { registry_index: String, pypi_simple: String },
+    /// Each wheel's METADATA Name and Version and WHEEL tags against its file name.
+    CheckWheels,
+    /// Each crate missing from the index against its previous version there (cargo-semver-checks); print what
+    /// will be published and skipped; a breaking change under a non-breaking version stops the release.
+    SemverGate { registry_index: String },
+    /// The crates missing from the index, in dependency order, each confirmed in the index before its dependents.
+    PublishCrates { registry_api: String, credential: String },
+    /// The wheels missing from the package index, one twine run per file.
+    PublishWheels { pypi_upload: String, credential: String },
+    /// The web bundles to `version/<V>/` and `latest/`.
+    PublishWeb { web_store: String },
+}
+
+impl ReleaseOp {
+    /// Publishing: performed only with `--execute`.
+    pub fn publishes(&self) -> bool {
+        matches!(self, ReleaseOp::PublishCrates { .. } | ReleaseOp::PublishWheels { .. } | ReleaseOp::PublishWeb { .. })
+    }
+}
+
+/// The release's operations for `expected` (what this repository ships) to the targets `t`.
+pub fn release_ops(args: &Args, expected: &Expected, t: &Targets, store: &str, dir: &Utf8Path) -> Vec<ReleaseOp> {
+    let mut ops = Vec::new();
+    if args.execute {
+        ops.push(ReleaseOp::Lock);
+    }
+    ops.push(ReleaseOp::Verify { store: store.to_owned(), dir: dir.to_owned() });
+    ops.push(ReleaseOp::Compare { registry_index: t.registry_index.clone(), pypi_simple: t.pypi_simple.clone() });
+    if !expected.wheel_platforms.is_empty() {
+        ops.push(ReleaseOp::CheckWheels);
+    }
+    ops.push(ReleaseOp::SemverGate { registry_index: t.registry_index.clone() });
+    let (crate_credential, wheel_credential) = t.credentials();
+    if !expected.crates.is_empty() {
+        ops.push(ReleaseOp::PublishCrates { registry_api: t.registry_api.clone(), credential: crate_credential });
+    }
+    if !expected.wheel_platforms.is_empty() {
+        ops.push(ReleaseOp::PublishWheels { pypi_upload: t.pypi_upload.clone(), credential: wheel_credential });
+    }
+    if !expected.bundles.is_empty() {
+        ops.push(ReleaseOp::PublishWeb { web_store: t.web.describe() });
+    }
+    ops
+}
+
+/// Verifies and (with `--execute`) publishes; returns the plan with what was skipped. The operations
+/// ([`release_ops`]) are printed by `--dry-run` and performed here in order, each by a function of its own:
+/// [`verify`], [`plan_release`], [`check_wheels`], the semver gate, [`publish_crates`], [`publish_wheels`],
+/// [`publish_web`].
 pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
     if !args.allow_any_ref
@@ -926,115 +985,182 @@ pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targ
     let commit = &crate::workspace::resolve_commit(sh, Some(&args.commit))?;
     // Verified downloads live in a directory of their own (not cargo's target/release).
     let dir = ctx.root.join(DOWNLOADS_DIR).join(commit);
+    let store = args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?;
+    let ops = release_ops(args, expected, t, &store, &dir);
     if ctx.global.dry_run || ctx.global.json {
         // Contacts nothing: not the store, not the registries (a git index is not even cloned).
-        let store = args.store.clone().map_or_else(|| ctx.settings.store(ctx.job).map(|s| s.default.clone()), Ok)?;
-        let mut steps = vec![
-            format!("download {}/ from {store} into {dir}, verifying every sha256", artifacts::commit_prefix(commit)),
-            "verify the manifest's signature, completeness, versions and cleanliness".to_owned(),
-        ];
-        if args.execute {
-            steps.insert(0, "take the machine-wide release lock of these registries and version".to_owned());
-        }
-        if !expected.wheel_platforms.is_empty() {
-            steps.push("check each wheel's METADATA Name and Version and WHEEL tags against its file name".to_owned());
-        }
-        if !(expected.crates.is_empty() && expected.wheel_platforms.is_empty()) {
-            steps.push(format!(
-                "compare what {} and {} already hold under this release's versions and file names by sha256: the \
-                 same bytes are skipped, other bytes stop the release before anything is published",
-                t.registry_index, t.pypi_simple
-            ));
-        }
-        // Only what this repository ships (ci.toml and Cargo.toml say what).
-        if !expected.crates.is_empty() {
-            steps.push(format!("compare each crate missing from {} with its previous version there (cargo-semver-checks): a breaking change under a non-breaking version stops the release", t.registry_index));
-            steps.push(format!(
-                "publish the crates missing from {} to {} in dependency order, with {}",
-                t.registry_index,
-                t.registry_api,
-                t.credentials().0
-            ));
-        }
-        if !expected.wheel_platforms.is_empty() {
-            steps.push(format!(
-                "upload the wheels missing from {} to {}, one twine run per file, with {}",
-                t.pypi_simple,
-                t.pypi_upload,
-                t.credentials().1
-            ));
-        }
-        if !expected.bundles.is_empty() {
-            steps.push(format!("copy the web bundles to version/{version}/ and latest/ of {}", t.web.describe()));
-        }
-        let plan = json!({
-            "job": "release",
-            "version": version,
-            "commit": commit,
-            "execute": false,
-            "steps": steps,
-            "expected": {"crates": expected.crates, "wheel_platforms": expected.wheel_platforms, "bundles": expected.bundles},
-        });
-        crate::plan::print_static(&plan, ctx.global.json)?;
-        return Ok(Vec::new());
+        return print_ops(&ops, &version, commit, args.execute, ctx.global.json).map(|()| Vec::new());
     }
-    // One release of these targets and version at a time on this machine, held until the last publish.
-    let _lock = if args.execute {
-        credentials_may_go(t, expected)?;
-        Some(ReleaseLock::acquire(t, &version)?)
-    } else {
-        None
+    let mut run = ReleaseRun {
+        ctx,
+        sh,
+        args,
+        expected,
+        t,
+        commit,
+        version: &version,
+        dir: &dir,
+        lock: None,
+        manifest: None,
+        plan: None,
+        published: false,
     };
-    let m = verify(ctx, sh, args, expected, commit, &version, &dir)?;
-    let cache = ctx.root.join(crate::config::RELEASE_INDEX_DIR);
-    let tmp = ctx.root.join(crate::tempfiles::DIR);
-    let plan = plan_release(sh, t, &m, &dir, &version, &cache, &tmp)?;
-    check_wheels(ctx, sh, &m, &dir, &version)?;
-    let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
-    let verdicts = semver_verdicts(ctx, sh, t, &crates, &dir, &cache)?;
-    print_plan(args, t, &plan, &verdicts, commit, &version);
-    let breaking: Vec<String> = verdicts
-        .iter()
-        .filter_map(|(name, v)| match v {
-            crate::semver::Verdict::Breaking { report, .. } => Some(format!("{name} {version}:\n{report}")),
-            _ => None,
-        })
-        .collect();
-    if !breaking.is_empty() {
-        return Err(JobFailed(format!(
-            "a breaking change under a non-breaking version:\n{}\nfix: bump the version as the report says (for 0.x, \
-             the minor), or keep the removed or changed items\nnothing was published",
-            breaking.join("\n")
-        ))
-        .into());
-    }
-    if plan.actions.iter().all(|a| a.skip.is_some()) {
-        println!("everything of {version} is already published: nothing to send");
-        return Ok(plan.actions);
-    }
-    if !args.execute {
-        return Ok(plan.actions);
-    }
-    // From here on the release acts: any failure is a failed job (exit 1), never "could not run" (exit 2).
-    let publish = || -> Result<()> {
-        publish_crates(sh, t, &plan, &m, &dir, &cache, &tmp)?;
-        publish_wheels(ctx, sh, t, &m, &dir, &tmp)?;
-        publish_web(sh, t, &plan, &dir)
-    };
-    publish().map_err(|e| {
-        // Other bytes found right before a publish: running again would stop here again.
-        if let Some(JobFailed(stop)) = e.downcast_ref::<JobFailed>() {
-            return JobFailed(format!(
-                "{stop}\nthe release of {version} stopped there; what it published before stays published"
-            ));
+    for op in ops.iter().filter(|op| args.execute || !op.publishes()) {
+        if !run.perform(op)? {
+            break;
         }
-        JobFailed(format!(
-            "{e:#}\nthe release of {version} stopped part-way; run the same command again to finish it (what is \
-             already published is skipped)"
+    }
+    if args.execute && run.published {
+        println!("released {version} of {}", &commit[..12]);
+    }
+    Ok(run.plan.map(|p| p.actions).unwrap_or_default())
+}
+
+/// The release's operations as `--dry-run` prints them, or one JSON document for `--json`.
+fn print_ops(ops: &[ReleaseOp], version: &str, commit: &str, execute: bool, json: bool) -> Result<()> {
+    if json {
+        let doc = json!({"job": "release", "version": version, "commit": commit, "execute": execute, "ops": ops});
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    println!("plan of release {version} of {commit} (--dry-run: nothing is contacted):");
+    for (i, op) in ops.iter().enumerate() {
+        let only = if op.publishes() && !execute { "   (with --execute)" } else { "" };
+        println!("  {}. {}{only}", i + 1, describe_op(op));
+    }
+    Ok(())
+}
+
+/// One line of the printed plan.
+fn describe_op(op: &ReleaseOp) -> String {
+    match op {
+        ReleaseOp::Lock => "take the machine-wide release lock of these registries and version".into(),
+        ReleaseOp::Verify { store, dir } => format!(
+            "download the commit's artifacts from {store} into {dir}, verifying every sha256; verify the manifest's \
+             signature, completeness, versions and cleanliness"
+        ),
+        ReleaseOp::Compare { registry_index, pypi_simple } => format!(
+            "compare what {registry_index} and {pypi_simple} already hold under this release's versions and file \
+             names by sha256: the same bytes are skipped, other bytes stop the release before anything is published"
+        ),
+        ReleaseOp::CheckWheels => {
+            "check each wheel's METADATA Name and Version and WHEEL tags against its file name".into()
+        }
+        ReleaseOp::SemverGate { registry_index } => format!(
+            "compare each crate missing from {registry_index} with its previous version there (cargo-semver-checks): \
+             a breaking change under a non-breaking version stops the release"
+        ),
+        ReleaseOp::PublishCrates { registry_api, credential } => {
+            format!("publish the missing crates to {registry_api} in dependency order, with {credential}")
+        }
+        ReleaseOp::PublishWheels { pypi_upload, credential } => {
+            format!("upload the missing wheels to {pypi_upload}, one twine run per file, with {credential}")
+        }
+        ReleaseOp::PublishWeb { web_store } => {
+            format!("copy the web bundles to version/<V>/ and latest/ of {web_store}")
+        }
+    }
+}
+
+/// A release as it runs: what each operation found, for the next ones.
+struct ReleaseRun<'a> {
+    ctx: &'a Ctx,
+    sh: &'a Shell,
+    args: &'a Args,
+    expected: &'a Expected,
+    t: &'a Targets,
+    commit: &'a str,
+    version: &'a str,
+    dir: &'a Utf8Path,
+    /// Held until the run ends (the last publish).
+    lock: Option<ReleaseLock>,
+    manifest: Option<Manifest>,
+    plan: Option<ReleasePlan>,
+    published: bool,
+}
+
+impl ReleaseRun<'_> {
+    /// Performs one operation; `false` when the release ends there (everything is published already).
+    fn perform(&mut self, op: &ReleaseOp) -> Result<bool> {
+        let (ctx, sh, t, dir, version) = (self.ctx, self.sh, self.t, self.dir, self.version);
+        let cache = ctx.root.join(crate::config::RELEASE_INDEX_DIR);
+        let tmp = ctx.root.join(crate::tempfiles::DIR);
+        match op {
+            ReleaseOp::Lock => {
+                credentials_may_go(t, self.expected)?;
+                self.lock = Some(ReleaseLock::acquire(t, version)?);
+            }
+            ReleaseOp::Verify { .. } => {
+                self.manifest = Some(verify(ctx, sh, self.args, self.expected, self.commit, version, dir)?);
+            }
+            ReleaseOp::Compare { .. } => {
+                self.plan = Some(plan_release(sh, t, self.manifest()?, dir, version, &cache, &tmp)?);
+            }
+            ReleaseOp::CheckWheels => check_wheels(ctx, sh, self.manifest()?, dir, version)?,
+            ReleaseOp::SemverGate { .. } => return self.semver_gate(&cache),
+            ReleaseOp::PublishCrates { .. } | ReleaseOp::PublishWheels { .. } | ReleaseOp::PublishWeb { .. } => {
+                self.published = true;
+                let (m, plan) = (self.manifest()?, self.plan.as_ref().context("a publish before the comparison")?);
+                let done = match op {
+                    ReleaseOp::PublishCrates { .. } => publish_crates(sh, t, plan, m, dir, &cache, &tmp),
+                    ReleaseOp::PublishWheels { .. } => publish_wheels(ctx, sh, t, m, dir, &tmp),
+                    _ => publish_web(sh, t, plan, dir),
+                };
+                done.map_err(|e| stopped(e, version))?;
+            }
+        }
+        Ok(true)
+    }
+
+    fn manifest(&self) -> Result<&Manifest> {
+        self.manifest.as_ref().context("the release's plan uses the manifest before verifying it")
+    }
+
+    /// The semver verdicts, the plan printed with them; a breaking change stops the release. `false` when every
+    /// item is published already (nothing to send).
+    fn semver_gate(&mut self, cache: &Utf8Path) -> Result<bool> {
+        let (m, plan) = (self.manifest()?, self.plan.as_ref().context("the semver gate before the comparison")?);
+        let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
+        let verdicts = semver_verdicts(self.ctx, self.sh, self.t, &crates, self.dir, cache)?;
+        print_plan(self.args, self.t, plan, &verdicts, self.commit, self.version);
+        let breaking: Vec<String> = verdicts
+            .iter()
+            .filter_map(|(name, v)| match v {
+                crate::semver::Verdict::Breaking { report, .. } => Some(format!("{name} {}:\n{report}", self.version)),
+                _ => None,
+            })
+            .collect();
+        if !breaking.is_empty() {
+            return Err(JobFailed(format!(
+                "a breaking change under a non-breaking version:\n{}\nfix: bump the version as the report says (for \
+                 0.x, the minor), or keep the removed or changed items\nnothing was published",
+                breaking.join("\n")
+            ))
+            .into());
+        }
+        if plan.actions.iter().all(|a| a.skip.is_some()) {
+            println!("everything of {} is already published: nothing to send", self.version);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// A publish that failed, said as a failed job (exit 1, never "could not run"): a stop before other bytes, or a
+/// release cut short that a re-run finishes.
+fn stopped(e: anyhow::Error, version: &str) -> anyhow::Error {
+    // Other bytes found right before a publish: running again would stop here again.
+    if let Some(JobFailed(stop)) = e.downcast_ref::<JobFailed>() {
+        return JobFailed(format!(
+            "{stop}\nthe release of {version} stopped there; what it published before stays published"
         ))
-    })?;
-    println!("released {version} of {}", &commit[..12]);
-    Ok(plan.actions)
+        .into();
+    }
+    JobFailed(format!(
+        "{e:#}\nthe release of {version} stopped part-way; run the same command again to finish it (what is already \
+         published is skipped)"
+    ))
+    .into()
 }
 
 /// Phase 1: downloads the commit's artifacts (every sha256 checked) and verifies the store's manifest: its

@@ -1208,3 +1208,38 @@ fn the_commit_and_version_come_from_the_event() {
     let plain = Args { commit: COMMIT.into(), version: Some("0.1.0".into()), ..Args::default() };
     assert_eq!(from_event(&plain, &schedule).unwrap().commit, COMMIT);
 }
+
+/// The release's operations follow what the repository ships and `--execute`: the lock only when publishing,
+/// the wheel checks and publishes only with Python packages, the web only with bundles; the publishing ones are
+/// the ones a run without `--execute` leaves out (and the dry run marks).
+#[test]
+fn the_operations_follow_what_ships_and_execute() {
+    let root = testutil::temp_dir("release-ops");
+    let t = rehearsal_targets(&root, &root.join("registry"), 1, "http://127.0.0.1:1".into());
+    let expected = |crates: &[&str], wheels: &[&str], bundles: &[&str]| Expected {
+        crates: crates.iter().map(|s| (*s).to_owned()).collect(),
+        wheel_platforms: wheels.iter().map(|s| (*s).to_owned()).collect(),
+        bundles: bundles.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let names = |ops: &[ReleaseOp]| -> Vec<String> {
+        ops.iter().map(|o| serde_json::to_value(o).unwrap()["op"].as_str().unwrap().to_owned()).collect()
+    };
+    let dry = Args { commit: "HEAD".into(), ..Args::default() };
+    let all = expected(&["a"], &["x86_64-unknown-linux-gnu"], &["web"]);
+    let ops = release_ops(&dry, &all, &t, "target/store", &root);
+    assert_eq!(
+        names(&ops),
+        ["verify", "compare", "check-wheels", "semver-gate", "publish-crates", "publish-wheels", "publish-web"]
+    );
+    let publishing: Vec<bool> = ops.iter().map(ReleaseOp::publishes).collect();
+    assert_eq!(publishing, [false, false, false, false, true, true, true]);
+    let execute = Args { execute: true, ..dry.clone() };
+    assert_eq!(
+        names(&release_ops(&execute, &expected(&["a"], &[], &[]), &t, "s", &root)),
+        ["lock", "verify", "compare", "semver-gate", "publish-crates"]
+    );
+    // Credentials are named, never their values.
+    let json = serde_json::to_string(&ops).unwrap();
+    assert!(json.contains("$CARGO_REGISTRY_TOKEN") && !json.contains(REGISTRY_TOKEN), "{json}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
