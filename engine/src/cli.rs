@@ -281,6 +281,35 @@ pub fn check_combination(g: &Global, job: &Job) -> anyhow::Result<()> {
 }
 
 /// Parses the process's arguments; bad flags exit 2 with the cause and the fix, `--help` prints the manual.
+/// The engine's subcommands (a repository's own commands may not take these names).
+pub const JOBS: &[&str] = &[
+    "lint",
+    "test",
+    "doctor",
+    "gates",
+    "package",
+    "upload",
+    "download",
+    "sign",
+    "release",
+    "workflows",
+    "init",
+    "ci",
+    "bench",
+];
+
+/// The manual, then the repository's own commands (name, one line each).
+pub fn print_help_with<'a>(own: impl Iterator<Item = (&'a str, &'a str)>) {
+    let args = ["--help".to_owned()];
+    if let Err(e) = parse_from(&args) {
+        println!("{e}");
+    }
+    println!("\nThe repository's own commands (`cargo xtask NAME ARGS...`):");
+    for (name, about) in own {
+        println!("  {name:<12} {about}");
+    }
+}
+
 pub fn parse() -> (Global, Job) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse_from(&args) {
@@ -517,6 +546,18 @@ pub fn parse_from(args: &[String]) -> Result<(Global, Job)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`JOBS`] is the grammar's list of subcommands.
+    #[test]
+    fn the_list_of_jobs_is_the_grammar_s() {
+        let help = parse_from(&["--help".to_owned()]).unwrap_err().to_string();
+        let mut sections: Vec<&str> =
+            help.lines().filter_map(|l| l.strip_prefix("xtask ")).filter(|n| !n.contains(' ')).collect();
+        let mut jobs = JOBS.to_vec();
+        sections.sort();
+        jobs.sort();
+        assert_eq!(sections, jobs);
+    }
 
     fn parse(args: &[&str]) -> Result<(Global, Job)> {
         parse_from(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())

@@ -126,10 +126,18 @@ fn generate(dir: &Path) {
             engine.display()
         ),
     );
+    // Its main: the engine, and one command of its own beside the engine's (run by a job of ci.toml's in the
+    // variant without wasm).
     add(
         "xtask/src/main.rs",
-        "//! This repository's `cargo xtask`.\n\nfn main() -> std::process::ExitCode {\n    \
-         xtask_engine::main(env!(\"CARGO_MANIFEST_DIR\"))\n}\n"
+        "//! This repository's `cargo xtask`: the engine, and one command of its own.\n\n\
+         use xtask_engine::{Command, Repository};\n\nfn main() -> std::process::ExitCode {\n    \
+         let count = Command {\n        name: \"fx-count\",\n        about: \"counts the crates\",\n        \
+         run: count,\n    };\n    xtask_engine::main_with(env!(\"CARGO_MANIFEST_DIR\"), &[count])\n}\n\n\
+         /// Prints how many crates `crates/` holds.\n\
+         fn count(repo: &Repository, _: &[String]) -> Result<(), Box<dyn std::error::Error>> {\n    \
+         let n = std::fs::read_dir(repo.root.join(\"crates\"))?.count();\n    println!(\"{n} crates\");\n    \
+         Ok(())\n}\n"
             .into(),
     );
     // Formatting of its own, narrower than the engine's: it judges this repository's files only.
@@ -619,6 +627,7 @@ fn fixture_without_wasm(name: &str) -> PathBuf {
         .replace("default-parts = [\"rust\", \"python\", \"wasm\"]", "default-parts = [\"rust\", \"python\"]")
         .replace("builds = [\"crates\", \"wheels\", \"wasm\"]", "builds = [\"crates\", \"wheels\"]");
     let jobs = "\n[[job]]\nname = \"deps\"\nworkflow = \"lint-build-test\"\nrun = [\"cargo\", \"tree\", \"--workspace\", \"--depth\", \"1\", \"--offline\"]\nneeds = [\"lint\"]\n\n\
+                [[job]]\nname = \"count\"\nworkflow = \"lint-build-test\"\nrun = [\"cargo\", \"xtask\", \"fx-count\"]\n\n\
                 [[job]]\nname = \"settings\"\nworkflow = \"create-packages\"\non = [\"push\"]\nrun = [\"cargo\", \"xtask\", \"doctor\"]\n";
     std::fs::write(repo.join("ci.toml"), format!("{toml}{jobs}")).unwrap();
     run(Command::new("cargo").args(["metadata", "--offline", "--format-version", "1"]).current_dir(&repo));
@@ -646,6 +655,7 @@ fn the_pipeline_of_a_shape_without_wasm_or_heavy_tests_has_only_jobs_with_work()
     for want in [
         "lint-build-test/lint: lint",
         "lint-build-test/deps: deps",
+        "lint-build-test/count: count",
         "create-packages/settings: settings",
         "create-packages/package: does not run (the plan decided any=false)",
         "gnu: nothing to build (push asks for wasm",
@@ -684,6 +694,8 @@ fn every_job_of_a_shape_without_wasm_passes_locally() {
         "lint-build-test/lint: lint",
         "lint-build-test/test: test",
         "lint-build-test/deps: cargo",
+        "lint-build-test/count: fx-count",
+        "8 crates",
         "create-packages/package: package",
         "create-packages/settings: doctor",
         "release/release: release",
