@@ -172,8 +172,8 @@ pub struct Examples {
 pub struct Test {
     /// The parts `cargo xtask test` runs without `--part`.
     pub default_parts: Vec<Part>,
-    /// Workspace members whose Rust tests `cargo xtask test` leaves out (e.g. a copied xtask, whose own tests
-    /// check the repository it was developed in).
+    /// Workspace members whose Rust tests `cargo xtask test` leaves out (e.g. the repository's `xtask`, whose
+    /// tests would only compile the engine).
     #[serde(default)]
     pub exclude: Vec<String>,
     /// Arguments for cargo in the Rust test run, e.g. `["--all-features"]` or `["--features", "serde"]`.
