@@ -59,12 +59,20 @@ pub fn run(ctx: &Ctx, force: bool) -> Result<()> {
     if ctx.global.dry_run {
         print!("{}", p.text);
     } else {
-        crate::settings::parse(&p.text).map_err(|e| anyhow::anyhow!("init wrote an invalid file ({e}): a bug"))?;
+        // A name or path of the workspace that ci.toml refuses (a control character, a path outside the root...):
+        // said, and nothing written.
+        crate::settings::parse(&p.text).map_err(|e| {
+            anyhow::anyhow!(
+                "the ci.toml init would write does not load: {e}\nnothing was written; `cargo xtask init --dry-run` \
+                 prints it"
+            )
+        })?;
         std::fs::write(&path, &p.text).with_context(|| format!("writing {path}"))?;
         eprintln!("wrote {path}");
     }
     for u in &p.undecided {
-        eprintln!("decide: {u}");
+        // Names from the workspace's files, shown as text.
+        eprintln!("decide: {}", crate::plan::printable(u));
     }
     eprintln!("next: `cargo xtask doctor` (every setting, with its line), then `cargo xtask workflows`");
     Ok(())
@@ -75,7 +83,17 @@ fn found(ctx: &Ctx) -> Result<Found> {
     let sh = &ctx.sh;
     let meta =
         xshell::cmd!(sh, "cargo metadata --format-version 1 --no-deps").quiet().read().context("cargo metadata")?;
-    let files = xshell::cmd!(sh, "git ls-files -z --cached --others --exclude-standard").quiet().read()?;
+    let files = xshell::cmd!(sh, "git ls-files -z --cached --others --exclude-standard")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{} is not a git checkout (init finds the pyproject.toml files with `git ls-files`)\nfix: `git init` \
+                 there, then run init again",
+                ctx.root
+            )
+        })?;
     let mut pyprojects = Vec::new();
     for f in files.split('\0').filter(|f| *f == "pyproject.toml" || f.ends_with("/pyproject.toml")) {
         let dir = f.strip_suffix("pyproject.toml").unwrap_or_default().trim_end_matches('/').to_owned();
@@ -417,6 +435,27 @@ mod tests {
         // the key exists, the versions agree, the branch is known.
         assert_eq!(p.undecided.len(), 1, "{:?}", p.undecided);
         assert!(p.undecided[0].starts_with("reel-sdk: no test dependencies found"), "{:?}", p.undecided);
+    }
+
+    /// A name from a pyproject.toml with a terminal escape: quoted in the file (TOML escapes), and refused by the
+    /// load check that runs before anything is written.
+    #[test]
+    fn a_hostile_name_is_escaped_and_the_file_refused() {
+        let root = crate::testutil::temp_dir("init-hostile");
+        let f = Found {
+            root: root.clone(),
+            packages: vec![],
+            version: Some("1.0.0".into()),
+            pyprojects: vec![(
+                "py".into(),
+                "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"evil\\u001b[2Jname\"\n".into(),
+            )],
+            main_branch: Some("main".into()),
+        };
+        let p = propose(&f);
+        assert!(p.text.contains("dist = \"evil\\u001b[2Jname\"") && !p.text.contains('\u{1b}'), "{}", p.text);
+        assert!(crate::settings::parse(&p.text).is_err(), "{}", p.text);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     /// A workspace with nothing but a library crate and a pyproject of another backend: one Linux platform that

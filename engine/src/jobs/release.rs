@@ -1026,7 +1026,8 @@ fn print_ops(ops: &[ReleaseOp], version: &str, commit: &str, execute: bool, json
     println!("plan of release {version} of {commit} (--dry-run: nothing is contacted):");
     for (i, op) in ops.iter().enumerate() {
         let only = if op.publishes() && !execute { "   (with --execute)" } else { "" };
-        println!("  {}. {}{only}", i + 1, describe_op(op));
+        // Stores and URLs come from flags and ci.toml: shown, never interpreted by the terminal.
+        println!("  {}. {}{only}", i + 1, crate::plan::printable(&describe_op(op)));
     }
     Ok(())
 }

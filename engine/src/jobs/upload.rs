@@ -365,7 +365,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
             UploadOp::List { .. } => run.list()?,
             UploadOp::PutArtifacts { .. } => run.put_artifacts()?,
             UploadOp::PutManifest { .. } => run.put_manifest()?,
-            UploadOp::PutAliases { .. } => write_aliases(ctx, &store, args, &commit, &prefix, &run.tmp)?,
+            UploadOp::PutAliases { aliases } => write_aliases(ctx, &store, aliases, &commit, &prefix, &run.tmp)?,
         }
     }
     Ok(run.summary())
@@ -706,12 +706,12 @@ fn page_items(
 fn write_aliases(
     ctx: &Ctx,
     store: &Store,
-    args: &UploadArgs,
+    aliases: &[String],
     commit: &str,
     prefix: &str,
     tmp: &Utf8Path,
 ) -> Result<()> {
-    for alias in &args.aliases {
+    for alias in aliases {
         let body = serde_json::to_string_pretty(&json!({
             "commit": commit,
             "manifest": format!("{prefix}/{}", manifest::FILE),
