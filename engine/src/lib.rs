@@ -19,6 +19,7 @@ mod bootstrap;
 mod cli;
 mod config;
 mod ctx;
+mod flags;
 mod github;
 mod glob;
 mod http;
@@ -53,7 +54,7 @@ use anyhow::Result;
 
 use crate::ctx::Ctx;
 use crate::ctx::Global;
-use crate::jobs::Job;
+use crate::flags::XtaskCmd;
 use crate::plan::JobFailed;
 #[cfg(test)]
 use crate::root::project_root;
@@ -172,7 +173,7 @@ fn exit_code(result: Result<()>) -> ExitCode {
     }
 }
 
-fn run(xtask_manifest_dir: &str, global: Global, job: Job) -> Result<()> {
+fn run(xtask_manifest_dir: &str, global: Global, job: XtaskCmd) -> Result<()> {
     cli::check_combination(&global, &job)?;
     let ctx = Ctx::new(root::repository_root(xtask_manifest_dir), global, job.name())?;
     jobs::run(&ctx, job)

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::{Shell, cmd};
 
+use crate::flags::BenchCase;
 use crate::{Ctx, config, manifest};
 
 /// One measured row of the table.
@@ -20,23 +21,23 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
+pub fn run(ctx: &Ctx, cases: &[BenchCase], runs: usize) -> Result<()> {
     if ctx.global.dry_run || ctx.global.json {
         // Benchmarks build and run things: the plan only says which.
         let plan = serde_json::json!({
             "job": "bench",
-            "cases": if cases.is_empty() { vec!["all".to_owned()] } else { cases.to_vec() },
+            "cases": if cases.is_empty() { vec!["all"] } else { cases.iter().map(|c| c.as_str()).collect() },
             "runs": runs,
             "reports": "the median of each measurement, printed as a table",
         });
         return crate::plan::print_static(&plan, ctx.global.json);
     }
     let all = cases.is_empty();
-    let want = |c: &str| all || cases.iter().any(|x| x == c);
+    let want = |c: BenchCase| all || cases.contains(&c);
     let mut rows = Vec::new();
     let mut ratios: Vec<(String, f64, String)> = Vec::new();
     let exe = std::env::current_exe().context("finding the xtask executable")?;
-    if want("build") {
+    if want(BenchCase::Build) {
         rows.push(bench_cold_build(ctx, runs.min(3))?);
         rows.push(time_rows(
             ctx,
@@ -57,7 +58,7 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
             "",
         )?);
     }
-    if want("lint") {
+    if want(BenchCase::Lint) {
         let by_hand = bench_lint_by_hand(ctx, runs)?;
         let xtask = time_rows(ctx, "cargo xtask lint", "cargo", &["xtask", "lint"], &[], runs, "concurrent steps")?;
         ratios.push((
@@ -68,7 +69,7 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
         rows.push(by_hand);
         rows.push(xtask);
     }
-    if want("package") {
+    if want(BenchCase::Package) {
         rows.push(bench_package_rerun(ctx, runs)?);
         // Both Linux wheels (zig, manylinux2014) against the host's alone, each a forced rebuild of a warm
         // build directory (what a re-run of the package job pays per wheel).
@@ -100,7 +101,7 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
         ));
         rows.extend([one, both]);
     }
-    if want("changed") {
+    if want(BenchCase::Changed) {
         let (leaf, full) = bench_changed_since(ctx, runs.min(2))?;
         ratios.push((
             "test --changed-since leaf / full".into(),
@@ -110,7 +111,7 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
         rows.push(leaf);
         rows.push(full);
     }
-    if want("upload") {
+    if want(BenchCase::Upload) {
         let (ours, curl, again, bulk_ours, bulk_curl) = bench_upload(ctx, runs)?;
         ratios.push((
             "upload throughput / parallel curl, bulk (8 x 4 MiB)".into(),
@@ -124,10 +125,10 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
         ));
         rows.extend([ours, curl, again, bulk_ours, bulk_curl]);
     }
-    if want("gates") {
+    if want(BenchCase::Gates) {
         rows.extend(bench_gates(&ctx.root, runs)?);
     }
-    if want("test") {
+    if want(BenchCase::Test) {
         // The PR's critical path (goal: <= 60 s warm) and the heavy part CI runs beside it.
         rows.push(time_rows(
             ctx,
@@ -148,7 +149,7 @@ pub fn run(ctx: &Ctx, cases: &[String], runs: usize) -> Result<()> {
             "its own CI job, in parallel",
         )?);
     }
-    if want("provision") {
+    if want(BenchCase::Provision) {
         // Every pinned tool from nothing, into a throwaway tools directory (the system packages aside).
         let dir = ctx.root.join(config::BENCH_DIR).join("tools");
         let _ = std::fs::remove_dir_all(&dir);

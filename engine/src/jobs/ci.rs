@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
 use crate::config::tool;
+use crate::flags;
 use crate::pipeline::{Outcome, Shape};
 use crate::plan::{Plan, Step};
 use crate::{Ctx, github};
@@ -89,18 +90,7 @@ pub fn plan_skipping(shape: &Shape<'_>, job: Option<&str>, skip: &[String]) -> R
     Ok(plan)
 }
 
-/// `ci`'s arguments: one job, or the replay of an event.
-#[derive(Clone, Debug, Default)]
-pub struct RunArgs {
-    pub job: Option<String>,
-    pub event: Option<camino::Utf8PathBuf>,
-    pub event_name: Option<String>,
-    pub workflow: Option<String>,
-    /// Jobs left out of a run of every job.
-    pub skip: Vec<String>,
-}
-
-pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: &flags::Run) -> Result<()> {
     if !args.skip.is_empty() && (args.job.is_some() || args.event.is_some() || args.event_name.is_some()) {
         bail!("--skip leaves jobs out of a run of every job\nfix: drop the job name or the event, or --skip");
     }
@@ -129,7 +119,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
 pub fn replay_plan(
     shape: &Shape<'_>,
     t: &github::Trigger,
-    args: &RunArgs,
+    args: &flags::Run,
     event_file: &str,
     var: &dyn Fn(&str) -> Option<String>,
     root: &str,
@@ -171,7 +161,7 @@ pub fn replay_plan(
     Ok((plan, jobs))
 }
 
-fn replay(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+fn replay(ctx: &Ctx, args: &flags::Run) -> Result<()> {
     let shape = Shape::of(&ctx.root, ctx.settings);
     let t = crate::pipeline::trigger_of(args.event.as_deref(), args.event_name.as_deref(), &shape)?;
     // The commands read the event from a file: the one given, or the minimal payload written under target/.
@@ -238,20 +228,10 @@ pub fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// `ci plan`'s arguments.
-#[derive(Clone, Debug, Default)]
-pub struct PlanArgs {
-    pub workflow: String,
-    pub platforms: Option<String>,
-    pub event: Option<camino::Utf8PathBuf>,
-    pub event_name: Option<String>,
-    pub github_output: bool,
-}
-
 /// `ci plan --workflow W`: the plan job's decisions for this trigger (the event, from the flags or GitHub's
 /// variables), the repository's variables (the environment) and ci.toml, as JSON; with `--github-output` also
 /// each as a step output, which the workflow's later jobs read (`fromJSON(needs.plan.outputs.KEY)`).
-pub fn plan_job(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
+pub fn plan_job(ctx: &Ctx, args: &flags::Plan) -> Result<()> {
     let (settings, dry_run) = (ctx.settings, ctx.global.dry_run || ctx.global.json);
     let t = github::Trigger::read(args.event.as_deref(), args.event_name.as_deref())?;
     let var = |k: &str| std::env::var(k).ok();

@@ -2,28 +2,17 @@
 //! the manifest's sha256 (the release downloads the same way).
 
 use anyhow::Result;
-use camino::Utf8PathBuf;
 
 use crate::Ctx;
 use crate::artifacts;
-use crate::manifest::Kind;
+use crate::flags;
 use crate::store_plan::StorePlan;
 
-#[derive(Clone, Debug, Default)]
-pub struct DownloadArgs {
-    pub store: Option<String>,
-    pub endpoint: Option<String>,
-    pub commit: String,
-    pub kinds: Vec<Kind>,
-    pub out: Option<Utf8PathBuf>,
-    pub allow_dirty: bool,
-}
-
-pub fn run(ctx: &Ctx, args: &DownloadArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: &flags::Download) -> Result<()> {
     let store = artifacts::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = &crate::workspace::resolve_commit(&ctx.sh, Some(&args.commit))?;
     let out = args.out.clone().unwrap_or_else(|| ctx.root.join(crate::config::DOWNLOADS_DIR).join(commit));
-    let plan = StorePlan::download(&store, commit, &args.kinds, &out, args.allow_dirty);
+    let plan = StorePlan::download(&store, commit, &args.kind_list(), &out, args.allow_dirty);
     if ctx.global.dry_run || ctx.global.json {
         return plan.print(ctx.global.json);
     }

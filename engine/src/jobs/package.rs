@@ -13,21 +13,12 @@ use xshell::cmd;
 
 use crate::config;
 use crate::config::tool;
+use crate::flags;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::{Plan, Step};
 use crate::wheel::{wheel_step, zig_wheel};
 use crate::workspace::{self as repo, Package, host_triple, workspace_packages};
 use crate::{Ctx, sha256, tools, wasm};
-
-#[derive(Clone, Debug, Default)]
-pub struct Args {
-    pub kinds: Vec<Kind>,
-    /// Wheel targets (empty: the default for this host, see [`wheel_targets`]).
-    pub targets: Vec<String>,
-    pub out: Option<Utf8PathBuf>,
-    pub force: bool,
-    pub check_reproducible: bool,
-}
 
 /// Facts about the commit being packaged.
 #[derive(Clone, Debug)]
@@ -184,78 +175,121 @@ fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>
     Ok(out)
 }
 
-pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+pub fn run(ctx: &Ctx, args: &flags::Package) -> Result<()> {
     if args.check_reproducible {
-        if ctx.global.dry_run || ctx.global.json {
-            let plan = serde_json::json!({
-                "job": "package --check-reproducible",
-                "steps": [
-                    "clone HEAD twice, into target/reproducible/first and target/reproducible/second-build",
-                    "package each clone into its own output directory",
-                    "compare every artifact's sha256 and the two manifest.json files byte for byte",
-                ],
-            });
-            return crate::plan::print_static(&plan, ctx.global.json);
-        }
         return check_reproducible(ctx, args);
     }
     crate::bootstrap::ensure(ctx)?;
-    let asked = if args.kinds.is_empty() { Kind::ALL.to_vec() } else { args.kinds.clone() };
-    let commit = commit_facts(ctx)?;
-    let version = repo::workspace_version(&ctx.root)?;
-    let packages = workspace_packages(ctx)?;
-    let examples = repo::example_scripts(&ctx.root, ctx.settings)?;
-    let (kinds, left_out) = kinds_to_build(asked, ctx.settings, &packages, &examples)?;
-    let pyprojects = ctx
-        .settings
-        .python()
-        .iter()
-        .map(|p| {
-            let path = ctx.root.join(&p.dir).join("pyproject.toml");
-            std::fs::read_to_string(&path).map(|t| (path.to_string(), t)).with_context(|| format!("reading {path}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    check_workspace(ctx.settings, &packages, &version, &pyprojects)?;
-    let host = host_triple(ctx)?;
-    let wheel_targets = wheel_targets(ctx.settings, &args.targets, &host);
-    for t in &wheel_targets {
-        check_target(ctx, t)?;
-    }
-    let out_root = args.out.clone().unwrap_or_else(|| ctx.root.join(crate::config::PACKAGES_DIR));
-    let out_root = if out_root.is_absolute() { out_root } else { ctx.root.join(out_root) };
-    let commit_dir = out_root.join(&commit.sha);
-    let manifest_path = commit_dir.join(manifest::FILE);
+    let f = Facts::gather(ctx, args)?;
     // One package run of a commit's directory at a time: a second waits, then finds what the first built up to
     // date (its staging directory and manifest are never pulled from under the first).
     let _lock = if ctx.global.dry_run || ctx.global.json {
         None
     } else {
-        let lock = out_root.join(format!(".lock-{}", commit.sha));
+        let lock = f.out_root.join(format!(".lock-{}", f.commit.sha));
         Some(crate::lock::exclusive(&lock, "another `cargo xtask package` of this commit")?)
     };
-    let existing = if manifest_path.exists() {
-        Some(
-            Manifest::read(&manifest_path)
-                .map_err(|e| anyhow::anyhow!("{e:#}\nfix: delete {manifest_path} or run with --force"))?,
-        )
+    let existing = if f.manifest_path.exists() {
+        let path = &f.manifest_path;
+        Some(Manifest::read(path).map_err(|e| anyhow::anyhow!("{e:#}\nfix: delete {path} or run with --force"))?)
     } else {
         None
     };
-    let toolchain = if kinds.contains(&Kind::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
+    let toolchain = if f.kinds.contains(&Kind::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
+    let (stale, statuses) = stale_kinds(ctx, &f, existing.as_ref(), toolchain.as_ref(), args.force)?;
+    if stale.is_empty() {
+        if ctx.global.dry_run || ctx.global.json {
+            let mut nothing = Plan::new("package");
+            statuses.into_iter().chain(f.left_out).for_each(|s| nothing.note(s));
+            return ctx.execute(&nothing);
+        }
+        return Ok(());
+    }
+    build(ctx, &f, stale, existing.as_ref(), toolchain)
+}
 
-    // Which kinds are already up to date?
+/// What a package run reads before it decides anything: the commit, the workspace, the kinds and targets asked
+/// for, and where the output goes.
+struct Facts {
+    commit: Commit,
+    version: String,
+    packages: Vec<Package>,
+    examples: Vec<String>,
+    /// The kinds asked for that this repository has.
+    kinds: Vec<Kind>,
+    /// Notes on the kinds asked for that it has not.
+    left_out: Vec<String>,
+    host: String,
+    wheel_targets: Vec<String>,
+    out_root: Utf8PathBuf,
+    commit_dir: Utf8PathBuf,
+    manifest_path: Utf8PathBuf,
+}
+
+impl Facts {
+    fn gather(ctx: &Ctx, args: &flags::Package) -> Result<Facts> {
+        let named = args.kinds();
+        let asked = if named.is_empty() { Kind::ALL.to_vec() } else { named };
+        let commit = commit_facts(ctx)?;
+        let version = repo::workspace_version(&ctx.root)?;
+        let packages = workspace_packages(ctx)?;
+        let examples = repo::example_scripts(&ctx.root, ctx.settings)?;
+        let (kinds, left_out) = kinds_to_build(asked, ctx.settings, &packages, &examples)?;
+        let pyprojects = ctx
+            .settings
+            .python()
+            .iter()
+            .map(|p| {
+                let path = ctx.root.join(&p.dir).join("pyproject.toml");
+                std::fs::read_to_string(&path).map(|t| (path.to_string(), t)).with_context(|| format!("reading {path}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        check_workspace(ctx.settings, &packages, &version, &pyprojects)?;
+        let host = host_triple(ctx)?;
+        let wheel_targets = wheel_targets(ctx.settings, &args.target_list(), &host);
+        for t in &wheel_targets {
+            check_target(ctx, t)?;
+        }
+        let out_root = args.out.clone().unwrap_or_else(|| ctx.root.join(crate::config::PACKAGES_DIR));
+        let out_root = if out_root.is_absolute() { out_root } else { ctx.root.join(out_root) };
+        let commit_dir = out_root.join(&commit.sha);
+        let manifest_path = commit_dir.join(manifest::FILE);
+        Ok(Facts {
+            commit,
+            version,
+            packages,
+            examples,
+            kinds,
+            left_out,
+            host,
+            wheel_targets,
+            out_root,
+            commit_dir,
+            manifest_path,
+        })
+    }
+}
+
+/// The kinds that need building (and why), and a status line for each kind (printed to stderr as it is found:
+/// with --json, stdout is the plan alone).
+fn stale_kinds(
+    ctx: &Ctx,
+    f: &Facts,
+    existing: Option<&Manifest>,
+    toolchain: Option<&wasm::Toolchain>,
+    force: bool,
+) -> Result<(Vec<Kind>, Vec<String>)> {
     let mut stale = Vec::new();
     let mut statuses = Vec::new();
-    for &kind in &kinds {
-        let why = match (&existing, args.force, commit.dirty) {
+    for &kind in &f.kinds {
+        let why = match (existing, force, f.commit.dirty) {
             (_, true, _) => Some("--force".to_owned()),
             (_, _, true) => Some("the tree is dirty".to_owned()),
             (None, ..) => Some("no manifest yet".to_owned()),
-            (Some(m), ..) => up_to_date(ctx, m, &commit_dir, kind, &wheel_targets, toolchain.as_ref())?.err(),
+            (Some(m), ..) => up_to_date(ctx, m, &f.commit_dir, kind, &f.wheel_targets, toolchain)?.err(),
         };
-        // Progress goes to stderr: with --json, stdout is the plan alone.
         let status = match why {
-            None => format!("{:<10} up to date ({})", kind.as_str(), commit_dir),
+            None => format!("{:<10} up to date ({})", kind.as_str(), f.commit_dir),
             Some(why) => {
                 stale.push(kind);
                 format!("{:<10} building: {why}", kind.as_str())
@@ -264,57 +298,67 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         eprintln!("{status}");
         statuses.push(status);
     }
-    if stale.is_empty() {
-        if ctx.global.dry_run || ctx.global.json {
-            let mut nothing = Plan::new("package");
-            statuses.into_iter().chain(left_out).for_each(|s| nothing.note(s));
-            return ctx.execute(&nothing);
-        }
-        return Ok(());
-    }
+    Ok((stale, statuses))
+}
 
-    let staging = out_root.join(".staging").join(&commit.sha);
-    if stale.contains(&Kind::Wheel) && !(ctx.global.dry_run || ctx.global.json) {
-        for t in wheel_targets.iter().filter(|t| **t != host) {
-            crate::targets::ensure(&ctx.sh, t, ctx.global.offline)?;
-        }
-    }
-    let host_wheels = if stale.contains(&Kind::Wheel) && wheel_targets.contains(&host) {
+/// Where the recordings find this machine's wheel: built now, else already in the commit's directory.
+fn host_wheels(
+    f: &Facts,
+    stale: &[Kind],
+    staging: &Utf8Path,
+    existing: Option<&Manifest>,
+) -> Result<Option<Utf8PathBuf>> {
+    let host = &f.host;
+    let built_before = existing
+        .is_some_and(|m| m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(host)));
+    let found = if stale.contains(&Kind::Wheel) && f.wheel_targets.contains(host) {
         Some(staging.join("wheels"))
-    } else if existing
-        .as_ref()
-        .is_some_and(|m| m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(&host)))
-    {
-        Some(commit_dir.join("wheels"))
+    } else if built_before {
+        Some(f.commit_dir.join("wheels"))
     } else {
         None
     };
-    if stale.contains(&Kind::Recording) && host_wheels.is_none() {
+    if stale.contains(&Kind::Recording) && found.is_none() {
         bail!(
             "recordings need a wheel for this machine ({host})\nfix: add --wheels (without --target, or with --target {host})"
         );
+    }
+    Ok(found)
+}
+
+/// Builds the stale kinds into a staging directory, checks the wheels and records the manifest.
+fn build(
+    ctx: &Ctx,
+    f: &Facts,
+    stale: Vec<Kind>,
+    existing: Option<&Manifest>,
+    toolchain: Option<wasm::Toolchain>,
+) -> Result<()> {
+    let staging = f.out_root.join(".staging").join(&f.commit.sha);
+    if stale.contains(&Kind::Wheel) && !(ctx.global.dry_run || ctx.global.json) {
+        for t in f.wheel_targets.iter().filter(|t| **t != f.host) {
+            crate::targets::ensure(&ctx.sh, t, ctx.global.offline)?;
+        }
     }
     let inputs = Inputs {
         settings: ctx.settings,
         root: ctx.root.clone(),
         staging: staging.clone(),
-        commit: commit.clone(),
-        version: version.clone(),
-        wheel_targets: wheel_targets.clone(),
-        host: host.clone(),
+        commit: f.commit.clone(),
+        version: f.version.clone(),
+        wheel_targets: f.wheel_targets.clone(),
+        host: f.host.clone(),
+        host_wheels: host_wheels(f, &stale, &staging, existing)?,
         kinds: stale.clone(),
-        publishable: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
+        publishable: f.packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
         toolchain: toolchain.clone(),
-        host_wheels,
-        examples: examples.clone(),
+        examples: f.examples.clone(),
         cargo_home: std::env::var("CARGO_HOME")
             .ok()
             .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
     };
     let mut build = plan(&inputs);
-    for n in left_out {
-        build.note(n);
-    }
+    f.left_out.iter().for_each(|n| build.note(n.clone()));
     if ctx.global.dry_run || ctx.global.json {
         return ctx.execute(&build);
     }
@@ -322,13 +366,13 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {staging}"))?;
     ctx.execute(&build)?;
     check_wheels(ctx, &staging)?;
-
-    let places = Places::new(&ctx.root, &out_root, inputs.cargo_home.as_deref());
-    let built = Built { staging: &staging, commit_dir: &commit_dir, kinds: &stale, wheel_targets: &wheel_targets };
-    let m = record(ctx, &build, &places, &built, &commit, version, toolchain.as_ref(), existing.as_ref())?;
-    m.write_atomic(&manifest_path)?;
+    let places = Places::new(&ctx.root, &f.out_root, inputs.cargo_home.as_deref());
+    let built = Built { staging: &staging, commit_dir: &f.commit_dir, kinds: &stale, wheel_targets: &f.wheel_targets };
+    let version = f.version.clone();
+    let m = record(ctx, &build, &places, &built, &f.commit, version, toolchain.as_ref(), existing)?;
+    m.write_atomic(&f.manifest_path)?;
     let _ = std::fs::remove_dir_all(&staging);
-    print_table(&m, &commit_dir);
+    print_table(&m, &f.commit_dir);
     if m.dirty {
         eprintln!("note: the tree is dirty, so the manifest is marked dirty: upload and release refuse it unless told");
     }
@@ -479,39 +523,72 @@ fn record(
 }
 
 /// Packages HEAD in two fresh clones in two different directories and compares every artifact's sha256.
-fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
-    let sh = &ctx.sh;
+fn check_reproducible(ctx: &Ctx, args: &flags::Package) -> Result<()> {
+    if ctx.global.dry_run || ctx.global.json {
+        let plan = serde_json::json!({
+            "job": "package --check-reproducible",
+            "steps": [
+                "clone HEAD twice, into target/reproducible/first and target/reproducible/second-build",
+                "package each clone into its own output directory",
+                "compare every artifact's sha256 and the two manifest.json files byte for byte",
+            ],
+        });
+        return crate::plan::print_static(&plan, ctx.global.json);
+    }
     let commit = commit_facts(ctx)?;
     if commit.dirty {
         eprintln!("note: the tree is dirty; the check builds the committed HEAD {}", &commit.sha[..12]);
     }
     let base = ctx.root.join(crate::config::REPRODUCIBLE_DIR);
+    let first = package_a_clone(ctx, args, &base.join("first"), &commit.sha)?;
+    let second = package_a_clone(ctx, args, &base.join("second-build"), &commit.sha)?;
+    let differ = compare_builds(&first, &second);
+    if differ.is_empty() {
+        println!(
+            "\nall {} artifacts and the manifest are bit-for-bit identical across the two builds",
+            first.0.artifacts.len()
+        );
+        return Ok(());
+    }
+    let mut message = format!("not reproducible: {}", differ.join(", "));
+    for (cause, fix) in explain_wheels(ctx, &first.0, &differ, &base, &commit.sha) {
+        message.push_str(&format!("\n{cause}\nfix: {fix}"));
+    }
+    Err(crate::plan::JobFailed(message).into())
+}
+
+/// Clones the repository into `dir/repo`, packages the commit into `dir/out` with this xtask, and returns the
+/// manifest and its bytes.
+fn package_a_clone(ctx: &Ctx, args: &flags::Package, dir: &Utf8Path, sha: &str) -> Result<(Manifest, Vec<u8>)> {
+    let sh = &ctx.sh;
     let exe = std::env::current_exe().context("finding the xtask executable")?;
     let tools_dir = ctx.tools.dir();
-    let mut manifests = Vec::new();
-    for name in ["first", "second-build"] {
-        let clone = base.join(name).join("repo");
-        let _ = std::fs::remove_dir_all(&clone);
-        let root = &ctx.root;
-        cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}")
-            .run()
-            .with_context(|| format!("cloning into {clone}"))?;
-        let out = base.join(name).join("out");
-        let _ = std::fs::remove_dir_all(&out);
-        let kinds: Vec<String> =
-            if args.kinds.is_empty() { vec!["--all".into()] } else { args.kinds.iter().map(|k| k.flag()).collect() };
-        let offline = ctx.global.offline.then_some("--offline");
-        eprintln!("==> packaging a clone of {} in {clone}", &commit.sha[..12]);
-        cmd!(sh, "{exe} package {kinds...} {offline...} --out {out}")
-            .env("XTASK_ROOT", &clone)
-            .env("XTASK_TOOLS_DIR", &tools_dir)
-            .run()
-            .with_context(|| format!("packaging the clone in {clone}"))?;
-        let path = out.join(&commit.sha).join(manifest::FILE);
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
-        manifests.push((Manifest::read(&path)?, bytes));
-    }
-    let ((a, a_bytes), (b, b_bytes)) = (&manifests[0], &manifests[1]);
+    let clone = dir.join("repo");
+    let _ = std::fs::remove_dir_all(&clone);
+    let root = &ctx.root;
+    cmd!(sh, "git clone --quiet --no-hardlinks {root} {clone}")
+        .run()
+        .with_context(|| format!("cloning into {clone}"))?;
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let kinds: Vec<String> = match args.kinds() {
+        named if named.is_empty() => vec!["--all".into()],
+        named => named.iter().map(|k| k.flag()).collect(),
+    };
+    let offline = ctx.global.offline.then_some("--offline");
+    eprintln!("==> packaging a clone of {} in {clone}", &sha[..12]);
+    cmd!(sh, "{exe} package {kinds...} {offline...} --out {out}")
+        .env("XTASK_ROOT", &clone)
+        .env("XTASK_TOOLS_DIR", &tools_dir)
+        .run()
+        .with_context(|| format!("packaging the clone in {clone}"))?;
+    let path = out.join(sha).join(manifest::FILE);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+    Ok((Manifest::read(&path)?, bytes))
+}
+
+/// Prints a table of the two builds' artifacts and manifests, and returns what differs.
+fn compare_builds((a, a_bytes): &(Manifest, Vec<u8>), (b, b_bytes): &(Manifest, Vec<u8>)) -> Vec<String> {
     let mut differ = Vec::new();
     println!("\n{:<10} {:<64} reproducible", "kind", "artifact");
     for x in &a.artifacts {
@@ -535,18 +612,7 @@ fn check_reproducible(ctx: &Ctx, args: &Args) -> Result<()> {
         }
         differ.push(manifest::FILE.to_owned());
     }
-    if differ.is_empty() {
-        println!(
-            "\nall {} artifacts and the manifest are bit-for-bit identical across the two builds",
-            a.artifacts.len()
-        );
-        return Ok(());
-    }
-    let mut message = format!("not reproducible: {}", differ.join(", "));
-    for (cause, fix) in explain_wheels(ctx, a, &differ, &base, &commit.sha) {
-        message.push_str(&format!("\n{cause}\nfix: {fix}"));
-    }
-    Err(crate::plan::JobFailed(message).into())
+    differ
 }
 
 /// Opens each wheel whose two builds differ (under `base`, for commit `sha`) and prints the members that differ
@@ -844,36 +910,16 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         s.env("SOURCE_DATE_EPOCH", i.commit.source_date_epoch.to_string())
             .env("CARGO_ENCODED_RUSTFLAGS", rustflags.clone())
     };
-    let dirty = i.commit.dirty.then_some("--allow-dirty");
+    let mut steps = Vec::new();
     if i.kinds.contains(&Kind::Crate) {
-        let mut step = Step::run("crates: cargo package", "cargo", &["package", "--locked", "--target-dir", BUILD_DIR])
-            .args(dirty);
-        for p in &i.publishable {
-            step = step.args(["--package", p.as_str()]);
-        }
-        plan.push(
-            with_env(step)
-                .tools(&[tool::CARGO])
-                .hint("cargo package verifies that each crate builds from its .crate alone"),
-        );
-        let files: Vec<String> =
-            i.publishable.iter().map(|p| format!("{BUILD_DIR}/package/{p}-{}.crate", i.version)).collect();
-        let files: Vec<&str> = files.iter().map(String::as_str).collect();
-        plan.push(Step::copy("crates: collect", &files, &format!("{staging}/crates")));
+        steps.extend(crate_steps(i));
     }
     if i.kinds.contains(&Kind::Wheel) {
         for pkg in settings.python() {
             for target in &i.wheel_targets {
-                let step = wheel_step(
-                    &format!("wheels: maturin build {} ({target})", pkg.dist),
-                    pkg,
-                    target,
-                    &i.host,
-                    &format!("{staging}/wheels"),
-                    BUILD_DIR,
-                    true,
-                );
-                plan.push(with_env(step));
+                let name = format!("wheels: maturin build {} ({target})", pkg.dist);
+                let out = format!("{staging}/wheels");
+                steps.push(wheel_step(&name, pkg, target, &i.host, &out, BUILD_DIR, true));
             }
         }
     }
@@ -881,59 +927,78 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         let toolchain = i.toolchain.clone().expect("wasm has a toolchain");
         for b in settings.wasm() {
             let out = format!("{staging}/{}/{}", Kind::Wasm.dir(), b.package);
-            for s in wasm::bundle_steps(b, &toolchain, &out, &format!("{BUILD_DIR}/wasm")) {
-                plan.push(with_env(s));
-            }
+            steps.extend(wasm::bundle_steps(b, &toolchain, &out, &format!("{BUILD_DIR}/wasm")));
         }
     }
     if i.kinds.contains(&Kind::Binary) {
         for b in settings.binaries() {
-            let (package, bin) = (b.package.as_str(), b.name.as_str());
             for target in &i.wheel_targets {
-                for step in binary_steps(package, bin, target, &i.host, &i.version, staging, i.commit.source_date_epoch)
-                {
-                    plan.push(with_env(step));
-                }
+                let epoch = i.commit.source_date_epoch;
+                steps.extend(binary_steps(&b.package, &b.name, target, &i.host, &i.version, staging, epoch));
             }
         }
     }
+    for step in steps {
+        plan.push(with_env(step));
+    }
+    // Last: the recordings, made with the host's wheel built above.
     if let Some(examples) = settings.examples().filter(|_| i.kinds.contains(&Kind::Recording)) {
-        let venv = format!("{staging}/venv");
-        let python = tools::venv_python(Utf8Path::new(&venv)).to_string();
-        let wheels = i.host_wheels.clone().expect("checked by the caller");
-        plan.push(
-            Step::run("recordings: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&[tool::PYTHON3]),
-        );
-        for pkg in settings.python() {
-            plan.push(
-                Step::run(
-                    &format!("recordings: install {}", pkg.dist),
-                    &python,
-                    &["-m", "pip", "install", "--quiet", "--no-index"],
-                )
-                .args(["--find-links", wheels.as_str()])
-                .arg(format!("{}=={}", pkg.dist, i.version)),
-            );
+        for step in recording_steps(i, examples) {
+            plan.push(step);
         }
-        let mut files = Vec::new();
-        for stem in &i.examples {
-            let out = format!("{staging}/recordings/{stem}.{}", examples.extension);
-            plan.push(
-                Step::run(&format!("recordings: {stem}.py"), &python, &[&format!("{}/{stem}.py", examples.dir), &out])
-                    .hint("an example script failed: run it by hand with the installed wheel to see why"),
-            );
-            files.push(out);
-        }
-        plan.push(
-            // Its own target dir: a `cargo test` running this job holds the lock on target/.
-            Step::run("recordings: verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
-                .args(["--package", examples.verifier.as_str(), "--"])
-                .args(examples.verify_args.iter().cloned())
-                .args(files)
-                .tools(&[tool::CARGO]),
-        );
     }
     plan
+}
+
+/// `cargo package` of every publishable crate, then their .crate files collected.
+fn crate_steps(i: &Inputs<'_>) -> Vec<Step> {
+    let dirty = i.commit.dirty.then_some("--allow-dirty");
+    let mut step =
+        Step::run("crates: cargo package", "cargo", &["package", "--locked", "--target-dir", BUILD_DIR]).args(dirty);
+    for p in &i.publishable {
+        step = step.args(["--package", p.as_str()]);
+    }
+    let step = step.tools(&[tool::CARGO]).hint("cargo package verifies that each crate builds from its .crate alone");
+    let files: Vec<String> =
+        i.publishable.iter().map(|p| format!("{BUILD_DIR}/package/{p}-{}.crate", i.version)).collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    vec![step, Step::copy("crates: collect", &files, &format!("{}/crates", i.staging))]
+}
+
+/// The example scripts run with the host's wheel in a fresh virtualenv, and their recordings verified.
+fn recording_steps(i: &Inputs<'_>, examples: &crate::settings::Examples) -> Vec<Step> {
+    let staging = i.staging.as_str();
+    let venv = format!("{staging}/venv");
+    let python = tools::venv_python(Utf8Path::new(&venv)).to_string();
+    let wheels = i.host_wheels.clone().expect("checked by the caller");
+    let mut steps =
+        vec![Step::run("recordings: virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&[tool::PYTHON3])];
+    for pkg in i.settings.python() {
+        let name = format!("recordings: install {}", pkg.dist);
+        steps.push(
+            Step::run(&name, &python, &["-m", "pip", "install", "--quiet", "--no-index"])
+                .args(["--find-links", wheels.as_str()])
+                .arg(format!("{}=={}", pkg.dist, i.version)),
+        );
+    }
+    let mut files = Vec::new();
+    for stem in &i.examples {
+        let out = format!("{staging}/recordings/{stem}.{}", examples.extension);
+        steps.push(
+            Step::run(&format!("recordings: {stem}.py"), &python, &[&format!("{}/{stem}.py", examples.dir), &out])
+                .hint("an example script failed: run it by hand with the installed wheel to see why"),
+        );
+        files.push(out);
+    }
+    steps.push(
+        // Its own target dir: a `cargo test` running this job holds the lock on target/.
+        Step::run("recordings: verify", "cargo", &["run", "--quiet", "--locked", "--target-dir", BUILD_DIR])
+            .args(["--package", examples.verifier.as_str(), "--"])
+            .args(examples.verify_args.iter().cloned())
+            .args(files)
+            .tools(&[tool::CARGO]),
+    );
+    steps
 }
 
 fn list(dir: &Utf8Path, suffix: &str) -> Result<Vec<Utf8PathBuf>> {
@@ -997,41 +1062,7 @@ fn describe(
         manifest::check_path(&rel)?;
         let file_name = f.file_name().unwrap_or_default();
         let (sha256, size) = sha256::file(&f)?;
-        let (name, platform, tag) = match kind {
-            Kind::Crate => {
-                (file_name.trim_end_matches(".crate").trim_end_matches(&format!("-{version}")).to_owned(), None, None)
-            }
-            Kind::Wheel => {
-                // {dist}-{version}-{python}-{abi}-{platform}.whl
-                let stem = file_name.trim_end_matches(".whl");
-                let parts: Vec<&str> = stem.split('-').collect();
-                if parts.len() < 5 {
-                    bail!("unexpected wheel file name {file_name}");
-                }
-                let tag = parts[parts.len() - 3..].join("-");
-                let platform = wheel_platform(&tag, wheel_targets)
-                    .with_context(|| format!("{file_name} is for none of the targets built: {wheel_targets:?}"))?;
-                (parts[0].replace('_', "-"), Some(platform), Some(tag))
-            }
-            Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
-            Kind::Recording => (
-                settings
-                    .examples()
-                    .and_then(|e| file_name.strip_suffix(&format!(".{}", e.extension)))
-                    .unwrap_or(file_name)
-                    .to_owned(),
-                None,
-                None,
-            ),
-            Kind::Binary => {
-                // {bin}-{version}-{target}.tar.gz
-                let stem = file_name.trim_end_matches(".tar.gz");
-                let (bin, target) = stem.split_once(&format!("-{version}-")).unwrap_or((stem, ""));
-                let platform = wheel_targets.iter().find(|t| *t == target).cloned();
-                let platform = platform.with_context(|| format!("{file_name} is for none of the targets built"))?;
-                (bin.to_owned(), Some(platform), None)
-            }
-        };
+        let (name, platform, tag) = identify(kind, file_name, &rel, version, wheel_targets, settings)?;
         out.push(Artifact {
             kind,
             name,
@@ -1046,6 +1077,48 @@ fn describe(
         });
     }
     Ok(out)
+}
+
+/// An artifact's name, platform and wheel tag, from its kind and file name.
+fn identify(
+    kind: Kind,
+    file_name: &str,
+    rel: &str,
+    version: &str,
+    wheel_targets: &[String],
+    settings: &crate::settings::Loaded,
+) -> Result<(String, Option<String>, Option<String>)> {
+    Ok(match kind {
+        Kind::Crate => {
+            (file_name.trim_end_matches(".crate").trim_end_matches(&format!("-{version}")).to_owned(), None, None)
+        }
+        Kind::Wheel => {
+            // {dist}-{version}-{python}-{abi}-{platform}.whl
+            let stem = file_name.trim_end_matches(".whl");
+            let parts: Vec<&str> = stem.split('-').collect();
+            if parts.len() < 5 {
+                bail!("unexpected wheel file name {file_name}");
+            }
+            let tag = parts[parts.len() - 3..].join("-");
+            let platform = wheel_platform(&tag, wheel_targets)
+                .with_context(|| format!("{file_name} is for none of the targets built: {wheel_targets:?}"))?;
+            (parts[0].replace('_', "-"), Some(platform), Some(tag))
+        }
+        Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
+        Kind::Recording => {
+            let extension = settings.examples().map(|e| format!(".{}", e.extension));
+            let stem = extension.and_then(|e| file_name.strip_suffix(&e).map(str::to_owned));
+            (stem.unwrap_or_else(|| file_name.to_owned()), None, None)
+        }
+        Kind::Binary => {
+            // {bin}-{version}-{target}.tar.gz
+            let stem = file_name.trim_end_matches(".tar.gz");
+            let (bin, target) = stem.split_once(&format!("-{version}-")).unwrap_or((stem, ""));
+            let platform = wheel_targets.iter().find(|t| *t == target).cloned();
+            let platform = platform.with_context(|| format!("{file_name} is for none of the targets built"))?;
+            (bin.to_owned(), Some(platform), None)
+        }
+    })
 }
 
 /// Moves every file under `from` into `to`, keeping the relative layout.

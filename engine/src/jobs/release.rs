@@ -30,27 +30,11 @@ use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
 use crate::artifacts;
+use crate::flags;
 use crate::manifest::{Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
 use crate::store::{PutMeta, Store};
 use crate::{Ctx, config};
-
-#[derive(Clone, Debug, Default)]
-pub struct Args {
-    pub commit: String,
-    pub store: Option<String>,
-    pub endpoint: Option<String>,
-    pub version: Option<String>,
-    pub execute: bool,
-    pub registry_api: Option<String>,
-    pub registry_index: Option<String>,
-    pub pypi_upload: Option<String>,
-    pub pypi_simple: Option<String>,
-    pub web_store: Option<String>,
-    pub public_key: Option<Utf8PathBuf>,
-    /// Skip the check that a GitHub Actions run is on the version's tag or the default branch (rehearsals).
-    pub allow_any_ref: bool,
-}
 
 /// Where a GitHub Actions run comes from (`GITHUB_*` and the event's `repository.default_branch`).
 #[derive(Clone, Debug, Default)]
@@ -837,7 +821,7 @@ fn http_get(sh: &Shell, url: &str) -> Result<(u16, String)> {
 }
 
 /// Where the release goes: each target from its flag, else its `XTASK_*` variable, else ci.toml.
-pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
+pub fn targets(ctx: &Ctx, args: &flags::Release) -> Result<Targets> {
     use crate::settings::overridden;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let defaults = ctx.settings.release(ctx.job)?;
@@ -862,7 +846,7 @@ pub fn targets(ctx: &Ctx, args: &Args) -> Result<Targets> {
 /// `--commit event` and `--version event` (what the release workflow passes): the commit and version the trigger
 /// names, decided here rather than in the workflow: a dispatch's `commit` and `version` inputs; a tag push's
 /// commit (`$GITHUB_SHA`) and tag. Anything else is the flags' own value.
-pub fn from_event(args: &Args, t: &crate::github::Trigger) -> Result<Args> {
+pub fn from_event(args: &flags::Release, t: &crate::github::Trigger) -> Result<flags::Release> {
     let mut args = args.clone();
     let fix = "fix: dispatch the release workflow with its commit and version inputs, or push the tag v<version>";
     if args.commit == "event" {
@@ -889,7 +873,7 @@ pub fn from_event(args: &Args, t: &crate::github::Trigger) -> Result<Args> {
     Ok(args)
 }
 
-pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+pub fn run(ctx: &Ctx, args: &flags::Release) -> Result<()> {
     let sh = &ctx.sh;
     let resolved;
     let args = if args.commit == "event" || args.version.as_deref() == Some("event") {
@@ -947,7 +931,13 @@ impl ReleaseOp {
 }
 
 /// The release's operations for `expected` (what this repository ships) to the targets `t`.
-pub fn release_ops(args: &Args, expected: &Expected, t: &Targets, store: &str, dir: &Utf8Path) -> Vec<ReleaseOp> {
+pub fn release_ops(
+    args: &flags::Release,
+    expected: &Expected,
+    t: &Targets,
+    store: &str,
+    dir: &Utf8Path,
+) -> Vec<ReleaseOp> {
     let mut ops = Vec::new();
     if args.execute {
         ops.push(ReleaseOp::Lock);
@@ -975,7 +965,7 @@ pub fn release_ops(args: &Args, expected: &Expected, t: &Targets, store: &str, d
 /// ([`release_ops`]) are printed by `--dry-run` and performed here in order, each by a function of its own:
 /// [`verify`], [`plan_release`], [`check_wheels`], the semver gate, [`publish_crates`], [`publish_wheels`],
 /// [`publish_web`].
-pub fn release(ctx: &Ctx, sh: &Shell, args: &Args, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
+pub fn release(ctx: &Ctx, sh: &Shell, args: &flags::Release, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
     if !args.allow_any_ref
         && let Some(facts) = RefFacts::from_env()
@@ -1067,7 +1057,7 @@ fn describe_op(op: &ReleaseOp) -> String {
 struct ReleaseRun<'a> {
     ctx: &'a Ctx,
     sh: &'a Shell,
-    args: &'a Args,
+    args: &'a flags::Release,
     expected: &'a Expected,
     t: &'a Targets,
     commit: &'a str,
@@ -1169,7 +1159,7 @@ fn stopped(e: anyhow::Error, version: &str) -> anyhow::Error {
 fn verify(
     ctx: &Ctx,
     sh: &Shell,
-    args: &Args,
+    args: &flags::Release,
     expected: &Expected,
     commit: &str,
     version: &str,
@@ -1400,7 +1390,7 @@ fn check_wheels(ctx: &Ctx, sh: &Shell, m: &Manifest, dir: &Utf8Path, version: &s
 
 /// Phase 3: what the release will do, and the semver verdicts, for the log.
 fn print_plan(
-    args: &Args,
+    args: &flags::Release,
     t: &Targets,
     plan: &ReleasePlan,
     verdicts: &[(String, crate::semver::Verdict)],

@@ -11,22 +11,11 @@ use xshell::Shell;
 
 use crate::Ctx;
 use crate::artifacts::{fetch_manifest, normalize, open_store};
+use crate::flags;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
 use crate::store::{self, PutMeta, Store};
 use crate::tempfiles::{self, TempFile};
-
-#[derive(Clone, Debug, Default)]
-pub struct UploadArgs {
-    pub store: Option<String>,
-    pub endpoint: Option<String>,
-    pub commit: Option<String>,
-    pub from: Option<Utf8PathBuf>,
-    pub allow_dirty: bool,
-    pub overwrite: bool,
-    pub aliases: Vec<String>,
-    pub check_index: bool,
-}
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -331,12 +320,12 @@ impl UploadPlan {
     }
 }
 
-pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
+pub fn upload(ctx: &Ctx, args: &flags::Upload) -> Result<Summary> {
     let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = crate::workspace::resolve_commit(&ctx.sh, args.commit.as_deref())?;
     let (dir, m) = local_manifest(ctx, args, &commit)?;
     let prefix = crate::artifacts::commit_prefix(&commit);
-    for alias in &args.aliases {
+    for alias in &args.alias {
         check_alias(alias)?;
     }
     if args.check_index {
@@ -353,7 +342,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
         }
         return check_index(ctx, &store, &prefix, &m).map(|()| Summary::default());
     }
-    let plan = plan(&store, &commit, &m, &args.aliases);
+    let plan = plan(&store, &commit, &m, &args.alias);
     if ctx.global.dry_run || ctx.global.json {
         plan.print(ctx.global.json)?;
         return Ok(Summary::default());
@@ -375,7 +364,7 @@ pub fn upload(ctx: &Ctx, args: &UploadArgs) -> Result<Summary> {
 struct Run<'a> {
     ctx: &'a Ctx,
     store: &'a Store,
-    args: &'a UploadArgs,
+    args: &'a flags::Upload,
     m: &'a Manifest,
     dir: &'a Utf8Path,
     prefix: &'a str,
@@ -399,7 +388,7 @@ impl<'a> Run<'a> {
     fn new(
         ctx: &'a Ctx,
         store: &'a Store,
-        args: &'a UploadArgs,
+        args: &'a flags::Upload,
         m: &'a Manifest,
         dir: &'a Utf8Path,
         prefix: &'a str,
@@ -580,7 +569,7 @@ impl<'a> Run<'a> {
 fn write_manifest(
     ctx: &Ctx,
     store: &Store,
-    args: &UploadArgs,
+    args: &flags::Upload,
     m: &Manifest,
     prefix: &str,
     listed: &std::collections::HashMap<String, store::Object>,
@@ -653,7 +642,7 @@ fn listed_same(listed: &std::collections::HashMap<String, store::Object>, prefix
 
 /// The commit's packages as `package` left them: its directory and manifest, which must be that commit's and
 /// (unless `--allow-dirty`) from a clean tree.
-fn local_manifest(ctx: &Ctx, args: &UploadArgs, commit: &str) -> Result<(Utf8PathBuf, Manifest)> {
+fn local_manifest(ctx: &Ctx, args: &flags::Upload, commit: &str) -> Result<(Utf8PathBuf, Manifest)> {
     let from = args.from.clone().unwrap_or_else(|| ctx.root.join(crate::config::PACKAGES_DIR));
     let dir = from.join(commit);
     let manifest_path = dir.join(manifest::FILE);

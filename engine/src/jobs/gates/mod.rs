@@ -22,20 +22,7 @@ pub use facts::{Facts, Pr};
 
 use crate::plan::{JobFailed, printable};
 use crate::settings::Gates;
-use crate::{Ctx, github};
-
-#[derive(Clone, Debug, Default)]
-pub struct Args {
-    pub base: Option<String>,
-    pub event: Option<Utf8PathBuf>,
-    pub labels: Option<Vec<String>>,
-    pub title: Option<String>,
-    pub body: Option<String>,
-    /// The commit to check instead of HEAD (what the printed reproduce command pins).
-    pub head: Option<String>,
-    /// Run with the documented default gates instead of the repository's `[gates]` section.
-    pub defaults: bool,
-}
+use crate::{Ctx, flags, github};
 
 /// What the gates read from the process environment, read once by [`Env::from_process`] and passed down
 /// (tests build their own).
@@ -82,7 +69,7 @@ fn gated_event(name: &str) -> bool {
 /// The PR facts: the event (from `--event`, or `$GITHUB_EVENT_PATH` under GitHub Actions), then the flags,
 /// which override it; what a merge_group event does not carry (labels, title, body) and no flag gave is read
 /// from GitHub's API.
-pub fn pr_facts(sh: &Shell, args: &Args, env: &Env) -> Result<Pr> {
+pub fn pr_facts(sh: &Shell, args: &flags::Gates, env: &Env) -> Result<Pr> {
     let mut pr = event_and_flags(args, env)?;
     if let Some(entry) = pr.unfetched().cloned() {
         let text = api::fetch_pr(sh, env, &entry)?;
@@ -95,7 +82,7 @@ pub fn pr_facts(sh: &Shell, args: &Args, env: &Env) -> Result<Pr> {
 }
 
 /// The PR facts from the event and the flags alone (a dry run's: nothing is fetched).
-pub fn event_and_flags(args: &Args, env: &Env) -> Result<Pr> {
+pub fn event_and_flags(args: &flags::Gates, env: &Env) -> Result<Pr> {
     let event_path = args.event.clone().or_else(|| env.actions.as_ref().and_then(|a| a.event_path.clone()));
     if args.event.is_none()
         && let Some(name) = env.actions.as_ref().and_then(|a| a.event_name.as_deref())
@@ -110,8 +97,8 @@ pub fn event_and_flags(args: &Args, env: &Env) -> Result<Pr> {
         Some(p) => facts::read_event(p)?,
         None => Pr { source: "flags".to_owned(), ..Pr::default() },
     };
-    if args.labels.is_some() {
-        pr.labels = args.labels.clone();
+    if let Some(labels) = args.labels() {
+        pr.labels = Some(labels);
     }
     if args.title.is_some() {
         pr.title = args.title.clone();
@@ -150,7 +137,7 @@ pub struct Report {
 }
 
 /// Collects the facts in `repo` and evaluates every gate.
-pub fn evaluate(sh: &Shell, repo: &Utf8Path, args: &Args, pr: &Pr, cfg: &Gates) -> Result<Report> {
+pub fn evaluate(sh: &Shell, repo: &Utf8Path, args: &flags::Gates, pr: &Pr, cfg: &Gates) -> Result<Report> {
     let t = Instant::now();
     let facts = facts::collect(sh, repo, args.base.as_deref(), pr, cfg)?;
     let results = checks::evaluate(pr, &facts, cfg);
@@ -158,7 +145,7 @@ pub fn evaluate(sh: &Shell, repo: &Utf8Path, args: &Args, pr: &Pr, cfg: &Gates) 
     Ok(Report { facts, results, own_secs })
 }
 
-pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+pub fn run(ctx: &Ctx, args: &flags::Gates) -> Result<()> {
     let env = Env::from_process(&ctx.root);
     // A dry run reads no API: the plan says what would be fetched.
     let pr = if ctx.global.dry_run { event_and_flags(args, &env)? } else { pr_facts(&ctx.sh, args, &env)? };

@@ -73,7 +73,7 @@ impl TempRepo {
         cmd!(sh, "git commit -q --allow-empty -m {message}").quiet().run().unwrap();
     }
 
-    pub fn evaluate(&self, args: &Args, pr: &Pr) -> Result<Report> {
+    pub fn evaluate(&self, args: &flags::Gates, pr: &Pr) -> Result<Report> {
         evaluate(&self.sh, &self.dir, args, pr, &GATES)
     }
 }
@@ -95,12 +95,12 @@ fn local_env() -> Env {
 }
 
 /// The PR facts of `args`, outside GitHub Actions.
-fn read_facts(args: &Args) -> Result<Pr> {
+fn read_facts(args: &flags::Gates) -> Result<Pr> {
     pr_facts(&Shell::new().unwrap(), args, &local_env())
 }
 
-fn base_main() -> Args {
-    Args { base: Some("main".into()), ..Args::default() }
+fn base_main() -> flags::Gates {
+    flags::Gates { base: Some("main".into()), ..flags::Gates::default() }
 }
 
 fn status_of(r: &Report, gate: &str) -> Status {
@@ -267,10 +267,10 @@ fn a_bad_branch_names_everything_and_an_event_adds_the_label_gate() {
     let event = repo.dir.join("event.json");
     std::fs::write(&event, r#"{"pull_request":{"title":"Add things","body":"","labels":[]}}"#).unwrap();
     // An event without a head commit is refused: the verdict would be about whatever HEAD is.
-    let no_head = Args { event: Some(event.clone()), ..base_main() };
+    let no_head = flags::Gates { event: Some(event.clone()), ..base_main() };
     let err = format!("{:#}", read_facts(&no_head).unwrap_err());
     assert!(err.contains("`pull_request.head.sha` is missing") && err.contains("--head REV"), "{err}");
-    let args = Args { event: Some(event.clone()), head: Some("HEAD".into()), ..base_main() };
+    let args = flags::Gates { event: Some(event.clone()), head: Some("HEAD".into()), ..base_main() };
     let pr = read_facts(&args).unwrap();
     let r = repo.evaluate(&args, &pr).unwrap();
     assert_eq!(status_of(&r, "labels"), Status::Fail);
@@ -285,7 +285,7 @@ fn a_bad_branch_names_everything_and_an_event_adds_the_label_gate() {
     let r = repo.evaluate(&args, &pr).unwrap();
     assert_eq!(status_of(&r, "labels"), Status::Pass);
     // Flags override the event.
-    let pr = read_facts(&Args { labels: Some(vec!["wip".into()]), ..args }).unwrap();
+    let pr = read_facts(&flags::Gates { labels: Some("wip".into()), ..args }).unwrap();
     assert_eq!(status_of(&repo.evaluate(&base_main(), &pr).unwrap(), "labels"), Status::Fail);
 }
 
@@ -297,10 +297,13 @@ fn bad_input_is_one_clear_error() {
     let dir = &repo.dir;
     std::fs::write(dir.join("broken.json"), "{\"pull_request\": {").unwrap();
     std::fs::write(dir.join("push.json"), r#"{"ref":"refs/heads/main","head_commit":{"id":"1"}}"#).unwrap();
-    let cases: Vec<(Args, &str)> = vec![
-        (Args { event: Some(dir.join("missing.json")), ..Args::default() }, "cannot read the event file"),
-        (Args { event: Some(dir.join("broken.json")), ..Args::default() }, "not valid JSON"),
-        (Args { event: Some(dir.join("push.json")), ..Args::default() }, "it is a push event"),
+    let cases: Vec<(flags::Gates, &str)> = vec![
+        (
+            flags::Gates { event: Some(dir.join("missing.json")), ..flags::Gates::default() },
+            "cannot read the event file",
+        ),
+        (flags::Gates { event: Some(dir.join("broken.json")), ..flags::Gates::default() }, "not valid JSON"),
+        (flags::Gates { event: Some(dir.join("push.json")), ..flags::Gates::default() }, "it is a push event"),
     ];
     for (args, want) in cases {
         let err = format!("{:#}", read_facts(&args).unwrap_err());
@@ -308,7 +311,9 @@ fn bad_input_is_one_clear_error() {
     }
     let err = format!(
         "{:#}",
-        repo.evaluate(&Args { base: Some("nope".into()), ..Args::default() }, &Pr::default()).err().unwrap()
+        repo.evaluate(&flags::Gates { base: Some("nope".into()), ..flags::Gates::default() }, &Pr::default())
+            .err()
+            .unwrap()
     );
     assert!(err.contains("unknown base `nope`") && err.contains("fix: "), "{err}");
     let err =
@@ -327,7 +332,9 @@ fn a_shallow_clone_without_the_base_says_to_fetch() {
     cmd!(repo.sh, "git clone -q --depth 1 --branch pr {url} {clone}").run().unwrap();
     let sh = Shell::new().unwrap();
     let err =
-        evaluate(&sh, &clone, &Args { base: Some(base), ..Args::default() }, &Pr::default(), &GATES).err().unwrap();
+        evaluate(&sh, &clone, &flags::Gates { base: Some(base), ..flags::Gates::default() }, &Pr::default(), &GATES)
+            .err()
+            .unwrap();
     let err = format!("{err:#}");
     assert!(err.contains("shallow clone") && err.contains("fetch-depth: 0"), "{err}");
 }
@@ -337,7 +344,7 @@ fn default_base_is_main_and_json_is_machine_readable() {
     let repo = TempRepo::new("default-base");
     repo.write("x.txt", "x\n");
     repo.commit("x");
-    let r = repo.evaluate(&Args::default(), &Pr::default()).unwrap();
+    let r = repo.evaluate(&flags::Gates::default(), &Pr::default()).unwrap();
     assert_eq!(r.facts.base_desc, "main");
     let v = to_json(&r);
     assert_eq!(v["passed"], true);
@@ -354,7 +361,7 @@ fn an_event_naming_a_head_not_here_or_a_non_string_title_is_refused() {
     let missing = "f".repeat(40);
     std::fs::write(dir.join("e.json"), format!(r#"{{"pull_request":{{"title":"t","head":{{"sha":"{missing}"}}}}}}"#))
         .unwrap();
-    let args = Args { event: Some(dir.join("e.json")), ..base_main() };
+    let args = flags::Gates { event: Some(dir.join("e.json")), ..base_main() };
     let e = repo.evaluate(&args, &read_facts(&args).unwrap()).err().unwrap();
     assert!(e.downcast_ref::<JobFailed>().is_none(), "bad input (exit 2), not a gate verdict");
     let err = format!("{e:#}");
@@ -447,7 +454,7 @@ fn the_printed_reproduce_command_gives_the_same_verdict() {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8(a.to_vec()).unwrap())
         .collect();
-    let crate::jobs::Job::Gates(args) = crate::cli::parse_from(&argv).unwrap().1 else { panic!("not gates") };
+    let crate::flags::XtaskCmd::Gates(args) = crate::cli::parse_from(&argv).unwrap().1 else { panic!("not gates") };
     let again = repo.evaluate(&args, &read_facts(&args).unwrap()).unwrap();
     let verdict = |r: &Report| r.results.iter().map(|g| (g.name, g.status, g.findings.len())).collect::<Vec<_>>();
     assert_eq!(verdict(&again), verdict(&r));
@@ -891,7 +898,7 @@ fn an_unticked_box_in_the_description_fails_the_checklist_gate() {
         });
         let path = repo.dir.join(".git/event.json");
         std::fs::write(&path, v.to_string()).unwrap();
-        read_facts(&Args { event: Some(path), ..Args::default() }).unwrap()
+        read_facts(&flags::Gates { event: Some(path), ..flags::Gates::default() }).unwrap()
     };
     let pr = event("Fixes the thing.\n\n- [x] tests\n- [ ] docs updated\n");
     let r = evaluate(&repo.sh, &repo.dir, &base_main(), &pr, &cfg).unwrap();
@@ -1042,13 +1049,14 @@ fn a_merge_group_passes_or_fails_like_its_pull_request() {
         });
         let pr_event = repo.dir.join(".git/pull-request.json");
         std::fs::write(&pr_event, event.to_string()).unwrap();
-        let args = Args { event: Some(pr_event), ..Args::default() };
+        let args = flags::Gates { event: Some(pr_event), ..flags::Gates::default() };
         let pr = read_facts(&args).unwrap();
         let on_pr = evaluate(&repo.sh, &repo.dir, &args, &pr, &GATES).unwrap();
 
         let group_head = repo.queue_group(&main_tip, "pr", 42);
         let server = api_serving(42, pr_object(42, "Make it better", body, labels, &pr_head));
-        let args = Args { event: Some(repo.merge_group_event(42, &main_tip, &group_head)), ..Args::default() };
+        let args =
+            flags::Gates { event: Some(repo.merge_group_event(42, &main_tip, &group_head)), ..flags::Gates::default() };
         let pr = pr_facts(&repo.sh, &args, &repo.api_env(&server.url())).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let in_queue = evaluate(&repo.sh, &repo.dir, &args, &pr, &GATES).unwrap();
 
@@ -1088,7 +1096,7 @@ fn the_second_pr_in_a_queue_is_judged_by_what_it_brings() {
     let second = repo.queue_group(&first, "pr-b", 42);
     for (number, base, head, fails) in [(41, &main, &first, true), (42, &first, &second, false)] {
         let server = api_serving(number, pr_object(number, "t", "", &["kind: fix"], "unused"));
-        let args = Args { event: Some(repo.merge_group_event(number, base, head)), ..Args::default() };
+        let args = flags::Gates { event: Some(repo.merge_group_event(number, base, head)), ..flags::Gates::default() };
         let pr = pr_facts(&repo.sh, &args, &repo.api_env(&server.url())).unwrap();
         let r = evaluate(&repo.sh, &repo.dir, &args, &pr, &GATES).unwrap();
         assert_eq!(r.facts.base, *base);
@@ -1096,7 +1104,7 @@ fn the_second_pr_in_a_queue_is_judged_by_what_it_brings() {
         assert_eq!(status_of(&r, "large-files") == Status::Fail, fails, "PR #{number}:\n{}", render(&r));
         assert!(r.facts.base_desc.contains("merge group's base_sha"), "{}", r.facts.base_desc);
     }
-    let against_main = Args { base: Some("main".into()), head: Some(second), ..Args::default() };
+    let against_main = flags::Gates { base: Some("main".into()), head: Some(second), ..flags::Gates::default() };
     let r = evaluate(&repo.sh, &repo.dir, &against_main, &read_facts(&against_main).unwrap(), &GATES).unwrap();
     assert_eq!(status_of(&r, "large-files"), Status::Fail, "main..second holds the first PR's file");
 }
@@ -1171,7 +1179,7 @@ fn malformed_merge_group_events_are_one_clean_input_error() {
     let path = repo.dir.join(".git/event.json");
     for (event, want) in cases {
         std::fs::write(&path, event.to_string()).unwrap();
-        let args = Args { event: Some(path.clone()), ..Args::default() };
+        let args = flags::Gates { event: Some(path.clone()), ..flags::Gates::default() };
         let err = format!("{:#}", pr_facts(&repo.sh, &args, &env).unwrap_err());
         let lines: Vec<&str> = err.lines().collect();
         assert!(lines.len() == 2 && lines[1].starts_with("fix: "), "one line of cause, one of fix: {err}");
@@ -1192,7 +1200,7 @@ fn a_merge_group_without_a_token_says_how_to_give_it_one() {
     let sha = repo.head();
     let server = api_serving(42, pr_object(42, "From the API", "api body", &["wip"], &sha));
     let event = repo.merge_group_event(42, &sha, &sha);
-    let args = Args { event: Some(event), ..Args::default() };
+    let args = flags::Gates { event: Some(event), ..flags::Gates::default() };
     let no_token = Env { token: None, ..repo.api_env(&server.url()) };
     let err = format!("{:#}", pr_facts(&repo.sh, &args, &no_token).unwrap_err());
     assert_eq!(
@@ -1205,17 +1213,18 @@ fn a_merge_group_without_a_token_says_how_to_give_it_one() {
         )
     );
     // All three by hand: nothing to fetch, no token needed.
-    let by_hand = Args {
-        labels: Some(vec!["kind: fix".into()]),
+    let by_hand = flags::Gates {
+        label: vec!["kind: fix".into()],
         title: Some("t".into()),
         body: Some(String::new()),
-        ..args.clone()
+        event: args.event.clone(),
+        ..flags::Gates::default()
     };
     let pr = pr_facts(&repo.sh, &by_hand, &no_token).unwrap();
     assert_eq!((pr.labels, pr.title), (Some(vec!["kind: fix".to_owned()]), Some("t".to_owned())));
     assert!(server.requests().is_empty());
     // Some by hand: the rest from the API, the flags winning.
-    let some = Args { labels: Some(vec!["kind: fix".into()]), ..args.clone() };
+    let some = flags::Gates { labels: Some("kind: fix".into()), event: args.event.clone(), ..flags::Gates::default() };
     let pr = pr_facts(&repo.sh, &some, &repo.api_env(&server.url())).unwrap();
     assert_eq!(pr.labels, Some(vec!["kind: fix".to_owned()]));
     assert_eq!((pr.title.as_deref(), pr.body.as_deref()), (Some("From the API"), Some("api body")));
@@ -1254,7 +1263,7 @@ fn the_api_must_answer_with_that_pull_request() {
         ),
         (200, r#"{"number":42,"labels":"kind: fix"}"#.into(), "`labels` is not an array", "GITHUB_API_URL"),
     ];
-    let args = Args { event: Some(repo.merge_group_event(42, &sha, &sha)), ..Args::default() };
+    let args = flags::Gates { event: Some(repo.merge_group_event(42, &sha, &sha)), ..flags::Gates::default() };
     for (status, body, cause, fix) in cases {
         let server = crate::testutil::MockHttp::start(move |_| (status, body.clone()));
         let err = format!("{:#}", pr_facts(&repo.sh, &args, &repo.api_env(&server.url())).unwrap_err());
@@ -1282,11 +1291,11 @@ fn a_merge_group_workflow_run_is_gated_and_a_push_is_not() {
         actions: Some(ActionsRun { event_name: Some(name.to_owned()), event_path: Some(event.clone()) }),
         ..repo.api_env(&server.url())
     };
-    let pr = pr_facts(&repo.sh, &Args::default(), &run("merge_group")).unwrap();
+    let pr = pr_facts(&repo.sh, &flags::Gates::default(), &run("merge_group")).unwrap();
     assert_eq!((pr.labels, pr.head_sha), (Some(vec!["kind: fix".to_owned()]), Some(sha.clone())));
     assert_eq!(pr.merge_group.map(|q| (q.number, q.base_branch)), Some((42, "main".to_owned())));
     for name in ["push", "schedule", "workflow_dispatch"] {
-        let err = format!("{:#}", pr_facts(&repo.sh, &Args::default(), &run(name)).unwrap_err());
+        let err = format!("{:#}", pr_facts(&repo.sh, &flags::Gates::default(), &run(name)).unwrap_err());
         assert_eq!(
             err,
             format!(

@@ -1,8 +1,8 @@
 use std::process::{Command, Stdio};
 
 use super::*;
+use crate::flags;
 use crate::jobs::upload;
-use crate::jobs::upload::UploadArgs;
 use crate::testutil::{self, FlakyProxy, Server};
 
 #[test]
@@ -235,8 +235,12 @@ impl Rehearsal {
         commit_in_store(&root, &sh, COMMIT, "0.1.0", A_LIB);
         let store = root.join("store");
         let from = Some(root.join("packages"));
-        let upload_args =
-            UploadArgs { store: Some(store.to_string()), commit: Some(COMMIT.into()), from, ..UploadArgs::default() };
+        let upload_args = flags::Upload {
+            store: Some(store.to_string()),
+            commit: Some(COMMIT.into()),
+            from,
+            ..flags::Upload::default()
+        };
         upload::upload(&ctx, &upload_args).unwrap();
         let pubkey = sign_in_store(&sh, &root, &store, "release");
         let registry = root.join("registry");
@@ -293,18 +297,18 @@ impl Rehearsal {
         rehearsal_targets(&self.root, &self.registry, self.pypi_port, api)
     }
 
-    fn args(&self, execute: bool) -> Args {
-        Args {
+    fn args(&self, execute: bool) -> flags::Release {
+        flags::Release {
             commit: COMMIT.into(),
             store: Some(self.store.to_string()),
             version: Some("0.1.0".into()),
             execute,
             public_key: Some(self.pubkey.clone()),
-            ..Args::default()
+            ..flags::Release::default()
         }
     }
 
-    fn release(&self, args: &Args, targets: &Targets) -> Result<Vec<Action>> {
+    fn release(&self, args: &flags::Release, targets: &Targets) -> Result<Vec<Action>> {
         release(&self.ctx, &self.sh, args, &self.expected, targets)
     }
 
@@ -409,7 +413,7 @@ fn another_commits_manifest_or_another_version_is_refused() {
     // The real manifest again, but a release of another version.
     std::fs::write(&manifest_path, &real).unwrap();
     sign_in_store(&r.sh, &r.root, &r.store, "release");
-    let args = Args { version: Some("0.2.0".into()), ..r.args(true) };
+    let args = flags::Release { version: Some("0.2.0".into()), ..r.args(true) };
     let err = format!("{:#}", r.release(&args, &r.targets(r.direct())).unwrap_err());
     assert!(err.contains("the release is 0.2.0"), "{err}");
     r.assert_nothing_published();
@@ -487,10 +491,10 @@ fn a_patch_release_that_removes_a_public_function_is_refused() {
     commit_in_store(&r.root, &r.sh, NEXT, "0.1.1", "pub fn answer() -> u32 { 42 }\n");
     let from = Some(r.root.join("packages"));
     let upload_args =
-        UploadArgs { store: Some(r.store.to_string()), commit: Some(NEXT.into()), from, ..UploadArgs::default() };
+        flags::Upload { store: Some(r.store.to_string()), commit: Some(NEXT.into()), from, ..flags::Upload::default() };
     upload::upload(&r.ctx, &upload_args).unwrap();
     sign_commit(&r.sh, &r.root, &r.store, "release", NEXT, "0.1.1");
-    let next = Args { commit: NEXT.into(), version: Some("0.1.1".into()), ..r.args(true) };
+    let next = flags::Release { commit: NEXT.into(), version: Some("0.1.1".into()), ..r.args(true) };
     let e = r.release(&next, &r.targets(r.direct())).unwrap_err();
     assert!(e.downcast_ref::<JobFailed>().is_some(), "a breaking change exits 1: {e:#}");
     let err = format!("{e:#}");
@@ -1004,12 +1008,12 @@ impl Rehearsal {
         }
         m.write_atomic(&dir.join(crate::manifest::FILE)).unwrap();
         let from = Some(self.root.join("packages"));
-        let args = UploadArgs {
+        let args = flags::Upload {
             store: Some(self.store.to_string()),
             commit: Some(COMMIT.into()),
             from,
             overwrite: true,
-            ..UploadArgs::default()
+            ..flags::Upload::default()
         };
         upload::upload(&self.ctx, &args).unwrap();
         sign_in_store(&self.sh, &self.root, &self.store, "release");
@@ -1190,7 +1194,7 @@ fn a_file_already_exists_answer_is_judged_by_the_simple_page() {
 #[test]
 fn the_commit_and_version_come_from_the_event() {
     use crate::github::Trigger;
-    let args = Args { commit: "event".into(), version: Some("event".into()), ..Args::default() };
+    let args = flags::Release { commit: "event".into(), version: Some("event".into()), ..flags::Release::default() };
     let dispatch = Trigger {
         name: "workflow_dispatch".into(),
         payload: serde_json::json!({"inputs": {"commit": COMMIT, "version": "0.1.0"}}),
@@ -1205,7 +1209,7 @@ fn the_commit_and_version_come_from_the_event() {
     let err = from_event(&args, &schedule).unwrap_err().to_string();
     assert!(err.contains("a `schedule` event names no commit") && err.contains("\nfix: "), "{err}");
     // Explicit flags are left alone.
-    let plain = Args { commit: COMMIT.into(), version: Some("0.1.0".into()), ..Args::default() };
+    let plain = flags::Release { commit: COMMIT.into(), version: Some("0.1.0".into()), ..flags::Release::default() };
     assert_eq!(from_event(&plain, &schedule).unwrap().commit, COMMIT);
 }
 
@@ -1224,7 +1228,7 @@ fn the_operations_follow_what_ships_and_execute() {
     let names = |ops: &[ReleaseOp]| -> Vec<String> {
         ops.iter().map(|o| serde_json::to_value(o).unwrap()["op"].as_str().unwrap().to_owned()).collect()
     };
-    let dry = Args { commit: "HEAD".into(), ..Args::default() };
+    let dry = flags::Release { commit: "HEAD".into(), ..flags::Release::default() };
     let all = expected(&["a"], &["x86_64-unknown-linux-gnu"], &["web"]);
     let ops = release_ops(&dry, &all, &t, "target/store", &root);
     assert_eq!(
@@ -1233,7 +1237,7 @@ fn the_operations_follow_what_ships_and_execute() {
     );
     let publishing: Vec<bool> = ops.iter().map(ReleaseOp::publishes).collect();
     assert_eq!(publishing, [false, false, false, false, true, true, true]);
-    let execute = Args { execute: true, ..dry.clone() };
+    let execute = flags::Release { execute: true, ..dry.clone() };
     assert_eq!(
         names(&release_ops(&execute, &expected(&["a"], &[], &[]), &t, "s", &root)),
         ["lock", "verify", "compare", "semver-gate", "publish-crates"]

@@ -1,6 +1,7 @@
 use super::*;
 use crate::artifacts::fetch_manifest;
-use crate::jobs::download::{DownloadArgs, run as download};
+use crate::flags;
+use crate::jobs::download::run as download;
 use crate::testutil::{self, FlakyProxy, GcsServer};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -96,18 +97,18 @@ fn merging_manifests_of_two_platforms() {
     assert!(merged.artifacts.iter().any(|a| a.path.contains("macosx_11_0_arm64")));
 }
 
-fn args(store: &str, endpoint: Option<String>, root: &Utf8Path) -> UploadArgs {
-    UploadArgs {
+fn args(store: &str, endpoint: Option<String>, root: &Utf8Path) -> flags::Upload {
+    flags::Upload {
         store: Some(store.into()),
         endpoint,
         commit: Some(COMMIT.into()),
         from: Some(root.join("target/packages")),
-        ..UploadArgs::default()
+        ..flags::Upload::default()
     }
 }
 
-fn download_args(store: &str, endpoint: Option<String>, out: &Utf8Path) -> DownloadArgs {
-    DownloadArgs {
+fn download_args(store: &str, endpoint: Option<String>, out: &Utf8Path) -> flags::Download {
+    flags::Download {
         store: Some(store.into()),
         endpoint,
         commit: COMMIT.into(),
@@ -265,8 +266,8 @@ fn aliases_never_overwrite_immutable_objects_or_escape_the_store() {
     let manifest_key = format!("commit/{COMMIT}/{}", manifest::FILE);
     let manifest_before = std::fs::read(store.join(&manifest_key)).unwrap();
     let crate_key = format!("commit/{COMMIT}/crates/demo-1.0.0.crate");
-    let with_alias = |alias: &str, overwrite: bool| UploadArgs {
-        aliases: vec![alias.to_owned()],
+    let with_alias = |alias: &str, overwrite: bool| flags::Upload {
+        alias: vec![alias.to_owned()],
         overwrite,
         ..args(store_url, None, &root)
     };
@@ -420,7 +421,8 @@ fn three_platforms_at_once(store_url: &dyn Fn(usize) -> String, endpoint: Option
                         let (url, endpoint, root) = (url.clone(), endpoint.clone(), root.clone());
                         s.spawn(move || {
                             let ctx = testutil::ctx(&root);
-                            let a = UploadArgs { overwrite, from: Some(from.clone()), ..args(&url, endpoint, &root) };
+                            let a =
+                                flags::Upload { overwrite, from: Some(from.clone()), ..args(&url, endpoint, &root) };
                             upload(&ctx, &a)
                         })
                     })
@@ -494,9 +496,9 @@ fn what_an_upload_writes_is_what_its_plan_says() {
     let ctx = testutil::ctx(&root);
     let m = fixture(&root);
     let a =
-        UploadArgs { aliases: vec!["branch/main/latest".into()], ..args("gs://plans", Some(proxy.endpoint()), &root) };
+        flags::Upload { alias: vec!["branch/main/latest".into()], ..args("gs://plans", Some(proxy.endpoint()), &root) };
     let store = open_store(&ctx, Some("gs://plans"), Some(&proxy.endpoint())).unwrap();
-    let p = plan(&store, COMMIT, &m, &a.aliases);
+    let p = plan(&store, COMMIT, &m, &a.alias);
     let mut planned = Vec::new();
     for op in &p.ops {
         match op {
