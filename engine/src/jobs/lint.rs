@@ -56,24 +56,8 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     let affected = affected::for_flag(ctx, changed_since)?;
     let existing: Vec<String> = affected.files.iter().filter(|f| ctx.root.join(f).exists()).cloned().collect();
     let affected = Affected { files: existing, ..affected };
-    // The other platforms' targets: added by rustup where it can (not for --dry-run/--json, which install
-    // nothing: they plan the step as it would run).
-    let mut targets = Vec::new();
     let mut skipped = Vec::new();
-    if affected.any_rust() && !fix {
-        for t in ctx.settings.check_targets() {
-            let ready = if ctx.global.dry_run || ctx.global.json {
-                Ok(())
-            } else {
-                crate::targets::ensure(&ctx.sh, t, ctx.global.offline)
-            };
-            match ready {
-                Ok(()) => targets.push(t.clone()),
-                Err(e) => skipped
-                    .push(format!("skipped: clippy for {t} ({})", format!("{e:#}").lines().next().unwrap_or_default())),
-            }
-        }
-    }
+    let targets = if affected.any_rust() && !fix { other_targets(ctx, &mut skipped) } else { Vec::new() };
     let scope = scope(ctx, &affected)?;
     let mut plan = plan(fix, &affected, &scope);
     for (tool, version) in ctx.settings.lint_pins() {
@@ -84,29 +68,7 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     }
     add_target_checks(&mut plan, &targets, &affected);
     if affected.any_rust() && !fix {
-        let packages = crate::workspace::workspace_packages(ctx)?;
-        let mut msrvs = Vec::new();
-        for msrv in msrv_toolchains(ctx, &packages) {
-            match msrv {
-                Ok(v) => msrvs.push(v),
-                Err(why) => skipped.push(format!("skipped: an MSRV build ({why})")),
-            }
-        }
-        for s in crate_checks(&packages, &affected, &msrvs) {
-            plan.push(s);
-        }
-        let tag = crate::semver::last_release_tag(&ctx.sh);
-        let released = match &tag {
-            Some(tag) => crate::semver::manifests_at(&ctx.sh, tag)?,
-            None => Vec::new(),
-        };
-        let was_released = |p: &crate::workspace::Package| {
-            let rel = p.dir.strip_prefix(&ctx.root).map(|d| d.join("Cargo.toml")).unwrap_or_default();
-            released.iter().any(|m| crate::tools::key_of(rel.as_str()) == *m)
-        };
-        let (steps, notes) = semver_checks(&packages, &affected, tag.as_deref(), &was_released);
-        plan.steps.extend(steps);
-        skipped.extend(notes);
+        add_crate_checks(ctx, &mut plan, &affected, &mut skipped)?;
     }
     let dependencies_changed = affected.everything.is_some()
         || affected.files.iter().any(|f| f == "Cargo.lock" || f.ends_with("Cargo.toml") || f == "deny.toml");
@@ -131,6 +93,53 @@ pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
         plan.note(n);
     }
     ctx.execute(&plan)
+}
+
+/// The other platforms' targets clippy checks: added by rustup where it can (not for --dry-run/--json, which
+/// install nothing: they plan the step as it would run); the others noted as skipped.
+fn other_targets(ctx: &Ctx, skipped: &mut Vec<String>) -> Vec<String> {
+    let mut targets = Vec::new();
+    for t in ctx.settings.check_targets() {
+        let ready = if ctx.global.dry_run || ctx.global.json {
+            Ok(())
+        } else {
+            crate::targets::ensure(&ctx.sh, t, ctx.global.offline)
+        };
+        match ready {
+            Ok(()) => targets.push(t.clone()),
+            Err(e) => skipped
+                .push(format!("skipped: clippy for {t} ({})", format!("{e:#}").lines().next().unwrap_or_default())),
+        }
+    }
+    targets
+}
+
+/// Each crate alone, its features, its MSRV, and semver against the last release.
+fn add_crate_checks(ctx: &Ctx, plan: &mut Plan, affected: &Affected, skipped: &mut Vec<String>) -> Result<()> {
+    let packages = crate::workspace::workspace_packages(ctx)?;
+    let mut msrvs = Vec::new();
+    for msrv in msrv_toolchains(ctx, &packages) {
+        match msrv {
+            Ok(v) => msrvs.push(v),
+            Err(why) => skipped.push(format!("skipped: an MSRV build ({why})")),
+        }
+    }
+    for s in crate_checks(&packages, affected, &msrvs) {
+        plan.push(s);
+    }
+    let tag = crate::semver::last_release_tag(&ctx.sh);
+    let released = match &tag {
+        Some(tag) => crate::semver::manifests_at(&ctx.sh, tag)?,
+        None => Vec::new(),
+    };
+    let was_released = |p: &crate::workspace::Package| {
+        let rel = p.dir.strip_prefix(&ctx.root).map(|d| d.join("Cargo.toml")).unwrap_or_default();
+        released.iter().any(|m| crate::tools::key_of(rel.as_str()) == *m)
+    };
+    let (steps, notes) = semver_checks(&packages, affected, tag.as_deref(), &was_released);
+    plan.steps.extend(steps);
+    skipped.extend(notes);
+    Ok(())
 }
 
 /// The paths no linter looks at, and the TOML files taplo is given.
@@ -292,46 +301,51 @@ pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrvs:
         if !p.publishable {
             continue;
         }
-        let mut variants = vec![("no default features".to_owned(), vec!["--no-default-features".to_owned()])];
-        for f in &p.features {
-            variants
-                .push((format!("feature {f}"), vec!["--no-default-features".into(), "--features".into(), f.clone()]));
-        }
-        for (what, flags) in variants {
-            steps.push(
-                Step::run(
-                    &format!("features: {} ({what})", p.name),
-                    "cargo",
-                    &["check", "--locked", "--package", &p.name],
-                )
+        steps.extend(feature_checks(p));
+    }
+    steps.extend(msrvs.iter().filter_map(|msrv| msrv_check(packages, msrv, &wanted)));
+    steps
+}
+
+/// `cargo check` of a published crate without its default features, and with each feature alone.
+fn feature_checks(p: &crate::workspace::Package) -> Vec<Step> {
+    let mut variants = vec![("no default features".to_owned(), vec!["--no-default-features".to_owned()])];
+    for f in &p.features {
+        variants.push((format!("feature {f}"), vec!["--no-default-features".into(), "--features".into(), f.clone()]));
+    }
+    variants
+        .into_iter()
+        .map(|(what, flags)| {
+            Step::run(&format!("features: {} ({what})", p.name), "cargo", &["check", "--locked", "--package", &p.name])
                 .args(flags)
                 .args(["--target-dir", crate::config::LINT_ALONE_DIR])
                 .tools(&[tool::CARGO])
-                .concurrent(),
-            );
-        }
+                .concurrent()
+        })
+        .collect()
+}
+
+/// The published crates that promise rust-version `msrv`, checked with that toolchain (none wanted: no step).
+fn msrv_check(packages: &[crate::workspace::Package], msrv: &String, wanted: &dyn Fn(&str) -> bool) -> Option<Step> {
+    let published: Vec<String> = packages
+        .iter()
+        .filter(|p| p.publishable && wanted(&p.name) && p.rust_version.as_ref() == Some(msrv))
+        .flat_map(|p| ["--package".to_owned(), p.name.clone()])
+        .collect();
+    if published.is_empty() {
+        return None;
     }
-    for msrv in msrvs {
-        let published: Vec<String> = packages
-            .iter()
-            .filter(|p| p.publishable && wanted(&p.name) && p.rust_version.as_ref() == Some(msrv))
-            .flat_map(|p| ["--package".to_owned(), p.name.clone()])
-            .collect();
-        if !published.is_empty() {
-            steps.push(
-                Step::run(&format!("msrv: rust {msrv}"), "cargo", &[&format!("+{msrv}"), "check", "--locked"])
-                    .args(published)
-                    .args(["--target-dir", crate::config::LINT_MSRV_DIR])
-                    .tools(&[tool::CARGO])
-                    .hint(format!(
-                        "the published crates promise rust-version = {msrv}: use no newer API, or raise rust-version \
-                         in Cargo.toml (a deliberate change)"
-                    ))
-                    .concurrent(),
-            );
-        }
-    }
-    steps
+    Some(
+        Step::run(&format!("msrv: rust {msrv}"), "cargo", &[&format!("+{msrv}"), "check", "--locked"])
+            .args(published)
+            .args(["--target-dir", crate::config::LINT_MSRV_DIR])
+            .tools(&[tool::CARGO])
+            .hint(format!(
+                "the published crates promise rust-version = {msrv}: use no newer API, or raise rust-version \
+                 in Cargo.toml (a deliberate change)"
+            ))
+            .concurrent(),
+    )
 }
 
 /// The semver check of each published library crate the change touches, against the last release tag (none
@@ -405,159 +419,14 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
     }
     // A file of the engine's is no file of the repository's to lint.
     let a = &Affected { files: a.files.iter().filter(|f| !scope.skips(f)).cloned().collect(), ..a.clone() };
-    let rust = a.any_rust();
-    let rs_files = a.has_ext(&[".rs"]);
-    let python = a.has_ext(&[".py", "ruff.toml", "pyproject.toml"]);
-    let toml = !scope.toml.is_empty();
     // The workflows are generated from ci.toml's platforms: without any there are none to check.
-    let has_workflows = scope.workflows.is_some();
-    let workflow_files = scope.workflows.clone().unwrap_or_default();
-    if !has_workflows {
+    if scope.workflows.is_none() {
         plan.note(
             "skipped: the workflow checks (ci.toml lists no [[platform]], so `cargo xtask workflows` writes none)",
         );
     }
-    let gh = (a.everything.is_some() || a.workflows) && has_workflows;
-    let typos_files: Vec<String> = if a.everything.is_some() { vec![] } else { a.files.clone() };
-    let ruff_excludes = scope.ruff_excludes();
-    let typos = a.everything.is_some() || !typos_files.is_empty();
-    let mut steps = Vec::new();
-    if fix {
-        if rs_files {
-            // `cargo fmt` from the root: the workspace's members. `--all` would add their path dependencies and those
-            // dependencies' workspaces (an engine used by path, with every crate beside it).
-            steps.push(Step::run("rustfmt", "cargo", &["fmt"]).tools(&[tool::CARGO, tool::RUSTFMT]));
-        }
-        if rust {
-            steps.push(
-                Step::run(
-                    "clippy --fix",
-                    "cargo",
-                    &["clippy", "--fix", "--allow-dirty", "--allow-staged", "--all-targets", "--locked"],
-                )
-                .args(crate_args(a))
-                .tools(&[tool::CARGO, tool::CLIPPY]),
-            );
-        }
-        if python {
-            steps.push(
-                Step::run("ruff check --fix", "ruff", &["check", "--fix", "--config", &ruff_excludes, "."])
-                    .tools(&[tool::RUFF]),
-            );
-            steps.push(
-                Step::run("ruff format", "ruff", &["format", "--config", &ruff_excludes, "."]).tools(&[tool::RUFF]),
-            );
-        }
-        if toml {
-            steps.push(
-                Step::run("taplo fmt", "taplo", &["fmt"])
-                    .args(scope.toml.iter().cloned())
-                    .env("RUST_LOG", "warn")
-                    .tools(&[tool::TAPLO]),
-            );
-        }
-        if typos {
-            // Only into files the repository's typos config does not exclude (its test data, words from
-            // elsewhere), even when they are named: `--force-exclude`.
-            steps.push(
-                Step::run("typos --write-changes", "typos", &["--write-changes", "--force-exclude"])
-                    .args(scope.typos_excludes())
-                    .args(typos_files)
-                    .tools(&[tool::TYPOS]),
-            );
-        }
-        if gh {
-            steps.push(Step::run("workflows", "cargo", &["xtask", "workflows"]).tools(&[tool::CARGO]));
-        }
-    } else {
-        if rust {
-            steps.push(
-                Step::run("clippy", "cargo", &["clippy", "--all-targets", "--locked"])
-                    .args(crate_args(a))
-                    .args(["--", "-D", "warnings"])
-                    .tools(&[tool::CARGO, tool::CLIPPY])
-                    .hint("fix the warnings above; `cargo xtask lint --fix` applies clippy's suggestions"),
-            );
-        }
-        if rs_files {
-            steps.push(
-                Step::run("rustfmt", "cargo", &["fmt", "--check"])
-                    .tools(&[tool::CARGO, tool::RUSTFMT])
-                    .hint("run `cargo fmt` (or `cargo xtask lint --fix`)"),
-            );
-        }
-        if python {
-            steps.push(
-                Step::run(
-                    "ruff check",
-                    "ruff",
-                    &["check", "--output-format", "concise", "--config", &ruff_excludes, "."],
-                )
-                .tools(&[tool::RUFF])
-                .hint("run `cargo xtask lint --fix` for the fixable ones (ruff's safe fixes)"),
-            );
-            steps.push(
-                Step::run("ruff format", "ruff", &["format", "--diff", "--config", &ruff_excludes, "."])
-                    .tools(&[tool::RUFF])
-                    .hint(
-                        "run `cargo xtask lint --fix` (ruff format); ruff 0.16 and newer also format the Python blocks \
-                         of Markdown files: to keep them as written, add `extend-exclude = [\"*.md\"]` to the \
-                         repository's ruff config, or pin its ruff in ci.toml [lint]",
-                    ),
-            );
-        }
-        if toml {
-            steps.push(
-                Step::run("taplo fmt", "taplo", &["fmt", "--colors", "never", "--check", "--diff"])
-                    .args(scope.toml.iter().cloned())
-                    .env("RUST_LOG", "warn")
-                    .tools(&[tool::TAPLO])
-                    .hint("run `cargo xtask lint --fix` (taplo fmt)"),
-            );
-        }
-        if typos {
-            steps.push(
-                Step::run("typos", "typos", &["--format", "brief", "--force-exclude"])
-                    .args(scope.typos_excludes())
-                    .args(typos_files)
-                    .tools(&[tool::TYPOS])
-                    .hint(
-                        "fix the misspelling. A word that is meant (test data, a name from elsewhere) is no typo: \
-                         allow it (`[default.extend-words]`) or exclude its file (`[files] extend-exclude`) in the \
-                         repository's typos config (_typos.toml) first, because `cargo xtask lint --fix` writes \
-                         typos' corrections into every file that config does not exclude",
-                    ),
-            );
-        }
-        if gh {
-            steps.push(
-                Step::run("workflows: generated and rules", "cargo", &["xtask", "workflows", "--check"])
-                    .tools(&[tool::CARGO])
-                    .hint(
-                        "generated: run `cargo xtask workflows`; hand-written: list it in ci.toml `[workflows] allow`",
-                    ),
-            );
-            steps.push(
-                Step::run("workflows: actionlint", "actionlint", &["-no-color"])
-                    .args(workflow_files.clone())
-                    .tools(&[tool::ACTIONLINT]),
-            );
-            steps.push(
-                Step::run("workflows: schema", "check-jsonschema", &["--builtin-schema", "vendor.github-workflows"])
-                    .args(workflow_files.clone())
-                    .tools(&[tool::CHECK_JSONSCHEMA]),
-            );
-            steps.push(
-                Step::run("workflows: zizmor", "zizmor", &["--offline", "--no-progress", "--color", "never"])
-                    .args(workflow_files)
-                    .tools(&[tool::ZIZMOR])
-                    .hint(
-                        "a security finding in a workflow: in a hand-written one fix the file; in a generated one the \
-                         generator (ci.toml `[[job]]`, or the engine's pipeline)",
-                    ),
-            );
-        }
-    }
+    let w = Wanted::of(a, scope);
+    let steps = if fix { fix_steps(&w, a, scope) } else { check_steps(&w, a, scope) };
     for s in steps {
         plan.push(if fix { s } else { s.concurrent() });
     }
@@ -565,6 +434,176 @@ pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
         plan.note("nothing to lint for this change");
     }
     plan
+}
+
+/// Which linters a change calls for.
+struct Wanted {
+    rust: bool,
+    rs_files: bool,
+    python: bool,
+    toml: bool,
+    typos: bool,
+    /// The files typos reads (empty: all of them).
+    typos_files: Vec<String>,
+    /// The workflows (a change to them, or everything).
+    gh: bool,
+    ruff_excludes: String,
+}
+
+impl Wanted {
+    fn of(a: &Affected, scope: &Scope) -> Wanted {
+        let typos_files: Vec<String> = if a.everything.is_some() { vec![] } else { a.files.clone() };
+        Wanted {
+            rust: a.any_rust(),
+            rs_files: a.has_ext(&[".rs"]),
+            python: a.has_ext(&[".py", "ruff.toml", "pyproject.toml"]),
+            toml: !scope.toml.is_empty(),
+            typos: a.everything.is_some() || !typos_files.is_empty(),
+            typos_files,
+            gh: (a.everything.is_some() || a.workflows) && scope.workflows.is_some(),
+            ruff_excludes: scope.ruff_excludes(),
+        }
+    }
+}
+
+/// `lint --fix`: the tools that rewrite files, one after another.
+fn fix_steps(w: &Wanted, a: &Affected, scope: &Scope) -> Vec<Step> {
+    let ruff_excludes = w.ruff_excludes.as_str();
+    let mut steps = Vec::new();
+    if w.rs_files {
+        // `cargo fmt` from the root: the workspace's members. `--all` would add their path dependencies and those
+        // dependencies' workspaces (an engine used by path, with every crate beside it).
+        steps.push(Step::run("rustfmt", "cargo", &["fmt"]).tools(&[tool::CARGO, tool::RUSTFMT]));
+    }
+    if w.rust {
+        steps.push(
+            Step::run(
+                "clippy --fix",
+                "cargo",
+                &["clippy", "--fix", "--allow-dirty", "--allow-staged", "--all-targets", "--locked"],
+            )
+            .args(crate_args(a))
+            .tools(&[tool::CARGO, tool::CLIPPY]),
+        );
+    }
+    if w.python {
+        steps.push(
+            Step::run("ruff check --fix", "ruff", &["check", "--fix", "--config", ruff_excludes, "."])
+                .tools(&[tool::RUFF]),
+        );
+        steps.push(Step::run("ruff format", "ruff", &["format", "--config", ruff_excludes, "."]).tools(&[tool::RUFF]));
+    }
+    if w.toml {
+        steps.push(
+            Step::run("taplo fmt", "taplo", &["fmt"])
+                .args(scope.toml.iter().cloned())
+                .env("RUST_LOG", "warn")
+                .tools(&[tool::TAPLO]),
+        );
+    }
+    if w.typos {
+        // Only into files the repository's typos config does not exclude (its test data, words from
+        // elsewhere), even when they are named: `--force-exclude`.
+        steps.push(
+            Step::run("typos --write-changes", "typos", &["--write-changes", "--force-exclude"])
+                .args(scope.typos_excludes())
+                .args(w.typos_files.iter().cloned())
+                .tools(&[tool::TYPOS]),
+        );
+    }
+    if w.gh {
+        steps.push(Step::run("workflows", "cargo", &["xtask", "workflows"]).tools(&[tool::CARGO]));
+    }
+    steps
+}
+
+/// `lint`: the checks, concurrently.
+fn check_steps(w: &Wanted, a: &Affected, scope: &Scope) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if w.rust {
+        steps.push(
+            Step::run("clippy", "cargo", &["clippy", "--all-targets", "--locked"])
+                .args(crate_args(a))
+                .args(["--", "-D", "warnings"])
+                .tools(&[tool::CARGO, tool::CLIPPY])
+                .hint("fix the warnings above; `cargo xtask lint --fix` applies clippy's suggestions"),
+        );
+    }
+    if w.rs_files {
+        steps.push(
+            Step::run("rustfmt", "cargo", &["fmt", "--check"])
+                .tools(&[tool::CARGO, tool::RUSTFMT])
+                .hint("run `cargo fmt` (or `cargo xtask lint --fix`)"),
+        );
+    }
+    if w.python {
+        steps.extend(ruff_checks(w.ruff_excludes.as_str()));
+    }
+    if w.toml {
+        steps.push(
+            Step::run("taplo fmt", "taplo", &["fmt", "--colors", "never", "--check", "--diff"])
+                .args(scope.toml.iter().cloned())
+                .env("RUST_LOG", "warn")
+                .tools(&[tool::TAPLO])
+                .hint("run `cargo xtask lint --fix` (taplo fmt)"),
+        );
+    }
+    if w.typos {
+        steps.push(
+            Step::run("typos", "typos", &["--format", "brief", "--force-exclude"])
+                .args(scope.typos_excludes())
+                .args(w.typos_files.iter().cloned())
+                .tools(&[tool::TYPOS])
+                .hint(
+                    "fix the misspelling. A word that is meant (test data, a name from elsewhere) is no typo: \
+                     allow it (`[default.extend-words]`) or exclude its file (`[files] extend-exclude`) in the \
+                     repository's typos config (_typos.toml) first, because `cargo xtask lint --fix` writes \
+                     typos' corrections into every file that config does not exclude",
+                ),
+        );
+    }
+    if w.gh {
+        steps.extend(workflow_checks(scope.workflows.clone().unwrap_or_default()));
+    }
+    steps
+}
+
+/// ruff's lints and its formatting, as checks.
+fn ruff_checks(ruff_excludes: &str) -> [Step; 2] {
+    [
+        Step::run("ruff check", "ruff", &["check", "--output-format", "concise", "--config", ruff_excludes, "."])
+            .tools(&[tool::RUFF])
+            .hint("run `cargo xtask lint --fix` for the fixable ones (ruff's safe fixes)"),
+        Step::run("ruff format", "ruff", &["format", "--diff", "--config", ruff_excludes, "."])
+            .tools(&[tool::RUFF])
+            .hint(
+                "run `cargo xtask lint --fix` (ruff format); ruff 0.16 and newer also format the Python blocks \
+                 of Markdown files: to keep them as written, add `extend-exclude = [\"*.md\"]` to the \
+                 repository's ruff config, or pin its ruff in ci.toml [lint]",
+            ),
+    ]
+}
+
+/// The workflows: generated and within the rules, actionlint, the schema, zizmor.
+fn workflow_checks(workflow_files: Vec<String>) -> Vec<Step> {
+    vec![
+        Step::run("workflows: generated and rules", "cargo", &["xtask", "workflows", "--check"])
+            .tools(&[tool::CARGO])
+            .hint("generated: run `cargo xtask workflows`; hand-written: list it in ci.toml `[workflows] allow`"),
+        Step::run("workflows: actionlint", "actionlint", &["-no-color"])
+            .args(workflow_files.clone())
+            .tools(&[tool::ACTIONLINT]),
+        Step::run("workflows: schema", "check-jsonschema", &["--builtin-schema", "vendor.github-workflows"])
+            .args(workflow_files.clone())
+            .tools(&[tool::CHECK_JSONSCHEMA]),
+        Step::run("workflows: zizmor", "zizmor", &["--offline", "--no-progress", "--color", "never"])
+            .args(workflow_files)
+            .tools(&[tool::ZIZMOR])
+            .hint(
+                "a security finding in a workflow: in a hand-written one fix the file; in a generated one the \
+                 generator (ci.toml `[[job]]`, or the engine's pipeline)",
+            ),
+    ]
 }
 
 #[cfg(test)]

@@ -23,18 +23,7 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
     if !parts.is_empty() {
         crate::bootstrap::ensure(ctx)?;
     }
-    let nextest = {
-        let probe = ctx.tools.probe(&ctx.sh, config::tool::NEXTEST.tool())?;
-        if !probe.ok {
-            let fix = ctx.tools.fix_command(probe.tool, &probe.wanted);
-            eprintln!(
-                "note: nextest {} is not usable ({}); using cargo test. To use nextest: {fix}",
-                probe.wanted,
-                probe.status()
-            );
-        }
-        probe.ok
-    };
+    let nextest = nextest_usable(ctx)?;
     let toolchain = if parts.contains(&Part::Wasm) { Some(wasm::for_job(&ctx.sh, &ctx.global)?) } else { None };
     // The one version names the wheel to install: only the Python and wasm parts need it.
     let version = if parts.iter().any(|p| matches!(p, Part::Python | Part::Wasm)) {
@@ -64,17 +53,33 @@ pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Opt
             Vec::new()
         },
         rust_args: ctx.settings.test_rust_args(),
-        python_test_deps: if parts.contains(&Part::Python) {
-            ctx.settings
-                .python()
-                .iter()
-                .map(|p| Ok((p.dist.clone(), crate::pyproject::test_requirements(&ctx.root, p)?)))
-                .collect::<Result<_>>()?
-        } else {
-            Vec::new()
-        },
+        python_test_deps: if parts.contains(&Part::Python) { python_test_deps(ctx)? } else { Vec::new() },
     };
     ctx.execute(&plan(&inputs))
+}
+
+/// Whether cargo nextest is there at its pinned version (if not, the Rust tests run with cargo test, and the
+/// note says how to get it).
+fn nextest_usable(ctx: &Ctx) -> Result<bool> {
+    let probe = ctx.tools.probe(&ctx.sh, config::tool::NEXTEST.tool())?;
+    if !probe.ok {
+        let fix = ctx.tools.fix_command(probe.tool, &probe.wanted);
+        eprintln!(
+            "note: nextest {} is not usable ({}); using cargo test. To use nextest: {fix}",
+            probe.wanted,
+            probe.status()
+        );
+    }
+    Ok(probe.ok)
+}
+
+/// Each Python package's test requirements, read from its pyproject.toml.
+fn python_test_deps(ctx: &Ctx) -> Result<Vec<(String, Option<crate::pyproject::TestDeps>)>> {
+    ctx.settings
+        .python()
+        .iter()
+        .map(|p| Ok((p.dist.clone(), crate::pyproject::test_requirements(&ctx.root, p)?)))
+        .collect()
 }
 
 pub use crate::settings::Part;
@@ -247,77 +252,14 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         plan.note("no test part is affected by this change");
     }
     if i.parts.contains(&Part::Rust) {
-        let step = if i.nextest {
-            Step::run("rust tests", "cargo", &["nextest", "run", "--locked", "--no-fail-fast"])
-                .tools(&[tool::CARGO, tool::NEXTEST])
-        } else {
-            Step::run("rust tests", "cargo", &["test", "--locked", "--no-fail-fast"]).tools(&[tool::CARGO])
-        };
-        let excluded = i.settings.test_excluded();
-        let packages: Vec<String> = if i.affected.everything.is_some() {
-            std::iter::once("--workspace".to_owned())
-                .chain(excluded.iter().flat_map(|c| ["--exclude".to_owned(), c.clone()]))
-                .collect()
-        } else {
-            i.affected
-                .crates
-                .iter()
-                .filter(|c| !excluded.contains(c))
-                .flat_map(|c| ["--package".to_owned(), c.clone()])
-                .collect()
-        };
-        if packages.is_empty() {
-            plan.note("no Rust tests: only crates that ci.toml's [test] exclude leaves out changed");
-        } else {
-            // cargo's own arguments (features...) before the runner's.
-            plan.push(
-                step.args(packages.clone()).args(i.rust_args.iter().cloned()).args(i.runner_args.iter().cloned()),
-            );
-            if i.nextest {
-                doctest_step(&mut plan, i, &packages);
-            }
-        }
+        rust_steps(&mut plan, i);
     }
-    if i.parts.contains(&Part::Heavy) && !i.heavy_tests && !i.aarch64_wheels {
-        plan.note(
-            "the heavy part: nothing to do (no Rust test is marked #[ignore], and no aarch64 Linux wheel to test)",
-        );
-    } else if i.parts.contains(&Part::Heavy) {
-        // The Rust scenarios marked `#[ignore = "heavy ..."]`: every crate's, whatever changed (they exercise
-        // the whole pipeline).
-        let excludes: Vec<String> =
-            i.settings.test_excluded().iter().flat_map(|c| ["--exclude".to_owned(), c.clone()]).collect();
-        let step = if i.nextest {
-            Step::run("rust tests (heavy)", "cargo", &["nextest", "run", "--locked", "--no-fail-fast", "--workspace"])
-                .args(excludes)
-                // A marked test the build does not compile (behind a feature, in a file no target includes) leaves
-                // none to run: said, not failed.
-                .args(["--run-ignored", "only", "--no-tests", "warn"])
-                .tools(&[tool::CARGO, tool::NEXTEST])
-        } else {
-            Step::run("rust tests (heavy)", "cargo", &["test", "--locked", "--no-fail-fast", "--workspace"])
-                .args(excludes)
-                .args(["--", "--ignored"])
-                .tools(&[tool::CARGO])
-        };
-        if i.heavy_tests {
-            plan.push(
-                step.hint("the slow scenarios: two clean packaging builds, the release rehearsal against real servers"),
-            );
-        } else {
-            plan.note("no heavy Rust tests: no Rust test is marked #[ignore]");
-        }
-        if i.aarch64_wheels {
-            aarch64_steps(&mut plan, i);
-        } else {
-            plan.note("no aarch64 wheel's tests: ci.toml ships no aarch64 Linux wheel");
-        }
+    if i.parts.contains(&Part::Heavy) {
+        heavy_steps(&mut plan, i);
     }
     let wants_python = i.parts.contains(&Part::Python);
     let wants_wasm = i.parts.contains(&Part::Wasm);
     if wants_python || wants_wasm {
-        let venv = format!("{CI_DIR}/venv");
-        let python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
         // The wheel tested is built the way the shipped one is (on Linux: with zig, at the manylinux baseline), in
         // a directory of its own per target, so no other wheel can be picked instead.
         let wheels = format!("{CI_DIR}/wheels/{}", i.host);
@@ -325,111 +267,193 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             let name = format!("wheel: {}", pkg.dist);
             plan.push(crate::wheel::wheel_step(&name, pkg, &i.host, &i.host, &wheels, "target", false));
         }
+        let venv = format!("{CI_DIR}/venv");
         plan.push(
             Step::run("throwaway virtualenv", "python3", &["-m", "venv", "--clear", &venv]).tools(&[tool::PYTHON3]),
         );
+        let python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
         if wants_python {
-            plan.push(Step::run("install pytest", &python, &["-m", "pip", "install", "--quiet", config::PYTEST]));
-            // Each package's own test dependencies (its pyproject.toml), from the package index.
-            for (dist, deps) in &i.python_test_deps {
-                match deps {
-                    Some(d) if !d.requirements.is_empty() => plan.push(
-                        Step::run(
-                            &format!("install the test dependencies of {dist}"),
-                            &python,
-                            &["-m", "pip", "install", "--quiet"],
-                        )
-                        .args(d.requirements.iter().cloned())
-                        .hint(format!("{} of its pyproject.toml", d.from)),
-                    ),
-                    Some(d) => plan.note(format!("{dist}: {} is empty: pytest only", d.from)),
-                    None => plan.note(format!(
-                        "{dist}: no test dependencies declared (a `test` dependency group in its pyproject.toml, or \
-                         ci.toml's test-group / test-extra): pytest only"
-                    )),
-                }
-            }
+            python_test_dependencies(&mut plan, i, &python);
         }
-        for pkg in i.settings.python() {
-            plan.push(
-                Step::run(&format!("install the {} wheel", pkg.dist), &python, &["-m", "pip", "install", "--quiet"])
-                    .args(["--no-index", "--find-links", &wheels, "--force-reinstall"])
-                    .arg(format!("{}=={}", pkg.dist, i.version)),
-            );
-            plan.push(Step::run(&format!("import {}", pkg.module), &python, &["-c"]).arg(format!(
-                "import {m}; print({m}.__name__, {m}.__version__, 'from', {m}.__file__)",
-                m = pkg.module
-            )));
-            if wants_python {
-                // -p no:cacheprovider: no .pytest_cache in the source tree.
-                plan.push(
-                    Step::run(
-                        &format!("pytest: {}", pkg.dist),
-                        &python,
-                        &["-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                    )
-                    .arg(&pkg.tests)
-                    .hint("the tests run against the installed wheel, not the source tree"),
-                );
-            }
-        }
+        wheel_steps(&mut plan, i, &python, &wheels, wants_python);
         let recordings = format!("{CI_DIR}/recordings");
-        let mut files = Vec::new();
-        if let Some(examples) = i.settings.examples() {
-            for stem in i.examples {
-                let out = format!("{recordings}/{stem}.{}", examples.extension);
-                plan.push(
-                    Step::run(&format!("example {stem}.py"), &python, &[&format!("{}/{stem}.py", examples.dir)])
-                        .arg(&out),
-                );
-                files.push(out);
-            }
-            if !files.is_empty() {
-                plan.push(
-                    Step::run(
-                        "verify the recordings",
-                        "cargo",
-                        &["run", "--quiet", "--locked", "--package", &examples.verifier, "--"],
-                    )
-                    .args(examples.verify_args.iter().cloned())
-                    .args(files)
-                    .tools(&[tool::CARGO]),
-                );
-            }
-        }
+        recording_steps(&mut plan, i, &python, &recordings);
         if wants_wasm {
-            let toolchain = i.toolchain.clone().expect("the wasm part has a toolchain");
-            for b in i.settings.wasm() {
-                let out = format!("{CI_DIR}/web/{}", b.package);
-                plan.steps.extend(wasm::bundle_steps(b, &toolchain, &out, wasm::TARGET_DIR));
-                // The tests find the bundle and the recordings through these two variables.
-                let env = |s: Step| s.env("CI_BUNDLE", &out).env("CI_RECORDINGS", &recordings);
-                if let Some(tests) = &b.node_tests {
-                    plan.push(env(
-                        Step::run(&format!("node: {}", b.package), "node", &["--test", tests]).tools(&[tool::NODE])
-                    ));
-                    match &i.node_lower_bound {
-                        Ok(node) => plan.push(env(Step::run(
-                            &format!("node {NODE_LOWER_BOUND} (the pin's lower bound): {}", b.package),
-                            node,
-                            &["--test", tests],
-                        ))),
-                        Err(why) => plan.note(format!(
-                            "skipped: the wasm tests on node {NODE_LOWER_BOUND}, the pin's lower bound ({why})"
-                        )),
-                    }
-                }
-                if let Some(tests) = &b.browser_tests {
-                    plan.push(
-                        env(Step::run(&format!("browser: {}", b.package), "node", &["--test", tests]))
-                            .tools(&[tool::NODE])
-                            .hint("the page in headless Chromium; without Chromium these tests report as skipped"),
-                    );
-                }
-            }
+            wasm_steps(&mut plan, i, &recordings);
         }
     }
     plan
+}
+
+/// The Rust tests of the affected crates (cargo nextest, else cargo test), and their doctests.
+fn rust_steps(plan: &mut Plan, i: &Inputs<'_>) {
+    let step = if i.nextest {
+        Step::run("rust tests", "cargo", &["nextest", "run", "--locked", "--no-fail-fast"])
+            .tools(&[tool::CARGO, tool::NEXTEST])
+    } else {
+        Step::run("rust tests", "cargo", &["test", "--locked", "--no-fail-fast"]).tools(&[tool::CARGO])
+    };
+    let excluded = i.settings.test_excluded();
+    let packages: Vec<String> = if i.affected.everything.is_some() {
+        std::iter::once("--workspace".to_owned())
+            .chain(excluded.iter().flat_map(|c| ["--exclude".to_owned(), c.clone()]))
+            .collect()
+    } else {
+        i.affected
+            .crates
+            .iter()
+            .filter(|c| !excluded.contains(c))
+            .flat_map(|c| ["--package".to_owned(), c.clone()])
+            .collect()
+    };
+    if packages.is_empty() {
+        plan.note("no Rust tests: only crates that ci.toml's [test] exclude leaves out changed");
+        return;
+    }
+    // cargo's own arguments (features...) before the runner's.
+    plan.push(step.args(packages.clone()).args(i.rust_args.iter().cloned()).args(i.runner_args.iter().cloned()));
+    if i.nextest {
+        doctest_step(plan, i, &packages);
+    }
+}
+
+/// The heavy part: the Rust scenarios marked `#[ignore = "heavy ..."]` (every crate's, whatever changed: they
+/// exercise the whole pipeline) and the aarch64 wheel's tests.
+fn heavy_steps(plan: &mut Plan, i: &Inputs<'_>) {
+    if !i.heavy_tests && !i.aarch64_wheels {
+        plan.note(
+            "the heavy part: nothing to do (no Rust test is marked #[ignore], and no aarch64 Linux wheel to test)",
+        );
+        return;
+    }
+    let excludes: Vec<String> =
+        i.settings.test_excluded().iter().flat_map(|c| ["--exclude".to_owned(), c.clone()]).collect();
+    let step = if i.nextest {
+        Step::run("rust tests (heavy)", "cargo", &["nextest", "run", "--locked", "--no-fail-fast", "--workspace"])
+            .args(excludes)
+            // A marked test the build does not compile (behind a feature, in a file no target includes) leaves
+            // none to run: said, not failed.
+            .args(["--run-ignored", "only", "--no-tests", "warn"])
+            .tools(&[tool::CARGO, tool::NEXTEST])
+    } else {
+        Step::run("rust tests (heavy)", "cargo", &["test", "--locked", "--no-fail-fast", "--workspace"])
+            .args(excludes)
+            .args(["--", "--ignored"])
+            .tools(&[tool::CARGO])
+    };
+    if i.heavy_tests {
+        plan.push(
+            step.hint("the slow scenarios: two clean packaging builds, the release rehearsal against real servers"),
+        );
+    } else {
+        plan.note("no heavy Rust tests: no Rust test is marked #[ignore]");
+    }
+    if i.aarch64_wheels {
+        aarch64_steps(plan, i);
+    } else {
+        plan.note("no aarch64 wheel's tests: ci.toml ships no aarch64 Linux wheel");
+    }
+}
+
+/// pytest, and each package's own test dependencies (its pyproject.toml), from the package index.
+fn python_test_dependencies(plan: &mut Plan, i: &Inputs<'_>, python: &str) {
+    plan.push(Step::run("install pytest", python, &["-m", "pip", "install", "--quiet", config::PYTEST]));
+    for (dist, deps) in &i.python_test_deps {
+        match deps {
+            Some(d) if !d.requirements.is_empty() => plan.push(
+                Step::run(
+                    &format!("install the test dependencies of {dist}"),
+                    python,
+                    &["-m", "pip", "install", "--quiet"],
+                )
+                .args(d.requirements.iter().cloned())
+                .hint(format!("{} of its pyproject.toml", d.from)),
+            ),
+            Some(d) => plan.note(format!("{dist}: {} is empty: pytest only", d.from)),
+            None => plan.note(format!(
+                "{dist}: no test dependencies declared (a `test` dependency group in its pyproject.toml, or \
+                 ci.toml's test-group / test-extra): pytest only"
+            )),
+        }
+    }
+}
+
+/// Each package's wheel installed into the virtualenv and imported, and its tests run against it.
+fn wheel_steps(plan: &mut Plan, i: &Inputs<'_>, python: &str, wheels: &str, pytest: bool) {
+    for pkg in i.settings.python() {
+        plan.push(
+            Step::run(&format!("install the {} wheel", pkg.dist), python, &["-m", "pip", "install", "--quiet"])
+                .args(["--no-index", "--find-links", wheels, "--force-reinstall"])
+                .arg(format!("{}=={}", pkg.dist, i.version)),
+        );
+        plan.push(
+            Step::run(&format!("import {}", pkg.module), python, &["-c"])
+                .arg(format!("import {m}; print({m}.__name__, {m}.__version__, 'from', {m}.__file__)", m = pkg.module)),
+        );
+        if pytest {
+            // -p no:cacheprovider: no .pytest_cache in the source tree.
+            plan.push(
+                Step::run(&format!("pytest: {}", pkg.dist), python, &["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+                    .arg(&pkg.tests)
+                    .hint("the tests run against the installed wheel, not the source tree"),
+            );
+        }
+    }
+}
+
+/// The example scripts run with the installed wheel, and their recordings verified (what the wasm tests read).
+fn recording_steps(plan: &mut Plan, i: &Inputs<'_>, python: &str, recordings: &str) {
+    let Some(examples) = i.settings.examples() else { return };
+    let mut files = Vec::new();
+    for stem in i.examples {
+        let out = format!("{recordings}/{stem}.{}", examples.extension);
+        plan.push(
+            Step::run(&format!("example {stem}.py"), python, &[&format!("{}/{stem}.py", examples.dir)]).arg(&out),
+        );
+        files.push(out);
+    }
+    if !files.is_empty() {
+        plan.push(
+            Step::run(
+                "verify the recordings",
+                "cargo",
+                &["run", "--quiet", "--locked", "--package", &examples.verifier, "--"],
+            )
+            .args(examples.verify_args.iter().cloned())
+            .args(files)
+            .tools(&[tool::CARGO]),
+        );
+    }
+}
+
+/// Each wasm bundle built, and its tests run in node (also on the pin's lower bound) and in a browser.
+fn wasm_steps(plan: &mut Plan, i: &Inputs<'_>, recordings: &str) {
+    let toolchain = i.toolchain.clone().expect("the wasm part has a toolchain");
+    for b in i.settings.wasm() {
+        let out = format!("{CI_DIR}/web/{}", b.package);
+        plan.steps.extend(wasm::bundle_steps(b, &toolchain, &out, wasm::TARGET_DIR));
+        // The tests find the bundle and the recordings through these two variables.
+        let env = |s: Step| s.env("CI_BUNDLE", &out).env("CI_RECORDINGS", recordings);
+        if let Some(tests) = &b.node_tests {
+            plan.push(env(Step::run(&format!("node: {}", b.package), "node", &["--test", tests]).tools(&[tool::NODE])));
+            match &i.node_lower_bound {
+                Ok(node) => plan.push(env(Step::run(
+                    &format!("node {NODE_LOWER_BOUND} (the pin's lower bound): {}", b.package),
+                    node,
+                    &["--test", tests],
+                ))),
+                Err(why) => plan
+                    .note(format!("skipped: the wasm tests on node {NODE_LOWER_BOUND}, the pin's lower bound ({why})")),
+            }
+        }
+        if let Some(tests) = &b.browser_tests {
+            plan.push(
+                env(Step::run(&format!("browser: {}", b.package), "node", &["--test", tests]))
+                    .tools(&[tool::NODE])
+                    .hint("the page in headless Chromium; without Chromium these tests report as skipped"),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
