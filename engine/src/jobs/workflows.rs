@@ -185,36 +185,7 @@ pub fn rules_with(file: &str, text: &str, runs: Option<&[String]>) -> Vec<String
             j.2 = true;
         }
         let item = t.strip_prefix("- ").unwrap_or(t);
-        // `run:` with nothing after it is a mapping (`defaults: run: shell: bash`), not a script.
-        if let Some(run) = item.strip_prefix("run:").filter(|r| !r.trim().is_empty())
-            && let Some(declared) = runs
-        {
-            let run = run.trim();
-            if run.starts_with('|') || run.starts_with('>') {
-                out.push(format!(
-                    "{file}:{line}: multi-line `run:`: a step runs exactly one `cargo xtask ...` command"
-                ));
-            } else if declared.iter().any(|d| d == run) {
-            } else if !run.starts_with("cargo xtask ") && !is_engine_run(run) {
-                out.push(format!(
-                    "{file}:{line}: `run: {run}` is not a `cargo xtask ...` command; move the logic into the xtask"
-                ));
-            } else if !is_engine_run(run) && (run.contains("&&") || run.contains(';') || run.contains('|')) {
-                out.push(format!("{file}:{line}: `run: {run}` chains commands; one step, one `cargo xtask` command"));
-            }
-        }
-        if let Some(uses) = item.strip_prefix("uses:") {
-            let uses = uses.split('#').next().unwrap_or_default().trim().trim_matches(['"', '\'']);
-            let pinned = uses.starts_with("./")
-                || uses
-                    .rsplit_once('@')
-                    .is_some_and(|(_, r)| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !pinned {
-                out.push(format!(
-                    "{file}:{line}: `uses: {uses}` is not pinned to a full commit SHA (`owner/repo@<40 hex> # vX.Y.Z`)"
-                ));
-            }
-        }
+        out.extend(step_line_finding(file, line, item, runs));
     }
     close(&job, &mut out);
     if !top_permissions {
@@ -222,6 +193,39 @@ pub fn rules_with(file: &str, text: &str, runs: Option<&[String]>) -> Vec<String
     }
     out.extend(security_rules(file, text));
     out
+}
+
+/// A `run:` that is not one `cargo xtask` command (nor one of `runs`), or a `uses:` not pinned to a commit.
+fn step_line_finding(file: &str, line: usize, item: &str, runs: Option<&[String]>) -> Option<String> {
+    // `run:` with nothing after it is a mapping (`defaults: run: shell: bash`), not a script.
+    if let Some(run) = item.strip_prefix("run:").filter(|r| !r.trim().is_empty())
+        && let Some(declared) = runs
+    {
+        let run = run.trim();
+        if run.starts_with('|') || run.starts_with('>') {
+            return Some(format!(
+                "{file}:{line}: multi-line `run:`: a step runs exactly one `cargo xtask ...` command"
+            ));
+        } else if declared.iter().any(|d| d == run) {
+        } else if !run.starts_with("cargo xtask ") && !is_engine_run(run) {
+            return Some(format!(
+                "{file}:{line}: `run: {run}` is not a `cargo xtask ...` command; move the logic into the xtask"
+            ));
+        } else if !is_engine_run(run) && (run.contains("&&") || run.contains(';') || run.contains('|')) {
+            return Some(format!("{file}:{line}: `run: {run}` chains commands; one step, one `cargo xtask` command"));
+        }
+    }
+    if let Some(uses) = item.strip_prefix("uses:") {
+        let uses = uses.split('#').next().unwrap_or_default().trim().trim_matches(['"', '\'']);
+        let pinned = uses.starts_with("./")
+            || uses.rsplit_once('@').is_some_and(|(_, r)| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !pinned {
+            return Some(format!(
+                "{file}:{line}: `uses: {uses}` is not pinned to a full commit SHA (`owner/repo@<40 hex> # vX.Y.Z`)"
+            ));
+        }
+    }
+    None
 }
 
 /// The one other form a step may take: the engine binary built without credentials, with `cargo xtask`'s
@@ -236,15 +240,25 @@ fn is_engine_run(run: &str) -> bool {
 /// some of it; these rules hold with or without it): expressions pasted into scripts, dangerous triggers,
 /// credentials left in the checkout, caches restored where credentials are.
 pub fn security_rules(file: &str, text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let lines: Vec<(usize, usize, &str)> = text
+    let lines: Vec<Line<'_>> = text
         .lines()
         .enumerate()
         .map(|(n, raw)| (n + 1, raw.len() - raw.trim_start().len(), raw.trim()))
         .filter(|(_, _, t)| !t.is_empty() && !t.starts_with('#'))
         .collect();
+    let mut out = trigger_findings(file, &lines);
+    out.extend(script_findings(file, &lines));
+    for (id, body) in &jobs_of(&lines) {
+        out.extend(job_findings(file, id, body));
+    }
+    out
+}
+
+/// Triggers that run a fork's code with the repository's credentials (`pull_request_target`, `workflow_run`).
+fn trigger_findings(file: &str, lines: &[Line<'_>]) -> Vec<String> {
+    let mut out = Vec::new();
     let mut section = "";
-    for &(line, indent, t) in &lines {
+    for &(line, indent, t) in lines {
         if indent == 0 {
             section = t.split(':').next().unwrap_or_default();
             if t.starts_with("on:") {
@@ -263,10 +277,16 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
             }
         }
     }
+    out
+}
+
+/// Expressions pasted into scripts.
+fn script_findings(file: &str, lines: &[Line<'_>]) -> Vec<String> {
+    let mut out = Vec::new();
     // Scripts: a `run:` (a shell script) or a `script:` (actions/github-script's JavaScript), inline or as a
     // block scalar (`|`, `>-`, ...): an expression in them is pasted into the code before it runs.
     let mut script: Option<(usize, &str)> = None;
-    for &(line, indent, t) in &lines {
+    for &(line, indent, t) in lines {
         if script.is_some_and(|(i, _)| indent <= i) {
             script = None;
         }
@@ -296,11 +316,15 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
             script = Some((key_indent, what));
         }
     }
-    // Jobs: (id, lines); a job is publishing if it can obtain or holds credentials.
+    out
+}
+
+/// The jobs: each id with its lines.
+fn jobs_of<'a>(lines: &[Line<'a>]) -> Vec<(&'a str, Vec<Line<'a>>)> {
     let mut jobs: Vec<(&str, Vec<Line<'_>>)> = Vec::new();
     let mut in_jobs = false;
     let mut job_indent: Option<usize> = None;
-    for &(line, indent, t) in &lines {
+    for &(line, indent, t) in lines {
         if indent == 0 {
             in_jobs = t == "jobs:";
             job_indent = None;
@@ -315,83 +339,95 @@ pub fn security_rules(file: &str, text: &str) -> Vec<String> {
             j.1.push((line, indent, t));
         }
     }
-    for (id, body) in &jobs {
-        // Credentials in every spelling: `id-token: write` (quoted or not), `permissions: write-all` (which
-        // includes it), a protected environment, any secret (`secrets.X`, `secrets['X']`, `secrets: inherit`).
-        let publishing = body.iter().any(|(_, _, t)| {
-            let bare: String = t.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
-            bare == "id-token:write"
-                || bare == "permissions:write-all"
-                || t.starts_with("environment:")
-                || t.contains("secrets.")
-                || t.contains("secrets[")
-                || bare == "secrets:inherit"
-        });
-        // Steps: from a `- ` item at the steps' indent to the next one.
-        let mut steps: Vec<Vec<Line<'_>>> = Vec::new();
-        let mut step_indent = None;
-        for &(line, indent, t) in body {
-            if t.starts_with("- ") && step_indent.is_none_or(|i| indent <= i) {
-                step_indent = Some(indent);
-                steps.push(vec![(line, indent, t)]);
-            } else if let Some(s) = steps.last_mut().filter(|_| step_indent.is_some_and(|i| indent > i)) {
-                s.push((line, indent, t));
-            }
-        }
-        for step in &steps {
-            // Code that holds a secret compiles nothing: a build script or proc macro would run with it.
-            if publishing {
-                // The `run:` line and the lines of its block (indented deeper than it).
-                let mut run_indent: Option<usize> = None;
-                for &(line, indent, t) in step {
-                    let t = t.trim_start_matches("- ");
-                    if t.starts_with("run:") {
-                        run_indent = Some(indent);
-                    } else if run_indent.is_some_and(|i| indent <= i) {
-                        run_indent = None;
-                    }
-                    let words = || t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-                    if run_indent.is_some() && words().any(|w| w == "cargo") {
-                        out.push(format!(
-                            "{file}:{line}: job `{id}` holds credentials (id-token, an environment or secrets) and \
-                             runs cargo: build scripts and proc macros would run with them; build the engine in a job \
-                             without credentials (`cargo xtask ci engine --out {ENGINE_DIR}`) and run that binary here"
-                        ));
-                        break;
-                    }
-                }
-            }
-            let Some(&(line, _, uses)) = step.iter().find(|(_, _, t)| t.trim_start_matches("- ").starts_with("uses:"))
-            else {
-                continue;
-            };
-            let uses = uses.trim_start_matches("- ").trim_start_matches("uses:").trim();
-            let has = |key: &str, value: &str| {
-                step.iter()
-                    .any(|(_, _, t)| t.strip_prefix(key).is_some_and(|v| v.trim().trim_matches(['"', '\'']) == value))
-            };
-            if uses.starts_with("actions/checkout@") && !has("persist-credentials:", "false") {
-                out.push(format!(
-                    "{file}:{line}: job `{id}`: actions/checkout without `persist-credentials: false` leaves the token \
-                     in .git/config for every later step"
-                ));
-            }
-            if publishing && uses.starts_with("./") {
-                out.push(format!(
-                    "{file}:{line}: job `{id}` holds credentials (id-token, an environment or secrets) and runs the \
-                     local action {uses}, whose steps these rules do not see: inline what it does as steps"
-                ));
-            }
-            let cache = uses.starts_with("Swatinem/rust-cache@") || uses.starts_with("actions/cache@");
-            if publishing && cache && !has("lookup-only:", "true") {
-                out.push(format!(
-                    "{file}:{line}: job `{id}` holds credentials (id-token, an environment or secrets) and restores a \
-                     cache: a poisoned cache would run with them; drop the cache or make it `lookup-only: true`"
-                ));
-            }
+    jobs
+}
+
+/// A job's findings: a job is publishing if it can obtain or holds credentials.
+fn job_findings(file: &str, id: &str, body: &[Line<'_>]) -> Vec<String> {
+    let mut out = Vec::new();
+    // Credentials in every spelling: `id-token: write` (quoted or not), `permissions: write-all` (which
+    // includes it), a protected environment, any secret (`secrets.X`, `secrets['X']`, `secrets: inherit`).
+    let publishing = body.iter().any(|(_, _, t)| {
+        let bare: String = t.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
+        bare == "id-token:write"
+            || bare == "permissions:write-all"
+            || t.starts_with("environment:")
+            || t.contains("secrets.")
+            || t.contains("secrets[")
+            || bare == "secrets:inherit"
+    });
+    // Steps: from a `- ` item at the steps' indent to the next one.
+    let mut steps: Vec<Vec<Line<'_>>> = Vec::new();
+    let mut step_indent = None;
+    for &(line, indent, t) in body {
+        if t.starts_with("- ") && step_indent.is_none_or(|i| indent <= i) {
+            step_indent = Some(indent);
+            steps.push(vec![(line, indent, t)]);
+        } else if let Some(s) = steps.last_mut().filter(|_| step_indent.is_some_and(|i| indent > i)) {
+            s.push((line, indent, t));
         }
     }
+    for step in &steps {
+        // Code that holds a secret compiles nothing: a build script or proc macro would run with it.
+        if publishing {
+            out.extend(cargo_finding(file, id, step));
+        }
+        step_action_findings(file, id, step, publishing, &mut out);
+    }
     out
+}
+
+/// A `run:` of a publishing job's step that calls cargo.
+fn cargo_finding(file: &str, id: &str, step: &[Line<'_>]) -> Option<String> {
+    // The `run:` line and the lines of its block (indented deeper than it).
+    let mut run_indent: Option<usize> = None;
+    for &(line, indent, t) in step {
+        let t = t.trim_start_matches("- ");
+        if t.starts_with("run:") {
+            run_indent = Some(indent);
+        } else if run_indent.is_some_and(|i| indent <= i) {
+            run_indent = None;
+        }
+        let words = || t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        if run_indent.is_some() && words().any(|w| w == "cargo") {
+            return Some(format!(
+                "{file}:{line}: job `{id}` holds credentials (id-token, an environment or secrets) and \
+                 runs cargo: build scripts and proc macros would run with them; build the engine in a job \
+                 without credentials (`cargo xtask ci engine --out {ENGINE_DIR}`) and run that binary here"
+            ));
+        }
+    }
+    None
+}
+
+/// The `uses:` of a step: checkout that keeps the token, a local action or a cache in a publishing job.
+fn step_action_findings(file: &str, id: &str, step: &[Line<'_>], publishing: bool, out: &mut Vec<String>) {
+    let Some(&(line, _, uses)) = step.iter().find(|(_, _, t)| t.trim_start_matches("- ").starts_with("uses:")) else {
+        return;
+    };
+    let uses = uses.trim_start_matches("- ").trim_start_matches("uses:").trim();
+    let has = |key: &str, value: &str| {
+        step.iter().any(|(_, _, t)| t.strip_prefix(key).is_some_and(|v| v.trim().trim_matches(['"', '\'']) == value))
+    };
+    if uses.starts_with("actions/checkout@") && !has("persist-credentials:", "false") {
+        out.push(format!(
+            "{file}:{line}: job `{id}`: actions/checkout without `persist-credentials: false` leaves the token \
+             in .git/config for every later step"
+        ));
+    }
+    if publishing && uses.starts_with("./") {
+        out.push(format!(
+            "{file}:{line}: job `{id}` holds credentials (id-token, an environment or secrets) and runs the \
+             local action {uses}, whose steps these rules do not see: inline what it does as steps"
+        ));
+    }
+    let cache = uses.starts_with("Swatinem/rust-cache@") || uses.starts_with("actions/cache@");
+    if publishing && cache && !has("lookup-only:", "true") {
+        out.push(format!(
+            "{file}:{line}: job `{id}` holds credentials (id-token, an environment or secrets) and restores a \
+             cache: a poisoned cache would run with them; drop the cache or make it `lookup-only: true`"
+        ));
+    }
 }
 
 fn injection_finding(file: &str, line: usize, what: &str) -> String {

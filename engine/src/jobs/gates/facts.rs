@@ -396,6 +396,39 @@ pub fn collect(
 ) -> Result<Facts> {
     let main_branch = cfg.main_branch.as_str();
     let mut git = Git::new(sh, repo);
+    let head = find_head(&mut git, repo, pr)?;
+    let (base_rev, base_desc) = find_base(&mut git, base, pr, main_branch)?;
+    let (base_commit, merge_base) = merge_base_of(&mut git, &base_rev, &head, main_branch)?;
+    // What the PR brings: the commits reachable from the head and not from the base (with two merge-bases, a
+    // criss-cross history, `merge_base..head` would hold commits main already has).
+    let commits = read_commits(&mut git, &format!("{base_commit}..{head}"))?;
+    let (mut files, on_base) = changed_files(&mut git, &base_commit, &merge_base, &head)?;
+    fill_sizes(&mut git, &mut files)?;
+    let mut added = added_lines(&mut git, &merge_base, &head)?;
+    added.retain(|a| !on_base.contains(&a.path));
+    // --full-tree: every path of the repository, wherever in it the gates run.
+    let tree = git.out(&["ls-tree", "-r", "-z", "--full-tree", "--name-only", &head])?;
+    let tree =
+        tree.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+    let history =
+        if cfg.every_commit && !commits.is_empty() { history_entries(&mut git, &commits, &files)? } else { Vec::new() };
+    Ok(Facts {
+        base_desc,
+        base: base_commit,
+        merge_base,
+        head,
+        files,
+        history,
+        added,
+        commits,
+        tree,
+        git_time: git.time,
+    })
+}
+
+/// The head commit: the PR's (never a silent fallback to HEAD: the verdict would be about another commit), else
+/// HEAD.
+fn find_head(git: &mut Git<'_>, repo: &Utf8Path, pr: &Pr) -> Result<String> {
     if git.run(&["rev-parse", "--git-dir"], None)?.is_err() {
         bail!(input_error(format!("{repo} is not a git repository"), "run gates inside a clone of the repository"));
     }
@@ -406,7 +439,7 @@ pub fn collect(
             "name a commit: a hash, a branch or a tag"
         ));
     }
-    let head = match pr.head_sha.as_deref() {
+    Ok(match pr.head_sha.as_deref() {
         // Never a silent fallback to HEAD: the verdict would be about another commit than the PR's.
         Some(sha) => git.commit(sha)?.ok_or_else(|| {
             input_error(
@@ -424,8 +457,13 @@ pub fn collect(
         None => git
             .commit("HEAD")?
             .ok_or_else(|| input_error("the repository has no commits", "commit the change, then run gates"))?,
-    };
-    let (base_rev, base_desc) = match (base, pr.base_sha.as_deref()) {
+    })
+}
+
+/// The revision to compare with, and how it was found: `--base`, the event's, else the remote's default branch,
+/// `origin/<main>` or `<main>`.
+fn find_base(git: &mut Git<'_>, base: Option<&str>, pr: &Pr, main_branch: &str) -> Result<(String, String)> {
+    Ok(match (base, pr.base_sha.as_deref()) {
         (Some(b), _) => (b.to_owned(), format!("--base {b}")),
         (None, Some(sha)) => (
             sha.to_owned(),
@@ -456,8 +494,12 @@ pub fn collect(
                 )),
             }
         }
-    };
-    let Some(base_commit) = git.commit(&base_rev)? else {
+    })
+}
+
+/// The base's commit and its merge-base with the head (an error says how to fetch what a shallow clone lacks).
+fn merge_base_of(git: &mut Git<'_>, base_rev: &str, head: &str, main_branch: &str) -> Result<(String, String)> {
+    let Some(base_commit) = git.commit(base_rev)? else {
         if git.shallow()? {
             bail!(input_error(format!("the base {base_rev} is not in this shallow clone"), FETCH_FIX));
         }
@@ -468,7 +510,7 @@ pub fn collect(
             )
         ));
     };
-    let merge_base = match git.run(&["merge-base", &base_commit, &head], None)? {
+    let merge_base = match git.run(&["merge-base", &base_commit, head], None)? {
         Ok(out) => String::from_utf8_lossy(&out).trim().to_owned(),
         Err(_) if git.shallow()? => {
             bail!(input_error(format!("{base_rev} and HEAD have no common history in this shallow clone"), FETCH_FIX))
@@ -478,13 +520,15 @@ pub fn collect(
             "pass a --base that HEAD was branched from"
         )),
     };
-    // What the PR brings: the commits reachable from the head and not from the base (with two merge-bases, a
-    // criss-cross history, `merge_base..head` would hold commits main already has).
-    let range = format!("{base_commit}..{head}");
-    // Hashes, then each commit object read by its length: no byte a message can hold splits it.
-    let list = git.out(&["rev-list", "--topo-order", "--reverse", &range])?;
+    Ok((base_commit, merge_base))
+}
+
+/// The commits of `range`, oldest first, each read whole (hashes, then each object by its length: no byte a
+/// message can hold splits it).
+fn read_commits(git: &mut Git<'_>, range: &str) -> Result<Vec<Commit>> {
+    let list = git.out(&["rev-list", "--topo-order", "--reverse", range])?;
     let shas: Vec<String> = String::from_utf8_lossy(&list).split_whitespace().map(str::to_owned).collect();
-    let commits = if shas.is_empty() {
+    Ok(if shas.is_empty() {
         Vec::new()
     } else {
         let query: String = shas.iter().map(|s| format!("{s}\n")).collect();
@@ -500,15 +544,25 @@ pub fn collect(
             }
         }
         commits
-    };
-    let raw = git.out(&["diff", "--raw", "-z", "--no-abbrev", "--no-renames", &merge_base, &head])?;
+    })
+}
+
+/// The files the PR changes (merge-base to head), less what the base already holds where a criss-cross history
+/// has several merge-bases; and the paths left out that way.
+fn changed_files(
+    git: &mut Git<'_>,
+    base_commit: &str,
+    merge_base: &str,
+    head: &str,
+) -> Result<(Vec<FileChange>, std::collections::HashSet<String>)> {
+    let raw = git.out(&["diff", "--raw", "-z", "--no-abbrev", "--no-renames", merge_base, head])?;
     let mut files = parse_raw(&raw)?;
     // With several merge-bases the diff from one of them can show what main itself has: an entry the base holds
     // at the same path with the same content is not the PR's change.
     let mut on_base = std::collections::HashSet::new();
-    let bases = git.out(&["merge-base", "--all", &base_commit, &head])?;
+    let bases = git.out(&["merge-base", "--all", base_commit, head])?;
     if String::from_utf8_lossy(&bases).split_whitespace().count() > 1 {
-        let listing = git.out(&["ls-tree", "-r", "-z", "--full-tree", &base_commit])?;
+        let listing = git.out(&["ls-tree", "-r", "-z", "--full-tree", base_commit])?;
         let base_entries: std::collections::HashSet<(u32, String, String)> = listing
             .split(|&b| b == 0)
             .filter_map(|rec| {
@@ -528,7 +582,11 @@ pub fn collect(
             !there
         });
     }
-    fill_sizes(&mut git, &mut files)?;
+    Ok((files, on_base))
+}
+
+/// The lines the PR adds (a moved file's lines are not added lines: only what the move changed is).
+fn added_lines(git: &mut Git<'_>, merge_base: &str, head: &str) -> Result<Vec<AddedLine>> {
     let patch = git.out(&[
         "diff",
         "-U0",
@@ -538,49 +596,35 @@ pub fn collect(
         "--find-renames",
         "--src-prefix=a/",
         "--dst-prefix=b/",
-        &merge_base,
-        &head,
-    ])?;
-    let mut added = parse_added_lines(&String::from_utf8_lossy(&patch));
-    added.retain(|a| !on_base.contains(&a.path));
-    // --full-tree: every path of the repository, wherever in it the gates run.
-    let tree = git.out(&["ls-tree", "-r", "-z", "--full-tree", "--name-only", &head])?;
-    let tree =
-        tree.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
-    let mut history = Vec::new();
-    if cfg.every_commit && !commits.is_empty() {
-        // `-c`: a merge's combined record lists the paths whose result differs from every parent (what the
-        // merge itself brings: a conflict resolution, or an evil merge's own content); a commit's record is
-        // its diff with its parent. Together: every tree entry the PR brings into history.
-        let list: String = commits.iter().map(|c| format!("{}\n", c.sha)).collect();
-        let out = git.run(
-            &["diff-tree", "--stdin", "-r", "-z", "-c", "--no-abbrev", "--no-renames", "--root"],
-            Some(list.as_bytes()),
-        )?;
-        history = parse_diff_tree(&out.map_err(|e| anyhow!("git diff-tree --stdin failed: {e}"))?)?;
-        fill_sizes(&mut git, &mut history)?;
-        let net: std::collections::HashSet<(&str, &str, u32)> =
-            files.iter().map(|f| (f.path.as_str(), f.new_blob.as_str(), f.new_mode)).collect();
-        let only_history: Vec<usize> = (0..history.len())
-            .filter(|&i| {
-                let f = &history[i];
-                f.status != 'D' && !net.contains(&(f.path.as_str(), f.new_blob.as_str(), f.new_mode))
-            })
-            .collect();
-        find_new_markers(&mut git, &mut history, &only_history)?;
-    }
-    Ok(Facts {
-        base_desc,
-        base: base_commit,
         merge_base,
         head,
-        files,
-        history,
-        added,
-        commits,
-        tree,
-        git_time: git.time,
-    })
+    ])?;
+    Ok(parse_added_lines(&String::from_utf8_lossy(&patch)))
+}
+
+/// Every tree entry each commit of the PR brings into history (merges included), with the conflict markers of
+/// those the net change does not show.
+fn history_entries(git: &mut Git<'_>, commits: &[Commit], files: &[FileChange]) -> Result<Vec<FileChange>> {
+    // `-c`: a merge's combined record lists the paths whose result differs from every parent (what the
+    // merge itself brings: a conflict resolution, or an evil merge's own content); a commit's record is
+    // its diff with its parent. Together: every tree entry the PR brings into history.
+    let list: String = commits.iter().map(|c| format!("{}\n", c.sha)).collect();
+    let out = git.run(
+        &["diff-tree", "--stdin", "-r", "-z", "-c", "--no-abbrev", "--no-renames", "--root"],
+        Some(list.as_bytes()),
+    )?;
+    let mut history = parse_diff_tree(&out.map_err(|e| anyhow!("git diff-tree --stdin failed: {e}"))?)?;
+    fill_sizes(git, &mut history)?;
+    let net: std::collections::HashSet<(&str, &str, u32)> =
+        files.iter().map(|f| (f.path.as_str(), f.new_blob.as_str(), f.new_mode)).collect();
+    let only_history: Vec<usize> = (0..history.len())
+        .filter(|&i| {
+            let f = &history[i];
+            f.status != 'D' && !net.contains(&(f.path.as_str(), f.new_blob.as_str(), f.new_mode))
+        })
+        .collect();
+    find_new_markers(git, &mut history, &only_history)?;
+    Ok(history)
 }
 
 /// Commits from `git cat-file --batch`: each `<sha> commit <size>\n`, then that many bytes (headers, a blank
