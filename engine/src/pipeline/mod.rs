@@ -457,31 +457,11 @@ fn in_order_of_needs(mut left: Vec<Job>) -> Vec<Job> {
 /// deployment rules (tags `v*`, the default branch); its secrets exist only there.
 pub const RELEASE_ENVIRONMENT: &str = "release";
 
+/// The packaged commit of one platform, handed from its package job to its upload job.
+const PACKAGES_ARTIFACT: &str = "packages-${{ matrix.platform }}-${{ github.sha }}";
+
 impl Shape<'_> {
     fn create_packages(&self) -> Workflow {
-        // What each platform builds is the plan job's decision (`ci plan --workflow create-packages`): pushes
-        // build the wasm bundle, schedules everything everywhere, a dispatch what it names; each within ci.toml's
-        // builds.
-        let package_step = WStep::Xtask {
-            name: "package",
-            // Values reach the command through the environment, never pasted into the script.
-            args: ["package", "--kinds", "$KINDS", "--targets", "$TARGETS"].map(String::from).to_vec(),
-            env: vec![
-                ("KINDS", "${{ matrix.kinds }}".into()),
-                // Linux: both Linux architectures from one runner (zig); Windows and macOS: their own wheel.
-                ("TARGETS", "${{ matrix.wheel_targets }}".into()),
-            ],
-            id: None,
-            local: Some(["package", "--kinds", "all"].map(String::from).to_vec()),
-        };
-        // Without a configured bucket (forks, fresh repositories) the plan skips the upload and the signature.
-        let upload_step = WStep::Engine {
-            name: "upload",
-            args: ["upload", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
-            env: store_env(),
-            local: Some(vec!["upload".into()]),
-        };
-        let packages_artifact = "packages-${{ matrix.platform }}-${{ github.sha }}";
         let main = self.main_branch();
         let default = self.default_platform().name.clone();
         Workflow {
@@ -511,97 +491,131 @@ impl Shape<'_> {
             // One run per commit at a time; a second run of the same commit waits and then skips finished work.
             concurrency_group: "create-packages-${{ github.sha }}".into(),
             cancel_in_progress: "false".into(),
-            jobs: vec![
-                self.plan_job("create-packages", true),
-                Job {
-                    // Nothing to build for this trigger on any platform: skipped, not failed.
-                    cond: Cond::plan("any"),
-                    runs_on: "${{ matrix.os }}".into(),
-                    needs: vec!["plan".into()],
-                    // Builds run repository code (build scripts, maturin, the example scripts): no credentials.
-                    matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
-                    ..self.linux_job(
-                        "package",
-                        "package (${{ matrix.platform }})",
-                        60,
-                        vec![
-                            checkout(1),
-                            rust_cache("package-${{ matrix.platform }}"),
-                            tools_cache(self),
-                            package_step,
-                            WStep::Uses {
-                                name: "hand the packaged commit to the upload job",
-                                action: &config::ACTION_UPLOAD_ARTIFACT,
-                                with: vec![
-                                    ("name", packages_artifact.into()),
-                                    ("path", "target/packages/${{ github.sha }}/".into()),
-                                    ("if-no-files-found", "error".into()),
-                                    ("retention-days", "3".into()),
-                                ],
-                                cond: None,
-                                id: None,
-                            },
-                        ],
-                    )
-                },
-                Job {
-                    // Only where a bucket is configured (forks and fresh repositories have none).
-                    cond: Cond::plan("upload"),
-                    needs: vec!["plan".into(), "package".into()],
-                    // id-token: the OIDC token that workload identity exchanges for a short-lived bucket token.
-                    // This job compiles nothing and restores no cache: it runs the engine the plan job built.
-                    permissions: vec![READ, ("id-token", "write")],
-                    matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
-                    ..self.linux_job(
-                        "upload",
-                        "upload (${{ matrix.platform }})",
-                        30,
-                        vec![
-                            checkout(1),
-                            engine_download(),
-                            WStep::Uses {
-                                name: "the packaged commit, from the package job",
-                                action: &config::ACTION_DOWNLOAD_ARTIFACT,
-                                with: vec![
-                                    ("name", packages_artifact.into()),
-                                    ("path", "target/packages/${{ github.sha }}/".into()),
-                                ],
-                                cond: None,
-                                id: None,
-                            },
-                            gcp_auth(),
-                            upload_step,
-                        ],
-                    )
-                },
-                Job {
-                    // Only where a bucket is configured: elsewhere there is nothing shared to sign.
-                    cond: Cond::plan("upload"),
-                    environment: Some(RELEASE_ENVIRONMENT),
-                    needs: vec!["plan".into(), "upload".into()],
-                    permissions: vec![READ, ("id-token", "write")],
-                    ..self.linux_job(
-                        "sign",
-                        "sign the manifest",
-                        10,
-                        vec![
-                            checkout(1),
-                            engine_download(),
-                            gcp_auth(),
-                            WStep::Engine {
-                                name: "sign",
-                                args: ["sign", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
-                                env: {
-                                    let mut e = store_env();
-                                    e.push(("XTASK_SIGNING_KEY", "${{ secrets.XTASK_SIGNING_KEY }}".into()));
-                                    e
-                                },
-                                local: Some(["sign", "--local-key"].map(String::from).to_vec()),
-                            },
-                        ],
-                    )
-                },
+            jobs: vec![self.plan_job("create-packages", true), self.package_job(), self.upload_job(), self.sign_job()],
+        }
+    }
+
+    /// Per platform: the kinds the plan job decided, built and handed to the upload job. Builds run repository
+    /// code (build scripts, maturin, the example scripts): no credentials.
+    fn package_job(&self) -> Job {
+        // What each platform builds is the plan job's decision (`ci plan --workflow create-packages`): pushes
+        // build the wasm bundle, schedules everything everywhere, a dispatch what it names; each within ci.toml's
+        // builds.
+        let package_step = WStep::Xtask {
+            name: "package",
+            // Values reach the command through the environment, never pasted into the script.
+            args: ["package", "--kinds", "$KINDS", "--targets", "$TARGETS"].map(String::from).to_vec(),
+            env: vec![
+                ("KINDS", "${{ matrix.kinds }}".into()),
+                // Linux: both Linux architectures from one runner (zig); Windows and macOS: their own wheel.
+                ("TARGETS", "${{ matrix.wheel_targets }}".into()),
             ],
+            id: None,
+            local: Some(["package", "--kinds", "all"].map(String::from).to_vec()),
+        };
+        Job {
+            // Nothing to build for this trigger on any platform: skipped, not failed.
+            cond: Cond::plan("any"),
+            runs_on: "${{ matrix.os }}".into(),
+            needs: vec!["plan".into()],
+            // Builds run repository code (build scripts, maturin, the example scripts): no credentials.
+            matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
+            ..self.linux_job(
+                "package",
+                "package (${{ matrix.platform }})",
+                60,
+                vec![
+                    checkout(1),
+                    rust_cache("package-${{ matrix.platform }}"),
+                    tools_cache(self),
+                    package_step,
+                    WStep::Uses {
+                        name: "hand the packaged commit to the upload job",
+                        action: &config::ACTION_UPLOAD_ARTIFACT,
+                        with: vec![
+                            ("name", PACKAGES_ARTIFACT.into()),
+                            ("path", "target/packages/${{ github.sha }}/".into()),
+                            ("if-no-files-found", "error".into()),
+                            ("retention-days", "3".into()),
+                        ],
+                        cond: None,
+                        id: None,
+                    },
+                ],
+            )
+        }
+    }
+
+    /// Per platform, where a bucket is configured (forks and fresh repositories have none): the packaged commit
+    /// uploaded by the engine the plan job built.
+    fn upload_job(&self) -> Job {
+        // Without a configured bucket (forks, fresh repositories) the plan skips the upload and the signature.
+        let upload_step = WStep::Engine {
+            name: "upload",
+            args: ["upload", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
+            env: store_env(),
+            local: Some(vec!["upload".into()]),
+        };
+        Job {
+            // Only where a bucket is configured (forks and fresh repositories have none).
+            cond: Cond::plan("upload"),
+            needs: vec!["plan".into(), "package".into()],
+            // id-token: the OIDC token that workload identity exchanges for a short-lived bucket token.
+            // This job compiles nothing and restores no cache: it runs the engine the plan job built.
+            permissions: vec![READ, ("id-token", "write")],
+            matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
+            ..self.linux_job(
+                "upload",
+                "upload (${{ matrix.platform }})",
+                30,
+                vec![
+                    checkout(1),
+                    engine_download(),
+                    WStep::Uses {
+                        name: "the packaged commit, from the package job",
+                        action: &config::ACTION_DOWNLOAD_ARTIFACT,
+                        with: vec![
+                            ("name", PACKAGES_ARTIFACT.into()),
+                            ("path", "target/packages/${{ github.sha }}/".into()),
+                        ],
+                        cond: None,
+                        id: None,
+                    },
+                    gcp_auth(),
+                    upload_step,
+                ],
+            )
+        }
+    }
+
+    /// The manifest signed with the release key, where a bucket is configured.
+    fn sign_job(&self) -> Job {
+        Job {
+            // Only where a bucket is configured: elsewhere there is nothing shared to sign.
+            cond: Cond::plan("upload"),
+            environment: Some(RELEASE_ENVIRONMENT),
+            needs: vec!["plan".into(), "upload".into()],
+            permissions: vec![READ, ("id-token", "write")],
+            ..self.linux_job(
+                "sign",
+                "sign the manifest",
+                10,
+                vec![
+                    checkout(1),
+                    engine_download(),
+                    gcp_auth(),
+                    WStep::Engine {
+                        name: "sign",
+                        args: ["sign", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
+                        env: {
+                            let mut e = store_env();
+                            e.push(("XTASK_SIGNING_KEY", "${{ secrets.XTASK_SIGNING_KEY }}".into()));
+                            e
+                        },
+                        local: Some(["sign", "--local-key"].map(String::from).to_vec()),
+                    },
+                ],
+            )
         }
     }
 
@@ -700,6 +714,31 @@ impl Shape<'_> {
     }
 
     fn lint_build_test(&self) -> Workflow {
+        let jobs = self.lint_build_test_jobs();
+        let default = self.default_platform().name.clone();
+        Workflow {
+            file: "lint-build-test.yml",
+            name: "lint-build-test",
+            on: vec![
+                On::PullRequest(vec![]),
+                On::MergeGroup,
+                On::Push { branches: vec![self.main_branch()], tags: vec![] },
+                On::Dispatch(vec![Input {
+                    name: "platforms",
+                    description: format!("Platforms to test: {} (comma-separated)", self.platform_names(", ")),
+                    required: false,
+                    default: Some(default),
+                }]),
+            ],
+            permissions: vec![READ],
+            concurrency_group: "lint-build-test-${{ github.event.pull_request.number || github.sha }}".into(),
+            cancel_in_progress: "${{ github.event_name == 'pull_request' }}".into(),
+            jobs,
+        }
+    }
+
+    /// The plan, lint and test jobs (one per platform), and the heavy part in parallel with the rest.
+    fn lint_build_test_jobs(&self) -> Vec<Job> {
         let mut jobs = vec![
             self.plan_job("lint-build-test", false),
             self.linux_job(
@@ -745,26 +784,7 @@ impl Shape<'_> {
                 ],
             ));
         }
-        let default = self.default_platform().name.clone();
-        Workflow {
-            file: "lint-build-test.yml",
-            name: "lint-build-test",
-            on: vec![
-                On::PullRequest(vec![]),
-                On::MergeGroup,
-                On::Push { branches: vec![self.main_branch()], tags: vec![] },
-                On::Dispatch(vec![Input {
-                    name: "platforms",
-                    description: format!("Platforms to test: {} (comma-separated)", self.platform_names(", ")),
-                    required: false,
-                    default: Some(default),
-                }]),
-            ],
-            permissions: vec![READ],
-            concurrency_group: "lint-build-test-${{ github.event.pull_request.number || github.sha }}".into(),
-            cancel_in_progress: "${{ github.event_name == 'pull_request' }}".into(),
-            jobs,
-        }
+        jobs
     }
 }
 
@@ -884,78 +904,88 @@ pub fn render(w: &Workflow) -> String {
         if i > 0 {
             y.push('\n');
         }
-        let _ = writeln!(y, "  {}:\n    name: {}\n    runs-on: {}", j.id, yaml_scalar(&j.name), j.runs_on);
-        if let Some(c) = &j.cond {
-            let _ = writeln!(y, "    if: {}", c.render());
-        }
-        if let Some(e) = j.environment {
-            let _ = writeln!(y, "    environment: {e}");
-        }
-        if !j.needs.is_empty() {
-            let _ = writeln!(y, "    needs: [{}]", j.needs.join(", "));
-        }
-        permissions(&mut y, "    ", &j.permissions);
-        let _ = writeln!(y, "    timeout-minutes: {}", j.timeout_minutes);
-        if !j.outputs.is_empty() {
-            y.push_str("    outputs:\n");
-            for (k, v) in &j.outputs {
-                let _ = writeln!(y, "      {k}: {v}");
-            }
-        }
-        if let Some(m) = &j.matrix {
-            let _ = writeln!(y, "    strategy:\n      fail-fast: false\n      matrix: {m}");
-        }
+        render_job_head(&mut y, j);
         y.push_str("    steps:\n");
         for s in &j.steps {
-            let env_block = |y: &mut String, env: &[(&str, String)]| {
-                if !env.is_empty() {
-                    y.push_str("        env:\n");
-                    for (k, v) in env {
-                        let _ = writeln!(y, "          {k}: {}", yaml_scalar(v));
-                    }
-                }
-            };
-            match s {
-                WStep::Uses { name, action, with, cond, id } => {
-                    let _ = writeln!(y, "      - name: {name}");
-                    if let Some(id) = id {
-                        let _ = writeln!(y, "        id: {id}");
-                    }
-                    let _ = writeln!(y, "        uses: {}@{} # {}", action.repo, action.sha, action.version);
-                    if let Some(c) = cond {
-                        let _ = writeln!(y, "        if: {}", c.render());
-                    }
-                    if !with.is_empty() {
-                        y.push_str("        with:\n");
-                        for (k, v) in with {
-                            let _ = writeln!(y, "          {k}: {}", yaml_scalar(v));
-                        }
-                    }
-                }
-                WStep::Engine { name, args, env, .. } => {
-                    let _ = writeln!(y, "      - name: {name}");
-                    // The binary finds the checkout here, not where it was compiled.
-                    let mut env = env.clone();
-                    env.insert(0, ("XTASK_ROOT", "${{ github.workspace }}".into()));
-                    env_block(&mut y, &env);
-                    let _ = writeln!(y, "        run: {}", engine_run_line(args));
-                }
-                WStep::Xtask { name, args, env, id, .. } => {
-                    let _ = writeln!(y, "      - name: {name}");
-                    if let Some(id) = id {
-                        let _ = writeln!(y, "        id: {id}");
-                    }
-                    env_block(&mut y, env);
-                    let _ = writeln!(y, "        run: {}", run_line(args));
-                }
-                WStep::Command { name, argv } => {
-                    let _ = writeln!(y, "      - name: {}", yaml_scalar(name));
-                    let _ = writeln!(y, "        run: {}", yaml_scalar(&literal_command_line(argv)));
-                }
-            }
+            render_step(&mut y, s);
         }
     }
     y
+}
+
+/// A job's keys before its steps.
+fn render_job_head(y: &mut String, j: &Job) {
+    let _ = writeln!(y, "  {}:\n    name: {}\n    runs-on: {}", j.id, yaml_scalar(&j.name), j.runs_on);
+    if let Some(c) = &j.cond {
+        let _ = writeln!(y, "    if: {}", c.render());
+    }
+    if let Some(e) = j.environment {
+        let _ = writeln!(y, "    environment: {e}");
+    }
+    if !j.needs.is_empty() {
+        let _ = writeln!(y, "    needs: [{}]", j.needs.join(", "));
+    }
+    permissions(y, "    ", &j.permissions);
+    let _ = writeln!(y, "    timeout-minutes: {}", j.timeout_minutes);
+    if !j.outputs.is_empty() {
+        y.push_str("    outputs:\n");
+        for (k, v) in &j.outputs {
+            let _ = writeln!(y, "      {k}: {v}");
+        }
+    }
+    if let Some(m) = &j.matrix {
+        let _ = writeln!(y, "    strategy:\n      fail-fast: false\n      matrix: {m}");
+    }
+}
+
+/// One step of a job.
+fn render_step(y: &mut String, s: &WStep) {
+    let env_block = |y: &mut String, env: &[(&str, String)]| {
+        if !env.is_empty() {
+            y.push_str("        env:\n");
+            for (k, v) in env {
+                let _ = writeln!(y, "          {k}: {}", yaml_scalar(v));
+            }
+        }
+    };
+    match s {
+        WStep::Uses { name, action, with, cond, id } => {
+            let _ = writeln!(y, "      - name: {name}");
+            if let Some(id) = id {
+                let _ = writeln!(y, "        id: {id}");
+            }
+            let _ = writeln!(y, "        uses: {}@{} # {}", action.repo, action.sha, action.version);
+            if let Some(c) = cond {
+                let _ = writeln!(y, "        if: {}", c.render());
+            }
+            if !with.is_empty() {
+                y.push_str("        with:\n");
+                for (k, v) in with {
+                    let _ = writeln!(y, "          {k}: {}", yaml_scalar(v));
+                }
+            }
+        }
+        WStep::Engine { name, args, env, .. } => {
+            let _ = writeln!(y, "      - name: {name}");
+            // The binary finds the checkout here, not where it was compiled.
+            let mut env = env.clone();
+            env.insert(0, ("XTASK_ROOT", "${{ github.workspace }}".into()));
+            env_block(y, &env);
+            let _ = writeln!(y, "        run: {}", engine_run_line(args));
+        }
+        WStep::Xtask { name, args, env, id, .. } => {
+            let _ = writeln!(y, "      - name: {name}");
+            if let Some(id) = id {
+                let _ = writeln!(y, "        id: {id}");
+            }
+            env_block(y, env);
+            let _ = writeln!(y, "        run: {}", run_line(args));
+        }
+        WStep::Command { name, argv } => {
+            let _ = writeln!(y, "      - name: {}", yaml_scalar(name));
+            let _ = writeln!(y, "        run: {}", yaml_scalar(&literal_command_line(argv)));
+        }
+    }
 }
 
 /// The `run:` lines of the steps declared as commands (ci.toml `[[job]] run`): what the workflow rules allow
