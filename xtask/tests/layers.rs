@@ -286,10 +286,6 @@ fn references_are_read_from_grouped_imports_too() {
 const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("affected.rs", "compute", 77),
     ("http.rs", "send_all", 70),
-    ("jobs/bench.rs", "run", 156),
-    ("jobs/bench.rs", "bench_upload", 91),
-    ("jobs/bench.rs", "bench_gates", 64),
-    ("jobs/doctor.rs", "run", 126),
     ("jobs/gates/checks.rs", "large_files", 80),
     ("jobs/gates/checks.rs", "file_patterns", 91),
     ("jobs/release.rs", "semver_verdicts", 86),

@@ -32,149 +32,195 @@ pub fn run(ctx: &Ctx, cases: &[BenchCase], runs: usize) -> Result<()> {
         });
         return crate::plan::print_static(&plan, ctx.global.json);
     }
-    let all = cases.is_empty();
-    let want = |c: BenchCase| all || cases.contains(&c);
-    let mut rows = Vec::new();
-    let mut ratios: Vec<(String, f64, String)> = Vec::new();
-    let exe = std::env::current_exe().context("finding the xtask executable")?;
-    if want(BenchCase::Build) {
-        rows.push(bench_cold_build(ctx, runs.min(3))?);
-        rows.push(time_rows(
-            ctx,
-            "warm `cargo xtask --help`",
-            "cargo",
-            &["xtask", "--help"],
-            &[],
-            runs,
-            "goal: <= 0.25 s",
-        )?);
-        rows.push(time_rows(
-            ctx,
-            "the xtask binary alone, --help",
-            exe.to_str().unwrap_or("xtask"),
-            &["--help"],
-            &[],
-            runs,
-            "",
-        )?);
-    }
-    if want(BenchCase::Lint) {
-        let by_hand = bench_lint_by_hand(ctx, runs)?;
-        let xtask = time_rows(ctx, "cargo xtask lint", "cargo", &["xtask", "lint"], &[], runs, "concurrent steps")?;
-        ratios.push((
-            "lint / by hand".into(),
-            xtask.median.as_secs_f64() / by_hand.median.as_secs_f64(),
-            "goal: <= 0.8".into(),
-        ));
-        rows.push(by_hand);
-        rows.push(xtask);
-    }
-    if want(BenchCase::Package) {
-        rows.push(bench_package_rerun(ctx, runs)?);
-        // Both Linux wheels (zig, manylinux2014) against the host's alone, each a forced rebuild of a warm
-        // build directory (what a re-run of the package job pays per wheel).
-        let exe_s = exe.to_str().unwrap_or("xtask").to_owned();
-        let host = crate::workspace::host_triple(ctx)?;
-        let out = ctx.root.join(config::BENCH_DIR).join("wheels");
-        let one = time_rows(
-            ctx,
-            "package --wheels, the host's wheel alone",
-            &exe_s,
-            &["package", "--wheels", "--force", "--targets", &host, "--out", out.as_str()],
-            &[],
-            runs.min(2),
-            "warm, forced",
-        )?;
-        let both = time_rows(
-            ctx,
-            "package --wheels, x86_64 + aarch64 (zig)",
-            &exe_s,
-            &["package", "--wheels", "--force", "--out", out.as_str()],
-            &[],
-            runs.min(2),
-            "warm, forced; manylinux2014",
-        )?;
-        ratios.push((
-            "both Linux wheels / the host's wheel".into(),
-            both.median.as_secs_f64() / one.median.as_secs_f64(),
-            "the cost of the second architecture".into(),
-        ));
-        rows.extend([one, both]);
-    }
-    if want(BenchCase::Changed) {
-        let (leaf, full) = bench_changed_since(ctx, runs.min(2))?;
-        ratios.push((
-            "test --changed-since leaf / full".into(),
-            leaf.median.as_secs_f64() / full.median.as_secs_f64(),
-            "goal: <= 0.3".into(),
-        ));
-        rows.push(leaf);
-        rows.push(full);
-    }
-    if want(BenchCase::Upload) {
-        let (ours, curl, again, bulk_ours, bulk_curl) = bench_upload(ctx, runs)?;
-        ratios.push((
-            "upload throughput / parallel curl, bulk (8 x 4 MiB)".into(),
-            bulk_curl.median.as_secs_f64() / bulk_ours.median.as_secs_f64(),
-            "goal: >= 0.8".into(),
-        ));
-        ratios.push((
-            "upload throughput / parallel curl, this commit's packages".into(),
-            curl.median.as_secs_f64() / ours.median.as_secs_f64(),
-            String::new(),
-        ));
-        rows.extend([ours, curl, again, bulk_ours, bulk_curl]);
-    }
-    if want(BenchCase::Gates) {
-        rows.extend(bench_gates(&ctx.root, runs)?);
-    }
-    if want(BenchCase::Test) {
-        // The PR's critical path (goal: <= 60 s warm) and the heavy part CI runs beside it.
-        rows.push(time_rows(
-            ctx,
-            "cargo xtask test (default parts), warm",
-            "cargo",
-            &["xtask", "test"],
-            &[],
-            runs.min(2),
-            "goal: <= 60 s",
-        )?);
-        rows.push(time_rows(
-            ctx,
-            "cargo xtask test --part heavy, warm",
-            "cargo",
-            &["xtask", "test", "--part", "heavy"],
-            &[],
-            1,
-            "its own CI job, in parallel",
-        )?);
-    }
-    if want(BenchCase::Provision) {
-        // Every pinned tool from nothing, into a throwaway tools directory (the system packages aside).
-        let dir = ctx.root.join(config::BENCH_DIR).join("tools");
-        let _ = std::fs::remove_dir_all(&dir);
-        eprintln!("bench: provisioning every tool into {dir}");
-        let sh = &ctx.sh;
-        let t = std::time::Instant::now();
-        // Nothing of this checkout's own tools directory on PATH (this process put it first), or every tool is
-        // "found" there.
-        let ours: Vec<std::path::PathBuf> = ctx.tools.bin_dirs().into_iter().map(Into::into).collect();
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let path = std::env::join_paths(std::env::split_paths(&path).filter(|p| !ours.contains(p)))?;
-        cmd!(sh, "cargo xtask doctor --provision").env("XTASK_TOOLS_DIR", &dir).env("PATH", path).run()?;
-        rows.push(row("every pinned tool provisioned from nothing", t.elapsed(), "one run; cargo installs dominate"));
-        let _ = std::fs::remove_dir_all(&dir);
+    let mut report = Report::default();
+    for case in BenchCase::ALL.into_iter().filter(|c| cases.is_empty() || cases.contains(c)) {
+        let measure: Case = match case {
+            BenchCase::Build => case_build,
+            BenchCase::Lint => case_lint,
+            BenchCase::Package => case_package,
+            BenchCase::Changed => case_changed,
+            BenchCase::Upload => case_upload,
+            BenchCase::Gates => case_gates,
+            BenchCase::Test => case_test,
+            BenchCase::Provision => case_provision,
+        };
+        measure(ctx, runs, &mut report)?;
     }
     println!("\n{:<48} {:>10}  detail", "benchmark (median)", "time");
-    for r in &rows {
+    for r in &report.rows {
         println!("{:<48} {:>8.3} s  {}", r.name, r.median.as_secs_f64(), r.detail);
     }
-    if !ratios.is_empty() {
+    if !report.ratios.is_empty() {
         println!("\n{:<48} {:>10}", "ratio", "value");
-        for (name, v, goal) in &ratios {
+        for (name, v, goal) in &report.ratios {
             println!("{name:<48} {v:>10.2}  {goal}");
         }
     }
+    Ok(())
+}
+
+/// A ratio of two measurements: its name, value and goal.
+type Ratio = (String, f64, String);
+
+/// A benchmark: its rows and ratios, from `runs` runs per measurement.
+type Case = fn(&Ctx, usize, &mut Report) -> Result<()>;
+
+/// What the benchmarks measured.
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+    ratios: Vec<Ratio>,
+}
+
+/// The gates on histories of several sizes.
+fn case_gates(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
+    r.rows.extend(bench_gates(&ctx.root, runs)?);
+    Ok(())
+}
+
+/// The xtask's cold build, and `--help` through cargo and alone.
+fn case_build(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    r.rows.push(bench_cold_build(ctx, runs.min(3))?);
+    r.rows.push(time_rows(
+        ctx,
+        "warm `cargo xtask --help`",
+        "cargo",
+        &["xtask", "--help"],
+        &[],
+        runs,
+        "goal: <= 0.25 s",
+    )?);
+    r.rows.push(time_rows(
+        ctx,
+        "the xtask binary alone, --help",
+        exe.to_str().unwrap_or("xtask"),
+        &["--help"],
+        &[],
+        runs,
+        "",
+    )?);
+    Ok(())
+}
+
+/// `cargo xtask lint` against the same linters run one after another by hand.
+fn case_lint(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
+    let by_hand = bench_lint_by_hand(ctx, runs)?;
+    let xtask = time_rows(ctx, "cargo xtask lint", "cargo", &["xtask", "lint"], &[], runs, "concurrent steps")?;
+    r.ratios.push((
+        "lint / by hand".into(),
+        xtask.median.as_secs_f64() / by_hand.median.as_secs_f64(),
+        "goal: <= 0.8".into(),
+    ));
+    r.rows.push(by_hand);
+    r.rows.push(xtask);
+    Ok(())
+}
+
+/// A re-run of `package` on a packaged commit, and the wheels: the host's alone, then both Linux ones.
+fn case_package(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    r.rows.push(bench_package_rerun(ctx, runs)?);
+    // Both Linux wheels (zig, manylinux2014) against the host's alone, each a forced rebuild of a warm
+    // build directory (what a re-run of the package job pays per wheel).
+    let exe_s = exe.to_str().unwrap_or("xtask").to_owned();
+    let host = crate::workspace::host_triple(ctx)?;
+    let out = ctx.root.join(config::BENCH_DIR).join("wheels");
+    let one = time_rows(
+        ctx,
+        "package --wheels, the host's wheel alone",
+        &exe_s,
+        &["package", "--wheels", "--force", "--targets", &host, "--out", out.as_str()],
+        &[],
+        runs.min(2),
+        "warm, forced",
+    )?;
+    let both = time_rows(
+        ctx,
+        "package --wheels, x86_64 + aarch64 (zig)",
+        &exe_s,
+        &["package", "--wheels", "--force", "--out", out.as_str()],
+        &[],
+        runs.min(2),
+        "warm, forced; manylinux2014",
+    )?;
+    r.ratios.push((
+        "both Linux wheels / the host's wheel".into(),
+        both.median.as_secs_f64() / one.median.as_secs_f64(),
+        "the cost of the second architecture".into(),
+    ));
+    r.rows.extend([one, both]);
+    Ok(())
+}
+
+/// `test --changed-since` for a leaf change against a full run.
+fn case_changed(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
+    let (leaf, full) = bench_changed_since(ctx, runs.min(2))?;
+    r.ratios.push((
+        "test --changed-since leaf / full".into(),
+        leaf.median.as_secs_f64() / full.median.as_secs_f64(),
+        "goal: <= 0.3".into(),
+    ));
+    r.rows.push(leaf);
+    r.rows.push(full);
+    Ok(())
+}
+
+/// Uploads against parallel curl, a second upload, and bulk throughput.
+fn case_upload(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
+    let (ours, curl, again, bulk_ours, bulk_curl) = bench_upload(ctx, runs)?;
+    r.ratios.push((
+        "upload throughput / parallel curl, bulk (8 x 4 MiB)".into(),
+        bulk_curl.median.as_secs_f64() / bulk_ours.median.as_secs_f64(),
+        "goal: >= 0.8".into(),
+    ));
+    r.ratios.push((
+        "upload throughput / parallel curl, this commit's packages".into(),
+        curl.median.as_secs_f64() / ours.median.as_secs_f64(),
+        String::new(),
+    ));
+    r.rows.extend([ours, curl, again, bulk_ours, bulk_curl]);
+    Ok(())
+}
+
+/// The PR's critical path (goal: <= 60 s warm) and the heavy part CI runs beside it.
+fn case_test(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
+    r.rows.push(time_rows(
+        ctx,
+        "cargo xtask test (default parts), warm",
+        "cargo",
+        &["xtask", "test"],
+        &[],
+        runs.min(2),
+        "goal: <= 60 s",
+    )?);
+    r.rows.push(time_rows(
+        ctx,
+        "cargo xtask test --part heavy, warm",
+        "cargo",
+        &["xtask", "test", "--part", "heavy"],
+        &[],
+        1,
+        "its own CI job, in parallel",
+    )?);
+    Ok(())
+}
+
+/// Every pinned tool from nothing, into a throwaway tools directory (the system packages aside).
+fn case_provision(ctx: &Ctx, _runs: usize, r: &mut Report) -> Result<()> {
+    let dir = ctx.root.join(config::BENCH_DIR).join("tools");
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("bench: provisioning every tool into {dir}");
+    let sh = &ctx.sh;
+    let t = std::time::Instant::now();
+    // Nothing of this checkout's own tools directory on PATH (this process put it first), or every tool is
+    // "found" there.
+    let ours: Vec<std::path::PathBuf> = ctx.tools.bin_dirs().into_iter().map(Into::into).collect();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(std::env::split_paths(&path).filter(|p| !ours.contains(p)))?;
+    cmd!(sh, "cargo xtask doctor --provision").env("XTASK_TOOLS_DIR", &dir).env("PATH", path).run()?;
+    r.rows.push(row("every pinned tool provisioned from nothing", t.elapsed(), "one run; cargo installs dominate"));
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
@@ -389,54 +435,7 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row, Row, Row)> {
         let head = head.trim().to_owned();
         let packages = ctx.root.join(config::PACKAGES_DIR);
         let (ours, curl) = upload_vs_curl(exe, &url, "small", &head, &packages, &dir, &m.artifacts, runs)?;
-        // Bulk: 8 files of 4 MiB (what several platforms' wheels and bundles weigh), where throughput, not the
-        // per-request round trips of nine small files, decides.
-        let bulk_commit = "b".repeat(40);
-        let bulk_root = ctx.root.join(config::BENCH_DIR).join("bulk");
-        let bulk_dir = bulk_root.join(&bulk_commit);
-        let mut artifacts = Vec::new();
-        std::fs::create_dir_all(bulk_dir.join("wheels"))?;
-        for i in 0..8u8 {
-            let data: Vec<u8> = (0..4u32 << 20).map(|j| (j.wrapping_mul(2_654_435_761) >> 13) as u8 ^ i).collect();
-            let rel = format!("wheels/bulk-{i}.whl");
-            std::fs::write(bulk_dir.join(&rel), &data)?;
-            artifacts.push(manifest::Artifact {
-                kind: manifest::Kind::Wheel,
-                name: format!("bulk-{i}"),
-                path: rel,
-                size: data.len() as u64,
-                sha256: crate::sha256::digest(&data),
-                version: "0.0.0".into(),
-                platform: Some("bench".into()),
-                tag: None,
-                command: String::new(),
-                tools: vec![],
-            });
-        }
-        let bulk_bytes: u64 = artifacts.iter().map(|a| a.size).sum();
-        manifest::Manifest {
-            commit: bulk_commit.clone(),
-            dirty: false,
-            source_date_epoch: 0,
-            xtask_version: "0".into(),
-            version: "0.0.0".into(),
-            artifacts: artifacts.clone(),
-        }
-        .write_atomic(&bulk_dir.join(manifest::FILE))?;
-        let (bulk_ours, bulk_curl) =
-            upload_vs_curl(exe, &url, "bulk", &bulk_commit, &bulk_root, &bulk_dir, &artifacts, runs)?;
-        let bmib = |d: Duration| bulk_bytes as f64 / 1048576.0 / d.as_secs_f64();
-        let bulk_ours_row =
-            row("cargo xtask upload, bulk (8 x 4 MiB)", bulk_ours, &format!("{:.0} MiB/s", bmib(bulk_ours)));
-        let bulk_curl_row = row(
-            "plain parallel curl, bulk (8 x 4 MiB)",
-            bulk_curl,
-            &format!(
-                "{:.0} MiB/s; throughput ratio {:.2}",
-                bmib(bulk_curl),
-                bulk_curl.as_secs_f64() / bulk_ours.as_secs_f64()
-            ),
-        );
+        let (bulk_ours_row, bulk_curl_row) = bulk_rows(ctx, exe, &url, runs)?;
         let again = time_rows(
             ctx,
             "upload again (everything already there)",
@@ -463,41 +462,105 @@ fn bench_upload(ctx: &Ctx, runs: usize) -> Result<(Row, Row, Row, Row, Row)> {
     result
 }
 
+/// Bulk: 8 files of 4 MiB (what several platforms' wheels and bundles weigh), where throughput, not the
+/// per-request round trips of nine small files, decides: this xtask's upload against parallel curl.
+fn bulk_rows(ctx: &Ctx, exe: &str, url: &str, runs: usize) -> Result<(Row, Row)> {
+    let bulk_commit = "b".repeat(40);
+    let bulk_root = ctx.root.join(config::BENCH_DIR).join("bulk");
+    let bulk_dir = bulk_root.join(&bulk_commit);
+    let artifacts = write_bulk_commit(&bulk_dir, &bulk_commit)?;
+    let bulk_bytes: u64 = artifacts.iter().map(|a| a.size).sum();
+    let (bulk_ours, bulk_curl) =
+        upload_vs_curl(exe, url, "bulk", &bulk_commit, &bulk_root, &bulk_dir, &artifacts, runs)?;
+    let bmib = |d: Duration| bulk_bytes as f64 / 1048576.0 / d.as_secs_f64();
+    let bulk_ours_row =
+        row("cargo xtask upload, bulk (8 x 4 MiB)", bulk_ours, &format!("{:.0} MiB/s", bmib(bulk_ours)));
+    let bulk_curl_row = row(
+        "plain parallel curl, bulk (8 x 4 MiB)",
+        bulk_curl,
+        &format!(
+            "{:.0} MiB/s; throughput ratio {:.2}",
+            bmib(bulk_curl),
+            bulk_curl.as_secs_f64() / bulk_ours.as_secs_f64()
+        ),
+    );
+    Ok((bulk_ours_row, bulk_curl_row))
+}
+
+/// A packaged commit of 8 pseudo-random 4 MiB wheels in `dir`, with its manifest; returns its artifacts.
+fn write_bulk_commit(dir: &Utf8Path, commit: &str) -> Result<Vec<manifest::Artifact>> {
+    let mut artifacts = Vec::new();
+    std::fs::create_dir_all(dir.join("wheels"))?;
+    for i in 0..8u8 {
+        let data: Vec<u8> = (0..4u32 << 20).map(|j| (j.wrapping_mul(2_654_435_761) >> 13) as u8 ^ i).collect();
+        let rel = format!("wheels/bulk-{i}.whl");
+        std::fs::write(dir.join(&rel), &data)?;
+        artifacts.push(manifest::Artifact {
+            kind: manifest::Kind::Wheel,
+            name: format!("bulk-{i}"),
+            path: rel,
+            size: data.len() as u64,
+            sha256: crate::sha256::digest(&data),
+            version: "0.0.0".into(),
+            platform: Some("bench".into()),
+            tag: None,
+            command: String::new(),
+            tools: vec![],
+        });
+    }
+    manifest::Manifest {
+        commit: commit.to_owned(),
+        dirty: false,
+        source_date_epoch: 0,
+        xtask_version: "0".into(),
+        version: "0.0.0".into(),
+        artifacts: artifacts.clone(),
+    }
+    .write_atomic(&dir.join(manifest::FILE))?;
+    Ok(artifacts)
+}
+
+/// A repository of 20,000 files whose branch `change` changes 300 of them and adds 200.
+fn make_gates_repository(sh: &Shell, dir: &Utf8Path) -> Result<()> {
+    eprintln!("bench gates: creating a 20,000-file repository in {dir}");
+    let _ = std::fs::remove_dir_all(dir);
+    for i in 0..20_000 {
+        let p = dir.join(format!("d{:03}/f{i:05}.txt", i % 400));
+        std::fs::create_dir_all(p.parent().unwrap())?;
+        std::fs::write(&p, format!("line one of {i}\nline two\nline three\n"))?;
+    }
+    sh.change_dir(dir);
+    let _e = [
+        sh.push_env("GIT_AUTHOR_NAME", "bench"),
+        sh.push_env("GIT_AUTHOR_EMAIL", "bench@example.com"),
+        sh.push_env("GIT_COMMITTER_NAME", "bench"),
+        sh.push_env("GIT_COMMITTER_EMAIL", "bench@example.com"),
+    ];
+    cmd!(sh, "git init -q -b main").run()?;
+    cmd!(sh, "git add -A").run()?;
+    cmd!(sh, "git commit -q -m base").run()?;
+    cmd!(sh, "git checkout -q -b change").run()?;
+    for i in 0..300 {
+        let p = dir.join(format!("d{:03}/f{i:05}.txt", i % 400));
+        std::fs::write(&p, format!("line one of {i}\nline two changed\nline three\nand a fourth\n"))?;
+    }
+    for i in 0..200 {
+        let p = dir.join(format!("new/n{i:04}.rs"));
+        std::fs::create_dir_all(p.parent().unwrap())?;
+        let body: String = (0..40).map(|l| format!("fn f{l}() {{ /* {i} */ }}\n")).collect();
+        std::fs::write(&p, body)?;
+    }
+    cmd!(sh, "git add -A").run()?;
+    cmd!(sh, "git commit -q -m change").run()?;
+    Ok(())
+}
+
 /// Gates on a synthetic repository of 20,000 files with a 500-file change (200 of them new).
 fn bench_gates(root: &Utf8Path, runs: usize) -> Result<Vec<Row>> {
     let dir = root.join(config::BENCH_DIR).join("gates-repo");
     let sh = Shell::new()?;
     if !dir.join(".git").exists() {
-        eprintln!("bench gates: creating a 20,000-file repository in {dir}");
-        let _ = std::fs::remove_dir_all(&dir);
-        for i in 0..20_000 {
-            let p = dir.join(format!("d{:03}/f{i:05}.txt", i % 400));
-            std::fs::create_dir_all(p.parent().unwrap())?;
-            std::fs::write(&p, format!("line one of {i}\nline two\nline three\n"))?;
-        }
-        sh.change_dir(&dir);
-        let _e = [
-            sh.push_env("GIT_AUTHOR_NAME", "bench"),
-            sh.push_env("GIT_AUTHOR_EMAIL", "bench@example.com"),
-            sh.push_env("GIT_COMMITTER_NAME", "bench"),
-            sh.push_env("GIT_COMMITTER_EMAIL", "bench@example.com"),
-        ];
-        cmd!(sh, "git init -q -b main").run()?;
-        cmd!(sh, "git add -A").run()?;
-        cmd!(sh, "git commit -q -m base").run()?;
-        cmd!(sh, "git checkout -q -b change").run()?;
-        for i in 0..300 {
-            let p = dir.join(format!("d{:03}/f{i:05}.txt", i % 400));
-            std::fs::write(&p, format!("line one of {i}\nline two changed\nline three\nand a fourth\n"))?;
-        }
-        for i in 0..200 {
-            let p = dir.join(format!("new/n{i:04}.rs"));
-            std::fs::create_dir_all(p.parent().unwrap())?;
-            let body: String = (0..40).map(|l| format!("fn f{l}() {{ /* {i} */ }}\n")).collect();
-            std::fs::write(&p, body)?;
-        }
-        cmd!(sh, "git add -A").run()?;
-        cmd!(sh, "git commit -q -m change").run()?;
+        make_gates_repository(&sh, &dir)?;
     }
     // The gates job on that repository, with the documented default gates (it has no ci.toml); its JSON report
     // says how long its own work and git's took.
