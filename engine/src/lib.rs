@@ -31,6 +31,7 @@ mod parallel;
 mod pipeline;
 mod plan;
 mod pyproject;
+mod registry;
 mod root;
 mod semver;
 mod settings;

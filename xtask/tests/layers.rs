@@ -289,7 +289,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("jobs/gates/checks.rs", "large_files", 80),
     ("jobs/gates/checks.rs", "file_patterns", 91),
     ("jobs/release.rs", "semver_verdicts", 86),
-    ("jobs/release.rs", "crate_metadata", 71),
     ("jobs/release.rs", "plan_release", 69),
     ("jobs/release.rs", "publish_crates", 61),
     ("jobs/upload.rs", "write_manifest", 66),

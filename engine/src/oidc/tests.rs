@@ -85,8 +85,8 @@ fn crates_trusted_publishing_exchanges_publishes_and_revokes() {
     std::fs::write(&krate, b"crate bytes").unwrap();
     let meta = json!({"name": "demo", "vers": "0.1.0"});
     let answer =
-        crate::jobs::release::publish_crate(&sh, &api, token.token.expose(), true, &meta, &krate, &root).unwrap();
-    assert_eq!(answer, crate::jobs::release::Answer::Accepted);
+        crate::registry::crates::publish_crate(&sh, &api, token.token.expose(), true, &meta, &krate, &root).unwrap();
+    assert_eq!(answer, crate::registry::crates::Answer::Accepted);
     token.revoke().unwrap();
     drop(token);
     let reqs = http.requests();

@@ -3,6 +3,7 @@ use std::process::{Command, Stdio};
 use super::*;
 use crate::flags;
 use crate::jobs::upload;
+use crate::registry::crates::{IndexEntry, index_path};
 use crate::testutil::{self, FlakyProxy, Server};
 
 #[test]
@@ -29,13 +30,6 @@ fn a_release_runs_only_from_the_versions_tag_or_the_default_branch() {
     for (facts, want) in refused {
         let err = check_ref(&facts, "1.2.3").unwrap_err().to_string();
         assert!(err.contains(want) && err.contains("--allow-any-ref"), "{facts:?}: {err}");
-    }
-}
-
-#[test]
-fn index_paths() {
-    for (name, want) in [("a", "1/a"), ("ab", "2/ab"), ("abc", "3/a/abc"), ("Reel-CLI", "re/el/reel-cli")] {
-        assert_eq!(index_path(name), want);
     }
 }
 
@@ -506,26 +500,6 @@ fn a_patch_release_that_removes_a_public_function_is_refused() {
     assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 1, "0.1.1 was not published");
 }
 
-#[test]
-fn crate_downloads_follow_the_index_dl_template() {
-    assert_eq!(
-        download_url("https://static.crates.io/crates", "serde", "1.0.0"),
-        "https://static.crates.io/crates/serde/1.0.0/download"
-    );
-    assert_eq!(
-        download_url("https://r.example/{crate}/{version}/{prefix}/{lowerprefix}.crate", "Ab", "1.0.0"),
-        "https://r.example/Ab/1.0.0/2/2.crate"
-    );
-    assert_eq!(
-        download_url("https://r.example/{prefix}/{lowerprefix}/{crate}", "SerDe", "1.0.0"),
-        "https://r.example/Se/rD/se/rd/SerDe"
-    );
-    assert_eq!(
-        download_url("https://r.example/x/{prefix}/{crate}-{version}", "serde", "2.0.0"),
-        "https://r.example/x/se/rd/serde-2.0.0"
-    );
-}
-
 /// The previous version's `.crate` comes from where the index's `config.json` says (`dl`, its markers filled
 /// in, the sha256 one too) and must match the index's sha256; a registry that does not have it is an error
 /// naming the URL, not an empty comparison.
@@ -556,51 +530,6 @@ fn the_previous_crate_is_downloaded_from_the_index_dl() {
     assert!(e.contains("the index says") && e.contains(&sum), "{e}");
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn simple_pages_are_read_by_their_anchors() {
-    let sha = "ab".repeat(32);
-    let page = "http://127.0.0.1:1/simple/demo/";
-    let html = format!(
-        "<html><body><abbr href=\"x.whl\">no</abbr>\n\
-         <a href=\"../../packages/demo-0.1.0-py3-none-any.whl#sha256={sha}\">demo-0.1.0-py3-none-any.whl</a><br>\n\
-         <A data-requires-python=\"&gt;=3.9\" HREF='https://files.example/p/ab/demo-0.1.0.tar.gz#sha256={}'>x</A>\n\
-         <a href=\"/files/demo%2B1-0.2.0-py3-none-any.whl?x=1&amp;y=2#md5=00\">old hash only</a>\n\
-         <a href=demo-0.3.0-py3-none-any.whl>unquoted, no hash</a>\n\
-         <p>demo-0.4.0-py3-none-any.whl in text only</p></body></html>",
-        sha.to_uppercase()
-    );
-    let files = simple_files(page, &html);
-    let got: Vec<(&str, Option<&str>, &str)> =
-        files.iter().map(|f| (f.name.as_str(), f.sha256.as_deref(), f.url.as_str())).collect();
-    assert_eq!(
-        got,
-        [
-            (
-                "demo-0.1.0-py3-none-any.whl",
-                Some(sha.as_str()),
-                "http://127.0.0.1:1/packages/demo-0.1.0-py3-none-any.whl"
-            ),
-            ("demo-0.1.0.tar.gz", Some(sha.as_str()), "https://files.example/p/ab/demo-0.1.0.tar.gz"),
-            ("demo+1-0.2.0-py3-none-any.whl", None, "http://127.0.0.1:1/files/demo%2B1-0.2.0-py3-none-any.whl?x=1&y=2"),
-            ("demo-0.3.0-py3-none-any.whl", None, "http://127.0.0.1:1/simple/demo/demo-0.3.0-py3-none-any.whl"),
-        ]
-    );
-    // A file name only in the text is not listed (the old check, `body.contains(file)`, said it was).
-    assert!(!files.iter().any(|f| f.name.contains("0.4.0")));
-}
-
-#[test]
-fn index_lines_are_judged_by_checksum() {
-    let e = |vers: &str, cksum: &str| IndexEntry { vers: vers.into(), yanked: false, cksum: cksum.into() };
-    let (ours, theirs) = ("a".repeat(64), "b".repeat(64));
-    assert_eq!(crate_presence(&[e("0.0.9", &theirs)], "0.1.0", &ours), Presence::Missing);
-    assert_eq!(crate_presence(&[e("0.1.0", &ours.to_uppercase())], "0.1.0", &ours), Presence::Same);
-    assert_eq!(crate_presence(&[e("0.1.0", &theirs)], "0.1.0", &ours), Presence::Other(vec![theirs.clone()]));
-    // A registry that took the version twice: any other line is a conflict.
-    let twice = [e("0.1.0", &ours), e("0.1.0", &theirs)];
-    assert_eq!(crate_presence(&twice, "0.1.0", &ours), Presence::Other(vec![theirs]));
 }
 
 /// A registry's web API and sparse index in one [`testutil::MockHttp`]: the index file of `demo` is `index`
@@ -772,44 +701,6 @@ fn wheels_on_the_index_are_judged_by_sha256() {
     assert_eq!(presence(format!("<a href=\"/theirs/{file}#md5=00\">{file}</a>")), Presence::Other(vec![theirs]));
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// Each refusal of the registry's API names its cause and its fix; a refused token's fix depends on where the
-/// token came from.
-#[test]
-fn registry_refusals_each_have_a_fix() {
-    let api = "https://registry.example";
-    let reply = |status: u16, body: &str, headers: &[(&str, &str)]| crate::http::Response {
-        status,
-        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        body: body.as_bytes().to_vec(),
-    };
-    let name = json!("demo");
-    let judge = |r: crate::http::Response, trusted: bool| judge_publish_reply(api, &name, trusted, &r);
-    let err = |r: crate::http::Response, trusted: bool| format!("{:#}", judge(r, trusted).unwrap_err());
-    let e = err(reply(429, "slow down", &[]), false);
-    assert!(e.contains("HTTP 429") && e.contains("\nfix: wait"), "{e}");
-    let e = err(reply(301, "", &[("location", "https://user:pw@other.example/api/v1/crates/new?x=1")]), false);
-    assert!(
-        e.contains("HTTP 301")
-            && e.contains("https://***@other.example/api/v1/crates/new")
-            && e.contains("\nfix: set release.registry-api"),
-        "{e}"
-    );
-    let e = err(reply(403, "", &[]), false);
-    assert!(e.contains("\nfix: set CARGO_REGISTRY_TOKEN"), "{e}");
-    let e = err(reply(401, "", &[]), true);
-    assert!(e.contains("trusted-publishing token") && e.contains("\nfix: run the release job again"), "{e}");
-    assert!(!e.contains("CARGO_REGISTRY_TOKEN"), "a minted token is not fixed by setting one: {e}");
-    let e = err(reply(502, "bad gateway", &[]), false);
-    assert!(e.contains("HTTP 502") && e.contains("\nfix: "), "{e}");
-    let e = err(reply(200, "{\"errors\":[{\"detail\":\"missing description\"}]}", &[]), false);
-    assert!(e.contains("missing description") && e.contains("\nfix: "), "{e}");
-    let already = "{\"errors\":[{\"detail\":\"crate version `0.1.0` is already uploaded\"}]}";
-    assert!(matches!(judge(reply(200, already, &[]), false).unwrap(), Answer::Exists(_)));
-    assert!(matches!(judge(reply(400, "File already exists", &[]), false).unwrap(), Answer::Exists(_)));
-    assert!(matches!(judge(reply(422, "nope", &[]), false).unwrap(), Answer::Refused(m) if m.contains("\nfix: ")));
-    assert_eq!(judge(reply(200, "{\"warnings\":{}}", &[]), false).unwrap(), Answer::Accepted);
 }
 
 /// A redirect from the registry's API is not followed with the crate and the token: it is refused with a fix
