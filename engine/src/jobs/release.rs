@@ -34,7 +34,9 @@ use crate::flags;
 use crate::manifest::{Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
 use crate::registry::Presence;
-use crate::registry::crates::{Answer, crate_in_index, crate_metadata, download_crate, index_entries, publish_crate};
+use crate::registry::crates::{
+    Answer, IndexEntry, crate_in_index, crate_metadata, download_crate, index_entries, publish_crate,
+};
 use crate::registry::pypi::{self, wheel_on_index};
 use crate::store::{PutMeta, Store};
 use crate::{Ctx, config};
@@ -239,57 +241,26 @@ fn semver_verdicts(
     cache: &Utf8Path,
 ) -> Result<Vec<(String, crate::semver::Verdict)>> {
     use crate::semver::Verdict;
-    let mut todo = Vec::new();
-    for a in crates {
-        let entries = index_entries(sh, &t.registry_index, &a.name, cache)?;
-        if entries.iter().any(|e| e.vers == a.version) {
-            continue;
-        }
-        // A yanked version is no baseline: the previous one people can still depend on is.
-        let live: Vec<String> = entries.iter().filter(|e| !e.yanked).map(|e| e.vers.clone()).collect();
-        let prev = crate::semver::previous_version(&live, &a.version)
-            .and_then(|v| entries.iter().find(|e| e.vers == v).cloned());
-        todo.push((*a, prev));
-    }
+    let todo = baselines(sh, t, crates, cache)?;
     if todo.iter().all(|(_, prev)| prev.is_none()) {
         return Ok(todo.iter().map(|(a, _)| (a.name.clone(), Verdict::FirstRelease)).collect());
     }
     let work = ctx.root.join(crate::config::RELEASE_SEMVER_DIR);
-    let libraries = |dir: &Utf8Path| -> Result<Vec<String>> {
-        let manifest = dir.join("Cargo.toml");
-        let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}")
-            .quiet()
-            .read()
-            .with_context(|| format!("reading the crates in {dir}"))?;
-        Ok(crate::workspace::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect())
-    };
-    let unpacked: Vec<(String, String, Utf8PathBuf)> =
-        crates.iter().map(|a| (a.name.clone(), a.version.clone(), dir.join(&a.path))).collect();
-    crate::semver::unpack_workspace(sh, &work.join("current"), &unpacked)?;
-    // The dependencies the repository reviewed and locked, where they fit: no newer version picked at release.
-    let lock = ctx.root.join("Cargo.lock");
-    if lock.is_file() {
-        std::fs::copy(&lock, work.join("current/Cargo.lock")).with_context(|| format!("copying {lock}"))?;
-    }
-    let libs = libraries(&work.join("current"))?;
+    let (libs, libs_before) = semver_workspaces(ctx, sh, t, (crates, dir), &todo, cache, &work)?;
     ctx.tools.ensure(sh, &["cargo-semver-checks"])?;
     let tool = ctx
         .tools
         .probe(sh, config::tool::CARGO_SEMVER_CHECKS.tool())?
         .path
         .context("cargo-semver-checks is not installed")?;
-    // The previous versions, checked against the index's sha256, in a scratch workspace of their own
-    // (patched to each other too).
-    let mut previous = Vec::new();
-    for (a, prev) in &todo {
-        if let Some(prev) = prev {
-            let file = work.join(format!("{}-{}.crate", a.name, prev.vers));
-            download_crate(sh, &t.registry_index, cache, &a.name, prev, &file)?;
-            previous.push((a.name.clone(), prev.vers.clone(), file));
-        }
-    }
-    crate::semver::unpack_workspace(sh, &work.join("baseline"), &previous)?;
-    let libs_before = libraries(&work.join("baseline"))?;
+    let compare = |name: &str, prev: &str| {
+        crate::semver::compare(sh, &tool, &work.join("current"), &work.join("baseline"), name, prev).map_err(|e| {
+            JobFailed(format!(
+                "{e:#}\nfix: the output above names the cause; run the release again once it is fixed\n\
+                 nothing was published"
+            ))
+        })
+    };
     let mut out = Vec::new();
     for (a, prev) in todo {
         let (now, before) = (libs.contains(&a.name), libs_before.contains(&a.name));
@@ -302,19 +273,75 @@ fn semver_verdicts(
             },
             // A library where there was none adds API: nothing to break.
             Some(prev) if !before => Verdict::Compatible { baseline: format!("{} {}", a.name, prev.vers) },
-            Some(prev) => {
-                crate::semver::compare(sh, &tool, &work.join("current"), &work.join("baseline"), &a.name, &prev.vers)
-                    .map_err(|e| {
-                        JobFailed(format!(
-                            "{e:#}\nfix: the output above names the cause; run the release again once it is fixed\n\
-                             nothing was published"
-                        ))
-                    })?
-            }
+            Some(prev) => compare(&a.name, &prev.vers)?,
         };
         out.push((a.name.clone(), verdict));
     }
     Ok(out)
+}
+
+/// Each crate the registry does not have at this version, with the version it is compared with: the previous one
+/// people can still depend on (a yanked version is no baseline), if any.
+fn baselines<'a>(
+    sh: &Shell,
+    t: &Targets,
+    crates: &[&'a Artifact],
+    cache: &Utf8Path,
+) -> Result<Vec<(&'a Artifact, Option<IndexEntry>)>> {
+    let mut todo = Vec::new();
+    for a in crates {
+        let entries = index_entries(sh, &t.registry_index, &a.name, cache)?;
+        if entries.iter().any(|e| e.vers == a.version) {
+            continue;
+        }
+        let live: Vec<String> = entries.iter().filter(|e| !e.yanked).map(|e| e.vers.clone()).collect();
+        let prev = crate::semver::previous_version(&live, &a.version)
+            .and_then(|v| entries.iter().find(|e| e.vers == v).cloned());
+        todo.push((*a, prev));
+    }
+    Ok(todo)
+}
+
+/// Two scratch workspaces under `work`: `current` (the release's `.crate` files, with the repository's
+/// Cargo.lock) and `baseline` (the previous versions, downloaded and checked against the index's sha256); the
+/// crates with a library in each.
+fn semver_workspaces(
+    ctx: &Ctx,
+    sh: &Shell,
+    t: &Targets,
+    (crates, dir): (&[&Artifact], &Utf8Path),
+    todo: &[(&Artifact, Option<IndexEntry>)],
+    cache: &Utf8Path,
+    work: &Utf8Path,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let unpacked: Vec<(String, String, Utf8PathBuf)> =
+        crates.iter().map(|a| (a.name.clone(), a.version.clone(), dir.join(&a.path))).collect();
+    crate::semver::unpack_workspace(sh, &work.join("current"), &unpacked)?;
+    // The dependencies the repository reviewed and locked, where they fit: no newer version picked at release.
+    let lock = ctx.root.join("Cargo.lock");
+    if lock.is_file() {
+        std::fs::copy(&lock, work.join("current/Cargo.lock")).with_context(|| format!("copying {lock}"))?;
+    }
+    let mut previous = Vec::new();
+    for (a, prev) in todo {
+        if let Some(prev) = prev {
+            let file = work.join(format!("{}-{}.crate", a.name, prev.vers));
+            download_crate(sh, &t.registry_index, cache, &a.name, prev, &file)?;
+            previous.push((a.name.clone(), prev.vers.clone(), file));
+        }
+    }
+    crate::semver::unpack_workspace(sh, &work.join("baseline"), &previous)?;
+    Ok((libraries(sh, &work.join("current"))?, libraries(sh, &work.join("baseline"))?))
+}
+
+/// The crates with a library target in the workspace at `dir`.
+fn libraries(sh: &Shell, dir: &Utf8Path) -> Result<Vec<String>> {
+    let manifest = dir.join("Cargo.toml");
+    let meta = cmd!(sh, "cargo metadata --no-deps --format-version 1 --manifest-path {manifest}")
+        .quiet()
+        .read()
+        .with_context(|| format!("reading the crates in {dir}"))?;
+    Ok(crate::workspace::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect())
 }
 
 /// Crates ordered so that every crate comes after the release's crates it depends on.
@@ -811,20 +838,7 @@ fn plan_release(
     tmp: &Utf8Path,
 ) -> Result<ReleasePlan> {
     let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
-    let mut deps = Vec::new();
-    let mut metadata = BTreeMap::new();
-    for a in &crates {
-        let meta = crate_metadata(sh, &dir.join(&a.path), &a.name, &a.version)?;
-        let names: Vec<String> = meta["deps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|d| d["kind"] != "dev")
-            .filter_map(|d| d["name"].as_str().map(str::to_owned))
-            .collect();
-        deps.push((a.name.clone(), names));
-        metadata.insert(a.name.clone(), meta);
-    }
+    let (deps, metadata) = crates_metadata(sh, &crates, dir)?;
     let order = publish_order(&deps)?;
     let mut actions = Vec::new();
     // Every item is judged by its bytes before anything is published: a version or file name already taken by
@@ -847,21 +861,7 @@ fn plan_release(
         return Err(JobFailed(format!("{}\n{OTHER_BYTES_FIX}\nnothing was published", conflicts.join("\n"))).into());
     }
     let web: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wasm).collect();
-    // One bundle goes to `version/<V>/` itself; several each to `version/<V>/<bundle>/`, so that no bundle's
-    // index.html replaces another's.
-    let bundles: std::collections::BTreeSet<&str> = web.iter().map(|a| a.name.as_str()).collect();
-    let nested = bundles.len() > 1;
-    // Each web file's keys that do not hold it yet (by the sha256 the store records).
-    let mut web_todo = Vec::new();
-    for a in &web {
-        let rel =
-            if nested { a.path.split_once('/').map(|x| x.1) } else { a.path.splitn(3, '/').nth(2) }.unwrap_or(&a.path);
-        for key in [format!("version/{version}/{rel}"), format!("latest/{rel}")] {
-            if t.web.head(sh, &key)?.and_then(|o| o.sha256).as_deref() != Some(a.sha256.as_str()) {
-                web_todo.push((a.path.clone(), a.sha256.clone(), key));
-            }
-        }
-    }
+    let web_todo = web_todo(sh, t, &web, version)?;
     if !web.is_empty() {
         actions.push(Action {
             what: format!("web bundle: {} files to version/{version}/ and latest/ of {}", web.len(), t.web.describe()),
@@ -869,6 +869,52 @@ fn plan_release(
         });
     }
     Ok(ReleasePlan { order, metadata, actions, web_todo })
+}
+
+/// A crate and the names of its dependencies.
+type CrateDeps = (String, Vec<String>);
+
+/// Each crate's registry metadata (from its `.crate`, checked to be that crate), and the release's crates each
+/// depends on (not counting dev-dependencies).
+fn crates_metadata(
+    sh: &Shell,
+    crates: &[&Artifact],
+    dir: &Utf8Path,
+) -> Result<(Vec<CrateDeps>, BTreeMap<String, Value>)> {
+    let mut deps = Vec::new();
+    let mut metadata = BTreeMap::new();
+    for a in crates {
+        let meta = crate_metadata(sh, &dir.join(&a.path), &a.name, &a.version)?;
+        let names: Vec<String> = meta["deps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["kind"] != "dev")
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .collect();
+        deps.push((a.name.clone(), names));
+        metadata.insert(a.name.clone(), meta);
+    }
+    Ok((deps, metadata))
+}
+
+/// Each web file's keys that do not hold it yet (by the sha256 the store records): (path, sha256, key). One bundle
+/// goes to `version/<V>/` itself; several each to `version/<V>/<bundle>/`, so that no bundle's index.html replaces
+/// another's.
+fn web_todo(sh: &Shell, t: &Targets, web: &[&Artifact], version: &str) -> Result<Vec<(String, String, String)>> {
+    let bundles: std::collections::BTreeSet<&str> = web.iter().map(|a| a.name.as_str()).collect();
+    let nested = bundles.len() > 1;
+    let mut todo = Vec::new();
+    for a in web {
+        let rel =
+            if nested { a.path.split_once('/').map(|x| x.1) } else { a.path.splitn(3, '/').nth(2) }.unwrap_or(&a.path);
+        for key in [format!("version/{version}/{rel}"), format!("latest/{rel}")] {
+            if t.web.head(sh, &key)?.and_then(|o| o.sha256).as_deref() != Some(a.sha256.as_str()) {
+                todo.push((a.path.clone(), a.sha256.clone(), key));
+            }
+        }
+    }
+    Ok(todo)
 }
 
 /// Every wheel's content against its file name and the release (see [`content`]), before anything is
@@ -959,19 +1005,7 @@ fn publish_crates(
             p @ Presence::Other(_) => return Err(stop(&p)),
             Presence::Missing => {}
         }
-        let (token, trusted) = match (&t.registry_token, &t.oidc) {
-            (Some(token), _) => (token.clone(), false),
-            (None, Some(github)) => {
-                if minted.is_none() {
-                    minted = Some(crate::oidc::crates_token(sh, tmp, github, &t.registry_api)?);
-                }
-                (minted.as_ref().expect("minted above").token.expose().to_owned(), true)
-            }
-            (None, None) => bail!(
-                "no credential for the crate registry\nfix: run in GitHub Actions with `id-token: write` and a \
-                 trusted publisher on the registry, or set CARGO_REGISTRY_TOKEN"
-            ),
-        };
+        let (token, trusted) = registry_credential(sh, t, &mut minted, tmp)?;
         eprintln!("publishing {name} {}", a.version);
         let answer = publish_crate(sh, &t.registry_api, &token, trusted, &plan.metadata[name], &dir.join(&a.path), tmp)
             .with_context(|| format!("publishing {name} {}", a.version))?;
@@ -996,6 +1030,29 @@ fn publish_crates(
         }
     }
     Ok(())
+}
+
+/// The token a crate publish sends, and whether it was minted by trusted publishing (once per release, into
+/// `minted`, which revokes it when dropped).
+fn registry_credential(
+    sh: &Shell,
+    t: &Targets,
+    minted: &mut Option<crate::oidc::CratesToken>,
+    tmp: &Utf8Path,
+) -> Result<(String, bool)> {
+    match (&t.registry_token, &t.oidc) {
+        (Some(token), _) => Ok((token.clone(), false)),
+        (None, Some(github)) => {
+            if minted.is_none() {
+                *minted = Some(crate::oidc::crates_token(sh, tmp, github, &t.registry_api)?);
+            }
+            Ok((minted.as_ref().expect("minted above").token.expose().to_owned(), true))
+        }
+        (None, None) => bail!(
+            "no credential for the crate registry\nfix: run in GitHub Actions with `id-token: write` and a trusted \
+             publisher on the registry, or set CARGO_REGISTRY_TOKEN"
+        ),
+    }
 }
 
 /// How long a publish waits for the index to show it.
