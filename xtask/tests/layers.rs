@@ -286,8 +286,6 @@ fn references_are_read_from_grouped_imports_too() {
 const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("affected.rs", "compute", 77),
     ("http.rs", "send_all", 70),
-    ("jobs/gates/checks.rs", "large_files", 80),
-    ("jobs/gates/checks.rs", "file_patterns", 91),
     ("jobs/upload.rs", "write_manifest", 66),
     ("pipeline/decide.rs", "workflow_matrix", 67),
     ("plan.rs", "execute", 68),

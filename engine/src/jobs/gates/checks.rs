@@ -313,9 +313,30 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
             ),
         ));
     }
-    // What each commit brings into history that the net change does not show (added, then removed, shrunk or
-    // replaced by a Git LFS pointer later; or a merge's own content): it stays in history on a merge that keeps
-    // the commits. A blob a commit only moves (deleted at one path, added at another) is no new content.
+    findings.extend(large_in_history(facts, cfg));
+    let mut summary = format!("{} changed files checked against {}", facts.files.len(), human(limit));
+    if !facts.history.is_empty() {
+        summary.push_str(&format!(
+            " (and what every commit brings into history, merges included: {} tree entries)",
+            facts.history.len()
+        ));
+    }
+    if allowed > 0 {
+        summary.push_str(&format!(", {allowed} allowed by glob"));
+    }
+    if pointers > 0 {
+        summary.push_str(&format!(", {pointers} Git LFS pointers counted as pointers"));
+    }
+    result("large-files", findings, summary)
+}
+
+/// What each commit brings into history that the net change does not show (added, then removed, shrunk or
+/// replaced by a Git LFS pointer later; or a merge's own content) at or over the limit: it stays in history on a
+/// merge that keeps the commits. A blob a commit only moves (deleted at one path, added at another) is no new
+/// content.
+fn large_in_history(facts: &Facts, cfg: &Gates) -> Vec<Finding> {
+    let limit = cfg.max_file_bytes;
+    let mut findings = Vec::new();
     let final_blobs: std::collections::HashSet<&str> = facts.files.iter().map(|f| f.new_blob.as_str()).collect();
     let moved_in: std::collections::HashSet<(&str, &str)> = facts
         .history
@@ -344,20 +365,7 @@ pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
             ),
         });
     }
-    let mut summary = format!("{} changed files checked against {}", facts.files.len(), human(limit));
-    if !facts.history.is_empty() {
-        summary.push_str(&format!(
-            " (and what every commit brings into history, merges included: {} tree entries)",
-            facts.history.len()
-        ));
-    }
-    if allowed > 0 {
-        summary.push_str(&format!(", {allowed} allowed by glob"));
-    }
-    if pointers > 0 {
-        summary.push_str(&format!(", {pointers} Git LFS pointers counted as pointers"));
-    }
-    result("large-files", findings, summary)
+    findings
 }
 
 /// `old to new`, in bytes where the rounded sizes would read the same.
@@ -451,70 +459,8 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
     for f in &changed {
         path_findings(f, cfg, &mut findings);
     }
-    // Every tree entry a commit of the PR (a merge included) brings into history that the net change does not
-    // show: one replaced later at the same path (a plain file later made a Git LFS pointer, a symlink later made a
-    // file, a conflict resolved later) enters history all the same.
-    // What a path's findings depend on is its name, its mode and whether it is a pointer: each such state is
-    // judged once (a path that many commits change is one finding, not one per commit); markers per blob.
-    let state = |f: &FileChange| (f.path.clone(), f.new_mode, f.lfs_pointer);
-    let mut judged: std::collections::HashSet<(String, u32, bool)> = changed.iter().map(|f| state(f)).collect();
-    let net_blobs: std::collections::HashSet<(&str, &str)> =
-        changed.iter().map(|f| (f.path.as_str(), f.new_blob.as_str())).collect();
-    let mut marked = std::collections::HashSet::new();
-    for f in facts.history.iter().filter(|f| f.status != 'D') {
-        if judged.insert(state(f)) {
-            path_findings(f, cfg, &mut findings);
-        }
-        let in_net = net_blobs.contains(&(f.path.as_str(), f.new_blob.as_str()));
-        if let (Some(line), Some(c), false) = (f.new_marker_line, &f.commit, in_net)
-            && marked.insert((f.path.as_str(), f.new_blob.as_str()))
-        {
-            findings.push(Finding {
-                file: Some(f.path.clone()),
-                line: Some(line),
-                commit: f.commit.clone(),
-                message: format!(
-                    "leftover merge-conflict marker (in commit {}, which the PR brings)",
-                    &c[..c.len().min(12)]
-                ),
-            });
-        }
-    }
-    // Case clashes that involve a path the change adds or modifies, between files and directories alike
-    // (`SRC` next to `src/`): every path and every directory above it, by lower-cased name.
-    let mut by_lower: HashMap<String, std::collections::BTreeSet<&str>> = HashMap::with_capacity(facts.tree.len());
-    for p in &facts.tree {
-        let mut end = p.len();
-        loop {
-            let name = &p[..end];
-            by_lower.entry(name.to_lowercase()).or_default().insert(name);
-            match name.rfind('/') {
-                Some(i) => end = i,
-                None => break,
-            }
-        }
-    }
-    let mut reported = std::collections::HashSet::new();
-    for f in &changed {
-        let mut end = f.path.len();
-        loop {
-            let name = &f.path[..end];
-            if let Some(group) = by_lower.get(&name.to_lowercase()).filter(|g| g.len() > 1)
-                && reported.insert(name.to_lowercase())
-            {
-                let others: Vec<_> = group.iter().filter(|p| **p != name).copied().collect();
-                findings.push(Finding::file(
-                    name,
-                    None,
-                    format!("differs only by case from {}; they collide on macOS and Windows", others.join(", ")),
-                ));
-            }
-            match name.rfind('/') {
-                Some(i) => end = i,
-                None => break,
-            }
-        }
-    }
+    history_path_findings(facts, cfg, &changed, &mut findings);
+    case_clashes(facts, &changed, &mut findings);
     let mut marker_files = std::collections::HashSet::new();
     for a in &facts.added {
         if conflict_marker(&a.text) || (a.text == "=======" && marker_files.contains(&a.path)) {
@@ -535,6 +481,76 @@ pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
             }
         ),
     )
+}
+
+/// Every tree entry a commit of the PR (a merge included) brings into history that the net change does not
+/// show: one replaced later at the same path (a plain file later made a Git LFS pointer, a symlink later made a
+/// file, a conflict resolved later) enters history all the same. What a path's findings depend on is its name, its
+/// mode and whether it is a pointer: each such state is judged once (a path that many commits change is one
+/// finding, not one per commit); markers per blob.
+fn history_path_findings(facts: &Facts, cfg: &Gates, changed: &[&FileChange], findings: &mut Vec<Finding>) {
+    let state = |f: &FileChange| (f.path.clone(), f.new_mode, f.lfs_pointer);
+    let mut judged: std::collections::HashSet<(String, u32, bool)> = changed.iter().map(|f| state(f)).collect();
+    let net_blobs: std::collections::HashSet<(&str, &str)> =
+        changed.iter().map(|f| (f.path.as_str(), f.new_blob.as_str())).collect();
+    let mut marked = std::collections::HashSet::new();
+    for f in facts.history.iter().filter(|f| f.status != 'D') {
+        if judged.insert(state(f)) {
+            path_findings(f, cfg, findings);
+        }
+        let in_net = net_blobs.contains(&(f.path.as_str(), f.new_blob.as_str()));
+        if let (Some(line), Some(c), false) = (f.new_marker_line, &f.commit, in_net)
+            && marked.insert((f.path.as_str(), f.new_blob.as_str()))
+        {
+            findings.push(Finding {
+                file: Some(f.path.clone()),
+                line: Some(line),
+                commit: f.commit.clone(),
+                message: format!(
+                    "leftover merge-conflict marker (in commit {}, which the PR brings)",
+                    &c[..c.len().min(12)]
+                ),
+            });
+        }
+    }
+}
+
+/// Case clashes that involve a path the change adds or modifies, between files and directories alike (`SRC`
+/// next to `src/`): every path and every directory above it, by lower-cased name.
+fn case_clashes(facts: &Facts, changed: &[&FileChange], findings: &mut Vec<Finding>) {
+    let mut by_lower: HashMap<String, std::collections::BTreeSet<&str>> = HashMap::with_capacity(facts.tree.len());
+    for p in &facts.tree {
+        let mut end = p.len();
+        loop {
+            let name = &p[..end];
+            by_lower.entry(name.to_lowercase()).or_default().insert(name);
+            match name.rfind('/') {
+                Some(i) => end = i,
+                None => break,
+            }
+        }
+    }
+    let mut reported = std::collections::HashSet::new();
+    for f in changed {
+        let mut end = f.path.len();
+        loop {
+            let name = &f.path[..end];
+            if let Some(group) = by_lower.get(&name.to_lowercase()).filter(|g| g.len() > 1)
+                && reported.insert(name.to_lowercase())
+            {
+                let others: Vec<_> = group.iter().filter(|p| **p != name).copied().collect();
+                findings.push(Finding::file(
+                    name,
+                    None,
+                    format!("differs only by case from {}; they collide on macOS and Windows", others.join(", ")),
+                ));
+            }
+            match name.rfind('/') {
+                Some(i) => end = i,
+                None => break,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
