@@ -120,16 +120,7 @@ pub fn compute(root: &Utf8Path, settings: &Loaded, files: &[String], packages: &
             a.examples = true;
         } else if f.starts_with(".github/") {
             a.workflows = true;
-        } else if f.ends_with(".md")
-            || f.starts_with("scripts/")
-            || f.starts_with(".ci/")
-            || f == ".gitignore"
-            || f == "LICENSE"
-        {
-            // Docs and bootstrap scripts: checked by typos only.
-        } else if ["ruff.toml", "taplo.toml", "_typos.toml", "rustfmt.toml"].contains(&f.as_str()) {
-            // Linter configuration: the linters run (they always run on the changed files).
-        } else {
+        } else if !linted_only(f) {
             return Affected {
                 everything: Some(format!("{f} changed and is not under a known part")),
                 files: files.to_vec(),
@@ -137,7 +128,14 @@ pub fn compute(root: &Utf8Path, settings: &Loaded, files: &[String], packages: &
             };
         }
     }
-    // Reverse dependencies, transitively.
+    a.crates = with_dependents(packages, direct, &mut a.reasons);
+    a.python = a.crates.iter().any(|c| settings.python().iter().any(|p| p.dir.ends_with(c.as_str())))
+        || files.iter().any(|f| f.ends_with(".py"));
+    a
+}
+
+/// The crates `direct` and, transitively, every workspace crate that depends on them (each with its reason).
+fn with_dependents(packages: &[Package], direct: BTreeSet<String>, reasons: &mut Vec<String>) -> BTreeSet<String> {
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for p in packages {
         for (dep, _, _, _) in &p.deps {
@@ -149,15 +147,23 @@ pub fn compute(root: &Utf8Path, settings: &Loaded, files: &[String], packages: &
     while let Some(c) = queue.pop() {
         for d in dependents.get(c.as_str()).into_iter().flatten() {
             if all.insert((*d).to_owned()) {
-                a.reasons.push(format!("{d}: depends on {c}"));
+                reasons.push(format!("{d}: depends on {c}"));
                 queue.push((*d).to_owned());
             }
         }
     }
-    a.crates = all;
-    a.python = a.crates.iter().any(|c| settings.python().iter().any(|p| p.dir.ends_with(c.as_str())))
-        || files.iter().any(|f| f.ends_with(".py"));
-    a
+    all
+}
+
+/// Docs, bootstrap scripts and linter configuration: the linters run on them (they always run on the changed
+/// files), nothing else.
+fn linted_only(f: &str) -> bool {
+    f.ends_with(".md")
+        || f.starts_with("scripts/")
+        || f.starts_with(".ci/")
+        || f == ".gitignore"
+        || f == "LICENSE"
+        || ["ruff.toml", "taplo.toml", "_typos.toml", "rustfmt.toml"].contains(&f)
 }
 
 /// The files changed since the merge-base of `rev` and HEAD, plus uncommitted and untracked ones.

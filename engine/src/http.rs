@@ -216,28 +216,10 @@ pub fn send_all(
                 stalled[i] += 1;
             }
             if transient && !last && stalled[i] < 2 {
-                let wait = match &got {
-                    Ok(r) if r.status == 429 => Duration::from_secs(
-                        r.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or(1 << attempt).min(120),
-                    ),
-                    _ => Duration::from_millis(250 << attempt),
-                };
-                slowest = slowest.max(wait);
+                slowest = slowest.max(backoff(&got, attempt));
                 again.push(i);
             } else {
-                results[i] = Some(got.map_err(|e| {
-                    let url = redact(&requests[i].url);
-                    let fix = if e.exit == 28 {
-                        format!(
-                            "check that the server is up and answering; on a slow link allow longer stalls with \
-                             XTASK_HTTP_STALL_SECS (now {})",
-                            requests[i].stall_secs.unwrap_or_else(stall_secs)
-                        )
-                    } else {
-                        "check that the server is up and reachable from this machine, then run again".to_owned()
-                    };
-                    anyhow::anyhow!("no answer from {url} after {attempt} attempts ({e})\nfix: {fix}")
-                }));
+                results[i] = Some(got.map_err(|e| gave_up(&requests[i], attempt, &e)));
             }
         }
         if !again.is_empty() {
@@ -246,6 +228,32 @@ pub fn send_all(
         todo = again;
     }
     results.into_iter().map(|r| r.expect("every request has a result")).collect()
+}
+
+/// How long to wait before the next attempt: a 429's `Retry-After` (at most 2 minutes), else an exponential
+/// backoff from 500 ms.
+fn backoff(got: &Result<Response, Failure>, attempt: u32) -> Duration {
+    match got {
+        Ok(r) if r.status == 429 => {
+            Duration::from_secs(r.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or(1 << attempt).min(120))
+        }
+        _ => Duration::from_millis(250 << attempt),
+    }
+}
+
+/// The error for a request that got no answer after `attempt` attempts, with its fix.
+fn gave_up(request: &Request, attempt: u32, e: &Failure) -> anyhow::Error {
+    let url = redact(&request.url);
+    let fix = if e.exit == 28 {
+        format!(
+            "check that the server is up and answering; on a slow link allow longer stalls with \
+             XTASK_HTTP_STALL_SECS (now {})",
+            request.stall_secs.unwrap_or_else(stall_secs)
+        )
+    } else {
+        "check that the server is up and reachable from this machine, then run again".to_owned()
+    };
+    anyhow::anyhow!("no answer from {url} after {attempt} attempts ({e})\nfix: {fix}")
 }
 
 /// Curl's exit codes for a failure worth another try: the name did not resolve (6), no connection (7), a

@@ -596,23 +596,13 @@ fn write_manifest(
                 && (listed_same(listed, prefix, key, sha)
                     || early_written.contains(&(format!("{prefix}/{key}"), sha.to_owned())))
         };
-        let (pages, page_files) = page_items(&tmp, prefix, &index_pages(&merged), &skip, false)?;
-        let results = store.put_many(&ctx.sh, &pages, jobs);
-        drop(page_files);
-        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-            bail!("writing the simple index: {e:#}\nthe manifest was not uploaded; run the upload again");
-        }
+        write_pages(ctx, store, &tmp, prefix, &merged, &skip, jobs)?;
         let text = merged.to_text();
-        let sha = crate::sha256::digest(text.as_bytes());
         if remote.as_ref().is_some_and(|(r, _)| r.to_text() == text) {
             final_manifest = merged;
             break;
         }
-        let path = write_temp(&tmp, "manifest", text.as_bytes())?;
-        let meta = PutMeta { content_type: "application/json", cache_control: "no-cache" };
-        let key = format!("{prefix}/{}", manifest::FILE);
-        let put = store.put(&ctx.sh, &key, &path, &sha, &meta, generation.as_deref());
-        drop(path);
+        let put = put_manifest(ctx, store, &tmp, prefix, &text, generation.as_deref());
         match put {
             Ok(store::Put::Created) => {
                 final_manifest = merged;
@@ -631,6 +621,41 @@ fn write_manifest(
         }
     }
     Ok(final_manifest)
+}
+
+/// The simple index's pages of `merged`, in one batch (less what `skip` says is there).
+fn write_pages(
+    ctx: &Ctx,
+    store: &Store,
+    tmp: &Utf8Path,
+    prefix: &str,
+    merged: &Manifest,
+    skip: &dyn Fn(&str, &str) -> bool,
+    jobs: usize,
+) -> Result<()> {
+    let (pages, page_files) = page_items(tmp, prefix, &index_pages(merged), skip, false)?;
+    let results = store.put_many(&ctx.sh, &pages, jobs);
+    drop(page_files);
+    if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+        bail!("writing the simple index: {e:#}\nthe manifest was not uploaded; run the upload again");
+    }
+    Ok(())
+}
+
+/// The manifest's `text`, written only if the object is still at `generation` (`0`: absent).
+fn put_manifest(
+    ctx: &Ctx,
+    store: &Store,
+    tmp: &Utf8Path,
+    prefix: &str,
+    text: &str,
+    generation: Option<&str>,
+) -> Result<store::Put> {
+    let sha = crate::sha256::digest(text.as_bytes());
+    let path = write_temp(tmp, "manifest", text.as_bytes())?;
+    let meta = PutMeta { content_type: "application/json", cache_control: "no-cache" };
+    let key = format!("{prefix}/{}", manifest::FILE);
+    store.put(&ctx.sh, &key, &path, &sha, &meta, generation)
 }
 
 /// Whether the listing showed `key` with these bytes (a directory page is index.html on the file backend).

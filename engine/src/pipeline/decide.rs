@@ -168,54 +168,62 @@ pub fn workflow_matrix(
         _ => default,
     };
     let mut m = matrix_in(settings, &platforms)?;
-    // The kinds this repository has at all (crates: the workspace says, which `package` reads itself).
-    let has = |kind: &str| match kind {
-        "wheels" => !settings.python().is_empty(),
-        "wasm" => !settings.wasm().is_empty(),
-        "binaries" => !settings.binaries().is_empty(),
-        "recordings" => settings.examples().is_some(),
-        _ => true,
-    };
-    let mut notes = Vec::new();
-    match workflow {
-        "lint-build-test" => {}
-        "create-packages" => {
-            let asked: Vec<String> = match (t.input("kinds")?, t.name.as_str()) {
-                (Some(k), _) => k.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
-                (None, "push") => vec!["wasm".into()],
-                _ => vec!["all".into()],
-            };
-            if let Some(bad) = asked.iter().find(|k| *k != "all" && crate::manifest::Kind::parse(k).is_none()) {
-                bail!(
-                    "the dispatch input kinds names `{}`, which is no kind\nfix: dispatch with kinds from {}, or all",
-                    crate::plan::printable(bad),
-                    crate::manifest::Kind::names()
-                );
-            }
-            let rows = m["include"].as_array_mut().expect("matrix_in makes an array");
-            rows.retain_mut(|row| {
-                let builds: Vec<&str> =
-                    row["kinds"].as_str().unwrap_or_default().split(',').filter(|k| !k.is_empty()).collect();
-                let kinds: Vec<&str> =
-                    builds.into_iter().filter(|k| asked.iter().any(|a| a == "all" || a == k) && has(k)).collect();
-                if kinds.is_empty() {
-                    notes.push(format!(
-                        "{}: nothing to build ({} asks for {}; ci.toml builds {} there, of what the repository has)",
-                        row["platform"].as_str().unwrap_or_default(),
-                        t.name,
-                        asked.join(","),
-                        row["kinds"].as_str().filter(|k| !k.is_empty()).unwrap_or("nothing")
-                    ));
-                    return false;
-                }
-                row["kinds"] = json!(kinds.join(","));
-                true
-            });
-        }
+    let notes = match workflow {
+        "lint-build-test" => Vec::new(),
+        "create-packages" => keep_what_builds(settings, t, &mut m)?,
         other => bail!(
             "no platform matrix for the workflow `{}`\nfix: --workflow create-packages or lint-build-test",
             crate::plan::printable(other)
         ),
-    }
+    };
     Ok((m, notes))
+}
+
+/// The kinds each platform of the create-packages matrix `m` builds: what the trigger asks within its `builds`,
+/// among the kinds the repository has (crates: the workspace says, which `package` reads itself). A platform
+/// left with nothing is dropped, and said in the notes returned.
+fn keep_what_builds(settings: &Loaded, t: &Trigger, m: &mut serde_json::Value) -> Result<Vec<String>> {
+    use crate::manifest::Kind;
+    let has = |kind: Kind| match kind {
+        Kind::Wheel => !settings.python().is_empty(),
+        Kind::Wasm => !settings.wasm().is_empty(),
+        Kind::Binary => !settings.binaries().is_empty(),
+        Kind::Recording => settings.examples().is_some(),
+        Kind::Crate => true,
+    };
+    let asked: Vec<String> = match (t.input("kinds")?, t.name.as_str()) {
+        (Some(k), _) => k.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        (None, "push") => vec!["wasm".into()],
+        _ => vec!["all".into()],
+    };
+    if let Some(bad) = asked.iter().find(|k| *k != "all" && Kind::parse(k).is_none()) {
+        bail!(
+            "the dispatch input kinds names `{}`, which is no kind\nfix: dispatch with kinds from {}, or all",
+            crate::plan::printable(bad),
+            Kind::names()
+        );
+    }
+    let mut notes = Vec::new();
+    let rows = m["include"].as_array_mut().expect("matrix_in makes an array");
+    rows.retain_mut(|row| {
+        let builds: Vec<&str> =
+            row["kinds"].as_str().unwrap_or_default().split(',').filter(|k| !k.is_empty()).collect();
+        let kinds: Vec<&str> = builds
+            .into_iter()
+            .filter(|k| asked.iter().any(|a| a == "all" || a == k) && Kind::parse(k).is_some_and(has))
+            .collect();
+        if kinds.is_empty() {
+            notes.push(format!(
+                "{}: nothing to build ({} asks for {}; ci.toml builds {} there, of what the repository has)",
+                row["platform"].as_str().unwrap_or_default(),
+                t.name,
+                asked.join(","),
+                row["kinds"].as_str().filter(|k| !k.is_empty()).unwrap_or("nothing")
+            ));
+            return false;
+        }
+        row["kinds"] = json!(kinds.join(","));
+        true
+    });
+    Ok(notes)
 }
