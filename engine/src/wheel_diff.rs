@@ -115,8 +115,13 @@ pub struct Diagnosis {
 /// Why a wheel's two builds differ. `roots`: the two checkouts the builds ran in (a line holding each build's
 /// own root is a leaked absolute path); `pyproject`: the package's `pyproject.toml`, relative to the root.
 pub fn diagnose(diffs: &[Difference], roots: [&str; 2], pyproject: &str) -> Diagnosis {
+    let (cause, fix) = probable_cause(diffs, roots, pyproject);
+    Diagnosis { lines: member_lines(diffs), cause, fix }
+}
+
+/// A line per differing member (and the first differing line of its text), RECORD after the members it lists.
+fn member_lines(diffs: &[Difference]) -> Vec<String> {
     let is_record = |m: &str| m.ends_with(".dist-info/RECORD");
-    let content = |d: &&Difference| matches!(d.change, Change::Content(_));
     let others = diffs.iter().filter(|d| !is_record(&d.member)).count();
     let mut lines = Vec::new();
     for d in diffs {
@@ -137,6 +142,13 @@ pub fn diagnose(diffs: &[Difference], roots: [&str; 2], pyproject: &str) -> Diag
             lines.push(format!("  line {n}, second build: {}", clip(b)));
         }
     }
+    lines
+}
+
+/// The probable cause of the differences, and its fix: the SBOM first, then a leaked checkout path, a member in
+/// one build only, timestamps, the zip itself.
+fn probable_cause(diffs: &[Difference], roots: [&str; 2], pyproject: &str) -> (String, String) {
+    let content = |d: &&Difference| matches!(d.change, Change::Content(_));
     let holds_root = |d: &Difference| match &d.change {
         Change::Content(Some((_, a, b))) => a.contains(roots[0]) && b.contains(roots[1]),
         _ => false,
@@ -145,7 +157,7 @@ pub fn diagnose(diffs: &[Difference], roots: [&str; 2], pyproject: &str) -> Diag
         let parts: Vec<&str> = d.member.split('/').collect();
         parts.len() == 3 && parts[0].ends_with(".dist-info") && parts[1] == "sboms"
     });
-    let (cause, fix) = if let Some(d) = sbom {
+    if let Some(d) = sbom {
         (
             format!(
                 "{} is maturin's Rust SBOM (PEP 770), which records the checkout's absolute path \
@@ -189,8 +201,7 @@ pub fn diagnose(diffs: &[Difference], roots: [&str; 2], pyproject: &str) -> Diag
              absolute path written at build time is the usual cause"
                 .to_owned(),
         )
-    };
-    Diagnosis { lines, cause, fix }
+    }
 }
 
 /// A line of a member as printed: escaped and at most 160 characters.

@@ -280,14 +280,10 @@ fn references_are_read_from_grouped_imports_too() {
     assert_eq!(got, want);
 }
 
-/// The functions of `engine/src` (outside test code) over [`MAX_LINES`], with the length each had when this
-/// list was written: a ceiling that only comes down. A new long function, or a listed one that grew, fails; one
-/// that shrank under the limit must leave the list (so the list is the remaining debt, exactly).
-const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
-    ("settings.rs", "check", 74),
-    ("settings.rs", "check_jobs", 94),
-    ("wheel_diff.rs", "diagnose", 78),
-];
+/// The functions of `engine/src` (outside test code) allowed over [`MAX_LINES`], with their lengths: a ceiling
+/// that only comes down. Empty since the engine became a library (there were 37); a function that must be longer
+/// goes here with its length and a reason, and leaves once it is split.
+const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[];
 
 /// The longest a function of the engine may be (lines from `fn` to its closing brace).
 const MAX_LINES: usize = 60;

@@ -10,341 +10,13 @@
 
 use anyhow::{Result, anyhow};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::{Deserialize, Serialize};
 
 /// The file's name, at the repository root.
 pub const FILE: &str = "ci.toml";
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Settings {
-    pub workspace: Option<Workspace>,
-    /// Python packages built by maturin.
-    #[serde(default)]
-    pub python: Vec<PythonPackage>,
-    /// Wasm crates bundled as static web pages with wasm-bindgen.
-    #[serde(default)]
-    pub wasm: Vec<WasmBundle>,
-    /// Command-line programs shipped as archives.
-    #[serde(default)]
-    pub binary: Vec<Binary>,
-    /// Example scripts that write recordings, and the program that verifies them.
-    pub examples: Option<Examples>,
-    pub test: Option<Test>,
-    #[serde(default)]
-    pub platform: Vec<Platform>,
-    pub gates: Option<Gates>,
-    pub store: Option<Store>,
-    pub release: Option<Release>,
-    /// The repository's own CI jobs, generated into the workflows beside the engine's.
-    #[serde(default)]
-    pub job: Vec<ExtraJob>,
-    /// Hand-written workflow files kept beside the generated ones.
-    pub workflows: Option<Workflows>,
-    /// The repository's own versions of the linters whose findings are its rules.
-    pub lint: Option<Lint>,
-}
+mod schema;
 
-/// The versions of ruff, taplo and typos the repository's code is linted with (each within the range the engine
-/// supports, `config::Tool::repository_range`); a tool left out runs at the engine's version.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Lint {
-    pub ruff: Option<String>,
-    pub taplo: Option<String>,
-    pub typos: Option<String>,
-}
-
-impl Lint {
-    /// `(tool, version)` of each tool the repository pins.
-    pub fn pins(&self) -> Vec<(&'static str, &str)> {
-        [("ruff", &self.ruff), ("taplo", &self.taplo), ("typos", &self.typos)]
-            .into_iter()
-            .filter_map(|(tool, v)| v.as_deref().map(|v| (tool, v)))
-            .collect()
-    }
-}
-
-/// A job of the repository's own (fuzzing, benchmarks, docs...): one command, run by a workflow of the pipeline
-/// on a Linux runner (or the named platform's) with read-only permissions and no secrets.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ExtraJob {
-    /// The job's id in the workflow (and `cargo xtask ci WORKFLOW/NAME`).
-    pub name: String,
-    /// The workflow it belongs to: pr-gates, lint-build-test, create-packages or release.
-    pub workflow: String,
-    /// The events it runs on, among the workflow's triggers [default: every trigger of the workflow].
-    #[serde(default)]
-    pub on: Vec<String>,
-    /// The command, as arguments: `["cargo", "xtask", ...]` or a tool (`["cargo", "doc", "--no-deps"]`).
-    pub run: Vec<String>,
-    /// Jobs of the same workflow that must succeed first.
-    #[serde(default)]
-    pub needs: Vec<String>,
-    /// The platform whose runner it runs on [default: the first platform].
-    pub platform: Option<String>,
-    /// [default: 30]
-    pub timeout_minutes: Option<u32>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Workflows {
-    /// Workflow files under .github/workflows/ that are written by hand (linted like the generated ones, never
-    /// regenerated).
-    #[serde(default)]
-    pub allow: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Workspace {
-    /// Workspace members that do not carry the one version (they are never shipped), e.g. the xtask.
-    #[serde(default)]
-    pub unversioned: Vec<String>,
-    /// Targets whose code `cargo xtask lint` checks with clippy on every PR from Linux.
-    #[serde(default)]
-    pub check_targets: Vec<String>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct PythonPackage {
-    /// The distribution name on PyPI.
-    pub dist: String,
-    /// The import name.
-    pub module: String,
-    /// The directory holding pyproject.toml and the crate.
-    pub dir: String,
-    /// The pytest directory (run against the installed wheel).
-    pub tests: String,
-    /// The PEP 735 dependency group of its pyproject.toml that the tests need [default: `test`, if there is one].
-    pub test_group: Option<String>,
-    /// Or an extra of `[project.optional-dependencies]`.
-    pub test_extra: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct WasmBundle {
-    /// The crate (a cdylib for wasm32).
-    pub package: String,
-    /// The static files copied beside the generated JS.
-    pub www: String,
-    /// Node test files that load the bundle (`node --test`); `CI_BUNDLE` and `CI_RECORDINGS` name the bundle
-    /// and the recordings directories.
-    pub node_tests: Option<String>,
-    /// Node test files that drive the bundle's page in headless Chromium.
-    pub browser_tests: Option<String>,
-}
-
-impl WasmBundle {
-    /// The `.wasm` file cargo produces (the crate name with `_`).
-    pub fn artifact(&self) -> String {
-        self.package.replace('-', "_")
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Binary {
-    pub package: String,
-    /// The binary's name (`[[bin]] name`).
-    pub name: String,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Examples {
-    /// The directory of the example scripts (`*.py`, each run as `python SCRIPT OUTPUT`).
-    pub dir: String,
-    /// The recordings' file extension (without the dot).
-    pub extension: String,
-    /// The workspace package whose binary verifies them: `cargo run --package VERIFIER -- ARGS... FILE...`.
-    pub verifier: String,
-    #[serde(default)]
-    pub verify_args: Vec<String>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Test {
-    /// The parts `cargo xtask test` runs without `--part`.
-    pub default_parts: Vec<Part>,
-    /// Workspace members whose Rust tests `cargo xtask test` leaves out (e.g. the repository's `xtask`, whose
-    /// tests would only compile the engine).
-    #[serde(default)]
-    pub exclude: Vec<String>,
-    /// Arguments for cargo in the Rust test run, e.g. `["--all-features"]` or `["--features", "serde"]`.
-    #[serde(default)]
-    pub rust_args: Vec<String>,
-}
-
-/// A part of `cargo xtask test`: one spelling in `--part`, ci.toml's `default-parts` and every message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Part {
-    Rust,
-    Python,
-    Wasm,
-    /// The slow scenarios: two clean packaging builds (reproducibility), the release rehearsal against real
-    /// servers, the aarch64 wheel under qemu. Not in the default run; CI runs it as a job of its own.
-    Heavy,
-}
-
-impl Part {
-    pub const ALL: [Part; 4] = [Part::Rust, Part::Python, Part::Wasm, Part::Heavy];
-
-    /// Its one name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Part::Rust => "rust",
-            Part::Python => "python",
-            Part::Wasm => "wasm",
-            Part::Heavy => "heavy",
-        }
-    }
-
-    /// The part called `name`.
-    pub fn named(name: &str) -> Option<Part> {
-        Part::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Platform {
-    /// What the workflows' `platforms` input calls it.
-    pub name: String,
-    /// The GitHub runner label.
-    pub runner: String,
-    /// The runner's own target.
-    pub target: String,
-    /// The wheels its package job builds (Linux cross-builds both architectures with zig on one runner).
-    #[serde(default)]
-    pub wheels: Vec<String>,
-    /// The artifact kinds its package job builds (`crates`, `wheels`, `wasm`, `recordings`, `binaries`).
-    pub builds: Vec<String>,
-}
-
-/// A rule about a pull request's labels.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct LabelRule {
-    /// Exactly one of these labels (e.g. the changelog category).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub exactly_one_of: Vec<String>,
-    /// None of these labels (e.g. "do not merge" markers).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub none_of: Vec<String>,
-}
-
-/// Where blocking keywords are looked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KeywordPlace {
-    Title,
-    Body,
-    CommitMessages,
-}
-
-/// The PR gates (`cargo xtask gates`).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Gates {
-    /// The branch pull requests merge into when the remote does not say (`origin/HEAD`).
-    #[serde(default = "main")]
-    pub main_branch: String,
-    #[serde(default)]
-    pub labels: Vec<LabelRule>,
-    /// Phrases that block a merge, matched case-insensitively as whole words in the places `keywords-in` names.
-    #[serde(default)]
-    pub keywords: Vec<String>,
-    #[serde(default)]
-    pub keywords_in: Vec<KeywordPlace>,
-    /// Marker forms that block a merge wherever they are added: whole words, case-sensitively, in added lines.
-    #[serde(default)]
-    pub markers: Vec<String>,
-    /// Files whose added lines are not searched for markers (globs): the files that define them.
-    #[serde(default)]
-    pub keyword_exempt: Vec<String>,
-    /// Files added or grown to this size or more fail (Git LFS files count by their pointer).
-    pub max_file_bytes: u64,
-    /// Globs of files allowed to be larger.
-    #[serde(default)]
-    pub large_file_allow: Vec<String>,
-    /// Globs no path may match. A glob without `/` matches the file name anywhere; `**` crosses directories.
-    #[serde(default)]
-    pub forbidden: Vec<String>,
-    /// Globs of files that must be Git LFS pointers (e.g. `*.png`).
-    #[serde(default)]
-    pub lfs: Vec<String>,
-    /// Globs exempt from the `lfs` rule (e.g. `assets/icons/**`: small files kept in git on purpose).
-    #[serde(default)]
-    pub lfs_allow: Vec<String>,
-    /// A pull request's description may hold no unticked task-list box (`- [ ]`, `* [ ]`, `+ [ ]`, `1. [ ]`).
-    #[serde(default)]
-    pub checklist: bool,
-    /// Check the files of every commit the PR brings, not only the net change.
-    #[serde(default = "yes")]
-    pub every_commit: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn main() -> String {
-    "main".into()
-}
-
-impl Default for Gates {
-    /// The documented defaults (`cargo xtask gates --defaults`; CONTRIBUTING.md): no label or keyword rule,
-    /// files of 1 MiB or more, the usual debris, every commit.
-    fn default() -> Gates {
-        Gates {
-            main_branch: main(),
-            labels: vec![],
-            keywords: vec![],
-            keywords_in: vec![],
-            markers: vec![],
-            keyword_exempt: vec![],
-            max_file_bytes: 1024 * 1024,
-            large_file_allow: vec![],
-            forbidden: ["*.orig", "*.rej", "*.swp", ".DS_Store", "Thumbs.db"].map(String::from).to_vec(),
-            lfs: vec![],
-            lfs_allow: vec![],
-            checklist: false,
-            every_commit: true,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Store {
-    /// The artifact store when `--store` is not given: a directory, `file:///PATH` or `gs://BUCKET/PREFIX`.
-    pub default: String,
-    /// The web bundle's store (`version/<V>/` and `latest/`) when `--web-store` is not given.
-    pub web: String,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Release {
-    /// The crate registry's web API (`$XTASK_REGISTRY_API`, `--registry-api` override it).
-    pub registry_api: String,
-    /// Its index, `sparse+https://...` or a git URL.
-    pub registry_index: String,
-    pub pypi_upload: String,
-    pub pypi_simple: String,
-    /// Platforms a release must have a wheel for.
-    #[serde(default)]
-    pub wheel_targets: Vec<String>,
-    /// The committed minisign public key release signatures are checked against.
-    pub signing_key: String,
-}
+pub use schema::*;
 
 /// The environment variables that override a setting (a flag overrides both): (setting, variable).
 pub const ENV_OVERRIDES: &[(&str, &str)] = &[
@@ -643,9 +315,27 @@ fn check(s: &Settings, source: &str) -> Result<(), String> {
         let (line, col) = line_col(source, locate(source, path));
         let key = crate::plan::printable(&display(path));
         let cause = crate::plan::printable(&cause);
-        Err(format!("{line}:{col}: {key}: {cause}\nfix: correct that key (CONTRIBUTING.md lists every key of {FILE})"))
+        format!("{line}:{col}: {key}: {cause}\nfix: correct that key (CONTRIBUTING.md lists every key of {FILE})")
     };
-    // Every string of the settings, with its path.
+    for (path, value) in string_values(s) {
+        let key = path.iter().rev().find_map(|s| if let Seg::Key(k) = s { Some(k.as_str()) } else { None });
+        if let Err(cause) = check_string(key.unwrap_or_default(), &value) {
+            return Err(fail(&path, cause));
+        }
+    }
+    check_names(s).map_err(|(path, cause)| fail(&path, cause))?;
+    check_jobs(s).map_err(|(path, cause)| fail(&path, cause))?;
+    if let Some(lint) = &s.lint
+        && let Err((tool, cause, fix)) = check_lint(lint)
+    {
+        let (line, col) = line_col(source, locate(source, &[Seg::Key("lint".into()), Seg::Key(tool.into())]));
+        return Err(format!("{line}:{col}: lint.{tool}: {}\nfix: {}", crate::plan::printable(&cause), fix));
+    }
+    Ok(())
+}
+
+/// Every string of the settings, with its path.
+fn string_values(s: &Settings) -> Vec<(Vec<Seg>, String)> {
     fn strings(v: &toml::Value, path: &mut Vec<Seg>, out: &mut Vec<(Vec<Seg>, String)>) {
         match v {
             toml::Value::String(s) => out.push((path.clone(), s.clone())),
@@ -670,44 +360,33 @@ fn check(s: &Settings, source: &str) -> Result<(), String> {
     if let Ok(v) = toml::Value::try_from(s) {
         strings(&v, &mut Vec::new(), &mut all);
     }
-    for (path, value) in &all {
-        let key = path.iter().rev().find_map(|s| if let Seg::Key(k) = s { Some(k.as_str()) } else { None });
-        if let Err(cause) = check_string(key.unwrap_or_default(), value) {
-            return fail(path, cause);
-        }
-    }
+    all
+}
+
+/// The names a job will look up are unique (platforms, Python distributions), the parts and kinds are known.
+fn check_names(s: &Settings) -> Result<(), (Vec<Seg>, String)> {
     let key = |k: &str| Seg::Key(k.into());
     if s.test.as_ref().is_some_and(|t| t.default_parts.is_empty()) {
-        return fail(
-            &[key("test"), key("default-parts")],
+        return Err((
+            vec![key("test"), key("default-parts")],
             "no part: list at least one (rust, python, wasm, heavy)".into(),
-        );
+        ));
     }
     let mut names = std::collections::BTreeSet::new();
     for (n, p) in s.platform.iter().enumerate() {
         if !names.insert(p.name.as_str()) {
-            let path = [key("platform"), Seg::Index(n), key("name")];
-            return fail(&path, format!("`{}` is named twice", p.name));
+            return Err((vec![key("platform"), Seg::Index(n), key("name")], format!("`{}` is named twice", p.name)));
         }
         if let Some(i) = p.builds.iter().position(|k| crate::manifest::Kind::parse(k).is_none()) {
-            let path = [key("platform"), Seg::Index(n), key("builds"), Seg::Index(i)];
-            return fail(
-                &path,
-                format!("unknown kind `{}`, expected one of {}", p.builds[i], crate::manifest::Kind::names()),
-            );
+            let path = vec![key("platform"), Seg::Index(n), key("builds"), Seg::Index(i)];
+            let kinds = crate::manifest::Kind::names();
+            return Err((path, format!("unknown kind `{}`, expected one of {kinds}", p.builds[i])));
         }
-    }
-    check_jobs(s).map_err(|(path, cause)| fail(&path, cause).unwrap_err())?;
-    if let Some(lint) = &s.lint
-        && let Err((tool, cause, fix)) = check_lint(lint)
-    {
-        let (line, col) = line_col(source, locate(source, &[key("lint"), key(tool)]));
-        return Err(format!("{line}:{col}: lint.{tool}: {}\nfix: {}", crate::plan::printable(&cause), fix));
     }
     let mut dists = std::collections::BTreeSet::new();
     for (n, p) in s.python.iter().enumerate() {
         if !dists.insert(p.dist.as_str()) {
-            return fail(&[key("python"), Seg::Index(n), key("dist")], format!("`{}` is listed twice", p.dist));
+            return Err((vec![key("python"), Seg::Index(n), key("dist")], format!("`{}` is listed twice", p.dist)));
         }
     }
     Ok(())
@@ -761,66 +440,96 @@ pub const WORKFLOWS: &[(&str, &[&str], &[&str])] = &[
 /// The `[[job]]` and `[workflows]` entries: known workflows and triggers, unique names, needs within the workflow,
 /// a command, and hand-written files that are workflow files the engine does not write.
 fn check_jobs(s: &Settings) -> Result<(), (Vec<Seg>, String)> {
-    let key = |k: &str| Seg::Key(k.into());
     for (n, j) in s.job.iter().enumerate() {
-        let at = |k: &str| vec![key("job"), Seg::Index(n), key(k)];
-        let Some((_, triggers, engine_jobs)) = WORKFLOWS.iter().find(|(w, ..)| *w == j.workflow) else {
-            let names: Vec<_> = WORKFLOWS.iter().map(|w| w.0).collect();
-            return Err((at("workflow"), format!("no workflow `{}`: one of {}", j.workflow, names.join(", "))));
-        };
-        let id_ok = j.name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && j.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !id_ok {
-            return Err((
-                at("name"),
-                format!("`{}` is not a job id: letters, digits, `-` and `_`, from a letter", j.name),
-            ));
-        }
-        // GitHub compares job ids without case; the plan's output for a job maps `-` to `_`.
-        let same =
-            |a: &str, b: &str| a.to_ascii_lowercase().replace('-', "_") == b.to_ascii_lowercase().replace('-', "_");
-        if let Some(e) = engine_jobs.iter().find(|e| same(e, &j.name)) {
-            return Err((at("name"), format!("`{}` is the job `{e}` the engine defines in {}", j.name, j.workflow)));
-        }
-        if let Some(o) = s.job[..n].iter().find(|o| same(&o.name, &j.name) && o.workflow == j.workflow) {
-            return Err((
-                at("name"),
-                format!(
-                    "`{}` and `{}` are one job id in {} (GitHub ignores case; `-` and `_` are one output)",
-                    o.name, j.name, j.workflow
-                ),
-            ));
-        }
-        if let Some(i) = j.on.iter().position(|e| !triggers.contains(&e.as_str())) {
-            let mut path = at("on");
-            path.push(Seg::Index(i));
-            return Err((path, format!("{} runs on {}, not `{}`", j.workflow, triggers.join(", "), j.on[i])));
-        }
-        if !j.on.is_empty() && j.workflow == "pr-gates" {
-            return Err((at("on"), "every pr-gates job runs on every trigger: leave `on` out".into()));
-        }
-        if j.run.is_empty() {
-            return Err((at("run"), "no command: e.g. run = [\"cargo\", \"xtask\", \"lint\"]".into()));
-        }
-        for (i, need) in j.needs.iter().enumerate() {
-            let known = engine_jobs.contains(&need.as_str())
-                || s.job.iter().any(|o| o.workflow == j.workflow && o.name == *need && o.name != j.name);
-            if !known {
-                let mut path = at("needs");
-                path.push(Seg::Index(i));
-                return Err((path, format!("no job `{need}` in {}", j.workflow)));
+        check_job(s, n, j)?;
+    }
+    check_needs_cycles(s)?;
+    let key = |k: &str| Seg::Key(k.into());
+    if let Some(w) = &s.workflows {
+        for (i, f) in w.allow.iter().enumerate() {
+            let path = vec![key("workflows"), key("allow"), Seg::Index(i)];
+            if !(f.ends_with(".yml") || f.ends_with(".yaml")) {
+                return Err((path, format!("`{f}` is not a workflow file name (NAME.yml or NAME.yaml)")));
+            }
+            if WORKFLOWS.iter().any(|(w, ..)| format!("{w}.yml") == *f) {
+                return Err((
+                    path,
+                    format!("`{f}` is generated by `cargo xtask workflows`: it cannot be hand-written"),
+                ));
             }
         }
-        if let Some(p) = &j.platform
-            && !s.platform.iter().any(|q| q.name == *p)
-        {
-            return Err((at("platform"), format!("no [[platform]] named `{p}`")));
-        }
-        if j.timeout_minutes.is_some_and(|t| t == 0 || t > 360) {
-            return Err((at("timeout-minutes"), "between 1 and 360 (GitHub's limit)".into()));
+    }
+    Ok(())
+}
+
+/// One `[[job]]`: a known workflow and its triggers, a job id of its own, a command, needs within its workflow.
+fn check_job(s: &Settings, n: usize, j: &ExtraJob) -> Result<(), (Vec<Seg>, String)> {
+    let key = |k: &str| Seg::Key(k.into());
+    let at = |k: &str| vec![key("job"), Seg::Index(n), key(k)];
+    let Some((_, triggers, engine_jobs)) = WORKFLOWS.iter().find(|(w, ..)| *w == j.workflow) else {
+        let names: Vec<_> = WORKFLOWS.iter().map(|w| w.0).collect();
+        return Err((at("workflow"), format!("no workflow `{}`: one of {}", j.workflow, names.join(", "))));
+    };
+    check_job_id(s, n, j, engine_jobs)?;
+    if let Some(i) = j.on.iter().position(|e| !triggers.contains(&e.as_str())) {
+        let mut path = at("on");
+        path.push(Seg::Index(i));
+        return Err((path, format!("{} runs on {}, not `{}`", j.workflow, triggers.join(", "), j.on[i])));
+    }
+    if !j.on.is_empty() && j.workflow == "pr-gates" {
+        return Err((at("on"), "every pr-gates job runs on every trigger: leave `on` out".into()));
+    }
+    if j.run.is_empty() {
+        return Err((at("run"), "no command: e.g. run = [\"cargo\", \"xtask\", \"lint\"]".into()));
+    }
+    for (i, need) in j.needs.iter().enumerate() {
+        let known = engine_jobs.contains(&need.as_str())
+            || s.job.iter().any(|o| o.workflow == j.workflow && o.name == *need && o.name != j.name);
+        if !known {
+            let mut path = at("needs");
+            path.push(Seg::Index(i));
+            return Err((path, format!("no job `{need}` in {}", j.workflow)));
         }
     }
-    // An extra job may need one declared after it, but not around in a circle.
+    if let Some(p) = &j.platform
+        && !s.platform.iter().any(|q| q.name == *p)
+    {
+        return Err((at("platform"), format!("no [[platform]] named `{p}`")));
+    }
+    if j.timeout_minutes.is_some_and(|t| t == 0 || t > 360) {
+        return Err((at("timeout-minutes"), "between 1 and 360 (GitHub's limit)".into()));
+    }
+    Ok(())
+}
+
+/// A job id GitHub takes, and none of the engine's or another `[[job]]`'s in its workflow.
+fn check_job_id(s: &Settings, n: usize, j: &ExtraJob, engine_jobs: &[&str]) -> Result<(), (Vec<Seg>, String)> {
+    let at = vec![Seg::Key("job".into()), Seg::Index(n), Seg::Key("name".into())];
+    let id_ok = j.name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && j.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !id_ok {
+        return Err((at, format!("`{}` is not a job id: letters, digits, `-` and `_`, from a letter", j.name)));
+    }
+    // GitHub compares job ids without case; the plan's output for a job maps `-` to `_`.
+    let same = |a: &str, b: &str| a.to_ascii_lowercase().replace('-', "_") == b.to_ascii_lowercase().replace('-', "_");
+    if let Some(e) = engine_jobs.iter().find(|e| same(e, &j.name)) {
+        return Err((at, format!("`{}` is the job `{e}` the engine defines in {}", j.name, j.workflow)));
+    }
+    if let Some(o) = s.job[..n].iter().find(|o| same(&o.name, &j.name) && o.workflow == j.workflow) {
+        return Err((
+            at,
+            format!(
+                "`{}` and `{}` are one job id in {} (GitHub ignores case; `-` and `_` are one output)",
+                o.name, j.name, j.workflow
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An extra job may need one declared after it, but not around in a circle.
+fn check_needs_cycles(s: &Settings) -> Result<(), (Vec<Seg>, String)> {
+    let key = |k: &str| Seg::Key(k.into());
     for j in &s.job {
         let mut seen = vec![j.name.as_str()];
         let mut frontier: Vec<&str> = j.needs.iter().map(String::as_str).collect();
@@ -835,20 +544,6 @@ fn check_jobs(s: &Settings) -> Result<(), (Vec<Seg>, String)> {
             seen.push(n);
             if let Some(o) = s.job.iter().find(|o| o.workflow == j.workflow && o.name == n) {
                 frontier.extend(o.needs.iter().map(String::as_str));
-            }
-        }
-    }
-    if let Some(w) = &s.workflows {
-        for (i, f) in w.allow.iter().enumerate() {
-            let path = vec![key("workflows"), key("allow"), Seg::Index(i)];
-            if !(f.ends_with(".yml") || f.ends_with(".yaml")) {
-                return Err((path, format!("`{f}` is not a workflow file name (NAME.yml or NAME.yaml)")));
-            }
-            if WORKFLOWS.iter().any(|(w, ..)| format!("{w}.yml") == *f) {
-                return Err((
-                    path,
-                    format!("`{f}` is generated by `cargo xtask workflows`: it cannot be hand-written"),
-                ));
             }
         }
     }
