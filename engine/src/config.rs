@@ -410,24 +410,33 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// A GitHub action, pinned to a full commit SHA (the version is for people).
 #[derive(Clone, Copy, Debug)]
-pub struct Action {
+pub struct PinnedAction {
     pub repo: &'static str,
     pub sha: &'static str,
     pub version: &'static str,
 }
 
-pub const ACTION_CHECKOUT: Action =
-    Action { repo: "actions/checkout", sha: "11bd71901bbe5b1630ceea73d27597364c9af683", version: "v4.2.2" };
-pub const ACTION_CACHE: Action =
-    Action { repo: "actions/cache", sha: "5a3ec84eff668545956fd18022155c47e93e2684", version: "v4.2.3" };
-pub const ACTION_RUST_CACHE: Action =
-    Action { repo: "Swatinem/rust-cache", sha: "9d47c6ad4b02e050fd481d890b2ea34778fd09d6", version: "v2.7.8" };
-pub const ACTION_UPLOAD_ARTIFACT: Action =
-    Action { repo: "actions/upload-artifact", sha: "ea165f8d65b6e75b540449e92b4886f43607fa02", version: "v4.6.2" };
-pub const ACTION_DOWNLOAD_ARTIFACT: Action =
-    Action { repo: "actions/download-artifact", sha: "d3f86a106a0bac45b974a628896c90dbdf5c8093", version: "v4.3.0" };
-pub const ACTION_GCP_AUTH: Action =
-    Action { repo: "google-github-actions/auth", sha: "ba79af03959ebeac9769e648f473a284504d9193", version: "v2.1.10" };
+pub const ACTION_CHECKOUT: PinnedAction =
+    PinnedAction { repo: "actions/checkout", sha: "11bd71901bbe5b1630ceea73d27597364c9af683", version: "v4.2.2" };
+pub const ACTION_CACHE: PinnedAction =
+    PinnedAction { repo: "actions/cache", sha: "5a3ec84eff668545956fd18022155c47e93e2684", version: "v4.2.3" };
+pub const ACTION_RUST_CACHE: PinnedAction =
+    PinnedAction { repo: "Swatinem/rust-cache", sha: "9d47c6ad4b02e050fd481d890b2ea34778fd09d6", version: "v2.7.8" };
+pub const ACTION_UPLOAD_ARTIFACT: PinnedAction = PinnedAction {
+    repo: "actions/upload-artifact",
+    sha: "ea165f8d65b6e75b540449e92b4886f43607fa02",
+    version: "v4.6.2",
+};
+pub const ACTION_DOWNLOAD_ARTIFACT: PinnedAction = PinnedAction {
+    repo: "actions/download-artifact",
+    sha: "d3f86a106a0bac45b974a628896c90dbdf5c8093",
+    version: "v4.3.0",
+};
+pub const ACTION_GCP_AUTH: PinnedAction = PinnedAction {
+    repo: "google-github-actions/auth",
+    sha: "ba79af03959ebeac9769e648f473a284504d9193",
+    version: "v2.1.10",
+};
 
 #[cfg(test)]
 mod tests {

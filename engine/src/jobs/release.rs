@@ -147,7 +147,7 @@ pub const DOWNLOADS_DIR: &str = crate::config::RELEASE_DOWNLOADS_DIR;
 
 /// One line of the plan.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Action {
+pub struct ReleaseItem {
     pub what: String,
     pub skip: Option<String>,
 }
@@ -508,7 +508,13 @@ pub fn release_ops(
 /// ([`release_ops`]) are printed by `--dry-run` and performed here in order, each by a function of its own:
 /// [`verify`], [`plan_release`], [`check_wheels`], the semver gate, [`publish_crates`], [`publish_wheels`],
 /// [`publish_web`].
-pub fn release(ctx: &Ctx, sh: &Shell, args: &flags::Release, expected: &Expected, t: &Targets) -> Result<Vec<Action>> {
+pub fn release(
+    ctx: &Ctx,
+    sh: &Shell,
+    args: &flags::Release,
+    expected: &Expected,
+    t: &Targets,
+) -> Result<Vec<ReleaseItem>> {
     let version = release_version(args.version.as_deref(), &ctx.root)?;
     if !args.allow_any_ref
         && let Some(facts) = RefFacts::from_env()
@@ -821,7 +827,7 @@ pub struct ReleasePlan {
     /// Each crate's registry metadata (from its `.crate`).
     metadata: BTreeMap<String, Value>,
     /// Every action, each with why it is skipped, if it is.
-    actions: Vec<Action>,
+    actions: Vec<ReleaseItem>,
     /// The web files and the keys that do not hold them yet: (path in the commit directory, sha256, key).
     web_todo: Vec<(String, String, String)>,
 }
@@ -849,13 +855,13 @@ fn plan_release(
         let what = format!("crate {name} {}", a.version);
         let presence = crate_in_index(sh, &t.registry_index, a, cache)?;
         conflicts.extend(presence.conflict(&what, &format!("the index {}", t.registry_index), &a.sha256));
-        actions.push(Action { what, skip: (presence == Presence::Same).then(|| SAME_IN_INDEX.into()) });
+        actions.push(ReleaseItem { what, skip: (presence == Presence::Same).then(|| SAME_IN_INDEX.into()) });
     }
     for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
         let what = format!("wheel {}", a.path.rsplit('/').next().unwrap_or(&a.path));
         let presence = wheel_on_index(sh, &t.pypi_simple, a, tmp)?;
         conflicts.extend(presence.conflict(&what, &format!("the package index {}", t.pypi_simple), &a.sha256));
-        actions.push(Action { what, skip: (presence == Presence::Same).then(|| SAME_ON_INDEX.into()) });
+        actions.push(ReleaseItem { what, skip: (presence == Presence::Same).then(|| SAME_ON_INDEX.into()) });
     }
     if !conflicts.is_empty() {
         return Err(JobFailed(format!("{}\n{OTHER_BYTES_FIX}\nnothing was published", conflicts.join("\n"))).into());
@@ -863,7 +869,7 @@ fn plan_release(
     let web: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wasm).collect();
     let web_todo = web_todo(sh, t, &web, version)?;
     if !web.is_empty() {
-        actions.push(Action {
+        actions.push(ReleaseItem {
             what: format!("web bundle: {} files to version/{version}/ and latest/ of {}", web.len(), t.web.describe()),
             skip: web_todo.is_empty().then(|| "already there".into()),
         });

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use crate::config::{self, Action};
+use crate::config::{self, PinnedAction};
 use crate::plan::quote;
 use crate::settings::Loaded;
 
@@ -83,7 +83,7 @@ pub enum WStep {
     /// A pinned action: checkout, caches, cloud auth. Not run locally.
     Uses {
         name: &'static str,
-        action: &'static Action,
+        action: &'static PinnedAction,
         with: Vec<(&'static str, String)>,
         cond: Option<Cond>,
         id: Option<&'static str>,
@@ -106,7 +106,7 @@ pub enum WStep {
 }
 
 #[derive(Clone, Debug)]
-pub struct Job {
+pub struct WorkflowJob {
     pub id: String,
     pub name: String,
     /// `if:` of the job: the plan job's decision.
@@ -131,7 +131,7 @@ pub struct Workflow {
     pub permissions: Vec<(&'static str, &'static str)>,
     pub concurrency_group: String,
     pub cancel_in_progress: String,
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<WorkflowJob>,
 }
 
 /// What the pipeline is generated from: the repository's settings and the facts read from its files.
@@ -283,8 +283,8 @@ fn engine_download() -> WStep {
 
 impl Shape<'_> {
     /// A job on the default runner with read-only permissions and no matrix: what most jobs are.
-    fn linux_job(&self, id: &str, name: &str, timeout_minutes: u32, steps: Vec<WStep>) -> Job {
-        Job {
+    fn linux_job(&self, id: &str, name: &str, timeout_minutes: u32, steps: Vec<WStep>) -> WorkflowJob {
+        WorkflowJob {
             id: id.to_owned(),
             name: name.to_owned(),
             cond: None,
@@ -304,7 +304,7 @@ impl Shape<'_> {
     /// ([`plan_outputs`]) are what they read. With `engine`, it also builds the xtask for the jobs that hold
     /// credentials: then without a cache (the binary runs where the credentials are: a poisoned cache must not
     /// reach it), and it hands the binary on as an artifact.
-    fn plan_job(&self, workflow: &'static str, engine: bool) -> Job {
+    fn plan_job(&self, workflow: &'static str, engine: bool) -> WorkflowJob {
         let plan_step = WStep::Xtask {
             name: "decide (from the event, the repository's variables and ci.toml)",
             args: ["ci", "plan", "--workflow", workflow, "--github-output"].map(String::from).to_vec(),
@@ -341,12 +341,12 @@ impl Shape<'_> {
             })
             .collect();
         let name = if engine { "plan (and build the engine, without credentials)" } else { "plan" };
-        Job { outputs, ..self.linux_job("plan", name, 20, steps) }
+        WorkflowJob { outputs, ..self.linux_job("plan", name, 20, steps) }
     }
 
     /// The repository's own jobs of `workflow` (ci.toml `[[job]]`): each one command, read-only, no secrets;
     /// with `on`, run only where the plan job says the trigger is one of them.
-    fn extra_jobs(&self, workflow: &str) -> Vec<Job> {
+    fn extra_jobs(&self, workflow: &str) -> Vec<WorkflowJob> {
         self.settings
             .extra_jobs()
             .iter()
@@ -373,7 +373,7 @@ impl Shape<'_> {
                     }
                     Cond::plan(&decide::extra_key(&j.name))
                 };
-                Job {
+                WorkflowJob {
                     cond,
                     needs,
                     runs_on,
@@ -443,8 +443,8 @@ pub fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
 
 /// The jobs with each after the jobs it needs (otherwise in the order given): the order a replay runs them in.
 /// ci.toml's checks refuse cycles.
-fn in_order_of_needs(mut left: Vec<Job>) -> Vec<Job> {
-    let mut out: Vec<Job> = Vec::with_capacity(left.len());
+fn in_order_of_needs(mut left: Vec<WorkflowJob>) -> Vec<WorkflowJob> {
+    let mut out: Vec<WorkflowJob> = Vec::with_capacity(left.len());
     while !left.is_empty() {
         let ready = left.iter().position(|j| j.needs.iter().all(|n| out.iter().any(|o| o.id == *n)));
         // A cycle (refused when ci.toml is read) would leave no job ready: keep the given order then.
@@ -497,7 +497,7 @@ impl Shape<'_> {
 
     /// Per platform: the kinds the plan job decided, built and handed to the upload job. Builds run repository
     /// code (build scripts, maturin, the example scripts): no credentials.
-    fn package_job(&self) -> Job {
+    fn package_job(&self) -> WorkflowJob {
         // What each platform builds is the plan job's decision (`ci plan --workflow create-packages`): pushes
         // build the wasm bundle, schedules everything everywhere, a dispatch what it names; each within ci.toml's
         // builds.
@@ -513,7 +513,7 @@ impl Shape<'_> {
             id: None,
             local: Some(["package", "--kinds", "all"].map(String::from).to_vec()),
         };
-        Job {
+        WorkflowJob {
             // Nothing to build for this trigger on any platform: skipped, not failed.
             cond: Cond::plan("any"),
             runs_on: "${{ matrix.os }}".into(),
@@ -548,7 +548,7 @@ impl Shape<'_> {
 
     /// Per platform, where a bucket is configured (forks and fresh repositories have none): the packaged commit
     /// uploaded by the engine the plan job built.
-    fn upload_job(&self) -> Job {
+    fn upload_job(&self) -> WorkflowJob {
         // Without a configured bucket (forks, fresh repositories) the plan skips the upload and the signature.
         let upload_step = WStep::Engine {
             name: "upload",
@@ -556,7 +556,7 @@ impl Shape<'_> {
             env: store_env(),
             local: Some(vec!["upload".into()]),
         };
-        Job {
+        WorkflowJob {
             // Only where a bucket is configured (forks and fresh repositories have none).
             cond: Cond::plan("upload"),
             needs: vec!["plan".into(), "package".into()],
@@ -589,8 +589,8 @@ impl Shape<'_> {
     }
 
     /// The manifest signed with the release key, where a bucket is configured.
-    fn sign_job(&self) -> Job {
-        Job {
+    fn sign_job(&self) -> WorkflowJob {
+        WorkflowJob {
             // Only where a bucket is configured: elsewhere there is nothing shared to sign.
             cond: Cond::plan("upload"),
             environment: Some(RELEASE_ENVIRONMENT),
@@ -659,7 +659,7 @@ impl Shape<'_> {
             cancel_in_progress: "false".into(),
             jobs: vec![
                 self.plan_job("release", true),
-                Job {
+                WorkflowJob {
                     // Publishing: a protected environment, nothing compiled and no cache restored (a poisoned cache
                     // would run in the job that holds the publish credentials).
                     environment: Some(RELEASE_ENVIRONMENT),
@@ -689,7 +689,7 @@ impl Shape<'_> {
             // A merge group has no pull_request number: its ref (gh-readonly-queue/...) is its own group.
             concurrency_group: "pr-gates-${{ github.event.pull_request.number || github.ref }}".into(),
             cancel_in_progress: "true".into(),
-            jobs: vec![Job {
+            jobs: vec![WorkflowJob {
                 // The merge queue's event names the PR; its labels and description come from the API.
                 permissions: vec![READ, ("pull-requests", "read")],
                 ..self.linux_job(
@@ -738,7 +738,7 @@ impl Shape<'_> {
     }
 
     /// The plan, lint and test jobs (one per platform), and the heavy part in parallel with the rest.
-    fn lint_build_test_jobs(&self) -> Vec<Job> {
+    fn lint_build_test_jobs(&self) -> Vec<WorkflowJob> {
         let mut jobs = vec![
             self.plan_job("lint-build-test", false),
             self.linux_job(
@@ -752,7 +752,7 @@ impl Shape<'_> {
                     xtask("lint", &["lint", "--changed-since", "auto"]),
                 ],
             ),
-            Job {
+            WorkflowJob {
                 runs_on: "${{ matrix.os }}".into(),
                 needs: vec!["plan".into()],
                 matrix: Some("${{ fromJSON(needs.plan.outputs.matrix) }}".into()),
@@ -914,7 +914,7 @@ pub fn render(w: &Workflow) -> String {
 }
 
 /// A job's keys before its steps.
-fn render_job_head(y: &mut String, j: &Job) {
+fn render_job_head(y: &mut String, j: &WorkflowJob) {
     let _ = writeln!(y, "  {}:\n    name: {}\n    runs-on: {}", j.id, yaml_scalar(&j.name), j.runs_on);
     if let Some(c) = &j.cond {
         let _ = writeln!(y, "    if: {}", c.render());

@@ -298,7 +298,7 @@ pub fn replay(
 
 /// Why job `j` does not run, as GitHub would decide: a need that does not run, an `if:` the plan decided false,
 /// an empty matrix.
-fn skipped(j: &super::Job, not_run: &[&str], decision: &super::Decision, no_rows: bool) -> Option<String> {
+fn skipped(j: &super::WorkflowJob, not_run: &[&str], decision: &super::Decision, no_rows: bool) -> Option<String> {
     j.needs
         .iter()
         .find(|n| not_run.contains(&n.as_str()))
@@ -349,7 +349,7 @@ fn command(
 /// Whether job `j` (a matrix `row` of it) runs on this machine: a row runs on its platform's runner where the job
 /// says so (`runs-on: ${{ matrix.os }}`), another job on the runner its label names; the first platform is what a
 /// local run stands for, so its jobs run on any machine.
-fn outcome(shape: &Shape<'_>, j: &super::Job, row: Option<&Value>) -> Outcome {
+fn outcome(shape: &Shape<'_>, j: &super::WorkflowJob, row: Option<&Value>) -> Outcome {
     let target = if j.runs_on.contains("matrix.os") {
         row.and_then(|r| r["target"].as_str()).map(str::to_owned)
     } else {

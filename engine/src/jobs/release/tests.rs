@@ -302,7 +302,7 @@ impl Rehearsal {
         }
     }
 
-    fn release(&self, args: &flags::Release, targets: &Targets) -> Result<Vec<Action>> {
+    fn release(&self, args: &flags::Release, targets: &Targets) -> Result<Vec<ReleaseItem>> {
         release(&self.ctx, &self.sh, args, &self.expected, targets)
     }
 
@@ -988,7 +988,7 @@ fn two_releases_at_once_publish_each_item_once() {
     let r = Rehearsal::new("release-concurrent");
     let (root, registry, pypi_port, api) = (r.root.clone(), r.registry.clone(), r.pypi_port, r.direct());
     let (args, expected) = (r.args(true), r.expected.clone());
-    let results: Vec<Result<Vec<Action>>> = std::thread::scope(|s| {
+    let results: Vec<Result<Vec<ReleaseItem>>> = std::thread::scope(|s| {
         let runs: Vec<_> = (0..2)
             .map(|_| {
                 let (root, registry, api, args, expected) =

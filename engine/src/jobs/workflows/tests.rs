@@ -3,7 +3,7 @@ use crate::config;
 use crate::pipeline::{RELEASE_ENVIRONMENT, Shape, WStep, all, command_line};
 
 /// `owner/repo@SHA # vX.Y.Z`, as a workflow pins an action.
-fn pinned(a: &config::Action) -> String {
+fn pinned(a: &config::PinnedAction) -> String {
     format!("{}@{} # {}", a.repo, a.sha, a.version)
 }
 
