@@ -16,7 +16,7 @@ use crate::settings::Loaded;
 use crate::workspace::Package;
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Affected {
+pub(crate) struct Affected {
     /// Run everything (and why).
     pub everything: Option<String>,
     /// Workspace crates whose code or dependencies changed.
@@ -31,23 +31,23 @@ pub struct Affected {
 }
 
 impl Affected {
-    pub fn all(why: impl Into<String>) -> Affected {
+    pub(crate) fn all(why: impl Into<String>) -> Affected {
         Affected { everything: Some(why.into()), ..Affected::default() }
     }
 
-    pub fn crate_affected(&self, name: &str) -> bool {
+    pub(crate) fn crate_affected(&self, name: &str) -> bool {
         self.everything.is_some() || self.crates.contains(name)
     }
 
-    pub fn any_rust(&self) -> bool {
+    pub(crate) fn any_rust(&self) -> bool {
         self.everything.is_some() || !self.crates.is_empty()
     }
 
-    pub fn has_ext(&self, exts: &[&str]) -> bool {
+    pub(crate) fn has_ext(&self, exts: &[&str]) -> bool {
         self.everything.is_some() || self.files.iter().any(|f| exts.iter().any(|e| f.ends_with(e)))
     }
 
-    pub fn summary(&self) -> Vec<String> {
+    pub(crate) fn summary(&self) -> Vec<String> {
         match &self.everything {
             Some(why) => vec![format!("everything runs: {why}")],
             None => {
@@ -82,7 +82,7 @@ fn ci_packages(packages: &[Package]) -> Vec<&str> {
 
 /// Works out what `files` (relative paths) affect in a workspace of `packages` rooted at `root`, with the
 /// repository's `settings`.
-pub fn compute(root: &Utf8Path, settings: &Loaded, files: &[String], packages: &[Package]) -> Affected {
+pub(crate) fn compute(root: &Utf8Path, settings: &Loaded, files: &[String], packages: &[Package]) -> Affected {
     let mut a = Affected { files: files.to_vec(), ..Affected::default() };
     let dirs: Vec<(String, &str)> = packages
         .iter()
@@ -213,7 +213,7 @@ fn resolve(rev: &str) -> Result<Option<String>> {
 }
 
 /// What `--changed-since` (if given) selects.
-pub fn for_flag(ctx: &Ctx, changed_since: Option<&str>) -> Result<Affected> {
+pub(crate) fn for_flag(ctx: &Ctx, changed_since: Option<&str>) -> Result<Affected> {
     let Some(rev) = changed_since else { return Ok(Affected::all("no --changed-since")) };
     let Some(rev) = resolve(rev)? else {
         return Ok(Affected::all(

@@ -14,17 +14,17 @@ use crate::store::Store;
 use crate::tempfiles;
 
 /// The store's key prefix of a commit's artifacts: `commit/<sha>` (the manifest last, at `<prefix>/manifest.json`).
-pub fn commit_prefix(commit: &str) -> String {
+pub(crate) fn commit_prefix(commit: &str) -> String {
     format!("commit/{commit}")
 }
 
 /// The store key of a commit's manifest.
-pub fn manifest_key(commit: &str) -> String {
+pub(crate) fn manifest_key(commit: &str) -> String {
     format!("{}/{}", commit_prefix(commit), manifest::FILE)
 }
 
 /// The store at `url` (else ci.toml's `[store] default`), through `endpoint` when given.
-pub fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Result<Store> {
+pub(crate) fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Result<Store> {
     let default = match url {
         Some(_) => String::new(),
         None => ctx.settings.store(ctx.job)?.default.clone(),
@@ -44,7 +44,7 @@ pub fn open_store(ctx: &Ctx, url: Option<&str>, endpoint: Option<&str>) -> Resul
 }
 
 /// The PEP 503 normalized project name.
-pub fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     let mut out = String::new();
     let mut sep = false;
     for c in name.chars() {
@@ -63,7 +63,7 @@ pub fn normalize(name: &str) -> String {
 
 /// The store's manifest of a commit (under `prefix`) and its generation, or `None` when the upload never
 /// finished.
-pub fn fetch_manifest(
+pub(crate) fn fetch_manifest(
     sh: &Shell,
     store: &Store,
     prefix: &str,
@@ -73,7 +73,7 @@ pub fn fetch_manifest(
 }
 
 /// A manifest as the store holds it.
-pub struct Stored {
+pub(crate) struct Stored {
     pub manifest: Manifest,
     /// What a conditional replace of it names.
     pub generation: Option<String>,
@@ -82,7 +82,7 @@ pub struct Stored {
 }
 
 /// [`fetch_manifest`], with the bytes as the store held them.
-pub fn fetch_manifest_bytes(sh: &Shell, store: &Store, prefix: &str, tmp: &Utf8Path) -> Result<Option<Stored>> {
+pub(crate) fn fetch_manifest_bytes(sh: &Shell, store: &Store, prefix: &str, tmp: &Utf8Path) -> Result<Option<Stored>> {
     let key = format!("{prefix}/{}", manifest::FILE);
     let Some(head) = store.head(sh, &key)? else { return Ok(None) };
     let path = tempfiles::temp_file(tmp, "remote-manifest")?;
@@ -106,7 +106,7 @@ pub fn fetch_manifest_bytes(sh: &Shell, store: &Store, prefix: &str, tmp: &Utf8P
 }
 
 /// What [`download`] did.
-pub struct Downloaded {
+pub(crate) struct Downloaded {
     pub manifest: Manifest,
     pub fetched: u64,
     pub reused: u64,
@@ -115,7 +115,7 @@ pub struct Downloaded {
 /// Reads the artifacts `m` lists (of `kinds`, all when empty) from `store` (under `prefix`) into `out`, each
 /// checked against the manifest's sha256 and size; a verified copy in `out` is re-used while the store's object
 /// still matches. Returns the manifest of what was kept (the caller writes it, last).
-pub fn read_artifacts(
+pub(crate) fn read_artifacts(
     ctx: &Ctx,
     store: &Store,
     prefix: &str,

@@ -13,12 +13,12 @@ use crate::Ctx;
 /// The script, as the engine was built with it.
 const SCRIPT: &str = include_str!("../bootstrap-debian.sh");
 /// Its file in the tools directory (written before it runs, and before a command naming it is printed).
-pub const SCRIPT_FILE: &str = "bootstrap-debian.sh";
+pub(crate) const SCRIPT_FILE: &str = "bootstrap-debian.sh";
 const STAMP: &str = "bootstrap.stamp";
 
 /// How the script may run here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Runner {
+pub(crate) enum Runner {
     Root,
     Sudo,
     /// Neither: a person has to run it.
@@ -27,7 +27,7 @@ pub enum Runner {
 
 /// What to do, given the facts: nothing (up to date, or not a Debian machine), run it, or stop.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     UpToDate,
     NotDebian,
     Run { sudo: bool },
@@ -35,7 +35,7 @@ pub enum Decision {
 }
 
 /// `script` is where the script is (what a printed fix runs).
-pub fn decide(stamp_matches: bool, debian: bool, offline: bool, runner: Runner, script: &str) -> Decision {
+pub(crate) fn decide(stamp_matches: bool, debian: bool, offline: bool, runner: Runner, script: &str) -> Decision {
     match (stamp_matches, debian, runner) {
         (true, ..) => Decision::UpToDate,
         (false, false, _) => Decision::NotDebian,
@@ -53,7 +53,7 @@ pub fn decide(stamp_matches: bool, debian: bool, offline: bool, runner: Runner, 
 
 /// Runs the bootstrap script when its current version has not run on this machine yet (never for `--dry-run` or
 /// `--json`, which install nothing).
-pub fn ensure(ctx: &Ctx) -> Result<()> {
+pub(crate) fn ensure(ctx: &Ctx) -> Result<()> {
     if ctx.global.dry_run || ctx.global.json {
         return Ok(());
     }

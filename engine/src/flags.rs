@@ -264,7 +264,7 @@ fn items(list: &str) -> impl Iterator<Item = &str> {
 /// `--kinds crates,wheels` (or `all`). Never empty: `--kinds ""` (an unset variable in a workflow step) must not
 /// mean "everything".
 #[derive(Clone, Debug, PartialEq)]
-pub struct Kinds(pub Vec<Kind>);
+pub(crate) struct Kinds(pub Vec<Kind>);
 
 impl FromStr for Kinds {
     type Err = String;
@@ -288,7 +288,7 @@ impl FromStr for Kinds {
 
 /// `--part rust,wasm` (or `all`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Parts(pub Vec<Part>);
+pub(crate) struct Parts(pub Vec<Part>);
 
 impl FromStr for Parts {
     type Err = String;
@@ -320,7 +320,7 @@ fn count(s: &str, flag: &str, max: usize) -> Result<usize, String> {
 
 /// `--jobs N`: how many independent steps run at once.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Jobs(pub usize);
+pub(crate) struct Jobs(pub usize);
 
 impl FromStr for Jobs {
     type Err = String;
@@ -331,7 +331,7 @@ impl FromStr for Jobs {
 
 /// `bench --runs N`: runs per measurement.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Runs(pub usize);
+pub(crate) struct Runs(pub usize);
 
 impl FromStr for Runs {
     type Err = String;
@@ -342,7 +342,7 @@ impl FromStr for Runs {
 
 /// A benchmark of `cargo xtask bench`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BenchCase {
+pub(crate) enum BenchCase {
     Build,
     Lint,
     Package,
@@ -354,7 +354,7 @@ pub enum BenchCase {
 }
 
 impl BenchCase {
-    pub const ALL: [BenchCase; 8] = [
+    pub(crate) const ALL: [BenchCase; 8] = [
         BenchCase::Build,
         BenchCase::Lint,
         BenchCase::Package,
@@ -366,7 +366,7 @@ impl BenchCase {
     ];
 
     /// Its one name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             BenchCase::Build => "build",
             BenchCase::Lint => "lint",
@@ -392,7 +392,7 @@ impl FromStr for BenchCase {
 
 impl XtaskCmd {
     /// The subcommand's name (as typed).
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             XtaskCmd::Lint(_) => "lint",
             XtaskCmd::Test(_) => "test",
@@ -411,7 +411,7 @@ impl XtaskCmd {
     }
 
     /// The flag that asks this job to act outside the plan (`release --execute`...), if given.
-    pub fn acting_flag(&self) -> Option<&'static str> {
+    pub(crate) fn acting_flag(&self) -> Option<&'static str> {
         match self {
             XtaskCmd::Release(r) if r.execute => Some("release --execute"),
             XtaskCmd::Lint(l) if l.fix => Some("lint --fix"),
@@ -423,7 +423,7 @@ impl XtaskCmd {
 
 impl Test {
     /// The parts named, sorted, each once (empty: ci.toml's `[test] default-parts`).
-    pub fn parts(&self) -> Vec<Part> {
+    pub(crate) fn parts(&self) -> Vec<Part> {
         let mut parts: Vec<Part> = self.part.iter().flat_map(|p| p.0.iter().copied()).collect();
         parts.sort();
         parts.dedup();
@@ -433,7 +433,7 @@ impl Test {
 
 impl Gates {
     /// The PR's labels from `--labels` and `--label` (None: neither given, the event's count).
-    pub fn labels(&self) -> Option<Vec<String>> {
+    pub(crate) fn labels(&self) -> Option<Vec<String>> {
         if self.labels.is_none() && self.label.is_empty() {
             return None;
         }
@@ -445,7 +445,7 @@ impl Gates {
 impl Package {
     /// The kinds named, sorted: the kind flags, `--kinds`, `--all` (empty: none named, every kind the repository
     /// has).
-    pub fn kinds(&self) -> Vec<Kind> {
+    pub(crate) fn kinds(&self) -> Vec<Kind> {
         let listed: Vec<Kind> = self.kinds.iter().flat_map(|k| k.0.iter().copied()).collect();
         let flags = [
             (self.crates, Kind::Crate),
@@ -461,14 +461,14 @@ impl Package {
     }
 
     /// `--target` and `--targets`, each a comma-separated list.
-    pub fn target_list(&self) -> Vec<String> {
+    pub(crate) fn target_list(&self) -> Vec<String> {
         self.target.iter().chain(&self.targets).flat_map(|t| items(t)).map(str::to_owned).collect()
     }
 }
 
 impl Download {
     /// The kinds to download (empty: all).
-    pub fn kind_list(&self) -> Vec<Kind> {
+    pub(crate) fn kind_list(&self) -> Vec<Kind> {
         let mut kinds: Vec<Kind> = self.kinds.iter().flat_map(|k| k.0.iter().copied()).collect();
         kinds.sort();
         kinds.dedup();

@@ -6,14 +6,14 @@ use anyhow::{Context, Result};
 
 /// What started a workflow run: the event's name and payload (`local`, and `{}`, on a laptop).
 #[derive(Clone, Debug)]
-pub struct Trigger {
+pub(crate) struct Trigger {
     pub name: String,
     pub payload: serde_json::Value,
 }
 
 impl Trigger {
     /// From the flags, else (under GitHub Actions, or in a replay) `$GITHUB_EVENT_NAME` and `$GITHUB_EVENT_PATH`.
-    pub fn read(event: Option<&camino::Utf8Path>, event_name: Option<&str>) -> Result<Trigger> {
+    pub(crate) fn read(event: Option<&camino::Utf8Path>, event_name: Option<&str>) -> Result<Trigger> {
         let var = run_var;
         let name = event_name.map(str::to_owned).or_else(|| var("GITHUB_EVENT_NAME")).unwrap_or_else(|| "local".into());
         let path = event.map(camino::Utf8Path::to_owned).or_else(|| var("GITHUB_EVENT_PATH").map(Into::into));
@@ -46,7 +46,7 @@ impl Trigger {
 
     /// A `workflow_dispatch` input, if the run was dispatched with it non-empty. An input that is not a string
     /// (GitHub sends every `type: string` input as one) is refused rather than read as absent.
-    pub fn input(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn input(&self, key: &str) -> Result<Option<String>> {
         if self.name != "workflow_dispatch" {
             return Ok(None);
         }
@@ -63,7 +63,7 @@ impl Trigger {
 }
 
 /// What a JSON value is, for a message: "a number", "an array", ...
-pub fn json_kind(v: &serde_json::Value) -> &'static str {
+pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
     use serde_json::Value;
     match v {
         Value::Null => "null",
@@ -76,19 +76,19 @@ pub fn json_kind(v: &serde_json::Value) -> &'static str {
 }
 
 /// Running under GitHub Actions.
-pub fn actions() -> bool {
+pub(crate) fn actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
 /// Running as a command of `cargo xtask ci --event FILE` (a workflow run replayed on a laptop): the run's
 /// variables below are the replayed event's.
-pub fn replaying() -> bool {
+pub(crate) fn replaying() -> bool {
     std::env::var("XTASK_REPLAY").is_ok_and(|v| v == "1")
 }
 
 /// A variable GitHub sets for the run (`GITHUB_EVENT_NAME`, `GITHUB_EVENT_PATH`, `GITHUB_REF`, ...): read under
 /// GitHub Actions or in a replay, never from a laptop's stray environment; empty is unset.
-pub fn run_var(name: &str) -> Option<String> {
+pub(crate) fn run_var(name: &str) -> Option<String> {
     (actions() || replaying()).then(|| std::env::var(name).ok()).flatten().filter(|v| !v.is_empty())
 }
 
@@ -117,12 +117,12 @@ fn escape_property(s: &str) -> String {
 }
 
 /// `::error file=..,line=..,title=..::message` on stdout.
-pub fn error(file: Option<&str>, line: Option<u32>, title: &str, message: &str) {
+pub(crate) fn error(file: Option<&str>, line: Option<u32>, title: &str, message: &str) {
     error_to(false, file, line, title, message);
 }
 
 /// [`error`], on stderr when `stderr` (when stdout is reserved for a JSON document).
-pub fn error_to(stderr: bool, file: Option<&str>, line: Option<u32>, title: &str, message: &str) {
+pub(crate) fn error_to(stderr: bool, file: Option<&str>, line: Option<u32>, title: &str, message: &str) {
     let mut props = Vec::new();
     if let Some(f) = file {
         props.push(format!("file={}", escape_property(f)));
@@ -140,7 +140,7 @@ pub fn error_to(stderr: bool, file: Option<&str>, line: Option<u32>, title: &str
 }
 
 /// Sets a step output (`$GITHUB_OUTPUT`); outside Actions, says where it would have gone.
-pub fn output(name: &str, value: &str) -> Result<()> {
+pub(crate) fn output(name: &str, value: &str) -> Result<()> {
     let Some(path) = std::env::var_os("GITHUB_OUTPUT") else {
         eprintln!("note: $GITHUB_OUTPUT is not set (not in GitHub Actions): output `{name}` printed above only");
         return Ok(());
@@ -155,7 +155,7 @@ pub fn output(name: &str, value: &str) -> Result<()> {
 }
 
 /// Appends markdown to `$GITHUB_STEP_SUMMARY`.
-pub fn summary(markdown: &str) -> Result<()> {
+pub(crate) fn summary(markdown: &str) -> Result<()> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(()) };
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -168,7 +168,7 @@ pub fn summary(markdown: &str) -> Result<()> {
 
 /// Characters a printed command never holds raw: controls, and the line and bidi separators that reorder or
 /// break what a reader sees.
-pub fn is_unsafe_char(c: char) -> bool {
+pub(crate) fn is_unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

@@ -8,11 +8,11 @@ const OPTIONS: MatchOptions =
     MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: false };
 
 /// Whether `pattern` is a glob this module matches with; the cause otherwise (ci.toml is checked with it).
-pub fn check(pattern: &str) -> Result<(), String> {
+pub(crate) fn check(pattern: &str) -> Result<(), String> {
     Pattern::new(pattern.trim_start_matches('/')).map(drop).map_err(|e| format!("{pattern:?} is not a glob: {}", e.msg))
 }
 
-pub fn matches(pattern: &str, path: &str) -> bool {
+pub(crate) fn matches(pattern: &str, path: &str) -> bool {
     let Ok(p) = Pattern::new(pattern.trim_start_matches('/')) else { return false };
     if pattern.contains('/') {
         p.matches_with(path, OPTIONS)
@@ -22,7 +22,7 @@ pub fn matches(pattern: &str, path: &str) -> bool {
 }
 
 /// The first of `patterns` that matches `path`.
-pub fn first_match<'a>(patterns: &'a [impl AsRef<str>], path: &str) -> Option<&'a str> {
+pub(crate) fn first_match<'a>(patterns: &'a [impl AsRef<str>], path: &str) -> Option<&'a str> {
     patterns.iter().map(AsRef::as_ref).find(|p| matches(p, path))
 }
 

@@ -23,7 +23,7 @@ use xshell::{Shell, cmd};
 
 /// One request.
 #[derive(Clone, Debug, Default)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: String,
     pub url: String,
     /// `Name: value` headers (not secret: they may be printed).
@@ -42,31 +42,31 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(method: &str, url: &str) -> Request {
+    pub(crate) fn new(method: &str, url: &str) -> Request {
         Request { method: method.to_owned(), url: url.to_owned(), ..Request::default() }
     }
 
-    pub fn header(mut self, header: impl Into<String>) -> Request {
+    pub(crate) fn header(mut self, header: impl Into<String>) -> Request {
         self.headers.push(header.into());
         self
     }
 
-    pub fn body(mut self, file: &Utf8Path) -> Request {
+    pub(crate) fn body(mut self, file: &Utf8Path) -> Request {
         self.body = Some(file.to_owned());
         self
     }
 
-    pub fn to(mut self, file: &Utf8Path) -> Request {
+    pub(crate) fn to(mut self, file: &Utf8Path) -> Request {
         self.to = Some(file.to_owned());
         self
     }
 
-    pub fn follow(mut self) -> Request {
+    pub(crate) fn follow(mut self) -> Request {
         self.follow = true;
         self
     }
 
-    pub fn once(mut self) -> Request {
+    pub(crate) fn once(mut self) -> Request {
         self.once = true;
         self
     }
@@ -75,19 +75,19 @@ impl Request {
 /// What came back: the status, the headers (names lower-cased; of the last response when redirects were
 /// followed) and, unless the request said where a 200 body goes, the body.
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// The body as text (lossy).
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
@@ -121,7 +121,7 @@ fn quoted(value: &str) -> String {
 }
 
 /// The curl config for `requests` (each writing its body to `outputs[i]`), `secret` added as a header to each.
-pub fn config(
+pub(crate) fn config(
     requests: &[&Request],
     outputs: &[(Utf8PathBuf, Utf8PathBuf)],
     secret: Option<&str>,
@@ -177,7 +177,7 @@ pub fn config(
 /// Sends `requests` through one curl process (at most `parallel` at once), retrying the transient failures
 /// (up to 5 attempts, backing off; after a 429 by seconds). One result per request, in order: `Err` only when
 /// nothing answered. `secret` is a header that never leaves curl's stdin.
-pub fn send_all(
+pub(crate) fn send_all(
     sh: &Shell,
     requests: &[Request],
     secret: Option<&str>,
@@ -285,7 +285,7 @@ impl std::fmt::Display for Failure {
 }
 
 /// One request (see [`send_all`]).
-pub fn send(sh: &Shell, request: &Request, secret: Option<&str>, tmp: &Utf8Path) -> Result<Response> {
+pub(crate) fn send(sh: &Shell, request: &Request, secret: Option<&str>, tmp: &Utf8Path) -> Result<Response> {
     send_all(sh, std::slice::from_ref(request), secret, 1, tmp).pop().expect("one result")
 }
 
@@ -345,7 +345,7 @@ fn send_once(
 }
 
 /// How long a transfer may move no byte before it fails: `XTASK_HTTP_STALL_SECS` (1 to 3600), default 30.
-pub fn stall_secs() -> u64 {
+pub(crate) fn stall_secs() -> u64 {
     std::env::var("XTASK_HTTP_STALL_SECS")
         .ok()
         .and_then(|v| v.trim().parse().ok())
@@ -354,7 +354,7 @@ pub fn stall_secs() -> u64 {
 }
 
 /// The longest one transfer may take: `XTASK_HTTP_MAX_SECS` (10 to 86400), default 1800 (half an hour).
-pub fn max_secs() -> u64 {
+pub(crate) fn max_secs() -> u64 {
     std::env::var("XTASK_HTTP_MAX_SECS")
         .ok()
         .and_then(|v| v.trim().parse().ok())
@@ -370,7 +370,7 @@ fn is_loopback(host: &str) -> bool {
 /// The one rule for every credential (a registry token, a storage token, an OIDC token or its exchange): it goes
 /// only over https, or in plain http to a server on this machine (a loopback address or `localhost`). Anything
 /// else is refused before any request is sent.
-pub fn credential_may_go_to(url: &str) -> Result<()> {
+pub(crate) fn credential_may_go_to(url: &str) -> Result<()> {
     let parts = url_parts(url);
     let loopback = is_loopback(parts.host);
     match parts.scheme.as_str() {
@@ -386,7 +386,7 @@ pub fn credential_may_go_to(url: &str) -> Result<()> {
 }
 
 /// A URL as it may be printed: without a `user:password@` part or a query.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((s, r)) => (format!("{s}://"), r),
         None => (String::new(), url),
@@ -403,13 +403,13 @@ pub fn redact(url: &str) -> String {
 
 /// The parts of a URL the jobs decide on: the scheme (lower-cased; empty without `://`), the authority
 /// (`host[:port]`, after any `user@`) and the host alone (without an IPv6 address's brackets).
-pub struct UrlParts<'a> {
+pub(crate) struct UrlParts<'a> {
     pub scheme: String,
     pub authority: &'a str,
     pub host: &'a str,
 }
 
-pub fn url_parts(url: &str) -> UrlParts<'_> {
+pub(crate) fn url_parts(url: &str) -> UrlParts<'_> {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     // `user@host`: the host is what follows the last `@`.
@@ -422,7 +422,7 @@ pub fn url_parts(url: &str) -> UrlParts<'_> {
 }
 
 /// Percent-encodes an object name for a URL path segment.
-pub fn encode(name: &str) -> String {
+pub(crate) fn encode(name: &str) -> String {
     let mut out = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

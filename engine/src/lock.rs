@@ -16,7 +16,7 @@ fn open(path: &Utf8Path) -> Result<File> {
 
 /// The lock on `path`, held until the returned file is dropped. When another process (or another open of the
 /// same file) holds it, says so on stderr (`who`: what holds it, for the message) and waits.
-pub fn exclusive(path: &Utf8Path, who: &str) -> Result<File> {
+pub(crate) fn exclusive(path: &Utf8Path, who: &str) -> Result<File> {
     let file = open(path)?;
     match file.try_lock() {
         Ok(()) => return Ok(file),
@@ -31,7 +31,7 @@ pub fn exclusive(path: &Utf8Path, who: &str) -> Result<File> {
 
 /// The lock on `path` if nobody holds it (its file then says `pid <this process>`, for the message of the next
 /// one); `Err(holder)` with what the file says of the holder when somebody does.
-pub fn try_exclusive(path: &Utf8Path) -> Result<Result<File, String>> {
+pub(crate) fn try_exclusive(path: &Utf8Path) -> Result<Result<File, String>> {
     use std::io::Write as _;
     let mut file = open(path)?;
     match file.try_lock() {

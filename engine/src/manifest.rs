@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use serde_json::Value;
 
-pub const FILE: &str = "manifest.json";
-pub const SCHEMA: u64 = 1;
+pub(crate) const FILE: &str = "manifest.json";
+pub(crate) const SCHEMA: u64 = 1;
 
 /// What an artifact is. One spelling each, everywhere: `package --kinds` and its flags (`--wheels`), `download
 /// --kinds`, ci.toml's `builds`, the manifest's `kind`, and the directory of the commit directory the files live in.
 /// A manifest an earlier engine wrote (`crate`, `wheel`, `recording`, `binary`) still reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Kind {
+pub(crate) enum Kind {
     #[serde(rename = "crates", alias = "crate")]
     Crate,
     #[serde(rename = "wheels", alias = "wheel")]
@@ -31,10 +31,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Crate, Kind::Wheel, Kind::Wasm, Kind::Recording, Kind::Binary];
+    pub(crate) const ALL: [Kind; 5] = [Kind::Crate, Kind::Wheel, Kind::Wasm, Kind::Recording, Kind::Binary];
 
     /// Its one name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Crate => "crates",
             Kind::Wheel => "wheels",
@@ -45,28 +45,28 @@ impl Kind {
     }
 
     /// The kind called `s` (its one name).
-    pub fn parse(s: &str) -> Option<Kind> {
+    pub(crate) fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// Every name, for messages: `crates, wheels, wasm, recordings, binaries`.
-    pub fn names() -> String {
+    pub(crate) fn names() -> String {
         Kind::ALL.map(Kind::as_str).join(", ")
     }
 
     /// Its flag of `cargo xtask package`: `--wheels`.
-    pub fn flag(self) -> String {
+    pub(crate) fn flag(self) -> String {
         format!("--{}", self.as_str())
     }
 
     /// The directory of the commit directory this kind's files live in: its name.
-    pub fn dir(self) -> &'static str {
+    pub(crate) fn dir(self) -> &'static str {
         self.as_str()
     }
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Artifact {
+pub(crate) struct Artifact {
     pub kind: Kind,
     /// Package, bundle or recording name.
     pub name: String,
@@ -86,7 +86,7 @@ pub struct Artifact {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub commit: String,
     pub dirty: bool,
     pub source_date_epoch: u64,
@@ -96,7 +96,7 @@ pub struct Manifest {
 }
 
 /// Refuses paths that are absolute, contain `..`, `.` or empty components, or backslashes.
-pub fn check_path(path: &str) -> Result<()> {
+pub(crate) fn check_path(path: &str) -> Result<()> {
     let p = Utf8Path::new(path);
     let ok = !path.is_empty()
         && !path.contains('\\')
@@ -111,7 +111,7 @@ pub fn check_path(path: &str) -> Result<()> {
 /// Checks that a manifest read from `commit/<commit>/` is that commit's: its own `commit` field (signed with
 /// it), its version (`expected_version`, where known) and every artifact's version agree. A manifest of another
 /// commit substituted under this key is refused with both values named.
-pub fn check_binding(m: &Manifest, commit: &str, expected_version: Option<&str>) -> Result<()> {
+pub(crate) fn check_binding(m: &Manifest, commit: &str, expected_version: Option<&str>) -> Result<()> {
     let mut problems = Vec::new();
     if !m.commit.eq_ignore_ascii_case(commit) {
         problems.push(format!(
@@ -193,18 +193,18 @@ impl Manifest {
     }
 
     #[cfg(test)]
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         serde_json::to_value(self.file()).expect("a manifest is JSON")
     }
 
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut s = serde_json::to_string_pretty(&self.file()).expect("a manifest is JSON");
         s.push('\n');
         s
     }
 
     /// Parses and validates a manifest; every problem names the field or the place.
-    pub fn parse(text: &str) -> Result<Manifest> {
+    pub(crate) fn parse(text: &str) -> Result<Manifest> {
         let head: Head = serde_json::from_str(text).context("not a manifest")?;
         if head.schema != SCHEMA {
             bail!("schema {} is not supported (this xtask reads schema {SCHEMA})", head.schema);
@@ -250,7 +250,7 @@ impl Manifest {
         })
     }
 
-    pub fn read(path: &Utf8Path) -> Result<Manifest> {
+    pub(crate) fn read(path: &Utf8Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
         Manifest::parse(&text).map_err(|e| {
             anyhow::anyhow!(
@@ -261,7 +261,7 @@ impl Manifest {
     }
 
     /// Writes next to `path` and renames over it, so a reader sees the old or the new manifest, never half.
-    pub fn write_atomic(&self, path: &Utf8Path) -> Result<()> {
+    pub(crate) fn write_atomic(&self, path: &Utf8Path) -> Result<()> {
         let tmp = path.with_extension(format!("json.tmp.{}", std::process::id()));
         std::fs::write(&tmp, self.to_text()).with_context(|| format!("writing {tmp}"))?;
         std::fs::rename(&tmp, path).with_context(|| format!("renaming {tmp} to {path}"))?;
@@ -269,7 +269,11 @@ impl Manifest {
     }
 
     /// Files under `dir` that are missing or whose size or sha256 differ from the manifest.
-    pub fn mismatches<'a>(&self, dir: &Utf8Path, artifacts: impl IntoIterator<Item = &'a Artifact>) -> Vec<String> {
+    pub(crate) fn mismatches<'a>(
+        &self,
+        dir: &Utf8Path,
+        artifacts: impl IntoIterator<Item = &'a Artifact>,
+    ) -> Vec<String> {
         let mut out = Vec::new();
         for a in artifacts {
             match crate::sha256::file(&dir.join(&a.path)) {
@@ -291,7 +295,7 @@ impl Manifest {
 mod tests {
     use super::*;
 
-    pub fn sample() -> Manifest {
+    pub(super) fn sample() -> Manifest {
         Manifest {
             commit: "a".repeat(40),
             dirty: false,

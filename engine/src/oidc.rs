@@ -20,11 +20,11 @@ use xshell::Shell;
 
 /// A token: its value is reachable only through [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
     /// Wraps a token and masks it in GitHub's log from here on.
-    pub fn new(value: String) -> Secret {
+    pub(crate) fn new(value: String) -> Secret {
         if crate::github::actions() && !value.is_empty() {
             // On stderr: stdout may be one JSON document (`--json`); GitHub reads workflow commands from both.
             eprintln!("::add-mask::{value}");
@@ -32,7 +32,7 @@ impl Secret {
         Secret(value)
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -45,26 +45,26 @@ impl std::fmt::Debug for Secret {
 
 /// The GitHub Actions OIDC token endpoint of this job.
 #[derive(Clone, Debug)]
-pub struct Github {
+pub(crate) struct Github {
     url: String,
     bearer: Secret,
 }
 
 impl Github {
     /// Present when the job has `id-token: write`.
-    pub fn from_env() -> Option<Github> {
+    pub(crate) fn from_env() -> Option<Github> {
         let url = std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL").ok().filter(|v| !v.is_empty())?;
         let bearer = std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").ok().filter(|v| !v.is_empty())?;
         Some(Github { url, bearer: Secret::new(bearer) })
     }
 
     #[cfg(test)]
-    pub fn new(url: String, bearer: &str) -> Github {
+    pub(crate) fn new(url: String, bearer: &str) -> Github {
         Github { url, bearer: Secret(bearer.to_owned()) }
     }
 
     /// The job's ID token (a JWT) for `audience`.
-    pub fn id_token(&self, sh: &Shell, tmp: &Utf8Path, audience: &str) -> Result<Secret> {
+    pub(crate) fn id_token(&self, sh: &Shell, tmp: &Utf8Path, audience: &str) -> Result<Secret> {
         let sep = if self.url.contains('?') { '&' } else { '?' };
         let url = format!("{}{sep}audience={}", self.url, crate::http::encode(audience));
         let auth = format!("Authorization: bearer {}", self.bearer.expose());
@@ -83,13 +83,13 @@ impl Github {
 }
 
 /// The audience a crate registry expects: its host (`crates.io` for crates.io).
-pub fn crates_audience(api: &str) -> String {
+pub(crate) fn crates_audience(api: &str) -> String {
     crate::http::url_parts(api).host.to_owned()
 }
 
 /// A crate registry's publish token from trusted publishing; revoked when dropped.
 #[derive(Debug)]
-pub struct CratesToken {
+pub(crate) struct CratesToken {
     pub token: Secret,
     endpoint: String,
     sh: Shell,
@@ -99,7 +99,7 @@ pub struct CratesToken {
 
 impl CratesToken {
     /// Revokes the token now; the error says what the registry answered.
-    pub fn revoke(&mut self) -> Result<()> {
+    pub(crate) fn revoke(&mut self) -> Result<()> {
         if self.revoked {
             return Ok(());
         }
@@ -124,7 +124,7 @@ impl Drop for CratesToken {
 }
 
 /// Exchanges the job's OIDC token for a crate registry publish token.
-pub fn crates_token(sh: &Shell, tmp: &Utf8Path, github: &Github, api: &str) -> Result<CratesToken> {
+pub(crate) fn crates_token(sh: &Shell, tmp: &Utf8Path, github: &Github, api: &str) -> Result<CratesToken> {
     let audience = crates_audience(api);
     let jwt = github.id_token(sh, tmp, &audience)?;
     let endpoint = format!("{}/api/v1/trusted_publishing/tokens", api.trim_end_matches('/'));
@@ -151,7 +151,7 @@ pub fn crates_token(sh: &Shell, tmp: &Utf8Path, github: &Github, api: &str) -> R
 
 /// Where PyPI's OIDC endpoints live for an upload URL: pypi.org for upload.pypi.org, test.pypi.org for
 /// test.pypi.org, else the upload URL's own scheme and host.
-pub fn pypi_oidc_base(upload: &str) -> String {
+pub(crate) fn pypi_oidc_base(upload: &str) -> String {
     let (scheme, _) = upload.split_once("://").unwrap_or(("https", upload));
     match crate::http::url_parts(upload).authority {
         "upload.pypi.org" => "https://pypi.org".to_owned(),
@@ -160,7 +160,7 @@ pub fn pypi_oidc_base(upload: &str) -> String {
 }
 
 /// Exchanges the job's OIDC token for a PyPI upload token (used as `__token__`).
-pub fn pypi_token(sh: &Shell, tmp: &Utf8Path, github: &Github, base: &str) -> Result<Secret> {
+pub(crate) fn pypi_token(sh: &Shell, tmp: &Utf8Path, github: &Github, base: &str) -> Result<Secret> {
     let base = base.trim_end_matches('/');
     let (status, reply) = request(sh, tmp, "GET", &format!("{base}/_/oidc/audience"), None, None)?;
     let audience = match status {

@@ -11,13 +11,13 @@ use crate::settings::PythonPackage;
 
 /// The requirements a package's tests need, and where they came from (e.g. "the dependency group `test`").
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TestDeps {
+pub(crate) struct TestDeps {
     pub requirements: Vec<String>,
     pub from: String,
 }
 
 /// The requirements the package's tests need, and where they came from (`None`: it declares none).
-pub fn test_requirements(root: &Utf8Path, pkg: &PythonPackage) -> Result<Option<TestDeps>> {
+pub(crate) fn test_requirements(root: &Utf8Path, pkg: &PythonPackage) -> Result<Option<TestDeps>> {
     let path = root.join(&pkg.dir).join("pyproject.toml");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -32,7 +32,7 @@ pub fn test_requirements(root: &Utf8Path, pkg: &PythonPackage) -> Result<Option<
 }
 
 /// [`test_requirements`] of a parsed `pyproject.toml`.
-pub fn requirements_in(doc: &Table, pkg: &PythonPackage) -> Result<Option<TestDeps>> {
+pub(crate) fn requirements_in(doc: &Table, pkg: &PythonPackage) -> Result<Option<TestDeps>> {
     let groups = doc.get("dependency-groups").and_then(Value::as_table);
     if let Some(extra) = &pkg.test_extra {
         let list = doc

@@ -9,7 +9,7 @@ use xshell::Shell;
 /// (the `cargo xtask` alias) sets for this invocation, else the parent of `compiled_in`: the xtask crate's
 /// manifest directory when it was compiled (given by its main). The compiled-in path alone is wrong when one
 /// target directory serves several checkouts: the binary built for one would work on the other.
-pub fn repository_root(compiled_in: &str) -> Utf8PathBuf {
+pub(crate) fn repository_root(compiled_in: &str) -> Utf8PathBuf {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let Some(root) = var("XTASK_ROOT") {
         return Utf8PathBuf::from(root);
@@ -23,13 +23,13 @@ pub fn repository_root(compiled_in: &str) -> Utf8PathBuf {
 
 /// The repository of the engine itself (for its unit tests: this crate's parent directory).
 #[cfg(test)]
-pub fn project_root() -> Utf8PathBuf {
+pub(crate) fn project_root() -> Utf8PathBuf {
     Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
 /// Refuses to run from inside another git repository than the root (a job would silently check, or with
 /// `--fix` edit, a checkout the user is not looking at). `$XTASK_ROOT` says explicitly which one is meant.
-pub fn check_current_repository(sh: &Shell, root: &Utf8Path) -> Result<()> {
+pub(crate) fn check_current_repository(sh: &Shell, root: &Utf8Path) -> Result<()> {
     if std::env::var_os("XTASK_ROOT").is_some_and(|v| !v.is_empty()) {
         return Ok(());
     }

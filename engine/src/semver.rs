@@ -16,14 +16,14 @@ use crate::config::tool;
 use crate::plan::Step;
 
 /// The newest release tag (`v` and a version) reachable from HEAD, if any.
-pub fn last_release_tag(sh: &Shell) -> Option<String> {
+pub(crate) fn last_release_tag(sh: &Shell) -> Option<String> {
     let tag = cmd!(sh, "git describe --tags --abbrev=0 --match v[0-9]*").quiet().ignore_stderr().read().ok()?;
     let tag = tag.trim();
     (!tag.is_empty()).then(|| tag.to_owned())
 }
 
 /// The `Cargo.toml` files (repository paths) at revision `tag`: which crates existed when it was released.
-pub fn manifests_at(sh: &Shell, tag: &str) -> Result<Vec<String>> {
+pub(crate) fn manifests_at(sh: &Shell, tag: &str) -> Result<Vec<String>> {
     let files =
         cmd!(sh, "git ls-tree -r --name-only {tag}").quiet().read().with_context(|| format!("listing {tag}"))?;
     Ok(files.lines().filter(|f| *f == "Cargo.toml" || f.ends_with("/Cargo.toml")).map(str::to_owned).collect())
@@ -38,7 +38,7 @@ fn hint(name: &str) -> String {
 }
 
 /// `lint`'s step for one published library crate, against the release tag `baseline`.
-pub fn lint_step(name: &str, baseline: &str) -> Step {
+pub(crate) fn lint_step(name: &str, baseline: &str) -> Step {
     Step::run(
         &format!("semver: {name} (against {baseline})"),
         "cargo-semver-checks",
@@ -51,7 +51,7 @@ pub fn lint_step(name: &str, baseline: &str) -> Step {
 
 /// What the comparison with the last release found.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// No earlier version in the registry: nothing to compare.
     FirstRelease,
     /// A binary-only crate: no public API.
@@ -63,7 +63,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Verdict::FirstRelease => "first release: nothing to compare".into(),
             Verdict::NoLibrary => "no library target: no public API to compare".into(),
@@ -74,7 +74,7 @@ impl Verdict {
 }
 
 /// The highest version in `published` below `version` (pre-releases compared as semver does), if any.
-pub fn previous_version(published: &[String], version: &str) -> Option<String> {
+pub(crate) fn previous_version(published: &[String], version: &str) -> Option<String> {
     let current = ::semver::Version::parse(version).ok()?;
     published
         .iter()
@@ -87,7 +87,7 @@ pub fn previous_version(published: &[String], version: &str) -> Option<String> {
 /// Unpacks `.crate` files into `dir` as one scratch workspace whose members patch each other in (a crate of
 /// this release depending on another one resolves to it, not to the registry), and returns each crate's
 /// unpacked directory.
-pub fn unpack_workspace(
+pub(crate) fn unpack_workspace(
     sh: &Shell,
     dir: &Utf8Path,
     crates: &[(String, String, Utf8PathBuf)],
@@ -130,7 +130,7 @@ fn toml_key(name: &str) -> String {
 /// The rustdoc JSON of `name`'s library in the scratch workspace `workspace` (the toolchain's own rustdoc, JSON
 /// output enabled as cargo-semver-checks does): built here, so the workspace's `[patch]` resolves the release's
 /// crates to each other instead of to a registry that does not have them yet.
-pub fn rustdoc_json(sh: &Shell, workspace: &Utf8Path, name: &str) -> Result<Utf8PathBuf> {
+pub(crate) fn rustdoc_json(sh: &Shell, workspace: &Utf8Path, name: &str) -> Result<Utf8PathBuf> {
     let manifest = workspace.join("Cargo.toml");
     let target = workspace.join("target");
     // Compiles the crates' build scripts and proc-macros: without the job's credentials.
@@ -155,7 +155,7 @@ pub fn rustdoc_json(sh: &Shell, workspace: &Utf8Path, name: &str) -> Result<Utf8
 /// Compares `name` in the scratch workspace `current` (this release's `.crate` files) with `name` in the scratch
 /// workspace `baseline` (the previous versions' `.crate` files, `baseline_version` for this one), with the
 /// cargo-semver-checks at `tool`.
-pub fn compare(
+pub(crate) fn compare(
     sh: &Shell,
     tool: &Utf8Path,
     current: &Utf8Path,
@@ -187,7 +187,7 @@ pub fn compare(
 }
 
 /// The report's failure blocks (`--- failure <lint>: <what> ---` and the items it lists), the rest left out.
-pub fn failures(text: &str) -> String {
+pub(crate) fn failures(text: &str) -> String {
     let mut out = Vec::new();
     let mut inside = false;
     for line in text.lines() {

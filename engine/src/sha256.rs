@@ -5,10 +5,10 @@ use std::io::Read;
 
 use sha2::Digest;
 
-pub use sha2::Sha256;
+pub(crate) use sha2::Sha256;
 
 /// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
         let _ = write!(s, "{b:02x}");
@@ -17,12 +17,12 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// The sha256 (hex) of `data`.
-pub fn digest(data: &[u8]) -> String {
+pub(crate) fn digest(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
 /// The sha256 (hex) and size of a file, streamed.
-pub fn file(path: &camino::Utf8Path) -> anyhow::Result<(String, u64)> {
+pub(crate) fn file(path: &camino::Utf8Path) -> anyhow::Result<(String, u64)> {
     use anyhow::Context;
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
     let mut h = Sha256::new();

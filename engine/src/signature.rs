@@ -10,16 +10,16 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 use ed25519_compact::{PublicKey, SecretKey, Signature};
 
-pub const SIGNATURE_SUFFIX: &str = ".minisig";
-pub const KEY_ENV: &str = "XTASK_SIGNING_KEY";
+pub(crate) const SIGNATURE_SUFFIX: &str = ".minisig";
+pub(crate) const KEY_ENV: &str = "XTASK_SIGNING_KEY";
 
 /// Standard base64 with padding (minisign's files), by the `base64` crate.
-pub fn base64_encode(data: &[u8]) -> String {
+pub(crate) fn base64_encode(data: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-pub fn base64_decode(text: &str) -> Result<Vec<u8>> {
+pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| anyhow::anyhow!("not base64: {e}"))
 }
@@ -35,12 +35,12 @@ fn payload(text: &str, what: &str) -> Result<Vec<u8>> {
 }
 
 /// A minisign public key: key id and Ed25519 key.
-pub struct Public {
+pub(crate) struct Public {
     pub key_id: [u8; 8],
     key: PublicKey,
 }
 
-pub fn parse_public(text: &str) -> Result<Public> {
+pub(crate) fn parse_public(text: &str) -> Result<Public> {
     let b = payload(text, "the public key")?;
     if b.len() != 42 || &b[..2] != b"Ed" {
         bail!("the public key is not a minisign Ed25519 public key");
@@ -102,7 +102,7 @@ pub(crate) fn sign_with(secret: &Secret, message: &[u8], commit: &str, version: 
 }
 
 /// Signs `message` with the key in `$XTASK_SIGNING_KEY`.
-pub fn sign(message: &[u8], commit: &str, version: &str) -> Result<String> {
+pub(crate) fn sign(message: &[u8], commit: &str, version: &str) -> Result<String> {
     let key = std::env::var(KEY_ENV).map_err(|_| {
         anyhow::anyhow!("{KEY_ENV} is not set\nfix: export {KEY_ENV}=\"$(cat KEY)\" with a key from `minisign -G -W` (in CI: a secret)")
     })?;
@@ -110,7 +110,7 @@ pub fn sign(message: &[u8], commit: &str, version: &str) -> Result<String> {
 }
 
 /// [`verify`] for a signature file's raw bytes: anything but minisign's text is refused, saying what was expected.
-pub fn verify_bytes(public: &Public, message: &[u8], signature: &[u8], commit: &str) -> Result<()> {
+pub(crate) fn verify_bytes(public: &Public, message: &[u8], signature: &[u8], commit: &str) -> Result<()> {
     let text = std::str::from_utf8(signature).map_err(|_| {
         anyhow::anyhow!(
             "it is not a minisign signature: binary data, expected four lines of text (minisign -S writes them)"
@@ -120,7 +120,7 @@ pub fn verify_bytes(public: &Public, message: &[u8], signature: &[u8], commit: &
 }
 
 /// Verifies a minisign signature of `message` with `public`, and that its trusted comment names `commit`.
-pub fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) -> Result<()> {
+pub(crate) fn verify(public: &Public, message: &[u8], signature: &str, commit: &str) -> Result<()> {
     let lines: Vec<&str> = signature.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let [_, sig_line, trusted_line, global_line] = lines[..] else {
         bail!(
@@ -170,7 +170,7 @@ fn hex_id(id: &[u8]) -> String {
 }
 
 /// The committed public key.
-pub fn committed_public(root: &Utf8Path, settings: &crate::settings::Loaded) -> Result<Public> {
+pub(crate) fn committed_public(root: &Utf8Path, settings: &crate::settings::Loaded) -> Result<Public> {
     let path = root.join(&settings.release("sign")?.signing_key);
     let fix = "fix: commit the release's minisign public key there (ci.toml [release] signing-key names the path), \
                or pass --public-key FILE";
@@ -181,10 +181,10 @@ pub fn committed_public(root: &Utf8Path, settings: &crate::settings::Loaded) -> 
 }
 
 /// Where `--local-key` keeps a throwaway key pair, for running the pipeline on a laptop.
-pub const LOCAL_KEY_DIR: &str = crate::config::LOCAL_KEY_DIR;
+pub(crate) const LOCAL_KEY_DIR: &str = crate::config::LOCAL_KEY_DIR;
 
 /// A throwaway minisign key pair in `target/local-signing/` (made once): the secret key file's text.
-pub fn local_key(root: &Utf8Path) -> Result<String> {
+pub(crate) fn local_key(root: &Utf8Path) -> Result<String> {
     let dir = root.join(LOCAL_KEY_DIR);
     let secret_path = dir.join("minisign.key");
     if let Ok(text) = std::fs::read_to_string(&secret_path) {

@@ -15,7 +15,7 @@ use crate::store::Store;
 /// One operation on the store (or on what it gave), as the plan states it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
-pub enum Op {
+pub(crate) enum Op {
     /// Read the commit's manifest (its metadata, then its bytes) and check that it is that commit's, and, unless
     /// `allow_dirty`, not made from a dirty tree.
     ReadManifest { key: String, commit: String, allow_dirty: bool },
@@ -33,7 +33,7 @@ pub enum Op {
 
 /// A job's operations on one store, for one commit.
 #[derive(Clone, Debug, Serialize)]
-pub struct StorePlan {
+pub(crate) struct StorePlan {
     pub job: &'static str,
     pub store: String,
     pub commit: String,
@@ -41,11 +41,17 @@ pub struct StorePlan {
 }
 
 /// Where the signing key comes from, as the plan names it.
-pub const LOCAL_KEY: &str = "local";
+pub(crate) const LOCAL_KEY: &str = "local";
 
 impl StorePlan {
     /// `download`: the manifest, the artifacts of `kinds`, the manifest of what was kept.
-    pub fn download(store: &Store, commit: &str, kinds: &[Kind], out: &Utf8Path, allow_dirty: bool) -> StorePlan {
+    pub(crate) fn download(
+        store: &Store,
+        commit: &str,
+        kinds: &[Kind],
+        out: &Utf8Path,
+        allow_dirty: bool,
+    ) -> StorePlan {
         let prefix = artifacts::commit_prefix(commit);
         let ops = vec![
             Op::ReadManifest { key: artifacts::manifest_key(commit), commit: commit.to_owned(), allow_dirty },
@@ -57,7 +63,7 @@ impl StorePlan {
 
     /// `sign`: the manifest as stored, signed, the signature beside it. `key` is [`LOCAL_KEY`] (the throwaway
     /// local key) or the variable that holds the secret key.
-    pub fn sign(store: &Store, commit: &str, key: &str) -> StorePlan {
+    pub(crate) fn sign(store: &Store, commit: &str, key: &str) -> StorePlan {
         let manifest = artifacts::manifest_key(commit);
         let ops = vec![
             Op::ReadManifest { key: manifest.clone(), commit: commit.to_owned(), allow_dirty: true },
@@ -68,7 +74,7 @@ impl StorePlan {
     }
 
     /// The plan as `--dry-run` prints it, or as one JSON document for `--json`.
-    pub fn print(&self, json: bool) -> Result<()> {
+    pub(crate) fn print(&self, json: bool) -> Result<()> {
         if json {
             println!("{}", serde_json::to_string_pretty(self)?);
             return Ok(());
@@ -84,7 +90,7 @@ impl StorePlan {
 
 impl Op {
     /// One line of the printed plan.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Op::ReadManifest { key, commit, allow_dirty } => {
                 format!("read {key}: the manifest of {commit}{}", if *allow_dirty { "" } else { ", of a clean tree" })
@@ -109,7 +115,7 @@ impl Op {
 
 /// What a plan's execution read and did.
 #[derive(Default)]
-pub struct Done {
+pub(crate) struct Done {
     /// The manifest read (of the kept artifacts, once they were read).
     pub manifest: Option<Manifest>,
     /// Its bytes as the store held them.
@@ -120,7 +126,7 @@ pub struct Done {
 }
 
 /// Performs the plan's operations in order, against `store`.
-pub fn execute(ctx: &Ctx, store: &Store, plan: &StorePlan) -> Result<Done> {
+pub(crate) fn execute(ctx: &Ctx, store: &Store, plan: &StorePlan) -> Result<Done> {
     let nothing = format!("nothing was {}", if plan.job == "sign" { "signed" } else { "downloaded" });
     let tmp = ctx.root.join(crate::tempfiles::DIR);
     let mut done = Done::default();

@@ -4,13 +4,13 @@ use anyhow::{Result, bail};
 use xshell::{Shell, cmd};
 
 /// Whether the active toolchain has the standard library for `target`.
-pub fn installed(sh: &Shell, target: &str) -> bool {
+pub(crate) fn installed(sh: &Shell, target: &str) -> bool {
     let Ok(sysroot) = cmd!(sh, "rustc --print sysroot").quiet().ignore_stderr().read() else { return false };
     camino::Utf8Path::new(sysroot.trim()).join("lib/rustlib").join(target).join("lib").is_dir()
 }
 
 /// Makes sure `target` can be built for: `rustup target add` when it is missing (unless `offline`).
-pub fn ensure(sh: &Shell, target: &str, offline: bool) -> Result<()> {
+pub(crate) fn ensure(sh: &Shell, target: &str, offline: bool) -> Result<()> {
     if installed(sh, target) {
         return Ok(());
     }

@@ -9,22 +9,22 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Where the jobs' temporary files go, relative to the repository root.
-pub const DIR: &str = crate::config::STORE_TMP_DIR;
+pub(crate) const DIR: &str = crate::config::STORE_TMP_DIR;
 
 const MARK: &str = ".xtmp-";
 
 /// [`DIR`] of the repository `sh` works in (every job's shell starts in the repository root).
-pub fn dir_of(sh: &xshell::Shell) -> Utf8PathBuf {
+pub(crate) fn dir_of(sh: &xshell::Shell) -> Utf8PathBuf {
     let here = sh.current_dir();
     Utf8PathBuf::from_path_buf(here).unwrap_or_else(|p| Utf8PathBuf::from(p.to_string_lossy().into_owned())).join(DIR)
 }
 
 /// A temporary file's path, removed when dropped.
 #[derive(Debug)]
-pub struct TempFile(Utf8PathBuf);
+pub(crate) struct TempFile(Utf8PathBuf);
 
 impl TempFile {
-    pub fn path(&self) -> &Utf8Path {
+    pub(crate) fn path(&self) -> &Utf8Path {
         &self.0
     }
 }
@@ -63,7 +63,7 @@ impl Drop for TempFile {
 
 /// A new unique temporary path in `dir` (created if needed); nothing is created at the path itself. The first
 /// use of a directory in a process sweeps what killed runs left there.
-pub fn temp_file(dir: &Utf8Path, what: &str) -> Result<TempFile> {
+pub(crate) fn temp_file(dir: &Utf8Path, what: &str) -> Result<TempFile> {
     static N: AtomicU64 = AtomicU64::new(0);
     static SWEPT: std::sync::Mutex<Vec<Utf8PathBuf>> = std::sync::Mutex::new(Vec::new());
     std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
@@ -79,7 +79,7 @@ pub fn temp_file(dir: &Utf8Path, what: &str) -> Result<TempFile> {
 }
 
 /// Removes the temporary files in `dir` whose process no longer runs; returns how many.
-pub fn sweep(dir: &Utf8Path) -> usize {
+pub(crate) fn sweep(dir: &Utf8Path) -> usize {
     let Ok(entries) = dir.read_dir_utf8() else { return 0 };
     let mut removed = 0;
     for e in entries.flatten() {

@@ -15,7 +15,7 @@ use crate::Ctx;
 use crate::ctx::Global;
 use crate::tools::Tools;
 
-pub fn temp_dir(name: &str) -> Utf8PathBuf {
+pub(crate) fn temp_dir(name: &str) -> Utf8PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
@@ -27,7 +27,7 @@ pub fn temp_dir(name: &str) -> Utf8PathBuf {
 }
 
 /// A context rooted at `root`, with the repository's tools directory.
-pub fn ctx(root: &Utf8Path) -> Ctx {
+pub(crate) fn ctx(root: &Utf8Path) -> Ctx {
     let sh = Shell::new().unwrap();
     sh.change_dir(root);
     Ctx {
@@ -42,7 +42,7 @@ pub fn ctx(root: &Utf8Path) -> Ctx {
 
 /// The settings of a repository that is not this one (another package, bundle, platform and exclusion), built
 /// in-process: a plan built with them must name none of this repository's facts.
-pub fn other_repository() -> &'static crate::settings::Loaded {
+pub(crate) fn other_repository() -> &'static crate::settings::Loaded {
     const TEXT: &str = r#"
 [[python]]
 dist = "fx-one"
@@ -73,12 +73,12 @@ builds = ["crates", "wheels", "wasm"]
     })
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A server a test started, stopped when dropped.
-pub struct Server(pub std::process::Child);
+pub(crate) struct Server(pub std::process::Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -88,7 +88,7 @@ impl Drop for Server {
 }
 
 /// Waits until something listens on 127.0.0.1:`port` (a server the test started; 30 s at most).
-pub fn wait_for(port: u16, what: &str) {
+pub(crate) fn wait_for(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{what} did not start listening on 127.0.0.1:{port}");
@@ -97,17 +97,17 @@ pub fn wait_for(port: u16, what: &str) {
 }
 
 /// fake-gcs-server on 127.0.0.1 with one bucket (the store's own local server, stopped when dropped).
-pub use crate::store::local::LocalGcs as GcsServer;
+pub(crate) use crate::store::local::LocalGcs as GcsServer;
 
 impl GcsServer {
     /// In memory.
-    pub fn start_in_memory(bucket: &str) -> GcsServer {
+    pub(crate) fn start_in_memory(bucket: &str) -> GcsServer {
         let tools = Tools::new(&crate::project_root(), false);
         GcsServer::start(&tools, bucket, None).expect("starting fake-gcs-server")
     }
 
     /// Backed by a directory: like a real deployment's disk, it cannot keep object names that end in `/`.
-    pub fn start_on_disk(bucket: &str, dir: &Utf8Path) -> GcsServer {
+    pub(crate) fn start_on_disk(bucket: &str, dir: &Utf8Path) -> GcsServer {
         let tools = Tools::new(&crate::project_root(), false);
         GcsServer::start(&tools, bucket, Some(dir)).expect("starting fake-gcs-server")
     }
@@ -115,13 +115,13 @@ impl GcsServer {
 
 /// A TCP proxy to `target` that forwards the first `good` connections and cuts every later one at once: a
 /// server that fails mid-way.
-pub struct FlakyProxy {
+pub(crate) struct FlakyProxy {
     pub port: u16,
     stop: Arc<AtomicBool>,
 }
 
 impl FlakyProxy {
-    pub fn start(target: u16, good: usize) -> FlakyProxy {
+    pub(crate) fn start(target: u16, good: usize) -> FlakyProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -151,21 +151,21 @@ impl FlakyProxy {
         FlakyProxy { port, stop }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
 
 /// A TCP proxy to `target` that records what clients sent: every HTTP request, as its request line and the
 /// bytes after it (headers and body) up to the next request.
-pub struct RecordingProxy {
+pub(crate) struct RecordingProxy {
     pub port: u16,
     sent: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl RecordingProxy {
-    pub fn start(target: u16) -> RecordingProxy {
+    pub(crate) fn start(target: u16) -> RecordingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -193,12 +193,12 @@ impl RecordingProxy {
         RecordingProxy { port, sent, stop }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Every request sent so far: (request line, the text after it up to the next request).
-    pub fn requests(&self) -> Vec<(String, String)> {
+    pub(crate) fn requests(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for bytes in self.sent.lock().unwrap().iter() {
             let text = String::from_utf8_lossy(bytes);
@@ -267,7 +267,7 @@ impl Drop for FlakyProxy {
 
 /// Writes a minimal pure-Python wheel of `dist` `version` (import name: `dist` with `_`) whose package has
 /// `VALUE = value`.
-pub fn make_wheel(path: &Utf8Path, dist: &str, version: &str, value: u32) {
+pub(crate) fn make_wheel(path: &Utf8Path, dist: &str, version: &str, value: u32) {
     let module = dist.replace('-', "_");
     let script = r#"import sys, zipfile
 path, dist, module, version, value = sys.argv[1:]
@@ -285,7 +285,7 @@ with zipfile.ZipFile(path, "w") as z:
 
 /// One request a [`MockHttp`] received.
 #[derive(Clone, Debug)]
-pub struct Received {
+pub(crate) struct Received {
     pub method: String,
     /// Path and query.
     pub target: String,
@@ -295,7 +295,7 @@ pub struct Received {
 }
 
 impl Received {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
@@ -304,19 +304,22 @@ type Handler = dyn Fn(&Received) -> (u16, String) + Send + Sync;
 
 /// An HTTP/1.1 server on 127.0.0.1 whose replies come from `handler`; it records every request and stops when
 /// dropped. For the endpoints of GitHub, registries and indexes that the tests stand in for.
-pub struct MockHttp {
+pub(crate) struct MockHttp {
     pub port: u16,
     pub received: Arc<std::sync::Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl MockHttp {
-    pub fn start(handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> MockHttp {
+    pub(crate) fn start(handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> MockHttp {
         MockHttp::start_on(0, handler)
     }
 
     /// On `port` (0: any free one), for replies that name the server's own address.
-    pub fn start_on(port: u16, handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> MockHttp {
+    pub(crate) fn start_on(
+        port: u16,
+        handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static,
+    ) -> MockHttp {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -340,11 +343,11 @@ impl MockHttp {
         MockHttp { port, received, stop }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn requests(&self) -> Vec<Received> {
+    pub(crate) fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }
@@ -398,14 +401,14 @@ fn serve_one(mut stream: TcpStream, log: &std::sync::Mutex<Vec<Received>>, handl
 }
 
 /// A scratch directory holding `files` (path, text), parents created.
-pub fn scratch(name: &str, files: &[(&str, &str)]) -> Utf8PathBuf {
+pub(crate) fn scratch(name: &str, files: &[(&str, &str)]) -> Utf8PathBuf {
     let dir = temp_dir(name);
     write_files(&dir, files);
     dir
 }
 
 /// Writes `files` (path, text) under `dir`, parents created.
-pub fn write_files(dir: &Utf8Path, files: &[(&str, &str)]) {
+pub(crate) fn write_files(dir: &Utf8Path, files: &[(&str, &str)]) {
     for (path, text) in files {
         let p = dir.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -415,7 +418,7 @@ pub fn write_files(dir: &Utf8Path, files: &[(&str, &str)]) {
 
 /// Runs a planned step's command in `dir` (a scratch workspace), `program` standing for its program when given
 /// (a provisioned tool's path): whether it succeeded, and everything it printed.
-pub fn run_step_in(step: &crate::plan::Step, dir: &Utf8Path, program: Option<&Utf8Path>) -> (bool, String) {
+pub(crate) fn run_step_in(step: &crate::plan::Step, dir: &Utf8Path, program: Option<&Utf8Path>) -> (bool, String) {
     let crate::plan::Action::Run { program: p, args } = &step.action else { panic!("{} copies files", step.name) };
     let mut cmd = Command::new(program.map_or(p.as_str(), Utf8Path::as_str));
     cmd.args(args).current_dir(dir.join(step.dir.as_deref().unwrap_or(".")));

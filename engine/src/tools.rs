@@ -21,7 +21,7 @@ use crate::config::{self, Pin, Source, Tool};
 
 /// What was found for one tool.
 #[derive(Clone, Debug)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub tool: &'static Tool,
     /// The version the pin asks for (resolved for `Pin::CargoLock`).
     pub wanted: String,
@@ -31,7 +31,7 @@ pub struct Probe {
 }
 
 impl Probe {
-    pub fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> &'static str {
         match (&self.path, self.ok) {
             (_, true) => "ok",
             (None, _) => "missing",
@@ -41,7 +41,7 @@ impl Probe {
     }
 }
 
-pub struct Tools {
+pub(crate) struct Tools {
     root: Utf8PathBuf,
     dir: Utf8PathBuf,
     offline: bool,
@@ -62,7 +62,7 @@ struct Triage<'a> {
 
 impl Tools {
     /// Tools in `.tools/` of `root`, or in `$XTASK_TOOLS_DIR` (to share one tools directory between clones).
-    pub fn new(root: &Utf8Path, offline: bool) -> Tools {
+    pub(crate) fn new(root: &Utf8Path, offline: bool) -> Tools {
         let dir = match std::env::var("XTASK_TOOLS_DIR") {
             Ok(dir) if !dir.is_empty() => Utf8PathBuf::from(dir),
             _ => root.join(config::TOOLS_DIR),
@@ -70,7 +70,7 @@ impl Tools {
         Tools::with_dir(root, &dir, offline)
     }
 
-    pub fn with_dir(root: &Utf8Path, dir: &Utf8Path, offline: bool) -> Tools {
+    pub(crate) fn with_dir(root: &Utf8Path, dir: &Utf8Path, offline: bool) -> Tools {
         Tools {
             root: root.to_owned(),
             dir: dir.to_owned(),
@@ -82,22 +82,22 @@ impl Tools {
 
     /// These tools at the repository's versions (ci.toml `[lint]`, checked when it was read) instead of the
     /// engine's.
-    pub fn with_pins(mut self, pins: Vec<(&'static str, String)>) -> Tools {
+    pub(crate) fn with_pins(mut self, pins: Vec<(&'static str, String)>) -> Tools {
         self.pins = pins.into_iter().collect();
         self
     }
 
     /// The version the repository pins `name` to, if it does.
-    pub fn repository_pin(&self, name: &str) -> Option<&str> {
+    pub(crate) fn repository_pin(&self, name: &str) -> Option<&str> {
         self.pins.get(name).map(String::as_str)
     }
 
     /// Where the repository's version of a linter is installed: `<tools>/pinned/<tool>-<version>`.
-    pub fn pinned_dir(&self, name: &str, version: &str) -> Utf8PathBuf {
+    pub(crate) fn pinned_dir(&self, name: &str, version: &str) -> Utf8PathBuf {
         self.dir.join(config::REPOSITORY_PINS_DIR).join(format!("{name}-{version}"))
     }
 
-    pub fn dir(&self) -> Utf8PathBuf {
+    pub(crate) fn dir(&self) -> Utf8PathBuf {
         self.dir.clone()
     }
 
@@ -106,7 +106,7 @@ impl Tools {
     }
 
     /// The directories provisioned tools live in, searched before `PATH`.
-    pub fn bin_dirs(&self) -> Vec<Utf8PathBuf> {
+    pub(crate) fn bin_dirs(&self) -> Vec<Utf8PathBuf> {
         let venv_bin = HOST.venv_bin();
         // The repository's pinned linters first: each directory holds its one program.
         let mut dirs: Vec<Utf8PathBuf> = self.pins.iter().map(|(t, v)| self.pinned_dir(t, v).join(venv_bin)).collect();
@@ -119,7 +119,7 @@ impl Tools {
     }
 
     /// `PATH` with the tools directories first: what every step runs with.
-    pub fn path_env(&self) -> OsString {
+    pub(crate) fn path_env(&self) -> OsString {
         let mut dirs: Vec<std::path::PathBuf> = self.bin_dirs().into_iter().map(Into::into).collect();
         if let Some(path) = std::env::var_os("PATH") {
             dirs.extend(std::env::split_paths(&path));
@@ -128,7 +128,7 @@ impl Tools {
     }
 
     /// The version `tool` must have.
-    pub fn wanted(&self, tool: &Tool) -> Result<String> {
+    pub(crate) fn wanted(&self, tool: &Tool) -> Result<String> {
         if let Some(v) = self.pins.get(tool.name) {
             return Ok(v.clone());
         }
@@ -139,7 +139,7 @@ impl Tools {
     }
 
     /// Looks `tool` up and runs it for its version (cached for the process).
-    pub fn probe(&self, sh: &Shell, tool: &'static Tool) -> Result<Probe> {
+    pub(crate) fn probe(&self, sh: &Shell, tool: &'static Tool) -> Result<Probe> {
         if let Some(p) = self.cache.lock().unwrap().get(tool.name) {
             return Ok(p.clone());
         }
@@ -217,7 +217,7 @@ impl Tools {
     }
 
     /// The exact command that installs `tool` at its pinned version.
-    pub fn fix_command(&self, tool: &Tool, wanted: &str) -> String {
+    pub(crate) fn fix_command(&self, tool: &Tool, wanted: &str) -> String {
         let dir = self.dir.strip_prefix(&self.root).map_or_else(|_| self.dir.to_string(), |d| d.to_string());
         if let (Source::Pip { package }, true) = (tool.source, self.is_repository_pin(tool.name, wanted)) {
             let py = format!("{}/python", HOST.venv_bin());
@@ -248,7 +248,7 @@ impl Tools {
     }
 
     /// Probes the named tools at once (each `--version` in its own thread); later `probe`s hit the cache.
-    pub fn probe_all(&self, names: &[&str]) {
+    pub(crate) fn probe_all(&self, names: &[&str]) {
         std::thread::scope(|s| {
             for name in names {
                 let tool = config::tool_named(name);
@@ -268,7 +268,7 @@ impl Tools {
     /// Returns the probes of optional tools that are not usable (so the caller can fall back). The phases:
     /// probe, sort what is missing by how it is provisioned ([`Tools::triage`]), install everything at once
     /// ([`Tools::install_all`]), probe again ([`Tools::verify_installed`]).
-    pub fn ensure(&self, sh: &Shell, names: &[&str]) -> Result<Vec<Probe>> {
+    pub(crate) fn ensure(&self, sh: &Shell, names: &[&str]) -> Result<Vec<Probe>> {
         self.probe_all(names);
         let mut missing = Vec::new();
         let mut unusable_optional = Vec::new();
@@ -407,7 +407,7 @@ impl Tools {
 
     /// Makes sure the pinned Python packages (e.g. `config::TEST_SERVERS`) are in the tools virtualenv;
     /// returns the virtualenv's python.
-    pub fn ensure_python_packages(&self, sh: &Shell, packages: &[(&str, &str)]) -> Result<Utf8PathBuf> {
+    pub(crate) fn ensure_python_packages(&self, sh: &Shell, packages: &[(&str, &str)]) -> Result<Utf8PathBuf> {
         let python = venv_python(&self.venv());
         let mut missing = Vec::new();
         for (dist, version) in packages {
@@ -569,7 +569,7 @@ fn run_captured(cmd: xshell::Cmd<'_>) -> Result<()> {
 }
 
 /// `cmd` without the credentials of [`config::SECRET_VARS`] in its environment.
-pub fn without_secrets(mut cmd: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
+pub(crate) fn without_secrets(mut cmd: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
     for var in config::SECRET_VARS {
         cmd = cmd.env_remove(var);
     }
@@ -587,41 +587,41 @@ fn describe(p: &Probe) -> String {
 /// How a platform lays out virtualenvs and executables: one value per platform, so the Windows logic is tested
 /// on Linux too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Platform {
+pub(crate) struct Platform {
     pub windows: bool,
 }
 
 /// The platform this xtask runs on.
-pub const HOST: Platform = Platform { windows: cfg!(windows) };
+pub(crate) const HOST: Platform = Platform { windows: cfg!(windows) };
 
 impl Platform {
     /// A virtualenv's directory of executables.
-    pub fn venv_bin(self) -> &'static str {
+    pub(crate) fn venv_bin(self) -> &'static str {
         if self.windows { "Scripts" } else { "bin" }
     }
 
     /// An executable's file name.
-    pub fn exe(self, name: &str) -> String {
+    pub(crate) fn exe(self, name: &str) -> String {
         if self.windows && !name.ends_with(".exe") { format!("{name}.exe") } else { name.to_owned() }
     }
 
-    pub fn venv_python(self, venv: &Utf8Path) -> Utf8PathBuf {
+    pub(crate) fn venv_python(self, venv: &Utf8Path) -> Utf8PathBuf {
         venv.join(self.venv_bin()).join(self.exe("python"))
     }
 }
 
-pub fn venv_python(venv: &Utf8Path) -> Utf8PathBuf {
+pub(crate) fn venv_python(venv: &Utf8Path) -> Utf8PathBuf {
     HOST.venv_python(venv)
 }
 
 /// A store key (`/`-separated) for a path relative to a directory, whatever the platform's separator.
-pub fn key_of(relative: &str) -> String {
+pub(crate) fn key_of(relative: &str) -> String {
     relative.replace('\\', "/")
 }
 
 /// The first version-looking token of a `--version` output: `typos-cli 1.52.0` -> `1.52.0`,
 /// `v20.1.0` -> `20.1.0`, `wasm-opt version 132 (version_132)` -> `132`, `rustfmt 1.8.0-stable` -> `1.8.0`.
-pub fn parse_version(text: &str) -> Option<String> {
+pub(crate) fn parse_version(text: &str) -> Option<String> {
     text.split_whitespace().find_map(|token| {
         let t = token.strip_prefix('v').unwrap_or(token);
         if !t.starts_with(|c: char| c.is_ascii_digit()) {
@@ -633,7 +633,7 @@ pub fn parse_version(text: &str) -> Option<String> {
 }
 
 /// Compares dotted versions numerically, missing components counting as 0.
-pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let parse = |s: &str| s.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
     let (mut a, mut b) = (parse(a), parse(b));
     let n = a.len().max(b.len());
@@ -643,12 +643,12 @@ pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// Whether `version` is in `range` (`from` or newer, older than `below`).
-pub fn in_range(version: &str, range: config::Range) -> bool {
+pub(crate) fn in_range(version: &str, range: config::Range) -> bool {
     version_cmp(version, range.from).is_ge() && version_cmp(version, range.below).is_lt()
 }
 
 /// The version of `package` recorded in the workspace's `Cargo.lock`.
-pub fn lock_version(root: &Utf8Path, package: &str) -> Result<String> {
+pub(crate) fn lock_version(root: &Utf8Path, package: &str) -> Result<String> {
     let path = root.join("Cargo.lock");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading {path}\nfix: cargo generate-lockfile (the jobs build with --locked)"))?;

@@ -15,7 +15,7 @@ use crate::plan::Step;
 use crate::settings::WasmBundle;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Toolchain {
+pub(crate) enum Toolchain {
     /// The active toolchain (or the named one) has the wasm32 target installed.
     Target { toolchain: Option<String> },
     /// A toolchain that builds std from source with `-Zbuild-std` (needs `RUSTC_BOOTSTRAP=1`).
@@ -23,7 +23,7 @@ pub enum Toolchain {
 }
 
 impl Toolchain {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Toolchain::Target { toolchain: None } => format!("the active toolchain's {WASM_TARGET} target"),
             Toolchain::Target { toolchain: Some(t) } => format!("toolchain `{t}` with the {WASM_TARGET} target"),
@@ -32,7 +32,7 @@ impl Toolchain {
     }
 }
 
-pub const FIX: &str = "install a wasm32 toolchain: `rustup target add wasm32-unknown-unknown`, or on Debian \
+pub(crate) const FIX: &str = "install a wasm32 toolchain: `rustup target add wasm32-unknown-unknown`, or on Debian \
 without rustup targets `cargo xtask doctor --provision` (its bootstrap script installs rustc-web and links the `debian-web` toolchain)";
 
 fn sysroot(sh: &Shell, toolchain: Option<&str>) -> Option<Utf8PathBuf> {
@@ -50,19 +50,19 @@ fn has_std_source(sysroot: &Utf8PathBuf) -> bool {
 }
 
 /// Finds a toolchain that can build for wasm32 (without installing anything).
-pub fn detect(sh: &Shell) -> Result<Toolchain> {
+pub(crate) fn detect(sh: &Shell) -> Result<Toolchain> {
     find(sh, false)
 }
 
 /// Like [`detect`], but first tries `rustup target add wasm32-unknown-unknown` when the active toolchain
 /// lacks the target (unless `offline`): that is how GitHub's runners get it.
-pub fn provision(sh: &Shell, offline: bool) -> Result<Toolchain> {
+pub(crate) fn provision(sh: &Shell, offline: bool) -> Result<Toolchain> {
     find(sh, !offline)
 }
 
 /// The toolchain a job's plan names: provisioned when the job will run, only detected for `--dry-run` and
 /// `--json` (which install nothing); then a missing toolchain is planned as the rustup target it would add.
-pub fn for_job(sh: &Shell, global: &crate::ctx::Global) -> Result<Toolchain> {
+pub(crate) fn for_job(sh: &Shell, global: &crate::ctx::Global) -> Result<Toolchain> {
     if global.dry_run || global.json {
         Ok(detect(sh).unwrap_or(Toolchain::Target { toolchain: None }))
     } else {
@@ -97,10 +97,10 @@ fn find(sh: &Shell, provision: bool) -> Result<Toolchain> {
 }
 
 /// Where the wasm build puts its output (its own target dir, so host builds are not invalidated).
-pub const TARGET_DIR: &str = config::WASM_TARGET_DIR;
+pub(crate) const TARGET_DIR: &str = config::WASM_TARGET_DIR;
 
 /// The steps that turn `bundle` into a static directory `out` (relative to the root) that can be served as is.
-pub fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, target_dir: &str) -> Vec<Step> {
+pub(crate) fn bundle_steps(bundle: &WasmBundle, toolchain: &Toolchain, out: &str, target_dir: &str) -> Vec<Step> {
     let build_args = ["build", "--locked", "--release", "--target", WASM_TARGET, "--package", &bundle.package];
     let mut build = match toolchain {
         Toolchain::Target { toolchain: None } => Step::run("wasm: cargo build", "cargo", &[]),

@@ -6,12 +6,12 @@ use crate::plan::Step;
 
 /// Whether a wheel for `target` is built with zig at the manylinux baseline: Linux glibc targets, from a
 /// Linux host (any architecture zig cross-compiles from).
-pub fn zig_wheel(target: &str, host: &str) -> bool {
+pub(crate) fn zig_wheel(target: &str, host: &str) -> bool {
     target.ends_with("-unknown-linux-gnu") && host.ends_with("-unknown-linux-gnu")
 }
 
 /// `maturin build` of one Python package for one target, into `out`.
-pub fn wheel_step(
+pub(crate) fn wheel_step(
     name: &str,
     pkg: &crate::settings::PythonPackage,
     target: &str,

@@ -13,7 +13,7 @@ use xshell::{Shell, cmd};
 /// One member of a wheel: its name, the sha256 of its bytes, its zip timestamp, and its text when it is UTF-8
 /// (and at most 1 MiB).
 #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
-pub struct Member {
+pub(crate) struct Member {
     pub name: String,
     pub sha256: String,
     pub time: String,
@@ -22,7 +22,7 @@ pub struct Member {
 
 /// How one member differs between the two builds.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Change {
+pub(crate) enum Change {
     OnlyFirst,
     OnlySecond,
     /// Other bytes; for text, the first line that differs in each build (1-based line number).
@@ -32,13 +32,13 @@ pub enum Change {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Difference {
+pub(crate) struct Difference {
     pub member: String,
     pub change: Change,
 }
 
 /// Reads the members of two wheels with `python`.
-pub fn read(sh: &Shell, python: &Utf8Path, wheels: [&Utf8Path; 2]) -> Result<[Vec<Member>; 2]> {
+pub(crate) fn read(sh: &Shell, python: &Utf8Path, wheels: [&Utf8Path; 2]) -> Result<[Vec<Member>; 2]> {
     const SCRIPT: &str = r#"import hashlib, json, sys, zipfile
 out = []
 for path in sys.argv[1:]:
@@ -70,7 +70,7 @@ print(json.dumps(out))
 }
 
 /// Every member that differs between the two builds, in the first build's order (then the second's own).
-pub fn differences(first: &[Member], second: &[Member]) -> Vec<Difference> {
+pub(crate) fn differences(first: &[Member], second: &[Member]) -> Vec<Difference> {
     let mut out = Vec::new();
     for a in first {
         let change = match second.iter().find(|b| b.name == a.name) {
@@ -106,7 +106,7 @@ fn first_difference(a: Option<&str>, b: Option<&str>) -> Option<(usize, String, 
 /// What to print about one wheel whose builds differ: the members (with where they differ), the probable cause
 /// and its fix.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Diagnosis {
+pub(crate) struct Diagnosis {
     pub lines: Vec<String>,
     pub cause: String,
     pub fix: String,
@@ -114,7 +114,7 @@ pub struct Diagnosis {
 
 /// Why a wheel's two builds differ. `roots`: the two checkouts the builds ran in (a line holding each build's
 /// own root is a leaked absolute path); `pyproject`: the package's `pyproject.toml`, relative to the root.
-pub fn diagnose(diffs: &[Difference], roots: [&str; 2], pyproject: &str) -> Diagnosis {
+pub(crate) fn diagnose(diffs: &[Difference], roots: [&str; 2], pyproject: &str) -> Diagnosis {
     let (cause, fix) = probable_cause(diffs, roots, pyproject);
     Diagnosis { lines: member_lines(diffs), cause, fix }
 }

@@ -11,7 +11,7 @@ use crate::Ctx;
 /// as is (it may name a commit this clone lacks: the store is keyed by hash); anything else must be a revision
 /// git resolves to a commit here. Everything else is refused before any work, with the fix: the hash becomes
 /// part of store keys and paths, so nothing but hex digits may reach them.
-pub fn resolve_commit(sh: &Shell, rev: Option<&str>) -> Result<String> {
+pub(crate) fn resolve_commit(sh: &Shell, rev: Option<&str>) -> Result<String> {
     let full = rev.unwrap_or("HEAD");
     // Errors quote at most 80 characters of what was given.
     let shown: String = full.chars().take(80).collect();
@@ -37,7 +37,7 @@ pub fn resolve_commit(sh: &Shell, rev: Option<&str>) -> Result<String> {
 }
 
 /// The commit `root`'s checkout is at, if it is a git repository with one.
-pub fn head_commit(root: &str) -> Option<String> {
+pub(crate) fn head_commit(root: &str) -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["-C", root, "rev-parse", "--verify", "--quiet", "HEAD"])
         .output()
@@ -47,12 +47,12 @@ pub fn head_commit(root: &str) -> Option<String> {
 }
 
 /// A full SHA-1 or SHA-256 commit hash.
-pub fn is_full_hash(s: &str) -> bool {
+pub(crate) fn is_full_hash(s: &str) -> bool {
     matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The `[workspace.package] version` of the root `Cargo.toml`: the one version of everything.
-pub fn workspace_version(root: &Utf8Path) -> Result<String> {
+pub(crate) fn workspace_version(root: &Utf8Path) -> Result<String> {
     let path = root.join("Cargo.toml");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     workspace_version_in(&text).with_context(|| format!("{path} has no `version` under [workspace.package]"))
@@ -76,7 +76,7 @@ fn workspace_version_in(text: &str) -> Option<String> {
 
 /// A workspace package as `cargo metadata` describes it.
 #[derive(Clone, Debug)]
-pub struct Package {
+pub(crate) struct Package {
     pub name: String,
     pub version: String,
     pub publishable: bool,
@@ -96,7 +96,7 @@ pub struct Package {
     pub bins: Vec<String>,
 }
 
-pub fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
+pub(crate) fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
     let sh = &ctx.sh;
     let out =
         cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().context("cargo metadata")?;
@@ -140,7 +140,7 @@ struct MetaTarget {
     kind: Vec<String>,
 }
 
-pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
+pub(crate) fn parse_metadata(json: &str) -> Result<Vec<Package>> {
     let m: Metadata = serde_json::from_str(json).context("cargo metadata printed JSON of another shape")?;
     Ok(m.packages
         .into_iter()
@@ -169,14 +169,14 @@ pub fn parse_metadata(json: &str) -> Result<Vec<Package>> {
         .collect())
 }
 
-pub fn host_triple(ctx: &Ctx) -> Result<String> {
+pub(crate) fn host_triple(ctx: &Ctx) -> Result<String> {
     let sh = &ctx.sh;
     let out = cmd!(sh, "rustc -vV").quiet().read().context("rustc -vV")?;
     out.lines().find_map(|l| l.strip_prefix("host: ")).map(str::to_owned).context("rustc -vV printed no host")
 }
 
 /// The example scripts' file stems (none without an `[examples]` section in ci.toml).
-pub fn example_scripts(root: &camino::Utf8Path, settings: &crate::settings::Loaded) -> Result<Vec<String>> {
+pub(crate) fn example_scripts(root: &camino::Utf8Path, settings: &crate::settings::Loaded) -> Result<Vec<String>> {
     let Some(examples) = settings.examples() else { return Ok(vec![]) };
     let dir = root.join(&examples.dir);
     let mut out = Vec::new();

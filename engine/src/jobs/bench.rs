@@ -10,18 +10,18 @@ use crate::flags::BenchCase;
 use crate::{Ctx, config, manifest};
 
 /// One measured row of the table.
-pub struct Row {
+pub(crate) struct Row {
     pub name: String,
     pub median: Duration,
     pub detail: String,
 }
 
-pub fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
-pub fn run(ctx: &Ctx, cases: &[BenchCase], runs: usize) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, cases: &[BenchCase], runs: usize) -> Result<()> {
     if ctx.global.dry_run || ctx.global.json {
         // Benchmarks build and run things: the plan only says which.
         let plan = serde_json::json!({

@@ -13,7 +13,7 @@ use crate::pipeline::{Outcome, Shape};
 use crate::plan::{Plan, Step};
 use crate::{Ctx, github};
 
-pub fn list(ctx: &Ctx) -> Result<()> {
+pub(crate) fn list(ctx: &Ctx) -> Result<()> {
     ctx.settings.platforms("ci list")?;
     let local = crate::pipeline::local_jobs(&Shape::of(&ctx.root, ctx.settings))?;
     if ctx.global.json {
@@ -52,13 +52,13 @@ fn command_step(name: &str, argv: &[String]) -> Step {
 
 /// The plan of one job (or all): each step one command, with the local stand-ins.
 #[cfg(test)]
-pub fn plan(job: Option<&str>) -> Result<Plan> {
+pub(crate) fn plan(job: Option<&str>) -> Result<Plan> {
     plan_skipping(&Shape::current(), job, &[])
 }
 
 /// The plan of one job (or all but the jobs named in `skip`, each of which must be a job): each step one command,
 /// with the local stand-ins.
-pub fn plan_skipping(shape: &Shape<'_>, job: Option<&str>, skip: &[String]) -> Result<Plan> {
+pub(crate) fn plan_skipping(shape: &Shape<'_>, job: Option<&str>, skip: &[String]) -> Result<Plan> {
     shape.settings.platforms("ci")?;
     let mut jobs = crate::pipeline::local_jobs(shape)?;
     if let Some(bad) = skip.iter().find(|s| !jobs.iter().any(|j| j.key == **s)) {
@@ -90,7 +90,7 @@ pub fn plan_skipping(shape: &Shape<'_>, job: Option<&str>, skip: &[String]) -> R
     Ok(plan)
 }
 
-pub fn run(ctx: &Ctx, args: &flags::Run) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &flags::Run) -> Result<()> {
     if !args.skip.is_empty() && (args.job.is_some() || args.event.is_some() || args.event_name.is_some()) {
         bail!("--skip leaves jobs out of a run of every job\nfix: drop the job name or the event, or --skip");
     }
@@ -116,7 +116,7 @@ pub fn run(ctx: &Ctx, args: &flags::Run) -> Result<()> {
 /// The plan of a replayed workflow run: every job the trigger starts, in order, each command with the environment
 /// CI gives it and the event (as `github::run_var` reads it); jobs that do not run, or run on another system's
 /// runner, in the notes. Also the replayed jobs (for the critical path after the run).
-pub fn replay_plan(
+pub(crate) fn replay_plan(
     shape: &Shape<'_>,
     t: &github::Trigger,
     args: &flags::Run,
@@ -209,7 +209,7 @@ fn replay(ctx: &Ctx, args: &flags::Run) -> Result<()> {
 /// `ci engine --out DIR`: this binary, copied for the jobs that hold credentials. They run it instead of
 /// `cargo xtask`, so no build script or proc macro of the xtask's dependencies ever runs where a secret or the
 /// OIDC request token is in the environment (the workflows build it in a job without either).
-pub fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
+pub(crate) fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
     if out.as_str().trim().is_empty() {
         bail!("--out is empty\nfix: name the directory the engine goes to, e.g. --out target/engine");
     }
@@ -231,7 +231,7 @@ pub fn engine(ctx: &Ctx, out: &camino::Utf8Path) -> Result<()> {
 /// `ci plan --workflow W`: the plan job's decisions for this trigger (the event, from the flags or GitHub's
 /// variables), the repository's variables (the environment) and ci.toml, as JSON; with `--github-output` also
 /// each as a step output, which the workflow's later jobs read (`fromJSON(needs.plan.outputs.KEY)`).
-pub fn plan_job(ctx: &Ctx, args: &flags::Plan) -> Result<()> {
+pub(crate) fn plan_job(ctx: &Ctx, args: &flags::Plan) -> Result<()> {
     let (settings, dry_run) = (ctx.settings, ctx.global.dry_run || ctx.global.json);
     let t = github::Trigger::read(args.event.as_deref(), args.event_name.as_deref())?;
     let var = |k: &str| std::env::var(k).ok();
@@ -261,7 +261,7 @@ pub fn plan_job(ctx: &Ctx, args: &flags::Plan) -> Result<()> {
 }
 
 /// `ci matrix`: the named platforms' matrix (ci.toml's first without `--platforms`).
-pub fn matrix(ctx: &Ctx, platforms: Option<&str>) -> Result<()> {
+pub(crate) fn matrix(ctx: &Ctx, platforms: Option<&str>) -> Result<()> {
     let settings = ctx.settings;
     let default = settings.default_platform("ci matrix")?.name.clone();
     let m = crate::pipeline::matrix_in(settings, platforms.unwrap_or(&default))?;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::{Ctx, config, wasm};
 
-pub fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, provision: bool, only: &[String]) -> Result<()> {
     if let Some(unknown) = only.iter().find(|n| !config::TOOLS.iter().any(|t| t.name == n.as_str())) {
         let known: Vec<&str> = config::TOOLS.iter().map(|t| t.name).collect();
         anyhow::bail!("no tool `{}`\nfix: name one of {}", crate::plan::printable(unknown), known.join(", "));

@@ -8,7 +8,7 @@ use crate::artifacts;
 use crate::flags;
 use crate::store_plan::StorePlan;
 
-pub fn run(ctx: &Ctx, args: &flags::Download) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &flags::Download) -> Result<()> {
     let store = artifacts::open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = &crate::workspace::resolve_commit(&ctx.sh, Some(&args.commit))?;
     let out = args.out.clone().unwrap_or_else(|| ctx.root.join(crate::config::DOWNLOADS_DIR).join(commit));

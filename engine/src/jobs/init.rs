@@ -13,7 +13,7 @@ use crate::Ctx;
 use crate::workspace::Package;
 
 /// What `init` reads from the repository.
-pub struct Found {
+pub(crate) struct Found {
     pub root: Utf8PathBuf,
     pub packages: Vec<Package>,
     /// `[workspace.package] version` of the root `Cargo.toml`, if it has one.
@@ -26,7 +26,7 @@ pub struct Found {
 
 /// A `ci.toml`, and what a person must still decide in it.
 #[derive(Debug)]
-pub struct Proposal {
+pub(crate) struct Proposal {
     pub text: String,
     pub undecided: Vec<String>,
 }
@@ -41,7 +41,7 @@ struct Python {
     test_key: Option<(&'static str, String)>,
 }
 
-pub fn run(ctx: &Ctx, force: bool) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, force: bool) -> Result<()> {
     let path = ctx.root.join(crate::settings::FILE);
     let acting = !(ctx.global.dry_run || ctx.global.json);
     if acting && path.exists() && !force {
@@ -126,7 +126,7 @@ struct Decided<'a> {
 }
 
 /// The `ci.toml` for what was found.
-pub fn propose(f: &Found) -> Proposal {
+pub(crate) fn propose(f: &Found) -> Proposal {
     let mut undecided = Vec::new();
     let d = decide(f, &mut undecided);
     let mut t = String::from(

@@ -15,7 +15,7 @@ use crate::plan::{Plan, Step};
 
 /// What the file linters are given besides the change: the paths none of them looks at, and taplo's files.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// Paths relative to the root that no linter looks at: the engine's directories (`config::ENGINE_DIRS`) and
     /// the files it generates (the workflows: YAML, which only typos reads). Left out of every file list, and
     /// excluded from every walk with the tool's own option (added to the repository's excludes, never replacing
@@ -30,7 +30,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn skips(&self, path: &str) -> bool {
+    pub(crate) fn skips(&self, path: &str) -> bool {
         let path = path.strip_prefix("./").unwrap_or(path);
         self.skip.iter().any(|s| path == s || path.strip_prefix(s.as_str()).is_some_and(|r| r.starts_with('/')))
     }
@@ -52,7 +52,7 @@ impl Scope {
     }
 }
 
-pub fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, fix: bool, changed_since: Option<&str>) -> Result<()> {
     let affected = affected::for_flag(ctx, changed_since)?;
     let existing: Vec<String> = affected.files.iter().filter(|f| ctx.root.join(f).exists()).cloned().collect();
     let affected = Affected { files: existing, ..affected };
@@ -218,7 +218,7 @@ fn markdown_files(ctx: &Ctx, a: &Affected) -> Result<Vec<String>> {
 
 /// cargo-deny against deny.toml: licenses, bans (one version of each crate) and sources always; the advisories,
 /// which need the advisory database from the network, only online.
-pub fn dependency_check(online: bool) -> Step {
+pub(crate) fn dependency_check(online: bool) -> Step {
     Step::run("dependencies: cargo deny", "cargo-deny", &["--locked", "check", "licenses", "bans", "sources"])
         .args(online.then_some("advisories"))
         .tools(&[tool::CARGO_DENY])
@@ -229,7 +229,7 @@ pub fn dependency_check(online: bool) -> Step {
 }
 
 /// lychee over the Markdown files: relative links and `#anchors` always; external links only online.
-pub fn link_check(files: &[String], online: bool) -> Step {
+pub(crate) fn link_check(files: &[String], online: bool) -> Step {
     Step::run("links", "lychee", &["--no-progress", "--include-fragments"])
         .args((!online).then_some("--offline"))
         .args(files.iter().cloned())
@@ -273,7 +273,7 @@ fn msrv_toolchain(ctx: &Ctx, msrv: String) -> std::result::Result<String, String
 /// intra-doc links fail), every workspace crate built alone (a feature that compiles only because another crate
 /// enables it fails), each feature of each published crate alone, and the published crates on the toolchain
 /// of the `rust-version` they declare. Read-only, so concurrent with the other linters.
-pub fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrvs: &[String]) -> Vec<Step> {
+pub(crate) fn crate_checks(packages: &[crate::workspace::Package], a: &Affected, msrvs: &[String]) -> Vec<Step> {
     let mut steps = vec![
         Step::run(
             "docs",
@@ -351,7 +351,7 @@ fn msrv_check(packages: &[crate::workspace::Package], msrv: &String, wanted: &dy
 /// The semver check of each published library crate the change touches, against the last release tag (none
 /// yet: a note, since a first release has nothing to compare with). Each check builds two revisions' rustdoc
 /// JSON in its own target directory, so they run one after another, after the concurrent linters.
-pub fn semver_checks(
+pub(crate) fn semver_checks(
     packages: &[crate::workspace::Package],
     a: &Affected,
     tag: Option<&str>,
@@ -412,7 +412,7 @@ fn crate_args(a: &Affected) -> Vec<String> {
 /// The lint plan. In check mode nothing writes, so every step may run at once; fixers write files, so they
 /// run one after another. With `--changed-since`, only the linters of what changed run. The file linters look at
 /// nothing `scope` skips.
-pub fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
+pub(crate) fn plan(fix: bool, a: &Affected, scope: &Scope) -> Plan {
     let mut plan = Plan::new(if fix { "lint --fix" } else { "lint" });
     for n in a.summary() {
         plan.note(n);

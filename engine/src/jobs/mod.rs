@@ -2,19 +2,19 @@
 //! from the services beside this folder (plan and runner, tools, settings, store, manifest, workspace facts,
 //! affected, http) and runs it. Jobs do not call each other: what two jobs share is a service.
 
-pub mod bench;
-pub mod ci;
-pub mod doctor;
-pub mod download;
-pub mod gates;
-pub mod init;
-pub mod lint;
-pub mod package;
-pub mod release;
-pub mod sign;
-pub mod test;
-pub mod upload;
-pub mod workflows;
+pub(crate) mod bench;
+pub(crate) mod ci;
+pub(crate) mod doctor;
+pub(crate) mod download;
+pub(crate) mod gates;
+pub(crate) mod init;
+pub(crate) mod lint;
+pub(crate) mod package;
+pub(crate) mod release;
+pub(crate) mod sign;
+pub(crate) mod test;
+pub(crate) mod upload;
+pub(crate) mod workflows;
 
 use anyhow::Result;
 
@@ -22,7 +22,7 @@ use crate::Ctx;
 use crate::flags::{CiCmd, XtaskCmd};
 
 /// Runs the job: each subcommand is one call into the module of its name, with its own flags.
-pub fn run(ctx: &Ctx, job: XtaskCmd) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, job: XtaskCmd) -> Result<()> {
     match job {
         XtaskCmd::Lint(f) => lint::run(ctx, f.fix, f.changed_since.as_deref()),
         XtaskCmd::Test(f) => test::run(ctx, &f.parts(), &f.runner_args, f.changed_since.as_deref()),

@@ -22,13 +22,13 @@ use crate::{Ctx, sha256, tools, wasm};
 
 /// Facts about the commit being packaged.
 #[derive(Clone, Debug)]
-pub struct Commit {
+pub(crate) struct Commit {
     pub sha: String,
     pub dirty: bool,
     pub source_date_epoch: u64,
 }
 
-pub fn commit_facts(ctx: &Ctx) -> Result<Commit> {
+pub(crate) fn commit_facts(ctx: &Ctx) -> Result<Commit> {
     let sh = &ctx.sh;
     let sha = cmd!(sh, "git rev-parse HEAD").quiet().read().context("git rev-parse HEAD: packaging needs a commit")?;
     let status = cmd!(sh, "git status --porcelain --untracked-files=normal").quiet().read()?;
@@ -61,7 +61,7 @@ fn missing_kind(
 
 /// Refuses a workspace whose shipped versions disagree or whose publishable crates depend on something
 /// that cannot be published with them.
-pub fn check_workspace(
+pub(crate) fn check_workspace(
     settings: &crate::settings::Loaded,
     packages: &[Package],
     version: &str,
@@ -113,7 +113,7 @@ pub fn check_workspace(
 }
 
 #[derive(Debug, PartialEq)]
-pub enum PyVersion {
+pub(crate) enum PyVersion {
     Dynamic,
     Static(String),
     Missing,
@@ -175,7 +175,7 @@ fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>
     Ok(out)
 }
 
-pub fn run(ctx: &Ctx, args: &flags::Package) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &flags::Package) -> Result<()> {
     if args.check_reproducible {
         return check_reproducible(ctx, args);
     }
@@ -703,10 +703,10 @@ fn up_to_date(
 }
 
 /// The machine-specific directories a recorded command may name, each with the placeholder written instead.
-pub struct Places(Vec<(String, &'static str)>);
+pub(crate) struct Places(Vec<(String, &'static str)>);
 
 impl Places {
-    pub fn new(root: &Utf8Path, out_root: &Utf8Path, cargo_home: Option<&str>) -> Places {
+    pub(crate) fn new(root: &Utf8Path, out_root: &Utf8Path, cargo_home: Option<&str>) -> Places {
         let mut v = vec![(root.as_str().to_owned(), "$REPO"), (out_root.as_str().to_owned(), "$OUT")];
         if let Some(home) = cargo_home.filter(|h| !h.is_empty()) {
             v.push((home.trim_end_matches('/').to_owned(), "$CARGO_HOME"));
@@ -720,7 +720,7 @@ impl Places {
 
 /// `command` with every absolute directory of this machine replaced by its placeholder (only where the
 /// directory is a whole path component: `/repo` does not match inside `/repository`).
-pub fn portable(command: &str, places: &Places) -> String {
+pub(crate) fn portable(command: &str, places: &Places) -> String {
     let mut out = command.to_owned();
     for (dir, name) in &places.0 {
         let mut result = String::with_capacity(out.len());
@@ -739,7 +739,7 @@ pub fn portable(command: &str, places: &Places) -> String {
 }
 
 /// What the build plan depends on.
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     /// The repository's settings (ci.toml).
     pub settings: &'a crate::settings::Loaded,
     pub root: Utf8PathBuf,
@@ -759,7 +759,7 @@ pub struct Inputs<'a> {
 
 /// The wheel targets of a build: `--target` alone, else the wheels of the platform whose runner target is the
 /// host (ci.toml's `[[platform]] wheels`: on Linux, every Linux wheel, cross-built with zig), else the host.
-pub fn wheel_targets(settings: &crate::settings::Loaded, flag: &[String], host: &str) -> Vec<String> {
+pub(crate) fn wheel_targets(settings: &crate::settings::Loaded, flag: &[String], host: &str) -> Vec<String> {
     if !flag.is_empty() {
         let mut v = flag.to_vec();
         v.dedup();
@@ -773,7 +773,7 @@ pub fn wheel_targets(settings: &crate::settings::Loaded, flag: &[String], host: 
 }
 
 /// The Rust target a wheel's platform tag is for, among `targets`.
-pub fn wheel_platform(tag: &str, targets: &[String]) -> Option<String> {
+pub(crate) fn wheel_platform(tag: &str, targets: &[String]) -> Option<String> {
     let arch = if tag.contains("aarch64") || tag.contains("arm64") {
         "aarch64"
     } else if tag.contains("x86_64") || tag.contains("amd64") {
@@ -817,7 +817,7 @@ with open(out, 'wb') as f, gzip.GzipFile(filename='', mode='wb', fileobj=f, mtim
 
 /// Builds `package`'s program `bin` for `target` and packs it as `binaries/<bin>-<version>-<target>.tar.gz`:
 /// on Linux with cargo-zigbuild against glibc [`config::BINARY_GLIBC`], elsewhere with cargo natively.
-pub fn binary_steps(
+pub(crate) fn binary_steps(
     package: &str,
     bin: &str,
     target: &str,
@@ -865,7 +865,7 @@ pub fn binary_steps(
 }
 
 /// The platform tag `auditwheel show` says a wheel is consistent with.
-pub fn audit_tag(said: &str) -> Option<String> {
+pub(crate) fn audit_tag(said: &str) -> Option<String> {
     let flat = said.split_whitespace().collect::<Vec<_>>().join(" ");
     let rest = flat.split("consistent with the following platform tag:").nth(1)?;
     Some(rest.trim().trim_start_matches('"').split('"').next()?.to_owned())
@@ -873,7 +873,7 @@ pub fn audit_tag(said: &str) -> Option<String> {
 
 /// Whether auditwheel's verdict confirms the wheel's own tag: the tag it finds is one the file name claims, at
 /// the configured baseline or older.
-pub fn audit_verdict(file_name: &str, said: &str) -> Result<(), String> {
+pub(crate) fn audit_verdict(file_name: &str, said: &str) -> Result<(), String> {
     let Some(found) = audit_tag(said) else {
         return Err("it did not name a platform tag the wheel is consistent with".to_owned());
     };
@@ -894,10 +894,10 @@ pub fn audit_verdict(file_name: &str, said: &str) -> Result<(), String> {
 }
 
 /// Where package builds put their cargo output: apart from the dev builds, which use other flags.
-pub const BUILD_DIR: &str = crate::config::PACKAGE_BUILD_DIR;
+pub(crate) const BUILD_DIR: &str = crate::config::PACKAGE_BUILD_DIR;
 
 /// The build plan: one group of steps per kind, each named `<kind>: ...`, all writing into the staging dir.
-pub fn plan(i: &Inputs<'_>) -> Plan {
+pub(crate) fn plan(i: &Inputs<'_>) -> Plan {
     let settings = i.settings;
     let mut plan = Plan::new("package");
     let staging = i.staging.as_str();

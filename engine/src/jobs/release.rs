@@ -43,7 +43,7 @@ use crate::{Ctx, config};
 
 /// Where a GitHub Actions run comes from (`GITHUB_*` and the event's `repository.default_branch`).
 #[derive(Clone, Debug, Default)]
-pub struct RefFacts {
+pub(crate) struct RefFacts {
     pub event: String,
     pub ref_type: String,
     pub ref_name: String,
@@ -53,7 +53,7 @@ pub struct RefFacts {
 
 impl RefFacts {
     /// The facts of this run, if it is a GitHub Actions run.
-    pub fn from_env() -> Option<RefFacts> {
+    pub(crate) fn from_env() -> Option<RefFacts> {
         if !crate::github::actions() && !crate::github::replaying() {
             return None;
         }
@@ -75,7 +75,7 @@ impl RefFacts {
 /// A release publishes only from the version's tag (`v<version>`, on a tag push) or, dispatched by hand, from
 /// the default branch: a workflow file edited on another branch cannot publish. Checked before anything is
 /// downloaded; `--allow-any-ref` skips it for rehearsals.
-pub fn check_ref(f: &RefFacts, version: &str) -> Result<()> {
+pub(crate) fn check_ref(f: &RefFacts, version: &str) -> Result<()> {
     let fix = "fix: push the tag v<version>, or dispatch the release workflow from the default branch (a rehearsal \
                elsewhere: --allow-any-ref, which CI never passes)";
     match f.event.as_str() {
@@ -101,14 +101,14 @@ pub fn check_ref(f: &RefFacts, version: &str) -> Result<()> {
 
 /// What a complete release has: checked before anything is published.
 #[derive(Clone, Debug)]
-pub struct Expected {
+pub(crate) struct Expected {
     pub crates: Vec<String>,
     pub wheel_platforms: Vec<String>,
     pub bundles: Vec<String>,
 }
 
 /// Where things are published.
-pub struct Targets {
+pub(crate) struct Targets {
     pub registry_api: String,
     pub registry_index: String,
     pub pypi_upload: String,
@@ -125,7 +125,7 @@ pub struct Targets {
 
 impl Targets {
     /// Which credential each registry's publishes use (never the value), for the plan.
-    pub fn credentials(&self) -> (String, String) {
+    pub(crate) fn credentials(&self) -> (String, String) {
         let describe = |explicit: bool, var: &str, oidc_at: &str| {
             if explicit {
                 format!("${var}")
@@ -143,17 +143,17 @@ impl Targets {
 }
 
 /// Where release keeps the verified downloads of each commit, relative to the root.
-pub const DOWNLOADS_DIR: &str = crate::config::RELEASE_DOWNLOADS_DIR;
+pub(crate) const DOWNLOADS_DIR: &str = crate::config::RELEASE_DOWNLOADS_DIR;
 
 /// One line of the plan.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ReleaseItem {
+pub(crate) struct ReleaseItem {
     pub what: String,
     pub skip: Option<String>,
 }
 
 /// The release version: `--version`, else a `vX.Y.Z` tag being built, else the workspace's.
-pub fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
+pub(crate) fn release_version(flag: Option<&str>, root: &Utf8Path) -> Result<String> {
     let (v, from) = if let Some(v) = flag {
         (v.trim_start_matches('v').to_owned(), "--version")
     } else if let Some(name) =
@@ -186,7 +186,7 @@ fn verification_failed(e: anyhow::Error) -> anyhow::Error {
 }
 
 /// The checks of step 1, on a downloaded manifest.
-pub fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<()> {
+pub(crate) fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<()> {
     let mut problems = Vec::new();
     if m.dirty {
         problems.push("the manifest was made from a dirty tree".to_owned());
@@ -345,7 +345,7 @@ fn libraries(sh: &Shell, dir: &Utf8Path) -> Result<Vec<String>> {
 }
 
 /// Crates ordered so that every crate comes after the release's crates it depends on.
-pub fn publish_order(crates: &[(String, Vec<String>)]) -> Result<Vec<String>> {
+pub(crate) fn publish_order(crates: &[(String, Vec<String>)]) -> Result<Vec<String>> {
     let mut order: Vec<String> = Vec::new();
     let mut left: Vec<&(String, Vec<String>)> = crates.iter().collect();
     while !left.is_empty() {
@@ -364,7 +364,7 @@ pub fn publish_order(crates: &[(String, Vec<String>)]) -> Result<Vec<String>> {
 }
 
 /// Where the release goes: each target from its flag, else its `XTASK_*` variable, else ci.toml.
-pub fn targets(ctx: &Ctx, args: &flags::Release) -> Result<Targets> {
+pub(crate) fn targets(ctx: &Ctx, args: &flags::Release) -> Result<Targets> {
     use crate::settings::overridden;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let defaults = ctx.settings.release(ctx.job)?;
@@ -389,7 +389,7 @@ pub fn targets(ctx: &Ctx, args: &flags::Release) -> Result<Targets> {
 /// `--commit event` and `--version event` (what the release workflow passes): the commit and version the trigger
 /// names, decided here rather than in the workflow: a dispatch's `commit` and `version` inputs; a tag push's
 /// commit (`$GITHUB_SHA`) and tag. Anything else is the flags' own value.
-pub fn from_event(args: &flags::Release, t: &crate::github::Trigger) -> Result<flags::Release> {
+pub(crate) fn from_event(args: &flags::Release, t: &crate::github::Trigger) -> Result<flags::Release> {
     let mut args = args.clone();
     let fix = "fix: dispatch the release workflow with its commit and version inputs, or push the tag v<version>";
     if args.commit == "event" {
@@ -416,7 +416,7 @@ pub fn from_event(args: &flags::Release, t: &crate::github::Trigger) -> Result<f
     Ok(args)
 }
 
-pub fn run(ctx: &Ctx, args: &flags::Release) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &flags::Release) -> Result<()> {
     let sh = &ctx.sh;
     let resolved;
     let args = if args.commit == "event" || args.version.as_deref() == Some("event") {
@@ -444,7 +444,7 @@ pub fn run(ctx: &Ctx, args: &flags::Release) -> Result<()> {
 /// (the publishing ones only with `--execute`). Contacting nothing happens before [`ReleaseOp::Verify`].
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
-pub enum ReleaseOp {
+pub(crate) enum ReleaseOp {
     /// Take the machine-wide release lock of these registries and version, held until the last publish.
     Lock,
     /// Download the commit's artifacts from `store` into `dir`, every sha256 checked; verify the manifest's
@@ -468,13 +468,13 @@ pub enum ReleaseOp {
 
 impl ReleaseOp {
     /// Publishing: performed only with `--execute`.
-    pub fn publishes(&self) -> bool {
+    pub(crate) fn publishes(&self) -> bool {
         matches!(self, ReleaseOp::PublishCrates { .. } | ReleaseOp::PublishWheels { .. } | ReleaseOp::PublishWeb { .. })
     }
 }
 
 /// The release's operations for `expected` (what this repository ships) to the targets `t`.
-pub fn release_ops(
+pub(crate) fn release_ops(
     args: &flags::Release,
     expected: &Expected,
     t: &Targets,
@@ -508,7 +508,7 @@ pub fn release_ops(
 /// ([`release_ops`]) are printed by `--dry-run` and performed here in order, each by a function of its own:
 /// [`verify`], [`plan_release`], [`check_wheels`], the semver gate, [`publish_crates`], [`publish_wheels`],
 /// [`publish_web`].
-pub fn release(
+pub(crate) fn release(
     ctx: &Ctx,
     sh: &Shell,
     args: &flags::Release,
@@ -767,14 +767,14 @@ fn verify(
 }
 
 /// Why a crate is skipped: the index lists its version with the signed `.crate`'s sha256.
-pub const SAME_IN_INDEX: &str = "already in the index, same sha256";
+pub(crate) const SAME_IN_INDEX: &str = "already in the index, same sha256";
 /// Why a wheel is skipped: the simple page lists its file with the signed sha256.
-pub const SAME_ON_INDEX: &str = "already on the package index, same sha256";
+pub(crate) const SAME_ON_INDEX: &str = "already on the package index, same sha256";
 
 /// Before anything is sent: a credential for a registry (a token, or one trusted publishing will mint) goes
 /// only where [`crate::http::credential_may_go_to`] allows. twine gets its token through its environment, not
 /// through crate::http, so this is the check that covers it.
-pub fn credentials_may_go(t: &Targets, expected: &Expected) -> Result<()> {
+pub(crate) fn credentials_may_go(t: &Targets, expected: &Expected) -> Result<()> {
     let checks = [
         (!expected.crates.is_empty() && (t.registry_token.is_some() || t.oidc.is_some()), &t.registry_api),
         (!expected.wheel_platforms.is_empty() && (t.pypi_token.is_some() || t.oidc.is_some()), &t.pypi_upload),
@@ -788,19 +788,19 @@ pub fn credentials_may_go(t: &Targets, expected: &Expected) -> Result<()> {
 /// One `release --execute` of a registry, package index and version at a time on this machine: an OS lock on
 /// a file in the machine's temporary directory, named from those three (two checkouts collide too), held
 /// until dropped. The OS releases it when the process ends, however it ends.
-pub struct ReleaseLock {
+pub(crate) struct ReleaseLock {
     _file: std::fs::File,
 }
 
 impl ReleaseLock {
-    pub fn path(t: &Targets, version: &str) -> std::path::PathBuf {
+    pub(crate) fn path(t: &Targets, version: &str) -> std::path::PathBuf {
         let what =
             format!("{}\n{}\n{version}", t.registry_api.trim_end_matches('/'), t.pypi_upload.trim_end_matches('/'));
         let hash = crate::sha256::digest(what.as_bytes());
         std::env::temp_dir().join(format!("xtask-release-{}.lock", &hash[..16]))
     }
 
-    pub fn acquire(t: &Targets, version: &str) -> Result<ReleaseLock> {
+    pub(crate) fn acquire(t: &Targets, version: &str) -> Result<ReleaseLock> {
         let path = Self::path(t, version);
         let utf8 = Utf8PathBuf::from_path_buf(path.clone()).map_err(|p| anyhow!("{} is not UTF-8", p.display()))?;
         let held = crate::lock::try_exclusive(&utf8)
@@ -821,7 +821,7 @@ impl ReleaseLock {
 }
 
 /// What a release sends, and what of it is already there.
-pub struct ReleasePlan {
+pub(crate) struct ReleasePlan {
     /// The crates in dependency order.
     order: Vec<String>,
     /// Each crate's registry metadata (from its `.crate`).

@@ -7,7 +7,7 @@ use crate::signature::{KEY_ENV, SIGNATURE_SUFFIX};
 use crate::store_plan::{LOCAL_KEY, StorePlan};
 
 /// `cargo xtask sign`: signs the store's manifest of `commit` and uploads the signature beside it.
-pub fn run(
+pub(crate) fn run(
     ctx: &crate::Ctx,
     store_url: Option<&str>,
     endpoint: Option<&str>,

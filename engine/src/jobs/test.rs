@@ -10,7 +10,7 @@ use crate::plan::{Plan, Step};
 use crate::workspace as repo;
 use crate::{Ctx, tools, wasm};
 
-pub fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
     let defaults: Vec<Part>;
     let parts = if parts.is_empty() {
         defaults = ctx.settings.test_parts("test")?.to_vec();
@@ -82,10 +82,10 @@ fn python_test_deps(ctx: &Ctx) -> Result<Vec<(String, Option<crate::pyproject::T
         .collect()
 }
 
-pub use crate::settings::Part;
+pub(crate) use crate::settings::Part;
 
 /// The parts a change needs, among those asked for.
-pub fn select(settings: &crate::settings::Loaded, parts: &[Part], a: &Affected) -> Vec<Part> {
+pub(crate) fn select(settings: &crate::settings::Loaded, parts: &[Part], a: &Affected) -> Vec<Part> {
     let web = settings.wasm().iter().any(|b| a.crate_affected(&b.package));
     parts
         .iter()
@@ -102,7 +102,7 @@ pub fn select(settings: &crate::settings::Loaded, parts: &[Part], a: &Affected) 
 }
 
 /// What the test plan depends on, gathered from the machine and the repository.
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     /// The repository's settings (ci.toml).
     pub settings: &'a crate::settings::Loaded,
     pub parts: &'a [Part],
@@ -132,11 +132,11 @@ pub struct Inputs<'a> {
 }
 
 /// The major version of node's pin (`>= 18`): the wasm tests also run on it.
-pub const NODE_LOWER_BOUND: &str = "18";
+pub(crate) const NODE_LOWER_BOUND: &str = "18";
 
 /// Finds the node at the pin's lower bound that the bootstrap script unpacks into the tools directory, and
 /// checks that it is that version.
-pub fn node_lower_bound(ctx: &Ctx) -> Result<String, String> {
+pub(crate) fn node_lower_bound(ctx: &Ctx) -> Result<String, String> {
     let node = ctx.tools.dir().join(config::NODE_LOWER_BOUND_DIR).join("bin/node");
     if !node.exists() {
         return Err(format!(
@@ -224,13 +224,13 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
 
 /// qemu-user and an aarch64 Python root, as the bootstrap script leaves them.
 #[derive(Clone, Debug)]
-pub struct Emulated {
+pub(crate) struct Emulated {
     pub qemu: String,
     pub root: String,
 }
 
 /// Finds qemu-aarch64 and the aarch64 Python the bootstrap script unpacks into the tools directory.
-pub fn emulated_aarch64(ctx: &Ctx) -> Result<Emulated, String> {
+pub(crate) fn emulated_aarch64(ctx: &Ctx) -> Result<Emulated, String> {
     let root = ctx.tools.dir().join("aarch64-python/root");
     let qemu = which::which("qemu-aarch64").map_err(|_| {
         "qemu-aarch64 is not installed; `cargo xtask doctor --provision` (the engine's bootstrap script) installs qemu-user".to_owned()
@@ -243,7 +243,7 @@ pub fn emulated_aarch64(ctx: &Ctx) -> Result<Emulated, String> {
     Ok(Emulated { qemu: qemu.to_string_lossy().into_owned(), root: root.to_string() })
 }
 
-pub fn plan(i: &Inputs<'_>) -> Plan {
+pub(crate) fn plan(i: &Inputs<'_>) -> Plan {
     let mut plan = Plan::new("test");
     for n in i.affected.summary() {
         plan.note(n);

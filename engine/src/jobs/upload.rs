@@ -23,13 +23,13 @@ fn escape(s: &str) -> String {
 
 /// The flat page for `pip install --find-links`: one object listing every wheel, relative to itself, so it
 /// works behind any endpoint (no object name ends in `/`).
-pub const FIND_LINKS_PAGE: &str = "wheels/index.html";
+pub(crate) const FIND_LINKS_PAGE: &str = "wheels/index.html";
 
 /// The pip pages for the manifest's wheels: (key relative to `commit/<sha>/`, HTML). The PEP 503 simple index
 /// pages are written twice, as `.../index.html` and as the directory name ending in `/`, which is what pip
 /// requests with `--index-url` and what a bucket serves without any website configuration; then the flat
 /// `--find-links` page, [`FIND_LINKS_PAGE`].
-pub fn index_pages(m: &Manifest) -> Vec<(String, String)> {
+pub(crate) fn index_pages(m: &Manifest) -> Vec<(String, String)> {
     let mut projects: std::collections::BTreeMap<String, Vec<&Artifact>> = Default::default();
     for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
         projects.entry(normalize(&a.name)).or_default().push(a);
@@ -106,7 +106,7 @@ fn verify_pages(
 /// `ours` plus what `remote` has that ours lacks (another platform's wheels): the union of every uploader's
 /// entries. One path with two hashes fails, unless `overwrite` (`upload --overwrite`): then ours replaces the
 /// remote's entry, and every entry of the remote's that ours lacks still stays.
-pub fn merge(remote: &Manifest, ours: &Manifest, overwrite: bool) -> Result<Manifest> {
+pub(crate) fn merge(remote: &Manifest, ours: &Manifest, overwrite: bool) -> Result<Manifest> {
     if remote.commit != ours.commit {
         bail!("the store's manifest is for commit {}, not {}", remote.commit, ours.commit);
     }
@@ -129,7 +129,7 @@ pub fn merge(remote: &Manifest, ours: &Manifest, overwrite: bool) -> Result<Mani
 }
 
 #[derive(Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub uploaded: AtomicU64,
     pub bytes: AtomicU64,
     pub skipped: AtomicU64,
@@ -220,7 +220,7 @@ fn write_temp(dir: &Utf8Path, name: &str, content: &[u8]) -> Result<TempFile> {
 
 /// What an upload did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub uploaded: u64,
     pub bytes: u64,
     pub skipped: u64,
@@ -229,7 +229,7 @@ pub struct Summary {
 /// One operation of an upload, in order: what `--dry-run` prints and `--json` emits is the list that then runs.
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
-pub enum UploadOp {
+pub(crate) enum UploadOp {
     /// Check that each alias may be written: its key holds nothing or an alias (anything, with `--overwrite`).
     CheckAliases { aliases: Vec<String> },
     /// List the commit's prefix once (what is there, each object's sha256) while every local file is hashed and
@@ -247,7 +247,7 @@ pub enum UploadOp {
 
 /// An artifact the upload writes unless the store holds its bytes already.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct PlannedObject {
+pub(crate) struct PlannedObject {
     pub key: String,
     pub sha256: String,
     pub size: u64,
@@ -255,7 +255,7 @@ pub struct PlannedObject {
 
 /// An upload's operations on one store, for one commit.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct UploadPlan {
+pub(crate) struct UploadPlan {
     pub job: &'static str,
     pub store: String,
     pub commit: String,
@@ -263,7 +263,7 @@ pub struct UploadPlan {
 }
 
 /// The plan of uploading `m` (the local manifest of `commit`) to `store`.
-pub fn plan(store: &Store, commit: &str, m: &Manifest, aliases: &[String]) -> UploadPlan {
+pub(crate) fn plan(store: &Store, commit: &str, m: &Manifest, aliases: &[String]) -> UploadPlan {
     let prefix = crate::artifacts::commit_prefix(commit);
     let mut ops = Vec::new();
     if !aliases.is_empty() {
@@ -320,7 +320,7 @@ impl UploadPlan {
     }
 }
 
-pub fn upload(ctx: &Ctx, args: &flags::Upload) -> Result<Summary> {
+pub(crate) fn upload(ctx: &Ctx, args: &flags::Upload) -> Result<Summary> {
     let store = open_store(ctx, args.store.as_deref(), args.endpoint.as_deref())?;
     let commit = crate::workspace::resolve_commit(&ctx.sh, args.commit.as_deref())?;
     let (dir, m) = local_manifest(ctx, args, &commit)?;
@@ -741,7 +741,7 @@ fn write_aliases(
 
 /// An alias is a key like every other (see [`store::check_key`]), never under `commit/` (immutable), and names
 /// an object, not a directory page.
-pub fn check_alias(alias: &str) -> Result<()> {
+pub(crate) fn check_alias(alias: &str) -> Result<()> {
     store::check_key(alias).map_err(|e| anyhow!("--alias {alias:?}: {e:#}"))?;
     if alias.ends_with('/') || alias.split('/').next() == Some("commit") || alias == manifest::FILE {
         bail!(

@@ -12,7 +12,7 @@ use crate::pipeline::{DIR, ENGINE_DIR, Shape, all_in, local_jobs, render};
 use crate::plan::JobFailed;
 
 /// The table of CONTRIBUTING.md: every workflow job and its local command.
-pub fn jobs_table(shape: &Shape<'_>) -> Result<String> {
+pub(crate) fn jobs_table(shape: &Shape<'_>) -> Result<String> {
     let mut t = String::from("| workflow job | runs in CI | reproduce locally |\n|---|---|---|\n");
     for j in local_jobs(shape)? {
         let ci = j.ci_commands.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join("<br>");
@@ -26,7 +26,7 @@ const TABLE_END: &str = "<!-- END generated -->\n";
 
 /// Every generated file of the repository at `root` that `shape` describes: path (relative to the root) and
 /// content.
-pub fn generated_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<(String, String)>> {
+pub(crate) fn generated_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<(String, String)>> {
     let mut files: Vec<(String, String)> =
         all_in(shape)?.iter().map(|w| (format!("{DIR}/{}", w.file), render(w))).collect();
     // The jobs table goes into CONTRIBUTING.md between its markers, where the repository has them.
@@ -45,7 +45,7 @@ pub fn generated_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<(String, S
 }
 
 /// A line diff that is good enough to see what drifted.
-pub fn diff(old: &str, new: &str) -> String {
+pub(crate) fn diff(old: &str, new: &str) -> String {
     let (o, n): (Vec<_>, Vec<_>) = (old.lines().collect(), new.lines().collect());
     let mut out = String::new();
     let (mut i, mut j) = (0, 0);
@@ -71,7 +71,7 @@ pub fn diff(old: &str, new: &str) -> String {
 
 /// [`drift`], for the repository `shape` describes: every generated file as generated, and every other workflow
 /// file allowed by ci.toml.
-pub fn drift_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
+pub(crate) fn drift_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     for (path, want) in generated_in(root, shape)? {
         match std::fs::read_to_string(root.join(&path)) {
@@ -103,7 +103,7 @@ pub fn drift_in(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
 }
 
 /// The rules of every workflow file: a generated one's ([`rules_with`] with the declared commands), a hand-written one's ([`hand_written_rules`]).
-pub fn rules_of_every_file(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
+pub(crate) fn rules_of_every_file(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<String>> {
     let generated: Vec<String> = all_in(shape)?.iter().map(|w| w.file.to_owned()).collect();
     let declared = crate::pipeline::declared_runs(shape.settings);
     let mut problems = Vec::new();
@@ -126,7 +126,7 @@ pub fn rules_of_every_file(root: &Utf8Path, shape: &Shape<'_>) -> Result<Vec<Str
 /// command ci.toml `[[job]]` declares), every `uses:` is pinned to a full commit SHA, permissions are declared for
 /// the workflow and each job; and the [`security_rules`].
 #[cfg(test)]
-pub fn rules(file: &str, text: &str) -> Vec<String> {
+pub(crate) fn rules(file: &str, text: &str) -> Vec<String> {
     let declared = crate::pipeline::declared_runs(crate::settings::this_repository());
     rules_with(file, text, Some(&declared))
 }
@@ -134,12 +134,12 @@ pub fn rules(file: &str, text: &str) -> Vec<String> {
 /// The rules of a hand-written workflow (ci.toml `[workflows] allow`): its `run:` scripts are its own, everything
 /// else as for a generated one (pinned actions, permissions, the [`security_rules`]: injections, triggers,
 /// credentials).
-pub fn hand_written_rules(file: &str, text: &str) -> Vec<String> {
+pub(crate) fn hand_written_rules(file: &str, text: &str) -> Vec<String> {
     rules_with(file, text, None)
 }
 
 /// `runs`: the `run:` lines allowed besides `cargo xtask ...` (`None`: any script).
-pub fn rules_with(file: &str, text: &str, runs: Option<&[String]>) -> Vec<String> {
+pub(crate) fn rules_with(file: &str, text: &str, runs: Option<&[String]>) -> Vec<String> {
     let mut out = Vec::new();
     let mut top_permissions = false;
     let mut job: Option<(String, usize, bool)> = None;
@@ -239,7 +239,7 @@ fn is_engine_run(run: &str) -> bool {
 /// What a hand edit or a change to the generator could introduce and the other linters pass (zizmor sees
 /// some of it; these rules hold with or without it): expressions pasted into scripts, dangerous triggers,
 /// credentials left in the checkout, caches restored where credentials are.
-pub fn security_rules(file: &str, text: &str) -> Vec<String> {
+pub(crate) fn security_rules(file: &str, text: &str) -> Vec<String> {
     let lines: Vec<Line<'_>> = text
         .lines()
         .enumerate()
@@ -461,7 +461,7 @@ fn trigger_finding(file: &str, line: usize, trigger: &str) -> String {
     )
 }
 
-pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, check: bool) -> Result<()> {
     if check && ctx.global.dry_run {
         let plan = serde_json::json!({
             "job": "workflows --check",

@@ -11,7 +11,7 @@ use crate::settings::Loaded;
 
 /// The repository variables `workflow`'s plan job reads (`vars.NAME` in its step's environment; locally the
 /// shell's environment).
-pub fn variables(workflow: &str) -> &'static [&'static str] {
+pub(super) fn variables(workflow: &str) -> &'static [&'static str] {
     match workflow {
         "create-packages" => &["ARTIFACT_STORE", "GCP_WORKLOAD_IDENTITY_PROVIDER"],
         "release" => &["GCP_WORKLOAD_IDENTITY_PROVIDER"],
@@ -20,12 +20,12 @@ pub fn variables(workflow: &str) -> &'static [&'static str] {
 }
 
 /// The plan output that says whether the repository's job `name` runs for this trigger.
-pub fn extra_key(name: &str) -> String {
+pub(super) fn extra_key(name: &str) -> String {
     format!("run_{}", name.replace('-', "_"))
 }
 
 /// The outputs of `workflow`'s plan job, in order.
-pub fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
+pub(crate) fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
     let base: &[&str] = match workflow {
         "lint-build-test" => &["matrix"],
         "create-packages" => &["matrix", "any", "upload", "gcp"],
@@ -41,17 +41,17 @@ pub fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
 
 /// What the plan job decided: its outputs (strings, as `$GITHUB_OUTPUT` holds them) and why.
 #[derive(Clone, Debug, Default)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub outputs: Vec<(String, String)>,
     pub notes: Vec<String>,
 }
 
 impl Decision {
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
     /// A `true`/`false` output.
-    pub fn flag(&self, key: &str) -> bool {
+    pub(crate) fn flag(&self, key: &str) -> bool {
         self.get(key) == Some("true")
     }
     fn set(&mut self, key: &str, value: impl Into<String>) {
@@ -61,7 +61,7 @@ impl Decision {
 
 /// The decisions of `workflow`'s plan job for trigger `t`. `var` reads a repository variable (empty: unset);
 /// `platforms` overrides the platforms (the `--platforms` flag).
-pub fn decide(
+pub(crate) fn decide(
     settings: &Loaded,
     workflow: &str,
     t: &Trigger,
@@ -115,7 +115,7 @@ pub fn decide(
 }
 
 /// The platform matrix: `{"include":[{"platform":..,"os":..,"target":..,..}]}` for the named platforms.
-pub fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json::Value> {
+pub(crate) fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json::Value> {
     let mut include = Vec::new();
     for name in platforms.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let all = settings.platforms("ci matrix")?;
@@ -152,7 +152,7 @@ pub fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json::Value
 /// that platform's ci.toml `builds`, and among the kinds the repository has (no wasm bundle without a `[[wasm]]`,
 /// no wheels without a `[[python]]`, ...). A platform left with nothing to build is left out, and said in the
 /// notes.
-pub fn workflow_matrix(
+pub(crate) fn workflow_matrix(
     settings: &Loaded,
     workflow: &str,
     t: &Trigger,

@@ -12,7 +12,7 @@ use crate::github::Trigger;
 
 /// Whether a job runs here.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Runs,
     /// It does not run in this workflow run (an `if:` the plan decided false, a skipped need, an empty matrix).
     Skipped(String),
@@ -22,7 +22,7 @@ pub enum Outcome {
 
 /// A job of the replayed run (one per matrix row).
 #[derive(Clone, Debug)]
-pub struct ReplayJob {
+pub(crate) struct ReplayJob {
     pub workflow: &'static str,
     pub job: String,
     /// The matrix row's platform.
@@ -35,7 +35,7 @@ pub struct ReplayJob {
 
 /// A command of a replayed job: the step's name, its words, and the environment CI gives it.
 #[derive(Clone, Debug)]
-pub struct Command {
+pub(crate) struct Command {
     pub step: String,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -43,7 +43,7 @@ pub struct Command {
 
 impl ReplayJob {
     /// `workflow/job`, with the platform of a matrix row.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match &self.platform {
             Some(p) => format!("{}/{} ({p})", self.workflow, self.job),
             None => format!("{}/{}", self.workflow, self.job),
@@ -57,7 +57,7 @@ const EVENTS: &[&str] = &["push", "schedule", "workflow_dispatch", "pull_request
 /// The trigger of a replay: the payload from `event` (a file as GitHub writes `$GITHUB_EVENT_PATH`), the name
 /// from `event_name` or else read from the payload's shape; without a file, a minimal payload where one is enough
 /// (a push to the main branch, the schedule, a dispatch without inputs).
-pub fn trigger_of(event: Option<&Utf8Path>, event_name: Option<&str>, shape: &Shape<'_>) -> Result<Trigger> {
+pub(crate) fn trigger_of(event: Option<&Utf8Path>, event_name: Option<&str>, shape: &Shape<'_>) -> Result<Trigger> {
     let mut t = match event {
         Some(_) => Trigger::read(event, Some(event_name.unwrap_or("local")))?,
         None => Trigger { name: event_name.unwrap_or_default().to_owned(), payload: json!({}) },
@@ -172,7 +172,7 @@ fn starts(on: &On, t: &Trigger, file: &str) -> bool {
 }
 
 /// The workflows `t` starts (only `only`, if given).
-pub fn started<'w>(workflows: &'w [Workflow], t: &Trigger, only: Option<&str>) -> Result<Vec<&'w Workflow>> {
+pub(super) fn started<'w>(workflows: &'w [Workflow], t: &Trigger, only: Option<&str>) -> Result<Vec<&'w Workflow>> {
     if let Some(o) = only
         && !workflows.iter().any(|w| w.name == o)
     {
@@ -241,7 +241,7 @@ fn resolve(
 /// The replay of trigger `t`: every job of every workflow it starts (only `only`, if given), in order. `var` reads
 /// the repository's variables and secrets (locally: the environment); `root` is the checkout. A replay never
 /// publishes: `--execute` is left out of every command (said in the notes).
-pub fn replay(
+pub(crate) fn replay(
     shape: &Shape<'_>,
     t: &Trigger,
     only: Option<&str>,
@@ -367,7 +367,7 @@ fn outcome(shape: &Shape<'_>, j: &super::WorkflowJob, row: Option<&Value>) -> Ou
 
 /// The environment a replayed command gets so that it reads the trigger as under GitHub Actions
 /// (`github::run_var`): the event's name and file, and the ref it is about.
-pub fn event_env(t: &Trigger, event_file: &str, main_branch: &str, head: &str) -> Vec<(String, String)> {
+pub(crate) fn event_env(t: &Trigger, event_file: &str, main_branch: &str, head: &str) -> Vec<(String, String)> {
     let p = &t.payload;
     let at = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
     let git_ref = match t.name.as_str() {
@@ -408,7 +408,7 @@ pub fn event_env(t: &Trigger, event_file: &str, main_branch: &str, head: &str) -
 /// to the most, i.e. how long the run takes when every job has a runner at once (plus each job's start, checkout
 /// and cache restore, which a laptop does not measure). `secs` is a job's measured time (`None`: not run here; a
 /// matrix job waits for its slowest row). One line per workflow.
-pub fn critical_paths(jobs: &[ReplayJob], secs: &dyn Fn(&ReplayJob) -> Option<f64>) -> Vec<String> {
+pub(crate) fn critical_paths(jobs: &[ReplayJob], secs: &dyn Fn(&ReplayJob) -> Option<f64>) -> Vec<String> {
     let mut lines = Vec::new();
     let mut workflows: Vec<&str> = jobs.iter().map(|j| j.workflow).collect();
     workflows.dedup();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{Outcome, StepResult};
 
 /// A step's span on a text timeline `width` columns wide: where the time of the job went, at a glance.
-pub fn bar(r: &StepResult, total: Duration, width: usize) -> String {
+pub(crate) fn bar(r: &StepResult, total: Duration, width: usize) -> String {
     let total = total.as_secs_f64().max(1e-9);
     let col = |d: Duration| ((d.as_secs_f64() / total) * width as f64).round() as usize;
     let from = col(r.start).min(width);
@@ -22,7 +22,7 @@ pub fn bar(r: &StepResult, total: Duration, width: usize) -> String {
 
 /// A Mermaid `gantt` block of the steps (GitHub renders it as a chart in the step summary): the critical path
 /// of a job, concurrent steps side by side.
-pub fn gantt(job: &str, results: &[StepResult], total: Duration) -> String {
+pub(crate) fn gantt(job: &str, results: &[StepResult], total: Duration) -> String {
     let clean = |s: &str| {
         s.chars().map(|c| if matches!(c, ':' | ';' | '#' | '\n' | '`') { ' ' } else { c }).collect::<String>()
     };

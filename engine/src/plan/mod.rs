@@ -12,15 +12,15 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-pub mod chart;
+pub(crate) mod chart;
 mod run;
 
-pub use run::{Outcome, RunOpts, StepResult, execute};
+pub(crate) use run::{Outcome, RunOpts, StepResult, execute};
 
 use crate::github;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Run a program.
     Run { program: String, args: Vec<String> },
     /// Copy files (or every file in directories, recursively) into a directory, creating it.
@@ -28,7 +28,7 @@ pub enum Action {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Step {
+pub(crate) struct Step {
     pub name: String,
     pub action: Action,
     /// Working directory relative to the repository root (`None`: the root).
@@ -43,7 +43,7 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn run(name: &str, program: &str, args: &[&str]) -> Step {
+    pub(crate) fn run(name: &str, program: &str, args: &[&str]) -> Step {
         Step {
             name: name.to_owned(),
             action: Action::Run { program: program.to_owned(), args: args.iter().map(|a| (*a).to_owned()).collect() },
@@ -55,21 +55,21 @@ impl Step {
         }
     }
 
-    pub fn copy(name: &str, from: &[&str], to: &str) -> Step {
+    pub(crate) fn copy(name: &str, from: &[&str], to: &str) -> Step {
         Step {
             action: Action::Copy { from: from.iter().map(|s| (*s).to_owned()).collect(), to: to.to_owned() },
             ..Step::run(name, "", &[])
         }
     }
 
-    pub fn arg(mut self, a: impl Into<String>) -> Step {
+    pub(crate) fn arg(mut self, a: impl Into<String>) -> Step {
         if let Action::Run { args, .. } = &mut self.action {
             args.push(a.into());
         }
         self
     }
 
-    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, more: I) -> Step {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, more: I) -> Step {
         if let Action::Run { args, .. } = &mut self.action {
             args.extend(more.into_iter().map(Into::into));
         }
@@ -77,33 +77,33 @@ impl Step {
     }
 
     #[cfg(test)]
-    pub fn dir(mut self, dir: &str) -> Step {
+    pub(crate) fn dir(mut self, dir: &str) -> Step {
         self.dir = Some(dir.to_owned());
         self
     }
 
-    pub fn env(mut self, key: &str, value: impl Into<String>) -> Step {
+    pub(crate) fn env(mut self, key: &str, value: impl Into<String>) -> Step {
         self.env.push((key.to_owned(), value.into()));
         self
     }
 
-    pub fn tools(mut self, tools: &[crate::config::tool::Name]) -> Step {
+    pub(crate) fn tools(mut self, tools: &[crate::config::tool::Name]) -> Step {
         self.tools.extend(tools.iter().map(|t| t.as_str()));
         self
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Step {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Step {
         self.hint = hint.into();
         self
     }
 
-    pub fn concurrent(mut self) -> Step {
+    pub(crate) fn concurrent(mut self) -> Step {
         self.concurrent = true;
         self
     }
 
     /// The step as a shell command line a person can paste.
-    pub fn command_line(&self) -> String {
+    pub(crate) fn command_line(&self) -> String {
         let mut s = String::new();
         if let Some(dir) = &self.dir {
             let _ = write!(s, "cd {} && ", quote(dir));
@@ -127,7 +127,7 @@ impl Step {
         s
     }
 
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let (kind, program, args) = match &self.action {
             Action::Run { program, args } => ("run", json!(program), json!(args)),
             Action::Copy { from, to } => ("copy", Value::Null, json!({ "from": from, "to": to })),
@@ -151,7 +151,7 @@ impl Step {
 /// PR titles and file names are untrusted) is written in bash's `$'...'` form with every such character escaped,
 /// so a printed command is always one line that cannot forge a workflow command or drive the terminal, and still
 /// means the same string when pasted into bash or zsh.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c)) {
         s.to_owned()
     } else if s.chars().any(github::is_unsafe_char) {
@@ -182,7 +182,7 @@ pub fn quote(s: &str) -> String {
 /// `s` with every character a printed line never holds raw escaped (`\\n`, `\\u{1b}`...): file names, titles and
 /// messages can come from a PR, and a newline in one must not start a line of its own (a forged `::warning::`
 /// workflow command), nor an escape sequence reach the terminal.
-pub fn printable(s: &str) -> String {
+pub(crate) fn printable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if github::is_unsafe_char(c) {
@@ -195,7 +195,7 @@ pub fn printable(s: &str) -> String {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The job, e.g. `lint`.
     pub job: String,
     pub steps: Vec<Step>,
@@ -204,27 +204,27 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(job: &str) -> Plan {
+    pub(crate) fn new(job: &str) -> Plan {
         Plan { job: job.to_owned(), ..Plan::default() }
     }
 
-    pub fn push(&mut self, step: Step) {
+    pub(crate) fn push(&mut self, step: Step) {
         self.steps.push(step);
     }
 
-    pub fn note(&mut self, note: impl Into<String>) {
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
         // Notes can name changed files: printed, they are one line each.
         self.notes.push(printable(&note.into()));
     }
 
-    pub fn tools(&self) -> Vec<&'static str> {
+    pub(crate) fn tools(&self) -> Vec<&'static str> {
         let mut t: Vec<_> = self.steps.iter().flat_map(|s| s.tools.iter().copied()).collect();
         t.sort();
         t.dedup();
         t
     }
 
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "job": self.job,
             "notes": self.notes,
@@ -233,7 +233,7 @@ impl Plan {
         })
     }
 
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         println!("plan for `{}` ({} steps):", self.job, self.steps.len());
         for n in &self.notes {
             println!("  note: {n}");
@@ -247,7 +247,7 @@ impl Plan {
 
 /// Prints the plan of a job that is not a list of steps (sign, download, release, upload): as one JSON
 /// document on stdout with `--json`, else readably. Nothing else goes to stdout in either mode.
-pub fn print_static(plan: &Value, json: bool) -> Result<()> {
+pub(crate) fn print_static(plan: &Value, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(plan)?);
     } else {
@@ -266,7 +266,7 @@ pub fn print_static(plan: &Value, json: bool) -> Result<()> {
 
 /// Set when a job ran and something in it failed (exit code 1), as opposed to bad input (exit code 2).
 #[derive(Debug)]
-pub struct JobFailed(pub String);
+pub(crate) struct JobFailed(pub String);
 
 impl std::fmt::Display for JobFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -15,7 +15,7 @@ use super::{Action, JobFailed, Plan, Step};
 use crate::github;
 
 #[derive(Clone, Debug)]
-pub struct RunOpts {
+pub(crate) struct RunOpts {
     pub dry_run: bool,
     pub json: bool,
     pub keep_going: bool,
@@ -25,14 +25,14 @@ pub struct RunOpts {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Passed,
     Failed(String),
     NotRun,
 }
 
 #[derive(Clone, Debug)]
-pub struct StepResult {
+pub(crate) struct StepResult {
     pub name: String,
     pub outcome: Outcome,
     pub time: Duration,
@@ -41,7 +41,7 @@ pub struct StepResult {
 }
 
 /// Executes `plan` (or prints it, with `--dry-run` / `--json`). Fails with [`JobFailed`] if a step failed.
-pub fn execute(sh: &Shell, root: &Utf8Path, plan: &Plan, opts: &RunOpts) -> Result<Vec<StepResult>> {
+pub(crate) fn execute(sh: &Shell, root: &Utf8Path, plan: &Plan, opts: &RunOpts) -> Result<Vec<StepResult>> {
     if opts.json {
         println!("{}", serde_json::to_string_pretty(&plan.to_json())?);
         return Ok(Vec::new());
@@ -125,7 +125,7 @@ fn header(n: usize, total: usize, step: &Step) {
 
 /// `file:line` locations in a tool's output (clippy's `--> src/a.rs:3:5`, ruff's and typos' `a.py:3:5: ...`),
 /// with the message that follows on the same line, if any.
-pub fn locations(output: &str) -> Vec<(String, u32, String)> {
+pub(super) fn locations(output: &str) -> Vec<(String, u32, String)> {
     let mut out = Vec::new();
     for line in output.lines() {
         let t = line.trim_start();

@@ -10,7 +10,7 @@ use crate::manifest::Artifact;
 use crate::plan::JobFailed;
 
 /// The path of a crate in a cargo index.
-pub fn index_path(name: &str) -> String {
+pub(crate) fn index_path(name: &str) -> String {
     let n = name.to_lowercase();
     match n.len() {
         1 => format!("1/{n}"),
@@ -21,7 +21,7 @@ pub fn index_path(name: &str) -> String {
 }
 
 /// How the index's lines for `version` compare with the signed `.crate`'s sha256.
-pub fn crate_presence(entries: &[IndexEntry], version: &str, sha256: &str) -> Presence {
+pub(crate) fn crate_presence(entries: &[IndexEntry], version: &str, sha256: &str) -> Presence {
     let listed: Vec<&str> = entries.iter().filter(|e| e.vers == version).map(|e| e.cksum.as_str()).collect();
     if listed.is_empty() {
         Presence::Missing
@@ -33,13 +33,13 @@ pub fn crate_presence(entries: &[IndexEntry], version: &str, sha256: &str) -> Pr
 }
 
 /// Where the crate `a` stands in the index.
-pub fn crate_in_index(sh: &Shell, index: &str, a: &Artifact, cache: &Utf8Path) -> Result<Presence> {
+pub(crate) fn crate_in_index(sh: &Shell, index: &str, a: &Artifact, cache: &Utf8Path) -> Result<Presence> {
     Ok(crate_presence(&index_entries(sh, index, &a.name, cache)?, &a.version, &a.sha256))
 }
 
 /// One version of a crate as the index lists it.
 #[derive(Clone, Debug)]
-pub struct IndexEntry {
+pub(crate) struct IndexEntry {
     pub vers: String,
     pub yanked: bool,
     /// The `.crate`'s sha256.
@@ -47,7 +47,7 @@ pub struct IndexEntry {
 }
 
 /// Every version of `name` the index lists.
-pub fn index_entries(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<IndexEntry>> {
+pub(crate) fn index_entries(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<IndexEntry>> {
     let text = index_file(sh, index, &index_path(name), cache)?;
     Ok(text
         .lines()
@@ -63,7 +63,7 @@ pub fn index_entries(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> R
 }
 
 /// One file of a cargo index (sparse over HTTP, or git, fetched into `cache`); empty when it does not exist.
-pub fn index_file(sh: &Shell, index: &str, path: &str, cache: &Utf8Path) -> Result<String> {
+pub(crate) fn index_file(sh: &Shell, index: &str, path: &str, cache: &Utf8Path) -> Result<String> {
     Ok(if let Some(sparse) = index.strip_prefix("sparse+") {
         let url = format!("{}/{path}", sparse.trim_end_matches('/'));
         match http_get(sh, &url)? {
@@ -90,7 +90,7 @@ pub fn index_file(sh: &Shell, index: &str, path: &str, cache: &Utf8Path) -> Resu
 
 /// Where the registry serves `name` `version`'s `.crate`: the index's `config.json` `dl` template (with
 /// `{crate}`/`{version}` markers, or a prefix `/{crate}/{version}/download` is added to).
-pub fn download_url(dl: &str, name: &str, version: &str) -> String {
+pub(crate) fn download_url(dl: &str, name: &str, version: &str) -> String {
     let markers = ["{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}"];
     if markers.iter().any(|m| dl.contains(m)) {
         let part = |r: std::ops::Range<usize>| name.get(r).unwrap_or_default();
@@ -110,7 +110,7 @@ pub fn download_url(dl: &str, name: &str, version: &str) -> String {
 
 /// Downloads the published `name` `version` `.crate` into `out`.
 /// Downloads the published `.crate` of `entry` into `out` and checks it against the index's sha256.
-pub fn download_crate(
+pub(crate) fn download_crate(
     sh: &Shell,
     index: &str,
     cache: &Utf8Path,
@@ -139,7 +139,7 @@ pub fn download_crate(
 }
 
 /// The registry API's metadata for a `.crate`, from its normalized Cargo.toml (read by cargo itself).
-pub fn crate_metadata(sh: &Shell, crate_file: &Utf8Path, name: &str, version: &str) -> Result<Value> {
+pub(crate) fn crate_metadata(sh: &Shell, crate_file: &Utf8Path, name: &str, version: &str) -> Result<Value> {
     let tmp = Utf8PathBuf::from_path_buf(std::env::temp_dir()).map_err(|_| anyhow!("temp dir is not UTF-8"))?;
     let dir = crate::tempfiles::temp_file(&tmp, &format!("xtask-release-{name}-{version}"))?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
@@ -218,7 +218,7 @@ fn publish_metadata(p: &Value, name: &str, version: &str) -> Value {
 
 /// What a registry answered a publish.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// Accepted.
     Accepted,
     /// It says the version is already there (crates.io: 200 with `already uploaded`; others a 4xx saying
@@ -230,7 +230,7 @@ pub enum Answer {
 
 /// `PUT /api/v1/crates/new`, retried on 5xx and waiting as told on 429. `trusted`: the token was minted by
 /// trusted publishing (a refusal then means re-running the job, not setting a token).
-pub fn publish_crate(
+pub(crate) fn publish_crate(
     sh: &Shell,
     api: &str,
     token: &str,
@@ -265,7 +265,7 @@ pub fn publish_crate(
 }
 
 /// What a registry's reply to a publish means; every refusal with its fix.
-pub fn judge_publish_reply(api: &str, name: &Value, trusted: bool, r: &crate::http::Response) -> Result<Answer> {
+pub(crate) fn judge_publish_reply(api: &str, name: &Value, trusted: bool, r: &crate::http::Response) -> Result<Answer> {
     let name = name.as_str().unwrap_or_default();
     let text = r.text();
     let brief: String = text.trim().chars().take(300).collect();

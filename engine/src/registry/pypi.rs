@@ -10,7 +10,7 @@ use crate::manifest::Artifact;
 
 /// One file a PEP 503 simple page lists.
 #[derive(Clone, Debug, PartialEq)]
-pub struct IndexFile {
+pub(crate) struct IndexFile {
     /// The href's last path segment (before any `?` or `#`), percent-decoded.
     pub name: String,
     /// The `#sha256=` fragment's hash (lower-case), if the page gives one.
@@ -20,7 +20,7 @@ pub struct IndexFile {
 }
 
 /// The files of a simple page: every `<a>` element's `href`.
-pub fn simple_files(page: &str, html: &str) -> Vec<IndexFile> {
+pub(crate) fn simple_files(page: &str, html: &str) -> Vec<IndexFile> {
     let lower = html.to_ascii_lowercase();
     let mut files = Vec::new();
     let mut at = 0;
@@ -46,7 +46,7 @@ pub fn simple_files(page: &str, html: &str) -> Vec<IndexFile> {
 }
 
 /// The value of attribute `name` in one tag (`lower` is the tag lower-cased, for finding names).
-pub fn attribute(tag: &str, lower: &str, name: &str) -> Option<String> {
+pub(crate) fn attribute(tag: &str, lower: &str, name: &str) -> Option<String> {
     let mut from = 0;
     while let Some(i) = lower[from..].find(name).map(|i| from + i) {
         from = i + name.len();
@@ -66,7 +66,7 @@ pub fn attribute(tag: &str, lower: &str, name: &str) -> Option<String> {
 }
 
 /// The character references a simple page's href may hold.
-pub fn unescape(text: &str) -> String {
+pub(crate) fn unescape(text: &str) -> String {
     text.replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&#x27;", "'")
@@ -75,7 +75,7 @@ pub fn unescape(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-pub fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -99,7 +99,7 @@ pub fn percent_decode(text: &str) -> String {
 }
 
 /// `href` resolved against the page at `base` (absolute, scheme-relative, root-relative or relative with `..`).
-pub fn resolve_url(base: &str, href: &str) -> String {
+pub(crate) fn resolve_url(base: &str, href: &str) -> String {
     if href.contains("://") {
         return href.to_owned();
     }
@@ -130,7 +130,7 @@ pub fn resolve_url(base: &str, href: &str) -> String {
 
 /// Where the wheel `a` stands on the package index: its file name on the project's simple page, and that
 /// file's sha256 (the page's `#sha256=`, else the file downloaded and hashed) against the signed one.
-pub fn wheel_on_index(sh: &Shell, simple: &str, a: &Artifact, tmp: &Utf8Path) -> Result<Presence> {
+pub(crate) fn wheel_on_index(sh: &Shell, simple: &str, a: &Artifact, tmp: &Utf8Path) -> Result<Presence> {
     let file = a.path.rsplit('/').next().unwrap_or(&a.path);
     let url = format!("{}/{}/", simple.trim_end_matches('/'), artifacts::normalize(&a.name));
     let listed: Vec<IndexFile> = match http_get(sh, &url)? {
@@ -167,7 +167,7 @@ pub fn wheel_on_index(sh: &Shell, simple: &str, a: &Artifact, tmp: &Utf8Path) ->
 
 /// The credential an upload to `url` sends: the token, else one minted by trusted publishing (the job's OIDC token
 /// exchanged at the index's `oidc_base`). Either only to a URL a credential may go to.
-pub fn upload_token(
+pub(crate) fn upload_token(
     sh: &Shell,
     tmp: &Utf8Path,
     url: &str,
@@ -193,7 +193,13 @@ pub fn upload_token(
 }
 
 /// Uploads one file with twine (the token through its environment, never its command line).
-pub fn upload(sh: &Shell, twine: &Utf8Path, url: &str, token: &str, file: &Utf8Path) -> Result<(), xshell::Error> {
+pub(crate) fn upload(
+    sh: &Shell,
+    twine: &Utf8Path,
+    url: &str,
+    token: &str,
+    file: &Utf8Path,
+) -> Result<(), xshell::Error> {
     let _env = [
         sh.push_env("TWINE_USERNAME", "__token__"),
         sh.push_env("TWINE_PASSWORD", token),

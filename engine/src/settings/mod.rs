@@ -12,14 +12,14 @@ use anyhow::{Result, anyhow};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// The file's name, at the repository root.
-pub const FILE: &str = "ci.toml";
+pub(crate) const FILE: &str = "ci.toml";
 
 mod schema;
 
-pub use schema::*;
+pub(crate) use schema::*;
 
 /// The environment variables that override a setting (a flag overrides both): (setting, variable).
-pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+pub(crate) const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("release.registry-api", "XTASK_REGISTRY_API"),
     ("release.registry-index", "XTASK_REGISTRY_INDEX"),
     ("release.pypi-upload", "XTASK_PYPI_UPLOAD"),
@@ -28,7 +28,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
 ];
 
 /// The value of a setting: the flag, else its environment variable (see [`ENV_OVERRIDES`]), else `default`.
-pub fn overridden(flag: Option<&str>, setting: &str, default: &str) -> String {
+pub(crate) fn overridden(flag: Option<&str>, setting: &str, default: &str) -> String {
     let var = ENV_OVERRIDES.iter().find(|(s, _)| *s == setting).map(|(_, v)| *v);
     flag.map(str::to_owned)
         .or_else(|| var.and_then(|v| std::env::var(v).ok()).filter(|v| !v.is_empty()))
@@ -36,7 +36,7 @@ pub fn overridden(flag: Option<&str>, setting: &str, default: &str) -> String {
 }
 
 /// A minimal example of each section, printed when a job needs one the file does not have.
-pub fn example(section: &str) -> &'static str {
+pub(crate) fn example(section: &str) -> &'static str {
     match section {
         "workspace" => "[workspace]\nunversioned = [\"xtask\"]",
         "platform" => {
@@ -58,7 +58,7 @@ pub fn example(section: &str) -> &'static str {
 
 /// The loaded file (or its absence) and where it is.
 #[derive(Debug)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub path: Utf8PathBuf,
     /// The file's text; `None`: there is no file.
     pub source: Option<String>,
@@ -80,68 +80,68 @@ impl Loaded {
     }
 
     #[cfg(test)]
-    pub fn workspace(&self, job: &str) -> Result<&Workspace> {
+    pub(crate) fn workspace(&self, job: &str) -> Result<&Workspace> {
         self.settings.workspace.as_ref().ok_or_else(|| self.missing("workspace", job))
     }
-    pub fn gates(&self, job: &str) -> Result<&Gates> {
+    pub(crate) fn gates(&self, job: &str) -> Result<&Gates> {
         self.settings.gates.as_ref().ok_or_else(|| self.missing("gates", job))
     }
-    pub fn store(&self, job: &str) -> Result<&Store> {
+    pub(crate) fn store(&self, job: &str) -> Result<&Store> {
         self.settings.store.as_ref().ok_or_else(|| self.missing("store", job))
     }
-    pub fn release(&self, job: &str) -> Result<&Release> {
+    pub(crate) fn release(&self, job: &str) -> Result<&Release> {
         self.settings.release.as_ref().ok_or_else(|| self.missing("release", job))
     }
-    pub fn platforms(&self, job: &str) -> Result<&[Platform]> {
+    pub(crate) fn platforms(&self, job: &str) -> Result<&[Platform]> {
         if self.settings.platform.is_empty() {
             return Err(self.missing("platform", job));
         }
         Ok(&self.settings.platform)
     }
     /// The first platform: the default one, and what local runs stand for.
-    pub fn default_platform(&self, job: &str) -> Result<&Platform> {
+    pub(crate) fn default_platform(&self, job: &str) -> Result<&Platform> {
         Ok(&self.platforms(job)?[0])
     }
-    pub fn test_parts(&self, job: &str) -> Result<&[Part]> {
+    pub(crate) fn test_parts(&self, job: &str) -> Result<&[Part]> {
         self.settings.test.as_ref().map(|t| t.default_parts.as_slice()).ok_or_else(|| self.missing("test", job))
     }
     /// Cargo arguments of the Rust test run (`[test] rust-args`).
-    pub fn test_rust_args(&self) -> &[String] {
+    pub(crate) fn test_rust_args(&self) -> &[String] {
         self.settings.test.as_ref().map(|t| t.rust_args.as_slice()).unwrap_or_default()
     }
     /// The members whose Rust tests are left out (none without a `[test]` section).
-    pub fn test_excluded(&self) -> &[String] {
+    pub(crate) fn test_excluded(&self) -> &[String] {
         self.settings.test.as_ref().map(|t| t.exclude.as_slice()).unwrap_or_default()
     }
-    pub fn python(&self) -> &[PythonPackage] {
+    pub(crate) fn python(&self) -> &[PythonPackage] {
         &self.settings.python
     }
-    pub fn wasm(&self) -> &[WasmBundle] {
+    pub(crate) fn wasm(&self) -> &[WasmBundle] {
         &self.settings.wasm
     }
-    pub fn binaries(&self) -> &[Binary] {
+    pub(crate) fn binaries(&self) -> &[Binary] {
         &self.settings.binary
     }
-    pub fn examples(&self) -> Option<&Examples> {
+    pub(crate) fn examples(&self) -> Option<&Examples> {
         self.settings.examples.as_ref()
     }
     /// Workspace members that are never shipped (none without a `[workspace]` section).
-    pub fn unversioned(&self) -> &[String] {
+    pub(crate) fn unversioned(&self) -> &[String] {
         self.settings.workspace.as_ref().map(|w| w.unversioned.as_slice()).unwrap_or_default()
     }
     /// The repository's own jobs (ci.toml `[[job]]`).
-    pub fn extra_jobs(&self) -> &[ExtraJob] {
+    pub(crate) fn extra_jobs(&self) -> &[ExtraJob] {
         &self.settings.job
     }
     /// The hand-written workflow files ci.toml allows.
-    pub fn allowed_workflows(&self) -> &[String] {
+    pub(crate) fn allowed_workflows(&self) -> &[String] {
         self.settings.workflows.as_ref().map(|w| w.allow.as_slice()).unwrap_or_default()
     }
-    pub fn check_targets(&self) -> &[String] {
+    pub(crate) fn check_targets(&self) -> &[String] {
         self.settings.workspace.as_ref().map(|w| w.check_targets.as_slice()).unwrap_or_default()
     }
     /// The linters the repository pins to its own versions (ci.toml `[lint]`): `(tool, version)`.
-    pub fn lint_pins(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn lint_pins(&self) -> Vec<(&'static str, String)> {
         self.settings
             .lint
             .as_ref()
@@ -154,7 +154,7 @@ impl Loaded {
 }
 
 /// Reads and checks `<root>/ci.toml`. A missing file is not an error here (each job says what it needs).
-pub fn load(root: &Utf8Path) -> Result<Loaded> {
+pub(crate) fn load(root: &Utf8Path) -> Result<Loaded> {
     let path = root.join(FILE);
     // A regular file (a symbolic link to one is followed); a FIFO or a device would block or never end.
     match std::fs::metadata(&path) {
@@ -179,7 +179,7 @@ pub fn load(root: &Utf8Path) -> Result<Loaded> {
 
 /// Parses the file's text: typed, then checked for what types cannot say. Errors read `LINE:COLUMN: KEY: cause`
 /// followed by a fix.
-pub fn parse(source: &str) -> Result<Settings, String> {
+pub(crate) fn parse(source: &str) -> Result<Settings, String> {
     let settings: Settings = toml::from_str(source).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let (line, col) = line_col(source, span.start);
@@ -426,7 +426,7 @@ fn check_lint(lint: &Lint) -> Result<(), (&'static str, String, String)> {
 
 /// The workflows of the pipeline, their triggers, and the jobs the engine defines in each (an extra job may not
 /// take their names).
-pub const WORKFLOWS: &[(&str, &[&str], &[&str])] = &[
+pub(crate) const WORKFLOWS: &[(&str, &[&str], &[&str])] = &[
     ("pr-gates", &["pull_request", "merge_group"], &["gates"]),
     (
         "lint-build-test",
@@ -593,7 +593,7 @@ fn key_at(source: &str, span: std::ops::Range<usize>) -> Option<String> {
 
 /// Where each setting came from: `(dotted key, value, origin)` for every leaf of the effective settings, the
 /// origin being `ci.toml:LINE` or `default` (a key the file leaves out).
-pub fn provenance(loaded: &Loaded) -> Vec<(String, String, String)> {
+pub(crate) fn provenance(loaded: &Loaded) -> Vec<(String, String, String)> {
     let Ok(toml::Value::Table(effective)) = toml::Value::try_from(&loaded.settings) else { return vec![] };
     let mut lines: Vec<(String, usize)> = Vec::new();
     if let Some(src) = &loaded.source
@@ -648,7 +648,7 @@ fn flatten(v: &toml::Value, path: &str, f: &mut dyn FnMut(&str, String)) {
 
 /// This repository's settings, loaded once (for the engine's unit tests; jobs get theirs from their `Ctx`).
 #[cfg(test)]
-pub fn this_repository() -> &'static Loaded {
+pub(crate) fn this_repository() -> &'static Loaded {
     static LOADED: std::sync::OnceLock<Loaded> = std::sync::OnceLock::new();
     LOADED.get_or_init(|| {
         load(&crate::project_root()).unwrap_or_else(|e| panic!("{FILE} of this repository does not load: {e:#}"))

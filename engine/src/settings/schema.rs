@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Settings {
+pub(crate) struct Settings {
     pub workspace: Option<Workspace>,
     /// Python packages built by maturin.
     #[serde(default)]
@@ -37,7 +37,7 @@ pub struct Settings {
 /// supports, `config::Tool::repository_range`); a tool left out runs at the engine's version.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Lint {
+pub(crate) struct Lint {
     pub ruff: Option<String>,
     pub taplo: Option<String>,
     pub typos: Option<String>,
@@ -45,7 +45,7 @@ pub struct Lint {
 
 impl Lint {
     /// `(tool, version)` of each tool the repository pins.
-    pub fn pins(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn pins(&self) -> Vec<(&'static str, &str)> {
         [("ruff", &self.ruff), ("taplo", &self.taplo), ("typos", &self.typos)]
             .into_iter()
             .filter_map(|(tool, v)| v.as_deref().map(|v| (tool, v)))
@@ -57,7 +57,7 @@ impl Lint {
 /// on a Linux runner (or the named platform's) with read-only permissions and no secrets.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ExtraJob {
+pub(crate) struct ExtraJob {
     /// The job's id in the workflow (and `cargo xtask ci WORKFLOW/NAME`).
     pub name: String,
     /// The workflow it belongs to: pr-gates, lint-build-test, create-packages or release.
@@ -78,7 +78,7 @@ pub struct ExtraJob {
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Workflows {
+pub(crate) struct Workflows {
     /// Workflow files under .github/workflows/ that are written by hand (linted like the generated ones, never
     /// regenerated).
     #[serde(default)]
@@ -87,7 +87,7 @@ pub struct Workflows {
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Workspace {
+pub(crate) struct Workspace {
     /// Workspace members that do not carry the one version (they are never shipped), e.g. the xtask.
     #[serde(default)]
     pub unversioned: Vec<String>,
@@ -98,7 +98,7 @@ pub struct Workspace {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct PythonPackage {
+pub(crate) struct PythonPackage {
     /// The distribution name on PyPI.
     pub dist: String,
     /// The import name.
@@ -115,7 +115,7 @@ pub struct PythonPackage {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct WasmBundle {
+pub(crate) struct WasmBundle {
     /// The crate (a cdylib for wasm32).
     pub package: String,
     /// The static files copied beside the generated JS.
@@ -129,14 +129,14 @@ pub struct WasmBundle {
 
 impl WasmBundle {
     /// The `.wasm` file cargo produces (the crate name with `_`).
-    pub fn artifact(&self) -> String {
+    pub(crate) fn artifact(&self) -> String {
         self.package.replace('-', "_")
     }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Binary {
+pub(crate) struct Binary {
     pub package: String,
     /// The binary's name (`[[bin]] name`).
     pub name: String,
@@ -144,7 +144,7 @@ pub struct Binary {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Examples {
+pub(crate) struct Examples {
     /// The directory of the example scripts (`*.py`, each run as `python SCRIPT OUTPUT`).
     pub dir: String,
     /// The recordings' file extension (without the dot).
@@ -157,7 +157,7 @@ pub struct Examples {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Test {
+pub(crate) struct Test {
     /// The parts `cargo xtask test` runs without `--part`.
     pub default_parts: Vec<Part>,
     /// Workspace members whose Rust tests `cargo xtask test` leaves out (e.g. the repository's `xtask`, whose
@@ -172,7 +172,7 @@ pub struct Test {
 /// A part of `cargo xtask test`: one spelling in `--part`, ci.toml's `default-parts` and every message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Part {
+pub(crate) enum Part {
     Rust,
     Python,
     Wasm,
@@ -182,10 +182,10 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [Part::Rust, Part::Python, Part::Wasm, Part::Heavy];
+    pub(crate) const ALL: [Part; 4] = [Part::Rust, Part::Python, Part::Wasm, Part::Heavy];
 
     /// Its one name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Part::Rust => "rust",
             Part::Python => "python",
@@ -195,14 +195,14 @@ impl Part {
     }
 
     /// The part called `name`.
-    pub fn named(name: &str) -> Option<Part> {
+    pub(crate) fn named(name: &str) -> Option<Part> {
         Part::ALL.into_iter().find(|p| p.as_str() == name)
     }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Platform {
+pub(crate) struct Platform {
     /// What the workflows' `platforms` input calls it.
     pub name: String,
     /// The GitHub runner label.
@@ -219,7 +219,7 @@ pub struct Platform {
 /// A rule about a pull request's labels.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct LabelRule {
+pub(crate) struct LabelRule {
     /// Exactly one of these labels (e.g. the changelog category).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exactly_one_of: Vec<String>,
@@ -231,7 +231,7 @@ pub struct LabelRule {
 /// Where blocking keywords are looked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum KeywordPlace {
+pub(crate) enum KeywordPlace {
     Title,
     Body,
     CommitMessages,
@@ -240,7 +240,7 @@ pub enum KeywordPlace {
 /// The PR gates (`cargo xtask gates`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Gates {
+pub(crate) struct Gates {
     /// The branch pull requests merge into when the remote does not say (`origin/HEAD`).
     #[serde(default = "main")]
     pub main_branch: String,
@@ -311,7 +311,7 @@ impl Default for Gates {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Store {
+pub(crate) struct Store {
     /// The artifact store when `--store` is not given: a directory, `file:///PATH` or `gs://BUCKET/PREFIX`.
     pub default: String,
     /// The web bundle's store (`version/<V>/` and `latest/`) when `--web-store` is not given.
@@ -320,7 +320,7 @@ pub struct Store {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Release {
+pub(crate) struct Release {
     /// The crate registry's web API (`$XTASK_REGISTRY_API`, `--registry-api` override it).
     pub registry_api: String,
     /// Its index, `sparse+https://...` or a git URL.

@@ -9,7 +9,7 @@ use xshell::Shell;
 
 use super::{Backend, Object, Put, PutItem};
 
-pub struct Dir {
+pub(super) struct Dir {
     pub root: Utf8PathBuf,
 }
 

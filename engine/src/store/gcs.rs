@@ -16,7 +16,7 @@ const TOKEN_FIX: &str = "export GOOGLE_OAUTH_ACCESS_TOKEN=\"$(gcloud auth print-
 Actions use google-github-actions/auth with token_format: access_token and pass its access_token output in that \
 variable; for a local GCS emulator set STORAGE_EMULATOR_HOST=http://127.0.0.1:PORT";
 
-pub struct Gcs {
+pub(super) struct Gcs {
     endpoint: String,
     bucket: String,
     /// A local server: no token is needed.
@@ -69,7 +69,7 @@ struct ErrorMessage {
 }
 
 impl Gcs {
-    pub fn new(endpoint: String, bucket: String, emulator: bool, tmp: Utf8PathBuf) -> Gcs {
+    pub(super) fn new(endpoint: String, bucket: String, emulator: bool, tmp: Utf8PathBuf) -> Gcs {
         Gcs { endpoint, bucket, emulator, token: OnceLock::new(), tmp }
     }
 

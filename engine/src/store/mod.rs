@@ -14,7 +14,7 @@
 
 mod dir;
 mod gcs;
-pub mod local;
+pub(crate) mod local;
 
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -23,7 +23,7 @@ use xshell::Shell;
 use crate::http::url_parts;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Object {
+pub(crate) struct Object {
     pub size: u64,
     pub sha256: Option<String>,
     /// What a conditional replace names (see [`Store::put`]): the GCS generation; on the file backend the
@@ -32,7 +32,7 @@ pub struct Object {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Put {
+pub(crate) enum Put {
     Created,
     /// A create-only put found the object already there.
     Exists,
@@ -59,7 +59,7 @@ trait Backend: Send + Sync {
     fn get(&self, sh: &Shell, name: &str, dest: &Utf8Path) -> Result<bool>;
 }
 
-pub struct Store {
+pub(crate) struct Store {
     backend: Box<dyn Backend>,
     /// Key prefix inside the bucket or directory (no leading or trailing `/`; may be empty).
     pub prefix: String,
@@ -68,12 +68,12 @@ pub struct Store {
 impl Store {
     /// Parses `gs://bucket/prefix`, `file:///path` or a plain path (relative to `root`); the GCS endpoint is
     /// `$STORAGE_EMULATOR_HOST` when set.
-    pub fn parse(url: &str, root: &Utf8Path) -> Result<Store> {
+    pub(crate) fn parse(url: &str, root: &Utf8Path) -> Result<Store> {
         Store::parse_with(url, root, std::env::var("STORAGE_EMULATOR_HOST").ok().as_deref())
     }
 
     /// Like [`Store::parse`] with an explicit GCS endpoint (a local server) instead of the environment's.
-    pub fn parse_with(url: &str, root: &Utf8Path, emulator_host: Option<&str>) -> Result<Store> {
+    pub(crate) fn parse_with(url: &str, root: &Utf8Path, emulator_host: Option<&str>) -> Result<Store> {
         let tmp = root.join(crate::config::STORE_TMP_DIR);
         if let Some(rest) = url.strip_prefix("gs://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -109,35 +109,35 @@ impl Store {
         Ok(Store { backend: Box::new(dir::Dir { root: path }), prefix: String::new() })
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.backend.describe(&self.prefix)
     }
 
     /// The full object name of `key`.
-    pub fn name(&self, key: &str) -> String {
+    pub(crate) fn name(&self, key: &str) -> String {
         if self.prefix.is_empty() { key.to_owned() } else { format!("{}/{key}", self.prefix) }
     }
 
     /// The URL anyone can read `key` at (pip's index URL is built from it).
-    pub fn public_url(&self, key: &str) -> String {
+    pub(crate) fn public_url(&self, key: &str) -> String {
         self.backend.public_url(&self.name(key))
     }
 
     /// Whether `key` can hold an object: a valid key, and on a file store not a directory, no file where a
     /// directory of its path must be, and no symbolic link leading out of the store. (A bucket has no such
     /// limits.)
-    pub fn check_can_write(&self, key: &str) -> Result<()> {
+    pub(crate) fn check_can_write(&self, key: &str) -> Result<()> {
         check_key(key)?;
         self.backend.check_can_write(key, &self.name(key))
     }
 
-    pub fn head(&self, sh: &Shell, key: &str) -> Result<Option<Object>> {
+    pub(crate) fn head(&self, sh: &Shell, key: &str) -> Result<Option<Object>> {
         self.backend.head(sh, &self.name(key))
     }
 
     /// Every object under `prefix` (a key prefix), keyed relative to the store's prefix: one listing request
     /// per thousand objects instead of one metadata request per object.
-    pub fn list(&self, sh: &Shell, prefix: &str) -> Result<std::collections::HashMap<String, Object>> {
+    pub(crate) fn list(&self, sh: &Shell, prefix: &str) -> Result<std::collections::HashMap<String, Object>> {
         let strip = |name: String| -> String {
             if self.prefix.is_empty() {
                 name
@@ -150,7 +150,7 @@ impl Store {
 
     /// Uploads `file` as `key`. `generation`: `Some("0")` creates only (an existing object gives
     /// [`Put::Exists`]); `Some(g)` replaces generation `g` only; `None` replaces whatever is there.
-    pub fn put(
+    pub(crate) fn put(
         &self,
         sh: &Shell,
         key: &str,
@@ -171,7 +171,7 @@ impl Store {
 
     /// Uploads many objects at once: on GCS through one curl process (`parallel` transfers at a time), each
     /// with its sha256 in one multipart request; on the file backend one after another. One result per item.
-    pub fn put_many(&self, sh: &Shell, items: &[PutItem], parallel: usize) -> Vec<Result<Put>> {
+    pub(crate) fn put_many(&self, sh: &Shell, items: &[PutItem], parallel: usize) -> Vec<Result<Put>> {
         // A batch's request bodies (each a copy of its file) exist at once: batches of at most 1 GiB.
         const BATCH_BYTES: u64 = 1 << 30;
         let mut results: Vec<Option<Result<Put>>> = items.iter().map(|_| None).collect();
@@ -202,14 +202,14 @@ impl Store {
     }
 
     /// Downloads `key` into `dest` (the caller verifies and renames).
-    pub fn get(&self, sh: &Shell, key: &str, dest: &Utf8Path) -> Result<bool> {
+    pub(crate) fn get(&self, sh: &Shell, key: &str, dest: &Utf8Path) -> Result<bool> {
         self.backend.get(sh, &self.name(key), dest)
     }
 }
 
 /// A key the store may hold: `/`-separated segments of letters, digits, `.`, `_`, `-`, `+`, `%`, `=` and `@`;
 /// no empty, `.` or `..` segment (so a file store never writes outside its root), at most 1024 bytes.
-pub fn check_key(key: &str) -> Result<()> {
+pub(crate) fn check_key(key: &str) -> Result<()> {
     let seg_ok = |seg: &str| {
         !seg.is_empty()
             && seg != "."
@@ -245,7 +245,7 @@ fn check_endpoint(endpoint: &str) -> Result<()> {
 
 /// A bearer token goes only over https, or in plain http to a server on this machine (a local emulator): the
 /// one rule of every credential, [`crate::http::credential_may_go_to`].
-pub fn token_may_go_to(endpoint: &str) -> Result<()> {
+pub(crate) fn token_may_go_to(endpoint: &str) -> Result<()> {
     crate::http::credential_may_go_to(endpoint).map_err(|_| {
         anyhow::anyhow!(
             "refusing to send the storage access token to {endpoint}: only https, or plain http to this machine \
@@ -257,14 +257,14 @@ pub fn token_may_go_to(endpoint: &str) -> Result<()> {
 
 /// How an object is served.
 #[derive(Clone, Debug)]
-pub struct PutMeta {
+pub(crate) struct PutMeta {
     pub content_type: &'static str,
     pub cache_control: &'static str,
 }
 
 /// One object of [`Store::put_many`]: `generation` as for [`Store::put`].
 #[derive(Clone, Debug)]
-pub struct PutItem {
+pub(crate) struct PutItem {
     pub key: String,
     pub file: Utf8PathBuf,
     pub sha256: String,
@@ -272,10 +272,10 @@ pub struct PutItem {
     pub generation: Option<String>,
 }
 
-pub const IMMUTABLE: PutMeta =
+pub(crate) const IMMUTABLE: PutMeta =
     PutMeta { content_type: "application/octet-stream", cache_control: "public, max-age=31536000, immutable" };
 
-pub fn content_type(path: &str) -> &'static str {
+pub(crate) fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or_default() {
         "html" => "text/html",
         "js" | "mjs" => "text/javascript",

@@ -13,13 +13,13 @@ const TOKEN_FIX: &str = "give the gates step `GITHUB_TOKEN: ${{ github.token }}`
 facts with --labels/--title/--body locally";
 
 /// The API URL of the entry's pull request.
-pub fn pr_url(env: &Env, entry: &QueueEntry) -> String {
+pub(super) fn pr_url(env: &Env, entry: &QueueEntry) -> String {
     format!("{}/repos/{}/pulls/{}", env.api_url.trim_end_matches('/'), entry.repository, entry.number)
 }
 
 /// Reads the pull request `entry` names. Every failure is one line of cause and one of fix; the token is
 /// never in either.
-pub fn fetch_pr(sh: &Shell, env: &Env, entry: &QueueEntry) -> Result<PrText> {
+pub(super) fn fetch_pr(sh: &Shell, env: &Env, entry: &QueueEntry) -> Result<PrText> {
     let url = pr_url(env, entry);
     let shown = http::redact(&url);
     let Some(token) = env.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {

@@ -7,14 +7,14 @@ use crate::glob;
 use crate::settings::{Gates, KeywordPlace, LabelRule};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Pass,
     Fail,
     Skipped,
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
             Status::Fail => "FAIL",
@@ -24,7 +24,7 @@ impl Status {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub file: Option<String>,
     pub line: Option<u32>,
     pub commit: Option<String>,
@@ -37,7 +37,7 @@ impl Finding {
     }
 
     /// `file:line: message`, `commit abc1234: message` or the message.
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         match (&self.file, self.line, &self.commit) {
             (Some(f), Some(l), _) => format!("{f}:{l}"),
             (Some(f), None, _) => f.clone(),
@@ -48,7 +48,7 @@ impl Finding {
 }
 
 #[derive(Clone, Debug)]
-pub struct GateResult {
+pub(crate) struct GateResult {
     pub name: &'static str,
     pub status: Status,
     pub summary: String,
@@ -60,7 +60,7 @@ fn result(name: &'static str, findings: Vec<Finding>, summary: String) -> GateRe
     GateResult { name, status, summary, findings }
 }
 
-pub fn evaluate(pr: &Pr, facts: &Facts, cfg: &Gates) -> Vec<GateResult> {
+pub(super) fn evaluate(pr: &Pr, facts: &Facts, cfg: &Gates) -> Vec<GateResult> {
     vec![
         labels(pr, &cfg.labels),
         keywords(pr, facts, cfg),
@@ -73,7 +73,7 @@ pub fn evaluate(pr: &Pr, facts: &Facts, cfg: &Gates) -> Vec<GateResult> {
 /// The task-list boxes of a Markdown text that are not ticked: (line number, the line). A box is `[ ]` right
 /// after a list marker (`-`, `*`, `+`, or `1.` / `1)`), at any indent; boxes inside fenced code blocks and
 /// HTML comments (a PR template's hints) are not tasks.
-pub fn unticked_boxes(text: &str) -> Vec<(u32, String)> {
+pub(super) fn unticked_boxes(text: &str) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     let mut fence: Option<String> = None;
     let mut in_comment = false;
@@ -119,7 +119,7 @@ pub fn unticked_boxes(text: &str) -> Vec<(u32, String)> {
 }
 
 /// The PR description's checklist: every task-list box ticked (ci.toml `[gates] checklist = true`).
-pub fn checklist(pr: &Pr, cfg: &Gates) -> GateResult {
+pub(super) fn checklist(pr: &Pr, cfg: &Gates) -> GateResult {
     let skipped = |summary: &str| GateResult {
         name: "checklist",
         status: Status::Skipped,
@@ -147,7 +147,7 @@ pub fn checklist(pr: &Pr, cfg: &Gates) -> GateResult {
     result("checklist", findings, "every task-list box of the PR description ticked".to_owned())
 }
 
-pub fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
+pub(super) fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
     let Some(labels) = &pr.labels else {
         return GateResult {
             name: "labels",
@@ -195,12 +195,12 @@ pub fn labels(pr: &Pr, rules: &[LabelRule]) -> GateResult {
 }
 
 /// The first whole-word occurrence of any keyword in `text` (case-insensitive), as it is written there.
-pub fn find_keyword(text: &str, keywords: &[impl AsRef<str>]) -> Option<String> {
+pub(super) fn find_keyword(text: &str, keywords: &[impl AsRef<str>]) -> Option<String> {
     find_word(text, keywords, false)
 }
 
 /// The first whole-word occurrence of any marker in `text`, matched case-sensitively.
-pub fn find_marker(text: &str, markers: &[impl AsRef<str>]) -> Option<String> {
+pub(super) fn find_marker(text: &str, markers: &[impl AsRef<str>]) -> Option<String> {
     find_word(text, markers, true)
 }
 
@@ -223,7 +223,7 @@ fn find_word(text: &str, words: &[impl AsRef<str>], exact_case: bool) -> Option<
     })
 }
 
-pub fn keywords(pr: &Pr, facts: &Facts, cfg: &Gates) -> GateResult {
+pub(super) fn keywords(pr: &Pr, facts: &Facts, cfg: &Gates) -> GateResult {
     let mut findings = Vec::new();
     let mut where_ = Vec::new();
     // Phrases in the configured places; markers there too.
@@ -279,7 +279,7 @@ pub fn keywords(pr: &Pr, facts: &Facts, cfg: &Gates) -> GateResult {
     result("keywords", findings, format!("searched {}", where_.join(", ")))
 }
 
-pub fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
+pub(super) fn large_files(facts: &Facts, cfg: &Gates) -> GateResult {
     let limit = cfg.max_file_bytes;
     let mut findings = Vec::new();
     let mut allowed = 0;
@@ -387,7 +387,7 @@ const WINDOWS_RESERVED: &[&str] = &[
 ];
 
 /// Why a path cannot be checked out on Windows, if it cannot.
-pub fn windows_problem(path: &str) -> Option<String> {
+pub(super) fn windows_problem(path: &str) -> Option<String> {
     for comp in path.split('/') {
         let stem = comp.split('.').next().unwrap_or(comp).trim_end();
         if WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
@@ -406,14 +406,14 @@ pub fn windows_problem(path: &str) -> Option<String> {
 }
 
 /// A line that is a merge-conflict marker (`<<<<<<<`, `>>>>>>>`, `|||||||`, alone or before a space).
-pub fn conflict_marker(text: &str) -> bool {
+pub(super) fn conflict_marker(text: &str) -> bool {
     ["<<<<<<<", ">>>>>>>", "|||||||"]
         .iter()
         .any(|m| text.strip_prefix(m).is_some_and(|rest| rest.is_empty() || rest.starts_with(' ')))
 }
 
 /// Why a path's name is unusable whatever the platform, if it is.
-pub fn name_problem(f: &FileChange) -> Option<String> {
+pub(super) fn name_problem(f: &FileChange) -> Option<String> {
     if !f.utf8_name {
         return Some("the file name is not valid UTF-8 (shown with U+FFFD for the bad bytes); rename it".to_owned());
     }
@@ -453,7 +453,7 @@ fn path_findings(f: &FileChange, cfg: &Gates, findings: &mut Vec<Finding>) {
     }
 }
 
-pub fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
+pub(super) fn file_patterns(facts: &Facts, cfg: &Gates) -> GateResult {
     let mut findings = Vec::new();
     let changed: Vec<_> = facts.files.iter().filter(|f| f.status != 'D').collect();
     for f in &changed {

@@ -10,7 +10,7 @@ use xshell::{Shell, cmd};
 
 /// Labels, title and body of the pull request; `None` where unknown (locally, without flags).
 #[derive(Clone, Debug, Default)]
-pub struct Pr {
+pub(crate) struct Pr {
     pub labels: Option<Vec<String>>,
     pub title: Option<String>,
     pub body: Option<String>,
@@ -27,14 +27,14 @@ pub struct Pr {
 
 impl Pr {
     /// The merge-queue entry whose labels, title or body are still to be read from GitHub's API.
-    pub fn unfetched(&self) -> Option<&QueueEntry> {
+    pub(crate) fn unfetched(&self) -> Option<&QueueEntry> {
         self.merge_group.as_ref().filter(|_| self.labels.is_none() || self.title.is_none() || self.body.is_none())
     }
 }
 
 /// A pull request in GitHub's merge queue, as its merge_group event names it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct QueueEntry {
+pub(crate) struct QueueEntry {
     pub number: u64,
     /// `owner/name`, the event's `repository.full_name`.
     pub repository: String,
@@ -43,7 +43,7 @@ pub struct QueueEntry {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct FileChange {
+pub(crate) struct FileChange {
     pub path: String,
     /// git's status letter: A added, M modified, T type changed, D deleted.
     pub status: char,
@@ -86,24 +86,24 @@ impl Default for FileChange {
     }
 }
 
-pub const MODE_SYMLINK: u32 = 0o120000;
-pub const MODE_GITLINK: u32 = 0o160000;
+pub(super) const MODE_SYMLINK: u32 = 0o120000;
+pub(super) const MODE_GITLINK: u32 = 0o160000;
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct AddedLine {
+pub(crate) struct AddedLine {
     pub path: String,
     pub line: u32,
     pub text: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Commit {
+pub(crate) struct Commit {
     pub sha: String,
     pub message: String,
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// How the base was chosen, for the report.
     pub base_desc: String,
     /// The base commit itself (what the reproduce command pins).
@@ -124,12 +124,12 @@ pub struct Facts {
 }
 
 /// A bad-input error: what is wrong, and what to do.
-pub fn input_error(cause: impl std::fmt::Display, fix: impl std::fmt::Display) -> anyhow::Error {
+pub(super) fn input_error(cause: impl std::fmt::Display, fix: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("{cause}\nfix: {fix}")
 }
 
 /// Reads a GitHub `pull_request` or `merge_group` event.
-pub fn read_event(path: &Utf8Path) -> Result<Pr> {
+pub(super) fn read_event(path: &Utf8Path) -> Result<Pr> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         input_error(
             format!("cannot read the event file {path}: {e}"),
@@ -145,7 +145,7 @@ pub fn read_event(path: &Utf8Path) -> Result<Pr> {
 
 const UNMODIFIED: &str = "pass the event JSON GitHub writes to $GITHUB_EVENT_PATH, unmodified";
 
-pub fn parse_event(text: &str) -> Result<Pr> {
+pub(super) fn parse_event(text: &str) -> Result<Pr> {
     let v: Value = serde_json::from_str(text).map_err(|e| input_error(format!("not valid JSON ({e})"), UNMODIFIED))?;
     if let Some(group) = v.get("merge_group").filter(|g| g.is_object()) {
         return parse_merge_group(&v, group);
@@ -179,7 +179,7 @@ pub fn parse_event(text: &str) -> Result<Pr> {
 
 /// Labels, title and body of a pull request object (an event's `pull_request`, or the REST API's answer).
 #[derive(Clone, Debug, PartialEq)]
-pub struct PrText {
+pub(super) struct PrText {
     pub labels: Vec<String>,
     pub title: String,
     pub body: String,
@@ -187,7 +187,7 @@ pub struct PrText {
 
 /// The labels, title and body of `pr`, a pull request object; `prefix` names it in messages
 /// (`pull_request.`), `fix` is the fix of every error.
-pub fn pr_text(pr: &Value, prefix: &str, fix: &str) -> Result<PrText> {
+pub(super) fn pr_text(pr: &Value, prefix: &str, fix: &str) -> Result<PrText> {
     let labels = match pr.get("labels") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
@@ -214,7 +214,7 @@ pub fn pr_text(pr: &Value, prefix: &str, fix: &str) -> Result<PrText> {
 }
 
 /// A value from an event, as a message may quote it: its first 80 characters, escaped (one line).
-pub fn shown(s: &str) -> String {
+pub(super) fn shown(s: &str) -> String {
     let head: String = s.chars().take(80).collect();
     format!("{head:?}{}", if s.chars().count() > 80 { "..." } else { "" })
 }
@@ -276,7 +276,7 @@ fn parse_merge_group(v: &Value, group: &Value) -> Result<Pr> {
 
 /// The base branch and the PR number of a merge queue's branch,
 /// `refs/heads/gh-readonly-queue/<base>/pr-<number>-<40 hex digits>` (the base may hold `/`).
-pub fn parse_queue_ref(head_ref: &str) -> Result<(String, u64)> {
+pub(super) fn parse_queue_ref(head_ref: &str) -> Result<(String, u64)> {
     let bad = |why: String| {
         input_error(
             format!(
@@ -333,14 +333,14 @@ fn is_repository_name(s: &str) -> bool {
 }
 
 /// Runs git in one repository and keeps count of the time it takes.
-pub struct Git<'a> {
+pub(super) struct Git<'a> {
     sh: &'a Shell,
     repo: Utf8PathBuf,
     pub time: Duration,
 }
 
 impl<'a> Git<'a> {
-    pub fn new(sh: &'a Shell, repo: &Utf8Path) -> Git<'a> {
+    pub(super) fn new(sh: &'a Shell, repo: &Utf8Path) -> Git<'a> {
         Git { sh, repo: repo.to_owned(), time: Duration::ZERO }
     }
 
@@ -361,7 +361,7 @@ impl<'a> Git<'a> {
     }
 
     /// Runs git; a failure is an error naming the command.
-    pub fn out(&mut self, args: &[&str]) -> Result<Vec<u8>> {
+    pub(super) fn out(&mut self, args: &[&str]) -> Result<Vec<u8>> {
         self.run(args, None)?.map_err(|e| anyhow!("git {} failed: {e}", args.join(" ")))
     }
 
@@ -370,7 +370,7 @@ impl<'a> Git<'a> {
     }
 
     /// The commit `rev` names, if it exists here.
-    pub fn commit(&mut self, rev: &str) -> Result<Option<String>> {
+    pub(super) fn commit(&mut self, rev: &str) -> Result<Option<String>> {
         let spec = format!("{rev}^{{commit}}");
         Ok(self
             .run(&["rev-parse", "--verify", "--quiet", &spec], None)?
@@ -387,7 +387,7 @@ const FETCH_FIX: &str = "fetch the history: `git fetch --unshallow` (or `git fet
 Actions give actions/checkout `fetch-depth: 0`";
 
 /// Finds the base and head, then collects the change between their merge-base and head.
-pub fn collect(
+pub(super) fn collect(
     sh: &Shell,
     repo: &Utf8Path,
     base: Option<&str>,
@@ -629,7 +629,7 @@ fn history_entries(git: &mut Git<'_>, commits: &[Commit], files: &[FileChange]) 
 
 /// Commits from `git cat-file --batch`: each `<sha> commit <size>\n`, then that many bytes (headers, a blank
 /// line, the message), then `\n`.
-pub fn parse_commits(out: &[u8]) -> Result<Vec<Commit>> {
+pub(super) fn parse_commits(out: &[u8]) -> Result<Vec<Commit>> {
     Ok(parse_batch(out)?
         .into_iter()
         .map(|(sha, body)| {
@@ -679,7 +679,7 @@ fn parse_batch(out: &[u8]) -> Result<Vec<(String, &[u8])>> {
 }
 
 /// Parses `git diff-tree --stdin -r -z [-c]`: each commit's hash, then its raw records (a merge's combined).
-pub fn parse_diff_tree(out: &[u8]) -> Result<Vec<FileChange>> {
+pub(super) fn parse_diff_tree(out: &[u8]) -> Result<Vec<FileChange>> {
     let mut changes = Vec::new();
     let mut commit: Option<String> = None;
     let mut fields = out.split(|&b| b == 0).filter(|f| !f.is_empty()).peekable();
@@ -701,7 +701,7 @@ pub fn parse_diff_tree(out: &[u8]) -> Result<Vec<FileChange>> {
 }
 
 /// Parses `git diff --raw -z --no-abbrev --no-renames`.
-pub fn parse_raw(raw: &[u8]) -> Result<Vec<FileChange>> {
+pub(super) fn parse_raw(raw: &[u8]) -> Result<Vec<FileChange>> {
     let mut out = Vec::new();
     let mut fields = raw.split(|&b| b == 0).filter(|f| !f.is_empty());
     while let Some(header) = fields.next() {
@@ -749,7 +749,7 @@ fn parse_record(header: &[u8], path: &[u8]) -> Result<FileChange> {
 /// value` lines, each ending in `\n`; `version` first (the spec's URL), the other keys in sorted order, each once;
 /// an `oid sha256:` of 64 lower-case hex digits and a decimal `size`. Anything else is a file, whatever it starts
 /// with.
-pub fn is_lfs_pointer(blob: &[u8]) -> bool {
+pub(super) fn is_lfs_pointer(blob: &[u8]) -> bool {
     const VERSIONS: [&str; 2] = ["https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1"];
     let Ok(text) = std::str::from_utf8(blob) else { return false };
     if blob.len() >= 1024 || !text.ends_with('\n') {
@@ -910,7 +910,7 @@ fn find_new_markers(git: &mut Git<'_>, history: &mut [FileChange], which: &[usiz
 }
 
 /// The lines a `git diff -U0` patch adds, with their line numbers in the new file.
-pub fn parse_added_lines(patch: &str) -> Vec<AddedLine> {
+pub(super) fn parse_added_lines(patch: &str) -> Vec<AddedLine> {
     let mut out = Vec::new();
     let mut path: Option<String> = None;
     let mut lines = patch.lines();

@@ -17,8 +17,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 use xshell::Shell;
 
-pub use checks::{GateResult, Status};
-pub use facts::{Facts, Pr};
+pub(crate) use checks::{GateResult, Status};
+pub(crate) use facts::{Facts, Pr};
 
 use crate::plan::{JobFailed, printable};
 use crate::settings::Gates;
@@ -27,7 +27,7 @@ use crate::{Ctx, flags, github};
 /// What the gates read from the process environment, read once by [`Env::from_process`] and passed down
 /// (tests build their own).
 #[derive(Clone, Default)]
-pub struct Env {
+pub(crate) struct Env {
     /// Under GitHub Actions (or in a replay): `$GITHUB_EVENT_NAME` and `$GITHUB_EVENT_PATH`.
     pub actions: Option<ActionsRun>,
     /// GitHub's REST API: `$GITHUB_API_URL`, else `https://api.github.com`.
@@ -40,13 +40,13 @@ pub struct Env {
 
 /// The workflow run the gates run in.
 #[derive(Clone, Debug, Default)]
-pub struct ActionsRun {
+pub(crate) struct ActionsRun {
     pub event_name: Option<String>,
     pub event_path: Option<Utf8PathBuf>,
 }
 
 impl Env {
-    pub fn from_process(root: &Utf8Path) -> Env {
+    pub(crate) fn from_process(root: &Utf8Path) -> Env {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Env {
             // Under GitHub Actions, or in a replay of a workflow run (`cargo xtask ci --event FILE`).
@@ -69,7 +69,7 @@ fn gated_event(name: &str) -> bool {
 /// The PR facts: the event (from `--event`, or `$GITHUB_EVENT_PATH` under GitHub Actions), then the flags,
 /// which override it; what a merge_group event does not carry (labels, title, body) and no flag gave is read
 /// from GitHub's API.
-pub fn pr_facts(sh: &Shell, args: &flags::Gates, env: &Env) -> Result<Pr> {
+pub(crate) fn pr_facts(sh: &Shell, args: &flags::Gates, env: &Env) -> Result<Pr> {
     let mut pr = event_and_flags(args, env)?;
     if let Some(entry) = pr.unfetched().cloned() {
         let text = api::fetch_pr(sh, env, &entry)?;
@@ -82,7 +82,7 @@ pub fn pr_facts(sh: &Shell, args: &flags::Gates, env: &Env) -> Result<Pr> {
 }
 
 /// The PR facts from the event and the flags alone (a dry run's: nothing is fetched).
-pub fn event_and_flags(args: &flags::Gates, env: &Env) -> Result<Pr> {
+pub(crate) fn event_and_flags(args: &flags::Gates, env: &Env) -> Result<Pr> {
     let event_path = args.event.clone().or_else(|| env.actions.as_ref().and_then(|a| a.event_path.clone()));
     if args.event.is_none()
         && let Some(name) = env.actions.as_ref().and_then(|a| a.event_name.as_deref())
@@ -129,7 +129,7 @@ pub fn event_and_flags(args: &flags::Gates, env: &Env) -> Result<Pr> {
     Ok(pr)
 }
 
-pub struct Report {
+pub(crate) struct Report {
     pub facts: Facts,
     pub results: Vec<GateResult>,
     /// The gates' own time, git's aside, in seconds.
@@ -137,7 +137,7 @@ pub struct Report {
 }
 
 /// Collects the facts in `repo` and evaluates every gate.
-pub fn evaluate(sh: &Shell, repo: &Utf8Path, args: &flags::Gates, pr: &Pr, cfg: &Gates) -> Result<Report> {
+pub(crate) fn evaluate(sh: &Shell, repo: &Utf8Path, args: &flags::Gates, pr: &Pr, cfg: &Gates) -> Result<Report> {
     let t = Instant::now();
     let facts = facts::collect(sh, repo, args.base.as_deref(), pr, cfg)?;
     let results = checks::evaluate(pr, &facts, cfg);
@@ -145,7 +145,7 @@ pub fn evaluate(sh: &Shell, repo: &Utf8Path, args: &flags::Gates, pr: &Pr, cfg: 
     Ok(Report { facts, results, own_secs })
 }
 
-pub fn run(ctx: &Ctx, args: &flags::Gates) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &flags::Gates) -> Result<()> {
     let env = Env::from_process(&ctx.root);
     // A dry run reads no API: the plan says what would be fetched.
     let pr = if ctx.global.dry_run { event_and_flags(args, &env)? } else { pr_facts(&ctx.sh, args, &env)? };
@@ -201,7 +201,7 @@ pub fn run(ctx: &Ctx, args: &flags::Gates) -> Result<()> {
 }
 
 /// The command that gives the same verdict on a laptop: the same base and head commits and the same PR facts.
-pub fn reproduce(report: &Report, pr: &Pr) -> String {
+pub(crate) fn reproduce(report: &Report, pr: &Pr) -> String {
     let mut args = vec![
         "cargo".to_owned(),
         "xtask".into(),
@@ -231,7 +231,7 @@ fn short(sha: &str) -> &str {
 }
 
 /// One line per gate, then the details of each failure.
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     let f = &r.facts;
     let mut out = format!(
         "gates: {}..{} (base: {}): {} commits, {} files changed\n",
@@ -259,7 +259,7 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-pub fn to_json(r: &Report) -> serde_json::Value {
+pub(crate) fn to_json(r: &Report) -> serde_json::Value {
     json!({
         "base": r.facts.merge_base,
         "head": r.facts.head,

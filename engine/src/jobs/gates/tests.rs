@@ -21,13 +21,13 @@ fn marker() -> String {
     ["DO", "NOT", "MERGE"].join("-")
 }
 
-pub struct TempRepo {
+pub(super) struct TempRepo {
     pub dir: Utf8PathBuf,
     pub sh: Shell,
 }
 
 impl TempRepo {
-    pub fn new(name: &str) -> TempRepo {
+    pub(super) fn new(name: &str) -> TempRepo {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
@@ -57,23 +57,23 @@ impl TempRepo {
         repo
     }
 
-    pub fn write(&self, path: &str, content: &str) {
+    pub(super) fn write(&self, path: &str, content: &str) {
         self.write_bytes(path, content.as_bytes());
     }
 
-    pub fn write_bytes(&self, path: &str, content: &[u8]) {
+    pub(super) fn write_bytes(&self, path: &str, content: &[u8]) {
         let p = self.dir.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
     }
 
-    pub fn commit(&self, message: &str) {
+    pub(super) fn commit(&self, message: &str) {
         let sh = &self.sh;
         cmd!(sh, "git add -A").run().unwrap();
         cmd!(sh, "git commit -q --allow-empty -m {message}").quiet().run().unwrap();
     }
 
-    pub fn evaluate(&self, args: &flags::Gates, pr: &Pr) -> Result<Report> {
+    pub(super) fn evaluate(&self, args: &flags::Gates, pr: &Pr) -> Result<Report> {
         evaluate(&self.sh, &self.dir, args, pr, &GATES)
     }
 }

@@ -14,14 +14,18 @@ use crate::artifacts::normalize;
 
 /// The two `.dist-info` files of one wheel, as text.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct DistInfo {
+pub(super) struct DistInfo {
     pub metadata: String,
     pub wheel: String,
 }
 
 /// Reads each wheel's `*.dist-info/METADATA` and `*.dist-info/WHEEL` with `python`'s zipfile: per wheel, its
 /// files, or why they cannot be read (not a zip, no or several `.dist-info` directories).
-pub fn read_dist_infos(sh: &Shell, python: &Utf8Path, wheels: &[&Utf8Path]) -> Result<Vec<Result<DistInfo, String>>> {
+pub(super) fn read_dist_infos(
+    sh: &Shell,
+    python: &Utf8Path,
+    wheels: &[&Utf8Path],
+) -> Result<Vec<Result<DistInfo, String>>> {
     const SCRIPT: &str = r#"import json, sys, zipfile
 out = []
 for path in sys.argv[1:]:
@@ -68,14 +72,14 @@ fn headers<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 /// The parts of a wheel file name: `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`.
-pub struct WheelName<'a> {
+pub(super) struct WheelName<'a> {
     pub name: &'a str,
     pub version: &'a str,
     /// Every tag the compressed tag sets expand to (`cp39.cp310-abi3-x.y`: 2 × 1 × 2), sorted.
     pub tags: Vec<String>,
 }
 
-pub fn parse_wheel_name(file: &str) -> Option<WheelName<'_>> {
+pub(super) fn parse_wheel_name(file: &str) -> Option<WheelName<'_>> {
     let parts: Vec<&str> = file.strip_suffix(".whl")?.split('-').collect();
     if !(5..=6).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
         return None;
@@ -96,7 +100,7 @@ pub fn parse_wheel_name(file: &str) -> Option<WheelName<'_>> {
 
 /// A release version as a wheel spells it (PEP 440): `1.0.0-alpha.1` is `1.0.0a1`, `-beta.2` `b2`, `-rc.3`
 /// `rc3`; anything else as it is.
-pub fn wheel_version(release: &str) -> String {
+pub(super) fn wheel_version(release: &str) -> String {
     let Some((base, pre)) = release.split_once('-') else { return release.to_owned() };
     let (label, n) = pre.split_once('.').unwrap_or((pre, "0"));
     let short = match label {
@@ -110,7 +114,7 @@ pub fn wheel_version(release: &str) -> String {
 
 /// Every way the wheel `file` (of project `project` in the manifest) disagrees with its name, the release
 /// `version` and its own `.dist-info`; empty when it agrees.
-pub fn wheel_problems(file: &str, project: &str, version: &str, info: &DistInfo) -> Vec<String> {
+pub(super) fn wheel_problems(file: &str, project: &str, version: &str, info: &DistInfo) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(parsed) = parse_wheel_name(file) else {
         return vec![format!("{file} is not a wheel file name (name-version-python-abi-platform.whl)")];
