@@ -4,7 +4,7 @@ use super::*;
 use crate::flags;
 use crate::jobs::upload;
 use crate::registry::crates::{IndexEntry, index_path};
-use crate::testutil::{self, FlakyProxy, Server};
+use crate::testutil::{self, FlakyProxy, RecordingProxy, Server};
 
 #[test]
 fn a_release_runs_only_from_the_versions_tag_or_the_default_branch() {
@@ -1137,4 +1137,76 @@ fn the_operations_follow_what_ships_and_execute() {
     let json = serde_json::to_string(&ops).unwrap();
     assert!(json.contains("$CARGO_REGISTRY_TOKEN") && !json.contains(REGISTRY_TOKEN), "{json}");
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// What a release sends is what its plan says: a dry run writes nothing anywhere (its items are what the run
+/// with `--execute` then publishes, in that order), and the run with `--execute` sends exactly one publish per
+/// item the dry run listed as not there yet, to the addresses its operations name, and writes the web keys the
+/// plan counted. Both registries sit behind recording proxies.
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn a_release_sends_what_its_plan_says() {
+    let r = Rehearsal::new("release-recorded");
+    let (api, pypi) = (RecordingProxy::start(r.reg_port), RecordingProxy::start(r.pypi_port));
+    let targets = || Targets {
+        pypi_upload: format!("{}/", pypi.endpoint()),
+        pypi_simple: format!("{}/simple/", pypi.endpoint()),
+        ..r.targets(api.endpoint())
+    };
+    let writes = |p: &RecordingProxy| -> Vec<(String, String)> {
+        p.requests().into_iter().filter(|(line, _)| !line.starts_with("GET ")).collect()
+    };
+    let planned = r.release(&r.args(false), &targets()).unwrap();
+    assert!(writes(&api).is_empty() && writes(&pypi).is_empty(), "a dry run sent a write");
+    r.assert_nothing_published();
+    assert!(!r.root.join("web/latest").exists(), "a dry run wrote the web store");
+    let to_publish: Vec<&str> = planned.iter().filter(|i| i.skip.is_none()).map(|i| i.what.as_str()).collect();
+    assert_eq!(to_publish.len(), 4, "two crates, a wheel, the web bundle: {planned:?}");
+
+    // The operations an execute performs name these addresses, and only these receive its publishes.
+    let ops = release_ops(&r.args(true), &r.expected, &targets(), r.store.as_str(), &r.root);
+    let json = serde_json::to_string(&ops).unwrap();
+    assert!(json.contains(&api.endpoint()) && json.contains(&format!("{}/", pypi.endpoint())), "{json}");
+    let done = r.release(&r.args(true), &targets()).unwrap();
+    let done_what: Vec<&str> = done.iter().map(|i| i.what.as_str()).collect();
+    assert_eq!(done_what, planned.iter().map(|i| i.what.as_str()).collect::<Vec<_>>(), "the same items, in order");
+
+    // One publish per planned crate, in the plan's order, each carrying that crate.
+    let crate_puts = writes(&api);
+    assert!(crate_puts.iter().all(|(line, _)| line.starts_with("PUT /api/v1/crates/new ")), "{crate_puts:?}");
+    let planned_crates: Vec<&str> = to_publish.iter().filter_map(|w| w.strip_prefix("crate ")).collect();
+    assert_eq!(crate_puts.len(), planned_crates.len(), "{crate_puts:?}");
+    for ((_, body), item) in crate_puts.iter().zip(&planned_crates) {
+        let (name, version) = item.split_once(' ').unwrap();
+        let sent = [format!(r#""name":"{name}""#), format!(r#""vers":"{version}""#)];
+        assert!(sent.iter().all(|s| body.contains(s)), "{item}: the publish carries {sent:?}");
+    }
+    // One upload per planned wheel, carrying that file.
+    let uploads = writes(&pypi);
+    let planned_wheels: Vec<&str> = to_publish.iter().filter_map(|w| w.strip_prefix("wheel ")).collect();
+    assert_eq!(uploads.len(), planned_wheels.len(), "{uploads:?}");
+    for ((line, body), file) in uploads.iter().zip(&planned_wheels) {
+        assert!(line.starts_with("POST / "), "{line}");
+        assert!(body.contains(&format!("filename=\"{file}\"")), "{file} is the file uploaded");
+    }
+    // The web files the plan counted, each under version/<V>/ and latest/.
+    let web = to_publish.iter().find_map(|w| w.strip_prefix("web bundle: ")).unwrap();
+    let files: usize = web.split(' ').next().unwrap().parse().unwrap();
+    let count = |dir: &str| walk_files(&r.root.join("web").join(dir));
+    assert_eq!((count("version/0.1.0"), count("latest")), (files, files), "{web}");
+
+    // Run again: the plan says everything is there, and nothing is sent but reads.
+    let (crates_before, wheels_before) = (writes(&api).len(), writes(&pypi).len());
+    let again = r.release(&r.args(true), &targets()).unwrap();
+    assert!(again.iter().all(|i| i.skip.is_some()), "{again:?}");
+    assert_eq!((writes(&api).len(), writes(&pypi).len()), (crates_before, wheels_before));
+}
+
+/// How many files are under `dir`, at any depth.
+fn walk_files(dir: &Utf8Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| if p.is_dir() { walk_files(Utf8Path::from_path(&p).unwrap()) } else { 1 })
+        .sum()
 }
