@@ -41,6 +41,9 @@ mod store;
 mod store_plan;
 mod targets;
 mod tempfiles;
+#[cfg(any(test, feature = "testkit"))]
+#[doc(hidden)]
+pub mod testkit;
 #[cfg(test)]
 mod testutil;
 mod tools;

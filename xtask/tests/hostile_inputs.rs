@@ -5,15 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use xtask_engine::testkit::MockHttp;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xtask-hostile-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    xtask_engine::testkit::temp_dir(&format!("hostile-{name}")).into_std_path_buf()
 }
 
 fn xtask_in(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
@@ -282,41 +281,13 @@ fn the_root_is_the_checkout_cargo_runs_in_and_another_repository_is_refused() {
     std::fs::remove_dir_all(&base).unwrap();
 }
 
-/// One HTTP server on 127.0.0.1 that stands for the store, the crate registry and the package index: it
-/// records the method and path of every request and answers 404.
-struct Recorder {
-    port: u16,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Recorder {
-    fn start() -> Recorder {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                log.lock().unwrap().push(line.trim().to_owned());
-                let mut s = stream;
-                let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            }
-        });
-        Recorder { port, seen }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
 #[test]
 fn dry_run_and_json_send_nothing_to_a_store_a_registry_or_an_index() {
-    let server = Recorder::start();
+    // One server stands for the store, the crate registry and the package index: it records every request and
+    // answers 404.
+    let server = MockHttp::start(|_| (404, String::new()));
+    let requests =
+        || -> Vec<String> { server.requests().iter().map(|r| format!("{} {}", r.method, r.target)).collect() };
     let url = server.url();
     let base = temp("recorded");
     // A packaged commit for upload to plan from (no artifacts needed for a plan).
@@ -403,7 +374,7 @@ fn dry_run_and_json_send_nothing_to_a_store_a_registry_or_an_index() {
             }
         }
     }
-    let seen = server.seen.lock().unwrap().clone();
+    let seen = requests();
     assert!(seen.is_empty(), "--dry-run/--json sent requests: {seen:?}");
     assert!(!base.join("out").exists(), "download --dry-run wrote files");
     // The recorder does record: the same download without --dry-run asks the store for the manifest.
@@ -414,7 +385,7 @@ fn dry_run_and_json_send_nothing_to_a_store_a_registry_or_an_index() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "no manifest in the store: {}", stderr(&o));
-    let seen = server.seen.lock().unwrap().clone();
+    let seen = requests();
     assert!(seen.iter().any(|l| l.starts_with("GET /storage/v1/b/bucket/o/")), "{seen:?}");
     std::fs::remove_dir_all(&base).unwrap();
 }

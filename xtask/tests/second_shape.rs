@@ -14,7 +14,9 @@
 //! reproducibly, upload, sign, release to a local registry and PyPI server) is in the heavy part.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+
+use xtask_engine::testkit::{Server, free_port, git, run, text, wait_for};
 
 /// This repository (the engine's).
 fn engine_root() -> PathBuf {
@@ -327,19 +329,6 @@ fn generate(dir: &Path) {
     git(dir, &["commit", "-q", "-m", "the second shape"]);
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    run(Command::new("git")
-        .args(["-c", "user.name=fx", "-c", "user.email=fx@example.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A fresh repository of the second shape for one scenario.
 fn fixture(name: &str) -> PathBuf {
     let dir = engine_root().join("target/second-shape").join(name);
@@ -363,10 +352,6 @@ fn xtask_env(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("run xtask");
     eprintln!("--- xtask {args:?}\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     out
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn assert_none_of_ours(what: &str, text: &str) {
@@ -536,16 +521,6 @@ fn workflows_and_plans_are_that_repository_s_own() {
     assert!(release.contains("https://registry.invalid") && release.contains("target/fx-store"), "{release}");
 }
 
-/// A server the test started, stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A local crate registry (cargo-http-registry, its index a git repository in `target/registry`) and package
 /// index (pypiserver) for `repo`, stopped when dropped.
 struct Registries {
@@ -585,8 +560,8 @@ impl Registries {
                 .spawn()
                 .unwrap(),
         );
-        wait_port(registry_port);
-        wait_port(pypi_port);
+        wait_for(registry_port, "cargo-http-registry");
+        wait_for(pypi_port, "pypi-server");
         Registries { _registry: reg, _pypi: pypi, registry_port, pypi_port, registry }
     }
 
@@ -598,18 +573,6 @@ impl Registries {
             ("XTASK_PYPI_UPLOAD".into(), format!("http://127.0.0.1:{}/", self.pypi_port)),
             ("XTASK_PYPI_SIMPLE".into(), format!("http://127.0.0.1:{}/simple/", self.pypi_port)),
         ]
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_port(port: u16) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "nothing listens on 127.0.0.1:{port}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 
