@@ -135,7 +135,7 @@ pub(crate) fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json
                 "target": p.target,
                 "wheel_targets": p.wheels.join(","),
                 "wheels": if p.wheels.is_empty() { "none".to_owned() } else { format!("{}: {how}", p.wheels.join(", ")) },
-                "kinds": p.builds.join(","),
+                "kinds": p.builds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
             }));
         }
     }

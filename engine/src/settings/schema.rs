@@ -1,7 +1,22 @@
 //! The schema of `ci.toml`: every section and key, typed; serde reads the file into these (the loader beside
 //! it checks what types cannot say, and names the line of a bad key).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::manifest::Kind;
+
+/// Kinds by their one name (the manifest's reader also takes the old singular ones; ci.toml does not).
+fn kinds<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Kind>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| {
+            Kind::parse(n).ok_or_else(|| {
+                serde::de::Error::custom(format!("unknown kind `{n}`, expected one of {}", Kind::names()))
+            })
+        })
+        .collect()
+}
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -213,7 +228,8 @@ pub(crate) struct Platform {
     #[serde(default)]
     pub wheels: Vec<String>,
     /// The artifact kinds its package job builds (`crates`, `wheels`, `wasm`, `recordings`, `binaries`).
-    pub builds: Vec<String>,
+    #[serde(deserialize_with = "kinds")]
+    pub builds: Vec<Kind>,
 }
 
 /// A rule about a pull request's labels.

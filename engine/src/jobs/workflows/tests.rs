@@ -149,7 +149,7 @@ fn each_trigger_gets_its_matrix_from_the_event_and_ci_toml() {
     let settings = crate::settings::this_repository();
     let builds = |name: &str| {
         let p = settings.settings.platform.iter().find(|p| p.name == name).unwrap();
-        format!("{name}: {}", p.builds.join(","))
+        format!("{name}: {}", p.builds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","))
     };
     let none = serde_json::json!({});
     assert_eq!(
