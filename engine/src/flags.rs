@@ -261,6 +261,22 @@ fn items(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The items of a comma-separated list of `what`s, each one of `all` by `name`, or `all` for every one.
+fn named_list<T: Copy>(s: &str, what: &str, all: &[T], name: fn(T) -> &'static str) -> Result<Vec<T>, String> {
+    let mut out = Vec::new();
+    for item in items(s) {
+        match all.iter().copied().find(|t| name(*t) == item) {
+            Some(t) => out.push(t),
+            None if item == "all" => out.extend(all),
+            None => {
+                let names: Vec<&str> = all.iter().map(|t| name(*t)).collect();
+                return Err(format!("{}: no such {what}\nfix: choose from {}, all", printable(item), names.join(", ")));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `--kinds crates,wheels` (or `all`). Never empty: `--kinds ""` (an unset variable in a workflow step) must not
 /// mean "everything".
 #[derive(Clone, Debug, PartialEq)]
@@ -269,16 +285,7 @@ pub(crate) struct Kinds(pub Vec<Kind>);
 impl FromStr for Kinds {
     type Err = String;
     fn from_str(s: &str) -> Result<Kinds, String> {
-        let mut kinds = Vec::new();
-        for item in items(s) {
-            match (item, Kind::parse(item)) {
-                ("all", _) => kinds.extend(Kind::ALL),
-                (_, Some(kind)) => kinds.push(kind),
-                (other, None) => {
-                    return Err(format!("{}: no such kind\nfix: choose from {}, all", printable(other), Kind::names()));
-                }
-            }
-        }
+        let kinds = named_list(s, "kind", &Kind::ALL, Kind::as_str)?;
         if kinds.is_empty() {
             return Err(format!("is empty\nfix: name the kinds ({}, all), or leave the flag out", Kind::names()));
         }
@@ -293,20 +300,7 @@ pub(crate) struct Parts(pub Vec<Part>);
 impl FromStr for Parts {
     type Err = String;
     fn from_str(s: &str) -> Result<Parts, String> {
-        let mut parts = Vec::new();
-        for item in items(s) {
-            match (item, Part::named(item)) {
-                ("all", _) => parts.extend(Part::ALL),
-                (_, Some(part)) => parts.push(part),
-                (other, None) => {
-                    return Err(format!(
-                        "{}: no such part\nfix: choose from rust, python, wasm, heavy, all",
-                        printable(other)
-                    ));
-                }
-            }
-        }
-        Ok(Parts(parts))
+        named_list(s, "part", &Part::ALL, Part::as_str).map(Parts)
     }
 }
 

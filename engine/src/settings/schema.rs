@@ -208,11 +208,6 @@ impl Part {
             Part::Heavy => "heavy",
         }
     }
-
-    /// The part called `name`.
-    pub(crate) fn named(name: &str) -> Option<Part> {
-        Part::ALL.into_iter().find(|p| p.as_str() == name)
-    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
