@@ -81,6 +81,8 @@ xflags::xflags! {
             optional --crates
             /// The Python wheels (maturin, abi3), checked with twine and auditwheel.
             optional --wheels
+            /// The Python packages' source distributions (maturin sdist), reproducible.
+            optional --sdists
             /// The wasm bundles (static directories).
             optional --wasm
             /// The example scripts' recordings, made with the host wheel and verified.
@@ -89,7 +91,7 @@ xflags::xflags! {
             optional --binaries
             /// Every kind (the default when no kind is given).
             optional --all
-            /// The kinds as a list (what workflows pass): crates,wheels,wasm,recordings,binaries or all.
+            /// The kinds as a list (what workflows pass): crates,wheels,sdists,wasm,recordings,binaries or all.
             repeated --kinds list: Kinds
             /// Wheel and program targets, comma-separated [default: the platform's wheels in ci.toml].
             repeated --target triples: String
@@ -131,7 +133,7 @@ xflags::xflags! {
             optional --endpoint url: String
             /// The full commit hash.
             required --commit sha: String
-            /// Only these kinds, comma-separated: crates, wheels, wasm, recordings, binaries or all [default: all].
+            /// Only these kinds, comma-separated: crates, wheels, sdists, wasm, recordings, binaries or all [default: all].
             repeated --kinds list: Kinds
             /// Where to put them [default: target/downloads/<commit>].
             optional --out dir: Utf8PathBuf
@@ -444,6 +446,7 @@ impl Package {
         let flags = [
             (self.crates, Kind::Crate),
             (self.wheels, Kind::Wheel),
+            (self.sdists, Kind::Sdist),
             (self.wasm, Kind::Wasm),
             (self.recordings, Kind::Recording),
             (self.binaries, Kind::Binary),

@@ -21,6 +21,9 @@ pub(crate) enum Kind {
     Crate,
     #[serde(rename = "wheels", alias = "wheel")]
     Wheel,
+    /// A Python package's source distribution (`maturin sdist`): what pip builds a wheel from where no wheel fits.
+    #[serde(rename = "sdists")]
+    Sdist,
     #[serde(rename = "wasm")]
     Wasm,
     #[serde(rename = "recordings", alias = "recording")]
@@ -31,13 +34,15 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 5] = [Kind::Crate, Kind::Wheel, Kind::Wasm, Kind::Recording, Kind::Binary];
+    pub(crate) const ALL: [Kind; 6] =
+        [Kind::Crate, Kind::Wheel, Kind::Sdist, Kind::Wasm, Kind::Recording, Kind::Binary];
 
     /// Its one name.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Crate => "crates",
             Kind::Wheel => "wheels",
+            Kind::Sdist => "sdists",
             Kind::Wasm => "wasm",
             Kind::Recording => "recordings",
             Kind::Binary => "binaries",

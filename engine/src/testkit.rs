@@ -217,6 +217,27 @@ with zipfile.ZipFile(path, "w") as z:
     xshell::cmd!(sh, "python3 -c {script} {path} {dist} {module} {version} {value}").quiet().run().unwrap();
 }
 
+/// Writes a minimal source distribution of `dist` `version` (`{dist with _}-{version}/PKG-INFO` and a
+/// pyproject.toml), as a `.tar.gz`.
+pub fn make_sdist(path: &Utf8Path, dist: &str, version: &str) {
+    let script = r#"import io, sys, tarfile
+path, dist, version = sys.argv[1:]
+top = f"{dist.replace('-', '_')}-{version}"
+files = {
+    "PKG-INFO": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+    "pyproject.toml": f"[project]\nname = \"{dist}\"\nversion = \"{version}\"\n",
+}
+with tarfile.open(path, "w:gz") as t:
+    for name, text in files.items():
+        data = text.encode()
+        info = tarfile.TarInfo(f"{top}/{name}")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+"#;
+    let sh = Shell::new().unwrap();
+    xshell::cmd!(sh, "python3 -c {script} {path} {dist} {version}").quiet().run().unwrap();
+}
+
 /// One request a [`MockHttp`] received.
 #[derive(Clone, Debug)]
 pub struct Received {

@@ -10,6 +10,17 @@ pub(crate) fn zig_wheel(target: &str, host: &str) -> bool {
     target.ends_with("-unknown-linux-gnu") && host.ends_with("-unknown-linux-gnu")
 }
 
+/// `maturin sdist` of a Python package into `out`: its crate and the workspace crates it depends on, trimmed to
+/// what the package needs, with the lock file. Reproducible (the engine sets SOURCE_DATE_EPOCH; maturin writes
+/// fixed owners and modes).
+pub(crate) fn sdist_step(pkg: &crate::settings::PythonPackage, out: &str) -> Step {
+    Step::run(&format!("sdists: maturin sdist {}", pkg.dist), "maturin", &["sdist"])
+        .args(["--manifest-path".to_owned(), format!("{}/Cargo.toml", pkg.dir)])
+        .args(["--out", out])
+        .tools(&[config::tool::MATURIN, config::tool::CARGO])
+        .hint("the source distribution pip builds a wheel from where none of the wheels fits")
+}
+
 /// `maturin build` of one Python package for one target, into `out`.
 pub(crate) fn wheel_step(
     name: &str,

@@ -56,7 +56,7 @@ impl Built {
 /// The shared fixture: `package --check-reproducible` once per commit of this repository.
 fn built() -> Built {
     let root = root();
-    let mut kinds = vec!["--crates", "--wheels", "--recordings", "--binaries"];
+    let mut kinds = vec!["--crates", "--wheels", "--sdists", "--recordings", "--binaries"];
     if has_wasm_toolchain() {
         kinds.push("--wasm");
     } else {
@@ -120,6 +120,7 @@ fn every_kind_is_built_and_every_hash_matches_its_file() {
         .map(|k| match *k {
             "--crates" => "crates",
             "--wheels" => "wheels",
+            "--sdists" => "sdists",
             "--wasm" => "wasm",
             "--binaries" => "binaries",
             _ => "recordings",
@@ -177,6 +178,38 @@ fn wheels_and_programs_exist_for_both_linux_architectures_and_the_wheel_imports(
         .args(["-m", "pip", "install", "--quiet", "--no-index"])
         .arg(b.commit_dir.join(wheel)));
     let imported = run(Command::new(venv.join("bin/python")).args(["-c", "import reel; print(reel.__version__)"]));
+    assert_eq!(imported.trim(), b.version());
+}
+
+/// The source distribution is enough to build the package where no wheel fits: pip builds a wheel from it alone
+/// (maturin fetched into pip's isolated build environment, as a user's pip does), in a fresh virtualenv, and that
+/// wheel installs and imports.
+#[test]
+#[ignore = "heavy part (two clean builds of every kind): cargo xtask test --part heavy"]
+fn the_sdist_alone_builds_a_wheel_that_imports() {
+    let b = built();
+    let sdist = b.artifacts().iter().find(|a| a["kind"] == "sdists" && a["name"] == "reel-sdk").unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let work = b.out.parent().unwrap().join("from-sdist");
+    let _ = std::fs::remove_dir_all(&work);
+    // Unpacked elsewhere, away from this checkout: nothing of the repository but what the sdist holds.
+    let venv = work.join("venv");
+    run(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv));
+    let py = venv.join("bin/python");
+    run(Command::new(&py)
+        .args(["-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir"])
+        .arg(work.join("wheel"))
+        .arg(b.commit_dir.join(&sdist))
+        .env("CARGO_TARGET_DIR", work.join("target"))
+        .current_dir(&work));
+    let built: Vec<PathBuf> = std::fs::read_dir(work.join("wheel")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(built.len(), 1, "{built:?}");
+    let name = built[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with(&format!("reel_sdk-{}-", b.version())), "{name}");
+    run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "--no-index"]).arg(&built[0]));
+    let imported = run(Command::new(&py).args(["-c", "import reel; print(reel.__version__)"]).current_dir(&work));
     assert_eq!(imported.trim(), b.version());
 }
 

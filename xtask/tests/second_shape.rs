@@ -701,9 +701,10 @@ fn package_upload_sign_and_release_the_second_shape() {
         .collect();
     let listed: Vec<String> = listed.into_iter().collect();
     let mut expected: Vec<String> = CHAIN.iter().map(|c| format!("crates {c}")).collect();
-    expected.extend(["wasm fx-web-one", "wasm fx-web-two", "wheels fx-one", "wheels fx-two"].map(String::from));
+    let python = ["wheels fx-one", "wheels fx-two", "sdists fx-one", "sdists fx-two"];
+    expected.extend(["wasm fx-web-one", "wasm fx-web-two"].into_iter().chain(python).map(String::from));
     expected.sort();
-    assert_eq!(listed, expected, "every crate but the unpublished one, both wheels, both bundles");
+    assert_eq!(listed, expected, "every crate but the unpublished one, both wheels and sdists, both bundles");
 
     // Upload to the store ci.toml names, twice: the second finds everything there.
     let from = built.to_str().unwrap();

@@ -285,7 +285,14 @@ const OTHER_WHEELS: &[(&str, &str)] =
 fn platforms(t: &mut String, crates: bool, python: bool, wasm: bool, binaries: bool) {
     let mut builds = Vec::new();
     use crate::manifest::Kind;
-    for (yes, kind) in [(crates, Kind::Crate), (python, Kind::Wheel), (wasm, Kind::Wasm), (binaries, Kind::Binary)] {
+    let kinds = [
+        (crates, Kind::Crate),
+        (python, Kind::Wheel),
+        (python, Kind::Sdist),
+        (wasm, Kind::Wasm),
+        (binaries, Kind::Binary),
+    ];
+    for (yes, kind) in kinds {
         if yes {
             builds.push(toml_str(kind.as_str()));
         }
@@ -429,7 +436,7 @@ mod tests {
         use crate::settings::Part;
         assert_eq!(proposed.test.as_ref().unwrap().default_parts, [Part::Rust, Part::Python, Part::Wasm]);
         let linux = &proposed.platform[0];
-        assert_eq!((linux.wheels.len(), linux.builds.len()), (2, 4), "{linux:?}");
+        assert_eq!((linux.wheels.len(), linux.builds.len()), (2, 5), "{linux:?}");
         assert_eq!(proposed.platform.len(), 3, "Windows and macOS build the wheels and programs");
         // Left to decide: only what this repository indeed leaves to the default (its tests need pytest alone);
         // the key exists, the versions agree, the branch is known.

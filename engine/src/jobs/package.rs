@@ -49,7 +49,7 @@ fn missing_kind(
 ) -> Option<&'static str> {
     match kind {
         Kind::Crate if !packages.iter().any(|p| p.publishable) => Some("every crate has `publish = false`"),
-        Kind::Wheel if settings.python().is_empty() => Some("ci.toml lists no [[python]] package"),
+        Kind::Wheel | Kind::Sdist if settings.python().is_empty() => Some("ci.toml lists no [[python]] package"),
         Kind::Wasm if settings.wasm().is_empty() => Some("ci.toml lists no [[wasm]] bundle"),
         Kind::Binary if settings.binaries().is_empty() => Some("ci.toml lists no [[binary]]"),
         Kind::Recording if settings.examples().is_none() => Some("ci.toml has no [examples] section"),
@@ -158,6 +158,7 @@ fn tool_versions(ctx: &Ctx, kind: Kind, wasm_toolchain: Option<&wasm::Toolchain>
     let names: &[tool::Name] = match kind {
         Kind::Crate => &[tool::CARGO],
         Kind::Wheel => &[tool::CARGO, tool::MATURIN, tool::TWINE, tool::ZIGLANG, tool::AUDITWHEEL],
+        Kind::Sdist => &[tool::CARGO, tool::MATURIN],
         Kind::Wasm => &[tool::CARGO, tool::WASM_BINDGEN, tool::WASM_OPT],
         Kind::Recording => &[tool::PYTHON3],
         Kind::Binary => &[tool::CARGO, tool::CARGO_ZIGBUILD, tool::ZIGLANG, tool::PYTHON3],
@@ -409,15 +410,18 @@ fn kinds_to_build(
 /// baseline, no external shared library).
 fn check_wheels(ctx: &Ctx, staging: &Utf8Path) -> Result<()> {
     let wheels = list(&staging.join("wheels"), ".whl")?;
-    if !wheels.is_empty() {
+    let sdists = list(&staging.join(Kind::Sdist.dir()), ".tar.gz")?;
+    if !wheels.is_empty() || !sdists.is_empty() {
         let mut check = Plan::new("package: check wheels");
         check.push(
             Step::run("twine check", "twine", &["check", "--strict"])
-                .args(wheels.iter().map(|w| w.to_string()))
+                .args(wheels.iter().chain(&sdists).map(|w| w.to_string()))
                 .tools(&[tool::TWINE])
-                .hint("the wheel's metadata would be rejected by PyPI"),
+                .hint("the metadata would be rejected by PyPI"),
         );
         ctx.execute(&check)?;
+    }
+    if !wheels.is_empty() {
         // Every manylinux wheel: auditwheel must agree with the tag it claims (no symbol newer than the
         // baseline, no external shared library).
         let linux: Vec<&Utf8PathBuf> = wheels.iter().filter(|w| w.as_str().contains("manylinux")).collect();
@@ -923,6 +927,11 @@ pub(crate) fn plan(i: &Inputs<'_>) -> Plan {
             }
         }
     }
+    if i.kinds.contains(&Kind::Sdist) {
+        for pkg in settings.python() {
+            steps.push(crate::wheel::sdist_step(pkg, &format!("{staging}/{}", Kind::Sdist.dir())));
+        }
+    }
     if i.kinds.contains(&Kind::Wasm) {
         let toolchain = i.toolchain.clone().expect("wasm has a toolchain");
         for b in settings.wasm() {
@@ -1103,6 +1112,15 @@ fn identify(
             let platform = wheel_platform(&tag, wheel_targets)
                 .with_context(|| format!("{file_name} is for none of the targets built: {wheel_targets:?}"))?;
             (parts[0].replace('_', "-"), Some(platform), Some(tag))
+        }
+        Kind::Sdist => {
+            // {dist}-{version}.tar.gz, the distribution's name normalized with `_`.
+            // (A pre-release's version is spelled the PEP 440 way: the last `-` ends the name.)
+            let stem = file_name.strip_suffix(".tar.gz").unwrap_or(file_name);
+            let (dist, _) = stem
+                .rsplit_once('-')
+                .with_context(|| format!("{file_name} is no source distribution file name (NAME-VERSION.tar.gz)"))?;
+            (dist.replace('_', "-"), None, None)
         }
         Kind::Wasm => (rel.split('/').nth(1).unwrap_or_default().to_owned(), None, None),
         Kind::Recording => {

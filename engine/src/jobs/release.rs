@@ -104,6 +104,8 @@ pub(crate) fn check_ref(f: &RefFacts, version: &str) -> Result<()> {
 pub(crate) struct Expected {
     pub crates: Vec<String>,
     pub wheel_platforms: Vec<String>,
+    /// The Python distributions whose source distribution ships (where a platform builds `sdists`).
+    pub sdists: Vec<String>,
     pub bundles: Vec<String>,
 }
 
@@ -205,6 +207,15 @@ pub(crate) fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<
     for p in &expected.wheel_platforms {
         if !m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(p)) {
             problems.push(format!("no wheel for {p}"));
+        }
+    }
+    for d in &expected.sdists {
+        if !m
+            .artifacts
+            .iter()
+            .any(|a| a.kind == Kind::Sdist && crate::artifacts::normalize(&a.name) == crate::artifacts::normalize(d))
+        {
+            problems.push(format!("the source distribution of {d} is missing"));
         }
     }
     for b in &expected.bundles {
@@ -433,6 +444,12 @@ pub(crate) fn run(ctx: &Ctx, args: &flags::Release) -> Result<()> {
             Vec::new()
         } else {
             ctx.settings.release(ctx.job)?.wheel_targets.clone()
+        },
+        // Source distributions where a platform builds them.
+        sdists: if ctx.settings.settings.platform.iter().any(|p| p.builds.contains(&Kind::Sdist)) {
+            ctx.settings.python().iter().map(|p| p.dist.clone()).collect()
+        } else {
+            Vec::new()
         },
         bundles: ctx.settings.wasm().iter().map(|b| b.package.clone()).collect(),
     };
@@ -857,8 +874,8 @@ fn plan_release(
         conflicts.extend(presence.conflict(&what, &format!("the index {}", t.registry_index), &a.sha256));
         actions.push(ReleaseItem { what, skip: (presence == Presence::Same).then(|| SAME_IN_INDEX.into()) });
     }
-    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
-        let what = format!("wheel {}", a.path.rsplit('/').next().unwrap_or(&a.path));
+    for a in m.artifacts.iter().filter(|a| matches!(a.kind, Kind::Wheel | Kind::Sdist)) {
+        let what = python_item(a);
         let presence = wheel_on_index(sh, &t.pypi_simple, a, tmp)?;
         conflicts.extend(presence.conflict(&what, &format!("the package index {}", t.pypi_simple), &a.sha256));
         actions.push(ReleaseItem { what, skip: (presence == Presence::Same).then(|| SAME_ON_INDEX.into()) });
@@ -923,11 +940,22 @@ fn web_todo(sh: &Shell, t: &Targets, web: &[&Artifact], version: &str) -> Result
     Ok(todo)
 }
 
-/// Every wheel's content against its file name and the release (see [`content`]), before anything is
-/// published: each disagreement is named, with both values.
+fn as_paths(v: &[Utf8PathBuf]) -> Vec<&Utf8Path> {
+    v.iter().map(Utf8PathBuf::as_path).collect()
+}
+
+/// A wheel or source distribution as the release names it: `wheel FILE`, `sdist FILE`.
+fn python_item(a: &Artifact) -> String {
+    let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+    format!("{} {file}", if a.kind == Kind::Sdist { "sdist" } else { "wheel" })
+}
+
+/// Every wheel's and source distribution's content against its file name and the release (see [`content`]),
+/// before anything is published: each disagreement is named, with both values.
 fn check_wheels(ctx: &Ctx, sh: &Shell, m: &Manifest, dir: &Utf8Path, version: &str) -> Result<()> {
     let wheels: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wheel).collect();
-    if wheels.is_empty() {
+    let sdists: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Sdist).collect();
+    if wheels.is_empty() && sdists.is_empty() {
         return Ok(());
     }
     // The Python of the tools virtualenv, where twine lives: a release with wheels needs it anyway.
@@ -935,22 +963,33 @@ fn check_wheels(ctx: &Ctx, sh: &Shell, m: &Manifest, dir: &Utf8Path, version: &s
     let twine = ctx.tools.probe(sh, config::tool::TWINE.tool())?.path.context("twine is not installed")?;
     let venv = twine.parent().and_then(Utf8Path::parent).context("twine is not in a virtualenv")?;
     let python = crate::tools::venv_python(venv);
-    let paths: Vec<Utf8PathBuf> = wheels.iter().map(|a| dir.join(&a.path)).collect();
-    let read = content::read_dist_infos(sh, &python, &paths.iter().map(Utf8PathBuf::as_path).collect::<Vec<_>>())?;
+    let paths = |set: &[&Artifact]| -> Vec<Utf8PathBuf> { set.iter().map(|a| dir.join(&a.path)).collect() };
+    let (wheel_paths, sdist_paths) = (paths(&wheels), paths(&sdists));
     let mut problems = Vec::new();
-    for (a, info) in wheels.iter().zip(read) {
-        let file = a.path.rsplit('/').next().unwrap_or(&a.path);
-        match info {
-            Ok(info) => problems.extend(content::wheel_problems(file, &a.name, version, &info)),
-            Err(e) => problems.push(format!("{file} cannot be read as a wheel: {e}")),
+    if !wheels.is_empty() {
+        for (a, info) in wheels.iter().zip(content::read_dist_infos(sh, &python, &as_paths(&wheel_paths))?) {
+            let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+            match info {
+                Ok(info) => problems.extend(content::wheel_problems(file, &a.name, version, &info)),
+                Err(e) => problems.push(format!("{file} cannot be read as a wheel: {e}")),
+            }
+        }
+    }
+    if !sdists.is_empty() {
+        for (a, info) in sdists.iter().zip(content::read_pkg_infos(sh, &python, &as_paths(&sdist_paths))?) {
+            let file = a.path.rsplit('/').next().unwrap_or(&a.path);
+            match info {
+                Ok(info) => problems.extend(content::sdist_problems(file, &a.name, version, &info)),
+                Err(e) => problems.push(format!("{file} cannot be read as a source distribution: {e}")),
+            }
         }
     }
     if problems.is_empty() {
         return Ok(());
     }
     Err(JobFailed(format!(
-        "the wheels do not hold what their names and the release say:\n  {}\nfix: build the wheels of this version \
-         again (cargo xtask package --force), then upload and sign the commit\nnothing was published",
+        "the Python distributions do not hold what their names and the release say:\n  {}\nfix: build them for this \
+         version again (cargo xtask package --force), then upload and sign the commit\nnothing was published",
         problems.join("\n  ")
     ))
     .into())
@@ -1083,8 +1122,8 @@ fn publish_wheels(ctx: &Ctx, sh: &Shell, t: &Targets, m: &Manifest, dir: &Utf8Pa
     let place = format!("the package index {}", t.pypi_simple);
     let url = &t.pypi_upload;
     let mut twine_and_token: Option<(Utf8PathBuf, String)> = None;
-    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
-        let what = format!("wheel {}", a.path.rsplit('/').next().unwrap_or(&a.path));
+    for a in m.artifacts.iter().filter(|a| matches!(a.kind, Kind::Wheel | Kind::Sdist)) {
+        let what = python_item(a);
         let stop = |p: &Presence| -> anyhow::Error {
             let why = p.conflict(&what, &place, &a.sha256).unwrap_or_default();
             JobFailed(format!("{why}\n{OTHER_BYTES_FIX}")).into()

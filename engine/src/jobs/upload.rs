@@ -25,13 +25,13 @@ fn escape(s: &str) -> String {
 /// works behind any endpoint (no object name ends in `/`).
 pub(crate) const FIND_LINKS_PAGE: &str = "wheels/index.html";
 
-/// The pip pages for the manifest's wheels: (key relative to `commit/<sha>/`, HTML). The PEP 503 simple index
+/// The pip pages for the manifest's wheels and source distributions: (key relative to `commit/<sha>/`, HTML). The PEP 503 simple index
 /// pages are written twice, as `.../index.html` and as the directory name ending in `/`, which is what pip
 /// requests with `--index-url` and what a bucket serves without any website configuration; then the flat
 /// `--find-links` page, [`FIND_LINKS_PAGE`].
 pub(crate) fn index_pages(m: &Manifest) -> Vec<(String, String)> {
     let mut projects: std::collections::BTreeMap<String, Vec<&Artifact>> = Default::default();
-    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel) {
+    for a in m.artifacts.iter().filter(|a| matches!(a.kind, Kind::Wheel | Kind::Sdist)) {
         projects.entry(normalize(&a.name)).or_default().push(a);
     }
     let page = |title: &str, body: String| {
@@ -547,7 +547,7 @@ impl<'a> Run<'a> {
             "uploaded {n} objects ({bytes} bytes), skipped {skipped} already in the store, in {secs:.2}s; {} artifacts in the manifest",
             m.artifacts.len()
         );
-        if m.artifacts.iter().any(|a| a.kind == Kind::Wheel) {
+        if m.artifacts.iter().any(|a| matches!(a.kind, Kind::Wheel | Kind::Sdist)) {
             if self.pages_kept {
                 println!(
                     "pip install --pre --index-url {} <package>",

@@ -185,7 +185,7 @@ pub(crate) fn workflow_matrix(
 fn keep_what_builds(settings: &Loaded, t: &Trigger, m: &mut serde_json::Value) -> Result<Vec<String>> {
     use crate::manifest::Kind;
     let has = |kind: Kind| match kind {
-        Kind::Wheel => !settings.python().is_empty(),
+        Kind::Wheel | Kind::Sdist => !settings.python().is_empty(),
         Kind::Wasm => !settings.wasm().is_empty(),
         Kind::Binary => !settings.binaries().is_empty(),
         Kind::Recording => settings.examples().is_some(),

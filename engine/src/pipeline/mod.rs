@@ -474,7 +474,7 @@ impl Shape<'_> {
                     Input {
                         name: "kinds",
                         description:
-                            "Artifact kinds: crates, wheels, wasm, recordings, binaries, or all (comma-separated)"
+                            "Artifact kinds: crates, wheels, sdists, wasm, recordings, binaries, or all (comma-separated)"
                                 .into(),
                         required: false,
                         default: Some("all".into()),

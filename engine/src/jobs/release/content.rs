@@ -152,6 +152,72 @@ pub(super) fn wheel_problems(file: &str, project: &str, version: &str, info: &Di
     problems
 }
 
+/// Each source distribution's `PKG-INFO` (in its one top directory), read with `python`'s tarfile: per file,
+/// its text, or why it cannot be read.
+pub(super) fn read_pkg_infos(
+    sh: &Shell,
+    python: &Utf8Path,
+    sdists: &[&Utf8Path],
+) -> Result<Vec<Result<String, String>>> {
+    const SCRIPT: &str = r#"import json, sys, tarfile
+out = []
+for path in sys.argv[1:]:
+    try:
+        with tarfile.open(path, "r:gz") as t:
+            tops = {n.split("/")[0] for n in t.getnames()}
+            if len(tops) != 1:
+                raise ValueError(f"{len(tops)} top directories, not one")
+            f = t.extractfile(tops.pop() + "/PKG-INFO")
+            if f is None:
+                raise ValueError("PKG-INFO is not a file")
+            out.append({"pkg_info": f.read().decode("utf-8")})
+    except Exception as e:
+        out.append({"error": f"{type(e).__name__}: {e}"})
+print(json.dumps(out))
+"#;
+    let text = cmd!(sh, "{python} -c {SCRIPT} {sdists...}")
+        .quiet()
+        .read()
+        .with_context(|| format!("reading the source distributions' PKG-INFO with {python}"))?;
+    let v: Vec<Value> = serde_json::from_str(&text).context("the sdist reader's output is not JSON")?;
+    if v.len() != sdists.len() {
+        bail!("the sdist reader answered for {} of {} files", v.len(), sdists.len());
+    }
+    Ok(v.into_iter()
+        .map(|f| match f["error"].as_str() {
+            Some(e) => Err(e.to_owned()),
+            None => Ok(f["pkg_info"].as_str().unwrap_or_default().to_owned()),
+        })
+        .collect())
+}
+
+/// Every way the source distribution `file` (of project `project` in the manifest) disagrees with its name
+/// (`{name}-{version}.tar.gz`), the release `version` and its own `PKG-INFO`; empty when it agrees.
+pub(super) fn sdist_problems(file: &str, project: &str, version: &str, pkg_info: &str) -> Vec<String> {
+    let Some((name, file_version)) = file.strip_suffix(".tar.gz").and_then(|s| s.rsplit_once('-')) else {
+        return vec![format!("{file} is not a source distribution file name (name-version.tar.gz)")];
+    };
+    let release = wheel_version(version);
+    let mut problems = Vec::new();
+    if normalize(name) != normalize(project) {
+        problems.push(format!("{file} is named for project {name}, the manifest says {project}"));
+    }
+    if file_version != version && file_version != release {
+        problems.push(format!("{file} has version {file_version} in its name, the release is {version}"));
+    }
+    match headers(pkg_info, "Name")[..] {
+        [n] if normalize(n) == normalize(name) => {}
+        [n] => problems.push(format!("{file}: PKG-INFO says Name {n}, the file name says {name}")),
+        ref names => problems.push(format!("{file}: PKG-INFO has {} Name headers, not one", names.len())),
+    }
+    match headers(pkg_info, "Version")[..] {
+        [v] if v == file_version => {}
+        [v] => problems.push(format!("{file}: PKG-INFO says Version {v}, the file name says {file_version}")),
+        ref vs => problems.push(format!("{file}: PKG-INFO has {} Version headers, not one", vs.len())),
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +297,23 @@ mod tests {
         assert_eq!(headers(&first.wheel, "Tag"), ["py3-none-any"]);
         assert!(got[1].as_ref().unwrap_err().contains("BadZipFile"), "{got:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A source distribution is judged like a wheel: its file name, the release and its PKG-INFO agree.
+    #[test]
+    fn a_source_distribution_agrees_with_its_name_and_the_release() {
+        let pkg_info = |name: &str, version: &str| format!("Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n");
+        assert!(
+            sdist_problems("reel_sdk-0.1.0.tar.gz", "reel-sdk", "0.1.0", &pkg_info("reel-sdk", "0.1.0")).is_empty()
+        );
+        let pre =
+            sdist_problems("reel_sdk-1.0.0a1.tar.gz", "reel-sdk", "1.0.0-alpha.1", &pkg_info("reel-sdk", "1.0.0a1"));
+        assert!(pre.is_empty(), "{pre:?}");
+        let lies = sdist_problems("reel_sdk-0.1.0.tar.gz", "reel-sdk", "0.1.0", &pkg_info("other", "0.2.0"));
+        assert_eq!(lies.len(), 2, "{lies:?}");
+        assert!(lies[0].contains("PKG-INFO says Name other") && lies[1].contains("PKG-INFO says Version 0.2.0"));
+        let renamed = sdist_problems("evil-0.1.0.tar.gz", "reel-sdk", "0.2.0", &pkg_info("evil", "0.1.0"));
+        assert!(renamed[0].contains("named for project evil") && renamed[1].contains("version 0.1.0 in its name"));
+        assert!(sdist_problems("reel_sdk.zip", "reel-sdk", "0.1.0", "")[0].contains("not a source distribution"));
     }
 }

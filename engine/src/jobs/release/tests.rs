@@ -65,6 +65,7 @@ fn incomplete_or_mismatched_sets_are_refused() {
     let expected = Expected {
         crates: vec!["a".into(), "b".into()],
         wheel_platforms: vec!["x86_64-unknown-linux-gnu".into(), "aarch64-apple-darwin".into()],
+        sdists: vec!["w".into(), "other-dist".into()],
         bundles: vec!["web".into()],
     };
     let m = Manifest {
@@ -76,6 +77,7 @@ fn incomplete_or_mismatched_sets_are_refused() {
         artifacts: vec![
             artifact(Kind::Crate, "a", "crates/a-1.0.0.crate", None),
             artifact(Kind::Wheel, "w", "wheels/w.whl", Some("x86_64-unknown-linux-gnu")),
+            artifact(Kind::Sdist, "w", "sdists/w-1.0.0.tar.gz", None),
         ],
     };
     let err = check(&m, "1.0.0", &expected).unwrap_err().to_string();
@@ -84,6 +86,7 @@ fn incomplete_or_mismatched_sets_are_refused() {
         "the crate b is missing",
         "no wheel for aarch64-apple-darwin",
         "the web bundle web is missing",
+        "the source distribution of other-dist is missing",
         "nothing was published",
     ] {
         assert!(err.contains(want), "{want}: {err}");
@@ -97,8 +100,8 @@ const COMMIT: &str = "fedcba9876543210fedcba9876543210fedcba98";
 /// xtask-demo-a's code at 0.1.0: `extra` is removed in the next version.
 const A_LIB: &str = "pub fn answer() -> u32 { 42 }\n\npub fn extra() {}\n";
 
-/// Two real crates (b depends on a; `a_lib` is a's code) made by `cargo package`, a pure-Python wheel, a web
-/// bundle, all at `version`: the packages of `commit`, to be uploaded and signed.
+/// Two real crates (b depends on a; `a_lib` is a's code) made by `cargo package`, a pure-Python wheel and its
+/// source distribution, a web bundle, all at `version`: the packages of `commit`, to be uploaded and signed.
 fn commit_in_store(root: &Utf8Path, sh: &Shell, commit: &str, version: &str, a_lib: &str) {
     let ws = root.join(format!("ws-{version}"));
     let files = [
@@ -153,6 +156,10 @@ fn commit_in_store(root: &Utf8Path, sh: &Shell, commit: &str, version: &str, a_l
         wheel_bytes,
         Some("x86_64-unknown-linux-gnu"),
     );
+    let sdist = root.join("demo.tar.gz");
+    testutil::make_sdist(&sdist, "xtask-demo-pkg", version);
+    let sdist_bytes = std::fs::read(&sdist).unwrap();
+    add(Kind::Sdist, "xtask-demo-pkg", &format!("sdists/xtask_demo_pkg-{version}.tar.gz"), sdist_bytes, None);
     add(Kind::Wasm, "demo-web", "web/demo-web/index.html", b"<html>demo</html>\n".to_vec(), None);
     add(Kind::Wasm, "demo-web", "web/demo-web/app.wasm", vec![0, 97, 115, 109], None);
     artifacts.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
@@ -265,6 +272,7 @@ impl Rehearsal {
         let expected = Expected {
             crates: vec!["xtask-demo-a".into(), "xtask-demo-b".into()],
             wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()],
+            sdists: vec!["xtask-demo-pkg".into()],
             bundles: vec!["demo-web".into()],
         };
         Rehearsal {
@@ -438,7 +446,7 @@ fn an_interrupted_release_is_finished_by_a_rerun_and_then_sends_nothing() {
     // And again: everything is skipped, nothing is published twice.
     let web_before = std::fs::metadata(r.root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
     let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
-    assert_eq!(actions.len(), 4, "two crates, a wheel, the web bundle: {actions:?}");
+    assert_eq!(actions.len(), 5, "two crates, a wheel, its sdist, the web bundle: {actions:?}");
     assert!(actions.iter().all(|a| a.skip.is_some()), "a finished release run again sends nothing: {actions:?}");
     let web_after = std::fs::metadata(r.root.join("web/latest/app.wasm")).unwrap().modified().unwrap();
     assert_eq!(web_before, web_after, "latest/ was not written again");
@@ -741,8 +749,12 @@ fn a_token_never_goes_to_a_plain_http_package_index_elsewhere() {
         oidc: None,
         pypi_oidc: String::new(),
     };
-    let expected =
-        Expected { crates: vec![], wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()], bundles: vec![] };
+    let expected = Expected {
+        crates: vec![],
+        wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()],
+        sdists: vec![],
+        bundles: vec![],
+    };
     let e = format!("{:#}", credentials_may_go(&t, &expected).unwrap_err());
     assert!(
         e.contains("refusing to send a credential to http://pypi.example.com/legacy/")
@@ -855,6 +867,7 @@ fn a_missing_release_public_key_has_a_fix() {
 }
 
 const WHEEL: &str = "wheels/xtask_demo_pkg-0.1.0-py3-none-any.whl";
+const SDIST: &str = "sdists/xtask_demo_pkg-0.1.0.tar.gz";
 
 impl Rehearsal {
     /// The sha256 the signed manifest gives `path`.
@@ -910,12 +923,14 @@ impl Rehearsal {
         sign_in_store(&self.sh, &self.root, &self.store, "release");
     }
 
-    fn wheel_files(&self) -> Vec<String> {
+    /// The sha256 of every file on the package index, sorted.
+    fn index_files(&self) -> Vec<String> {
         let mut files = Vec::new();
         for e in std::fs::read_dir(&self.pypi_dir).unwrap() {
             let e = e.unwrap();
             files.push(crate::sha256::file(Utf8Path::from_path(&e.path()).unwrap()).unwrap().0);
         }
+        files.sort();
         files
     }
 }
@@ -939,7 +954,7 @@ fn other_bytes_under_the_releases_names_stop_it_before_anything_is_published() {
         assert!(text.contains(want), "{want:?} in {text}");
     }
     assert!(index_lines(&r.registry, "xtask-demo-a").is_empty(), "no crate was published");
-    assert_eq!(r.wheel_files(), std::slice::from_ref(&theirs), "the other wheel alone");
+    assert_eq!(r.index_files(), std::slice::from_ref(&theirs), "the other wheel alone");
 
     // And another .crate under xtask-demo-a 0.1.0 in the registry: both are named, still nothing published.
     let their_crate = r.seed_other_crate();
@@ -954,7 +969,7 @@ fn other_bytes_under_the_releases_names_stop_it_before_anything_is_published() {
     }
     assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 1, "only the other crate");
     assert!(index_lines(&r.registry, "xtask-demo-b").is_empty(), "xtask-demo-b was not published");
-    assert_eq!(r.wheel_files(), [theirs]);
+    assert_eq!(r.index_files(), [theirs]);
 }
 
 #[test]
@@ -1011,7 +1026,9 @@ fn two_releases_at_once_publish_each_item_once() {
     for c in ["xtask-demo-a", "xtask-demo-b"] {
         assert_eq!(index_lines(&r.registry, c).len(), 1, "{c}: one index line");
     }
-    assert_eq!(r.wheel_files(), [r.signed_sha256(WHEEL)], "the wheel once");
+    let mut once = vec![r.signed_sha256(WHEEL), r.signed_sha256(SDIST)];
+    once.sort();
+    assert_eq!(r.index_files(), once, "the wheel and the sdist, each once");
     // Run again: everything is skipped.
     let actions = r.release(&r.args(true), &r.targets(r.direct())).unwrap();
     assert!(actions.iter().all(|a| a.skip.is_some()), "{actions:?}");
@@ -1114,6 +1131,7 @@ fn the_operations_follow_what_ships_and_execute() {
     let expected = |crates: &[&str], wheels: &[&str], bundles: &[&str]| Expected {
         crates: crates.iter().map(|s| (*s).to_owned()).collect(),
         wheel_platforms: wheels.iter().map(|s| (*s).to_owned()).collect(),
+        sdists: vec![],
         bundles: bundles.iter().map(|s| (*s).to_owned()).collect(),
     };
     let names = |ops: &[ReleaseOp]| -> Vec<String> {
@@ -1161,7 +1179,7 @@ fn a_release_sends_what_its_plan_says() {
     r.assert_nothing_published();
     assert!(!r.root.join("web/latest").exists(), "a dry run wrote the web store");
     let to_publish: Vec<&str> = planned.iter().filter(|i| i.skip.is_none()).map(|i| i.what.as_str()).collect();
-    assert_eq!(to_publish.len(), 4, "two crates, a wheel, the web bundle: {planned:?}");
+    assert_eq!(to_publish.len(), 5, "two crates, a wheel, its sdist, the web bundle: {planned:?}");
 
     // The operations an execute performs name these addresses, and only these receive its publishes.
     let ops = release_ops(&r.args(true), &r.expected, &targets(), r.store.as_str(), &r.root);
@@ -1181,9 +1199,11 @@ fn a_release_sends_what_its_plan_says() {
         let sent = [format!(r#""name":"{name}""#), format!(r#""vers":"{version}""#)];
         assert!(sent.iter().all(|s| body.contains(s)), "{item}: the publish carries {sent:?}");
     }
-    // One upload per planned wheel, carrying that file.
+    // One upload per planned wheel and source distribution, carrying that file.
     let uploads = writes(&pypi);
-    let planned_wheels: Vec<&str> = to_publish.iter().filter_map(|w| w.strip_prefix("wheel ")).collect();
+    let planned_wheels: Vec<&str> =
+        to_publish.iter().filter_map(|w| w.strip_prefix("wheel ").or_else(|| w.strip_prefix("sdist "))).collect();
+    assert_eq!(planned_wheels.len(), 2, "{to_publish:?}");
     assert_eq!(uploads.len(), planned_wheels.len(), "{uploads:?}");
     for ((line, body), file) in uploads.iter().zip(&planned_wheels) {
         assert!(line.starts_with("POST / "), "{line}");

@@ -477,7 +477,7 @@ fn every_trigger_replays_the_jobs_and_commands_of_its_run() {
         [
             packages_plan.to_owned(),
             format!(
-                "create-packages/package (linux): cargo xtask package --kinds crates,wheels,wasm,recordings,binaries \
+                "create-packages/package (linux): cargo xtask package --kinds crates,wheels,sdists,wasm,recordings,binaries \
                  {linux_targets}"
             ),
             "create-packages/package (windows) [elsewhere]: cargo xtask package --kinds wheels,binaries --targets \
