@@ -30,6 +30,8 @@ pub(crate) struct Ctx {
     pub global: Global,
     /// The subcommand's name, for messages.
     pub job: &'static str,
+    /// `cargo metadata --no-deps` of the workspace, run once, when a job first asks (see `workspace`).
+    pub metadata: std::sync::OnceLock<String>,
 }
 
 impl Ctx {
@@ -51,7 +53,7 @@ impl Ctx {
         let tools = Tools::new(&root, global.offline).with_pins(settings.lint_pins());
         // Every step finds provisioned tools first.
         sh.set_var("PATH", tools.path_env());
-        Ok(Ctx { root, settings, sh, tools, global, job })
+        Ok(Ctx { root, settings, sh, tools, global, job, metadata: std::sync::OnceLock::new() })
     }
 
     /// Provisions the plan's tools (unless only printing it), then runs it.

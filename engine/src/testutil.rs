@@ -23,6 +23,7 @@ pub(crate) fn ctx(root: &Utf8Path) -> Ctx {
         tools: Tools::new(&crate::project_root(), false),
         global: Global { dry_run: false, json: false, keep_going: false, offline: false, jobs: 4 },
         job: "test",
+        metadata: std::sync::OnceLock::new(),
     }
 }
 

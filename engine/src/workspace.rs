@@ -96,11 +96,20 @@ pub(crate) struct Package {
     pub bins: Vec<String>,
 }
 
+/// The workspace's packages, read with `cargo metadata` once per job (the first call) and kept in its `Ctx`.
 pub(crate) fn workspace_packages(ctx: &Ctx) -> Result<Vec<Package>> {
-    let sh = &ctx.sh;
-    let out =
-        cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().context("cargo metadata")?;
-    parse_metadata(&out)
+    let out = match ctx.metadata.get() {
+        Some(out) => out,
+        None => {
+            let sh = &ctx.sh;
+            let out = cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked")
+                .quiet()
+                .read()
+                .context("cargo metadata")?;
+            ctx.metadata.get_or_init(|| out)
+        }
+    };
+    parse_metadata(out)
 }
 
 /// The parts of `cargo metadata --format-version 1` the jobs read.
