@@ -279,7 +279,7 @@ impl std::error::Error for JobFailed {}
 #[cfg(test)]
 mod tests {
     use super::chart::{bar, gantt};
-    use super::run::{copy, locations};
+    use super::run::locations;
     use super::*;
     use crate::config::tool;
     use camino::Utf8Path;
@@ -326,6 +326,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_copy_never_follows_a_link() {
+        use super::run::copy;
         let dir = crate::testutil::temp_dir("copy-links");
         std::fs::write(dir.join("secret"), "runner secret").unwrap();
         std::fs::create_dir_all(dir.join("repo/www/sub")).unwrap();
