@@ -504,7 +504,9 @@ pub(crate) fn release_ops(
     }
     ops.push(ReleaseOp::Verify { store: store.to_owned(), dir: dir.to_owned() });
     ops.push(ReleaseOp::Compare { registry_index: t.registry_index.clone(), pypi_simple: t.pypi_simple.clone() });
-    if !expected.wheel_platforms.is_empty() {
+    // Wheels or source distributions: the Python packages ship.
+    let python = !expected.wheel_platforms.is_empty() || !expected.sdists.is_empty();
+    if python {
         ops.push(ReleaseOp::CheckWheels);
     }
     ops.push(ReleaseOp::SemverGate { registry_index: t.registry_index.clone() });
@@ -512,7 +514,7 @@ pub(crate) fn release_ops(
     if !expected.crates.is_empty() {
         ops.push(ReleaseOp::PublishCrates { registry_api: t.registry_api.clone(), credential: crate_credential });
     }
-    if !expected.wheel_platforms.is_empty() {
+    if python {
         ops.push(ReleaseOp::PublishWheels { pypi_upload: t.pypi_upload.clone(), credential: wheel_credential });
     }
     if !expected.bundles.is_empty() {

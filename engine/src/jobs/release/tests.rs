@@ -1151,6 +1151,12 @@ fn the_operations_follow_what_ships_and_execute() {
         names(&release_ops(&execute, &expected(&["a"], &[], &[]), &t, "s", &root)),
         ["lock", "verify", "compare", "semver-gate", "publish-crates"]
     );
+    // Source distributions alone are Python packages that ship too: checked and published.
+    let sdists_only = Expected { sdists: vec!["d".into()], ..expected(&[], &[], &[]) };
+    assert_eq!(
+        names(&release_ops(&dry, &sdists_only, &t, "s", &root)),
+        ["verify", "compare", "check-wheels", "semver-gate", "publish-wheels"]
+    );
     // Credentials are named, never their values.
     let json = serde_json::to_string(&ops).unwrap();
     assert!(json.contains("$CARGO_REGISTRY_TOKEN") && !json.contains(REGISTRY_TOKEN), "{json}");
