@@ -41,7 +41,9 @@ mod store;
 mod store_plan;
 mod targets;
 mod tempfiles;
-#[cfg(any(test, feature = "testkit"))]
+/// The test harness of the engine and of an xtask's integration tests: not part of the API (no semver
+/// promise). Always compiled (a feature would build the engine twice and relink the xtask binary between
+/// `cargo xtask` and its own tests, which Windows refuses while the binary runs); unused, it is not linked in.
 #[doc(hidden)]
 pub mod testkit;
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The harness of the engine's tests and of an xtask's integration tests (the `testkit` feature): scratch
+//! The harness of the engine's tests and of an xtask's integration tests (`xtask_engine::testkit`): scratch
 //! directories and repositories, free ports, servers stopped when dropped, an HTTP server whose replies a test
 //! writes, TCP proxies that record or cut what passes, and a throwaway wheel. Not part of the engine's API.
 
@@ -262,6 +262,8 @@ type Handler = dyn Fn(&Received) -> (u16, String) + Send + Sync;
 pub struct MockHttp {
     pub port: u16,
     pub received: Arc<std::sync::Mutex<Vec<Received>>>,
+    /// Every connection accepted, whether or not a whole request came over it.
+    connections: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -277,13 +279,15 @@ impl MockHttp {
         listener.set_nonblocking(true).unwrap();
         let received = Arc::new(std::sync::Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (log, flag) = (received.clone(), stop.clone());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (log, flag, accepted) = (received.clone(), stop.clone(), connections.clone());
         let handler: Arc<Handler> = Arc::new(handler);
         std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(300);
             while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
                 match listener.accept() {
                     Ok((stream, _)) => {
+                        accepted.fetch_add(1, Ordering::Relaxed);
                         stream.set_nonblocking(false).unwrap();
                         let (log, handler) = (log.clone(), handler.clone());
                         std::thread::spawn(move || serve_one(stream, &log, &*handler));
@@ -292,7 +296,7 @@ impl MockHttp {
                 }
             }
         });
-        MockHttp { port, received, stop }
+        MockHttp { port, received, connections, stop }
     }
 
     pub fn url(&self) -> String {
@@ -301,6 +305,11 @@ impl MockHttp {
 
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// How many connections were accepted (a client that connected and sent nothing, or half a request, too).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 }
 

@@ -376,6 +376,7 @@ fn dry_run_and_json_send_nothing_to_a_store_a_registry_or_an_index() {
     }
     let seen = requests();
     assert!(seen.is_empty(), "--dry-run/--json sent requests: {seen:?}");
+    assert_eq!(server.connections(), 0, "--dry-run/--json connected to the server");
     assert!(!base.join("out").exists(), "download --dry-run wrote files");
     // The recorder does record: the same download without --dry-run asks the store for the manifest.
     let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -387,6 +388,7 @@ fn dry_run_and_json_send_nothing_to_a_store_a_registry_or_an_index() {
     assert_eq!(o.status.code(), Some(2), "no manifest in the store: {}", stderr(&o));
     let seen = requests();
     assert!(seen.iter().any(|l| l.starts_with("GET /storage/v1/b/bucket/o/")), "{seen:?}");
+    assert!(server.connections() >= seen.len(), "every request came over a connection it counted");
     std::fs::remove_dir_all(&base).unwrap();
 }
 

@@ -1116,7 +1116,9 @@ fn identify(
         Kind::Sdist => {
             // {dist}-{version}.tar.gz, the distribution's name normalized with `_`.
             // (A pre-release's version is spelled the PEP 440 way: the last `-` ends the name.)
-            let stem = file_name.strip_suffix(".tar.gz").unwrap_or(file_name);
+            let stem = file_name
+                .strip_suffix(".tar.gz")
+                .with_context(|| format!("{file_name} is no source distribution (NAME-VERSION.tar.gz)"))?;
             let (dist, _) = stem
                 .rsplit_once('-')
                 .with_context(|| format!("{file_name} is no source distribution file name (NAME-VERSION.tar.gz)"))?;

@@ -109,6 +109,13 @@ pub(crate) struct Expected {
     pub bundles: Vec<String>,
 }
 
+impl Expected {
+    /// Wheels or source distributions: the Python packages ship (checked, and published with PYPI_TOKEN).
+    pub(crate) fn ships_python(&self) -> bool {
+        !self.wheel_platforms.is_empty() || !self.sdists.is_empty()
+    }
+}
+
 /// Where things are published.
 pub(crate) struct Targets {
     pub registry_api: String,
@@ -504,8 +511,7 @@ pub(crate) fn release_ops(
     }
     ops.push(ReleaseOp::Verify { store: store.to_owned(), dir: dir.to_owned() });
     ops.push(ReleaseOp::Compare { registry_index: t.registry_index.clone(), pypi_simple: t.pypi_simple.clone() });
-    // Wheels or source distributions: the Python packages ship.
-    let python = !expected.wheel_platforms.is_empty() || !expected.sdists.is_empty();
+    let python = expected.ships_python();
     if python {
         ops.push(ReleaseOp::CheckWheels);
     }
@@ -796,7 +802,7 @@ pub(crate) const SAME_ON_INDEX: &str = "already on the package index, same sha25
 pub(crate) fn credentials_may_go(t: &Targets, expected: &Expected) -> Result<()> {
     let checks = [
         (!expected.crates.is_empty() && (t.registry_token.is_some() || t.oidc.is_some()), &t.registry_api),
-        (!expected.wheel_platforms.is_empty() && (t.pypi_token.is_some() || t.oidc.is_some()), &t.pypi_upload),
+        (expected.ships_python() && (t.pypi_token.is_some() || t.oidc.is_some()), &t.pypi_upload),
     ];
     for (_, url) in checks.iter().filter(|(with_credential, _)| *with_credential) {
         crate::http::credential_may_go_to(url).map_err(|e| anyhow!("{e:#}\nnothing was published"))?;

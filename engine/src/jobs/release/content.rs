@@ -11,6 +11,7 @@ use serde_json::Value;
 use xshell::{Shell, cmd};
 
 use crate::artifacts::normalize;
+use crate::plan::printable;
 
 /// The two `.dist-info` files of one wheel, as text.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -128,13 +129,16 @@ pub(super) fn wheel_problems(file: &str, project: &str, version: &str, info: &Di
     }
     match headers(&info.metadata, "Name")[..] {
         [name] if normalize(name) == normalize(parsed.name) => {}
-        [name] => problems.push(format!("{file}: METADATA says Name {name}, the file name says {}", parsed.name)),
+        [name] => {
+            problems.push(format!("{file}: METADATA says Name {}, the file name says {}", printable(name), parsed.name))
+        }
         ref names => problems.push(format!("{file}: METADATA has {} Name headers, not one", names.len())),
     }
     match headers(&info.metadata, "Version")[..] {
         [v] if v == parsed.version && (v == version || v == release) => {}
         [v] => problems.push(format!(
-            "{file}: METADATA says Version {v}, the file name says {} and the release is {version}",
+            "{file}: METADATA says Version {}, the file name says {} and the release is {version}",
+            printable(v),
             parsed.version
         )),
         ref vs => problems.push(format!("{file}: METADATA has {} Version headers, not one", vs.len())),
@@ -170,7 +174,7 @@ for path in sys.argv[1:]:
             f = t.extractfile(tops.pop() + "/PKG-INFO")
             if f is None:
                 raise ValueError("PKG-INFO is not a file")
-            out.append({"pkg_info": f.read().decode("utf-8")})
+            out.append({"pkg_info": f.read(1 << 20).decode("utf-8")})
     except Exception as e:
         out.append({"error": f"{type(e).__name__}: {e}"})
 print(json.dumps(out))
@@ -207,12 +211,14 @@ pub(super) fn sdist_problems(file: &str, project: &str, version: &str, pkg_info:
     }
     match headers(pkg_info, "Name")[..] {
         [n] if normalize(n) == normalize(name) => {}
-        [n] => problems.push(format!("{file}: PKG-INFO says Name {n}, the file name says {name}")),
+        [n] => problems.push(format!("{file}: PKG-INFO says Name {}, the file name says {name}", printable(n))),
         ref names => problems.push(format!("{file}: PKG-INFO has {} Name headers, not one", names.len())),
     }
     match headers(pkg_info, "Version")[..] {
         [v] if v == file_version => {}
-        [v] => problems.push(format!("{file}: PKG-INFO says Version {v}, the file name says {file_version}")),
+        [v] => {
+            problems.push(format!("{file}: PKG-INFO says Version {}, the file name says {file_version}", printable(v)))
+        }
         ref vs => problems.push(format!("{file}: PKG-INFO has {} Version headers, not one", vs.len())),
     }
     problems
