@@ -43,14 +43,7 @@ for path in sys.argv[1:]:
         out.append({"error": f"{type(e).__name__}: {e}"})
 print(json.dumps(out))
 "#;
-    let text = cmd!(sh, "{python} -c {SCRIPT} {wheels...}")
-        .quiet()
-        .read()
-        .with_context(|| format!("reading the wheels' metadata with {python}"))?;
-    let v: Vec<Value> = serde_json::from_str(&text).context("the wheel reader's output is not JSON")?;
-    if v.len() != wheels.len() {
-        bail!("the wheel reader answered for {} of {} wheels", v.len(), wheels.len());
-    }
+    let v = run_reader(sh, python, SCRIPT, wheels, "the wheels' metadata")?;
     Ok(v.into_iter()
         .map(|w| match w["error"].as_str() {
             Some(e) => Err(e.to_owned()),
@@ -60,6 +53,19 @@ print(json.dumps(out))
             }),
         })
         .collect())
+}
+
+/// Runs a reader `script` (one JSON object per file, in order) with `python` on `files`.
+fn run_reader(sh: &Shell, python: &Utf8Path, script: &str, files: &[&Utf8Path], what: &str) -> Result<Vec<Value>> {
+    let text = cmd!(sh, "{python} -c {script} {files...}")
+        .quiet()
+        .read()
+        .with_context(|| format!("reading {what} with {python}"))?;
+    let v: Vec<Value> = serde_json::from_str(&text).with_context(|| format!("the reader of {what} printed no JSON"))?;
+    if v.len() != files.len() {
+        bail!("the reader of {what} answered for {} of {} files", v.len(), files.len());
+    }
+    Ok(v)
 }
 
 /// The values of header `name` in an email-style header block (METADATA, WHEEL), up to its first blank line.
@@ -179,14 +185,7 @@ for path in sys.argv[1:]:
         out.append({"error": f"{type(e).__name__}: {e}"})
 print(json.dumps(out))
 "#;
-    let text = cmd!(sh, "{python} -c {SCRIPT} {sdists...}")
-        .quiet()
-        .read()
-        .with_context(|| format!("reading the source distributions' PKG-INFO with {python}"))?;
-    let v: Vec<Value> = serde_json::from_str(&text).context("the sdist reader's output is not JSON")?;
-    if v.len() != sdists.len() {
-        bail!("the sdist reader answered for {} of {} files", v.len(), sdists.len());
-    }
+    let v = run_reader(sh, python, SCRIPT, sdists, "the source distributions' PKG-INFO")?;
     Ok(v.into_iter()
         .map(|f| match f["error"].as_str() {
             Some(e) => Err(e.to_owned()),
