@@ -118,6 +118,7 @@ mod tests {
             tests: "py/tests".into(),
             test_group: group.map(Into::into),
             test_extra: extra.map(Into::into),
+            interpreters: Vec::new(),
         }
     }
 

@@ -16,6 +16,7 @@ use crate::config::tool;
 use crate::flags;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::{Plan, Step};
+use crate::wheel::matrix::Interpreter;
 use crate::wheel::{wheel_step, zig_wheel};
 use crate::workspace::{self as repo, Package, host_triple, workspace_packages};
 use crate::{Ctx, sha256, tools, wasm};
@@ -357,7 +358,26 @@ fn build(
         cargo_home: std::env::var("CARGO_HOME")
             .ok()
             .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo"))),
+        native_pythons: if stale.contains(&Kind::Wheel) {
+            native_pythons(ctx, &f.wheel_targets, &f.host)
+        } else {
+            Vec::new()
+        },
     };
+    let missing: Vec<String> = inputs
+        .native_pythons
+        .iter()
+        .filter_map(|(i, found)| found.as_ref().err().map(|why| format!("{i}: {why}")))
+        .collect();
+    if !(missing.is_empty() || ctx.global.dry_run || ctx.global.json) {
+        return Err(crate::plan::JobFailed(format!(
+            "the native wheel builds need interpreters this machine lacks:\n  {}\nfix: install them (CI: the \
+             generated package job's setup-python step does), or build the Linux wheels only (--targets with Linux \
+             targets, cross-built with zig)",
+            missing.join("\n  ")
+        ))
+        .into());
+    }
     let mut build = plan(&inputs);
     f.left_out.iter().for_each(|n| build.note(n.clone()));
     if ctx.global.dry_run || ctx.global.json {
@@ -366,7 +386,7 @@ fn build(
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {staging}"))?;
     ctx.execute(&build)?;
-    check_wheels(ctx, &staging)?;
+    check_wheels(ctx, &staging, &f.wheel_targets, &f.version)?;
     let places = Places::new(&ctx.root, &f.out_root, inputs.cargo_home.as_deref());
     let built = Built { staging: &staging, commit_dir: &f.commit_dir, kinds: &stale, wheel_targets: &f.wheel_targets };
     let version = f.version.clone();
@@ -405,12 +425,17 @@ fn kinds_to_build(
     Ok((kinds, left_out))
 }
 
-/// The checks of what was built whose file names are known only now: twine's metadata check of every wheel,
-/// and auditwheel's agreement with the platform tag every manylinux wheel claims (no symbol newer than the
-/// baseline, no external shared library).
-fn check_wheels(ctx: &Ctx, staging: &Utf8Path) -> Result<()> {
+/// The checks of what was built whose file names are known only now: the wheels are exactly the matrix ci.toml
+/// asks for on these targets (each expected wheel once, nothing else), each wheel's WHEEL tags and METADATA
+/// agree with its file name, twine's metadata check of every wheel and sdist, and auditwheel's agreement with
+/// the platform tag every manylinux wheel claims (no symbol newer than the baseline, no external shared
+/// library).
+fn check_wheels(ctx: &Ctx, staging: &Utf8Path, targets: &[String], version: &str) -> Result<()> {
     let wheels = list(&staging.join("wheels"), ".whl")?;
     let sdists = list(&staging.join(Kind::Sdist.dir()), ".tar.gz")?;
+    if !wheels.is_empty() {
+        check_matrix(ctx, &wheels, targets, version)?;
+    }
     if !wheels.is_empty() || !sdists.is_empty() {
         let mut check = Plan::new("package: check wheels");
         check.push(
@@ -421,38 +446,66 @@ fn check_wheels(ctx: &Ctx, staging: &Utf8Path) -> Result<()> {
         );
         ctx.execute(&check)?;
     }
-    if !wheels.is_empty() {
-        // Every manylinux wheel: auditwheel must agree with the tag it claims (no symbol newer than the
-        // baseline, no external shared library).
-        let linux: Vec<&Utf8PathBuf> = wheels.iter().filter(|w| w.as_str().contains("manylinux")).collect();
-        if !linux.is_empty() {
-            ctx.tools.ensure(&ctx.sh, &["auditwheel"])?;
-            let auditwheel = ctx
-                .tools
-                .probe(&ctx.sh, config::tool::AUDITWHEEL.tool())?
-                .path
-                .context("auditwheel is not installed")?;
-            for w in linux {
-                let sh = &ctx.sh;
-                let out = cmd!(sh, "{auditwheel} show {w}").quiet().ignore_status().output()?;
-                let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-                if let Err(why) = audit_verdict(w.file_name().unwrap_or_default(), &said) {
-                    return Err(crate::plan::JobFailed(format!(
-                        "auditwheel does not confirm {}: {why}\nauditwheel said:\n{}",
-                        w.file_name().unwrap_or_default(),
-                        said.trim()
-                    ))
-                    .into());
-                }
-                eprintln!(
-                    "auditwheel: {} is {}",
-                    w.file_name().unwrap_or_default(),
-                    audit_tag(&said).unwrap_or_default()
-                );
-            }
+    // Every manylinux wheel: auditwheel must agree with the tag it claims. (auditwheel cannot read a musllinux
+    // wheel on a glibc machine: it resolves musl's `libc.so` to glibc's linker script. maturin's own audit checks
+    // those against `--compatibility musllinux_1_2` as it builds them.)
+    let linux: Vec<&Utf8PathBuf> = wheels.iter().filter(|w| w.as_str().contains("manylinux")).collect();
+    if !linux.is_empty() {
+        audit_manylinux(ctx, &linux)?;
+    }
+    Ok(())
+}
+
+/// The wheels built against the matrix (packages × `targets` × interpreters) and their own metadata.
+fn check_matrix(ctx: &Ctx, wheels: &[Utf8PathBuf], targets: &[String], version: &str) -> Result<()> {
+    use crate::jobs::release::content;
+    let expected = crate::wheel::matrix::expected(ctx.settings.python(), targets);
+    let files: Vec<&str> = wheels.iter().map(|w| w.file_name().unwrap_or_default()).collect();
+    let (missing, unexpected) = crate::wheel::matrix::compare(&expected, &files);
+    let mut problems: Vec<String> = missing.iter().map(|m| format!("{m} was not built")).collect();
+    problems.extend(unexpected.iter().map(|f| format!("{f} is no wheel ci.toml asks for on {}", targets.join(", "))));
+    ctx.tools.ensure(&ctx.sh, &["twine"])?;
+    let twine = ctx.tools.probe(&ctx.sh, tool::TWINE.tool())?.path.context("twine is not installed")?;
+    let venv = twine.parent().and_then(Utf8Path::parent).context("twine is not in a virtualenv")?;
+    let paths: Vec<&Utf8Path> = wheels.iter().map(Utf8PathBuf::as_path).collect();
+    for (file, info) in files.iter().zip(content::read_dist_infos(&ctx.sh, &tools::venv_python(venv), &paths)?) {
+        let project = content::parse_wheel_name(file).map(|n| n.name).unwrap_or_default();
+        match info {
+            Ok(info) => problems.extend(content::wheel_problems(file, project, version, &info)),
+            Err(e) => problems.push(format!("{file} cannot be read as a wheel: {e}")),
         }
     }
+    if problems.is_empty() {
+        eprintln!("wheels: {} built, each one ci.toml asks for, tags and metadata agreeing", files.len());
+        return Ok(());
+    }
+    Err(crate::plan::JobFailed(format!(
+        "the wheels built are not the ones ci.toml asks for:\n  {}\nfix: check [[python]] interpreters and the \
+         platform's wheels in ci.toml against the package's pyproject.toml (abi3 or not) and maturin's output above",
+        problems.join("\n  ")
+    ))
+    .into())
+}
 
+/// auditwheel's verdict on each manylinux wheel against the tag its file name claims.
+fn audit_manylinux(ctx: &Ctx, linux: &[&Utf8PathBuf]) -> Result<()> {
+    ctx.tools.ensure(&ctx.sh, &["auditwheel"])?;
+    let auditwheel =
+        ctx.tools.probe(&ctx.sh, config::tool::AUDITWHEEL.tool())?.path.context("auditwheel is not installed")?;
+    for w in linux {
+        let sh = &ctx.sh;
+        let out = cmd!(sh, "{auditwheel} show {w}").quiet().ignore_status().output()?;
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if let Err(why) = audit_verdict(w.file_name().unwrap_or_default(), &said) {
+            return Err(crate::plan::JobFailed(format!(
+                "auditwheel does not confirm {}: {why}\nauditwheel said:\n{}",
+                w.file_name().unwrap_or_default(),
+                said.trim()
+            ))
+            .into());
+        }
+        eprintln!("auditwheel: {} is {}", w.file_name().unwrap_or_default(), audit_tag(&said).unwrap_or_default());
+    }
     Ok(())
 }
 
@@ -759,6 +812,64 @@ pub(crate) struct Inputs<'a> {
     pub host_wheels: Option<Utf8PathBuf>,
     pub examples: Vec<String>,
     pub cargo_home: Option<String>,
+    /// The interpreters the native (not zig) wheel builds need, each found on this machine or why not.
+    pub native_pythons: Vec<(Interpreter, Result<Utf8PathBuf, String>)>,
+}
+
+/// The interpreters the wheel builds for `targets` need on this machine (native builds of non-abi3 packages),
+/// each probed: its path, or why it is not here.
+fn native_pythons(ctx: &Ctx, targets: &[String], host: &str) -> Vec<(Interpreter, Result<Utf8PathBuf, String>)> {
+    let mut needed: Vec<Interpreter> = ctx
+        .settings
+        .python()
+        .iter()
+        .flat_map(|p| targets.iter().flat_map(|t| crate::wheel::matrix::native_interpreters(p, t, host)))
+        .collect();
+    needed.sort();
+    needed.dedup();
+    needed.into_iter().map(|i| (i, crate::wheel::find_interpreter(&ctx.sh, i))).collect()
+}
+
+/// The wheel build steps: per package, per target, one maturin build (of every interpreter, or the abi3 wheel),
+/// and notes on what each build needs.
+fn wheel_steps(i: &Inputs<'_>, plan: &mut Plan) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for pkg in i.settings.python() {
+        for target in &i.wheel_targets {
+            let name = format!("wheels: maturin build {} ({target})", pkg.dist);
+            let out = format!("{}/wheels", i.staging);
+            let native = crate::wheel::matrix::native_interpreters(pkg, target, &i.host);
+            let interpreters: Vec<String> = if native.is_empty() {
+                pkg.interpreters().iter().map(|i| i.executable()).collect()
+            } else {
+                let found = |n: &Interpreter| i.native_pythons.iter().find(|(f, _)| f == n).map(|(_, r)| r);
+                let names: Vec<String> = native.iter().map(|n| n.to_string()).collect();
+                plan.note(format!(
+                    "{} for {target}: built natively, for {}: each must be installed here (the generated \
+                     workflow's setup-python step installs them on the runner)",
+                    pkg.dist,
+                    names.join(", ")
+                ));
+                native
+                    .iter()
+                    .map(|n| match found(n) {
+                        Some(Ok(path)) => path.to_string(),
+                        _ => n.executable(),
+                    })
+                    .collect()
+            };
+            if !pkg.interpreters().is_empty() && native.is_empty() {
+                plan.note(format!(
+                    "{} for {target}: cross-built with zig for {} interpreters from maturin's sysconfig data (none \
+                     needs to be installed)",
+                    pkg.dist,
+                    pkg.interpreters().len()
+                ));
+            }
+            steps.push(wheel_step(&name, pkg, target, &i.host, &out, BUILD_DIR, true, &interpreters));
+        }
+    }
+    steps
 }
 
 /// The wheel targets of a build: `--target` alone, else the wheels of the platform whose runner target is the
@@ -774,31 +885,6 @@ pub(crate) fn wheel_targets(settings: &crate::settings::Loaded, flag: &[String],
         Some(p) => p.wheels.clone(),
         None => vec![host.to_owned()],
     }
-}
-
-/// The Rust target a wheel's platform tag is for, among `targets`.
-pub(crate) fn wheel_platform(tag: &str, targets: &[String]) -> Option<String> {
-    let arch = if tag.contains("aarch64") || tag.contains("arm64") {
-        "aarch64"
-    } else if tag.contains("x86_64") || tag.contains("amd64") {
-        "x86_64"
-    } else {
-        ""
-    };
-    let os = if tag.contains("linux") {
-        "linux"
-    } else if tag.contains("win") {
-        "windows"
-    } else if tag.contains("macosx") {
-        "apple"
-    } else {
-        ""
-    };
-    targets
-        .iter()
-        .find(|t| !arch.is_empty() && t.starts_with(arch) && t.contains(os))
-        .or(if targets.len() == 1 { targets.first() } else { None })
-        .cloned()
 }
 
 /// Packs one program into `<out>`, reproducibly: one directory `<bin>-<version>-<target>/` holding the
@@ -919,13 +1005,7 @@ pub(crate) fn plan(i: &Inputs<'_>) -> Plan {
         steps.extend(crate_steps(i));
     }
     if i.kinds.contains(&Kind::Wheel) {
-        for pkg in settings.python() {
-            for target in &i.wheel_targets {
-                let name = format!("wheels: maturin build {} ({target})", pkg.dist);
-                let out = format!("{staging}/wheels");
-                steps.push(wheel_step(&name, pkg, target, &i.host, &out, BUILD_DIR, true));
-            }
-        }
+        steps.extend(wheel_steps(i, &mut plan));
     }
     if i.kinds.contains(&Kind::Sdist) {
         for pkg in settings.python() {
@@ -1109,7 +1189,7 @@ fn identify(
                 bail!("unexpected wheel file name {file_name}");
             }
             let tag = parts[parts.len() - 3..].join("-");
-            let platform = wheel_platform(&tag, wheel_targets)
+            let platform = crate::wheel::matrix::wheel_target(file_name, wheel_targets)
                 .with_context(|| format!("{file_name} is for none of the targets built: {wheel_targets:?}"))?;
             (parts[0].replace('_', "-"), Some(platform), Some(tag))
         }

@@ -103,7 +103,8 @@ pub(crate) fn check_ref(f: &RefFacts, version: &str) -> Result<()> {
 #[derive(Clone, Debug)]
 pub(crate) struct Expected {
     pub crates: Vec<String>,
-    pub wheel_platforms: Vec<String>,
+    /// Every wheel: per Python package, per `[release] wheel-targets` target, per interpreter (or abi3).
+    pub wheels: Vec<crate::wheel::matrix::ExpectedWheel>,
     /// The Python distributions whose source distribution ships (where a platform builds `sdists`).
     pub sdists: Vec<String>,
     pub bundles: Vec<String>,
@@ -112,7 +113,7 @@ pub(crate) struct Expected {
 impl Expected {
     /// Wheels or source distributions: the Python packages ship (checked, and published with PYPI_TOKEN).
     pub(crate) fn ships_python(&self) -> bool {
-        !self.wheel_platforms.is_empty() || !self.sdists.is_empty()
+        !self.wheels.is_empty() || !self.sdists.is_empty()
     }
 }
 
@@ -211,9 +212,10 @@ pub(crate) fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<
             problems.push(format!("the crate {c} is missing"));
         }
     }
-    for p in &expected.wheel_platforms {
-        if !m.artifacts.iter().any(|a| a.kind == Kind::Wheel && a.platform.as_deref() == Some(p)) {
-            problems.push(format!("no wheel for {p}"));
+    for w in &expected.wheels {
+        let file = |a: &Artifact| a.path.rsplit('/').next().unwrap_or_default().to_owned();
+        if !m.artifacts.iter().any(|a| a.kind == Kind::Wheel && w.is(&a.name, a.platform.as_deref(), &file(a))) {
+            problems.push(format!("{w} is missing"));
         }
     }
     for d in &expected.sdists {
@@ -447,11 +449,7 @@ pub(crate) fn run(ctx: &Ctx, args: &flags::Release) -> Result<()> {
     let expected = Expected {
         crates: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
         // Wheels only where the repository has Python packages.
-        wheel_platforms: if ctx.settings.python().is_empty() {
-            Vec::new()
-        } else {
-            ctx.settings.release(ctx.job)?.wheel_targets.clone()
-        },
+        wheels: crate::wheel::matrix::expected(ctx.settings.python(), &ctx.settings.release(ctx.job)?.wheel_targets),
         // Source distributions where a platform builds them.
         sdists: if ctx.settings.settings.platform.iter().any(|p| p.builds.contains(&Kind::Sdist)) {
             ctx.settings.python().iter().map(|p| p.dist.clone()).collect()
@@ -1174,7 +1172,7 @@ fn publish_web(sh: &Shell, t: &Targets, plan: &ReleasePlan, dir: &Utf8Path) -> R
     Ok(())
 }
 
-mod content;
+pub(crate) mod content;
 
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,10 @@ use crate::affected::{self, Affected};
 use crate::config::tool;
 use crate::config::{self, CI_DIR};
 use crate::plan::{Plan, Step};
+use crate::wheel::matrix::Interpreter;
 use crate::workspace as repo;
 use crate::{Ctx, tools, wasm};
+use xshell::cmd;
 
 pub(crate) fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
     let defaults: Vec<Part>;
@@ -32,6 +34,8 @@ pub(crate) fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_sin
         String::new()
     };
     let examples = repo::example_scripts(&ctx.root, ctx.settings)?;
+    let pythons_here =
+        if parts.iter().any(|p| matches!(p, Part::Python | Part::Heavy)) { pythons(ctx) } else { (Vec::new(), None) };
     let inputs = Inputs {
         settings: ctx.settings,
         parts: &parts,
@@ -54,6 +58,8 @@ pub(crate) fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_sin
         },
         rust_args: ctx.settings.test_rust_args(),
         python_test_deps: if parts.contains(&Part::Python) { python_test_deps(ctx)? } else { Vec::new() },
+        pythons: pythons_here.0,
+        default_python: pythons_here.1,
     };
     ctx.execute(&plan(&inputs))
 }
@@ -129,6 +135,35 @@ pub(crate) struct Inputs<'a> {
     pub rust_args: &'a [String],
     /// Per Python package: the requirements its tests need and where they come from (its pyproject.toml).
     pub python_test_deps: Vec<(String, Option<crate::pyproject::TestDeps>)>,
+    /// The interpreters the non-abi3 packages list, each found on this machine (its path) or why not.
+    pub pythons: Vec<Found>,
+    /// What `python3` here is (the throwaway virtualenv's interpreter), where it is one a package could list.
+    pub default_python: Option<Interpreter>,
+}
+
+/// An interpreter, and its path on this machine or why it is not here.
+pub(crate) type Found = (Interpreter, Result<String, String>);
+
+/// The interpreters the non-abi3 packages list, probed, and what `python3` is.
+fn pythons(ctx: &Ctx) -> (Vec<Found>, Option<Interpreter>) {
+    let mut listed: Vec<Interpreter> = ctx.settings.python().iter().flat_map(|p| p.interpreters()).collect();
+    listed.sort();
+    listed.dedup();
+    let found =
+        listed.into_iter().map(|i| (i, crate::wheel::find_interpreter(&ctx.sh, i).map(|p| p.to_string()))).collect();
+    let sh = &ctx.sh;
+    let probe = crate::wheel::matrix::PROBE;
+    let said = cmd!(sh, "python3 -c {probe}").quiet().ignore_stderr().read().unwrap_or_default();
+    let default = said.lines().next().and_then(|l| {
+        let (implementation, version) = l.split_once(' ')?;
+        let spelled = match implementation {
+            "cpython" => version.replace(" free-threaded", "t"),
+            "pypy" => format!("pypy{version}"),
+            _ => return None,
+        };
+        spelled.parse().ok()
+    });
+    (found, default)
 }
 
 /// The major version of node's pin (`>= 18`): the wasm tests also run on it.
@@ -204,8 +239,22 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
             .args(["--implementation", "cp", "--only-binary=:all:"])
     };
     for pkg in i.settings.python() {
+        // The emulated Python is Debian's 3.11: a package not built for it has no wheel to run there.
+        let cp311 = Interpreter::CPython { minor: 11, free_threaded: false };
+        let interpreters = match pkg.interpreters() {
+            v if v.is_empty() => vec![],
+            v if v.contains(&cp311) => vec![cp311.executable()],
+            _ => {
+                plan.note(format!(
+                    "skipped: {}'s aarch64 wheel under qemu (the emulated Python is 3.11, which the \
+                                   package does not list)",
+                    pkg.dist
+                ));
+                continue;
+            }
+        };
         let name = format!("wheel: {} ({TARGET})", pkg.dist);
-        plan.push(crate::wheel::wheel_step(&name, pkg, TARGET, &i.host, &wheels, "target", false));
+        plan.push(crate::wheel::wheel_step(&name, pkg, TARGET, &i.host, &wheels, "target", false, &interpreters));
         plan.push(pip_for_aarch64(&format!("aarch64: install pytest for {}", pkg.dist)).arg(config::PYTEST));
         plan.push(
             pip_for_aarch64(&format!("aarch64: install the {} wheel", pkg.dist))
@@ -265,7 +314,9 @@ pub(crate) fn plan(i: &Inputs<'_>) -> Plan {
         let wheels = format!("{CI_DIR}/wheels/{}", i.host);
         for pkg in i.settings.python() {
             let name = format!("wheel: {}", pkg.dist);
-            plan.push(crate::wheel::wheel_step(&name, pkg, &i.host, &i.host, &wheels, "target", false));
+            // Not abi3: the wheel of the virtualenv's interpreter (`python3`).
+            let interpreters = if pkg.interpreters().is_empty() { vec![] } else { vec!["python3".to_owned()] };
+            plan.push(crate::wheel::wheel_step(&name, pkg, &i.host, &i.host, &wheels, "target", false, &interpreters));
         }
         let venv = format!("{CI_DIR}/venv");
         plan.push(
@@ -281,8 +332,65 @@ pub(crate) fn plan(i: &Inputs<'_>) -> Plan {
         if wants_wasm {
             wasm_steps(&mut plan, i, &recordings);
         }
+        if wants_python {
+            interpreter_steps(&mut plan, i);
+        }
     }
     plan
+}
+
+/// The non-abi3 packages' tests on every other interpreter they list that runs here: per interpreter, a wheel
+/// for it, a virtualenv of it with pytest and the test dependencies, the import and pytest. The plan names each
+/// interpreter it could not run, and why.
+fn interpreter_steps(plan: &mut Plan, i: &Inputs<'_>) {
+    for pkg in i.settings.python().iter().filter(|p| !p.interpreters().is_empty()) {
+        for interpreter in pkg.interpreters() {
+            if Some(interpreter) == i.default_python {
+                continue; // tested above, in the throwaway virtualenv
+            }
+            let found = i.pythons.iter().find(|(f, _)| *f == interpreter).map(|(_, r)| r.clone());
+            let path = match found.unwrap_or_else(|| Err("not probed".into())) {
+                Ok(path) => path,
+                Err(why) => {
+                    plan.note(format!(
+                        "not tested here: {} on {interpreter} ({why}; CI's test job installs it with setup-python)",
+                        pkg.dist
+                    ));
+                    continue;
+                }
+            };
+            let exe = interpreter.executable();
+            let wheels = format!("{CI_DIR}/wheels/{}-{exe}", i.host);
+            let name = format!("wheel: {} ({interpreter})", pkg.dist);
+            plan.push(crate::wheel::wheel_step(
+                &name,
+                pkg,
+                &i.host,
+                &i.host,
+                &wheels,
+                "target",
+                false,
+                std::slice::from_ref(&path),
+            ));
+            let venv = format!("{CI_DIR}/venv-{exe}");
+            plan.push(Step::run(&format!("virtualenv ({interpreter})"), &path, &["-m", "venv", "--clear", &venv]));
+            let python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
+            let mut deps = Plan::new("deps");
+            python_test_dependencies(&mut deps, i, &python);
+            let mut wheel = Plan::new("wheel");
+            wheel_steps(&mut wheel, i, &python, &wheels, true);
+            let only_this = |s: &Step| s.name.contains(&pkg.dist) || s.name == "install pytest";
+            for s in deps.steps.into_iter().chain(wheel.steps).filter(only_this) {
+                plan.push(Step { name: format!("{} ({interpreter})", s.name), ..s });
+            }
+        }
+    }
+    let musl = i.settings.settings.platform.iter().flat_map(|p| &p.wheels).any(|t| t.contains("-linux-musl"));
+    if musl && !i.settings.python().is_empty() {
+        plan.note(
+            "not tested here: the musllinux wheels (no musl Python on this machine; maturin's audit checked them)",
+        );
+    }
 }
 
 /// The Rust tests of the affected crates (cargo nextest, else cargo test), and their doctests.
@@ -480,6 +588,8 @@ mod tests {
             libs: vec!["reel".into()],
             rust_args: &[],
             python_test_deps: vec![("reel-sdk".into(), None)],
+            pythons: vec![],
+            default_python: "3.11".parse().ok(),
         }
     }
 
@@ -634,6 +744,63 @@ mod tests {
         bin_only.crates.insert("reel-cli".into());
         let p = plan(&Inputs { affected: &bin_only, ..inputs(&[Part::Rust]) });
         assert!(!names(&p).contains(&"rust doctests") && p.notes.iter().any(|n| n.starts_with("no doctests")));
+    }
+
+    /// A non-abi3 package is tested on every interpreter it lists that runs here (its own wheel, virtualenv,
+    /// test dependencies and pytest); the plan names each one it could not run, and why.
+    #[test]
+    fn a_version_specific_package_is_tested_on_each_interpreter_found_here() {
+        let text = r#"
+[[python]]
+dist = "fx-native"
+module = "fx_native"
+dir = "py"
+tests = "py/tests"
+interpreters = ["3.9", "3.11", "3.14t"]
+
+[[platform]]
+name = "linux"
+runner = "ubuntu-latest"
+target = "x86_64-unknown-linux-gnu"
+wheels = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-musl"]
+builds = ["wheels"]
+"#;
+        let settings = crate::settings::Loaded {
+            path: "/fx/ci.toml".into(),
+            source: Some(text.into()),
+            settings: crate::settings::parse(text).unwrap(),
+        };
+        let group = crate::pyproject::TestDeps { requirements: vec!["dirty-equals".into()], from: "group".into() };
+        let i = Inputs {
+            settings: &settings,
+            examples: &[],
+            python_test_deps: vec![("fx-native".into(), Some(group))],
+            pythons: vec![
+                ("3.9".parse().unwrap(), Err("python3.9 is not on PATH".into())),
+                ("3.11".parse().unwrap(), Ok("/usr/bin/python3.11".into())),
+                ("3.14t".parse().unwrap(), Ok("/opt/py/bin/python3.14t".into())),
+            ],
+            default_python: "3.11".parse().ok(),
+            ..inputs(&[Part::Python])
+        };
+        let p = plan(&i);
+        let lines: Vec<String> = p.steps.iter().map(|s| s.command_line()).collect();
+        // The virtualenv's own interpreter first (python3 is 3.11 here), then 3.14t by its path; 3.9 is named.
+        assert!(lines[0].contains("--interpreter python3"), "{lines:?}");
+        let ft = lines.iter().position(|l| l.contains("--interpreter /opt/py/bin/python3.14t")).expect("3.14t wheel");
+        assert!(lines[ft + 1].starts_with("/opt/py/bin/python3.14t -m venv --clear"), "{lines:?}");
+        let rest = &names(&p)[ft..];
+        for want in [
+            "install the test dependencies of fx-native (CPython 3.14t)",
+            "install the fx-native wheel (CPython 3.14t)",
+            "pytest: fx-native (CPython 3.14t)",
+        ] {
+            assert!(rest.contains(&want), "{want}: {rest:?}");
+        }
+        assert_eq!(lines.iter().filter(|l| l.contains("-m pytest")).count(), 2, "3.11 and 3.14t");
+        let notes = p.notes.join("\n");
+        assert!(notes.contains("not tested here: fx-native on CPython 3.9 (python3.9 is not on PATH"), "{notes}");
+        assert!(notes.contains("the musllinux wheels"), "{notes}");
     }
 
     #[test]

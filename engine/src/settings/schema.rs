@@ -126,6 +126,20 @@ pub(crate) struct PythonPackage {
     pub test_group: Option<String>,
     /// Or an extra of `[project.optional-dependencies]`.
     pub test_extra: Option<String>,
+    /// The interpreters it ships a wheel for, per target (`3.9`, `3.14t`, `pypy3.11`) [default: none, an abi3
+    /// package: one wheel per target].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interpreters: Vec<crate::wheel::matrix::Interpreter>,
+}
+
+impl PythonPackage {
+    /// Its interpreters, each once, oldest first (empty: abi3).
+    pub(crate) fn interpreters(&self) -> Vec<crate::wheel::matrix::Interpreter> {
+        let mut v = self.interpreters.clone();
+        v.sort();
+        v.dedup();
+        v
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -96,6 +96,7 @@ fn inputs(kinds: &[Kind], dirty: bool, host_target: bool) -> Inputs<'static> {
         host_wheels: Some("/repo/target/packages/.staging/abc/wheels".into()),
         examples: vec!["sensors".into()],
         cargo_home: Some("/home/u/.cargo".into()),
+        native_pythons: vec![],
     }
 }
 
@@ -165,7 +166,7 @@ fn wheel_targets_platforms_and_the_auditwheel_verdict() {
     );
     // Native builds where zig has no part: Windows and macOS runners build their own wheels.
     let pkg = &crate::settings::this_repository().python()[0];
-    let win = wheel_step("w", pkg, "x86_64-pc-windows-msvc", "x86_64-pc-windows-msvc", "out", "t", true);
+    let win = wheel_step("w", pkg, "x86_64-pc-windows-msvc", "x86_64-pc-windows-msvc", "out", "t", true, &[]);
     assert!(
         !win.command_line().contains("--zig") && !win.command_line().contains("--target x"),
         "{}",
@@ -176,9 +177,11 @@ fn wheel_targets_platforms_and_the_auditwheel_verdict() {
         ("cp39-abi3-manylinux2014_aarch64.manylinux_2_17_aarch64", Some("aarch64-unknown-linux-gnu")),
         ("cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64", Some("x86_64-unknown-linux-gnu")),
         ("cp39-abi3-win_amd64", None),
+        ("cp39-abi3-musllinux_1_2_x86_64", None),
     ];
     for (tag, want) in cases {
-        assert_eq!(wheel_platform(tag, &targets).as_deref(), want, "{tag}");
+        let file = format!("reel_sdk-0.1.0-{tag}.whl");
+        assert_eq!(crate::wheel::matrix::wheel_target(&file, &targets).as_deref(), want, "{tag}");
     }
     let name = "reel_sdk-0.1.0-cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
     let said = "\nreel_sdk.whl\nis consistent with the following platform tag:\n\"manylinux_2_17_x86_64\".\n";
@@ -286,4 +289,85 @@ fn a_wheel_s_pyproject_is_its_package_s() {
     let wheel = "wheels/reel_sdk-0.1.0-cp39-abi3-manylinux_2_17_x86_64.whl";
     assert_eq!(pyproject_of(settings, wheel), "crates/reel-py/pyproject.toml");
     assert_eq!(pyproject_of(settings, "wheels/other-1.0-py3-none-any.whl"), "the package's pyproject.toml");
+}
+
+/// A non-abi3 package's settings: CPython 3.9-3.14 and 3.14t, manylinux and musllinux for both architectures.
+fn matrix_settings() -> crate::settings::Loaded {
+    let text = r#"
+[[python]]
+dist = "fx-native"
+module = "fx_native"
+dir = "py"
+tests = "py/tests"
+interpreters = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.14t"]
+
+[[platform]]
+name = "linux"
+runner = "ubuntu-latest"
+target = "x86_64-unknown-linux-gnu"
+wheels = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"]
+builds = ["wheels", "sdists"]
+
+[[platform]]
+name = "windows"
+runner = "windows-latest"
+target = "x86_64-pc-windows-msvc"
+wheels = ["x86_64-pc-windows-msvc"]
+builds = ["wheels"]
+"#;
+    crate::settings::Loaded {
+        path: "/fx/ci.toml".into(),
+        source: Some(text.into()),
+        settings: crate::settings::parse(text).unwrap(),
+    }
+}
+
+#[test]
+fn a_version_specific_package_builds_every_interpreter_per_target_with_zig_on_linux() {
+    let settings = matrix_settings();
+    let targets = wheel_targets(&settings, &[], "x86_64-unknown-linux-gnu");
+    assert_eq!(targets.len(), 4);
+    let i =
+        Inputs { settings: &settings, wheel_targets: targets, kinds: vec![Kind::Wheel], ..inputs(&[], false, false) };
+    let linux = plan(&i);
+    assert_eq!(linux.steps.len(), 4, "one maturin build per target, every interpreter in it");
+    let pythons = "--interpreter python3.9 python3.10 python3.11 python3.12 python3.13 python3.14 python3.14t";
+    for (step, compat) in linux.steps.iter().zip(["manylinux2014", "manylinux2014", "musllinux_1_2", "musllinux_1_2"]) {
+        let line = step.command_line();
+        assert!(line.contains(pythons) && line.contains(&format!("--zig --compatibility {compat}")), "{line}");
+    }
+    assert!(linux.notes.iter().all(|n| n.contains("cross-built with zig for 7 interpreters")), "{:?}", linux.notes);
+    assert_eq!(crate::wheel::matrix::expected(settings.python(), &i.wheel_targets).len(), 28);
+    // On the Windows runner the same package is built natively: the interpreters found there, by path, and the
+    // plan says each must be installed.
+    let win = "x86_64-pc-windows-msvc".to_owned();
+    let found: Vec<(Interpreter, Result<Utf8PathBuf, String>)> = settings.python()[0]
+        .interpreters()
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                if p.to_string() == "CPython 3.9" {
+                    Err("not on PATH".into())
+                } else {
+                    Ok(format!("C:/py/{}", p.executable()).into())
+                },
+            )
+        })
+        .collect();
+    let i = Inputs { host: win.clone(), wheel_targets: vec![win], native_pythons: found, ..i };
+    let native = plan(&i);
+    let line = native.steps[0].command_line();
+    assert!(line.contains("--interpreter python3.9 C:/py/python3.10") && !line.contains("--zig"), "{line}");
+    assert!(native.notes[0].contains("built natively, for CPython 3.9, CPython 3.10"), "{:?}", native.notes);
+}
+
+#[test]
+fn an_interpreter_ci_toml_cannot_mean_is_refused_at_its_key() {
+    let text = "[[python]]\ndist = \"a\"\nmodule = \"a\"\ndir = \"a\"\ntests = \"a/t\"\ninterpreters = [\"3.12t\"]\n";
+    let e = crate::settings::parse(text).unwrap_err();
+    assert!(
+        e.starts_with("6:") && e.contains("free-threaded builds exist from CPython 3.13") && e.contains("fix:"),
+        "{e}"
+    );
 }

@@ -12,17 +12,18 @@ use xshell::{Shell, cmd};
 
 use crate::artifacts::normalize;
 use crate::plan::printable;
+pub(crate) use crate::wheel::matrix::parse_wheel_name;
 
 /// The two `.dist-info` files of one wheel, as text.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct DistInfo {
+pub(crate) struct DistInfo {
     pub metadata: String,
     pub wheel: String,
 }
 
 /// Reads each wheel's `*.dist-info/METADATA` and `*.dist-info/WHEEL` with `python`'s zipfile: per wheel, its
 /// files, or why they cannot be read (not a zip, no or several `.dist-info` directories).
-pub(super) fn read_dist_infos(
+pub(crate) fn read_dist_infos(
     sh: &Shell,
     python: &Utf8Path,
     wheels: &[&Utf8Path],
@@ -78,36 +79,9 @@ fn headers<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// The parts of a wheel file name: `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`.
-pub(super) struct WheelName<'a> {
-    pub name: &'a str,
-    pub version: &'a str,
-    /// Every tag the compressed tag sets expand to (`cp39.cp310-abi3-x.y`: 2 × 1 × 2), sorted.
-    pub tags: Vec<String>,
-}
-
-pub(super) fn parse_wheel_name(file: &str) -> Option<WheelName<'_>> {
-    let parts: Vec<&str> = file.strip_suffix(".whl")?.split('-').collect();
-    if !(5..=6).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
-        return None;
-    }
-    let n = parts.len();
-    let mut tags = Vec::new();
-    for py in parts[n - 3].split('.') {
-        for abi in parts[n - 2].split('.') {
-            for platform in parts[n - 1].split('.') {
-                tags.push(format!("{py}-{abi}-{platform}"));
-            }
-        }
-    }
-    tags.sort();
-    tags.dedup();
-    Some(WheelName { name: parts[0], version: parts[1], tags })
-}
-
 /// A release version as a wheel spells it (PEP 440): `1.0.0-alpha.1` is `1.0.0a1`, `-beta.2` `b2`, `-rc.3`
 /// `rc3`; anything else as it is.
-pub(super) fn wheel_version(release: &str) -> String {
+pub(crate) fn wheel_version(release: &str) -> String {
     let Some((base, pre)) = release.split_once('-') else { return release.to_owned() };
     let (label, n) = pre.split_once('.').unwrap_or((pre, "0"));
     let short = match label {
@@ -121,7 +95,7 @@ pub(super) fn wheel_version(release: &str) -> String {
 
 /// Every way the wheel `file` (of project `project` in the manifest) disagrees with its name, the release
 /// `version` and its own `.dist-info`; empty when it agrees.
-pub(super) fn wheel_problems(file: &str, project: &str, version: &str, info: &DistInfo) -> Vec<String> {
+pub(crate) fn wheel_problems(file: &str, project: &str, version: &str, info: &DistInfo) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(parsed) = parse_wheel_name(file) else {
         return vec![format!("{file} is not a wheel file name (name-version-python-abi-platform.whl)")];
@@ -164,7 +138,7 @@ pub(super) fn wheel_problems(file: &str, project: &str, version: &str, info: &Di
 
 /// Each source distribution's `PKG-INFO` (in its one top directory), read with `python`'s tarfile: per file,
 /// its text, or why it cannot be read.
-pub(super) fn read_pkg_infos(
+pub(crate) fn read_pkg_infos(
     sh: &Shell,
     python: &Utf8Path,
     sdists: &[&Utf8Path],
@@ -196,7 +170,7 @@ print(json.dumps(out))
 
 /// Every way the source distribution `file` (of project `project` in the manifest) disagrees with its name
 /// (`{name}-{version}.tar.gz`), the release `version` and its own `PKG-INFO`; empty when it agrees.
-pub(super) fn sdist_problems(file: &str, project: &str, version: &str, pkg_info: &str) -> Vec<String> {
+pub(crate) fn sdist_problems(file: &str, project: &str, version: &str, pkg_info: &str) -> Vec<String> {
     let Some((name, file_version)) = file.strip_suffix(".tar.gz").and_then(|s| s.rsplit_once('-')) else {
         return vec![format!("{file} is not a source distribution file name (name-version.tar.gz)")];
     };

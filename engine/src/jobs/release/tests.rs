@@ -5,6 +5,7 @@ use crate::flags;
 use crate::jobs::upload;
 use crate::registry::crates::{IndexEntry, index_path};
 use crate::testutil::{self, FlakyProxy, RecordingProxy, Server};
+use crate::wheel::matrix::ExpectedWheel;
 
 #[test]
 fn a_release_runs_only_from_the_versions_tag_or_the_default_branch() {
@@ -60,11 +61,19 @@ fn artifact(kind: Kind, name: &str, path: &str, platform: Option<&str>) -> Artif
     }
 }
 
+/// The abi3 wheel of `dist` a release needs for `target`.
+fn abi3(dist: &str, target: &str) -> ExpectedWheel {
+    ExpectedWheel { dist: dist.into(), target: target.into(), interpreter: None }
+}
+
 #[test]
 fn incomplete_or_mismatched_sets_are_refused() {
     let expected = Expected {
         crates: vec!["a".into(), "b".into()],
-        wheel_platforms: vec!["x86_64-unknown-linux-gnu".into(), "aarch64-apple-darwin".into()],
+        wheels: vec![abi3("w", "x86_64-unknown-linux-gnu"), abi3("w", "aarch64-apple-darwin"), {
+            let cp314t = Some("3.14t".parse().unwrap());
+            ExpectedWheel { interpreter: cp314t, ..abi3("w", "x86_64-unknown-linux-gnu") }
+        }],
         sdists: vec!["w".into(), "other-dist".into()],
         bundles: vec!["web".into()],
     };
@@ -84,7 +93,8 @@ fn incomplete_or_mismatched_sets_are_refused() {
     for want in [
         "dirty tree",
         "the crate b is missing",
-        "no wheel for aarch64-apple-darwin",
+        "the w abi3 wheel for aarch64-apple-darwin is missing",
+        "the w wheel for CPython 3.14t on x86_64-unknown-linux-gnu is missing",
         "the web bundle web is missing",
         "the source distribution of other-dist is missing",
         "nothing was published",
@@ -271,7 +281,7 @@ impl Rehearsal {
         testutil::wait_for(pypi_port, "pypi-server");
         let expected = Expected {
             crates: vec!["xtask-demo-a".into(), "xtask-demo-b".into()],
-            wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()],
+            wheels: vec![abi3("xtask-demo-pkg", "x86_64-unknown-linux-gnu")],
             sdists: vec!["xtask-demo-pkg".into()],
             bundles: vec!["demo-web".into()],
         };
@@ -751,7 +761,7 @@ fn a_token_never_goes_to_a_plain_http_package_index_elsewhere() {
     };
     let expected = Expected {
         crates: vec![],
-        wheel_platforms: vec!["x86_64-unknown-linux-gnu".into()],
+        wheels: vec![abi3("demo", "x86_64-unknown-linux-gnu")],
         sdists: vec![],
         bundles: vec![],
     };
@@ -1130,7 +1140,7 @@ fn the_operations_follow_what_ships_and_execute() {
     let t = rehearsal_targets(&root, &root.join("registry"), 1, "http://127.0.0.1:1".into());
     let expected = |crates: &[&str], wheels: &[&str], bundles: &[&str]| Expected {
         crates: crates.iter().map(|s| (*s).to_owned()).collect(),
-        wheel_platforms: wheels.iter().map(|s| (*s).to_owned()).collect(),
+        wheels: wheels.iter().map(|t| abi3("d", t)).collect(),
         sdists: vec![],
         bundles: bundles.iter().map(|s| (*s).to_owned()).collect(),
     };
