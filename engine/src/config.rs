@@ -434,6 +434,11 @@ pub(crate) const ACTION_DOWNLOAD_ARTIFACT: PinnedAction = PinnedAction {
     sha: "d3f86a106a0bac45b974a628896c90dbdf5c8093",
     version: "v4.3.0",
 };
+pub(crate) const ACTION_SETUP_PYTHON: PinnedAction =
+    PinnedAction { repo: "actions/setup-python", sha: "a26af69be951a213d495a4c3e4e4022e16d87065", version: "v5.6.0" };
+/// The Python the engine's tools run on in a workflow that installs interpreters with setup-python (listed last,
+/// so it is `python3` on PATH).
+pub(crate) const RUNNER_PYTHON: &str = "3.12";
 pub(crate) const ACTION_GCP_AUTH: PinnedAction = PinnedAction {
     repo: "google-github-actions/auth",
     sha: "ba79af03959ebeac9769e648f473a284504d9193",

@@ -114,6 +114,22 @@ pub(crate) fn decide(
     Ok(d)
 }
 
+/// The versions `actions/setup-python` installs on a runner (its `python-version`, one per line): the
+/// interpreters `pick` names for each package, then the one the engine's tools run on, last, so that it is the
+/// `python3` on PATH.
+fn setup_pythons(
+    settings: &Loaded,
+    pick: impl Fn(&crate::settings::PythonPackage) -> Vec<crate::wheel::matrix::Interpreter>,
+) -> String {
+    let mut all: Vec<_> = settings.python().iter().flat_map(pick).collect();
+    all.sort();
+    all.dedup();
+    let mut lines: Vec<String> = all.iter().map(|i| i.setup_python()).collect();
+    lines.retain(|v| v != crate::config::RUNNER_PYTHON);
+    lines.push(crate::config::RUNNER_PYTHON.to_owned());
+    lines.join("\n")
+}
+
 /// The platform matrix: `{"include":[{"platform":..,"os":..,"target":..,..}]}` for the named platforms.
 pub(crate) fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json::Value> {
     let mut include = Vec::new();
@@ -136,6 +152,10 @@ pub(crate) fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json
                 "wheel_targets": p.wheels.join(","),
                 "wheels": if p.wheels.is_empty() { "none".to_owned() } else { format!("{}: {how}", p.wheels.join(", ")) },
                 "kinds": p.builds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
+                "build_pythons": setup_pythons(settings, |pkg| p.wheels.iter().flat_map(|t| {
+                    crate::wheel::matrix::native_interpreters(pkg, t, &p.target)
+                }).collect()),
+                "test_pythons": setup_pythons(settings, |pkg| pkg.interpreters()),
             }));
         }
     }

@@ -251,8 +251,22 @@ fn rust_cache(key: &str) -> WStep {
 /// (ci.toml `[lint]`), as a digest written into the workflow (so a changed pin is a changed workflow, which
 /// `workflows --check` catches), and Cargo.lock (the tools pinned to a package of it).
 fn tools_cache(shape: &Shape<'_>) -> WStep {
+    tools_cache_keyed(shape, "")
+}
+
+/// The tools cache of a job whose Python comes from setup-python: a key of its own, since the virtualenv in it
+/// links that interpreter.
+fn tools_cache_setup_python(shape: &Shape<'_>) -> WStep {
+    if shape.settings.python().iter().any(|p| !p.interpreters().is_empty()) {
+        tools_cache_keyed(shape, &format!("-setup-python-{}", config::RUNNER_PYTHON))
+    } else {
+        tools_cache(shape)
+    }
+}
+
+fn tools_cache_keyed(shape: &Shape<'_>, python: &str) -> WStep {
     let pins = config::pins_digest(&shape.settings.lint_pins());
-    let key = format!("tools-${{{{ runner.os }}}}-{pins}-${{{{ hashFiles('Cargo.lock') }}}}");
+    let key = format!("tools-${{{{ runner.os }}}}{python}-{pins}-${{{{ hashFiles('Cargo.lock') }}}}");
     WStep::Uses {
         name: "cache the pinned tools (.tools)",
         action: &config::ACTION_CACHE,
@@ -524,11 +538,10 @@ impl Shape<'_> {
                 "package",
                 "package (${{ matrix.platform }})",
                 60,
-                vec![
-                    checkout(1),
-                    rust_cache("package-${{ matrix.platform }}"),
-                    tools_cache(self),
-                    package_step,
+                [checkout(1), rust_cache("package-${{ matrix.platform }}")]
+                    .into_iter()
+                    .chain(self.setup_python("build_pythons"))
+                    .chain([tools_cache_setup_python(self), package_step,
                     WStep::Uses {
                         name: "hand the packaged commit to the upload job",
                         action: &config::ACTION_UPLOAD_ARTIFACT,
@@ -540,10 +553,23 @@ impl Shape<'_> {
                         ],
                         cond: None,
                         id: None,
-                    },
-                ],
+                    }])
+                    .collect(),
             )
         }
+    }
+
+    /// Where a Python package lists interpreters (not abi3): `actions/setup-python` installs the ones the job's
+    /// platform needs, from the plan's matrix (`matrix.KEY`: the native wheel builds' interpreters, or every one
+    /// the tests run on).
+    fn setup_python(&self, key: &str) -> Option<WStep> {
+        self.settings.python().iter().any(|p| !p.interpreters().is_empty()).then(|| WStep::Uses {
+            name: "the Python interpreters the wheels are built or tested for",
+            action: &config::ACTION_SETUP_PYTHON,
+            with: vec![("python-version", format!("${{{{ matrix.{key} }}}}"))],
+            cond: None,
+            id: None,
+        })
     }
 
     /// Per platform, where a bucket is configured (forks and fresh repositories have none): the packaged commit
@@ -760,12 +786,11 @@ impl Shape<'_> {
                     "test",
                     "test (${{ matrix.platform }})",
                     60,
-                    vec![
-                        checkout(0),
-                        rust_cache("test-${{ matrix.platform }}"),
-                        tools_cache(self),
-                        xtask("test", &["test", "--changed-since", "auto"]),
-                    ],
+                    [checkout(0), rust_cache("test-${{ matrix.platform }}")]
+                        .into_iter()
+                        .chain(self.setup_python("test_pythons"))
+                        .chain([tools_cache_setup_python(self), xtask("test", &["test", "--changed-since", "auto"])])
+                        .collect(),
                 )
             },
         ];

@@ -932,3 +932,60 @@ fn jobs_of_its_own_follow_needs_runners_and_their_words() {
         "{e}"
     );
 }
+
+/// A package that lists interpreters: the package and test jobs install them with a pinned setup-python before
+/// the tools cache (which gets a key of its own), each platform the versions it needs: the native Windows build
+/// every interpreter, the zig cross-builds on Linux none; the tests every one. The engine's Python comes last.
+#[test]
+fn interpreters_a_runner_needs_come_from_setup_python_per_platform() {
+    let text = r#"
+[[python]]
+dist = "fx-native"
+module = "fx_native"
+dir = "py"
+tests = "py/tests"
+interpreters = ["3.9", "3.14t", "pypy3.11"]
+
+[[platform]]
+name = "linux"
+runner = "ubuntu-latest"
+target = "x86_64-unknown-linux-gnu"
+wheels = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-musl"]
+builds = ["wheels"]
+
+[[platform]]
+name = "windows"
+runner = "windows-latest"
+target = "x86_64-pc-windows-msvc"
+wheels = ["x86_64-pc-windows-msvc"]
+builds = ["wheels"]
+"#;
+    let settings = crate::settings::Loaded {
+        path: "/fx/ci.toml".into(),
+        source: Some(text.into()),
+        settings: crate::settings::parse(text).unwrap(),
+    };
+    let m = crate::pipeline::matrix_in(&settings, "linux,windows").unwrap();
+    assert_eq!(m["include"][0]["build_pythons"], "3.12", "zig needs none");
+    assert_eq!(m["include"][1]["build_pythons"], "3.9\n3.14t\npypy3.11\n3.12");
+    assert_eq!(m["include"][0]["test_pythons"], "3.9\n3.14t\npypy3.11\n3.12");
+    let shape = crate::pipeline::Shape::of(camino::Utf8Path::new("/fx"), &settings);
+    let all = crate::pipeline::all_in(&shape).unwrap();
+    let text: String = all.iter().map(crate::pipeline::render).collect();
+    for (key, job) in [("build_pythons", "package"), ("test_pythons", "test")] {
+        let step = format!("python-version: ${{{{ matrix.{key} }}}}");
+        let at = text.find(&step).unwrap_or_else(|| panic!("{job}: {step}"));
+        let before = &text[..at];
+        assert!(before.ends_with(&format!("uses: actions/setup-python@{} # v5.6.0\n        with:\n          ", config_sha())), "{job}");
+        let after = &text[at..];
+        let cache = after.find("key: tools-${{ runner.os }}-setup-python-3.12-").expect("its own tools cache key");
+        assert!(cache < after.find("cargo xtask").unwrap(), "{job}: the cache after setup-python");
+    }
+    // This repository ships abi3 wheels: no setup-python anywhere.
+    let ours: String = crate::pipeline::all().unwrap().iter().map(crate::pipeline::render).collect();
+    assert!(!ours.contains("setup-python"));
+}
+
+fn config_sha() -> &'static str {
+    crate::config::ACTION_SETUP_PYTHON.sha
+}
