@@ -347,10 +347,11 @@ pub(crate) enum BenchCase {
     Gates,
     Test,
     Provision,
+    Matrix,
 }
 
 impl BenchCase {
-    pub(crate) const ALL: [BenchCase; 8] = [
+    pub(crate) const ALL: [BenchCase; 9] = [
         BenchCase::Build,
         BenchCase::Lint,
         BenchCase::Package,
@@ -359,6 +360,7 @@ impl BenchCase {
         BenchCase::Gates,
         BenchCase::Test,
         BenchCase::Provision,
+        BenchCase::Matrix,
     ];
 
     /// Its one name.
@@ -372,6 +374,7 @@ impl BenchCase {
             BenchCase::Gates => "gates",
             BenchCase::Test => "test",
             BenchCase::Provision => "provision",
+            BenchCase::Matrix => "matrix",
         }
     }
 }

@@ -396,3 +396,165 @@ pub fn git(dir: impl AsRef<std::path::Path>, args: &[&str]) -> String {
 pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
+
+pub const NON_ABI3_VERSION: &str = "0.4.0";
+pub const NON_ABI3_INTERPRETERS: &[&str] = &["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.14t"];
+pub const NON_ABI3_TARGETS: &[&str] = &[
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+];
+
+fn non_abi3_ci_toml() -> String {
+    let quoted = |v: &[&str]| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"# A PyO3 project that is not abi3.
+[workspace]
+unversioned = ["xtask"]
+
+[[python]]
+dist = "fx-native"
+module = "fx_native"
+dir = "py/native"
+tests = "py/native/tests"
+test-group = "test"
+interpreters = [{interpreters}]
+
+[test]
+default-parts = ["rust", "python"]
+exclude = ["xtask"]
+
+[[platform]]
+name = "linux"
+runner = "ubuntu-24.04"
+target = "x86_64-unknown-linux-gnu"
+wheels = [
+{targets},
+]
+builds = ["wheels", "sdists"]
+
+[store]
+default = "target/fx-store"
+web = "target/fx-web"
+
+[release]
+registry-api = "https://registry.invalid"
+registry-index = "sparse+https://index.registry.invalid/"
+pypi-upload = "https://pypi.invalid/legacy/"
+pypi-simple = "https://pypi.invalid/simple/"
+wheel-targets = [
+{targets},
+]
+signing-key = "keys/release.pub"
+"#,
+        interpreters = quoted(NON_ABI3_INTERPRETERS),
+        targets = NON_ABI3_TARGETS.iter().map(|t| format!("  \"{t}\"")).collect::<Vec<_>>().join(",\n"),
+    )
+}
+
+/// The files of a PyO3 project that is not abi3 (ci.toml included): one package `fx-native` listing CPython
+/// 3.9-3.14 and 3.14t for manylinux and musllinux on x86_64 and aarch64, with an sdist; its tests need the
+/// dependency group `test` (`dirty-equals`); a pure-Rust crate `fx-core` with a doctest; its own ruff rules
+/// (single quotes). Its release profile compiles at `opt-level = 0` (the heavy test builds 28 wheels; the bench
+/// overrides it). The heavy test and `cargo xtask bench matrix` generate it.
+pub fn non_abi3_project(engine: Option<&str>) -> Vec<(&'static str, String)> {
+    let pyo3 = "pyo3 = { version = \"0.30.1\", default-features = false, features = [\"macros\"] }";
+    let mut files: Vec<(&'static str, String)> = vec![
+        ("ci.toml", non_abi3_ci_toml()),
+        (
+            "Cargo.toml",
+            format!(
+                "[workspace]\nresolver = \"3\"\nmembers = [\"crates/fx-core\", \"py/native\"]\n\n[workspace.package]\n\
+                 version = \"{NON_ABI3_VERSION}\"\nedition = \"2024\"\nlicense = \"MIT\"\n\
+                 repository = \"https://example.invalid/fx\"\n\n\
+                 # 28 wheels: compile fast (the wheels' code is a few lines).\n[profile.release]\nopt-level = 0\n"
+            ),
+        ),
+        (
+            "crates/fx-core/Cargo.toml",
+            "[package]\nname = \"fx-core\"\ndescription = \"The arithmetic\"\nversion.workspace = true\n\
+             edition.workspace = true\nlicense.workspace = true\nrepository.workspace = true\n"
+                .into(),
+        ),
+        (
+            "crates/fx-core/src/lib.rs",
+            "//! The arithmetic behind fx-native.\n\n/// Adds two numbers.\n///\n/// ```\n/// assert_eq!(fx_core::add(2, 3), 5);\n\
+             /// ```\npub fn add(a: i64, b: i64) -> i64 {\n    a + b\n}\n"
+                .into(),
+        ),
+        (
+            "py/native/Cargo.toml",
+            format!(
+                "[package]\nname = \"fx-native\"\ndescription = \"Python bindings\"\nversion.workspace = true\n\
+                 edition.workspace = true\nlicense.workspace = true\nrepository.workspace = true\npublish = false\n\n\
+                 [lib]\nname = \"fx_native\"\ncrate-type = [\"cdylib\"]\ntest = false\ndoctest = false\n\n\
+                 [dependencies]\nfx-core = {{ path = \"../../crates/fx-core\" }}\n{pyo3}\n\n\
+                 [features]\nextension-module = [\"pyo3/extension-module\"]\n"
+            ),
+        ),
+        (
+            "py/native/src/lib.rs",
+            "use pyo3::prelude::*;\n\n/// fx_core::add, for Python.\n#[pyfunction]\nfn add(a: i64, b: i64) -> i64 {\n    \
+             fx_core::add(a, b)\n}\n\n#[pymodule(gil_used = false)]\nfn fx_native(m: &Bound<'_, PyModule>) -> PyResult<()> {\n    \
+             m.add_function(wrap_pyfunction!(add, m)?)?;\n    m.add(\"__version__\", env!(\"CARGO_PKG_VERSION\"))\n}\n"
+                .into(),
+        ),
+        (
+            "py/native/pyproject.toml",
+            format!(
+                "[build-system]\nrequires = [\"maturin>=1.16,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\n\
+                 name = \"fx-native\"\nversion = \"{NON_ABI3_VERSION}\"\ndescription = \"Python bindings\"\n\
+                 requires-python = \">=3.9\"\nlicense = \"MIT\"\nreadme = \"README.md\"\n\n[dependency-groups]\ntest = [\"dirty-equals>=0.7\"]\n\n\
+                 [tool.maturin]\nfeatures = [\"extension-module\"]\nmodule-name = \"fx_native\"\n\n\
+                 [tool.ruff]\nline-length = 100\n\n[tool.ruff.format]\nquote-style = \"single\"\n\n\
+                 [tool.ruff.lint]\nselect = [\"E\", \"F\", \"Q\"]\n\n[tool.ruff.lint.flake8-quotes]\n\
+                 inline-quotes = \"single\"\n"
+            ),
+        ),
+        (
+            "py/native/tests/test_add.py",
+            "import sys\n\nimport fx_native\nfrom dirty_equals import IsPositiveInt\n\n\n\
+             def test_add() -> None:\n    assert fx_native.add(2, 3) == IsPositiveInt\n    assert fx_native.add(2, 3) == 5\n\n\n\
+             def test_version() -> None:\n    assert fx_native.__version__ == '0.4.0', sys.version\n"
+                .into(),
+        ),
+        ("README.md", "# fx\n\nA PyO3 project that is not abi3.\n".into()),
+        (".gitignore", "/target\n".into()),
+        ("py/native/README.md", "# fx-native\n\nPython bindings of fx-core.\n".into()),
+        ("keys/release.pub", "untrusted comment: none\nRWQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n".into()),
+    ];
+    // The adoption, as an adopter does it (an xtask crate of its own depending on the engine, here by path, and
+    // the `cargo xtask` alias), where the caller gives the engine's directory.
+    if let Some(engine) = engine {
+        files.extend([
+            (
+                "xtask/Cargo.toml",
+                format!(
+                    "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+                     [dependencies]\nxtask-engine = {{ path = \"{engine}/engine\" }}\n"
+                ),
+            ),
+            (
+                "xtask/src/main.rs",
+                "//! This repository's `cargo xtask`.\n\nfn main() -> std::process::ExitCode {\n    \
+                 xtask_engine::main(env!(\"CARGO_MANIFEST_DIR\"))\n}\n"
+                    .into(),
+            ),
+            (
+                ".cargo/config.toml",
+                format!(
+                    "[alias]\nxtask = \"run --quiet --locked --package xtask --target-dir \
+                     {engine}/target/engine-for-fixtures --\"\n"
+                ),
+            ),
+        ]);
+    }
+    let members = if engine.is_some() { ", \"xtask\"" } else { "" };
+    for (path, text) in &mut files {
+        if *path == "Cargo.toml" {
+            *text = text.replace("\"py/native\"]", &format!("\"py/native\"{members}]"));
+        }
+    }
+    files
+}

@@ -43,6 +43,7 @@ pub(crate) fn run(ctx: &Ctx, cases: &[BenchCase], runs: usize) -> Result<()> {
             BenchCase::Gates => case_gates,
             BenchCase::Test => case_test,
             BenchCase::Provision => case_provision,
+            BenchCase::Matrix => case_matrix,
         };
         measure(ctx, runs, &mut report)?;
     }
@@ -150,6 +151,45 @@ fn case_package(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
         "the cost of the second architecture".into(),
     ));
     r.rows.extend([one, both]);
+    Ok(())
+}
+
+/// The whole wheel matrix of a non-abi3 PyO3 project (`testkit::non_abi3_project`: 7 interpreters × manylinux
+/// and musllinux × x86_64 and aarch64, 28 wheels) built from one fresh checkout, at the release profile's usual
+/// `opt-level = 3`: the wall time a Linux package job pays with no cache, and wheels per minute. One cold run.
+fn case_matrix(ctx: &Ctx, _runs: usize, r: &mut Report) -> Result<()> {
+    let dir = ctx.root.join(config::BENCH_DIR).join("wheel-matrix");
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, text) in crate::testkit::non_abi3_project(None) {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap_or(&dir)).with_context(|| format!("creating {p}"))?;
+        std::fs::write(&p, text).with_context(|| format!("writing {p}"))?;
+    }
+    // The engine repository's lock file, pruned by cargo (pyo3 is in it); elsewhere cargo resolves afresh.
+    let _ = std::fs::copy(ctx.root.join("Cargo.lock"), dir.join("Cargo.lock"));
+    let sh = Shell::new()?;
+    sh.change_dir(&dir);
+    cmd!(sh, "cargo metadata --format-version 1").quiet().ignore_stdout().run()?;
+    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["-c", "user.name=bench", "-c", "user.email=b@x.invalid", "commit", "-q", "-m", "bench"]] {
+        cmd!(sh, "git {args...}").quiet().run()?;
+    }
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    let env = [("XTASK_ROOT", dir.as_str()), ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")];
+    let tools = ctx.tools.dir().to_string();
+    let env: Vec<(&str, &str)> = env.into_iter().chain([("XTASK_TOOLS_DIR", tools.as_str())]).collect();
+    eprintln!("bench: the wheel matrix of a non-abi3 package (28 wheels, one cold run)");
+    let took = time_once(&sh, exe.to_str().unwrap_or("xtask"), &["package", "--kinds", "wheels"], &env)?;
+    let wheels = std::fs::read_dir(dir.join("target/packages"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_dir(e.path().join("wheels")).ok())
+        .flat_map(|d| d.filter_map(|e| e.ok()))
+        .count();
+    let per_minute = wheels as f64 / took.as_secs_f64() * 60.0;
+    r.rows.push(row(
+        "package: the wheel matrix of a non-abi3 package",
+        took,
+        &format!("{wheels} wheels (7 interpreters × 4 Linux targets, zig), cold, opt-level 3: {per_minute:.1} wheels/min"),
+    ));
     Ok(())
 }
 

@@ -57,7 +57,11 @@ pub(crate) fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_sin
             Vec::new()
         },
         rust_args: ctx.settings.test_rust_args(),
-        python_test_deps: if parts.contains(&Part::Python) { python_test_deps(ctx)? } else { Vec::new() },
+        python_test_deps: if parts.iter().any(|p| matches!(p, Part::Python | Part::Heavy)) {
+            python_test_deps(ctx)?
+        } else {
+            Vec::new()
+        },
         pythons: pythons_here.0,
         default_python: pythons_here.1,
     };
@@ -256,6 +260,14 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
         let name = format!("wheel: {} ({TARGET})", pkg.dist);
         plan.push(crate::wheel::wheel_step(&name, pkg, TARGET, &i.host, &wheels, "target", false, &interpreters));
         plan.push(pip_for_aarch64(&format!("aarch64: install pytest for {}", pkg.dist)).arg(config::PYTEST));
+        let deps = i.python_test_deps.iter().find(|(d, _)| *d == pkg.dist).and_then(|(_, d)| d.as_ref());
+        if let Some(deps) = deps.filter(|d| !d.requirements.is_empty()) {
+            plan.push(
+                pip_for_aarch64(&format!("aarch64: install the test dependencies of {}", pkg.dist))
+                    .args(deps.requirements.iter().cloned())
+                    .hint(format!("{} of its pyproject.toml, as wheels for aarch64", deps.from)),
+            );
+        }
         plan.push(
             pip_for_aarch64(&format!("aarch64: install the {} wheel", pkg.dist))
                 .args(["--no-index", "--no-deps", "--find-links", &wheels])
@@ -396,7 +408,8 @@ fn interpreter_steps(plan: &mut Plan, i: &Inputs<'_>) {
 /// The Rust tests of the affected crates (cargo nextest, else cargo test), and their doctests.
 fn rust_steps(plan: &mut Plan, i: &Inputs<'_>) {
     let step = if i.nextest {
-        Step::run("rust tests", "cargo", &["nextest", "run", "--locked", "--no-fail-fast"])
+        // A workspace whose only tests are doctests has nothing for nextest: not a failure.
+        Step::run("rust tests", "cargo", &["nextest", "run", "--locked", "--no-fail-fast", "--no-tests", "warn"])
             .tools(&[tool::CARGO, tool::NEXTEST])
     } else {
         Step::run("rust tests", "cargo", &["test", "--locked", "--no-fail-fast"]).tools(&[tool::CARGO])
@@ -724,7 +737,7 @@ mod tests {
         let deps = vec![("reel-sdk".to_owned(), Some(group))];
         let p = plan(&Inputs { rust_args: &args, python_test_deps: deps, ..inputs(&[Part::Rust, Part::Python]) });
         let lines: Vec<String> = p.steps.iter().map(|s| s.command_line()).collect();
-        assert_eq!(lines[0], "cargo nextest run --locked --no-fail-fast --workspace --features serde");
+        assert_eq!(lines[0], "cargo nextest run --locked --no-fail-fast --no-tests warn --workspace --features serde");
         assert_eq!(lines[1], "cargo test --doc --locked --no-fail-fast --workspace --features serde");
         let install =
             lines.iter().position(|l| l.ends_with("pip install --quiet 'dirty-equals>=0.7'")).expect("the group");
@@ -846,7 +859,7 @@ builds = ["wheels"]
         let leaf = Affected { crates: BTreeSet::from(["reel-cli".to_owned()]), ..Affected::default() };
         assert_eq!(select(crate::settings::this_repository(), &all, &leaf), [Part::Rust]);
         let plan = plan(&Inputs { affected: &leaf, ..inputs(&[Part::Rust]) });
-        assert_eq!(plan.steps[0].command_line(), "cargo nextest run --locked --no-fail-fast --package reel-cli");
+        assert_eq!(plan.steps[0].command_line(), "cargo nextest run --locked --no-fail-fast --no-tests warn --package reel-cli");
         assert_eq!(
             select(crate::settings::this_repository(), &[Part::Python], &leaf),
             [],
