@@ -242,7 +242,7 @@ xflags::xflags! {
         }
         /// Measure the CI system: medians over several runs (a benchmark, not a test).
         cmd bench {
-            /// Which benchmarks: build, lint, package, changed, upload, gates, test, provision [default: all].
+            /// Which benchmarks: build, lint, package, changed, upload, gates, test, provision, matrix [default: all].
             repeated cases: BenchCase
             /// Runs per measurement, 1 to 100; the median is reported [default: 3].
             optional --runs n: Runs

@@ -68,12 +68,8 @@ fn a_non_abi3_project_ships_its_whole_wheel_matrix_from_one_linux_machine() {
     let sha = git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
     let manifest = std::fs::read_to_string(repo.join("target/packages").join(&sha).join("manifest.json")).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
-    let files: BTreeSet<String> = manifest["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["path"].as_str().unwrap().to_owned())
-        .collect();
+    let files: BTreeSet<String> =
+        manifest["artifacts"].as_array().unwrap().iter().map(|a| a["path"].as_str().unwrap().to_owned()).collect();
     assert!(files.contains(&format!("sdists/fx_native-{VERSION}.tar.gz")), "{files:?}");
     for i in INTERPRETERS {
         let (py, abi) = match i.strip_suffix('t') {

@@ -170,7 +170,11 @@ fn case_matrix(ctx: &Ctx, _runs: usize, r: &mut Report) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(&dir);
     cmd!(sh, "cargo metadata --format-version 1").quiet().ignore_stdout().run()?;
-    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["-c", "user.name=bench", "-c", "user.email=b@x.invalid", "commit", "-q", "-m", "bench"]] {
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["-c", "user.name=bench", "-c", "user.email=b@x.invalid", "commit", "-q", "-m", "bench"],
+    ] {
         cmd!(sh, "git {args...}").quiet().run()?;
     }
     let exe = std::env::current_exe().context("finding the xtask executable")?;
@@ -188,7 +192,9 @@ fn case_matrix(ctx: &Ctx, _runs: usize, r: &mut Report) -> Result<()> {
     r.rows.push(row(
         "package: the wheel matrix of a non-abi3 package",
         took,
-        &format!("{wheels} wheels (7 interpreters × 4 Linux targets, zig), cold, opt-level 3: {per_minute:.1} wheels/min"),
+        &format!(
+            "{wheels} wheels (7 interpreters × 4 Linux targets, zig), cold, opt-level 3: {per_minute:.1} wheels/min"
+        ),
     ));
     Ok(())
 }

@@ -39,6 +39,8 @@ struct Python {
     tests: String,
     /// `test-group = ...` or `test-extra = ...`, where the default (a group called `test`) does not find them.
     test_key: Option<(&'static str, String)>,
+    /// Not abi3: the interpreters it ships a wheel for.
+    interpreters: Vec<String>,
 }
 
 pub(crate) fn run(ctx: &Ctx, force: bool) -> Result<()> {
@@ -198,6 +200,10 @@ fn packages_sections(t: &mut String, f: &Found, d: &Decided<'_>, undecided: &mut
         let _ = write!(t, "\n[[python]]\ndist = {dist}\nmodule = {module}\ndir = {dir}\ntests = {tests}\n");
         if let Some((key, value)) = &p.test_key {
             let _ = writeln!(t, "{key} = {}", toml_str(value));
+        }
+        if !p.interpreters.is_empty() {
+            let names: Vec<&str> = p.interpreters.iter().map(String::as_str).collect();
+            let _ = writeln!(t, "# Not abi3: one wheel per interpreter per target.\ninterpreters = [{}]", list(&names));
         }
     }
     for w in &d.wasm {
@@ -384,7 +390,59 @@ fn python_package(f: &Found, dir: &str, text: &str, undecided: &mut Vec<String>)
              `cargo xtask package --check-reproducible` fails"
         ));
     }
-    Some(Python { dist, module, dir: dir.to_owned(), tests, test_key })
+    let interpreters = interpreters(f, &prefix, &lookup, undecided, &dist);
+    Some(Python { dist, module, dir: dir.to_owned(), tests, test_key, interpreters })
+}
+
+/// The interpreters of a package that is not abi3 (its Cargo.toml and pyproject.toml name no `abi3` feature):
+/// every CPython from its `requires-python` lower bound (3.9 without one) to the newest maturin knows, and the
+/// free-threaded build of the newest where its module says `gil_used = false`. Empty for abi3.
+fn interpreters(
+    f: &Found,
+    prefix: &str,
+    lookup: &dyn Fn(&[&str]) -> Option<Value>,
+    undecided: &mut Vec<String>,
+    dist: &str,
+) -> Vec<String> {
+    let cargo = std::fs::read_to_string(f.root.join(format!("{prefix}Cargo.toml"))).unwrap_or_default();
+    let features = lookup(&["tool", "maturin", "features"]).map(|v| format!("{v:?}")).unwrap_or_default();
+    if cargo.contains("abi3") || features.contains("abi3") {
+        return Vec::new();
+    }
+    let floor = lookup(&["project", "requires-python"])
+        .and_then(|v| {
+            let spec: String = v.as_str()?.chars().filter(|c| !c.is_whitespace()).collect();
+            spec.split(',').find_map(|c| c.strip_prefix(">=3.").map(str::to_owned))
+        })
+        .and_then(|m| m.trim().split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse::<u8>().ok()))
+        .unwrap_or(9)
+        .max(9);
+    let mut v: Vec<String> = (floor..=crate::config::NEWEST_CPYTHON).map(|m| format!("3.{m}")).collect();
+    let sources = rust_sources(&f.root.join(format!("{prefix}src")));
+    if sources.contains("gil_used = false") {
+        v.push(format!("3.{}t", crate::config::NEWEST_CPYTHON));
+    }
+    undecided.push(format!(
+        "{dist}: not abi3 (no `abi3` feature of pyo3): one wheel per interpreter, {} (from requires-python; \
+         free-threaded where the module says `gil_used = false`); add `pypy3.X` for PyPy",
+        v.join(", ")
+    ));
+    v
+}
+
+/// The text of every `.rs` file under `dir` (for a look at what a module declares).
+pub(crate) fn rust_sources(dir: &Utf8Path) -> String {
+    let mut out = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        let Ok(path) = Utf8PathBuf::from_path_buf(e.path()) else { continue };
+        if path.is_dir() {
+            out.push_str(&rust_sources(&path));
+        } else if path.extension() == Some("rs") {
+            out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+    out
 }
 
 /// A TOML basic string (a JSON string is one: the same escapes).
@@ -496,6 +554,9 @@ mod tests {
         let s = crate::settings::parse(&p.text).unwrap_or_else(|e| panic!("{e}\n{}", p.text));
         assert_eq!(s.python.len(), 1);
         assert_eq!((s.python[0].module.as_str(), s.python[0].test_extra.as_deref()), ("p", Some("dev")));
+        // Its Cargo.toml names no abi3 feature: one wheel per CPython from 3.9.
+        let spelled: Vec<String> = s.python[0].interpreters().iter().map(|i| i.setup_python()).collect();
+        assert_eq!(spelled, ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14"]);
         assert_eq!(s.gates.unwrap().main_branch, "main");
         let said = p.undecided.join("\n");
         for want in [
@@ -504,9 +565,26 @@ mod tests {
             "py/tests is assumed",
             "sbom",
             "minisign -G",
+            "p: not abi3",
         ] {
             assert!(said.contains(want), "{want}: {said}");
         }
+        // From its requires-python, with the free-threaded build where the module declares it; abi3: none.
+        crate::testutil::write_files(
+            &root,
+            &[
+                ("py/Cargo.toml", "[dependencies]\npyo3 = { version = \"0.30\" }\n"),
+                ("py/src/lib.rs", "#[pymodule(gil_used = false)]\nfn p() {}\n"),
+            ],
+        );
+        let pyproject =
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"p\"\nrequires-python = \">= 3.11\"\n";
+        let f = Found { pyprojects: vec![("py".into(), pyproject.into())], ..f };
+        let s = crate::settings::parse(&propose(&f).text).unwrap();
+        let spelled: Vec<String> = s.python[0].interpreters().iter().map(|i| i.setup_python()).collect();
+        assert_eq!(spelled, ["3.11", "3.12", "3.13", "3.14", "3.14t"]);
+        crate::testutil::write_files(&root, &[("py/Cargo.toml", "pyo3 = { features = [\"abi3-py39\"] }\n")]);
+        assert!(crate::settings::parse(&propose(&f).text).unwrap().python[0].interpreters.is_empty());
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -859,7 +859,10 @@ builds = ["wheels"]
         let leaf = Affected { crates: BTreeSet::from(["reel-cli".to_owned()]), ..Affected::default() };
         assert_eq!(select(crate::settings::this_repository(), &all, &leaf), [Part::Rust]);
         let plan = plan(&Inputs { affected: &leaf, ..inputs(&[Part::Rust]) });
-        assert_eq!(plan.steps[0].command_line(), "cargo nextest run --locked --no-fail-fast --no-tests warn --package reel-cli");
+        assert_eq!(
+            plan.steps[0].command_line(),
+            "cargo nextest run --locked --no-fail-fast --no-tests warn --package reel-cli"
+        );
         assert_eq!(
             select(crate::settings::this_repository(), &[Part::Python], &leaf),
             [],

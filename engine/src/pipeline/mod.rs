@@ -541,19 +541,22 @@ impl Shape<'_> {
                 [checkout(1), rust_cache("package-${{ matrix.platform }}")]
                     .into_iter()
                     .chain(self.setup_python("build_pythons"))
-                    .chain([tools_cache_setup_python(self), package_step,
-                    WStep::Uses {
-                        name: "hand the packaged commit to the upload job",
-                        action: &config::ACTION_UPLOAD_ARTIFACT,
-                        with: vec![
-                            ("name", PACKAGES_ARTIFACT.into()),
-                            ("path", "target/packages/${{ github.sha }}/".into()),
-                            ("if-no-files-found", "error".into()),
-                            ("retention-days", "3".into()),
-                        ],
-                        cond: None,
-                        id: None,
-                    }])
+                    .chain([
+                        tools_cache_setup_python(self),
+                        package_step,
+                        WStep::Uses {
+                            name: "hand the packaged commit to the upload job",
+                            action: &config::ACTION_UPLOAD_ARTIFACT,
+                            with: vec![
+                                ("name", PACKAGES_ARTIFACT.into()),
+                                ("path", "target/packages/${{ github.sha }}/".into()),
+                                ("if-no-files-found", "error".into()),
+                                ("retention-days", "3".into()),
+                            ],
+                            cond: None,
+                            id: None,
+                        },
+                    ])
                     .collect(),
             )
         }

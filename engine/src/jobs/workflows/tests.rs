@@ -976,7 +976,11 @@ builds = ["wheels"]
         let step = format!("python-version: ${{{{ matrix.{key} }}}}");
         let at = text.find(&step).unwrap_or_else(|| panic!("{job}: {step}"));
         let before = &text[..at];
-        assert!(before.ends_with(&format!("uses: actions/setup-python@{} # v5.6.0\n        with:\n          ", config_sha())), "{job}");
+        assert!(
+            before
+                .ends_with(&format!("uses: actions/setup-python@{} # v5.6.0\n        with:\n          ", config_sha())),
+            "{job}"
+        );
         let after = &text[at..];
         let cache = after.find("key: tools-${{ runner.os }}-setup-python-3.12-").expect("its own tools cache key");
         assert!(cache < after.find("cargo xtask").unwrap(), "{job}: the cache after setup-python");
