@@ -48,6 +48,16 @@ xflags::xflags! {
             repeated --part parts: Parts
             /// Only what a change since REV affects (`auto`: the pull request's base in GitHub Actions).
             optional --changed-since rev: String
+            /// Build the Rust tests once into this nextest archive (alone: only that); with --shard, run from it
+            /// (built first when missing) [default with --shard: target/ci/tests.tar.zst].
+            optional --archive file: Utf8PathBuf
+            /// Run only the K-th of N partitions of the Rust tests (`2/4`), JUnit into target/ci/junit/.
+            optional --shard shard: Shard
+            /// Join the shards' JUnit files in DIR: every test once, the totals and the flaky tests, by name.
+            optional --join dir: Utf8PathBuf
+            /// Where the Rust unit tests run: `here`, or `shards` (the shard jobs run them; here only the
+            /// doctests and the other parts) [default: here].
+            optional --unit-tests where: UnitTests
             /// After `--`: passed untouched to the Rust test runner (cargo nextest run / cargo test).
             repeated runner_args: String
         }
@@ -333,6 +343,51 @@ impl FromStr for Runs {
     type Err = String;
     fn from_str(s: &str) -> Result<Runs, String> {
         count(s, "--runs", 100).map(Runs)
+    }
+}
+
+/// One partition of the Rust tests: the K-th of N (1 <= K <= N <= 64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shard {
+    pub k: u32,
+    pub n: u32,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("`{}` is no shard\nfix: write K/N, e.g. 2/4 (1 <= K <= N <= 64)", printable(s));
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u32, u32) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if k == 0 || k > n || n > 64 {
+            return Err(bad());
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+/// Where the Rust unit tests run: in the test job, or in the shard jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum UnitTests {
+    #[default]
+    Here,
+    Shards,
+}
+
+impl FromStr for UnitTests {
+    type Err = String;
+    fn from_str(s: &str) -> Result<UnitTests, String> {
+        match s {
+            "here" => Ok(UnitTests::Here),
+            "shards" => Ok(UnitTests::Shards),
+            _ => Err(format!("`{}` is no place for the unit tests\nfix: write here or shards", printable(s))),
+        }
     }
 }
 

@@ -558,3 +558,175 @@ pub fn non_abi3_project(engine: Option<&str>) -> Vec<(&'static str, String)> {
     }
     files
 }
+
+/// The number of crates of [`large_workspace`], and its levels (each crate depends on crates of the level below).
+pub const LARGE_CRATES: usize = 100;
+pub const LARGE_LEVELS: usize = 10;
+/// Its crates that are never published (on the top level: nothing published depends on them).
+pub const LARGE_UNPUBLISHED: &[usize] = &[95, 97, 99];
+
+/// The maturin packages and wasm bundles of [`large_workspace`]: (package, the crate it uses).
+pub fn large_tops() -> Vec<(String, usize)> {
+    let top = LARGE_CRATES - LARGE_CRATES / LARGE_LEVELS;
+    let py = (0..3).map(|k| (format!("lw-py{k}"), top + 2 * k));
+    let web = (0..2).map(|k| (format!("lw-web{k}"), top + 6 + 2 * k));
+    py.chain(web).collect()
+}
+
+/// The name of crate `i` of [`large_workspace`].
+pub fn large_crate(i: usize) -> String {
+    format!("lw-{i:03}")
+}
+
+/// The crates crate `i` of [`large_workspace`] depends on: two of the level below (none on level 0).
+pub fn large_deps(i: usize) -> Vec<usize> {
+    let per = LARGE_CRATES / LARGE_LEVELS;
+    let level = i / per;
+    if level == 0 {
+        return Vec::new();
+    }
+    let below = (level - 1) * per;
+    let mut d = vec![below + i % per, below + (i + 3) % per];
+    d.dedup();
+    d
+}
+
+/// A monorepo of the size this CI was designed for (ci.toml included): [`LARGE_CRATES`] crates in
+/// [`LARGE_LEVELS`] levels (crate `i` depends on [`large_deps`]`(i)`), three of them unpublished, each with two
+/// real tests (its value, and its dependencies' values); three maturin packages (abi3) and two wasm bundles on
+/// top; `[test] shards = 4`. `pyo3` and `wasm_bindgen` are dependency lines (the engine repository's own, so the
+/// lock file and the cargo cache have them). The line of one test, `lw_000::tests::flaky`, fails on its first
+/// run in a directory and passes on the retry (it leaves a marker file in `CI_FLAKY_DIR`) when that variable
+/// is set: what nextest reports as flaky.
+pub fn large_workspace(pyo3: &str, wasm_bindgen: &str) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut members: Vec<String> = Vec::new();
+    let ident = |i: usize| large_crate(i).replace('-', "_");
+    let manifest = |name: &str, publish: bool, deps: &[String]| {
+        let mut t = format!(
+            "[package]\nname = \"{name}\"\ndescription = \"{name}, a crate of the large workspace\"\n\
+             version.workspace = true\nedition.workspace = true\nlicense.workspace = true\n\
+             repository.workspace = true\n"
+        );
+        if !publish {
+            t.push_str("publish = false\n");
+        }
+        t.push_str("\n[dependencies]\n");
+        for d in deps {
+            t.push_str(d);
+            t.push('\n');
+        }
+        t
+    };
+    let dep = |i: usize, up: &str| {
+        format!("{} = {{ path = \"{up}/{}\", version = \"=1.0.0\" }}", large_crate(i), large_crate(i))
+    };
+    for i in 0..LARGE_CRATES {
+        let name = large_crate(i);
+        let deps = large_deps(i);
+        members.push(format!("crates/{name}"));
+        let lines: Vec<String> = deps.iter().map(|d| dep(*d, "..")).collect();
+        files.push((format!("crates/{name}/Cargo.toml"), manifest(&name, !LARGE_UNPUBLISHED.contains(&i), &lines)));
+        let sum = deps.iter().map(|d| format!(" + {}::value()", ident(*d))).collect::<String>();
+        let below = if deps.is_empty() {
+            "0".to_owned()
+        } else {
+            deps.iter().map(|d| format!("{}::value()", ident(*d))).collect::<Vec<_>>().join(" + ")
+        };
+        let mut lib = format!(
+            "//! `{name}`: one crate of the large workspace.\n\n/// One more than the sum of its dependencies' values.\n\
+             pub fn value() -> u64 {{\n    1{sum}\n}}\n\n#[cfg(test)]\nmod tests {{\n    #[test]\n    fn is_positive() {{\n        \
+             assert!(super::value() >= 1);\n    }}\n\n    #[test]\n    fn exceeds_its_dependencies() {{\n        \
+             assert!(super::value() > {});\n    }}\n",
+            below
+        );
+        if i == 0 {
+            lib.push_str(
+                "\n    /// Fails once per `CI_FLAKY_DIR`, then passes: a flaky test, on purpose.\n    #[test]\n    fn flaky() {\n        \
+                 let Ok(dir) = std::env::var(\"CI_FLAKY_DIR\") else { return };\n        \
+                 let marker = std::path::Path::new(&dir).join(\"flaky-ran-once\");\n        \
+                 if !marker.exists() {\n            std::fs::write(&marker, b\"\").unwrap();\n            \
+                 panic!(\"the first run of a flaky test\");\n        }\n    }\n",
+            );
+        }
+        lib.push_str("}\n");
+        files.push((format!("crates/{name}/src/lib.rs"), lib));
+    }
+    let tops = large_tops();
+    for (k, uses) in tops[..3].iter().map(|t| t.1).enumerate() {
+        let dir = format!("py/p{k}");
+        let module = format!("lw_py{k}");
+        members.push(dir.clone());
+        let mut m = manifest(&format!("lw-py{k}"), false, &[dep(uses, "../../crates"), pyo3.to_owned()]);
+        m.push_str(&format!(
+            "\n[lib]\nname = \"{module}\"\ncrate-type = [\"cdylib\"]\ntest = false\ndoctest = false\n\n\
+             [features]\nextension-module = [\"pyo3/extension-module\"]\n"
+        ));
+        files.push((format!("{dir}/Cargo.toml"), m));
+        files.push((
+            format!("{dir}/pyproject.toml"),
+            format!(
+                "[build-system]\nrequires = [\"maturin>=1.16,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\n\
+                 name = \"lw-py{k}\"\nreadme = \"README.md\"\nrequires-python = \">=3.9\"\ndynamic = [\"version\"]\n\n\
+                 [tool.maturin]\nfeatures = [\"extension-module\"]\n\n[tool.maturin.sbom]\nrust = false\n"
+            ),
+        ));
+        files.push((format!("{dir}/README.md"), format!("# lw-py{k}\n\nThe value of {}.\n", large_crate(uses))));
+        files.push((
+            format!("{dir}/src/lib.rs"),
+            format!(
+                "//! The `{module}` module.\n\nuse pyo3::prelude::*;\n\n#[pyfunction]\nfn value() -> u64 {{\n    {}::value()\n}}\n\n\
+                 #[pymodule]\nfn {module}(m: &Bound<'_, PyModule>) -> PyResult<()> {{\n    \
+                 m.add_function(wrap_pyfunction!(value, m)?)\n}}\n",
+                ident(uses)
+            ),
+        ));
+        files.push((
+            format!("{dir}/tests/test_{module}.py"),
+            format!("import {module}\n\n\ndef test_value():\n    assert {module}.value() >= 1\n"),
+        ));
+    }
+    for (k, uses) in tops[3..].iter().map(|t| t.1).enumerate() {
+        let dir = format!("web/w{k}");
+        members.push(dir.clone());
+        let mut m = manifest(&format!("lw-web{k}"), false, &[dep(uses, "../../crates"), wasm_bindgen.to_owned()]);
+        m.push_str("\n[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n");
+        files.push((format!("{dir}/Cargo.toml"), m));
+        files.push((
+            format!("{dir}/src/lib.rs"),
+            format!(
+                "//! A page of the large workspace.\n\nuse wasm_bindgen::prelude::*;\n\n/// Its crate's value.\n\
+                 #[wasm_bindgen]\npub fn value() -> u32 {{\n    {}::value() as u32\n}}\n",
+                ident(uses)
+            ),
+        ));
+        files.push((format!("{dir}/www/index.html"), "<!doctype html>\n<p>large</p>\n".into()));
+    }
+    let quoted = |v: &[String]| v.iter().map(|m| format!("  \"{m}\",\n")).collect::<String>();
+    files.push((
+        "Cargo.toml".into(),
+        format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [\n{}]\n\n[workspace.package]\nversion = \"1.0.0\"\n\
+             edition = \"2024\"\nlicense = \"MIT\"\nrepository = \"https://example.invalid/large\"\n",
+            quoted(&members)
+        ),
+    ));
+    let py = (0..3)
+        .map(|k| format!("\n[[python]]\ndist = \"lw-py{k}\"\nmodule = \"lw_py{k}\"\ndir = \"py/p{k}\"\ntests = \"py/p{k}/tests\"\n"))
+        .collect::<String>();
+    let web =
+        (0..2).map(|k| format!("\n[[wasm]]\npackage = \"lw-web{k}\"\nwww = \"web/w{k}/www\"\n")).collect::<String>();
+    files.push((
+        "ci.toml".into(),
+        format!(
+            "# A monorepo of a hundred crates.\n{py}{web}\n[test]\ndefault-parts = [\"rust\", \"python\", \"wasm\"]\n\
+             # The Rust tests across four runners: built once, run in four partitions.\nshards = 4\n\n\
+             [[platform]]\nname = \"linux\"\nrunner = \"ubuntu-24.04\"\ntarget = \"x86_64-unknown-linux-gnu\"\n\
+             wheels = [\"x86_64-unknown-linux-gnu\"]\nbuilds = [\"crates\", \"wheels\", \"wasm\"]\n\n\
+             [store]\ndefault = \"target/lw-store\"\nweb = \"target/lw-web\"\n"
+        ),
+    ));
+    files.push((".gitignore".into(), "/target\n".into()));
+    files.push(("README.md".into(), "# large\n\nA hundred crates.\n".into()));
+    files
+}

@@ -12,7 +12,8 @@ use crate::workspace as repo;
 use crate::{Ctx, tools, wasm};
 use xshell::cmd;
 
-pub(crate) fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_since: Option<&str>) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, f: &crate::flags::Test) -> Result<()> {
+    let (parts, runner_args, changed_since) = (&f.parts()[..], &f.runner_args[..], f.changed_since.as_deref());
     let defaults: Vec<Part>;
     let parts = if parts.is_empty() {
         defaults = ctx.settings.test_parts("test")?.to_vec();
@@ -64,6 +65,7 @@ pub(crate) fn run(ctx: &Ctx, parts: &[Part], runner_args: &[String], changed_sin
         },
         pythons: pythons_here.0,
         default_python: pythons_here.1,
+        unit_tests_here: f.unit_tests.unwrap_or_default() == crate::flags::UnitTests::Here,
     };
     ctx.execute(&plan(&inputs))
 }
@@ -143,6 +145,8 @@ pub(crate) struct Inputs<'a> {
     pub pythons: Vec<Found>,
     /// What `python3` here is (the throwaway virtualenv's interpreter), where it is one a package could list.
     pub default_python: Option<Interpreter>,
+    /// The Rust unit tests run here (else in the shard jobs: here only the doctests).
+    pub unit_tests_here: bool,
 }
 
 /// An interpreter, and its path on this machine or why it is not here.
@@ -432,8 +436,12 @@ fn rust_steps(plan: &mut Plan, i: &Inputs<'_>) {
         return;
     }
     // cargo's own arguments (features...) before the runner's.
-    plan.push(step.args(packages.clone()).args(i.rust_args.iter().cloned()).args(i.runner_args.iter().cloned()));
-    if i.nextest {
+    if i.unit_tests_here {
+        plan.push(step.args(packages.clone()).args(i.rust_args.iter().cloned()).args(i.runner_args.iter().cloned()));
+    } else {
+        plan.note("the Rust unit tests run in the shard jobs (`test --shard K/N`): here only the doctests");
+    }
+    if i.nextest || !i.unit_tests_here {
         doctest_step(plan, i, &packages);
     }
 }
@@ -603,6 +611,7 @@ mod tests {
             python_test_deps: vec![("reel-sdk".into(), None)],
             pythons: vec![],
             default_python: "3.11".parse().ok(),
+            unit_tests_here: true,
         }
     }
 

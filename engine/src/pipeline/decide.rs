@@ -33,6 +33,9 @@ pub(crate) fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
         _ => &[],
     };
     let mut out: Vec<String> = base.iter().map(|s| (*s).to_owned()).collect();
+    if workflow == "lint-build-test" && settings.test_shards() > 1 {
+        out.push("shards".to_owned());
+    }
     out.extend(
         settings.extra_jobs().iter().filter(|j| j.workflow == workflow && !j.on.is_empty()).map(|j| extra_key(&j.name)),
     );
@@ -76,6 +79,12 @@ pub(crate) fn decide(
             let any = m["include"].as_array().is_some_and(|rows| !rows.is_empty());
             d.set("matrix", serde_json::to_string(&m)?);
             d.notes = notes;
+            let n = settings.test_shards();
+            if workflow == "lint-build-test" && n > 1 {
+                let rows: Vec<serde_json::Value> = (1..=n).map(|k| json!({ "shard": format!("{k}/{n}") })).collect();
+                d.set("shards", serde_json::to_string(&json!({ "include": rows }))?);
+                d.notes.push(format!("the Rust unit tests: built once, run in {n} shards (ci.toml [test] shards)"));
+            }
             if workflow == "create-packages" {
                 d.set("any", any.to_string());
                 let store = set("ARTIFACT_STORE");
@@ -156,6 +165,8 @@ pub(crate) fn matrix_in(settings: &Loaded, platforms: &str) -> Result<serde_json
                     crate::wheel::matrix::native_interpreters(pkg, t, &p.target)
                 }).collect()),
                 "test_pythons": setup_pythons(settings, |pkg| pkg.interpreters()),
+                // Where its Rust unit tests run: the first platform's in the shard jobs where ci.toml has them.
+                "unit_tests": if settings.test_shards() > 1 && all[0].name == p.name { "shards" } else { "here" },
             }));
         }
     }

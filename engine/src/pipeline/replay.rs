@@ -259,8 +259,10 @@ pub(crate) fn replay(
         let mut not_run: Vec<&str> = Vec::new();
         for j in &w.jobs {
             let rows: Vec<Option<Value>> = match &j.matrix {
-                Some(_) => {
-                    let m: Value = serde_json::from_str(decision.get("matrix").unwrap_or("{}"))?;
+                Some(expr) => {
+                    // `${{ fromJSON(needs.plan.outputs.KEY) }}`: the plan's output KEY.
+                    let key = expr.split("needs.plan.outputs.").nth(1).and_then(|r| r.split(')').next());
+                    let m: Value = serde_json::from_str(decision.get(key.unwrap_or("matrix")).unwrap_or("{}"))?;
                     m["include"].as_array().cloned().unwrap_or_default().into_iter().map(Some).collect()
                 }
                 None => vec![None],
@@ -304,7 +306,11 @@ fn skipped(j: &super::WorkflowJob, not_run: &[&str], decision: &super::Decision,
         .find(|n| not_run.contains(&n.as_str()))
         .map(|n| format!("needs {n}, which does not run"))
         .or_else(|| {
-            j.cond.as_ref().filter(|Cond(k)| !decision.flag(k)).map(|Cond(k)| format!("the plan decided {k}=false"))
+            j.cond
+                .as_ref()
+                .and_then(Cond::plan_key)
+                .filter(|k| !decision.flag(k))
+                .map(|k| format!("the plan decided {k}=false"))
         })
         .or_else(|| no_rows.then(|| "the plan's matrix is empty".to_owned()))
 }

@@ -109,6 +109,14 @@ impl Loaded {
     pub(crate) fn test_rust_args(&self) -> &[String] {
         self.settings.test.as_ref().map(|t| t.rust_args.as_slice()).unwrap_or_default()
     }
+    /// How many runners the Rust tests spread over in CI (`[test] shards`, 1 to 64).
+    pub(crate) fn test_shards(&self) -> u32 {
+        self.settings.test.as_ref().and_then(|t| t.shards).unwrap_or(1).clamp(1, 64)
+    }
+    /// Retries of a failing Rust test (`[test] retries`).
+    pub(crate) fn test_retries(&self) -> u32 {
+        self.settings.test.as_ref().and_then(|t| t.retries).unwrap_or(2).min(10)
+    }
     /// The members whose Rust tests are left out (none without a `[test]` section).
     pub(crate) fn test_excluded(&self) -> &[String] {
         self.settings.test.as_ref().map(|t| t.exclude.as_slice()).unwrap_or_default()

@@ -196,6 +196,12 @@ pub(crate) struct Test {
     /// Arguments for cargo in the Rust test run, e.g. `["--all-features"]` or `["--features", "serde"]`.
     #[serde(default)]
     pub rust_args: Vec<String>,
+    /// The Rust tests across this many runners in CI: built once (nextest's archive), run in partitions
+    /// [default: 1, in the test job].
+    pub shards: Option<u32>,
+    /// How often a failing Rust test is run again before it fails; one that passes on a retry is reported as
+    /// flaky, by name [default: 2].
+    pub retries: Option<u32>,
 }
 
 /// A part of `cargo xtask test`: one spelling in `--part`, ci.toml's `default-parts` and every message.

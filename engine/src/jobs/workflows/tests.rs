@@ -993,3 +993,46 @@ builds = ["wheels"]
 fn config_sha() -> &'static str {
     crate::config::ACTION_SETUP_PYTHON.sha
 }
+
+/// `[test] shards = 3`: the Rust unit tests built once (test-build), run in three shards from the plan's
+/// `shards` matrix, joined after them even when one failed (`always()`), and left out of the first platform's
+/// test job (`--unit-tests shards`, from the matrix); a pull request replays every shard with its own `K/N`.
+#[test]
+fn sharded_tests_are_built_once_run_in_partitions_and_joined() {
+    let text = "[test]\ndefault-parts = [\"rust\"]\nshards = 3\n\n[[platform]]\nname = \"linux\"\nrunner = \
+                \"ubuntu-24.04\"\ntarget = \"x86_64-unknown-linux-gnu\"\nbuilds = [\"crates\"]\n\n[[platform]]\n\
+                name = \"mac\"\nrunner = \"macos-14\"\ntarget = \"aarch64-apple-darwin\"\nbuilds = [\"crates\"]\n";
+    let settings = crate::settings::Loaded {
+        path: "/fx/ci.toml".into(),
+        source: Some(text.into()),
+        settings: crate::settings::parse(text).unwrap(),
+    };
+    let shape = Shape::of(camino::Utf8Path::new("/fx"), &settings);
+    let all = crate::pipeline::all_in(&shape).unwrap();
+    let lbt = all.iter().find(|w| w.name == "lint-build-test").unwrap();
+    let ids: Vec<&str> = lbt.jobs.iter().map(|j| j.id.as_str()).collect();
+    for id in ["test-build", "test-shard", "test-join"] {
+        assert!(ids.contains(&id), "{ids:?}");
+    }
+    let yaml = crate::pipeline::render(lbt);
+    assert!(yaml.contains("matrix: ${{ fromJSON(needs.plan.outputs.shards) }}"), "{yaml}");
+    assert!(yaml.contains("needs: [plan, test-build]") && yaml.contains("needs: [test-shard]"), "{yaml}");
+    let join = yaml.split("  test-join:").nth(1).unwrap();
+    assert!(join.contains("    if: always()") && join.contains("merge-multiple: \"true\""), "{join}");
+    let shard = yaml.split("  test-shard:").nth(1).unwrap().split("  test-join:").next().unwrap();
+    assert!(shard.contains("        if: always()"), "the JUnit file is handed on after a failed shard: {shard}");
+    let m = crate::pipeline::matrix_in(&settings, "linux,mac").unwrap();
+    assert_eq!(
+        (m["include"][0]["unit_tests"].as_str(), m["include"][1]["unit_tests"].as_str()),
+        (Some("shards"), Some("here"))
+    );
+    let pr = serde_json::json!({"pull_request": {"base": {"ref": "main", "sha": "0".repeat(40)}, "head": {"sha": "1".repeat(40)}, "number": 1}});
+    let lines = replayed(&shape, "pull_request", pr, Some("lint-build-test"), false);
+    let shards: Vec<&String> = lines.iter().filter(|l| l.starts_with("lint-build-test/test-shard")).collect();
+    assert_eq!(shards.len(), 3, "{lines:#?}");
+    assert!(shards[2].contains("test --shard 3/3 --archive target/ci/tests.tar.zst"), "{shards:?}");
+    let test = lines.iter().find(|l| l.starts_with("lint-build-test/test (linux)")).unwrap();
+    assert!(test.contains("--unit-tests shards"), "{test}");
+    let ours: String = crate::pipeline::all().unwrap().iter().map(crate::pipeline::render).collect();
+    assert!(!ours.contains("test-shard"), "this repository runs its tests in one job");
+}
