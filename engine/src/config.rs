@@ -373,6 +373,10 @@ pub(crate) fn engine_owned(path: &str) -> bool {
 }
 /// Where jobs put their intermediate outputs (relative to the repository root).
 pub(crate) const CI_DIR: &str = "target/ci";
+/// The nextest archive of the Rust tests (`test --archive` without a path; the workflows' shards).
+pub(crate) const TEST_ARCHIVE: &str = "target/ci/tests.tar.zst";
+/// Where each test shard leaves its JUnit file (`shard-K-of-N.xml`): what `test --join` reads.
+pub(crate) const JUNIT_DIR: &str = "target/ci/junit";
 /// Where `package` puts one directory per commit, and `upload` takes them from.
 pub(crate) const PACKAGES_DIR: &str = "target/packages";
 /// Cargo's target directory of the package builds (clean of anything a developer built).

@@ -23,6 +23,7 @@ mod flags;
 mod github;
 mod glob;
 mod http;
+mod interpreter;
 mod jobs;
 mod lock;
 mod manifest;

@@ -11,7 +11,6 @@ pub(crate) mod init;
 pub(crate) mod lint;
 pub(crate) mod package;
 pub(crate) mod release;
-pub(crate) mod shard;
 pub(crate) mod sign;
 pub(crate) mod test;
 pub(crate) mod upload;
@@ -27,11 +26,11 @@ pub(crate) fn run(ctx: &Ctx, job: XtaskCmd) -> Result<()> {
     match job {
         XtaskCmd::Lint(f) => lint::run(ctx, f.fix, f.changed_since.as_deref()),
         XtaskCmd::Test(f) => {
-            shard::check_flags(&f)?;
+            test::shard::check_flags(&f)?;
             match (&f.join, &f.archive, f.shard) {
-                (Some(dir), _, _) => shard::join(ctx, dir),
+                (Some(dir), _, _) => test::shard::join(ctx, dir),
                 (None, None, None) => test::run(ctx, &f),
-                (None, archive, shard) => shard::run(ctx, archive.as_deref(), shard, f.changed_since.as_deref()),
+                (None, archive, shard) => test::shard::run(ctx, archive.as_deref(), shard, f.changed_since.as_deref()),
             }
         }
         XtaskCmd::Doctor(f) => doctor::run(ctx, f.provision, &f.tool),

@@ -14,9 +14,9 @@ use xshell::cmd;
 use crate::config;
 use crate::config::tool;
 use crate::flags;
+use crate::interpreter::Interpreter;
 use crate::manifest::{self, Artifact, Kind, Manifest};
 use crate::plan::{Plan, Step};
-use crate::wheel::matrix::Interpreter;
 use crate::wheel::{wheel_step, zig_wheel};
 use crate::workspace::{self as repo, Package, host_triple, workspace_packages};
 use crate::{Ctx, sha256, tools, wasm};
@@ -364,19 +364,8 @@ fn build(
             Vec::new()
         },
     };
-    let missing: Vec<String> = inputs
-        .native_pythons
-        .iter()
-        .filter_map(|(i, found)| found.as_ref().err().map(|why| format!("{i}: {why}")))
-        .collect();
-    if !(missing.is_empty() || ctx.global.dry_run || ctx.global.json) {
-        return Err(crate::plan::JobFailed(format!(
-            "the native wheel builds need interpreters this machine lacks:\n  {}\nfix: install them (CI: the \
-             generated package job's setup-python step does), or build the Linux wheels only (--targets with Linux \
-             targets, cross-built with zig)",
-            missing.join("\n  ")
-        ))
-        .into());
+    if !(ctx.global.dry_run || ctx.global.json) {
+        require_native_pythons(&inputs.native_pythons)?;
     }
     let mut build = plan(&inputs);
     f.left_out.iter().for_each(|n| build.note(n.clone()));
@@ -458,7 +447,7 @@ fn check_wheels(ctx: &Ctx, staging: &Utf8Path, targets: &[String], version: &str
 
 /// The wheels built against the matrix (packages × `targets` × interpreters) and their own metadata.
 fn check_matrix(ctx: &Ctx, wheels: &[Utf8PathBuf], targets: &[String], version: &str) -> Result<()> {
-    use crate::jobs::release::content;
+    use crate::wheel::content;
     let expected = crate::wheel::matrix::expected(ctx.settings.python(), targets);
     let files: Vec<&str> = wheels.iter().map(|w| w.file_name().unwrap_or_default()).collect();
     let (missing, unexpected) = crate::wheel::matrix::compare(&expected, &files);
@@ -828,6 +817,22 @@ fn native_pythons(ctx: &Ctx, targets: &[String], host: &str) -> Vec<(Interpreter
     needed.sort();
     needed.dedup();
     needed.into_iter().map(|i| (i, crate::wheel::find_interpreter(&ctx.sh, i))).collect()
+}
+
+/// Stops before building when a native wheel build needs an interpreter this machine lacks, naming each.
+fn require_native_pythons(found: &[(Interpreter, Result<Utf8PathBuf, String>)]) -> Result<()> {
+    let missing: Vec<String> =
+        found.iter().filter_map(|(i, found)| found.as_ref().err().map(|why| format!("{i}: {why}"))).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(crate::plan::JobFailed(format!(
+        "the native wheel builds need interpreters this machine lacks:\n  {}\nfix: install them (CI: the generated \
+         package job's setup-python step does), or build the Linux wheels only (--targets with Linux targets, \
+         cross-built with zig)",
+        missing.join("\n  ")
+    ))
+    .into())
 }
 
 /// The wheel build steps: per package, per target, one maturin build (of every interpreter, or the abi3 wheel),

@@ -39,6 +39,7 @@ use crate::registry::crates::{
 };
 use crate::registry::pypi::{self, wheel_on_index};
 use crate::store::{PutMeta, Store};
+use crate::wheel::content;
 use crate::{Ctx, config};
 
 /// Where a GitHub Actions run comes from (`GITHUB_*` and the event's `repository.default_branch`).
@@ -1171,8 +1172,6 @@ fn publish_web(sh: &Shell, t: &Targets, plan: &ReleasePlan, dir: &Utf8Path) -> R
     }
     Ok(())
 }
-
-pub(crate) mod content;
 
 #[cfg(test)]
 mod tests;

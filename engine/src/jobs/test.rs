@@ -3,11 +3,13 @@
 
 use anyhow::Result;
 
+pub(crate) mod shard;
+
 use crate::affected::{self, Affected};
 use crate::config::tool;
 use crate::config::{self, CI_DIR};
+use crate::interpreter::Interpreter;
 use crate::plan::{Plan, Step};
-use crate::wheel::matrix::Interpreter;
 use crate::workspace as repo;
 use crate::{Ctx, tools, wasm};
 use xshell::cmd;
@@ -160,7 +162,7 @@ fn pythons(ctx: &Ctx) -> (Vec<Found>, Option<Interpreter>) {
     let found =
         listed.into_iter().map(|i| (i, crate::wheel::find_interpreter(&ctx.sh, i).map(|p| p.to_string()))).collect();
     let sh = &ctx.sh;
-    let probe = crate::wheel::matrix::PROBE;
+    let probe = crate::interpreter::PROBE;
     let said = cmd!(sh, "python3 -c {probe}").quiet().ignore_stderr().read().unwrap_or_default();
     let default = said.lines().next().and_then(|l| {
         let (implementation, version) = l.split_once(' ')?;
@@ -247,20 +249,7 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
             .args(["--implementation", "cp", "--only-binary=:all:"])
     };
     for pkg in i.settings.python() {
-        // The emulated Python is Debian's 3.11: a package not built for it has no wheel to run there.
-        let cp311 = Interpreter::CPython { minor: 11, free_threaded: false };
-        let interpreters = match pkg.interpreters() {
-            v if v.is_empty() => vec![],
-            v if v.contains(&cp311) => vec![cp311.executable()],
-            _ => {
-                plan.note(format!(
-                    "skipped: {}'s aarch64 wheel under qemu (the emulated Python is 3.11, which the \
-                                   package does not list)",
-                    pkg.dist
-                ));
-                continue;
-            }
-        };
+        let Some(interpreters) = emulated_interpreters(plan, pkg) else { continue };
         let name = format!("wheel: {} ({TARGET})", pkg.dist);
         plan.push(crate::wheel::wheel_step(&name, pkg, TARGET, &i.host, &wheels, "target", false, &interpreters));
         plan.push(pip_for_aarch64(&format!("aarch64: install pytest for {}", pkg.dist)).arg(config::PYTEST));
@@ -284,6 +273,23 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
                 .env("PYTHONPATH", &site)
                 .hint("the aarch64 wheel under qemu-user with Debian's arm64 Python (the engine's bootstrap script)"),
         );
+    }
+}
+
+/// The `-i` of the aarch64 wheel run under qemu: none for abi3; the emulated Python (Debian's 3.11) where the
+/// package lists it; else the plan says why there is none.
+fn emulated_interpreters(plan: &mut Plan, pkg: &crate::settings::PythonPackage) -> Option<Vec<String>> {
+    let cp311 = Interpreter::CPython { minor: 11, free_threaded: false };
+    match pkg.interpreters() {
+        v if v.is_empty() => Some(vec![]),
+        v if v.contains(&cp311) => Some(vec![cp311.executable()]),
+        _ => {
+            plan.note(format!(
+                "skipped: {}'s aarch64 wheel under qemu (the emulated Python is 3.11, which the package does not list)",
+                pkg.dist
+            ));
+            None
+        }
     }
 }
 

@@ -128,7 +128,7 @@ pub(crate) fn decide(
 /// `python3` on PATH.
 fn setup_pythons(
     settings: &Loaded,
-    pick: impl Fn(&crate::settings::PythonPackage) -> Vec<crate::wheel::matrix::Interpreter>,
+    pick: impl Fn(&crate::settings::PythonPackage) -> Vec<crate::interpreter::Interpreter>,
 ) -> String {
     let mut all: Vec<_> = settings.python().iter().flat_map(pick).collect();
     all.sort();

@@ -628,7 +628,7 @@ impl Shape<'_> {
     /// partitions (the plan's `shards` matrix), joined (every test once; totals and flaky tests in the job
     /// summary, also after a failed shard).
     fn shard_jobs(&self) -> Vec<WorkflowJob> {
-        use crate::jobs::shard::{DEFAULT_ARCHIVE, JUNIT_DIR};
+        use crate::config::{JUNIT_DIR, TEST_ARCHIVE as DEFAULT_ARCHIVE};
         const ARCHIVE_ARTIFACT: &str = "rust-tests-${{ github.run_id }}-${{ github.run_attempt }}";
         let build = self.linux_job(
             "test-build",

@@ -129,12 +129,12 @@ pub(crate) struct PythonPackage {
     /// The interpreters it ships a wheel for, per target (`3.9`, `3.14t`, `pypy3.11`) [default: none, an abi3
     /// package: one wheel per target].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub interpreters: Vec<crate::wheel::matrix::Interpreter>,
+    pub interpreters: Vec<crate::interpreter::Interpreter>,
 }
 
 impl PythonPackage {
     /// Its interpreters, each once, oldest first (empty: abi3).
-    pub(crate) fn interpreters(&self) -> Vec<crate::wheel::matrix::Interpreter> {
+    pub(crate) fn interpreters(&self) -> Vec<crate::interpreter::Interpreter> {
         let mut v = self.interpreters.clone();
         v.sort();
         v.dedup();

@@ -2,21 +2,22 @@
 //! manylinux (glibc) or musllinux (musl) baseline, for any interpreter maturin has sysconfig data for;
 //! elsewhere natively, for the interpreters installed there.
 
+pub(crate) mod content;
 pub(crate) mod matrix;
 
 use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
 use crate::config;
+use crate::interpreter::Interpreter;
 use crate::plan::Step;
-use matrix::Interpreter;
 pub(crate) use matrix::zig_wheel;
 
 /// An interpreter on this machine: its path when the program of its name (or, on Windows, the `py` launcher's
 /// `-3.X`) runs and is that interpreter, else why not.
 pub(crate) fn find_interpreter(sh: &Shell, i: Interpreter) -> Result<Utf8PathBuf, String> {
     let exe = i.executable();
-    let probe = matrix::PROBE;
+    let probe = crate::interpreter::PROBE;
     let said = match which::which(&exe) {
         Ok(path) => cmd!(sh, "{path} -c {probe}").quiet().ignore_stderr().read(),
         Err(_) if cfg!(windows) => {

@@ -14,10 +14,7 @@ use crate::flags::Shard;
 use crate::plan::{JobFailed, Plan, Step};
 use crate::{Ctx, affected};
 
-/// Where the archive goes when `--archive` is not given.
-pub(crate) const DEFAULT_ARCHIVE: &str = "target/ci/tests.tar.zst";
-/// Where each shard leaves its JUnit file (`shard-K-of-N.xml`): what the join reads.
-pub(crate) const JUNIT_DIR: &str = "target/ci/junit";
+use crate::config::{JUNIT_DIR, TEST_ARCHIVE as DEFAULT_ARCHIVE};
 /// The nextest profile the engine's tool configuration defines (retries, JUnit).
 const PROFILE: &str = "xtask-ci";
 
