@@ -252,7 +252,7 @@ xflags::xflags! {
         }
         /// Measure the CI system: medians over several runs (a benchmark, not a test).
         cmd bench {
-            /// Which benchmarks: build, lint, package, changed, upload, gates, test, provision, matrix [default: all].
+            /// Which benchmarks: build, lint, package, changed, upload, gates, test, provision, matrix, large [default: all].
             repeated cases: BenchCase
             /// Runs per measurement, 1 to 100; the median is reported [default: 3].
             optional --runs n: Runs
@@ -403,10 +403,11 @@ pub(crate) enum BenchCase {
     Test,
     Provision,
     Matrix,
+    Large,
 }
 
 impl BenchCase {
-    pub(crate) const ALL: [BenchCase; 9] = [
+    pub(crate) const ALL: [BenchCase; 10] = [
         BenchCase::Build,
         BenchCase::Lint,
         BenchCase::Package,
@@ -416,6 +417,7 @@ impl BenchCase {
         BenchCase::Test,
         BenchCase::Provision,
         BenchCase::Matrix,
+        BenchCase::Large,
     ];
 
     /// Its one name.
@@ -430,6 +432,7 @@ impl BenchCase {
             BenchCase::Test => "test",
             BenchCase::Provision => "provision",
             BenchCase::Matrix => "matrix",
+            BenchCase::Large => "large",
         }
     }
 }

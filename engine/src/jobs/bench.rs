@@ -44,6 +44,7 @@ pub(crate) fn run(ctx: &Ctx, cases: &[BenchCase], runs: usize) -> Result<()> {
             BenchCase::Test => case_test,
             BenchCase::Provision => case_provision,
             BenchCase::Matrix => case_matrix,
+            BenchCase::Large => case_large,
         };
         measure(ctx, runs, &mut report)?;
     }
@@ -159,24 +160,9 @@ fn case_package(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
 /// `opt-level = 3`: the wall time a Linux package job pays with no cache, and wheels per minute. One cold run.
 fn case_matrix(ctx: &Ctx, _runs: usize, r: &mut Report) -> Result<()> {
     let dir = ctx.root.join(config::BENCH_DIR).join("wheel-matrix");
-    let _ = std::fs::remove_dir_all(&dir);
-    for (path, text) in crate::testkit::non_abi3_project(None) {
-        let p = dir.join(path);
-        std::fs::create_dir_all(p.parent().unwrap_or(&dir)).with_context(|| format!("creating {p}"))?;
-        std::fs::write(&p, text).with_context(|| format!("writing {p}"))?;
-    }
-    // The engine repository's lock file, pruned by cargo (pyo3 is in it); elsewhere cargo resolves afresh.
-    let _ = std::fs::copy(ctx.root.join("Cargo.lock"), dir.join("Cargo.lock"));
-    let sh = Shell::new()?;
-    sh.change_dir(&dir);
-    cmd!(sh, "cargo metadata --format-version 1").quiet().ignore_stdout().run()?;
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A"],
-        &["-c", "user.name=bench", "-c", "user.email=b@x.invalid", "commit", "-q", "-m", "bench"],
-    ] {
-        cmd!(sh, "git {args...}").quiet().run()?;
-    }
+    let files: Vec<(String, String)> =
+        crate::testkit::non_abi3_project(None).into_iter().map(|(p, t)| (p.to_owned(), t)).collect();
+    let sh = write_repository(ctx, &dir, &files)?;
     let exe = std::env::current_exe().context("finding the xtask executable")?;
     let env = [("XTASK_ROOT", dir.as_str()), ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")];
     let tools = ctx.tools.dir().to_string();
@@ -196,6 +182,81 @@ fn case_matrix(ctx: &Ctx, _runs: usize, r: &mut Report) -> Result<()> {
             "{wheels} wheels (7 interpreters × 4 Linux targets, zig), cold, opt-level 3: {per_minute:.1} wheels/min"
         ),
     ));
+    Ok(())
+}
+
+/// A generated repository in `dir` (emptied first): `files`, the engine repository's lock file pruned by cargo
+/// (its pyo3 and wasm-bindgen; elsewhere cargo resolves afresh), one commit. A shell in it.
+fn write_repository(ctx: &Ctx, dir: &Utf8Path, files: &[(String, String)]) -> Result<Shell> {
+    let _ = std::fs::remove_dir_all(dir);
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap_or(dir)).with_context(|| format!("creating {p}"))?;
+        std::fs::write(&p, text).with_context(|| format!("writing {p}"))?;
+    }
+    let _ = std::fs::copy(ctx.root.join("Cargo.lock"), dir.join("Cargo.lock"));
+    let sh = Shell::new()?;
+    sh.change_dir(dir);
+    cmd!(sh, "cargo metadata --format-version 1").quiet().ignore_stdout().run()?;
+    let who = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"];
+    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["commit", "-q", "-m", "bench"]] {
+        cmd!(sh, "git {who...} {args...}").quiet().run()?;
+    }
+    Ok(sh)
+}
+
+/// The dependency line of `name` in one of this repository's manifests (the large workspace uses the same).
+fn dependency_line(ctx: &Ctx, manifest: &str, name: &str) -> Result<String> {
+    let text = std::fs::read_to_string(ctx.root.join(manifest))
+        .with_context(|| format!("reading {manifest}: `bench large` runs in the engine's own repository"))?;
+    text.lines()
+        .find(|l| l.starts_with(&format!("{name} = ")))
+        .map(str::to_owned)
+        .with_context(|| format!("{manifest} names no {name}"))
+}
+
+/// The generated hundred-crate workspace (`testkit::large_workspace`): the test job's critical path with one
+/// shard and with four (build the archive once + the slowest shard; the shards measured one after another
+/// here), and how long each job takes to make its plan (`--json`: no step runs).
+fn case_large(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
+    let dir = ctx.root.join(config::BENCH_DIR).join("large-workspace");
+    let pyo3 = dependency_line(ctx, "crates/reel-py/Cargo.toml", "pyo3")?;
+    let wasm_bindgen = dependency_line(ctx, "crates/reel-web/Cargo.toml", "wasm-bindgen")?;
+    let sh = write_repository(ctx, &dir, &crate::testkit::large_workspace(&pyo3, &wasm_bindgen))?;
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    let exe = exe.to_str().unwrap_or("xtask");
+    let tools = ctx.tools.dir().to_string();
+    let env = [("XTASK_ROOT", dir.as_str()), ("XTASK_TOOLS_DIR", tools.as_str())];
+    let archive = "target/ci/tests.tar.zst";
+    eprintln!("bench: the large workspace: the test archive, then its shards one after another");
+    let build = time_once(&sh, exe, &["test", "--archive", archive], &env)?;
+    let one = time_once(&sh, exe, &["test", "--shard", "1/1", "--archive", archive], &env)?;
+    let mut slowest = Duration::ZERO;
+    for k in 1..=4 {
+        let shard = format!("{k}/4");
+        slowest = slowest.max(time_once(&sh, exe, &["test", "--shard", &shard, "--archive", archive], &env)?);
+    }
+    let (path1, path4) = (build + one, build + slowest);
+    r.rows.push(row(
+        "test, 1 shard: archive + the run",
+        path1,
+        &format!("{} crates, cold archive", crate::testkit::LARGE_CRATES),
+    ));
+    r.rows.push(row("test, 4 shards: archive + the slowest shard", path4, "the critical path of the sharded job"));
+    r.rows.push(row("test: the archive (built once)", build, "what every shard job downloads"));
+    r.rows.push(row("test: the run, 1 shard", one, ""));
+    r.rows.push(row("test: the run, the slowest of 4 shards", slowest, ""));
+    r.ratios.push(("4 shards / 1 shard (critical path)".into(), path4.as_secs_f64() / path1.as_secs_f64(), "".into()));
+    for (name, args) in [
+        ("plan: lint (large workspace)", &["lint", "--json"][..]),
+        ("plan: test (large workspace)", &["test", "--json"]),
+        ("plan: test --changed-since HEAD (large)", &["test", "--changed-since", "HEAD", "--json"]),
+        ("plan: package (large workspace)", &["package", "--json"]),
+        ("plan: ci plan lint-build-test (large)", &["ci", "plan", "--workflow", "lint-build-test"]),
+    ] {
+        let times = (0..runs.max(1)).map(|_| time_once(&sh, exe, args, &env)).collect::<Result<Vec<_>>>()?;
+        r.rows.push(row(name, median(times), "goal: < 1 s"));
+    }
     Ok(())
 }
 
