@@ -37,6 +37,7 @@ pub(crate) const JOBS: &[&str] = &[
     "upload",
     "download",
     "sign",
+    "sizes",
     "release",
     "workflows",
     "init",

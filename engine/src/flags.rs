@@ -162,6 +162,22 @@ xflags::xflags! {
             /// Sign with a throwaway key in target/local-signing/ (a laptop's stand-in for the release key).
             optional --local-key
         }
+        /// Artifact sizes of a commit against the newest main-branch commit before it with a manifest in the
+        /// store: two manifests read, nothing built. A table and a chart (changes of ci.toml's [sizes]
+        /// threshold-percent or more flagged) printed, added to GitHub's job summary and written as a comment
+        /// body.
+        cmd sizes {
+            /// gs://BUCKET/PREFIX, file:///PATH or a directory [default: ci.toml [store] default].
+            optional --store url: String
+            /// The GCS API endpoint, e.g. http://127.0.0.1:PORT [default: $STORAGE_EMULATOR_HOST].
+            optional --endpoint url: String
+            /// The commit [default: HEAD].
+            optional --commit rev: String
+            /// Compare with this commit [default: the newest main-branch commit before it with a manifest].
+            optional --base rev: String
+            /// The comment body [default: target/ci/sizes.md].
+            optional --out file: Utf8PathBuf
+        }
         /// Publish one commit's uploaded, signed artifacts to the crate registry and the package index,
         /// building nothing: downloaded and verified first, then crates in dependency order, wheels, web
         /// bundles; what is there is skipped. Without --execute a dry run. Tokens: CARGO_REGISTRY_TOKEN,
@@ -459,6 +475,7 @@ impl XtaskCmd {
             XtaskCmd::Upload(_) => "upload",
             XtaskCmd::Download(_) => "download",
             XtaskCmd::Sign(_) => "sign",
+            XtaskCmd::Sizes(_) => "sizes",
             XtaskCmd::Release(_) => "release",
             XtaskCmd::Workflows(_) => "workflows",
             XtaskCmd::Init(_) => "init",

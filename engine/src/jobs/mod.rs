@@ -12,6 +12,7 @@ pub(crate) mod lint;
 pub(crate) mod package;
 pub(crate) mod release;
 pub(crate) mod sign;
+pub(crate) mod sizes;
 pub(crate) mod test;
 pub(crate) mod upload;
 pub(crate) mod workflows;
@@ -39,6 +40,7 @@ pub(crate) fn run(ctx: &Ctx, job: XtaskCmd) -> Result<()> {
         XtaskCmd::Upload(f) => upload::upload(ctx, &f).map(drop),
         XtaskCmd::Download(f) => download::run(ctx, &f),
         XtaskCmd::Release(f) => release::run(ctx, &f),
+        XtaskCmd::Sizes(f) => sizes::run(ctx, &f),
         XtaskCmd::Sign(f) => {
             sign::run(ctx, f.store.as_deref(), f.endpoint.as_deref(), f.commit.as_deref(), f.local_key)
         }

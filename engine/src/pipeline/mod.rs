@@ -752,7 +752,8 @@ impl Shape<'_> {
                 "sign the manifest",
                 10,
                 vec![
-                    checkout(1),
+                    // The whole history: the size report walks the main branch back to the newest manifest.
+                    checkout(0),
                     engine_download(),
                     gcp_auth(),
                     WStep::Engine {
@@ -764,6 +765,13 @@ impl Shape<'_> {
                             e
                         },
                         local: Some(["sign", "--local-key"].map(String::from).to_vec()),
+                    },
+                    // Two manifests read, nothing built: the sizes against the newest main-branch commit before.
+                    WStep::Engine {
+                        name: "sizes",
+                        args: ["sizes", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
+                        env: store_env(),
+                        local: Some(vec!["sizes".into()]),
                     },
                 ],
             )

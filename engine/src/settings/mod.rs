@@ -109,6 +109,15 @@ impl Loaded {
     pub(crate) fn test_rust_args(&self) -> &[String] {
         self.settings.test.as_ref().map(|t| t.rust_args.as_slice()).unwrap_or_default()
     }
+    /// The size change `cargo xtask sizes` flags, in percent (`[sizes] threshold-percent`, default 2).
+    pub(crate) fn size_threshold(&self) -> f64 {
+        self.settings
+            .sizes
+            .as_ref()
+            .and_then(|s| s.threshold_percent)
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .unwrap_or(2.0)
+    }
     /// How many runners the Rust tests spread over in CI (`[test] shards`, 1 to 64).
     pub(crate) fn test_shards(&self) -> u32 {
         self.settings.test.as_ref().and_then(|t| t.shards).unwrap_or(1).clamp(1, 64)

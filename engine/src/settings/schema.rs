@@ -46,6 +46,16 @@ pub(crate) struct Settings {
     pub workflows: Option<Workflows>,
     /// The repository's own versions of the linters whose findings are its rules.
     pub lint: Option<Lint>,
+    /// The artifact size report (`cargo xtask sizes`).
+    pub sizes: Option<Sizes>,
+}
+
+/// What `cargo xtask sizes` flags.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct Sizes {
+    /// A change of this many percent or more is flagged [default: 2].
+    pub threshold_percent: Option<f64>,
 }
 
 /// The versions of ruff, taplo and typos the repository's code is linted with (each within the range the engine

@@ -458,7 +458,8 @@ fn every_trigger_replays_the_jobs_and_commands_of_its_run() {
         packages_plan.to_owned(),
         format!("create-packages/package (linux): cargo xtask package --kinds wasm {linux_targets}"),
         "create-packages/upload (linux): cargo xtask upload --store gs://bucket/ci".into(),
-        "create-packages/sign: cargo xtask sign --store gs://bucket/ci".into(),
+        "create-packages/sign: cargo xtask sign --store gs://bucket/ci; cargo xtask sizes --store gs://bucket/ci"
+            .into(),
     ]);
     assert_eq!(replayed(&shape, "push", json(r#"{"ref":"refs/heads/main"}"#), None, true), want);
     // Another branch starts nothing.
@@ -501,7 +502,7 @@ fn every_trigger_replays_the_jobs_and_commands_of_its_run() {
             "create-packages/package (windows) [elsewhere]: cargo xtask package --kinds wheels --targets x86_64-pc-windows-msvc"
                 .into(),
             "create-packages/upload (windows): cargo xtask upload --store gs://bucket/ci".into(),
-            "create-packages/sign: cargo xtask sign --store gs://bucket/ci".into(),
+            "create-packages/sign: cargo xtask sign --store gs://bucket/ci; cargo xtask sizes --store gs://bucket/ci".into(),
         ]
     );
     let tests = json(r#"{"inputs":{"platforms":"linux,macos"}}"#);
