@@ -106,6 +106,9 @@ pub(crate) struct Expected {
     pub crates: Vec<String>,
     /// Every wheel: per Python package, per `[release] wheel-targets` target, per interpreter (or abi3).
     pub wheels: Vec<crate::wheel::matrix::ExpectedWheel>,
+    /// The wheels the platforms build beyond those (Windows, macOS...): shipped where there, not required. A
+    /// wheel in the manifest that is neither is refused (a project or an interpreter ci.toml does not ship).
+    pub other_wheels: Vec<crate::wheel::matrix::ExpectedWheel>,
     /// The Python distributions whose source distribution ships (where a platform builds `sdists`).
     pub sdists: Vec<String>,
     pub bundles: Vec<String>,
@@ -217,6 +220,25 @@ pub(crate) fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<
         let file = |a: &Artifact| a.path.rsplit('/').next().unwrap_or_default().to_owned();
         if !m.artifacts.iter().any(|a| a.kind == Kind::Wheel && w.is(&a.name, a.platform.as_deref(), &file(a))) {
             problems.push(format!("{w} is missing"));
+        }
+    }
+    let allowed = |a: &Artifact| {
+        let file = a.path.rsplit('/').next().unwrap_or_default();
+        expected.wheels.iter().chain(&expected.other_wheels).any(|w| w.is(&a.name, a.platform.as_deref(), file))
+    };
+    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel && !allowed(a)) {
+        problems.push(format!(
+            "{} is no wheel ci.toml ships (its [[python]] packages, their interpreters and the platforms' wheels)",
+            crate::plan::printable(&a.path)
+        ));
+    }
+    let normalize = crate::artifacts::normalize;
+    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Sdist) {
+        if !expected.sdists.iter().any(|d| normalize(d) == normalize(&a.name)) {
+            problems.push(format!(
+                "{} is the source distribution of no package ci.toml ships sdists of",
+                crate::plan::printable(&a.path)
+            ));
         }
     }
     for d in &expected.sdists {
@@ -451,6 +473,10 @@ pub(crate) fn run(ctx: &Ctx, args: &flags::Release) -> Result<()> {
         crates: packages.iter().filter(|p| p.publishable).map(|p| p.name.clone()).collect(),
         // Wheels only where the repository has Python packages.
         wheels: crate::wheel::matrix::expected(ctx.settings.python(), &ctx.settings.release(ctx.job)?.wheel_targets),
+        other_wheels: {
+            let targets: Vec<String> = ctx.settings.settings.platform.iter().flat_map(|p| p.wheels.clone()).collect();
+            crate::wheel::matrix::expected(ctx.settings.python(), &targets)
+        },
         // Source distributions where a platform builds them.
         sdists: if ctx.settings.settings.platform.iter().any(|p| p.builds.contains(&Kind::Sdist)) {
             ctx.settings.python().iter().map(|p| p.dist.clone()).collect()

@@ -74,6 +74,7 @@ fn incomplete_or_mismatched_sets_are_refused() {
             let cp314t = Some("3.14t".parse().unwrap());
             ExpectedWheel { interpreter: cp314t, ..abi3("w", "x86_64-unknown-linux-gnu") }
         }],
+        other_wheels: vec![abi3("w", "x86_64-pc-windows-msvc")],
         sdists: vec!["w".into(), "other-dist".into()],
         bundles: vec!["web".into()],
     };
@@ -87,9 +88,19 @@ fn incomplete_or_mismatched_sets_are_refused() {
             artifact(Kind::Crate, "a", "crates/a-1.0.0.crate", None),
             artifact(Kind::Wheel, "w", "wheels/w.whl", Some("x86_64-unknown-linux-gnu")),
             artifact(Kind::Sdist, "w", "sdists/w-1.0.0.tar.gz", None),
+            // A platform's wheel beyond the required ones ships; a project ci.toml does not name does not.
+            artifact(Kind::Wheel, "w", "wheels/w-1.0.0-cp39-abi3-win_amd64.whl", Some("x86_64-pc-windows-msvc")),
+            artifact(
+                Kind::Wheel,
+                "intruder",
+                "wheels/intruder-1.0.0-py3-none-any.whl",
+                Some("x86_64-unknown-linux-gnu"),
+            ),
+            artifact(Kind::Sdist, "intruder", "sdists/intruder-1.0.0.tar.gz", None),
         ],
     };
     let err = check(&m, "1.0.0", &expected).unwrap_err().to_string();
+    assert!(!err.contains("win_amd64"), "{err}");
     for want in [
         "dirty tree",
         "the crate b is missing",
@@ -97,6 +108,8 @@ fn incomplete_or_mismatched_sets_are_refused() {
         "the w wheel for CPython 3.14t on x86_64-unknown-linux-gnu is missing",
         "the web bundle web is missing",
         "the source distribution of other-dist is missing",
+        "wheels/intruder-1.0.0-py3-none-any.whl is no wheel ci.toml ships",
+        "sdists/intruder-1.0.0.tar.gz is the source distribution of no package ci.toml ships sdists of",
         "nothing was published",
     ] {
         assert!(err.contains(want), "{want}: {err}");
@@ -282,6 +295,7 @@ impl Rehearsal {
         let expected = Expected {
             crates: vec!["xtask-demo-a".into(), "xtask-demo-b".into()],
             wheels: vec![abi3("xtask-demo-pkg", "x86_64-unknown-linux-gnu")],
+            other_wheels: vec![],
             sdists: vec!["xtask-demo-pkg".into()],
             bundles: vec!["demo-web".into()],
         };
@@ -762,6 +776,7 @@ fn a_token_never_goes_to_a_plain_http_package_index_elsewhere() {
     let expected = Expected {
         crates: vec![],
         wheels: vec![abi3("demo", "x86_64-unknown-linux-gnu")],
+        other_wheels: vec![],
         sdists: vec![],
         bundles: vec![],
     };
@@ -1141,6 +1156,7 @@ fn the_operations_follow_what_ships_and_execute() {
     let expected = |crates: &[&str], wheels: &[&str], bundles: &[&str]| Expected {
         crates: crates.iter().map(|s| (*s).to_owned()).collect(),
         wheels: wheels.iter().map(|t| abi3("d", t)).collect(),
+        other_wheels: vec![],
         sdists: vec![],
         bundles: bundles.iter().map(|s| (*s).to_owned()).collect(),
     };
