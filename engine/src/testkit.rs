@@ -399,3 +399,24 @@ pub fn text(out: &Output) -> String {
 
 mod shapes;
 pub use shapes::*;
+
+/// Writes `files` (path, text) into a fresh `dir`, copies `lock` beside them as its Cargo.lock (pruned by cargo
+/// offline: every dependency must be one that lock file's repository uses), and commits it all on `branch`.
+pub fn commit_repository<P: AsRef<str>>(
+    dir: &std::path::Path,
+    files: &[(P, String)],
+    lock: &std::path::Path,
+    branch: &str,
+) {
+    let _ = std::fs::remove_dir_all(dir);
+    for (path, text) in files {
+        let p = dir.join(path.as_ref());
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+    std::fs::copy(lock, dir.join("Cargo.lock")).unwrap();
+    run(Command::new("cargo").args(["metadata", "--offline", "--format-version", "1"]).current_dir(dir));
+    git(dir, &["init", "-q", "-b", branch]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "a generated repository"]);
+}

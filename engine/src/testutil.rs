@@ -27,6 +27,47 @@ pub(crate) fn ctx(root: &Utf8Path) -> Ctx {
     }
 }
 
+/// Settings read from `text` (a ci.toml), as a test's fixture.
+pub(crate) fn loaded(text: &str) -> crate::settings::Loaded {
+    crate::settings::Loaded {
+        path: "/fx/ci.toml".into(),
+        source: Some(text.into()),
+        settings: crate::settings::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}")),
+    }
+}
+
+/// The settings of a package that is not abi3: CPython 3.9-3.14, 3.14t and PyPy 3.11, for manylinux and
+/// musllinux on x86_64 and aarch64 (cross-built with zig on the Linux runner) and natively on Windows.
+pub(crate) fn non_abi3_repository() -> &'static crate::settings::Loaded {
+    const TEXT: &str = r#"
+[[python]]
+dist = "fx-native"
+module = "fx_native"
+dir = "py"
+tests = "py/tests"
+interpreters = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.14t", "pypy3.11"]
+
+[test]
+default-parts = ["rust", "python"]
+
+[[platform]]
+name = "linux"
+runner = "ubuntu-latest"
+target = "x86_64-unknown-linux-gnu"
+wheels = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"]
+builds = ["wheels", "sdists"]
+
+[[platform]]
+name = "windows"
+runner = "windows-latest"
+target = "x86_64-pc-windows-msvc"
+wheels = ["x86_64-pc-windows-msvc"]
+builds = ["wheels"]
+"#;
+    static LOADED: std::sync::OnceLock<crate::settings::Loaded> = std::sync::OnceLock::new();
+    LOADED.get_or_init(|| loaded(TEXT))
+}
+
 /// The settings of a repository that is not this one (another package, bundle, platform and exclusion), built
 /// in-process: a plan built with them must name none of this repository's facts.
 pub(crate) fn other_repository() -> &'static crate::settings::Loaded {

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use xtask_engine::testkit::{LARGE_CRATES, git, large_crate, large_deps, large_tops, large_workspace, run, text};
+use xtask_engine::testkit::{
+    LARGE_CRATES, commit_repository, git, large_crate, large_deps, large_tops, large_workspace, text,
+};
 
 fn engine_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
@@ -24,19 +26,9 @@ fn dependency_line(manifest: &str, name: &str) -> String {
 
 /// Writes the workspace into `dir` and commits it.
 fn generate(dir: &Path) {
-    let _ = std::fs::remove_dir_all(dir);
     let pyo3 = dependency_line("crates/reel-py/Cargo.toml", "pyo3");
     let wasm_bindgen = dependency_line("crates/reel-web/Cargo.toml", "wasm-bindgen");
-    for (path, text) in large_workspace(&pyo3, &wasm_bindgen) {
-        let p = dir.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, text).unwrap();
-    }
-    std::fs::copy(engine_root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    run(Command::new("cargo").args(["metadata", "--offline", "--format-version", "1"]).current_dir(dir));
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "a hundred crates"]);
+    commit_repository(dir, &large_workspace(&pyo3, &wasm_bindgen), &engine_root().join("Cargo.lock"), "main");
 }
 
 fn xtask(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {

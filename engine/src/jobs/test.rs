@@ -778,29 +778,10 @@ mod tests {
     /// test dependencies and pytest); the plan names each one it could not run, and why.
     #[test]
     fn a_version_specific_package_is_tested_on_each_interpreter_found_here() {
-        let text = r#"
-[[python]]
-dist = "fx-native"
-module = "fx_native"
-dir = "py"
-tests = "py/tests"
-interpreters = ["3.9", "3.11", "3.14t"]
-
-[[platform]]
-name = "linux"
-runner = "ubuntu-latest"
-target = "x86_64-unknown-linux-gnu"
-wheels = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-musl"]
-builds = ["wheels"]
-"#;
-        let settings = crate::settings::Loaded {
-            path: "/fx/ci.toml".into(),
-            source: Some(text.into()),
-            settings: crate::settings::parse(text).unwrap(),
-        };
+        let settings = crate::testutil::non_abi3_repository();
         let group = crate::pyproject::TestDeps { requirements: vec!["dirty-equals".into()], from: "group".into() };
         let i = Inputs {
-            settings: &settings,
+            settings,
             examples: &[],
             python_test_deps: vec![("fx-native".into(), Some(group))],
             pythons: vec![

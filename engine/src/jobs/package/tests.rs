@@ -291,53 +291,21 @@ fn a_wheel_s_pyproject_is_its_package_s() {
     assert_eq!(pyproject_of(settings, "wheels/other-1.0-py3-none-any.whl"), "the package's pyproject.toml");
 }
 
-/// A non-abi3 package's settings: CPython 3.9-3.14 and 3.14t, manylinux and musllinux for both architectures.
-fn matrix_settings() -> crate::settings::Loaded {
-    let text = r#"
-[[python]]
-dist = "fx-native"
-module = "fx_native"
-dir = "py"
-tests = "py/tests"
-interpreters = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.14t"]
-
-[[platform]]
-name = "linux"
-runner = "ubuntu-latest"
-target = "x86_64-unknown-linux-gnu"
-wheels = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"]
-builds = ["wheels", "sdists"]
-
-[[platform]]
-name = "windows"
-runner = "windows-latest"
-target = "x86_64-pc-windows-msvc"
-wheels = ["x86_64-pc-windows-msvc"]
-builds = ["wheels"]
-"#;
-    crate::settings::Loaded {
-        path: "/fx/ci.toml".into(),
-        source: Some(text.into()),
-        settings: crate::settings::parse(text).unwrap(),
-    }
-}
-
 #[test]
 fn a_version_specific_package_builds_every_interpreter_per_target_with_zig_on_linux() {
-    let settings = matrix_settings();
-    let targets = wheel_targets(&settings, &[], "x86_64-unknown-linux-gnu");
+    let settings = crate::testutil::non_abi3_repository();
+    let targets = wheel_targets(settings, &[], "x86_64-unknown-linux-gnu");
     assert_eq!(targets.len(), 4);
-    let i =
-        Inputs { settings: &settings, wheel_targets: targets, kinds: vec![Kind::Wheel], ..inputs(&[], false, false) };
+    let i = Inputs { settings, wheel_targets: targets, kinds: vec![Kind::Wheel], ..inputs(&[], false, false) };
     let linux = plan(&i);
     assert_eq!(linux.steps.len(), 4, "one maturin build per target, every interpreter in it");
-    let pythons = "--interpreter python3.9 python3.10 python3.11 python3.12 python3.13 python3.14 python3.14t";
+    let pythons = "--interpreter python3.9 python3.10 python3.11 python3.12 python3.13 python3.14 python3.14t pypy3.11";
     for (step, compat) in linux.steps.iter().zip(["manylinux2014", "manylinux2014", "musllinux_1_2", "musllinux_1_2"]) {
         let line = step.command_line();
         assert!(line.contains(pythons) && line.contains(&format!("--zig --compatibility {compat}")), "{line}");
     }
-    assert!(linux.notes.iter().all(|n| n.contains("cross-built with zig for 7 interpreters")), "{:?}", linux.notes);
-    assert_eq!(crate::wheel::matrix::expected(settings.python(), &i.wheel_targets).len(), 28);
+    assert!(linux.notes.iter().all(|n| n.contains("cross-built with zig for 8 interpreters")), "{:?}", linux.notes);
+    assert_eq!(crate::wheel::matrix::expected(settings.python(), &i.wheel_targets).len(), 32);
     // On the Windows runner the same package is built natively: the interpreters found there, by path, and the
     // plan says each must be installed.
     let win = "x86_64-pc-windows-msvc".to_owned();

@@ -939,38 +939,13 @@ fn jobs_of_its_own_follow_needs_runners_and_their_words() {
 /// every interpreter, the zig cross-builds on Linux none; the tests every one. The engine's Python comes last.
 #[test]
 fn interpreters_a_runner_needs_come_from_setup_python_per_platform() {
-    let text = r#"
-[[python]]
-dist = "fx-native"
-module = "fx_native"
-dir = "py"
-tests = "py/tests"
-interpreters = ["3.9", "3.14t", "pypy3.11"]
-
-[[platform]]
-name = "linux"
-runner = "ubuntu-latest"
-target = "x86_64-unknown-linux-gnu"
-wheels = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-musl"]
-builds = ["wheels"]
-
-[[platform]]
-name = "windows"
-runner = "windows-latest"
-target = "x86_64-pc-windows-msvc"
-wheels = ["x86_64-pc-windows-msvc"]
-builds = ["wheels"]
-"#;
-    let settings = crate::settings::Loaded {
-        path: "/fx/ci.toml".into(),
-        source: Some(text.into()),
-        settings: crate::settings::parse(text).unwrap(),
-    };
-    let m = crate::pipeline::matrix_in(&settings, "linux,windows").unwrap();
+    let settings = crate::testutil::non_abi3_repository();
+    let m = crate::pipeline::matrix_in(settings, "linux,windows").unwrap();
     assert_eq!(m["include"][0]["build_pythons"], "3.12", "zig needs none");
-    assert_eq!(m["include"][1]["build_pythons"], "3.9\n3.14t\npypy3.11\n3.12");
-    assert_eq!(m["include"][0]["test_pythons"], "3.9\n3.14t\npypy3.11\n3.12");
-    let shape = crate::pipeline::Shape::of(camino::Utf8Path::new("/fx"), &settings);
+    let every = "3.9\n3.10\n3.11\n3.13\n3.14\n3.14t\npypy3.11\n3.12";
+    assert_eq!(m["include"][1]["build_pythons"], every, "the engine's 3.12 last, once");
+    assert_eq!(m["include"][0]["test_pythons"], every);
+    let shape = crate::pipeline::Shape::of(camino::Utf8Path::new("/fx"), settings);
     let all = crate::pipeline::all_in(&shape).unwrap();
     let text: String = all.iter().map(crate::pipeline::render).collect();
     for (key, job) in [("build_pythons", "package"), ("test_pythons", "test")] {
@@ -1003,11 +978,7 @@ fn sharded_tests_are_built_once_run_in_partitions_and_joined() {
     let text = "[test]\ndefault-parts = [\"rust\"]\nshards = 3\n\n[[platform]]\nname = \"linux\"\nrunner = \
                 \"ubuntu-24.04\"\ntarget = \"x86_64-unknown-linux-gnu\"\nbuilds = [\"crates\"]\n\n[[platform]]\n\
                 name = \"mac\"\nrunner = \"macos-14\"\ntarget = \"aarch64-apple-darwin\"\nbuilds = [\"crates\"]\n";
-    let settings = crate::settings::Loaded {
-        path: "/fx/ci.toml".into(),
-        source: Some(text.into()),
-        settings: crate::settings::parse(text).unwrap(),
-    };
+    let settings = crate::testutil::loaded(text);
     let shape = Shape::of(camino::Utf8Path::new("/fx"), &settings);
     let all = crate::pipeline::all_in(&shape).unwrap();
     let lbt = all.iter().find(|w| w.name == "lint-build-test").unwrap();
