@@ -333,7 +333,8 @@ pub(crate) const TEST_SERVERS: &[(&str, &str)] = &[
 /// The manylinux baseline of Linux wheels, as maturin's `--compatibility` names it: manylinux2014 is
 /// `manylinux_2_17` (glibc 2.17: every maintained Linux distribution, RHEL 7 on).
 pub(crate) const MANYLINUX: &str = "manylinux2014";
-/// The newest CPython minor version (3.X) the pinned maturin has sysconfig data for: what `init` proposes up to.
+/// The newest released CPython minor version (3.X): what `init` proposes up to (the pinned maturin's data also has
+/// the 3.15 pre-release).
 pub(crate) const NEWEST_CPYTHON: u8 = 14;
 /// The musllinux baseline of wheels for musl targets (Alpine and other musl distributions).
 pub(crate) const MUSLLINUX: &str = "musllinux_1_2";

@@ -15,30 +15,42 @@ pub(crate) enum Interpreter {
 pub(crate) const SPELLINGS: &str =
     "a CPython version (`3.13`), a free-threaded CPython build (`3.14t`) or a PyPy version (`pypy3.11`)";
 
+/// The CPython minor versions (3.X) the pinned maturin has sysconfig data for (`maturin list-python --target
+/// aarch64-unknown-linux-musl`: 3.7 to 3.15), and its PyPy ones (3.8 to 3.12).
+const CPYTHON: std::ops::RangeInclusive<u8> = 7..=15;
+const PYPY: std::ops::RangeInclusive<u8> = 8..=12;
+
 impl FromStr for Interpreter {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("`{}` is no interpreter: write {SPELLINGS}", crate::plan::printable(s));
-        let minor = |v: &str| -> Result<u8, String> {
+        let minor = |v: &str, range: std::ops::RangeInclusive<u8>| -> Result<u8, String> {
             let minor = v.strip_prefix("3.").ok_or_else(bad)?;
             let ok = !minor.is_empty() && minor.len() <= 2 && minor.bytes().all(|b| b.is_ascii_digit());
             let n: u8 = if ok { minor.parse().map_err(|_| bad())? } else { return Err(bad()) };
-            // The oldest CPython PyO3 and maturin still build for.
-            if n < 7 { Err(format!("{}: Python 3.{n} is older than any PyO3 supports (3.7)", bad())) } else { Ok(n) }
+            if range.contains(&n) {
+                return Ok(n);
+            }
+            Err(format!(
+                "{}: the pinned maturin builds for 3.{} to 3.{} of it (PyO3 may ask for newer)",
+                bad(),
+                range.start(),
+                range.end()
+            ))
         };
         if let Some(v) = s.strip_prefix("pypy") {
-            return Ok(Interpreter::PyPy { minor: minor(v)? });
+            return Ok(Interpreter::PyPy { minor: minor(v, PYPY)? });
         }
         match s.strip_suffix('t') {
             Some(v) => {
-                let minor = minor(v)?;
+                let minor = minor(v, CPYTHON)?;
                 if minor < 13 {
                     return Err(format!("{}: free-threaded builds exist from CPython 3.13", bad()));
                 }
                 Ok(Interpreter::CPython { minor, free_threaded: true })
             }
-            None => Ok(Interpreter::CPython { minor: minor(s)?, free_threaded: false }),
+            None => Ok(Interpreter::CPython { minor: minor(s, CPYTHON)?, free_threaded: false }),
         }
     }
 }

@@ -222,25 +222,7 @@ pub(crate) fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<
             problems.push(format!("{w} is missing"));
         }
     }
-    let allowed = |a: &Artifact| {
-        let file = a.path.rsplit('/').next().unwrap_or_default();
-        expected.wheels.iter().chain(&expected.other_wheels).any(|w| w.is(&a.name, a.platform.as_deref(), file))
-    };
-    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Wheel && !allowed(a)) {
-        problems.push(format!(
-            "{} is no wheel ci.toml ships (its [[python]] packages, their interpreters and the platforms' wheels)",
-            crate::plan::printable(&a.path)
-        ));
-    }
-    let normalize = crate::artifacts::normalize;
-    for a in m.artifacts.iter().filter(|a| a.kind == Kind::Sdist) {
-        if !expected.sdists.iter().any(|d| normalize(d) == normalize(&a.name)) {
-            problems.push(format!(
-                "{} is the source distribution of no package ci.toml ships sdists of",
-                crate::plan::printable(&a.path)
-            ));
-        }
-    }
+    problems.extend(not_shipped(m, expected));
     for d in &expected.sdists {
         if !m
             .artifacts
@@ -265,6 +247,31 @@ pub(crate) fn check(m: &Manifest, version: &str, expected: &Expected) -> Result<
         ))
         .into())
     }
+}
+
+/// The wheels and source distributions of the manifest that ci.toml does not ship: a project or an interpreter
+/// it does not name on any platform, an sdist of a package it ships none of.
+fn not_shipped(m: &Manifest, expected: &Expected) -> Vec<String> {
+    let allowed = |a: &Artifact| {
+        let file = a.path.rsplit('/').next().unwrap_or_default();
+        expected.wheels.iter().chain(&expected.other_wheels).any(|w| w.is(&a.name, a.platform.as_deref(), file))
+    };
+    let normalize = crate::artifacts::normalize;
+    let wheels = m.artifacts.iter().filter(|a| a.kind == Kind::Wheel && !allowed(a)).map(|a| {
+        format!(
+            "{} is no wheel ci.toml ships (its [[python]] packages, their interpreters and the platforms' wheels)",
+            crate::plan::printable(&a.path)
+        )
+    });
+    let sdists = (m.artifacts.iter())
+        .filter(|a| a.kind == Kind::Sdist && !expected.sdists.iter().any(|d| normalize(d) == normalize(&a.name)))
+        .map(|a| {
+            format!(
+                "{} is the source distribution of no package ci.toml ships sdists of",
+                crate::plan::printable(&a.path)
+            )
+        });
+    wheels.chain(sdists).collect()
 }
 
 /// The fix for a version or file name that is already taken by other bytes.

@@ -108,12 +108,20 @@ fn newest_on_main(ctx: &Ctx, store: &Store, commit: &str) -> Result<Option<Strin
     let Some(main_ref) = main_ref else {
         bail!("no branch {main} (nor origin/{main}) here\nfix: fetch the main branch, or pass --base REV");
     };
+    if cmd!(sh, "git rev-parse --is-shallow-repository").quiet().read()?.trim() == "true" {
+        bail!(
+            "this clone's history is shallow: the main branch cannot be walked back to a manifest\nfix: fetch the \
+             history (`git fetch --unshallow`; actions/checkout with fetch-depth: 0), or pass --base REV"
+        );
+    }
     let base = cmd!(sh, "git merge-base {commit} {main_ref}").quiet().read()?.trim().to_owned();
     let start = if base == commit { format!("{commit}~1") } else { base };
+    if rev_parse(ctx, &start).is_err() {
+        return Ok(None); // the first commit: nothing before it
+    }
     let look_back = LOOK_BACK.to_string();
-    let candidates =
-        cmd!(sh, "git rev-list --first-parent --max-count {look_back} {start}").quiet().ignore_stderr().read();
-    for c in candidates.unwrap_or_default().lines() {
+    let candidates = cmd!(sh, "git rev-list --first-parent --max-count {look_back} {start}").quiet().read()?;
+    for c in candidates.lines() {
         if store.head(sh, &artifacts::manifest_key(c))?.is_some() {
             return Ok(Some(c.to_owned()));
         }
@@ -136,7 +144,16 @@ impl Row {
         match (self.base, self.this) {
             (Some(b), Some(t)) if b > 0 => Some((t as f64 - b as f64) / b as f64 * 100.0),
             (Some(0), Some(0)) => Some(0.0),
-            _ => None,
+            _ => None, // added, removed, or grown from nothing: flagged
+        }
+    }
+    /// What the change column says.
+    fn change(&self) -> String {
+        match (self.percent(), self.base, self.this) {
+            (Some(p), ..) => format!("{p:+.1} %"),
+            (None, None, _) => "added".to_owned(),
+            (None, _, None) => "removed".to_owned(),
+            (None, Some(_), Some(_)) => "from 0 B".to_owned(),
         }
     }
     pub(crate) fn flagged(&self, threshold: f64) -> bool {
@@ -190,12 +207,7 @@ pub(crate) fn render(rows: &[Row], commit: &str, base: &str, threshold: f64) -> 
     );
     for r in rows {
         let size = |s: Option<u64>| s.map(human).unwrap_or_else(|| "—".to_owned());
-        let change = match (r.percent(), r.base, r.this) {
-            (Some(p), ..) => format!("{p:+.1} %"),
-            (None, None, _) => "added".to_owned(),
-            (None, _, None) => "removed".to_owned(),
-            _ => String::new(),
-        };
+        let change = r.change();
         let mark = if r.flagged(threshold) { " ⚠️" } else { "" };
         md.push_str(&format!("| {} | {} | {} | {change}{mark} |\n", cell(&r.what), size(r.base), size(r.this)));
     }

@@ -346,9 +346,9 @@ pub(crate) fn plan(i: &Inputs<'_>) -> Plan {
         );
         let python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
         if wants_python {
-            python_test_dependencies(&mut plan, i, &python);
+            python_test_dependencies(&mut plan, i, &python, None);
         }
-        wheel_steps(&mut plan, i, &python, &wheels, wants_python);
+        wheel_steps(&mut plan, i, &python, &wheels, wants_python, None);
         let recordings = format!("{CI_DIR}/recordings");
         recording_steps(&mut plan, i, &python, &recordings);
         if wants_wasm {
@@ -397,12 +397,12 @@ fn interpreter_steps(plan: &mut Plan, i: &Inputs<'_>) {
             let venv = format!("{CI_DIR}/venv-{exe}");
             plan.push(Step::run(&format!("virtualenv ({interpreter})"), &path, &["-m", "venv", "--clear", &venv]));
             let python = tools::venv_python(camino::Utf8Path::new(&venv)).to_string();
-            let mut deps = Plan::new("deps");
-            python_test_dependencies(&mut deps, i, &python);
-            let mut wheel = Plan::new("wheel");
-            wheel_steps(&mut wheel, i, &python, &wheels, true);
-            let only_this = |s: &Step| s.name.contains(&pkg.dist) || s.name == "install pytest";
-            for s in deps.steps.into_iter().chain(wheel.steps).filter(only_this) {
+            // This package's steps alone (its test dependencies, wheel, import and tests), named for the
+            // interpreter.
+            let mut own = Plan::new("one interpreter");
+            python_test_dependencies(&mut own, i, &python, Some(&pkg.dist));
+            wheel_steps(&mut own, i, &python, &wheels, true, Some(&pkg.dist));
+            for s in own.steps {
                 plan.push(Step { name: format!("{} ({interpreter})", s.name), ..s });
             }
         }
@@ -490,10 +490,11 @@ fn heavy_steps(plan: &mut Plan, i: &Inputs<'_>) {
     }
 }
 
-/// pytest, and each package's own test dependencies (its pyproject.toml), from the package index.
-fn python_test_dependencies(plan: &mut Plan, i: &Inputs<'_>, python: &str) {
+/// pytest, and each package's own test dependencies (its pyproject.toml), from the package index (`only`: that
+/// package's alone).
+fn python_test_dependencies(plan: &mut Plan, i: &Inputs<'_>, python: &str, only: Option<&str>) {
     plan.push(Step::run("install pytest", python, &["-m", "pip", "install", "--quiet", config::PYTEST]));
-    for (dist, deps) in &i.python_test_deps {
+    for (dist, deps) in i.python_test_deps.iter().filter(|(d, _)| only.is_none_or(|o| o == d)) {
         match deps {
             Some(d) if !d.requirements.is_empty() => plan.push(
                 Step::run(
@@ -513,9 +514,10 @@ fn python_test_dependencies(plan: &mut Plan, i: &Inputs<'_>, python: &str) {
     }
 }
 
-/// Each package's wheel installed into the virtualenv and imported, and its tests run against it.
-fn wheel_steps(plan: &mut Plan, i: &Inputs<'_>, python: &str, wheels: &str, pytest: bool) {
-    for pkg in i.settings.python() {
+/// Each package's wheel (`only`: that package's) installed into the virtualenv and imported, and its tests run
+/// against it.
+fn wheel_steps(plan: &mut Plan, i: &Inputs<'_>, python: &str, wheels: &str, pytest: bool, only: Option<&str>) {
+    for pkg in i.settings.python().iter().filter(|p| only.is_none_or(|o| o == p.dist)) {
         plan.push(
             Step::run(&format!("install the {} wheel", pkg.dist), python, &["-m", "pip", "install", "--quiet"])
                 .args(["--no-index", "--find-links", wheels, "--force-reinstall"])
@@ -800,8 +802,10 @@ mod tests {
         assert!(lines[ft + 1].starts_with("/opt/py/bin/python3.14t -m venv --clear"), "{lines:?}");
         let rest = &names(&p)[ft..];
         for want in [
+            "install pytest (CPython 3.14t)",
             "install the test dependencies of fx-native (CPython 3.14t)",
             "install the fx-native wheel (CPython 3.14t)",
+            "import fx_native (CPython 3.14t)",
             "pytest: fx-native (CPython 3.14t)",
         ] {
             assert!(rest.contains(&want), "{want}: {rest:?}");

@@ -133,6 +133,9 @@ fn setup_pythons(
     let mut all: Vec<_> = settings.python().iter().flat_map(pick).collect();
     all.sort();
     all.dedup();
+    // PyPy first: setup-python puts the later versions first on PATH, and a PyPy's bin/ also has `python3.X`,
+    // which must stay the CPython of that version.
+    all.sort_by_key(|i| !matches!(i, crate::interpreter::Interpreter::PyPy { .. }));
     let mut lines: Vec<String> = all.iter().map(|i| i.setup_python()).collect();
     lines.retain(|v| v != crate::config::RUNNER_PYTHON);
     lines.push(crate::config::RUNNER_PYTHON.to_owned());

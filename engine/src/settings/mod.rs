@@ -111,20 +111,15 @@ impl Loaded {
     }
     /// The size change `cargo xtask sizes` flags, in percent (`[sizes] threshold-percent`, default 2).
     pub(crate) fn size_threshold(&self) -> f64 {
-        self.settings
-            .sizes
-            .as_ref()
-            .and_then(|s| s.threshold_percent)
-            .filter(|t| t.is_finite() && *t >= 0.0)
-            .unwrap_or(2.0)
+        self.settings.sizes.as_ref().and_then(|s| s.threshold_percent).unwrap_or(2.0)
     }
     /// How many runners the Rust tests spread over in CI (`[test] shards`, 1 to 64).
     pub(crate) fn test_shards(&self) -> u32 {
-        self.settings.test.as_ref().and_then(|t| t.shards).unwrap_or(1).clamp(1, 64)
+        self.settings.test.as_ref().and_then(|t| t.shards).unwrap_or(1)
     }
     /// Retries of a failing Rust test (`[test] retries`).
     pub(crate) fn test_retries(&self) -> u32 {
-        self.settings.test.as_ref().and_then(|t| t.retries).unwrap_or(2).min(10)
+        self.settings.test.as_ref().and_then(|t| t.retries).unwrap_or(2)
     }
     /// The members whose Rust tests are left out (none without a `[test]` section).
     pub(crate) fn test_excluded(&self) -> &[String] {
@@ -341,6 +336,7 @@ fn check(s: &Settings, source: &str) -> Result<(), String> {
         }
     }
     check_names(s).map_err(|(path, cause)| fail(&path, cause))?;
+    check_numbers(s).map_err(|(path, cause)| fail(&path, cause))?;
     check_jobs(s).map_err(|(path, cause)| fail(&path, cause))?;
     if let Some(lint) = &s.lint
         && let Err((tool, cause, fix)) = check_lint(lint)
@@ -378,6 +374,24 @@ fn string_values(s: &Settings) -> Vec<(Vec<Seg>, String)> {
         strings(&v, &mut Vec::new(), &mut all);
     }
     all
+}
+
+/// The numbers are in their ranges: `[test] shards` 1 to 64, `retries` 0 to 10, `[sizes] threshold-percent` a
+/// finite percentage of 0 or more.
+fn check_numbers(s: &Settings) -> Result<(), (Vec<Seg>, String)> {
+    let key = |k: &str| Seg::Key(k.into());
+    let test = s.test.as_ref();
+    if let Some(n) = test.and_then(|t| t.shards).filter(|n| !(1..=64).contains(n)) {
+        return Err((vec![key("test"), key("shards")], format!("{n} shards: from 1 (no sharding) to 64")));
+    }
+    if let Some(n) = test.and_then(|t| t.retries).filter(|n| *n > 10) {
+        return Err((vec![key("test"), key("retries")], format!("{n} retries: at most 10")));
+    }
+    let threshold = s.sizes.as_ref().and_then(|z| z.threshold_percent);
+    if let Some(t) = threshold.filter(|t| !t.is_finite() || *t < 0.0) {
+        return Err((vec![key("sizes"), key("threshold-percent")], format!("{t} %: a percentage of 0 or more")));
+    }
+    Ok(())
 }
 
 /// The names a job will look up are unique (platforms, Python distributions), the parts and kinds are known.
@@ -696,6 +710,13 @@ mod tests {
         assert!(e.starts_with("3:25: gates.keywords-in: unknown variant `footer`"), "{e}");
         let e = parse("[test]\ndefault-parts = [\"rust\", \"fuzz\"]\n").unwrap_err();
         assert!(e.starts_with("2:26: test.default-parts: unknown variant `fuzz`, expected one of `rust`"), "{e}");
+        // Numbers out of their range are refused at their key, never clamped.
+        let e = parse("[test]\ndefault-parts = [\"rust\"]\nshards = 500\n").unwrap_err();
+        assert!(e.starts_with("3:10: test.shards: 500 shards: from 1 (no sharding) to 64"), "{e}");
+        let e = parse("[test]\ndefault-parts = [\"rust\"]\nretries = 1000\n").unwrap_err();
+        assert!(e.starts_with("3:") && e.contains(": test.retries: 1000 retries: at most 10"), "{e}");
+        let e = parse("[sizes]\nthreshold-percent = -5.0\n").unwrap_err();
+        assert!(e.starts_with("2:") && e.contains(": sizes.threshold-percent: -5 %"), "{e}");
         let e = parse("verbose = true\n").unwrap_err();
         assert!(e.starts_with("1:1: verbose: unknown field `verbose`"), "{e}");
         for e in [e, parse("[store\n").unwrap_err()] {

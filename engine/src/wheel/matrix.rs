@@ -135,7 +135,9 @@ impl ExpectedWheel {
             return false;
         }
         match (self.interpreter, parse_wheel_name(file)) {
-            (None, _) => true,
+            // abi3: an abi3 wheel (or one of no ABI, pure Python); never one for a single interpreter.
+            (None, Some(n)) => n.abi == "abi3" || n.abi == "none",
+            (None, None) => false,
             (Some(i), Some(n)) => n.python.split('.').any(|p| p == i.python_tag()) && i.abi_matches(n.abi),
             (Some(_), None) => false,
         }

@@ -56,24 +56,32 @@ pub(crate) fn run(
         rust_args: ctx.settings.test_rust_args(),
         config: &config,
     });
+    let from = ctx.root.join("target/nextest").join(PROFILE).join("junit.xml");
     if !(ctx.global.dry_run || ctx.global.json) {
         if shard.is_none() {
             // A new archive starts a new run: no shard's results of an earlier one are joined with it.
             let _ = std::fs::remove_dir_all(ctx.root.join(JUNIT_DIR));
         }
+        if let Some(s) = shard {
+            // Neither this shard's file of an earlier run nor nextest's last report may stand for this one.
+            let _ = std::fs::remove_file(ctx.root.join(JUNIT_DIR).join(junit_name(s)));
+            let _ = std::fs::remove_file(&from);
+        }
         std::fs::create_dir_all(ctx.root.join(JUNIT_DIR)).context("creating the JUnit directory")?;
         std::fs::write(&config, tool_config(ctx.settings.test_retries())).context("writing nextest's configuration")?;
     }
-    ctx.execute(&plan)?;
-    if let Some(s) = shard.filter(|_| !(ctx.global.dry_run || ctx.global.json)) {
-        // nextest writes JUnit under the target directory, by profile: kept per shard for the join.
-        let from = ctx.root.join("target/nextest").join(PROFILE).join("junit.xml");
-        let to = ctx.root.join(JUNIT_DIR).join(junit_name(s));
-        std::fs::copy(&from, &to).with_context(|| format!("copying {from} to {to}"))?;
-        let results = read_junit(&std::fs::read_to_string(&to)?);
-        summarize(&format!("shard {s}"), &results)?;
+    let ran = ctx.execute(&plan);
+    let Some(s) = shard.filter(|_| !(ctx.global.dry_run || ctx.global.json)) else { return ran };
+    // nextest writes JUnit under the target directory, by profile, failed tests included: kept per shard for
+    // the join, and summarized here, also when a test failed.
+    if !from.is_file() {
+        return ran;
     }
-    Ok(())
+    let to = ctx.root.join(JUNIT_DIR).join(junit_name(s));
+    std::fs::copy(&from, &to).with_context(|| format!("copying {from} to {to}"))?;
+    let results = read_junit(&std::fs::read_to_string(&to)?).with_context(|| format!("reading {to}"))?;
+    summarize(&format!("shard {s}"), &results)?;
+    ran
 }
 
 /// The `--workspace` or `--package` arguments of the archive: what the change affects.
@@ -156,7 +164,22 @@ pub(crate) struct TestResult {
 
 /// The test cases of a JUnit file as nextest writes it: `<testcase name=".." classname="..">`, with a
 /// `<failure>`/`<error>` child when it failed and `<flakyFailure>` children when it passed on a retry.
-pub(crate) fn read_junit(xml: &str) -> Vec<TestResult> {
+pub(crate) fn read_junit(xml: &str) -> Result<Vec<TestResult>> {
+    let Some(root) = xml.find("<testsuites").map(|at| &xml[at..]) else {
+        bail!("no <testsuites> element: not a JUnit report of nextest\nfix: join only what `test --shard` wrote");
+    };
+    let head = &root[..root.find('>').unwrap_or(root.len())];
+    let declared: Option<usize> =
+        head.split(" tests=\"").nth(1).and_then(|v| v.split('"').next()).and_then(|v| v.parse().ok());
+    let found = testcases(xml);
+    match declared {
+        Some(n) if n == found.len() => Ok(found),
+        Some(n) => bail!("it declares {n} tests and holds {}: cut short or altered", found.len()),
+        None => bail!("its <testsuites> element has no tests count: not a JUnit report of nextest"),
+    }
+}
+
+fn testcases(xml: &str) -> Vec<TestResult> {
     let mut out = Vec::new();
     let mut rest = xml;
     while let Some(at) = rest.find("<testcase ") {
@@ -202,7 +225,7 @@ fn summarize(what: &str, results: &[TestResult]) -> Result<()> {
         if !names.is_empty() {
             md.push_str(&format!("\n**{label}**:\n"));
             for n in names.iter() {
-                md.push_str(&format!("- `{}`\n", crate::plan::printable(n)));
+                md.push_str(&format!("- `{}`\n", crate::plan::printable(n).replace('`', "'")));
             }
         }
     }
@@ -213,7 +236,8 @@ fn summarize(what: &str, results: &[TestResult]) -> Result<()> {
         f.write_all(md.as_bytes())?;
     }
     if !failed.is_empty() {
-        return Err(JobFailed(format!("{what}: {} test(s) failed: {}", failed.len(), failed.join(", "))).into());
+        let names: Vec<String> = failed.iter().map(|n| crate::plan::printable(n)).collect();
+        return Err(JobFailed(format!("{what}: {} test(s) failed: {}", failed.len(), names.join(", "))).into());
     }
     Ok(())
 }
@@ -234,9 +258,10 @@ pub(crate) fn join(ctx: &Ctx, dir: &Utf8Path) -> Result<()> {
     let mut all: Vec<TestResult> = Vec::new();
     let mut twice = Vec::new();
     for f in &files {
-        for r in read_junit(&std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?) {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+        for r in read_junit(&text).with_context(|| format!("{f}"))? {
             if all.iter().any(|a| a.name == r.name) {
-                twice.push(r.name.clone());
+                twice.push(crate::plan::printable(&r.name));
             }
             all.push(r);
         }
@@ -259,9 +284,10 @@ fn complete(files: &[Utf8PathBuf]) -> Result<()> {
             .and_then(|(k, n)| format!("{k}/{n}").parse::<Shard>().ok());
         match parsed {
             Some(s) => shards.push(s),
-            None => {
-                bail!("{name} is no shard's JUnit file (shard-K-of-N.xml)\nfix: join only what `test --shard` wrote")
-            }
+            None => bail!(
+                "{} is no shard's JUnit file (shard-K-of-N.xml)\nfix: join only what `test --shard` wrote",
+                crate::plan::printable(name)
+            ),
         }
     }
     let n = shards[0].n;

@@ -28,7 +28,22 @@ fn interpreters_are_read_in_every_spelling_and_refused_with_the_spellings() {
     assert!(cp.abi_matches("cp39") && !cp.abi_matches("cp39t") && !cp.abi_matches("abi3"));
     assert_eq!(cp.to_string(), "CPython 3.9");
     assert!(cp < "3.10".parse().unwrap(), "oldest first");
-    for bad in ["3", "3.", "python3.9", "2.7", "3.6", "3.12t", "3.x", "3.100", "4.0", "pypy", "3.9\u{1b}[2J"] {
+    for bad in [
+        "3",
+        "3.",
+        "python3.9",
+        "2.7",
+        "3.6",
+        "3.12t",
+        "3.x",
+        "3.100",
+        "3.99",
+        "3.16",
+        "pypy3.7",
+        "4.0",
+        "pypy",
+        "3.9\u{1b}[2J",
+    ] {
         let e = bad.parse::<Interpreter>().unwrap_err();
         assert!(e.contains("is no interpreter") && !e.contains('\u{1b}'), "{bad}: {e}");
     }
@@ -87,6 +102,13 @@ fn the_matrix_names_what_is_missing_and_what_was_not_asked_for() {
     assert!(!abi3[0].matches("fx_py-1.0.0-cp39-cp39-manylinux_2_17_x86_64.whl"));
     assert!(!abi3[0].matches("other-1.0.0-cp39-abi3-manylinux_2_17_x86_64.whl"));
     assert_eq!(abi3[0].to_string(), "the fx-py abi3 wheel for x86_64-unknown-linux-gnu");
+    // What the release lets ship for an abi3 package: its abi3 wheels (or pure-Python ones), for its targets.
+    let linux = Some("x86_64-unknown-linux-gnu");
+    assert!(abi3[0].is("fx-py", linux, "fx_py-1.0.0-cp39-abi3-manylinux_2_17_x86_64.whl"));
+    assert!(abi3[0].is("fx-py", linux, "fx_py-1.0.0-py3-none-any.whl"));
+    assert!(!abi3[0].is("fx-py", linux, "fx_py-1.0.0-cp313-cp313-manylinux_2_17_x86_64.whl"));
+    assert!(!abi3[0].is("fx-py", Some("aarch64-unknown-linux-gnu"), "fx_py-1.0.0-cp39-abi3-manylinux_2_17_x86_64.whl"));
+    assert!(!abi3[0].is("other", linux, "other-1.0.0-cp39-abi3-manylinux_2_17_x86_64.whl"));
 }
 
 #[test]
