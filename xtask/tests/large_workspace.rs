@@ -92,8 +92,9 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
     }
     let unique: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "a test ran in two shards");
-    assert_eq!(seen.len(), 2 * LARGE_CRATES + 1, "two tests per crate and the flaky one: {seen:?}");
-    // Even shards (nextest's slice partitions): 201 tests in 4 shards of 50 or 51.
+    let all = 2 * LARGE_CRATES + 2;
+    assert_eq!(seen.len(), all, "two tests per crate, the flaky one and the one that fails when asked: {seen:?}");
+    // Even shards (nextest's slice partitions): 202 tests in 4 shards of 50 or 51.
     for k in 1..=4 {
         let xml = std::fs::read_to_string(junit.join(format!("shard-{k}-of-4.xml"))).unwrap();
         let n = xml.matches("<testcase").count();
@@ -102,8 +103,25 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
     let out = xtask(&repo, &["test", "--join", "target/ci/junit"], &[]);
     assert!(out.status.success(), "the join");
     let t = text(&out);
-    assert!(t.contains(&format!("| {} | {} | 0 | 1 |", 2 * LARGE_CRATES + 1, 2 * LARGE_CRATES + 1)), "{t}");
+    assert!(t.contains(&format!("| {all} | {all} | 0 | 1 |")), "{t}");
     assert!(t.contains("flaky (passed on a retry)") && t.contains("`lw-000 tests::flaky`"), "{t}");
+    // A shard with a failing test fails, and still hands on its results: the join names the test.
+    let failing = (1..=4)
+        .find(|k| {
+            let xml = std::fs::read_to_string(junit.join(format!("shard-{k}-of-4.xml"))).unwrap();
+            xml.contains("fails_when_asked")
+        })
+        .unwrap();
+    let shard = format!("{failing}/4");
+    let out = xtask(&repo, &["test", "--shard", &shard, "--archive", "target/ci/tests.tar.zst"], &[("CI_FAIL", "1")]);
+    assert!(!out.status.success(), "the failing shard fails");
+    assert!(text(&out).contains("lw-001 tests::fails_when_asked"), "{}", text(&out));
+    let out = xtask(&repo, &["test", "--join", "target/ci/junit"], &[]);
+    assert!(
+        !out.status.success() && text(&out).contains("1 test(s) failed: lw-001 tests::fails_when_asked"),
+        "{}",
+        text(&out)
+    );
     // A shard missing from the join is named.
     std::fs::remove_file(junit.join("shard-3-of-4.xml")).unwrap();
     let out = xtask(&repo, &["test", "--join", "target/ci/junit"], &[]);

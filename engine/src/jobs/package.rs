@@ -452,7 +452,11 @@ fn check_matrix(ctx: &Ctx, wheels: &[Utf8PathBuf], targets: &[String], version: 
     let files: Vec<&str> = wheels.iter().map(|w| w.file_name().unwrap_or_default()).collect();
     let (missing, unexpected) = crate::wheel::matrix::compare(&expected, &files);
     let mut problems: Vec<String> = missing.iter().map(|m| format!("{m} was not built")).collect();
-    problems.extend(unexpected.iter().map(|f| format!("{f} is no wheel ci.toml asks for on {}", targets.join(", "))));
+    problems.extend(
+        unexpected
+            .iter()
+            .map(|f| format!("{} is no wheel ci.toml asks for on {}", crate::plan::printable(f), targets.join(", "))),
+    );
     ctx.tools.ensure(&ctx.sh, &["twine"])?;
     let twine = ctx.tools.probe(&ctx.sh, tool::TWINE.tool())?.path.context("twine is not installed")?;
     let venv = twine.parent().and_then(Utf8Path::parent).context("twine is not in a virtualenv")?;
@@ -461,7 +465,11 @@ fn check_matrix(ctx: &Ctx, wheels: &[Utf8PathBuf], targets: &[String], version: 
         let project = content::parse_wheel_name(file).map(|n| n.name).unwrap_or_default();
         match info {
             Ok(info) => problems.extend(content::wheel_problems(file, project, version, &info)),
-            Err(e) => problems.push(format!("{file} cannot be read as a wheel: {e}")),
+            Err(e) => problems.push(format!(
+                "{} cannot be read as a wheel: {}",
+                crate::plan::printable(file),
+                crate::plan::printable(&e)
+            )),
         }
     }
     if problems.is_empty() {

@@ -111,6 +111,9 @@ pub(crate) struct Expected {
     pub other_wheels: Vec<crate::wheel::matrix::ExpectedWheel>,
     /// The Python distributions whose source distribution ships (where a platform builds `sdists`).
     pub sdists: Vec<String>,
+    /// Every Python distribution ci.toml names: the only ones a wheel or sdist of the manifest may be of (a local
+    /// `package` builds sdists of them even where no platform's `builds` asks).
+    pub python: Vec<String>,
     pub bundles: Vec<String>,
 }
 
@@ -264,13 +267,8 @@ fn not_shipped(m: &Manifest, expected: &Expected) -> Vec<String> {
         )
     });
     let sdists = (m.artifacts.iter())
-        .filter(|a| a.kind == Kind::Sdist && !expected.sdists.iter().any(|d| normalize(d) == normalize(&a.name)))
-        .map(|a| {
-            format!(
-                "{} is the source distribution of no package ci.toml ships sdists of",
-                crate::plan::printable(&a.path)
-            )
-        });
+        .filter(|a| a.kind == Kind::Sdist && !expected.python.iter().any(|d| normalize(d) == normalize(&a.name)))
+        .map(|a| format!("{} is the source distribution of no package ci.toml names", crate::plan::printable(&a.path)));
     wheels.chain(sdists).collect()
 }
 
@@ -490,6 +488,7 @@ pub(crate) fn run(ctx: &Ctx, args: &flags::Release) -> Result<()> {
         } else {
             Vec::new()
         },
+        python: ctx.settings.python().iter().map(|p| p.dist.clone()).collect(),
         bundles: ctx.settings.wasm().iter().map(|b| b.package.clone()).collect(),
     };
     let targets = targets(ctx, args)?;

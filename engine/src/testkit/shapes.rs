@@ -248,8 +248,9 @@ fn large_dep(i: usize, up: &str) -> String {
 /// [`LARGE_LEVELS`] levels (crate `i` depends on [`large_deps`]`(i)`), three of them unpublished, each with two
 /// real tests; three maturin packages (abi3) and two wasm bundles on top ([`large_tops`]); `[test] shards = 4`.
 /// `pyo3` and `wasm_bindgen` are dependency lines (the engine repository's own, so the lock file and the cargo
-/// cache have them). One more test, `lw-000 tests::flaky`, fails on its first run and passes on the retry when
-/// `CI_FLAKY_DIR` is set (it leaves a marker file there): what nextest reports as flaky.
+/// cache have them). Two more tests: `lw-000 tests::flaky` fails on its first run and passes on the retry when
+/// `CI_FLAKY_DIR` is set (it leaves a marker file there): what nextest reports as flaky; `lw-001
+/// tests::fails_when_asked` fails where `CI_FAIL` is set.
 pub fn large_workspace(pyo3: &str, wasm_bindgen: &str) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = (0..LARGE_CRATES).flat_map(large_crate_files).collect();
     let mut members: Vec<String> = (0..LARGE_CRATES).map(|i| format!("crates/{}", large_crate(i))).collect();
@@ -278,6 +279,12 @@ fn large_crate_files(i: usize) -> Vec<(String, String)> {
          assert!(super::value() >= 1);\n    }}\n\n    #[test]\n    fn exceeds_its_dependencies() {{\n        \
          assert!(super::value() > {below});\n    }}\n"
     );
+    if i == 1 {
+        lib.push_str(
+            "\n    /// Fails where `CI_FAIL` is set: a broken test, on purpose.\n    #[test]\n    fn fails_when_asked() {\n        \
+             assert!(std::env::var_os(\"CI_FAIL\").is_none(), \"asked to fail\");\n    }\n",
+        );
+    }
     if i == 0 {
         lib.push_str(
             "\n    /// Fails once per `CI_FLAKY_DIR`, then passes: a flaky test, on purpose.\n    #[test]\n    fn flaky() {\n        \

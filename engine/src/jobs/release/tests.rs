@@ -76,6 +76,7 @@ fn incomplete_or_mismatched_sets_are_refused() {
         }],
         other_wheels: vec![abi3("w", "x86_64-pc-windows-msvc")],
         sdists: vec!["w".into(), "other-dist".into()],
+        python: vec!["w".into(), "other-dist".into(), "local".into()],
         bundles: vec!["web".into()],
     };
     let m = Manifest {
@@ -97,10 +98,12 @@ fn incomplete_or_mismatched_sets_are_refused() {
                 Some("x86_64-unknown-linux-gnu"),
             ),
             artifact(Kind::Sdist, "intruder", "sdists/intruder-1.0.0.tar.gz", None),
+            // An sdist of a package ci.toml names, built by a local `package` though no platform asks: it ships.
+            artifact(Kind::Sdist, "local", "sdists/local-1.0.0.tar.gz", None),
         ],
     };
     let err = check(&m, "1.0.0", &expected).unwrap_err().to_string();
-    assert!(!err.contains("win_amd64"), "{err}");
+    assert!(!err.contains("win_amd64") && !err.contains("sdists/local"), "{err}");
     for want in [
         "dirty tree",
         "the crate b is missing",
@@ -109,7 +112,7 @@ fn incomplete_or_mismatched_sets_are_refused() {
         "the web bundle web is missing",
         "the source distribution of other-dist is missing",
         "wheels/intruder-1.0.0-py3-none-any.whl is no wheel ci.toml ships",
-        "sdists/intruder-1.0.0.tar.gz is the source distribution of no package ci.toml ships sdists of",
+        "sdists/intruder-1.0.0.tar.gz is the source distribution of no package ci.toml names",
         "nothing was published",
     ] {
         assert!(err.contains(want), "{want}: {err}");
@@ -297,6 +300,7 @@ impl Rehearsal {
             wheels: vec![abi3("xtask-demo-pkg", "x86_64-unknown-linux-gnu")],
             other_wheels: vec![],
             sdists: vec!["xtask-demo-pkg".into()],
+            python: vec!["xtask-demo-pkg".into()],
             bundles: vec!["demo-web".into()],
         };
         Rehearsal {
@@ -778,6 +782,7 @@ fn a_token_never_goes_to_a_plain_http_package_index_elsewhere() {
         wheels: vec![abi3("demo", "x86_64-unknown-linux-gnu")],
         other_wheels: vec![],
         sdists: vec![],
+        python: vec!["demo".into(), "d".into()],
         bundles: vec![],
     };
     let e = format!("{:#}", credentials_may_go(&t, &expected).unwrap_err());
@@ -1158,6 +1163,7 @@ fn the_operations_follow_what_ships_and_execute() {
         wheels: wheels.iter().map(|t| abi3("d", t)).collect(),
         other_wheels: vec![],
         sdists: vec![],
+        python: vec!["demo".into(), "d".into()],
         bundles: bundles.iter().map(|s| (*s).to_owned()).collect(),
     };
     let names = |ops: &[ReleaseOp]| -> Vec<String> {
