@@ -158,8 +158,10 @@ fn non_abi3_python() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// An xtask crate of the repository's own, depending on the engine in `engine` by path, and the alias (the
-/// target directory shared by the generated repositories, so the engine compiles once for all of them).
+/// An xtask crate of the repository's own, depending on the engine in `engine` by path, and the alias. Its target
+/// directory is its own: the second shape's xtask (another package of the same name, with a command of its own)
+/// builds in `engine-for-fixtures`, and two `xtask` binaries uplifted into one directory by heavy tests running
+/// at once would replace each other.
 fn adoption(engine: &str) -> Vec<(&'static str, String)> {
     vec![
         (
@@ -179,7 +181,7 @@ fn adoption(engine: &str) -> Vec<(&'static str, String)> {
             ".cargo/config.toml",
             format!(
                 "[alias]\nxtask = \"run --quiet --locked --package xtask --target-dir \
-                 {engine}/target/engine-for-fixtures --\"\n"
+                 {engine}/target/engine-for-fixtures-non-abi3 --\"\n"
             ),
         ),
     ]
