@@ -49,5 +49,21 @@ fn sizes_compare_a_commit_with_the_newest_main_commit_that_has_a_manifest() {
         .output()
         .unwrap();
     assert!(out.status.success() && text(&out).contains("has no manifest"), "{}", text(&out));
+    // --json: one JSON document on stdout, nothing read or written; an option for a revision is refused.
+    std::fs::remove_file(root.join("target/ci/sizes.md")).unwrap();
+    let run =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).env("XTASK_ROOT", &root).output().unwrap();
+    let out = run(&["--json", "sizes"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(plan["commit"], c.as_str());
+    assert!(!root.join("target/ci/sizes.md").exists(), "--json writes no report");
+    let out = run(&["sizes", "--commit", "--output=/tmp/x"]);
+    assert_eq!(out.status.code(), Some(2), "refused as bad input: {}", text(&out));
+    assert!(text(&out).contains("fix:"), "{}", text(&out));
+    // A manifest under a commit's name that is another commit's is refused, not compared.
+    let other = root.join("target/packages").join(&c).join("manifest.json");
+    std::fs::write(&other, manifest(&a, "1.0.0", 1100)).unwrap();
+    let out = run(&["sizes"]);
+    assert!(!out.status.success() && text(&out).contains("substituted or misplaced"), "{}", text(&out));
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -25,6 +25,18 @@ pub(crate) fn run(ctx: &Ctx, f: &flags::Sizes) -> Result<()> {
     let out = f.out.clone().unwrap_or_else(|| ctx.root.join(crate::config::CI_DIR).join("sizes.md"));
     let out = if out.is_absolute() { out } else { ctx.root.join(out) };
     let threshold = ctx.settings.size_threshold();
+    if ctx.global.dry_run || ctx.global.json {
+        // What it would compare and where the report goes; no store is read, no file written.
+        let plan = serde_json::json!({
+            "job": "sizes",
+            "commit": commit,
+            "base": f.base.clone().unwrap_or_else(|| "the newest main-branch commit before it with a manifest".into()),
+            "store": store.describe(),
+            "threshold_percent": threshold,
+            "report": out.as_str(),
+        });
+        return crate::plan::print_static(&plan, ctx.global.json);
+    }
     let report = match read_manifest(ctx, &store, &commit)? {
         None => format!(
             "### Artifact sizes\n\nCommit `{}` has no manifest in {} or in this machine's packages: nothing to \
@@ -66,6 +78,9 @@ pub(crate) fn run(ctx: &Ctx, f: &flags::Sizes) -> Result<()> {
 }
 
 fn rev_parse(ctx: &Ctx, rev: &str) -> Result<String> {
+    if rev.starts_with('-') || rev.is_empty() {
+        bail!("`{}` is no revision (it would read as an option of git)\nfix: name a commit", printable(rev));
+    }
     let sh = &ctx.sh;
     let arg = format!("{rev}^{{commit}}");
     cmd!(sh, "git rev-parse --verify --quiet {arg}")
@@ -83,7 +98,10 @@ fn short(sha: &str) -> &str {
 fn read_manifest(ctx: &Ctx, store: &Store, commit: &str) -> Result<Option<Manifest>> {
     let local = ctx.root.join(crate::config::PACKAGES_DIR).join(commit).join(crate::manifest::FILE);
     if local.is_file() {
-        return Manifest::read(&local).map(Some);
+        // Judged like the store's: the manifest must be this commit's, whatever its directory is called.
+        let m = Manifest::read(&local)?;
+        crate::manifest::check_binding(&m, commit, None)?;
+        return Ok(Some(m));
     }
     let dir = crate::tempfiles::dir_of(&ctx.sh);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;

@@ -245,6 +245,10 @@ fn summarize(what: &str, results: &[TestResult]) -> Result<()> {
 /// `test --join DIR`: the shards' JUnit files, each test exactly once across them.
 pub(crate) fn join(ctx: &Ctx, dir: &Utf8Path) -> Result<()> {
     let dir = if dir.is_absolute() { dir.to_path_buf() } else { ctx.root.join(dir) };
+    if ctx.global.dry_run || ctx.global.json {
+        let plan = serde_json::json!({ "job": "test --join", "junit": dir.as_str(), "reads": "shard-K-of-N.xml" });
+        return crate::plan::print_static(&plan, ctx.global.json);
+    }
     let mut files: Vec<Utf8PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("reading {dir}\nfix: download every shard's JUnit file into it"))?
         .filter_map(|e| Utf8PathBuf::from_path_buf(e.ok()?.path()).ok())
