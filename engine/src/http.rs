@@ -37,6 +37,8 @@ pub(crate) struct Request {
     /// Not safe to send twice (a publish, a one-time token exchange): retried only when it surely did not
     /// arrive (no connection) or the server declined it (429, 503).
     pub once: bool,
+    /// The caller paces itself: a 429 comes back to it (with its `Retry-After`) instead of being waited out here.
+    pub paced: bool,
     /// The stall bound of this request, when not [`stall_secs`] (tests).
     pub stall_secs: Option<u64>,
 }
@@ -68,6 +70,11 @@ impl Request {
 
     pub(crate) fn once(mut self) -> Request {
         self.once = true;
+        self
+    }
+
+    pub(crate) fn paced(mut self) -> Request {
+        self.paced = true;
         self
     }
 }
@@ -234,11 +241,39 @@ pub(crate) fn send_all(
 /// backoff from 500 ms.
 fn backoff(got: &Result<Response, Failure>, attempt: u32) -> Duration {
     match got {
-        Ok(r) if r.status == 429 => {
-            Duration::from_secs(r.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or(1 << attempt).min(120))
-        }
+        Ok(r) if r.status == 429 => r
+            .header("retry-after")
+            .and_then(|v| retry_after(v, std::time::SystemTime::now()))
+            .unwrap_or(Duration::from_secs(1 << attempt))
+            .min(Duration::from_secs(120)),
         _ => Duration::from_millis(250 << attempt),
     }
+}
+
+/// How long a `Retry-After` value asks to wait from `now`: delta-seconds (`120`, also with a fraction), or an
+/// HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`; a date in the past is no wait). `None` when it is neither.
+pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+    }
+    // IMF-fixdate: `Day, DD Mon YYYY HH:MM:SS GMT`.
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else { return None };
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let at = days * 86_400 + h * 3600 + m * 60 + sec;
+    let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(Duration::from_secs((at - now).clamp(0, 86_400) as u64))
 }
 
 /// The error for a request that got no answer after `attempt` attempts, with its fix.
@@ -264,6 +299,7 @@ const TRANSIENT_EXITS: &[i32] = &[6, 7, 28, 35, 52, 55, 56];
 /// Whether `got` is worth sending `request` again.
 fn retryable(request: &Request, got: &Result<Response, Failure>) -> bool {
     match got {
+        Ok(r) if request.paced && r.status == 429 => false,
         Err(Failure { exit, .. }) if request.once => matches!(exit, 6 | 7),
         Err(Failure { exit, .. }) => TRANSIENT_EXITS.contains(exit),
         Ok(r) if request.once => matches!(r.status, 429 | 503),
@@ -438,6 +474,21 @@ pub(crate) fn encode(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::testutil;
+
+    /// Both forms of `Retry-After`: seconds, and an HTTP date (crates.io's), counted from now.
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0.5 ", now), Some(Duration::from_millis(500)));
+        assert_eq!(retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after("Mon, 07 Nov 1994 08:49:37 GMT", now), Some(Duration::from_secs(86_400)));
+        assert_eq!(retry_after("Thu, 01 Mar 2024 00:00:00 GMT", std::time::UNIX_EPOCH + Duration::from_secs(1_709_251_199)), Some(Duration::from_secs(1)));
+        assert_eq!(retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO), "in the past: no wait");
+        for bad in ["", "-3", "soon", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT", "NaN"] {
+            assert_eq!(retry_after(bad, now), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn the_last_responses_headers_count() {

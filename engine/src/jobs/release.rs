@@ -33,9 +33,9 @@ use crate::artifacts;
 use crate::flags;
 use crate::manifest::{Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
-use crate::registry::Presence;
+use crate::registry::{Presence, pace};
 use crate::registry::crates::{
-    Answer, IndexEntry, crate_in_index, crate_metadata, download_crate, index_entries, publish_crate,
+    Answer, IndexEntry, crate_in_index, crate_metadata, crates_in_index, download_crate, index_entries, publish_crate,
 };
 use crate::registry::pypi::{self, wheel_on_index};
 use crate::store::{PutMeta, Store};
@@ -138,6 +138,8 @@ pub(crate) struct Targets {
     pub oidc: Option<crate::oidc::Github>,
     /// Where the package index's OIDC endpoints are (`/_/oidc/audience`, `/_/oidc/mint-token`).
     pub pypi_oidc: String,
+    /// Crate publishes in flight at once (`[release] concurrent-publishes`).
+    pub publish_jobs: usize,
 }
 
 impl Targets {
@@ -392,25 +394,6 @@ fn libraries(sh: &Shell, dir: &Utf8Path) -> Result<Vec<String>> {
     Ok(crate::workspace::parse_metadata(&meta)?.into_iter().filter(|p| p.has_lib).map(|p| p.name).collect())
 }
 
-/// Crates ordered so that every crate comes after the release's crates it depends on.
-pub(crate) fn publish_order(crates: &[(String, Vec<String>)]) -> Result<Vec<String>> {
-    let mut order: Vec<String> = Vec::new();
-    let mut left: Vec<&(String, Vec<String>)> = crates.iter().collect();
-    while !left.is_empty() {
-        let ready: Vec<String> = left
-            .iter()
-            .filter(|(_, deps)| deps.iter().all(|d| order.contains(d) || !crates.iter().any(|(n, _)| n == d)))
-            .map(|(n, _)| n.clone())
-            .collect();
-        if ready.is_empty() {
-            bail!("the crates depend on each other in a cycle: {:?}", left.iter().map(|(n, _)| n).collect::<Vec<_>>());
-        }
-        left.retain(|(n, _)| !ready.contains(n));
-        order.extend(ready);
-    }
-    Ok(order)
-}
-
 /// Where the release goes: each target from its flag, else its `XTASK_*` variable, else ci.toml.
 pub(crate) fn targets(ctx: &Ctx, args: &flags::Release) -> Result<Targets> {
     use crate::settings::overridden;
@@ -431,8 +414,13 @@ pub(crate) fn targets(ctx: &Ctx, args: &flags::Release) -> Result<Targets> {
         registry_token: env("CARGO_REGISTRY_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
         pypi_token: env("PYPI_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
         oidc: crate::oidc::Github::from_env(),
+        publish_jobs: defaults.concurrent_publishes.unwrap_or(DEFAULT_CONCURRENT_PUBLISHES),
     })
 }
+
+/// Crate publishes in flight at once unless `[release] concurrent-publishes` says otherwise: enough to keep a
+/// registry's rate busy while dependents wait for the index.
+pub(crate) const DEFAULT_CONCURRENT_PUBLISHES: usize = 4;
 
 /// `--commit event` and `--version event` (what the release workflow passes): the commit and version the trigger
 /// names, decided here rather than in the workflow: a dispatch's `commit` and `version` inputs; a tag push's
@@ -878,8 +866,8 @@ impl ReleaseLock {
 
 /// What a release sends, and what of it is already there.
 pub(crate) struct ReleasePlan {
-    /// The crates in dependency order.
-    order: Vec<String>,
+    /// Each crate and the release's crates it depends on.
+    deps: Vec<CrateDeps>,
     /// Each crate's registry metadata (from its `.crate`).
     metadata: BTreeMap<String, Value>,
     /// Every action, each with why it is skipped, if it is.
@@ -901,7 +889,7 @@ fn plan_release(
 ) -> Result<ReleasePlan> {
     let crates: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Crate).collect();
     let (deps, metadata) = crates_metadata(sh, &crates, dir)?;
-    let order = publish_order(&deps)?;
+    let order = pace::publish_order(&deps)?;
     let mut actions = Vec::new();
     // Every item is judged by its bytes before anything is published: a version or file name already taken by
     // other bytes stops the release here, all of them named at once.
@@ -930,7 +918,7 @@ fn plan_release(
             skip: web_todo.is_empty().then(|| "already there".into()),
         });
     }
-    Ok(ReleasePlan { order, metadata, actions, web_todo })
+    Ok(ReleasePlan { deps, metadata, actions, web_todo })
 }
 
 /// A crate and the names of its dependencies.
@@ -1062,8 +1050,9 @@ fn print_plan(
     }
 }
 
-/// Phase 4: the crates, in order, each confirmed in the index (same sha256) before its dependents. Right before
-/// each upload the index is read again: another run or a person may have published since the plan. A
+/// Phase 4: the crates, at the registry's pace ([`pace`]): a few at once as their dependencies appear in the
+/// index, every publish held back as a 429 asks, each confirmed in the index (same sha256). Right before each
+/// upload the index is read again: another run or a person may have published since the plan. A
 /// trusted-publishing token is minted once, when the first crate needs it, and revoked when this function
 /// returns, whether it succeeded or not.
 fn publish_crates(
@@ -1075,45 +1064,95 @@ fn publish_crates(
     cache: &Utf8Path,
     tmp: &Utf8Path,
 ) -> Result<()> {
+    let graph = pace::Graph::new(&plan.deps)?;
+    let crates: Vec<&Artifact> = (graph.names.iter())
+        .map(|name| m.artifacts.iter().find(|a| a.kind == Kind::Crate && &a.name == name).expect("planned"))
+        .collect();
     let mut minted: Option<crate::oidc::CratesToken> = None;
-    let place = format!("the index {}", t.registry_index);
-    for name in &plan.order {
-        let a = m.artifacts.iter().find(|a| a.kind == Kind::Crate && &a.name == name).expect("ordered");
-        let what = format!("crate {name} {}", a.version);
-        let stop = |p: &Presence| -> anyhow::Error {
-            let why = p.conflict(&what, &place, &a.sha256).unwrap_or_default();
-            JobFailed(format!("{why}\n{OTHER_BYTES_FIX}")).into()
-        };
-        match crate_in_index(sh, &t.registry_index, a, cache)? {
-            Presence::Same => continue,
-            p @ Presence::Other(_) => return Err(stop(&p)),
-            Presence::Missing => {}
-        }
-        let (token, trusted) = registry_credential(sh, t, &mut minted, tmp)?;
-        eprintln!("publishing {name} {}", a.version);
-        let answer = publish_crate(sh, &t.registry_api, &token, trusted, &plan.metadata[name], &dir.join(&a.path), tmp)
-            .with_context(|| format!("publishing {name} {}", a.version))?;
-        // Accepted, or "already there": the index says whose bytes it holds.
-        let presence = match &answer {
-            Answer::Accepted | Answer::Exists(_) => await_in_index(sh, t, a, cache, INDEX_WAIT)?,
-            Answer::Refused(_) => crate_in_index(sh, &t.registry_index, a, cache)?,
-        };
-        match (presence, answer) {
-            (Presence::Same, _) => {}
-            (p @ Presence::Other(_), _) => return Err(stop(&p)),
-            (Presence::Missing, Answer::Refused(why)) => bail!("{why}"),
-            (Presence::Missing, Answer::Exists(reply)) => bail!(
-                "the registry says {what} is already there ({reply}) but {place} does not show it after {} s\nfix: \
-                 run again once the index shows it: published crates are compared by sha256 and skipped",
-                INDEX_WAIT.as_secs()
-            ),
-            (Presence::Missing, Answer::Accepted) => bail!(
-                "{what} was uploaded but {place} does not show it after {} s\nfix: run again once it does",
-                INDEX_WAIT.as_secs()
-            ),
-        }
+    let mut credential = None;
+    // The first check of what is missing; a credential only when something is.
+    let missing = crates_in_index(sh, &t.registry_index, &crates, cache)?.iter().any(|p| *p == Presence::Missing);
+    if missing {
+        credential = Some(registry_credential(sh, t, &mut minted, tmp)?);
     }
-    Ok(())
+    let (token, trusted) = credential.unwrap_or_default();
+    let mut schedule = pace::Schedule::new(graph);
+    let (work_tx, work_rx) = std::sync::mpsc::channel::<usize>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let work_rx = std::sync::Mutex::new(work_rx);
+    let outcome = std::thread::scope(|scope| {
+        for _ in 0..t.publish_jobs.max(1) {
+            let (sh, done_tx, work_rx, crates, token) = (sh.clone(), done_tx.clone(), &work_rx, &crates, &token);
+            scope.spawn(move || {
+                while let Ok(i) = { work_rx.lock().expect("one sender").recv() } {
+                    let a: &Artifact = crates[i];
+                    let file = dir.join(&a.path);
+                    let answer = publish_crate(&sh, &t.registry_api, token, trusted, &plan.metadata[&a.name], &file, tmp);
+                    let _ = done_tx.send((i, answer.with_context(|| format!("publishing {} {}", a.name, a.version))));
+                }
+            });
+        }
+        drop(done_tx);
+        let mut live = LiveRegistry { sh, t, cache, crates: &crates, work: work_tx, done: done_rx, start: Instant::now() };
+        let outcome = pace::drive(&mut schedule, &mut live, t.publish_jobs.max(1), INDEX_WAIT);
+        drop(live);
+        outcome
+    });
+    match outcome {
+        Ok(r) => {
+            println!(
+                "crates: {} published, {} already in the index, in {:.1} s ({} answers of the registry's rate limit \
+                 waited out)",
+                r.published,
+                r.present,
+                r.elapsed.as_secs_f64(),
+                r.limited
+            );
+            Ok(())
+        }
+        Err(pace::Stop::Conflict(i, p)) => {
+            let a = crates[i];
+            let why = p.conflict(&format!("crate {} {}", a.name, a.version), &format!("the index {}", t.registry_index), &a.sha256);
+            Err(JobFailed(format!("{}\n{OTHER_BYTES_FIX}", why.unwrap_or_default())).into())
+        }
+        Err(pace::Stop::Failed(e)) => Err(e),
+    }
+}
+
+/// The registry as [`pace::drive`] sees it: the index read in batches on this thread, publishes sent by the
+/// worker threads of [`publish_crates`].
+struct LiveRegistry<'a> {
+    sh: &'a Shell,
+    t: &'a Targets,
+    cache: &'a Utf8Path,
+    crates: &'a [&'a Artifact],
+    work: std::sync::mpsc::Sender<usize>,
+    done: std::sync::mpsc::Receiver<(usize, Result<Answer>)>,
+    start: Instant,
+}
+
+impl pace::Registry for LiveRegistry<'_> {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn presences(&mut self, crates: &[usize]) -> Result<Vec<Presence>> {
+        let of: Vec<&Artifact> = crates.iter().map(|&i| self.crates[i]).collect();
+        crates_in_index(self.sh, &self.t.registry_index, &of, self.cache)
+    }
+
+    fn send(&mut self, i: usize) {
+        eprintln!("publishing {} {}", self.crates[i].name, self.crates[i].version);
+        self.work.send(i).expect("the senders live as long as the schedule");
+    }
+
+    fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)> {
+        self.done.recv_timeout(wait).ok()
+    }
+
+    fn say(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
 }
 
 /// The token a crate publish sends, and whether it was minted by trusted publishing (once per release, into
@@ -1141,18 +1180,6 @@ fn registry_credential(
 
 /// How long a publish waits for the index to show it.
 const INDEX_WAIT: Duration = Duration::from_secs(120);
-
-/// Polls the index until it lists the crate `a`'s version (or `wait` passes): then where it stands.
-fn await_in_index(sh: &Shell, t: &Targets, a: &Artifact, cache: &Utf8Path, wait: Duration) -> Result<Presence> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let presence = crate_in_index(sh, &t.registry_index, a, cache)?;
-        if presence != Presence::Missing || Instant::now() > deadline {
-            return Ok(presence);
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
 
 /// Phase 5: the wheels the package index does not have yet, one twine run per file so that each answer is
 /// judged on its own: right before each, the simple page is read again, and after a failed upload too (an

@@ -37,6 +37,31 @@ pub(crate) fn crate_in_index(sh: &Shell, index: &str, a: &Artifact, cache: &Utf8
     Ok(crate_presence(&index_entries(sh, index, &a.name, cache)?, &a.version, &a.sha256))
 }
 
+/// Where each of `crates` stands in the index, read at once: the sparse index's files in one batch of requests,
+/// a git index fetched once.
+pub(crate) fn crates_in_index(sh: &Shell, index: &str, crates: &[&Artifact], cache: &Utf8Path) -> Result<Vec<Presence>> {
+    let files: Vec<String> = if let Some(sparse) = index.strip_prefix("sparse+") {
+        let tmp = crate::tempfiles::dir_of(sh);
+        let requests: Vec<crate::http::Request> = crates
+            .iter()
+            .map(|a| crate::http::Request::new("GET", &format!("{}/{}", sparse.trim_end_matches('/'), index_path(&a.name))))
+            .collect();
+        let mut files = Vec::new();
+        for (req, got) in requests.iter().zip(crate::http::send_all(sh, &requests, None, 8, &tmp)) {
+            files.push(match got? {
+                r if r.status == 200 => r.text(),
+                r if matches!(r.status, 404 | 410) => String::new(),
+                r => bail!("reading the index {}: HTTP {}\nfix: check the registry is up, then run again", req.url, r.status),
+            });
+        }
+        files
+    } else {
+        fetch_git_index(sh, index, cache)?;
+        crates.iter().map(|a| git_index_file(sh, cache, &index_path(&a.name))).collect()
+    };
+    Ok(crates.iter().zip(files).map(|(a, text)| crate_presence(&parse_entries(&text), &a.version, &a.sha256)).collect())
+}
+
 /// One version of a crate as the index lists it.
 #[derive(Clone, Debug)]
 pub(crate) struct IndexEntry {
@@ -48,9 +73,12 @@ pub(crate) struct IndexEntry {
 
 /// Every version of `name` the index lists.
 pub(crate) fn index_entries(sh: &Shell, index: &str, name: &str, cache: &Utf8Path) -> Result<Vec<IndexEntry>> {
-    let text = index_file(sh, index, &index_path(name), cache)?;
-    Ok(text
-        .lines()
+    Ok(parse_entries(&index_file(sh, index, &index_path(name), cache)?))
+}
+
+/// The versions an index file lists (a line that is no JSON object with `vers` is passed over).
+fn parse_entries(text: &str) -> Vec<IndexEntry> {
+    text.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|v| {
             Some(IndexEntry {
@@ -59,7 +87,7 @@ pub(crate) fn index_entries(sh: &Shell, index: &str, name: &str, cache: &Utf8Pat
                 cksum: v["cksum"].as_str().unwrap_or_default().to_owned(),
             })
         })
-        .collect())
+        .collect()
 }
 
 /// One file of a cargo index (sparse over HTTP, or git, fetched into `cache`); empty when it does not exist.
@@ -72,20 +100,31 @@ pub(crate) fn index_file(sh: &Shell, index: &str, path: &str, cache: &Utf8Path) 
             (c, _) => bail!("reading the index {url}: HTTP {c}\nfix: check the registry is up, then run again"),
         }
     } else {
-        if !cache.join(".git").exists() {
-            std::fs::create_dir_all(cache)?;
-            cmd!(sh, "git -C {cache} init --quiet").run()?;
-        }
-        let out = cmd!(sh, "git -C {cache} fetch --quiet --depth 1 {index} HEAD").quiet().ignore_status().output()?;
-        if !out.status.success() {
-            bail!(
-                "reading the index {index}: {}\nfix: check the registry is up, then run again",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let spec = format!("FETCH_HEAD:{path}");
-        cmd!(sh, "git -C {cache} show {spec}").quiet().ignore_stderr().read().unwrap_or_default()
+        fetch_git_index(sh, index, cache)?;
+        git_index_file(sh, cache, path)
     })
+}
+
+/// Fetches a git index's newest commit into `cache`.
+fn fetch_git_index(sh: &Shell, index: &str, cache: &Utf8Path) -> Result<()> {
+    if !cache.join(".git").exists() {
+        std::fs::create_dir_all(cache)?;
+        cmd!(sh, "git -C {cache} init --quiet").run()?;
+    }
+    let out = cmd!(sh, "git -C {cache} fetch --quiet --depth 1 {index} HEAD").quiet().ignore_status().output()?;
+    if !out.status.success() {
+        bail!(
+            "reading the index {index}: {}\nfix: check the registry is up, then run again",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// A file of the git index last fetched into `cache`; empty when it does not exist.
+fn git_index_file(sh: &Shell, cache: &Utf8Path, path: &str) -> String {
+    let spec = format!("FETCH_HEAD:{path}");
+    cmd!(sh, "git -C {cache} show {spec}").quiet().ignore_stderr().read().unwrap_or_default()
 }
 
 /// Where the registry serves `name` `version`'s `.crate`: the index's `config.json` `dl` template (with
@@ -226,9 +265,11 @@ pub(crate) enum Answer {
     Exists(String),
     /// Another 4xx: the reply, as an error message with its fix (the caller re-checks the index too).
     Refused(String),
+    /// 429: the registry's rate limit; how long its `Retry-After` asks to wait, if it says.
+    RateLimited(Option<std::time::Duration>),
 }
 
-/// `PUT /api/v1/crates/new`, retried on 5xx and waiting as told on 429. `trusted`: the token was minted by
+/// `PUT /api/v1/crates/new`, retried on 503; a 429 is the caller's to wait out ([`Answer::RateLimited`]). `trusted`: the token was minted by
 /// trusted publishing (a refusal then means re-running the job, not setting a token).
 pub(crate) fn publish_crate(
     sh: &Shell,
@@ -250,10 +291,13 @@ pub(crate) fn publish_crate(
     std::fs::write(&body_path, body).with_context(|| format!("writing {body_path}"))?;
     let url = format!("{}/api/v1/crates/new", api.trim_end_matches('/'));
     let request =
-        crate::http::Request::new("PUT", &url).header("Content-Type: application/octet-stream").body(&body_path).once();
-    // Sent again only when it surely did not arrive or the registry declined it (429 after its Retry-After, at
-    // most 2 minutes; 503): a publish that timed out may have landed, and a re-run of the release checks the
-    // index first.
+        crate::http::Request::new("PUT", &url)
+        .header("Content-Type: application/octet-stream")
+        .body(&body_path)
+        .once()
+        .paced();
+    // Sent again only when it surely did not arrive or the registry declined it (503): a publish that timed out
+    // may have landed, and a re-run of the release checks the index first.
     let result = match crate::http::send(sh, &request, Some(&format!("Authorization: {token}")), tmp) {
         Err(e) => Err(anyhow!(
             "cannot reach the registry at {api}: {e:#}\nfix: check it is up, then run again: published crates are skipped"
@@ -297,10 +341,9 @@ pub(crate) fn judge_publish_reply(api: &str, name: &Value, trusted: bool, r: &cr
              with publish rights for {name}",
             r.status
         )),
-        429 => Err(anyhow!(
-            "the registry at {api} still answers HTTP 429 (too many requests) for {name} after waiting as told\nfix: \
-             wait (crates.io limits how many new versions an account publishes per hour), then run again: \
-             published crates are skipped"
+        // The caller paces the release: it waits as told, holding back every other publish meanwhile.
+        429 => Ok(Answer::RateLimited(
+            r.header("retry-after").and_then(|v| crate::http::retry_after(v, std::time::SystemTime::now())),
         )),
         400..=499 if says_exists(&text) => Ok(Answer::Exists(brief)),
         c @ 400..=499 => Ok(Answer::Refused(format!(
@@ -371,8 +414,9 @@ mod tests {
         let name = json!("demo");
         let judge = |r: crate::http::Response, trusted: bool| judge_publish_reply(api, &name, trusted, &r);
         let err = |r: crate::http::Response, trusted: bool| format!("{:#}", judge(r, trusted).unwrap_err());
-        let e = err(reply(429, "slow down", &[]), false);
-        assert!(e.contains("HTTP 429") && e.contains("\nfix: wait"), "{e}");
+        let limited = |headers: &[(&str, &str)]| judge(reply(429, "slow down", headers), false).unwrap();
+        assert_eq!(limited(&[("retry-after", "7")]), Answer::RateLimited(Some(std::time::Duration::from_secs(7))));
+        assert_eq!(limited(&[]), Answer::RateLimited(None));
         let e = err(reply(301, "", &[("location", "https://user:pw@other.example/api/v1/crates/new?x=1")]), false);
         assert!(
             e.contains("HTTP 301")

@@ -3,6 +3,7 @@
 //! What is there is judged by its bytes: the index's `cksum`, the simple page's `#sha256=`, never a name alone.
 
 pub(crate) mod crates;
+pub(crate) mod pace;
 pub(crate) mod pypi;
 
 use anyhow::Result;

@@ -373,4 +373,6 @@ pub(crate) struct Release {
     pub wheel_targets: Vec<String>,
     /// The committed minisign public key release signatures are checked against.
     pub signing_key: String,
+    /// Crate publishes in flight at once (1-16; default 4): the registry's rate limit paces them either way.
+    pub concurrent_publishes: Option<usize>,
 }

@@ -41,9 +41,9 @@ fn dependencies_first() {
         ("reel".to_owned(), vec![]),
         ("reel-extra".to_owned(), vec!["reel-cli".to_owned()]),
     ];
-    assert_eq!(publish_order(&crates).unwrap(), ["reel", "reel-cli", "reel-extra"]);
+    assert_eq!(crate::registry::pace::publish_order(&crates).unwrap(), ["reel", "reel-cli", "reel-extra"]);
     let cycle = vec![("a".to_owned(), vec!["b".to_owned()]), ("b".to_owned(), vec!["a".to_owned()])];
-    assert!(publish_order(&cycle).unwrap_err().to_string().contains("cycle"));
+    assert!(crate::registry::pace::publish_order(&cycle).unwrap_err().to_string().contains("cycle"));
 }
 
 fn artifact(kind: Kind, name: &str, path: &str, platform: Option<&str>) -> Artifact {
@@ -368,6 +368,7 @@ fn rehearsal_targets(root: &Utf8Path, registry: &Utf8Path, pypi_port: u16, api: 
         pypi_token: Some(PYPI_TOKEN.into()),
         oidc: None,
         pypi_oidc: format!("http://127.0.0.1:{pypi_port}"),
+        publish_jobs: 4,
         registry_api: api,
         registry_index: format!("file://{registry}"),
         pypi_upload: format!("http://127.0.0.1:{pypi_port}/"),
@@ -617,7 +618,7 @@ fn publish_demo(server: &testutil::MockHttp, ours: &str) -> (Result<()>, usize) 
         ..artifact(Kind::Crate, "demo", "crates/demo-0.1.0.crate", None)
     }]);
     let plan = ReleasePlan {
-        order: vec!["demo".into()],
+        deps: vec![("demo".into(), vec![])],
         metadata: [("demo".to_owned(), json!({"name": "demo", "vers": "0.1.0"}))].into(),
         actions: Vec::new(),
         web_todo: Vec::new(),
@@ -632,6 +633,7 @@ fn publish_demo(server: &testutil::MockHttp, ours: &str) -> (Result<()>, usize) 
         pypi_token: None,
         oidc: None,
         pypi_oidc: String::new(),
+        publish_jobs: 4,
     };
     let result = publish_crates(&sh, &t, &plan, &m, &dir, &dir.join("cache"), &dir.join("tmp"));
     let puts = server.requests().iter().filter(|r| r.method == "PUT").count();
@@ -776,6 +778,7 @@ fn a_token_never_goes_to_a_plain_http_package_index_elsewhere() {
         pypi_token: Some(PYPI_TOKEN.into()),
         oidc: None,
         pypi_oidc: String::new(),
+        publish_jobs: 4,
     };
     let expected = Expected {
         crates: vec![],
@@ -825,6 +828,7 @@ fn a_second_release_of_the_same_targets_is_refused_while_one_runs() {
         pypi_token: None,
         oidc: None,
         pypi_oidc: String::new(),
+        publish_jobs: 4,
     };
     let api = format!("http://127.0.0.1:9/lock-test-{}", std::process::id());
     let first = ReleaseLock::acquire(&t(&api), "0.1.0").unwrap();
@@ -1104,6 +1108,7 @@ fn a_file_already_exists_answer_is_judged_by_the_simple_page() {
             pypi_token: Some(PYPI_TOKEN.into()),
             oidc: None,
             pypi_oidc: String::new(),
+            publish_jobs: 4,
         };
         let result = publish_wheels(&ctx, &sh, &t, &m, &dir, &dir);
         assert_eq!(server.requests().iter().filter(|r| r.method == "POST").count(), 1, "one upload");
