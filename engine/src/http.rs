@@ -483,7 +483,10 @@ mod tests {
         assert_eq!(retry_after(" 0.5 ", now), Some(Duration::from_millis(500)));
         assert_eq!(retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now), Some(Duration::from_secs(30)));
         assert_eq!(retry_after("Mon, 07 Nov 1994 08:49:37 GMT", now), Some(Duration::from_secs(86_400)));
-        assert_eq!(retry_after("Thu, 01 Mar 2024 00:00:00 GMT", std::time::UNIX_EPOCH + Duration::from_secs(1_709_251_199)), Some(Duration::from_secs(1)));
+        assert_eq!(
+            retry_after("Thu, 01 Mar 2024 00:00:00 GMT", std::time::UNIX_EPOCH + Duration::from_secs(1_709_251_199)),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO), "in the past: no wait");
         for bad in ["", "-3", "soon", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT", "NaN"] {
             assert_eq!(retry_after(bad, now), None, "{bad:?}");

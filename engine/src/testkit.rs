@@ -255,7 +255,10 @@ impl Received {
     }
 }
 
-type Handler = dyn Fn(&Received) -> (u16, String) + Send + Sync;
+/// A reply: the status, headers beyond the usual ones, the body.
+pub type Reply = (u16, Vec<(String, String)>, String);
+
+type Handler = dyn Fn(&Received) -> Reply + Send + Sync;
 
 /// An HTTP/1.1 server on 127.0.0.1 whose replies come from `handler`; it records every request and stops when
 /// dropped. For the endpoints of GitHub, registries and indexes that the tests stand in for.
@@ -274,6 +277,14 @@ impl MockHttp {
 
     /// On `port` (0: any free one), for replies that name the server's own address.
     pub fn start_on(port: u16, handler: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> MockHttp {
+        MockHttp::start_replying(port, move |r| {
+            let (status, body) = handler(r);
+            (status, Vec::new(), body)
+        })
+    }
+
+    /// On `port` (0: any free one), with replies that may carry headers of their own (`Retry-After`).
+    pub fn start_replying(port: u16, handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> MockHttp {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -352,10 +363,11 @@ fn serve_one(mut stream: TcpStream, log: &std::sync::Mutex<Vec<Received>>, handl
         }
     }
     let request = Received { method, target, headers, body };
-    let (status, reply) = handler(&request);
+    let (status, extra, reply) = handler(&request);
     log.lock().unwrap().push(request);
+    let extra: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let response = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n{reply}",
         reply.len()
     );
     let _ = stream.write_all(response.as_bytes());
@@ -397,7 +409,9 @@ pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+mod registry;
 mod shapes;
+pub use registry::*;
 pub use shapes::*;
 
 /// Writes `files` (path, text) into a fresh `dir`, copies `lock` beside them as its Cargo.lock (pruned by cargo

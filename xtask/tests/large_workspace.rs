@@ -3,14 +3,24 @@
 //! `target/large-workspace/`, driven by the engine's binary with `XTASK_ROOT`.
 //!
 //! Heavy part: the Rust tests across shards (built once, every test in exactly one shard, a flaky test named),
-//! and `--changed-since` selecting a changed crate and exactly its dependents.
+//! `--changed-since` selecting a changed crate and exactly its dependents, and the release of its 97 published
+//! crates against a registry that limits the rate and delays its index (within 1.15x of the bound those limits
+//! allow; killed half-way and run again, every crate published exactly once).
+
+#![cfg(unix)]
 
 use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
 use xtask_engine::testkit::{
-    LARGE_CRATES, commit_repository, git, large_crate, large_deps, large_tops, large_workspace, text,
+    LARGE_CRATES, LARGE_UNPUBLISHED, PacedRegistry, RegistryLimits, Server, commit_repository, crates_as_packages,
+    free_port, git, large_crate, large_deps, large_tops, large_workspace, registry_index_lines, release_lower_bound,
+    sign_in_store, text, wait_for,
 };
 
 fn engine_root() -> PathBuf {
@@ -148,4 +158,160 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
     let argv: Vec<&str> = clippy["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     let linted: BTreeSet<String> = argv.windows(2).filter(|w| w[0] == "--package").map(|w| w[1].to_owned()).collect();
     assert_eq!(linted, dependents(changed));
+}
+
+/// The published crates of the large workspace, each with the crates it depends on.
+fn published() -> Vec<(String, Vec<String>)> {
+    (0..LARGE_CRATES)
+        .filter(|i| !LARGE_UNPUBLISHED.contains(i))
+        .map(|i| (large_crate(i), large_deps(i).into_iter().map(large_crate).collect()))
+        .collect()
+}
+
+/// A cargo-http-registry in `dir` behind a [`PacedRegistry`] with `limits`.
+fn paced_registry(dir: &Path, limits: RegistryLimits) -> (PacedRegistry, Server) {
+    let port = free_port();
+    let server = Server(
+        Command::new(engine_root().join(".tools/cargo/bin/cargo-http-registry"))
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port, "cargo-http-registry");
+    (PacedRegistry::start(port, dir, limits), server)
+}
+
+/// The release's command line against `registry`.
+fn release_args(repo: &Path, sha: &str, public: &Path, registry: &PacedRegistry) -> Vec<String> {
+    vec![
+        "release".into(),
+        "--commit".into(),
+        sha.into(),
+        "--execute".into(),
+        "--allow-any-ref".into(),
+        format!("--store={}", repo.join("target/store").display()),
+        format!("--registry-api={}", registry.api()),
+        format!("--registry-index={}", registry.index()),
+        format!("--web-store={}", repo.join("target/web").display()),
+        format!("--public-key={}", public.display()),
+    ]
+}
+
+/// The release's own account of its crates: (published, already there, seconds).
+fn crates_line(out: &str) -> (usize, usize, f64) {
+    let line = out.lines().find(|l| l.starts_with("crates: ")).unwrap_or_else(|| panic!("no crates line: {out}"));
+    let words: Vec<&str> = line.split(' ').collect();
+    (words[1].parse().unwrap(), words[3].parse().unwrap(), words[9].parse().unwrap())
+}
+
+/// Each published crate once in the registry's index (the registry keeps every line: a second publish would show).
+fn assert_each_crate_once(dir: &Path, registry: &PacedRegistry) {
+    let mut accepted: Vec<String> = registry.accepted().into_iter().map(|(name, _)| name).collect();
+    accepted.sort();
+    let mut names: Vec<String> = published().into_iter().map(|(name, _)| name).collect();
+    names.sort();
+    assert_eq!(accepted, names, "every crate accepted exactly once");
+    for name in &names {
+        assert_eq!(registry_index_lines(dir, name).len(), 1, "{name} in the index once");
+    }
+}
+
+/// The 97 published crates released against a registry with crates.io's manners (a burst of 10, then 4 a second;
+/// versions visible a second after they are accepted; 429 with Retry-After): within 1.15x of the bound those
+/// limits allow. Then against another one, killed once 40 crates are in, and run again: every crate exactly once.
+#[test]
+#[ignore = "heavy part (a hundred crates released against a rate-limited registry): cargo xtask test --part heavy"]
+fn a_hundred_crates_release_at_the_registry_pace_and_resume_once_killed() {
+    let repo = engine_root().join("target/large-workspace/release");
+    generate(&repo);
+    // A release of crates only: no [[python]] or [[wasm]] to ship, eight publishes at once.
+    std::fs::write(
+        repo.join("ci.toml"),
+        "[store]\ndefault = \"target/store\"\nweb = \"target/web\"\n\n[release]\nregistry-api = \
+         \"https://registry.invalid\"\nregistry-index = \"sparse+https://registry.invalid/index/\"\npypi-upload = \
+         \"https://pypi.invalid/\"\npypi-simple = \"https://pypi.invalid/simple/\"\nsigning-key = \"keys/release.pub\"\n\
+         concurrent-publishes = 8\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-qam", "crates only"]);
+    let sha = git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    let built = Command::new("cargo")
+        .args(["package", "--no-verify", "--workspace", "--offline", "--quiet", "--target-dir", "target/crates"])
+        .current_dir(&repo)
+        .status()
+        .unwrap();
+    assert!(built.success(), "cargo package");
+    let crates: Vec<(String, PathBuf)> = published()
+        .into_iter()
+        .map(|(name, _)| {
+            let file = repo.join(format!("target/crates/package/{name}-1.0.0.crate"));
+            (name, file)
+        })
+        .collect();
+    crates_as_packages(&repo.join("target/packages"), &sha, "1.0.0", &crates);
+    let out = xtask(&repo, &["upload", "--store", "target/store", "--commit", &sha, "--from", "target/packages"], &[]);
+    assert!(out.status.success(), "upload");
+    let public = sign_in_store(&repo.join("target/store"), &sha, "1.0.0", &repo.join("target/keys"));
+    let provision = xtask(&engine_root(), &["doctor", "--provision", "--tool", "cargo-http-registry"], &[]);
+    assert!(provision.status.success());
+    let token = [("CARGO_REGISTRY_TOKEN", "large-registry-token")];
+
+    // The timed release: rate-bound (87 crates beyond the burst at 4 a second) more than chain-bound (10 levels).
+    let limits =
+        RegistryLimits { burst: 10, interval: Duration::from_millis(250), index_delay: Duration::from_secs(1) };
+    let bound = release_lower_bound(&published(), limits).as_secs_f64();
+    let dir = repo.join("target/registry-timed");
+    let (registry, _server) = paced_registry(&dir, limits);
+    let args = release_args(&repo, &sha, &public, &registry);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = xtask(&repo, &args, &token);
+    let t = text(&out);
+    assert!(out.status.success(), "the release failed");
+    assert!(!t.contains("large-registry-token"), "the token in the output");
+    let (sent, present, secs) = crates_line(&t);
+    assert_eq!((sent, present), (97, 0), "{t}");
+    assert!(registry.limited() > 0, "the registry's limit was reached");
+    eprintln!("release of 97 crates: {secs:.1} s, bound {bound:.1} s ({:.3}x)", secs / bound);
+    assert!(secs >= bound * 0.99 && secs <= bound * 1.15, "{secs} s against a bound of {bound} s");
+    assert_each_crate_once(&dir, &registry);
+
+    // Killed half-way, run again.
+    let limits =
+        RegistryLimits { burst: 20, interval: Duration::from_millis(250), index_delay: Duration::from_millis(500) };
+    let dir = repo.join("target/registry-killed");
+    let (registry, _server) = paced_registry(&dir, limits);
+    let args = release_args(&repo, &sha, &public, &registry);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(&args)
+        .current_dir(&repo)
+        .env("XTASK_ROOT", &repo)
+        .env("XTASK_TOOLS_DIR", engine_root().join(".tools"))
+        .envs(token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while registry.accepted().len() < 40 {
+        assert!(Instant::now() < deadline, "40 crates were not published in 2 minutes");
+        assert!(child.try_wait().unwrap().is_none(), "the release ended before it was killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status().unwrap();
+    assert!(killed.success());
+    child.wait().unwrap();
+    // A publish the registry was handling when its client died still lands: let it.
+    std::thread::sleep(Duration::from_secs(1));
+    let before = registry.accepted().len();
+    assert!(before < 97, "killed before the end");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = xtask(&repo, &args, &token);
+    assert!(out.status.success(), "the release run again failed");
+    let (sent, present, _) = crates_line(&text(&out));
+    assert_eq!((present, sent), (before, 97 - before), "what the killed run published is skipped, the rest sent");
+    assert_each_crate_once(&dir, &registry);
 }

@@ -33,11 +33,11 @@ use crate::artifacts;
 use crate::flags;
 use crate::manifest::{Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
-use crate::registry::{Presence, pace};
 use crate::registry::crates::{
     Answer, IndexEntry, crate_in_index, crate_metadata, crates_in_index, download_crate, index_entries, publish_crate,
 };
 use crate::registry::pypi::{self, wheel_on_index};
+use crate::registry::{Presence, pace};
 use crate::store::{PutMeta, Store};
 use crate::wheel::content;
 use crate::{Ctx, config};
@@ -1087,13 +1087,15 @@ fn publish_crates(
                 while let Ok(i) = { work_rx.lock().expect("one sender").recv() } {
                     let a: &Artifact = crates[i];
                     let file = dir.join(&a.path);
-                    let answer = publish_crate(&sh, &t.registry_api, token, trusted, &plan.metadata[&a.name], &file, tmp);
+                    let answer =
+                        publish_crate(&sh, &t.registry_api, token, trusted, &plan.metadata[&a.name], &file, tmp);
                     let _ = done_tx.send((i, answer.with_context(|| format!("publishing {} {}", a.name, a.version))));
                 }
             });
         }
         drop(done_tx);
-        let mut live = LiveRegistry { sh, t, cache, crates: &crates, work: work_tx, done: done_rx, start: Instant::now() };
+        let mut live =
+            LiveRegistry { sh, t, cache, crates: &crates, work: work_tx, done: done_rx, start: Instant::now() };
         let outcome = pace::drive(&mut schedule, &mut live, t.publish_jobs.max(1), INDEX_WAIT);
         drop(live);
         outcome
@@ -1112,7 +1114,11 @@ fn publish_crates(
         }
         Err(pace::Stop::Conflict(i, p)) => {
             let a = crates[i];
-            let why = p.conflict(&format!("crate {} {}", a.name, a.version), &format!("the index {}", t.registry_index), &a.sha256);
+            let why = p.conflict(
+                &format!("crate {} {}", a.name, a.version),
+                &format!("the index {}", t.registry_index),
+                &a.sha256,
+            );
             Err(JobFailed(format!("{}\n{OTHER_BYTES_FIX}", why.unwrap_or_default())).into())
         }
         Err(pace::Stop::Failed(e)) => Err(e),

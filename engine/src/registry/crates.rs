@@ -39,19 +39,30 @@ pub(crate) fn crate_in_index(sh: &Shell, index: &str, a: &Artifact, cache: &Utf8
 
 /// Where each of `crates` stands in the index, read at once: the sparse index's files in one batch of requests,
 /// a git index fetched once.
-pub(crate) fn crates_in_index(sh: &Shell, index: &str, crates: &[&Artifact], cache: &Utf8Path) -> Result<Vec<Presence>> {
+pub(crate) fn crates_in_index(
+    sh: &Shell,
+    index: &str,
+    crates: &[&Artifact],
+    cache: &Utf8Path,
+) -> Result<Vec<Presence>> {
     let files: Vec<String> = if let Some(sparse) = index.strip_prefix("sparse+") {
         let tmp = crate::tempfiles::dir_of(sh);
         let requests: Vec<crate::http::Request> = crates
             .iter()
-            .map(|a| crate::http::Request::new("GET", &format!("{}/{}", sparse.trim_end_matches('/'), index_path(&a.name))))
+            .map(|a| {
+                crate::http::Request::new("GET", &format!("{}/{}", sparse.trim_end_matches('/'), index_path(&a.name)))
+            })
             .collect();
         let mut files = Vec::new();
         for (req, got) in requests.iter().zip(crate::http::send_all(sh, &requests, None, 8, &tmp)) {
             files.push(match got? {
                 r if r.status == 200 => r.text(),
                 r if matches!(r.status, 404 | 410) => String::new(),
-                r => bail!("reading the index {}: HTTP {}\nfix: check the registry is up, then run again", req.url, r.status),
+                r => bail!(
+                    "reading the index {}: HTTP {}\nfix: check the registry is up, then run again",
+                    req.url,
+                    r.status
+                ),
             });
         }
         files
@@ -290,8 +301,7 @@ pub(crate) fn publish_crate(
     let body_path = crate::tempfiles::temp_file(tmp, "publish")?;
     std::fs::write(&body_path, body).with_context(|| format!("writing {body_path}"))?;
     let url = format!("{}/api/v1/crates/new", api.trim_end_matches('/'));
-    let request =
-        crate::http::Request::new("PUT", &url)
+    let request = crate::http::Request::new("PUT", &url)
         .header("Content-Type: application/octet-stream")
         .body(&body_path)
         .once()

@@ -198,9 +198,7 @@ impl Schedule {
         let only_sent_left = self.state.iter().all(|s| matches!(s, State::Sent(_) | State::Visible));
         (0..self.g.len())
             .filter(sent)
-            .filter(|&i| {
-                only_sent_left || self.g.dependents[i].iter().any(|&u| self.state[u] == State::Waiting)
-            })
+            .filter(|&i| only_sent_left || self.g.dependents[i].iter().any(|&u| self.state[u] == State::Waiting))
             .collect()
     }
 
@@ -335,7 +333,8 @@ pub(crate) fn drive(
                 report.limited += 1;
                 no_retry_after = if asked.is_some() { 0 } else { no_retry_after + 1 };
                 // Without a Retry-After: 1 s, doubling, at most a minute.
-                let wait = asked.unwrap_or(Duration::from_secs(1 << no_retry_after.min(6)).min(Duration::from_secs(60)));
+                let wait =
+                    asked.unwrap_or(Duration::from_secs(1 << no_retry_after.min(6)).min(Duration::from_secs(60)));
                 if wait > MAX_WAIT {
                     failure.get_or_insert(Stop::Failed(anyhow!(
                         "the registry limits the rate of publishing and asks to wait {} min before {}\nfix: run the \
@@ -467,8 +466,8 @@ mod tests {
         fn send(&mut self, i: usize) {
             let arrives = self.now + self.latency;
             let interval = self.limits.interval.as_secs_f64();
-            self.tokens = (self.tokens + (arrives - self.refilled).as_secs_f64() / interval)
-                .min(self.limits.burst as f64);
+            self.tokens =
+                (self.tokens + (arrives - self.refilled).as_secs_f64() / interval).min(self.limits.burst as f64);
             self.refilled = arrives;
             let answer = if self.accepted_at[i].is_some() {
                 Answer::Exists("already exists".into())
