@@ -1071,7 +1071,7 @@ fn publish_crates(
     let mut minted: Option<crate::oidc::CratesToken> = None;
     let mut credential = None;
     // The first check of what is missing; a credential only when something is.
-    let missing = crates_in_index(sh, &t.registry_index, &crates, cache)?.iter().any(|p| *p == Presence::Missing);
+    let missing = crates_in_index(sh, &t.registry_index, &crates, cache)?.contains(&Presence::Missing);
     if missing {
         credential = Some(registry_credential(sh, t, &mut minted, tmp)?);
     }
@@ -1080,7 +1080,7 @@ fn publish_crates(
     let (work_tx, work_rx) = std::sync::mpsc::channel::<usize>();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let work_rx = std::sync::Mutex::new(work_rx);
-    let outcome = std::thread::scope(|scope| {
+    let outcome: Result<pace::Report, pace::Stop> = std::thread::scope(|scope| {
         for _ in 0..t.publish_jobs.max(1) {
             let (sh, done_tx, work_rx, crates, token) = (sh.clone(), done_tx.clone(), &work_rx, &crates, &token);
             scope.spawn(move || {
@@ -1100,6 +1100,11 @@ fn publish_crates(
         drop(live);
         outcome
     });
+    crates_outcome(outcome, &crates, t)
+}
+
+/// What [`publish_crates`] says of its run: a line of how it went, or the failure (other bytes: exit 1 and the fix).
+fn crates_outcome(outcome: Result<pace::Report, pace::Stop>, crates: &[&Artifact], t: &Targets) -> Result<()> {
     match outcome {
         Ok(r) => {
             println!(
@@ -1114,12 +1119,9 @@ fn publish_crates(
         }
         Err(pace::Stop::Conflict(i, p)) => {
             let a = crates[i];
-            let why = p.conflict(
-                &format!("crate {} {}", a.name, a.version),
-                &format!("the index {}", t.registry_index),
-                &a.sha256,
-            );
-            Err(JobFailed(format!("{}\n{OTHER_BYTES_FIX}", why.unwrap_or_default())).into())
+            let (what, place) = (format!("crate {} {}", a.name, a.version), format!("the index {}", t.registry_index));
+            let why = p.conflict(&what, &place, &a.sha256).unwrap_or_default();
+            Err(JobFailed(format!("{why}\n{OTHER_BYTES_FIX}")).into())
         }
         Err(pace::Stop::Failed(e)) => Err(e),
     }

@@ -229,8 +229,8 @@ pub(crate) trait Registry {
     fn send(&mut self, i: usize);
     /// The next answer of a sender, waiting at most `wait`.
     fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)>;
-    /// Says what happens (a crate sent, the registry's limit): the log.
-    fn say(&mut self, _line: &str) {}
+    /// Says what happens (the registry's limit): the log.
+    fn say(&mut self, line: &str);
 }
 
 /// How a run went.
@@ -262,155 +262,196 @@ pub(crate) fn drive(
     jobs: usize,
     index_wait: Duration,
 ) -> std::result::Result<Report, Stop> {
-    let mut report = Report::default();
-    let (mut in_flight, mut failure, mut next_poll) = (0usize, None::<Stop>, Duration::ZERO);
-    let mut exists: BTreeMap<usize, String> = BTreeMap::new();
-    let mut no_retry_after = 0u32;
+    let mut run = Run {
+        s,
+        reg,
+        jobs,
+        index_wait,
+        report: Report::default(),
+        in_flight: 0,
+        failure: None,
+        next_poll: Duration::ZERO,
+        exists: BTreeMap::new(),
+        no_retry_after: 0,
+    };
     loop {
-        let now = reg.now();
-        if failure.is_none() && in_flight < jobs {
-            let picks = s.dispatch(now, jobs - in_flight);
-            if !picks.is_empty() {
-                match reg.presences(&picks) {
-                    Err(e) => failure = Some(Stop::Failed(e)),
-                    Ok(found) => {
-                        for (i, p) in picks.into_iter().zip(found) {
-                            match p {
-                                Presence::Same => {
-                                    report.present += 1;
-                                    s.visible(i);
-                                }
-                                p @ Presence::Other(_) => failure = Some(conflict(s, i, &p)),
-                                Presence::Missing if failure.is_none() => {
-                                    reg.send(i);
-                                    in_flight += 1;
-                                }
-                                Presence::Missing => {}
-                            }
-                        }
-                    }
-                }
-                continue;
-            }
+        let now = run.reg.now();
+        if run.dispatch(now) || run.poll(now) {
+            continue;
         }
-        if failure.is_none() && now >= next_poll {
-            let poll = s.to_poll();
-            if !poll.is_empty() {
-                next_poll = now + POLL;
-                match poll_once(s, reg, &poll, now, index_wait, &exists) {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(stop) => failure = Some(stop),
-                }
-            }
-        }
-        if in_flight == 0 {
-            if let Some(stop) = failure {
+        if run.in_flight == 0 {
+            if let Some(stop) = run.failure.take() {
                 return Err(stop);
             }
-            if s.done() {
-                report.elapsed = reg.now();
-                return Ok(report);
+            if run.s.done() {
+                run.report.elapsed = run.reg.now();
+                return Ok(run.report);
             }
         }
-        let mut wait = next_poll.saturating_sub(now).max(Duration::from_millis(1));
-        if s.gate() > now {
-            wait = wait.min(s.gate() - now);
+        let mut wait = run.next_poll.saturating_sub(now).max(Duration::from_millis(1));
+        if run.s.gate() > now {
+            wait = wait.min(run.s.gate() - now);
         }
-        let Some((i, answer)) = reg.answer(wait) else { continue };
-        in_flight -= 1;
-        let now = reg.now();
+        if let Some((i, answer)) = run.reg.answer(wait) {
+            run.in_flight -= 1;
+            run.answered(i, answer);
+        }
+    }
+}
+
+/// One [`drive`] in progress.
+struct Run<'a, R> {
+    s: &'a mut Schedule,
+    reg: &'a mut R,
+    jobs: usize,
+    index_wait: Duration,
+    report: Report,
+    in_flight: usize,
+    failure: Option<Stop>,
+    next_poll: Duration,
+    /// The registry's "already there" replies, by crate.
+    exists: BTreeMap<usize, String>,
+    /// 429s in a row without a `Retry-After`.
+    no_retry_after: u32,
+}
+
+impl<R: Registry> Run<'_, R> {
+    fn fail(&mut self, stop: Stop) {
+        self.failure.get_or_insert(stop);
+    }
+
+    /// Sends what is ready (each checked in the index right before); `true` when something was taken up.
+    fn dispatch(&mut self, now: Duration) -> bool {
+        if self.failure.is_some() || self.in_flight >= self.jobs {
+            return false;
+        }
+        let picks = self.s.dispatch(now, self.jobs - self.in_flight);
+        if picks.is_empty() {
+            return false;
+        }
+        match self.reg.presences(&picks) {
+            Err(e) => self.fail(Stop::Failed(e)),
+            Ok(found) => {
+                for (i, p) in picks.into_iter().zip(found) {
+                    match p {
+                        Presence::Same => {
+                            self.report.present += 1;
+                            self.s.visible(i);
+                        }
+                        p @ Presence::Other(_) => self.fail(Stop::Conflict(i, p)),
+                        Presence::Missing if self.failure.is_none() => {
+                            self.reg.send(i);
+                            self.in_flight += 1;
+                        }
+                        Presence::Missing => {}
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Reads the index for the sent crates a dependent waits for (at most every [`POLL`]); `true` when one
+    /// appeared.
+    fn poll(&mut self, now: Duration) -> bool {
+        if self.failure.is_some() || now < self.next_poll {
+            return false;
+        }
+        let poll = self.s.to_poll();
+        if poll.is_empty() {
+            return false;
+        }
+        self.next_poll = now + POLL;
+        let found = match self.reg.presences(&poll) {
+            Ok(found) => found,
+            Err(e) => {
+                self.fail(Stop::Failed(e));
+                return false;
+            }
+        };
+        let mut appeared = false;
+        for (&i, p) in poll.iter().zip(found) {
+            match p {
+                Presence::Same => {
+                    self.s.visible(i);
+                    appeared = true;
+                }
+                p @ Presence::Other(_) => self.fail(Stop::Conflict(i, p)),
+                Presence::Missing if self.s.sent_for(i, now).is_some_and(|t| t > self.index_wait) => {
+                    let e = self.not_in_index(i);
+                    self.fail(Stop::Failed(e));
+                }
+                Presence::Missing => {}
+            }
+        }
+        appeared
+    }
+
+    /// The failure of crate `i`, sent but not in the index after the wait.
+    fn not_in_index(&self, i: usize) -> anyhow::Error {
+        let name = &self.s.graph().names[i];
+        let secs = self.index_wait.as_secs();
+        match self.exists.get(&i) {
+            Some(reply) => anyhow!(
+                "the registry says {name} is already there ({reply}) but the index does not show it after {secs} \
+                 s\nfix: run again once the index shows it: published crates are compared by sha256 and skipped"
+            ),
+            None => anyhow!(
+                "{name} was uploaded but the index does not show it after {secs} s\nfix: run again once it does"
+            ),
+        }
+    }
+
+    /// A sender's answer for crate `i`.
+    fn answered(&mut self, i: usize, answer: Result<Answer>) {
+        let now = self.reg.now();
         match answer {
             Ok(Answer::Accepted) => {
-                report.published += 1;
-                s.sent(i, now);
+                self.report.published += 1;
+                self.s.sent(i, now);
             }
             Ok(Answer::Exists(reply)) => {
-                exists.insert(i, reply);
-                s.sent(i, now);
+                self.exists.insert(i, reply);
+                self.s.sent(i, now);
             }
-            Ok(Answer::RateLimited(asked)) => {
-                report.limited += 1;
-                no_retry_after = if asked.is_some() { 0 } else { no_retry_after + 1 };
-                // Without a Retry-After: 1 s, doubling, at most a minute.
-                let wait =
-                    asked.unwrap_or(Duration::from_secs(1 << no_retry_after.min(6)).min(Duration::from_secs(60)));
-                if wait > MAX_WAIT {
-                    failure.get_or_insert(Stop::Failed(anyhow!(
-                        "the registry limits the rate of publishing and asks to wait {} min before {}\nfix: run the \
-                         release again after that (or ask the registry to raise the limit): published crates are \
-                         skipped",
-                        wait.as_secs() / 60,
-                        s.graph().names[i]
-                    )));
-                } else if s.gate() < now + wait {
-                    reg.say(&format!(
-                        "the registry's rate limit (HTTP 429) for {}: every publish waits {:.1} s, as it asks",
-                        s.graph().names[i],
-                        wait.as_secs_f64()
-                    ));
-                }
-                s.limited(i, now, wait);
-            }
-            Ok(Answer::Refused(why)) => match reg.presences(&[i]).map(|p| p.into_iter().next()) {
-                Ok(Some(Presence::Same)) => s.visible(i),
-                Ok(Some(p @ Presence::Other(_))) => failure = Some(conflict(s, i, &p)),
-                Ok(_) => {
-                    failure.get_or_insert(Stop::Failed(anyhow!("{why}")));
-                }
-                Err(e) => {
-                    failure.get_or_insert(Stop::Failed(e));
-                }
+            Ok(Answer::RateLimited(asked)) => self.limited(i, now, asked),
+            Ok(Answer::Refused(why)) => match self.reg.presences(&[i]).map(|p| p.into_iter().next()) {
+                Ok(Some(Presence::Same)) => self.s.visible(i),
+                Ok(Some(p @ Presence::Other(_))) => self.fail(Stop::Conflict(i, p)),
+                Ok(_) => self.fail(Stop::Failed(anyhow!("{why}"))),
+                Err(e) => self.fail(Stop::Failed(e)),
             },
             Err(e) => {
-                failure.get_or_insert(Stop::Failed(e.context(format!("publishing {}", s.graph().names[i]))));
+                let e = e.context(format!("publishing {}", self.s.graph().names[i]));
+                self.fail(Stop::Failed(e));
             }
         }
     }
-}
 
-/// Reads the index for the sent crates `poll`: those it shows are visible (their dependents ready). `true` when
-/// one appeared.
-fn poll_once(
-    s: &mut Schedule,
-    reg: &mut impl Registry,
-    poll: &[usize],
-    now: Duration,
-    index_wait: Duration,
-    exists: &BTreeMap<usize, String>,
-) -> std::result::Result<bool, Stop> {
-    let found = reg.presences(poll).map_err(Stop::Failed)?;
-    let mut appeared = false;
-    for (&i, p) in poll.iter().zip(found) {
-        match p {
-            Presence::Same => {
-                s.visible(i);
-                appeared = true;
-            }
-            p @ Presence::Other(_) => return Err(conflict(s, i, &p)),
-            Presence::Missing if s.sent_for(i, now).is_some_and(|t| t > index_wait) => {
-                let name = &s.graph().names[i];
-                let secs = index_wait.as_secs();
-                return Err(Stop::Failed(match exists.get(&i) {
-                    Some(reply) => anyhow!(
-                        "the registry says {name} is already there ({reply}) but the index does not show it after \
-                         {secs} s\nfix: run again once the index shows it: published crates are compared by sha256 \
-                         and skipped"
-                    ),
-                    None => anyhow!(
-                        "{name} was uploaded but the index does not show it after {secs} s\nfix: run again once it \
-                         does"
-                    ),
-                }));
-            }
-            Presence::Missing => {}
+    /// A 429 for crate `i`: every publish waits as long as it asks (without a `Retry-After`: 1 s, doubling, at
+    /// most a minute); longer than [`MAX_WAIT`] stops the run.
+    fn limited(&mut self, i: usize, now: Duration, asked: Option<Duration>) {
+        self.report.limited += 1;
+        self.no_retry_after = if asked.is_some() { 0 } else { self.no_retry_after + 1 };
+        let backoff = Duration::from_secs(1 << self.no_retry_after.min(6)).min(Duration::from_secs(60));
+        let wait = asked.unwrap_or(backoff);
+        let name = &self.s.graph().names[i];
+        if wait > MAX_WAIT {
+            let e = anyhow!(
+                "the registry limits the rate of publishing and asks to wait {} min before {name}\nfix: run the \
+                 release again after that (or ask the registry to raise the limit): published crates are skipped",
+                wait.as_secs() / 60,
+            );
+            self.fail(Stop::Failed(e));
+        } else if self.s.gate() < now + wait {
+            let line = format!(
+                "the registry's rate limit (HTTP 429) for {name}: every publish waits {:.1} s, as it asks",
+                wait.as_secs_f64()
+            );
+            self.reg.say(&line);
         }
+        self.s.limited(i, now, wait);
     }
-    Ok(appeared)
-}
-
-fn conflict(_: &Schedule, i: usize, p: &Presence) -> Stop {
-    Stop::Conflict(i, p.clone())
 }
 
 #[cfg(test)]
@@ -482,6 +523,8 @@ mod tests {
             };
             self.answers.push((arrives + self.latency, i, answer));
         }
+
+        fn say(&mut self, _: &str) {}
 
         fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)> {
             let first = (0..self.answers.len()).min_by_key(|&k| self.answers[k].0);
@@ -621,6 +664,7 @@ mod tests {
             fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)> {
                 self.0.answer(wait)
             }
+            fn say(&mut self, _: &str) {}
         }
         let limits = Limits { burst: 1000, interval: ms(100), index_delay: ms(1000) };
         let g = layered(3, 5);
@@ -650,6 +694,7 @@ mod tests {
             fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)> {
                 self.0.answer(wait)
             }
+            fn say(&mut self, _: &str) {}
         }
         let limits = Limits { burst: 1, interval: ms(100), index_delay: ms(1000) };
         let mut reg = Closed(Simulated::new(4, limits, ms(5)));
