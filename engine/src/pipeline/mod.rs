@@ -486,6 +486,9 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
     for w in &mut out {
         let extra = shape.extra_jobs(w.name);
         w.jobs.extend(extra);
+        if matches!(w.name, "lint-build-test" | "create-packages") && shape.settings.settings.cache.is_some() {
+            with_build_cache(&mut w.jobs);
+        }
         for j in &w.jobs {
             if let Some(missing) = j.needs.iter().find(|n| !w.jobs.iter().any(|o| o.id == **n)) {
                 anyhow::bail!(
@@ -500,6 +503,18 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
         w.jobs = in_order_of_needs(std::mem::take(&mut w.jobs));
     }
     Ok(out)
+}
+
+/// Every `cargo xtask` step of the jobs after the plan job gets the build cache's mode the plan job decided
+/// (`XTASK_CACHE`: read-write on the default branch, read-only for pull requests).
+fn with_build_cache(jobs: &mut [WorkflowJob]) {
+    for j in jobs.iter_mut().filter(|j| j.needs.iter().any(|n| n == "plan")) {
+        for s in &mut j.steps {
+            if let WStep::Xtask { env, .. } = s {
+                env.push(("XTASK_CACHE", "${{ needs.plan.outputs.cache }}".into()));
+            }
+        }
+    }
 }
 
 /// The jobs with each after the jobs it needs (otherwise in the order given): the order a replay runs them in.

@@ -203,7 +203,8 @@ fn is_this_machine(target: &str) -> bool {
 }
 
 /// The value CI gives an expression of the workflows, here: a matrix row's field, a repository variable or secret
-/// (this machine's environment variable of that name), the checkout (`root`).
+/// (this machine's environment variable of that name), a plan job's output (`var` answers
+/// `needs.plan.outputs.NAME`), the checkout (`root`).
 fn resolve(
     text: &str,
     env_name: &str,
@@ -221,6 +222,8 @@ fn resolve(
             row.and_then(|r| r.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned()
         } else if let Some(k) = expr.strip_prefix("vars.").or_else(|| expr.strip_prefix("secrets.")) {
             var(k).unwrap_or_default()
+        } else if expr.starts_with("needs.plan.outputs.") {
+            var(expr).unwrap_or_default()
         } else if expr == "github.workspace" {
             root.to_owned()
         } else if expr == "github.token" {
@@ -283,7 +286,12 @@ pub(crate) fn replay(
             for row in &rows {
                 let mut commands = Vec::new();
                 for s in &j.steps {
-                    let Some(mut c) = command(s, row.as_ref(), var, root)? else { continue };
+                    // The plan job's outputs are what `needs.plan.outputs.NAME` reads.
+                    let with_plan = |k: &str| match k.strip_prefix("needs.plan.outputs.") {
+                        Some(name) => decision.get(name).map(str::to_owned),
+                        None => var(k),
+                    };
+                    let Some(mut c) = command(s, row.as_ref(), &with_plan, root)? else { continue };
                     if c.argv.iter().any(|a| a == "--execute") {
                         c.argv.retain(|a| a != "--execute");
                         notes.push(format!("{}/{}: --execute left out (a replay publishes nothing)", w.name, j.id));

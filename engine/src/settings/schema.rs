@@ -48,6 +48,20 @@ pub(crate) struct Settings {
     pub lint: Option<Lint>,
     /// The artifact size report (`cargo xtask sizes`).
     pub sizes: Option<Sizes>,
+    /// The shared build cache (sccache), when `XTASK_CACHE` turns it on.
+    pub cache: Option<Cache>,
+}
+
+/// Where the shared build cache lives (sccache's backend).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct Cache {
+    /// `gs://BUCKET/PREFIX`, `s3://BUCKET/PREFIX` or a directory [default: the artifact store's, under `sccache/`].
+    pub store: Option<String>,
+    /// An S3-compatible server for `s3://` (another than AWS).
+    pub endpoint: Option<String>,
+    /// The S3 region [default: us-east-1].
+    pub region: Option<String>,
 }
 
 /// What `cargo xtask sizes` flags.

@@ -1,0 +1,292 @@
+//! One build cache for runners and laptops: sccache (pinned in `config`) with a bucket as its backend, wrapped
+//! around every compile of a job that runs cargo (`lint`, `test`, `package`). Off unless `XTASK_CACHE` says
+//! `read-write` or `read-only`: CI's plan job decides it per event (read-write for the main branch, read-only
+//! for pull requests, so a pull request's code cannot write what the main branch reads); a laptop turns it on
+//! with that one variable.
+//!
+//! The backend: ci.toml `[cache] store` (`gs://BUCKET/PREFIX`, `s3://BUCKET/PREFIX` with `endpoint` for an
+//! S3-compatible server, or a directory), by default the artifact store's bucket under `sccache/`. Credentials
+//! come from the environment as sccache reads them (`GOOGLE_APPLICATION_CREDENTIALS` is passed on as
+//! `SCCACHE_GCS_KEY_PATH`; `AWS_*` for S3).
+//!
+//! sccache keys a Rust compile by its arguments, inputs, `CARGO_*` variables and working directory, absolute
+//! ones included (its `basedirs` normalizes C and C++ only): a workspace crate hits only when built at the same
+//! path, which every GitHub runner's checkout is (`/home/runner/work/REPO/REPO`); registry crates hit anywhere.
+//! After the job, its hits and misses are printed and added to the job summary.
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::cmd;
+
+use crate::Ctx;
+use crate::config::tool;
+
+/// Whether a job may write to the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    ReadOnly,
+    ReadWrite,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::ReadOnly => "read-only",
+            Mode::ReadWrite => "read-write",
+        }
+    }
+}
+
+/// `XTASK_CACHE`: `off` (or unset), `read-only`, `read-write`.
+pub(crate) fn mode(value: Option<&str>) -> Result<Option<Mode>> {
+    match value.map(str::trim).unwrap_or_default() {
+        "" | "off" => Ok(None),
+        "read-only" => Ok(Some(Mode::ReadOnly)),
+        "read-write" => Ok(Some(Mode::ReadWrite)),
+        other => bail!(
+            "XTASK_CACHE={} is no cache mode\nfix: set it to off, read-only or read-write, or unset it",
+            crate::plan::printable(other)
+        ),
+    }
+}
+
+/// Where the cache lives.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Backend {
+    Gcs { bucket: String, prefix: String },
+    S3 { bucket: String, prefix: String, endpoint: Option<String>, region: String },
+    Dir(Utf8PathBuf),
+}
+
+impl Backend {
+    /// `gs://B/P`, `s3://B/P`, `file:///PATH` or a path (relative to `root`).
+    pub(crate) fn parse(
+        url: &str,
+        endpoint: Option<String>,
+        region: Option<String>,
+        root: &Utf8Path,
+    ) -> Result<Backend> {
+        let split = |rest: &str| -> Result<(String, String)> {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                bail!(
+                    "the cache store {} names no bucket\nfix: write it as gs://BUCKET/PREFIX",
+                    crate::plan::printable(url)
+                );
+            }
+            Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+        };
+        if let Some(rest) = url.strip_prefix("gs://") {
+            let (bucket, prefix) = split(rest)?;
+            Ok(Backend::Gcs { bucket, prefix })
+        } else if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = split(rest)?;
+            Ok(Backend::S3 { bucket, prefix, endpoint, region: region.unwrap_or_else(|| "us-east-1".into()) })
+        } else if url.contains("://") && !url.starts_with("file://") {
+            bail!(
+                "the cache store {} is no gs://, s3:// or file:// address\nfix: set [cache] store in ci.toml",
+                crate::plan::printable(url)
+            )
+        } else {
+            let path = Utf8Path::new(url.strip_prefix("file://").unwrap_or(url));
+            Ok(Backend::Dir(if path.is_absolute() { path.to_owned() } else { root.join(path) }))
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Backend::Gcs { bucket, prefix } => format!("gs://{bucket}/{prefix}"),
+            Backend::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
+            Backend::Dir(d) => d.to_string(),
+        }
+    }
+
+    /// sccache's variables for this backend in `mode`.
+    pub(crate) fn variables(&self, mode: Mode) -> Vec<(String, String)> {
+        let rw = if mode == Mode::ReadOnly { "READ_ONLY" } else { "READ_WRITE" };
+        let mut v: Vec<(&str, String)> = match self {
+            Backend::Gcs { bucket, prefix } => {
+                let mut v = vec![
+                    ("SCCACHE_GCS_BUCKET", bucket.clone()),
+                    ("SCCACHE_GCS_KEY_PREFIX", prefix.clone()),
+                    ("SCCACHE_GCS_RW_MODE", rw.into()),
+                ];
+                if let Ok(key) = std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {
+                    v.push(("SCCACHE_GCS_KEY_PATH", key));
+                }
+                v
+            }
+            Backend::S3 { bucket, prefix, endpoint, region } => {
+                let mut v = vec![
+                    ("SCCACHE_BUCKET", bucket.clone()),
+                    ("SCCACHE_S3_KEY_PREFIX", prefix.clone()),
+                    ("SCCACHE_REGION", region.clone()),
+                    ("SCCACHE_S3_RW_MODE", rw.into()),
+                ];
+                if let Some(e) = endpoint {
+                    v.push(("SCCACHE_ENDPOINT", e.clone()));
+                    v.push(("SCCACHE_S3_USE_SSL", (!e.starts_with("http://")).to_string()));
+                }
+                v
+            }
+            Backend::Dir(d) => vec![("SCCACHE_DIR", d.to_string()), ("SCCACHE_LOCAL_RW_MODE", rw.into())],
+        };
+        v.push(("CARGO_INCREMENTAL", "0".into()));
+        v.into_iter().map(|(k, val)| (k.to_owned(), val)).collect()
+    }
+}
+
+/// The cache's backend from ci.toml (`XTASK_CACHE_STORE`, `XTASK_CACHE_ENDPOINT` override it).
+fn backend(ctx: &Ctx) -> Result<Backend> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let cache = ctx.settings.settings.cache.clone().unwrap_or_default();
+    let default = ctx.settings.settings.store.as_ref().map(|s| format!("{}/sccache", s.default.trim_end_matches('/')));
+    let Some(url) = env("XTASK_CACHE_STORE").or(cache.store).or(default) else {
+        bail!(
+            "XTASK_CACHE turns the build cache on, but ci.toml names no place for it\nfix: set [cache] store \
+             (gs://BUCKET/PREFIX) or [store] default, or unset XTASK_CACHE"
+        );
+    };
+    Backend::parse(&url, env("XTASK_CACHE_ENDPOINT").or(cache.endpoint), cache.region, &ctx.root)
+}
+
+/// A cache wrapped around one job's compiles.
+pub(crate) struct Session {
+    sccache: Utf8PathBuf,
+    mode: Mode,
+    backend: Backend,
+    /// Each variable set, with its value before.
+    set: Vec<(String, Option<String>)>,
+}
+
+/// Puts back what [`start`] changed: each variable's value before; a wrapper that was not there is set empty
+/// (cargo's "no wrapper"), and the others stay (nothing reads them without the wrapper).
+fn restore(sh: &xshell::Shell, set: &[(String, Option<String>)]) {
+    for (k, before) in set {
+        match before {
+            Some(v) => sh.set_var(k, v),
+            None if k == "RUSTC_WRAPPER" => sh.set_var(k, ""),
+            None => {}
+        }
+    }
+}
+
+/// Starts sccache for this job when `XTASK_CACHE` asks (its own server, on a port of this checkout), and points
+/// every cargo the job runs at it (`RUSTC_WRAPPER`).
+pub(crate) fn start(ctx: &Ctx) -> Result<Option<Session>> {
+    let Some(mode) = mode(std::env::var("XTASK_CACHE").ok().as_deref())? else { return Ok(None) };
+    let backend = backend(ctx)?;
+    ctx.tools.ensure(&ctx.sh, &[tool::SCCACHE.as_str()])?;
+    let sccache = ctx.tools.probe(&ctx.sh, tool::SCCACHE.tool())?.path.context("sccache is not installed")?;
+    let port = 20_000 + u32::from_str_radix(&crate::sha256::digest(ctx.root.as_str().as_bytes())[..4], 16)? % 20_000;
+    let mut vars = backend.variables(mode);
+    vars.push(("SCCACHE_SERVER_PORT".into(), port.to_string()));
+    vars.push(("RUSTC_WRAPPER".into(), sccache.to_string()));
+    let set: Vec<(String, Option<String>)> = vars.iter().map(|(k, _)| (k.clone(), ctx.sh.var(k).ok())).collect();
+    for (k, v) in &vars {
+        ctx.sh.set_var(k, v);
+    }
+    let sh = &ctx.sh;
+    let _ = cmd!(sh, "{sccache} --stop-server").quiet().ignore_status().ignore_stdout().ignore_stderr().run();
+    let started = cmd!(sh, "{sccache} --start-server").quiet().ignore_status().output()?;
+    if !started.status.success() {
+        restore(&ctx.sh, &set);
+        bail!(
+            "the build cache (sccache, {}) did not start: {}\nfix: check the cache's credentials and address, or \
+             unset XTASK_CACHE to build without it",
+            backend.describe(),
+            String::from_utf8_lossy(&started.stderr).trim()
+        );
+    }
+    eprintln!("build cache: sccache, {}, {}", mode.as_str(), backend.describe());
+    Ok(Some(Session { sccache, mode, backend, set }))
+}
+
+/// sccache's counts: (hits, misses, not cacheable).
+pub(crate) fn counts(stats: &serde_json::Value) -> (u64, u64, u64) {
+    let sum =
+        |v: &serde_json::Value| v["counts"].as_object().map_or(0, |m| m.values().filter_map(|n| n.as_u64()).sum());
+    let s = &stats["stats"];
+    let not_cacheable =
+        s["requests_not_cacheable"].as_u64().unwrap_or(0) + s["non_cacheable_compilations"].as_u64().unwrap_or(0);
+    (sum(&s["cache_hits"]), sum(&s["cache_misses"]), not_cacheable)
+}
+
+impl Session {
+    /// Prints the job's hits and misses (and adds them to the job summary), stops the server, and takes the
+    /// cache's variables out of the job's environment.
+    pub(crate) fn finish(self, ctx: &Ctx) {
+        let (sh, sccache) = (&ctx.sh, &self.sccache);
+        let stats = cmd!(sh, "{sccache} --show-stats --stats-format json").quiet().ignore_stderr().read();
+        if let Ok(stats) = stats.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+            let stats = stats.unwrap_or_default();
+            let (hits, misses, other) = counts(&stats);
+            let rate = if hits + misses == 0 { 0.0 } else { 100.0 * hits as f64 / (hits + misses) as f64 };
+            let line = format!(
+                "build cache ({}, {}): {hits} of {} cacheable compilations hit ({rate:.1} %), {misses} missed, {other} \
+                 not cacheable",
+                self.mode.as_str(),
+                self.backend.describe(),
+                hits + misses
+            );
+            println!("{line}");
+            let _ = crate::github::summary(&format!("\n**{}**: {line}\n", ctx.job));
+        }
+        let _ = cmd!(sh, "{sccache} --stop-server").quiet().ignore_status().ignore_stdout().ignore_stderr().run();
+        restore(&ctx.sh, &self.set);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_is_one_variable() {
+        assert_eq!(mode(None).unwrap(), None);
+        assert_eq!(mode(Some("off")).unwrap(), None);
+        assert_eq!(mode(Some("read-only")).unwrap(), Some(Mode::ReadOnly));
+        assert_eq!(mode(Some("read-write")).unwrap(), Some(Mode::ReadWrite));
+        let e = mode(Some("yes\u{1b}[31m")).unwrap_err().to_string();
+        assert!(e.contains("is no cache mode") && e.contains("\nfix: ") && !e.contains('\u{1b}'), "{e}");
+    }
+
+    /// Each backend's sccache variables; a pull request's read-only mode reaches the backend.
+    #[test]
+    fn backends_name_sccache_s_variables() {
+        let root = Utf8Path::new("/repo");
+        let gcs = Backend::parse("gs://bucket/ci/sccache", None, None, root).unwrap();
+        assert_eq!(gcs, Backend::Gcs { bucket: "bucket".into(), prefix: "ci/sccache".into() });
+        let vars = gcs.variables(Mode::ReadOnly);
+        assert!(vars.contains(&("SCCACHE_GCS_RW_MODE".into(), "READ_ONLY".into())), "{vars:?}");
+        assert!(vars.contains(&("SCCACHE_GCS_KEY_PREFIX".into(), "ci/sccache".into())));
+        let s3 = Backend::parse("s3://b/p/", Some("http://127.0.0.1:9".into()), None, root).unwrap();
+        let vars = s3.variables(Mode::ReadWrite);
+        for want in
+            [("SCCACHE_S3_USE_SSL", "false"), ("SCCACHE_REGION", "us-east-1"), ("SCCACHE_S3_RW_MODE", "READ_WRITE")]
+        {
+            assert!(vars.contains(&(want.0.into(), want.1.into())), "{want:?} in {vars:?}");
+        }
+        assert_eq!(
+            Backend::parse("target/cache", None, None, root).unwrap(),
+            Backend::Dir("/repo/target/cache".into())
+        );
+        assert_eq!(Backend::parse("file:///c", None, None, root).unwrap(), Backend::Dir("/c".into()));
+        for bad in ["gs:///x", "https://example.com/c"] {
+            let e = Backend::parse(bad, None, None, root).unwrap_err().to_string();
+            assert!(e.contains("\nfix: "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn hits_and_misses_are_summed_over_languages() {
+        let stats = serde_json::json!({"stats": {
+            "cache_hits": {"counts": {"Rust": 90, "C/C++": 2}},
+            "cache_misses": {"counts": {"Rust": 8}},
+            "requests_not_cacheable": 5,
+            "non_cacheable_compilations": 1,
+        }});
+        assert_eq!(counts(&stats), (92, 8, 6));
+        assert_eq!(counts(&serde_json::json!({})), (0, 0, 0));
+    }
+}
