@@ -18,7 +18,6 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::cmd;
 
-use crate::Ctx;
 use crate::config::tool;
 
 /// Whether a job may write to the cache.
@@ -137,17 +136,17 @@ impl Backend {
 }
 
 /// The cache's backend from ci.toml (`XTASK_CACHE_STORE`, `XTASK_CACHE_ENDPOINT` override it).
-fn backend(ctx: &Ctx) -> Result<Backend> {
+fn backend(settings: &crate::settings::Loaded, root: &Utf8Path) -> Result<Backend> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let cache = ctx.settings.settings.cache.clone().unwrap_or_default();
-    let default = ctx.settings.settings.store.as_ref().map(|s| format!("{}/sccache", s.default.trim_end_matches('/')));
+    let cache = settings.settings.cache.clone().unwrap_or_default();
+    let default = settings.settings.store.as_ref().map(|s| format!("{}/sccache", s.default.trim_end_matches('/')));
     let Some(url) = env("XTASK_CACHE_STORE").or(cache.store).or(default) else {
         bail!(
             "XTASK_CACHE turns the build cache on, but ci.toml names no place for it\nfix: set [cache] store \
              (gs://BUCKET/PREFIX) or [store] default, or unset XTASK_CACHE"
         );
     };
-    Backend::parse(&url, env("XTASK_CACHE_ENDPOINT").or(cache.endpoint), cache.region, &ctx.root)
+    Backend::parse(&url, env("XTASK_CACHE_ENDPOINT").or(cache.endpoint), cache.region, root)
 }
 
 /// A cache wrapped around one job's compiles.
@@ -173,24 +172,28 @@ fn restore(sh: &xshell::Shell, set: &[(String, Option<String>)]) {
 
 /// Starts sccache for this job when `XTASK_CACHE` asks (its own server, on a port of this checkout), and points
 /// every cargo the job runs at it (`RUSTC_WRAPPER`).
-pub(crate) fn start(ctx: &Ctx) -> Result<Option<Session>> {
+pub(crate) fn start(
+    sh: &xshell::Shell,
+    tools: &crate::tools::Tools,
+    settings: &crate::settings::Loaded,
+    root: &Utf8Path,
+) -> Result<Option<Session>> {
     let Some(mode) = mode(std::env::var("XTASK_CACHE").ok().as_deref())? else { return Ok(None) };
-    let backend = backend(ctx)?;
-    ctx.tools.ensure(&ctx.sh, &[tool::SCCACHE.as_str()])?;
-    let sccache = ctx.tools.probe(&ctx.sh, tool::SCCACHE.tool())?.path.context("sccache is not installed")?;
-    let port = 20_000 + u32::from_str_radix(&crate::sha256::digest(ctx.root.as_str().as_bytes())[..4], 16)? % 20_000;
+    let backend = backend(settings, root)?;
+    tools.ensure(sh, &[tool::SCCACHE.as_str()])?;
+    let sccache = tools.probe(sh, tool::SCCACHE.tool())?.path.context("sccache is not installed")?;
+    let port = 20_000 + u32::from_str_radix(&crate::sha256::digest(root.as_str().as_bytes())[..4], 16)? % 20_000;
     let mut vars = backend.variables(mode);
     vars.push(("SCCACHE_SERVER_PORT".into(), port.to_string()));
     vars.push(("RUSTC_WRAPPER".into(), sccache.to_string()));
-    let set: Vec<(String, Option<String>)> = vars.iter().map(|(k, _)| (k.clone(), ctx.sh.var(k).ok())).collect();
+    let set: Vec<(String, Option<String>)> = vars.iter().map(|(k, _)| (k.clone(), sh.var(k).ok())).collect();
     for (k, v) in &vars {
-        ctx.sh.set_var(k, v);
+        sh.set_var(k, v);
     }
-    let sh = &ctx.sh;
     let _ = cmd!(sh, "{sccache} --stop-server").quiet().ignore_status().ignore_stdout().ignore_stderr().run();
     let started = cmd!(sh, "{sccache} --start-server").quiet().ignore_status().output()?;
     if !started.status.success() {
-        restore(&ctx.sh, &set);
+        restore(sh, &set);
         bail!(
             "the build cache (sccache, {}) did not start: {}\nfix: check the cache's credentials and address, or \
              unset XTASK_CACHE to build without it",
@@ -215,8 +218,8 @@ pub(crate) fn counts(stats: &serde_json::Value) -> (u64, u64, u64) {
 impl Session {
     /// Prints the job's hits and misses (and adds them to the job summary), stops the server, and takes the
     /// cache's variables out of the job's environment.
-    pub(crate) fn finish(self, ctx: &Ctx) {
-        let (sh, sccache) = (&ctx.sh, &self.sccache);
+    pub(crate) fn finish(self, sh: &xshell::Shell, job: &str) {
+        let sccache = &self.sccache;
         let stats = cmd!(sh, "{sccache} --show-stats --stats-format json").quiet().ignore_stderr().read();
         if let Ok(stats) = stats.as_deref().map(serde_json::from_str::<serde_json::Value>) {
             let stats = stats.unwrap_or_default();
@@ -230,10 +233,10 @@ impl Session {
                 hits + misses
             );
             println!("{line}");
-            let _ = crate::github::summary(&format!("\n**{}**: {line}\n", ctx.job));
+            let _ = crate::github::summary(&format!("\n**{job}**: {line}\n"));
         }
         let _ = cmd!(sh, "{sccache} --stop-server").quiet().ignore_status().ignore_stdout().ignore_stderr().run();
-        restore(&ctx.sh, &self.set);
+        restore(sh, &self.set);
     }
 }
 

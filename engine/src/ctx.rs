@@ -76,13 +76,13 @@ impl Ctx {
         // The shared build cache around a job's compiles (`ci` runs jobs, each with its own).
         let compiles = plan.tools().contains(&crate::config::tool::CARGO.as_str());
         let cache = if compiles && self.job != "ci" && !(opts.dry_run || opts.json) {
-            crate::cache::start(self)?
+            crate::cache::start(&self.sh, &self.tools, self.settings, &self.root)?
         } else {
             None
         };
         let ran = plan::execute(&self.sh, &self.root, plan, &opts);
         if let Some(cache) = cache {
-            cache.finish(self);
+            cache.finish(&self.sh, self.job);
         }
         ran
     }

@@ -107,11 +107,7 @@ pub(crate) fn decide(
             crate::plan::printable(other)
         ),
     }
-    if matches!(workflow, "lint-build-test" | "create-packages") && settings.settings.cache.is_some() {
-        let (mode, why) = cache_mode(t);
-        d.set("cache", mode);
-        d.notes.push(format!("build cache: {mode} ({why})"));
-    }
+    cache_decision(settings, workflow, t, &mut d);
     if matches!(workflow, "create-packages" | "release") {
         let gcp = set("GCP_WORKLOAD_IDENTITY_PROVIDER");
         d.set("gcp", gcp.to_string());
@@ -129,6 +125,15 @@ pub(crate) fn decide(
     }
     debug_assert_eq!(d.outputs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), plan_outputs(settings, workflow));
     Ok(d)
+}
+
+/// The `cache` output of the workflows that compile, where ci.toml has a `[cache]`.
+fn cache_decision(settings: &Loaded, workflow: &str, t: &Trigger, d: &mut Decision) {
+    if matches!(workflow, "lint-build-test" | "create-packages") && settings.settings.cache.is_some() {
+        let (mode, why) = cache_mode(t);
+        d.set("cache", mode);
+        d.notes.push(format!("build cache: {mode} ({why})"));
+    }
 }
 
 /// The build cache's mode for trigger `t` (`XTASK_CACHE`): read-write only for what lands on the default branch
@@ -283,4 +288,26 @@ fn keep_what_builds(settings: &Loaded, t: &Trigger, m: &mut serde_json::Value) -
         true
     });
     Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only what lands on the default branch writes the build cache.
+    #[test]
+    fn only_the_default_branch_writes_the_build_cache() {
+        let t = |name: &str, payload: serde_json::Value| Trigger { name: name.into(), payload };
+        let repo = serde_json::json!({"default_branch": "main"});
+        let push = |r: &str| t("push", serde_json::json!({"ref": r, "repository": repo}));
+        assert_eq!(cache_mode(&push("refs/heads/main")).0, "read-write");
+        assert_eq!(cache_mode(&push("refs/heads/feature")).0, "read-only");
+        assert_eq!(cache_mode(&push("refs/tags/main")).0, "read-only", "a tag named like the branch");
+        assert_eq!(cache_mode(&t("schedule", serde_json::json!({}))).0, "read-write");
+        for name in ["pull_request", "pull_request_target", "merge_group", "workflow_dispatch"] {
+            let payload = serde_json::json!({"ref": "refs/heads/main", "repository": repo});
+            assert_eq!(cache_mode(&t(name, payload)).0, "read-only", "{name}");
+        }
+        assert_eq!(cache_mode(&t("local", serde_json::json!({}))).0, "off");
+    }
 }

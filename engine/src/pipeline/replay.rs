@@ -202,6 +202,11 @@ fn is_this_machine(target: &str) -> bool {
     target.starts_with(std::env::consts::ARCH) && target.contains(os)
 }
 
+/// The plan job's output `needs.plan.outputs.NAME` names, if `k` is one.
+fn plan_output(decision: &super::Decision, k: &str) -> Option<String> {
+    k.strip_prefix("needs.plan.outputs.").and_then(|name| decision.get(name)).map(str::to_owned)
+}
+
 /// The value CI gives an expression of the workflows, here: a matrix row's field, a repository variable or secret
 /// (this machine's environment variable of that name), a plan job's output (`var` answers
 /// `needs.plan.outputs.NAME`), the checkout (`root`).
@@ -286,11 +291,7 @@ pub(crate) fn replay(
             for row in &rows {
                 let mut commands = Vec::new();
                 for s in &j.steps {
-                    // The plan job's outputs are what `needs.plan.outputs.NAME` reads.
-                    let with_plan = |k: &str| match k.strip_prefix("needs.plan.outputs.") {
-                        Some(name) => decision.get(name).map(str::to_owned),
-                        None => var(k),
-                    };
+                    let with_plan = |k: &str| plan_output(&decision, k).or_else(|| var(k));
                     let Some(mut c) = command(s, row.as_ref(), &with_plan, root)? else { continue };
                     if c.argv.iter().any(|a| a == "--execute") {
                         c.argv.retain(|a| a != "--execute");
