@@ -1,11 +1,12 @@
 //! One build cache for runners and laptops: sccache (pinned in `config`) with a bucket as its backend, wrapped
 //! around every compile of a job that runs cargo (`lint`, `test`, `package`). Off unless `XTASK_CACHE` says
-//! `read-write` or `read-only`: CI's plan job decides it per event (read-write for the main branch, read-only
-//! for pull requests, so a pull request's code cannot write what the main branch reads); a laptop turns it on
-//! with that one variable.
+//! `read-write` or `read-only`, or `auto`, which CI's workflows set: the engine decides from the event
+//! (read-write for the default branch, read-only for pull requests, so a pull request's code cannot write what
+//! the main branch reads). A laptop turns it on with that one variable.
 //!
 //! The backend: ci.toml `[cache] store` (`gs://BUCKET/PREFIX`, `s3://BUCKET/PREFIX` with `endpoint` for an
-//! S3-compatible server, or a directory), by default the artifact store's bucket under `sccache/`. Credentials
+//! S3-compatible server, or a directory), by default the artifact store's (`$ARTIFACT_STORE`, else ci.toml's)
+//! under `sccache/`. A cache that does not start is a warning, not a failed build: the job builds without it. Credentials
 //! come from the environment as sccache reads them (`GOOGLE_APPLICATION_CREDENTIALS` is passed on as
 //! `SCCACHE_GCS_KEY_PATH`; `AWS_*` for S3).
 //!
@@ -19,6 +20,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::cmd;
 
 use crate::config::tool;
+use crate::github::Trigger;
 
 /// Whether a job may write to the cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,16 +38,37 @@ impl Mode {
     }
 }
 
-/// `XTASK_CACHE`: `off` (or unset), `read-only`, `read-write`.
-pub(crate) fn mode(value: Option<&str>) -> Result<Option<Mode>> {
+/// `XTASK_CACHE`: `off` (or unset), `read-only`, `read-write`, or `auto` (what CI's workflows set): the mode
+/// for the trigger `trigger` reads ([`for_trigger`]).
+pub(crate) fn mode(value: Option<&str>, trigger: impl FnOnce() -> Result<Trigger>) -> Result<Option<Mode>> {
     match value.map(str::trim).unwrap_or_default() {
         "" | "off" => Ok(None),
         "read-only" => Ok(Some(Mode::ReadOnly)),
         "read-write" => Ok(Some(Mode::ReadWrite)),
+        "auto" => {
+            let (mode, why) = for_trigger(&trigger()?);
+            eprintln!("build cache: {} ({why})", mode.map_or("off", Mode::as_str));
+            Ok(mode)
+        }
         other => bail!(
-            "XTASK_CACHE={} is no cache mode\nfix: set it to off, read-only or read-write, or unset it",
+            "XTASK_CACHE={} is no cache mode\nfix: set it to off, read-only, read-write or auto, or unset it",
             crate::plan::printable(other)
         ),
+    }
+}
+
+/// The mode for trigger `t`: read-write only for what lands on the default branch (its pushes and the scheduled
+/// run); read-only for pull requests (a fork's code cannot poison what the main branch reads), merge queues and
+/// runs by hand; off for a local run, as on a laptop.
+pub(crate) fn for_trigger(t: &Trigger) -> (Option<Mode>, &'static str) {
+    let default = t.payload["repository"]["default_branch"].as_str();
+    let pushed = t.payload["ref"].as_str().and_then(|r| r.strip_prefix("refs/heads/"));
+    match t.name.as_str() {
+        "push" if pushed.is_some() && pushed == default => (Some(Mode::ReadWrite), "a push to the default branch"),
+        "schedule" => (Some(Mode::ReadWrite), "the scheduled run of the default branch"),
+        "local" => (None, "a local run; XTASK_CACHE=read-write turns it on"),
+        "pull_request" | "pull_request_target" => (Some(Mode::ReadOnly), "a pull request never writes the cache"),
+        _ => (Some(Mode::ReadOnly), "only the default branch writes the cache"),
     }
 }
 
@@ -139,7 +162,9 @@ impl Backend {
 fn backend(settings: &crate::settings::Loaded, root: &Utf8Path) -> Result<Backend> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let cache = settings.settings.cache.clone().unwrap_or_default();
-    let default = settings.settings.store.as_ref().map(|s| format!("{}/sccache", s.default.trim_end_matches('/')));
+    // The artifact store: CI's (the repository variable ARTIFACT_STORE), else ci.toml's.
+    let store = env("ARTIFACT_STORE").or_else(|| settings.settings.store.as_ref().map(|s| s.default.clone()));
+    let default = store.map(|s| format!("{}/sccache", s.trim_end_matches('/')));
     let Some(url) = env("XTASK_CACHE_STORE").or(cache.store).or(default) else {
         bail!(
             "XTASK_CACHE turns the build cache on, but ci.toml names no place for it\nfix: set [cache] store \
@@ -178,7 +203,8 @@ pub(crate) fn start(
     settings: &crate::settings::Loaded,
     root: &Utf8Path,
 ) -> Result<Option<Session>> {
-    let Some(mode) = mode(std::env::var("XTASK_CACHE").ok().as_deref())? else { return Ok(None) };
+    let trigger = || Trigger::read(None, None);
+    let Some(mode) = mode(std::env::var("XTASK_CACHE").ok().as_deref(), trigger)? else { return Ok(None) };
     let backend = backend(settings, root)?;
     tools.ensure(sh, &[tool::SCCACHE.as_str()])?;
     let sccache = tools.probe(sh, tool::SCCACHE.tool())?.path.context("sccache is not installed")?;
@@ -194,12 +220,15 @@ pub(crate) fn start(
     let started = cmd!(sh, "{sccache} --start-server").quiet().ignore_status().output()?;
     if !started.status.success() {
         restore(sh, &set);
-        bail!(
-            "the build cache (sccache, {}) did not start: {}\nfix: check the cache's credentials and address, or \
-             unset XTASK_CACHE to build without it",
+        let line = format!(
+            "warning: the build cache (sccache, {}) did not start, building without it: {}\nfix: check the cache's \
+             credentials and address, or unset XTASK_CACHE",
             backend.describe(),
-            String::from_utf8_lossy(&started.stderr).trim()
+            crate::plan::printable(String::from_utf8_lossy(&started.stderr).trim())
         );
+        eprintln!("{line}");
+        let _ = crate::github::summary(&format!("\n{line}\n"));
+        return Ok(None);
     }
     eprintln!("build cache: sccache, {}, {}", mode.as_str(), backend.describe());
     Ok(Some(Session { sccache, mode, backend, set }))
@@ -244,14 +273,38 @@ impl Session {
 mod tests {
     use super::*;
 
+    fn trigger(name: &str, payload: serde_json::Value) -> Trigger {
+        Trigger { name: name.into(), payload }
+    }
+
     #[test]
     fn the_mode_is_one_variable() {
-        assert_eq!(mode(None).unwrap(), None);
-        assert_eq!(mode(Some("off")).unwrap(), None);
-        assert_eq!(mode(Some("read-only")).unwrap(), Some(Mode::ReadOnly));
-        assert_eq!(mode(Some("read-write")).unwrap(), Some(Mode::ReadWrite));
-        let e = mode(Some("yes\u{1b}[31m")).unwrap_err().to_string();
+        let local = || Ok(trigger("local", serde_json::json!({})));
+        assert_eq!(mode(None, local).unwrap(), None);
+        assert_eq!(mode(Some("off"), local).unwrap(), None);
+        assert_eq!(mode(Some("read-only"), local).unwrap(), Some(Mode::ReadOnly));
+        assert_eq!(mode(Some("read-write"), local).unwrap(), Some(Mode::ReadWrite));
+        assert_eq!(mode(Some("auto"), local).unwrap(), None, "auto on a laptop: off");
+        let pr = || Ok(trigger("pull_request", serde_json::json!({})));
+        assert_eq!(mode(Some("auto"), pr).unwrap(), Some(Mode::ReadOnly));
+        let e = mode(Some("yes\u{1b}[31m"), local).unwrap_err().to_string();
         assert!(e.contains("is no cache mode") && e.contains("\nfix: ") && !e.contains('\u{1b}'), "{e}");
+    }
+
+    /// Only what lands on the default branch writes the build cache.
+    #[test]
+    fn only_the_default_branch_writes_the_build_cache() {
+        let repo = serde_json::json!({"default_branch": "main"});
+        let push = |r: &str| trigger("push", serde_json::json!({"ref": r, "repository": repo}));
+        assert_eq!(for_trigger(&push("refs/heads/main")).0, Some(Mode::ReadWrite));
+        assert_eq!(for_trigger(&push("refs/heads/feature")).0, Some(Mode::ReadOnly));
+        assert_eq!(for_trigger(&push("refs/tags/main")).0, Some(Mode::ReadOnly), "a tag named like the branch");
+        assert_eq!(for_trigger(&trigger("schedule", serde_json::json!({}))).0, Some(Mode::ReadWrite));
+        for name in ["pull_request", "pull_request_target", "merge_group", "workflow_dispatch"] {
+            let payload = serde_json::json!({"ref": "refs/heads/main", "repository": repo});
+            assert_eq!(for_trigger(&trigger(name, payload)).0, Some(Mode::ReadOnly), "{name}");
+        }
+        assert_eq!(for_trigger(&trigger("local", serde_json::json!({}))).0, None);
     }
 
     /// Each backend's sccache variables; a pull request's read-only mode reaches the backend.

@@ -36,9 +36,6 @@ pub(crate) fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
     if workflow == "lint-build-test" && settings.test_shards() > 1 {
         out.push("shards".to_owned());
     }
-    if matches!(workflow, "lint-build-test" | "create-packages") && settings.settings.cache.is_some() {
-        out.push("cache".to_owned());
-    }
     out.extend(
         settings.extra_jobs().iter().filter(|j| j.workflow == workflow && !j.on.is_empty()).map(|j| extra_key(&j.name)),
     );
@@ -107,7 +104,6 @@ pub(crate) fn decide(
             crate::plan::printable(other)
         ),
     }
-    cache_decision(settings, workflow, t, &mut d);
     if matches!(workflow, "create-packages" | "release") {
         let gcp = set("GCP_WORKLOAD_IDENTITY_PROVIDER");
         d.set("gcp", gcp.to_string());
@@ -125,30 +121,6 @@ pub(crate) fn decide(
     }
     debug_assert_eq!(d.outputs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), plan_outputs(settings, workflow));
     Ok(d)
-}
-
-/// The `cache` output of the workflows that compile, where ci.toml has a `[cache]`.
-fn cache_decision(settings: &Loaded, workflow: &str, t: &Trigger, d: &mut Decision) {
-    if matches!(workflow, "lint-build-test" | "create-packages") && settings.settings.cache.is_some() {
-        let (mode, why) = cache_mode(t);
-        d.set("cache", mode);
-        d.notes.push(format!("build cache: {mode} ({why})"));
-    }
-}
-
-/// The build cache's mode for trigger `t` (`XTASK_CACHE`): read-write only for what lands on the default branch
-/// (its pushes and the nightly run); read-only for pull requests (a fork's code cannot poison what the main
-/// branch reads), merge queues and runs by hand; off for a local run, as on a laptop.
-pub(crate) fn cache_mode(t: &Trigger) -> (&'static str, &'static str) {
-    let default = t.payload["repository"]["default_branch"].as_str();
-    let pushed = t.payload["ref"].as_str().and_then(|r| r.strip_prefix("refs/heads/"));
-    match t.name.as_str() {
-        "push" if pushed.is_some() && pushed == default => ("read-write", "a push to the default branch"),
-        "schedule" => ("read-write", "the scheduled run of the default branch"),
-        "local" => ("off", "a local run; XTASK_CACHE=read-write turns it on"),
-        "pull_request" | "pull_request_target" => ("read-only", "a pull request never writes the cache"),
-        _ => ("read-only", "only the default branch writes the cache"),
-    }
 }
 
 /// The versions `actions/setup-python` installs on a runner (its `python-version`, one per line): the
@@ -288,26 +260,4 @@ fn keep_what_builds(settings: &Loaded, t: &Trigger, m: &mut serde_json::Value) -
         true
     });
     Ok(notes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Only what lands on the default branch writes the build cache.
-    #[test]
-    fn only_the_default_branch_writes_the_build_cache() {
-        let t = |name: &str, payload: serde_json::Value| Trigger { name: name.into(), payload };
-        let repo = serde_json::json!({"default_branch": "main"});
-        let push = |r: &str| t("push", serde_json::json!({"ref": r, "repository": repo}));
-        assert_eq!(cache_mode(&push("refs/heads/main")).0, "read-write");
-        assert_eq!(cache_mode(&push("refs/heads/feature")).0, "read-only");
-        assert_eq!(cache_mode(&push("refs/tags/main")).0, "read-only", "a tag named like the branch");
-        assert_eq!(cache_mode(&t("schedule", serde_json::json!({}))).0, "read-write");
-        for name in ["pull_request", "pull_request_target", "merge_group", "workflow_dispatch"] {
-            let payload = serde_json::json!({"ref": "refs/heads/main", "repository": repo});
-            assert_eq!(cache_mode(&t(name, payload)).0, "read-only", "{name}");
-        }
-        assert_eq!(cache_mode(&t("local", serde_json::json!({}))).0, "off");
-    }
 }

@@ -505,13 +505,17 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
     Ok(out)
 }
 
-/// Every `cargo xtask` step of the jobs after the plan job gets the build cache's mode the plan job decided
-/// (`XTASK_CACHE`: read-write on the default branch, read-only for pull requests).
+/// Every `cargo xtask` step but the plan job's uses the build cache as the engine decides from the event
+/// (`XTASK_CACHE=auto`: read-write on the default branch, read-only for pull requests).
 fn with_build_cache(jobs: &mut [WorkflowJob]) {
-    for j in jobs.iter_mut().filter(|j| j.needs.iter().any(|n| n == "plan")) {
+    for j in jobs.iter_mut().filter(|j| j.id != "plan") {
         for s in &mut j.steps {
             if let WStep::Xtask { env, .. } = s {
-                env.push(("XTASK_CACHE", "${{ needs.plan.outputs.cache }}".into()));
+                env.push(("XTASK_CACHE", "auto".into()));
+                // The cache lives in the artifact store's bucket unless ci.toml says otherwise.
+                if !env.iter().any(|(k, _)| *k == "ARTIFACT_STORE") {
+                    env.push(("ARTIFACT_STORE", "${{ vars.ARTIFACT_STORE }}".into()));
+                }
             }
         }
     }

@@ -202,14 +202,8 @@ fn is_this_machine(target: &str) -> bool {
     target.starts_with(std::env::consts::ARCH) && target.contains(os)
 }
 
-/// The plan job's output `needs.plan.outputs.NAME` names, if `k` is one.
-fn plan_output(decision: &super::Decision, k: &str) -> Option<String> {
-    k.strip_prefix("needs.plan.outputs.").and_then(|name| decision.get(name)).map(str::to_owned)
-}
-
 /// The value CI gives an expression of the workflows, here: a matrix row's field, a repository variable or secret
-/// (this machine's environment variable of that name), a plan job's output (`var` answers
-/// `needs.plan.outputs.NAME`), the checkout (`root`).
+/// (this machine's environment variable of that name), the checkout (`root`).
 fn resolve(
     text: &str,
     env_name: &str,
@@ -227,8 +221,6 @@ fn resolve(
             row.and_then(|r| r.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned()
         } else if let Some(k) = expr.strip_prefix("vars.").or_else(|| expr.strip_prefix("secrets.")) {
             var(k).unwrap_or_default()
-        } else if expr.starts_with("needs.plan.outputs.") {
-            var(expr).unwrap_or_default()
         } else if expr == "github.workspace" {
             root.to_owned()
         } else if expr == "github.token" {
@@ -291,8 +283,7 @@ pub(crate) fn replay(
             for row in &rows {
                 let mut commands = Vec::new();
                 for s in &j.steps {
-                    let with_plan = |k: &str| plan_output(&decision, k).or_else(|| var(k));
-                    let Some(mut c) = command(s, row.as_ref(), &with_plan, root)? else { continue };
+                    let Some(mut c) = command(s, row.as_ref(), var, root)? else { continue };
                     if c.argv.iter().any(|a| a == "--execute") {
                         c.argv.retain(|a| a != "--execute");
                         notes.push(format!("{}/{}: --execute left out (a replay publishes nothing)", w.name, j.id));
