@@ -30,7 +30,7 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Mode::ReadOnly => "read-only",
             Mode::ReadWrite => "read-write",

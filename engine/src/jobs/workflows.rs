@@ -355,7 +355,7 @@ fn job_findings(file: &str, id: &str, body: &[Line<'_>]) -> Vec<String> {
             || t.contains("secrets.")
             || t.contains("secrets[")
             || bare == "secrets:inherit"
-    });
+    }) && !build_cache_credential_only(body);
     // Steps: from a `- ` item at the steps' indent to the next one.
     let mut steps: Vec<Vec<Line<'_>>> = Vec::new();
     let mut step_indent = None;
@@ -375,6 +375,42 @@ fn job_findings(file: &str, id: &str, body: &[Line<'_>]) -> Vec<String> {
         step_action_findings(file, id, step, publishing, &mut out);
     }
     out
+}
+
+/// The build cache's service account, as the generated workflows name it.
+const CACHE_ACCOUNT: &str = "${{ vars.GCP_CACHE_SERVICE_ACCOUNT }}";
+
+/// Whether a job's only credential is the build cache's: `id-token: write` (nothing broader), used by cloud auth
+/// steps that each name the cache's own service account and ask for no access token for later steps, beside no
+/// action but checkout, caches, Python and artifacts; no environment, no secret. Such a job may compile (the cache
+/// is written while it compiles). What else its code could mint with the ID token is the cloud side's to refuse:
+/// the workload identity provider grants this workflow the cache's account alone, which may write the cache's
+/// prefix and nothing else (CONTRIBUTING).
+fn build_cache_credential_only(body: &[Line<'_>]) -> bool {
+    const HARMLESS: &[&str] = &[
+        "actions/checkout@",
+        "actions/cache@",
+        "Swatinem/rust-cache@",
+        "actions/setup-python@",
+        "actions/upload-artifact@",
+        "actions/download-artifact@",
+        "google-github-actions/auth@",
+    ];
+    let value = |t: &str, key: &str| {
+        t.trim_start_matches("- ").strip_prefix(key).map(|v| v.trim().trim_matches(['"', '\'']).to_owned())
+    };
+    let accounts: Vec<String> = body.iter().filter_map(|(_, _, t)| value(t, "service_account:")).collect();
+    let broader = body.iter().any(|(_, _, t)| {
+        let bare: String = t.chars().filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'').collect();
+        bare == "permissions:write-all"
+            || t.starts_with("environment:")
+            || t.contains("secrets.")
+            || t.contains("secrets[")
+            || bare == "secrets:inherit"
+            || value(t, "token_format:").is_some()
+            || value(t, "uses:").is_some_and(|u| !HARMLESS.iter().any(|h| u.starts_with(h)))
+    });
+    !broader && !accounts.is_empty() && accounts.iter().all(|a| a == CACHE_ACCOUNT)
 }
 
 /// A `run:` of a publishing job's step that calls cargo.

@@ -14,9 +14,15 @@ use crate::settings::Loaded;
 pub(super) fn variables(workflow: &str) -> &'static [&'static str] {
     match workflow {
         "create-packages" => &["ARTIFACT_STORE", "GCP_WORKLOAD_IDENTITY_PROVIDER"],
+        "lint-build-test" => &["GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_CACHE_SERVICE_ACCOUNT"],
         "release" => &["GCP_WORKLOAD_IDENTITY_PROVIDER"],
         _ => &[],
     }
+}
+
+/// Whether `workflow` compiles through the shared build cache (ci.toml has a `[cache]`).
+pub(crate) fn uses_build_cache(settings: &Loaded, workflow: &str) -> bool {
+    matches!(workflow, "lint-build-test" | "create-packages") && settings.settings.cache.is_some()
 }
 
 /// The plan output that says whether the repository's job `name` runs for this trigger.
@@ -35,6 +41,9 @@ pub(crate) fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
     let mut out: Vec<String> = base.iter().map(|s| (*s).to_owned()).collect();
     if workflow == "lint-build-test" && settings.test_shards() > 1 {
         out.push("shards".to_owned());
+    }
+    if workflow == "lint-build-test" && uses_build_cache(settings, workflow) {
+        out.push("cache_auth".to_owned());
     }
     out.extend(
         settings.extra_jobs().iter().filter(|j| j.workflow == workflow && !j.on.is_empty()).map(|j| extra_key(&j.name)),
@@ -104,6 +113,7 @@ pub(crate) fn decide(
             crate::plan::printable(other)
         ),
     }
+    cache_auth(settings, workflow, t, &set, &mut d);
     if matches!(workflow, "create-packages" | "release") {
         let gcp = set("GCP_WORKLOAD_IDENTITY_PROVIDER");
         d.set("gcp", gcp.to_string());
@@ -121,6 +131,27 @@ pub(crate) fn decide(
     }
     debug_assert_eq!(d.outputs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), plan_outputs(settings, workflow));
     Ok(d)
+}
+
+/// Whether the compiling jobs authenticate for the build cache: only where they write it (the default branch) and
+/// the repository names the identity (a workload identity provider and the cache's own service account, which may
+/// write only the cache's prefix).
+fn cache_auth(settings: &Loaded, workflow: &str, t: &Trigger, set: &dyn Fn(&str) -> bool, d: &mut Decision) {
+    if workflow != "lint-build-test" || !uses_build_cache(settings, workflow) {
+        return;
+    }
+    let (mode, why) = crate::cache::for_trigger(t);
+    let writes = mode == Some(crate::cache::Mode::ReadWrite);
+    let identity = set("GCP_WORKLOAD_IDENTITY_PROVIDER") && set("GCP_CACHE_SERVICE_ACCOUNT");
+    d.notes.push(match (writes, identity) {
+        (true, true) => format!("build cache: read-write ({why}), authenticated as GCP_CACHE_SERVICE_ACCOUNT"),
+        (true, false) => format!(
+            "build cache: read-write ({why}), but no cache identity (GCP_WORKLOAD_IDENTITY_PROVIDER and \
+             GCP_CACHE_SERVICE_ACCOUNT): it writes only where the runner has credentials"
+        ),
+        (false, _) => format!("build cache: {} ({why}), no credentials", mode.map_or("off", |m| m.as_str())),
+    });
+    d.set("cache_auth", (writes && identity).to_string());
 }
 
 /// The versions `actions/setup-python` installs on a runner (its `python-version`, one per line): the

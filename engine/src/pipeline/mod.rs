@@ -466,6 +466,20 @@ fn gcp_auth() -> WStep {
     }
 }
 
+/// The build cache's credentials, where the plan job says the job writes the cache.
+fn cache_auth() -> WStep {
+    WStep::Uses {
+        name: "authenticate to Google Cloud as the build cache (the default branch only)",
+        action: &config::ACTION_GCP_AUTH,
+        with: vec![
+            ("workload_identity_provider", "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}".into()),
+            ("service_account", "${{ vars.GCP_CACHE_SERVICE_ACCOUNT }}".into()),
+        ],
+        cond: Cond::plan("cache_auth"),
+        id: Some("cache-gcp"),
+    }
+}
+
 fn store_env() -> Vec<(&'static str, String)> {
     vec![
         ("ARTIFACT_STORE", "${{ vars.ARTIFACT_STORE }}".into()),
@@ -486,8 +500,8 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
     for w in &mut out {
         let extra = shape.extra_jobs(w.name);
         w.jobs.extend(extra);
-        if matches!(w.name, "lint-build-test" | "create-packages") && shape.settings.settings.cache.is_some() {
-            with_build_cache(&mut w.jobs);
+        if decide::uses_build_cache(shape.settings, w.name) {
+            with_build_cache(&mut w.jobs, w.name == "lint-build-test");
         }
         for j in &w.jobs {
             if let Some(missing) = j.needs.iter().find(|n| !w.jobs.iter().any(|o| o.id == **n)) {
@@ -506,9 +520,23 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
 }
 
 /// Every `cargo xtask` step but the plan job's uses the build cache as the engine decides from the event
-/// (`XTASK_CACHE=auto`: read-write on the default branch, read-only for pull requests).
-fn with_build_cache(jobs: &mut [WorkflowJob]) {
-    for j in jobs.iter_mut().filter(|j| j.id != "plan") {
+/// (`XTASK_CACHE=auto`: read-write on the default branch, read-only for pull requests). With `writes` (the
+/// lint-build-test workflow, which holds no other credential), where the plan job says so (a push to the default
+/// branch, and the repository names the cache's identity), a compiling job first authenticates as the cache's own
+/// service account: its credentials file is what sccache reads (`GOOGLE_APPLICATION_CREDENTIALS`). The package
+/// job of create-packages never does: its workflow's upload job holds the artifact store's account, which an ID
+/// token minted by a build script there could be exchanged for.
+fn with_build_cache(jobs: &mut [WorkflowJob], writes: bool) {
+    let compiles = |j: &WorkflowJob| j.steps.iter().any(|s| matches!(s, WStep::Xtask { .. }));
+    for j in jobs.iter_mut().filter(|j| j.id != "plan" && compiles(j)) {
+        if writes {
+            if !j.needs.iter().any(|n| n == "plan") {
+                j.needs.push("plan".into());
+            }
+            j.permissions.push(("id-token", "write"));
+            let first = j.steps.iter().position(|s| matches!(s, WStep::Xtask { .. })).unwrap_or(0);
+            j.steps.insert(first, cache_auth());
+        }
         for s in &mut j.steps {
             if let WStep::Xtask { env, .. } = s {
                 env.push(("XTASK_CACHE", "auto".into()));

@@ -356,6 +356,9 @@ fn replace_last(text: &str, from: &str, to: &str) -> String {
 
 /// No job that builds or runs the repository's code (package, test, lint) can obtain credentials: no
 /// `id-token: write`, no secret, no protected environment. Those are for the jobs that upload, sign, publish.
+/// The one exception: lint-build-test's compiling jobs get `id-token: write` for the build cache's own account
+/// (the auth step `cache-gcp`, on the default branch only), and no other credential; create-packages' package
+/// job never does.
 #[test]
 fn jobs_that_build_hold_no_credentials() {
     let mut builders = 0;
@@ -368,7 +371,15 @@ fn jobs_that_build_hold_no_credentials() {
                 continue;
             }
             builders += 1;
-            assert!(!j.permissions.iter().any(|(k, _)| *k == "id-token"), "{}/{} has id-token", w.file, j.id);
+            let auths: Vec<Option<&str>> = (j.steps.iter())
+                .filter_map(|s| match s {
+                    WStep::Uses { action, id, .. } if action.repo == config::ACTION_GCP_AUTH.repo => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            let cache_only = w.file == "lint-build-test.yml" && auths == [Some("cache-gcp")];
+            let id_token = j.permissions.iter().any(|(k, _)| *k == "id-token");
+            assert!(!id_token || cache_only, "{}/{} has id-token", w.file, j.id);
             assert!(j.environment.is_none(), "{}/{} runs in an environment", w.file, j.id);
             let text = format!("{:?}", j.steps);
             assert!(!text.contains("secrets."), "{}/{} references a secret", w.file, j.id);
@@ -383,7 +394,12 @@ fn jobs_that_build_hold_no_credentials() {
     let mut holders = 0;
     for w in all().unwrap() {
         for j in &w.jobs {
-            let holds = j.permissions.iter().any(|(k, _)| *k == "id-token") || j.environment.is_some();
+            // The build cache's own account (lint-build-test's compiling jobs, on the default branch) is the one
+            // credential a compiling job may hold: it can write the cache's prefix alone.
+            let cache_only = j.steps.iter().any(|s| matches!(s, WStep::Uses { id: Some("cache-gcp"), .. }))
+                && w.file == "lint-build-test.yml"
+                && j.environment.is_none();
+            let holds = (j.permissions.iter().any(|(k, _)| *k == "id-token") || j.environment.is_some()) && !cache_only;
             if holds {
                 holders += 1;
                 assert!(
@@ -804,7 +820,8 @@ fn the_critical_path_follows_needs_and_the_slowest_row() {
     };
     assert_eq!(
         crate::pipeline::critical_paths(&jobs, &times(100.0)),
-        ["critical path of lint-build-test: lint-build-test/test-heavy 100.0s = 100.0s"]
+        // Every compiling job waits for the plan: it says whether the job authenticates for the build cache.
+        ["critical path of lint-build-test: lint-build-test/plan 2.0s -> lint-build-test/test-heavy 100.0s = 102.0s"]
     );
     // The matrix job waits for its slowest row, after the plan.
     assert_eq!(
@@ -1011,4 +1028,34 @@ fn sharded_tests_are_built_once_run_in_partitions_and_joined() {
     assert!(test.contains("--unit-tests shards"), "{test}");
     let ours: String = crate::pipeline::all().unwrap().iter().map(crate::pipeline::render).collect();
     assert!(!ours.contains("test-shard"), "this repository runs its tests in one job");
+}
+
+/// A job whose only credential is the build cache's compiles (the cache is written while it compiles); the same
+/// job is refused once its ID token could be more: an access token for later steps, another service account, an
+/// action outside checkout, caches, Python and artifacts, or a secret.
+#[test]
+fn only_the_build_cache_s_credential_may_compile() {
+    let (checkout, auth) = (pinned(&config::ACTION_CHECKOUT), pinned(&config::ACTION_GCP_AUTH));
+    let file = |extra: &str, account: &str| {
+        format!(
+            "name: ci\non:\n  push:\npermissions:\n  contents: read\njobs:\n  test:\n    runs-on: ubuntu-latest\n    \
+             permissions:\n      contents: read\n      id-token: write\n    steps:\n      - uses: {checkout}\n        \
+             with:\n          persist-credentials: false\n      - uses: {auth}\n        with:\n          \
+             workload_identity_provider: ${{{{ vars.P }}}}\n          service_account: {account}\n{extra}      \
+             - run: cargo xtask test\n"
+        )
+    };
+    let cargo = |p: &Vec<String>| p.iter().any(|p| p.contains("holds credentials") && p.contains("runs cargo"));
+    let cache = "${{ vars.GCP_CACHE_SERVICE_ACCOUNT }}";
+    let fine = hand_written_rules("c.yml", &file("", cache));
+    assert!(!cargo(&fine), "{fine:?}");
+    for (extra, account) in [
+        ("          token_format: access_token\n", cache),
+        ("", "${{ vars.GCP_SERVICE_ACCOUNT }}"),
+        ("      - uses: aws-actions/configure-aws-credentials@0123456789012345678901234567890123456789\n", cache),
+        ("      - run: echo ${{ secrets.X }}\n", cache),
+    ] {
+        let problems = hand_written_rules("c.yml", &file(extra, account));
+        assert!(cargo(&problems), "{extra}{account}: {problems:?}");
+    }
 }
