@@ -177,6 +177,9 @@ xflags::xflags! {
             optional --base rev: String
             /// The comment body [default: target/ci/sizes.md].
             optional --out file: Utf8PathBuf
+            /// Where the commit has no manifest (a pull request): measure what needs no build here (the crates,
+            /// packaged; the wasm bundles this checkout built) and compare that.
+            optional --measure
         }
         /// Publish one commit's uploaded, signed artifacts to the crate registry and the package index,
         /// building nothing: downloaded and verified first, then crates in dependency order, wheels, web

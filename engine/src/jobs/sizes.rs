@@ -33,37 +33,12 @@ pub(crate) fn run(ctx: &Ctx, f: &flags::Sizes) -> Result<()> {
             "base": f.base.clone().unwrap_or_else(|| "the newest main-branch commit before it with a manifest".into()),
             "store": store.describe(),
             "threshold_percent": threshold,
+            "measure": f.measure,
             "report": out.as_str(),
         });
         return crate::plan::print_static(&plan, ctx.global.json);
     }
-    let report = match read_manifest(ctx, &store, &commit)? {
-        None => format!(
-            "### Artifact sizes\n\nCommit `{}` has no manifest in {} or in this machine's packages: nothing to \
-             compare (package it, or run create-packages for it).\n",
-            short(&commit),
-            printable(&store.describe())
-        ),
-        Some(this) => {
-            let base = match &f.base {
-                Some(b) => Some(rev_parse(ctx, b)?),
-                None => newest_on_main(ctx, &store, &commit)?,
-            };
-            match base {
-                None => format!(
-                    "### Artifact sizes\n\nNo main-branch commit of the last {LOOK_BACK} before `{}` has a manifest in \
-                     {}: nothing to compare with.\n",
-                    short(&commit),
-                    printable(&store.describe())
-                ),
-                Some(base) => {
-                    let base_m = read_manifest(ctx, &store, &base)?
-                        .with_context(|| format!("the base commit {base} has no manifest in the store"))?;
-                    render(&compare(&base_m, &this), &commit, &base, threshold)
-                }
-            }
-        }
-    };
+    let report = report(ctx, &store, &commit, f, threshold)?;
     println!("{report}");
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
@@ -75,6 +50,46 @@ pub(crate) fn run(ctx: &Ctx, f: &flags::Sizes) -> Result<()> {
     }
     eprintln!("the report is in {out} (a comment body)");
     Ok(())
+}
+
+/// The report of `commit` against its base (Markdown).
+fn report(ctx: &Ctx, store: &Store, commit: &str, f: &flags::Sizes, threshold: f64) -> Result<String> {
+    let (this, measured) = match read_manifest(ctx, store, commit)? {
+        Some(m) => (m, None),
+        None if f.measure => {
+            let m = measure::measure(ctx, commit)?;
+            (m.manifest.clone(), Some(m))
+        }
+        None => {
+            return Ok(format!(
+                "### Artifact sizes\n\nCommit `{}` has no manifest in {} or in this machine's packages: nothing to \
+                 compare (package it, run create-packages for it, or pass --measure).\n",
+                short(commit),
+                printable(&store.describe())
+            ));
+        }
+    };
+    let base = match &f.base {
+        Some(b) => Some(rev_parse(ctx, b)?),
+        None => newest_on_main(ctx, store, commit)?,
+    };
+    let Some(base) = base else {
+        return Ok(format!(
+            "### Artifact sizes\n\nNo main-branch commit of the last {LOOK_BACK} before `{}` has a manifest in {}: \
+             nothing to compare with.\n",
+            short(commit),
+            printable(&store.describe())
+        ));
+    };
+    let base_m = read_manifest(ctx, store, &base)?
+        .with_context(|| format!("the base commit {base} has no manifest in the store"))?;
+    Ok(match measured {
+        None => render(&compare(&base_m, &this), commit, &base, threshold),
+        Some(m) => {
+            let notes: String = m.notes.iter().map(|n| format!("- {n}\n")).collect();
+            render(&compare(&m.comparable(&base_m), &this), commit, &base, threshold) + "\n" + &notes
+        }
+    })
 }
 
 fn rev_parse(ctx: &Ctx, rev: &str) -> Result<String> {
@@ -243,5 +258,6 @@ pub(crate) fn render(rows: &[Row], commit: &str, base: &str, threshold: f64) -> 
     md
 }
 
+mod measure;
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use crate::settings::Loaded;
 pub(super) fn variables(workflow: &str) -> &'static [&'static str] {
     match workflow {
         "create-packages" => &["ARTIFACT_STORE", "GCP_WORKLOAD_IDENTITY_PROVIDER"],
-        "lint-build-test" => &["GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_CACHE_SERVICE_ACCOUNT"],
+        "lint-build-test" => &["ARTIFACT_STORE", "GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_CACHE_SERVICE_ACCOUNT"],
         "release" => &["GCP_WORKLOAD_IDENTITY_PROVIDER"],
         _ => &[],
     }
@@ -33,7 +33,7 @@ pub(super) fn extra_key(name: &str) -> String {
 /// The outputs of `workflow`'s plan job, in order.
 pub(crate) fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
     let base: &[&str] = match workflow {
-        "lint-build-test" => &["matrix"],
+        "lint-build-test" => &["matrix", "sizes"],
         "create-packages" => &["matrix", "any", "upload", "gcp"],
         "release" => &["gcp"],
         _ => &[],
@@ -88,11 +88,9 @@ pub(crate) fn decide(
             let any = m["include"].as_array().is_some_and(|rows| !rows.is_empty());
             d.set("matrix", serde_json::to_string(&m)?);
             d.notes = notes;
-            let n = settings.test_shards();
-            if workflow == "lint-build-test" && n > 1 {
-                let rows: Vec<serde_json::Value> = (1..=n).map(|k| json!({ "shard": format!("{k}/{n}") })).collect();
-                d.set("shards", serde_json::to_string(&json!({ "include": rows }))?);
-                d.notes.push(format!("the Rust unit tests: built once, run in {n} shards (ci.toml [test] shards)"));
+            if workflow == "lint-build-test" {
+                sizes_decision(t, &set, &mut d);
+                shards_decision(settings, &mut d)?;
             }
             if workflow == "create-packages" {
                 d.set("any", any.to_string());
@@ -131,6 +129,28 @@ pub(crate) fn decide(
     }
     debug_assert_eq!(d.outputs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), plan_outputs(settings, workflow));
     Ok(d)
+}
+
+/// The shard jobs' matrix, where ci.toml asks for more than one.
+fn shards_decision(settings: &Loaded, d: &mut Decision) -> Result<()> {
+    let n = settings.test_shards();
+    if n > 1 {
+        let rows: Vec<serde_json::Value> = (1..=n).map(|k| json!({ "shard": format!("{k}/{n}") })).collect();
+        d.set("shards", serde_json::to_string(&json!({ "include": rows }))?);
+        d.notes.push(format!("the Rust unit tests: built once, run in {n} shards (ci.toml [test] shards)"));
+    }
+    Ok(())
+}
+
+/// Whether the sizes job runs: for a pull request, where the repository has an artifact store (a local run stands
+/// for every trigger, against ci.toml's store).
+fn sizes_decision(t: &Trigger, set: &dyn Fn(&str) -> bool, d: &mut Decision) {
+    let runs = t.name == "local" || (t.name == "pull_request" && set("ARTIFACT_STORE"));
+    d.set("sizes", runs.to_string());
+    if t.name == "pull_request" && !runs {
+        d.notes
+            .push("sizes: skipped (the repository variable ARTIFACT_STORE is not set: no manifests to compare)".into());
+    }
 }
 
 /// Whether the compiling jobs authenticate for the build cache: only where they write it (the default branch) and

@@ -331,6 +331,26 @@ fn download(name: &str, path: &str, pattern: Option<&str>) -> WStep {
     }
 }
 
+/// The artifact of the wasm bundles a test job built, per platform.
+const WEB_BUNDLES: &str = "web-bundles";
+
+/// The test job hands the wasm bundles it built to the sizes job (on pull requests; none built, none handed).
+fn web_bundles_to_sizes() -> WStep {
+    WStep::Uses {
+        name: "hand the built web bundles to the sizes job",
+        action: &config::ACTION_UPLOAD_ARTIFACT,
+        with: vec![
+            ("name", format!("{WEB_BUNDLES}-${{{{ matrix.platform }}}}")),
+            ("path", format!("{}/web/", config::CI_DIR)),
+            ("if-no-files-found", "ignore".into()),
+            ("retention-days", "1".into()),
+            ("overwrite", "true".into()),
+        ],
+        cond: Cond::plan("sizes"),
+        id: None,
+    }
+}
+
 /// The engine binary, from the plan job.
 fn engine_download() -> WStep {
     WStep::Uses {
@@ -527,8 +547,13 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
 /// job of create-packages never does: its workflow's upload job holds the artifact store's account, which an ID
 /// token minted by a build script there could be exchanged for.
 fn with_build_cache(jobs: &mut [WorkflowJob], writes: bool) {
-    let compiles = |j: &WorkflowJob| j.steps.iter().any(|s| matches!(s, WStep::Xtask { .. }));
-    for j in jobs.iter_mut().filter(|j| j.id != "plan" && compiles(j)) {
+    // The jobs that compile the repository: lint, test (its shards too) and package.
+    let compiles = |j: &WorkflowJob| {
+        j.steps
+            .iter()
+            .any(|s| matches!(s, WStep::Xtask { args, .. } if ["lint", "test", "package"].contains(&args[0].as_str())))
+    };
+    for j in jobs.iter_mut().filter(|j| compiles(j)) {
         if writes {
             if !j.needs.iter().any(|n| n == "plan") {
                 j.needs.push("plan".into());
@@ -946,6 +971,49 @@ impl Shape<'_> {
         }
     }
 
+    /// A pull request's artifact sizes against the newest main-branch commit with a manifest, at no build cost:
+    /// its crates packaged (not built) and the wasm bundles the test job built, compared with the store's
+    /// manifests (read anonymously: the bucket serves pre-release wheels to anyone); the report in the job
+    /// summary and as the artifact `sizes-comment`, for a step that may post comments to post it.
+    fn sizes_job(&self) -> WorkflowJob {
+        let measure = WStep::Xtask {
+            name: "sizes",
+            args: ["sizes", "--measure", "--store", "$ARTIFACT_STORE"].map(String::from).to_vec(),
+            env: vec![("ARTIFACT_STORE", "${{ vars.ARTIFACT_STORE }}".into()), ("XTASK_STORE_ANONYMOUS", "1".into())],
+            id: None,
+            local: Some(["sizes", "--measure"].map(String::from).to_vec()),
+        };
+        let bundles = format!("{WEB_BUNDLES}-{}", self.default_platform().name);
+        let comment = WStep::Uses {
+            name: "the report, as a comment body",
+            action: &config::ACTION_UPLOAD_ARTIFACT,
+            with: vec![
+                ("name", "sizes-comment".into()),
+                ("path", format!("{}/sizes.md", config::CI_DIR)),
+                ("retention-days", "7".into()),
+                ("overwrite", "true".into()),
+            ],
+            cond: None,
+            id: None,
+        };
+        WorkflowJob {
+            cond: Cond::plan("sizes"),
+            needs: vec!["plan".into(), "test".into()],
+            ..self.linux_job(
+                "sizes",
+                "artifact sizes",
+                15,
+                vec![
+                    checkout(0),
+                    rust_cache("sizes"),
+                    download("", &format!("{}/web/", config::CI_DIR), Some(&bundles)),
+                    measure,
+                    comment,
+                ],
+            )
+        }
+    }
+
     /// The plan, lint and test jobs (one per platform), and the heavy part in parallel with the rest.
     fn lint_build_test_jobs(&self) -> Vec<WorkflowJob> {
         let mut jobs = vec![
@@ -972,10 +1040,11 @@ impl Shape<'_> {
                     [checkout(0), rust_cache("test-${{ matrix.platform }}")]
                         .into_iter()
                         .chain(self.setup_python("test_pythons"))
-                        .chain([tools_cache_setup_python(self), self.test_step()])
+                        .chain([tools_cache_setup_python(self), self.test_step(), web_bundles_to_sizes()])
                         .collect(),
                 )
             },
+            self.sizes_job(),
         ];
         if self.settings.test_shards() > 1 {
             jobs.extend(self.shard_jobs());

@@ -454,14 +454,21 @@ fn every_trigger_replays_the_jobs_and_commands_of_its_run() {
     let shape = Shape::current();
     assert!(shape.heavy_tests, "this repository has #[ignore] tests");
     let json = |v: &str| serde_json::from_str::<serde_json::Value>(v).unwrap();
-    let lbt = |platform_rows: &[&str]| {
+    // A pull request's run measures its sizes (where a bucket is configured); other triggers skip that job.
+    let lbt_for = |platform_rows: &[&str], pull_request: bool| {
         let mut v =
             vec!["lint-build-test/plan: cargo xtask ci plan --workflow lint-build-test --github-output".to_owned()];
         v.push("lint-build-test/lint: cargo xtask lint --changed-since auto".into());
         v.extend(platform_rows.iter().map(|r| (*r).to_owned()));
+        v.push(if pull_request {
+            "lint-build-test/sizes: cargo xtask sizes --measure --store gs://bucket/ci".into()
+        } else {
+            "lint-build-test/sizes: skipped (the plan decided sizes=false)".into()
+        });
         v.push("lint-build-test/test-heavy: cargo xtask test --part heavy --changed-since auto".into());
         v
     };
+    let lbt = |platform_rows: &[&str]| lbt_for(platform_rows, false);
     let linux_test = "lint-build-test/test (linux): cargo xtask test --changed-since auto";
     let gates = "pr-gates/gates: cargo xtask gates".to_owned();
     let packages_plan = "create-packages/plan: cargo xtask ci engine --out target/engine; cargo xtask ci plan --workflow \
@@ -533,7 +540,7 @@ fn every_trigger_replays_the_jobs_and_commands_of_its_run() {
     let pr = |action: &str| json(&format!(r#"{{"action":"{action}","pull_request":{{"number":7}}}}"#));
     for action in ["opened", "synchronize", "reopened"] {
         let mut want = vec![gates.clone()];
-        want.extend(lbt(&[linux_test]));
+        want.extend(lbt_for(&[linux_test], true));
         assert_eq!(replayed(&shape, "pull_request", pr(action), None, true), want, "{action}");
     }
     for action in ["labeled", "unlabeled", "edited"] {
@@ -668,7 +675,7 @@ allow = ["fuzz.yml"]
     let workflows = crate::pipeline::all_in(&shape).unwrap();
     let lbt = workflows.iter().find(|w| w.name == "lint-build-test").unwrap();
     let ids: Vec<&str> = lbt.jobs.iter().map(|j| j.id.as_str()).collect();
-    assert_eq!(ids, ["plan", "lint", "test", "docs", "deps"]);
+    assert_eq!(ids, ["plan", "lint", "test", "sizes", "docs", "deps"]);
     let yaml = render(lbt);
     assert!(yaml.contains("  docs:\n    name: docs\n    runs-on: ubuntu-24.04\n    if: fromJSON(needs.plan.outputs.run_docs)\n    needs: [plan]\n"), "{yaml}");
     assert!(yaml.contains("      run_docs: ${{ steps.plan.outputs.run_docs }}\n"), "{yaml}");
@@ -696,6 +703,7 @@ allow = ["fuzz.yml"]
             "lint-build-test/plan: cargo xtask ci plan --workflow lint-build-test --github-output",
             "lint-build-test/lint: cargo xtask lint --changed-since auto",
             "lint-build-test/test (gnu): cargo xtask test --changed-since auto",
+            "lint-build-test/sizes: skipped (the plan decided sizes=false)",
             "lint-build-test/docs: cargo doc --no-deps --workspace",
             "lint-build-test/deps: cargo xtask doctor",
             "create-packages/plan: cargo xtask ci engine --out target/engine; cargo xtask ci plan --workflow create-packages --github-output",
