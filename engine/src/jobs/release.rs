@@ -1084,7 +1084,7 @@ fn publish_crates(
         for _ in 0..t.publish_jobs.max(1) {
             let (sh, done_tx, work_rx, crates, token) = (sh.clone(), done_tx.clone(), &work_rx, &crates, &token);
             scope.spawn(move || {
-                while let Ok(i) = { work_rx.lock().expect("one sender").recv() } {
+                while let Ok(i) = { work_rx.lock().expect("no sender panicked holding the queue").recv() } {
                     let a: &Artifact = crates[i];
                     let file = dir.join(&a.path);
                     let answer =

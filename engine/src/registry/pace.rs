@@ -288,7 +288,8 @@ pub(crate) fn drive(
                 return Ok(run.report);
             }
         }
-        let mut wait = run.next_poll.saturating_sub(now).max(Duration::from_millis(1));
+        // Until the next poll is due (a poll period when none is), or the gate opens.
+        let mut wait = if run.next_poll > now { run.next_poll - now } else { POLL };
         if run.s.gate() > now {
             wait = wait.min(run.s.gate() - now);
         }
