@@ -6,7 +6,8 @@
 //!
 //! The backend: ci.toml `[cache] store` (`gs://BUCKET/PREFIX`, `s3://BUCKET/PREFIX` with `endpoint` for an
 //! S3-compatible server, or a directory), by default the artifact store's (`$ARTIFACT_STORE`, else ci.toml's)
-//! under `sccache/`. A cache that does not start is a warning, not a failed build: the job builds without it. Credentials
+//! under `sccache/`. A wrong setting is an error; a cache that cannot start (sccache not provisioned, its server
+//! refused) is a warning, and the job builds without it. Credentials
 //! come from the environment as sccache reads them (`GOOGLE_APPLICATION_CREDENTIALS` is passed on as
 //! `SCCACHE_GCS_KEY_PATH`; `AWS_*` for S3).
 //!
@@ -115,6 +116,16 @@ impl Backend {
         }
     }
 
+    /// Whether this job has credentials for the backend (sccache's own variables, or a directory).
+    fn has_credentials(&self) -> bool {
+        let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty());
+        match self {
+            Backend::Gcs { .. } => set("GOOGLE_APPLICATION_CREDENTIALS") || set("SCCACHE_GCS_KEY_PATH"),
+            Backend::S3 { .. } => set("AWS_ACCESS_KEY_ID") || set("AWS_PROFILE"),
+            Backend::Dir(_) => true,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Backend::Gcs { bucket, prefix } => format!("gs://{bucket}/{prefix}"),
@@ -184,7 +195,8 @@ pub(crate) struct Session {
 }
 
 /// Puts back what [`start`] changed: each variable's value before; a wrapper that was not there is set empty
-/// (cargo's "no wrapper"), and the others stay (nothing reads them without the wrapper).
+/// (cargo's "no wrapper"); sccache's variables stay (nothing reads them without the wrapper), and so does
+/// `CARGO_INCREMENTAL=0` for the rest of the job.
 fn restore(sh: &xshell::Shell, set: &[(String, Option<String>)]) {
     for (k, before) in set {
         match before {
@@ -196,18 +208,30 @@ fn restore(sh: &xshell::Shell, set: &[(String, Option<String>)]) {
 }
 
 /// Starts sccache for this job when `XTASK_CACHE` asks (its own server, on a port of this checkout), and points
-/// every cargo the job runs at it (`RUSTC_WRAPPER`).
+/// every cargo the job runs at it (`RUSTC_WRAPPER`). A wrong setting is an error; a cache that cannot start (its
+/// tool not provisioned, its server refused) is a warning, and the job builds without it. `auto` writes only where
+/// the job has credentials for the backend.
 pub(crate) fn start(
     sh: &xshell::Shell,
     tools: &crate::tools::Tools,
     settings: &crate::settings::Loaded,
     root: &Utf8Path,
 ) -> Result<Option<Session>> {
+    let value = std::env::var("XTASK_CACHE").ok();
     let trigger = || Trigger::read(None, None);
-    let Some(mode) = mode(std::env::var("XTASK_CACHE").ok().as_deref(), trigger)? else { return Ok(None) };
+    let Some(mut mode) = mode(value.as_deref(), trigger)? else { return Ok(None) };
     let backend = backend(settings, root)?;
-    tools.ensure(sh, &[tool::SCCACHE.as_str()])?;
-    let sccache = tools.probe(sh, tool::SCCACHE.tool())?.path.context("sccache is not installed")?;
+    if value.as_deref().map(str::trim) == Some("auto") && mode == Mode::ReadWrite && !backend.has_credentials() {
+        eprintln!("build cache: read-only (this job has no credentials for {})", backend.describe());
+        mode = Mode::ReadOnly;
+    }
+    let provisioned = tools.ensure(sh, &[tool::SCCACHE.as_str()]).and_then(|_| {
+        tools.probe(sh, tool::SCCACHE.tool())?.path.context("sccache is not installed after provisioning")
+    });
+    let sccache = match provisioned {
+        Ok(path) => path,
+        Err(e) => return warn(&format!("sccache could not be provisioned ({e:#})"), &backend),
+    };
     let port = 20_000 + u32::from_str_radix(&crate::sha256::digest(root.as_str().as_bytes())[..4], 16)? % 20_000;
     let mut vars = backend.variables(mode);
     vars.push(("SCCACHE_SERVER_PORT".into(), port.to_string()));
@@ -220,18 +244,24 @@ pub(crate) fn start(
     let started = cmd!(sh, "{sccache} --start-server").quiet().ignore_status().output()?;
     if !started.status.success() {
         restore(sh, &set);
-        let line = format!(
-            "warning: the build cache (sccache, {}) did not start, building without it: {}\nfix: check the cache's \
-             credentials and address, or unset XTASK_CACHE",
-            backend.describe(),
-            crate::plan::printable(String::from_utf8_lossy(&started.stderr).trim())
-        );
-        eprintln!("{line}");
-        let _ = crate::github::summary(&format!("\n{line}\n"));
-        return Ok(None);
+        let why = String::from_utf8_lossy(&started.stderr).trim().to_owned();
+        return warn(&format!("sccache did not start ({why})"), &backend);
     }
     eprintln!("build cache: sccache, {}, {}", mode.as_str(), backend.describe());
     Ok(Some(Session { sccache, mode, backend, set }))
+}
+
+/// A cache that cannot start: said in the log and the job summary, and the job builds without it.
+fn warn(why: &str, backend: &Backend) -> Result<Option<Session>> {
+    let line = format!(
+        "warning: the build cache ({}) is off for this job: {}\nfix: check the cache's credentials and address, \
+         or unset XTASK_CACHE",
+        backend.describe(),
+        crate::plan::printable(why)
+    );
+    eprintln!("{line}");
+    let _ = crate::github::summary(&format!("\n{line}\n"));
+    Ok(None)
 }
 
 /// sccache's counts: (hits, misses, not cacheable).

@@ -265,6 +265,11 @@ pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Dur
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
     let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     let [h, m, sec] = hms.as_slice() else { return None };
+    // In range, or no date (the arithmetic below stays far from overflow).
+    let fits = (1..=31).contains(&day) && (1..=9999).contains(&year) && (0..24).contains(h);
+    if !fits || !(0..60).contains(m) || !(0..=60).contains(sec) {
+        return None;
+    }
     // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -488,7 +493,17 @@ mod tests {
             Some(Duration::from_secs(1))
         );
         assert_eq!(retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO), "in the past: no wait");
-        for bad in ["", "-3", "soon", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT", "NaN"] {
+        for bad in [
+            "",
+            "-3",
+            "soon",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "NaN",
+            "Sun, 06 Nov 99999999999999 08:49:37 GMT",
+            "Sun, 06 Nov 1994 99999999999999:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+        ] {
             assert_eq!(retry_after(bad, now), None, "{bad:?}");
         }
     }

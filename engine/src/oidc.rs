@@ -91,6 +91,8 @@ pub(crate) fn crates_audience(api: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct CratesToken {
     pub token: Secret,
+    /// When it was minted (a long release mints another before it expires).
+    pub minted: std::time::Instant,
     endpoint: String,
     sh: Shell,
     tmp: camino::Utf8PathBuf,
@@ -142,6 +144,7 @@ pub(crate) fn crates_token(sh: &Shell, tmp: &Utf8Path, github: &Github, api: &st
     let token = v["token"].as_str().context("the registry's token reply has no `token`")?;
     Ok(CratesToken {
         token: Secret::new(token.to_owned()),
+        minted: std::time::Instant::now(),
         endpoint,
         sh: sh.clone(),
         tmp: tmp.to_owned(),

@@ -200,11 +200,13 @@ fn release_args(repo: &Path, sha: &str, public: &Path, registry: &PacedRegistry)
     ]
 }
 
-/// The release's own account of its crates: (published, already there, seconds).
-fn crates_line(out: &str) -> (usize, usize, f64) {
+/// The release's own account of its crates: (published, already there, already taken by an earlier run,
+/// seconds).
+fn crates_line(out: &str) -> (usize, usize, usize, f64) {
     let line = out.lines().find(|l| l.starts_with("crates: ")).unwrap_or_else(|| panic!("no crates line: {out}"));
     let words: Vec<&str> = line.split(' ').collect();
-    (words[1].parse().unwrap(), words[3].parse().unwrap(), words[9].parse().unwrap())
+    let n = |k: usize| words[k].parse::<usize>().unwrap_or_else(|_| panic!("word {k} of {line}"));
+    (n(1), n(3), n(8), words[16].parse().unwrap_or_else(|_| panic!("seconds in {line}")))
 }
 
 /// Each published crate once in the registry's index (the registry keeps every line: a second publish would show).
@@ -271,9 +273,10 @@ fn a_hundred_crates_release_at_the_registry_pace_and_resume_once_killed() {
     let t = text(&out);
     assert!(out.status.success(), "the release failed");
     assert!(!t.contains("large-registry-token"), "the token in the output");
-    let (sent, present, secs) = crates_line(&t);
-    assert_eq!((sent, present), (97, 0), "{t}");
+    let (sent, present, existed, secs) = crates_line(&t);
+    assert_eq!((sent, present, existed), (97, 0, 0), "{t}");
     assert!(registry.limited() > 0, "the registry's limit was reached");
+    assert_eq!(registry.duplicates(), 0, "no crate was sent twice");
     // Measured, not asserted (a clock in a test on a busy machine): the schedule's 1.15x is asserted in virtual
     // time by the engine's `registry::pace` tests; the closing notes report this figure.
     eprintln!("release of 97 crates: {secs:.1} s, bound {bound:.1} s ({:.3}x)", secs / bound);
@@ -313,8 +316,9 @@ fn a_hundred_crates_release_at_the_registry_pace_and_resume_once_killed() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = xtask(&repo, &args, &token);
     assert!(out.status.success(), "the release run again failed");
-    let (sent, present, _) = crates_line(&text(&out));
+    let (sent, present, existed, _) = crates_line(&text(&out));
     assert_eq!((present, sent), (before, 97 - before), "what the killed run published is skipped, the rest sent");
+    assert_eq!((existed, registry.duplicates()), (0, 0), "none sent again: the killed run's are all in the index");
     assert_each_crate_once(&dir, &registry);
 }
 
@@ -326,8 +330,8 @@ fn cache_line(out: &str) -> (u64, u64) {
 }
 
 /// The shared build cache (sccache on an S3-compatible server, moto): two clean builds of the large workspace's
-/// Rust tests, each from a clone of its own in a fresh directory at the path every GitHub runner's checkout has
-/// (`/home/runner/work/REPO/REPO`): the first writes the cache (read-write, the main branch), the second only
+/// Rust tests, each from a clone of its own in a fresh directory at one path (as every GitHub runner's checkout is
+/// at `/home/runner/work/REPO/REPO`): the first writes the cache (read-write, the main branch), the second only
 /// reads it (read-only, a pull request) and hits for at least 90 % of its cacheable compilations. (At another
 /// path only the registry's crates would hit: sccache hashes a Rust compile's working directory and
 /// `CARGO_MANIFEST_DIR`; measured once: 11 of 111.)

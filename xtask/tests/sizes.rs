@@ -126,7 +126,8 @@ fn a_pull_request_is_measured_without_a_build() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     let size = std::fs::metadata(root.join("target/ci/sizes/package/core-x-1.0.0.crate")).unwrap().len();
-    assert!(t.contains("| crates core-x | 1000 B |"), "{t}");
+    let measured = if size >= 1024 { format!("{:.1} KiB", size as f64 / 1024.0) } else { format!("{size} B") };
+    assert!(t.contains(&format!("| crates core-x | 1000 B | {measured} |")), "the packaged size: {t}");
     assert!(size > 0 && t.contains("| wasm viewer app_bg.wasm | 3.9 KiB | 4.3 KiB | +10.0 % ⚠️ |"), "{t}");
     assert!(!t.contains("wheels sdk") && !t.contains("wasm other"), "only what was measured is compared: {t}");
     assert!(t.contains("not measured on a pull request: wheels") && t.contains("not measured: the wasm bundle other"));

@@ -1068,37 +1068,50 @@ fn publish_crates(
     let crates: Vec<&Artifact> = (graph.names.iter())
         .map(|name| m.artifacts.iter().find(|a| a.kind == Kind::Crate && &a.name == name).expect("planned"))
         .collect();
-    let mut minted: Option<crate::oidc::CratesToken> = None;
-    let mut credential = None;
+    // Every token minted, revoked when this function returns (a later one replaces an older one in use).
+    let mut minted: Vec<crate::oidc::CratesToken> = Vec::new();
     // The first check of what is missing; a credential only when something is.
     let missing = crates_in_index(sh, &t.registry_index, &crates, cache)?.contains(&Presence::Missing);
-    if missing {
-        credential = Some(registry_credential(sh, t, &mut minted, tmp)?);
-    }
-    let (token, trusted) = credential.unwrap_or_default();
+    let credential = if missing { Some(registry_credential(sh, t, &mut minted, tmp)?) } else { None };
+    let credential = std::sync::Mutex::new(credential.unwrap_or_default());
     let mut schedule = pace::Schedule::new(graph);
     let (work_tx, work_rx) = std::sync::mpsc::channel::<usize>();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let work_rx = std::sync::Mutex::new(work_rx);
     let outcome: Result<pace::Report, pace::Stop> = std::thread::scope(|scope| {
         for _ in 0..t.publish_jobs.max(1) {
-            let (sh, done_tx, work_rx, crates, token) = (sh.clone(), done_tx.clone(), &work_rx, &crates, &token);
+            let (sh, done_tx, work_rx, crates, credential) =
+                (sh.clone(), done_tx.clone(), &work_rx, &crates, &credential);
             scope.spawn(move || {
                 while let Ok(i) = { work_rx.lock().expect("no sender panicked holding the queue").recv() } {
                     let a: &Artifact = crates[i];
-                    let file = dir.join(&a.path);
-                    let answer =
-                        publish_crate(&sh, &t.registry_api, token, trusted, &plan.metadata[&a.name], &file, tmp);
+                    let (token, trusted) = credential.lock().expect("no sender panicked holding it").clone();
+                    let publish = || {
+                        let file = dir.join(&a.path);
+                        publish_crate(&sh, &t.registry_api, &token, trusted, &plan.metadata[&a.name], &file, tmp)
+                    };
+                    // A panic is this crate's failure, not a sender gone (whose crate would never be answered).
+                    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(publish))
+                        .unwrap_or_else(|_| Err(anyhow!("the publish panicked")));
                     let _ = done_tx.send((i, answer.with_context(|| format!("publishing {} {}", a.name, a.version))));
                 }
             });
         }
         drop(done_tx);
-        let mut live =
-            LiveRegistry { sh, t, cache, crates: &crates, work: work_tx, done: done_rx, start: Instant::now() };
-        let outcome = pace::drive(&mut schedule, &mut live, t.publish_jobs.max(1), INDEX_WAIT);
-        drop(live);
-        outcome
+        let mut live = LiveRegistry {
+            sh,
+            t,
+            cache,
+            tmp,
+            crates: &crates,
+            work: work_tx,
+            done: done_rx,
+            start: Instant::now(),
+            credential: &credential,
+            minted: &mut minted,
+        };
+        // `live` (the queue's sender) drops as this returns: the senders end before the scope joins them.
+        pace::drive(&mut schedule, &mut live, t.publish_jobs.max(1), INDEX_WAIT)
     });
     crates_outcome(outcome, &crates, t)
 }
@@ -1108,10 +1121,11 @@ fn crates_outcome(outcome: Result<pace::Report, pace::Stop>, crates: &[&Artifact
     match outcome {
         Ok(r) => {
             println!(
-                "crates: {} published, {} already in the index, in {:.1} s ({} answers of the registry's rate limit \
-                 waited out)",
+                "crates: {} published, {} already in the index, {} already taken by an earlier run, in {:.1} s ({} \
+                 answers of the registry's rate limit waited out)",
                 r.published,
                 r.present,
+                r.existed,
                 r.elapsed.as_secs_f64(),
                 r.limited
             );
@@ -1133,11 +1147,19 @@ struct LiveRegistry<'a> {
     sh: &'a Shell,
     t: &'a Targets,
     cache: &'a Utf8Path,
+    tmp: &'a Utf8Path,
     crates: &'a [&'a Artifact],
     work: std::sync::mpsc::Sender<usize>,
     done: std::sync::mpsc::Receiver<(usize, Result<Answer>)>,
     start: Instant,
+    /// The token the senders use, and whether trusted publishing minted it.
+    credential: &'a std::sync::Mutex<(String, bool)>,
+    minted: &'a mut Vec<crate::oidc::CratesToken>,
 }
+
+/// How old a trusted-publishing token may be before the next publish mints another (crates.io's last 30 minutes;
+/// a release at the registry's pace can take hours).
+const TOKEN_REFRESH: Duration = Duration::from_secs(20 * 60);
 
 impl pace::Registry for LiveRegistry<'_> {
     fn now(&self) -> Duration {
@@ -1149,9 +1171,15 @@ impl pace::Registry for LiveRegistry<'_> {
         crates_in_index(self.sh, &self.t.registry_index, &of, self.cache)
     }
 
-    fn send(&mut self, i: usize) {
+    fn send(&mut self, i: usize) -> Result<()> {
+        let old = self.minted.last().is_some_and(|m| m.minted.elapsed() > TOKEN_REFRESH);
+        if old && let Some(github) = &self.t.oidc {
+            let fresh = crate::oidc::crates_token(self.sh, self.tmp, github, &self.t.registry_api)?;
+            *self.credential.lock().expect("no sender panicked holding it") = (fresh.token.expose().to_owned(), true);
+            self.minted.push(fresh);
+        }
         eprintln!("publishing {} {}", self.crates[i].name, self.crates[i].version);
-        self.work.send(i).expect("the senders live as long as the schedule");
+        self.work.send(i).map_err(|_| anyhow!("no sender is left to publish {}", self.crates[i].name))
     }
 
     fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)> {
@@ -1168,16 +1196,16 @@ impl pace::Registry for LiveRegistry<'_> {
 fn registry_credential(
     sh: &Shell,
     t: &Targets,
-    minted: &mut Option<crate::oidc::CratesToken>,
+    minted: &mut Vec<crate::oidc::CratesToken>,
     tmp: &Utf8Path,
 ) -> Result<(String, bool)> {
     match (&t.registry_token, &t.oidc) {
         (Some(token), _) => Ok((token.clone(), false)),
         (None, Some(github)) => {
-            if minted.is_none() {
-                *minted = Some(crate::oidc::crates_token(sh, tmp, github, &t.registry_api)?);
+            if minted.is_empty() {
+                minted.push(crate::oidc::crates_token(sh, tmp, github, &t.registry_api)?);
             }
-            Ok((minted.as_ref().expect("minted above").token.expose().to_owned(), true))
+            Ok((minted.last().expect("minted above").token.expose().to_owned(), true))
         }
         (None, None) => bail!(
             "no credential for the crate registry\nfix: run in GitHub Actions with `id-token: write` and a trusted \

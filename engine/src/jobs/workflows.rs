@@ -377,6 +377,9 @@ fn job_findings(file: &str, id: &str, body: &[Line<'_>]) -> Vec<String> {
     out
 }
 
+/// Google's auth action.
+const GCP_AUTH: &str = "google-github-actions/auth@";
+
 /// The build cache's service account, as the generated workflows name it.
 const CACHE_ACCOUNT: &str = "${{ vars.GCP_CACHE_SERVICE_ACCOUNT }}";
 
@@ -394,7 +397,7 @@ fn build_cache_credential_only(body: &[Line<'_>]) -> bool {
         "actions/setup-python@",
         "actions/upload-artifact@",
         "actions/download-artifact@",
-        "google-github-actions/auth@",
+        GCP_AUTH,
     ];
     let value = |t: &str, key: &str| {
         t.trim_start_matches("- ").strip_prefix(key).map(|v| v.trim().trim_matches(['"', '\'']).to_owned())
@@ -410,7 +413,10 @@ fn build_cache_credential_only(body: &[Line<'_>]) -> bool {
             || value(t, "token_format:").is_some()
             || value(t, "uses:").is_some_and(|u| !HARMLESS.iter().any(|h| u.starts_with(h)))
     });
-    !broader && !accounts.is_empty() && accounts.iter().all(|a| a == CACHE_ACCOUNT)
+    // Every cloud auth step names the cache's account (one without a service account would be the provider's own
+    // identity: anything it is granted).
+    let auths = body.iter().filter(|(_, _, t)| value(t, "uses:").is_some_and(|u| u.starts_with(GCP_AUTH))).count();
+    !broader && auths > 0 && accounts.len() == auths && accounts.iter().all(|a| a == CACHE_ACCOUNT)
 }
 
 /// A `run:` of a publishing job's step that calls cargo.

@@ -25,6 +25,12 @@ pub(crate) fn uses_build_cache(settings: &Loaded, workflow: &str) -> bool {
     matches!(workflow, "lint-build-test" | "create-packages") && settings.settings.cache.is_some()
 }
 
+/// Whether `workflow`'s compiling jobs authenticate to write the build cache (`[cache] authenticate`: only
+/// lint-build-test, whose workflow holds no other credential).
+pub(crate) fn authenticates_for_cache(settings: &Loaded, workflow: &str) -> bool {
+    workflow == "lint-build-test" && settings.settings.cache.as_ref().is_some_and(|c| c.authenticate)
+}
+
 /// The plan output that says whether the repository's job `name` runs for this trigger.
 pub(super) fn extra_key(name: &str) -> String {
     format!("run_{}", name.replace('-', "_"))
@@ -42,7 +48,7 @@ pub(crate) fn plan_outputs(settings: &Loaded, workflow: &str) -> Vec<String> {
     if workflow == "lint-build-test" && settings.test_shards() > 1 {
         out.push("shards".to_owned());
     }
-    if workflow == "lint-build-test" && uses_build_cache(settings, workflow) {
+    if authenticates_for_cache(settings, workflow) {
         out.push("cache_auth".to_owned());
     }
     out.extend(
@@ -157,7 +163,7 @@ fn sizes_decision(t: &Trigger, set: &dyn Fn(&str) -> bool, d: &mut Decision) {
 /// the repository names the identity (a workload identity provider and the cache's own service account, which may
 /// write only the cache's prefix).
 fn cache_auth(settings: &Loaded, workflow: &str, t: &Trigger, set: &dyn Fn(&str) -> bool, d: &mut Decision) {
-    if workflow != "lint-build-test" || !uses_build_cache(settings, workflow) {
+    if !authenticates_for_cache(settings, workflow) {
         return;
     }
     let (mode, why) = crate::cache::for_trigger(t);
@@ -169,7 +175,7 @@ fn cache_auth(settings: &Loaded, workflow: &str, t: &Trigger, set: &dyn Fn(&str)
             "build cache: read-write ({why}), but no cache identity (GCP_WORKLOAD_IDENTITY_PROVIDER and \
              GCP_CACHE_SERVICE_ACCOUNT): it writes only where the runner has credentials"
         ),
-        (false, _) => format!("build cache: {} ({why}), no credentials", mode.map_or("off", |m| m.as_str())),
+        (false, _) => format!("build cache: {} ({why}), no authentication", mode.map_or("off", |m| m.as_str())),
     });
     d.set("cache_auth", (writes && identity).to_string());
 }

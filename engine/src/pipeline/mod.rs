@@ -521,7 +521,7 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
         let extra = shape.extra_jobs(w.name);
         w.jobs.extend(extra);
         if decide::uses_build_cache(shape.settings, w.name) {
-            with_build_cache(&mut w.jobs, w.name == "lint-build-test");
+            with_build_cache(&mut w.jobs, decide::authenticates_for_cache(shape.settings, w.name));
         }
         for j in &w.jobs {
             if let Some(missing) = j.needs.iter().find(|n| !w.jobs.iter().any(|o| o.id == **n)) {
@@ -540,12 +540,12 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
 }
 
 /// Every `cargo xtask` step but the plan job's uses the build cache as the engine decides from the event
-/// (`XTASK_CACHE=auto`: read-write on the default branch, read-only for pull requests). With `writes` (the
-/// lint-build-test workflow, which holds no other credential), where the plan job says so (a push to the default
-/// branch, and the repository names the cache's identity), a compiling job first authenticates as the cache's own
-/// service account: its credentials file is what sccache reads (`GOOGLE_APPLICATION_CREDENTIALS`). The package
-/// job of create-packages never does: its workflow's upload job holds the artifact store's account, which an ID
-/// token minted by a build script there could be exchanged for.
+/// (`XTASK_CACHE=auto`: read-write on the default branch where the job has credentials, else read-only). With
+/// `writes` (`[cache] authenticate`, lint-build-test only: its workflow holds no other credential), where the plan
+/// job says so (a push to the default branch, and the repository names the cache's identity), a compiling job
+/// first authenticates as the cache's own service account: its credentials file is what sccache reads
+/// (`GOOGLE_APPLICATION_CREDENTIALS`). The package job of create-packages never does: its workflow's upload job
+/// holds the artifact store's account, which an ID token minted by a build script there could be exchanged for.
 fn with_build_cache(jobs: &mut [WorkflowJob], writes: bool) {
     // The jobs that compile the repository: lint, test (its shards too) and package.
     let compiles = |j: &WorkflowJob| {

@@ -225,8 +225,8 @@ pub(crate) trait Registry {
     fn now(&self) -> Duration;
     /// Where each of the crates stands in the index (by index into the schedule's graph).
     fn presences(&mut self, crates: &[usize]) -> Result<Vec<Presence>>;
-    /// Hands crate `i` to a sender (returns at once).
-    fn send(&mut self, i: usize);
+    /// Hands crate `i` to a sender (returns at once); an error when it cannot be sent at all (no credential).
+    fn send(&mut self, i: usize) -> Result<()>;
     /// The next answer of a sender, waiting at most `wait`.
     fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)>;
     /// Says what happens (the registry's limit): the log.
@@ -240,6 +240,9 @@ pub(crate) struct Report {
     pub published: usize,
     /// Crates already in the index with the same bytes.
     pub present: usize,
+    /// Crates the registry said it held already (an earlier run's publish, not yet in the index when this one
+    /// looked), then seen in the index with the same bytes.
+    pub existed: usize,
     /// 429s answered.
     pub limited: usize,
     /// From the first check to the last crate visible.
@@ -340,10 +343,10 @@ impl<R: Registry> Run<'_, R> {
                             self.s.visible(i);
                         }
                         p @ Presence::Other(_) => self.fail(Stop::Conflict(i, p)),
-                        Presence::Missing if self.failure.is_none() => {
-                            self.reg.send(i);
-                            self.in_flight += 1;
-                        }
+                        Presence::Missing if self.failure.is_none() => match self.reg.send(i) {
+                            Ok(()) => self.in_flight += 1,
+                            Err(e) => self.fail(Stop::Failed(e)),
+                        },
                         Presence::Missing => {}
                     }
                 }
@@ -412,6 +415,7 @@ impl<R: Registry> Run<'_, R> {
                 self.s.sent(i, now);
             }
             Ok(Answer::Exists(reply)) => {
+                self.report.existed += 1;
                 self.exists.insert(i, reply);
                 self.s.sent(i, now);
             }
@@ -422,19 +426,17 @@ impl<R: Registry> Run<'_, R> {
                 Ok(_) => self.fail(Stop::Failed(anyhow!("{why}"))),
                 Err(e) => self.fail(Stop::Failed(e)),
             },
-            Err(e) => {
-                let e = e.context(format!("publishing {}", self.s.graph().names[i]));
-                self.fail(Stop::Failed(e));
-            }
+            Err(e) => self.fail(Stop::Failed(e)),
         }
     }
 
-    /// A 429 for crate `i`: every publish waits as long as it asks (without a `Retry-After`: 1 s, doubling, at
-    /// most a minute); longer than [`MAX_WAIT`] stops the run.
+    /// A 429 for crate `i`: every publish waits as long as it asks (without a `Retry-After`: 1 s, doubling with
+    /// each such answer in a row, at most a minute); longer than [`MAX_WAIT`] stops the run.
     fn limited(&mut self, i: usize, now: Duration, asked: Option<Duration>) {
         self.report.limited += 1;
         self.no_retry_after = if asked.is_some() { 0 } else { self.no_retry_after + 1 };
-        let backoff = Duration::from_secs(1 << self.no_retry_after.min(6)).min(Duration::from_secs(60));
+        let backoff =
+            Duration::from_secs(1 << self.no_retry_after.saturating_sub(1).min(6)).min(Duration::from_secs(60));
         let wait = asked.unwrap_or(backoff);
         let name = &self.s.graph().names[i];
         if wait > MAX_WAIT {
@@ -505,7 +507,7 @@ mod tests {
                 .collect())
         }
 
-        fn send(&mut self, i: usize) {
+        fn send(&mut self, i: usize) -> Result<()> {
             let arrives = self.now + self.latency;
             let interval = self.limits.interval.as_secs_f64();
             self.tokens =
@@ -523,6 +525,7 @@ mod tests {
                 Answer::RateLimited(Some(Duration::from_secs_f64(secs)))
             };
             self.answers.push((arrives + self.latency, i, answer));
+            Ok(())
         }
 
         fn say(&mut self, _: &str) {}
@@ -659,7 +662,7 @@ mod tests {
                 }
                 Ok(p)
             }
-            fn send(&mut self, i: usize) {
+            fn send(&mut self, i: usize) -> Result<()> {
                 self.0.send(i)
             }
             fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)> {
@@ -689,8 +692,9 @@ mod tests {
             fn presences(&mut self, crates: &[usize]) -> Result<Vec<Presence>> {
                 self.0.presences(crates)
             }
-            fn send(&mut self, i: usize) {
+            fn send(&mut self, i: usize) -> Result<()> {
                 self.0.answers.push((self.0.now, i, Answer::RateLimited(Some(Duration::from_secs(7200)))));
+                Ok(())
             }
             fn answer(&mut self, wait: Duration) -> Option<(usize, Result<Answer>)> {
                 self.0.answer(wait)

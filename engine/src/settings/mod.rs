@@ -387,6 +387,10 @@ fn check_numbers(s: &Settings) -> Result<(), (Vec<Seg>, String)> {
     if let Some(n) = test.and_then(|t| t.retries).filter(|n| *n > 10) {
         return Err((vec![key("test"), key("retries")], format!("{n} retries: at most 10")));
     }
+    let publishes = s.release.as_ref().and_then(|r| r.concurrent_publishes);
+    if let Some(n) = publishes.filter(|n| !(1..=16).contains(n)) {
+        return Err((vec![key("release"), key("concurrent-publishes")], format!("{n} at once: from 1 to 16")));
+    }
     let threshold = s.sizes.as_ref().and_then(|z| z.threshold_percent);
     if let Some(t) = threshold.filter(|t| !t.is_finite() || *t < 0.0) {
         return Err((vec![key("sizes"), key("threshold-percent")], format!("{t} %: a percentage of 0 or more")));
@@ -715,6 +719,10 @@ mod tests {
         assert!(e.starts_with("3:10: test.shards: 500 shards: from 1 (no sharding) to 64"), "{e}");
         let e = parse("[test]\ndefault-parts = [\"rust\"]\nretries = 1000\n").unwrap_err();
         assert!(e.starts_with("3:") && e.contains(": test.retries: 1000 retries: at most 10"), "{e}");
+        let release = "[release]\nregistry-api = \"a\"\nregistry-index = \"b\"\npypi-upload = \"c\"\npypi-simple = \"d\"\n\
+                       signing-key = \"k\"\nconcurrent-publishes = 0\n";
+        let e = parse(release).unwrap_err();
+        assert!(e.contains(": release.concurrent-publishes: 0 at once: from 1 to 16"), "{e}");
         let e = parse("[sizes]\nthreshold-percent = -5.0\n").unwrap_err();
         assert!(e.starts_with("2:") && e.contains(": sizes.threshold-percent: -5 %"), "{e}");
         let e = parse("verbose = true\n").unwrap_err();

@@ -62,6 +62,12 @@ pub(crate) struct Cache {
     pub endpoint: Option<String>,
     /// The S3 region [default: us-east-1].
     pub region: Option<String>,
+    /// lint-build-test's compiling jobs authenticate (workload identity, as `GCP_CACHE_SERVICE_ACCOUNT`) to write
+    /// the cache on pushes to the default branch. Off by default: it gives those jobs `id-token: write` on every
+    /// event, pull requests included, so the identity provider alone must keep that account to the default
+    /// branch (CONTRIBUTING). Without it the cache is written only where the runner has credentials of its own.
+    #[serde(default)]
+    pub authenticate: bool,
 }
 
 /// What `cargo xtask sizes` flags.

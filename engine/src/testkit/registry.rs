@@ -46,6 +46,8 @@ struct State {
     accepted_at: BTreeMap<(String, String), Instant>,
     accepted: Vec<(String, String)>,
     limited: usize,
+    /// Publishes of a version it held already.
+    duplicates: usize,
 }
 
 /// See the module's documentation. Stops when dropped.
@@ -81,6 +83,11 @@ impl PacedRegistry {
     /// How many 429s it answered.
     pub fn limited(&self) -> usize {
         self.state.lock().unwrap().limited
+    }
+
+    /// How many publishes came for a version it held already (answered "already uploaded").
+    pub fn duplicates(&self) -> usize {
+        self.state.lock().unwrap().duplicates
     }
 }
 
@@ -129,6 +136,7 @@ fn publish(r: &Received, state: &Mutex<State>, dir: &Path, upstream: u16, limits
         (meta["name"].as_str().unwrap_or_default().to_owned(), meta["vers"].as_str().unwrap_or_default().to_owned());
     let held = registry_index_lines(dir, &name).iter().any(|l| l.contains(&format!("\"vers\":\"{vers}\"")));
     if held {
+        state.duplicates += 1;
         let detail = format!("crate version `{vers}` is already uploaded");
         return (200, Vec::new(), serde_json::json!({"errors": [{"detail": detail}]}).to_string());
     }

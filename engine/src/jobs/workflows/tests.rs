@@ -828,8 +828,7 @@ fn the_critical_path_follows_needs_and_the_slowest_row() {
     };
     assert_eq!(
         crate::pipeline::critical_paths(&jobs, &times(100.0)),
-        // Every compiling job waits for the plan: it says whether the job authenticates for the build cache.
-        ["critical path of lint-build-test: lint-build-test/plan 2.0s -> lint-build-test/test-heavy 100.0s = 102.0s"]
+        ["critical path of lint-build-test: lint-build-test/test-heavy 100.0s = 100.0s"]
     );
     // The matrix job waits for its slowest row, after the plan.
     assert_eq!(
@@ -1062,8 +1061,47 @@ fn only_the_build_cache_s_credential_may_compile() {
         ("", "${{ vars.GCP_SERVICE_ACCOUNT }}"),
         ("      - uses: aws-actions/configure-aws-credentials@0123456789012345678901234567890123456789\n", cache),
         ("      - run: echo ${{ secrets.X }}\n", cache),
+        // A second auth step, as the provider's own identity (no service account).
+        (
+            &format!("      - uses: {auth}\n        with:\n          workload_identity_provider: ${{{{ vars.P }}}}\n"),
+            cache,
+        ),
     ] {
         let problems = hand_written_rules("c.yml", &file(extra, account));
         assert!(cargo(&problems), "{extra}{account}: {problems:?}");
     }
+}
+
+/// `[cache] authenticate = true`: lint-build-test's compiling jobs wait for the plan, get `id-token: write` and the
+/// cache's auth step (run where the plan says), and the workflow rules accept them; create-packages' package job
+/// gets neither; without the key no compiling job has an ID token.
+#[test]
+fn only_an_authenticating_cache_gives_compiling_jobs_an_id_token() {
+    let text = std::fs::read_to_string(crate::project_root().join("ci.toml")).unwrap();
+    let with = text.replace("\n[cache]\n", "\n[cache]\nauthenticate = true\n");
+    assert_ne!(with, text, "this repository's ci.toml has a [cache]");
+    let settings = crate::settings::Loaded {
+        path: "ci.toml".into(),
+        settings: crate::settings::parse(&with).unwrap(),
+        source: Some(with),
+    };
+    let shape = Shape { settings: &settings, heavy_tests: true };
+    let workflows = crate::pipeline::all_in(&shape).unwrap();
+    for w in &workflows {
+        for j in &w.jobs {
+            let id_token = j.permissions.iter().any(|(k, _)| *k == "id-token");
+            let auth = j.steps.iter().any(|s| matches!(s, WStep::Uses { id: Some("cache-gcp"), .. }));
+            let compiles = j.steps.iter().any(
+                |s| matches!(s, WStep::Xtask { args, .. } if ["lint", "test", "package"].contains(&args[0].as_str())),
+            );
+            if w.name == "lint-build-test" && compiles {
+                assert!(id_token && auth && j.needs.iter().any(|n| n == "plan"), "{}/{}", w.file, j.id);
+            } else {
+                assert!(!auth, "{}/{} authenticates as the cache", w.file, j.id);
+            }
+        }
+        assert_eq!(security_rules(w.file, &render(w)), Vec::<String>::new(), "{}", w.file);
+    }
+    let lbt = render(workflows.iter().find(|w| w.name == "lint-build-test").unwrap());
+    assert!(lbt.contains("if: fromJSON(needs.plan.outputs.cache_auth)"), "{lbt}");
 }
