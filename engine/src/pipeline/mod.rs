@@ -539,8 +539,9 @@ pub(crate) fn all_in(shape: &Shape<'_>) -> Result<Vec<Workflow>> {
     Ok(out)
 }
 
-/// Every `cargo xtask` step but the plan job's uses the build cache as the engine decides from the event
-/// (`XTASK_CACHE=auto`: read-write on the default branch where the job has credentials, else read-only). With
+/// Every `cargo xtask` step of the jobs that compile the repository uses the build cache as the engine decides
+/// from the event (`XTASK_CACHE=auto`: read-write on the default branch where the job has credentials, else
+/// read-only). With
 /// `writes` (`[cache] authenticate`, lint-build-test only: its workflow holds no other credential), where the plan
 /// job says so (a push to the default branch, and the repository names the cache's identity), a compiling job
 /// first authenticates as the cache's own service account: its credentials file is what sccache reads

@@ -84,12 +84,21 @@ fn crates(ctx: &Ctx, packages: &[&crate::workspace::Package]) -> Result<Vec<Arti
     Ok(artifacts)
 }
 
+/// `cargo package` of `names`: offline first (the crates' dependencies are usually in cargo's cache already, and
+/// an index round trip per dependency costs more than the packaging), else with the network.
 fn cmd_package(sh: &xshell::Shell, target: &Utf8Path, names: &[String]) -> Result<std::process::Output> {
-    xshell::cmd!(sh, "cargo package --no-verify --locked --allow-dirty --quiet --target-dir {target} {names...}")
+    let run = |offline: Option<&str>| {
+        xshell::cmd!(
+            sh,
+            "cargo package --no-verify --locked --allow-dirty --quiet {offline...} --target-dir {target} {names...}"
+        )
         .quiet()
         .ignore_status()
         .output()
         .context("running cargo package")
+    };
+    let out = run(Some("--offline"))?;
+    if out.status.success() { Ok(out) } else { run(None) }
 }
 
 /// Every file of the bundle built in `dir`, as the manifest names a bundle's files (`web/<bundle>/<path>`).
