@@ -207,7 +207,7 @@ fn restore(sh: &xshell::Shell, set: &[(String, Option<String>)]) {
     }
 }
 
-/// Starts sccache for this job when `XTASK_CACHE` asks (its own server, on a port of this checkout), and points
+/// Starts sccache for this job when `XTASK_CACHE` asks (its own server, on a port of this process), and points
 /// every cargo the job runs at it (`RUSTC_WRAPPER`). A wrong setting is an error; a cache that cannot start (its
 /// tool not provisioned, its server refused) is a warning, and the job builds without it. `auto` writes only where
 /// the job has credentials for the backend.
@@ -232,7 +232,9 @@ pub(crate) fn start(
         Ok(path) => path,
         Err(e) => return warn(&format!("sccache could not be provisioned ({e:#})"), &backend),
     };
-    let port = 20_000 + u32::from_str_radix(&crate::sha256::digest(root.as_str().as_bytes())[..4], 16)? % 20_000;
+    // A server of this job's own (two jobs of one checkout at once must not stop each other's server).
+    let seed = format!("{root}\n{}", std::process::id());
+    let port = 20_000 + u32::from_str_radix(&crate::sha256::digest(seed.as_bytes())[..4], 16)? % 20_000;
     let mut vars = backend.variables(mode);
     vars.push(("SCCACHE_SERVER_PORT".into(), port.to_string()));
     vars.push(("RUSTC_WRAPPER".into(), sccache.to_string()));

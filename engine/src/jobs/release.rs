@@ -1157,8 +1157,8 @@ struct LiveRegistry<'a> {
     minted: &'a mut Vec<crate::oidc::CratesToken>,
 }
 
-/// How old a trusted-publishing token may be before the next publish mints another (crates.io's last 30 minutes;
-/// a release at the registry's pace can take hours).
+/// How old a trusted-publishing token may be before the next publish mints another (the registry's tokens are
+/// short-lived; a release at the registry's pace can take hours).
 const TOKEN_REFRESH: Duration = Duration::from_secs(20 * 60);
 
 impl pace::Registry for LiveRegistry<'_> {
