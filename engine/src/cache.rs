@@ -12,9 +12,13 @@
 //! `SCCACHE_GCS_KEY_PATH`; `AWS_*` for S3).
 //!
 //! sccache keys a Rust compile by its arguments, inputs, `CARGO_*` variables and working directory, absolute
-//! ones included (its `basedirs` normalizes C and C++ only): a workspace crate hits only when built at the same
-//! path, which every GitHub runner's checkout is (`/home/runner/work/REPO/REPO`); registry crates hit anywhere.
+//! ones included (its `basedirs` normalizes C and C++ only). So on Unix each compile runs through a wrapper that
+//! moves it to a directory of the same path on every machine ([`paths`]): two checkouts at different paths, or a
+//! runner and a laptop, hit each other's entries. Where that directory cannot be had (Windows, or another user
+//! owns it) a crate hits only when built at the same path, which every GitHub runner's checkout is.
 //! After the job, its hits and misses are printed and added to the job summary.
+
+pub(crate) mod paths;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -192,6 +196,8 @@ pub(crate) struct Session {
     backend: Backend,
     /// Each variable set, with its value before.
     set: Vec<(String, Option<String>)>,
+    /// The stable directory the job's compiles run in (held until the job ends).
+    _farm: Option<paths::Farm>,
 }
 
 /// Puts back what [`start`] changed: each variable's value before; a wrapper that was not there is set empty
@@ -232,25 +238,53 @@ pub(crate) fn start(
         Ok(path) => path,
         Err(e) => return warn(&format!("sccache could not be provisioned ({e:#})"), &backend),
     };
-    // A server of this job's own (two jobs of one checkout at once must not stop each other's server).
-    let seed = format!("{root}\n{}", std::process::id());
-    let port = 20_000 + u32::from_str_radix(&crate::sha256::digest(seed.as_bytes())[..4], 16)? % 20_000;
     let mut vars = backend.variables(mode);
-    vars.push(("SCCACHE_SERVER_PORT".into(), port.to_string()));
-    vars.push(("RUSTC_WRAPPER".into(), sccache.to_string()));
-    let set: Vec<(String, Option<String>)> = vars.iter().map(|(k, _)| (k.clone(), sh.var(k).ok())).collect();
+    let farm = match paths::prepare(Utf8Path::new(paths::BASE), &paths::Places::of(root), &sccache) {
+        Ok(farm) => {
+            vars.extend(farm.vars.iter().cloned());
+            Some(farm)
+        }
+        Err(e) => {
+            eprintln!("note: build cache: compiles stay in this checkout, so they hit only at this path: {e:#}");
+            vars.push(("RUSTC_WRAPPER".into(), sccache.to_string()));
+            None
+        }
+    };
+    let mut set: Vec<(String, Option<String>)> = vars.iter().map(|(k, _)| (k.clone(), sh.var(k).ok())).collect();
+    set.push(("SCCACHE_SERVER_PORT".into(), sh.var("SCCACHE_SERVER_PORT").ok()));
     for (k, v) in &vars {
         sh.set_var(k, v);
     }
-    let _ = cmd!(sh, "{sccache} --stop-server").quiet().ignore_status().ignore_stdout().ignore_stderr().run();
-    let started = cmd!(sh, "{sccache} --start-server").quiet().ignore_status().output()?;
-    if !started.status.success() {
+    if let Err(why) = start_server(sh, &sccache, root) {
         restore(sh, &set);
-        let why = String::from_utf8_lossy(&started.stderr).trim().to_owned();
         return warn(&format!("sccache did not start ({why})"), &backend);
     }
-    eprintln!("build cache: sccache, {}, {}", mode.as_str(), backend.describe());
-    Ok(Some(Session { sccache, mode, backend, set }))
+    let at = farm.as_ref().map_or_else(String::new, |f| format!(", compiling in {}/ws", f.dir));
+    eprintln!("build cache: sccache, {}, {}{at}", mode.as_str(), backend.describe());
+    Ok(Some(Session { sccache, mode, backend, set, _farm: farm }))
+}
+
+/// Starts a server of this job's own (two jobs at once must not stop each other's), on a port picked from the
+/// checkout and this process, below every system's ephemeral ports (an outgoing connection may hold one); when
+/// that port is taken, on another.
+fn start_server(sh: &xshell::Shell, sccache: &Utf8Path, root: &Utf8Path) -> Result<(), String> {
+    let seed = format!("{root}\n{}", std::process::id());
+    let hash = u32::from_str_radix(&crate::sha256::digest(seed.as_bytes())[..6], 16).unwrap_or_default();
+    let mut why = String::new();
+    for attempt in 0..4 {
+        let port = 4_300 + (hash + attempt * 7_919) % 28_000;
+        sh.set_var("SCCACHE_SERVER_PORT", port.to_string());
+        let started = cmd!(sh, "{sccache} --start-server").quiet().ignore_status().output();
+        match started {
+            Ok(out) if out.status.success() => return Ok(()),
+            Ok(out) => why = String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            Err(e) => return Err(e.to_string()),
+        }
+        if !why.contains("in use") {
+            break;
+        }
+    }
+    Err(why)
 }
 
 /// A cache that cannot start: said in the log and the job summary, and the job builds without it.

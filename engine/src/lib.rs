@@ -100,6 +100,10 @@ pub struct Repository {
 /// [`main`], with the repository's own `commands` beside the engine's. An error a command returns is a failed
 /// job (exit 1).
 pub fn main_with(xtask_manifest_dir: &str, commands: &[Command]) -> ExitCode {
+    // A copy of this binary is the build cache's compiler wrapper (`cache::paths`).
+    if let Some(code) = cache::paths::as_wrapper() {
+        return code;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Err(e) = check_commands(commands) {
         eprintln!("error: {e}");

@@ -330,11 +330,11 @@ fn cache_line(out: &str) -> (u64, u64) {
 }
 
 /// The shared build cache (sccache on an S3-compatible server, moto): two clean builds of the large workspace's
-/// Rust tests, each from a clone of its own in a fresh directory at one path (as every GitHub runner's checkout is
-/// at `/home/runner/work/REPO/REPO`): the first writes the cache (read-write, the main branch), the second only
-/// reads it (read-only, a pull request) and hits for at least 90 % of its cacheable compilations. (At another
-/// path only the registry's crates would hit: sccache hashes a Rust compile's working directory and
-/// `CARGO_MANIFEST_DIR`; measured once: 11 of 111.)
+/// Rust tests, each from a clone of its own at another path (a runner's checkout, gone with its runner, and a
+/// laptop's): the first writes the cache (read-write, the main branch), the second only reads it (read-only, a
+/// pull request) and hits for at least 90 % of its cacheable compilations, since both compiled in the stable
+/// directory (`cache::paths`). Built again, the second checkout compiles nothing: what the cache gave back leaves
+/// cargo's own freshness intact.
 #[test]
 #[ignore = "heavy part (two clean builds of a hundred crates through a shared cache): cargo xtask test --part heavy"]
 fn a_second_clean_build_hits_the_shared_cache() {
@@ -353,26 +353,34 @@ fn a_second_clean_build_hits_the_shared_cache() {
     let made = Command::new("curl").args(["-sf", "-X", "PUT", &format!("http://127.0.0.1:{port}/cache")]).status();
     assert!(made.unwrap().success(), "the bucket");
     let endpoint = format!("http://127.0.0.1:{port}");
-    let build = |dir: &Path, mode: &str| -> (u64, u64) {
-        generate(dir);
-        let started = Instant::now();
-        let env = [
+    let env = |mode: &'static str| {
+        [
             ("XTASK_CACHE", mode),
             ("XTASK_CACHE_STORE", "s3://cache/large"),
             ("XTASK_CACHE_ENDPOINT", endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
-        ];
-        let out = xtask(dir, &["test", "--archive", "target/ci/tests.tar.zst"], &env);
+        ]
+    };
+    let build = |dir: &Path, mode: &'static str| -> (u64, u64) {
+        let started = Instant::now();
+        let out = xtask(dir, &["test", "--archive", "target/ci/tests.tar.zst"], &env(mode));
         assert!(out.status.success(), "the build ({mode})");
         eprintln!("the build ({mode}) at {}: {:.1} s", dir.display(), started.elapsed().as_secs_f64());
         cache_line(&text(&out))
     };
     let runner = engine_root().join("target/large-workspace/cached");
+    let laptop = engine_root().join("target/large-workspace/elsewhere/another-checkout");
+    generate(&runner);
     let (first_hits, first) = build(&runner, "read-write");
-    let (hits, cacheable) = build(&runner, "read-only");
+    std::fs::remove_dir_all(&runner).unwrap();
+    generate(&laptop);
+    let (hits, cacheable) = build(&laptop, "read-only");
     let rate = 100.0 * hits as f64 / cacheable as f64;
-    eprintln!("cold: {first_hits} of {first} hit; second clean build: {hits} of {cacheable} ({rate:.1} %)");
+    eprintln!(
+        "cold: {first_hits} of {first} hit; second clean build at another path: {hits} of {cacheable} ({rate:.1} %)"
+    );
     assert!(first_hits < first / 10, "the first build is cold");
     assert!(cacheable >= 100 && rate >= 90.0, "{hits} of {cacheable} hit");
+    assert_eq!(build(&laptop, "read-only"), (0, 0), "built again, nothing is compiled");
 }

@@ -325,7 +325,7 @@ fn large_python(k: usize, name: &str, uses: usize, pyo3: &str) -> (String, Vec<(
             format!(
                 "//! The `{module}` module.\n\nuse pyo3::prelude::*;\n\n#[pyfunction]\nfn value() -> u64 {{\n    {}::value()\n}}\n\n\
                  #[pymodule]\nfn {module}(m: &Bound<'_, PyModule>) -> PyResult<()> {{\n    \
-                 m.add_function(wrap_pyfunction!(value, m)?)\n}}\n",
+                 m.add_function(wrap_pyfunction!(value, m)?)?;\n    m.add(\"__version__\", env!(\"CARGO_PKG_VERSION\"))\n}}\n",
                 ident(uses)
             ),
         ),

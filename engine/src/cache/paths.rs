@@ -1,0 +1,458 @@
+//! Cache hits wherever a checkout is. sccache keys a Rust compile by its working directory and by the absolute
+//! paths in its arguments and `CARGO_*` variables (`CARGO_MANIFEST_DIR`, ...), and rustc writes the working
+//! directory into what it builds: the same crate built in two checkouts never hits. So on Unix every compile of a
+//! cached job goes through a wrapper (this very binary, copied as `xtask-rustc-wrapper`) that moves it to one
+//! directory, the same on every machine: `/tmp/xtask-build/SLOT/`.
+//!
+//! - `ws/` stands for the workspace root: a real directory of symlinks to the root's entries, so a compile there
+//!   sees the same relative paths (`crates/x/src/lib.rs`, what `file!()` and cargo's dep-info say) and has the
+//!   same physical working directory on every machine.
+//! - `cargo-home` links to `$CARGO_HOME` (registry and git crates), `target` to a target directory outside the
+//!   root (`CARGO_TARGET_DIR`).
+//! - A compile whose working directory is elsewhere under those (a registry crate's own directory) runs in a
+//!   mirror of that directory under `mirror/`, built the same way on first use.
+//!
+//! The wrapper replaces those prefixes in the working directory, the arguments and the variables, and runs
+//! sccache. What rustc writes (debug info, `file!()`, dep-info) then names the stable paths, which lead to the
+//! same files through the links; cargo reads the dep-info relative to its own working directory, as before.
+//!
+//! What was built there names the stable paths (`env!("CARGO_MANIFEST_DIR")` in a test, say), so a slot stays
+//! its checkout's: a job takes the slot its checkout had, else one whose checkout is gone (a runner's, a deleted
+//! worktree's). A second checkout alive beside the first gets a slot of its own, and hits what was built in that
+//! slot. A slot is also one job's at a time (a file lock): a second job of one checkout at once takes another.
+//! The base directory must be this user's own and writable by nobody else, since whoever can write it can swap
+//! the sources a compile reads; where it cannot be had, the cache works without it, hitting only at the same path.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// The wrapper's file name: the engine's `main` acts as the wrapper when its program has this name.
+pub(crate) const WRAPPER: &str = "xtask-rustc-wrapper";
+/// The stable base, the same path on every machine (Unix).
+pub(crate) const BASE: &str = "/tmp/xtask-build";
+/// The prefixes the wrapper replaces (JSON: `[[from, to], ...]`, longest first) and the sccache it runs.
+const PATHS_VAR: &str = "XTASK_CACHE_PATHS";
+const SCCACHE_VAR: &str = "XTASK_CACHE_SCCACHE";
+/// How many jobs at once may each have a stable directory.
+const SLOTS: usize = 8;
+
+/// Prefix replacements, longest `from` first.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Map(Vec<(PathBuf, PathBuf)>);
+
+impl Map {
+    pub(crate) fn new(mut pairs: Vec<(PathBuf, PathBuf)>) -> Map {
+        pairs.sort_by_key(|(from, _)| std::cmp::Reverse(from.as_os_str().len()));
+        Map(pairs)
+    }
+
+    /// `path` with its mapped prefix replaced (a whole path component: `/a/bc` is not under `/a/b`).
+    fn path(&self, path: &Path) -> Option<PathBuf> {
+        self.0.iter().find_map(|(from, to)| path.strip_prefix(from).ok().map(|rest| join(to, rest)))
+    }
+
+    /// An argument or a variable's value: a path, or `KEY=PATH` (`-C link-arg=...`, `native=...`).
+    fn value(&self, value: &OsStr) -> Option<OsString> {
+        if let Some(p) = self.path(Path::new(value)) {
+            return Some(p.into_os_string());
+        }
+        let text = value.to_str()?;
+        let (key, rest) = text.split_once('=')?;
+        let p = self.path(Path::new(rest))?;
+        let mut out = OsString::from(format!("{key}="));
+        out.push(p);
+        Some(out)
+    }
+}
+
+/// `to` joined with `rest`, without a trailing separator for an empty `rest`.
+fn join(to: &Path, rest: &Path) -> PathBuf {
+    if rest.as_os_str().is_empty() { to.to_owned() } else { to.join(rest) }
+}
+
+/// One compile as the wrapper runs it: where, with what arguments, and the variables that change.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Moved {
+    pub(crate) cwd: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) vars: Vec<(OsString, OsString)>,
+    /// The directory to mirror at `cwd` first, when `cwd` is a mirror (`None` for the root's, made up front).
+    pub(crate) mirror_of: Option<PathBuf>,
+}
+
+/// Moves one compile (`cwd`, the arguments after the wrapper, the environment) to the stable directory `farm`.
+/// The root (the first mapping's `to` is `farm/ws`) is mirrored already; another mapped working directory gets
+/// a mirror under `farm/mirror/`.
+pub(crate) fn moved(map: &Map, farm: &Path, cwd: &Path, args: &[OsString], env: &[(OsString, OsString)]) -> Moved {
+    let ws = farm.join("ws");
+    let (cwd, mirror_of) = match map.path(cwd) {
+        Some(p) if p == ws => (p, None),
+        Some(p) => {
+            let rel = p.strip_prefix(farm).map(Path::to_owned).unwrap_or_else(|_| p.clone());
+            (farm.join("mirror").join(rel), Some(cwd.to_owned()))
+        }
+        None => (cwd.to_owned(), None),
+    };
+    let args = args.iter().map(|a| map.value(a).unwrap_or_else(|| a.clone())).collect();
+    // The variables cargo sets for a compile (and sccache hashes), and `OUT_DIR`; not `PATH` and the like.
+    let moves = |k: &OsStr| k.to_str().is_some_and(|k| k.starts_with("CARGO") || k == "OUT_DIR");
+    let vars = env.iter().filter(|(k, _)| moves(k)).filter_map(|(k, v)| map.value(v).map(|v| (k.clone(), v))).collect();
+    Moved { cwd, args, vars, mirror_of }
+}
+
+/// `real`'s entries as symlinks in a new directory `at` (made beside it and renamed into place, so a compile
+/// running at once sees it whole or not at all). Nothing to do when `at` is there.
+fn mirror(real: &Path, at: &Path) -> std::io::Result<()> {
+    if at.is_dir() {
+        return Ok(());
+    }
+    let parent = at.parent().unwrap_or(at);
+    std::fs::create_dir_all(parent)?;
+    let tmp = parent.join(format!(".{}.{}", std::process::id(), at.file_name().unwrap_or_default().display()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp)?;
+    for entry in std::fs::read_dir(real)? {
+        let entry = entry?;
+        link(&entry.path(), &tmp.join(entry.file_name()))?;
+    }
+    match std::fs::rename(&tmp, at) {
+        Ok(()) => Ok(()),
+        // Another compile made it first.
+        Err(_) if at.is_dir() => std::fs::remove_dir_all(&tmp),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(unix)]
+fn link(target: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+#[cfg(not(unix))]
+fn link(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "symlinks are Unix only here"))
+}
+
+/// The engine's `main` as the wrapper: `Some(exit code)` when this process is `xtask-rustc-wrapper` (cargo's
+/// `RUSTC_WRAPPER`, called as `WRAPPER RUSTC ARGS...`), `None` otherwise.
+pub(crate) fn as_wrapper() -> Option<std::process::ExitCode> {
+    let program = std::env::args_os().next()?;
+    let name = Path::new(&program).file_stem()?;
+    if name != WRAPPER {
+        return None;
+    }
+    let err = match wrap() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    eprintln!("error: {WRAPPER}: {err:#}\nfix: unset RUSTC_WRAPPER, or run the build through `cargo xtask`");
+    Some(std::process::ExitCode::from(2))
+}
+
+/// Runs sccache on the moved compile in place of this process; returns only on failure.
+fn wrap() -> Result<std::convert::Infallible> {
+    let sccache = std::env::var_os(SCCACHE_VAR).context("XTASK_CACHE_SCCACHE is not set")?;
+    let pairs: Vec<(PathBuf, PathBuf)> =
+        serde_json::from_str(&std::env::var(PATHS_VAR).context("XTASK_CACHE_PATHS is not set")?)
+            .context("reading XTASK_CACHE_PATHS")?;
+    let farm = pairs.iter().find_map(|(_, to)| (to.file_name()? == "ws").then(|| to.parent()).flatten());
+    let farm = farm.context("XTASK_CACHE_PATHS names no workspace mirror")?.to_owned();
+    let map = Map::new(pairs);
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let m = moved(&map, &farm, &cwd, &args, &env);
+    if let Some(real) = &m.mirror_of {
+        mirror(real, &m.cwd).with_context(|| format!("mirroring {} at {}", real.display(), m.cwd.display()))?;
+    }
+    let mut cmd = std::process::Command::new(sccache);
+    cmd.args(&m.args).current_dir(&m.cwd).envs(m.vars.iter().map(|(k, v)| (k, v)));
+    exec(cmd)
+}
+
+#[cfg(unix)]
+fn exec(mut cmd: std::process::Command) -> Result<std::convert::Infallible> {
+    use std::os::unix::process::CommandExt as _;
+    Err(cmd.exec()).context("running sccache")
+}
+
+#[cfg(not(unix))]
+fn exec(mut cmd: std::process::Command) -> Result<std::convert::Infallible> {
+    let status = cmd.status().context("running sccache")?;
+    std::process::exit(status.code().unwrap_or(1))
+}
+
+/// A stable directory held for one job: the variables that send its compiles through the wrapper. Let go (its
+/// lock) when dropped.
+pub(crate) struct Farm {
+    pub(crate) dir: Utf8PathBuf,
+    pub(crate) vars: Vec<(String, String)>,
+    _lock: std::fs::File,
+}
+
+/// What the farm maps: the workspace root, the target directory when it is outside it, and `$CARGO_HOME`.
+pub(crate) struct Places {
+    pub(crate) root: Utf8PathBuf,
+    pub(crate) target: Utf8PathBuf,
+    pub(crate) cargo_home: Option<Utf8PathBuf>,
+}
+
+impl Places {
+    /// This process's: `CARGO_TARGET_DIR` (else `ROOT/target`) and `CARGO_HOME` (else `~/.cargo`), each resolved
+    /// to its physical path (what a compile's working directory reads).
+    pub(crate) fn of(root: &Utf8Path) -> Places {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let target = env("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
+        let home = env("HOME").map(|h| Utf8PathBuf::from(h).join(".cargo"));
+        let cargo_home = env("CARGO_HOME").map(|h| root.join(h)).or(home);
+        let real = |p: &Utf8Path| p.canonicalize_utf8().unwrap_or_else(|_| p.to_owned());
+        let _ = std::fs::create_dir_all(&target);
+        Places { root: real(root), target: real(&target), cargo_home: cargo_home.as_deref().map(real) }
+    }
+}
+
+/// Takes the first free slot under `base` (made this user's own, closed to others), mirrors the root there,
+/// copies this binary in as the wrapper, and returns the variables that send compiles through it to `sccache`.
+pub(crate) fn prepare(base: &Utf8Path, places: &Places, sccache: &Utf8Path) -> Result<Farm> {
+    if !cfg!(unix) {
+        bail!("a stable build directory needs symlinks (Unix)");
+    }
+    own_base(base)?;
+    let (dir, lock) = slot(base, &places.root)?;
+    let ws = dir.join("ws");
+    if ws.exists() {
+        std::fs::remove_dir_all(&ws).with_context(|| format!("removing the old {ws}"))?;
+    }
+    mirror(places.root.as_std_path(), ws.as_std_path()).with_context(|| format!("mirroring the root at {ws}"))?;
+    let mut pairs = vec![(places.root.clone(), ws)];
+    let mut place = |name: &str, real: &Utf8Path| -> Result<()> {
+        let at = dir.join(name);
+        let _ = std::fs::remove_file(&at);
+        link(real.as_std_path(), at.as_std_path()).with_context(|| format!("linking {at} to {real}"))?;
+        pairs.push((real.to_owned(), at));
+        Ok(())
+    };
+    if !places.target.starts_with(&places.root) {
+        place("target", &places.target)?;
+    }
+    if let Some(home) = &places.cargo_home {
+        place("cargo-home", home)?;
+    }
+    // A mirror of a registry crate is made once; a changed `$CARGO_HOME` starts them over.
+    let _ = std::fs::remove_dir_all(dir.join("mirror"));
+    let wrapper = copy_self(&dir)?;
+    let pairs: Vec<(String, String)> = pairs.into_iter().map(|(a, b)| (a.into_string(), b.into_string())).collect();
+    let vars = vec![
+        ("RUSTC_WRAPPER".to_owned(), wrapper.into_string()),
+        (PATHS_VAR.to_owned(), serde_json::to_string(&pairs)?),
+        (SCCACHE_VAR.to_owned(), sccache.to_string()),
+    ];
+    Ok(Farm { dir, vars, _lock: lock })
+}
+
+/// Makes `base` (if it is not there), checks it is a directory of this user's, and closes it to everybody else
+/// (mode 0700).
+fn own_base(base: &Utf8Path) -> Result<()> {
+    match std::fs::create_dir(base) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {base}")),
+    }
+    let meta = std::fs::symlink_metadata(base).with_context(|| format!("reading {base}"))?;
+    if !meta.file_type().is_dir() {
+        bail!("{base} is not a directory (a symlink or a file is in its place)");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        // Whose it is: a file made in it is this user's (root included, who could write anyone's).
+        let probe = base.join(format!(".owner-{}", std::process::id()));
+        let mine = std::fs::write(&probe, "").and_then(|()| std::fs::metadata(&probe)).map(|m| m.uid());
+        let _ = std::fs::remove_file(&probe);
+        if mine.ok() != Some(meta.uid()) {
+            bail!("{base} belongs to another user");
+        }
+        std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("closing {base} to other users"))?;
+    }
+    Ok(())
+}
+
+/// A slot for the checkout at `root`, with its lock: one it had before (so what it built keeps naming its own
+/// files), else one no existing checkout has; it is then `root`'s (its file `root` says so).
+fn slot(base: &Utf8Path, root: &Utf8Path) -> Result<(Utf8PathBuf, std::fs::File)> {
+    let owner = |dir: &Utf8Path| std::fs::read_to_string(dir.join("root")).ok();
+    let mine = |o: &Option<String>| o.as_deref() == Some(root.as_str());
+    let unowned = |o: &Option<String>| o.as_deref().is_none_or(|o| !Utf8Path::new(o).exists());
+    for take in [&mine as &dyn Fn(&Option<String>) -> bool, &unowned] {
+        for n in 0..SLOTS {
+            let dir = base.join(n.to_string());
+            if !take(&owner(&dir)) {
+                continue;
+            }
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+            if let Ok(lock) = crate::lock::try_exclusive(&dir.join("lock"))? {
+                std::fs::write(dir.join("root"), root.as_str()).with_context(|| format!("writing {dir}/root"))?;
+                return Ok((dir, lock));
+            }
+        }
+    }
+    bail!("all {SLOTS} stable build directories under {base} belong to other checkouts or are in use")
+}
+
+/// This binary, copied into `dir` under the wrapper's name (a copy: cargo may rebuild the original meanwhile).
+fn copy_self(dir: &Utf8Path) -> Result<Utf8PathBuf> {
+    let exe = std::env::current_exe().context("finding this program")?;
+    let name = format!("{WRAPPER}{}", std::env::consts::EXE_SUFFIX);
+    let (tmp, at) = (dir.join(format!(".{name}.tmp")), dir.join(name));
+    std::fs::copy(&exe, &tmp).with_context(|| format!("copying {} to {tmp}", exe.display()))?;
+    std::fs::rename(&tmp, &at).with_context(|| format!("moving {tmp} to {at}"))?;
+    Ok(at)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn map() -> Map {
+        Map::new(vec![
+            ("/home/me/.cargo".into(), "/tmp/xtask-build/0/cargo-home".into()),
+            ("/home/me/src/repo".into(), "/tmp/xtask-build/0/ws".into()),
+            ("/home/me/src/repo/target".into(), "/tmp/xtask-build/0/ws/target".into()),
+        ])
+    }
+
+    /// A workspace crate compiles in the root's mirror with the same relative arguments; absolute paths under the
+    /// root, the target directory and `$CARGO_HOME` move, in arguments and variables; the rest stays.
+    #[test]
+    fn a_compile_moves_to_the_stable_directory() {
+        let farm = Path::new("/tmp/xtask-build/0");
+        let args = os(&[
+            "rustc",
+            "--crate-name",
+            "leaf",
+            "crates/leaf/src/lib.rs",
+            "--out-dir",
+            "/home/me/src/repo/target/debug/deps",
+            "-C",
+            "link-arg=/home/me/src/repo/x.ld",
+            "-L",
+            "dependency=/home/me/src/repo/target/debug/deps",
+            "/home/me/src/repository/elsewhere.rs",
+        ]);
+        let env: Vec<(OsString, OsString)> = vec![
+            ("CARGO_MANIFEST_DIR".into(), "/home/me/src/repo/crates/leaf".into()),
+            ("CARGO_HOME".into(), "/home/me/.cargo".into()),
+            ("CARGO_PKG_NAME".into(), "leaf".into()),
+            ("PATH".into(), "/home/me/src/repo/.tools:/usr/bin".into()),
+        ];
+        let m = moved(&map(), farm, Path::new("/home/me/src/repo"), &args, &env);
+        assert_eq!(m.cwd, Path::new("/tmp/xtask-build/0/ws"));
+        assert_eq!(m.mirror_of, None, "the root's mirror is made up front");
+        let want = os(&[
+            "rustc",
+            "--crate-name",
+            "leaf",
+            "crates/leaf/src/lib.rs",
+            "--out-dir",
+            "/tmp/xtask-build/0/ws/target/debug/deps",
+            "-C",
+            "link-arg=/tmp/xtask-build/0/ws/x.ld",
+            "-L",
+            "dependency=/tmp/xtask-build/0/ws/target/debug/deps",
+            "/home/me/src/repository/elsewhere.rs",
+        ]);
+        assert_eq!(m.args, want, "a sibling named like the root's prefix stays");
+        let vars: Vec<(OsString, OsString)> = vec![
+            ("CARGO_MANIFEST_DIR".into(), "/tmp/xtask-build/0/ws/crates/leaf".into()),
+            ("CARGO_HOME".into(), "/tmp/xtask-build/0/cargo-home".into()),
+        ];
+        assert_eq!(m.vars, vars, "only values under a mapped place change");
+    }
+
+    /// A registry crate compiles in a mirror of its own directory, named by its stable path.
+    #[test]
+    fn a_registry_crate_compiles_in_a_mirror_of_its_directory() {
+        let farm = Path::new("/tmp/xtask-build/0");
+        let pkg = "/home/me/.cargo/registry/src/index.crates.io-1/serde-1.0.0";
+        let args = os(&["rustc", &format!("{pkg}/src/lib.rs")]);
+        let m = moved(&map(), farm, Path::new(pkg), &args, &[]);
+        assert_eq!(m.cwd, Path::new("/tmp/xtask-build/0/mirror/cargo-home/registry/src/index.crates.io-1/serde-1.0.0"));
+        assert_eq!(m.mirror_of.as_deref(), Some(Path::new(pkg)));
+        assert_eq!(m.args[1], "/tmp/xtask-build/0/cargo-home/registry/src/index.crates.io-1/serde-1.0.0/src/lib.rs");
+        let outside = moved(&map(), farm, Path::new("/opt/shared"), &os(&["rustc", "src/lib.rs"]), &[]);
+        assert_eq!((outside.cwd.as_path(), outside.mirror_of), (Path::new("/opt/shared"), None), "unmapped: as is");
+    }
+
+    /// The root's mirror has its entries as links (so relative paths reach the same files), a second job at
+    /// once takes the next slot, and a base that is not a directory of this user's is refused.
+    #[test]
+    fn a_slot_mirrors_the_root_and_is_one_job_s_at_a_time() {
+        let tmp = crate::testutil::temp_dir("cache-farm");
+        let root = tmp.join("repo");
+        std::fs::create_dir_all(root.join("crates/leaf/src")).unwrap();
+        std::fs::write(root.join("crates/leaf/src/lib.rs"), "pub fn f() {}").unwrap();
+        std::fs::write(root.join("Cargo.toml"), "[workspace]").unwrap();
+        let home = tmp.join("cargo-home");
+        std::fs::create_dir_all(&home).unwrap();
+        let places = Places { root: root.clone(), target: tmp.join("elsewhere/target"), cargo_home: Some(home) };
+        std::fs::create_dir_all(&places.target).unwrap();
+        let base = tmp.join("base");
+        let first = prepare(&base, &places, Utf8Path::new("/bin/sccache")).unwrap();
+        assert_eq!(first.dir, base.join("0"));
+        let text = std::fs::read_to_string(first.dir.join("ws/crates/leaf/src/lib.rs")).unwrap();
+        assert_eq!(text, "pub fn f() {}", "the mirror reaches the root's files");
+        assert!(first.dir.join("ws").symlink_metadata().unwrap().is_dir(), "the mirror is a real directory");
+        assert!(first.dir.join("target").read_link().is_ok() && first.dir.join("cargo-home").read_link().is_ok());
+        let var = |f: &Farm, k: &str| f.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
+        assert!(var(&first, "RUSTC_WRAPPER").ends_with("/0/xtask-rustc-wrapper"));
+        let pairs: Vec<(String, String)> = serde_json::from_str(&var(&first, PATHS_VAR)).unwrap();
+        assert!(pairs.contains(&(root.to_string(), base.join("0/ws").to_string())), "{pairs:?}");
+        let second = prepare(&base, &places, Utf8Path::new("/bin/sccache")).unwrap();
+        assert_eq!(second.dir, base.join("1"), "the first slot is held");
+        drop((first, second));
+        let third = prepare(&base, &places, Utf8Path::new("/bin/sccache")).unwrap();
+        assert_eq!(third.dir, base.join("0"), "let go, it is free again");
+        drop(third);
+        // Another checkout alive beside it: a slot of its own; once the first is gone, the first's slot.
+        let other = tmp.join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        let elsewhere = Places { root: other.clone(), target: other.join("target"), cargo_home: None };
+        let fourth = prepare(&base, &elsewhere, Utf8Path::new("/bin/sccache")).unwrap();
+        assert_eq!(fourth.dir, base.join("2"), "slots 0 and 1 are the first checkout's");
+        drop(fourth);
+        std::fs::remove_dir_all(&root).unwrap();
+        let fifth = prepare(&base, &elsewhere, Utf8Path::new("/bin/sccache")).unwrap();
+        assert_eq!(fifth.dir, base.join("2"), "its own slot first");
+        drop(fifth);
+        std::fs::remove_file(base.join("2/root")).unwrap();
+        let sixth = prepare(&base, &elsewhere, Utf8Path::new("/bin/sccache")).unwrap();
+        assert_eq!(sixth.dir, base.join("0"), "the gone checkout's slot is free");
+        let file = tmp.join("not-a-dir");
+        std::fs::write(&file, "").unwrap();
+        let e = prepare(&file, &places, Utf8Path::new("/bin/sccache")).err().unwrap();
+        assert!(format!("{e:#}").contains("is not a directory"), "{e:#}");
+        let link_base = tmp.join("link-base");
+        std::os::unix::fs::symlink(&base, &link_base).unwrap();
+        assert!(prepare(&link_base, &places, Utf8Path::new("/bin/sccache")).is_err(), "a symlink in its place");
+    }
+
+    /// A registry crate's mirror is made on first use and reaches its files.
+    #[test]
+    fn a_mirror_is_made_once() {
+        let tmp = crate::testutil::temp_dir("cache-mirror");
+        std::fs::create_dir_all(tmp.join("pkg/src")).unwrap();
+        std::fs::write(tmp.join("pkg/src/lib.rs"), "x").unwrap();
+        let at = tmp.join("farm/mirror/pkg");
+        mirror(tmp.join("pkg").as_std_path(), at.as_std_path()).unwrap();
+        mirror(tmp.join("pkg").as_std_path(), at.as_std_path()).unwrap();
+        assert_eq!(std::fs::read_to_string(at.join("src/lib.rs")).unwrap(), "x");
+    }
+}
