@@ -7,10 +7,10 @@
 //! - `ws/` stands for the workspace root: a real directory of symlinks to the root's entries, so a compile there
 //!   sees the same relative paths (`crates/x/src/lib.rs`, what `file!()` and cargo's dep-info say) and has the
 //!   same physical working directory on every machine.
-//! - `cargo-home` links to `$CARGO_HOME` (registry and git crates), `target` to a target directory outside the
-//!   root (`CARGO_TARGET_DIR`).
+//! - `/tmp/xtask-build/cargo-home` links to `$CARGO_HOME` (registry and git crates), for every slot; `SLOT/target`
+//!   to a target directory outside the root (`CARGO_TARGET_DIR`).
 //! - A compile whose working directory is elsewhere under those (a registry crate's own directory) runs in a
-//!   mirror of that directory under `mirror/`, built the same way on first use.
+//!   mirror of that directory under `/tmp/xtask-build/mirror/`, built the same way on first use.
 //!
 //! The wrapper replaces those prefixes in the working directory, the arguments and the variables, and runs
 //! sccache. What rustc writes (debug info, `file!()`, dep-info) then names the stable paths, which lead to the
@@ -83,17 +83,16 @@ pub(crate) struct Moved {
     pub(crate) mirror_of: Option<PathBuf>,
 }
 
-/// Moves one compile (`cwd`, the arguments after the wrapper, the environment) to the stable directory `farm`.
-/// The root (the first mapping's `to` is `farm/ws`) is mirrored already; another mapped working directory gets
-/// a mirror under `farm/mirror/`.
-pub(crate) fn moved(map: &Map, farm: &Path, cwd: &Path, args: &[OsString], env: &[(OsString, OsString)]) -> Moved {
-    let ws = farm.join("ws");
+/// Moves one compile (`cwd`, the arguments after the wrapper, the environment) to the stable directory: the
+/// root's mirror `ws` (made up front), or for another mapped working directory a mirror under `BASE/mirror/`.
+pub(crate) fn moved(map: &Map, ws: &Path, cwd: &Path, args: &[OsString], env: &[(OsString, OsString)]) -> Moved {
+    let base = ws.parent().and_then(Path::parent).unwrap_or(ws);
     let (cwd, mirror_of) = match map.path(cwd) {
         Some(p) if p == ws => (p, None),
-        Some(p) => {
-            let rel = p.strip_prefix(farm).map(Path::to_owned).unwrap_or_else(|_| p.clone());
-            (farm.join("mirror").join(rel), Some(cwd.to_owned()))
-        }
+        Some(p) => match p.strip_prefix(base) {
+            Ok(rel) => (base.join("mirror").join(rel), Some(cwd.to_owned())),
+            Err(_) => (cwd.to_owned(), None),
+        },
         None => (cwd.to_owned(), None),
     };
     let args = args.iter().map(|a| map.value(a).unwrap_or_else(|| a.clone())).collect();
@@ -158,13 +157,13 @@ fn wrap() -> Result<std::convert::Infallible> {
     let pairs: Vec<(PathBuf, PathBuf)> =
         serde_json::from_str(&std::env::var(PATHS_VAR).context("XTASK_CACHE_PATHS is not set")?)
             .context("reading XTASK_CACHE_PATHS")?;
-    let farm = pairs.iter().find_map(|(_, to)| (to.file_name()? == "ws").then(|| to.parent()).flatten());
-    let farm = farm.context("XTASK_CACHE_PATHS names no workspace mirror")?.to_owned();
+    let ws = pairs.iter().find(|(_, to)| to.file_name().is_some_and(|n| n == "ws")).map(|(_, to)| to.clone());
+    let ws = ws.context("XTASK_CACHE_PATHS names no workspace mirror")?;
     let map = Map::new(pairs);
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let m = moved(&map, &farm, &cwd, &args, &env);
+    let m = moved(&map, &ws, &cwd, &args, &env);
     if let Some(real) = &m.mirror_of {
         mirror(real, &m.cwd).with_context(|| format!("mirroring {} at {}", real.display(), m.cwd.display()))?;
     }
@@ -228,21 +227,29 @@ pub(crate) fn prepare(base: &Utf8Path, places: &Places, sccache: &Utf8Path) -> R
     }
     mirror(places.root.as_std_path(), ws.as_std_path()).with_context(|| format!("mirroring the root at {ws}"))?;
     let mut pairs = vec![(places.root.clone(), ws)];
-    let mut place = |name: &str, real: &Utf8Path| -> Result<()> {
-        let at = dir.join(name);
+    let mut place = |at: Utf8PathBuf, real: &Utf8Path| -> Result<()> {
         let _ = std::fs::remove_file(&at);
         link(real.as_std_path(), at.as_std_path()).with_context(|| format!("linking {at} to {real}"))?;
         pairs.push((real.to_owned(), at));
         Ok(())
     };
     if !places.target.starts_with(&places.root) {
-        place("target", &places.target)?;
+        place(dir.join("target"), &places.target)?;
     }
     if let Some(home) = &places.cargo_home {
-        place("cargo-home", home)?;
+        // One link for every slot, so a registry crate hits whichever checkout built it (its files are the
+        // same wherever it was unpacked); a slot's own where the shared one leads to another `$CARGO_HOME`.
+        let shared = base.join("cargo-home");
+        if !shared.exists() {
+            // Not there, or leading to a `$CARGO_HOME` that is gone.
+            let _ = std::fs::remove_file(&shared);
+        }
+        let _ = link(home.as_std_path(), shared.as_std_path());
+        match shared.read_link_utf8() {
+            Ok(to) if to == *home => pairs.push((home.clone(), shared)),
+            _ => place(dir.join("cargo-home"), home)?,
+        }
     }
-    // A mirror of a registry crate is made once; a changed `$CARGO_HOME` starts them over.
-    let _ = std::fs::remove_dir_all(dir.join("mirror"));
     let wrapper = copy_self(&dir)?;
     let pairs: Vec<(String, String)> = pairs.into_iter().map(|(a, b)| (a.into_string(), b.into_string())).collect();
     let vars = vec![
@@ -323,7 +330,7 @@ mod tests {
 
     fn map() -> Map {
         Map::new(vec![
-            ("/home/me/.cargo".into(), "/tmp/xtask-build/0/cargo-home".into()),
+            ("/home/me/.cargo".into(), "/tmp/xtask-build/cargo-home".into()),
             ("/home/me/src/repo".into(), "/tmp/xtask-build/0/ws".into()),
             ("/home/me/src/repo/target".into(), "/tmp/xtask-build/0/ws/target".into()),
         ])
@@ -333,7 +340,7 @@ mod tests {
     /// root, the target directory and `$CARGO_HOME` move, in arguments and variables; the rest stays.
     #[test]
     fn a_compile_moves_to_the_stable_directory() {
-        let farm = Path::new("/tmp/xtask-build/0");
+        let ws = Path::new("/tmp/xtask-build/0/ws");
         let args = os(&[
             "rustc",
             "--crate-name",
@@ -353,7 +360,7 @@ mod tests {
             ("CARGO_PKG_NAME".into(), "leaf".into()),
             ("PATH".into(), "/home/me/src/repo/.tools:/usr/bin".into()),
         ];
-        let m = moved(&map(), farm, Path::new("/home/me/src/repo"), &args, &env);
+        let m = moved(&map(), ws, Path::new("/home/me/src/repo"), &args, &env);
         assert_eq!(m.cwd, Path::new("/tmp/xtask-build/0/ws"));
         assert_eq!(m.mirror_of, None, "the root's mirror is made up front");
         let want = os(&[
@@ -372,22 +379,23 @@ mod tests {
         assert_eq!(m.args, want, "a sibling named like the root's prefix stays");
         let vars: Vec<(OsString, OsString)> = vec![
             ("CARGO_MANIFEST_DIR".into(), "/tmp/xtask-build/0/ws/crates/leaf".into()),
-            ("CARGO_HOME".into(), "/tmp/xtask-build/0/cargo-home".into()),
+            ("CARGO_HOME".into(), "/tmp/xtask-build/cargo-home".into()),
         ];
         assert_eq!(m.vars, vars, "only values under a mapped place change");
     }
 
-    /// A registry crate compiles in a mirror of its own directory, named by its stable path.
+    /// A registry crate compiles in a mirror of its own directory, named by its stable path (the same for every
+    /// slot).
     #[test]
     fn a_registry_crate_compiles_in_a_mirror_of_its_directory() {
-        let farm = Path::new("/tmp/xtask-build/0");
+        let ws = Path::new("/tmp/xtask-build/0/ws");
         let pkg = "/home/me/.cargo/registry/src/index.crates.io-1/serde-1.0.0";
         let args = os(&["rustc", &format!("{pkg}/src/lib.rs")]);
-        let m = moved(&map(), farm, Path::new(pkg), &args, &[]);
-        assert_eq!(m.cwd, Path::new("/tmp/xtask-build/0/mirror/cargo-home/registry/src/index.crates.io-1/serde-1.0.0"));
+        let m = moved(&map(), ws, Path::new(pkg), &args, &[]);
+        assert_eq!(m.cwd, Path::new("/tmp/xtask-build/mirror/cargo-home/registry/src/index.crates.io-1/serde-1.0.0"));
         assert_eq!(m.mirror_of.as_deref(), Some(Path::new(pkg)));
-        assert_eq!(m.args[1], "/tmp/xtask-build/0/cargo-home/registry/src/index.crates.io-1/serde-1.0.0/src/lib.rs");
-        let outside = moved(&map(), farm, Path::new("/opt/shared"), &os(&["rustc", "src/lib.rs"]), &[]);
+        assert_eq!(m.args[1], "/tmp/xtask-build/cargo-home/registry/src/index.crates.io-1/serde-1.0.0/src/lib.rs");
+        let outside = moved(&map(), ws, Path::new("/opt/shared"), &os(&["rustc", "src/lib.rs"]), &[]);
         assert_eq!((outside.cwd.as_path(), outside.mirror_of), (Path::new("/opt/shared"), None), "unmapped: as is");
     }
 
@@ -410,7 +418,8 @@ mod tests {
         let text = std::fs::read_to_string(first.dir.join("ws/crates/leaf/src/lib.rs")).unwrap();
         assert_eq!(text, "pub fn f() {}", "the mirror reaches the root's files");
         assert!(first.dir.join("ws").symlink_metadata().unwrap().is_dir(), "the mirror is a real directory");
-        assert!(first.dir.join("target").read_link().is_ok() && first.dir.join("cargo-home").read_link().is_ok());
+        assert!(first.dir.join("target").read_link().is_ok(), "a target directory outside the root: linked");
+        assert_eq!(base.join("cargo-home").read_link().unwrap(), tmp.join("cargo-home"), "one link for every slot");
         let var = |f: &Farm, k: &str| f.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
         assert!(var(&first, "RUSTC_WRAPPER").ends_with("/0/xtask-rustc-wrapper"));
         let pairs: Vec<(String, String)> = serde_json::from_str(&var(&first, PATHS_VAR)).unwrap();

@@ -222,7 +222,8 @@ fn case_large(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
     let dir = ctx.root.join(config::BENCH_DIR).join("large-workspace");
     let pyo3 = dependency_line(ctx, "crates/reel-py/Cargo.toml", "pyo3")?;
     let wasm_bindgen = dependency_line(ctx, "crates/reel-web/Cargo.toml", "wasm-bindgen")?;
-    let sh = write_repository(ctx, &dir, &crate::testkit::large_workspace(&pyo3, &wasm_bindgen))?;
+    let files = crate::testkit::large_workspace(&pyo3, &wasm_bindgen);
+    let sh = write_repository(ctx, &dir, &files)?;
     let exe = std::env::current_exe().context("finding the xtask executable")?;
     let exe = exe.to_str().unwrap_or("xtask");
     let tools = ctx.tools.dir().to_string();
@@ -257,6 +258,43 @@ fn case_large(ctx: &Ctx, runs: usize, r: &mut Report) -> Result<()> {
         let times = (0..runs.max(1)).map(|_| time_once(&sh, exe, args, &env)).collect::<Result<Vec<_>>>()?;
         r.rows.push(row(name, median(times), "goal: < 1 s"));
     }
+    let sizes = time_once(&sh, exe, &["sizes", "--measure"], &env)?;
+    r.rows.push(row("sizes --measure (large workspace)", sizes, "its crates packaged, no compile; goal: < 5 s"));
+    large_cache(ctx, &files, r)
+}
+
+/// The build cache on the large workspace: its test archive built clean into an empty cache (a directory), and
+/// again from a clone at another path once the first is gone (a runner's checkout, then a laptop's).
+fn large_cache(ctx: &Ctx, files: &[(String, String)], r: &mut Report) -> Result<()> {
+    let bench = ctx.root.join(config::BENCH_DIR);
+    let store = bench.join("sccache");
+    let _ = std::fs::remove_dir_all(&store);
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+    let exe = exe.to_str().unwrap_or("xtask");
+    let tools = ctx.tools.dir().to_string();
+    let mut timed = Vec::new();
+    for (dir, mode) in
+        [(bench.join("cached/large-workspace"), "read-write"), (bench.join("elsewhere/large"), "read-only")]
+    {
+        let sh = write_repository(ctx, &dir, files)?;
+        let env = [
+            ("XTASK_ROOT", dir.as_str()),
+            ("XTASK_TOOLS_DIR", tools.as_str()),
+            ("XTASK_CACHE", mode),
+            ("XTASK_CACHE_STORE", store.as_str()),
+        ];
+        eprintln!("bench: the large workspace's test archive through the build cache ({mode}) at {dir}");
+        timed.push(time_once(&sh, exe, &["test", "--archive", "target/ci/tests.tar.zst"], &env)?);
+        drop(sh);
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {dir}"))?;
+    }
+    r.rows.push(row("test archive, clean, empty build cache", timed[0], "writing the cache"));
+    r.rows.push(row("test archive, clean, cached (another path)", timed[1], "the compiles hit; linking remains"));
+    r.ratios.push((
+        "cached / cold clean build (large workspace)".into(),
+        timed[1].as_secs_f64() / timed[0].as_secs_f64(),
+        "".into(),
+    ));
     Ok(())
 }
 
