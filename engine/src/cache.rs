@@ -239,7 +239,9 @@ pub(crate) fn start(
         Err(e) => return warn(&format!("sccache could not be provisioned ({e:#})"), &backend),
     };
     let mut vars = backend.variables(mode);
-    let farm = match paths::prepare(Utf8Path::new(paths::BASE), &paths::Places::of(root), &sccache) {
+    let base = std::env::var("XTASK_CACHE_BUILD_DIR").ok().filter(|b| !b.is_empty());
+    let base = base.map_or_else(|| Utf8PathBuf::from(paths::BASE), Utf8PathBuf::from);
+    let farm = match paths::prepare(&base, &paths::Places::of(root), &sccache) {
         Ok(farm) => {
             vars.extend(farm.vars.iter().cloned());
             Some(farm)

@@ -11,14 +11,17 @@ use xshell::Shell;
 /// target directory serves several checkouts: the binary built for one would work on the other.
 pub(crate) fn repository_root(compiled_in: &str) -> Utf8PathBuf {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    // Its physical path, as git and cargo report theirs (a root reached through a symlink would be a prefix of
+    // none of the paths they name). Not on Windows, where that path is a `\\?\` one few tools take.
+    let physical = |p: Utf8PathBuf| if cfg!(unix) { p.canonicalize_utf8().unwrap_or(p) } else { p };
     if let Some(root) = var("XTASK_ROOT") {
-        return Utf8PathBuf::from(root);
+        return physical(Utf8PathBuf::from(root));
     }
     let manifest_dir = var("CARGO_MANIFEST_DIR")
         .map(Utf8PathBuf::from)
         .filter(|d| d.join("Cargo.toml").is_file())
         .unwrap_or_else(|| Utf8PathBuf::from(compiled_in));
-    manifest_dir.parent().map(Utf8Path::to_owned).unwrap_or(manifest_dir)
+    physical(manifest_dir.parent().map(Utf8Path::to_owned).unwrap_or(manifest_dir))
 }
 
 /// The repository of the engine itself (for its unit tests: this crate's parent directory).

@@ -1,8 +1,9 @@
 //! Cache hits wherever a checkout is. sccache keys a Rust compile by its working directory and by the absolute
 //! paths in its arguments and `CARGO_*` variables (`CARGO_MANIFEST_DIR`, ...), and rustc writes the working
 //! directory into what it builds: the same crate built in two checkouts never hits. So on Unix every compile of a
-//! cached job goes through a wrapper (this very binary, copied as `xtask-rustc-wrapper`) that moves it to one
-//! directory, the same on every machine: `/tmp/xtask-build/SLOT/`.
+//! cached job goes through a wrapper (this very binary, copied once per build of it to
+//! `/tmp/xtask-build/bin/HASH/xtask-rustc-wrapper`) that moves it to one directory, the same on every machine:
+//! `/tmp/xtask-build/SLOT/`.
 //!
 //! - `ws/` stands for the workspace root: a real directory of symlinks to the root's entries, so a compile there
 //!   sees the same relative paths (`crates/x/src/lib.rs`, what `file!()` and cargo's dep-info say) and has the
@@ -18,8 +19,9 @@
 //!
 //! What was built there names the stable paths (`env!("CARGO_MANIFEST_DIR")` in a test, say), so a slot stays
 //! its checkout's: a job takes the slot its checkout had, else one whose checkout is gone (a runner's, a deleted
-//! worktree's). A second checkout alive beside the first gets a slot of its own, and hits what was built in that
-//! slot. A slot is also one job's at a time (a file lock): a second job of one checkout at once takes another.
+//! worktree's), else a new one. A second checkout alive beside the first gets a slot of its own: its workspace
+//! crates hit what was built in that slot (its registry crates hit everywhere). A slot is also one job's at a
+//! time (a file lock): a second job of one checkout at once takes another.
 //! The base directory must be this user's own and writable by nobody else, since whoever can write it can swap
 //! the sources a compile reads; where it cannot be had, the cache works without it, hitting only at the same path.
 
@@ -31,13 +33,14 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 /// The wrapper's file name: the engine's `main` acts as the wrapper when its program has this name.
 pub(crate) const WRAPPER: &str = "xtask-rustc-wrapper";
-/// The stable base, the same path on every machine (Unix).
+/// The stable base, the same path on every machine (Unix); `XTASK_CACHE_BUILD_DIR` sets another (on every
+/// machine alike, or hits stop at that machine).
 pub(crate) const BASE: &str = "/tmp/xtask-build";
 /// The prefixes the wrapper replaces (JSON: `[[from, to], ...]`, longest first) and the sccache it runs.
 const PATHS_VAR: &str = "XTASK_CACHE_PATHS";
 const SCCACHE_VAR: &str = "XTASK_CACHE_SCCACHE";
-/// How many jobs at once may each have a stable directory.
-const SLOTS: usize = 8;
+/// A bound on the slots looked at (each live checkout that used the cache keeps one).
+const SLOTS: usize = 10_000;
 
 /// Prefix replacements, longest `from` first.
 #[derive(Clone, Debug, PartialEq)]
@@ -250,7 +253,7 @@ pub(crate) fn prepare(base: &Utf8Path, places: &Places, sccache: &Utf8Path) -> R
             _ => place(dir.join("cargo-home"), home)?,
         }
     }
-    let wrapper = copy_self(&dir)?;
+    let wrapper = copy_self(base)?;
     let pairs: Vec<(String, String)> = pairs.into_iter().map(|(a, b)| (a.into_string(), b.into_string())).collect();
     let vars = vec![
         ("RUSTC_WRAPPER".to_owned(), wrapper.into_string()),
@@ -289,34 +292,52 @@ fn own_base(base: &Utf8Path) -> Result<()> {
 }
 
 /// A slot for the checkout at `root`, with its lock: one it had before (so what it built keeps naming its own
-/// files), else one no existing checkout has; it is then `root`'s (its file `root` says so).
+/// files), else one no existing checkout has, else a new one; it is then `root`'s (its file `root` says so).
 fn slot(base: &Utf8Path, root: &Utf8Path) -> Result<(Utf8PathBuf, std::fs::File)> {
-    let owner = |dir: &Utf8Path| std::fs::read_to_string(dir.join("root")).ok();
+    let owner = |n: usize| std::fs::read_to_string(base.join(n.to_string()).join("root")).ok();
     let mine = |o: &Option<String>| o.as_deref() == Some(root.as_str());
     let unowned = |o: &Option<String>| o.as_deref().is_none_or(|o| !Utf8Path::new(o).exists());
-    for take in [&mine as &dyn Fn(&Option<String>) -> bool, &unowned] {
-        for n in 0..SLOTS {
-            let dir = base.join(n.to_string());
-            if !take(&owner(&dir)) {
-                continue;
-            }
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
-            if let Ok(lock) = crate::lock::try_exclusive(&dir.join("lock"))? {
-                std::fs::write(dir.join("root"), root.as_str()).with_context(|| format!("writing {dir}/root"))?;
-                return Ok((dir, lock));
-            }
+    let mut slots: Vec<usize> =
+        base.read_dir_utf8().into_iter().flatten().flatten().filter_map(|e| e.file_name().parse().ok()).collect();
+    slots.sort_unstable();
+    let mine: Vec<usize> = slots.iter().copied().filter(|&n| mine(&owner(n))).collect();
+    let free: Vec<usize> = slots.iter().copied().filter(|&n| unowned(&owner(n))).collect();
+    let new = (0..SLOTS).filter(|n| slots.binary_search(n).is_err());
+    for n in mine.into_iter().chain(free).chain(new) {
+        let dir = base.join(n.to_string());
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+        if let Ok(lock) = crate::lock::try_exclusive(&dir.join("lock"))? {
+            std::fs::write(dir.join("root"), root.as_str()).with_context(|| format!("writing {dir}/root"))?;
+            return Ok((dir, lock));
         }
     }
-    bail!("all {SLOTS} stable build directories under {base} belong to other checkouts or are in use")
+    bail!("{SLOTS} stable build directories under {base} belong to other checkouts or are in use")
 }
 
-/// This binary, copied into `dir` under the wrapper's name (a copy: cargo may rebuild the original meanwhile).
-fn copy_self(dir: &Utf8Path) -> Result<Utf8PathBuf> {
+/// This binary under the wrapper's name: a copy (cargo may rebuild the original meanwhile) in `BASE/bin/HASH/`,
+/// made once per build of it. Copies of other builds not used for a day go.
+fn copy_self(base: &Utf8Path) -> Result<Utf8PathBuf> {
     let exe = std::env::current_exe().context("finding this program")?;
-    let name = format!("{WRAPPER}{}", std::env::consts::EXE_SUFFIX);
-    let (tmp, at) = (dir.join(format!(".{name}.tmp")), dir.join(name));
-    std::fs::copy(&exe, &tmp).with_context(|| format!("copying {} to {tmp}", exe.display()))?;
-    std::fs::rename(&tmp, &at).with_context(|| format!("moving {tmp} to {at}"))?;
+    let exe = Utf8PathBuf::try_from(exe).context("this program's path is not UTF-8")?;
+    let (hash, _) = crate::sha256::file(&exe)?;
+    let bin = base.join("bin");
+    let dir = bin.join(&hash[..16]);
+    let at = dir.join(format!("{WRAPPER}{}", std::env::consts::EXE_SUFFIX));
+    if !at.is_file() {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+        let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+        std::fs::copy(&exe, &tmp).with_context(|| format!("copying {exe} to {tmp}"))?;
+        std::fs::rename(&tmp, &at).with_context(|| format!("moving {tmp} to {at}"))?;
+    }
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for entry in bin.read_dir_utf8().into_iter().flatten().flatten() {
+        let idle = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if entry.path() != dir && idle.is_some_and(|d| d > day) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    // This build's copy is in use: its directory's time says so.
+    let _ = std::fs::File::open(&dir).and_then(|d| d.set_modified(std::time::SystemTime::now()));
     Ok(at)
 }
 
@@ -421,11 +442,13 @@ mod tests {
         assert!(first.dir.join("target").read_link().is_ok(), "a target directory outside the root: linked");
         assert_eq!(base.join("cargo-home").read_link().unwrap(), tmp.join("cargo-home"), "one link for every slot");
         let var = |f: &Farm, k: &str| f.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
-        assert!(var(&first, "RUSTC_WRAPPER").ends_with("/0/xtask-rustc-wrapper"));
+        let wrapper = Utf8PathBuf::from(var(&first, "RUSTC_WRAPPER"));
+        assert!(wrapper.starts_with(base.join("bin")) && wrapper.ends_with(WRAPPER) && wrapper.is_file(), "{wrapper}");
         let pairs: Vec<(String, String)> = serde_json::from_str(&var(&first, PATHS_VAR)).unwrap();
         assert!(pairs.contains(&(root.to_string(), base.join("0/ws").to_string())), "{pairs:?}");
         let second = prepare(&base, &places, Utf8Path::new("/bin/sccache")).unwrap();
         assert_eq!(second.dir, base.join("1"), "the first slot is held");
+        assert_eq!(Utf8PathBuf::from(var(&second, "RUSTC_WRAPPER")), wrapper, "one copy of one build");
         drop((first, second));
         let third = prepare(&base, &places, Utf8Path::new("/bin/sccache")).unwrap();
         assert_eq!(third.dir, base.join("0"), "let go, it is free again");
