@@ -110,42 +110,7 @@ pub(crate) fn run(ctx: &Ctx, args: &flags::Run) -> Result<()> {
     let plan = plan_skipping(&Shape::of(&ctx.root, ctx.settings), args.job.as_deref(), &args.skip)?;
     // The system packages first (where this user may install them), so the jobs below find them.
     crate::bootstrap::ensure(ctx)?;
-    let early = compiled_tools(ctx, &plan);
-    if early.is_empty() || ctx.global.dry_run || ctx.global.json || ctx.global.offline {
-        return ctx.execute(&plan);
-    }
-    // The tools compiled from source (minutes each on two cores) are built beside the jobs from the start; a job
-    // that needs one waits for it (the tools' install lock) instead of building it alone at its turn.
-    std::thread::scope(|s| {
-        let tools = &ctx.tools;
-        let builder = s.spawn(move || {
-            let built = xshell::Shell::new().map_err(anyhow::Error::from).and_then(|sh| tools.ensure(&sh, &early));
-            if let Err(e) = built {
-                eprintln!("warning: building the jobs' tools ahead failed (the job that needs one says how): {e:#}");
-            }
-        });
-        let ran = ctx.execute(&plan);
-        let _ = builder.join();
-        ran
-    })
-}
-
-/// The tools `cargo install` builds that the jobs of `plan` use: cargo-deny for the lint, cargo-semver-checks for
-/// the lint and the release, wasm-bindgen where Cargo.lock has it; not the tests' own (cargo-http-registry).
-fn compiled_tools(ctx: &Ctx, plan: &Plan) -> Vec<&'static str> {
-    let runs = |job: &str| plan.steps.iter().any(|s| s.name.ends_with(&format!(": {job}")));
-    let used = |t: &crate::config::Tool| match t.name {
-        n if n == tool::CARGO_DENY.as_str() => runs("lint"),
-        n if n == tool::CARGO_SEMVER_CHECKS.as_str() => runs("lint") || runs("release"),
-        n if n == tool::WASM_BINDGEN.as_str() => runs("package") || runs("test"),
-        _ => false,
-    };
-    crate::config::TOOLS
-        .iter()
-        .filter(|t| matches!(t.source, crate::config::Source::Cargo { .. }) && used(t))
-        .filter(|t| ctx.tools.wanted(t).is_ok())
-        .map(|t| t.name)
-        .collect()
+    ctx.execute(&plan)
 }
 
 /// The plan of a replayed workflow run: every job the trigger starts, in order, each command with the environment
@@ -302,24 +267,4 @@ pub(crate) fn matrix(ctx: &Ctx, platforms: Option<&str>) -> Result<()> {
     let m = crate::pipeline::matrix_in(settings, platforms.unwrap_or(&default))?;
     println!("{}", serde_json::to_string(&m)?);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The whole pipeline builds the lint's and the release's tools ahead, and wasm-bindgen (this repository's
-    /// Cargo.lock has it); a pipeline without those jobs builds none; the tests' registry is never among them.
-    #[test]
-    fn the_pipeline_builds_its_jobs_compiled_tools_ahead() {
-        let ctx = crate::testutil::ctx(&crate::project_root());
-        let all = plan(None).unwrap();
-        let names = compiled_tools(&ctx, &all);
-        for want in [tool::CARGO_DENY, tool::CARGO_SEMVER_CHECKS, tool::WASM_BINDGEN] {
-            assert!(names.contains(&want.as_str()), "{want:?} in {names:?}");
-        }
-        assert!(!names.contains(&tool::CARGO_HTTP_REGISTRY.as_str()), "{names:?}");
-        let gates = plan(Some("pr-gates/gates")).unwrap();
-        assert_eq!(compiled_tools(&ctx, &gates), Vec::<&str>::new(), "the gates compile nothing");
-    }
 }
