@@ -631,9 +631,13 @@ fn package_a_clone(ctx: &Ctx, args: &flags::Package, dir: &Utf8Path, sha: &str) 
     };
     let offline = ctx.global.offline.then_some("--offline");
     eprintln!("==> packaging a clone of {} in {clone}", &sha[..12]);
+    // Each build compiles everything itself: a build cache (the engine's, or the user's own wrapper) would hand
+    // the second build the first one's outputs, and the check would compare a build with itself.
     cmd!(sh, "{exe} package {kinds...} {offline...} --out {out}")
         .env("XTASK_ROOT", &clone)
         .env("XTASK_TOOLS_DIR", &tools_dir)
+        .env("XTASK_CACHE", "off")
+        .env("RUSTC_WRAPPER", "")
         .run()
         .with_context(|| format!("packaging the clone in {clone}"))?;
     let path = out.join(sha).join(manifest::FILE);
