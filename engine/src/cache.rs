@@ -213,7 +213,8 @@ fn restore(sh: &xshell::Shell, set: &[(String, Option<String>)]) {
     }
 }
 
-/// Starts sccache for this job when `XTASK_CACHE` asks (its own server, on a port of this process), and points
+/// Starts sccache for this job when `XTASK_CACHE` asks (its own server, on a socket in its stable directory, or
+/// else a port of this process), and points
 /// every cargo the job runs at it (`RUSTC_WRAPPER`). A wrong setting is an error; a cache that cannot start (its
 /// tool not provisioned, its server refused) is a warning, and the job builds without it. `auto` writes only where
 /// the job has credentials for the backend.
@@ -252,18 +253,38 @@ pub(crate) fn start(
             None
         }
     };
+    // With a stable directory the server listens on a Unix socket in it (closed to other users, as a port on
+    // 127.0.0.1 is not); else on a port of this job's own.
+    if let Some(f) = &farm {
+        vars.push(("SCCACHE_SERVER_UDS".into(), f.dir.join("sccache.sock").to_string()));
+    }
     let mut set: Vec<(String, Option<String>)> = vars.iter().map(|(k, _)| (k.clone(), sh.var(k).ok())).collect();
     set.push(("SCCACHE_SERVER_PORT".into(), sh.var("SCCACHE_SERVER_PORT").ok()));
     for (k, v) in &vars {
         sh.set_var(k, v);
     }
-    if let Err(why) = start_server(sh, &sccache, root) {
+    let started = match &farm {
+        Some(f) => start_on_socket(sh, &sccache, &f.dir.join("sccache.sock")),
+        None => start_server(sh, &sccache, root),
+    };
+    if let Err(why) = started {
         restore(sh, &set);
         return warn(&format!("sccache did not start ({why})"), &backend);
     }
     let at = farm.as_ref().map_or_else(String::new, |f| format!(", compiling in {}/ws", f.dir));
     eprintln!("build cache: sccache, {}, {}{at}", mode.as_str(), backend.describe());
     Ok(Some(Session { sccache, mode, backend, set, _farm: farm }))
+}
+
+/// Starts the job's server on the socket `sock` (a leftover of a killed job's is removed first: the slot is this
+/// job's alone).
+fn start_on_socket(sh: &xshell::Shell, sccache: &Utf8Path, sock: &Utf8Path) -> Result<(), String> {
+    let _ = std::fs::remove_file(sock);
+    match cmd!(sh, "{sccache} --start-server").quiet().ignore_status().output() {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Starts a server of this job's own (two jobs at once must not stop each other's), on a port picked from the

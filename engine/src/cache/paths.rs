@@ -10,12 +10,14 @@
 //!   same physical working directory on every machine.
 //! - `/tmp/xtask-build/cargo-home` links to `$CARGO_HOME` (registry and git crates), for every slot; `SLOT/target`
 //!   to a target directory outside the root (`CARGO_TARGET_DIR`).
-//! - A compile whose working directory is elsewhere under those (a registry crate's own directory) runs in a
-//!   mirror of that directory under `/tmp/xtask-build/mirror/`, built the same way on first use.
+//! - A compile whose working directory is elsewhere under those (a registry crate's own directory, one `cargo
+//!   package` checks in `target/`) runs in a mirror of that directory under `/tmp/xtask-build/mirror/`, made the
+//!   same way on first use: a registry crate's once (its files never change), one in the checkout anew each job.
 //!
-//! The wrapper replaces those prefixes in the working directory, the arguments and the variables, and runs
-//! sccache. What rustc writes (debug info, `file!()`, dep-info) then names the stable paths, which lead to the
-//! same files through the links; cargo reads the dep-info relative to its own working directory, as before.
+//! The wrapper replaces those prefixes in the working directory, the arguments (`--remap-path-prefix` FROM
+//! included) and the `CARGO_*` variables, and runs sccache. What rustc writes (debug info, `file!()`, dep-info)
+//! then names the stable paths, which lead to the same files through the links; cargo reads the dep-info relative
+//! to its own working directory, as before. A wrapper that fails runs the compile in place, with a warning.
 //!
 //! What was built there names the stable paths (`env!("CARGO_MANIFEST_DIR")` in a test, say), so a slot stays
 //! its checkout's: a job takes the slot its checkout had, else one whose checkout is gone (a runner's, a deleted
@@ -24,6 +26,8 @@
 //! time (a file lock): a second job of one checkout at once takes another.
 //! The base directory must be this user's own and writable by nobody else, since whoever can write it can swap
 //! the sources a compile reads; where it cannot be had, the cache works without it, hitting only at the same path.
+//! A slot's record of its checkout lives in `/tmp`: where `/tmp` cleaning removes it, the slot can go to another
+//! checkout, and the first one's test binaries built before then name the other's files until rebuilt.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -57,17 +61,25 @@ impl Map {
         self.0.iter().find_map(|(from, to)| path.strip_prefix(from).ok().map(|rest| join(to, rest)))
     }
 
-    /// An argument or a variable's value: a path, or `KEY=PATH` (`-C link-arg=...`, `native=...`).
+    /// An argument or a variable's value: a path, or `=`-separated parts of which some are paths (`link-arg=PATH`,
+    /// `dependency=PATH`, `--remap-path-prefix=FROM=TO`, `FROM=TO`).
     fn value(&self, value: &OsStr) -> Option<OsString> {
         if let Some(p) = self.path(Path::new(value)) {
             return Some(p.into_os_string());
         }
         let text = value.to_str()?;
-        let (key, rest) = text.split_once('=')?;
-        let p = self.path(Path::new(rest))?;
-        let mut out = OsString::from(format!("{key}="));
-        out.push(p);
-        Some(out)
+        let mut changed = false;
+        let parts: Vec<String> = text
+            .split('=')
+            .map(|part| match self.path(Path::new(part)).and_then(|p| p.into_os_string().into_string().ok()) {
+                Some(p) if Path::new(part).is_absolute() => {
+                    changed = true;
+                    p
+                }
+                _ => part.to_owned(),
+            })
+            .collect();
+        changed.then(|| parts.join("=").into())
     }
 }
 
@@ -100,7 +112,10 @@ pub(crate) fn moved(map: &Map, ws: &Path, cwd: &Path, args: &[OsString], env: &[
     };
     let args = args.iter().map(|a| map.value(a).unwrap_or_else(|| a.clone())).collect();
     // The variables cargo sets for a compile (and sccache hashes), and `OUT_DIR`; not `PATH` and the like.
-    let moves = |k: &OsStr| k.to_str().is_some_and(|k| k.starts_with("CARGO") || k == "OUT_DIR");
+    // (Not `CARGO_ENCODED_RUSTFLAGS`: sccache leaves it out, and the flags reach rustc as arguments.)
+    let moves = |k: &OsStr| {
+        k.to_str().is_some_and(|k| (k.starts_with("CARGO") && k != "CARGO_ENCODED_RUSTFLAGS") || k == "OUT_DIR")
+    };
     let vars = env.iter().filter(|(k, _)| moves(k)).filter_map(|(k, v)| map.value(v).map(|v| (k.clone(), v))).collect();
     Moved { cwd, args, vars, mirror_of }
 }
@@ -146,17 +161,34 @@ pub(crate) fn as_wrapper() -> Option<std::process::ExitCode> {
     if name != WRAPPER {
         return None;
     }
-    let err = match wrap() {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let sccache = std::env::var_os(SCCACHE_VAR);
+    let err = match wrap(sccache.as_deref(), &args) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    eprintln!("error: {WRAPPER}: {err:#}\nfix: unset RUSTC_WRAPPER, or run the build through `cargo xtask`");
+    // The cache is never why a build fails: this compile runs where it is, through sccache if it can.
+    eprintln!("warning: {WRAPPER}: {err:#}; this compile runs in place");
+    let (program, rest) = match &sccache {
+        Some(s) => (s.as_os_str(), &args[..]),
+        None => match args.split_first() {
+            Some((rustc, rest)) => (rustc.as_os_str(), rest),
+            None => (OsStr::new("rustc"), &args[..]),
+        },
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest);
+    let err = match exec(cmd) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    eprintln!("error: {WRAPPER}: {err:#}\nfix: unset RUSTC_WRAPPER and XTASK_CACHE");
     Some(std::process::ExitCode::from(2))
 }
 
-/// Runs sccache on the moved compile in place of this process; returns only on failure.
-fn wrap() -> Result<std::convert::Infallible> {
-    let sccache = std::env::var_os(SCCACHE_VAR).context("XTASK_CACHE_SCCACHE is not set")?;
+/// Runs `sccache` on the moved compile in place of this process; returns only on failure.
+fn wrap(sccache: Option<&OsStr>, args: &[OsString]) -> Result<std::convert::Infallible> {
+    let sccache = sccache.context("XTASK_CACHE_SCCACHE is not set")?;
     let pairs: Vec<(PathBuf, PathBuf)> =
         serde_json::from_str(&std::env::var(PATHS_VAR).context("XTASK_CACHE_PATHS is not set")?)
             .context("reading XTASK_CACHE_PATHS")?;
@@ -164,9 +196,8 @@ fn wrap() -> Result<std::convert::Infallible> {
     let ws = ws.context("XTASK_CACHE_PATHS names no workspace mirror")?;
     let map = Map::new(pairs);
     let cwd = std::env::current_dir().context("reading the working directory")?;
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let m = moved(&map, &ws, &cwd, &args, &env);
+    let m = moved(&map, &ws, &cwd, args, &env);
     if let Some(real) = &m.mirror_of {
         mirror(real, &m.cwd).with_context(|| format!("mirroring {} at {}", real.display(), m.cwd.display()))?;
     }
@@ -228,6 +259,10 @@ pub(crate) fn prepare(base: &Utf8Path, places: &Places, sccache: &Utf8Path) -> R
     if ws.exists() {
         std::fs::remove_dir_all(&ws).with_context(|| format!("removing the old {ws}"))?;
     }
+    // Mirrors of directories in the checkout (a crate `cargo package` checks in target/) are this job's: made
+    // anew from what is there now. Those of registry crates, whose files never change, stay for every slot.
+    let own_mirrors = base.join("mirror").join(dir.file_name().unwrap_or_default());
+    let _ = std::fs::remove_dir_all(&own_mirrors);
     mirror(places.root.as_std_path(), ws.as_std_path()).with_context(|| format!("mirroring the root at {ws}"))?;
     let mut pairs = vec![(places.root.clone(), ws)];
     let mut place = |at: Utf8PathBuf, real: &Utf8Path| -> Result<()> {
@@ -243,11 +278,12 @@ pub(crate) fn prepare(base: &Utf8Path, places: &Places, sccache: &Utf8Path) -> R
         // One link for every slot, so a registry crate hits whichever checkout built it (its files are the
         // same wherever it was unpacked); a slot's own where the shared one leads to another `$CARGO_HOME`.
         let shared = base.join("cargo-home");
+        let _held = crate::lock::exclusive(&base.join("cargo-home.lock"), "another job linking cargo-home")?;
         if !shared.exists() {
-            // Not there, or leading to a `$CARGO_HOME` that is gone.
+            // Not there, or leading to a `$CARGO_HOME` that is gone (so no job uses it).
             let _ = std::fs::remove_file(&shared);
+            let _ = link(home.as_std_path(), shared.as_std_path());
         }
-        let _ = link(home.as_std_path(), shared.as_std_path());
         match shared.read_link_utf8() {
             Ok(to) if to == *home => pairs.push((home.clone(), shared)),
             _ => place(dir.join("cargo-home"), home)?,
@@ -266,7 +302,14 @@ pub(crate) fn prepare(base: &Utf8Path, places: &Places, sccache: &Utf8Path) -> R
 /// Makes `base` (if it is not there), checks it is a directory of this user's, and closes it to everybody else
 /// (mode 0700).
 fn own_base(base: &Utf8Path) -> Result<()> {
-    match std::fs::create_dir(base) {
+    #[cfg(unix)]
+    let made = {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new().mode(0o700).create(base)
+    };
+    #[cfg(not(unix))]
+    let made = std::fs::DirBuilder::new().create(base);
+    match made {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e).with_context(|| format!("creating {base}")),
@@ -278,12 +321,18 @@ fn own_base(base: &Utf8Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-        // Whose it is: a file made in it is this user's (root included, who could write anyone's).
+        // Whose it is: a file made new in it is this user's (root included, who could write anyone's). Made new:
+        // never through a symlink somebody put there.
         let probe = base.join(format!(".owner-{}", std::process::id()));
-        let mine = std::fs::write(&probe, "").and_then(|()| std::fs::metadata(&probe)).map(|m| m.uid());
+        let made = std::fs::OpenOptions::new().write(true).create_new(true).open(&probe);
+        let mine = made.and_then(|f| f.metadata()).map(|m| m.uid());
         let _ = std::fs::remove_file(&probe);
         if mine.ok() != Some(meta.uid()) {
             bail!("{base} belongs to another user");
+        }
+        if meta.mode() & 0o022 != 0 {
+            // Others could write it before: what they may have put in it cannot be told apart.
+            bail!("{base} is writable by other users\nfix: remove it (rm -rf {base}); the next job makes it anew");
         }
         std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("closing {base} to other users"))?;
@@ -315,7 +364,7 @@ fn slot(base: &Utf8Path, root: &Utf8Path) -> Result<(Utf8PathBuf, std::fs::File)
 }
 
 /// This binary under the wrapper's name: a copy (cargo may rebuild the original meanwhile) in `BASE/bin/HASH/`,
-/// made once per build of it. Copies of other builds not used for a day go.
+/// made once per build of it. Copies of other builds not used for a week go.
 fn copy_self(base: &Utf8Path) -> Result<Utf8PathBuf> {
     let exe = std::env::current_exe().context("finding this program")?;
     let exe = Utf8PathBuf::try_from(exe).context("this program's path is not UTF-8")?;
@@ -326,18 +375,21 @@ fn copy_self(base: &Utf8Path) -> Result<Utf8PathBuf> {
     if !at.is_file() {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
         let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-        std::fs::copy(&exe, &tmp).with_context(|| format!("copying {exe} to {tmp}"))?;
-        std::fs::rename(&tmp, &at).with_context(|| format!("moving {tmp} to {at}"))?;
+        let copied = std::fs::copy(&exe, &tmp).map(drop).and_then(|()| std::fs::rename(&tmp, &at));
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("copying {exe} to {at}"));
+        }
     }
-    let day = std::time::Duration::from_secs(24 * 3600);
+    // This build's copy is in use: its directory's time says so (before looking at the others').
+    let _ = std::fs::File::open(&dir).and_then(|d| d.set_modified(std::time::SystemTime::now()));
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
     for entry in bin.read_dir_utf8().into_iter().flatten().flatten() {
         let idle = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-        if entry.path() != dir && idle.is_some_and(|d| d > day) {
+        if entry.path() != dir && idle.is_some_and(|d| d > week) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-    // This build's copy is in use: its directory's time says so.
-    let _ = std::fs::File::open(&dir).and_then(|d| d.set_modified(std::time::SystemTime::now()));
     Ok(at)
 }
 
@@ -358,7 +410,8 @@ mod tests {
     }
 
     /// A workspace crate compiles in the root's mirror with the same relative arguments; absolute paths under the
-    /// root, the target directory and `$CARGO_HOME` move, in arguments and variables; the rest stays.
+    /// root, the target directory and `$CARGO_HOME` move, in arguments (a remapped prefix included, so the
+    /// remapping still applies) and variables; the rest stays.
     #[test]
     fn a_compile_moves_to_the_stable_directory() {
         let ws = Path::new("/tmp/xtask-build/0/ws");
@@ -374,12 +427,16 @@ mod tests {
             "-L",
             "dependency=/home/me/src/repo/target/debug/deps",
             "/home/me/src/repository/elsewhere.rs",
+            "--remap-path-prefix=/home/me/src/repo=/repo",
+            "--remap-path-prefix",
+            "/home/me/.cargo=/cargo",
         ]);
         let env: Vec<(OsString, OsString)> = vec![
             ("CARGO_MANIFEST_DIR".into(), "/home/me/src/repo/crates/leaf".into()),
             ("CARGO_HOME".into(), "/home/me/.cargo".into()),
             ("CARGO_PKG_NAME".into(), "leaf".into()),
             ("PATH".into(), "/home/me/src/repo/.tools:/usr/bin".into()),
+            ("CARGO_ENCODED_RUSTFLAGS".into(), "--remap-path-prefix=/home/me/src/repo=/repo".into()),
         ];
         let m = moved(&map(), ws, Path::new("/home/me/src/repo"), &args, &env);
         assert_eq!(m.cwd, Path::new("/tmp/xtask-build/0/ws"));
@@ -396,6 +453,9 @@ mod tests {
             "-L",
             "dependency=/tmp/xtask-build/0/ws/target/debug/deps",
             "/home/me/src/repository/elsewhere.rs",
+            "--remap-path-prefix=/tmp/xtask-build/0/ws=/repo",
+            "--remap-path-prefix",
+            "/tmp/xtask-build/cargo-home=/cargo",
         ]);
         assert_eq!(m.args, want, "a sibling named like the root's prefix stays");
         let vars: Vec<(OsString, OsString)> = vec![
@@ -474,6 +534,28 @@ mod tests {
         let link_base = tmp.join("link-base");
         std::os::unix::fs::symlink(&base, &link_base).unwrap();
         assert!(prepare(&link_base, &places, Utf8Path::new("/bin/sccache")).is_err(), "a symlink in its place");
+    }
+
+    /// A base others could write is refused, and the ownership probe never writes through a planted symlink.
+    #[test]
+    fn a_base_others_could_touch_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = crate::testutil::temp_dir("cache-base");
+        let open = tmp.join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = own_base(&open).unwrap_err().to_string();
+        assert!(e.contains("writable by other users") && e.contains("\nfix: "), "{e}");
+        let planted = tmp.join("planted");
+        std::fs::create_dir(&planted).unwrap();
+        let precious = tmp.join("precious");
+        std::fs::write(&precious, "keep me").unwrap();
+        std::os::unix::fs::symlink(&precious, planted.join(format!(".owner-{}", std::process::id()))).unwrap();
+        assert!(own_base(&planted).is_err(), "a probe that cannot be made new proves nothing");
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me", "nothing written through the link");
+        let fresh = tmp.join("fresh");
+        own_base(&fresh).unwrap();
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700, "made closed");
     }
 
     /// A registry crate's mirror is made on first use and reaches its files.
