@@ -241,7 +241,8 @@ pub(crate) fn start(
     };
     let mut vars = backend.variables(mode);
     let base = std::env::var("XTASK_CACHE_BUILD_DIR").ok().filter(|b| !b.is_empty());
-    let base = base.map_or_else(|| Utf8PathBuf::from(paths::BASE), Utf8PathBuf::from);
+    // A relative one is the checkout's (the wrapper runs compiles elsewhere: every path it is given is absolute).
+    let base = base.map_or_else(|| Utf8PathBuf::from(paths::BASE), |b| root.join(b));
     let farm = match paths::prepare(&base, &paths::Places::of(root), &sccache) {
         Ok(farm) => {
             vars.extend(farm.vars.iter().cloned());
