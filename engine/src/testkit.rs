@@ -409,6 +409,27 @@ pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// The last `n` lines of what a process printed (where a job prints its summary and its error).
+pub fn tail(out: &Output, n: usize) -> String {
+    let t = text(out);
+    let lines: Vec<&str> = t.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Keeps what a command a heavy test ran printed in a file of `dir` and prints one line for it: its name, exit
+/// status and that file. A test's failure message then comes first in its output, not after thousands of lines of
+/// commands that went well (a CI log that keeps only a log's head and tail lost it there).
+pub fn keep_output(dir: &std::path::Path, label: &str, out: &Output) -> std::path::PathBuf {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let _ = std::fs::create_dir_all(dir);
+    let name: String =
+        label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(60).collect();
+    let file = dir.join(format!("{}-{:03}-{name}.log", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    let _ = std::fs::write(&file, text(out));
+    eprintln!("--- {label}: {}; its output: {}", out.status, file.display());
+    file
+}
+
 mod registry;
 mod shapes;
 pub use registry::*;

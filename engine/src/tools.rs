@@ -231,11 +231,11 @@ impl Tools {
                 let py = format!("{}/python", HOST.venv_bin());
                 format!("python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install {package}=={wanted}")
             }
-            Source::Cargo { package, locked, debug } => format!(
-                "cargo install {package} --version {wanted} --root {dir}/cargo{}{}",
-                if locked { " --locked" } else { "" },
-                if debug { " --debug" } else { "" }
-            ),
+            Source::Cargo { package, locked, build } => {
+                let env: String = build.env().iter().map(|(k, v)| format!("{k}={v} ")).collect();
+                let locked = if locked { " --locked" } else { "" };
+                format!("{env}cargo install {package} --version {wanted} --root {dir}/cargo{locked}")
+            }
             Source::Npm { package } => {
                 format!("npm install --prefix {dir}/npm --no-audit --no-fund {package}@{wanted}")
             }
@@ -486,13 +486,13 @@ impl Tools {
     fn install(&self, sh: &Shell, tool: &Tool, version: &str) -> Result<()> {
         let dir = self.dir();
         match tool.source {
-            Source::Cargo { package, locked, debug } => {
+            Source::Cargo { package, locked, build } => {
                 let root = dir.join("cargo");
-                let flags = [locked.then_some("--locked"), debug.then_some("--debug")].into_iter().flatten();
-                run_captured(without_secrets(cmd!(
-                    sh,
-                    "cargo install {package} --version {version} --root {root} {flags...}"
-                )))?;
+                let locked = locked.then_some("--locked");
+                run_captured(without_secrets(
+                    cmd!(sh, "cargo install {package} --version {version} --root {root} {locked...}")
+                        .envs(build.env().iter().copied()),
+                ))?;
             }
             Source::Npm { package } => {
                 let prefix = dir.join("npm");

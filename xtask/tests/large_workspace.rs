@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use xtask_engine::testkit::{
     LARGE_CRATES, LARGE_UNPUBLISHED, PacedRegistry, RegistryLimits, Server, commit_repository, crates_as_packages,
-    free_port, git, large_crate, large_deps, large_tops, large_workspace, registry_index_lines, release_lower_bound,
-    sign_in_store, text, wait_for,
+    free_port, git, keep_output, large_crate, large_deps, large_tops, large_workspace, registry_index_lines,
+    release_lower_bound, sign_in_store, tail, text, wait_for,
 };
 
 fn engine_root() -> PathBuf {
@@ -50,7 +50,7 @@ fn xtask(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied())
         .output()
         .expect("run xtask");
-    eprintln!("--- xtask {args:?}\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    keep_output(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("logs"), &format!("xtask {}", args.join(" ")), &out);
     out
 }
 
@@ -78,7 +78,7 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
     let repo = engine_root().join("target/large-workspace/shards");
     generate(&repo);
     let out = xtask(&repo, &["test", "--archive", "target/ci/tests.tar.zst"], &[]);
-    assert!(out.status.success(), "the archive");
+    assert!(out.status.success(), "the archive:\n{}", tail(&out, 60));
     let flaky_dir = repo.join("target/flaky");
     std::fs::create_dir_all(&flaky_dir).unwrap();
     let flaky = flaky_dir.to_str().unwrap();
@@ -89,7 +89,7 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
             &["test", "--shard", &shard, "--archive", "target/ci/tests.tar.zst"],
             &[("CI_FLAKY_DIR", flaky)],
         );
-        assert!(out.status.success(), "shard {shard}");
+        assert!(out.status.success(), "shard {shard}:\n{}", tail(&out, 60));
     }
     let junit = repo.join("target/ci/junit");
     let mut seen: Vec<String> = Vec::new();
@@ -111,7 +111,7 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
         assert!((50..=51).contains(&n), "shard {k}/4 ran {n} tests");
     }
     let out = xtask(&repo, &["test", "--join", "target/ci/junit"], &[]);
-    assert!(out.status.success(), "the join");
+    assert!(out.status.success(), "the join:\n{}", tail(&out, 60));
     let t = text(&out);
     assert!(t.contains(&format!("| {all} | {all} | 0 | 1 |")), "{t}");
     assert!(t.contains("flaky (passed on a retry)") && t.contains("`lw-000 tests::flaky`"), "{t}");
@@ -124,7 +124,7 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
         .unwrap();
     let shard = format!("{failing}/4");
     let out = xtask(&repo, &["test", "--shard", &shard, "--archive", "target/ci/tests.tar.zst"], &[("CI_FAIL", "1")]);
-    assert!(!out.status.success(), "the failing shard fails");
+    assert!(!out.status.success(), "the failing shard fails:\n{}", tail(&out, 60));
     assert!(text(&out).contains("lw-001 tests::fails_when_asked"), "{}", text(&out));
     let out = xtask(&repo, &["test", "--join", "target/ci/junit"], &[]);
     assert!(
@@ -135,7 +135,7 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
     // A shard missing from the join is named.
     std::fs::remove_file(junit.join("shard-3-of-4.xml")).unwrap();
     let out = xtask(&repo, &["test", "--join", "target/ci/junit"], &[]);
-    assert!(!out.status.success() && text(&out).contains("shard 3/4 did not report"), "{}", text(&out));
+    assert!(!out.status.success() && text(&out).contains("shard 3/4 did not report"), "{}", tail(&out, 60));
 
     // A change to one crate of the middle level: its tests and its dependents', nothing else.
     let changed = 55;
@@ -143,7 +143,7 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
     std::fs::write(&lib, std::fs::read_to_string(&lib).unwrap() + "\n/// A change.\npub fn changed() {}\n").unwrap();
     git(&repo, &["commit", "-q", "-am", "change one crate"]);
     let out = xtask(&repo, &["test", "--part", "rust", "--changed-since", "HEAD~1", "--json"], &[]);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", tail(&out, 60));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let step = plan["steps"].as_array().unwrap().iter().find(|s| s["name"] == "rust tests").unwrap();
     let argv: Vec<&str> = step["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
@@ -152,7 +152,7 @@ fn a_hundred_crates_test_in_shards_and_select_their_dependents() {
     assert!(selected.len() > 1 && selected.len() < LARGE_CRATES / 2, "{selected:?}");
     // The lint of the same change: clippy on the same packages.
     let out = xtask(&repo, &["lint", "--changed-since", "HEAD~1", "--json"], &[]);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", tail(&out, 60));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let clippy = plan["steps"].as_array().unwrap().iter().find(|s| s["name"] == "clippy").expect("clippy");
     let argv: Vec<&str> = clippy["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
@@ -255,10 +255,10 @@ fn a_hundred_crates_release_at_the_registry_pace_and_resume_once_killed() {
         .collect();
     crates_as_packages(&repo.join("target/packages"), &sha, "1.0.0", &crates);
     let out = xtask(&repo, &["upload", "--store", "target/store", "--commit", &sha, "--from", "target/packages"], &[]);
-    assert!(out.status.success(), "upload");
+    assert!(out.status.success(), "upload:\n{}", tail(&out, 60));
     let public = sign_in_store(&repo.join("target/store"), &sha, "1.0.0", &repo.join("target/keys"));
     let provision = xtask(&engine_root(), &["doctor", "--provision", "--tool", "cargo-http-registry"], &[]);
-    assert!(provision.status.success());
+    assert!(provision.status.success(), "{}", tail(&provision, 60));
     let token = [("CARGO_REGISTRY_TOKEN", "large-registry-token")];
 
     // The timed release: rate-bound (87 crates beyond the burst at 4 a second) more than chain-bound (10 levels).
@@ -271,7 +271,7 @@ fn a_hundred_crates_release_at_the_registry_pace_and_resume_once_killed() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = xtask(&repo, &args, &token);
     let t = text(&out);
-    assert!(out.status.success(), "the release failed");
+    assert!(out.status.success(), "the release failed:\n{}", tail(&out, 60));
     assert!(!t.contains("large-registry-token"), "the token in the output");
     let (sent, present, existed, secs) = crates_line(&t);
     assert_eq!((sent, present, existed), (97, 0, 0), "{t}");
@@ -315,7 +315,7 @@ fn a_hundred_crates_release_at_the_registry_pace_and_resume_once_killed() {
     assert!(before < 97, "killed before the end");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = xtask(&repo, &args, &token);
-    assert!(out.status.success(), "the release run again failed");
+    assert!(out.status.success(), "the release run again failed:\n{}", tail(&out, 60));
     let (sent, present, existed, _) = crates_line(&text(&out));
     assert_eq!((present, sent), (before, 97 - before), "what the killed run published is skipped, the rest sent");
     assert_eq!((existed, registry.duplicates()), (0, 0), "none sent again: the killed run's are all in the index");
@@ -339,7 +339,7 @@ fn cache_line(out: &str) -> (u64, u64) {
 #[ignore = "heavy part (two clean builds of a hundred crates through a shared cache): cargo xtask test --part heavy"]
 fn a_second_clean_build_hits_the_shared_cache() {
     let provision = xtask(&engine_root(), &["doctor", "--provision", "--tool", "sccache"], &[]);
-    assert!(provision.status.success());
+    assert!(provision.status.success(), "{}", tail(&provision, 60));
     let port = free_port();
     let _moto = Server(
         Command::new(engine_root().join(".tools/venv/bin/moto_server"))
@@ -370,7 +370,7 @@ fn a_second_clean_build_hits_the_shared_cache() {
     let build = |dir: &Path, mode: &'static str| -> (u64, u64) {
         let started = Instant::now();
         let out = xtask(dir, &["test", "--archive", "target/ci/tests.tar.zst"], &env(mode));
-        assert!(out.status.success(), "the build ({mode})");
+        assert!(out.status.success(), "the build ({mode}):\n{}", tail(&out, 60));
         eprintln!("the build ({mode}) at {}: {:.1} s", dir.display(), started.elapsed().as_secs_f64());
         cache_line(&text(&out))
     };

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use xtask_engine::testkit::run;
+use xtask_engine::testkit::{keep_output, run, tail};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
@@ -25,7 +25,7 @@ fn xtask(args: &[&str], repo: &Path) -> Output {
         .env("XTASK_TOOLS_DIR", root().join(".tools"))
         .output()
         .expect("run xtask");
-    eprintln!("--- xtask {args:?}\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    keep_output(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("logs"), &format!("xtask {}", args.join(" ")), &out);
     out
 }
 
@@ -82,7 +82,7 @@ fn built() -> Built {
                 let out = xtask(&args, &root);
                 let _ = std::fs::remove_file(&lock);
                 let stdout = String::from_utf8_lossy(&out.stdout);
-                assert!(out.status.success(), "package --check-reproducible failed");
+                assert!(out.status.success(), "package --check-reproducible failed:\n{}", tail(&out, 60));
                 assert!(stdout.contains("bit-for-bit identical"), "{stdout}");
                 std::fs::write(&marker, "").unwrap();
                 break;
@@ -230,7 +230,7 @@ fn a_second_run_is_a_no_op() {
     again.extend(&b.kinds);
     let out = xtask(&again, &b.clone);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", tail(&out, 60));
     assert_eq!(text.matches("up to date").count(), b.kinds.len(), "{text}");
     assert!(!text.contains("building"), "{text}");
 }
@@ -250,7 +250,7 @@ fn a_changed_artifact_rebuilds_its_kind_and_only_its_kind() {
     again.extend(&b.kinds);
     let out = xtask(&again, &b.clone);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", tail(&out, 60));
     assert!(text.contains("recordings building: 1 changed on disk"), "{text}");
     assert_eq!(text.matches("up to date").count(), b.kinds.len() - 1, "{text}");
     let rebuilt = run(Command::new("sha256sum").arg(&path));

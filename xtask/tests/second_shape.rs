@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use xtask_engine::testkit::{Server, free_port, git, run, text, wait_for};
+use xtask_engine::testkit::{Server, free_port, git, keep_output, run, tail, text, wait_for};
 
 /// This repository (the engine's).
 fn engine_root() -> PathBuf {
@@ -350,7 +350,7 @@ fn xtask_env(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied())
         .output()
         .expect("run xtask");
-    eprintln!("--- xtask {args:?}\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    keep_output(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("logs"), &format!("xtask {}", args.join(" ")), &out);
     out
 }
 
@@ -416,7 +416,7 @@ fn the_gates_apply_that_repository_s_own_rules() {
     git(&repo, &["reset", "-q", "--soft", "trunk"]);
     git(&repo, &["commit", "-q", "-m", "one clean commit"]);
     let out = xtask(&repo, &["gates", "--labels", "type/bug", "--title", "t", "--body", "b"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", tail(&out, 60));
     // A blocking label and a keyword in the body, where this repository looks for it.
     let out = xtask(&repo, &["gates", "--labels", "type/bug,hold", "--title", "t", "--body", "NOT READY yet"]);
     assert_eq!(out.status.code(), Some(1));
@@ -444,7 +444,7 @@ fn without_its_file_a_job_names_the_section_and_a_broken_file_names_the_line() {
     }
     // The documented defaults, only when asked for.
     let out = xtask(&repo, &["gates", "--defaults", "--base", "trunk", "--labels", ""]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", tail(&out, 60));
     // A broken file stops every job, naming the line and the key.
     std::fs::write(repo.join("ci.toml"), ci_toml().replace("max-file-bytes = 2048", "max-file-bytes = \"2k\""))
         .unwrap();
@@ -477,7 +477,7 @@ fn without_its_file_a_job_names_the_section_and_a_broken_file_names_the_line() {
 fn workflows_and_plans_are_that_repository_s_own() {
     let repo = fixture("workflows");
     let out = xtask(&repo, &["workflows"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", tail(&out, 60));
     let dir = repo.join(".github/workflows");
     let mut names: Vec<String> =
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -499,7 +499,7 @@ fn workflows_and_plans_are_that_repository_s_own() {
     // The plans, as data: this repository's packages and nothing of the engine's.
     let plan = |args: &[&str]| -> String {
         let out = xtask(&repo, args);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert!(out.status.success(), "{args:?}: {}", tail(&out, 60));
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         serde_json::from_str::<serde_json::Value>(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"));
         assert_none_of_ours(&format!("{args:?}"), &stdout);
@@ -535,7 +535,7 @@ impl Registries {
     fn start(repo: &Path) -> Registries {
         let engine = engine_root();
         let provision = xtask(&engine, &["doctor", "--provision", "--tool", "cargo-http-registry", "--tool", "twine"]);
-        assert!(provision.status.success());
+        assert!(provision.status.success(), "{}", tail(&provision, 60));
         let tools = engine.join(".tools");
         let registry = repo.join("target/registry");
         let registry_port = free_port();
@@ -595,7 +595,7 @@ fn fixture_without_wasm(name: &str) -> PathBuf {
     std::fs::write(repo.join("ci.toml"), format!("{toml}{jobs}")).unwrap();
     run(Command::new("cargo").args(["metadata", "--offline", "--format-version", "1"]).current_dir(&repo));
     let out = xtask(&repo, &["workflows"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", tail(&out, 60));
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "no wasm; jobs of its own"]);
     repo
@@ -613,7 +613,7 @@ fn the_pipeline_of_a_shape_without_wasm_or_heavy_tests_has_only_jobs_with_work()
     assert!(xtask(&repo, &["workflows", "--check"]).status.success());
     // A push, replayed: the tests and its own jobs; nothing to package (no wasm bundle), said, not failed.
     let out = xtask(&repo, &["ci", "--event-name", "push", "--dry-run"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", tail(&out, 60));
     let t = text(&out);
     for want in [
         "lint-build-test/lint: lint",
@@ -635,7 +635,7 @@ fn the_pipeline_of_a_shape_without_wasm_or_heavy_tests_has_only_jobs_with_work()
     )
     .unwrap();
     let out = xtask(&repo, &["ci", "--event", pr.to_str().unwrap(), "--dry-run"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", tail(&out, 60));
     assert!(text(&out).contains("pr-gates/gates: gates") && !text(&out).contains("create-packages"), "{}", text(&out));
 }
 
@@ -650,7 +650,7 @@ fn every_job_of_a_shape_without_wasm_passes_locally() {
     let env = servers.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let out = xtask_env(&repo, &["ci"], &env);
-    assert!(out.status.success(), "cargo xtask ci failed");
+    assert!(out.status.success(), "cargo xtask ci failed:\n{}", tail(&out, 60));
     let t = text(&out);
     for step in [
         "pr-gates/gates: gates",
@@ -671,7 +671,7 @@ fn every_job_of_a_shape_without_wasm_passes_locally() {
     }
     assert!(!t.contains("test-heavy") && !t.contains("node:") && !t.contains("--target wasm32"), "{t}");
     let out = xtask_env(&repo, &["ci", "--event-name", "push"], &env);
-    assert!(out.status.success(), "the replayed push failed");
+    assert!(out.status.success(), "the replayed push failed:\n{}", tail(&out, 60));
     let t = text(&out);
     assert!(t.contains("ci --event (push)") && t.contains("create-packages/settings: settings"), "{t}");
     assert!(
@@ -685,7 +685,7 @@ fn every_job_of_a_shape_without_wasm_passes_locally() {
 fn package_upload_sign_and_release_the_second_shape() {
     let repo = fixture("release");
     let out = xtask(&repo, &["package", "--check-reproducible"]);
-    assert!(out.status.success(), "package --check-reproducible failed");
+    assert!(out.status.success(), "package --check-reproducible failed:\n{}", tail(&out, 60));
     assert!(text(&out).contains("bit-for-bit identical"));
     let sha = git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
     let built = repo.join("target/reproducible/first/out");
@@ -709,12 +709,12 @@ fn package_upload_sign_and_release_the_second_shape() {
     // Upload to the store ci.toml names, twice: the second finds everything there.
     let from = built.to_str().unwrap();
     let out = xtask(&repo, &["upload", "--from", from]);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", tail(&out, 60));
     assert!(repo.join(format!("target/fx-store/commit/{sha}/manifest.json")).is_file());
     let out = xtask(&repo, &["upload", "--from", from]);
-    assert!(out.status.success() && text(&out).contains("already"), "{}", text(&out));
+    assert!(out.status.success() && text(&out).contains("already"), "{}", tail(&out, 60));
     let out = xtask(&repo, &["sign", "--local-key"]);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", tail(&out, 60));
     let public = repo.join("target/local-signing/minisign.pub");
 
     // The servers.
@@ -741,7 +741,7 @@ fn package_upload_sign_and_release_the_second_shape() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = xtask_env(&repo, &args, &env);
     let t = text(&out);
-    assert!(out.status.success(), "release failed");
+    assert!(out.status.success(), "release failed:\n{}", tail(&out, 60));
     assert!(!t.contains("fx-registry-token") && !t.contains("fx-pypi-token"), "a token in the output");
     assert_none_of_ours("the release's output", &t);
     // The crates landed, in dependency order (each published after the one it depends on), fx-d never.
@@ -770,7 +770,7 @@ fn package_upload_sign_and_release_the_second_shape() {
     // Again: everything is there, nothing is published twice.
     let out = xtask_env(&repo, &args, &env);
     let t = text(&out);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", tail(&out, 60));
     assert!(!t.contains("publishing "), "{t}");
 }
 
@@ -781,7 +781,7 @@ fn init_writes_a_first_ci_toml_that_repository_s_jobs_accept() {
     let repo = fixture("init");
     std::fs::remove_file(repo.join("ci.toml")).unwrap();
     let out = xtask(&repo, &["init"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", tail(&out, 60));
     let t = text(&out);
     assert!(t.contains("decide: the main branch") && t.contains("decide: the release's public key"), "{t}");
     let written = std::fs::read_to_string(repo.join("ci.toml")).unwrap();
@@ -839,7 +839,7 @@ fn a_failing_doctest_fails_the_test_job() {
     }
     std::fs::write(dir.join("src/lib.rs"), lib(2)).unwrap();
     let out = xtask(&dir, &["test"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", tail(&out, 60));
     let t = text(&out);
     assert!(t.contains("ok: rust doctests") || !t.contains("nextest"), "{t}");
 }

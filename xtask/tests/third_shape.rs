@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use xtask_engine::testkit::{
-    NON_ABI3_INTERPRETERS as INTERPRETERS, NON_ABI3_VERSION as VERSION, commit_repository, git, non_abi3_project, text,
+    NON_ABI3_INTERPRETERS as INTERPRETERS, NON_ABI3_VERSION as VERSION, commit_repository, git, keep_output,
+    non_abi3_project, tail, text,
 };
 
 fn engine_root() -> PathBuf {
@@ -39,7 +40,7 @@ fn xtask(repo: &Path, args: &[&str]) -> Output {
         .env("XTASK_TOOLS_DIR", engine_root().join(".tools"))
         .output()
         .expect("run xtask");
-    eprintln!("--- xtask {args:?}\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    keep_output(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("logs"), &format!("xtask {}", args.join(" ")), &out);
     out
 }
 
@@ -52,7 +53,7 @@ fn a_non_abi3_project_ships_its_whole_wheel_matrix_from_one_linux_machine() {
     let repo = engine_root().join("target/third-shape/matrix");
     generate(&repo);
     let out = xtask(&repo, &["package", "--kinds", "wheels,sdists"]);
-    assert!(out.status.success(), "package failed");
+    assert!(out.status.success(), "package failed:\n{}", tail(&out, 60));
     let t = text(&out);
     assert!(t.contains("wheels: 28 built, each one ci.toml asks for, tags and metadata agreeing"), "{t}");
     assert!(t.contains("cross-built with zig for 7 interpreters"), "{t}");
@@ -82,7 +83,7 @@ fn a_non_abi3_project_ships_its_whole_wheel_matrix_from_one_linux_machine() {
     // Tests as the project defines them: the doctest, pytest with `dirty-equals` on this machine's interpreters
     // (the others named), and the aarch64 wheel under qemu.
     let out = xtask(&repo, &["test", "--part", "rust,python,heavy"]);
-    assert!(out.status.success(), "test failed");
+    assert!(out.status.success(), "test failed:\n{}", tail(&out, 60));
     let t = text(&out);
     for want in [
         "rust doctests",
@@ -98,11 +99,11 @@ fn a_non_abi3_project_ships_its_whole_wheel_matrix_from_one_linux_machine() {
 
     // Its own ruff rules: single quotes pass here, and the engine's default (double quotes) is not applied.
     let out = xtask(&repo, &["lint"]);
-    assert!(out.status.success(), "lint failed with the project's own ruff configuration");
+    assert!(out.status.success(), "lint failed with the project's own ruff configuration:\n{}", tail(&out, 60));
     let py = repo.join("py/native/tests/test_add.py");
     let double = std::fs::read_to_string(&py).unwrap().replace("'0.4.0'", "\"0.4.0\"");
     std::fs::write(&py, double).unwrap();
     let out = xtask(&repo, &["lint"]);
-    assert!(!out.status.success(), "double quotes break the project's own rule");
+    assert!(!out.status.success(), "double quotes break the project's own rule:\n{}", tail(&out, 60));
     assert!(text(&out).contains("Q000"), "flake8-quotes, as its pyproject.toml selects");
 }
