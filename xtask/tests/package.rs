@@ -144,9 +144,9 @@ fn the_crate_unpacks_with_the_workspace_version() {
     let unpack = b.out.parent().unwrap().join("unpacked");
     let _ = std::fs::remove_dir_all(&unpack);
     std::fs::create_dir_all(&unpack).unwrap();
-    let krate = b.commit_dir.join(format!("crates/reel-{version}.crate"));
+    let krate = b.commit_dir.join(format!("crates/reel-core-{version}.crate"));
     run(Command::new("tar").arg("-xzf").arg(krate).arg("-C").arg(&unpack));
-    let cargo_toml = std::fs::read_to_string(unpack.join(format!("reel-{version}/Cargo.toml"))).unwrap();
+    let cargo_toml = std::fs::read_to_string(unpack.join(format!("reel-core-{version}/Cargo.toml"))).unwrap();
     assert!(cargo_toml.contains(&format!("version = \"{version}\"")), "{cargo_toml}");
 }
 

@@ -34,7 +34,8 @@ use crate::flags;
 use crate::manifest::{Artifact, Kind, Manifest};
 use crate::plan::JobFailed;
 use crate::registry::crates::{
-    Answer, IndexEntry, crate_in_index, crate_metadata, crates_in_index, download_crate, index_entries, publish_crate,
+    Answer, IndexEntry, crate_metadata, crate_presence, crates_in_index, download_crate, index_entries, name_holder,
+    publish_crate, same_repository,
 };
 use crate::registry::pypi::{self, wheel_on_index};
 use crate::registry::{Presence, pace};
@@ -140,6 +141,9 @@ pub(crate) struct Targets {
     pub pypi_oidc: String,
     /// Crate publishes in flight at once (`[release] concurrent-publishes`).
     pub publish_jobs: usize,
+    /// Earlier addresses of this project's repository (`[release] former-repositories`): a crate name whose
+    /// registry versions name one of them is this project's.
+    pub former_repositories: Vec<String>,
 }
 
 impl Targets {
@@ -415,6 +419,7 @@ pub(crate) fn targets(ctx: &Ctx, args: &flags::Release) -> Result<Targets> {
         pypi_token: env("PYPI_TOKEN").map(|t| crate::oidc::Secret::new(t).expose().to_owned()),
         oidc: crate::oidc::Github::from_env(),
         publish_jobs: defaults.concurrent_publishes.unwrap_or(DEFAULT_CONCURRENT_PUBLISHES),
+        former_repositories: defaults.former_repositories.clone(),
     })
 }
 
@@ -893,12 +898,17 @@ fn plan_release(
     let mut actions = Vec::new();
     // Every item is judged by its bytes before anything is published: a version or file name already taken by
     // other bytes stops the release here, all of them named at once.
-    let mut conflicts = Vec::new();
+    let (mut conflicts, mut held) = (Vec::new(), Vec::new());
     for name in &order {
         let a = crates.iter().find(|a| &a.name == name).expect("ordered from these");
         let what = format!("crate {name} {}", a.version);
-        let presence = crate_in_index(sh, &t.registry_index, a, cache)?;
+        let entries = index_entries(sh, &t.registry_index, &a.name, cache)?;
+        let presence = crate_presence(&entries, &a.version, &a.sha256);
         conflicts.extend(presence.conflict(&what, &format!("the index {}", t.registry_index), &a.sha256));
+        if presence == Presence::Missing {
+            let ours = metadata.get(name).and_then(|m| m["repository"].as_str());
+            held.extend(name_held_elsewhere(sh, t, a, &entries, ours, (cache, tmp))?);
+        }
         actions.push(ReleaseItem { what, skip: (presence == Presence::Same).then(|| SAME_IN_INDEX.into()) });
     }
     for a in m.artifacts.iter().filter(|a| matches!(a.kind, Kind::Wheel | Kind::Sdist)) {
@@ -907,8 +917,11 @@ fn plan_release(
         conflicts.extend(presence.conflict(&what, &format!("the package index {}", t.pypi_simple), &a.sha256));
         actions.push(ReleaseItem { what, skip: (presence == Presence::Same).then(|| SAME_ON_INDEX.into()) });
     }
-    if !conflicts.is_empty() {
-        return Err(JobFailed(format!("{}\n{OTHER_BYTES_FIX}\nnothing was published", conflicts.join("\n"))).into());
+    if !conflicts.is_empty() || !held.is_empty() {
+        let mut text: Vec<String> = conflicts.iter().chain(&held).cloned().collect();
+        text.extend((!conflicts.is_empty()).then(|| OTHER_BYTES_FIX.to_owned()));
+        text.extend((!held.is_empty()).then(|| NAME_HELD_FIX.to_owned()));
+        return Err(JobFailed(format!("{}\nnothing was published", text.join("\n"))).into());
     }
     let web: Vec<&Artifact> = m.artifacts.iter().filter(|a| a.kind == Kind::Wasm).collect();
     let web_todo = web_todo(sh, t, &web, version)?;
@@ -920,6 +933,46 @@ fn plan_release(
     }
     Ok(ReleasePlan { deps, metadata, actions, web_todo })
 }
+
+/// The refusal when the registry holds crate `a`'s name for another project: the newest version there names
+/// another repository than this release's `ours` (and none of `[release] former-repositories`). crates.io gives a
+/// name to its first publisher for good, so its upload would be refused, maybe after other crates went out. Where
+/// either side names no repository, nothing can be told: a note says so.
+fn name_held_elsewhere(
+    sh: &Shell,
+    t: &Targets,
+    a: &Artifact,
+    entries: &[IndexEntry],
+    ours: Option<&str>,
+    (cache, tmp): (&Utf8Path, &Utf8Path),
+) -> Result<Option<String>> {
+    let Some(holder) = name_holder(sh, &t.registry_index, cache, &a.name, entries, tmp)? else { return Ok(None) };
+    let (Some(theirs), Some(ours)) = (holder.repository.as_deref(), ours) else {
+        eprintln!(
+            "note: crate {}: whose project the name is on the index {} is not known ({} names no repository)",
+            a.name,
+            t.registry_index,
+            if ours.is_none() { "this release's Cargo.toml" } else { "its newest version there" }
+        );
+        return Ok(None);
+    };
+    if same_repository(theirs, ours) || t.former_repositories.iter().any(|f| same_repository(theirs, f)) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "crate {} is another project's name on the index {}: its newest version there, {}, names the repository {}; \
+         this release names {ours}",
+        a.name,
+        t.registry_index,
+        crate::plan::printable(&holder.version),
+        crate::plan::printable(theirs)
+    )))
+}
+
+/// The fix for a crate name another project holds.
+const NAME_HELD_FIX: &str = "fix: a registry keeps a name for its first publisher: rename the package (`[lib] name` \
+                             can keep the name code imports), or, if that repository is this project's at an \
+                             earlier address, list it in ci.toml [release] former-repositories";
 
 /// A crate and the names of its dependencies.
 type CrateDeps = (String, Vec<String>);

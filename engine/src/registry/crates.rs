@@ -32,11 +32,6 @@ pub(crate) fn crate_presence(entries: &[IndexEntry], version: &str, sha256: &str
     }
 }
 
-/// Where the crate `a` stands in the index.
-pub(crate) fn crate_in_index(sh: &Shell, index: &str, a: &Artifact, cache: &Utf8Path) -> Result<Presence> {
-    Ok(crate_presence(&index_entries(sh, index, &a.name, cache)?, &a.version, &a.sha256))
-}
-
 /// Where each of `crates` stands in the index, read at once: the sparse index's files in one batch of requests,
 /// a git index fetched once.
 pub(crate) fn crates_in_index(
@@ -186,6 +181,56 @@ pub(crate) fn download_crate(
         bail!("{name} {version} from {url} has sha256 {sha}; the index says {}: not compared", entry.cksum);
     }
     Ok(())
+}
+
+/// Whose project a crate name holds on the registry: the newest version the index lists of it (yanked ones too),
+/// downloaded and checked against the index's sha256, and the `package.repository` its Cargo.toml names.
+/// `None` when the index lists no version.
+pub(crate) fn name_holder(
+    sh: &Shell,
+    index: &str,
+    cache: &Utf8Path,
+    name: &str,
+    entries: &[IndexEntry],
+    tmp: &Utf8Path,
+) -> Result<Option<Holder>> {
+    let newest =
+        entries.iter().max_by(|a, b| match (semver::Version::parse(&a.vers), semver::Version::parse(&b.vers)) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => a.vers.cmp(&b.vers),
+        });
+    let Some(newest) = newest else { return Ok(None) };
+    let file = crate::tempfiles::temp_file(tmp, &format!("held-{name}-{}.crate", newest.vers))?;
+    download_crate(sh, index, cache, name, newest, file.path())?;
+    let inside = format!("{name}-{}/Cargo.toml", newest.vers);
+    let text = cmd!(sh, "tar -xzOf {file} {inside}").quiet().ignore_stderr().read();
+    drop(file);
+    let text = text.with_context(|| format!("{name} {} from the index {index} holds no {inside}", newest.vers))?;
+    let repository = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| t.get("package")?.get("repository")?.as_str().map(str::to_owned));
+    Ok(Some(Holder { version: newest.vers.clone(), repository }))
+}
+
+/// A crate name's newest version on the registry and the repository it names, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Holder {
+    pub version: String,
+    pub repository: Option<String>,
+}
+
+/// Whether two repository addresses name one repository: the scheme, `www.`, a trailing `/` or `.git` and the
+/// letter case aside (`https://github.com/o/r` is `http://www.GitHub.com/o/r.git/`).
+pub(crate) fn same_repository(a: &str, b: &str) -> bool {
+    fn plain(url: &str) -> String {
+        let u = url.trim().to_lowercase();
+        let u = u.strip_prefix("git+").unwrap_or(&u);
+        let u = ["https://", "http://", "ssh://", "git://"].iter().find_map(|s| u.strip_prefix(s)).unwrap_or(u);
+        let u = u.strip_prefix("www.").unwrap_or(u);
+        let u = u.trim_end_matches('/');
+        u.strip_suffix(".git").unwrap_or(u).trim_end_matches('/').to_owned()
+    }
+    plain(a) == plain(b)
 }
 
 /// The registry API's metadata for a `.crate`, from its normalized Cargo.toml (read by cargo itself).
@@ -371,6 +416,23 @@ pub(crate) fn judge_publish_reply(api: &str, name: &Value, trusted: bool, r: &cr
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn one_repository_written_several_ways_is_one_and_another_is_not() {
+        let ours = "https://github.com/reel-sdk/reel";
+        for same in [
+            "http://www.GitHub.com/reel-sdk/reel.git/",
+            "git+https://github.com/reel-sdk/reel",
+            " https://github.com/reel-sdk/reel/ ",
+        ] {
+            assert!(same_repository(ours, same), "{same}");
+        }
+        for other in
+            ["https://gitlab.com/crates-rs/reel", "https://github.com/reel-sdk/reel-old", "https://github.com/reel-sdk"]
+        {
+            assert!(!same_repository(ours, other), "{other}");
+        }
+    }
 
     #[test]
     fn index_paths() {

@@ -395,4 +395,8 @@ pub(crate) struct Release {
     pub signing_key: String,
     /// Crate publishes in flight at once (1-16; default 4): the registry's rate limit paces them either way.
     pub concurrent_publishes: Option<usize>,
+    /// Earlier addresses of this project's repository: a crate name whose versions on the registry name one of
+    /// them is this project's (a release refuses a name whose versions name another repository).
+    #[serde(default)]
+    pub former_repositories: Vec<String>,
 }

@@ -65,7 +65,7 @@ fn the_repository_itself_is_packageable() {
     let meta = cmd!(sh, "cargo metadata --format-version 1 --no-deps --locked").quiet().read().unwrap();
     let packages = parse_metadata(&meta).unwrap();
     let publishable: Vec<_> = packages.iter().filter(|p| p.publishable).map(|p| p.name.as_str()).collect();
-    assert_eq!(publishable, ["reel", "reel-cli", "xtask-engine"]);
+    assert_eq!(publishable, ["reel-core", "reel-cli", "xtask-engine"]);
     let py: Vec<_> = crate::settings::this_repository()
         .python()
         .iter()

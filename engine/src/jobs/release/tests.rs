@@ -129,20 +129,28 @@ const A_LIB: &str = "pub fn answer() -> u32 { 42 }\n\npub fn extra() {}\n";
 /// Two real crates (b depends on a; `a_lib` is a's code) made by `cargo package`, a pure-Python wheel and its
 /// source distribution, a web bundle, all at `version`: the packages of `commit`, to be uploaded and signed.
 fn commit_in_store(root: &Utf8Path, sh: &Shell, commit: &str, version: &str, a_lib: &str) {
+    commit_of(root, sh, commit, version, a_lib, DEMO_REPOSITORY);
+}
+
+/// The demo crates' repository.
+const DEMO_REPOSITORY: &str = "https://github.com/xtask-demo/demo";
+
+/// [`commit_in_store`], its crates naming the repository `repository`.
+fn commit_of(root: &Utf8Path, sh: &Shell, commit: &str, version: &str, a_lib: &str, repository: &str) {
     let ws = root.join(format!("ws-{version}"));
     let files = [
         ("Cargo.toml", "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n".to_owned()),
         (
             "a/Cargo.toml",
             format!(
-                "[package]\nname = \"xtask-demo-a\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\n"
+                "[package]\nname = \"xtask-demo-a\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\nrepository = \"{repository}\"\n"
             ),
         ),
         ("a/src/lib.rs", a_lib.to_owned()),
         (
             "b/Cargo.toml",
             format!(
-                "[package]\nname = \"xtask-demo-b\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\n\n[dependencies]\nxtask-demo-a = {{ path = \"../a\", version = \"={version}\" }}\n"
+                "[package]\nname = \"xtask-demo-b\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"demo\"\nrepository = \"{repository}\"\n\n[dependencies]\nxtask-demo-a = {{ path = \"../a\", version = \"={version}\" }}\n"
             ),
         ),
         ("b/src/lib.rs", "pub fn answer() -> u32 { xtask_demo_a::answer() }\n".to_owned()),
@@ -369,6 +377,7 @@ fn rehearsal_targets(root: &Utf8Path, registry: &Utf8Path, pypi_port: u16, api: 
         oidc: None,
         pypi_oidc: format!("http://127.0.0.1:{pypi_port}"),
         publish_jobs: 4,
+        former_repositories: Vec::new(),
         registry_api: api,
         registry_index: format!("file://{registry}"),
         pypi_upload: format!("http://127.0.0.1:{pypi_port}/"),
@@ -634,6 +643,7 @@ fn publish_demo(server: &testutil::MockHttp, ours: &str) -> (Result<()>, usize) 
         oidc: None,
         pypi_oidc: String::new(),
         publish_jobs: 4,
+        former_repositories: Vec::new(),
     };
     let result = publish_crates(&sh, &t, &plan, &m, &dir, &dir.join("cache"), &dir.join("tmp"));
     let puts = server.requests().iter().filter(|r| r.method == "PUT").count();
@@ -779,6 +789,7 @@ fn a_token_never_goes_to_a_plain_http_package_index_elsewhere() {
         oidc: None,
         pypi_oidc: String::new(),
         publish_jobs: 4,
+        former_repositories: Vec::new(),
     };
     let expected = Expected {
         crates: vec![],
@@ -829,6 +840,7 @@ fn a_second_release_of_the_same_targets_is_refused_while_one_runs() {
         oidc: None,
         pypi_oidc: String::new(),
         publish_jobs: 4,
+        former_repositories: Vec::new(),
     };
     let api = format!("http://127.0.0.1:9/lock-test-{}", std::process::id());
     let first = ReleaseLock::acquire(&t(&api), "0.1.0").unwrap();
@@ -1008,6 +1020,50 @@ fn other_bytes_under_the_releases_names_stop_it_before_anything_is_published() {
 
 #[test]
 #[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
+fn a_crate_name_another_project_holds_stops_the_release_before_anything_is_published() {
+    let r = Rehearsal::new("release-name-held");
+    // Another project published xtask-demo-a 0.0.9 first, naming its own repository (as crates.io's `reel` is
+    // another project's than this repository's reel).
+    const THEIRS: &str = "1111111111222222222233333333334444444444";
+    let elsewhere = "https://gitlab.com/someone-else/demo";
+    commit_of(&r.root, &r.sh, THEIRS, "0.0.9", "pub fn answer() -> u32 { 7 }\n", elsewhere);
+    let file = r.root.join(format!("packages/{THEIRS}/crates/xtask-demo-a-0.0.9.crate"));
+    let meta = crate_metadata(&r.sh, &file, "xtask-demo-a", "0.0.9").unwrap();
+    let tmp = r.root.join("seed-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    assert_eq!(publish_crate(&r.sh, &r.direct(), "x", false, &meta, &file, &tmp).unwrap(), Answer::Accepted);
+
+    // The dry run and the release alike stop before anything is published, naming both repositories.
+    for execute in [false, true] {
+        let e = r.release(&r.args(execute), &r.targets(r.direct())).unwrap_err();
+        assert!(e.downcast_ref::<JobFailed>().is_some(), "exit 1: {e:#}");
+        let text = format!("{e:#}");
+        for want in [
+            "crate xtask-demo-a is another project's name on the index",
+            "its newest version there, 0.0.9, names the repository https://gitlab.com/someone-else/demo",
+            DEMO_REPOSITORY,
+            "former-repositories",
+            "nothing was published",
+        ] {
+            assert!(text.contains(want), "{want:?} in {text}");
+        }
+        assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 1, "only the other project's version");
+        assert!(index_lines(&r.registry, "xtask-demo-b").is_empty(), "xtask-demo-b was not published");
+        assert!(r.index_files().is_empty(), "no wheel was published");
+    }
+
+    // The same project at an earlier address (ci.toml [release] former-repositories, written another way): the
+    // name is this project's and the release goes on.
+    let moved = Targets {
+        former_repositories: vec!["HTTP://GitLab.com/someone-else/demo.git/".into()],
+        ..r.targets(r.direct())
+    };
+    r.release(&r.args(true), &moved).expect("the name is this project's");
+    assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 2, "0.0.9 and this release's 0.1.0");
+}
+
+#[test]
+#[ignore = "heavy part (a real cargo registry and PyPI server): cargo xtask test --part heavy"]
 fn a_wheel_whose_metadata_disagrees_with_its_name_is_refused() {
     let r = Rehearsal::new("release-wheel-metadata");
     // METADATA says 0.2.0 in a 0.1.0 release, under the 0.1.0 file name.
@@ -1109,6 +1165,7 @@ fn a_file_already_exists_answer_is_judged_by_the_simple_page() {
             oidc: None,
             pypi_oidc: String::new(),
             publish_jobs: 4,
+            former_repositories: Vec::new(),
         };
         let result = publish_wheels(&ctx, &sh, &t, &m, &dir, &dir);
         assert_eq!(server.requests().iter().filter(|r| r.method == "POST").count(), 1, "one upload");
