@@ -55,8 +55,12 @@ fn a_non_abi3_project_ships_its_whole_wheel_matrix_from_one_linux_machine() {
     let out = xtask(&repo, &["package", "--kinds", "wheels,sdists"]);
     assert!(out.status.success(), "package failed:\n{}", tail(&out, 60));
     let t = text(&out);
-    assert!(t.contains("wheels: 28 built, each one ci.toml asks for, tags and metadata agreeing"), "{t}");
-    assert!(t.contains("cross-built with zig for 7 interpreters"), "{t}");
+    assert!(
+        t.contains("wheels: 28 built, each one ci.toml asks for, tags and metadata agreeing"),
+        "{}",
+        tail(&out, 80)
+    );
+    assert!(t.contains("cross-built with zig for 7 interpreters"), "{}", tail(&out, 80));
     let sha = git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
     let manifest = std::fs::read_to_string(repo.join("target/packages").join(&sha).join("manifest.json")).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
@@ -93,9 +97,9 @@ fn a_non_abi3_project_ships_its_whole_wheel_matrix_from_one_linux_machine() {
         "pytest under qemu (aarch64-unknown-linux-gnu): fx-native",
         "not tested here: the musllinux wheels",
     ] {
-        assert!(t.contains(want), "{want}: {t}");
+        assert!(t.contains(want), "{want}: {}", tail(&out, 80));
     }
-    assert!(t.contains("Doc-tests fx_core") || t.contains("Doc-tests fx-core"), "the doctest ran: {t}");
+    assert!(t.contains("Doc-tests fx_core") || t.contains("Doc-tests fx-core"), "the doctest ran: {}", tail(&out, 80));
 
     // Its own ruff rules: single quotes pass here, and the engine's default (double quotes) is not applied.
     let out = xtask(&repo, &["lint"]);

@@ -200,12 +200,14 @@ pub(crate) fn name_holder(
             _ => a.vers.cmp(&b.vers),
         });
     let Some(newest) = newest else { return Ok(None) };
-    let file = crate::tempfiles::temp_file(tmp, &format!("held-{name}-{}.crate", newest.vers))?;
+    // Named by nothing the index says (a version there is no path).
+    let file = crate::tempfiles::temp_file(tmp, "held.crate")?;
     download_crate(sh, index, cache, name, newest, file.path())?;
     let inside = format!("{name}-{}/Cargo.toml", newest.vers);
     let text = cmd!(sh, "tar -xzOf {file} {inside}").quiet().ignore_stderr().read();
     drop(file);
-    let text = text.with_context(|| format!("{name} {} from the index {index} holds no {inside}", newest.vers))?;
+    let text = text
+        .with_context(|| format!("{} from the index {index} holds no Cargo.toml", crate::plan::printable(&inside)))?;
     let repository = toml::from_str::<toml::Table>(&text)
         .ok()
         .and_then(|t| t.get("package")?.get("repository")?.as_str().map(str::to_owned));
