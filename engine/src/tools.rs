@@ -439,8 +439,12 @@ impl Tools {
         // One pip at a time in the virtualenv, across processes (pip itself does not lock).
         let _lock = InstallLock::acquire(&self.dir(), "venv")?;
         let python = self.venv_python_created(sh)?;
-        without_secrets(cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet {requirements...}"))
-            .run()?;
+        let retries = config::PIP_RETRIES;
+        without_secrets(cmd!(
+            sh,
+            "{python} -m pip install --disable-pip-version-check --quiet {retries...} {requirements...}"
+        ))
+        .run()?;
         Ok(())
     }
 
@@ -474,9 +478,10 @@ impl Tools {
         }
         let tmp = dest.with_file_name(format!("{stem}{}", std::process::id()));
         let spec = format!("{package}=={version}");
+        let retries = config::PIP_RETRIES;
         run_captured(without_secrets(cmd!(
             sh,
-            "{python} -m pip install --disable-pip-version-check --quiet --no-deps --target {tmp} {spec}"
+            "{python} -m pip install --disable-pip-version-check --quiet {retries...} --no-deps --target {tmp} {spec}"
         )))?;
         let _ = std::fs::remove_dir_all(&dest);
         std::fs::rename(&tmp, &dest).with_context(|| format!("moving {tmp} to {dest}"))?;

@@ -245,6 +245,7 @@ fn aarch64_steps(plan: &mut Plan, i: &Inputs<'_>) {
     );
     let pip_for_aarch64 = |name: &str| {
         Step::run(name, &venv_python, &["-m", "pip", "install", "--quiet", "--upgrade", "--target", &site])
+            .args(config::PIP_RETRIES)
             .args(["--platform", &format!("{}_aarch64", config::MANYLINUX), "--python-version", "3.11"])
             .args(["--implementation", "cp", "--only-binary=:all:"])
     };
@@ -493,7 +494,11 @@ fn heavy_steps(plan: &mut Plan, i: &Inputs<'_>) {
 /// pytest, and each package's own test dependencies (its pyproject.toml), from the package index (`only`: that
 /// package's alone).
 fn python_test_dependencies(plan: &mut Plan, i: &Inputs<'_>, python: &str, only: Option<&str>) {
-    plan.push(Step::run("install pytest", python, &["-m", "pip", "install", "--quiet", config::PYTEST]));
+    plan.push(
+        Step::run("install pytest", python, &["-m", "pip", "install", "--quiet"])
+            .args(config::PIP_RETRIES)
+            .arg(config::PYTEST),
+    );
     for (dist, deps) in i.python_test_deps.iter().filter(|(d, _)| only.is_none_or(|o| o == d)) {
         match deps {
             Some(d) if !d.requirements.is_empty() => plan.push(
@@ -502,6 +507,7 @@ fn python_test_dependencies(plan: &mut Plan, i: &Inputs<'_>, python: &str, only:
                     python,
                     &["-m", "pip", "install", "--quiet"],
                 )
+                .args(config::PIP_RETRIES)
                 .args(d.requirements.iter().cloned())
                 .hint(format!("{} of its pyproject.toml", d.from)),
             ),
@@ -756,8 +762,10 @@ mod tests {
         let lines: Vec<String> = p.steps.iter().map(|s| s.command_line()).collect();
         assert_eq!(lines[0], "cargo nextest run --locked --no-fail-fast --no-tests warn --workspace --features serde");
         assert_eq!(lines[1], "cargo test --doc --locked --no-fail-fast --workspace --features serde");
-        let install =
-            lines.iter().position(|l| l.ends_with("pip install --quiet 'dirty-equals>=0.7'")).expect("the group");
+        let install = lines
+            .iter()
+            .position(|l| l.ends_with("pip install --quiet --retries 10 'dirty-equals>=0.7'"))
+            .expect("the group");
         let pytest = lines.iter().position(|l| l.contains("-m pytest")).unwrap();
         assert!(install < pytest, "{lines:?}");
         // cargo test runs the doctests itself.
