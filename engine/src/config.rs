@@ -355,8 +355,8 @@ pub(crate) const TOOLS: &[Tool] = &[
 ];
 
 /// pip's flags for every install from the package index: ten retries of a failed connection or a 5xx answer
-/// (backing off up to two minutes) instead of pip's five (about eight seconds in all): a proxy's short outage
-/// must not fail a job that would pass a minute later.
+/// (waiting up to two minutes between tries, about four minutes in all) instead of pip's five (about eight
+/// seconds in all): a proxy's short outage must not fail a job that would pass a minute later.
 pub(crate) const PIP_RETRIES: [&str; 2] = ["--retries", "10"];
 
 /// Python packages installed into throwaway test virtualenvs (not tools with executables of their own).
