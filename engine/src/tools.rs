@@ -223,13 +223,13 @@ impl Tools {
             let py = format!("{}/python", HOST.venv_bin());
             let target = format!("{dir}/{}/{}-{wanted}", config::REPOSITORY_PINS_DIR, tool.name);
             return format!(
-                "python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install --target {target} {package}=={wanted}"
+                "python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install --retries 10 --target {target} {package}=={wanted}"
             );
         }
         match tool.source {
             Source::Pip { package } => {
                 let py = format!("{}/python", HOST.venv_bin());
-                format!("python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install {package}=={wanted}")
+                format!("python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install --retries 10 {package}=={wanted}")
             }
             Source::Cargo { package, locked, build } => {
                 let env: String = build.env().iter().map(|(k, v)| format!("{k}={v} ")).collect();
@@ -851,7 +851,7 @@ mod tests {
         assert!(
             err.contains(
                 "--offline forbids provisioning: python3 -m venv .tools/venv && .tools/venv/bin/python -m pip install \
-                 --target .tools/pinned/ruff-0.15.9 ruff==0.15.9"
+                 --retries 10 --target .tools/pinned/ruff-0.15.9 ruff==0.15.9"
             ),
             "{err}"
         );

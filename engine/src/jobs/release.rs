@@ -948,11 +948,16 @@ fn name_held_elsewhere(
 ) -> Result<Option<String>> {
     let Some(holder) = name_holder(sh, &t.registry_index, cache, &a.name, entries, tmp)? else { return Ok(None) };
     let (Some(theirs), Some(ours)) = (holder.repository.as_deref(), ours) else {
+        let why = match (ours, holder.readable) {
+            (None, _) => "this release's Cargo.toml names no repository".to_owned(),
+            (_, false) => {
+                format!("the Cargo.toml of {} there could not be read", crate::plan::printable(&holder.version))
+            }
+            _ => format!("{} there names no repository", crate::plan::printable(&holder.version)),
+        };
         eprintln!(
-            "note: crate {}: whose project the name is on the index {} is not known ({} names no repository)",
-            a.name,
-            t.registry_index,
-            if ours.is_none() { "this release's Cargo.toml" } else { "its newest version there" }
+            "note: crate {}: whose project the name is on the index {} is not known ({why})",
+            a.name, t.registry_index
         );
         return Ok(None);
     };

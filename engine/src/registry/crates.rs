@@ -71,6 +71,8 @@ pub(crate) fn crates_in_index(
 /// One version of a crate as the index lists it.
 #[derive(Clone, Debug)]
 pub(crate) struct IndexEntry {
+    /// The name as the index line spells it (a registry's names are case-insensitive: `Foo` holds `foo`).
+    pub name: String,
     pub vers: String,
     pub yanked: bool,
     /// The `.crate`'s sha256.
@@ -88,6 +90,7 @@ fn parse_entries(text: &str) -> Vec<IndexEntry> {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|v| {
             Some(IndexEntry {
+                name: v["name"].as_str().unwrap_or_default().to_owned(),
                 vers: v["vers"].as_str()?.to_owned(),
                 yanked: v["yanked"].as_bool().unwrap_or(false),
                 cksum: v["cksum"].as_str().unwrap_or_default().to_owned(),
@@ -194,24 +197,35 @@ pub(crate) fn name_holder(
     entries: &[IndexEntry],
     tmp: &Utf8Path,
 ) -> Result<Option<Holder>> {
-    let newest =
-        entries.iter().max_by(|a, b| match (semver::Version::parse(&a.vers), semver::Version::parse(&b.vers)) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            _ => a.vers.cmp(&b.vers),
-        });
+    // Only versions that are semver (what a registry accepts): a line that is none orders nothing.
+    let newest = entries
+        .iter()
+        .filter_map(|e| semver::Version::parse(&e.vers).ok().map(|v| (v, e)))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, e)| e);
     let Some(newest) = newest else { return Ok(None) };
+    // The holder's own spelling of the name (`Foo` for `foo`): its download and its directory in the `.crate`.
+    let held = if newest.name.is_empty() { name } else { &newest.name };
+    let fix = "fix: check the registry is up, then run again";
     // Named by nothing the index says (a version there is no path).
     let file = crate::tempfiles::temp_file(tmp, "held.crate")?;
-    download_crate(sh, index, cache, name, newest, file.path())?;
-    let inside = format!("{name}-{}/Cargo.toml", newest.vers);
+    download_crate(sh, index, cache, held, newest, file.path()).with_context(|| {
+        format!("reading whose name {name} is on the index {index} (its newest version there)\n{fix}")
+    })?;
+    let inside = format!("{held}-{}/Cargo.toml", newest.vers);
     let text = cmd!(sh, "tar -xzOf {file} {inside}").quiet().ignore_stderr().read();
     drop(file);
-    let text = text
-        .with_context(|| format!("{} from the index {index} holds no Cargo.toml", crate::plan::printable(&inside)))?;
-    let repository = toml::from_str::<toml::Table>(&text)
-        .ok()
-        .and_then(|t| t.get("package")?.get("repository")?.as_str().map(str::to_owned));
-    Ok(Some(Holder { version: newest.vers.clone(), repository }))
+    let repository = text.ok().and_then(|text| {
+        let t = toml::from_str::<toml::Table>(&text).ok()?;
+        // `[project]`: the table's name in Cargo.toml files of cargo before 1.0.
+        let package = t.get("package").or_else(|| t.get("project"))?;
+        Some(package.get("repository").and_then(|r| r.as_str()).map(str::to_owned))
+    });
+    Ok(Some(Holder {
+        version: newest.vers.clone(),
+        repository: repository.clone().flatten().filter(|r| !r.trim().is_empty()),
+        readable: repository.is_some(),
+    }))
 }
 
 /// A crate name's newest version on the registry and the repository it names, if any.
@@ -219,20 +233,38 @@ pub(crate) fn name_holder(
 pub(crate) struct Holder {
     pub version: String,
     pub repository: Option<String>,
+    /// Whether its Cargo.toml could be read at all.
+    pub readable: bool,
 }
 
-/// Whether two repository addresses name one repository: the scheme, `www.`, a trailing `/` or `.git` and the
-/// letter case aside (`https://github.com/o/r` is `http://www.GitHub.com/o/r.git/`).
+/// Whether two repository addresses name one repository: the scheme, a user, `www.`, a port, a query or
+/// fragment, a trailing `/` or `.git`, a path into the tree (`/tree/main/crates/x`, GitLab's `/-/tree/...`,
+/// `/src/...`) and the letter case aside; `git@host:o/r` is `host/o/r`. An empty address names nothing.
 pub(crate) fn same_repository(a: &str, b: &str) -> bool {
     fn plain(url: &str) -> String {
         let u = url.trim().to_lowercase();
-        let u = u.strip_prefix("git+").unwrap_or(&u);
-        let u = ["https://", "http://", "ssh://", "git://"].iter().find_map(|s| u.strip_prefix(s)).unwrap_or(u);
-        let u = u.strip_prefix("www.").unwrap_or(u);
-        let u = u.trim_end_matches('/');
+        let u = u.split(['#', '?']).next().unwrap_or_default();
+        let u = u.strip_prefix("git+").unwrap_or(u);
+        let (u, scp) = match ["https://", "http://", "ssh://", "git://"].iter().find_map(|s| u.strip_prefix(s)) {
+            Some(rest) => (rest, false),
+            None => (u, true),
+        };
+        let u = u.rsplit_once('@').filter(|(user, _)| !user.contains('/')).map_or(u, |(_, host)| host);
+        // `host:path` (scp-like, as git writes it) or `host:port/path`.
+        let u = match u.split_once(':') {
+            Some((host, rest)) if scp || rest.starts_with(|c: char| c.is_ascii_digit()) => {
+                let path = rest.trim_start_matches(|c: char| c.is_ascii_digit() && !scp);
+                format!("{host}/{}", path.trim_start_matches('/'))
+            }
+            _ => u.to_owned(),
+        };
+        let u = u.strip_prefix("www.").unwrap_or(&u);
+        let cut = ["/-/tree/", "/-/blob/", "/tree/", "/blob/", "/src/"].iter().filter_map(|m| u.find(m)).min();
+        let u = cut.map_or(u, |i| &u[..i]).trim_end_matches('/');
         u.strip_suffix(".git").unwrap_or(u).trim_end_matches('/').to_owned()
     }
-    plain(a) == plain(b)
+    let (a, b) = (plain(a), plain(b));
+    !a.is_empty() && a == b
 }
 
 /// The registry API's metadata for a `.crate`, from its normalized Cargo.toml (read by cargo itself).
@@ -426,14 +458,24 @@ mod tests {
             "http://www.GitHub.com/reel-sdk/reel.git/",
             "git+https://github.com/reel-sdk/reel",
             " https://github.com/reel-sdk/reel/ ",
+            "https://github.com/reel-sdk/reel/tree/main/crates/reel",
+            "https://github.com/reel-sdk/reel#readme",
+            "git@github.com:reel-sdk/reel.git",
+            "ssh://git@github.com/reel-sdk/reel",
+            "https://github.com:443/reel-sdk/reel",
         ] {
             assert!(same_repository(ours, same), "{same}");
         }
-        for other in
-            ["https://gitlab.com/crates-rs/reel", "https://github.com/reel-sdk/reel-old", "https://github.com/reel-sdk"]
-        {
+        for other in [
+            "https://gitlab.com/crates-rs/reel",
+            "https://github.com/reel-sdk/reel-old",
+            "https://github.com/reel-sdk",
+            "https://gitlab.com/reel-sdk/reel/-/tree/main",
+        ] {
             assert!(!same_repository(ours, other), "{other}");
         }
+        assert!(!same_repository("", " "), "an empty address names nothing");
+        assert!(same_repository("https://gitlab.com/g/r/-/tree/main/x", "gitlab.com/g/r"));
     }
 
     #[test]
@@ -465,7 +507,12 @@ mod tests {
 
     #[test]
     fn index_lines_are_judged_by_checksum() {
-        let e = |vers: &str, cksum: &str| IndexEntry { vers: vers.into(), yanked: false, cksum: cksum.into() };
+        let e = |vers: &str, cksum: &str| IndexEntry {
+            name: "demo".into(),
+            vers: vers.into(),
+            yanked: false,
+            cksum: cksum.into(),
+        };
         let (ours, theirs) = ("a".repeat(64), "b".repeat(64));
         assert_eq!(crate_presence(&[e("0.0.9", &theirs)], "0.1.0", &ours), Presence::Missing);
         assert_eq!(crate_presence(&[e("0.1.0", &ours.to_uppercase())], "0.1.0", &ours), Presence::Same);

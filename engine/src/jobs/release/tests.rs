@@ -546,6 +546,70 @@ fn a_patch_release_that_removes_a_public_function_is_refused() {
     assert_eq!(index_lines(&r.registry, "xtask-demo-a").len(), 1, "0.1.1 was not published");
 }
 
+/// Whose a name is: the newest semver version there (a line that is no semver orders nothing), fetched under the
+/// holder's own spelling of the name (`Demo` holds `demo`); a Cargo.toml that cannot be read is said to be so.
+#[test]
+fn a_names_holder_is_its_newest_version_under_its_own_spelling() {
+    let dir = testutil::temp_dir("holder");
+    let sh = Shell::new().unwrap();
+    let pack = |top: &str, cargo_toml: Option<&str>| -> Vec<u8> {
+        let src = dir.join(format!("src-{top}"));
+        std::fs::create_dir_all(src.join(top)).unwrap();
+        std::fs::write(src.join(top).join("README"), "x").unwrap();
+        if let Some(text) = cargo_toml {
+            std::fs::write(src.join(top).join("Cargo.toml"), text).unwrap();
+        }
+        let file = dir.join(format!("{top}.crate"));
+        cmd!(sh, "tar -czf {file} -C {src} {top}").run().unwrap();
+        std::fs::read(&file).unwrap()
+    };
+    let good = pack("Demo-1.2.0", Some("[package]\nname = \"Demo\"\nrepository = \"https://gitlab.com/them/demo\"\n"));
+    let broken = pack("Demo-2.0.0", None);
+    let (good_sum, broken_sum) = (crate::sha256::digest(&good), crate::sha256::digest(&broken));
+    // A static registry: config.json and the two `.crate` files, served by Python's http.server.
+    let www = dir.join("www");
+    std::fs::create_dir_all(www.join("index")).unwrap();
+    std::fs::create_dir_all(www.join("files")).unwrap();
+    std::fs::write(www.join("files/Demo-1.2.0.crate"), &good).unwrap();
+    std::fs::write(www.join("files/Demo-2.0.0.crate"), &broken).unwrap();
+    let port = testutil::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(www.join("index/config.json"), format!("{{\"dl\": \"{base}/files/{{crate}}-{{version}}.crate\"}}"))
+        .unwrap();
+    let _server = Server(
+        Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory", www.as_str()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    testutil::wait_for(port, "http.server");
+    let index = format!("sparse+{base}/index/");
+    let entry = |vers: &str, cksum: &str| IndexEntry {
+        name: "Demo".into(),
+        vers: vers.into(),
+        yanked: true,
+        cksum: cksum.into(),
+    };
+    let tmp = dir.join("tmp");
+    // `1.10.0x` is no semver: 1.2.0 is the newest.
+    let entries = [entry("0.9.0", "0"), entry("1.2.0", &good_sum), entry("1.10.0x", "0")];
+    let h = crate::registry::crates::name_holder(&sh, &index, &dir.join("cache"), "demo", &entries, &tmp);
+    let h = h.unwrap().expect("held");
+    assert_eq!(
+        (h.version.as_str(), h.repository.as_deref(), h.readable),
+        ("1.2.0", Some("https://gitlab.com/them/demo"), true)
+    );
+    let entries = [entry("1.2.0", &good_sum), entry("2.0.0", &broken_sum)];
+    let h = crate::registry::crates::name_holder(&sh, &index, &dir.join("cache"), "demo", &entries, &tmp);
+    let h = h.unwrap().expect("held");
+    assert_eq!((h.version.as_str(), h.repository, h.readable), ("2.0.0", None, false));
+    assert!(
+        crate::registry::crates::name_holder(&sh, &index, &dir.join("cache"), "demo", &[], &tmp).unwrap().is_none()
+    );
+}
+
 /// The previous version's `.crate` comes from where the index's `config.json` says (`dl`, its markers filled
 /// in, the sha256 one too) and must match the index's sha256; a registry that does not have it is an error
 /// naming the URL, not an empty comparison.
@@ -566,7 +630,7 @@ fn the_previous_crate_is_downloaded_from_the_index_dl() {
         _ => (404, String::new()),
     });
     let index = format!("sparse+{base}/index/");
-    let entry = |vers: &str| IndexEntry { vers: vers.into(), yanked: false, cksum: sum.clone() };
+    let entry = |vers: &str| IndexEntry { name: "demo".into(), vers: vers.into(), yanked: false, cksum: sum.clone() };
     download_crate(&sh, &index, &dir, "demo", &entry("0.1.0"), &out).unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "crate bytes");
     let e = download_crate(&sh, &index, &dir, "demo", &entry("0.0.9"), &out).unwrap_err().to_string();
