@@ -222,14 +222,16 @@ impl Tools {
         if let (Source::Pip { package }, true) = (tool.source, self.is_repository_pin(tool.name, wanted)) {
             let py = format!("{}/python", HOST.venv_bin());
             let target = format!("{dir}/{}/{}-{wanted}", config::REPOSITORY_PINS_DIR, tool.name);
+            let retries = config::PIP_RETRIES.join(" ");
             return format!(
-                "python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install --retries 10 --target {target} {package}=={wanted}"
+                "python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install {retries} --target {target} {package}=={wanted}"
             );
         }
         match tool.source {
             Source::Pip { package } => {
                 let py = format!("{}/python", HOST.venv_bin());
-                format!("python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install --retries 10 {package}=={wanted}")
+                let retries = config::PIP_RETRIES.join(" ");
+                format!("python3 -m venv {dir}/venv && {dir}/venv/{py} -m pip install {retries} {package}=={wanted}")
             }
             Source::Cargo { package, locked, build } => {
                 let env: String = build.env().iter().map(|(k, v)| format!("{k}={v} ")).collect();
